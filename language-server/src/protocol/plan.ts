@@ -1,0 +1,75 @@
+/**
+ * The validated plan: what the recipe resolves to once it is checked against the model.
+ * Data flows one way: recipe text → parsed recipe → Plan → engine → report. The engine never
+ * sees YAML; everything here is already resolved (absolute paths, one config per layer).
+ */
+
+/** Quantization methods. The recipe schema's method enum must list exactly these. */
+export const METHODS = ['rtn', 'gptq', 'awq', 'smoothquant', 'osplus', 'billm', 'pbllm', 'dualbin', 'flrq', 'lorc', 'lqer'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** How the compressed weights are stored in the output model. */
+export const EXPORT_FORMATS = ['matmulnbits', 'qdq', 'fake'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** One layer's resolved configuration (after all recipe rules). */
+export interface LayerPlan {
+  /** Layer name = the weight tensor's name in the model. */
+  name: string;
+  method: Method;
+  bits: number;
+  /** Input columns per quantization group; -1 = one group per output channel (row). */
+  groupSize: number;
+  symmetric: boolean;
+  /** Method-specific settings, validated against the schema, defaults filled in. */
+  settings: Record<string, unknown>;
+  /** Indices of the recipe rules that touched this layer (for "reveal rule"), in order. */
+  rules: number[];
+}
+
+export type CalibrationPlan =
+  | { kind: 'text'; textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; mode: 'parallel' | 'sequential'; offset?: number }
+  | { kind: 'tensors'; path: string; samples: number; mode: 'parallel' | 'sequential' }
+  | { kind: 'images'; path: string; samples: number; mode: 'parallel' | 'sequential'; image: ImageInputPlan }
+  | { kind: 'random'; samples: number; seed: number; mode: 'parallel' | 'sequential' };
+
+export interface ImageInputPlan {
+  /** Target height and width; width -1 keeps the aspect ratio (text-line models). */
+  height: number;
+  width: number;
+  mean: number[];
+  std: number[];
+  layout: 'nchw' | 'nhwc';
+  channels: 'rgb' | 'bgr';
+}
+
+export type Metric = 'perplexity' | 'kl_divergence' | 'top1_agreement' | 'size' | 'latency' | 'output_agreement' | 'accuracy' | 'cer';
+
+export type EvaluationPlan =
+  | { kind: 'text'; textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; offset?: number; metrics: Metric[] }
+  | { kind: 'tensors'; path: string; samples: number; metrics: Metric[] }
+  | { kind: 'images'; path: string; samples: number; image: ImageInputPlan; labelsPath?: string; metrics: Metric[] }
+  | { kind: 'none'; metrics: Metric[] };
+
+export interface JobPlan {
+  /** Absolute path of the recipe the plan came from (for messages and the report). */
+  recipePath: string;
+  modelPath: string;
+  outputPath: string;
+  /** Where report.json goes (default: next to the output, `<output>.report.json`). */
+  reportPath: string;
+  format: ExportFormat;
+  calibration: CalibrationPlan;
+  evaluation: EvaluationPlan;
+  /** Layers to quantize, in model order. Layers not listed (skipped) stay in full precision. */
+  layers: LayerPlan[];
+  /** Layers a rule skipped, with the rule index. */
+  skipped: { name: string; rule: number }[];
+  threads: number;
+  seed: number;
+}
+
+/** Progress events the engine emits; the server maps them to $/progress, the CLI to a line per layer. */
+export type JobProgress =
+  | { stage: 'load' | 'calibrate' | 'export' | 'evaluate' | 'done'; message: string; fraction?: number }
+  | { stage: 'quantize'; message: string; layer: string; index: number; total: number; fraction?: number };

@@ -1,0 +1,92 @@
+/**
+ * The versioned report document: written next to the compressed model as JSON, printed by
+ * `lowbit run --json`, read by the webviews, the hover provider and the tests. Keys are snake_case
+ * because it is a file format. Bump REPORT_VERSION on any incompatible change.
+ */
+export const REPORT_VERSION = 1;
+
+export interface QualityMetrics {
+  perplexity?: number;
+  /** Mean wall time of one evaluation batch, milliseconds. */
+  latency_ms?: number;
+  accuracy_top1?: number;
+  accuracy_top5?: number;
+  /** Character error rate (OCR models). */
+  cer?: number;
+}
+
+export interface Report {
+  version: typeof REPORT_VERSION;
+  created_at: string;
+  tool: { name: 'lowbit'; version: string };
+  recipe: string | null;
+  model: string;
+  output: string;
+  format: 'matmulnbits' | 'qdq' | 'fake';
+  calibration: { kind: string; samples: number; tokens?: number; mode: string };
+  metrics: {
+    fp: QualityMetrics;
+    quantized: QualityMetrics;
+    kl_divergence?: { mean: number; p50?: number; p99: number; max?: number };
+    top1_agreement?: number;
+    /** Output agreement with FP for any model (cosine, SQNR in dB, argmax agreement). */
+    output_agreement?: { cosine: number; sqnr_db: number; argmax_agreement: number };
+  };
+  size: {
+    fp_bytes: number;
+    quantized_bytes: number;
+    /** Bits per quantized weight as stored (codes + scales + zero points + masks + low-rank factors). */
+    bits_per_weight: number;
+    /** Parameters in quantized layers / total parameters in the model. */
+    quantized_params: number;
+    total_params: number;
+  };
+  layers: LayerReport[];
+  timings_s: { load: number; calibrate: number; quantize: number; export: number; evaluate: number; total: number };
+  warnings: string[];
+}
+
+export interface LayerReport {
+  name: string;
+  op: string;
+  /** [out, in] of the weight as the quantizer sees it (W is out × in). */
+  shape: [number, number];
+  params: number;
+  method: string;
+  bits: number;
+  group_size: number;
+  symmetric: boolean;
+  /** Relative output error tr(ΔHΔᵀ)/tr(WHWᵀ) under the calibration Hessian. */
+  rel_error: number;
+  /** Bits per weight for this layer as stored. */
+  bits_per_weight: number;
+  /** Rule indices in the recipe that governed this layer. */
+  rules: number[];
+  /** Method internals for the panels; each present only for the methods that produce it. */
+  gptq?: { loss: number; damp: number; damp_retries: number };
+  awq?: { alpha: number; clip_ratio?: number };
+  smoothing?: { alpha: number; scale_range: [number, number] };
+  binarization?: BinarizationDetails;
+  low_rank?: LowRankDetails;
+  sensitivity?: { proxy: number; kl?: number };
+}
+
+export interface BinarizationDetails {
+  /** Saliency map downsampled to at most 64×64 (row-major), with its shape. */
+  saliency: { rows: number; cols: number; values: number[] };
+  /** Per-column saliency profile (downsampled to at most 256 entries). */
+  column_profile: number[];
+  salient_columns: number[];
+  split_points: number[];
+  bits_claimed: number;
+  bits_stored: number;
+}
+
+export interface LowRankDetails {
+  rank: number;
+  /** Singular value / amax curve used to choose the rank (first entries). */
+  curve: number[];
+  storage_overhead: number;
+  rel_error_before: number;
+  rel_error_after: number;
+}
