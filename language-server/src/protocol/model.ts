@@ -1,0 +1,29 @@
+/** What the engine tells the rest of the house about a model's layers (inspect, completion, hover, plan). */
+export interface LayerInfo {
+  /** Layer name = the weight tensor's name (stable across exports). */
+  name: string;
+  /** ONNX op type of the consuming node: MatMul, Gemm, Conv, ConvTranspose, … */
+  op: string;
+  /** Name of the consuming node. */
+  node: string;
+  /** Weight as the quantizer sees it: [out, in] (Conv: [O, I·kh·kw / groups]). */
+  shape: [number, number];
+  /** The weight tensor's own dims as stored in the file. */
+  dims: number[];
+  params: number;
+  dtype: 'float32' | 'float16';
+  quantizable: boolean;
+  /** Why a weight-bearing op is not quantizable (only when quantizable is false). */
+  reason?: string;
+}
+
+export interface ModelSummary {
+  path: string;
+  opset: number;
+  producer: string;
+  inputs: { name: string; dtype: string; dims: (number | string)[] }[];
+  outputs: { name: string; dtype: string; dims: (number | string)[] }[];
+  layers: LayerInfo[];
+  totalParams: number;
+  fileBytes: number;
+}
