@@ -1,0 +1,58 @@
+/**
+ * Calibration feeds per plan kind. Text: token windows (engine/data/text.ts). Random: seeded uniform
+ * token ids for a token-id model. Tensors and images come from other modules; until they are wired in
+ * here, they are a clear "not available in this build" error.
+ */
+import type { CalibrationPlan } from '../../protocol/plan';
+import type { ModelSummary } from '../../protocol/model';
+import { textWindows } from '../data/text';
+import { tokenBatches, type Feeds } from './calibrate';
+
+export interface CalibrationFeeds {
+  batches: Feeds[];
+  samples: number;
+  /** Tokens seen (token models). */
+  tokens?: number;
+  warnings: string[];
+}
+
+/** mulberry32: a small deterministic PRNG. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Builds the calibration batches for `plan` (batch size 8 windows). */
+export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSummary, offset: number | undefined, batchSize = 8): Promise<CalibrationFeeds> {
+  const input = summary.inputs[0];
+  if (!input) throw new Error(`${summary.path}: the model has no graph input to calibrate with`);
+  switch (plan.kind) {
+    case 'text': {
+      if (input.dtype !== 'int64') throw new Error(`${summary.path}: text calibration needs an int64 token input, but ${input.name} is ${input.dtype}`);
+      const w = await textWindows({ ...plan, offset });
+      const warnings = w.count < plan.samples
+        ? [`calibration: ${plan.textPath} holds only ${w.count} windows of ${plan.sequenceLength} tokens after offset ${w.offset} (asked for ${plan.samples})`]
+        : [];
+      return { batches: tokenBatches(input.name, w.ids, w.count, w.sequenceLength, batchSize), samples: w.count, tokens: w.count * w.sequenceLength, warnings };
+    }
+    case 'random': {
+      if (input.dtype !== 'int64') throw new Error(`${summary.path}: random calibration is only available for token-id (int64) models in this build`);
+      const vocab = summary.outputs[0]?.dims.at(-1);
+      const seq = input.dims[1];
+      if (typeof vocab !== 'number' || vocab < 1) throw new Error(`${summary.path}: cannot tell the vocabulary size from output ${summary.outputs[0]?.name}`);
+      const L = typeof seq === 'number' && seq > 0 ? seq : 128;
+      const rnd = seededRandom(plan.seed);
+      const ids = new BigInt64Array(plan.samples * L);
+      for (let i = 0; i < ids.length; i++) ids[i] = BigInt(Math.floor(rnd() * vocab));
+      return { batches: tokenBatches(input.name, ids, plan.samples, L, batchSize), samples: plan.samples, tokens: ids.length, warnings: [] };
+    }
+    default:
+      throw new Error(`calibration kind "${plan.kind}" is not available in this build of the engine pipeline`);
+  }
+}

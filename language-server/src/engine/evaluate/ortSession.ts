@@ -1,0 +1,33 @@
+import * as ort from 'onnxruntime-node';
+
+/**
+ * Opens an onnxruntime-node session on a model file or bytes with the engine's options:
+ * `threads` intra-op threads (0 = ORT default) and exact QDQ int4 MatMul (no int8-activation fusion).
+ * @throws Error naming `label` when the model cannot be loaded.
+ */
+export async function openSession(model: string | Uint8Array, threads: number, label: string): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    extra: { session: { qdq_matmulnbits_accuracy_level: '0' } },
+  };
+  if (threads > 0) options.intraOpNumThreads = threads;
+  try {
+    return typeof model === 'string'
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
+  } catch (e) {
+    throw new Error(`${label}: onnxruntime cannot load the model: ${(e as Error).message}`);
+  }
+}
+
+/** Runs a token-id model on one [batch, seq] int64 batch; returns the first output's data and dims. */
+export async function runTokens(
+  session: ort.InferenceSession, ids: BigInt64Array, batch: number, seq: number, outputName?: string,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const input = new ort.Tensor('int64', ids, [batch, seq]);
+  const name = outputName ?? session.outputNames[0];
+  const out = await session.run({ [session.inputNames[0]]: input }, [name]);
+  const t = out[name];
+  if (t.type !== 'float32') throw new Error(`output ${name} is ${t.type}, expected float32 logits`);
+  return { data: t.data as Float32Array, dims: t.dims };
+}

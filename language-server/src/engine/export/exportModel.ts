@@ -1,0 +1,136 @@
+/**
+ * Writes a compressed model: MatMulNBits, QDQ (DequantizeLinear → MatMul/Gemm/Conv) or fake-quant
+ * weights, plus low-rank branches (x·Rᵀ)·Lᵀ and explicit input-scale Muls. Layers that cannot be
+ * written in the asked format fall back to fake-quant, with a note saying why.
+ */
+import type { OnnxModel } from '../onnx/model';
+import type { LayerRecord } from '../onnx/layers';
+import { encodeModel, type NodeProto } from '../onnx/onnxProto';
+import { DT, makeFloatTensor } from '../onnx/tensor';
+import { GraphEditor, makeNode } from './graphEdit';
+import { ExportUnsupported, normalizeQuant } from './pack';
+import { writeMatMulNBits, writeQdq } from './writers';
+import type { ExportOptions, ExportResult, LayerExport, LayerResult } from './types';
+import { currentOpset } from './opsetUpgrade';
+
+/** W [rows, cols] → Wᵀ [cols, rows]. */
+export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
+  return out;
+}
+
+/** Whether the consumer stores W transposed ([in, out]): MatMul, and Gemm without transB. */
+export function storedTransposed(l: LayerRecord): boolean {
+  return l.op === 'MatMul' || (l.op === 'Gemm' && !l.nodeRef.attribute.find((a) => a.name === 'transB')?.i);
+}
+
+/** Per-layer context shared by the format writers. */
+export interface LayerCtx {
+  ed: GraphEditor;
+  l: LayerRecord;
+  node: NodeProto;
+  weightName: string;
+  dtype: number;
+  accuracyLevel?: number;
+}
+
+function writeFake(ctx: LayerCtx, w: Float32Array): void {
+  const { l, node, ed } = ctx;
+  const [rows, cols] = l.shape;
+  const data = storedTransposed(l) ? transpose2d(w, rows, cols) : w;
+  const dims = l.op === 'Conv' ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
+  ed.addInitializer(makeFloatTensor(ctx.weightName, dims, data, ctx.dtype));
+  node.input[l.weightInput] = ctx.weightName;
+}
+
+function insertInputScale(ctx: LayerCtx, s: Float32Array): void {
+  const { l, node, ed } = ctx;
+  const inv = Float32Array.from(s, (v) => 1 / v);
+  if (!inv.every(Number.isFinite)) throw new Error(`layer '${l.name}': input scale has zeros or non-finite values`);
+  const dims = l.op === 'Conv' ? [1, s.length, 1, 1] : [s.length];
+  const cname = ed.unique(`${l.name}_lowbit_inv_scale`);
+  ed.addInitializer(makeFloatTensor(cname, dims, inv, ctx.dtype));
+  const scaled = ed.unique(`${l.name}_lowbit_scaled_input`);
+  ed.insertBefore(node, makeNode('Mul', [node.input[0], cname], [scaled], ed.unique(`${l.name}_lowbit_input_scale`)));
+  node.input[0] = scaled;
+}
+
+function addLowRank(ctx: LayerCtx, lr: NonNullable<LayerResult['lowRank']>): void {
+  const { l, node, ed } = ctx;
+  const [rows, cols] = l.shape;
+  const r = lr.rank;
+  if (lr.L.length !== rows * r || lr.R.length !== r * cols) throw new Error(`layer '${l.name}': low-rank factors are ${lr.L.length}/${lr.R.length} values, expected ${rows}×${r} and ${r}×${cols}`);
+  const rt = ed.unique(`${l.name}_lowbit_Rt`);
+  const lt = ed.unique(`${l.name}_lowbit_Lt`);
+  ed.addInitializer(makeFloatTensor(rt, [cols, r], transpose2d(lr.R, r, cols), ctx.dtype));
+  ed.addInitializer(makeFloatTensor(lt, [r, rows], transpose2d(lr.L, rows, r), ctx.dtype));
+  const out = node.output[0];
+  const main = ed.unique(`${out}_lowbit_main`);
+  node.output[0] = main;
+  const t1 = ed.unique(`${l.name}_lowbit_xR`);
+  const t2 = ed.unique(`${l.name}_lowbit_xRL`);
+  ed.insertAfter(node,
+    makeNode('MatMul', [node.input[0], rt], [t1], ed.unique(`${l.name}_lowbit_lr_R`)),
+    makeNode('MatMul', [t1, lt], [t2], ed.unique(`${l.name}_lowbit_lr_L`)),
+    makeNode('Add', [main, t2], [out], ed.unique(`${l.name}_lowbit_lr_add`)));
+}
+
+/** W + L·R (for consumers that cannot take a low-rank branch). */
+function foldLowRank(w: Float32Array, lr: NonNullable<LayerResult['lowRank']>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(w);
+  for (let o = 0; o < rows; o++) for (let k = 0; k < lr.rank; k++) {
+    const a = lr.L[o * lr.rank + k];
+    for (let i = 0; i < cols; i++) out[o * cols + i] += a * lr.R[k * cols + i];
+  }
+  return out;
+}
+
+/**
+ * Builds the compressed model's bytes. `results` name layers of `model`; layers without a result
+ * are left as they are. The source model is not modified.
+ */
+export function exportModel(model: OnnxModel, results: LayerResult[], opts: ExportOptions): ExportResult {
+  const ed = new GraphEditor(model.proto);
+  const layers: LayerExport[] = [];
+  for (const res of results) {
+    const l = model.layer(res.layer);
+    if (!l.quantizable) throw new Error(`${model.path}: layer '${l.name}' is not quantizable (${l.reason})`);
+    const [rows, cols] = l.shape;
+    if (res.dequant.length !== rows * cols) throw new Error(`layer '${l.name}': dequantized weight has ${res.dequant.length} values, expected ${rows}×${cols}`);
+    const cur = ed.graph.node.find((n) => n === l.nodeRef || (n.name === l.nodeRef.name && n.opType === l.nodeRef.opType && n.output[0] === l.nodeRef.output[0]));
+    if (!cur) throw new Error(`layer '${l.name}': its node '${l.node}' was already rewritten (two results for one node?)`);
+    const node = ed.cloneNode(cur);
+    let weightName: string;
+    if (!l.ref.chain.length && ed.usedOnce(l.ref.source)) { ed.dropStored(l.ref.source); weightName = ed.unique(l.ref.source); }
+    else weightName = ed.unique(`${l.name}_lowbit`);
+    const ctx: LayerCtx = { ed, l, node, weightName, dtype: l.ref.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT, accuracyLevel: opts.accuracyLevel };
+    if (res.inputScale) {
+      if (l.op !== 'Conv' && res.inputScale.length !== cols) throw new Error(`layer '${l.name}': input scale has ${res.inputScale.length} values, expected ${cols}`);
+      insertInputScale(ctx, res.inputScale);
+    }
+    const branchOk = l.op === 'MatMul' || l.op === 'Gemm';
+    let note: string | undefined;
+    let written: LayerExport['written'] = 'fake';
+    if (opts.format !== 'fake') {
+      try {
+        if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
+        const nq = normalizeQuant(l.name, res.q, res.dequant);
+        if (opts.format === 'matmulnbits') { writeMatMulNBits(ctx, nq); written = 'matmulnbits'; }
+        else { writeQdq(ctx, nq); written = 'qdq'; }
+      } catch (e) {
+        if (!(e instanceof ExportUnsupported)) throw e;
+        note = e.message;
+      }
+    }
+    if (written === 'fake') {
+      const w = res.lowRank && !branchOk ? foldLowRank(res.dequant, res.lowRank, rows, cols) : res.dequant;
+      writeFake(ctx, w);
+    }
+    if (res.lowRank && branchOk) addLowRank(ctx, res.lowRank);
+    else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
+    layers.push(note ? { layer: l.name, written, note } : { layer: l.name, written });
+  }
+  ed.prune();
+  return { bytes: encodeModel(ed.model), layers, opset: currentOpset(ed) };
+}

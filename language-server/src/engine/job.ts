@@ -1,0 +1,152 @@
+/**
+ * A compression job: load → calibrate → quantize → export (atomic) → evaluate → report.
+ * A cancelled or failed job leaves no output file (nor report) and never touches the input model.
+ */
+import { rm, stat } from 'node:fs/promises';
+import type { JobPlan, JobProgress } from '../protocol/plan';
+import type { QualityMetrics, Report } from '../protocol/report';
+import { calibrate, type InputStatistics } from './calibrate/calibrate';
+import { calibrationFeeds } from './calibrate/calibrationData';
+import { resolveTextOffsets, textWindows } from './data/text';
+import { evaluateText } from './evaluate/evaluateText';
+import { exportAndWrite } from './exportStep';
+import { preflight } from './jobPreflight';
+import { loadModel, type OnnxModel } from './onnx/model';
+import { quantizeLayers, type QuantizedLayer } from './quantize/quantizeLayers';
+import { quantizeSequential } from './calibrate/sequential';
+import { buildReport } from './report/buildReport';
+import { writeReport } from './report/writeReport';
+
+export interface JobOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: JobProgress) => void;
+}
+
+/** Ops whose input activations are [..., in] and so can be streamed into a Hessian. */
+const CALIBRATED_OPS = new Set(['MatMul', 'Gemm']);
+
+/** Resolves the plan's layers against the model; errors name the recipe and the layer. */
+export function planLayers(plan: JobPlan, model: OnnxModel): { name: string; input: string; cols: number; op: string }[] {
+  return plan.layers.map((l) => {
+    const rec = model.layers.find((r) => r.name === l.name);
+    if (!rec) throw new Error(`${plan.recipePath || plan.modelPath}: layer ${l.name} is not in ${plan.modelPath}`);
+    if (!rec.quantizable) throw new Error(`layer ${l.name} is not quantizable: ${rec.reason ?? 'unsupported'}`);
+    return { name: l.name, input: rec.input, cols: rec.shape[1], op: rec.op };
+  });
+}
+
+/** Runs calibration for the plan's MatMul/Gemm layers; returns the statistics and bookkeeping. */
+export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: JobOptions & { calibrationOffset?: number }): Promise<{
+  stats: Map<string, InputStatistics>; samples: number; tokens?: number; warnings: string[];
+}> {
+  const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+  const warnings: string[] = [];
+  const skipped = plan.layers.length - layers.length;
+  if (skipped) warnings.push(`${skipped} layer(s) (Conv) have no calibration Hessian in this build; their rel_error is the plain weight error`);
+  if (!layers.length) return { stats: new Map(), samples: 0, warnings };
+  const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset);
+  warnings.push(...feeds.warnings);
+  const stats = await calibrate({
+    model, layers, batches: feeds.batches, threads: plan.threads, signal: opts.signal,
+    onBatch: (done, total) => opts.onProgress?.({ stage: 'calibrate', message: `batch ${done}/${total}`, fraction: total ? done / total : undefined }),
+  });
+  return { stats, samples: feeds.samples, tokens: feeds.tokens, warnings };
+}
+
+/** Runs a whole job; see the file comment. Resolves with the report (also written to plan.reportPath). */
+export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Report> {
+  const { signal, onProgress } = opts;
+  const t0 = performance.now();
+  const timings = { load: 0, calibrate: 0, quantize: 0, export: 0, evaluate: 0, total: 0 };
+  const lap = (k: keyof typeof timings, since: number) => { timings[k] = (performance.now() - since) / 1000; return performance.now(); };
+  let wroteOutput = false;
+  try {
+    onProgress?.({ stage: 'load', message: `loading ${plan.modelPath}` });
+    await preflight(plan);
+    signal?.throwIfAborted();
+    const model = await loadModel(plan.modelPath);
+    const ops = new Map(planLayers(plan, model).map((l) => [l.name, l.op]));
+    let t = lap('load', t0);
+
+    const warnings: string[] = [];
+    let calibrationOffset: number | undefined;
+    let evaluationOffset: number | undefined;
+    if (plan.calibration.kind === 'text') {
+      const ev = plan.evaluation.kind === 'text' ? plan.evaluation : undefined;
+      const r = await resolveTextOffsets(plan.calibration, ev);
+      calibrationOffset = r.calibrationOffset;
+      evaluationOffset = r.evaluationOffset;
+      if (r.warning) warnings.push(r.warning);
+    }
+    onProgress?.({ stage: 'calibrate', message: `calibrating (${plan.calibration.kind}, ${plan.calibration.samples} samples)`, fraction: 0 });
+    let cal: { samples: number; tokens?: number };
+    let quantized: QuantizedLayer[];
+    if (plan.calibration.mode === 'sequential') {
+      // Calibration and quantization interleave block by block; their time is counted as quantize.
+      const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+      const feeds = calibrated.length ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset) : { batches: [], samples: 0, warnings: [] };
+      warnings.push(...feeds.warnings);
+      cal = feeds;
+      t = lap('calibrate', t);
+      quantized = await quantizeSequential({ plan, model, ops, calibrated, batches: feeds.batches, signal, onProgress });
+    } else {
+      const c = await calibrateForPlan(plan, model, { ...opts, calibrationOffset });
+      warnings.push(...c.warnings);
+      cal = c;
+      t = lap('calibrate', t);
+      quantized = await quantizeLayers({ plan, model, ops, stats: c.stats, signal, onProgress });
+    }
+    t = lap('quantize', t);
+
+    signal?.throwIfAborted();
+    onProgress?.({ stage: 'export', message: `writing ${plan.outputPath} (${plan.format})` });
+    wroteOutput = true;
+    const quantizedBytes = await exportAndWrite(model, quantized, plan, signal);
+    t = lap('export', t);
+
+    onProgress?.({ stage: 'evaluate', message: 'evaluating FP vs compressed', fraction: 0 });
+    const ev = await evaluate(plan, evaluationOffset, opts, warnings);
+    t = lap('evaluate', t);
+    signal?.throwIfAborted();
+
+    timings.total = (performance.now() - t0) / 1000;
+    const report = buildReport({
+      plan, layers: quantized.map((q) => q.report), totalParams: model.summary().totalParams,
+      fpBytes: (await stat(plan.modelPath)).size, quantizedBytes,
+      calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
+      fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, timings, warnings,
+    });
+    await writeReport(report, plan.reportPath);
+    onProgress?.({ stage: 'done', message: `wrote ${plan.outputPath} and ${plan.reportPath}`, fraction: 1 });
+    return report;
+  } catch (e) {
+    if (wroteOutput) await rm(plan.outputPath, { force: true });
+    throw e;
+  }
+}
+
+async function evaluate(plan: JobPlan, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
+  fp: QualityMetrics; quantized: QualityMetrics; kl?: Report['metrics']['kl_divergence']; top1?: number;
+}> {
+  const e = plan.evaluation;
+  if (e.kind === 'none') return { fp: {}, quantized: {} };
+  if (e.kind !== 'text') {
+    warnings.push(`evaluation kind "${e.kind}" is not available in this build of the engine pipeline; only sizes are reported`);
+    return { fp: {}, quantized: {} };
+  }
+  const windows = await textWindows({ ...e, offset });
+  if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
+  const r = await evaluateText({
+    fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, signal: opts.signal,
+    onBatch: (done, total) => opts.onProgress?.({ stage: 'evaluate', message: `batch ${done}/${total}`, fraction: done / total }),
+  });
+  const want = new Set(e.metrics);
+  const fp: QualityMetrics = {}, quantized: QualityMetrics = {};
+  if (want.has('perplexity')) { fp.perplexity = r.fp.perplexity; quantized.perplexity = r.quantized!.perplexity; }
+  if (want.has('latency')) { fp.latency_ms = r.fp.latency_ms; quantized.latency_ms = r.quantized!.latency_ms; }
+  return {
+    fp, quantized,
+    kl: want.has('kl_divergence') ? r.kl_divergence : undefined,
+    top1: want.has('top1_agreement') ? r.top1_agreement : undefined,
+  };
+}

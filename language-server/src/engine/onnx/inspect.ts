@@ -1,0 +1,33 @@
+/** `inspectModel` for `lowbit inspect`, and a path+mtime cache for the language server. */
+import { stat } from 'node:fs/promises';
+import type { ModelSummary } from '../../protocol/model';
+import { loadModel } from './model';
+
+/** Loads a model and returns its summary (weights are not kept). */
+export async function inspectModel(path: string): Promise<ModelSummary> {
+  return (await loadModel(path)).summary();
+}
+
+/** Caches model summaries by path; an entry is reloaded when the file's mtime or size changes. */
+export class ModelCache {
+  private readonly entries = new Map<string, { mtimeMs: number; size: number; summary: Promise<ModelSummary> }>();
+  /** How many times a file was actually (re)loaded — for diagnostics and tests. */
+  loads = 0;
+
+  /** The summary of `path`, reloading when the file changed. Errors are not cached. */
+  async get(path: string): Promise<ModelSummary> {
+    const st = await stat(path);
+    const hit = this.entries.get(path);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.summary;
+    this.loads++;
+    const summary = inspectModel(path);
+    this.entries.set(path, { mtimeMs: st.mtimeMs, size: st.size, summary });
+    summary.catch(() => { if (this.entries.get(path)?.summary === summary) this.entries.delete(path); });
+    return summary;
+  }
+
+  /** Forgets one path (or everything). */
+  clear(path?: string): void {
+    if (path) this.entries.delete(path); else this.entries.clear();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Layer discovery: MatMul with a constant B (W = Bᵀ), Gemm (transB), Conv (W reshaped to
+ * O × I/g·kh·kw). Other ops that carry a float weight are listed as not quantizable, with a reason.
+ */
+import type { LayerInfo } from '../../protocol/model';
+import type { GraphProto, NodeProto } from './onnxProto';
+import { ConstResolver, isPassThrough, type ConstRef } from './constants';
+import { DT } from './tensor';
+
+/** A discovered layer plus what the engine needs to read and rewrite it. */
+export interface LayerRecord extends LayerInfo {
+  nodeRef: NodeProto;
+  /** Index of the weight among the consumer's inputs. */
+  weightInput: number;
+  ref: ConstRef;
+  /** Name of the activation tensor that feeds the layer. */
+  input: string;
+}
+
+/** Other ops whose float constants are weights worth listing (as not quantizable). */
+const WEIGHT_OPS = new Set(['Gather', 'ConvTranspose', 'LSTM', 'GRU', 'RNN', 'Einsum', 'MatMulInteger', 'ConvInteger']);
+
+function attrI(n: NodeProto, name: string, dflt: number): number {
+  return n.attribute.find((a) => a.name === name)?.i ?? dflt;
+}
+
+function isFloat(t: number): boolean {
+  return t === DT.FLOAT || t === DT.FLOAT16;
+}
+
+/** Finds every layer of `graph` (top level only; subgraphs are left as they are). */
+export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerRecord[] {
+  const out: LayerRecord[] = [];
+  const seen = new Map<string, LayerRecord>();
+  graph.node.forEach((n, idx) => {
+    if (isPassThrough(n) || n.opType === 'Constant') return;
+    const std = !n.domain || n.domain === 'ai.onnx';
+    n.input.forEach((inp, k) => {
+      if (!inp) return;
+      const ref = consts.resolve(inp);
+      if (!ref || !isFloat(ref.stored.dataType)) return;
+      const mk = (over: Partial<LayerRecord> & { shape: [number, number]; quantizable: boolean }): LayerRecord => {
+        const rec: LayerRecord = {
+          name: ref.source, op: n.opType, node: n.name || `${n.opType}_${idx}`, dims: ref.stored.dims.slice(),
+          params: ref.dims.reduce((a, b) => a * b, 1), dtype: ref.stored.dataType === DT.FLOAT16 ? 'float16' : 'float32',
+          nodeRef: n, weightInput: k, ref, input: n.input[0] ?? '', ...over,
+        };
+        if (!rec.quantizable && rec.reason === undefined) rec.reason = 'not quantizable';
+        return rec;
+      };
+      let rec: LayerRecord | undefined;
+      const d = ref.dims;
+      if (std && n.opType === 'MatMul') {
+        if (k !== 1) rec = mk({ shape: [d[d.length - 1] ?? 1, d[d.length - 2] ?? 1], quantizable: false, reason: 'the constant is the left operand of MatMul' });
+        else if (d.length !== 2) rec = mk({ shape: [d[d.length - 1] ?? 1, d[d.length - 2] ?? 1], quantizable: false, reason: `MatMul weight has rank ${d.length}; only 2-D weights are quantized` });
+        else rec = mk({ shape: [d[1], d[0]], quantizable: true });
+      } else if (std && n.opType === 'Gemm') {
+        const transB = attrI(n, 'transB', 0);
+        const shape: [number, number] = d.length === 2 ? (transB ? [d[0], d[1]] : [d[1], d[0]]) : [0, 0];
+        if (k === 2) return; // bias
+        if (k !== 1) rec = mk({ shape, quantizable: false, reason: 'the constant is operand A of Gemm' });
+        else if (attrI(n, 'transA', 0)) rec = mk({ shape, quantizable: false, reason: 'Gemm with transA=1 is not supported' });
+        else rec = mk({ shape, quantizable: true });
+      } else if (std && n.opType === 'Conv') {
+        if (k !== 1) return;
+        const inner = d.slice(1).reduce((a, b) => a * b, 1);
+        rec = mk({ shape: [d[0], inner], quantizable: d.length >= 3 });
+        if (!rec.quantizable) rec.reason = `Conv weight has rank ${d.length}`;
+      } else if (d.length >= 2 && (WEIGHT_OPS.has(n.opType) || !std)) {
+        const reason = n.opType === 'Gather'
+          ? 'embedding lookup (Gather), not a matrix multiplication'
+          : `${n.domain ? n.domain + '.' : ''}${n.opType} is not a MatMul/Gemm/Conv`;
+        rec = mk({ shape: [d[0], d.slice(1).reduce((a, b) => a * b, 1)], quantizable: false, reason });
+      }
+      if (!rec) return;
+      const prev = seen.get(rec.name);
+      if (prev && !prev.quantizable && rec.quantizable) {
+        prev.name = `${prev.name}@${prev.node}`;
+        seen.set(rec.name, rec);
+      } else if (prev) {
+        rec.name = `${rec.name}@${rec.node}`;
+        if (rec.quantizable) { rec.quantizable = false; rec.reason = `shares its weight with layer '${prev.name}' (node ${prev.node})`; }
+      } else seen.set(rec.name, rec);
+      out.push(rec);
+    });
+  });
+  return out;
+}
+
+/** Public view of a record (drops the engine-internal fields). */
+export function toLayerInfo(r: LayerRecord): LayerInfo {
+  const info: LayerInfo = { name: r.name, op: r.op, node: r.node, shape: r.shape, dims: r.dims, params: r.params, dtype: r.dtype, quantizable: r.quantizable };
+  if (r.reason !== undefined) info.reason = r.reason;
+  return info;
+}

@@ -1,0 +1,134 @@
+/**
+ * An ONNX model in memory: decoded once from the file buffer (weights stay views into it), with
+ * layer discovery, weight access, calibration outputs and serialization.
+ */
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ModelSummary } from '../../protocol/model';
+import { ConstResolver } from './constants';
+import { discoverLayers, toLayerInfo, type LayerRecord } from './layers';
+import { decodeModel, encodeModel, tensorTypeBytes, type ModelProto, type ValueInfoProto } from './onnxProto';
+import { OnnxFormatError } from './protobuf';
+import { DT, dtypeName, type TensorSource } from './tensor';
+
+/** Largest model file read into memory (protobuf itself is limited to 2 GiB). */
+const MAX_FILE_BYTES = 2 ** 31 - 1;
+
+/** A weight as the quantizer sees it: W [rows = out, cols = in], row-major. */
+export interface LayerWeight { data: Float32Array; rows: number; cols: number }
+
+/** A loaded ONNX model. */
+export class OnnxModel {
+  readonly layers: LayerRecord[];
+  readonly consts: ConstResolver;
+  private readonly byName: Map<string, LayerRecord>;
+
+  constructor(readonly proto: ModelProto, readonly path: string, readonly src: TensorSource, readonly fileBytes: number) {
+    this.consts = new ConstResolver(proto.graph!, src);
+    this.layers = discoverLayers(proto.graph!, this.consts);
+    this.byName = new Map(this.layers.map((l) => [l.name, l]));
+  }
+
+  get graph() { return this.proto.graph!; }
+
+  /** The default-domain opset version. */
+  get opset(): number {
+    return this.proto.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  }
+
+  /** A layer record by name; throws naming the model when unknown. */
+  layer(name: string): LayerRecord {
+    const l = this.byName.get(name);
+    if (!l) throw new Error(`${this.path}: no layer named '${name}' (layers are named by their weight tensor)`);
+    return l;
+  }
+
+  /** Summary for inspect, completion and hover. */
+  summary(): ModelSummary {
+    const io = (v: ValueInfoProto) => ({ name: v.name, dtype: dtypeName(v.type.elemType), dims: v.type.dims ?? [] });
+    const inits = new Set(this.graph.initializer.map((t) => t.name));
+    const layers = this.layers.map(toLayerInfo);
+    return {
+      path: this.path,
+      opset: this.opset,
+      producer: [this.proto.producerName, this.proto.producerVersion].filter(Boolean).join(' '),
+      inputs: this.graph.input.filter((v) => !inits.has(v.name)).map(io),
+      outputs: this.graph.output.map(io),
+      layers,
+      totalParams: layers.reduce((a, l) => a + l.params, 0),
+      fileBytes: this.fileBytes,
+    };
+  }
+
+  /** W [out, in] row-major, float32 (a view when the stored layout already matches). */
+  getWeight(name: string): LayerWeight {
+    const l = this.layer(name);
+    const { data, dims } = this.consts.value(l.ref);
+    const [rows, cols] = l.shape;
+    const transposed = l.op === 'MatMul' || (l.op === 'Gemm' && !(l.nodeRef.attribute.find((a) => a.name === 'transB')?.i));
+    if (!transposed) return { data, rows, cols };
+    if (dims.length !== 2) throw new Error(`${this.path}: layer '${name}' has a ${dims.length}-D weight`);
+    const out = new Float32Array(rows * cols);
+    // stored [in, out] → W [out, in]
+    for (let i = 0; i < cols; i++) {
+      const row = i * rows;
+      for (let o = 0; o < rows; o++) out[o * cols + i] = data[row + o];
+    }
+    return { data: out, rows, cols };
+  }
+
+  /** The activation tensor feeding a layer. */
+  layerInput(name: string): string {
+    return this.layer(name).input;
+  }
+
+  /** Element type of a tensor when the graph declares it (inputs, outputs, value_info), else undefined. */
+  tensorElemType(name: string): number | undefined {
+    const g = this.graph;
+    for (const v of [...g.input, ...g.output, ...g.valueInfo]) if (v.name === name) return v.type.elemType;
+    return undefined;
+  }
+
+  /**
+   * The model serialized with `tensorNames` added as graph outputs (for calibration). New outputs are
+   * declared as tensors of unknown shape; their element type comes from value_info or, for layer
+   * inputs, from the layer's weight dtype.
+   */
+  withExtraOutputs(tensorNames: string[]): Uint8Array {
+    const g = this.graph;
+    const existing = new Set(g.output.map((o) => o.name));
+    const produced = new Set<string>([...g.input.map((i) => i.name), ...g.node.flatMap((n) => n.output)]);
+    const extra: ValueInfoProto[] = [];
+    for (const name of new Set(tensorNames)) {
+      if (existing.has(name)) continue;
+      if (!produced.has(name)) throw new Error(`${this.path}: cannot output '${name}': no node or graph input produces it`);
+      const layer = this.layers.find((l) => l.input === name);
+      const elem = this.tensorElemType(name) ?? (layer?.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT);
+      extra.push({ name, typeRaw: tensorTypeBytes(elem), type: { elemType: elem }, unknown: [] });
+    }
+    return encodeModel({ ...this.proto, graph: { ...g, output: [...g.output, ...extra] } });
+  }
+
+  /** The model as it is now, serialized. */
+  serialize(): Uint8Array {
+    return encodeModel(this.proto);
+  }
+}
+
+/** Parses model bytes; `path` locates external data and names errors. */
+export function parseModel(bytes: Uint8Array, path: string, dir = dirname(path)): OnnxModel {
+  const proto = decodeModel(bytes, path);
+  return new OnnxModel(proto, path, { dir, file: path }, bytes.length);
+}
+
+/** Reads and parses an ONNX file. Errors name the file and what is wrong. */
+export async function loadModel(path: string): Promise<OnnxModel> {
+  let st;
+  try { st = await stat(path); } catch (e) { throw new OnnxFormatError(`${path}: cannot read model: ${(e as Error).message}`); }
+  if (!st.isFile()) throw new OnnxFormatError(`${path}: not a file`);
+  if (st.size > MAX_FILE_BYTES) throw new OnnxFormatError(`${path}: ${st.size} bytes is larger than a protobuf can be (2 GiB); use external data`);
+  if (st.size === 0) throw new OnnxFormatError(`${path}: empty file`);
+  const bytes = await readFile(path);
+  const dir = dirname(await realpath(path));
+  return parseModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), path, dir);
+}

@@ -1,0 +1,98 @@
+/**
+ * Method → native kernel. One entry per method of protocol/plan.ts METHODS; a method whose kernel is
+ * not in this build throws a clear error (never a silent fallback to another method).
+ */
+import type { LayerPlan, Method } from '../../protocol/plan';
+import type { LayerReport } from '../../protocol/report';
+import * as native from '../../../../native/ts/index';
+import type { InputStatistics } from '../calibrate/calibrate';
+
+/** A layer's FP weight as the quantizer sees it: W is rows×cols = out×in, row-major. */
+export interface LayerWeight {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+/** What a kernel returns: the dequantized weight, plus storage pieces the exporter may use. */
+export interface KernelOutput {
+  dequant: Float32Array;
+  /** Codes/scales/zeros as the native kernel returned them (for MatMulNBits/QDQ export). */
+  q?: unknown;
+  lowRank?: unknown;
+  inputScale?: Float32Array;
+  /** Method internals for the report. */
+  details?: Partial<Pick<LayerReport, 'gptq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank'>>;
+}
+
+export interface KernelContext {
+  layer: LayerPlan;
+  weight: LayerWeight;
+  /** Calibration statistics of the layer's input (absent for methods/ops without calibration). */
+  input?: InputStatistics;
+  signal?: AbortSignal;
+  /** Fraction of this layer done, 0..1. */
+  onProgress?: (fraction: number) => void;
+}
+
+export type Kernel = (ctx: KernelContext) => Promise<KernelOutput>;
+
+/** Thrown for a method whose kernel is not part of this build. */
+export class NotImplementedError extends Error {
+  constructor(method: string, layer: string) {
+    super(`layer ${layer}: method "${method}" is not implemented in this build`);
+    this.name = 'NotImplementedError';
+  }
+}
+
+function setting<T>(s: Record<string, unknown>, snake: string, camel: string, fallback: T): T {
+  const v = s[snake] ?? s[camel];
+  return (v === undefined ? fallback : v) as T;
+}
+
+function requireHessian(ctx: KernelContext, method: string): InputStatistics {
+  if (!ctx.input) throw new Error(`layer ${ctx.layer.name}: method ${method} needs calibration statistics, but none were collected for its input`);
+  return ctx.input;
+}
+
+const rtn: Kernel = async ({ layer, weight }) => {
+  const q = await native.rtn(weight.data, weight.rows, weight.cols, {
+    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
+    mseClip: Boolean(setting(layer.settings, 'mse_clip', 'mseClip', false)),
+  });
+  return { dequant: q.dequant, q };
+};
+
+const gptq: Kernel = async (ctx) => {
+  const { layer, weight } = ctx;
+  const input = requireHessian(ctx, 'gptq');
+  const s = layer.settings;
+  const r = await native.gptq(weight.data, weight.rows, weight.cols, input.hessian, {
+    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
+    damp: setting(s, 'damp', 'damp', 0.01),
+    blockSize: setting(s, 'block_size', 'blockSize', 128),
+    actOrder: setting(s, 'act_order', 'actOrder', false),
+    staticGroups: setting(s, 'static_groups', 'staticGroups', false),
+  }, { signal: ctx.signal, onProgress: ctx.onProgress });
+  return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
+};
+
+/** The kernel table. Methods missing here are reported by `kernelFor`. */
+const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq };
+
+/** The kernel for `method`, or a NotImplementedError naming the layer. */
+export function kernelFor(method: Method, layer: string): Kernel {
+  const k = KERNELS[method];
+  if (!k) throw new NotImplementedError(method, layer);
+  return k;
+}
+
+/** Whether the method reads the layer's calibration statistics. */
+export function needsCalibration(method: Method): boolean {
+  return method !== 'rtn';
+}
+
+/** tr(ΔHΔᵀ)/tr(WHWᵀ) under the layer input's Hessian (native). */
+export function relativeError(w: LayerWeight, dequant: Float32Array, input: InputStatistics): number {
+  return native.relativeError(w.data, dequant, w.rows, w.cols, input.hessian);
+}

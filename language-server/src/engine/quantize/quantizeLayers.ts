@@ -1,0 +1,95 @@
+/**
+ * Per-layer quantization: for each planned layer, fetch its weight, run its method's kernel, measure
+ * the relative output error under the calibration Hessian, and report progress. Cancellation is checked
+ * between layers and passed into the kernels.
+ */
+import type { ExportFormat, JobPlan, JobProgress, LayerPlan } from '../../protocol/plan';
+import type { LayerReport } from '../../protocol/report';
+import type { InputStatistics } from '../calibrate/calibrate';
+import { kernelFor, relativeError, type KernelOutput, type LayerWeight } from './kernels';
+import { storedBitsPerWeight } from './storageBits';
+
+/** One quantized layer, as the exporter and the report consume it. */
+export interface QuantizedLayer extends KernelOutput {
+  layer: string;
+  report: LayerReport;
+}
+
+/** What quantization needs from the loaded model. */
+export interface QuantizeModel {
+  getWeight(layer: string): LayerWeight;
+  layerInput(layer: string): string;
+}
+
+/**
+ * Quantizes `plan.layers` in order. `stats` maps input tensor → statistics (from calibration).
+ * @throws Error naming the layer when a kernel fails; AbortError when cancelled.
+ */
+export async function quantizeLayers(opts: {
+  plan: Pick<JobPlan, 'layers' | 'format'>;
+  model: QuantizeModel;
+  /** Op type per layer (for the report). */
+  ops: Map<string, string>;
+  stats: Map<string, InputStatistics>;
+  signal?: AbortSignal;
+  onProgress?: (p: JobProgress) => void;
+  /** Called after each layer (sequential calibration hooks in here). */
+  onLayer?: (q: QuantizedLayer) => void | Promise<void>;
+}): Promise<QuantizedLayer[]> {
+  const { plan, model, stats, signal } = opts;
+  const total = plan.layers.length;
+  const out: QuantizedLayer[] = [];
+  for (let index = 0; index < total; index++) {
+    signal?.throwIfAborted();
+    const layer = plan.layers[index];
+    const progress = (fraction: number) => opts.onProgress?.({
+      stage: 'quantize', message: `${layer.name} (${layer.method} ${layer.bits}-bit)`, layer: layer.name, index, total, fraction,
+    });
+    progress(0);
+    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, signal, progress);
+    out.push(q);
+    await opts.onLayer?.(q);
+    progress(1);
+  }
+  return out;
+}
+
+async function quantizeOne(
+  layer: LayerPlan, model: QuantizeModel, op: string, stats: Map<string, InputStatistics>, format: ExportFormat,
+  signal: AbortSignal | undefined, progress: (f: number) => void,
+): Promise<QuantizedLayer> {
+  const weight = model.getWeight(layer.name);
+  const input = stats.get(model.layerInput(layer.name));
+  const kernel = kernelFor(layer.method, layer.name);
+  let result: KernelOutput;
+  try {
+    result = await kernel({ layer, weight, input, signal, onProgress: progress });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError' || signal?.aborted) throw e;
+    const msg = (e as Error).message;
+    throw new Error(msg.includes(layer.name) ? msg : `layer ${layer.name} (${layer.method}): ${msg}`, { cause: e });
+  }
+  if (result.dequant.length !== weight.rows * weight.cols) {
+    throw new Error(`layer ${layer.name}: kernel returned ${result.dequant.length} values for a ${weight.rows}×${weight.cols} weight`);
+  }
+  const relErr = input ? relativeError(weight, result.dequant, input) : weightRelativeError(weight, result.dequant);
+  const report: LayerReport = {
+    name: layer.name, op, shape: [weight.rows, weight.cols], params: weight.rows * weight.cols,
+    method: layer.method, bits: layer.bits, group_size: layer.groupSize, symmetric: layer.symmetric,
+    rel_error: relErr,
+    bits_per_weight: storedBitsPerWeight(format, layer.bits, weight.cols, layer.groupSize, layer.symmetric),
+    rules: layer.rules, ...result.details,
+  };
+  return { ...result, layer: layer.name, report };
+}
+
+/** ‖ΔW‖²/‖W‖² — the H = I case, used when a layer has no calibration statistics. */
+export function weightRelativeError(w: LayerWeight, dequant: Float32Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < w.data.length; i++) {
+    const d = w.data[i] - dequant[i];
+    num += d * d;
+    den += w.data[i] * w.data[i];
+  }
+  return den > 0 ? num / den : 0;
+}

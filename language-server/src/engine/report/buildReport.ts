@@ -1,0 +1,63 @@
+/** Assembles the versioned report document (protocol/report.ts) from a job's pieces. */
+import type { JobPlan } from '../../protocol/plan';
+import { REPORT_VERSION, type LayerReport, type QualityMetrics, type Report } from '../../protocol/report';
+import pkg from '../../../../package.json';
+
+export interface ReportInputs {
+  plan: JobPlan;
+  layers: LayerReport[];
+  totalParams: number;
+  fpBytes: number;
+  quantizedBytes: number;
+  calibrationTokens?: number;
+  calibrationSamples: number;
+  fp: QualityMetrics;
+  quantized: QualityMetrics;
+  klDivergence?: Report['metrics']['kl_divergence'];
+  top1Agreement?: number;
+  timings: Report['timings_s'];
+  warnings: string[];
+}
+
+/** Bits per weight over all quantized layers, weighted by parameters (NaN-free: 0 when none). */
+export function modelBitsPerWeight(layers: LayerReport[]): number {
+  let bits = 0, params = 0;
+  for (const l of layers) {
+    bits += l.bits_per_weight * l.params;
+    params += l.params;
+  }
+  return params ? bits / params : 0;
+}
+
+/** Builds the report; numbers are copied as given, nothing is recomputed here. */
+export function buildReport(r: ReportInputs): Report {
+  const { plan } = r;
+  const quantizedParams = r.layers.reduce((s, l) => s + l.params, 0);
+  const metrics: Report['metrics'] = { fp: r.fp, quantized: r.quantized };
+  if (r.klDivergence) metrics.kl_divergence = r.klDivergence;
+  if (r.top1Agreement !== undefined) metrics.top1_agreement = r.top1Agreement;
+  return {
+    version: REPORT_VERSION,
+    created_at: new Date().toISOString(),
+    tool: { name: 'lowbit', version: (pkg as { version: string }).version },
+    recipe: plan.recipePath || null,
+    model: plan.modelPath,
+    output: plan.outputPath,
+    format: plan.format,
+    calibration: {
+      kind: plan.calibration.kind, samples: r.calibrationSamples, mode: plan.calibration.mode,
+      ...(r.calibrationTokens !== undefined ? { tokens: r.calibrationTokens } : {}),
+    },
+    metrics,
+    size: {
+      fp_bytes: r.fpBytes,
+      quantized_bytes: r.quantizedBytes,
+      bits_per_weight: modelBitsPerWeight(r.layers),
+      quantized_params: quantizedParams,
+      total_params: r.totalParams,
+    },
+    layers: r.layers,
+    timings_s: r.timings,
+    warnings: r.warnings,
+  };
+}

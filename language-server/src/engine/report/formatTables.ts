@@ -1,0 +1,47 @@
+/** Plain-text tables of a report for terminals (the CLI): FP vs quantized, then per layer. */
+import type { Report } from '../../protocol/report';
+import type { ModelSummary } from '../../protocol/model';
+
+/** Left-aligns the first column and right-aligns the rest. */
+export function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const num = (v: number | undefined, digits = 4) => (v === undefined || Number.isNaN(v) ? '-' : Number(v.toPrecision(digits)).toString());
+const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
+
+/** FP vs quantized: perplexity, KL mean/p99, top-1 agreement, size, bits/weight, latency. */
+export function summaryTable(r: Report): string {
+  const m = r.metrics;
+  const rows: string[][] = [];
+  if (m.fp.perplexity !== undefined || m.quantized.perplexity !== undefined) rows.push(['perplexity', num(m.fp.perplexity), num(m.quantized.perplexity)]);
+  if (m.kl_divergence) {
+    rows.push(['KL mean (FP‖Q)', '0', num(m.kl_divergence.mean)]);
+    rows.push(['KL p99', '0', num(m.kl_divergence.p99)]);
+  }
+  if (m.top1_agreement !== undefined) rows.push(['top-1 agreement', '100.00%', pct(m.top1_agreement)]);
+  rows.push(['size', bytes(r.size.fp_bytes), bytes(r.size.quantized_bytes)]);
+  rows.push(['bits/weight (quantized layers)', '32', num(r.size.bits_per_weight)]);
+  if (m.fp.latency_ms !== undefined) rows.push(['latency/batch (ms)', num(m.fp.latency_ms, 3), num(m.quantized.latency_ms, 3)]);
+  return table(['metric', 'fp', 'quantized'], rows);
+}
+
+/** One row per quantized layer. */
+export function layerTable(r: Report): string {
+  return table(['layer', 'shape', 'method', 'bits', 'group', 'rel_error', 'bits/w'], r.layers.map((l) => [
+    l.name, `${l.shape[0]}x${l.shape[1]}`, l.method, String(l.bits), String(l.group_size), l.rel_error.toExponential(3), num(l.bits_per_weight),
+  ]));
+}
+
+/** `lowbit inspect`: the model's layers. */
+export function inspectTable(s: ModelSummary): string {
+  const head = `${s.path}\nopset ${s.opset}  producer ${s.producer || '-'}  ${s.totalParams} weight params in layers  ${bytes(s.fileBytes)}\n` +
+    `inputs:  ${s.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n` +
+    `outputs: ${s.outputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n`;
+  return head + table(['layer', 'op', 'shape [out,in]', 'params', 'dtype', 'quantizable'], s.layers.map((l) => [
+    l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, l.quantizable ? 'yes' : `no: ${l.reason ?? ''}`,
+  ]));
+}

@@ -1,0 +1,100 @@
+/**
+ * Per-document state for the server: analyses (recipe + model layers + last report), cached by
+ * document version and model mtime, and debounced diagnostics.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Connection, TextDocuments } from 'vscode-languageserver/node';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import type { Report } from '../protocol/report';
+import { analyze } from '../services/analysis';
+import type { RecipeAnalysis } from '../services/analysis';
+import { LayerCache } from '../services/modelSource';
+import { diagnose } from '../services/diagnostics';
+import { reportPathFor } from '../recipe/plan';
+
+/** Milliseconds of quiet before a changed document is re-validated. */
+export const DIAGNOSTIC_DELAY_MS = 150;
+
+export class Workspace {
+  readonly models = new LayerCache();
+  private readonly analyses = new Map<string, { version: number; analysis: Promise<RecipeAnalysis> }>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly reports = new Map<string, { key: string; report?: Report }>();
+
+  constructor(private readonly connection: Connection, readonly documents: TextDocuments<TextDocument>) {}
+
+  /** The analysis of an open document (model layers loaded lazily; never rejects). */
+  analysis(uri: string): Promise<RecipeAnalysis> | undefined {
+    const doc = this.documents.get(uri);
+    if (!doc) return undefined;
+    const hit = this.analyses.get(uri);
+    if (hit && hit.version === doc.version) return hit.analysis;
+    const analysis = this.build(doc);
+    this.analyses.set(uri, { version: doc.version, analysis });
+    return analysis;
+  }
+
+  private async build(doc: TextDocument): Promise<RecipeAnalysis> {
+    const a = analyze(doc);
+    const model = a.recipe.values.model;
+    if (model) {
+      const abs = path.resolve(path.dirname(a.recipePath), String(model.value));
+      if (fs.existsSync(abs)) {
+        try { a.layers = (await this.models.get(abs)).layers; } catch (e) { a.modelError = (e as Error).message; }
+      }
+    }
+    const out = a.recipe.values.output;
+    if (out) a.report = this.readReport(reportPathFor(path.resolve(path.dirname(a.recipePath), String(out.value))));
+    return a;
+  }
+
+  /** The report at `file`, cached by mtime; undefined when absent or unreadable. */
+  readReport(file: string): Report | undefined {
+    let st: fs.Stats;
+    try { st = fs.statSync(file); } catch { return undefined; }
+    const key = `${st.mtimeMs}:${st.size}`;
+    const hit = this.reports.get(file);
+    if (hit?.key === key) return hit.report;
+    let report: Report | undefined;
+    try { if (st.size < 64 << 20) report = JSON.parse(fs.readFileSync(file, 'utf8')) as Report; } catch { report = undefined; }
+    this.reports.set(file, { key, report });
+    return report;
+  }
+
+  /** Schedule diagnostics for a document after a short quiet period. */
+  scheduleDiagnostics(uri: string, delay = DIAGNOSTIC_DELAY_MS): void {
+    clearTimeout(this.timers.get(uri));
+    this.timers.set(uri, setTimeout(() => { this.timers.delete(uri); void this.publish(uri); }, delay));
+  }
+
+  /** Validate now and publish. */
+  async publish(uri: string): Promise<void> {
+    const doc = this.documents.get(uri);
+    const pending = this.analysis(uri);
+    if (!doc || !pending) return;
+    try {
+      const a = await pending;
+      if (this.documents.get(uri)?.version !== doc.version) return; // a newer edit will publish
+      await this.connection.sendDiagnostics({ uri, version: doc.version, diagnostics: diagnose(a, (p) => fs.existsSync(p)) });
+    } catch (e) {
+      this.connection.console.error(`lowbit: diagnostics failed for ${uri}: ${(e as Error).stack ?? e}`);
+    }
+  }
+
+  /** Forget everything derived from files on disk (models, reports) and re-validate open documents. */
+  refresh(): void {
+    this.models.invalidate();
+    this.reports.clear();
+    this.analyses.clear();
+    for (const d of this.documents.all()) this.scheduleDiagnostics(d.uri, 0);
+  }
+
+  /** Drop a closed document's state. */
+  close(uri: string): void {
+    clearTimeout(this.timers.get(uri));
+    this.timers.delete(uri);
+    this.analyses.delete(uri);
+    void this.connection.sendDiagnostics({ uri, diagnostics: [] });
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The recipe schema: the single source of truth for the `*.lowbit.yaml` format.
+ * Keys, types, enums, defaults, ranges and markdown docs live here; the parser's checks, completion,
+ * hover, `lowbit check`, the plan resolver and docs/recipe.md (scripts/gen-recipe-docs) all read it.
+ */
+import { METHODS, EXPORT_FORMATS } from '../protocol/plan';
+import type { Method, ExportFormat, Metric } from '../protocol/plan';
+
+/** One value's schema. `doc` is markdown shown on hover and in docs/recipe.md. */
+export type FieldSchema =
+  | { kind: 'string'; doc: string; default?: string; path?: boolean; required?: boolean; examples?: string[] }
+  | { kind: 'number'; doc: string; default?: number; integer?: boolean; min?: number; max?: number; allowed?: number[]; required?: boolean }
+  | { kind: 'boolean'; doc: string; default?: boolean; required?: boolean }
+  | { kind: 'enum'; doc: string; values: readonly string[]; valueDocs?: Record<string, string>; default?: string; required?: boolean }
+  | { kind: 'object'; doc: string; fields: Record<string, FieldSchema>; required?: boolean }
+  | { kind: 'enumList'; doc: string; values: readonly string[]; default?: string[]; required?: boolean }
+  | { kind: 'numberList'; doc: string; default?: number[]; required?: boolean }
+  /** A map whose keys are method names and whose values are that method's settings. */
+  | { kind: 'methodSettings'; doc: string; required?: boolean }
+  /** The ordered `layers:` rules. */
+  | { kind: 'rules'; doc: string; item: Record<string, FieldSchema>; required?: boolean }
+  /** A settings map validated against the method in effect (rules' and defaults' `settings:`). */
+  | { kind: 'settings'; doc: string; required?: boolean };
+
+/** The current recipe format version. */
+export const RECIPE_VERSION = 1;
+
+/** Bit widths each export format can store. */
+export const FORMAT_BITS: Record<ExportFormat, readonly number[]> = {
+  matmulnbits: [2, 4, 8],
+  qdq: [4, 8],
+  fake: [1, 2, 3, 4, 5, 6, 7, 8],
+};
+
+/** Markdown docs for each export format. */
+export const FORMAT_DOCS: Record<ExportFormat, string> = {
+  matmulnbits: '`com.microsoft.MatMulNBits` (2/4/8 bit; 8-bit needs onnxruntime ≥ 1.23, 2-bit ≥ 1.24). Group size must be a power of 2, at least 16.',
+  qdq: 'Opset-21 blocked int4/int8 `DequantizeLinear → MatMul` (4 or 8 bit).',
+  fake: 'Dequantized float weights in a plain MatMul: any bit width, any method; measures accuracy, not size.',
+};
+
+/** What the schema knows about one quantization method. */
+export interface MethodInfo {
+  /** One-paragraph markdown description with the paper reference. */
+  doc: string;
+  /** The method's own settings (the keys under `methods.<name>:` and a rule's `settings:`). */
+  settings: Record<string, FieldSchema>;
+  /** Formats that can store the method's output exactly. */
+  formats: readonly ExportFormat[];
+  /** When set, the method always uses this bit width (binarization) and `bits` is ignored. */
+  fixedBits?: number;
+  /** Whether the method needs calibration data (activations / Hessians). */
+  needsCalibration: boolean;
+}
+
+const damp: FieldSchema = { kind: 'number', doc: 'Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite.', default: 0.01, min: 0, max: 1 };
+const allFormats = EXPORT_FORMATS;
+
+/** Every method in protocol/plan.ts METHODS, with its settings and paper reference. */
+export const METHOD_INFO: Record<Method, MethodInfo> = {
+  rtn: {
+    doc: '**RTN** — round-to-nearest on a min-max grid per group (per row with `group_size: -1`). No calibration needed.',
+    settings: {}, formats: allFormats, needsCalibration: false,
+  },
+  gptq: {
+    doc: '**GPTQ** — Frantar et al., *GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers* (ICLR 2023, arXiv 2210.17323). Column-by-column quantization with Cholesky-inverse error feedback under the calibration Hessian.',
+    settings: {
+      damp,
+      block_size: { kind: 'number', doc: 'Columns per lazy-batch block `B`.', default: 128, integer: true, min: 1, max: 65536 },
+      act_order: { kind: 'boolean', doc: 'Quantize columns in order of decreasing `diag H` (with groups, exported as static groups).', default: false },
+      static_groups: { kind: 'boolean', doc: 'Compute every group\'s grid up front from the unmodified weights.', default: false },
+    },
+    formats: allFormats, needsCalibration: true,
+  },
+  awq: {
+    doc: '**AWQ** — Lin et al., *AWQ: Activation-aware Weight Quantization for LLM Compression and Acceleration* (MLSys 2024, arXiv 2306.00978). Per-channel scales `s = x̄^α` searched on a grid, then an optional clip search.',
+    settings: {
+      n_grid: { kind: 'number', doc: 'Number of α values tried in [0, 1).', default: 20, integer: true, min: 1, max: 1000 },
+      clip: { kind: 'boolean', doc: 'Search a per-group clipping threshold after scaling (skipped for q/k projections).', default: true },
+    },
+    formats: allFormats, needsCalibration: true,
+  },
+  smoothquant: {
+    doc: '**SmoothQuant** — Xiao et al., *SmoothQuant: Accurate and Efficient Post-Training Quantization for LLMs* (ICML 2023, arXiv 2211.10438). Migrates activation outliers into the weights with `s_j = max|X_j|^α / max|W_j|^(1−α)`.',
+    settings: { alpha: { kind: 'number', doc: 'Migration strength α (0.5 default; 0.8–0.9 for Llama-2 / Mistral).', default: 0.5, min: 0, max: 1 } },
+    formats: allFormats, needsCalibration: true,
+  },
+  osplus: {
+    doc: '**OS+** — Wei et al., *Outlier Suppression+: Accurate quantization of LLMs by equivalent and optimal shifting and scaling* (EMNLP 2023, arXiv 2304.09145). Channel-wise shift and a searched scaling threshold.',
+    settings: {
+      shift: { kind: 'boolean', doc: 'Also shift activations by the channel midpoint (folded into biases).', default: false },
+      steps: { kind: 'number', doc: 'Minimum number of thresholds searched.', default: 100, integer: true, min: 1, max: 100000 },
+    },
+    formats: allFormats, needsCalibration: true,
+  },
+  billm: {
+    doc: '**BiLLM** — Huang et al., *BiLLM: Pushing the Limit of Post-Training Quantization for LLMs* (ICML 2024, arXiv 2402.04291). Salient columns get residual (order-2) binarization, the rest a split binarization; ≈1.1 claimed bits. Stored as fake-quant.',
+    settings: {
+      damp,
+      block_size: { kind: 'number', doc: 'Columns per block (= group).', default: 128, integer: true, min: 1, max: 65536 },
+      salient_metric: { kind: 'enum', doc: 'How column saliency is scored.', values: ['hessian', 'magnitude'], default: 'hessian' },
+      max_salient: { kind: 'number', doc: 'Largest number of salient columns searched per block (`up_lim`).', default: 50, integer: true, min: 0, max: 65536 },
+    },
+    formats: ['fake'], fixedBits: 1, needsCalibration: true,
+  },
+  pbllm: {
+    doc: '**PB-LLM** — Shang et al., *PB-LLM: Partially Binarized Large Language Models* (ICLR 2024, arXiv 2310.00034). A `low_frac` share of weights is binarized, the salient rest kept at `high_bits`, inside a GPTQ loop. Stored as fake-quant.',
+    settings: {
+      damp,
+      low_frac: { kind: 'number', doc: 'Fraction of weights binarized (bits ≈ low_frac + high_bits·(1−low_frac)).', default: 0.9, min: 0, max: 1 },
+      high_bits: { kind: 'number', doc: 'Bits of the salient weights.', default: 8, integer: true, min: 2, max: 8 },
+      saliency: { kind: 'enum', doc: 'Saliency score used for the mask.', values: ['hessian', 'magnitude'], default: 'hessian' },
+    },
+    formats: ['fake'], fixedBits: 1, needsCalibration: true,
+  },
+  dualbin: {
+    doc: '**Dual binarization** — after DB-LLM (Chen et al., arXiv 2402.11960): `ŵ = α₁b₁ + α₂b₂`, fitted post-training from a 2-bit start (the paper\'s distillation is out of scope). Stored as fake-quant.',
+    settings: {
+      iterations: { kind: 'number', doc: 'Alternating refits of the binary codes and the per-group (α₁, α₂).', default: 10, integer: true, min: 0, max: 1000 },
+      init: { kind: 'enum', doc: 'The 2-bit starting point.', values: ['rtn', 'gptq'], default: 'rtn' },
+    },
+    formats: ['fake'], fixedBits: 2, needsCalibration: false,
+  },
+  flrq: {
+    doc: '**FLRQ** — *Flexible Low-Rank Quantization* (AAAI 2026, arXiv 2601.05684): R1-Sketch rank selection per layer plus best low-rank compensation (BLC) against the calibration Hessian.',
+    settings: {
+      max_extra_storage: { kind: 'number', doc: 'Largest low-rank storage overhead as a fraction of the layer (`x`).', default: 0.2, min: 0, max: 4 },
+      blc_epochs: { kind: 'number', doc: 'BLC epochs (~1 at 3–4 bits, ~20 at 2 bits).', default: 1, integer: true, min: 0, max: 1000 },
+      sketch_iterations: { kind: 'number', doc: 'Power iterations of R1-Sketch.', default: 2, integer: true, min: 0, max: 100 },
+      slope_threshold: { kind: 'number', doc: 'Stop adding ranks when the amax curve\'s relative slope is below this.', default: 0.001, min: 0, max: 1 },
+      activation_scaling: { kind: 'boolean', doc: 'Scale columns by activation magnitude before rank selection.', default: true },
+    },
+    formats: allFormats, needsCalibration: true,
+  },
+  lorc: {
+    doc: '**LoRC** — Yao et al., *ZeroQuant-V2* (arXiv 2303.08302): SVD of the quantization error, rank-r INT8 factors.',
+    settings: {
+      rank: { kind: 'number', doc: 'Rank r of the error correction.', default: 8, integer: true, min: 0, max: 65536 },
+      factor_bits: { kind: 'number', doc: 'Bits of the low-rank factors.', default: 8, allowed: [8, 16, 32] },
+    },
+    formats: allFormats, needsCalibration: false,
+  },
+  lqer: {
+    doc: '**LQER / L²QER** — Zhang et al., *LQER: Low-Rank Quantization Error Reconstruction for LLMs* (ICML 2024, arXiv 2402.02446): activation-scaled SVD of the error.',
+    settings: {
+      rank: { kind: 'number', doc: 'Rank k of the error reconstruction.', default: 8, integer: true, min: 0, max: 65536 },
+      factor_bits: { kind: 'number', doc: 'Bits of the low-rank factors.', default: 8, allowed: [8, 16, 32] },
+      activation_scaled: { kind: 'boolean', doc: 'Use L²QER\'s `S = diag(mean|x|)` (false = plain SVD).', default: true },
+    },
+    formats: allFormats, needsCalibration: true,
+  },
+};
+
+const METRICS: readonly Metric[] = ['perplexity', 'kl_divergence', 'top1_agreement', 'size', 'latency', 'output_agreement', 'accuracy', 'cer'];
+
+const methodField: FieldSchema = {
+  kind: 'enum', doc: 'Quantization method.', values: METHODS, default: 'rtn',
+  valueDocs: Object.fromEntries(METHODS.map((m) => [m, METHOD_INFO[m].doc])),
+};
+const bitsField: FieldSchema = { kind: 'number', doc: 'Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, fake any.', default: 4, integer: true, min: 1, max: 8 };
+const groupField: FieldSchema = { kind: 'number', doc: 'Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16.', default: 32, integer: true, min: -1, max: 1048576 };
+const symField: FieldSchema = { kind: 'boolean', doc: 'Symmetric grid (no zero point) instead of asymmetric min-max.', default: false };
+const settingsField: FieldSchema = { kind: 'settings', doc: 'Method settings for these layers (keys of `methods.<method>`), overriding `methods:`.' };
+
+const imageFields: Record<string, FieldSchema> = {
+  height: { kind: 'number', doc: 'Input height in pixels.', integer: true, min: 1, max: 16384, default: 48 },
+  width: { kind: 'number', doc: 'Input width in pixels; `-1` keeps the aspect ratio (text-line models).', integer: true, min: -1, max: 16384, default: -1 },
+  mean: { kind: 'numberList', doc: 'Per-channel mean subtracted after scaling to [0, 1].', default: [0.5, 0.5, 0.5] },
+  std: { kind: 'numberList', doc: 'Per-channel standard deviation divided by.', default: [0.5, 0.5, 0.5] },
+  layout: { kind: 'enum', doc: 'Tensor layout.', values: ['nchw', 'nhwc'], default: 'nchw' },
+  channels: { kind: 'enum', doc: 'Channel order.', values: ['rgb', 'bgr'], default: 'rgb' },
+};
+
+/** The rule keys under `layers:`. */
+export const RULE_FIELDS: Record<string, FieldSchema> = {
+  match: { kind: 'string', required: true, doc: 'Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors\' names.', examples: ['layers.*.w2', 'output', 're:layers\\.[0-3]\\.w[123]'] },
+  method: methodField, bits: bitsField, group_size: groupField, symmetric: symField,
+  skip: { kind: 'boolean', doc: 'Leave the matched layers in full precision.', default: false },
+  settings: settingsField,
+};
+
+/** The whole recipe document. */
+export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
+  version: { kind: 'number', doc: `Recipe format version (currently ${RECIPE_VERSION}).`, default: RECIPE_VERSION, integer: true, allowed: [RECIPE_VERSION] },
+  model: { kind: 'string', required: true, path: true, doc: 'The ONNX model to compress, relative to the recipe file.' },
+  output: { kind: 'string', required: true, path: true, doc: 'Where the compressed model is written (atomically; never the input). The report goes next to it as `<name>.report.json`.' },
+  format: { kind: 'enum', doc: 'How compressed weights are stored.', values: EXPORT_FORMATS, default: 'matmulnbits', valueDocs: FORMAT_DOCS },
+  seed: { kind: 'number', doc: 'Random seed (calibration sampling, sketches).', default: 0, integer: true, min: 0, max: 2147483647 },
+  threads: { kind: 'number', doc: 'Threads for the native kernels (0 = all cores).', default: 0, integer: true, min: 0, max: 1024 },
+  calibration: {
+    kind: 'object', doc: 'Data the calibration statistics (Hessians, activation magnitudes) come from. Give one of `text` (with `tokenizer`), `tensors` or `images`; none = random token ids.',
+    fields: {
+      text: { kind: 'string', path: true, doc: 'A UTF-8 text file, tokenized and cut into `samples` windows of `sequence_length` tokens.' },
+      tokenizer: { kind: 'string', path: true, doc: 'A Hugging Face `tokenizer.json` (required with `text`).' },
+      tensors: { kind: 'string', path: true, doc: 'An `.npz` archive or a folder of `.npy` files, one per model input.' },
+      images: { kind: 'string', path: true, doc: 'A folder of images (vision models), preprocessed by `image:`.' },
+      image: { kind: 'object', doc: 'Image preprocessing for `images:`.', fields: imageFields },
+      samples: { kind: 'number', doc: 'Calibration samples (sequences or images).', default: 32, integer: true, min: 1, max: 100000 },
+      sequence_length: { kind: 'number', doc: 'Tokens per calibration sequence.', default: 256, integer: true, min: 1, max: 1048576 },
+      offset: { kind: 'number', doc: 'Tokens skipped at the start of `text` (keep calibration and evaluation apart).', default: 0, integer: true, min: 0, max: 1e12 },
+      mode: { kind: 'enum', doc: 'How layer inputs are collected.', values: ['parallel', 'sequential'], default: 'parallel', valueDocs: { parallel: 'Every layer sees the full-precision model\'s activations (one calibration pass).', sequential: 'Each block is calibrated on the outputs of the already-quantized blocks before it (GPTQ `true_sequential`).' } },
+    },
+  },
+  defaults: {
+    kind: 'object', doc: 'Settings for every quantizable layer before the `layers:` rules apply.',
+    fields: { method: methodField, bits: bitsField, group_size: groupField, symmetric: symField, settings: settingsField },
+  },
+  layers: { kind: 'rules', doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `settings`.', item: RULE_FIELDS },
+  methods: { kind: 'methodSettings', doc: 'Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed.' },
+  evaluate: {
+    kind: 'object', doc: 'Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only).',
+    fields: {
+      text: { kind: 'string', path: true, doc: 'A UTF-8 text file of held-out text.' },
+      tokenizer: { kind: 'string', path: true, doc: 'Tokenizer for `text` (default: `calibration.tokenizer`).' },
+      tensors: { kind: 'string', path: true, doc: 'An `.npz` archive or a folder of `.npy` inputs.' },
+      images: { kind: 'string', path: true, doc: 'A folder of evaluation images.' },
+      labels: { kind: 'string', path: true, doc: 'Labels for `images` (accuracy / CER).' },
+      image: { kind: 'object', doc: 'Image preprocessing (default: `calibration.image`).', fields: imageFields },
+      samples: { kind: 'number', doc: 'Evaluation samples.', default: 16, integer: true, min: 1, max: 100000 },
+      sequence_length: { kind: 'number', doc: 'Tokens per evaluation sequence.', default: 256, integer: true, min: 1, max: 1048576 },
+      offset: { kind: 'number', doc: 'Tokens skipped at the start of `text`.', default: 0, integer: true, min: 0, max: 1e12 },
+      metrics: { kind: 'enumList', doc: 'Metrics to compute.', values: METRICS, default: ['perplexity', 'kl_divergence', 'top1_agreement', 'size'] },
+    },
+  },
+};
+
+/** Defaults of `defaults:` as a plain object. */
+export const DEFAULT_LAYER_CONFIG = { method: 'rtn' as Method, bits: 4, groupSize: 32, symmetric: false };
+
+/** The schema for the value at a key path (e.g. ['calibration','samples'], ['layers','0','bits']). */
+export function schemaAt(path: readonly string[]): FieldSchema | undefined {
+  let fields: Record<string, FieldSchema> | undefined = RECIPE_SCHEMA;
+  let current: FieldSchema | undefined;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i];
+    if (current?.kind === 'rules') { if (!/^\d+$/.test(key)) return undefined; fields = current.item; current = undefined; continue; }
+    if (current?.kind === 'methodSettings') {
+      const info = METHOD_INFO[key as Method];
+      if (!info) return undefined;
+      current = { kind: 'object', doc: info.doc, fields: info.settings };
+      fields = info.settings; continue;
+    }
+    if (!fields) return undefined;
+    current = fields[key];
+    if (!current) return undefined;
+    fields = current.kind === 'object' ? current.fields : undefined;
+  }
+  return current;
+}
+
+/** The default value of a method setting, with all of a method's defaults. */
+export function methodDefaults(method: Method): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(METHOD_INFO[method].settings)) if ('default' in f && f.default !== undefined) out[k] = f.default;
+  return out;
+}
+
+/** Levenshtein distance (for did-you-mean). */
+export function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 8) return 99;
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]; prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}
+
+/** The closest candidate within a small edit distance, for "did you mean". */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined; let bestD = Infinity;
+  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) { bestD = d; best = c; }
+  }
+  return bestD <= limit ? best : undefined;
+}
+
+/** A short human description of a field's type, for messages and docs. */
+export function describeType(f: FieldSchema): string {
+  switch (f.kind) {
+    case 'string': return f.path ? 'a path' : 'a string';
+    case 'number': return f.allowed ? `one of ${f.allowed.join(', ')}` : `${f.integer ? 'an integer' : 'a number'}${f.min !== undefined ? ` ≥ ${f.min}` : ''}${f.max !== undefined ? ` and ≤ ${f.max}` : ''}`;
+    case 'boolean': return 'true or false';
+    case 'enum': return `one of ${f.values.join(', ')}`;
+    case 'object': case 'methodSettings': case 'settings': return 'a mapping';
+    case 'enumList': return `a list of ${f.values.join(', ')}`;
+    case 'numberList': return 'a list of numbers';
+    case 'rules': return 'a list of rules';
+  }
+}

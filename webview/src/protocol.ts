@@ -1,0 +1,162 @@
+/**
+ * Messages between the extension host and the Lowbit webview panels. Both sides import this module
+ * and validate every message they receive with `parseToWebview` / `parseFromWebview`: anything that
+ * is not exactly one of these shapes is rejected (returns an error string) and never acted on.
+ */
+import type { Report, LayerReport } from '../../language-server/src/protocol/report';
+
+/** The four panels; also the bundle name under dist/webview/<kind>.js. */
+export const PANEL_KINDS = ['report', 'sensitivity', 'saliency', 'ranks'] as const;
+export type PanelKind = (typeof PANEL_KINDS)[number];
+
+/** One layer's sensitivity as the sensitivity panel shows it. */
+export interface LayerSensitivityView { name: string; proxy: number; kl?: number }
+
+/** An entry of the report history (for "compare two runs"). */
+export interface HistoryEntry { path: string; label: string }
+
+/** Host → webview. */
+export type ToWebview =
+  | { type: 'report'; report: Report; reportPath: string; history: HistoryEntry[] }
+  | { type: 'compare'; report: Report; reportPath: string }
+  | { type: 'sensitivity'; layers: LayerSensitivityView[]; done: boolean }
+  | { type: 'mixedPrecision'; chosen: string[] }
+  | { type: 'error'; message: string };
+
+/** Webview → host. */
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'revealLayer'; layer: string }
+  | { type: 'compare'; path: string }
+  | { type: 'runSensitivity' }
+  | { type: 'applyMixedPrecision'; highBits: number; budgetFraction: number };
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isStr = (x: unknown): x is string => typeof x === 'string';
+const optNum = (x: unknown) => x === undefined || isNum(x);
+
+/** Checks that `x` has exactly the listed keys (no unknown extras). */
+function onlyKeys(x: Obj, keys: string[]): string | null {
+  const extra = Object.keys(x).filter((k) => !keys.includes(k));
+  return extra.length ? `unexpected field(s) ${extra.join(', ')}` : null;
+}
+
+/** Validates one layer of a report; returns an error naming the layer, or null. */
+export function checkLayerReport(l: unknown, i: number): string | null {
+  if (!isObj(l)) return `layers[${i}] is not an object`;
+  const where = `layers[${i}] (${isStr(l.name) ? l.name : '?'})`;
+  if (!isStr(l.name)) return `layers[${i}].name must be a string`;
+  for (const k of ['params', 'bits', 'rel_error', 'bits_per_weight', 'group_size'] as const) {
+    if (!isNum(l[k])) return `${where}.${k} must be a finite number`;
+  }
+  if (!isStr(l.method)) return `${where}.method must be a string`;
+  if (!Array.isArray(l.shape) || l.shape.length !== 2 || !l.shape.every(isNum)) return `${where}.shape must be [out, in]`;
+  if (l.binarization !== undefined) {
+    const b = l.binarization as Obj;
+    const s = isObj(b) ? (b.saliency as Obj) : undefined;
+    if (!isObj(s) || !isNum(s.rows) || !isNum(s.cols) || !Array.isArray(s.values) || s.values.length !== s.rows * s.cols || !s.values.every(isNum)) {
+      return `${where}.binarization.saliency must be {rows, cols, values[rows*cols]}`;
+    }
+    if (!Array.isArray(b.column_profile) || !b.column_profile.every(isNum)) return `${where}.binarization.column_profile must be numbers`;
+    if (!Array.isArray(b.salient_columns) || !b.salient_columns.every(isNum)) return `${where}.binarization.salient_columns must be numbers`;
+  }
+  if (l.low_rank !== undefined) {
+    const r = l.low_rank as Obj;
+    if (!isObj(r) || !isNum(r.rank) || !isNum(r.storage_overhead) || !isNum(r.rel_error_before) || !isNum(r.rel_error_after)) {
+      return `${where}.low_rank must have numeric rank, storage_overhead, rel_error_before, rel_error_after`;
+    }
+  }
+  if (l.sensitivity !== undefined) {
+    const s = l.sensitivity as Obj;
+    if (!isObj(s) || !isNum(s.proxy) || !optNum(s.kl)) return `${where}.sensitivity must be {proxy, kl?}`;
+  }
+  return null;
+}
+
+/** Validates a report document (version 1); returns an error message or null. */
+export function checkReport(r: unknown): string | null {
+  if (!isObj(r)) return 'report is not an object';
+  if (r.version !== 1) return `unsupported report version ${String(r.version)} (expected 1)`;
+  if (!isStr(r.model) || !isStr(r.output)) return 'report.model and report.output must be strings';
+  const m = r.metrics as Obj;
+  if (!isObj(m) || !isObj(m.fp) || !isObj(m.quantized)) return 'report.metrics must have fp and quantized';
+  const s = r.size as Obj;
+  if (!isObj(s) || !isNum(s.fp_bytes) || !isNum(s.quantized_bytes) || !isNum(s.bits_per_weight)) return 'report.size must have fp_bytes, quantized_bytes, bits_per_weight';
+  if (!Array.isArray(r.layers)) return 'report.layers must be an array';
+  for (let i = 0; i < r.layers.length; i++) {
+    const e = checkLayerReport(r.layers[i], i);
+    if (e) return e;
+  }
+  return null;
+}
+
+function checkSensitivityLayers(x: unknown): string | null {
+  if (!Array.isArray(x)) return 'layers must be an array';
+  for (const [i, l] of x.entries()) {
+    if (!isObj(l) || !isStr(l.name) || !isNum(l.proxy) || !optNum(l.kl)) return `layers[${i}] must be {name, proxy, kl?}`;
+  }
+  return null;
+}
+
+/** Parses a host → webview message; returns it typed, or an error string. */
+export function parseToWebview(x: unknown): ToWebview | string {
+  if (!isObj(x) || !isStr(x.type)) return 'message without a type';
+  let err: string | null;
+  switch (x.type) {
+    case 'report':
+      err = onlyKeys(x, ['type', 'report', 'reportPath', 'history']) ?? checkReport(x.report);
+      if (!err && !isStr(x.reportPath)) err = 'reportPath must be a string';
+      if (!err && (!Array.isArray(x.history) || !x.history.every((h) => isObj(h) && isStr(h.path) && isStr(h.label)))) err = 'history must be [{path, label}]';
+      break;
+    case 'compare':
+      err = onlyKeys(x, ['type', 'report', 'reportPath']) ?? checkReport(x.report);
+      if (!err && !isStr(x.reportPath)) err = 'reportPath must be a string';
+      break;
+    case 'sensitivity':
+      err = onlyKeys(x, ['type', 'layers', 'done']) ?? checkSensitivityLayers(x.layers);
+      if (!err && typeof x.done !== 'boolean') err = 'done must be a boolean';
+      break;
+    case 'mixedPrecision':
+      err = onlyKeys(x, ['type', 'chosen']) ?? (Array.isArray(x.chosen) && x.chosen.every(isStr) ? null : 'chosen must be strings');
+      break;
+    case 'error':
+      err = onlyKeys(x, ['type', 'message']) ?? (isStr(x.message) ? null : 'message must be a string');
+      break;
+    default:
+      return `unknown message type '${x.type}'`;
+  }
+  return err ? `bad '${x.type}' message: ${err}` : (x as unknown as ToWebview);
+}
+
+/** Parses a webview → host message; returns it typed, or an error string. */
+export function parseFromWebview(x: unknown): FromWebview | string {
+  if (!isObj(x) || !isStr(x.type)) return 'message without a type';
+  let err: string | null;
+  switch (x.type) {
+    case 'ready':
+    case 'runSensitivity':
+      err = onlyKeys(x, ['type']);
+      break;
+    case 'revealLayer':
+      err = onlyKeys(x, ['type', 'layer']) ?? (isStr(x.layer) && x.layer.length > 0 && x.layer.length < 1024 ? null : 'layer must be a non-empty string');
+      break;
+    case 'compare':
+      err = onlyKeys(x, ['type', 'path']) ?? (isStr(x.path) && x.path.endsWith('.json') ? null : 'path must name a .json report');
+      break;
+    case 'applyMixedPrecision':
+      err = onlyKeys(x, ['type', 'highBits', 'budgetFraction']);
+      if (!err && !(isNum(x.highBits) && Number.isInteger(x.highBits) && x.highBits >= 2 && x.highBits <= 16)) err = 'highBits must be an integer in [2, 16]';
+      if (!err && !(isNum(x.budgetFraction) && x.budgetFraction > 0 && x.budgetFraction <= 1)) err = 'budgetFraction must be in (0, 1]';
+      break;
+    default:
+      return `unknown message type '${x.type}'`;
+  }
+  return err ? `bad '${x.type}' message: ${err}` : (x as unknown as FromWebview);
+}
+
+/** Layers of a report sorted by a numeric key, descending (ties by name). */
+export function sortLayers<T extends LayerReport>(layers: T[], key: (l: T) => number): T[] {
+  return [...layers].sort((a, b) => key(b) - key(a) || a.name.localeCompare(b.name));
+}
