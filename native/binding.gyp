@@ -3,7 +3,20 @@
     {
       "target_name": "lowbit_native",
       "sources": [
-        "src/binding/addon.cc"
+        "src/binding/addon.cc",
+        "src/binding/binarize_binding.cc",
+        "src/binding/lowrank_binding.cc",
+        "src/core/binarize_primitives.cc",
+        "src/core/billm.cc",
+        "src/core/billm_search.cc",
+        "src/core/pbllm.cc",
+        "src/core/dualbin.cc",
+        "src/core/svd.cc",
+        "src/core/sketch.cc",
+        "src/core/lowrank_common.cc",
+        "src/core/flrq.cc",
+        "src/core/lorc.cc",
+        "src/core/lqer.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -59,7 +59,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
   const t0 = performance.now();
   const timings = { load: 0, calibrate: 0, quantize: 0, export: 0, evaluate: 0, total: 0 };
   const lap = (k: keyof typeof timings, since: number) => { timings[k] = (performance.now() - since) / 1000; return performance.now(); };
-  let wroteOutput = false;
+  let wroteOutput = false, wroteReport = false;
   try {
     onProgress?.({ stage: 'load', message: `loading ${plan.modelPath}` });
     await preflight(plan);
@@ -101,7 +101,8 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     signal?.throwIfAborted();
     onProgress?.({ stage: 'export', message: `writing ${plan.outputPath} (${plan.format})` });
     wroteOutput = true;
-    const quantizedBytes = await exportAndWrite(model, quantized, plan, signal);
+    const exported = await exportAndWrite(model, quantized, plan, signal);
+    warnings.push(...exported.warnings);
     t = lap('export', t);
 
     onProgress?.({ stage: 'evaluate', message: 'evaluating FP vs compressed', fraction: 0 });
@@ -112,15 +113,18 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     timings.total = (performance.now() - t0) / 1000;
     const report = buildReport({
       plan, layers: quantized.map((q) => q.report), totalParams: model.summary().totalParams,
-      fpBytes: (await stat(plan.modelPath)).size, quantizedBytes,
+      fpBytes: (await stat(plan.modelPath)).size, quantizedBytes: exported.bytes,
       calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
       fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, timings, warnings,
     });
+    signal?.throwIfAborted();
+    wroteReport = true;
     await writeReport(report, plan.reportPath);
     onProgress?.({ stage: 'done', message: `wrote ${plan.outputPath} and ${plan.reportPath}`, fraction: 1 });
     return report;
   } catch (e) {
     if (wroteOutput) await rm(plan.outputPath, { force: true });
+    if (wroteReport) await rm(plan.reportPath, { force: true });
     throw e;
   }
 }

@@ -18,7 +18,7 @@ export const DIAGNOSTIC_DELAY_MS = 150;
 
 export class Workspace {
   readonly models = new LayerCache();
-  private readonly analyses = new Map<string, { version: number; analysis: Promise<RecipeAnalysis> }>();
+  private readonly analyses = new Map<string, { version: number; modelKey: string; paths?: string[]; analysis: Promise<RecipeAnalysis> }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly reports = new Map<string, { key: string; report?: Report }>();
 
@@ -29,10 +29,26 @@ export class Workspace {
     const doc = this.documents.get(uri);
     if (!doc) return undefined;
     const hit = this.analyses.get(uri);
-    if (hit && hit.version === doc.version) return hit.analysis;
+    // Re-analyze when the text changed or the model / report on disk did (no file watcher needed).
+    if (hit && hit.version === doc.version && hit.modelKey === this.diskKey(hit)) return hit.analysis;
     const analysis = this.build(doc);
-    this.analyses.set(uri, { version: doc.version, analysis });
+    const entry = { version: doc.version, modelKey: '', analysis, paths: [] as string[] };
+    this.analyses.set(uri, entry);
+    void analysis.then((a) => { entry.paths = this.watchedPaths(a); entry.modelKey = this.diskKey(entry); });
     return analysis;
+  }
+
+  private watchedPaths(a: RecipeAnalysis): string[] {
+    const dir = path.dirname(a.recipePath);
+    const out: string[] = [];
+    if (a.recipe.values.model) out.push(path.resolve(dir, String(a.recipe.values.model.value)));
+    if (a.recipe.values.output) out.push(reportPathFor(path.resolve(dir, String(a.recipe.values.output.value))));
+    return out;
+  }
+
+  /** mtimes of the files an analysis depends on. */
+  private diskKey(entry: { paths?: string[] }): string {
+    return (entry.paths ?? []).map((p) => { try { const st = fs.statSync(p); return `${st.mtimeMs}:${st.size}`; } catch { return '-'; } }).join('|');
   }
 
   private async build(doc: TextDocument): Promise<RecipeAnalysis> {

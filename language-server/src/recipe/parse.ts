@@ -72,7 +72,7 @@ export function parseYaml(text: string): ParsedYaml {
   }
   for (const err of doc.errors) diagnostics.push({ span: { start: err.pos[0], end: Math.max(err.pos[1], err.pos[0]) }, severity: 'error', message: `YAML: ${firstLine(err.message)}`, code: 'yaml' });
   for (const w of doc.warnings) diagnostics.push({ span: { start: w.pos[0], end: Math.max(w.pos[1], w.pos[0]) }, severity: 'warning', message: `YAML: ${firstLine(w.message)}`, code: 'yaml' });
-  const state = { aliases: 0, nodes: 0, stopped: false };
+  const state = { aliases: 0, nodes: 0, stopped: false, text };
   let root: RNode | null = null;
   try {
     root = doc.contents ? convert(doc, doc.contents as YamlNode, 0, state, diagnostics) : null;
@@ -84,12 +84,19 @@ export function parseYaml(text: string): ParsedYaml {
 
 function firstLine(s: string): string { return s.split('\n')[0]; }
 
+/** Drop trailing whitespace from a span (block collections end after their last newline). */
+function trimEnd(text: string, s: Span): Span {
+  let end = s.end;
+  while (end > s.start && /\s/.test(text[end - 1])) end--;
+  return { start: s.start, end };
+}
+
 function spanOf(n: { range?: [number, number, number] | null }): Span {
   const r = n.range;
   return r ? { start: r[0], end: r[1] } : { start: 0, end: 0 };
 }
 
-function convert(doc: Document.Parsed, node: YamlNode, depth: number, state: { aliases: number; nodes: number; stopped: boolean }, diags: RecipeDiagnostic[], aliasSpan?: Span): RNode | null {
+function convert(doc: Document.Parsed, node: YamlNode, depth: number, state: { aliases: number; nodes: number; stopped: boolean; text: string }, diags: RecipeDiagnostic[], aliasSpan?: Span): RNode | null {
   if (state.stopped) return null;
   if (++state.nodes > PARSE_LIMITS.maxNodes) {
     state.stopped = true;
@@ -102,7 +109,7 @@ function convert(doc: Document.Parsed, node: YamlNode, depth: number, state: { a
     return null;
   }
   // Expanded aliases report the alias's own position so ranges stay inside the user's text.
-  const span = aliasSpan ?? spanOf(node);
+  const span = aliasSpan ?? trimEnd(state.text, spanOf(node));
   if (isAlias(node)) {
     if (++state.aliases > PARSE_LIMITS.maxAliases) {
       diags.push({ span, severity: 'error', message: `Too many alias expansions (limit ${PARSE_LIMITS.maxAliases}).`, code: 'aliases' });

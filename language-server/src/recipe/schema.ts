@@ -273,7 +273,7 @@ export function editDistance(a: string, b: string): number {
 /** The closest candidate within a small edit distance, for "did you mean". */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined; let bestD = Infinity;
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  const limit = word.length < 4 ? 1 : Math.min(3, Math.max(2, Math.floor(word.length / 3)));
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestD) { bestD = d; best = c; }

@@ -35,7 +35,10 @@ export function complete(a: RecipeAnalysis, offset: number): CompletionItem[] {
   const inList = /^\d+$/.test(key ?? '');
   const f = fieldSchema(a.recipe, inList ? ctx.path.slice(0, -1) : ctx.path);
   if (!f) return [];
-  if (key === 'match' && ctx.path[0] === 'layers') return layerItems(a, ctx.partial, range);
+  if (key === 'match' && ctx.path[0] === 'layers') {
+    const quoted = /["']/.test(a.doc.getText().charAt(ctx.replace.start - 1));
+    return layerItems(a, quoted, range);
+  }
   return valueItems(a, f, ctx.partial, range);
 }
 
@@ -90,7 +93,7 @@ export function suggestPatterns(names: readonly string[]): string[] {
   return [...out].filter((p) => matchLayers(p, names).length > 1).sort();
 }
 
-function layerItems(a: RecipeAnalysis, partial: string, range: Range): CompletionItem[] {
+function layerItems(a: RecipeAnalysis, quoted: boolean, range: Range): CompletionItem[] {
   const layers = (a.layers ?? []).filter((l) => l.quantizable);
   const names = layers.map((l) => l.name);
   const items: CompletionItem[] = layers.slice(0, MAX_ITEMS).map((l, i) => ({
@@ -99,8 +102,7 @@ function layerItems(a: RecipeAnalysis, partial: string, range: Range): Completio
   }));
   for (const p of suggestPatterns(names).slice(0, 200)) {
     const n = matchLayers(p, names).length;
-    items.push({ label: p, kind: CompletionItemKind.Snippet, detail: `glob · matches ${n} layers`, textEdit: { range, newText: /^[*{[]/.test(p) ? `"${p}"` : p }, sortText: `0${p}` });
+    items.push({ label: p, kind: CompletionItemKind.Snippet, detail: `glob · matches ${n} layers`, textEdit: { range, newText: !quoted && /^[*{[?]/.test(p) ? `"${p}"` : p }, filterText: p, sortText: `0${p}` });
   }
-  void partial;
   return items;
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lowbit/binarize.h"
+#include "lowbit/lowrank_parallel.h"
 
 namespace lowbit {
 
@@ -89,43 +90,39 @@ Status HessianInverseFactor(const double* H, int n, double percdamp, std::vector
     std::vector<double> a = h;
     for (int j = 0; j < n; ++j) a[(size_t)j * n + j] += damp * mean;
     if (!CholeskyLower(a, n)) continue;
-    // Inverse of L (lower), then H⁻¹ = L⁻ᵀ L⁻¹.
-    std::vector<double> li((size_t)n * n, 0.0);
-    for (int j = 0; j < n; ++j) {
-      li[(size_t)j * n + j] = 1.0 / a[(size_t)j * n + j];
-      for (int i = j + 1; i < n; ++i) {
-        double s = 0;
-        for (int k = j; k < i; ++k) s -= a[(size_t)i * n + k] * li[(size_t)k * n + j];
-        li[(size_t)i * n + j] = s / a[(size_t)i * n + i];
-      }
-    }
-    std::vector<double> inv((size_t)n * n, 0.0);
-    for (int i = 0; i < n; ++i)
-      for (int j = 0; j <= i; ++j) {
-        double s = 0;
-        for (int k = i; k < n; ++k) s += li[(size_t)k * n + i] * li[(size_t)k * n + j];
-        inv[(size_t)i * n + j] = inv[(size_t)j * n + i] = s;
-      }
-    // torch.linalg.cholesky(upper=True): H⁻¹ = UᵀU, U upper triangular.
-    U->assign((size_t)n * n, 0.0);
-    {
-      const std::vector<double>& m = inv;
-      std::vector<double>& u = *U;
-      bool ok = true;
-      for (int j = 0; j < n && ok; ++j) {
-        double d = m[(size_t)j * n + j];
-        for (int k = 0; k < j; ++k) d -= u[(size_t)k * n + j] * u[(size_t)k * n + j];
-        if (!(d > 0)) { ok = false; break; }
-        d = std::sqrt(d);
-        u[(size_t)j * n + j] = d;
-        for (int i = j + 1; i < n; ++i) {
-          double s = m[(size_t)j * n + i];
-          for (int k = 0; k < j; ++k) s -= u[(size_t)k * n + j] * u[(size_t)k * n + i];
-          u[(size_t)j * n + i] = s / d;
+    // lt = (L⁻¹)ᵀ stored so that lt[j*n + k] = L⁻¹[k][j]: column j of L⁻¹ is contiguous.
+    std::vector<double> lt((size_t)n * n, 0.0);
+    ParallelRows((size_t)n, 0, [&](size_t b, size_t e) {
+      for (size_t j = b; j < e; ++j) {
+        double* col = &lt[j * n];
+        col[j] = 1.0 / a[j * n + j];
+        for (int i = (int)j + 1; i < n; ++i) {
+          const double* ai = &a[(size_t)i * n];
+          double s = 0;
+          for (int k = (int)j; k < i; ++k) s -= ai[k] * col[k];
+          col[i] = s / ai[i];
         }
       }
-      if (!ok) continue;
-    }
+    });
+    // H⁻¹[i][j] = Σ_{k ≥ max(i,j)} L⁻¹[k][i] L⁻¹[k][j].
+    std::vector<double> inv((size_t)n * n, 0.0);
+    ParallelRows((size_t)n, 0, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i)
+        for (size_t j = 0; j <= i; ++j) {
+          const double* x = &lt[i * n];
+          const double* y = &lt[j * n];
+          double s = 0;
+          for (int k = (int)i; k < n; ++k) s += x[k] * y[k];
+          inv[i * n + j] = s;
+        }
+    });
+    for (int i = 0; i < n; ++i)
+      for (int j = i + 1; j < n; ++j) inv[(size_t)i * n + j] = inv[(size_t)j * n + i];
+    // torch.linalg.cholesky(upper=True): H⁻¹ = UᵀU with U upper, i.e. U = (lower factor)ᵀ.
+    if (!CholeskyLower(inv, n)) continue;
+    U->assign((size_t)n * n, 0.0);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j <= i; ++j) (*U)[(size_t)j * n + i] = inv[(size_t)i * n + j];
     return Status::Ok();
   }
   return Status::Error(Code::kNumeric, "Hessian is not positive definite even with damp ×10⁴");

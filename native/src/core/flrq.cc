@@ -107,12 +107,13 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
   requant(&cur);
   LowRankResult best;
   double best_e = INFINITY;
+  std::vector<double> best_curve;
   for (int epoch = 0; epoch <= opt.blc_epochs; ++epoch) {
     ApplyLowRank(cur.q.dequant.data(), cur.L, cur.R, rows, cols, cur.rank, 1.0, ctl.threads, tmp.data());
     for (size_t i = 0; i < mn; ++i) delta[i] = W[i] - tmp[i];
     const double e = WeightedError(delta.data(), rows, cols, H, ctl.threads);
     if (e < best_e) { best_e = e; best = cur; }
-    best.blc_best.push_back(best_e);
+    best_curve.push_back(best_e);
     ctl.report(epoch + 1, opt.blc_epochs + 1);
     if (epoch == opt.blc_epochs) break;
     if (ctl.cancelled()) return Status::Error(Code::kCancelled, "flrq: cancelled at BLC epoch " + std::to_string(epoch));
@@ -125,6 +126,7 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
   }
   SymQuant plain;
   QuantizeSymAbsmax(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, ctl.threads, &plain);
+  best.blc_best = std::move(best_curve);
   FinishErrors(W, H, plain, ctl.threads, &best);
   *out = std::move(best);
   return Status::Ok();

@@ -4,7 +4,9 @@
  * from a local origin, and a recording `acquireVsCodeApi`. Installs Debian chromium when missing (root).
  */
 import { createServer, type Server } from 'node:http';
-import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { join, resolve, normalize } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -29,11 +31,17 @@ export function ensureChromium(): void {
   }
 }
 
-/** Builds the panel bundles when they are missing (direct `node --test` runs skip `pretest`). */
-function ensureBundles(): void {
-  if (['report', 'sensitivity', 'saliency', 'ranks'].every((k) => existsSync(join(repoRoot, 'dist/webview', `${k}.js`)))) return;
-  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts/build.mjs')], { cwd: repoRoot, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+/**
+ * Bundles the panels exactly as scripts/build.mjs does (every webview/src/panels/<name>.ts →
+ * <outdir>/<name>.js, served as dist/webview/), so every run tests the current sources; a private
+ * folder per test process keeps parallel test files from racing on the same output.
+ */
+export async function buildPanels(outdir: string): Promise<void> {
+  const dir = join(repoRoot, 'webview/src/panels');
+  await build({
+    bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, logLevel: 'warning',
+    entryPoints: readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)), outdir, loader: { '.css': 'text' },
+  });
 }
 
 /** Reads a recorded report fixture. */
@@ -64,7 +72,8 @@ const THEMES = {
 /** Starts the local origin and Chromium. */
 export async function startHarness(): Promise<Harness> {
   ensureChromium();
-  ensureBundles();
+  const bundles = mkdtempSync(join(tmpdir(), 'lowbit-panels-'));
+  await buildPanels(bundles);
   mkdirSync(shotsDir, { recursive: true });
   let origin = '';
   const server: Server = createServer((req, res) => {
@@ -76,10 +85,11 @@ export async function startHarness(): Promise<Harness> {
       return;
     }
     const p = normalize(decodeURIComponent(url.pathname)).replace(/^\/+/, '');
-    if (!(p.startsWith('dist/webview/') || p.startsWith('media/')) || !existsSync(join(repoRoot, p))) { res.writeHead(404); res.end(); return; }
+    const file = p.startsWith('dist/webview/') ? join(bundles, p.slice('dist/webview/'.length)) : p.startsWith('media/') ? join(repoRoot, p) : '';
+    if (!file || !existsSync(file)) { res.writeHead(404); res.end(); return; }
     const type = p.endsWith('.js') ? 'text/javascript' : p.endsWith('.css') ? 'text/css' : 'application/octet-stream';
     res.writeHead(200, { 'content-type': type });
-    res.end(readFileSync(join(repoRoot, p)));
+    res.end(readFileSync(file));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const addr = server.address();
@@ -116,5 +126,5 @@ export async function startHarness(): Promise<Harness> {
       close: () => page.close(),
     };
   }
-  return { open, close: async () => { await browser.close(); await new Promise((r) => server.close(r)); } };
+  return { open, close: async () => { await browser.close(); await new Promise((r) => server.close(r)); rmSync(bundles, { recursive: true, force: true }); } };
 }

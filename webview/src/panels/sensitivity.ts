@@ -28,7 +28,7 @@ const columns: Column<LayerSensitivityView>[] = [
 function render(): void {
   const measured = state.layers.filter((l) => l.kl !== undefined).length;
   const header = el('header');
-  const status = badge(state.done ? 'done' : `measuring ${measured}/${state.layers.length}`);
+  const status = badge(!state.layers.length ? 'not measured' : state.done ? 'done' : `measuring ${measured}/${state.layers.length}`);
   status.id = 'status';
   header.append(el('h1', undefined, 'Layer sensitivity'), status);
   const bar = el('div', 'toolbar');

@@ -5,7 +5,7 @@
  * Layers reading the same tensor share one accumulator. Only one batch of activations is alive at a
  * time; memory is O(Σ n²) for the Hessians, independent of the number of calibration tokens.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { Hessian } from '../../../../native/ts/index';
 import { openSession } from '../evaluate/ortSession';
 import { ChannelStats } from './channelStats';
@@ -89,14 +89,4 @@ export async function calibrate(opts: {
   }
   for (const l of opts.layers) byInput.get(l.input)?.layers.push(l.name);
   return byInput;
-}
-
-/** Splits token windows into int64 [b, L] feed batches for the model's single token input. */
-export function tokenBatches(inputName: string, ids: BigInt64Array, count: number, seq: number, batchSize: number): Feeds[] {
-  const out: Feeds[] = [];
-  for (let b0 = 0; b0 < count; b0 += batchSize) {
-    const nb = Math.min(batchSize, count - b0);
-    out.push({ [inputName]: new ort.Tensor('int64', ids.slice(b0 * seq, (b0 + nb) * seq), [nb, seq]) });
-  }
-  return out;
 }

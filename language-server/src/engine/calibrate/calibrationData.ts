@@ -6,7 +6,8 @@
 import type { CalibrationPlan } from '../../protocol/plan';
 import type { ModelSummary } from '../../protocol/model';
 import { textWindows } from '../data/text';
-import { tokenBatches, type Feeds } from './calibrate';
+import * as ort from 'onnxruntime-node';
+import type { Feeds } from './calibrate';
 
 export interface CalibrationFeeds {
   batches: Feeds[];
@@ -55,4 +56,14 @@ export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSumm
     default:
       throw new Error(`calibration kind "${plan.kind}" is not available in this build of the engine pipeline`);
   }
+}
+
+/** Splits token windows into int64 [b, L] feed batches for the model's single token input. */
+export function tokenBatches(inputName: string, ids: BigInt64Array, count: number, seq: number, batchSize: number): Feeds[] {
+  const out: Feeds[] = [];
+  for (let b0 = 0; b0 < count; b0 += batchSize) {
+    const nb = Math.min(batchSize, count - b0);
+    out.push({ [inputName]: new ort.Tensor('int64', ids.slice(b0 * seq, (b0 + nb) * seq), [nb, seq]) });
+  }
+  return out;
 }

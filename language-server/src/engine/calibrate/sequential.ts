@@ -9,23 +9,7 @@ import { fakeQuantBytes } from '../exportStep';
 import { parseModel, type OnnxModel } from '../onnx/model';
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
 import { calibrate, type Feeds, type InputStatistics } from './calibrate';
-
-/** Block key of a layer name: everything before the last '.', or the name itself. */
-export function blockOf(name: string): string {
-  const i = name.lastIndexOf('.');
-  return i > 0 ? name.slice(0, i) : name;
-}
-
-/** Consecutive runs of plan layers with the same block key. */
-export function groupBlocks<T extends { name: string }>(layers: T[]): T[][] {
-  const out: T[][] = [];
-  for (const l of layers) {
-    const last = out[out.length - 1];
-    if (last && blockOf(last[0].name) === blockOf(l.name)) last.push(l);
-    else out.push([l]);
-  }
-  return out;
-}
+import { groupBlocks } from './blocks';
 
 /** Calibrates and quantizes block by block; returns the quantized layers in plan order. */
 export async function quantizeSequential(opts: {
@@ -52,7 +36,7 @@ export async function quantizeSequential(opts: {
       : new Map();
     const base = index;
     const q = await quantizeLayers({
-      plan: { layers: block, format: plan.format }, model, ops: opts.ops, stats, signal,
+      plan: { layers: block, format: plan.format, threads: plan.threads }, model, ops: opts.ops, stats, signal,
       onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, index: base + p.index, total: plan.layers.length } : p),
     });
     done.push(...q);

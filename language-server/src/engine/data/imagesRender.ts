@@ -17,8 +17,8 @@ let registered = false;
 /** Registers the DejaVu TTFs with GlobalFonts once; each face under its own family name. */
 export function registerDejaVuFonts(): void {
   if (registered) return;
-  const require = createRequire(import.meta.url);
-  const dir = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+  const req = typeof require === 'function' ? require : createRequire(join(process.cwd(), 'index.js'));
+  const dir = join(dirname(req.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
   for (const face of DEJAVU_FACES) {
     const file = join(dir, `${face}.ttf`);
     if (!existsSync(file)) throw new Error(`${file}: font missing (is dejavu-fonts-ttf installed?)`);

@@ -2,6 +2,7 @@
  * Language-model evaluation: FP vs compressed on held-out token windows with onnxruntime-node.
  * Perplexity is next-token NLL within each window (position t predicts token t+1; the first token of a
  * window is never predicted, no BOS is added). KL(FP‖Q), top-1 agreement are per predicted position.
+ * Latency is the mean wall time of one batch after one untimed warm-up batch.
  */
 import type * as ort from 'onnxruntime-node';
 import type { TextWindows } from '../data/text';
@@ -41,6 +42,10 @@ export async function evaluateText(opts: {
     const L = windows.sequenceLength;
     const fpPpl = new PerplexityMeter(), qPpl = new PerplexityMeter(), agree = new AgreementMeter();
     let fpMs = 0, qMs = 0, batches = 0;
+    // One untimed warm-up run per session, so latency excludes first-run initialization.
+    const warm = windows.ids.subarray(0, Math.min(batchSize, windows.count) * L);
+    await runTokens(fpSession, warm, warm.length / L, L);
+    if (qSession) await runTokens(qSession, warm, warm.length / L, L);
     for (let b0 = 0; b0 < windows.count; b0 += batchSize) {
       opts.signal?.throwIfAborted();
       const nb = Math.min(batchSize, windows.count - b0);

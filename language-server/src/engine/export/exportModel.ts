@@ -4,36 +4,14 @@
  * written in the asked format fall back to fake-quant, with a note saying why.
  */
 import type { OnnxModel } from '../onnx/model';
-import type { LayerRecord } from '../onnx/layers';
-import { encodeModel, type NodeProto } from '../onnx/onnxProto';
+import { encodeModel } from '../onnx/onnxProto';
 import { DT, makeFloatTensor } from '../onnx/tensor';
 import { GraphEditor, makeNode } from './graphEdit';
 import { ExportUnsupported, normalizeQuant } from './pack';
 import { writeMatMulNBits, writeQdq } from './writers';
+import { storedTransposed, transpose2d, type LayerCtx } from './layout';
 import type { ExportOptions, ExportResult, LayerExport, LayerResult } from './types';
 import { currentOpset } from './opsetUpgrade';
-
-/** W [rows, cols] → Wᵀ [cols, rows]. */
-export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = w[r * cols + c];
-  return out;
-}
-
-/** Whether the consumer stores W transposed ([in, out]): MatMul, and Gemm without transB. */
-export function storedTransposed(l: LayerRecord): boolean {
-  return l.op === 'MatMul' || (l.op === 'Gemm' && !l.nodeRef.attribute.find((a) => a.name === 'transB')?.i);
-}
-
-/** Per-layer context shared by the format writers. */
-export interface LayerCtx {
-  ed: GraphEditor;
-  l: LayerRecord;
-  node: NodeProto;
-  weightName: string;
-  dtype: number;
-  accuracyLevel?: number;
-}
 
 function writeFake(ctx: LayerCtx, w: Float32Array): void {
   const { l, node, ed } = ctx;
@@ -91,7 +69,7 @@ function foldLowRank(w: Float32Array, lr: NonNullable<LayerResult['lowRank']>, r
  * are left as they are. The source model is not modified.
  */
 export function exportModel(model: OnnxModel, results: LayerResult[], opts: ExportOptions): ExportResult {
-  const ed = new GraphEditor(model.proto);
+  const ed = new GraphEditor(model.inlinedProto());
   const layers: LayerExport[] = [];
   for (const res of results) {
     const l = model.layer(res.layer);
@@ -106,7 +84,9 @@ export function exportModel(model: OnnxModel, results: LayerResult[], opts: Expo
     else weightName = ed.unique(`${l.name}_lowbit`);
     const ctx: LayerCtx = { ed, l, node, weightName, dtype: l.ref.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT, accuracyLevel: opts.accuracyLevel };
     if (res.inputScale) {
-      if (l.op !== 'Conv' && res.inputScale.length !== cols) throw new Error(`layer '${l.name}': input scale has ${res.inputScale.length} values, expected ${cols}`);
+      const group = l.nodeRef.attribute.find((a) => a.name === 'group')?.i ?? 1;
+      const want = l.op === 'Conv' ? l.ref.dims[1] * group : cols;
+      if (res.inputScale.length !== want) throw new Error(`layer '${l.name}': input scale has ${res.inputScale.length} values, expected ${want} (one per input channel)`);
       insertInputScale(ctx, res.inputScale);
     }
     const branchOk = l.op === 'MatMul' || l.op === 'Gemm';

@@ -2,14 +2,18 @@
  * An ONNX model in memory: decoded once from the file buffer (weights stay views into it), with
  * layer discovery, weight access, calibration outputs and serialization.
  */
+import { realpathSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ModelSummary } from '../../protocol/model';
 import { ConstResolver } from './constants';
 import { discoverLayers, toLayerInfo, type LayerRecord } from './layers';
-import { decodeModel, encodeModel, tensorTypeBytes, type ModelProto, type ValueInfoProto } from './onnxProto';
+import { decodeModel, encodeModel, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
 import { OnnxFormatError } from './protobuf';
-import { DT, dtypeName, type TensorSource } from './tensor';
+import { DT, dtypeName, tensorBytes, type TensorSource } from './tensor';
+
+/** Bytes per element of fixed-size types (for inlining external data). */
+const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
 
 /** Largest model file read into memory (protobuf itself is limited to 2 GiB). */
 const MAX_FILE_BYTES = 2 ** 31 - 1;
@@ -29,7 +33,25 @@ export class OnnxModel {
     this.byName = new Map(this.layers.map((l) => [l.name, l]));
   }
 
+  private inlined?: ModelProto;
+
   get graph() { return this.proto.graph!; }
+
+  /**
+   * The model with every external tensor read into raw_data (cached). Bytes handed to onnxruntime
+   * and exported models must not depend on files next to the source model.
+   */
+  inlinedProto(): ModelProto {
+    if (this.inlined) return this.inlined;
+    const g = this.graph;
+    if (!g.initializer.some((t) => t.dataLocation === 1)) return (this.inlined = this.proto);
+    const inline = (t: TensorProto): TensorProto => {
+      const size = ELEM_BYTES[t.dataType];
+      if (t.dataLocation !== 1 || !size) return t;
+      return { ...t, rawData: tensorBytes(this.src, t, size), dataLocation: undefined, externalData: [] };
+    };
+    return (this.inlined = { ...this.proto, graph: { ...g, initializer: g.initializer.map(inline) } });
+  }
 
   /** The default-domain opset version. */
   get opset(): number {
@@ -106,17 +128,22 @@ export class OnnxModel {
       const elem = this.tensorElemType(name) ?? (layer?.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT);
       extra.push({ name, typeRaw: tensorTypeBytes(elem), type: { elemType: elem }, unknown: [] });
     }
-    return encodeModel({ ...this.proto, graph: { ...g, output: [...g.output, ...extra] } });
+    const p = this.inlinedProto();
+    return encodeModel({ ...p, graph: { ...p.graph!, output: [...g.output, ...extra] } });
   }
 
-  /** The model as it is now, serialized. */
+  /** The model serialized (external data inlined). */
   serialize(): Uint8Array {
-    return encodeModel(this.proto);
+    return encodeModel(this.inlinedProto());
   }
 }
 
+function realDir(path: string): string {
+  try { return dirname(realpathSync(path)); } catch { return dirname(path); }
+}
+
 /** Parses model bytes; `path` locates external data and names errors. */
-export function parseModel(bytes: Uint8Array, path: string, dir = dirname(path)): OnnxModel {
+export function parseModel(bytes: Uint8Array, path: string, dir = realDir(path)): OnnxModel {
   const proto = decodeModel(bytes, path);
   return new OnnxModel(proto, path, { dir, file: path }, bytes.length);
 }

@@ -17,6 +17,9 @@ export const WIRE_I64 = 1;
 export const WIRE_LEN = 2;
 export const WIRE_I32 = 5;
 
+const UTF8 = new TextDecoder('utf-8');
+const UTF8_OUT = new TextEncoder();
+
 /** Nesting limit for sub-messages (graphs inside attributes inside graphs…). */
 export const MAX_DEPTH = 64;
 
@@ -95,7 +98,7 @@ export class Reader {
   }
 
   string(): string {
-    return new TextDecoder('utf-8', { fatal: false }).decode(this.bytes());
+    return UTF8.decode(this.bytes());
   }
 
   sub(what: string): Reader {
@@ -204,7 +207,7 @@ export class Writer {
 
   string(field: number, s: string | undefined): void {
     if (s === undefined) return;
-    this.bytes(field, new TextEncoder().encode(s));
+    this.bytes(field, UTF8_OUT.encode(s));
   }
 
   float(field: number, v: number | undefined): void {

@@ -21,6 +21,8 @@ export interface KernelOutput {
   q?: unknown;
   lowRank?: unknown;
   inputScale?: Float32Array;
+  /** Stored bits per weight when the kernel knows better than bits + scales + zeros (e.g. low-rank factors). */
+  bitsPerWeight?: number;
   /** Method internals for the report. */
   details?: Partial<Pick<LayerReport, 'gptq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank'>>;
 }
@@ -31,6 +33,8 @@ export interface KernelContext {
   /** Calibration statistics of the layer's input (absent for methods/ops without calibration). */
   input?: InputStatistics;
   signal?: AbortSignal;
+  /** Kernel threads (0 = all cores). */
+  threads?: number;
   /** Fraction of this layer done, 0..1. */
   onProgress?: (fraction: number) => void;
 }

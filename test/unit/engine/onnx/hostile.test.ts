@@ -106,8 +106,14 @@ describe('hostile and unusual ONNX input', () => {
     const ok = await loadModel(write(externalModel('w.bin')));
     const got = ok.getWeight('W');
     assert.equal(got.data[1 * 4 + 2], w[2 * 3 + 1]);
-    const sess = await ort.InferenceSession.create(join(dir, `m${k - 1}.onnx`));
-    assert.ok(sess.outputNames.includes('Y'));
+    const x = new ort.Tensor('float32', randn(4, 9), [1, 4]);
+    const fromFile = (await (await ort.InferenceSession.create(join(dir, `m${k - 1}.onnx`))).run({ X: x })).Y.data;
+    // Bytes for onnxruntime (serialize, calibration outputs) carry the external data inline.
+    const fromBytes = (await (await ort.InferenceSession.create(ok.serialize())).run({ X: x })).Y.data;
+    assert.deepEqual(fromBytes, fromFile);
+    const withOut = await ort.InferenceSession.create(ok.withExtraOutputs(['X']));
+    assert.deepEqual(withOut.outputNames, ['Y', 'X']);
+    assert.ok(decodeModel(ok.serialize(), 's').graph!.initializer.every((t) => t.dataLocation !== 1));
 
     const outside = mkdtempSync(join(tmpdir(), 'lowbit-outside-'));
     try {
@@ -145,5 +151,23 @@ describe('hostile and unusual ONNX input', () => {
     assert.equal(cache.loads, 2);
     assert.deepEqual(b.layers[0].shape, [5, 8]);
     assert.deepEqual((await inspectModel(p)).layers[0].dims, [8, 5]);
+  });
+
+  test('float_data and fp16 int32_data weights load and round-trip through onnxruntime', async () => {
+    const vals = randn(12, 8);
+    const fd = makeTensor('W', DT.FLOAT, [4, 3], new Uint8Array(0));
+    delete fd.rawData;
+    fd.floatData = Array.from(vals);
+    const m = await loadModel(write(encode(matmulModel(4, 3, fd))));
+    assert.equal(m.getWeight('W').data[1 * 4 + 2], vals[2 * 3 + 1]);
+    const x = new ort.Tensor('float32', randn(8, 9), [2, 4]);
+    const y = (await (await ort.InferenceSession.create(m.serialize())).run({ X: x })).Y.data as Float32Array;
+    assert.ok(Math.abs(y[0] - (x.data as Float32Array).slice(0, 4).reduce((a, v, i) => a + v * vals[i * 3], 0)) < 1e-6);
+    const h = makeTensor('W', DT.FLOAT16, [4, 3], new Uint8Array(0));
+    delete h.rawData;
+    h.int32Data = [0x3c00, 0xc000, 0x3800, 0, 0, 0, 0, 0, 0, 0, 0, 0x7bff];
+    const mh = await loadModel(write(encode(matmulModel(4, 3, h))));
+    const wh = mh.getWeight('W');
+    assert.deepEqual([wh.data[0], wh.data[4], wh.data[8], wh.data[11]], [1, -2, 0.5, 65504]);
   });
 });

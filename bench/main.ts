@@ -1,0 +1,20 @@
+/**
+ * Benchmark dispatcher: `npm run bench [-- name...]` runs the named benchmarks (all by default).
+ * Each benchmark module exports `main(): Promise<void>` and prints its own lines; register it below.
+ */
+const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
+  lsp: () => import('./lsp'),
+};
+
+async function run(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = wanted.length ? wanted : Object.keys(BENCHES);
+  for (const name of names) {
+    const load = BENCHES[name];
+    if (!load) { console.error(`unknown benchmark '${name}' (have: ${Object.keys(BENCHES).join(', ')})`); process.exitCode = 2; continue; }
+    console.log(`== ${name}`);
+    await (await load()).main();
+  }
+}
+
+void run();

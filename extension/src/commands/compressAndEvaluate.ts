@@ -1,0 +1,69 @@
+/**
+ * `lowbit.compressAndEvaluate`: sends `lowbit/compress` with a work-done token; the progress
+ * notification's Cancel cancels the request (and the server's job). Refuses in untrusted workspaces.
+ * Opens the report panel when the run finishes.
+ */
+import * as vscode from 'vscode';
+import { randomUUID } from 'node:crypto';
+import { WorkDoneProgress, type WorkDoneProgressBegin, type WorkDoneProgressReport, type WorkDoneProgressEnd } from 'vscode-languageclient';
+import { CompressRequest } from '../../../language-server/src/protocol/messages';
+import type { Ctx } from '../ctx';
+import { targetRecipe } from '../recipe';
+
+/** Result of the command (returned for tests and other extensions): undefined when refused/cancelled. */
+export type CompressOutcome = CompressRequest.Result | undefined;
+
+export function compressAndEvaluate(ctx: Ctx) {
+  return async (arg?: unknown): Promise<CompressOutcome> => {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('Lowbit: compression runs only in trusted workspaces (it loads models and native code). Trust this workspace to enable it.', 'Manage Workspace Trust')
+        .then((a) => { if (a) void vscode.commands.executeCommand('workbench.trust.manage'); });
+      return undefined;
+    }
+    const recipe = await targetRecipe(ctx, arg);
+    if (!recipe) return undefined;
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === recipe.toString());
+    if (doc?.isDirty) await doc.save();
+    const client = ctx.client;
+    const workDoneToken = `lowbit-compress-${randomUUID()}`;
+    ctx.setHealth('running', `Compressing ${vscode.workspace.asRelativePath(recipe)}`);
+    try {
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Lowbit: compress and evaluate', cancellable: true }, async (progress, token) => {
+        let last = 0;
+        const sub = client.onProgress(WorkDoneProgress.type, workDoneToken, (v: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => {
+          if (v.kind === 'end') return;
+          const pct = v.percentage ?? last;
+          progress.report({ message: v.message, increment: Math.max(0, pct - last) });
+          last = Math.max(last, pct);
+        });
+        // One source for both routes: the notification's Cancel button and ctx.cancelJob().
+        const cts = new vscode.CancellationTokenSource();
+        const link = token.onCancellationRequested(() => cts.cancel());
+        ctx.currentJob = cts;
+        try {
+          return await client.sendRequest(CompressRequest.type, { uri: recipe.toString(), workDoneToken }, cts.token);
+        } catch (e) {
+          if (cts.token.isCancellationRequested) return undefined;
+          throw e;
+        } finally {
+          sub.dispose();
+          link.dispose();
+          if (ctx.currentJob === cts) ctx.currentJob = undefined;
+          cts.dispose();
+        }
+      });
+      if (!result) { void vscode.window.showInformationMessage('Lowbit: compression cancelled; no output was written.'); return undefined; }
+      ctx.panels.setReport(recipe, result.report, result.reportPath);
+      await ctx.panels.show('report', recipe);
+      const q = result.report.metrics.quantized.perplexity, f = result.report.metrics.fp.perplexity;
+      void vscode.window.showInformationMessage(`Lowbit: wrote ${vscode.workspace.asRelativePath(result.report.output)} (${result.report.size.bits_per_weight.toFixed(2)} bits/weight${q !== undefined && f !== undefined ? `, perplexity ${f.toFixed(3)} → ${q.toFixed(3)}` : ''}).`);
+      return result;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      void vscode.window.showErrorMessage(`Lowbit: compression failed: ${msg}`);
+      throw e;
+    } finally {
+      ctx.setHealth('ready');
+    }
+  };
+}

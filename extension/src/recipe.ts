@@ -1,0 +1,18 @@
+/** Which recipe a command acts on: the active recipe editor, else the last one used, else pick one. */
+import * as vscode from 'vscode';
+import type { Ctx } from './ctx';
+
+const isRecipe = (d: vscode.TextDocument) => d.languageId === 'lowbit-recipe' || /\.lowbit\.ya?ml$/.test(d.uri.path);
+
+/** Resolves the target recipe, or undefined (after telling the user) when there is none. */
+export async function targetRecipe(ctx: Ctx, arg?: unknown): Promise<vscode.Uri | undefined> {
+  if (arg instanceof vscode.Uri) return (ctx.lastRecipe = arg);
+  const active = vscode.window.activeTextEditor?.document;
+  if (active && isRecipe(active)) return (ctx.lastRecipe = active.uri);
+  if (ctx.lastRecipe) return ctx.lastRecipe;
+  const found = await vscode.workspace.findFiles('**/*.lowbit.{yaml,yml}', '**/node_modules/**', 50);
+  if (found.length === 1) return (ctx.lastRecipe = found[0]);
+  if (!found.length) { void vscode.window.showWarningMessage('Lowbit: open a recipe (*.lowbit.yaml) first.'); return undefined; }
+  const pick = await vscode.window.showQuickPick(found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Which recipe?' });
+  return pick ? (ctx.lastRecipe = pick.uri) : undefined;
+}

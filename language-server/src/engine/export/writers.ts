@@ -1,0 +1,122 @@
+/**
+ * Format writers: com.microsoft.MatMulNBits and DequantizeLinear (QDQ). Each checks everything
+ * that can make it fail (throwing ExportUnsupported) before it changes the graph.
+ */
+import { DT, makeFloatTensor, makeTensor } from '../onnx/tensor';
+import { attr, makeNode } from './graphEdit';
+import { storedTransposed, type LayerCtx } from './layout';
+import { ExportUnsupported, packMatMulNBitsB, packMatMulNBitsZeros, packNibbles, type NormalizedQuant } from './pack';
+import { currentOpset, upgradeOpset } from './opsetUpgrade';
+
+const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+/** MatMulNBits block size for a quantization group (per-row groups become one padded block). */
+export function matMulNBitsBlockSize(nq: NormalizedQuant): number {
+  if (nq.group === nq.cols && nq.nGroups === 1) {
+    let bs = 16;
+    while (bs < nq.cols) bs *= 2;
+    return bs;
+  }
+  if (!isPow2(nq.group) || nq.group < 16) throw new ExportUnsupported(`MatMulNBits needs a power-of-2 group size ≥ 16, not ${nq.group}; written as fake-quant`);
+  return nq.group;
+}
+
+/** Replaces a MatMul by com.microsoft.MatMulNBits (B packed, fp32/fp16 scales, uint8 zero points unless all default). */
+export function writeMatMulNBits(ctx: LayerCtx, nq: NormalizedQuant): void {
+  const { l, node, ed } = ctx;
+  const bias = gemmBias(ctx);
+  if (![2, 4, 8].includes(nq.bits)) throw new ExportUnsupported(`MatMulNBits stores 2, 4 or 8 bits, not ${nq.bits}; written as fake-quant`);
+  const bs = matMulNBitsBlockSize(nq);
+  const kb = Math.ceil(nq.cols / bs);
+  const b = packMatMulNBitsB(nq, bs);
+  ed.addInitializer(makeTensor(ctx.weightName, DT.UINT8, [nq.rows, kb, (bs * nq.bits) / 8], b));
+  const scales = ed.unique(`${l.name}_scales`);
+  ed.addInitializer(makeFloatTensor(scales, [nq.rows, kb], nq.scales, ctx.dtype));
+  const inputs = [node.input[0], ctx.weightName, scales];
+  if (!nq.defaultZeros) {
+    const zp = ed.unique(`${l.name}_zero_points`);
+    const zb = packMatMulNBitsZeros(nq);
+    ed.addInitializer(makeTensor(zp, DT.UINT8, [nq.rows, zb.length / nq.rows], zb));
+    inputs.push(zp);
+  }
+  node.opType = 'MatMulNBits';
+  node.domain = 'com.microsoft';
+  node.input = inputs;
+  node.attribute = [attr.int('K', nq.cols), attr.int('N', nq.rows), attr.int('bits', nq.bits), attr.int('block_size', bs)];
+  if (ctx.accuracyLevel) node.attribute.push(attr.int('accuracy_level', ctx.accuracyLevel));
+  ed.requireOpset('com.microsoft', 1);
+  if (bias) {
+    const out = node.output[0];
+    node.output[0] = ed.unique(`${out}_lowbit_nobias`);
+    ed.insertAfter(node, makeNode('Add', [node.output[0], bias], [out], ed.unique(`${l.name}_lowbit_bias`)));
+  }
+}
+
+/**
+ * Checks that the consumer can become MatMulNBits: MatMul, or Gemm with transA = 0, alpha = 1 and
+ * beta = 1 (its bias C, if any, becomes an Add). Returns the bias input name.
+ */
+function gemmBias(ctx: LayerCtx): string | undefined {
+  const n = ctx.node;
+  if (ctx.l.op === 'MatMul') return undefined;
+  if (ctx.l.op !== 'Gemm') throw new ExportUnsupported(`MatMulNBits replaces MatMul and Gemm only, not ${ctx.l.op}; written as fake-quant`);
+  const a = (name: string) => n.attribute.find((x) => x.name === name);
+  if (a('transA')?.i || (a('alpha')?.f ?? 1) !== 1 || (n.input[2] && (a('beta')?.f ?? 1) !== 1))
+    throw new ExportUnsupported('MatMulNBits needs Gemm with transA=0, alpha=1, beta=1; written as fake-quant');
+  return n.input[2] || undefined;
+}
+
+/** Rearranges a [rows, cols] row-major array of per-element values into the consumer's layout. */
+function layoutCodes(ctx: LayerCtx, nq: NormalizedQuant): Uint8Array {
+  if (!storedTransposed(ctx.l)) return nq.codes;
+  const out = new Uint8Array(nq.codes.length);
+  for (let r = 0; r < nq.rows; r++) for (let c = 0; c < nq.cols; c++) out[c * nq.rows + r] = nq.codes[r * nq.cols + c];
+  return out;
+}
+
+/**
+ * Puts DequantizeLinear in front of the consumer: uint4 (≤ 4 bits) or uint8 codes with uint zero
+ * points; per output channel when there is one group per row, else blocked along the input axis
+ * (opset 21). Upgrades the opset only as far as needed.
+ */
+export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
+  const { l, node, ed } = ctx;
+  const perChannel = nq.nGroups === 1;
+  if (l.op === 'Conv' && !perChannel) throw new ExportUnsupported('QDQ for Conv is per output channel only; written as fake-quant');
+  const four = nq.bits <= 4;
+  let need = perChannel ? 13 : 21;
+  if (four) need = 21;
+  if (ctx.dtype === DT.FLOAT16) need = Math.max(need, 19);
+  upgradeOpset(ed, Math.max(need, currentOpset(ed)));
+  const transposed = storedTransposed(l);
+  const codes = layoutCodes(ctx, nq);
+  const wdims = l.op === 'Conv' ? l.ref.dims.slice() : transposed ? [nq.cols, nq.rows] : [nq.rows, nq.cols];
+  // Scales/zeros are [rows, nGroups]; the blocked layout wants [kb, N] (transposed) or [N, kb].
+  let sdims: number[];
+  let scales = nq.scales;
+  let zeros = nq.zeros;
+  if (perChannel) sdims = [nq.rows];
+  else if (transposed) {
+    sdims = [nq.nGroups, nq.rows];
+    scales = new Float32Array(nq.scales.length);
+    zeros = new Uint8Array(nq.zeros.length);
+    for (let r = 0; r < nq.rows; r++) for (let g = 0; g < nq.nGroups; g++) {
+      scales[g * nq.rows + r] = nq.scales[r * nq.nGroups + g];
+      zeros[g * nq.rows + r] = nq.zeros[r * nq.nGroups + g];
+    }
+  } else sdims = [nq.rows, nq.nGroups];
+  const qtype = four ? DT.UINT4 : DT.UINT8;
+  const pack = (v: Uint8Array) => (four ? packNibbles(v) : v);
+  const qname = ctx.weightName;
+  const sname = ed.unique(`${l.name}_scale`);
+  const zname = ed.unique(`${l.name}_zero_point`);
+  ed.addInitializer(makeTensor(qname, qtype, wdims, pack(codes)));
+  ed.addInitializer(makeFloatTensor(sname, sdims, scales, ctx.dtype));
+  ed.addInitializer(makeTensor(zname, qtype, sdims, pack(zeros)));
+  const axis = perChannel ? (transposed ? 1 : 0) : transposed ? 0 : 1;
+  const attrs = [attr.int('axis', axis)];
+  if (!perChannel) attrs.push(attr.int('block_size', nq.group));
+  const deq = ed.unique(`${l.name}_dequantized`);
+  ed.insertBefore(node, makeNode('DequantizeLinear', [qname, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), attrs));
+  node.input[l.weightInput] = deq;
+}

@@ -1,0 +1,90 @@
+/**
+ * Kernels for the binarization and low-rank methods (native/ts/lowbit.ts): BiLLM, PB-LLM, dual
+ * binarization, FLRQ, LoRC, LQER. Recipe settings (snake_case, defaults filled by the plan) map onto
+ * the wrapper's options here. Binarized layers carry no integer codes (the exporter writes them as
+ * fake-quant); low-rank layers carry MatMulNBits-style codes plus L·R factors.
+ */
+import * as lowbit from '../../../../native/ts/lowbit';
+import type { Method } from '../../protocol/plan';
+import type { Kernel, KernelContext, KernelOutput } from './kernels';
+
+type Settings = Record<string, unknown>;
+const num = (s: Settings, k: string): number | undefined => (typeof s[k] === 'number' ? (s[k] as number) : undefined);
+const bool = (s: Settings, k: string): boolean | undefined => (typeof s[k] === 'boolean' ? (s[k] as boolean) : undefined);
+
+function common(ctx: KernelContext): lowbit.JobOptions {
+  return { signal: ctx.signal, onProgress: ctx.onProgress, layer: ctx.layer.name, threads: ctx.threads };
+}
+
+function needH(ctx: KernelContext, hessian: (c: KernelContext) => Float64Array | null): Float64Array {
+  const H = hessian(ctx);
+  if (!H) throw new Error(`layer ${ctx.layer.name}: method ${ctx.layer.method} needs the calibration Hessian, but none was collected for its input`);
+  return H;
+}
+
+function lowRankOutput(r: lowbit.LowRankResult, ctx: KernelContext): KernelOutput {
+  const { rows, cols } = ctx.weight;
+  return {
+    dequant: r.dequant,
+    q: { bits: r.bits, groupSize: r.groupSize, rows, cols, codes: r.codes, scales: r.scales },
+    lowRank: r.rank > 0 ? { L: r.L, R: r.R, rank: r.rank } : undefined,
+    // Codes + fp32 scales (default zero point, none stored) + float32 L·R factors as extra MatMul weights.
+    bitsPerWeight: r.bits + (32 * Math.ceil(cols / r.groupSize)) / cols + (32 * r.rank * (rows + cols)) / (rows * cols),
+    details: { low_rank: r.details },
+  };
+}
+
+/** The binarization / low-rank kernels, given how to get a layer's dense float64 Hessian. */
+export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | null): Partial<Record<Method, Kernel>> {
+  return {
+    billm: async (ctx) => {
+      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const r = await lowbit.billm(data, rows, cols, needH(ctx, hessian), {
+        ...common(ctx), blockSize: num(s, 'block_size'), percdamp: num(s, 'damp'), salientUpLim: num(s, 'max_salient'),
+      });
+      return { dequant: r.dequant, details: { binarization: r.details } };
+    },
+    pbllm: async (ctx) => {
+      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const r = await lowbit.pbllm(data, rows, cols, needH(ctx, hessian), {
+        ...common(ctx), lowFrac: num(s, 'low_frac'), percdamp: num(s, 'damp'),
+        hessianSaliency: s.saliency === undefined ? undefined : s.saliency === 'hessian',
+        groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
+      });
+      return { dequant: r.dequant };
+    },
+    dualbin: async (ctx) => {
+      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const r = await lowbit.dualBinarize(data, rows, cols, {
+        ...common(ctx), iters: num(s, 'iterations'), groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
+      });
+      return { dequant: r.dequant };
+    },
+    flrq: async (ctx) => {
+      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const r = await lowbit.flrq(data, rows, cols, hessian(ctx), ctx.input?.stats.absMean() ?? null, {
+        ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
+        budget: num(s, 'max_extra_storage'), blcEpochs: num(s, 'blc_epochs'), sketchIters: num(s, 'sketch_iterations'),
+        slope: num(s, 'slope_threshold'), actScaling: bool(s, 'activation_scaling'),
+      });
+      return lowRankOutput(r, ctx);
+    },
+    lorc: async (ctx) => {
+      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const r = await lowbit.lorc(data, rows, cols, hessian(ctx), {
+        ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
+        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0,
+      });
+      return lowRankOutput(r, ctx);
+    },
+    lqer: async (ctx) => {
+      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const scaled = bool(s, 'activation_scaled') ?? true;
+      const r = await lowbit.lqer(data, rows, cols, hessian(ctx), scaled ? ctx.input?.stats.absMean() ?? null : null, {
+        ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
+        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0,
+      });
+      return lowRankOutput(r, ctx);
+    },
+  };
+}

@@ -1,0 +1,369 @@
+/**
+ * Typed wrapper over the binarization and low-rank kernels of the native addon (issue 4):
+ * BiLLM, PB-LLM, dual binarization, SVD, R1-Sketch, FLRQ, LoRC and LQER (ALGORITHMS.md §4–5).
+ *
+ * Layout conventions (all row-major):
+ * - `w` is the weight W as `rows × cols` = out × in (an ONNX MatMul initializer B is in × out, so
+ *   pass its transpose).
+ * - `H` is the layer Hessian 2XXᵀ/N, `cols × cols`, float64.
+ * - `actMean` is the per-input-channel mean |x| (length `cols`), float32.
+ * - Low-rank results satisfy W ≈ dequant + L·R with L `rows × rank` and R `rank × cols`.
+ *
+ * Every kernel runs off the JS thread and accepts {@link JobOptions}: an AbortSignal (cooperative:
+ * checked between column blocks / ranks, rejects with code `E_CANCELLED`), a progress callback
+ * (fraction in [0, 1]) and a thread count (results never depend on it).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Cancellation / progress / threading control shared by all async kernels. */
+export interface JobOptions {
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+  /** Worker threads, 0 = all cores. */
+  threads?: number;
+  /** Layer name prefixed to error messages. */
+  layer?: string;
+}
+
+/** Error thrown by a kernel; `code` is E_SHAPE, E_NUMERIC, E_CANCELLED, E_ARG or E_INPUT. */
+export class KernelError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+    this.name = 'KernelError';
+  }
+}
+
+interface Addon {
+  billm: (...a: unknown[]) => Promise<BillmResult>;
+  pbllm: (...a: unknown[]) => Promise<PbllmResult>;
+  dualBinarize: (...a: unknown[]) => Promise<DualBinResult>;
+  binarizeRow: (w: Float64Array, mask: Uint8Array | null, order: number, fp16: boolean) => BinarizeRowResult;
+  billmSearchBlock: (s: Float64Array, rows: number, count: number, upLim: number) => BlockSearchResult;
+  binlrCreateToken: () => unknown;
+  binlrCancel: (t: unknown) => void;
+  svd: (...a: unknown[]) => Promise<{ u: Float64Array; s: Float64Array; vt: Float64Array }>;
+  r1Sketch: (...a: unknown[]) => Promise<{ L: Float64Array; R: Float64Array }>;
+  flrq: (...a: unknown[]) => Promise<LowRankResult>;
+  lorc: (...a: unknown[]) => Promise<LowRankResult>;
+  lqer: (...a: unknown[]) => Promise<LowRankResult>;
+  quantizeSymAbsmax: (w: Float64Array, rows: number, cols: number, bits: number, g: number, clip: boolean) => SymQuantResult;
+}
+
+let addon: Addon | undefined;
+function load(): Addon {
+  if (addon) return addon;
+  const here = typeof __dirname !== 'undefined' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    process.env.LOWBIT_NATIVE,
+    resolve(here, '../build/Release/lowbit_native.node'),
+    resolve(here, '../native/build/Release/lowbit_native.node'),
+    join(process.cwd(), 'native/build/Release/lowbit_native.node'),
+  ].filter((p): p is string => !!p && existsSync(p));
+  if (!candidates.length) throw new KernelError('lowbit native addon not built: run `npm run install`', 'E_INPUT');
+  const req = createRequire(join(here, 'lowbit.js'));
+  addon = req(candidates[0]!) as Addon;
+  return addon;
+}
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new KernelError(what, 'E_INPUT');
+}
+function checkMatrix(a: ArrayLike<number>, rows: number, cols: number, name: string): void {
+  check(Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0, `${name}: rows and cols must be positive integers (got ${rows}×${cols})`);
+  check(a.length === rows * cols, `${name}: expected ${rows}×${cols} = ${rows * cols} values, got ${a.length}`);
+}
+function toF64(a: Float32Array | Float64Array): Float64Array {
+  return a instanceof Float64Array ? a : Float64Array.from(a);
+}
+
+async function runJob<T>(opts: JobOptions, start: (ctl: object) => Promise<T>): Promise<T> {
+  const prefix = opts.layer ? `${opts.layer}: ` : '';
+  if (opts.signal?.aborted) throw new KernelError(`${prefix}cancelled before start`, 'E_CANCELLED');
+  const native = load();
+  const token = native.binlrCreateToken();
+  const onAbort = () => native.binlrCancel(token);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await start({ token, onProgress: opts.onProgress, threads: opts.threads ?? 0 });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    throw new KernelError(prefix + err.message, err.code ?? 'E_NUMERIC');
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+// ---------------------------------------------------------------- binarization
+
+/** BiLLM options (bigptq.py defaults). */
+export interface BillmOptions extends JobOptions {
+  /** Block = group of columns (default 128). */
+  blockSize?: number;
+  /** Hessian dampening fraction of mean(diag H) (default 0.01; retried ×10 if not PD). */
+  percdamp?: number;
+  /** Salient columns tried per block: k = 1..salientUpLim−1 (default 50). */
+  salientUpLim?: number;
+  /** Exact mode: intra-block error feedback (signs refit per column, block α/μ kept). */
+  exact?: boolean;
+  /** Round α/μ to fp16 (what the stored form holds; default true). */
+  fp16Scales?: boolean;
+}
+
+/** Matches `BinarizationDetails` in language-server/src/protocol/report.ts. */
+export interface BinarizationDetailsOut {
+  saliency: { rows: number; cols: number; values: number[] };
+  column_profile: number[];
+  salient_columns: number[];
+  split_points: number[];
+  bits_claimed: number;
+  bits_stored: number;
+}
+
+/**
+ * Compact BiLLM form. Bit planes are rows×cols bits, bit index r·cols + c, little-endian in each
+ * byte. `salientCols` has one bit per column. `scales` is rows × ceil(cols/blockSize) × 8 float32
+ * values (fp16-representable): (α,μ) sparse group, (α,μ) dense group, (α₁,μ₁) and (α₂,μ₂) of the
+ * salient order-2 residual. Decode (see {@link decodeBillm}): salient column → ±α₁+μ₁ ± α₂+μ₂ with
+ * signs sign1/sign2; otherwise group bit picks dense/sparse and ŵ = ±α+μ with sign1 (bit 1 = +).
+ */
+export interface BillmStored {
+  sign1: Uint8Array;
+  sign2: Uint8Array;
+  group: Uint8Array;
+  salientCols: Uint8Array;
+  scales: Float32Array;
+}
+
+export interface BillmResult {
+  /** Dequantized weight rows×cols (equals decodeBillm(stored)). */
+  dequant: Float32Array;
+  stored: BillmStored;
+  details: BinarizationDetailsOut;
+  /** Σ(w−q)²/(2U_jj²), the reference's loss. */
+  loss: number;
+}
+
+/** BiLLM binarization of one layer (faithful to the reference unless `exact`). */
+export async function billm(w: Float32Array, rows: number, cols: number, H: Float64Array, opts: BillmOptions = {}): Promise<BillmResult> {
+  checkMatrix(w, rows, cols, 'billm w');
+  checkMatrix(H, cols, cols, 'billm H');
+  return runJob(opts, (ctl) => load().billm(w, rows, cols, H, opts, ctl));
+}
+
+/** Decodes a {@link BillmStored} back to fp32 weights (rows×cols). */
+export function decodeBillm(s: BillmStored, rows: number, cols: number, blockSize = 128): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const nb = Math.ceil(cols / blockSize);
+  const bit = (p: Uint8Array, i: number) => (p[i >> 3]! >> (i & 7)) & 1;
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      const o = (r * nb + Math.floor(c / blockSize)) * 8;
+      const sc = s.scales;
+      const s1 = bit(s.sign1, i) ? 1 : -1;
+      let v: number;
+      if (bit(s.salientCols, c)) v = s1 * sc[o + 4]! + sc[o + 5]! + (bit(s.sign2, i) ? 1 : -1) * sc[o + 6]! + sc[o + 7]!;
+      else {
+        const g = bit(s.group, i) ? 2 : 0;
+        v = s1 * sc[o + g]! + sc[o + g + 1]!;
+      }
+      out[i] = v;
+    }
+  return out;
+}
+
+/** PB-LLM options (gptq_pb defaults). */
+export interface PbllmOptions extends JobOptions {
+  /** Fraction of each group's least salient entries that are binarized (default 0.9). */
+  lowFrac?: number;
+  /** Mask/parameter group along columns; −1 = whole row (default). */
+  groupSize?: number;
+  blockSize?: number;
+  percdamp?: number;
+  /** Saliency w²/U_jj² (default) or |w|. */
+  hessianSaliency?: boolean;
+}
+
+export interface PbllmResult {
+  dequant: Float32Array;
+  /** rows×cols bytes, 1 = binarized entry. */
+  mask: Uint8Array;
+  /** rows × groups × (α, μ). */
+  binParams: Float32Array;
+  /** rows × groups × (scale, zero) of the 8-bit asymmetric grid. */
+  q8Params: Float32Array;
+  bitsClaimed: number;
+  bitsStored: number;
+  loss: number;
+}
+
+/** PB-LLM partial binarization with a full-feedback GPTQ loop. */
+export async function pbllm(w: Float32Array, rows: number, cols: number, H: Float64Array, opts: PbllmOptions = {}): Promise<PbllmResult> {
+  checkMatrix(w, rows, cols, 'pbllm w');
+  checkMatrix(H, cols, cols, 'pbllm H');
+  check(opts.lowFrac === undefined || (opts.lowFrac >= 0 && opts.lowFrac <= 1), 'pbllm: lowFrac must be in [0, 1]');
+  return runJob(opts, (ctl) => load().pbllm(w, rows, cols, H, opts, ctl));
+}
+
+export interface DualBinOptions extends JobOptions {
+  /** Columns per (α₁, α₂) group (default 128). */
+  groupSize?: number;
+  /** Alternating refit iterations (default 10). */
+  iters?: number;
+}
+
+export interface DualBinResult {
+  /** ŵ = α₁b₁ + α₂b₂. */
+  dequant: Float32Array;
+  b1: Uint8Array;
+  b2: Uint8Array;
+  /** rows × groups × (α₁, α₂). */
+  alphas: Float32Array;
+  /** Σ(w−ŵ)² after each iteration (index 0 = 2-bit initialization); non-increasing. */
+  errorCurve: number[];
+  bitsStored: number;
+}
+
+/** Dual binarization (DB-LLM FDB form, PTQ alternating refit). */
+export async function dualBinarize(w: Float32Array, rows: number, cols: number, opts: DualBinOptions = {}): Promise<DualBinResult> {
+  checkMatrix(w, rows, cols, 'dualBinarize w');
+  return runJob(opts, (ctl) => load().dualBinarize(w, rows, cols, opts, ctl));
+}
+
+export interface BinarizeRowResult { values: Float64Array; alphas: number[]; mus: number[] }
+/** Synchronous order-k residual binarization of one row's masked entries (test/inspection hook). */
+export function binarizeRow(w: Float64Array, mask: Uint8Array | null, order: number, fp16 = false): BinarizeRowResult {
+  return load().binarizeRow(w, mask, order, fp16);
+}
+
+export interface BlockSearchResult { salient: Uint8Array; k: number; split: number; splitErrors: number[]; bestSplit: number }
+/** Synchronous BiLLM structural search on one block's saliency S (rows×count). */
+export function billmSearchBlock(S: Float64Array, rows: number, count: number, upLim = 50): BlockSearchResult {
+  checkMatrix(S, rows, count, 'billmSearchBlock S');
+  return load().billmSearchBlock(S, rows, count, upLim);
+}
+
+// ---------------------------------------------------------------- low rank
+
+export interface SvdResult {
+  /** rows×k, k = min(rows, cols). */
+  u: Float64Array;
+  /** k singular values, descending. */
+  s: Float64Array;
+  /** k×cols. */
+  vt: Float64Array;
+  k: number;
+}
+
+/** Thin float64 SVD (Gram-matrix eigen decomposition; small σ accurate in absolute terms only). */
+export async function svd(a: Float32Array | Float64Array, rows: number, cols: number, opts: JobOptions = {}): Promise<SvdResult> {
+  checkMatrix(a, rows, cols, 'svd a');
+  const r = await runJob(opts, (ctl) => load().svd(toF64(a), rows, cols, ctl));
+  return { ...r, k: Math.min(rows, cols) };
+}
+
+export interface R1SketchOptions extends JobOptions {
+  rank: number;
+  /** Power iterations per component (default 2). */
+  iters?: number;
+  /** RNG seed (default 0). */
+  seed?: number;
+}
+
+/** Rank-r R1-Sketch by deflation: A ≈ L·R with L rows×rank, R rank×cols. */
+export async function r1Sketch(a: Float32Array | Float64Array, rows: number, cols: number, opts: R1SketchOptions): Promise<{ L: Float64Array; R: Float64Array }> {
+  checkMatrix(a, rows, cols, 'r1Sketch a');
+  check(Number.isInteger(opts.rank) && opts.rank >= 0 && opts.rank <= Math.min(rows, cols), `r1Sketch: rank must be in [0, ${Math.min(rows, cols)}]`);
+  return runJob(opts, (ctl) => load().r1Sketch(toF64(a), rows, cols, opts, ctl));
+}
+
+/** Matches `LowRankDetails` in language-server/src/protocol/report.ts. */
+export interface LowRankDetailsOut {
+  rank: number;
+  curve: number[];
+  /** Extra bits per weight relative to the main bits: 16·r(m+n)/(b·m·n). */
+  storage_overhead: number;
+  /** sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) of plain Q(W) (H = I when absent). */
+  rel_error_before: number;
+  /** Same for Q + L·R. */
+  rel_error_after: number;
+}
+
+/** Low-rank result; main weight in MatMulNBits form (codes = q + 2^(b−1), default zero point). */
+export interface LowRankResult {
+  /** rows×cols unpacked codes in [1, 2^b − 1]; dequant = (code − 2^(b−1))·scale. */
+  codes: Uint8Array;
+  /** rows × ceil(cols/groupSize). */
+  scales: Float32Array;
+  dequant: Float32Array;
+  bits: number;
+  groupSize: number;
+  rank: number;
+  L: Float32Array;
+  R: Float32Array;
+  details: LowRankDetailsOut;
+  /** FLRQ: best-so-far tr(ΔHΔᵀ) at each BLC evaluation (non-increasing); empty for baselines. */
+  blcBest: number[];
+}
+
+export interface FlrqOptions extends JobOptions {
+  bits?: number;
+  groupSize?: number;
+  /** Storage budget x: stop when 1 + 16r(m+n)/(b·m·n) > 1 + x (default 0.2). */
+  budget?: number;
+  /** Amax slope threshold t (avg relative drop over the last 4 ranks, default 1e-3). */
+  slope?: number;
+  maxRank?: number;
+  sketchIters?: number;
+  seed?: number;
+  /** BLC epochs (default 1; ~20 at 2 bits). */
+  blcEpochs?: number;
+  /** Activation scaling (Eq. 10–11) when actMean is given (default true). */
+  actScaling?: boolean;
+  actExponent?: number;
+  /** Per-group clip-ratio search for the residual quantizer (default true). */
+  clipSearch?: boolean;
+}
+
+/** FLRQ: R1-FLR low rank + clipped symmetric quantization + BLC. */
+export async function flrq(w: Float32Array, rows: number, cols: number, H: Float64Array | null, actMean: Float32Array | null, opts: FlrqOptions = {}): Promise<LowRankResult> {
+  checkMatrix(w, rows, cols, 'flrq w');
+  if (H) checkMatrix(H, cols, cols, 'flrq H');
+  check(!actMean || actMean.length === cols, `flrq: actMean must have ${cols} entries`);
+  return runJob(opts, (ctl) => load().flrq(w, rows, cols, H, actMean, opts, ctl));
+}
+
+export interface BaselineOptions extends JobOptions {
+  bits?: number;
+  groupSize?: number;
+  /** Rank r (default 8). */
+  rank?: number;
+  /** 8 = int8 fake-quantized factors (default), 0 = float factors. */
+  factorBits?: 0 | 8;
+  clipSearch?: boolean;
+}
+
+/** LoRC: rank-r SVD of the quantization error, split Σ^½ on both sides. */
+export async function lorc(w: Float32Array, rows: number, cols: number, H: Float64Array | null, opts: BaselineOptions = {}): Promise<LowRankResult> {
+  checkMatrix(w, rows, cols, 'lorc w');
+  if (H) checkMatrix(H, cols, cols, 'lorc H');
+  return runJob(opts, (ctl) => load().lorc(w, rows, cols, H, opts, ctl));
+}
+
+/** LQER / L²QER: rank-k SVD of the error scaled by diag(actMean) (plain SVD when null). */
+export async function lqer(w: Float32Array, rows: number, cols: number, H: Float64Array | null, actMean: Float32Array | null, opts: BaselineOptions = {}): Promise<LowRankResult> {
+  checkMatrix(w, rows, cols, 'lqer w');
+  if (H) checkMatrix(H, cols, cols, 'lqer H');
+  check(!actMean || actMean.length === cols, `lqer: actMean must have ${cols} entries`);
+  return runJob(opts, (ctl) => load().lqer(w, rows, cols, H, actMean, opts, ctl));
+}
+
+export interface SymQuantResult { codes: Uint8Array; scales: Float32Array; dequant: Float64Array }
+/** Synchronous symmetric absmax group quantizer used by FLRQ/LoRC/LQER (test/inspection hook). */
+export function quantizeSymAbsmax(w: Float64Array, rows: number, cols: number, bits: number, groupSize = 128, clipSearch = false): SymQuantResult {
+  checkMatrix(w, rows, cols, 'quantizeSymAbsmax w');
+  return load().quantizeSymAbsmax(w, rows, cols, bits, groupSize, clipSearch);
+}

@@ -1,0 +1,116 @@
+// Drives the code-server workbench in Debian chromium (playwright-core):
+//  phase 1 opens an Extension Development Host with the suite as extensionTestsPath (smoke-test-driver
+//  payload trick) and waits for window.codeAutomationExit; phase 2 drives the UI through the command
+//  palette and reads the panels' DOM inside their webview frames, with screenshots.
+import { chromium } from 'playwright-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+function workbenchUrl(base, ws, payload) {
+  return `${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}
+async function launch() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ARGS });
+}
+
+/** Phase 1: runs the mocha suite in the real extension host; returns its exit code (or 'timeout'). */
+export async function runSuite({ base, ext, tests, ws, out, timeoutMs = 540_000 }) {
+  const remote = (p) => `vscode-remote://${new URL(base).host}${p}`;
+  const browser = await launch();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    let done;
+    const exited = new Promise((r) => (done = r));
+    await page.exposeFunction('codeAutomationLog', () => {});
+    await page.exposeFunction('codeAutomationExit', (code) => done(code));
+    await page.goto(workbenchUrl(base, ws, [['extensionDevelopmentPath', remote(ext)], ['extensionTestsPath', remote(tests)]]));
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), timeoutMs))]);
+    await page.screenshot({ path: join(out, 'suite-end.png') }).catch(() => {});
+    return code;
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Phase 2: UI checks; returns [{title, state, error?}]. */
+export async function runUi({ base, ext, ws, out }) {
+  const remote = (p) => `vscode-remote://${new URL(base).host}${p}`;
+  const results = [];
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  const check = async (title, f) => {
+    try { await f(); results.push({ title: `ui: ${title}`, state: 'passed' }); } catch (e) {
+      results.push({ title: `ui: ${title}`, state: 'failed', error: String(e?.message ?? e).split('\n').slice(0, 4).join(' ') });
+      await page.screenshot({ path: join(out, `ui-failure-${results.length}.png`) }).catch(() => {});
+    }
+  };
+  const palette = async (text) => {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { timeout: 10_000 });
+    await page.keyboard.type(text);
+    await page.waitForTimeout(600);
+    await page.keyboard.press('Enter');
+  };
+  /** The frame whose document is our panel (webview → #active-frame), found by its <title>. */
+  const panelFrame = async (title, ms = 30_000) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      for (const f of page.frames()) {
+        const t = await f.evaluate(() => document.title).catch(() => '');
+        if (t === title) return f;
+      }
+      await page.waitForTimeout(300);
+    }
+    throw new Error(`no webview titled '${title}' appeared`);
+  };
+  try {
+    await page.goto(workbenchUrl(base, ws, [['extensionDevelopmentPath', remote(ext)]]));
+    await page.waitForSelector('.monaco-workbench .statusbar', { timeout: 90_000 });
+    await check('status bar shows the Lowbit server item', async () => {
+      await page.locator('.statusbar-item', { hasText: 'Lowbit' }).first().waitFor({ timeout: 60_000 });
+    });
+    await check('open the recipe from Quick Open; the editor shows it', async () => {
+      await page.keyboard.press('Control+P');
+      await page.waitForSelector('.quick-input-widget input', { timeout: 10_000 });
+      await page.keyboard.type('stories.lowbit.yaml');
+      await page.waitForTimeout(800);
+      await page.keyboard.press('Enter');
+      await page.locator('.tab', { hasText: 'stories.lowbit.yaml' }).first().waitFor({ timeout: 20_000 });
+      await page.waitForTimeout(1500);
+      await page.screenshot({ path: join(out, 'ui-recipe.png') });
+    });
+    const expectedPath = join(out, 'expected-report.json');
+    const expected = existsSync(expectedPath) ? JSON.parse(readFileSync(expectedPath, 'utf8')) : null;
+    await check('Lowbit: Show Report renders the run\'s numbers', async () => {
+      await palette('Lowbit: Show Report');
+      const f = await panelFrame('Lowbit Report');
+      if (!expected) { await f.locator('#error, .empty').first().waitFor({ timeout: 20_000 }); return; }
+      const cells = await f.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents();
+      const want = ['Perplexity', expected.perplexity[0].toFixed(3), expected.perplexity[1].toFixed(3)];
+      if (JSON.stringify(cells) !== JSON.stringify(want)) throw new Error(`perplexity row ${JSON.stringify(cells)} != ${JSON.stringify(want)}`);
+      const rows = await f.locator('#layer-table tbody tr').count();
+      if (rows !== 36) throw new Error(`layer table has ${rows} rows, expected 36`);
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: join(out, 'ui-report.png') });
+    });
+    for (const [cmd, title] of [['Lowbit: Show Layer Sensitivity', 'Lowbit Layer Sensitivity'], ['Lowbit: Show Hessian Saliency', 'Lowbit Hessian Saliency'], ['Lowbit: Show Rank Allocation', 'Lowbit Rank Allocation']]) {
+      await check(`${cmd} opens its panel`, async () => {
+        await palette(cmd);
+        const f = await panelFrame(title);
+        await f.locator('h1, #error').first().waitFor({ timeout: 20_000 });
+        await page.waitForTimeout(500);
+        await page.screenshot({ path: join(out, `ui-${title.split(' ').slice(1).join('-').toLowerCase()}.png`) });
+      });
+    }
+  } catch (e) {
+    results.push({ title: 'ui: workbench', state: 'failed', error: String(e?.message ?? e) });
+    await page.screenshot({ path: join(out, 'ui-failure.png') }).catch(() => {});
+  } finally {
+    await browser.close();
+  }
+  return results;
+}

@@ -1,0 +1,72 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as rpc from 'vscode-languageserver-protocol/node';
+import { startSession, storiesModel, sharedDir } from './lspClient';
+import type { LspSession } from './lspClient';
+
+const skip = fs.existsSync(storiesModel) ? false : `stories260K not found at ${storiesModel} (needs ../shared)`;
+
+describe('lowbit/compress over stdio on stories260K', { skip }, () => {
+  let s: LspSession; let dir: string; let uri: string;
+  const progress: { token: string | number; value: rpc.WorkDoneProgressBegin | rpc.WorkDoneProgressReport | rpc.WorkDoneProgressEnd }[] = [];
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lowbit-job-'));
+    const recipe = [
+      'version: 1',
+      `model: ${storiesModel}`,
+      'output: ./out/w4.onnx',
+      'format: matmulnbits',
+      'calibration:',
+      `  text: ${path.join(sharedDir, 'data', 'tinystories-sample.txt')}`,
+      `  tokenizer: ${path.join(path.dirname(storiesModel), 'tokenizer.json')}`,
+      '  samples: 2',
+      '  sequence_length: 32',
+      'defaults: { method: rtn, bits: 4, group_size: 32 }',
+      'layers:',
+      '  - match: output',
+      '    bits: 8',
+      'evaluate:',
+      `  text: ${path.join(sharedDir, 'data', 'tinystories-sample.txt')}`,
+      '  samples: 2',
+      '  sequence_length: 32',
+      '  offset: 2048',
+      '  metrics: [perplexity, size]',
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(dir, 'r.lowbit.yaml'), recipe);
+    uri = `file://${dir}/r.lowbit.yaml`;
+    s = await startSession();
+    for (const token of ['job-1', 'job-2']) s.conn.onProgress(rpc.WorkDoneProgress.type, token, (value) => { progress.push({ token, value }); });
+    s.open(uri, recipe);
+  });
+  after(async () => { await s?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  test('compress reports work-done progress and returns the report', async () => {
+    const res = await s.conn.sendRequest('lowbit/compress', { uri, workDoneToken: 'job-1' }) as { reportPath: string; report: { layers: { name: string; bits: number }[] } };
+    assert.equal(res.reportPath, path.join(dir, 'out', 'w4.report.json'));
+    assert.ok(fs.existsSync(path.join(dir, 'out', 'w4.onnx')));
+    assert.equal(res.report.layers.length, 36);
+    assert.equal(res.report.layers.find((l) => l.name === 'output')!.bits, 8);
+    const mine = progress.filter((p) => p.token === 'job-1').map((p) => p.value);
+    assert.equal(mine[0].kind, 'begin');
+    assert.equal((mine[0] as rpc.WorkDoneProgressBegin).cancellable, true);
+    assert.ok(mine.some((v) => v.kind === 'report'));
+    assert.equal(mine[mine.length - 1].kind, 'end');
+    const rep = await s.conn.sendRequest('lowbit/report', { uri }) as { reportPath: string } | null;
+    assert.equal(rep?.reportPath, res.reportPath);
+    const h = await s.conn.sendRequest(rpc.HoverRequest.type, { textDocument: { uri }, position: { line: 11, character: 12 } });
+    assert.match((h!.contents as rpc.MarkupContent).value, /Last run \(rtn, 8 bit\): rel_error/);
+  });
+
+  test('a cancelled compress rejects and leaves no output', async () => {
+    fs.rmSync(path.join(dir, 'out'), { recursive: true, force: true });
+    const source = new rpc.CancellationTokenSource();
+    const pending = s.conn.sendRequest('lowbit/compress', { uri, workDoneToken: 'job-2' }, source.token);
+    setTimeout(() => source.cancel(), 50);
+    await assert.rejects(pending, (e: rpc.ResponseError<unknown>) => e.code === rpc.LSPErrorCodes.RequestCancelled);
+    assert.equal(fs.existsSync(path.join(dir, 'out', 'w4.onnx')), false);
+  });
+});

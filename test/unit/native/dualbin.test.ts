@@ -1,0 +1,48 @@
+// Dual binarization (native/src/core/dualbin.cc): FDB form, 2-bit initialization, error curve
+// non-increasing, and the output equals α₁b₁ + α₂b₂ with the returned parameters.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dualBinarize } from '../../../native/ts/lowbit';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
+}
+
+describe('dualBinarize', () => {
+  test('initial error is the 2-bit grid {−s, 0, s, 2s}; the curve never increases', async () => {
+    const r = rng(3), rows = 10, cols = 100, g = 32;
+    const w = Float32Array.from({ length: rows * cols }, () => r() + 0.1);
+    const res = await dualBinarize(w, rows, cols, { groupSize: g, iters: 8 });
+    // Reference initial error: nearest level of the oriented 2-bit grid per row group.
+    let init = 0;
+    for (let x = 0; x < rows; x++) for (let c0 = 0; c0 < cols; c0 += g) {
+      const v = [...w.subarray(x * cols + c0, x * cols + Math.min(cols, c0 + g))];
+      const lo = Math.min(0, ...v), hi = Math.max(0, ...v), s = (hi - lo) / 3;
+      const a1 = Math.fround(hi >= -lo ? 2 * s : -2 * s), a2 = Math.fround(hi >= -lo ? -s : s);
+      for (const y of v) init += Math.min(...[0, a2, a1, a1 + a2].map((l) => (y - l) ** 2));
+    }
+    assert.ok(Math.abs(res.errorCurve[0]! - init) < 1e-9 * init, `${res.errorCurve[0]} vs ${init}`);
+    assert.equal(res.errorCurve.length, 9);
+    res.errorCurve.forEach((e, i) => i && assert.ok(e <= res.errorCurve[i - 1]!, `iteration ${i} increased`));
+    assert.ok(res.errorCurve.at(-1)! < res.errorCurve[0]!, 'refit improves on the 2-bit start');
+    let err = 0;
+    const ng = Math.ceil(cols / g);
+    w.forEach((v, i) => {
+      const x = Math.floor(i / cols), gi = Math.floor((i % cols) / g);
+      const q = (res.b1[i] ? res.alphas[(x * ng + gi) * 2]! : 0) + (res.b2[i] ? res.alphas[(x * ng + gi) * 2 + 1]! : 0);
+      assert.equal(res.dequant[i], Math.fround(q));
+      err += (v - q) ** 2;
+    });
+    assert.ok(Math.abs(err - res.errorCurve.at(-1)!) < 1e-6 * err);
+    assert.ok(Math.abs(res.bitsStored - (2 + (ng * 64) / cols)) < 1e-12);
+  });
+
+  test('thread count does not change the result', async () => {
+    const r = rng(4), w = Float32Array.from({ length: 64 * 256 }, r);
+    const a = await dualBinarize(w, 64, 256, { threads: 1 });
+    const b = await dualBinarize(w, 64, 256, { threads: 2 });
+    assert.deepEqual(a.dequant, b.dequant);
+    assert.deepEqual(a.errorCurve, b.errorCurve);
+  });
+});

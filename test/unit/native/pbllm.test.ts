@@ -1,0 +1,65 @@
+// PB-LLM (native/src/core/pbllm.cc) against a float64 TypeScript reference with H = I (no GPTQ
+// feedback), plus mask fraction, bit accounting and feedback on a correlated Hessian.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pbllm } from '../../../native/ts/lowbit';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
+}
+function identity(n: number): Float64Array {
+  const h = new Float64Array(n * n); for (let i = 0; i < n; i++) h[i * n + i] = 1; return h;
+}
+
+describe('pbllm', () => {
+  test('H = I: binarizes the least salient fraction, 8-bit elsewhere (float64 reference)', async () => {
+    const r = rng(1), rows = 12, cols = 40, lowFrac = 0.75;
+    const w = Float32Array.from({ length: rows * cols }, r);
+    const res = await pbllm(w, rows, cols, identity(cols), { lowFrac });
+    // Saliency w²/U_jj² with constant U_jj ⇒ rank by |w|; stable order on ties.
+    const idx = [...w.keys()].sort((a, b) => w[a]! ** 2 - w[b]! ** 2 || a - b);
+    const nlow = Math.round(lowFrac * rows * cols);
+    const mask = new Uint8Array(rows * cols); idx.slice(0, nlow).forEach((i) => (mask[i] = 1));
+    assert.deepEqual([...res.mask], [...mask]);
+    for (let x = 0; x < rows; x++) {
+      const row = [...w.subarray(x * cols, (x + 1) * cols)], m = mask.subarray(x * cols, (x + 1) * cols);
+      const mu = row.reduce((s, v, j) => s + (m[j] ? v : 0), 0) / cols;  // zeros at salient included
+      const alpha = row.reduce((s, v, j) => s + Math.abs((m[j] ? v : 0) - mu), 0) / cols;
+      const lo = Math.min(0, ...row), hi = Math.max(0, ...row);
+      const scale = Math.fround((hi - lo) / 255), zero = Math.round(-lo / scale);
+      row.forEach((v, j) => {
+        const q = m[j] ? Math.fround((v - Math.fround(mu) >= 0 ? Math.fround(alpha) : -Math.fround(alpha)) + Math.fround(mu))
+          : scale * (Math.min(255, Math.max(0, Math.round(v / scale) + zero)) - zero);
+        assert.ok(Math.abs(res.dequant[x * cols + j]! - q) < 1e-6, `row ${x} col ${j}: ${res.dequant[x * cols + j]} vs ${q}`);
+      });
+    }
+    assert.ok(Math.abs(res.bitsClaimed - (0.75 + 8 * 0.25)) < 1e-12);
+    assert.ok(Math.abs(res.bitsStored - (0.75 + 2 + 1 + (3 * 32 + 8) / cols)) < 1e-12);
+  });
+
+  test('GPTQ feedback lowers the layer-output error on a correlated Hessian', async () => {
+    const r = rng(2), rows = 32, cols = 96, T = 400;
+    const X = new Float64Array(T * cols);
+    for (let t = 0; t < T; t++) { let p = 0; for (let c = 0; c < cols; c++) { p = 0.8 * p + r(); X[t * cols + c] = p; } }
+    const H = new Float64Array(cols * cols);
+    for (let t = 0; t < T; t++) for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) H[i * cols + j]! += (2 * X[t * cols + i]! * X[t * cols + j]!) / T;
+    const w = Float32Array.from({ length: rows * cols }, r);
+    const trErr = (q: Float32Array) => {
+      let s = 0;
+      for (let x = 0; x < rows; x++) for (let i = 0; i < cols; i++) {
+        const di = w[x * cols + i]! - q[x * cols + i]!;
+        for (let j = 0; j < cols; j++) s += di * H[i * cols + j]! * (w[x * cols + j]! - q[x * cols + j]!);
+      }
+      return s;
+    };
+    const fb = await pbllm(w, rows, cols, H, { lowFrac: 0.9, hessianSaliency: false });
+    const plain = await pbllm(w, rows, cols, identity(cols), { lowFrac: 0.9, hessianSaliency: false });
+    assert.deepEqual(fb.mask, plain.mask, '|w| saliency gives the same mask');
+    assert.ok(trErr(fb.dequant) < trErr(plain.dequant), `${trErr(fb.dequant)} vs ${trErr(plain.dequant)}`);
+  });
+
+  test('rejects lowFrac outside [0, 1]', async () => {
+    await assert.rejects(pbllm(new Float32Array(4), 2, 2, identity(2), { lowFrac: 1.5 }), /lowFrac/);
+  });
+});
