@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   lsp: () => import('./lsp'),
+  sketch: () => import('./sketch'),
 };
 
 async function run(): Promise<void> {

@@ -2,7 +2,7 @@
 // extension and bundles test/e2e/suite, generates a workspace, starts code-server (VS Code 1.139)
 // with the smoke-test driver, runs the mocha suite in the real extension host, then a UI phase
 // (command palette + webviews, screenshots). Writes test-results/e2e/summary.json {passed, failed,
-// skipped} and exits non-zero on any failure.   Usage: node scripts/e2e.mjs
+// skipped} and exits non-zero on any failure. Last, it packages the .vsix and installs it into code-server.   Usage: node scripts/e2e.mjs
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, mkdtempSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { ensureToolchain } from './e2e/setup.mjs';
 import { makeWorkspace } from './e2e/workspace.mjs';
 import { runSuite, runUi } from './e2e/driver.mjs';
+import { checkPackage } from './e2e/package.mjs';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const out = join(root, 'test-results/e2e');
@@ -78,7 +79,9 @@ async function main() {
     const suite = existsSync(resPath) ? JSON.parse(readFileSync(resPath, 'utf8')) : { passed: 0, failed: 1, skipped: 0, tests: [{ title: 'extension-host suite', state: 'failed', error: `no results (exit ${code})` }] };
     log('UI phase');
     const ui = await runUi({ base, ext: root, ws, out });
-    const all = [...suite.tests, ...ui];
+    log('packaging check');
+    const pkg = checkPackage(root, tc);
+    const all = [...suite.tests, ...ui, pkg];
     const summary = { passed: all.filter((t) => t.state === 'passed').length, failed: all.filter((t) => t.state === 'failed').length + (code !== 0 && !suite.failed ? 1 : 0),
       skipped: all.filter((t) => t.state === 'skipped').length, tests: all };
     writeSummary(summary);

@@ -9,7 +9,7 @@
  * - `actMean` is the per-input-channel mean |x| (length `cols`), float32.
  * - Low-rank results satisfy W ≈ dequant + L·R with L `rows × rank` and R `rank × cols`.
  *
- * Every kernel runs off the JS thread and accepts {@link JobOptions}: an AbortSignal (cooperative:
+ * Every kernel runs off the JS thread and accepts {@link KernelJobOptions}: an AbortSignal (cooperative:
  * checked between column blocks / ranks, rejects with code `E_CANCELLED`), a progress callback
  * (fraction in [0, 1]) and a thread count (results never depend on it).
  */
@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Cancellation / progress / threading control shared by all async kernels. */
-export interface JobOptions {
+export interface KernelJobOptions {
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
   /** Worker threads, 0 = all cores. */
@@ -28,11 +28,14 @@ export interface JobOptions {
   layer?: string;
 }
 
+/** Alias of {@link KernelJobOptions} (the engine imports it under this name). */
+export type JobOptions = KernelJobOptions;
+
 /** Error thrown by a kernel; `code` is E_SHAPE, E_NUMERIC, E_CANCELLED, E_ARG or E_INPUT. */
-export class KernelError extends Error {
+export class LowbitKernelError extends Error {
   constructor(message: string, readonly code: string) {
     super(message);
-    this.name = 'KernelError';
+    this.name = 'LowbitKernelError';
   }
 }
 
@@ -42,6 +45,7 @@ interface Addon {
   dualBinarize: (...a: unknown[]) => Promise<DualBinResult>;
   binarizeRow: (w: Float64Array, mask: Uint8Array | null, order: number, fp16: boolean) => BinarizeRowResult;
   billmSearchBlock: (s: Float64Array, rows: number, count: number, upLim: number) => BlockSearchResult;
+  hessianInverseFactor: (H: Float64Array, n: number, percdamp: number) => { U: Float64Array; dead: Uint8Array };
   binlrCreateToken: () => unknown;
   binlrCancel: (t: unknown) => void;
   svd: (...a: unknown[]) => Promise<{ u: Float64Array; s: Float64Array; vt: Float64Array }>;
@@ -62,14 +66,14 @@ function load(): Addon {
     resolve(here, '../native/build/Release/lowbit_native.node'),
     join(process.cwd(), 'native/build/Release/lowbit_native.node'),
   ].filter((p): p is string => !!p && existsSync(p));
-  if (!candidates.length) throw new KernelError('lowbit native addon not built: run `npm run install`', 'E_INPUT');
+  if (!candidates.length) throw new LowbitKernelError('lowbit native addon not built: run `npm run install`', 'E_INPUT');
   const req = createRequire(join(here, 'lowbit.js'));
   addon = req(candidates[0]!) as Addon;
   return addon;
 }
 
 function check(cond: boolean, what: string): void {
-  if (!cond) throw new KernelError(what, 'E_INPUT');
+  if (!cond) throw new LowbitKernelError(what, 'E_INPUT');
 }
 function checkMatrix(a: ArrayLike<number>, rows: number, cols: number, name: string): void {
   check(Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0, `${name}: rows and cols must be positive integers (got ${rows}×${cols})`);
@@ -79,9 +83,9 @@ function toF64(a: Float32Array | Float64Array): Float64Array {
   return a instanceof Float64Array ? a : Float64Array.from(a);
 }
 
-async function runJob<T>(opts: JobOptions, start: (ctl: object) => Promise<T>): Promise<T> {
+async function runJob<T>(opts: KernelJobOptions, start: (ctl: object) => Promise<T>): Promise<T> {
   const prefix = opts.layer ? `${opts.layer}: ` : '';
-  if (opts.signal?.aborted) throw new KernelError(`${prefix}cancelled before start`, 'E_CANCELLED');
+  if (opts.signal?.aborted) throw new LowbitKernelError(`${prefix}cancelled before start`, 'E_CANCELLED');
   const native = load();
   const token = native.binlrCreateToken();
   const onAbort = () => native.binlrCancel(token);
@@ -90,7 +94,7 @@ async function runJob<T>(opts: JobOptions, start: (ctl: object) => Promise<T>): 
     return await start({ token, onProgress: opts.onProgress, threads: opts.threads ?? 0 });
   } catch (e) {
     const err = e as Error & { code?: string };
-    throw new KernelError(prefix + err.message, err.code ?? 'E_NUMERIC');
+    throw new LowbitKernelError(prefix + err.message, err.code ?? 'E_NUMERIC');
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
@@ -99,7 +103,7 @@ async function runJob<T>(opts: JobOptions, start: (ctl: object) => Promise<T>): 
 // ---------------------------------------------------------------- binarization
 
 /** BiLLM options (bigptq.py defaults). */
-export interface BillmOptions extends JobOptions {
+export interface BillmOptions extends KernelJobOptions {
   /** Block = group of columns (default 128). */
   blockSize?: number;
   /** Hessian dampening fraction of mean(diag H) (default 0.01; retried ×10 if not PD). */
@@ -176,7 +180,7 @@ export function decodeBillm(s: BillmStored, rows: number, cols: number, blockSiz
 }
 
 /** PB-LLM options (gptq_pb defaults). */
-export interface PbllmOptions extends JobOptions {
+export interface PbllmOptions extends KernelJobOptions {
   /** Fraction of each group's least salient entries that are binarized (default 0.9). */
   lowFrac?: number;
   /** Mask/parameter group along columns; −1 = whole row (default). */
@@ -208,7 +212,7 @@ export async function pbllm(w: Float32Array, rows: number, cols: number, H: Floa
   return runJob(opts, (ctl) => load().pbllm(w, rows, cols, H, opts, ctl));
 }
 
-export interface DualBinOptions extends JobOptions {
+export interface DualBinOptions extends KernelJobOptions {
   /** Columns per (α₁, α₂) group (default 128). */
   groupSize?: number;
   /** Alternating refit iterations (default 10). */
@@ -246,6 +250,16 @@ export function billmSearchBlock(S: Float64Array, rows: number, count: number, u
   return load().billmSearchBlock(S, rows, count, upLim);
 }
 
+/**
+ * Synchronous inverse-Hessian factor used by BiLLM/PB-LLM: dead columns (H_jj = 0) get H_jj = 1,
+ * H += percdamp·mean(diag H)·I (×10 retries if not PD), then U upper triangular with
+ * H⁻¹ = UᵀU (torch `cholesky(cholesky_inverse(chol(H)), upper=True)`). n×n row-major.
+ */
+export function hessianInverseFactor(H: Float64Array, n: number, percdamp = 0.01): { U: Float64Array; dead: Uint8Array } {
+  checkMatrix(H, n, n, 'hessianInverseFactor H');
+  return load().hessianInverseFactor(H, n, percdamp);
+}
+
 // ---------------------------------------------------------------- low rank
 
 export interface SvdResult {
@@ -259,13 +273,13 @@ export interface SvdResult {
 }
 
 /** Thin float64 SVD (Gram-matrix eigen decomposition; small σ accurate in absolute terms only). */
-export async function svd(a: Float32Array | Float64Array, rows: number, cols: number, opts: JobOptions = {}): Promise<SvdResult> {
+export async function svd(a: Float32Array | Float64Array, rows: number, cols: number, opts: KernelJobOptions = {}): Promise<SvdResult> {
   checkMatrix(a, rows, cols, 'svd a');
   const r = await runJob(opts, (ctl) => load().svd(toF64(a), rows, cols, ctl));
   return { ...r, k: Math.min(rows, cols) };
 }
 
-export interface R1SketchOptions extends JobOptions {
+export interface R1SketchOptions extends KernelJobOptions {
   rank: number;
   /** Power iterations per component (default 2). */
   iters?: number;
@@ -309,7 +323,7 @@ export interface LowRankResult {
   blcBest: number[];
 }
 
-export interface FlrqOptions extends JobOptions {
+export interface FlrqOptions extends KernelJobOptions {
   bits?: number;
   groupSize?: number;
   /** Storage budget x: stop when 1 + 16r(m+n)/(b·m·n) > 1 + x (default 0.2). */
@@ -336,7 +350,7 @@ export async function flrq(w: Float32Array, rows: number, cols: number, H: Float
   return runJob(opts, (ctl) => load().flrq(w, rows, cols, H, actMean, opts, ctl));
 }
 
-export interface BaselineOptions extends JobOptions {
+export interface BaselineOptions extends KernelJobOptions {
   bits?: number;
   groupSize?: number;
   /** Rank r (default 8). */

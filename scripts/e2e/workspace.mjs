@@ -1,6 +1,6 @@
 // Generates the e2e test workspace in a temp folder: recipes pointing at ../shared/models/stories260K
 // by absolute path (never copied), and a `.has-model` marker when ../shared is present.
-import { mkdtempSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, mkdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -40,6 +40,14 @@ ${extraRules}evaluate:
   writeFileSync(join(ws, 'slow.lowbit.yaml'), recipe({ output: './out/cancelled.onnx', samples: 64, seq: 256, evalSamples: 64 }));
   writeFileSync(join(ws, 'bad.lowbit.yaml'), recipe({ output: './out/bad.onnx', samples: 8, seq: 64, evalSamples: 4,
     extraRules: '  - match: "layers.*.nonexistent"\n    bits: 3\n' }));
+  // Recorded reports (test/fixtures/reports) as the last run of three recipes, so the UI phase can
+  // check what the panels render inside VS Code independently of a live run.
+  for (const [name, fixture] of [['recorded-gptq', 'stories260K-gptq-w4'], ['recorded-billm', 'stories260K-billm'], ['recorded-flrq', 'stories260K-flrq']]) {
+    mkdirSync(join(ws, name));
+    copyFileSync(join(repoRoot, 'test/fixtures/reports', `${fixture}.report.json`), join(ws, name, `${fixture}.report.json`));
+    writeFileSync(join(ws, `${name}.lowbit.yaml`), recipe({ output: `./${name}/${fixture}.onnx`, samples: 8, seq: 64, evalSamples: 4 }));
+  }
+  copyFileSync(join(repoRoot, 'test/fixtures/reports/stories260K-rtn-w4.report.json'), join(ws, 'recorded-gptq', 'stories260K-rtn-w4.report.json'));
   if (hasModel) writeFileSync(join(ws, '.has-model'), model);
   return { ws, hasModel };
 }

@@ -4,11 +4,10 @@
  * Opens the report panel when the run finishes.
  */
 import * as vscode from 'vscode';
-import { randomUUID } from 'node:crypto';
-import { WorkDoneProgress, type WorkDoneProgressBegin, type WorkDoneProgressReport, type WorkDoneProgressEnd } from 'vscode-languageclient';
 import { CompressRequest } from '../../../language-server/src/protocol/messages';
 import type { Ctx } from '../ctx';
 import { targetRecipe } from '../recipe';
+import { runJob } from '../progress';
 
 /** Result of the command (returned for tests and other extensions): undefined when refused/cancelled. */
 export type CompressOutcome = CompressRequest.Result | undefined;
@@ -25,33 +24,10 @@ export function compressAndEvaluate(ctx: Ctx) {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === recipe.toString());
     if (doc?.isDirty) await doc.save();
     const client = ctx.client;
-    const workDoneToken = `lowbit-compress-${randomUUID()}`;
     ctx.setHealth('running', `Compressing ${vscode.workspace.asRelativePath(recipe)}`);
     try {
-      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Lowbit: compress and evaluate', cancellable: true }, async (progress, token) => {
-        let last = 0;
-        const sub = client.onProgress(WorkDoneProgress.type, workDoneToken, (v: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => {
-          if (v.kind === 'end') return;
-          const pct = v.percentage ?? last;
-          progress.report({ message: v.message, increment: Math.max(0, pct - last) });
-          last = Math.max(last, pct);
-        });
-        // One source for both routes: the notification's Cancel button and ctx.cancelJob().
-        const cts = new vscode.CancellationTokenSource();
-        const link = token.onCancellationRequested(() => cts.cancel());
-        ctx.currentJob = cts;
-        try {
-          return await client.sendRequest(CompressRequest.type, { uri: recipe.toString(), workDoneToken }, cts.token);
-        } catch (e) {
-          if (cts.token.isCancellationRequested) return undefined;
-          throw e;
-        } finally {
-          sub.dispose();
-          link.dispose();
-          if (ctx.currentJob === cts) ctx.currentJob = undefined;
-          cts.dispose();
-        }
-      });
+      const result = await runJob(ctx, 'Lowbit: compress and evaluate',
+        (workDoneToken, token) => client.sendRequest(CompressRequest.type, { uri: recipe.toString(), workDoneToken }, token));
       if (!result) { void vscode.window.showInformationMessage('Lowbit: compression cancelled; no output was written.'); return undefined; }
       ctx.panels.setReport(recipe, result.report, result.reportPath);
       await ctx.panels.show('report', recipe);

@@ -10,6 +10,7 @@ import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type Fro
 import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
 import type { Report } from '../../../language-server/src/protocol/report';
 import type { Ctx } from '../ctx';
+import { runJob } from '../progress';
 
 const TITLES: Record<PanelKind, string> = { report: 'Lowbit Report', sensitivity: 'Lowbit Layer Sensitivity', saliency: 'Lowbit Hessian Saliency', ranks: 'Lowbit Rank Allocation' };
 
@@ -80,19 +81,20 @@ export class PanelManager implements vscode.Disposable {
   /** Runs the sensitivity job with a progress notification (Cancel cancels the request). */
   async runSensitivity(recipe: vscode.Uri): Promise<void> {
     const client = this.ctx.client;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Lowbit: measuring layer sensitivity', cancellable: true }, async (progress, token) => {
-      const result = await client.sendRequest(SensitivityRequest.type, { uri: recipe.toString() }, token);
-      this.onSensitivityUpdate({ uri: recipe.toString(), layers: result.layers, done: true });
-      progress.report({ increment: 100 });
-    });
+    const result = await runJob(this.ctx, 'Lowbit: measuring layer sensitivity',
+      (workDoneToken, token) => client.sendRequest(SensitivityRequest.type, { uri: recipe.toString(), workDoneToken }, token));
+    if (result) this.onSensitivityUpdate({ uri: recipe.toString(), layers: result.layers, done: true });
   }
 
   private async pushReport(e: Open, recipe: vscode.Uri): Promise<void> {
-    let cached = this.reports.get(recipe.toString());
-    if (!cached) {
-      const r = await this.ctx.client.sendRequest(ReportRequest.type, { uri: recipe.toString() });
-      if (r) { this.setReport(recipe, r.report, r.reportPath, r.history); cached = this.reports.get(recipe.toString()); }
+    // Ask the server every time (a CLI run may have written a newer report); fall back to the last run's.
+    const r = await this.ctx.client.sendRequest(ReportRequest.type, { uri: recipe.toString() });
+    if (r) {
+      const err = checkReport(r.report);
+      if (err) throw new Error(`${r.reportPath}: ${err}`);
+      this.setReport(recipe, r.report, r.reportPath, r.history);
     }
+    const cached = this.reports.get(recipe.toString());
     if (!cached) { this.post(e, { type: 'error', message: `No report yet for ${basename(recipe.fsPath)}: run "Lowbit: Compress and Evaluate".` }); return; }
     this.post(e, { type: 'report', report: cached.report, reportPath: cached.reportPath, history: cached.history.map((p) => ({ path: p, label: basename(p) })) });
   }
@@ -117,18 +119,27 @@ export class PanelManager implements vscode.Disposable {
       case 'runSensitivity':
         return this.runSensitivity(e.recipe);
       case 'applyMixedPrecision': {
-        const layers = this.sensitivity.get(e.recipe.toString())
-          ?? this.reports.get(e.recipe.toString())?.report.layers.filter((l) => l.sensitivity).map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
-        if (!layers?.length) throw new Error('No sensitivity known yet: press "Measure sensitivity" first.');
-        const r = await this.ctx.client.sendRequest(MixedPrecisionRequest.type, { uri: e.recipe.toString(), layers, highBits: msg.highBits, budgetFraction: msg.budgetFraction });
-        const edit = await this.ctx.client.protocol2CodeConverter.asWorkspaceEdit(r.edit);
-        if (!(await vscode.workspace.applyEdit(edit))) throw new Error('VS Code refused the recipe edit.');
-        await vscode.window.showTextDocument(e.recipe, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
-        this.post(e, { type: 'mixedPrecision', chosen: r.chosen });
+        const chosen = await this.applyMixedPrecision(e.recipe, msg.highBits, msg.budgetFraction);
+        this.post(e, { type: 'mixedPrecision', chosen });
         return;
       }
     }
     void kind;
+  }
+
+  /**
+   * Asks the server for an edit giving the most sensitive layers `highBits` within the budget,
+   * applies it to the recipe (the user sees the change in the editor) and returns the chosen layers.
+   */
+  async applyMixedPrecision(recipe: vscode.Uri, highBits: number, budgetFraction: number): Promise<string[]> {
+    const layers = this.sensitivity.get(recipe.toString())
+      ?? this.reports.get(recipe.toString())?.report.layers.filter((l) => l.sensitivity).map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
+    if (!layers?.length) throw new Error('No sensitivity known yet: press "Measure sensitivity" first.');
+    const r = await this.ctx.client.sendRequest(MixedPrecisionRequest.type, { uri: recipe.toString(), layers, highBits, budgetFraction });
+    const edit = await this.ctx.client.protocol2CodeConverter.asWorkspaceEdit(r.edit);
+    if (!(await vscode.workspace.applyEdit(edit))) throw new Error('VS Code refused the recipe edit.');
+    await vscode.window.showTextDocument(recipe, { viewColumn: vscode.ViewColumn.One, preserveFocus: false });
+    return r.chosen;
   }
 
   /** Opens the recipe and selects the rule that governs `layer`. */

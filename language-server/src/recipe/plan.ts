@@ -153,7 +153,15 @@ export function recipeDiagnostics(recipe: Recipe, recipePath: string): RecipeDia
     out.push({ span: v.output.span, severity: 'error', message: '`output` is the input model; the compressed model must be written elsewhere.', code: 'output-is-model' });
   }
   if (v['calibration.text'] && !v['calibration.tokenizer']) out.push({ span: v['calibration.text'].keySpan, severity: 'error', message: '`calibration.text` needs `calibration.tokenizer`.', code: 'missing-key', data: { key: 'tokenizer' } });
+  if (v['evaluate.text'] && !v['evaluate.tokenizer'] && !v['calibration.tokenizer']) out.push({ span: v['evaluate.text'].keySpan, severity: 'error', message: '`evaluate.text` needs a tokenizer (`evaluate.tokenizer` or `calibration.tokenizer`).', code: 'missing-key', data: { key: 'tokenizer' } });
   const sources = ['text', 'tensors', 'images'].filter((k) => v[`calibration.${k}`]);
+  if (!sources.length) {
+    const methodFields = [v['defaults.method'], ...recipe.rules.map((r) => r.method)].filter((f): f is Field<unknown> => Boolean(f));
+    for (const f of methodFields) {
+      const m = f.value as Method;
+      if (METHOD_INFO[m]?.needsCalibration) out.push({ span: f.span, severity: 'warning', message: `${m} is calibrated on activations, but the recipe gives no \`calibration\` data: random token ids will be used.`, code: 'no-calibration' });
+    }
+  }
   if (sources.length > 1) out.push({ span: v[`calibration.${sources[1]}`].keySpan, severity: 'error', message: `Give one calibration source, not ${sources.join(' and ')}.`, code: 'conflict' });
   return out;
 }

@@ -10,7 +10,7 @@
 namespace lowbit {
 
 /** Rounds a float to the nearest fp16-representable value (half-to-even; saturates at ±65504). */
-float RoundToHalf(double v);
+float RoundToFp16(double v);
 
 /** One binarized group: ŵ = α·s + μ with s = sign(w − μ), tie (w == μ) → +1. */
 struct BinParams {
@@ -30,7 +30,7 @@ void BinarizeResidual(const double* w, const uint8_t* mask, int n, int order, bo
 /** Upper Cholesky factor U of H⁻¹ (GPTQ steps 3, 6, 7) in fp64, with dead columns (H_jj = 0)
  *  set to 1 and reported in `dead`. Retries with damp×10 (up to 4 times) if H is not PD. */
 Status HessianInverseFactor(const double* H, int n, double percdamp, std::vector<double>* U,
-                            std::vector<uint8_t>* dead);
+                            std::vector<uint8_t>* dead, int threads = 0);
 
 /** BiLLM options (bigptq.py defaults). */
 struct BillmOptions {

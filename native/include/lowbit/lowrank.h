@@ -23,7 +23,7 @@ void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_
                        bool clip_search, int threads, SymQuant* out);
 
 /** tr(Δ H Δᵀ) for Δ rows×cols; H = null means the identity (Frobenius). */
-double WeightedError(const double* delta, int rows, int cols, const double* H, int threads);
+double LowRankTraceError(const double* delta, int rows, int cols, const double* H, int threads);
 
 /** Common low-rank result. */
 struct LowRankResult {

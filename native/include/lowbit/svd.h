@@ -20,6 +20,6 @@ Status Svd(const double* a, int rows, int cols, const JobControl& ctl, std::vect
            std::vector<double>* s, std::vector<double>* vt, std::vector<double>* us);
 
 /** C = A (m×k) · B (k×n), row-major, threaded over rows of C (deterministic). */
-void MatMul(const double* A, const double* B, int m, int k, int n, int threads, double* C);
+void MatMulF64(const double* A, const double* B, int m, int k, int n, int threads, double* C);
 
 }  // namespace lowbit

@@ -181,6 +181,22 @@ Napi::Value SearchBlockJs(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// hessianInverseFactor(H: Float64Array, n, percdamp) → {U: Float64Array, dead: Uint8Array}
+Napi::Value FactorJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto H = CopyTyped<double, Napi::Float64Array>(info[0], "H");
+  int n = info[1].As<Napi::Number>().Int32Value();
+  if (n <= 0 || H.size() != (size_t)n * n) throw Napi::RangeError::New(env, "H must be n×n");
+  std::vector<double> U;
+  std::vector<uint8_t> dead;
+  Status st = HessianInverseFactor(H.data(), n, info[2].As<Napi::Number>().DoubleValue(), &U, &dead);
+  if (!st.ok()) throw Napi::Error::New(env, st.message);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("U", MakeTyped<double, Napi::Float64Array>(env, U));
+  r.Set("dead", MakeTyped<uint8_t, Napi::Uint8Array>(env, dead));
+  return r;
+}
+
 Napi::Value CreateToken(const Napi::CallbackInfo& info) {
   auto* flag = new CancelFlag(std::make_shared<std::atomic<bool>>(false));
   return Napi::External<CancelFlag>::New(info.Env(), flag, [](Napi::Env, CancelFlag* f) { delete f; });
@@ -200,6 +216,7 @@ void RegisterBinarize(Napi::Env env, Napi::Object exports) {
   exports.Set("dualBinarize", Napi::Function::New(env, DualBin));
   exports.Set("binarizeRow", Napi::Function::New(env, BinarizeRow));
   exports.Set("billmSearchBlock", Napi::Function::New(env, SearchBlockJs));
+  exports.Set("hessianInverseFactor", Napi::Function::New(env, FactorJs));
   exports.Set("binlrCreateToken", Napi::Function::New(env, CreateToken));
   exports.Set("binlrCancel", Napi::Function::New(env, CancelToken));
 }

@@ -55,7 +55,7 @@ Status Billm(const float* w, int rows, int cols, const double* H, const BillmOpt
     if (!std::isfinite(w[i])) return Status::Error(Code::kNumeric, "billm: non-finite weight at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols));
   std::vector<double> U;
   std::vector<uint8_t> dead;
-  Status st = HessianInverseFactor(H, cols, opt.percdamp, &U, &dead);
+  Status st = HessianInverseFactor(H, cols, opt.percdamp, &U, &dead, ctl.threads);
   if (!st.ok()) return Status::Error(st.code, "billm: " + st.message);
 
   const size_t mn = (size_t)rows * cols;

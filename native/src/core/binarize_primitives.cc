@@ -9,7 +9,7 @@
 
 namespace lowbit {
 
-float RoundToHalf(double v) {
+float RoundToFp16(double v) {
   if (!std::isfinite(v)) return static_cast<float>(v);
   double a = std::fabs(v);
   if (a >= 65504.0) return static_cast<float>(std::copysign(65504.0, v));
@@ -41,7 +41,7 @@ void BinarizeResidual(const double* w, const uint8_t* mask, int n, int order, bo
   std::vector<double> res(w, w + n), acc(n, 0.0);
   for (int o = 0; o < order; ++o) {
     BinParams p = FitBinary(res.data(), mask, n);
-    if (fp16_scales) { p.alpha = RoundToHalf(p.alpha); p.mu = RoundToHalf(p.mu); }
+    if (fp16_scales) { p.alpha = RoundToFp16(p.alpha); p.mu = RoundToFp16(p.mu); }
     if (params) params[o] = p;
     for (int j = 0; j < n; ++j) {
       if (mask && !mask[j]) continue;
@@ -75,7 +75,7 @@ static bool CholeskyLower(std::vector<double>& a, int n) {
 }
 
 Status HessianInverseFactor(const double* H, int n, double percdamp, std::vector<double>* U,
-                            std::vector<uint8_t>* dead) {
+                            std::vector<uint8_t>* dead, int threads) {
   std::vector<double> h(H, H + (size_t)n * n);
   dead->assign(n, 0);
   double mean = 0;
@@ -87,12 +87,17 @@ Status HessianInverseFactor(const double* H, int n, double percdamp, std::vector
   mean /= n;
   double damp = percdamp;
   for (int attempt = 0; attempt < 5; ++attempt, damp *= 10) {
-    std::vector<double> a = h;
+    // With P the reversal permutation and P·H·P = L·Lᵀ (lower Cholesky), H⁻¹ = UᵀU for the upper
+    // triangular U = P·L⁻¹·P — the same factor as torch's cholesky(cholesky_inverse(chol(H)),
+    // upper=True), in one factorization and one triangular inverse.
+    std::vector<double> a((size_t)n * n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) a[(size_t)i * n + j] = h[(size_t)(n - 1 - i) * n + (n - 1 - j)];
     for (int j = 0; j < n; ++j) a[(size_t)j * n + j] += damp * mean;
     if (!CholeskyLower(a, n)) continue;
-    // lt = (L⁻¹)ᵀ stored so that lt[j*n + k] = L⁻¹[k][j]: column j of L⁻¹ is contiguous.
+    // lt[j*n + k] = L⁻¹[k][j]: column j of L⁻¹, contiguous.
     std::vector<double> lt((size_t)n * n, 0.0);
-    ParallelRows((size_t)n, 0, [&](size_t b, size_t e) {
+    ParallelRows((size_t)n, threads, [&](size_t b, size_t e) {
       for (size_t j = b; j < e; ++j) {
         double* col = &lt[j * n];
         col[j] = 1.0 / a[j * n + j];
@@ -104,25 +109,10 @@ Status HessianInverseFactor(const double* H, int n, double percdamp, std::vector
         }
       }
     });
-    // H⁻¹[i][j] = Σ_{k ≥ max(i,j)} L⁻¹[k][i] L⁻¹[k][j].
-    std::vector<double> inv((size_t)n * n, 0.0);
-    ParallelRows((size_t)n, 0, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i)
-        for (size_t j = 0; j <= i; ++j) {
-          const double* x = &lt[i * n];
-          const double* y = &lt[j * n];
-          double s = 0;
-          for (int k = (int)i; k < n; ++k) s += x[k] * y[k];
-          inv[i * n + j] = s;
-        }
-    });
-    for (int i = 0; i < n; ++i)
-      for (int j = i + 1; j < n; ++j) inv[(size_t)i * n + j] = inv[(size_t)j * n + i];
-    // torch.linalg.cholesky(upper=True): H⁻¹ = UᵀU with U upper, i.e. U = (lower factor)ᵀ.
-    if (!CholeskyLower(inv, n)) continue;
     U->assign((size_t)n * n, 0.0);
     for (int i = 0; i < n; ++i)
-      for (int j = 0; j <= i; ++j) (*U)[(size_t)j * n + i] = inv[(size_t)i * n + j];
+      for (int j = i; j < n; ++j)  // U[i][j] = L⁻¹[n−1−i][n−1−j]
+        (*U)[(size_t)i * n + j] = lt[(size_t)(n - 1 - j) * n + (n - 1 - i)];
     return Status::Ok();
   }
   return Status::Error(Code::kNumeric, "Hessian is not positive definite even with damp ×10⁴");

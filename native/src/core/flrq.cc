@@ -111,7 +111,7 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
   for (int epoch = 0; epoch <= opt.blc_epochs; ++epoch) {
     ApplyLowRank(cur.q.dequant.data(), cur.L, cur.R, rows, cols, cur.rank, 1.0, ctl.threads, tmp.data());
     for (size_t i = 0; i < mn; ++i) delta[i] = W[i] - tmp[i];
-    const double e = WeightedError(delta.data(), rows, cols, H, ctl.threads);
+    const double e = LowRankTraceError(delta.data(), rows, cols, H, ctl.threads);
     if (e < best_e) { best_e = e; best = cur; }
     best_curve.push_back(best_e);
     ctl.report(epoch + 1, opt.blc_epochs + 1);

@@ -47,7 +47,7 @@ void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_
   });
 }
 
-double WeightedError(const double* delta, int rows, int cols, const double* H, int threads) {
+double LowRankTraceError(const double* delta, int rows, int cols, const double* H, int threads) {
   std::vector<double> per_row(rows, 0.0);
   ParallelRows((size_t)rows, threads, [&](size_t b, size_t e) {
     for (size_t r = b; r < e; ++r) {
@@ -106,13 +106,13 @@ void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant&
   const int rows = out->q.rows, cols = out->q.cols;
   const size_t mn = (size_t)rows * cols;
   std::vector<double> d(mn);
-  const double ref = WeightedError(W.data(), rows, cols, H, threads);
+  const double ref = LowRankTraceError(W.data(), rows, cols, H, threads);
   for (size_t i = 0; i < mn; ++i) d[i] = W[i] - plain.dequant[i];
-  const double before = WeightedError(d.data(), rows, cols, H, threads);
+  const double before = LowRankTraceError(d.data(), rows, cols, H, threads);
   std::vector<double> approx(mn);
   ApplyLowRank(out->q.dequant.data(), out->L, out->R, rows, cols, out->rank, 1.0, threads, approx.data());
   for (size_t i = 0; i < mn; ++i) d[i] = W[i] - approx[i];
-  const double after = WeightedError(d.data(), rows, cols, H, threads);
+  const double after = LowRankTraceError(d.data(), rows, cols, H, threads);
   out->rel_error_before = ref > 0 ? std::sqrt(before / ref) : 0;
   out->rel_error_after = ref > 0 ? std::sqrt(after / ref) : 0;
   out->storage_overhead = 16.0 * out->rank * (rows + cols) / ((double)out->q.bits * mn);

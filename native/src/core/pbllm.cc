@@ -21,7 +21,7 @@ Status Pbllm(const float* w, int rows, int cols, const double* H, const PbllmOpt
     if (!std::isfinite(w[i])) return Status::Error(Code::kNumeric, "pbllm: non-finite weight at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols));
   std::vector<double> U;
   std::vector<uint8_t> dead;
-  Status st = HessianInverseFactor(H, cols, opt.percdamp, &U, &dead);
+  Status st = HessianInverseFactor(H, cols, opt.percdamp, &U, &dead, ctl.threads);
   if (!st.ok()) return Status::Error(st.code, "pbllm: " + st.message);
   std::vector<double> W(w, w + mn);
   for (int r = 0; r < rows; ++r)

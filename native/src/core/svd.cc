@@ -13,10 +13,12 @@ namespace lowbit {
 
 namespace {
 
-// Tridiagonalizes the symmetric matrix held in V (n×n, row-major); d/e get the diagonal and
+// Tridiagonalizes the symmetric matrix held in V (n×n); d/e get the diagonal and
 // sub-diagonal, V the accumulated orthogonal transform (columns).
 void Tred2(std::vector<double>& V, int n, std::vector<double>& d, std::vector<double>& e) {
-  auto v = [&](int i, int j) -> double& { return V[(size_t)i * n + j]; };
+  // Column-major accessor: the inner loops of tred2 run down columns, which are then contiguous;
+  // the input is symmetric, and the result lands already transposed (eigenvectors as rows).
+  auto v = [&](int i, int j) -> double& { return V[(size_t)j * n + i]; };
   for (int j = 0; j < n; ++j) d[j] = v(n - 1, j);
   for (int i = n - 1; i > 0; --i) {
     double scale = 0, h = 0;
@@ -123,7 +125,7 @@ bool Tql2(std::vector<double>& Vt, int n, std::vector<double>& d, std::vector<do
 
 }  // namespace
 
-void MatMul(const double* A, const double* B, int m, int k, int n, int threads, double* C) {
+void MatMulF64(const double* A, const double* B, int m, int k, int n, int threads, double* C) {
   ParallelRows((size_t)m, threads, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       double* c = C + i * n;
@@ -142,9 +144,7 @@ Status SymmetricEigen(const double* a, int n, std::vector<double>* values, std::
   if (n <= 0) return Status::Error(Code::kShape, "eigen: empty matrix");
   std::vector<double> V(a, a + (size_t)n * n), d(n), e(n);
   Tred2(V, n, d, e);
-  std::vector<double> Vt((size_t)n * n);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) Vt[(size_t)j * n + i] = V[(size_t)i * n + j];
+  std::vector<double>& Vt = V;  // column-major V == row-major Vᵀ
   if (!Tql2(Vt, n, d, e)) return Status::Error(Code::kNumeric, "eigen: QL iteration did not converge");
   std::vector<int> idx(n);
   std::iota(idx.begin(), idx.end(), 0);

@@ -23,3 +23,31 @@ suite('panels', () => {
     });
   }
 });
+
+suite('panel actions', () => {
+  test('reveal rule: a layer click selects the recipe rule that governs it', async function () {
+    if (!haveModel()) this.skip();
+    const a = await api();
+    const editor = await openRecipe('recorded-gptq.lowbit.yaml');
+    await a.ctx.panels.revealRule(editor.document.uri, 'layers.3.w2');
+    const active = vscode.window.activeTextEditor;
+    assert.equal(active?.document.uri.toString(), editor.document.uri.toString());
+    const line = active!.document.getText().split('\n').findIndex((l) => l.includes('"layers.*.w2"'));
+    assert.ok(active!.selection.start.line >= line && active!.selection.start.line <= line + 1, `selection at line ${active!.selection.start.line + 1}, rule at ${line + 1}`);
+  });
+
+  test('"Give the most sensitive layers 8 bits" edits the recipe from the last report\'s sensitivity', async function () {
+    if (!haveModel()) this.skip();
+    const a = await api();
+    const editor = await openRecipe('recorded-gptq.lowbit.yaml');
+    await vscode.commands.executeCommand('lowbit.showSensitivity', editor.document.uri);
+    const before = editor.document.getText();
+    const chosen = await a.ctx.panels.applyMixedPrecision(editor.document.uri, 8, 0.25);
+    assert.ok(chosen.length > 0, 'some layers chosen');
+    const after = vscode.window.activeTextEditor!.document.getText();
+    assert.notEqual(after, before, 'the recipe was edited');
+    const count = (t: string) => (t.match(/bits:\s*8/g) ?? []).length;
+    assert.ok(count(after) > count(before), `more 8-bit settings after the edit:\n${after}`);
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+  });
+});

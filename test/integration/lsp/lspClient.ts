@@ -14,6 +14,8 @@ export interface LspSession {
   conn: rpc.ProtocolConnection;
   child: ChildProcess;
   stderr: string[];
+  /** Every publishDiagnostics received, in order. */
+  published: rpc.PublishDiagnosticsParams[];
   /** Resolves with the next diagnostics published for `uri` (optionally for a given version). */
   diagnostics(uri: string, version?: number): Promise<rpc.PublishDiagnosticsParams>;
   open(uri: string, text: string, version?: number): void;
@@ -28,7 +30,9 @@ export async function startSession(args: string[] = [serverJs, '--stdio'], initi
   child.stderr!.on('data', (d) => stderr.push(String(d)));
   const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout!), new rpc.StreamMessageWriter(child.stdin!));
   const waiters: { uri: string; version?: number; resolve: (p: rpc.PublishDiagnosticsParams) => void }[] = [];
+  const published: rpc.PublishDiagnosticsParams[] = [];
   conn.onNotification(rpc.PublishDiagnosticsNotification.type, (p) => {
+    published.push(p);
     for (const w of [...waiters]) if (w.uri === p.uri && (w.version === undefined || w.version === p.version)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(p); }
   });
   conn.onRequest('window/workDoneProgress/create', () => null);
@@ -38,7 +42,7 @@ export async function startSession(args: string[] = [serverJs, '--stdio'], initi
   await Promise.race([exited, conn.sendRequest(rpc.InitializeRequest.type, { processId: process.pid, rootUri: null, capabilities: { window: { workDoneProgress: true } }, initializationOptions })]);
   conn.sendNotification(rpc.InitializedNotification.type, {});
   return {
-    conn, child, stderr,
+    conn, child, stderr, published,
     diagnostics: (uri, version) => new Promise((resolve) => waiters.push({ uri, version, resolve })),
     open: (uri, text, version = 1) => conn.sendNotification(rpc.DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'lowbit-recipe', version, text } }),
     close: async () => {

@@ -183,6 +183,9 @@ describe('billm', () => {
     const b = await billm(w, rows, cols, H, { threads: 2 });
     assert.deepEqual(a.dequant, b.dequant);
     const ex = await billm(w, rows, cols, H, { exact: true });
+    // With a diagonal Hessian there is nothing to feed back: exact mode equals faithful mode.
+    const fI = await billm(w, rows, cols, identity(cols, 3)), eI = await billm(w, rows, cols, identity(cols, 3), { exact: true });
+    assert.deepEqual(eI.dequant, fI.dequant);
     assert.notDeepEqual(ex.dequant, a.dequant);
     assert.ok(Number.isFinite(ex.loss) && ex.loss > 0);
     const big = 768, wb = Float32Array.from({ length: rows * big }, r);

@@ -2,7 +2,7 @@
 // feedback), plus mask fraction, bit accounting and feedback on a correlated Hessian.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pbllm } from '../../../native/ts/lowbit';
+import { hessianInverseFactor, pbllm } from '../../../native/ts/lowbit';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -57,6 +57,41 @@ describe('pbllm', () => {
     const plain = await pbllm(w, rows, cols, identity(cols), { lowFrac: 0.9, hessianSaliency: false });
     assert.deepEqual(fb.mask, plain.mask, '|w| saliency gives the same mask');
     assert.ok(trErr(fb.dequant) < trErr(plain.dequant), `${trErr(fb.dequant)} vs ${trErr(plain.dequant)}`);
+  });
+
+  test('two-column closed form of the GPTQ update: w₂′ = w₂ + (b/c)(w₁ − q₁)', async () => {
+    const [a, b, c] = [2, 0.9, 1.5];
+    const H = Float64Array.from([a, b, b, c]);
+    const w = Float32Array.from([0.3137, -0.7311, -0.2219, 0.5903]);  // 2 rows × 2 cols
+    const res = await pbllm(w, 2, 2, H, { lowFrac: 0, percdamp: 0 });
+    for (let x = 0; x < 2; x++) {
+      const w1 = w[x * 2]!, w2 = w[x * 2 + 1]!;
+      const lo = Math.min(0, w1, w2), hi = Math.max(0, w1, w2);
+      const s = Math.fround((hi - lo) / 255), z = Math.round(-lo / s);
+      const rtn = (v: number) => s * (Math.min(255, Math.max(0, Math.round(v / s) + z)) - z);
+      const q1 = rtn(w1), q2 = rtn(w2 + (b / c) * (w1 - Math.fround(q1)));
+      assert.ok(Math.abs(res.dequant[x * 2]! - q1) < 1e-7 && Math.abs(res.dequant[x * 2 + 1]! - q2) < 1e-7, `row ${x}`);
+    }
+  });
+
+  test('inverse-Hessian factor: U upper, UᵀU·(H + damp·I) = I, dead columns flagged', () => {
+    const r = rng(5), n = 30, T = 80, X = Float64Array.from({ length: T * n }, r), H = new Float64Array(n * n);
+    for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) H[i * n + j]! += (2 * X[t * n + i]! * X[t * n + j]!) / T;
+    for (let i = 0; i < n; i++) { H[i * n + 7] = 0; H[7 * n + i] = 0; }  // dead column 7
+    const { U, dead } = hessianInverseFactor(H, n, 0.01);
+    assert.deepEqual([...dead].map((v, i) => (v ? i : -1)).filter((i) => i >= 0), [7]);
+    H[7 * n + 7] = 1;
+    let mean = 0; for (let i = 0; i < n; i++) mean += H[i * n + i]! / n;
+    for (let i = 0; i < n; i++) H[i * n + i]! += 0.01 * mean;
+    for (let i = 0; i < n; i++) {
+      assert.ok(U[i * n + i]! > 0);
+      for (let j = 0; j < i; j++) assert.equal(U[i * n + j], 0);
+    }
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {  // (UᵀU)·H = I
+      let s = 0;
+      for (let k = 0; k < n; k++) { let m = 0; for (let t = 0; t < n; t++) m += U[t * n + i]! * U[t * n + k]!; s += m * H[k * n + j]!; }
+      assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-9, `[${i},${j}] = ${s}`);
+    }
   });
 
   test('rejects lowFrac outside [0, 1]', async () => {

@@ -38,7 +38,7 @@ export function onMessage(handler: (msg: ToWebview) => void): void {
       return;
     }
     if (msg.type === 'error') showError(msg.message);
-    else handler(msg);
+    else { document.getElementById('error')?.remove(); handler(msg); }
   });
 }
 

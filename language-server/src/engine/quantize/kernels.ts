@@ -4,7 +4,7 @@
  */
 import type { LayerPlan, Method } from '../../protocol/plan';
 import type { LayerReport } from '../../protocol/report';
-import * as native from '../../../../native/ts/index';
+import { nativeKernels } from './native';
 import type { InputStatistics } from '../calibrate/calibrate';
 
 /** A layer's FP weight as the quantizer sees it: W is rows×cols = out×in, row-major. */
@@ -60,7 +60,7 @@ function requireHessian(ctx: KernelContext, method: string): InputStatistics {
 }
 
 const rtn: Kernel = async ({ layer, weight }) => {
-  const q = await native.rtn(weight.data, weight.rows, weight.cols, {
+  const q = await nativeKernels().rtn(weight.data, weight.rows, weight.cols, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
     mseClip: Boolean(setting(layer.settings, 'mse_clip', 'mseClip', false)),
   });
@@ -71,7 +71,7 @@ const gptq: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const input = requireHessian(ctx, 'gptq');
   const s = layer.settings;
-  const r = await native.gptq(weight.data, weight.rows, weight.cols, input.hessian, {
+  const r = await nativeKernels().gptq(weight.data, weight.rows, weight.cols, input.hessian, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
     damp: setting(s, 'damp', 'damp', 0.01),
     blockSize: setting(s, 'block_size', 'blockSize', 128),
@@ -98,5 +98,5 @@ export function needsCalibration(method: Method): boolean {
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) under the layer input's Hessian (native). */
 export function relativeError(w: LayerWeight, dequant: Float32Array, input: InputStatistics): number {
-  return native.relativeError(w.data, dequant, w.rows, w.cols, input.hessian);
+  return nativeKernels().relativeError(w.data, dequant, w.rows, w.cols, input.hessian);
 }

@@ -15,6 +15,13 @@ export class AgreementAccumulator {
 
   /** Adds one pair of outputs with the same shape; `classes` = last-axis size for argmax (0 = skip). */
   add(reference: Float32Array, test: Float32Array, classes = 0): this {
+    this.addValues(reference, test);
+    if (classes > 0) this.addArgmax(reference, test, classes);
+    return this;
+  }
+
+  /** Cosine/SQNR/relative-error part only. */
+  addValues(reference: Float32Array, test: Float32Array): this {
     if (reference.length !== test.length) throw new Error(`output agreement: lengths differ (${reference.length} vs ${test.length})`);
     for (let i = 0; i < reference.length; i++) {
       const r = reference[i];
@@ -24,12 +31,16 @@ export class AgreementAccumulator {
       this.testSq += t * t;
       this.noiseSq += (r - t) * (r - t);
     }
-    if (classes > 0) {
-      if (reference.length % classes !== 0) throw new Error(`output agreement: ${reference.length} values are not rows of ${classes}`);
-      for (let row = 0; row < reference.length; row += classes) {
-        if (argmax(reference, row, classes) === argmax(test, row, classes)) this.argmaxSame++;
-        this.argmaxTotal++;
-      }
+    return this;
+  }
+
+  /** Argmax part only: rows of `classes` values (row-major). */
+  addArgmax(reference: Float32Array, test: Float32Array, classes: number): this {
+    if (reference.length !== test.length) throw new Error(`output agreement: lengths differ (${reference.length} vs ${test.length})`);
+    if (reference.length % classes !== 0) throw new Error(`output agreement: ${reference.length} values are not rows of ${classes}`);
+    for (let row = 0; row < reference.length; row += classes) {
+      if (argmax(reference, row, classes) === argmax(test, row, classes)) this.argmaxSame++;
+      this.argmaxTotal++;
     }
     return this;
   }

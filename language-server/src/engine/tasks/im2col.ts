@@ -73,3 +73,54 @@ export function* im2colChunks(
     yield { rows, cols, data };
   }
 }
+
+/** Anything that accumulates rows (the native Hessian, ChannelStats): `add(rows × cols, rows)`. */
+export interface RowAccumulator {
+  add(x: Float32Array, rows: number): unknown;
+}
+
+/**
+ * Streams one Conv input activation (NCHW) into accumulators of size (C/groups)·kh·kw. All groups
+ * share the weight's column space, so every group's rows go into the same accumulator (for a
+ * depthwise Conv this is the kh·kw patch covariance pooled over channels). Returns the rows added.
+ */
+export function addConvActivation(targets: RowAccumulator[], x: Float32Array, dims: readonly number[], geometry: ConvGeometry, chunkRows = 4096): number {
+  let total = 0;
+  for (let g = 0; g < (geometry.group ?? 1); g++) {
+    for (const chunk of im2colChunks(x, dims, geometry, g, chunkRows)) {
+      for (const t of targets) t.add(chunk.data, chunk.rows);
+      total += chunk.rows;
+    }
+  }
+  return total;
+}
+
+/**
+ * Conv geometry from an ONNX Conv node's attributes (2-D; `auto_pad` NOTSET/VALID, or SAME_* given
+ * the input size). `kernelDims` are the weight dims [O, I/g, kh, kw] (used when kernel_shape is absent).
+ * @throws Error naming `node` for non-2-D convolutions.
+ */
+export function convGeometryFromAttributes(
+  node: string, attributes: { name: string; i?: number; ints?: number[]; s?: Uint8Array | string }[], kernelDims: readonly number[], input?: { h: number; w: number },
+): ConvGeometry {
+  const ints = (name: string) => attributes.find((a) => a.name === name)?.ints?.map(Number);
+  const kernel = ints('kernel_shape') ?? kernelDims.slice(2).map(Number);
+  if (kernel.length !== 2) throw new Error(`Conv ${node}: only 2-D convolutions are calibrated (kernel [${kernel}])`);
+  const stride = ints('strides') ?? [1, 1];
+  const dilation = ints('dilations') ?? [1, 1];
+  let pads = ints('pads') ?? [0, 0, 0, 0];
+  const group = Number(attributes.find((a) => a.name === 'group')?.i ?? 1);
+  const autoPadRaw = attributes.find((a) => a.name === 'auto_pad')?.s;
+  const autoPad = autoPadRaw === undefined ? 'NOTSET' : typeof autoPadRaw === 'string' ? autoPadRaw : Buffer.from(autoPadRaw).toString('utf8');
+  if (autoPad === 'VALID') pads = [0, 0, 0, 0];
+  else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    if (!input) throw new Error(`Conv ${node}: auto_pad ${autoPad} needs the input size`);
+    const p = [input.h, input.w].map((size, k) => {
+      const out = Math.ceil(size / stride[k]);
+      return Math.max(0, (out - 1) * stride[k] + dilation[k] * (kernel[k] - 1) + 1 - size);
+    });
+    const lo = p.map((t) => (autoPad === 'SAME_UPPER' ? Math.floor(t / 2) : Math.ceil(t / 2)));
+    pads = [lo[0], lo[1], p[0] - lo[0], p[1] - lo[1]];
+  }
+  return { kernel: [kernel[0], kernel[1]], stride: [stride[0], stride[1]], pads: [pads[0], pads[1], pads[2], pads[3]], dilation: [dilation[0], dilation[1]], group };
+}

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { im2colChunks, convOutputSize, type ConvGeometry } from '../../../../language-server/src/engine/tasks/im2col';
+import { im2colChunks, convOutputSize, addConvActivation, convGeometryFromAttributes, type ConvGeometry } from '../../../../language-server/src/engine/tasks/im2col';
 
 /** Direct float64 grouped 2-D convolution (ONNX Conv semantics, no bias). */
 function convRef(x: Float32Array, [n, c, h, w]: number[], wt: Float64Array, o: number, g: ConvGeometry): Float64Array {
@@ -67,5 +67,37 @@ describe('im2col', () => {
     assert.throws(() => im2colChunks(new Float32Array(4), [4], { kernel: [1, 1] }).next(), /expected NCHW/);
     assert.throws(() => im2colChunks(new Float32Array(9), [1, 3, 1, 3], { kernel: [1, 1], group: 2 }).next(), /not divisible by group=2/);
     assert.throws(() => convOutputSize(2, 2, { kernel: [3, 3] }), /does not fit/);
+  });
+});
+
+describe('addConvActivation', () => {
+  test('pools all groups into one XᵀX equal to the direct sum over patches', () => {
+    const dims = [1, 2, 4, 4];
+    const x = rand(32, 3);
+    const g: ConvGeometry = { kernel: [2, 2], stride: [2, 2], group: 2 };
+    const cols = 4;
+    const h = new Float64Array(cols * cols);
+    let added = 0;
+    const acc = { add(d: Float32Array, rows: number) { added += rows; for (let r = 0; r < rows; r++) for (let a = 0; a < cols; a++) for (let b = 0; b < cols; b++) h[a * cols + b] += d[r * cols + a] * d[r * cols + b]; } };
+    assert.equal(addConvActivation([acc], x, dims, g, 3), 8);
+    assert.equal(added, 8);
+    // direct: for each channel (group) and each 2x2 non-overlapping patch
+    const ref = new Float64Array(cols * cols);
+    for (let c = 0; c < 2; c++) for (let py = 0; py < 2; py++) for (let px = 0; px < 2; px++) {
+      const v = [0, 1, 2, 3].map((k) => x[c * 16 + (py * 2 + (k >> 1)) * 4 + px * 2 + (k & 1)]);
+      for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) ref[a * 4 + b] += v[a] * v[b];
+    }
+    for (let i = 0; i < 16; i++) assert.ok(Math.abs(h[i] - ref[i]) < 1e-9);
+  });
+});
+
+describe('convGeometryFromAttributes', () => {
+  test('explicit attributes, defaults from the weight, SAME_UPPER, and rank errors', () => {
+    const g = convGeometryFromAttributes('c1', [{ name: 'strides', ints: [2, 2] }, { name: 'pads', ints: [1, 1, 1, 1] }, { name: 'group', i: 4 }], [8, 1, 3, 3]);
+    assert.deepEqual(g, { kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], dilation: [1, 1], group: 4 });
+    const s = convGeometryFromAttributes('c2', [{ name: 'auto_pad', s: 'SAME_UPPER' }, { name: 'kernel_shape', ints: [3, 3] }, { name: 'strides', ints: [2, 2] }], [1, 1, 3, 3], { h: 6, w: 6 });
+    assert.deepEqual(s.pads, [0, 0, 1, 1]);
+    assert.deepEqual(convOutputSize(6, 6, s), [3, 3]);
+    assert.throws(() => convGeometryFromAttributes('c3', [], [4, 4, 3]), /Conv c3: only 2-D/);
   });
 });

@@ -28,10 +28,13 @@ test('lowbit check --json reports every problem at file:line:column and exits 1'
   assert.ok(diagnostics.every((d) => d.file === file));
 });
 
-test('lowbit check passes the stories260K example with exit 0', { skip }, () => {
+test('lowbit check passes the stories260K examples with exit 0', { skip }, () => {
   const { code, out, err } = check(path.join(root, 'examples/stories260K.lowbit.yaml'));
   assert.equal(code, 0, out + err);
   assert.match(out, /ok: 36 layers to quantize, 0 skipped/);
+  const lowrank = check(path.join(root, 'examples/stories260K-lowrank.lowbit.yaml'));
+  assert.equal(lowrank.code, 0, lowrank.out + lowrank.err);
+  assert.match(lowrank.out, /ok: 35 layers to quantize, 1 skipped/);
 });
 
 test('lowbit check without a recipe is a usage error', () => {

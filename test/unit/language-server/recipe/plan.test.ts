@@ -115,3 +115,12 @@ test('binarization methods have fixed bits and need the fake format', () => {
   assert.equal(w1.settings.low_frac, 0.8);
   assert.equal(w1.settings.high_bits, 8);
 });
+
+test('methods that need activations warn without calibration data; evaluate.text needs a tokenizer', () => {
+  const text = `${BASE}layers:\n  - match: output\n    method: rtn\nevaluate:\n  text: ./eval.txt\n`;
+  const { diagnostics } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
+  const warn = diagnostics.filter((d) => d.code === 'no-calibration');
+  assert.deepEqual(warn.map((d) => slice(text, d.span)), ['gptq']);
+  const tok = diagnostics.find((d) => d.code === 'missing-key' && d.data?.key === 'tokenizer')!;
+  assert.equal(slice(text, tok.span), 'text');
+});

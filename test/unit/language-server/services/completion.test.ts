@@ -66,3 +66,9 @@ test('file paths relative to the recipe', () => {
   assert.deepEqual(labels('calibration:\n  text: data/|', [], uri), ['calib.txt']);
   fs.rmSync(dir, { recursive: true });
 });
+
+test('a fresh rule item and an empty flow map complete their keys', () => {
+  assert.ok(labels(`${BASE}layers:\n  - |`).includes('match'));
+  assert.deepEqual(labels('defaults: { | }').sort(), ['bits', 'group_size', 'method', 'settings', 'symmetric']);
+  assert.ok(labels('|').includes('model'));
+});
