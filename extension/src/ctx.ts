@@ -20,6 +20,8 @@ export class Ctx implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   /** The running compression job's cancellation source (undefined when idle). */
   currentJob: vscode.CancellationTokenSource | undefined;
+  /** The running job's last reported percentage (undefined before its first report). */
+  jobProgress: number | undefined;
   /** The recipe the last command ran on (fallback when no recipe editor is active). */
   lastRecipe: vscode.Uri | undefined;
 

@@ -17,12 +17,14 @@ export async function runJob<T>(ctx: Ctx, title: string, send: (workDoneToken: s
     const sub = client.onProgress(WorkDoneProgress.type, workDoneToken, (v: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => {
       if (v.kind === 'end') return;
       const pct = v.percentage ?? last;
+      ctx.jobProgress = pct;
       progress.report({ message: v.message, increment: Math.max(0, pct - last) });
       last = Math.max(last, pct);
     });
     const cts = new vscode.CancellationTokenSource();
     const link = token.onCancellationRequested(() => cts.cancel());
     ctx.currentJob = cts;
+    ctx.jobProgress = undefined;
     try {
       return await send(workDoneToken, cts.token);
     } catch (e) {

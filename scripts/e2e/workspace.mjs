@@ -37,7 +37,7 @@ ${extraRules}evaluate:
   metrics: [perplexity, kl_divergence, top1_agreement, size]
 `;
   writeFileSync(join(ws, 'stories.lowbit.yaml'), recipe({ output: './out/stories-w4.onnx', samples: 8, seq: 64, evalSamples: 4 }));
-  writeFileSync(join(ws, 'slow.lowbit.yaml'), recipe({ output: './out/cancelled.onnx', samples: 64, seq: 256, evalSamples: 64 }));
+  writeFileSync(join(ws, 'slow.lowbit.yaml'), recipe({ output: './out/cancelled.onnx', samples: 128, seq: 256, evalSamples: 128 }));
   writeFileSync(join(ws, 'bad.lowbit.yaml'), recipe({ output: './out/bad.onnx', samples: 8, seq: 64, evalSamples: 4,
     extraRules: '  - match: "layers.*.nonexistent"\n    bits: 3\n' }));
   // Recorded reports (test/fixtures/reports) as the last run of three recipes, so the UI phase can

@@ -9,7 +9,7 @@ import { exportModel } from './export/exportModel';
 import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
 import { writeModelAtomic } from './export/writeModel';
 
-function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'q' | 'lowRank' | 'inputScale'>): LayerResult {
+function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'> & { q?: unknown }): LayerResult {
   return { layer: l.layer, dequant: l.dequant, q: l.q as QuantizedWeightLike | undefined, lowRank: l.lowRank as LowRankFactors | undefined, inputScale: l.inputScale };
 }
 
@@ -35,7 +35,7 @@ export async function exportAndWrite(
   return { bytes: r.bytes.length, warnings };
 }
 
-/** The model bytes with only the given layers replaced by their dequantized weights (fake-quant). */
-export function fakeQuantBytes(model: OnnxModel, layers: Pick<QuantizedLayer, 'layer' | 'dequant'>[]): Uint8Array {
-  return exportModel(model, layers.map((l) => ({ layer: l.layer, dequant: l.dequant })), { format: 'fake' }).bytes;
+/** The model bytes with only the given layers replaced by their dequantized weights (fake-quant, low-rank branches kept). */
+export function fakeQuantBytes(model: OnnxModel, layers: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'>[]): Uint8Array {
+  return exportModel(model, layers.map((l) => toResult({ ...l, q: undefined })), { format: 'fake' }).bytes;
 }

@@ -9,6 +9,7 @@ import type { Connection, CancellationToken } from 'vscode-languageserver/node';
 import { CompressRequest, ReportRequest, SensitivityRequest, SensitivityUpdateNotification, RuleForLayerRequest, MixedPrecisionRequest } from '../protocol/messages';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
+import { reportPathFor } from '../recipe/plan';
 import { uriToPath } from '../services/analysis';
 import { ruleForLayer, mixedPrecisionEdit } from '../services/ruleEdits';
 import { runJob } from '../engine/job';
@@ -68,7 +69,7 @@ export function registerJobRequests(connection: Connection, ws: Workspace, isTru
     const out = a?.recipe.values.output;
     if (!a || !out) return null;
     const outputPath = path.resolve(path.dirname(a.recipePath), String(out.value));
-    const reportPath = outputPath.endsWith('.onnx') ? `${outputPath.slice(0, -5)}.report.json` : `${outputPath}.report.json`;
+    const reportPath = reportPathFor(outputPath);
     const report = ws.readReport(reportPath);
     if (!report) return null;
     const dir = path.dirname(reportPath);

@@ -4,6 +4,7 @@
 namespace lowbit {
 void RegisterBinarize(Napi::Env env, Napi::Object exports);
 void RegisterLowRank(Napi::Env env, Napi::Object exports);
+void RegisterQuant(Napi::Env env, Napi::Object exports);
 }  // namespace lowbit
 
 static Napi::Value Version(const Napi::CallbackInfo& info) {
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version));
   lowbit::RegisterBinarize(env, exports);
   lowbit::RegisterLowRank(env, exports);
+  lowbit::RegisterQuant(env, exports);
   return exports;
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report } from '../../../language-server/src/protocol/report';
-import { skipNoEngine as skipNoShared, stories } from '../engine/sharedFixtures';
+import { skipNoShared, stories } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';
 
 function recipe(dir: string, evalSamples = 4): string {

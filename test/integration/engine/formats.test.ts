@@ -10,7 +10,7 @@ import { quantizeLayers } from '../../../language-server/src/engine/quantize/qua
 import { openSession, runTokens } from '../../../language-server/src/engine/evaluate/ortSession';
 import { textWindows } from '../../../language-server/src/engine/data/text';
 import { layerPlans, storiesPlan } from './planFixture';
-import { skipNoEngine as skipNoShared, stories } from './sharedFixtures';
+import { skipNoShared, stories } from './sharedFixtures';
 
 describe('compressed model = fake-quant model', { skip: skipNoShared }, () => {
   for (const format of ['matmulnbits', 'qdq'] as const) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { runJob } from '../../../language-server/src/engine/job';
 import type { Report } from '../../../language-server/src/protocol/report';
 import { layerPlans, storiesPlan } from './planFixture';
-import { skipNoEngine as skipNoShared } from './sharedFixtures';
+import { skipNoShared } from './sharedFixtures';
 
 describe('GPTQ vs RTN on stories260K', { skip: skipNoShared }, () => {
   for (const bits of [4, 3]) {

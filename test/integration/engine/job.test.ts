@@ -6,7 +6,7 @@ import { runJob } from '../../../language-server/src/engine/job';
 import type { JobProgress, Method } from '../../../language-server/src/protocol/plan';
 import type { Report } from '../../../language-server/src/protocol/report';
 import { layerPlans, storiesPlan, STORIES_LAYERS } from './planFixture';
-import { skipNoEngine as skipNoShared, stories } from './sharedFixtures';
+import { skipNoShared, stories } from './sharedFixtures';
 
 const ppl = (r: Report) => ({ fp: r.metrics.fp.perplexity!, q: r.metrics.quantized.perplexity! });
 

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSensitivity, type SensitivityUpdate } from '../../../language-server/src/engine/sensitivity';
 import { layerPlans, storiesPlan } from './planFixture';
-import { skipNoEngine as skipNoShared } from './sharedFixtures';
+import { skipNoShared } from './sharedFixtures';
 
 describe('runSensitivity on stories260K', { skip: skipNoShared }, () => {
   test('proxy for every layer at once, then measured KL layer by layer', async () => {

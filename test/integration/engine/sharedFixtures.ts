@@ -1,7 +1,6 @@
 /** Paths to the shared real data (../shared next to the repository); tests skip when it is absent. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
 
 export const repoRoot = resolve(__dirname, '..', '..', '..');
 export const sharedDir = resolve(repoRoot, '..', 'shared');
@@ -15,5 +14,3 @@ export const skipNoShared: string | false = [stories.model, stories.tokenizer, s
   ? false
   : `shared data not found at ${sharedDir} (stories260K model, tokenizer, tinystories text)`;
 
-/** Skip reason for full engine runs: shared data missing, or the native kernels not in this build. */
-export const skipNoEngine: string | false = skipNoShared || (nativeKernelsAvailable() ? false : 'native kernels (native/ts/index.ts) are not available in this build');

@@ -7,7 +7,9 @@ import * as rpc from 'vscode-languageserver-protocol/node';
 import { startSession, storiesModel, sharedDir } from './lspClient';
 import type { LspSession } from './lspClient';
 
-const skip = fs.existsSync(storiesModel) ? false : `stories260K not found at ${storiesModel} (needs ../shared)`;
+const nativeIndex = path.resolve(__dirname, '..', '..', '..', 'native', 'ts', 'index.ts');
+const skip = !fs.existsSync(storiesModel) ? `stories260K not found at ${storiesModel} (needs ../shared)`
+  : !fs.existsSync(nativeIndex) ? `the native kernels (${nativeIndex}) are not in this tree yet; jobs cannot run` : false;
 
 describe('lowbit/compress over stdio on stories260K', { skip }, () => {
   let s: LspSession; let dir: string; let uri: string;
@@ -59,6 +61,24 @@ describe('lowbit/compress over stdio on stories260K', { skip }, () => {
     assert.equal(rep?.reportPath, res.reportPath);
     const h = await s.conn.sendRequest(rpc.HoverRequest.type, { textDocument: { uri }, position: { line: 11, character: 12 } });
     assert.match((h!.contents as rpc.MarkupContent).value, /Last run \(rtn, 8 bit\): rel_error/);
+  });
+
+  test('sensitivity streams updates and resolves with one entry per planned layer', async () => {
+    const updates: { layers: { name: string; proxy: number; kl?: number }[]; done: boolean }[] = [];
+    s.conn.onNotification('lowbit/sensitivityUpdate', (p: (typeof updates)[number]) => { updates.push(p); });
+    // Only block 0 and the head are planned, to keep the per-layer KL pass short.
+    const small = fs.readFileSync(path.join(dir, 'r.lowbit.yaml'), 'utf8').replace('layers:\n', 'layers:\n  - match: "layers.{1,2,3,4}.*"\n    skip: true\n');
+    fs.writeFileSync(path.join(dir, 'small.lowbit.yaml'), small);
+    const smallUri = `file://${dir}/small.lowbit.yaml`;
+    s.open(smallUri, small);
+    const res = await s.conn.sendRequest('lowbit/sensitivity', { uri: smallUri, workDoneToken: 'job-3' }) as { layers: { name: string; proxy: number; kl?: number }[] };
+    assert.deepEqual(res.layers.map((l) => l.name).sort(), ['layers.0.w1', 'layers.0.w2', 'layers.0.w3', 'layers.0.wk', 'layers.0.wo', 'layers.0.wq', 'layers.0.wv', 'output']);
+    assert.ok(res.layers.every((l) => Number.isFinite(l.proxy) && l.proxy >= 0));
+    assert.ok(updates.length >= 2);
+    assert.equal(updates[updates.length - 1].done, true);
+    const mp = await s.conn.sendRequest('lowbit/mixedPrecision', { uri: smallUri, layers: res.layers, highBits: 8, budgetFraction: 0.1 }) as { chosen: string[]; edit: { changes: Record<string, unknown[]> } };
+    assert.ok(mp.chosen.length > 0);
+    assert.equal(mp.edit.changes[smallUri].length, 1);
   });
 
   test('a cancelled compress rejects and leaves no output', async () => {

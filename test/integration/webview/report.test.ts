@@ -51,6 +51,11 @@ test('report panel compares two runs side by side and restores its state', async
   const cells = await p.page.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents();
   assert.deepEqual(cells, ['Perplexity', '5.873', '6.118', '6.741']);
   await p.screenshot('report-compare-light');
+  // Theme-aware: VS Code's light theme variables drive the page and the chart.
+  assert.equal(await p.page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(255, 255, 255)');
+  const bgAfterSwitch = await p.page.evaluate(() => { document.body.classList.replace('vscode-light', 'vscode-dark'); document.documentElement.style.setProperty('--vscode-foreground', '#cccccc'); document.documentElement.style.setProperty('--vscode-editor-background', '#1e1e1e'); return new Promise((r) => setTimeout(() => r(getComputedStyle(document.body).backgroundColor), 100)); });
+  assert.equal(bgAfterSwitch, 'rgb(30, 30, 30)');
+  assert.equal(await p.page.locator('#metrics tr[data-metric="Perplexity"] td').count(), 4, 'a theme switch re-renders the same content');
   const state = await p.page.evaluate(() => (window as any).__state);
   assert.equal(state.compare.metrics.quantized.perplexity, 6.741);
   await p.close();
@@ -70,5 +75,20 @@ test('report panel rejects malformed and unknown messages', async () => {
   await p.send({ type: 'report', report: bad, reportPath: 'x', history: [] });
   assert.match(await p.page.locator('#error').textContent() ?? '', /layers\[3\] \(layers.0.wo\)\.rel_error must be a finite number/);
   assert.equal(await p.page.locator('#metrics').count(), 0, 'nothing rendered from rejected messages');
+  await p.close();
+});
+
+test('report panel renders a report recorded from a real engine run (stories260K, GPTQ w4)', async () => {
+  const real = fixture('stories260K-real-gptq');
+  const p = await h.open('report');
+  await p.send({ type: 'report', report: real, reportPath: '/real.report.json', history: [] });
+  const row = (m: string) => p.page.locator(`#metrics tr[data-metric="${m}"] td`).allTextContents();
+  assert.deepEqual(await row('Perplexity'), ['Perplexity', real.metrics.fp.perplexity.toFixed(3), real.metrics.quantized.perplexity.toFixed(3)]);
+  assert.deepEqual(await row('Top-1 agreement'), ['Top-1 agreement', '100.0%', `${(real.metrics.top1_agreement * 100).toFixed(1)}%`]);
+  assert.equal(await p.page.locator('#layer-table tbody tr').count(), real.layers.length);
+  const w2 = real.layers.find((l: any) => l.name === 'layers.0.w2');
+  assert.equal(await p.page.locator('#layer-table tr[data-layer="layers.0.w2"] td[data-key="bits"]').textContent(), String(w2.bits));
+  await p.screenshot('report-real-run');
+  assert.deepEqual(p.problems, []);
   await p.close();
 });

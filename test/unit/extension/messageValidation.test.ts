@@ -7,7 +7,7 @@ import { parseFromWebview, parseToWebview, checkReport } from '../../../webview/
 const fixture = (n: string) => JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/reports', `${n}.report.json`), 'utf8'));
 
 test('every recorded report fixture is a valid report', () => {
-  for (const n of ['stories260K-gptq-w4', 'stories260K-rtn-w4', 'stories260K-billm', 'stories260K-flrq']) assert.equal(checkReport(fixture(n)), null, n);
+  for (const n of ['stories260K-gptq-w4', 'stories260K-rtn-w4', 'stories260K-billm', 'stories260K-flrq', 'stories260K-real-gptq']) assert.equal(checkReport(fixture(n)), null, n);
 });
 
 test('host → webview: valid messages pass, malformed ones are rejected with the reason', () => {

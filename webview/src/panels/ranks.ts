@@ -4,6 +4,7 @@ import { registerToolkit, badge } from '../ui/toolkit';
 import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
 import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
+import { onThemeChange } from '../ui/theme';
 import { el, fmt, pct } from '../ui/format';
 
 type LR = LayerReport & Required<Pick<LayerReport, 'low_rank'>>;
@@ -54,4 +55,5 @@ onMessage((msg) => {
   render();
 });
 render();
+onThemeChange(render);
 post({ type: 'ready' });

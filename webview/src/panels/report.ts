@@ -8,6 +8,7 @@ import { registerToolkit, dropdown, badge } from '../ui/toolkit';
 import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
 import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
+import { onThemeChange } from '../ui/theme';
 import { el, fmt, pct, bytes } from '../ui/format';
 
 interface State { report?: Report; reportPath?: string; history: HistoryEntry[]; compare?: Report; comparePath?: string; sort: SortState }
@@ -103,4 +104,5 @@ onMessage((msg) => {
   render();
 });
 render();
+onThemeChange(render);
 post({ type: 'ready' });

@@ -5,7 +5,7 @@ import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
 import { drawChart } from '../ui/chart';
 import { renderHeatmap } from '../ui/heatmap';
 import { el, fmt } from '../ui/format';
-import { chartColors } from '../ui/theme';
+import { chartColors, onThemeChange } from '../ui/theme';
 
 interface State { report?: Report; layer?: string }
 let state = loadState<State>({});
@@ -48,4 +48,5 @@ onMessage((msg) => {
   render();
 });
 render();
+onThemeChange(render);
 post({ type: 'ready' });

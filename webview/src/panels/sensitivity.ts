@@ -7,6 +7,7 @@ import { registerToolkit, button, badge } from '../ui/toolkit';
 import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
 import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
+import { onThemeChange } from '../ui/theme';
 import { el, fmt } from '../ui/format';
 
 interface State { layers: LayerSensitivityView[]; done: boolean; chosen: string[]; sort: SortState }
@@ -70,4 +71,5 @@ onMessage((msg) => {
   render();
 });
 render();
+onThemeChange(render);
 post({ type: 'ready' });

@@ -32,7 +32,7 @@ export function drawChart(canvas: HTMLCanvasElement, labels: string[], series: S
       color: c.fg,
       onClick: (_e, els) => { if (els.length && opts.onClick) opts.onClick(els[0].index); },
       scales: {
-        x: { ticks: { color: c.fg, autoSkip: false, maxRotation: 70, minRotation: 45, font: { size: 10 } }, grid: { color: c.grid } },
+        x: { ticks: { color: c.fg, autoSkip: labels.length > 40, maxRotation: 70, minRotation: 45, font: { size: 10 } }, grid: { color: c.grid } },
         y: { type: opts.log ? 'logarithmic' : 'linear', title: { display: true, text: opts.yTitle, color: c.fg }, ticks: { color: c.fg }, grid: { color: c.grid } },
       },
       plugins: { legend: { labels: { color: c.fg } } },

@@ -22,3 +22,8 @@ export function chartColors() {
 export function isHighContrast(): boolean {
   return document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
 }
+
+/** Calls `cb` when VS Code switches theme (it swaps the body's vscode-* classes), so charts re-read colours. */
+export function onThemeChange(cb: () => void): void {
+  new MutationObserver(() => cb()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+}

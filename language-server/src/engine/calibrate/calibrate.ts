@@ -6,7 +6,7 @@
  * time; memory is O(Σ n²) for the Hessians, independent of the number of calibration tokens.
  */
 import type * as ort from 'onnxruntime-node';
-import { nativeKernels, type NativeHessian } from '../quantize/native';
+import { Hessian } from '../../../../native/ts/index';
 import { openSession } from '../evaluate/ortSession';
 import { ChannelStats } from './channelStats';
 
@@ -15,7 +15,7 @@ export interface InputStatistics {
   tensor: string;
   /** Channels (the last dim of the tensor = the layer's `in`). */
   n: number;
-  hessian: NativeHessian;
+  hessian: Hessian;
   stats: ChannelStats;
   /** Layers that read this tensor. */
   layers: string[];
@@ -74,10 +74,10 @@ export async function calibrate(opts: {
         const tokens = data.length / n;
         let s = byInput.get(name);
         if (!s) {
-          s = { tensor: name, n, hessian: new (nativeKernels().Hessian)(n), stats: new ChannelStats(n), layers: [] };
+          s = { tensor: name, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
           byInput.set(name, s);
         }
-        s.hessian.add(data, tokens);
+        await s.hessian.add(data, tokens, opts.threads);
         s.stats.add(data, tokens);
       }
       done++;

@@ -4,7 +4,8 @@
  */
 import type { LayerPlan, Method } from '../../protocol/plan';
 import type { LayerReport } from '../../protocol/report';
-import { nativeKernels } from './native';
+import * as native from '../../../../native/ts/index';
+import { lowbitKernels } from './lowbitKernels';
 import type { InputStatistics } from '../calibrate/calibrate';
 
 /** A layer's FP weight as the quantizer sees it: W is rows×cols = out×in, row-major. */
@@ -59,11 +60,11 @@ function requireHessian(ctx: KernelContext, method: string): InputStatistics {
   return ctx.input;
 }
 
-const rtn: Kernel = async ({ layer, weight }) => {
-  const q = await nativeKernels().rtn(weight.data, weight.rows, weight.cols, {
+const rtn: Kernel = async ({ layer, weight, signal, threads }) => {
+  const q = await native.rtn(weight.data, weight.rows, weight.cols, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
     mseClip: Boolean(setting(layer.settings, 'mse_clip', 'mseClip', false)),
-  });
+  }, { signal, threads });
   return { dequant: q.dequant, q };
 };
 
@@ -71,18 +72,18 @@ const gptq: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const input = requireHessian(ctx, 'gptq');
   const s = layer.settings;
-  const r = await nativeKernels().gptq(weight.data, weight.rows, weight.cols, input.hessian, {
+  const r = await native.gptq(weight.data, weight.rows, weight.cols, input.hessian, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
     damp: setting(s, 'damp', 'damp', 0.01),
     blockSize: setting(s, 'block_size', 'blockSize', 128),
     actOrder: setting(s, 'act_order', 'actOrder', false),
     staticGroups: setting(s, 'static_groups', 'staticGroups', false),
-  }, { signal: ctx.signal, onProgress: ctx.onProgress });
+  }, { signal: ctx.signal, threads: ctx.threads, onProgress: (done, total) => ctx.onProgress?.(total ? done / total : 0) });
   return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
 };
 
 /** The kernel table. Methods missing here are reported by `kernelFor`. */
-const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq };
+const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, ...lowbitKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
 export function kernelFor(method: Method, layer: string): Kernel {
@@ -97,6 +98,6 @@ export function needsCalibration(method: Method): boolean {
 }
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) under the layer input's Hessian (native). */
-export function relativeError(w: LayerWeight, dequant: Float32Array, input: InputStatistics): number {
-  return nativeKernels().relativeError(w.data, dequant, w.rows, w.cols, input.hessian);
+export function relativeError(w: LayerWeight, dequant: Float32Array, input: InputStatistics, threads = 0): number {
+  return native.relativeError(w.data, dequant, w.rows, w.cols, input.hessian, threads);
 }

@@ -65,14 +65,16 @@ async function quantizeOne(
   try {
     result = await kernel({ layer, weight, input, signal, threads, onProgress: progress });
   } catch (e) {
-    if ((e as Error).name === 'AbortError' || signal?.aborted) throw e;
+    if (signal?.aborted) throw signal.reason;
+    if ((e as Error).name === 'AbortError') throw e;
     const msg = (e as Error).message;
     throw new Error(msg.includes(layer.name) ? msg : `layer ${layer.name} (${layer.method}): ${msg}`, { cause: e });
   }
   if (result.dequant.length !== weight.rows * weight.cols) {
     throw new Error(`layer ${layer.name}: kernel returned ${result.dequant.length} values for a ${weight.rows}×${weight.cols} weight`);
   }
-  const relErr = input ? relativeError(weight, result.dequant, input) : weightRelativeError(weight, result.dequant);
+  const effective = effectiveWeight(result, weight.rows, weight.cols);
+  const relErr = input ? relativeError(weight, effective, input, threads) : weightRelativeError(weight, effective);
   const report: LayerReport = {
     name: layer.name, op, shape: [weight.rows, weight.cols], params: weight.rows * weight.cols,
     method: layer.method, bits: layer.bits, group_size: layer.groupSize, symmetric: layer.symmetric,
@@ -84,6 +86,21 @@ async function quantizeOne(
   };
   const { bitsPerWeight: _bpw, ...rest } = result;
   return { ...rest, layer: layer.name, report };
+}
+
+/** The weight the compressed layer computes with: dequant, plus L·R when the kernel returned low-rank factors. */
+export function effectiveWeight(r: Pick<KernelOutput, 'dequant' | 'lowRank'>, rows: number, cols: number): Float32Array {
+  const lr = r.lowRank as { L: Float32Array; R: Float32Array; rank: number } | undefined;
+  if (!lr || !lr.rank) return r.dequant;
+  const out = Float32Array.from(r.dequant);
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < lr.rank; k++) {
+      const l = lr.L[i * lr.rank + k];
+      if (l === 0) continue;
+      for (let j = 0; j < cols; j++) out[i * cols + j] += l * lr.R[k * cols + j];
+    }
+  }
+  return out;
 }
 
 /** ‖ΔW‖²/‖W‖² — the H = I case, used when a layer has no calibration statistics. */

@@ -1,13 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nativeKernels } from '../../../../language-server/src/engine/quantize/native';
+import { relativeError } from '../../../../native/ts/index';
 import { calibrate } from '../../../../language-server/src/engine/calibrate/calibrate';
 import { calibrationFeeds } from '../../../../language-server/src/engine/calibrate/calibrationData';
 import { openSession } from '../../../../language-server/src/engine/evaluate/ortSession';
 import { planLayers } from '../../../../language-server/src/engine/job';
 import { loadModel } from '../../../../language-server/src/engine/onnx/model';
 import { layerPlans, storiesPlan } from '../planFixture';
-import { skipNoEngine as skipNoShared } from '../sharedFixtures';
+import { skipNoShared } from '../sharedFixtures';
 
 describe('calibration on stories260K', { skip: skipNoShared }, () => {
   test('one shared accumulator per distinct input; Hessian and |x| stats match a float64 reference', async () => {
@@ -66,7 +66,7 @@ describe('calibration on stories260K', { skip: skipNoShared }, () => {
     };
     const delta = Float32Array.from(W.data, (v, k) => v - D[k]);
     const want = trace(delta) / trace(W.data);
-    const got = nativeKernels().relativeError(W.data, D, W.rows, W.cols, w2.hessian);
+    const got = relativeError(W.data, D, W.rows, W.cols, w2.hessian);
     assert.ok(Math.abs(got - want) <= 1e-4 * want, `native ${got} vs reference ${want}`);
   });
 

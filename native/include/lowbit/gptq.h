@@ -1,0 +1,41 @@
+// GPTQ (Frantar et al. 2022; IST-DASLab/gptq gptq.py fasterquant), reimplemented from
+// ALGORITHMS.md §2: damping with retries, dead columns, act-order (stable sort), static groups,
+// per-group parameters recorded for every group, lazy block updates through a blocked GEMM.
+#pragma once
+#include <vector>
+
+#include "lowbit/rtn.h"
+#include "lowbit/status.h"
+
+namespace lowbit {
+
+/** GPTQ settings. group_size ≤ 0 = per row. Blocks are additionally cut at group boundaries so a
+ *  group's parameters always see the fully updated weights (identical to the reference whenever the
+ *  group size is a multiple of block_size). act_order with groups forces static_groups. */
+struct GptqSpec {
+  GridSpec grid;
+  int group_size = -1;
+  double percdamp = 0.01;
+  int block_size = 128;
+  bool act_order = false;
+  bool static_groups = false;
+  int max_damp_retries = 6;
+};
+
+/** Extra outputs: internal loss Σ (w−q)²/(2 U_jj²) = ½ tr(ΔHΔᵀ) with the damped H, the final
+ *  percdamp used and how many ×10 retries were needed. */
+struct GptqStats {
+  double loss = 0.0;
+  double percdamp = 0.0;
+  int damp_retries = 0;
+};
+
+/** Quantizes W (rows×cols, out×in, row-major fp32) against H (cols×cols fp64). */
+Status QuantizeGptq(const float* w, int rows, int cols, const double* h, const GptqSpec& spec,
+                    const JobControl& ctl, QuantizedWeight* out, GptqStats* stats);
+
+/** Same solve with the lazy update done by a naive triple loop (benchmark baseline only). */
+Status QuantizeGptqNaive(const float* w, int rows, int cols, const double* h, const GptqSpec& spec,
+                         const JobControl& ctl, QuantizedWeight* out, GptqStats* stats);
+
+}  // namespace lowbit

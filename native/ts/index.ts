@@ -1,0 +1,227 @@
+/**
+ * Typed wrapper over the linear-method kernels of the native addon (ALGORITHMS.md §1–2): Hessian
+ * accumulation, RTN, GPTQ, the H-weighted relative error and a MatMulNBits packer. Re-exports the
+ * binarization / low-rank wrapper (./lowbit) so that the engine has one import.
+ *
+ * Conventions (row-major): `w` is W as rows × cols = out × in (an ONNX MatMul initializer B is in × out:
+ * pass its transpose). `H` is cols × cols, float64. Codes are unpacked, one byte each, in [0, 2^bits − 1];
+ * ŵ = scale·(code − zero) with the fp32 scale (bit-identical to MatMulNBits' dequantization).
+ * Symmetric quantization is GPTQ-style: zero = 2^(bits−1) (MatMulNBits' default zero point).
+ *
+ * Errors: rejected / thrown as {@link LowbitKernelError} with `code` E_ARG, E_SHAPE, E_NUMERIC or E_CANCELLED.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LowbitKernelError } from './lowbit';
+
+export * from './lowbit';
+
+/** Unpacked quantized weight (rows × cols codes, rows × numGroups parameters). */
+export interface QuantizedWeight {
+  rows: number;
+  cols: number;
+  bits: number;
+  /** Effective group size: = cols when per-channel. */
+  groupSize: number;
+  symmetric: boolean;
+  /** rows × cols, unpacked, in [0, 2^bits − 1]. */
+  codes: Uint8Array;
+  /** rows × numGroups, fp32. */
+  scales: Float32Array;
+  /** rows × numGroups integer zero points. */
+  zeros: Uint8Array;
+  /** rows × cols, scale·(code − zero). */
+  dequant: Float32Array;
+}
+
+/** RTN options. */
+export interface RtnOptions {
+  bits: number;
+  /** -1 = per row (one group of all columns). A ragged last group uses its real columns only. */
+  groupSize: number;
+  symmetric: boolean;
+  /** gptq quant.py MSE clip search (norm 2.4, grid 100, maxshrink 0.8). */
+  mseClip?: boolean;
+}
+
+/** GPTQ options (gptq.py defaults). */
+export interface GptqOptions extends RtnOptions {
+  /** Relative damping percdamp (default 0.01); multiplied by 10 while H is not positive definite. */
+  damp?: number;
+  /** Lazy-update block size (default 128). Aligned to the group size, see {@link GptqResult.blockSize}. */
+  blockSize?: number;
+  /** Process columns by descending diag(H) (stable sort: ties keep the column order). */
+  actOrder?: boolean;
+  /** Group parameters from the unpermuted W before the solve. Forced on with actOrder and groups, so
+   *  that the per-group parameters stay contiguous (MatMulNBits needs no g_idx). */
+  staticGroups?: boolean;
+}
+
+/** Cooperative cancellation, progress (columns done of total) and thread count (0 = all cores). */
+export interface JobControl {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  threads?: number;
+}
+
+/** GPTQ output: the quantized weight plus the solver's statistics. */
+export interface GptqResult extends QuantizedWeight {
+  /** Σ (w − q)²/(2·U_jj²) = ½·tr(ΔH_dΔᵀ) with H_d the damped Hessian (dead columns set to 1). */
+  loss: number;
+  /** The relative damping actually used. */
+  damp: number;
+  /** How many times damp was multiplied by 10. */
+  dampRetries: number;
+  /** Effective block size: a multiple of the group size (g ≤ B) or a divisor of it (g > B). */
+  blockSize: number;
+  /** Column processing order (identity without actOrder). */
+  perm: Int32Array;
+}
+
+interface Addon {
+  lbCreateToken(): unknown;
+  lbCancel(token: unknown): void;
+  rtn(w: Float32Array, rows: number, cols: number, o: object, ctl: object): Promise<QuantizedWeight>;
+  gptq(w: Float32Array, rows: number, cols: number, H: Float64Array, o: object, ctl: object): Promise<GptqResult>;
+  hessianAdd(H: Float64Array, n: number, samples: number, x: Float32Array, tokens: number, threads: number): number;
+  relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array, threads: number): { num: number; den: number };
+}
+
+let addon: Addon | undefined;
+function native(): Addon {
+  if (addon) return addon;
+  const here = typeof __dirname !== 'undefined' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    process.env.LOWBIT_NATIVE,
+    resolve(here, '../build/Release/lowbit_native.node'),
+    resolve(here, '../native/build/Release/lowbit_native.node'),
+    join(process.cwd(), 'native/build/Release/lowbit_native.node'),
+  ].filter((p): p is string => !!p && existsSync(p));
+  if (!candidates.length) throw new LowbitKernelError('lowbit native addon not built: run `npm run install`', 'E_ARG');
+  const loaded = createRequire(join(here, 'index.js'))(candidates[0]!) as Partial<Addon>;
+  if (typeof loaded.gptq !== 'function') throw new LowbitKernelError(`native addon ${candidates[0]} lacks the linear kernels: rebuild with \`npm run install\``, 'E_ARG');
+  addon = loaded as Addon;
+  return addon;
+}
+
+function fail(msg: string, code = 'E_ARG'): never {
+  throw new LowbitKernelError(msg, code);
+}
+function checkDims(rows: number, cols: number, what: string): void {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0) fail(`${what}: rows and cols must be positive integers (got ${rows}×${cols})`, 'E_SHAPE');
+}
+function checkLen(a: { length: number }, n: number, what: string): void {
+  if (a.length !== n) fail(`${what}: expected ${n} values, got ${a.length}`, 'E_SHAPE');
+}
+function checkQuant(w: Float32Array, rows: number, cols: number, o: RtnOptions, what: string): void {
+  if (!(w instanceof Float32Array)) fail(`${what}: w must be a Float32Array`);
+  checkDims(rows, cols, what);
+  checkLen(w, rows * cols, `${what}: w (${rows}×${cols})`);
+  if (!Number.isInteger(o.bits) || o.bits < 1 || o.bits > 8) fail(`${what}: bits must be an integer in 1..8 (got ${o.bits})`);
+  if (!Number.isInteger(o.groupSize) || (o.groupSize !== -1 && o.groupSize <= 0)) fail(`${what}: groupSize must be -1 (per row) or a positive integer (got ${o.groupSize})`);
+  for (let i = 0; i < w.length; i++) {
+    if (!Number.isFinite(w[i]!)) fail(`${what}: non-finite weight ${w[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`, 'E_NUMERIC');
+  }
+}
+
+async function runJob<T>(what: string, ctl: JobControl | undefined, start: (c: object) => Promise<T>): Promise<T> {
+  if (ctl?.signal?.aborted) fail(`${what}: cancelled before start`, 'E_CANCELLED');
+  const n = native();
+  const token = n.lbCreateToken();
+  const onAbort = (): void => n.lbCancel(token);
+  ctl?.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await start({ token, onProgress: ctl?.onProgress, threads: ctl?.threads ?? 0 });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err instanceof LowbitKernelError) throw err;
+    throw new LowbitKernelError(`${what}: ${err.message}`, err.code ?? 'E_NUMERIC');
+  } finally {
+    ctl?.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Round-to-nearest quantization of W (rows × cols = out × in), ALGORITHMS.md §1. */
+export async function rtn(w: Float32Array, rows: number, cols: number, opts: RtnOptions, ctl?: JobControl): Promise<QuantizedWeight> {
+  checkQuant(w, rows, cols, opts, 'rtn');
+  return runJob('rtn', ctl, (c) => native().rtn(w, rows, cols, opts, c));
+}
+
+/**
+ * Streamed layer Hessian H = 2/N·Σ x xᵀ in float64. N counts TOKENS (rows of x over all add() calls),
+ * so H is the mean 2xxᵀ per token; its scale does not change GPTQ. add() runs synchronously on the
+ * native side (multithreaded, fixed summation order) and returns an already-settled promise, so calling
+ * it without awaiting is safe too.
+ */
+export class Hessian {
+  readonly n: number;
+  private h: Float64Array;
+  private count = 0;
+  constructor(n: number) {
+    if (!Number.isInteger(n) || n <= 0) fail(`Hessian: n must be a positive integer (got ${n})`, 'E_SHAPE');
+    this.n = n;
+    this.h = new Float64Array(n * n);
+  }
+  /** Tokens accumulated so far (N). */
+  get samples(): number {
+    return this.count;
+  }
+  /** Adds `tokens` rows of x (tokens × n, row-major). */
+  async add(x: Float32Array, tokens: number, threads = 0): Promise<void> {
+    if (!(x instanceof Float32Array)) fail('Hessian.add: x must be a Float32Array');
+    if (!Number.isInteger(tokens) || tokens <= 0) fail(`Hessian.add: tokens must be a positive integer (got ${tokens})`, 'E_SHAPE');
+    checkLen(x, tokens * this.n, `Hessian.add: x (${tokens}×${this.n})`);
+    try {
+      this.count = native().hessianAdd(this.h, this.n, this.count, x, tokens, threads);
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      throw new LowbitKernelError(err.message, err.code ?? 'E_NUMERIC');
+    }
+  }
+  /** The n × n matrix (live view, not a copy: do not mutate). */
+  matrix(): Float64Array {
+    return this.h;
+  }
+}
+
+function hessianOf(H: Float64Array | Hessian, cols: number, what: string): Float64Array {
+  const m = H instanceof Hessian ? H.matrix() : H;
+  if (!(m instanceof Float64Array)) fail(`${what}: H must be a Float64Array or a Hessian`);
+  checkLen(m, cols * cols, `${what}: H (${cols}×${cols})`);
+  return m;
+}
+
+/** GPTQ (ALGORITHMS.md §2) of W with the layer Hessian H (cols × cols; a {@link Hessian} is accepted too). */
+export async function gptq(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
+  checkQuant(w, rows, cols, opts, 'gptq');
+  const h = hessianOf(H, cols, 'gptq');
+  if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp))) fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
+  if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0)) fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
+  return runJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
+}
+
+/** tr(ΔHΔᵀ)/tr(WHWᵀ) with Δ = W − Ŵ (0 when W is 0 and Ŵ = W). */
+export function relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, threads = 0): number {
+  checkDims(rows, cols, 'relativeError');
+  checkLen(w, rows * cols, 'relativeError: w');
+  checkLen(what, rows * cols, 'relativeError: what');
+  const h = hessianOf(H, cols, 'relativeError');
+  let r: { num: number; den: number };
+  try {
+    r = native().relativeError(w, what, rows, cols, h, threads);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    throw new LowbitKernelError(err.message, err.code ?? 'E_NUMERIC');
+  }
+  if (r.den === 0) return r.num === 0 ? 0 : Infinity;
+  return r.num / r.den;
+}
+
+export { packMatMulNBits } from './packMatMulNBits';
+
+/** Names of the kernels this wrapper provides. */
+export function listKernels(): string[] {
+  return ['hessian', 'rtn', 'gptq', 'relativeError', 'packMatMulNBits', 'billm', 'pbllm', 'dualBinarize', 'svd', 'r1Sketch', 'flrq', 'lorc', 'lqer'];
+}

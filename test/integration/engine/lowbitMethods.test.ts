@@ -1,0 +1,42 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runJob } from '../../../language-server/src/engine/job';
+import type { Method } from '../../../language-server/src/protocol/plan';
+import type { Report } from '../../../language-server/src/protocol/report';
+import { layerPlans, storiesPlan } from './planFixture';
+import { skipNoShared } from './sharedFixtures';
+
+const LAYERS = ['layers.0.w1', 'layers.0.w2', 'output'];
+const run = (method: Method, bits: number, groupSize: number): Promise<Report> => {
+  const plan = storiesPlan({ layers: layerPlans(method, bits, groupSize, LAYERS) });
+  plan.evaluation = { ...plan.evaluation, samples: 2 } as typeof plan.evaluation;
+  return runJob(plan);
+};
+
+describe('binarization and low-rank methods through the pipeline', { skip: skipNoShared }, () => {
+  test('LoRC / LQER: the low-rank correction beats plain 4-bit RTN on every layer and is counted in bits/weight', async () => {
+    const rtn = await run('rtn', 4, 32);
+    for (const m of ['lorc', 'lqer'] as const) {
+      const r = await run(m, 4, 32);
+      for (let i = 0; i < LAYERS.length; i++) {
+        assert.ok(r.layers[i].rel_error < rtn.layers[i].rel_error, `${m} ${LAYERS[i]}: ${r.layers[i].rel_error} vs rtn ${rtn.layers[i].rel_error}`);
+        assert.ok(r.layers[i].low_rank && r.layers[i].low_rank.rank > 0);
+        assert.ok(r.layers[i].bits_per_weight > rtn.layers[i].bits_per_weight);
+      }
+      assert.equal(r.warnings.filter((w) => w.startsWith('export:')).length, 0);
+    }
+  });
+  test('BiLLM / PB-LLM / dual binarization run, report details and are stored as float (32 bits/weight, with a warning)', async () => {
+    for (const [m, bits] of [['billm', 1], ['pbllm', 1], ['dualbin', 2]] as const) {
+      const r = await run(m, bits, 128);
+      assert.equal(r.layers.length, 3);
+      for (const l of r.layers) {
+        assert.ok(l.rel_error > 0 && l.rel_error < 1, `${m} ${l.name} ${l.rel_error}`);
+        assert.equal(l.bits_per_weight, 32);
+      }
+      if (m === 'billm') assert.ok(r.layers[0].binarization && r.layers[0].binarization.bits_claimed > 1);
+      assert.match(r.warnings.join('\n'), /export: 3 layers .* written as fake/);
+      assert.ok(r.metrics.quantized.perplexity! > r.metrics.fp.perplexity!);
+    }
+  });
+});
