@@ -70,6 +70,7 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
   let model: OnnxModel;
   let calib: Awaited<ReturnType<typeof calibrate>>;
   let evalFeeds: Record<string, ort.Tensor>;
+  let calibFeeds: Record<string, ort.Tensor>;
   let fp: Float32Array;
   const actQuant = (m: OnnxModel, bits: number, shrink = 1): Record<string, ActivationQuant> =>
     Object.fromEntries(m.layers.filter((l) => l.quantizable).map((l) => {
@@ -80,7 +81,8 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
   before(async () => {
     model = await loadModel(stories.model);
     const stream = await tokenStream(stories.text, stories.tokenizer);
-    calib = await calibrate(model, { input_ids: windows(stream, 0, 4) });
+    calibFeeds = { input_ids: windows(stream, 0, 4) };
+    calib = await calibrate(model, calibFeeds);
     evalFeeds = { input_ids: windows(stream, 8192, 2) };
     fp = await runModel(model.serialize(), evalFeeds, 'logits');
   });
@@ -133,7 +135,7 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
     const smoothed = foldInputScales(model, groups).model;
     const eFold = relErr(await runModel(smoothed.serialize(), evalFeeds, 'logits'), fp);
     assert.ok(eFold < 1e-5, `smoothing alone must be exact (rel err ${eFold})`);
-    const sCalib = await calibrate(smoothed, { input_ids: evalFeeds.input_ids });
+    const sCalib = await calibrate(smoothed, calibFeeds);
     const w8 = fakeQuantWeights(smoothed, 8);
     const quant = Object.fromEntries(w8.layers.filter((l) => l.quantizable).map((l) => [l.name, symmetricActivationQuant(sCalib.tensorMax.get(smoothed.layerInput(l.name))!, 8)]));
     const e = relErr(await runModel(insertActivationQdq(w8, quant).serialize(), evalFeeds, 'logits'), fp);

@@ -1,0 +1,146 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { gptq, rtn, Hessian, LowbitKernelError, type GptqOptions } from '../../../native/ts/index';
+import { gptqRef, dampedHessian, traceForm, gaussian, correlatedX, findParams, quantCode } from './linearReference';
+
+async function layer(rows: number, n: number, tokens: number, seed: number): Promise<{ w: Float32Array; H: Float64Array }> {
+  const h = new Hessian(n);
+  await h.add(correlatedX(tokens, n, seed), tokens);
+  return { w: gaussian(rows * n, seed + 10, 0.1), H: Float64Array.from(h.matrix()) };
+}
+const opts = (o: Partial<GptqOptions>): GptqOptions => ({ bits: 4, groupSize: -1, symmetric: false, ...o });
+
+describe('native gptq', () => {
+  const rows = 16, n = 72;
+
+  for (const o of [
+    { groupSize: -1, symmetric: false },
+    { groupSize: -1, symmetric: true, bits: 3 },
+    { groupSize: 16, symmetric: false },
+    { groupSize: 32, symmetric: true, blockSize: 16 },
+    { groupSize: 20, symmetric: false, blockSize: 8 },
+    { groupSize: 16, symmetric: false, actOrder: true },
+    { groupSize: -1, symmetric: false, actOrder: true },
+  ] as Partial<GptqOptions>[]) {
+    test(`matches the float64 sequential reference, loss = ½tr(ΔH_dΔᵀ): ${JSON.stringify(o)}`, async () => {
+      const { w, H } = await layer(rows, n, 200, 1);
+      const got = await gptq(w, rows, n, H, opts(o));
+      const ref = gptqRef(w, rows, n, H, { bits: o.bits ?? 4, groupSize: o.groupSize!, sym: !!o.symmetric, damp: 0.01, actOrder: o.actOrder });
+      assert.deepEqual(got.codes, ref.codes);
+      assert.deepEqual(got.scales, ref.scales);
+      assert.deepEqual(got.zeros, ref.zeros);
+      assert.deepEqual(got.dequant, ref.dequant);
+      assert.ok(Math.abs(got.loss - ref.loss) <= 1e-9 * ref.loss);
+      const d = w.map((v, i) => v - got.dequant[i]!);
+      const half = 0.5 * traceForm(d, rows, n, dampedHessian(H, n, 0.01));
+      assert.ok(Math.abs(got.loss - half) <= 1e-8 * half, `loss ${got.loss} vs ½tr ${half}`);
+      assert.equal(got.damp, 0.01);
+      assert.equal(got.dampRetries, 0);
+    });
+  }
+
+  test('block size 8 and 128 give identical results; thread count does not matter', async () => {
+    const { w, H } = await layer(rows, n, 200, 2);
+    for (const groupSize of [-1, 8, 24]) {
+      const a = await gptq(w, rows, n, H, opts({ groupSize, blockSize: 8 }), { threads: 1 });
+      const b = await gptq(w, rows, n, H, opts({ groupSize, blockSize: 128 }), { threads: 2 });
+      assert.deepEqual(a.codes, b.codes);
+      assert.deepEqual(a.dequant, b.dequant);
+      assert.deepEqual(a.scales, b.scales);
+    }
+  });
+
+  test('H = cI gives RTN exactly', async () => {
+    const w = gaussian(rows * n, 3, 0.1);
+    for (const groupSize of [-1, 16, 20]) for (const symmetric of [false, true]) {
+      const H = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) H[i * n + i] = 3.5;
+      const g = await gptq(w, rows, n, H, opts({ groupSize, symmetric }));
+      const r = await rtn(w, rows, n, { bits: 4, groupSize, symmetric });
+      assert.deepEqual(g.codes, r.codes);
+      assert.deepEqual(g.dequant, r.dequant);
+      assert.deepEqual(g.scales, r.scales);
+    }
+  });
+
+  test('two-column closed form: w₂′ = w₂ + (b/c)(w₁ − q₁)', async () => {
+    const a = 2, b = 0.9, c = 1.5;
+    const H = Float64Array.from([a, b, b, c]);
+    const w = Float32Array.from([0.37, -0.81, 0.12, 0.55, -0.4, -0.05]);
+    const g = await gptq(w, 3, 2, H, opts({ bits: 3, damp: 0 }));
+    for (let r = 0; r < 3; r++) {
+      const p = findParams([w[2 * r]!, w[2 * r + 1]!], 3, false);
+      const q1 = Math.fround(p.scale * (quantCode(w[2 * r]!, p, 7) - p.zero));
+      assert.equal(g.dequant[2 * r], q1);
+      const w2 = w[2 * r + 1]! + (b / c) * (w[2 * r]! - q1);
+      assert.equal(g.dequant[2 * r + 1], Math.fround(p.scale * (quantCode(w2, p, 7) - p.zero)));
+    }
+  });
+
+  test('objective tr(ΔHΔᵀ) is below RTN on correlated activations', async () => {
+    const { w, H } = await layer(32, n, 300, 4);
+    for (const groupSize of [-1, 24]) {
+      const g = await gptq(w, 32, n, H, opts({ bits: 3, groupSize }));
+      const r = await rtn(w, 32, n, { bits: 3, groupSize, symmetric: false });
+      const lg = traceForm(w.map((v, i) => v - g.dequant[i]!), 32, n, H);
+      const lr = traceForm(w.map((v, i) => v - r.dequant[i]!), 32, n, H);
+      assert.ok(lg < 0.9 * lr, `gptq ${lg} vs rtn ${lr}`);
+    }
+  });
+
+  test('dead columns (H_jj = 0) quantize to exactly 0', async () => {
+    const { w, H } = await layer(rows, n, 200, 5);
+    for (const j of [0, 17, 71]) for (let k = 0; k < n; k++) { H[j * n + k] = 0; H[k * n + j] = 0; }
+    for (const o of [{}, { groupSize: 16 }, { groupSize: 16, actOrder: true }]) {
+      const g = await gptq(w, rows, n, H, opts(o));
+      for (let r = 0; r < rows; r++) for (const j of [0, 17, 71]) assert.equal(g.dequant[r * n + j], 0);
+    }
+  });
+
+  test('act-order + groups exports static, contiguous per-group parameters consistent with the codes', async () => {
+    const { w, H } = await layer(rows, n, 200, 6);
+    const g = await gptq(w, rows, n, H, opts({ groupSize: 16, actOrder: true }));
+    const r = await rtn(w, rows, n, { bits: 4, groupSize: 16, symmetric: false });
+    assert.deepEqual(g.scales, r.scales, 'static groups = RTN parameters of the unpermuted W');
+    assert.deepEqual(g.zeros, r.zeros);
+    const ng = Math.ceil(n / 16);
+    for (let i = 0; i < rows * n; i++) {
+      const k = Math.floor(i / n) * ng + Math.floor((i % n) / 16);
+      assert.equal(g.dequant[i], Math.fround(g.scales[k]! * (g.codes[i]! - g.zeros[k]!)));
+    }
+    // Stable descending sort of diag(H).
+    for (let j = 1; j < n; j++) {
+      const a = g.perm[j - 1]!, b = g.perm[j]!;
+      assert.ok(H[a * n + a]! > H[b * n + b]! || (H[a * n + a] === H[b * n + b] && a < b));
+    }
+  });
+
+  test('not positive definite → damp ×10 retries, reported', async () => {
+    const H = Float64Array.from([1, 3, 3, 1]); // eigenvalues −2 and 4: PD only from damp 10 (×mean diag 1)
+    const g = await gptq(Float32Array.from([0.3, -0.2, 0.1, 0.4]), 2, 2, H, opts({}));
+    assert.equal(g.dampRetries, 3);
+    assert.ok(Math.abs(g.damp - 10) < 1e-9);
+  });
+
+  test('cancel between blocks via AbortSignal; progress counts columns', async () => {
+    const big = 512, w = gaussian(256 * big, 8);
+    const H = new Float64Array(big * big);
+    for (let i = 0; i < big; i++) H[i * big + i] = 1 + (i % 5);
+    const seen: [number, number][] = [];
+    await gptq(w, 256, big, H, opts({ blockSize: 128 }), { onProgress: (d, t) => seen.push([d, t]) });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(seen.at(-1), [big, big]);
+    const ac = new AbortController();
+    const p = gptq(w, 256, big, H, opts({ blockSize: 1 }), { signal: ac.signal, onProgress: () => ac.abort() });
+    await assert.rejects(p, (e: LowbitKernelError) => e.code === 'E_CANCELLED');
+  });
+
+  test('bad input is rejected with coded errors', async () => {
+    const w = gaussian(4 * 3, 9);
+    await assert.rejects(gptq(w, 4, 3, new Float64Array(8), opts({})), (e: LowbitKernelError) => e.code === 'E_SHAPE');
+    const H = new Float64Array(9).fill(1);
+    H[4] = NaN;
+    await assert.rejects(gptq(w, 4, 3, H, opts({})), (e: LowbitKernelError) => e.code === 'E_NUMERIC' && /\(1, 1\)/.test(e.message));
+    await assert.rejects(gptq(w, 4, 3, new Float64Array(9), opts({ blockSize: 0 })), (e: LowbitKernelError) => e.code === 'E_ARG');
+  });
+});
