@@ -3,6 +3,7 @@
  * Each benchmark module exports `main(): Promise<void>` and prints its own lines; register it below.
  */
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
+  gptq: () => import('./gptq'),
   lsp: () => import('./lsp'),
   sketch: () => import('./sketch'),
 };

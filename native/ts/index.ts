@@ -50,7 +50,7 @@ export interface RtnOptions {
 export interface GptqOptions extends RtnOptions {
   /** Relative damping percdamp (default 0.01); multiplied by 10 while H is not positive definite. */
   damp?: number;
-  /** Lazy-update block size (default 128). Aligned to the group size, see {@link GptqResult.blockSize}. */
+  /** Lazy-update block size (default 128); blocks are also cut at group boundaries (non-static groups). */
   blockSize?: number;
   /** Process columns by descending diag(H) (stable sort: ties keep the column order). */
   actOrder?: boolean;
@@ -74,10 +74,6 @@ export interface GptqResult extends QuantizedWeight {
   damp: number;
   /** How many times damp was multiplied by 10. */
   dampRetries: number;
-  /** Effective block size: a multiple of the group size (g ≤ B) or a divisor of it (g > B). */
-  blockSize: number;
-  /** Column processing order (identity without actOrder). */
-  perm: Int32Array;
 }
 
 interface Addon {
@@ -86,7 +82,7 @@ interface Addon {
   rtn(w: Float32Array, rows: number, cols: number, o: object, ctl: object): Promise<QuantizedWeight>;
   gptq(w: Float32Array, rows: number, cols: number, H: Float64Array, o: object, ctl: object): Promise<GptqResult>;
   hessianAdd(H: Float64Array, n: number, samples: number, x: Float32Array, tokens: number, threads: number): number;
-  relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array, threads: number): { num: number; den: number };
+  relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array, threads: number): number;
 }
 
 let addon: Addon | undefined;
@@ -208,15 +204,12 @@ export function relativeError(w: Float32Array, what: Float32Array, rows: number,
   checkLen(w, rows * cols, 'relativeError: w');
   checkLen(what, rows * cols, 'relativeError: what');
   const h = hessianOf(H, cols, 'relativeError');
-  let r: { num: number; den: number };
   try {
-    r = native().relativeError(w, what, rows, cols, h, threads);
+    return native().relativeError(w, what, rows, cols, h, threads);
   } catch (e) {
     const err = e as Error & { code?: string };
-    throw new LowbitKernelError(err.message, err.code ?? 'E_NUMERIC');
+    throw new LowbitKernelError(`relativeError: ${err.message}`, err.code ?? 'E_NUMERIC');
   }
-  if (r.den === 0) return r.num === 0 ? 0 : Infinity;
-  return r.num / r.den;
 }
 
 export { packMatMulNBits } from './packMatMulNBits';

@@ -10,6 +10,7 @@
 
 #include "lowbit/gptq.h"
 #include "lowbit/hessian.h"
+#include "lowbit/layer_error.h"
 #include "lowbit/rtn.h"
 #include "lowbit/status.h"
 
@@ -170,18 +171,16 @@ Napi::Value GptqJs(const Napi::CallbackInfo& info) {
   spec.act_order = Bool(o, "actOrder", false);
   spec.static_groups = Bool(o, "staticGroups", false);
   Ctl c = ReadCtl(info[5]);
-  auto out = std::make_shared<GptqResult>();
+  auto out = std::make_shared<QuantizedWeight>();
+  auto stats = std::make_shared<GptqStats>();
   auto* wk = new Worker(
-      env, [=](const JobControl& ctl) { return Gptq(w->data(), rows, cols, h->data(), spec, ctl, out.get()); },
-      [out](Napi::Env e) -> Napi::Value {
-        Napi::Object r = ToJs(e, out->q);
-        r.Set("loss", out->loss);
-        r.Set("damp", out->percdamp);
-        r.Set("dampRetries", out->damp_retries);
-        r.Set("blockSize", out->block_size);
-        auto perm = Napi::Int32Array::New(e, out->perm.size());
-        std::copy(out->perm.begin(), out->perm.end(), perm.Data());
-        r.Set("perm", perm);
+      env,
+      [=](const JobControl& ctl) { return QuantizeGptq(w->data(), rows, cols, h->data(), spec, ctl, out.get(), stats.get()); },
+      [out, stats](Napi::Env e) -> Napi::Value {
+        Napi::Object r = ToJs(e, *out);
+        r.Set("loss", stats->loss);
+        r.Set("damp", stats->percdamp);
+        r.Set("dampRetries", stats->damp_retries);
         return r;
       },
       c.cancel, c.threads, c.progress);
@@ -198,12 +197,12 @@ Napi::Value HessianAddJs(const Napi::CallbackInfo& info) {
   auto x = info[3].As<Napi::Float32Array>();
   int tokens = info[4].As<Napi::Number>().Int32Value();
   int threads = info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
-  Status st = HessianAdd(h.Data(), n, &samples, x.Data(), tokens, threads);
+  Status st = AccumulateHessian(h.Data(), n, &samples, x.Data(), tokens, threads);
   if (!st.ok()) throw MakeError(env, st);
   return Napi::Number::New(env, samples);
 }
 
-// relativeError(w, what, rows, cols, H, threads) → {num, den}
+// relativeError(w, what, rows, cols, H, threads) → tr(ΔHΔᵀ)/tr(WHWᵀ)
 Napi::Value RelErrJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto w = info[0].As<Napi::Float32Array>();
@@ -211,13 +210,10 @@ Napi::Value RelErrJs(const Napi::CallbackInfo& info) {
   int rows = info[2].As<Napi::Number>().Int32Value(), cols = info[3].As<Napi::Number>().Int32Value();
   auto h = info[4].As<Napi::Float64Array>();
   int threads = info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
-  double num = 0, den = 0;
-  Status st = RelativeError(w.Data(), wh.Data(), rows, cols, h.Data(), threads, &num, &den);
+  double result = 0;
+  Status st = RelativeError(w.Data(), wh.Data(), rows, cols, h.Data(), threads, &result);
   if (!st.ok()) throw MakeError(env, st);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("num", num);
-  o.Set("den", den);
-  return o;
+  return Napi::Number::New(env, result);
 }
 
 }  // namespace

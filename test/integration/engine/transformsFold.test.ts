@@ -4,7 +4,8 @@ import { before, describe, test } from 'node:test';
 import { loadModel, type OnnxModel } from '../../../language-server/src/engine/onnx';
 import { EditState } from '../../../language-server/src/engine/transforms/editState';
 import { foldInputScales, foldInputTransforms, scaleGroups } from '../../../language-server/src/engine/transforms';
-import { relErr, runModel, tokens } from './exportFixtures';
+import { exportModel } from '../../../language-server/src/engine/export';
+import { relErr, rtn, runModel, tokens } from './exportFixtures';
 import { skipNoShared, stories } from './sharedFixtures';
 
 /** Deterministic uniform [0, 1). */
@@ -105,11 +106,28 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
     assert.ok(e < 1e-5, `rel err ${e}`);
   });
 
+  test('a folded model exports through exportModel (8-bit QDQ, weights quantized after folding)', async () => {
+    const r = rng(19);
+    const groups = scaleGroups(model).map((g) => ({ layers: g.layers, scale: randScale(model.layer(g.layers[0]).shape[1], r) }));
+    const folded = foldInputScales(model, groups).model;
+    const results = folded.layers.filter((l) => l.quantizable).map((l) => {
+      const w = folded.getWeight(l.name);
+      const { q, dequant } = rtn(w.data, w.rows, w.cols, 8, -1);
+      return { layer: l.name, q, dequant };
+    });
+    const exported = exportModel(folded, results, { format: 'qdq' });
+    assert.ok(exported.layers.every((l) => l.written === 'qdq'), JSON.stringify(exported.layers.filter((l) => l.written !== 'qdq')));
+    const e = relErr(await runModel(exported.bytes, feeds, 'logits'), fp);
+    assert.ok(e < 0.05, `W8 per-channel after folding: rel err ${e}`);
+  });
+
   test('errors name the layers: incomplete group, wrong length, non-positive scale', () => {
     assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.wq'], scale: new Float32Array(64).fill(2) }]), /layers\.0\.wk.*layers\.0\.wq/);
     assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.w2'], scale: new Float32Array(64).fill(2) }]), /layers\.0\.w2: scale has 64 values, expected 172/);
     const s = new Float32Array(172).fill(1);
     s[9] = 0;
     assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.w2'], scale: s }]), /scale\[9\] = 0/);
+    const two = new Float32Array(64).fill(2);
+    assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.w1', 'layers.0.w3'], scale: two }, { layers: ['layers.0.w3', 'layers.0.w1'], scale: two }]), /two groups transform the same input/);
   });
 });

@@ -108,11 +108,6 @@ describe('native gptq', () => {
       const k = Math.floor(i / n) * ng + Math.floor((i % n) / 16);
       assert.equal(g.dequant[i], Math.fround(g.scales[k]! * (g.codes[i]! - g.zeros[k]!)));
     }
-    // Stable descending sort of diag(H).
-    for (let j = 1; j < n; j++) {
-      const a = g.perm[j - 1]!, b = g.perm[j]!;
-      assert.ok(H[a * n + a]! > H[b * n + b]! || (H[a * n + a] === H[b * n + b] && a < b));
-    }
   });
 
   test('not positive definite → damp ×10 retries, reported', async () => {

@@ -61,7 +61,9 @@ export function insertActivationQdq(model: OnnxModel, quant: Record<string, Acti
     if (!out) {
       const node = st.node(l.nodeRef);
       const base = `${x}_a${q.bits}`;
-      const s = st.constant(`${base}_scale`, Float32Array.of(q.scale), []);
+      const dtype = st.layerDtype(layer);
+      if (dtype === DT.FLOAT16 && model.opset < 19) throw new Error(`${model.path}: layer '${layer}' is float16; float16 activation QDQ needs opset ≥ 19 (model has ${model.opset})`);
+      const s = st.constant(`${base}_scale`, Float32Array.of(q.scale), [], dtype);
       const zpName = st.ed.unique(`${base}_zp`);
       const zpType = q.signed ? DT.INT8 : DT.UINT8;
       st.ed.addInitializer(makeTensor(zpName, zpType, [], q.signed ? new Uint8Array(Int8Array.of(q.zeroPoint).buffer) : Uint8Array.of(q.zeroPoint)));
@@ -69,8 +71,8 @@ export function insertActivationQdq(model: OnnxModel, quant: Record<string, Acti
       let src = x;
       if (q.signed || q.bits < 8) {
         // Clip to the b-bit code range (and to ±127 for symmetric int8, as SmoothQuant does).
-        const lo = st.constant(`${base}_min`, Float32Array.of((qmin - q.zeroPoint) * q.scale), []);
-        const hi = st.constant(`${base}_max`, Float32Array.of((qmax - q.zeroPoint) * q.scale), []);
+        const lo = st.constant(`${base}_min`, Float32Array.of((qmin - q.zeroPoint) * q.scale), [], dtype);
+        const hi = st.constant(`${base}_max`, Float32Array.of((qmax - q.zeroPoint) * q.scale), [], dtype);
         const clipped = st.ed.unique(`${base}_clipped`);
         nodes.push(makeNode('Clip', [src, lo, hi], [clipped], st.ed.unique(`${base}_Clip`)));
         src = clipped;

@@ -59,10 +59,15 @@ export class EditState {
     this.values.set(target, { ...v, name: target });
   }
 
+  /** Stored element type (FLOAT or FLOAT16) of a layer's activations, taken from its weight. */
+  layerDtype(layer: string): number {
+    return this.model.layer(layer).dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;
+  }
+
   /** Adds a float initializer with a unique name based on `base`; returns the name. */
-  constant(base: string, data: Float32Array, dims: number[] = [data.length]): string {
+  constant(base: string, data: Float32Array, dims: number[] = [data.length], dtype: number = DT.FLOAT): string {
     const name = this.ed.unique(base);
-    this.ed.addInitializer(makeFloatTensor(name, dims, data));
+    this.ed.addInitializer(makeFloatTensor(name, dims, data, dtype));
     return name;
   }
 
@@ -70,8 +75,8 @@ export class EditState {
    * Inserts `op(tensor, const)` right before the first of `readers` and points
    * the given reader nodes at its output. Returns the new tensor's name.
    */
-  insertElementwise(op: 'Mul' | 'Add', tensor: string, constData: Float32Array, readers: NodeProto[]): string {
-    const c = this.constant(`${tensor}_${op === 'Mul' ? 'inv_scale' : 'shift'}`, constData);
+  insertElementwise(op: 'Mul' | 'Add', tensor: string, constData: Float32Array, readers: NodeProto[], dtype: number = DT.FLOAT): string {
+    const c = this.constant(`${tensor}_${op === 'Mul' ? 'inv_scale' : 'shift'}`, constData, [constData.length], dtype);
     const out = this.ed.unique(`${tensor}_${op === 'Mul' ? 'scaled' : 'shifted'}`);
     const node = makeNode(op, [tensor, c], [out], this.ed.unique(`${tensor}_${op}_transform`));
     const nodes = this.ed.graph.node;

@@ -81,6 +81,11 @@ export function foldInputTransforms(model: OnnxModel, transforms: InputTransform
     const s = t.scale ?? new Float32Array(channels).fill(1);
     return { g, s, z: t.shift, channels, folded: { tensor: g.tensor, layers: g.layers.slice(), how: 'mul' } as FoldedGroup };
   });
+  const tensors = new Set<string>();
+  for (const p of plans) {
+    if (tensors.has(p.g.tensor)) throw new Error(`${model.path}: two groups transform the same input '${p.g.tensor}' (layers ${p.g.layers.join(', ')})`);
+    tensors.add(p.g.tensor);
+  }
   const readers = (g: ScaleGroup) => g.layers.map((n) => model.layer(n).nodeRef);
 
   // 1. Producer side: divide by s.
@@ -113,7 +118,7 @@ export function foldInputTransforms(model: OnnxModel, transforms: InputTransform
       folded.how = 'linear';
       folded.into = pr.layer;
     } else {
-      if (p.s.some((x) => x !== 1)) st.insertElementwise('Mul', g.tensor, Float32Array.from(s, (x) => 1 / x), readers(g));
+      if (p.s.some((x) => x !== 1)) st.insertElementwise('Mul', g.tensor, Float32Array.from(s, (x) => 1 / x), readers(g), st.layerDtype(g.layers[0]));
       folded.reason = pr.reason;
     }
   }
@@ -130,7 +135,7 @@ export function foldInputTransforms(model: OnnxModel, transforms: InputTransform
       st.write(node, k, b);
     } else {
       const cur = st.node(readers(g)[0]).input[0];
-      st.insertElementwise('Add', cur, neg, readers(g));
+      st.insertElementwise('Add', cur, neg, readers(g), st.layerDtype(g.layers[0]));
       folded.shiftAdd = true;
     }
   }
@@ -149,7 +154,7 @@ export function foldInputTransforms(model: OnnxModel, transforms: InputTransform
       const out = node.output[0];
       const pre = st.ed.unique(`${out}_preshift`);
       node.output[0] = pre;
-      const cName = st.constant(`${name}_shift_bias`, Float32Array.from(c));
+      const cName = st.constant(`${name}_shift_bias`, Float32Array.from(c), [outs], st.layerDtype(name));
       st.ed.insertAfter(node, makeNode('Add', [pre, cName], [out], st.ed.unique(`${name}_shift_add`)));
     }
   }
