@@ -198,6 +198,13 @@ export async function gptq(w: Float32Array, rows: number, cols: number, H: Float
   return runJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
 }
 
+/** Benchmark baseline only: the same GPTQ solve with the lazy block update as a naive triple loop. */
+export async function gptqNaiveBaseline(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
+  checkQuant(w, rows, cols, opts, 'gptqNaiveBaseline');
+  const h = hessianOf(H, cols, 'gptqNaiveBaseline');
+  return runJob('gptqNaiveBaseline', ctl, (c) => native().gptq(w, rows, cols, h, { ...opts, naiveBaseline: true }, c));
+}
+
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) with Δ = W − Ŵ (0 when W is 0 and Ŵ = W). */
 export function relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, threads = 0): number {
   checkDims(rows, cols, 'relativeError');
@@ -218,3 +225,6 @@ export { packMatMulNBits } from './packMatMulNBits';
 export function listKernels(): string[] {
   return ['hessian', 'rtn', 'gptq', 'relativeError', 'packMatMulNBits', 'billm', 'pbllm', 'dualBinarize', 'svd', 'r1Sketch', 'flrq', 'lorc', 'lqer'];
 }
+
+export { awqSearch, awqScales, channelAbsMax, smoothQuantScales, osplusShift, osplusScales } from './activationScales';
+export type { AwqOptions, AwqResult, OsplusResult } from './activationScales';

@@ -170,12 +170,16 @@ Napi::Value GptqJs(const Napi::CallbackInfo& info) {
   spec.block_size = Int(o, "blockSize", 128);
   spec.act_order = Bool(o, "actOrder", false);
   spec.static_groups = Bool(o, "staticGroups", false);
+  const bool naive = Bool(o, "naiveBaseline", false);  // benchmark only: naive triple-loop lazy update
   Ctl c = ReadCtl(info[5]);
   auto out = std::make_shared<QuantizedWeight>();
   auto stats = std::make_shared<GptqStats>();
   auto* wk = new Worker(
       env,
-      [=](const JobControl& ctl) { return QuantizeGptq(w->data(), rows, cols, h->data(), spec, ctl, out.get(), stats.get()); },
+      [=](const JobControl& ctl) {
+        return naive ? QuantizeGptqNaive(w->data(), rows, cols, h->data(), spec, ctl, out.get(), stats.get())
+                     : QuantizeGptq(w->data(), rows, cols, h->data(), spec, ctl, out.get(), stats.get());
+      },
       [out, stats](Napi::Env e) -> Napi::Value {
         Napi::Object r = ToJs(e, *out);
         r.Set("loss", stats->loss);

@@ -1,34 +1,62 @@
-// Right-looking Cholesky and triangular inverse (row-major, contiguous inner loops, threaded over
-// rows of the trailing update). InverseCholeskyUpper uses the reversal J (J_ij = δ_{i,n-1-j}):
-// if JHJ = RᵀR then H⁻¹ = (J R⁻¹ᵀ J)ᵀ... precisely U = J (Rᵀ)⁻¹ J is upper with H⁻¹ = UᵀU, so one
-// Cholesky plus one triangular inverse replace GPTQ's three factorizations (uniqueness of Cholesky).
+// Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64). Panels of kNb rows
+// are processed with contiguous vectorizable loops; the O(n³) trailing work goes through GemmKMajor,
+// so results do not depend on the thread count. InverseCholeskyUpper uses the reversal J
+// (J_ij = δ_{i,n-1-j}): if JHJ = RᵀR then U = J (Rᵀ)⁻¹ J is upper with H⁻¹ = UᵀU, so one Cholesky plus
+// one triangular inverse replace GPTQ's chol → cholesky_inverse → chol (Cholesky factors are unique).
 #include "lowbit/cholesky.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
 
 namespace lowbit {
+namespace {
+
+constexpr size_t kNb = 128;
+
+// Unblocked in-place inverse of a small upper-triangular block (row stride ld), bottom row first.
+void InvertUpperSmall(double* r, size_t nb, size_t ld, std::vector<double>& row) {
+  for (size_t ii = nb; ii-- > 0;) {
+    double* ri = r + ii * ld;
+    std::fill(row.begin(), row.begin() + nb, 0.0);
+    row[ii] = 1.0;
+    for (size_t k = ii + 1; k < nb; ++k) {
+      const double f = ri[k];
+      const double* xk = r + k * ld;
+      for (size_t j = k; j < nb; ++j) row[j] -= f * xk[j];
+    }
+    const double inv = 1.0 / ri[ii];
+    for (size_t j = ii; j < nb; ++j) ri[j] = row[j] * inv;
+  }
+}
+
+}  // namespace
 
 bool CholeskyUpper(double* a, size_t n, int threads) {
-  for (size_t k = 0; k < n; ++k) {
-    double* rk = a + k * n;
-    const double d = rk[k];
-    if (!(d > 0.0) || !std::isfinite(d)) return false;
-    const double s = std::sqrt(d);
-    rk[k] = s;
-    const double inv = 1.0 / s;
-    for (size_t j = k + 1; j < n; ++j) rk[j] *= inv;
-    const size_t rem = n - k - 1;
-    auto update = [&](size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t) {
-        const size_t i = k + 1 + t;
+  for (size_t k0 = 0; k0 < n; k0 += kNb) {
+    const size_t k1 = std::min(n, k0 + kNb);
+    // Panel rows [k0, k1): finish them against each other over all columns ≥ the row.
+    for (size_t k = k0; k < k1; ++k) {
+      double* rk = a + k * n;
+      const double d = rk[k];
+      if (!(d > 0.0) || !std::isfinite(d)) return false;
+      const double s = std::sqrt(d);
+      rk[k] = s;
+      const double inv = 1.0 / s;
+      for (size_t j = k + 1; j < n; ++j) rk[j] *= inv;
+      for (size_t i = k + 1; i < k1; ++i) {
         const double f = rk[i];
         double* ri = a + i * n;
         for (size_t j = i; j < n; ++j) ri[j] -= f * rk[j];
       }
-    };
-    if (rem * rem > 1u << 16) ParallelFor(rem, threads, 8, update); else update(0, rem);
+    }
+    // Trailing update A22 -= R12ᵀ R12 (upper part only).
+    if (k1 < n) {
+      const size_t rem = n - k1;
+      GemmKMajor(rem, rem, k1 - k0, -1.0, a + k0 * n + k1, n, a + k0 * n + k1, n, a + k1 * n + k1, n, threads, true);
+    }
   }
   for (size_t i = 1; i < n; ++i)
     for (size_t j = 0; j < i; ++j) a[i * n + j] = 0.0;
@@ -36,24 +64,26 @@ bool CholeskyUpper(double* a, size_t n, int threads) {
 }
 
 void InvertUpper(double* r, size_t n, int threads) {
-  // X = R⁻¹ row by row from the bottom: X_i = (e_i − Σ_{k>i} R_ik X_k) / R_ii, rows k>i final.
-  std::vector<double> row(n);
-  for (size_t ii = n; ii-- > 0;) {
-    double* ri = r + ii * n;
-    std::fill(row.begin() + ii, row.end(), 0.0);
-    row[ii] = 1.0;
-    const size_t span = n - ii;
-    auto axpy = [&](size_t b, size_t e) {  // columns [ii+b, ii+e)
-      for (size_t k = ii + 1; k < n; ++k) {
-        const double f = ri[k];
-        const double* xk = r + k * n;
-        const size_t lo = std::max(ii + b, k), hi = ii + e;
-        for (size_t j = lo; j < hi; ++j) row[j] -= f * xk[j];
-      }
-    };
-    if (span * span > 1u << 18) ParallelFor(span, threads, 64, axpy); else axpy(0, span);
-    const double inv = 1.0 / ri[ii];
-    for (size_t j = ii; j < n; ++j) ri[j] = row[j] * inv;
+  // Block rows from the bottom: X_II = R_II⁻¹, X_I,J = −X_II · (R_I,J · X_J,J) for the finished
+  // trailing block X_J,J (rows/cols ≥ k1). Needs the strict lower triangle of r to be zero.
+  std::vector<double> row(kNb), panel, t, xii;
+  const size_t last = (n - 1) / kNb * kNb;
+  for (size_t k0 = last;; k0 -= kNb) {
+    const size_t k1 = std::min(n, k0 + kNb), nb = k1 - k0, rem = n - k1;
+    InvertUpperSmall(r + k0 * n + k0, nb, n, row);
+    if (rem > 0) {
+      panel.assign(rem * nb, 0.0);  // k-major copy of R[k0:k1, k1:n]: panel[k*nb + i] = R[k0+i][k1+k]
+      for (size_t i = 0; i < nb; ++i)
+        for (size_t k = 0; k < rem; ++k) panel[k * nb + i] = r[(k0 + i) * n + k1 + k];
+      t.assign(nb * rem, 0.0);
+      GemmKMajor(nb, rem, rem, 1.0, panel.data(), nb, r + k1 * n + k1, n, t.data(), rem, threads);
+      xii.assign(nb * nb, 0.0);  // k-major copy of X_II: xii[k*nb + i] = X[k0+i][k0+k]
+      for (size_t i = 0; i < nb; ++i)
+        for (size_t k = i; k < nb; ++k) xii[k * nb + i] = r[(k0 + i) * n + k0 + k];
+      for (size_t i = 0; i < nb; ++i) std::fill(r + (k0 + i) * n + k1, r + (k0 + i) * n + n, 0.0);
+      GemmKMajor(nb, rem, nb, -1.0, xii.data(), nb, t.data(), rem, r + k0 * n + k1, n, threads);
+    }
+    if (k0 == 0) break;
   }
 }
 

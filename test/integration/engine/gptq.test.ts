@@ -2,7 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runJob } from '../../../language-server/src/engine/job';
 import type { Report } from '../../../language-server/src/protocol/report';
-import { layerPlans, storiesPlan } from './planFixture';
+import { layerPlans, storiesPlan as basePlan } from './planFixture';
+
+/** Plans with 32 × 128 calibration tokens (from the end of the file; evaluation reads its start). */
+const storiesPlan: typeof basePlan = (over) => {
+  const p = basePlan(over);
+  p.calibration = { ...p.calibration, samples: 32 } as typeof p.calibration;
+  return p;
+};
 import { skipNoShared } from './sharedFixtures';
 
 describe('GPTQ vs RTN on stories260K', { skip: skipNoShared }, () => {
