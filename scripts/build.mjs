@@ -9,6 +9,8 @@ const watch = process.argv.includes('--watch');
 const common = {
   bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: true, logLevel: 'warning',
   external: ['vscode', 'onnxruntime-node', '@napi-rs/canvas'],
+  // native/ts resolves its folder with __dirname when bundled as CJS; import.meta is only its ESM fallback.
+  logOverride: { 'empty-import-meta': 'silent' },
 };
 const nodeEntries = {
   extension: 'extension/src/main.ts',

@@ -204,7 +204,7 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
   const mode = (v['calibration.mode']?.value as 'parallel' | 'sequential') ?? 'parallel';
   const samples = num('calibration.samples', 32);
   const calibration: CalibrationPlan = p('calibration.text')
-    ? { kind: 'text', textPath: p('calibration.text')!, tokenizerPath: p('calibration.tokenizer')!, samples, sequenceLength: num('calibration.sequence_length', 256), mode, offset: num('calibration.offset', 0) }
+    ? { kind: 'text', textPath: p('calibration.text')!, tokenizerPath: p('calibration.tokenizer')!, samples, sequenceLength: num('calibration.sequence_length', 256), mode, offset: v['calibration.offset'] ? num('calibration.offset', 0) : undefined }
     : p('calibration.tensors') ? { kind: 'tensors', path: p('calibration.tensors')!, samples, mode }
       : p('calibration.images') ? { kind: 'images', path: p('calibration.images')!, samples, mode, image: image(recipe, 'calibration') }
         : { kind: 'random', samples, seed: num('seed', 0), mode };

@@ -197,7 +197,7 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
       image: { kind: 'object', doc: 'Image preprocessing for `images:`.', fields: imageFields },
       samples: { kind: 'number', doc: 'Calibration samples (sequences or images).', default: 32, integer: true, min: 1, max: 100000 },
       sequence_length: { kind: 'number', doc: 'Tokens per calibration sequence.', default: 256, integer: true, min: 1, max: 1048576 },
-      offset: { kind: 'number', doc: 'Tokens skipped at the start of `text` (keep calibration and evaluation apart).', default: 0, integer: true, min: 0, max: 1e12 },
+      offset: { kind: 'number', doc: 'Tokens skipped at the start of `text`. When unset and `text` is also the evaluation text, calibration windows are taken from the end of the file so the two never overlap; otherwise 0.', integer: true, min: 0, max: 1e12 },
       mode: { kind: 'enum', doc: 'How layer inputs are collected.', values: ['parallel', 'sequential'], default: 'parallel', valueDocs: { parallel: 'Every layer sees the full-precision model\'s activations (one calibration pass).', sequential: 'Each block is calibrated on the outputs of the already-quantized blocks before it (GPTQ `true_sequential`).' } },
     },
   },

@@ -6,6 +6,9 @@ void RegisterBinarize(Napi::Env env, Napi::Object exports);
 void RegisterLowRank(Napi::Env env, Napi::Object exports);
 void RegisterQuant(Napi::Env env, Napi::Object exports);
 }  // namespace lowbit
+namespace lowbit_binding {
+void RegisterScaling(Napi::Env env, Napi::Object exports);
+}  // namespace lowbit_binding
 
 static Napi::Value Version(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), "0.1.0");
@@ -16,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   lowbit::RegisterBinarize(env, exports);
   lowbit::RegisterLowRank(env, exports);
   lowbit::RegisterQuant(env, exports);
+  lowbit_binding::RegisterScaling(env, exports);
   return exports;
 }
 
