@@ -5,15 +5,18 @@
 import { rm, stat } from 'node:fs/promises';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
-import { calibrate, type InputStatistics } from './calibrate/calibrate';
+import { calibrate, statisticsKey, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
 import { calibrationFeeds } from './calibrate/calibrationData';
 import { resolveTextOffsets, textWindows } from './data/text';
 import { evaluateText } from './evaluate/evaluateText';
+import { evaluateTensors } from './evaluate/evaluateTensors';
+import { evaluateImages } from './tasks/evaluateImages';
 import { exportAndWrite } from './exportStep';
 import { preflight } from './jobPreflight';
 import { loadModel, type OnnxModel } from './onnx/model';
-import { quantizeLayers, type QuantizedLayer } from './quantize/quantizeLayers';
+import { quantizeLayers, type QuantizedLayer, type QuantizeModel } from './quantize/quantizeLayers';
 import { quantizeSequential } from './calibrate/sequential';
+import { prepareActivationAware } from './quantize/activationAware';
 import { buildReport } from './report/buildReport';
 import { writeReport } from './report/writeReport';
 
@@ -22,17 +25,27 @@ export interface JobOptions {
   onProgress?: (p: JobProgress) => void;
 }
 
-/** Ops whose input activations are [..., in] and so can be streamed into a Hessian. */
-const CALIBRATED_OPS = new Set(['MatMul', 'Gemm']);
+/** Ops whose input activations can be streamed into a Hessian ([..., in]; Conv through im2col). */
+export const CALIBRATED_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
 
 /** Resolves the plan's layers against the model; errors name the recipe and the layer. */
-export function planLayers(plan: JobPlan, model: OnnxModel): { name: string; input: string; cols: number; op: string }[] {
+export function planLayers(plan: JobPlan, model: OnnxModel): (CalibratedLayer & { op: string })[] {
   return plan.layers.map((l) => {
     const rec = model.layers.find((r) => r.name === l.name);
     if (!rec) throw new Error(`${plan.recipePath || plan.modelPath}: layer ${l.name} is not in ${plan.modelPath}`);
     if (!rec.quantizable) throw new Error(`layer ${l.name} is not quantizable: ${rec.reason ?? 'unsupported'}`);
-    return { name: l.name, input: rec.input, cols: rec.shape[1], op: rec.op };
+    const conv = rec.op === 'Conv' ? { node: rec.node, attributes: rec.nodeRef.attribute, kernelDims: rec.ref.dims } : undefined;
+    return { name: l.name, input: rec.input, cols: rec.shape[1], op: rec.op, ...(conv ? { conv } : {}) };
   });
+}
+
+/**
+ * The model as quantizeLayers sees it: `layerInput` returns the key of the layer's calibration
+ * statistics ({@link statisticsKey}: for Conv, the input tensor plus its geometry).
+ */
+export function statisticsView(model: OnnxModel, layers: CalibratedLayer[]): QuantizeModel {
+  const keys = new Map(layers.map((l) => [l.name, statisticsKey(l)]));
+  return { getWeight: (name) => model.getWeight(name), layerInput: (name) => keys.get(name) ?? model.layerInput(name) };
 }
 
 /** Runs calibration for the plan's MatMul/Gemm layers; returns the statistics and bookkeeping. */
@@ -42,7 +55,7 @@ export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: Jo
   const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
   const warnings: string[] = [];
   const skipped = plan.layers.length - layers.length;
-  if (skipped) warnings.push(`${skipped} layer(s) (Conv) have no calibration Hessian in this build; their rel_error is the plain weight error`);
+  if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}); their rel_error is the plain weight error`);
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
   const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset);
   warnings.push(...feeds.warnings);
@@ -81,6 +94,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     onProgress?.({ stage: 'calibrate', message: `calibrating (${plan.calibration.kind}, ${plan.calibration.samples} samples)`, fraction: 0 });
     let cal: { samples: number; tokens?: number };
     let quantized: QuantizedLayer[];
+    let outModel = model;
     if (plan.calibration.mode === 'sequential') {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
       const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
@@ -94,19 +108,23 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       warnings.push(...c.warnings);
       cal = c;
       t = lap('calibrate', t);
-      quantized = await quantizeLayers({ plan, model, ops, stats: c.stats, signal, onProgress });
+      // AWQ / SmoothQuant / OS+: fold the input scaling (and activation QDQ) before weight quantization.
+      const prep = await prepareActivationAware({ layers: plan.layers, model, stats: c.stats, threads: plan.threads, signal });
+      warnings.push(...prep.warnings);
+      outModel = prep.model;
+      quantized = await quantizeLayers({ plan, model: statisticsView(outModel, planLayers(plan, outModel)), ops, stats: prep.stats, prepared: prep.details, signal, onProgress });
     }
     t = lap('quantize', t);
 
     signal?.throwIfAborted();
     onProgress?.({ stage: 'export', message: `writing ${plan.outputPath} (${plan.format})` });
     wroteOutput = true;
-    const exported = await exportAndWrite(model, quantized, plan, signal);
+    const exported = await exportAndWrite(outModel, quantized, plan, signal);
     warnings.push(...exported.warnings);
     t = lap('export', t);
 
     onProgress?.({ stage: 'evaluate', message: 'evaluating FP vs compressed', fraction: 0 });
-    const ev = await evaluate(plan, evaluationOffset, opts, warnings);
+    const ev = await evaluate(plan, model, evaluationOffset, opts, warnings);
     t = lap('evaluate', t);
     signal?.throwIfAborted();
 
@@ -115,7 +133,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       plan, layers: quantized.map((q) => q.report), totalParams: model.summary().totalParams,
       fpBytes: (await stat(plan.modelPath)).size, quantizedBytes: exported.bytes,
       calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
-      fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, timings, warnings,
+      fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings,
     });
     signal?.throwIfAborted();
     wroteReport = true;
@@ -129,14 +147,20 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
   }
 }
 
-async function evaluate(plan: JobPlan, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
+async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
   fp: QualityMetrics; quantized: QualityMetrics; kl?: Report['metrics']['kl_divergence']; top1?: number;
+  agreement?: Report['metrics']['output_agreement'];
 }> {
   const e = plan.evaluation;
   if (e.kind === 'none') return { fp: {}, quantized: {} };
-  if (e.kind !== 'text') {
-    warnings.push(`evaluation kind "${e.kind}" is not available in this build of the engine pipeline; only sizes are reported`);
-    return { fp: {}, quantized: {} };
+  if (e.kind === 'images') {
+    const r = await evaluateImages(e, plan.modelPath, plan.outputPath, { threads: plan.threads, signal: opts.signal });
+    return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
+  }
+  if (e.kind === 'tensors') {
+    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, plan.outputPath, { threads: plan.threads, signal: opts.signal });
+    warnings.push(...r.warnings);
+    return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
   const windows = await textWindows({ ...e, offset });
   if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);

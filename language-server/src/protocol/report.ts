@@ -65,7 +65,8 @@ export interface LayerReport {
   /** Method internals for the panels; each present only for the methods that produce it. */
   gptq?: { loss: number; damp: number; damp_retries: number };
   awq?: { alpha: number; clip_ratio?: number };
-  smoothing?: { alpha: number; scale_range: [number, number] };
+  /** SmoothQuant: α; OS+: the chosen threshold t (in `alpha`). activation_bits: static activation QDQ bits, when quantized. */
+  smoothing?: { alpha: number; scale_range: [number, number]; activation_bits?: number };
   binarization?: BinarizationDetails;
   low_rank?: LowRankDetails;
   sensitivity?: { proxy: number; kl?: number };

@@ -2,13 +2,16 @@
  * Calibration ("parallel" mode): run the FP model once over the calibration batches with every distinct
  * layer-input tensor added as a graph output, and stream each fetched tensor into that input's
  * accumulators — a native Hessian (H = 2XXᵀ/N, GPTQ convention) and per-channel |x| statistics.
- * Layers reading the same tensor share one accumulator. Only one batch of activations is alive at a
- * time; memory is O(Σ n²) for the Hessians, independent of the number of calibration tokens.
+ * Layers reading the same tensor share one accumulator. Conv layers are streamed through im2col
+ * (engine/tasks/im2col.ts): their accumulator is keyed by tensor + geometry (see {@link statisticsKey}),
+ * so two Convs reading one tensor with different kernels get separate Hessians. Only one batch of
+ * activations is alive at a time; memory is O(Σ n²) for the Hessians, independent of the sample count.
  */
 import type * as ort from 'onnxruntime-node';
 import { Hessian } from '../../../../native/ts/index';
 import { openSession } from '../evaluate/ortSession';
 import { ChannelStats } from './channelStats';
+import { addConvActivation, convGeometryFromAttributes } from '../tasks/im2col';
 
 /** Accumulated statistics of one layer-input tensor. */
 export interface InputStatistics {
@@ -21,6 +24,36 @@ export interface InputStatistics {
   layers: string[];
 }
 
+/** A Conv layer's node attributes and weight dims [O, I/g, kh, kw], for im2col. */
+export interface ConvSpec {
+  node: string;
+  attributes: Parameters<typeof convGeometryFromAttributes>[1];
+  kernelDims: readonly number[];
+}
+
+/** A calibrated layer: the tensor it reads, its `in` size, and for Conv its geometry. */
+export interface CalibratedLayer {
+  name: string;
+  input: string;
+  cols: number;
+  conv?: ConvSpec;
+}
+
+/**
+ * The key of a layer's statistics in calibrate()'s result: the input tensor name for MatMul/Gemm;
+ * for Conv the tensor name plus its kernel/stride/pads/dilation/group/auto_pad attributes.
+ */
+export function statisticsKey(l: Pick<CalibratedLayer, 'input' | 'conv'>): string {
+  if (!l.conv) return l.input;
+  const a = l.conv.attributes;
+  const ints = (n: string) => a.find((x) => x.name === n)?.ints?.map(Number).join('x') ?? '-';
+  const group = Number(a.find((x) => x.name === 'group')?.i ?? 1);
+  const autoPadRaw = a.find((x) => x.name === 'auto_pad')?.s;
+  const autoPad = autoPadRaw === undefined ? 'NOTSET' : typeof autoPadRaw === 'string' ? autoPadRaw : Buffer.from(autoPadRaw).toString('utf8');
+  const kernel = a.find((x) => x.name === 'kernel_shape')?.ints?.map(Number).join('x') ?? l.conv.kernelDims.slice(2).join('x');
+  return `${l.input}#conv k${kernel} s${ints('strides')} p${ints('pads')} d${ints('dilations')} g${group} ${autoPad}`;
+}
+
 /** One calibration batch: the model's feeds. */
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -31,28 +64,29 @@ export interface CalibrationModel {
 }
 
 /**
- * Runs calibration and returns statistics keyed by input tensor name.
- * @param layers each quantized layer with the tensor it reads and its `in` size
+ * Runs calibration and returns statistics keyed by {@link statisticsKey} (the input tensor name for MatMul/Gemm).
+ * @param layers each quantized layer with the tensor it reads, its `in` size, and for Conv its geometry
  * @throws Error naming the tensor and layer when a fetched activation does not match the weight's `in`
  */
 export async function calibrate(opts: {
   model: CalibrationModel;
-  layers: { name: string; input: string; cols: number }[];
+  layers: CalibratedLayer[];
   batches: Feeds[] | (() => AsyncIterable<Feeds>);
   threads: number;
   signal?: AbortSignal;
   onBatch?: (done: number, total: number | undefined) => void;
 }): Promise<Map<string, InputStatistics>> {
   const byInput = new Map<string, InputStatistics>();
-  const cols = new Map<string, { n: number; layer: string }>();
+  const keys = new Map<string, { n: number; layer: string; input: string; conv?: ConvSpec }>();
   for (const l of opts.layers) {
-    const prev = cols.get(l.input);
+    const key = statisticsKey(l);
+    const prev = keys.get(key);
     if (prev && prev.n !== l.cols) {
       throw new Error(`layers ${prev.layer} and ${l.name} read ${l.input} but expect ${prev.n} and ${l.cols} input channels`);
     }
-    cols.set(l.input, { n: l.cols, layer: l.name });
+    keys.set(key, { n: l.cols, layer: l.name, input: l.input, conv: l.conv });
   }
-  const names = [...cols.keys()];
+  const names = [...new Set([...keys.values()].map((k) => k.input))];
   if (!names.length) return byInput;
   const session = await openSession(opts.model.withExtraOutputs(names), opts.threads, 'calibration model');
   try {
@@ -62,23 +96,25 @@ export async function calibrate(opts: {
     for await (const feeds of iterable) {
       opts.signal?.throwIfAborted();
       const out = await session.run(feeds, names);
-      for (const name of names) {
-        const t = out[name];
-        const { n, layer } = cols.get(name)!;
-        if (t.type !== 'float32') throw new Error(`calibration: input ${name} of layer ${layer} is ${t.type}; only float32 activations are supported`);
+      for (const [key, { n, layer, input, conv }] of keys) {
+        const t = out[input];
+        if (t.type !== 'float32') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 activations are supported`);
         const data = t.data as Float32Array;
-        const last = t.dims[t.dims.length - 1];
-        if (last !== n || data.length % n !== 0) {
-          throw new Error(`calibration: input ${name} of layer ${layer} has shape [${t.dims}], expected last dim ${n}`);
-        }
-        const tokens = data.length / n;
-        let s = byInput.get(name);
+        let s = byInput.get(key);
         if (!s) {
-          s = { tensor: name, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
-          byInput.set(name, s);
+          s = { tensor: input, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
+          byInput.set(key, s);
         }
-        await s.hessian.add(data, tokens, opts.threads);
-        s.stats.add(data, tokens);
+        if (conv) await addConv(s, data, t.dims, conv, layer, opts.threads);
+        else {
+          const last = t.dims[t.dims.length - 1];
+          if (last !== n || data.length % n !== 0) {
+            throw new Error(`calibration: input ${input} of layer ${layer} has shape [${t.dims}], expected last dim ${n}`);
+          }
+          const tokens = data.length / n;
+          await s.hessian.add(data, tokens, opts.threads);
+          s.stats.add(data, tokens);
+        }
       }
       done++;
       opts.onBatch?.(done, batches?.length);
@@ -87,6 +123,18 @@ export async function calibrate(opts: {
   } finally {
     await session.release();
   }
-  for (const l of opts.layers) byInput.get(l.input)?.layers.push(l.name);
+  for (const l of opts.layers) byInput.get(statisticsKey(l))?.layers.push(l.name);
   return byInput;
+}
+
+/** Streams one NCHW activation of a Conv layer through im2col into its Hessian and channel statistics. */
+async function addConv(s: InputStatistics, x: Float32Array, dims: readonly number[], conv: ConvSpec, layer: string, threads: number): Promise<void> {
+  if (dims.length !== 4) throw new Error(`calibration: input ${s.tensor} of Conv layer ${layer} has shape [${dims}]; only 2-D (NCHW) convolutions are calibrated`);
+  const geometry = convGeometryFromAttributes(conv.node, conv.attributes, conv.kernelDims, { h: dims[2], w: dims[3] });
+  const cols = (dims[1] / (geometry.group ?? 1)) * geometry.kernel[0] * geometry.kernel[1];
+  if (cols !== s.n) throw new Error(`calibration: input ${s.tensor} [${dims}] of Conv layer ${layer} gives im2col rows of ${cols}, but the weight has ${s.n} columns`);
+  const pending: Promise<void>[] = [];
+  const hessian = { add: (rows: Float32Array, count: number) => pending.push(s.hessian.add(rows, count, threads)) };
+  addConvActivation([hessian, s.stats], x, dims, geometry);
+  await Promise.all(pending);
 }

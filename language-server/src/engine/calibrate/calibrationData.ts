@@ -1,11 +1,11 @@
 /**
  * Calibration feeds per plan kind. Text: token windows (engine/data/text.ts). Random: seeded uniform
- * token ids for a token-id model. Tensors and images come from other modules; until they are wired in
- * here, they are a clear "not available in this build" error.
+ * token ids for a token-id model. Images and tensors (.npy/.npz): engine/data/imagesFeeds.ts.
  */
 import type { CalibrationPlan } from '../../protocol/plan';
 import type { ModelSummary } from '../../protocol/model';
 import { textWindows } from '../data/text';
+import { visionCalibrationFeeds } from '../data/imagesFeeds';
 import * as ort from 'onnxruntime-node';
 import type { Feeds } from './calibrate';
 
@@ -31,6 +31,8 @@ export function seededRandom(seed: number): () => number {
 
 /** Builds the calibration batches for `plan` (batch size 8 windows). */
 export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSummary, offset: number | undefined, batchSize = 8): Promise<CalibrationFeeds> {
+  const vision = await visionCalibrationFeeds(plan, summary, batchSize);
+  if (vision) return vision;
   const input = summary.inputs[0];
   if (!input) throw new Error(`${summary.path}: the model has no graph input to calibrate with`);
   switch (plan.kind) {

@@ -8,7 +8,7 @@ import type { JobPlan, JobProgress } from '../../protocol/plan';
 import { fakeQuantBytes } from '../exportStep';
 import { parseModel, type OnnxModel } from '../onnx/model';
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
-import { calibrate, type Feeds, type InputStatistics } from './calibrate';
+import { calibrate, statisticsKey, type CalibratedLayer, type Feeds, type InputStatistics } from './calibrate';
 import { groupBlocks } from './blocks';
 
 /** Calibrates and quantizes block by block; returns the quantized layers in plan order. */
@@ -16,8 +16,8 @@ export async function quantizeSequential(opts: {
   plan: JobPlan;
   model: OnnxModel;
   ops: Map<string, string>;
-  /** Calibrated layers (MatMul/Gemm) with their input tensor and `in` size. */
-  calibrated: { name: string; input: string; cols: number }[];
+  /** Calibrated layers (MatMul/Gemm/Conv) with their input tensor, `in` size and Conv geometry. */
+  calibrated: CalibratedLayer[];
   batches: Feeds[];
   signal?: AbortSignal;
   onProgress?: (p: JobProgress) => void;
@@ -26,6 +26,11 @@ export async function quantizeSequential(opts: {
   const done: QuantizedLayer[] = [];
   const blocks = groupBlocks(plan.layers);
   const calibratedBy = new Map(opts.calibrated.map((l) => [l.name, l]));
+  // quantizeLayers looks statistics up by model.layerInput(name): answer with the Conv-aware key.
+  const view = {
+    getWeight: (name: string) => model.getWeight(name),
+    layerInput: (name: string) => { const l = calibratedBy.get(name); return l ? statisticsKey(l) : model.layerInput(name); },
+  };
   let index = 0;
   for (const block of blocks) {
     signal?.throwIfAborted();
@@ -36,7 +41,7 @@ export async function quantizeSequential(opts: {
       : new Map();
     const base = index;
     const q = await quantizeLayers({
-      plan: { layers: block, format: plan.format, threads: plan.threads }, model, ops: opts.ops, stats, signal,
+      plan: { layers: block, format: plan.format, threads: plan.threads }, model: view, ops: opts.ops, stats, signal,
       onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, index: base + p.index, total: plan.layers.length } : p),
     });
     done.push(...q);

@@ -20,10 +20,10 @@ export interface FeedSet {
   warnings: string[];
 }
 
-/** Feeds for the `images` and `tensors` calibration kinds; undefined for the other kinds. */
-export async function visionCalibrationFeeds(plan: CalibrationPlan, summary: Pick<ModelSummary, 'path' | 'inputs'>): Promise<FeedSet | undefined> {
+/** Feeds for the `images` and `tensors` calibration kinds (tensors: `batchSize` samples a batch); undefined for the other kinds. */
+export async function visionCalibrationFeeds(plan: CalibrationPlan, summary: Pick<ModelSummary, 'path' | 'inputs'>, batchSize = 8): Promise<FeedSet | undefined> {
   if (plan.kind === 'images') return imageCalibrationFeeds(plan, summary);
-  if (plan.kind === 'tensors') return tensorCalibrationFeeds(plan, summary);
+  if (plan.kind === 'tensors') return tensorCalibrationFeeds(plan, summary, batchSize);
   return undefined;
 }
 

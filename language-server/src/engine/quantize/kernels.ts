@@ -7,6 +7,7 @@ import type { LayerReport } from '../../protocol/report';
 import * as native from '../../../../native/ts/index';
 import { lowbitKernels } from './lowbitKernels';
 import type { InputStatistics } from '../calibrate/calibrate';
+import type { PreparedDetails } from './activationAware';
 
 /** A layer's FP weight as the quantizer sees it: W is rows×cols = out×in, row-major. */
 export interface LayerWeight {
@@ -38,6 +39,9 @@ export interface KernelContext {
   threads?: number;
   /** Fraction of this layer done, 0..1. */
   onProgress?: (fraction: number) => void;
+  /** Set for awq/smoothquant/osplus once prepareActivationAware folded the layer's input transform:
+   *  `weight` is then W·diag(s) and `input` describes the transformed input. */
+  prepared?: PreparedDetails;
 }
 
 export type Kernel = (ctx: KernelContext) => Promise<KernelOutput>;
@@ -82,8 +86,41 @@ const gptq: Kernel = async (ctx) => {
   return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
 };
 
+function requirePrepared(ctx: KernelContext, method: string): PreparedDetails {
+  if (!ctx.prepared) throw new Error(`layer ${ctx.layer.name}: method ${method} needs its activation-aware scaling folded first (prepareActivationAware); sequential calibration does not support it in this build`);
+  return ctx.prepared;
+}
+
+/** q/k projections are skipped by AWQ's clip search (auto_clip.py L75). */
+const QK = /(^|[._/])(wq|wk|q_proj|k_proj|query|key)([._/]|$)/i;
+
+/** AWQ on the folded weight: RTN, after a per-group clip search (§3a) under the rescaled Hessian. */
+const awq: Kernel = async (ctx) => {
+  const { layer, weight } = ctx;
+  const prep = requirePrepared(ctx, 'awq');
+  const input = requireHessian(ctx, 'awq');
+  const alpha = prep.awq?.alpha ?? 0;
+  if (!setting(layer.settings, 'clip', 'clip', true) || QK.test(layer.name)) {
+    const r = await rtn(ctx);
+    return { ...r, details: { awq: { alpha } } };
+  }
+  const r = await native.awqSearch(weight.data, weight.rows, weight.cols, new Float32Array(weight.cols).fill(1), input.hessian, {
+    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric, grid: 1, clipSearch: true,
+  }, { signal: ctx.signal, threads: ctx.threads });
+  let sum = 0;
+  for (const c of r.clipRatios) sum += c;
+  return { dequant: r.quantized.dequant, q: r.quantized, details: { awq: { alpha, clip_ratio: sum / r.clipRatios.length } } };
+};
+
+/** SmoothQuant / OS+ on the folded weight: RTN (activation QDQ, if any, is already in the graph). */
+const smoothed = (method: 'smoothquant' | 'osplus'): Kernel => async (ctx) => {
+  const prep = requirePrepared(ctx, method);
+  const r = await rtn(ctx);
+  return { ...r, details: { smoothing: prep.smoothing } };
+};
+
 /** The kernel table. Methods missing here are reported by `kernelFor`. */
-const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, ...lowbitKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
+const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, awq, smoothquant: smoothed('smoothquant'), osplus: smoothed('osplus'), ...lowbitKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
 export function kernelFor(method: Method, layer: string): Kernel {

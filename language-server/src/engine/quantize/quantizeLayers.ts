@@ -8,6 +8,7 @@ import type { LayerReport } from '../../protocol/report';
 import type { InputStatistics } from '../calibrate/calibrate';
 import { kernelFor, relativeError, type KernelOutput, type LayerWeight } from './kernels';
 import { storedBitsPerWeight } from './storageBits';
+import type { PreparedDetails } from './activationAware';
 
 /** One quantized layer, as the exporter and the report consume it. */
 export interface QuantizedLayer extends KernelOutput {
@@ -33,6 +34,8 @@ export async function quantizeLayers(opts: {
   stats: Map<string, InputStatistics>;
   signal?: AbortSignal;
   onProgress?: (p: JobProgress) => void;
+  /** Layers folded by prepareActivationAware (awq/smoothquant/osplus), with their details. */
+  prepared?: Map<string, PreparedDetails>;
   /** Called after each layer (sequential calibration hooks in here). */
   onLayer?: (q: QuantizedLayer) => void | Promise<void>;
 }): Promise<QuantizedLayer[]> {
@@ -46,7 +49,7 @@ export async function quantizeLayers(opts: {
       stage: 'quantize', message: `${layer.name} (${layer.method} ${layer.bits}-bit)`, layer: layer.name, index, total, fraction,
     });
     progress(0);
-    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, plan.threads ?? 0, signal, progress);
+    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, plan.threads ?? 0, signal, progress, opts.prepared?.get(layer.name));
     out.push(q);
     await opts.onLayer?.(q);
     progress(1);
@@ -56,14 +59,14 @@ export async function quantizeLayers(opts: {
 
 async function quantizeOne(
   layer: LayerPlan, model: QuantizeModel, op: string, stats: Map<string, InputStatistics>, format: ExportFormat, threads: number,
-  signal: AbortSignal | undefined, progress: (f: number) => void,
+  signal: AbortSignal | undefined, progress: (f: number) => void, prepared?: PreparedDetails,
 ): Promise<QuantizedLayer> {
   const weight = model.getWeight(layer.name);
   const input = stats.get(model.layerInput(layer.name));
   const kernel = kernelFor(layer.method, layer.name);
   let result: KernelOutput;
   try {
-    result = await kernel({ layer, weight, input, signal, threads, onProgress: progress });
+    result = await kernel({ layer, weight, input, signal, threads, onProgress: progress, prepared });
   } catch (e) {
     if (signal?.aborted) throw signal.reason;
     if ((e as Error).name === 'AbortError') throw e;

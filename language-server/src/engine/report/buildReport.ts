@@ -15,6 +15,8 @@ export interface ReportInputs {
   quantized: QualityMetrics;
   klDivergence?: Report['metrics']['kl_divergence'];
   top1Agreement?: number;
+  /** FP vs compressed outputs (images/tensors evaluation). */
+  outputAgreement?: Report['metrics']['output_agreement'];
   timings: Report['timings_s'];
   warnings: string[];
 }
@@ -36,6 +38,7 @@ export function buildReport(r: ReportInputs): Report {
   const metrics: Report['metrics'] = { fp: r.fp, quantized: r.quantized };
   if (r.klDivergence) metrics.kl_divergence = r.klDivergence;
   if (r.top1Agreement !== undefined) metrics.top1_agreement = r.top1Agreement;
+  if (r.outputAgreement) metrics.output_agreement = r.outputAgreement;
   return {
     version: REPORT_VERSION,
     created_at: new Date().toISOString(),

@@ -13,7 +13,10 @@ const num = (v: number | undefined, digits = 4) => (v === undefined || Number.is
 const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toFixed(2)}%`);
 
-/** FP vs quantized: perplexity, KL mean/p99, top-1 agreement, size, bits/weight, latency. */
+/**
+ * FP vs quantized: perplexity, KL mean/p99, top-1 agreement, CER, accuracy, output agreement (cosine,
+ * SQNR, argmax), size, bits/weight, latency.
+ */
 export function summaryTable(r: Report): string {
   const m = r.metrics;
   const rows: string[][] = [];
@@ -23,6 +26,15 @@ export function summaryTable(r: Report): string {
     rows.push(['KL p99', '0', num(m.kl_divergence.p99)]);
   }
   if (m.top1_agreement !== undefined) rows.push(['top-1 agreement', '100.00%', pct(m.top1_agreement)]);
+  if (m.fp.cer !== undefined || m.quantized.cer !== undefined) rows.push(['CER', pct(m.fp.cer), pct(m.quantized.cer)]);
+  if (m.fp.accuracy_top1 !== undefined) rows.push(['accuracy top-1', pct(m.fp.accuracy_top1), pct(m.quantized.accuracy_top1)]);
+  if (m.fp.accuracy_top5 !== undefined) rows.push(['accuracy top-5', pct(m.fp.accuracy_top5), pct(m.quantized.accuracy_top5)]);
+  if (m.output_agreement) {
+    const a = m.output_agreement;
+    rows.push(['output cosine', '1', a.cosine.toFixed(5)]);
+    rows.push(['output SQNR (dB)', 'inf', a.sqnr_db === null || !Number.isFinite(a.sqnr_db) ? 'inf' : a.sqnr_db.toFixed(1)]);
+    rows.push(['output argmax agreement', '100.00%', pct(a.argmax_agreement)]);
+  }
   rows.push(['size', bytes(r.size.fp_bytes), bytes(r.size.quantized_bytes)]);
   rows.push(['bits/weight (quantized layers)', '32', num(r.size.bits_per_weight)]);
   if (m.fp.latency_ms !== undefined) rows.push(['latency/batch (ms)', num(m.fp.latency_ms, 3), num(m.quantized.latency_ms, 3)]);

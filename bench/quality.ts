@@ -1,0 +1,26 @@
+/**
+ * Quality benchmark: `npm run bench -- quality` measures issue 4's claims on stories260K (BiLLM vs 2-bit
+ * RTN/GPTQ; FLRQ 3-bit vs RTN/GPTQ 3-bit and vs LoRC at FLRQ's ranks; PB-LLM, dual binarization) and
+ * prints the table of docs/results.md. LOWBIT_BENCH_EVAL_SAMPLES overrides the evaluation windows (16).
+ */
+import { CLAIM1, CLAIM2, EXTRA, FULL_SETUP, formatTable, lorcMatching, measure, type QualityRow } from './qualityConfigs';
+import { skipNoShared } from '../test/integration/engine/sharedFixtures';
+
+export async function main(): Promise<void> {
+  if (skipNoShared) { console.log(`skipped: ${skipNoShared}`); return; }
+  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES);
+  const setup = { ...FULL_SETUP, evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples };
+  console.log(`stories260K, 35 body layers (LM head fp32); calibration ${setup.calibSamples}×${setup.sequenceLength} tokens from ${setup.calibOffset}, evaluation ${setup.evalSamples}×${setup.sequenceLength} from ${setup.evalOffset}`);
+  const rows: QualityRow[] = [];
+  for (const c of [...CLAIM1, ...CLAIM2, ...EXTRA]) {
+    const t0 = performance.now();
+    const row = await measure(c, setup);
+    rows.push(row);
+    console.error(`  ${c.id}: ${((performance.now() - t0) / 1000).toFixed(1)} s${row.ranks ? ` ranks ${row.ranks.join(',')}` : ''}`);
+    if (c.method === 'flrq') {
+      const m = lorcMatching(row, c);
+      rows.push(await measure(m.config, setup, m.layerSettings));
+    }
+  }
+  console.log(formatTable(rows));
+}

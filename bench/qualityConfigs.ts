@@ -1,0 +1,158 @@
+/**
+ * The configurations behind issue 4's quality claims on stories260K, shared by `npm run bench -- quality`
+ * (bench/quality.ts, prints the table of docs/results.md) and the claim tests
+ * (test/integration/engine/claims.test.ts). Every transformer MatMul (35 layers) is quantized; the LM
+ * head (`output`) stays in full precision, as in examples/stories260K-lowrank.lowbit.yaml.
+ * Evaluation takes tokens [0, evalSamples·128) of tinystories-sample.txt, calibration the windows from
+ * token 4096 on, so the two never overlap.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runJob } from '../language-server/src/engine/job';
+import type { ExportFormat, JobPlan, LayerPlan, Method } from '../language-server/src/protocol/plan';
+import type { Report } from '../language-server/src/protocol/report';
+import { stories } from '../test/integration/engine/sharedFixtures';
+
+/** The 35 transformer layers (everything but the LM head). */
+export const BODY_LAYERS = Array.from({ length: 5 }, (_, i) => ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'].map((w) => `layers.${i}.${w}`)).flat();
+
+/** One measured configuration. */
+export interface QualityConfig {
+  id: string;
+  method: Method;
+  bits: number;
+  /** Input columns per group; -1 = per output channel. */
+  groupSize: number;
+  format: ExportFormat;
+  /** Default false (asymmetric, as the 2-bit MatMulNBits rows). FLRQ / LoRC quantize symmetrically regardless. */
+  symmetric?: boolean;
+  settings?: Record<string, unknown>;
+}
+
+/** Sample counts and offsets (tokens) of a measurement. */
+export interface QualitySetup { calibSamples: number; evalSamples: number; sequenceLength: number; calibOffset: number; evalOffset: number }
+
+/** The setup of docs/results.md. Tests use the same offsets with fewer evaluation samples. */
+export const FULL_SETUP: QualitySetup = { calibSamples: 16, evalSamples: 16, sequenceLength: 128, calibOffset: 4096, evalOffset: 0 };
+
+/** Claim 1: BiLLM (~1.1 bits) vs RTN / GPTQ at 2 bits, group 32 and per-channel. */
+export const CLAIM1: QualityConfig[] = [
+  { id: 'billm', method: 'billm', bits: 1, groupSize: 128, format: 'fake' },
+  { id: 'rtn-w2-g32', method: 'rtn', bits: 2, groupSize: 32, format: 'matmulnbits' },
+  { id: 'gptq-w2-g32', method: 'gptq', bits: 2, groupSize: 32, format: 'matmulnbits' },
+  { id: 'rtn-w2-pc', method: 'rtn', bits: 2, groupSize: -1, format: 'matmulnbits' },
+  { id: 'gptq-w2-pc', method: 'gptq', bits: 2, groupSize: -1, format: 'matmulnbits' },
+];
+
+/** Claim 2: FLRQ at 3 bits vs GPTQ / RTN at 3 bits; the LoRC baseline at FLRQ's storage is added at run time. */
+export const CLAIM2: QualityConfig[] = [
+  { id: 'flrq-w3-g32', method: 'flrq', bits: 3, groupSize: 32, format: 'fake', settings: { max_extra_storage: 0.2, blc_epochs: 1 } },
+  { id: 'flrq-w3-g32-x1', method: 'flrq', bits: 3, groupSize: 32, format: 'fake', settings: { max_extra_storage: 1, blc_epochs: 1 } },
+  { id: 'rtn-w3-g32', method: 'rtn', bits: 3, groupSize: 32, format: 'fake' },
+  { id: 'gptq-w3-g32', method: 'gptq', bits: 3, groupSize: 32, format: 'fake' },
+  { id: 'lorc-w3-g32-r0', method: 'lorc', bits: 3, groupSize: 32, format: 'fake', settings: { rank: 0, factor_bits: 32 } },
+  { id: 'rtn-w3-g32-sym', method: 'rtn', bits: 3, groupSize: 32, format: 'fake', symmetric: true },
+  { id: 'gptq-w3-g32-sym', method: 'gptq', bits: 3, groupSize: 32, format: 'fake', symmetric: true },
+];
+
+/** For completeness: PB-LLM and dual binarization. */
+export const EXTRA: QualityConfig[] = [
+  { id: 'pbllm', method: 'pbllm', bits: 1, groupSize: 128, format: 'fake', settings: { low_frac: 0.9, high_bits: 8 } },
+  { id: 'dualbin', method: 'dualbin', bits: 2, groupSize: 128, format: 'fake' },
+];
+
+/** The measured row of one configuration. */
+export interface QualityRow {
+  id: string;
+  method: Method;
+  bitsStored: number;
+  /** Bits/weight the method needs (codes + fp32 scales + zero points if asymmetric + fp32 L·R), whatever the file holds. */
+  bitsNominal: number;
+  ppl: number;
+  fpPpl: number;
+  kl: number;
+  top1: number;
+  fileBytes: number;
+  /** Per-layer low-rank ranks (flrq / lorc), in BODY_LAYERS order. */
+  ranks?: number[];
+  report: Report;
+}
+
+function plan(c: QualityConfig, s: QualitySetup, dir: string, layerSettings?: (name: string) => Record<string, unknown>): JobPlan {
+  const outputPath = join(dir, `${c.id}.onnx`);
+  const layers: LayerPlan[] = BODY_LAYERS.map((name) => ({
+    name, method: c.method, bits: c.bits, groupSize: c.groupSize, symmetric: c.symmetric ?? false,
+    settings: { ...(c.settings ?? {}), ...(layerSettings?.(name) ?? {}) }, rules: [0],
+  }));
+  return {
+    recipePath: join(dir, `${c.id}.lowbit.yaml`), modelPath: stories.model, outputPath, reportPath: `${outputPath}.report.json`,
+    format: c.format,
+    calibration: { kind: 'text', textPath: stories.text, tokenizerPath: stories.tokenizer, samples: s.calibSamples, sequenceLength: s.sequenceLength, mode: 'sequential', offset: s.calibOffset },
+    evaluation: { kind: 'text', textPath: stories.text, tokenizerPath: stories.tokenizer, samples: s.evalSamples, sequenceLength: s.sequenceLength, offset: s.evalOffset, metrics: ['perplexity', 'kl_divergence', 'top1_agreement', 'size'] },
+    layers, skipped: [{ name: 'output', rule: 0 }], threads: 2, seed: 0,
+  };
+}
+
+/** A layer's nominal bits/weight: binarization's claimed bits, else codes + scales (+ zeros) (+ low-rank factors). */
+function nominalBits(c: QualityConfig, l: Report['layers'][number]): number {
+  if (l.binarization) return l.binarization.bits_claimed;
+  if (c.method === 'pbllm') { const f = Number(c.settings?.low_frac ?? 0.9), hb = Number(c.settings?.high_bits ?? 8); return f + hb * (1 - f); }
+  if (c.method === 'dualbin') return 2 + 64 / c.groupSize; // two binary codes + fp32 (α₁, α₂) per group
+  const [rows, cols] = l.shape, g = c.groupSize > 0 ? c.groupSize : cols, groups = Math.ceil(cols / g);
+  const lowRank = c.method === 'flrq' || c.method === 'lorc' || c.method === 'lqer';
+  const zeros = !lowRank && !(c.symmetric ?? false) ? c.bits * groups / cols : 0;
+  const rank = l.low_rank?.rank ?? 0;
+  return c.bits + 32 * groups / cols + zeros + 32 * rank * (rows + cols) / (rows * cols);
+}
+
+/** Parameter-weighted mean of per-layer values over the quantized layers. */
+function weighted(r: Report, f: (l: Report['layers'][number]) => number): number {
+  let num = 0, den = 0;
+  for (const l of r.layers) { num += f(l) * l.params; den += l.params; }
+  return num / den;
+}
+
+/**
+ * Runs one configuration through runJob and returns its row. `layerSettings` adds per-layer settings
+ * (used to give LoRC the rank FLRQ chose for each layer).
+ */
+export async function measure(c: QualityConfig, s: QualitySetup, layerSettings?: (name: string) => Record<string, unknown>): Promise<QualityRow> {
+  const dir = mkdtempSync(join(tmpdir(), 'lowbit-quality-'));
+  try {
+    const p = plan(c, s, dir, layerSettings);
+    const report = await runJob(p);
+    const m = report.metrics;
+    if (m.quantized.perplexity === undefined || m.fp.perplexity === undefined || !m.kl_divergence || m.top1_agreement === undefined) {
+      throw new Error(`${c.id}: the report lacks perplexity / KL / top-1 (metrics: ${JSON.stringify(m)})`);
+    }
+    const lowRank = report.layers.some((l) => l.low_rank);
+    const nominal = weighted(report, (l) => nominalBits(c, l));
+    return {
+      id: c.id, method: c.method, bitsStored: report.size.bits_per_weight, bitsNominal: nominal,
+      ppl: m.quantized.perplexity, fpPpl: m.fp.perplexity, kl: m.kl_divergence.mean, top1: m.top1_agreement,
+      fileBytes: statSync(p.outputPath).size,
+      ranks: lowRank ? report.layers.map((l) => l.low_rank?.rank ?? 0) : undefined,
+      report,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** LoRC (plain SVD of the error, float32 factors like FLRQ's) at the per-layer ranks FLRQ chose: equal storage. */
+export function lorcMatching(flrq: QualityRow, base: QualityConfig): { config: QualityConfig; layerSettings: (name: string) => Record<string, unknown> } {
+  const ranks = flrq.ranks ?? [];
+  const byName = new Map(flrq.report.layers.map((l, i) => [l.name, ranks[i] ?? 0]));
+  return {
+    config: { id: `lorc-at-${flrq.id}-ranks`, method: 'lorc', bits: base.bits, groupSize: base.groupSize, format: base.format, settings: { factor_bits: 32 } },
+    layerSettings: (name) => ({ rank: byName.get(name) ?? 0 }),
+  };
+}
+
+/** Formats rows as the markdown table of docs/results.md. */
+export function formatTable(rows: QualityRow[]): string {
+  const head = '| config | method | bits nominal | bits stored | ppl (fp) | KL mean | top-1 agree | file bytes |\n|---|---|---|---|---|---|---|---|';
+  const lines = rows.map((r) => `| ${r.id} | ${r.method} | ${r.bitsNominal.toFixed(2)} | ${r.bitsStored.toFixed(2)} | ${r.ppl.toFixed(3)} (${r.fpPpl.toFixed(3)}) | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(1)}% | ${r.fileBytes} |`);
+  return [head, ...lines].join('\n');
+}

@@ -1,0 +1,20 @@
+/** Shared setup of the AWQ / SmoothQuant / OS+ tests: stories260K calibrated once (8 × 128 tokens). */
+import { calibrateForPlan } from '../../../language-server/src/engine/job';
+import { loadModel, type OnnxModel } from '../../../language-server/src/engine/onnx/model';
+import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
+import type { Method } from '../../../language-server/src/protocol/plan';
+import { layerPlans, storiesPlan } from './planFixture';
+
+/** The model and its calibration statistics (keyed by layer input tensor). */
+export async function calibratedStories(): Promise<{ model: OnnxModel; stats: Map<string, InputStatistics> }> {
+  const model = await loadModel(storiesPlan({ layers: [] }).modelPath);
+  const plan = storiesPlan({ layers: layerPlans('gptq', 4) });
+  const c = await calibrateForPlan(plan, model, {});
+  return { model, stats: c.stats };
+}
+
+/** Sum of the reports' rel_error. */
+export const sumErr = (layers: { rel_error: number }[]) => layers.reduce((a, l) => a + l.rel_error, 0);
+
+/** Plans of one method over all 36 layers (asymmetric, group 32). */
+export const plansOf = (method: Method, bits: number, settings: Record<string, unknown> = {}) => layerPlans(method, bits, 32, undefined, settings);

@@ -1,0 +1,66 @@
+/** AWQ end to end on the real stories260K: α grid over input groups, fold, clip search, RTN. */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { prepareActivationAware } from '../../../language-server/src/engine/quantize/activationAware';
+import { awqGroupSearch } from '../../../language-server/src/engine/quantize/awq';
+import { quadraticForm } from '../../../language-server/src/engine/quantize/groupLoss';
+import { quantizeLayers } from '../../../language-server/src/engine/quantize/quantizeLayers';
+import { runJob } from '../../../language-server/src/engine/job';
+import { scaleGroups } from '../../../language-server/src/engine/transforms';
+import type { OnnxModel } from '../../../language-server/src/engine/onnx/model';
+import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
+import { calibratedStories, plansOf, sumErr } from './activationAwareFixture';
+import { storiesPlan } from './planFixture';
+import { skipNoShared } from './sharedFixtures';
+
+describe('AWQ on stories260K', { skip: skipNoShared }, () => {
+  let model: OnnxModel;
+  let stats: Map<string, InputStatistics>;
+  before(async () => ({ model, stats } = await calibratedStories()));
+
+  test('α = 0 without clip search reproduces RTN bit for bit', async () => {
+    const layers = plansOf('awq', 3, { n_grid: 1, clip: false });
+    const prep = await prepareActivationAware({ layers, model, stats, threads: 1 });
+    assert.ok([...prep.details.values()].every((d) => d.awq?.alpha === 0));
+    const ops = new Map(layers.map((l) => [l.name, 'MatMul']));
+    const awq = await quantizeLayers({ plan: { layers, format: 'fake', threads: 1 }, model: prep.model, ops, stats: prep.stats, prepared: prep.details });
+    const rtn = await quantizeLayers({ plan: { layers: plansOf('rtn', 3), format: 'fake', threads: 1 }, model, ops, stats });
+    for (let i = 0; i < awq.length; i++) {
+      assert.deepEqual(awq[i].dequant, rtn[i].dequant, awq[i].layer);
+      assert.equal(awq[i].report.rel_error, rtn[i].report.rel_error, awq[i].layer);
+    }
+  });
+
+  test('per group, loss(best α) ≤ loss(α = 0) and some group prefers α > 0', async () => {
+    let improved = 0;
+    for (const g of scaleGroups(model)) {
+      const input = stats.get(model.layerInput(g.layers[0]))!;
+      const H = input.hessian.matrix();
+      const members = g.layers.map((name) => {
+        const weight = model.getWeight(name);
+        return { name, weight, quant: { bits: 3, groupSize: 32, symmetric: false }, norm: quadraticForm(weight, H) };
+      });
+      const r = await awqGroupSearch(members, input.stats.absMean(), H, 20, 1);
+      assert.equal(r.lossByAlpha.length, 20);
+      assert.ok(r.loss <= r.lossAlpha0, `${g.layers}: ${r.loss} > ${r.lossAlpha0}`);
+      assert.equal(r.loss, Math.min(...r.lossByAlpha));
+      if (r.alpha > 0) improved++;
+    }
+    assert.ok(improved > 0, 'no group found a better α than 0');
+  });
+
+  test('3-bit g32: AWQ beats RTN in summed layer error and perplexity; report carries α and clip ratio', async (t) => {
+    const plan = (layers: ReturnType<typeof plansOf>) => storiesPlan({ layers, format: 'fake' });
+    const rtn = await runJob(plan(plansOf('rtn', 3)));
+    const awq = await runJob(plan(plansOf('awq', 3)));
+    const p = (r: typeof rtn) => r.metrics.quantized.perplexity!;
+    t.diagnostic(`FP ppl ${rtn.metrics.fp.perplexity} | RTN ppl ${p(rtn)} Σrel ${sumErr(rtn.layers)} | AWQ ppl ${p(awq)} Σrel ${sumErr(awq.layers)}`);
+    for (const l of awq.layers) {
+      assert.ok(l.awq && l.awq.alpha >= 0 && l.awq.alpha < 1, l.name);
+      if (/\.w[qk]$/.test(l.name)) assert.equal(l.awq.clip_ratio, undefined, `${l.name}: q/k skip the clip search`);
+      else assert.ok(l.awq.clip_ratio! > 0.5 && l.awq.clip_ratio! <= 1, l.name);
+    }
+    assert.ok(sumErr(awq.layers) < sumErr(rtn.layers), `Σ rel_error awq ${sumErr(awq.layers)} rtn ${sumErr(rtn.layers)}`);
+    assert.ok(p(awq) < p(rtn), `perplexity awq ${p(awq)} rtn ${p(rtn)}`);
+  });
+});

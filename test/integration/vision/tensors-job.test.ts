@@ -1,0 +1,70 @@
+// `calibration: { tensors }` and `evaluate: { tensors }` end to end through runJob on PP-OCRv4 det
+// (all Conv, no MatMul): an .npz written here → Conv Hessians (im2col) → GPTQ 8-bit per-channel on
+// the first Convs → QDQ export → FP vs compressed output agreement on a second .npz.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { loadRecipePlan } from '../../../language-server/src/recipe/load';
+import { runJob } from '../../../language-server/src/engine/job';
+import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
+import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
+import { summaryTable } from '../../../language-server/src/engine/report/formatTables';
+import { writeImageNpz } from './npzFixture';
+
+const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';
+
+describe('tensors (.npz) calibration and evaluation through runJob (PP-OCRv4 det)', () => {
+  test('GPTQ 8-bit on Conv layers with .npz data: calibrated rel_error, QDQ output, output agreement', { skip }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lowbit-npz-job-'));
+    mkdirSync(join(dir, 'calib')); mkdirSync(join(dir, 'eval'));
+    writeImageNpz(join(dir, 'calib'), 4, 64, 64, 1);
+    writeImageNpz(join(dir, 'eval'), 3, 64, 96, 2);
+    const recipe = join(dir, 'det.lowbit.yaml');
+    writeFileSync(recipe, [
+      'version: 1',
+      `model: ${paddleOcrAsset('ch_PP-OCRv4_det_infer.onnx')}`,
+      'output: ./out/det-w8.onnx',
+      'format: qdq',
+      'calibration: { tensors: ./calib/x.npz, samples: 4 }',
+      'defaults: { method: rtn, bits: 8, group_size: -1, symmetric: true }',
+      'layers:',
+      '  - match: "re:.*"',
+      '    skip: true',
+      '  - match: "conv2d_{0,394,395,396}.w_0"',
+      '    skip: false',
+      'evaluate: { tensors: ./eval/x.npz, samples: 3, metrics: [output_agreement, size, latency] }',
+      '',
+    ].join('\n'));
+    const { plan, diagnostics } = await loadRecipePlan(recipe);
+    assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
+    assert.equal(plan.calibration.kind, 'tensors');
+    assert.equal(plan.evaluation.kind, 'tensors');
+    assert.ok(plan.layers.length >= 2 && plan.layers.length <= 4, `layers: ${plan.layers.map((l) => l.name)}`);
+
+    const report = await runJob({ ...plan, threads: 2 });
+    assert.ok(existsSync(plan.outputPath) && existsSync(plan.reportPath));
+    assert.equal(report.calibration.kind, 'tensors');
+    assert.equal(report.calibration.samples, 4);
+    assert.ok(!report.warnings.some((w) => /no calibration Hessian/.test(w)), report.warnings.join('\n'));
+    for (const l of report.layers) {
+      assert.equal(l.op, 'Conv');
+      console.log(l.name, l.shape, l.rel_error);
+    }
+    const a = report.metrics.output_agreement;
+    assert.ok(a, 'no output_agreement in the report');
+    assert.ok(a.cosine > 0.99 && a.cosine < 1, `cosine ${a.cosine}`);
+    assert.ok(a.sqnr_db > 20 && Number.isFinite(a.sqnr_db), `SQNR ${a.sqnr_db}`);
+    assert.ok(a.argmax_agreement > 0.95, `argmax agreement ${a.argmax_agreement}`);
+    assert.ok(report.metrics.quantized.latency_ms! > 0);
+    assert.match(summaryTable(report), /output SQNR \(dB\)\s+inf\s+\d+\.\d/);
+
+    // The written model runs in onnxruntime and carries the QDQ Conv weights.
+    const s = await ort.InferenceSession.create(plan.outputPath);
+    const out = await s.run({ x: new ort.Tensor('float32', new Float32Array(3 * 32 * 32).fill(0.1), [1, 3, 32, 32]) });
+    assert.deepEqual(out[s.outputNames[0]].dims, [1, 1, 32, 32]);
+    await s.release();
+  });
+});
