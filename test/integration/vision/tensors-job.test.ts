@@ -29,7 +29,7 @@ describe('tensors (.npz) calibration and evaluation through runJob (PP-OCRv4 det
       'output: ./out/det-w8.onnx',
       'format: qdq',
       'calibration: { tensors: ./calib/x.npz, samples: 4 }',
-      'defaults: { method: rtn, bits: 8, group_size: -1, symmetric: true }',
+      'defaults: { method: gptq, bits: 8, group_size: -1, symmetric: true }',
       'layers:',
       '  - match: "re:.*"',
       '    skip: true',
@@ -51,7 +51,9 @@ describe('tensors (.npz) calibration and evaluation through runJob (PP-OCRv4 det
     assert.ok(!report.warnings.some((w) => /no calibration Hessian/.test(w)), report.warnings.join('\n'));
     for (const l of report.layers) {
       assert.equal(l.op, 'Conv');
-      console.log(l.name, l.shape, l.rel_error);
+      // rel_error = tr(ΔW H ΔWᵀ)/tr(W H Wᵀ) with the im2col Hessian. The depthwise conv2d_396 sits near
+      // 3e-2 (its zero-sum-like filters respond weakly to the dominant direction of H), the others < 1e-4.
+      assert.ok(l.rel_error > 0 && l.rel_error < (l.shape[1] === 9 && l.shape[0] === 32 ? 0.06 : 1e-3), `${l.name}: rel_error ${l.rel_error}`);
     }
     const a = report.metrics.output_agreement;
     assert.ok(a, 'no output_agreement in the report');
