@@ -8,7 +8,7 @@
  * MatMulNBits unchanged, not llm-awq's min-max grid without forced zero.
  */
 import { rtn, relativeError, Hessian, type QuantizedWeight, type RtnOptions, type JobControl } from './index';
-import { LowbitKernelError } from './lowbit';
+import { LowbitKernelError } from './addon';
 
 /** AWQ search options. */
 export interface AwqOptions extends RtnOptions {

@@ -10,11 +10,7 @@
  *
  * Errors: rejected / thrown as {@link LowbitKernelError} with `code` E_ARG, E_SHAPE, E_NUMERIC or E_CANCELLED.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { LowbitKernelError } from './lowbit';
+import { LowbitKernelError, loadAddon } from './addon';
 
 export * from './lowbit';
 
@@ -85,21 +81,8 @@ interface Addon {
   relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array, threads: number): number;
 }
 
-let addon: Addon | undefined;
 function native(): Addon {
-  if (addon) return addon;
-  const here = typeof __dirname !== 'undefined' ? __dirname : dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    process.env.LOWBIT_NATIVE,
-    resolve(here, '../build/Release/lowbit_native.node'),
-    resolve(here, '../native/build/Release/lowbit_native.node'),
-    join(process.cwd(), 'native/build/Release/lowbit_native.node'),
-  ].filter((p): p is string => !!p && existsSync(p));
-  if (!candidates.length) throw new LowbitKernelError('lowbit native addon not built: run `npm run install`', 'E_ARG');
-  const loaded = createRequire(join(here, 'index.js'))(candidates[0]!) as Partial<Addon>;
-  if (typeof loaded.gptq !== 'function') throw new LowbitKernelError(`native addon ${candidates[0]} lacks the linear kernels: rebuild with \`npm run install\``, 'E_ARG');
-  addon = loaded as Addon;
-  return addon;
+  return loadAddon<Addon>('gptq');
 }
 
 function fail(msg: string, code = 'E_ARG'): never {

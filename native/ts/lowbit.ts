@@ -13,10 +13,7 @@
  * checked between column blocks / ranks, rejects with code `E_CANCELLED`), a progress callback
  * (fraction in [0, 1]) and a thread count (results never depend on it).
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { LowbitKernelError, loadAddon } from './addon';
 
 /** Cancellation / progress / threading control shared by all async kernels. */
 export interface KernelJobOptions {
@@ -31,13 +28,7 @@ export interface KernelJobOptions {
 /** Alias of {@link KernelJobOptions} (the engine imports it under this name). */
 export type JobOptions = KernelJobOptions;
 
-/** Error thrown by a kernel; `code` is E_SHAPE, E_NUMERIC, E_CANCELLED, E_ARG or E_INPUT. */
-export class LowbitKernelError extends Error {
-  constructor(message: string, readonly code: string) {
-    super(message);
-    this.name = 'LowbitKernelError';
-  }
-}
+export { LowbitKernelError };
 
 interface Addon {
   billm: (...a: unknown[]) => Promise<BillmResult>;
@@ -56,20 +47,8 @@ interface Addon {
   quantizeSymAbsmax: (w: Float64Array, rows: number, cols: number, bits: number, g: number, clip: boolean) => SymQuantResult;
 }
 
-let addon: Addon | undefined;
 function load(): Addon {
-  if (addon) return addon;
-  const here = typeof __dirname !== 'undefined' ? __dirname : dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    process.env.LOWBIT_NATIVE,
-    resolve(here, '../build/Release/lowbit_native.node'),
-    resolve(here, '../native/build/Release/lowbit_native.node'),
-    join(process.cwd(), 'native/build/Release/lowbit_native.node'),
-  ].filter((p): p is string => !!p && existsSync(p));
-  if (!candidates.length) throw new LowbitKernelError('lowbit native addon not built: run `npm run install`', 'E_INPUT');
-  const req = createRequire(join(here, 'lowbit.js'));
-  addon = req(candidates[0]!) as Addon;
-  return addon;
+  return loadAddon<Addon>('billm');
 }
 
 function check(cond: boolean, what: string): void {

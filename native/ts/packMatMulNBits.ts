@@ -5,7 +5,7 @@
  * same way. The block size must be a power of two ≥ 16 and equal the group size, or — for a per-channel
  * weight (groupSize = cols) — any power of two ≥ cols (one block per row).
  */
-import { LowbitKernelError } from './lowbit';
+import { LowbitKernelError } from './addon';
 
 /** Minimal shape of a quantized weight (see index.ts QuantizedWeight). */
 export interface PackableWeight {

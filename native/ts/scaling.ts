@@ -11,11 +11,7 @@
  * The engine multiplies W's columns by s (the returned `weight` is already the quantized W·diag s,
  * clipped) and folds 1/s into the producer (norm γ/β or the previous linear's rows).
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { LowbitKernelError } from './lowbit';
+import { LowbitKernelError, loadAddon } from './addon';
 import type { JobControl, QuantizedWeight } from './index';
 
 interface ScalingAddon {
@@ -25,18 +21,8 @@ interface ScalingAddon {
     { promise: Promise<{ clipRatios: Float32Array; weight: QuantizedWeight }>; cancel(): void };
 }
 
-let addon: ScalingAddon | undefined;
 function native(): ScalingAddon {
-  if (addon) return addon;
-  const here = typeof __dirname !== 'undefined' ? __dirname : dirname(fileURLToPath(import.meta.url));
-  const found = [process.env.LOWBIT_NATIVE, resolve(here, '../build/Release/lowbit_native.node'),
-    resolve(here, '../native/build/Release/lowbit_native.node'), join(process.cwd(), 'native/build/Release/lowbit_native.node')]
-    .filter((p): p is string => !!p && existsSync(p));
-  if (!found.length) throw new LowbitKernelError('lowbit native addon not built: run `npm run install`', 'E_ARG');
-  const loaded = createRequire(join(here, 'scaling.js'))(found[0]!) as Partial<ScalingAddon>;
-  if (typeof loaded.scaleSearch !== 'function') throw new LowbitKernelError(`native addon ${found[0]} lacks scaleSearch: rebuild with \`npm run install\``, 'E_ARG');
-  addon = loaded as ScalingAddon;
-  return addon;
+  return loadAddon<ScalingAddon>('scaleSearch');
 }
 
 function fail(msg: string, code = 'E_ARG'): never { throw new LowbitKernelError(msg, code); }
