@@ -1,15 +1,20 @@
 /**
  * Quality benchmark: `npm run bench -- quality` measures issue 4's claims on stories260K (BiLLM vs 2-bit
  * RTN/GPTQ; FLRQ 3-bit vs RTN/GPTQ 3-bit and vs LoRC at FLRQ's ranks; PB-LLM, dual binarization) and
- * prints the table of docs/results.md. LOWBIT_BENCH_EVAL_SAMPLES overrides the evaluation windows (16).
+ * prints the table of docs/results.md. LOWBIT_BENCH_EVAL_SAMPLES overrides the evaluation windows (64),
+ * LOWBIT_BENCH_CALIB_OFFSET the calibration's first token (8192).
  */
 import { CLAIM1, CLAIM2, EXTRA, FULL_SETUP, formatTable, lorcMatching, measure, type QualityRow } from './qualityConfigs';
 import { skipNoShared } from '../test/integration/engine/sharedFixtures';
 
 export async function main(): Promise<void> {
   if (skipNoShared) { console.log(`skipped: ${skipNoShared}`); return; }
-  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES);
-  const setup = { ...FULL_SETUP, evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples };
+  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES), off = Number(process.env.LOWBIT_BENCH_CALIB_OFFSET);
+  const setup = {
+    ...FULL_SETUP,
+    evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples,
+    calibOffset: Number.isInteger(off) && off >= 0 ? off : FULL_SETUP.calibOffset,
+  };
   console.log(`stories260K, 35 body layers (LM head fp32); calibration ${setup.calibSamples}×${setup.sequenceLength} tokens from ${setup.calibOffset}, evaluation ${setup.evalSamples}×${setup.sequenceLength} from ${setup.evalOffset}`);
   const rows: QualityRow[] = [];
   for (const c of [...CLAIM1, ...CLAIM2, ...EXTRA]) {

@@ -3,8 +3,8 @@
  * (bench/quality.ts, prints the table of docs/results.md) and the claim tests
  * (test/integration/engine/claims.test.ts). Every transformer MatMul (35 layers) is quantized; the LM
  * head (`output`) stays in full precision, as in examples/stories260K-lowrank.lowbit.yaml.
- * Evaluation takes tokens [0, evalSamples·128) of tinystories-sample.txt, calibration the windows from
- * token 4096 on, so the two never overlap.
+ * tinystories-sample.txt is 15,544 tokens: evaluation takes tokens [0, 8192) (64 windows of 128),
+ * calibration 16 windows from token 8192, so the two never overlap.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,7 @@ export interface QualityConfig {
 export interface QualitySetup { calibSamples: number; evalSamples: number; sequenceLength: number; calibOffset: number; evalOffset: number }
 
 /** The setup of docs/results.md. Tests use the same offsets with fewer evaluation samples. */
-export const FULL_SETUP: QualitySetup = { calibSamples: 16, evalSamples: 16, sequenceLength: 128, calibOffset: 4096, evalOffset: 0 };
+export const FULL_SETUP: QualitySetup = { calibSamples: 16, evalSamples: 64, sequenceLength: 128, calibOffset: 8192, evalOffset: 0 };
 
 /** Claim 1: BiLLM (~1.1 bits) vs RTN / GPTQ at 2 bits, group 32 and per-channel. */
 export const CLAIM1: QualityConfig[] = [

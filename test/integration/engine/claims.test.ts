@@ -1,7 +1,7 @@
 /**
  * Issue 4's quality claims on the real stories260K model, the parts that HOLD in docs/results.md.
  * The parts that do not hold (BiLLM vs GPTQ 2-bit group 32; FLRQ 3-bit vs GPTQ 3-bit) are documented
- * there with numbers, not tested. Same calibration (16×128 tokens from token 4096) as docs/results.md;
+ * there with numbers, not tested. Same calibration (16×128 tokens from token 8192) as docs/results.md;
  * evaluation on 4 windows (tokens [0, 512)) to keep each test to a few seconds. "Clearly" = at least
  * 15% lower perplexity and a lower mean KL.
  */

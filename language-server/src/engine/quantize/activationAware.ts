@@ -125,8 +125,8 @@ export async function prepareActivationAware(opts: {
     opts.onProgress?.(++done, groups.length);
   }
   const folded = foldInputTransforms(model, transforms);
-  const warnings = folded.groups.filter((g) => g.how === 'mul').map((g) =>
-    `activation-aware scaling: layers ${g.layers.join(', ')} have no foldable producer (${g.reason ?? 'unknown'}); an explicit Mul was inserted`);
+  const viaMul = folded.groups.filter((g, i) => g.how === 'mul' && transforms[i].scale.some((v) => v !== 1));
+  const warnings = viaMul.length ? [`activation-aware scaling: ${viaMul.length} input group(s) (${viaMul.slice(0, 3).map((g) => g.layers.join('+')).join(', ')}${viaMul.length > 3 ? ', …' : ''}) have no per-channel producer to fold into (${viaMul[0].reason ?? 'unknown'}); an explicit Mul by 1/s was inserted`] : [];
   let out = folded.model;
   const qdq: Record<string, ActivationQuant> = {};
   for (const [, g] of newStats) {
