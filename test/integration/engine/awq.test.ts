@@ -1,5 +1,6 @@
 /** AWQ end to end on the real stories260K: α grid over input groups, fold, clip search, RTN. */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { prepareActivationAware } from '../../../language-server/src/engine/quantize/activationAware';
 import { awqGroupSearch } from '../../../language-server/src/engine/quantize/awq';
@@ -62,5 +63,12 @@ describe('AWQ on stories260K', { skip: skipNoShared }, () => {
     }
     assert.ok(sumErr(awq.layers) < sumErr(rtn.layers), `Σ rel_error awq ${sumErr(awq.layers)} rtn ${sumErr(rtn.layers)}`);
     assert.ok(p(awq) < p(rtn), `perplexity awq ${p(awq)} rtn ${p(rtn)}`);
+  });
+
+  test('sequential calibration mode is a clear error (no silent fallback to RTN), and no output is written', async () => {
+    const plan = storiesPlan({ layers: plansOf('awq', 4).slice(0, 2), format: 'fake' });
+    plan.calibration = { ...plan.calibration, mode: 'sequential' } as typeof plan.calibration;
+    await assert.rejects(runJob(plan), /layer layers\.0\.wq: method awq needs its activation-aware scaling folded first/);
+    assert.equal(existsSync(plan.outputPath), false);
   });
 });

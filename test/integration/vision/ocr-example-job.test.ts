@@ -41,7 +41,7 @@ describe('runJob on the OCR example (images calibration and evaluation)', () => 
     assert.match(table, /^output argmax agreement\s+100\.00%\s+\d+\.\d\d%$/m);
   });
 
-  test('Conv layers get im2col Hessians: GPTQ 8-bit on 6 Convs + 4-bit MatMuls, sequential mode', { skip }, async () => {
+  test('Conv layers get im2col Hessians: GPTQ 8-bit on 4 Convs + 2 4-bit MatMuls, sequential mode (a pass per block)', { skip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-ocr-conv-'));
     const recipe = join(dir, 'rec-conv.lowbit.yaml');
     const data = join(root, 'examples/ocr');
@@ -50,19 +50,19 @@ describe('runJob on the OCR example (images calibration and evaluation)', () => 
       `model: ${paddleOcrAsset('ch_PP-OCRv4_rec_infer.onnx')}`,
       'output: ./rec-conv.onnx',
       'format: qdq',
-      `calibration: { images: ${data}/calib, samples: 8, mode: sequential, image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
+      `calibration: { images: ${data}/calib, samples: 4, mode: sequential, image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
       'defaults: { method: gptq, bits: 4, group_size: 32, symmetric: false }',
       'layers:',
       '  - match: "re:.*"',
       '    skip: true',
-      '  - match: "conv2d_{10,157,158,159,160,161}.w_0"',
+      '  - match: "conv2d_{10,157,158,160}.w_0"',
       '    skip: false',
       '    bits: 8',
       '    group_size: -1',
       '    symmetric: true',
-      '  - match: "linear_{77,78,85}.w_0"',
+      '  - match: "linear_{77,85}.w_0"',
       '    skip: false',
-      `evaluate: { images: ${data}/eval, labels: ${data}/eval/labels.tsv, samples: 8, metrics: [cer, output_agreement], image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
+      `evaluate: { images: ${data}/eval, labels: ${data}/eval/labels.tsv, samples: 6, metrics: [cer, output_agreement], image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
       '',
     ].join('\n'));
     const { plan, diagnostics } = await loadRecipePlan(recipe);
@@ -71,7 +71,7 @@ describe('runJob on the OCR example (images calibration and evaluation)', () => 
     const report = await runJob({ ...plan, threads: 2 });
     assert.ok(!report.warnings.some((w) => /no calibration Hessian/.test(w)), report.warnings.join('\n'));
     const convs = report.layers.filter((l) => l.op === 'Conv');
-    assert.equal(convs.length, 6);
+    assert.equal(convs.length, 4);
     for (const l of convs) assert.ok(l.rel_error > 0 && l.rel_error < 1e-2, `${l.name}: rel_error ${l.rel_error}`);
     const m = report.metrics;
     assert.ok(m.quantized.cer! <= m.fp.cer! + 0.05, `CER ${m.quantized.cer} vs FP ${m.fp.cer}`);
