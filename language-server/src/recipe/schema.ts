@@ -84,7 +84,7 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     doc: '**SmoothQuant** — Xiao et al., *SmoothQuant: Accurate and Efficient Post-Training Quantization for LLMs* (ICML 2023, arXiv 2211.10438). Migrates activation outliers into the weights with `s_j = max|X_j|^α / max|W_j|^(1−α)`.',
     settings: {
       alpha: { kind: 'number', doc: 'Migration strength α (0.5 default; 0.8–0.9 for Llama-2 / Mistral).', default: 0.5, min: 0, max: 1 },
-      activation_bits: { kind: 'number', doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). Omit for weight-only.', integer: true, min: 2, max: 8 },
+      activation_bits: { kind: 'number', doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only.', default: 0, integer: true, min: 0, max: 8, allowed: [0, 2, 3, 4, 5, 6, 7, 8] },
     },
     formats: allFormats, needsCalibration: true,
   },
@@ -93,7 +93,7 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     settings: {
       shift: { kind: 'boolean', doc: 'Also shift activations by the channel midpoint (folded into biases).', default: false },
       steps: { kind: 'number', doc: 'Minimum number of thresholds searched.', default: 100, integer: true, min: 1, max: 100000 },
-      activation_bits: { kind: 'number', doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). Omit for weight-only.', integer: true, min: 2, max: 8 },
+      activation_bits: { kind: 'number', doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only.', default: 0, integer: true, min: 0, max: 8, allowed: [0, 2, 3, 4, 5, 6, 7, 8] },
     },
     formats: allFormats, needsCalibration: true,
   },

@@ -102,7 +102,8 @@ export async function prepareActivationAware(opts: {
       return { name: l.name, weight, quant: { bits: l.bits, groupSize: l.groupSize, symmetric: l.symmetric }, norm: quadraticForm(weight, H) };
     });
     let scale: Float32Array, shift: Float32Array | undefined;
-    const actBits = method === 'awq' ? undefined : setting<number | undefined>(first.settings, 'activation_bits', undefined);
+    const requested = method === 'awq' ? 0 : setting<number>(first.settings, 'activation_bits', 0);
+    const actBits = requested > 0 ? requested : undefined; // 0 = weight-only
     if (method === 'awq') {
       const r = await awqGroupSearch(members, input.stats.absMean(), H, setting(first.settings, 'n_grid', 20), threads, signal);
       scale = r.scale;
