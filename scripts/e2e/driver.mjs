@@ -91,6 +91,7 @@ export async function runUi({ base, ext, ws, out }) {
       await palette('Lowbit: Show Report');
       const f = await panelFrame('Lowbit Report');
       if (!expected) { await f.locator('#error', { hasText: 'No report yet' }).waitFor({ timeout: 20_000 }); return; }
+      await f.locator('#metrics tr[data-metric="Perplexity"]').waitFor({ timeout: 20_000 });
       const cells = await f.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents();
       const want = ['Perplexity', expected.perplexity[0].toFixed(3), expected.perplexity[1].toFixed(3)];
       if (JSON.stringify(cells) !== JSON.stringify(want)) throw new Error(`perplexity row ${JSON.stringify(cells)} != ${JSON.stringify(want)}`);

@@ -18,7 +18,7 @@ export function checkPackage(root, tc) {
   const tmp = mkdtempSync(join(tmpdir(), 'lowbit-vsix-'));
   try {
     const vsix = join(tmp, 'lowbit.vsix');
-    sh(process.execPath, [join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--allow-missing-repository', '--skip-license', '--target', 'linux-x64', '--out', vsix], { cwd: root, input: 'y\ny\n' });
+    sh(process.execPath, [join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--allow-missing-repository', '--no-rewrite-relative-links', '--target', 'linux-x64', '--out', vsix], { cwd: root, input: 'y\ny\n' });
     const common = ['--extensions-dir', join(tmp, 'ext'), '--user-data-dir', join(tmp, 'ud')];
     const env = { ...process.env, XDG_CONFIG_HOME: join(tmp, 'cfg') };
     sh(tc.node24, [tc.codeServer, ...common, '--install-extension', vsix], { env });
