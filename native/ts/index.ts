@@ -209,9 +209,5 @@ export function listKernels(): string[] {
   return ['hessian', 'rtn', 'gptq', 'relativeError', 'packMatMulNBits', 'billm', 'pbllm', 'dualBinarize', 'svd', 'r1Sketch', 'flrq', 'lorc', 'lqer'];
 }
 
-// AWQ / SmoothQuant / OS+ (layer-local tr(ΔHΔᵀ) loss). The explicit exports below (activationScales.ts,
-// the API the engine codes against) shadow the same names of ./scaling (native scaleSearch/clipSearch
-// based variants, also reachable directly from './scaling').
-export { awqSearch, awqScales, channelAbsMax, smoothQuantScales, osplusShift, osplusScales } from './activationScales';
-export type { AwqOptions, AwqResult, OsplusResult } from './activationScales';
+// AWQ / SmoothQuant / OS+ scale searches (layer-local tr(ΔHΔᵀ) loss), C++-backed.
 export * from './scaling';

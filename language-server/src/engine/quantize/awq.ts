@@ -24,7 +24,7 @@ export async function awqGroupSearch(members: GroupMember[], actMean: Float32Arr
   for (let i = 0; i < nGrid; i++) {
     signal?.throwIfAborted();
     const alpha = i / nGrid;
-    const scale = awqScales(actMean, alpha);
+    const scale = Float32Array.from(awqScales(actMean, alpha));
     const loss = await groupLoss(members, H, scale, threads, signal);
     lossByAlpha.push(loss);
     if (!best || loss < best.loss) best = { alpha, scale, loss };

@@ -104,12 +104,13 @@ const awq: Kernel = async (ctx) => {
     const r = await rtn(ctx);
     return { ...r, details: { awq: { alpha } } };
   }
-  const r = await native.awqSearch(weight.data, weight.rows, weight.cols, new Float32Array(weight.cols).fill(1), input.hessian, {
-    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric, grid: 1, clipSearch: true,
+  // The scale was already searched and folded for the whole group: grid 1 (α = 0, s = 1) runs only the clip search.
+  const r = await native.awqSearch(weight.data, weight.rows, weight.cols, input.hessian.matrix(), new Float32Array(weight.cols).fill(1), {
+    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric, grid: 1, clip: true,
   }, { signal: ctx.signal, threads: ctx.threads });
   let sum = 0;
   for (const c of r.clipRatios) sum += c;
-  return { dequant: r.quantized.dequant, q: r.quantized, details: { awq: { alpha, clip_ratio: sum / r.clipRatios.length } } };
+  return { dequant: r.weight.dequant, q: r.weight, details: { awq: { alpha, clip_ratio: sum / r.clipRatios.length } } };
 };
 
 /** SmoothQuant / OS+ on the folded weight: RTN (activation QDQ, if any, is already in the graph). */
