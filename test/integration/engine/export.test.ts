@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { exportModel } from '../../../language-server/src/engine/export/exportModel';
 import type { LayerResult } from '../../../language-server/src/engine/export/types';
 import { loadModel, parseModel, type OnnxModel } from '../../../language-server/src/engine/onnx/model';
+import { DT, roundToHalf } from '../../../language-server/src/engine/onnx/tensor';
 import { ocrDir, randn, skipNoStories, storiesModel } from '../../unit/engine/onnx/tinyModels';
 import { relErr, rtn, runModel, tokens } from './exportFixtures';
 
@@ -91,6 +92,28 @@ describe('export of stories260K', { skip: skipNoStories }, () => {
       }
       assert.ok(relErr(logits, ref) < 1e-5, `${format}: ${relErr(logits, ref)}`);
     }
+    // Factors the engine rounded to fp16 are stored as fp16 + Cast: fewer bytes, the same logits.
+    const L16 = roundToHalf(L), R16 = roundToHalf(R);
+    const f32 = exportModel(m, [{ layer: 'output', dequant: D, lowRank: { L: L16.map((v) => v + 1e-6), R: R16, rank } }], { format: 'fake' });
+    const f16 = exportModel(m, [{ layer: 'output', dequant: D, lowRank: { L: L16, R: R16, rank } }], { format: 'fake' });
+    const g16 = parseModel(f16.bytes, 'f16').graph;
+    assert.equal(g16.node.filter((n) => n.opType === 'Cast' && n.name.includes('lowbit')).length, 2);
+    assert.equal(g16.initializer.filter((t) => t.name.includes('lowbit') && t.dataType === DT.FLOAT16).length, 2);
+    assert.equal(parseModel(f32.bytes, 'f32').graph.initializer.filter((t) => t.dataType === DT.FLOAT16).length, 1, 'only R is fp16-exact there');
+    assert.ok(f16.bytes.length < f32.bytes.length);
+    const plain = exportModel(m, [{ layer: 'output', dequant: D }], { format: 'fake' });
+    const base = await runModel(plain.bytes, feeds, 'logits');
+    const withLr = await runModel(f16.bytes, feeds, 'logits');
+    const ref16 = new Float32Array(base.length);
+    for (let t = 0; t < xs.length / 64; t++) {
+      const xR = Array.from({ length: rank }, (_, k) => Array.from({ length: 64 }, (_, i) => xs[t * 64 + i] * R16[k * 64 + i]).reduce((a, b) => a + b, 0));
+      for (let o = 0; o < 512; o++) {
+        let acc = base[o + t * 512];
+        for (let k = 0; k < rank; k++) acc += xR[k] * L16[o * rank + k];
+        ref16[o + t * 512] = acc;
+      }
+    }
+    assert.ok(relErr(withLr, ref16) < 1e-5, `fp16 factors: ${relErr(withLr, ref16)}`);
   });
 
   test('unsupported requests fall back to fake-quant with a note; bad results are refused', async () => {

@@ -5,8 +5,8 @@
  */
 import type { OnnxModel } from '../onnx/model';
 import { encodeModel } from '../onnx/onnxProto';
-import { DT, makeFloatTensor } from '../onnx/tensor';
-import { GraphEditor, makeNode } from './graphEdit';
+import { DT, isHalfExact, makeFloatTensor } from '../onnx/tensor';
+import { GraphEditor, attr, makeNode } from './graphEdit';
 import { ExportUnsupported, normalizeQuant } from './pack';
 import { writeMatMulNBits, writeQdq } from './writers';
 import { storedTransposed, transpose2d, type LayerCtx } from './layout';
@@ -41,8 +41,8 @@ function addLowRank(ctx: LayerCtx, lr: NonNullable<LayerResult['lowRank']>): voi
   if (lr.L.length !== rows * r || lr.R.length !== r * cols) throw new Error(`layer '${l.name}': low-rank factors are ${lr.L.length}/${lr.R.length} values, expected ${rows}×${r} and ${r}×${cols}`);
   const rt = ed.unique(`${l.name}_lowbit_Rt`);
   const lt = ed.unique(`${l.name}_lowbit_Lt`);
-  ed.addInitializer(makeFloatTensor(rt, [cols, r], transpose2d(lr.R, r, cols), ctx.dtype));
-  ed.addInitializer(makeFloatTensor(lt, [r, rows], transpose2d(lr.L, rows, r), ctx.dtype));
+  addFactor(ctx, rt, [cols, r], transpose2d(lr.R, r, cols));
+  addFactor(ctx, lt, [r, rows], transpose2d(lr.L, rows, r));
   const out = node.output[0];
   const main = ed.unique(`${out}_lowbit_main`);
   node.output[0] = main;
@@ -52,6 +52,21 @@ function addLowRank(ctx: LayerCtx, lr: NonNullable<LayerResult['lowRank']>): voi
     makeNode('MatMul', [node.input[0], rt], [t1], ed.unique(`${l.name}_lowbit_lr_R`)),
     makeNode('MatMul', [t1, lt], [t2], ed.unique(`${l.name}_lowbit_lr_L`)),
     makeNode('Add', [main, t2], [out], ed.unique(`${l.name}_lowbit_lr_add`)));
+}
+
+/**
+ * A low-rank factor as an initializer. Factors that are exactly fp16-representable (the engine rounds
+ * them so, matching FLRQ's 16-bit storage budget) are stored as fp16 with a Cast to the model's float
+ * type, which onnxruntime folds at load: half the bytes on disk, identical values at run time.
+ */
+function addFactor(ctx: LayerCtx, name: string, dims: number[], data: Float32Array): void {
+  if (ctx.dtype !== DT.FLOAT || !isHalfExact(data)) {
+    ctx.ed.addInitializer(makeFloatTensor(name, dims, data, ctx.dtype));
+    return;
+  }
+  const half = ctx.ed.unique(`${name}_fp16`);
+  ctx.ed.addInitializer(makeFloatTensor(half, dims, data, DT.FLOAT16));
+  ctx.ed.insertBefore(ctx.node, makeNode('Cast', [half], [name], ctx.ed.unique(`${name}_cast`), [attr.int('to', DT.FLOAT)]));
 }
 
 /** W + L·R (for consumers that cannot take a low-rank branch). */

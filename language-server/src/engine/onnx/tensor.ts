@@ -68,6 +68,19 @@ export function floatToHalf(v: number): number {
   return sign | h;
 }
 
+/** The values rounded to the nearest float16 (as float32): what a tensor stored as fp16 holds. */
+export function roundToHalf(data: Float32Array): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = halfToFloat(floatToHalf(data[i]));
+  return out;
+}
+
+/** True when every value survives float16 storage exactly (so storing it as fp16 loses nothing). */
+export function isHalfExact(data: Float32Array): boolean {
+  for (let i = 0; i < data.length; i++) if (halfToFloat(floatToHalf(data[i])) !== data[i]) return false;
+  return true;
+}
+
 /** Context needed to read external data: the model's folder (already realpath'ed) and file name for errors. */
 export interface TensorSource { dir: string; file: string }
 

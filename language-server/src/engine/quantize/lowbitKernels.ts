@@ -6,6 +6,7 @@
  */
 import * as lowbit from '../../../../native/ts/lowbit';
 import type { Method } from '../../protocol/plan';
+import { roundToHalf } from '../onnx/tensor';
 import type { Kernel, KernelContext, KernelOutput } from './kernels';
 
 type Settings = Record<string, unknown>;
@@ -27,9 +28,11 @@ function lowRankOutput(r: lowbit.LowRankResult, ctx: KernelContext): KernelOutpu
   return {
     dequant: r.dequant,
     q: { bits: r.bits, groupSize: r.groupSize, rows, cols, codes: r.codes, scales: r.scales },
-    lowRank: r.rank > 0 ? { L: r.L, R: r.R, rank: r.rank } : undefined,
-    // Codes + fp32 scales (default zero point, none stored) + float32 L·R factors as extra MatMul weights.
-    bitsPerWeight: r.bits + (32 * Math.ceil(cols / r.groupSize)) / cols + (32 * r.rank * (rows + cols)) / (rows * cols),
+    // Factors are stored in fp16 (FLRQ's d_fp = 16 storage budget); rounding them here keeps the
+    // reported error, the bits and the exported model (fp16 initializers + Cast) in agreement.
+    lowRank: r.rank > 0 ? { L: roundToHalf(r.L), R: roundToHalf(r.R), rank: r.rank } : undefined,
+    // Codes + fp32 scales (default zero point, none stored) + fp16 L·R factors as extra MatMul weights.
+    bitsPerWeight: r.bits + (32 * Math.ceil(cols / r.groupSize)) / cols + (16 * r.rank * (rows + cols)) / (rows * cols),
     details: { low_rank: r.details },
   };
 }
