@@ -5,7 +5,7 @@
  * updates stream out as each layer finishes).
  */
 import type { JobPlan } from '../protocol/plan';
-import { calibrateForPlan, planLayers } from './job';
+import { calibrateForPlan, planLayers, statisticsView } from './job';
 import { resolveTextOffsets, textWindows } from './data/text';
 import { evaluateText } from './evaluate/evaluateText';
 import { fakeQuantBytes } from './exportStep';
@@ -41,7 +41,7 @@ export async function runSensitivity(plan: JobPlan, opts: { signal?: AbortSignal
     evaluationOffset = r.evaluationOffset;
   }
   const cal = await calibrateForPlan(plan, model, { signal, calibrationOffset });
-  const quantized = await quantizeLayers({ plan, model, ops, stats: cal.stats, signal });
+  const quantized = await quantizeLayers({ plan, model: statisticsView(model, planLayers(plan, model)), ops, stats: cal.stats, signal });
   const entries: SensitivityEntry[] = quantized.map((q) => ({ layer: q.layer, proxy: q.report.rel_error }));
   const total = entries.length;
   onUpdate?.({ phase: 'proxy', entries, done: 0, total });

@@ -97,7 +97,7 @@ describe('export of stories260K', { skip: skipNoStories }, () => {
     const f32 = exportModel(m, [{ layer: 'output', dequant: D, lowRank: { L: L16.map((v) => v + 1e-6), R: R16, rank } }], { format: 'fake' });
     const f16 = exportModel(m, [{ layer: 'output', dequant: D, lowRank: { L: L16, R: R16, rank } }], { format: 'fake' });
     const g16 = parseModel(f16.bytes, 'f16').graph;
-    assert.equal(g16.node.filter((n) => n.opType === 'Cast' && n.name.includes('lowbit')).length, 2);
+    assert.equal(g16.node.filter((n) => n.opType === 'Cast' && (n.name ?? '').includes('lowbit')).length, 2);
     assert.equal(g16.initializer.filter((t) => t.name.includes('lowbit') && t.dataType === DT.FLOAT16).length, 2);
     assert.equal(parseModel(f32.bytes, 'f32').graph.initializer.filter((t) => t.dataType === DT.FLOAT16).length, 1, 'only R is fp16-exact there');
     assert.ok(f16.bytes.length < f32.bytes.length);

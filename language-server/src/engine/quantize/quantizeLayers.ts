@@ -49,7 +49,9 @@ export async function quantizeLayers(opts: {
       stage: 'quantize', message: `${layer.name} (${layer.method} ${layer.bits}-bit)`, layer: layer.name, index, total, fraction,
     });
     progress(0);
-    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, plan.threads ?? 0, signal, progress, opts.prepared?.get(layer.name));
+    // The kernel's own progress stays below 1: the layer is done (fraction 1) only once, after it returns.
+    const kernelProgress = (f: number) => progress(Math.min(f, 0.999));
+    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, plan.threads ?? 0, signal, kernelProgress, opts.prepared?.get(layer.name));
     out.push(q);
     await opts.onLayer?.(q);
     progress(1);
