@@ -1,0 +1,246 @@
+// Generated from language-server/src/recipe/schema.ts by language-server/src/recipe/typesGen.ts. Do not edit.
+/* eslint-disable */
+
+/** Settings of method `rtn`. */
+export interface RtnSettings {}
+
+/** Settings of method `gptq`. */
+export interface GptqSettings {
+  /** Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite. */
+  damp?: number;
+  /** Columns per lazy-batch block `B`. */
+  block_size?: number;
+  /** Quantize columns in order of decreasing `diag H` (with groups, exported as static groups). */
+  act_order?: boolean;
+  /** Compute every group's grid up front from the unmodified weights. */
+  static_groups?: boolean;
+}
+
+/** Settings of method `awq`. */
+export interface AwqSettings {
+  /** Number of α values tried in [0, 1). */
+  n_grid?: number;
+  /** Search a per-group clipping threshold after scaling (skipped for q/k projections). */
+  clip?: boolean;
+}
+
+/** Settings of method `smoothquant`. */
+export interface SmoothquantSettings {
+  /** Migration strength α (0.5 default; 0.8–0.9 for Llama-2 / Mistral). */
+  alpha?: number;
+  /** Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only. */
+  activation_bits?: 0 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+}
+
+/** Settings of method `osplus`. */
+export interface OsplusSettings {
+  /** Also shift activations by the channel midpoint (folded into biases). */
+  shift?: boolean;
+  /** Minimum number of thresholds searched. */
+  steps?: number;
+  /** Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only. */
+  activation_bits?: 0 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+}
+
+/** Settings of method `billm`. */
+export interface BillmSettings {
+  /** Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite. */
+  damp?: number;
+  /** Columns per block (= group). */
+  block_size?: number;
+  /** How column saliency is scored. */
+  salient_metric?: "hessian" | "magnitude";
+  /** Largest number of salient columns searched per block (`up_lim`). */
+  max_salient?: number;
+}
+
+/** Settings of method `pbllm`. */
+export interface PbllmSettings {
+  /** Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite. */
+  damp?: number;
+  /** Fraction of weights binarized (bits ≈ low_frac + high_bits·(1−low_frac)). */
+  low_frac?: number;
+  /** Bits of the salient weights. */
+  high_bits?: number;
+  /** Saliency score used for the mask. */
+  saliency?: "hessian" | "magnitude";
+}
+
+/** Settings of method `dualbin`. */
+export interface DualbinSettings {
+  /** Alternating refits of the binary codes and the per-group (α₁, α₂). */
+  iterations?: number;
+  /** The 2-bit starting point. */
+  init?: "rtn" | "gptq";
+}
+
+/** Settings of method `flrq`. */
+export interface FlrqSettings {
+  /** Largest low-rank storage overhead as a fraction of the layer (`x`). */
+  max_extra_storage?: number;
+  /** BLC epochs (~1 at 3–4 bits, ~20 at 2 bits). */
+  blc_epochs?: number;
+  /** Power iterations of R1-Sketch. */
+  sketch_iterations?: number;
+  /** Stop adding ranks when the amax curve's relative slope is below this. */
+  slope_threshold?: number;
+  /** Scale columns by activation magnitude before rank selection. */
+  activation_scaling?: boolean;
+}
+
+/** Settings of method `lorc`. */
+export interface LorcSettings {
+  /** Rank r of the error correction. */
+  rank?: number;
+  /** Bits of the low-rank factors. */
+  factor_bits?: 8 | 16 | 32;
+}
+
+/** Settings of method `lqer`. */
+export interface LqerSettings {
+  /** Rank k of the error reconstruction. */
+  rank?: number;
+  /** Bits of the low-rank factors. */
+  factor_bits?: 8 | 16 | 32;
+  /** Use L²QER's `S = diag(mean|x|)` (false = plain SVD). */
+  activation_scaled?: boolean;
+}
+
+/** `methods:`: per-method settings. */
+export interface MethodSettings {
+  rtn?: RtnSettings;
+  gptq?: GptqSettings;
+  awq?: AwqSettings;
+  smoothquant?: SmoothquantSettings;
+  osplus?: OsplusSettings;
+  billm?: BillmSettings;
+  pbllm?: PbllmSettings;
+  dualbin?: DualbinSettings;
+  flrq?: FlrqSettings;
+  lorc?: LorcSettings;
+  lqer?: LqerSettings;
+}
+
+/** Any method's settings (a rule's `settings:` is checked against the method in effect). */
+export type AnyMethodSettings = RtnSettings | GptqSettings | AwqSettings | SmoothquantSettings | OsplusSettings | BillmSettings | PbllmSettings | DualbinSettings | FlrqSettings | LorcSettings | LqerSettings;
+
+/** One `layers:` rule. */
+export interface RecipeRule {
+  /** Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors' names. */
+  match: string;
+  /** Quantization method. */
+  method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer";
+  /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, fake any. */
+  bits?: number;
+  /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
+  group_size?: number;
+  /** Symmetric grid (no zero point) instead of asymmetric min-max. */
+  symmetric?: boolean;
+  /** Leave the matched layers in full precision. */
+  skip?: boolean;
+  /** Method settings for these layers (keys of `methods.<method>`), overriding `methods:`. */
+  settings?: AnyMethodSettings;
+}
+
+/** A whole recipe document (`*.lowbit.yaml`). */
+export interface RecipeDocument {
+  /** Recipe format version (currently 1). */
+  version?: 1;
+  /** The ONNX model to compress, relative to the recipe file. */
+  model: string;
+  /** Where the compressed model is written (atomically; never the input). The report goes next to it as `<name>.report.json`. */
+  output: string;
+  /** How compressed weights are stored. */
+  format?: "matmulnbits" | "qdq" | "fake";
+  /** Random seed (calibration sampling, sketches). */
+  seed?: number;
+  /** Threads for the native kernels (0 = all cores). */
+  threads?: number;
+  /** Data the calibration statistics (Hessians, activation magnitudes) come from. Give one of `text` (with `tokenizer`), `tensors` or `images`; none = random token ids. */
+  calibration?: {
+    /** A UTF-8 text file, tokenized and cut into `samples` windows of `sequence_length` tokens. */
+    text?: string;
+    /** A Hugging Face `tokenizer.json` (required with `text`). */
+    tokenizer?: string;
+    /** An `.npz` archive or a folder of `.npy` files, one per model input. */
+    tensors?: string;
+    /** A folder of images (vision models), preprocessed by `image:`. */
+    images?: string;
+    /** Image preprocessing for `images:`. */
+    image?: {
+      /** Input height in pixels. */
+      height?: number;
+      /** Input width in pixels; `-1` keeps the aspect ratio (text-line models). */
+      width?: number;
+      /** Per-channel mean subtracted after scaling to [0, 1]. */
+      mean?: number[];
+      /** Per-channel standard deviation divided by. */
+      std?: number[];
+      /** Tensor layout. */
+      layout?: "nchw" | "nhwc";
+      /** Channel order. */
+      channels?: "rgb" | "bgr";
+    };
+    /** Calibration samples (sequences or images). */
+    samples?: number;
+    /** Tokens per calibration sequence. */
+    sequence_length?: number;
+    /** Tokens skipped at the start of `text`. When unset and `text` is also the evaluation text, calibration windows are taken from the end of the file so the two never overlap; otherwise 0. */
+    offset?: number;
+    /** How layer inputs are collected. */
+    mode?: "parallel" | "sequential";
+  };
+  /** Settings for every quantizable layer before the `layers:` rules apply. */
+  defaults?: {
+    /** Quantization method. */
+    method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer";
+    /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, fake any. */
+    bits?: number;
+    /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
+    group_size?: number;
+    /** Symmetric grid (no zero point) instead of asymmetric min-max. */
+    symmetric?: boolean;
+    /** Method settings for these layers (keys of `methods.<method>`), overriding `methods:`. */
+    settings?: AnyMethodSettings;
+  };
+  /** Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `settings`. */
+  layers?: RecipeRule[];
+  /** Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed. */
+  methods?: MethodSettings;
+  /** Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only). */
+  evaluate?: {
+    /** A UTF-8 text file of held-out text. */
+    text?: string;
+    /** Tokenizer for `text` (default: `calibration.tokenizer`). */
+    tokenizer?: string;
+    /** An `.npz` archive or a folder of `.npy` inputs. */
+    tensors?: string;
+    /** A folder of evaluation images. */
+    images?: string;
+    /** Labels for `images` (accuracy / CER). */
+    labels?: string;
+    /** Image preprocessing (default: `calibration.image`). */
+    image?: {
+      /** Input height in pixels. */
+      height?: number;
+      /** Input width in pixels; `-1` keeps the aspect ratio (text-line models). */
+      width?: number;
+      /** Per-channel mean subtracted after scaling to [0, 1]. */
+      mean?: number[];
+      /** Per-channel standard deviation divided by. */
+      std?: number[];
+      /** Tensor layout. */
+      layout?: "nchw" | "nhwc";
+      /** Channel order. */
+      channels?: "rgb" | "bgr";
+    };
+    /** Evaluation samples. */
+    samples?: number;
+    /** Tokens per evaluation sequence. */
+    sequence_length?: number;
+    /** Tokens skipped at the start of `text`. */
+    offset?: number;
+    /** Metrics to compute. */
+    metrics?: Array<"perplexity" | "kl_divergence" | "top1_agreement" | "size" | "latency" | "output_agreement" | "accuracy" | "cer">;
+  };
+}
