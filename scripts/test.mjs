@@ -24,6 +24,21 @@ function findTests(dir, out = []) {
   return out;
 }
 
+// 0. Debian packages the Chromium and VS Code tiers need, installed once here (not by two test files
+//    racing for the dpkg lock). A fresh machine gets them; an installed one skips this.
+function ensureDebianPackages() {
+  const missing = [['chromium', '/usr/bin/chromium'], ['libkrb5-dev', '/usr/include/krb5.h']].filter(([, f]) => !existsSync(f)).map(([p]) => p);
+  if (!missing.length) return 0;
+  if (process.getuid?.() !== 0) { console.error(`missing Debian packages: ${missing.join(' ')} (run: sudo apt-get install -y ${missing.join(' ')})`); return 1; }
+  console.log(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  return run('apt-get', ['update', '-qq'], { env }) || run('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', ...missing], { env });
+}
+{
+  const rc = ensureDebianPackages();
+  if (rc !== 0) { stages.push(['debian packages', rc]); results.failed++; }
+}
+
 // 1. Types.
 if (!filters.length) {
   const rc = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
