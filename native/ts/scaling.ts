@@ -42,7 +42,12 @@ function checkLayer(w: Float32Array, rows: number, cols: number, H: Float64Array
 
 async function settle<T>(what: string, ctl: JobControl | undefined, handle: { promise: Promise<T>; cancel(): void }): Promise<T> {
   const onAbort = (): void => handle.cancel();
-  if (ctl?.signal?.aborted) handle.cancel();
+  if (ctl?.signal?.aborted) {
+    // Already cancelled: stop the work and reject now (a tiny job could finish before it sees the flag).
+    handle.cancel();
+    handle.promise.catch(() => undefined);
+    throw new LowbitKernelError(`${what}: cancelled`, 'E_CANCELLED');
+  }
   ctl?.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     return await handle.promise;
