@@ -18,27 +18,36 @@ constexpr size_t kMR = 4, kNR = 16, kKC = 256, kMC = 64, kNC = 2048;
 #define LOWBIT_CLONES
 #endif
 
-// acc = Ap(kc×MR)ᵀ·Bp(kc×NR); C[0:mr, 0:nr] += alpha·acc. GCC vector extensions keep the 4×16
-// accumulator tile in 16 ymm registers (two AVX-512 zmm halves are not needed for this shape).
-typedef double V4 __attribute__((vector_size(32)));
+// acc = Ap(kc×MR)ᵀ·Bp(kc×NR); C[0:mr, 0:nr] += alpha·acc. The 4×16 accumulator tile is 8 zmm registers
+// on the AVX-512 clone and 16 ymm on the AVX2 clone (GCC splits the 64-byte vectors); each element is
+// the same FMA chain in k order on every clone, so the vector width does not change results.
+typedef double V8 __attribute__((vector_size(64)));
 
 LOWBIT_CLONES
 void MicroKernel(size_t kc, const double* __restrict ap, const double* __restrict bp, double* __restrict c,
                  size_t ldc, size_t mr, size_t nr, double alpha) {
-  V4 acc[kMR][4] = {};
+  V8 acc[kMR][2] = {};
   for (size_t k = 0; k < kc; ++k) {
-    V4 b0, b1, b2, b3;
-    __builtin_memcpy(&b0, bp + k * kNR, 32);
-    __builtin_memcpy(&b1, bp + k * kNR + 4, 32);
-    __builtin_memcpy(&b2, bp + k * kNR + 8, 32);
-    __builtin_memcpy(&b3, bp + k * kNR + 12, 32);
+    V8 b0, b1;
+    __builtin_memcpy(&b0, bp + k * kNR, 64);
+    __builtin_memcpy(&b1, bp + k * kNR + 8, 64);
     for (size_t r = 0; r < kMR; ++r) {
       const double av = ap[k * kMR + r];
-      acc[r][0] += av * b0; acc[r][1] += av * b1; acc[r][2] += av * b2; acc[r][3] += av * b3;
+      acc[r][0] += av * b0; acc[r][1] += av * b1;
     }
   }
+  if (mr == kMR && nr == kNR) {  // full tile: same per-element expression, vectorized
+    for (size_t r = 0; r < kMR; ++r)
+      for (size_t q = 0; q < 2; ++q) {
+        V8 cv;
+        __builtin_memcpy(&cv, c + r * ldc + 8 * q, 64);
+        cv += alpha * acc[r][q];
+        __builtin_memcpy(c + r * ldc + 8 * q, &cv, 64);
+      }
+    return;
+  }
   for (size_t r = 0; r < mr; ++r)
-    for (size_t j = 0; j < nr; ++j) c[r * ldc + j] += alpha * acc[r][j / 4][j % 4];
+    for (size_t j = 0; j < nr; ++j) c[r * ldc + j] += alpha * acc[r][j / 8][j % 8];
 }
 
 // Packs B[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded.
