@@ -6,6 +6,9 @@
  * and scaled by the n³ flop count.
  */
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Hessian, gptq, gptqNaiveBaseline } from '../native/ts/index';
 import { gaussian } from '../test/unit/native/linearReference';
 
@@ -34,6 +37,22 @@ async function solve(n: number, tokens: number, naive: boolean, threads: number)
   return { hessianS, solveS, cholS };
 }
 
+/**
+ * OpenBLAS sgemm of the same XᵀX, the issue's baseline for the Hessian (bench/sgemm_baseline.c, built
+ * here with the system compiler); undefined when OpenBLAS is not installed.
+ */
+function openBlasSgemm(n: number, tokens: number): number | undefined {
+  const exe = join(tmpdir(), `lowbit-sgemm-baseline-${process.pid}`);
+  try {
+    execFileSync('cc', ['-O2', '-o', exe, join(__dirname, 'sgemm_baseline.c'), '-lopenblas'], { stdio: 'ignore' });
+    return Number(execFileSync(exe, [String(n), String(tokens), '0'], { encoding: 'utf8' }).trim());
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(exe, { force: true });
+  }
+}
+
 /** Runs the benchmark and prints its lines. */
 export async function main(): Promise<void> {
   const n = env('LOWBIT_BENCH_N', 4096), tokens = env('LOWBIT_BENCH_TOKENS', 2048), nb = env('LOWBIT_BENCH_BASELINE_N', 1024);
@@ -50,6 +69,9 @@ export async function main(): Promise<void> {
   const fast = await solve(nb, Math.min(tokens, 2 * nb), false, 0);
   console.log(`  baseline  naive triple-loop lazy update, 1 thread, at ${nb}: ${base.solveS.toFixed(3)} s vs blocked ${fast.solveS.toFixed(3)} s → ${(base.solveS / fast.solveS).toFixed(1)}x; scaled to ${n}: ~${(base.solveS * (n / nb) ** 3).toFixed(1)} s → ${((base.solveS * (n / nb) ** 3) / r.solveS).toFixed(1)}x`);
   if (n === 4096) console.log(`  vs PyTorch reference solve ${REF_SOLVE_S} s (measured per ALGORITHMS.md, not in this run): ${(REF_SOLVE_S / r.solveS).toFixed(1)}x`);
+  const blas = openBlasSgemm(n, tokens);
+  if (blas === undefined) console.log('  sgemm     OpenBLAS not installed (apt-get install libopenblas-dev): no BLAS baseline for the Hessian');
+  else console.log(`  sgemm     OpenBLAS XᵀX ${n}x${n} from ${tokens} tokens, best of 3: ${blas.toFixed(3)} s → Hessian/sgemm = ${(r.hessianS / blas).toFixed(2)}x (target ≤ 1.5x)`);
   let torch = false;
   try { execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }); torch = true; } catch { /* not installed */ }
   if (!torch) console.log('  torch     not installed: reference not re-measured');
