@@ -9,7 +9,7 @@ import type { CompletionItem, Range } from 'vscode-languageserver-types';
 import type { FieldSchema } from '../recipe/schema';
 import { describeType } from '../recipe/schema';
 import { matchLayers } from '../recipe/match';
-import { cursorContext } from './cursor';
+import { cursorContext, type CursorContext } from './cursor';
 import { fieldsAt, fieldSchema } from './schemaPath';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';
@@ -23,7 +23,11 @@ export function complete(a: RecipeAnalysis, offset: number): CompletionItem[] {
   const range = toRange(a.doc, ctx.replace);
   if (ctx.kind === 'key') {
     const fields = fieldsAt(a.recipe, ctx.path);
-    if (!fields) return [];
+    if (!fields) {
+      // `- word` in a list of scalars (e.g. under `metrics:`) is a value, not a rule's first key.
+      const item = cursorContext(a.doc.getText(), offset, true);
+      return item?.kind === 'value' ? valueAt(a, item, toRange(a.doc, item.replace)) : [];
+    }
     return Object.entries(fields).filter(([k]) => !ctx.siblings.includes(k)).map(([k, f], i) => ({
       label: k, kind: CompletionItemKind.Property, detail: describeType(f),
       documentation: { kind: MarkupKind.Markdown, value: fieldDoc(f) },
@@ -31,6 +35,11 @@ export function complete(a: RecipeAnalysis, offset: number): CompletionItem[] {
       sortText: `${f.required ? 0 : 1}${String(i).padStart(3, '0')}`,
     }));
   }
+  return valueAt(a, ctx, range);
+}
+
+/** Value completion for a value-position context. */
+function valueAt(a: RecipeAnalysis, ctx: CursorContext, range: Range): CompletionItem[] {
   const key = ctx.path[ctx.path.length - 1];
   const inList = /^\d+$/.test(key ?? '');
   const f = fieldSchema(a.recipe, inList ? ctx.path.slice(0, -1) : ctx.path);

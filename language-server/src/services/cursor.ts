@@ -18,14 +18,17 @@ export interface CursorContext {
   siblings: string[];
 }
 
-/** The cursor context at `offset`, or undefined inside a comment or unparsable text. */
-export function cursorContext(text: string, offset: number): CursorContext | undefined {
+/**
+ * The cursor context at `offset`, or undefined inside a comment or unparsable text. A word after
+ * `- ` is read as a key (a rule's first key) unless `listValue` asks for a list item value instead.
+ */
+export function cursorContext(text: string, offset: number, listValue = false): CursorContext | undefined {
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   const prefix = text.slice(lineStart, offset);
   if (/(^|\s)#/.test(prefix)) return undefined;
   const partial = /[^\s:{},[\]"']*$/.exec(prefix)![0];
   const before = prefix.slice(0, prefix.length - partial.length);
-  const valuePos = /:\s*["']?$/.test(before) || /:\s*\[[^\]]*$/.test(before);
+  const valuePos = /:\s*["']?$/.test(before) || /:\s*\[[^\]]*$/.test(before) || (listValue && /^\s*-\s+["']?$/.test(before));
   const rest = text.slice(offset);
   const insert = valuePos ? MARK : `${MARK}: 0`;
   // For a key typed before an existing value on the same line (rare) we just take the key position.

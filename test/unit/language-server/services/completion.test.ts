@@ -37,6 +37,10 @@ test('rule keys inside a rule and enum values for method', () => {
   assert.ok(methods.includes('gptq') && methods.includes('flrq') && methods.length === 11);
   assert.deepEqual(labels('format: |'), ['matmulnbits', 'qdq', 'fake']);
   assert.deepEqual(labels('evaluate:\n  metrics: [perplexity, |]').includes('kl_divergence'), true);
+  // Block-list items of a list of enum values complete as values; a rule item still completes keys.
+  assert.ok(labels('evaluate:\n  metrics:\n    - perplexity\n    - kl|').includes('kl_divergence'));
+  assert.ok(labels('evaluate:\n  metrics:\n    - |').includes('top1_agreement'));
+  assert.ok(labels('layers:\n  - mat|').includes('match'));
 });
 
 test('method settings follow the chosen method', () => {
