@@ -1,10 +1,10 @@
 /** Rank allocation panel: per-layer low-rank rank, storage overhead and error before/after. */
 import type { Report, LayerReport } from '../../../language-server/src/protocol/report';
 import { registerToolkit, badge } from '../ui/toolkit';
-import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
+import { post, loadState, saveState } from '../ui/vscodeApi';
+import { startPanel } from '../ui/panel';
 import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
-import { onThemeChange } from '../ui/theme';
 import { el, fmt, pct } from '../ui/format';
 
 type LR = LayerReport & Required<Pick<LayerReport, 'low_rank'>>;
@@ -48,12 +48,12 @@ function render(): void {
   draw();
 }
 
-onMessage((msg) => {
-  if (msg.type !== 'report') return;
-  state.report = msg.report;
-  saveState(state);
-  render();
+startPanel({
+  handle: (msg) => {
+    if (msg.type !== 'report') return false;
+    state.report = msg.report;
+    return true;
+  },
+  state: () => state,
+  render,
 });
-render();
-onThemeChange(render);
-post({ type: 'ready' });

@@ -5,10 +5,10 @@
 import type { Report, LayerReport } from '../../../language-server/src/protocol/report';
 import type { HistoryEntry } from '../protocol';
 import { registerToolkit, dropdown, badge } from '../ui/toolkit';
-import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
+import { post, loadState, saveState } from '../ui/vscodeApi';
+import { startPanel } from '../ui/panel';
 import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
-import { onThemeChange } from '../ui/theme';
 import { el, fmt, pct, bytes } from '../ui/format';
 
 interface State { report?: Report; reportPath?: string; history: HistoryEntry[]; compare?: Report; comparePath?: string; sort: SortState }
@@ -96,13 +96,13 @@ function render(): void {
   drawTable();
 }
 
-onMessage((msg) => {
-  if (msg.type === 'report') { state = { ...state, report: msg.report, reportPath: msg.reportPath, history: msg.history, compare: undefined, comparePath: undefined }; }
-  else if (msg.type === 'compare') { state.compare = msg.report; state.comparePath = msg.reportPath; }
-  else return;
-  saveState(state);
-  render();
+startPanel({
+  handle: (msg) => {
+    if (msg.type === 'report') state = { ...state, report: msg.report, reportPath: msg.reportPath, history: msg.history, compare: undefined, comparePath: undefined };
+    else if (msg.type === 'compare') { state.compare = msg.report; state.comparePath = msg.reportPath; }
+    else return false;
+    return true;
+  },
+  state: () => state,
+  render,
 });
-render();
-onThemeChange(render);
-post({ type: 'ready' });

@@ -1,11 +1,12 @@
 /** Hessian saliency panel: heatmap of `binarization.saliency`, column profile, salient columns. */
 import type { Report, LayerReport } from '../../../language-server/src/protocol/report';
 import { registerToolkit, dropdown, badge, button } from '../ui/toolkit';
-import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
+import { post, loadState, saveState } from '../ui/vscodeApi';
+import { startPanel } from '../ui/panel';
 import { drawChart } from '../ui/chart';
 import { renderHeatmap } from '../ui/heatmap';
 import { el, fmt } from '../ui/format';
-import { chartColors, onThemeChange } from '../ui/theme';
+import { chartColors } from '../ui/theme';
 
 interface State { report?: Report; layer?: string }
 let state = loadState<State>({});
@@ -41,12 +42,12 @@ function render(): void {
     { label: 'salient', values: b.column_profile.map((v, i) => (salientSet.has(i) ? v : null)), color: c.highlight }], { yTitle: 'saliency' });
 }
 
-onMessage((msg) => {
-  if (msg.type !== 'report') return;
-  state.report = msg.report;
-  saveState(state);
-  render();
+startPanel({
+  handle: (msg) => {
+    if (msg.type !== 'report') return false;
+    state.report = msg.report;
+    return true;
+  },
+  state: () => state,
+  render,
 });
-render();
-onThemeChange(render);
-post({ type: 'ready' });

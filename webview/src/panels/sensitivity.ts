@@ -4,10 +4,10 @@
  */
 import type { LayerSensitivityView } from '../protocol';
 import { registerToolkit, button, badge } from '../ui/toolkit';
-import { post, onMessage, loadState, saveState } from '../ui/vscodeApi';
+import { post, loadState, saveState } from '../ui/vscodeApi';
+import { startPanel } from '../ui/panel';
 import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
-import { onThemeChange } from '../ui/theme';
 import { el, fmt } from '../ui/format';
 
 interface State { layers: LayerSensitivityView[]; done: boolean; chosen: string[]; sort: SortState }
@@ -55,21 +55,21 @@ function render(): void {
   draw();
 }
 
-onMessage((msg) => {
-  if (msg.type === 'report') {
-    const layers = msg.report.layers.filter((l) => l.sensitivity).map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
-    if (layers.length && !state.layers.length) state.layers = layers;
-  } else if (msg.type === 'sensitivity') {
-    // Merge: an update may carry only some layers; measured values never disappear.
-    const byName = new Map(state.layers.map((l) => [l.name, l]));
-    for (const l of msg.layers) byName.set(l.name, { ...byName.get(l.name), ...l, kl: l.kl ?? byName.get(l.name)?.kl });
-    state.layers = [...byName.values()];
-    state.done = msg.done;
-  } else if (msg.type === 'mixedPrecision') state.chosen = msg.chosen;
-  else return;
-  saveState(state);
-  render();
+startPanel({
+  handle: (msg) => {
+    if (msg.type === 'report') {
+      const layers = msg.report.layers.filter((l) => l.sensitivity).map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
+      if (layers.length && !state.layers.length) state.layers = layers;
+    } else if (msg.type === 'sensitivity') {
+      // Merge: an update may carry only some layers; measured values never disappear.
+      const byName = new Map(state.layers.map((l) => [l.name, l]));
+      for (const l of msg.layers) byName.set(l.name, { ...byName.get(l.name), ...l, kl: l.kl ?? byName.get(l.name)?.kl });
+      state.layers = [...byName.values()];
+      state.done = msg.done;
+    } else if (msg.type === 'mixedPrecision') state.chosen = msg.chosen;
+    else return false;
+    return true;
+  },
+  state: () => state,
+  render,
 });
-render();
-onThemeChange(render);
-post({ type: 'ready' });
