@@ -2,6 +2,7 @@
  * Float64 TypeScript references for the linear-method kernels, written from ALGORITHMS.md §1–2
  * (gptq quant.py find_params / quantize, gptq.py without the lazy-update optimisation).
  */
+import { seededRandom } from '../../../language-server/src/engine/calibrate/calibrationData';
 
 /** Half-to-even rounding (torch.round). */
 export function roundHalfEven(x: number): number {
@@ -178,17 +179,8 @@ export function gptqRef(w: Float32Array, rows: number, n: number, H: Float64Arra
   return out;
 }
 
-/** Deterministic PRNG (mulberry32) and helpers for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for test data: the engine's mulberry32. */
+export const rng = seededRandom;
 export function gaussian(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(n);
