@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as rpc from 'vscode-languageserver-protocol/node';
-import { startSession, storiesModel, sharedDir } from './lspClient';
+import { startSession, storiesModel, sharedDir, storiesRecipe } from './lspClient';
 import type { LspSession } from './lspClient';
 
 const nativeIndex = path.resolve(__dirname, '..', '..', '..', 'native', 'ts', 'index.ts');
@@ -16,14 +16,7 @@ describe('lowbit/compress over stdio on stories260K', { skip }, () => {
   const progress: { token: string | number; value: rpc.WorkDoneProgressBegin | rpc.WorkDoneProgressReport | rpc.WorkDoneProgressEnd }[] = [];
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lowbit-job-'));
-    const recipe = [
-      'version: 1',
-      `model: ${storiesModel}`,
-      'output: ./out/w4.onnx',
-      'format: matmulnbits',
-      'calibration:',
-      `  text: ${path.join(sharedDir, 'data', 'tinystories-sample.txt')}`,
-      `  tokenizer: ${path.join(path.dirname(storiesModel), 'tokenizer.json')}`,
+    const recipe = storiesRecipe([
       '  samples: 2',
       '  sequence_length: 32',
       'defaults: { method: rtn, bits: 4, group_size: 32 }',
@@ -36,8 +29,7 @@ describe('lowbit/compress over stdio on stories260K', { skip }, () => {
       '  sequence_length: 32',
       '  offset: 2048',
       '  metrics: [perplexity, size]',
-      '',
-    ].join('\n');
+    ]);
     fs.writeFileSync(path.join(dir, 'r.lowbit.yaml'), recipe);
     uri = `file://${dir}/r.lowbit.yaml`;
     s = await startSession();

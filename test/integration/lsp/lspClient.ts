@@ -10,6 +10,22 @@ export const sharedDir = path.resolve(repoRoot, '..', 'shared');
 export const storiesModel = path.join(sharedDir, 'models', 'stories260K', 'model.onnx');
 export const serverJs = path.join(repoRoot, 'dist', 'server.js');
 
+/** The head every stories260K test recipe shares (model, 4-bit matmulnbits output, calibration text); `rest` follows. */
+export function storiesRecipe(rest: string[]): string {
+  const text = path.join(sharedDir, 'data', 'tinystories-sample.txt');
+  return [
+    'version: 1',
+    `model: ${storiesModel}`,
+    'output: ./out/w4.onnx',
+    'format: matmulnbits',
+    'calibration:',
+    `  text: ${text}`,
+    `  tokenizer: ${path.join(path.dirname(storiesModel), 'tokenizer.json')}`,
+    ...rest,
+    '',
+  ].join('\n');
+}
+
 export interface LspSession {
   conn: rpc.ProtocolConnection;
   child: ChildProcess;

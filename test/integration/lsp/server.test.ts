@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as rpc from 'vscode-languageserver-protocol/node';
-import { startSession, storiesModel, sharedDir } from './lspClient';
+import { startSession, storiesModel, storiesRecipe } from './lspClient';
 import type { LspSession } from './lspClient';
 
 const skip = fs.existsSync(storiesModel) ? false : `stories260K not found at ${storiesModel} (needs ../shared)`;
@@ -14,14 +14,7 @@ describe('language server over stdio on stories260K', { skip }, () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lowbit-lsp-'));
     uri = `file://${dir}/stories.lowbit.yaml`;
-    text = [
-      'version: 1',
-      `model: ${storiesModel}`,
-      'output: ./out/w4.onnx',
-      'format: matmulnbits',
-      'calibration:',
-      `  text: ${path.join(sharedDir, 'data', 'tinystories-sample.txt')}`,
-      `  tokenizer: ${path.join(path.dirname(storiesModel), 'tokenizer.json')}`,
+    text = storiesRecipe([
       '  samples: 4',
       'defaults: { method: gptq, bits: 4, group_size: 32 }',
       'layers:',
@@ -29,8 +22,7 @@ describe('language server over stdio on stories260K', { skip }, () => {
       '    bits: 3',
       '  - match: layers.9.wq',
       '    bits: 8',
-      '',
-    ].join('\n');
+    ]);
     s = await startSession();
   });
   after(async () => { await s?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
