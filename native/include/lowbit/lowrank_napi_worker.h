@@ -15,17 +15,6 @@
 
 namespace lowbit {
 
-inline const char* BinlrCodeName(Code c) {
-  switch (c) {
-    case Code::kOk: return "OK";
-    case Code::kShape: return "E_SHAPE";
-    case Code::kNumeric: return "E_NUMERIC";
-    case Code::kCancelled: return "E_CANCELLED";
-    case Code::kArg: return "E_ARG";
-  }
-  return "E_UNKNOWN";
-}
-
 using CancelFlag = std::shared_ptr<std::atomic<bool>>;
 
 /** Async kernel runner: `run` on a worker thread, `build` on the JS thread to make the result. */
@@ -58,7 +47,7 @@ class BinlrWorker : public Napi::AsyncProgressQueueWorker<double> {
     Napi::Env env = Env();
     if (!status_.ok()) {
       Napi::Error err = Napi::Error::New(env, status_.message);
-      err.Set("code", Napi::String::New(env, BinlrCodeName(status_.code)));
+      err.Set("code", Napi::String::New(env, CodeName(status_.code)));
       deferred_.Reject(err.Value());
       return;
     }
