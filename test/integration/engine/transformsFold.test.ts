@@ -7,12 +7,9 @@ import { foldInputScales, foldInputTransforms, scaleGroups } from '../../../lang
 import { exportModel } from '../../../language-server/src/engine/export';
 import { relErr, rtn, runModel, tokens } from './exportFixtures';
 import { skipNoShared, stories } from './sharedFixtures';
+import { lcg } from '../../fixtures/lcg';
 
 /** Deterministic uniform [0, 1). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 const randScale = (n: number, r: () => number) => Float32Array.from({ length: n }, () => Math.exp(2 * r() - 1)); // [e⁻¹, e]
 const randShift = (n: number, r: () => number) => Float32Array.from({ length: n }, () => r() - 0.5);
 
@@ -52,7 +49,7 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
   });
 
   test('random positive scales folded into every group keep the logits (float tolerance)', async () => {
-    const r = rng(7);
+    const r = lcg(7);
     const groups = scaleGroups(model).map((g) => ({ layers: g.layers, scale: randScale(model.layer(g.layers[0]).shape[1], r) }));
     const res = foldInputScales(model, groups);
     assert.equal(res.groups.filter((g) => g.how === 'norm').length, 11);
@@ -74,7 +71,7 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
   });
 
   test('scaling the consumer weights without the producer is detected (the check can fail)', async () => {
-    const s = randScale(64, rng(3));
+    const s = randScale(64, lcg(3));
     const st = new EditState(model);
     for (const name of ['layers.1.w1', 'layers.1.w3']) {
       const l = model.layer(name);
@@ -87,7 +84,7 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
   });
 
   test('OS+ shift and scale (x̃ = (x − z)/s, bias += W·z) keep the logits', async () => {
-    const r = rng(11);
+    const r = lcg(11);
     const groups = scaleGroups(model).map((g) => {
       const n = model.layer(g.layers[0]).shape[1];
       return { layers: g.layers, scale: randScale(n, r), shift: randShift(n, r) };
@@ -99,7 +96,7 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
   });
 
   test('shift only on the attention inputs keeps the logits', async () => {
-    const r = rng(5);
+    const r = lcg(5);
     const groups = [0, 1, 2, 3, 4].map((i) => ({ layers: [`layers.${i}.wq`, `layers.${i}.wk`, `layers.${i}.wv`], shift: randShift(64, r) }));
     const res = foldInputTransforms(model, groups);
     const e = relErr(await runModel(res.model.serialize(), feeds, 'logits'), fp);
@@ -107,7 +104,7 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
   });
 
   test('a folded model exports through exportModel (8-bit QDQ, weights quantized after folding)', async () => {
-    const r = rng(19);
+    const r = lcg(19);
     const groups = scaleGroups(model).map((g) => ({ layers: g.layers, scale: randScale(model.layer(g.layers[0]).shape[1], r) }));
     const folded = foldInputScales(model, groups).model;
     const results = folded.layers.filter((l) => l.quantizable).map((l) => {

@@ -3,11 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { billm, billmSearchBlock, binarizeRow, decodeBillm } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 /** Reference residual binarization over masked entries (tie w = μ → +α). */
 function refBinarize(w: ArrayLike<number>, mask: ArrayLike<number> | null, order: number): Float64Array {
   const n = w.length, res = Float64Array.from(w), acc = new Float64Array(n);
@@ -93,7 +90,7 @@ describe('binarizeRow', () => {
   });
 
   test('masked entries only; order 2 never worse than order 1', () => {
-    const r = rng(1);
+    const r = centeredLcg(1);
     for (let t = 0; t < 20; t++) {
       const w = Float64Array.from({ length: 64 }, r);
       const mask = Uint8Array.from({ length: 64 }, () => (r() > -0.2 ? 1 : 0));
@@ -110,7 +107,7 @@ describe('binarizeRow', () => {
 
 describe('billmSearchBlock', () => {
   test('salient k and split match the reference; the split is the best of the 81 candidates', () => {
-    const r = rng(2), rows = 12, cnt = 40;
+    const r = centeredLcg(2), rows = 12, cnt = 40;
     const S = Float64Array.from({ length: rows * cnt }, (_, t) => (r() * (1 + (t % cnt === 3 ? 6 : 0))) ** 2);
     const got = billmSearchBlock(S, rows, cnt, 20);
     const ref = refSearch(S, rows, cnt, 20);
@@ -125,7 +122,7 @@ describe('billmSearchBlock', () => {
 
 describe('billm', () => {
   test('H = I (no propagation) equals the float64 reference block by block', async () => {
-    const r = rng(4), rows = 16, cols = 150, B = 64;
+    const r = centeredLcg(4), rows = 16, cols = 150, B = 64;
     const w = Float32Array.from({ length: rows * cols }, r);
     const res = await billm(w, rows, cols, identity(cols), { blockSize: B, salientUpLim: 20, fp16Scales: false });
     const d2 = 1 / 1.01;  // U = I/sqrt(1 + percdamp) ⇒ U_jj² = 1/1.01
@@ -150,7 +147,7 @@ describe('billm', () => {
   });
 
   test('stored form decodes to the output; bit accounting; report details', async () => {
-    const r = rng(6), rows = 24, cols = 200;
+    const r = centeredLcg(6), rows = 24, cols = 200;
     const w = Float32Array.from({ length: rows * cols }, r);
     const H = correlatedHessian(cols, 300, r);
     const res = await billm(w, rows, cols, H, {});
@@ -176,7 +173,7 @@ describe('billm', () => {
   });
 
   test('deterministic across thread counts; exact mode differs and cancel works', async () => {
-    const r = rng(8), rows = 64, cols = 256;
+    const r = centeredLcg(8), rows = 64, cols = 256;
     const w = Float32Array.from({ length: rows * cols }, r);
     const H = correlatedHessian(cols, 300, r);
     const a = await billm(w, rows, cols, H, { threads: 1 });

@@ -6,18 +6,15 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { billm, decodeBillm, flrq, pbllm } from '../../../native/ts/lowbit';
 import { loadModel } from '../../../language-server/src/engine/onnx/model';
+import { centeredLcg } from '../../fixtures/lcg';
 
 const shared = resolve(__dirname, '../../..', '..', 'shared');
 const modelPath = join(shared, 'models/stories260K/model.onnx');
 const skip = existsSync(modelPath) ? false : `stories260K not found at ${modelPath}`;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 /** H = 2XXᵀ/T for correlated synthetic activations (cols×cols). */
 function hessian(cols: number, T: number): Float64Array {
-  const r = rng(cols), X = new Float64Array(T * cols), H = new Float64Array(cols * cols);
+  const r = centeredLcg(cols), X = new Float64Array(T * cols), H = new Float64Array(cols * cols);
   for (let t = 0; t < T; t++) { let p = 0; for (let c = 0; c < cols; c++) { p = 0.5 * p + r(); X[t * cols + c] = p; } }
   for (let t = 0; t < T; t++) for (let i = 0; i < cols; i++) {
     const xi = X[t * cols + i]!;

@@ -3,15 +3,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dualBinarize } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 
 describe('dualBinarize', () => {
   test('initial error is the 2-bit grid {−s, 0, s, 2s}; the curve never increases', async () => {
-    const r = rng(3), rows = 10, cols = 100, g = 32;
+    const r = centeredLcg(3), rows = 10, cols = 100, g = 32;
     const w = Float32Array.from({ length: rows * cols }, () => r() + 0.1);
     const res = await dualBinarize(w, rows, cols, { groupSize: g, iters: 8 });
     // Reference initial error: nearest level of the oriented 2-bit grid per row group.
@@ -39,7 +36,7 @@ describe('dualBinarize', () => {
   });
 
   test('thread count does not change the result', async () => {
-    const r = rng(4), w = Float32Array.from({ length: 64 * 256 }, r);
+    const r = centeredLcg(4), w = Float32Array.from({ length: 64 * 256 }, r);
     const a = await dualBinarize(w, 64, 256, { threads: 1 });
     const b = await dualBinarize(w, 64, 256, { threads: 2 });
     assert.deepEqual(a.dequant, b.dequant);

@@ -4,11 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { flrq, quantizeSymAbsmax } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 function roundHalfEven(x: number): number {
   const f = Math.floor(x), d = x - f;
   return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
@@ -34,7 +31,7 @@ function trErr(w: Float32Array, approx: Float64Array, H: Float64Array | null, ro
 
 describe('quantizeSymAbsmax', () => {
   test('codes match the float64 reference bit-exactly (ragged groups, half-even rounding)', () => {
-    const r = rng(1), rows = 6, cols = 150, g = 64;
+    const r = centeredLcg(1), rows = 6, cols = 150, g = 64;
     for (const bits of [2, 3, 4, 8]) {
       const w = Float64Array.from({ length: rows * cols }, r);
       w[5] = 0.5; w[6] = -0.5;  // exercise ties after scaling in some groups
@@ -55,7 +52,7 @@ describe('quantizeSymAbsmax', () => {
   });
 
   test('clip search never increases a group error', () => {
-    const r = rng(2), w = Float64Array.from({ length: 8 * 128 }, () => r() ** 3);
+    const r = centeredLcg(2), w = Float64Array.from({ length: 8 * 128 }, () => r() ** 3);
     const plain = quantizeSymAbsmax(w, 8, 128, 3, 128, false), clip = quantizeSymAbsmax(w, 8, 128, 3, 128, true);
     for (let x = 0; x < 8; x++) {
       let ep = 0, ec = 0;
@@ -67,7 +64,7 @@ describe('quantizeSymAbsmax', () => {
 
 describe('flrq', () => {
   test('budget x = 0 gives rank 0, i.e. plain quantization', async () => {
-    const r = rng(3), rows = 24, cols = 80, w = lowRankWeight(rows, cols, r);
+    const r = centeredLcg(3), rows = 24, cols = 80, w = lowRankWeight(rows, cols, r);
     const res = await flrq(w, rows, cols, null, null, { bits: 3, groupSize: 32, budget: 0 });
     assert.equal(res.rank, 0);
     assert.equal(res.L.length, 0);
@@ -78,7 +75,7 @@ describe('flrq', () => {
   });
 
   test('finds low-rank structure; BLC best-so-far is monotone and matches tr(ΔHΔᵀ)', async () => {
-    const r = rng(4), rows = 48, cols = 64, w = lowRankWeight(rows, cols, r);
+    const r = centeredLcg(4), rows = 48, cols = 64, w = lowRankWeight(rows, cols, r);
     const T = 200, X = Float64Array.from({ length: T * cols }, r), H = new Float64Array(cols * cols);
     for (let t = 0; t < T; t++) for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) H[i * cols + j]! += (2 * X[t * cols + i]! * X[t * cols + j]!) / T;
     const act = Float32Array.from({ length: cols }, () => 0.5 + Math.abs(r()));

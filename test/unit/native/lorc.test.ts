@@ -2,11 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lorc, quantizeSymAbsmax } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 function reconstruct(res: { dequant: Float32Array; L: Float32Array; R: Float32Array; rank: number }, rows: number, cols: number): Float64Array {
   const out = Float64Array.from(res.dequant);
   for (let x = 0; x < rows; x++) for (let k = 0; k < res.rank; k++)
@@ -16,7 +13,7 @@ function reconstruct(res: { dequant: Float32Array; L: Float32Array; R: Float32Ar
 
 describe('lorc', () => {
   test('full rank reconstructs W; error decreases with rank; L = U√Σ, R = √Σ Vᵀ balance', async () => {
-    const r = rng(1), rows = 20, cols = 30;
+    const r = centeredLcg(1), rows = 20, cols = 30;
     const w = Float32Array.from({ length: rows * cols }, r);
     const full = await lorc(w, rows, cols, null, { bits: 3, groupSize: 16, rank: 20, factorBits: 0 });
     const rec = reconstruct(full, rows, cols);
@@ -40,7 +37,7 @@ describe('lorc', () => {
   });
 
   test('int8 factors hold at most 255 levels per component and stay close', async () => {
-    const r = rng(2), rows = 32, cols = 48, w = Float32Array.from({ length: rows * cols }, r);
+    const r = centeredLcg(2), rows = 32, cols = 48, w = Float32Array.from({ length: rows * cols }, r);
     const fp = await lorc(w, rows, cols, null, { bits: 4, rank: 8, factorBits: 0 });
     const q8 = await lorc(w, rows, cols, null, { bits: 4, rank: 8, factorBits: 8 });
     for (let k = 0; k < 8; k++) {

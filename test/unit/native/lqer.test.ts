@@ -3,11 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lorc, lqer, quantizeSymAbsmax, svd } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 function residual(w: Float32Array, res: { dequant: Float32Array; L: Float32Array; R: Float32Array; rank: number }, rows: number, cols: number): Float64Array {
   const out = Float64Array.from(w, (v, i) => v - res.dequant[i]!);
   for (let x = 0; x < rows; x++) for (let k = 0; k < res.rank; k++)
@@ -17,7 +14,7 @@ function residual(w: Float32Array, res: { dequant: Float32Array; L: Float32Array
 
 describe('lqer', () => {
   test('full rank is exact; the scaled error of rank k is the Eckart–Young optimum', async () => {
-    const r = rng(1), rows = 24, cols = 18;
+    const r = centeredLcg(1), rows = 24, cols = 18;
     const w = Float32Array.from({ length: rows * cols }, r);
     const act = Float32Array.from({ length: cols }, (_, c) => 0.2 + (c % 5) + Math.abs(r()));
     const full = await lqer(w, rows, cols, null, act, { bits: 3, groupSize: 8, rank: 18, factorBits: 0 });
@@ -40,7 +37,7 @@ describe('lqer', () => {
   });
 
   test('without activations it is plain SVD and matches LoRC’s reconstruction', async () => {
-    const r = rng(2), rows = 16, cols = 40, w = Float32Array.from({ length: rows * cols }, r);
+    const r = centeredLcg(2), rows = 16, cols = 40, w = Float32Array.from({ length: rows * cols }, r);
     const a = await lqer(w, rows, cols, null, null, { bits: 4, groupSize: 16, rank: 5, factorBits: 0 });
     const b = await lorc(w, rows, cols, null, { bits: 4, groupSize: 16, rank: 5, factorBits: 0 });
     const da = residual(w, a, rows, cols), db = residual(w, b, rows, cols);

@@ -3,18 +3,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hessianInverseFactor, pbllm } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 function identity(n: number): Float64Array {
   const h = new Float64Array(n * n); for (let i = 0; i < n; i++) h[i * n + i] = 1; return h;
 }
 
 describe('pbllm', () => {
   test('H = I: binarizes the least salient fraction, 8-bit elsewhere (float64 reference)', async () => {
-    const r = rng(1), rows = 12, cols = 40, lowFrac = 0.75;
+    const r = centeredLcg(1), rows = 12, cols = 40, lowFrac = 0.75;
     const w = Float32Array.from({ length: rows * cols }, r);
     const res = await pbllm(w, rows, cols, identity(cols), { lowFrac });
     // Saliency w²/U_jj² with constant U_jj ⇒ rank by |w|; stable order on ties.
@@ -39,7 +36,7 @@ describe('pbllm', () => {
   });
 
   test('GPTQ feedback lowers the layer-output error on a correlated Hessian', async () => {
-    const r = rng(2), rows = 32, cols = 96, T = 400;
+    const r = centeredLcg(2), rows = 32, cols = 96, T = 400;
     const X = new Float64Array(T * cols);
     for (let t = 0; t < T; t++) { let p = 0; for (let c = 0; c < cols; c++) { p = 0.8 * p + r(); X[t * cols + c] = p; } }
     const H = new Float64Array(cols * cols);
@@ -75,7 +72,7 @@ describe('pbllm', () => {
   });
 
   test('inverse-Hessian factor: U upper, UᵀU·(H + damp·I) = I, dead columns flagged', () => {
-    const r = rng(5), n = 30, T = 80, X = Float64Array.from({ length: T * n }, r), H = new Float64Array(n * n);
+    const r = centeredLcg(5), n = 30, T = 80, X = Float64Array.from({ length: T * n }, r), H = new Float64Array(n * n);
     for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) H[i * n + j]! += (2 * X[t * n + i]! * X[t * n + j]!) / T;
     for (let i = 0; i < n; i++) { H[i * n + 7] = 0; H[7 * n + i] = 0; }  // dead column 7
     const { U, dead } = hessianInverseFactor(H, n, 0.01);

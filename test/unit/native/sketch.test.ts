@@ -3,11 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { r1Sketch, svd } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 function product(L: Float64Array, R: Float64Array, rows: number, cols: number, k: number): Float64Array {
   const out = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let t = 0; t < k; t++) {
@@ -19,7 +16,7 @@ function product(L: Float64Array, R: Float64Array, rows: number, cols: number, k
 
 describe('r1Sketch', () => {
   test('recovers a planted rank-1 matrix exactly', async () => {
-    const r = rng(3), rows = 37, cols = 53;
+    const r = centeredLcg(3), rows = 37, cols = 53;
     const x = Array.from({ length: rows }, r), y = Array.from({ length: cols }, r);
     const a = Float64Array.from({ length: rows * cols }, (_, i) => x[Math.floor(i / cols)]! * y[i % cols]!);
     const { L, R } = await r1Sketch(a, rows, cols, { rank: 1, seed: 11 });
@@ -29,7 +26,7 @@ describe('r1Sketch', () => {
   });
 
   test('matches the top SVD component on a matrix with a spectral gap', async () => {
-    const r = rng(5), rows = 60, cols = 40;
+    const r = centeredLcg(5), rows = 60, cols = 40;
     const noise = Float64Array.from({ length: rows * cols }, () => 0.01 * r());
     const x = Array.from({ length: rows }, r), y = Array.from({ length: cols }, r);
     const a = noise.map((v, i) => v + 3 * x[Math.floor(i / cols)]! * y[i % cols]!);
@@ -44,7 +41,7 @@ describe('r1Sketch', () => {
   });
 
   test('residual error is non-increasing in rank and the output is seeded', async () => {
-    const r = rng(9), rows = 30, cols = 24;
+    const r = centeredLcg(9), rows = 30, cols = 24;
     const a = Float64Array.from({ length: rows * cols }, r);
     let prev = Infinity;
     for (let k = 0; k <= 8; k++) {

@@ -3,11 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { svd } from '../../../native/ts/lowbit';
+import { centeredLcg } from '../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
 /** Random n×k matrix with orthonormal columns (modified Gram–Schmidt in float64). */
 function orthonormal(n: number, k: number, r: () => number): Float64Array {
   const q = Float64Array.from({ length: n * k }, r);
@@ -22,7 +19,7 @@ function orthonormal(n: number, k: number, r: () => number): Float64Array {
   return q;
 }
 function planted(rows: number, cols: number, sig: number[], seed: number): Float64Array {
-  const r = rng(seed), k = sig.length, U = orthonormal(rows, k, r), V = orthonormal(cols, k, r);
+  const r = centeredLcg(seed), k = sig.length, U = orthonormal(rows, k, r), V = orthonormal(cols, k, r);
   const a = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
     let s = 0; for (let t = 0; t < k; t++) s += U[i * k + t]! * sig[t]! * V[j * k + t]!;
@@ -34,7 +31,7 @@ function planted(rows: number, cols: number, sig: number[], seed: number): Float
 describe('svd', () => {
   for (const [rows, cols] of [[40, 25], [25, 40], [33, 33]] as const) {
     test(`${rows}×${cols}: orthonormal U, V and exact reconstruction`, async () => {
-      const r = rng(rows * 100 + cols);
+      const r = centeredLcg(rows * 100 + cols);
       const a = Float64Array.from({ length: rows * cols }, r);
       const { u, s, vt, k } = await svd(a, rows, cols);
       assert.equal(k, Math.min(rows, cols));

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../language-server/src/engine/onnx/onnxProto';
 import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { lcg } from '../../../fixtures/lcg';
 
 export const repoRoot = resolve(__dirname, '..', '..', '..', '..');
 export const sharedDir = resolve(repoRoot, '..', 'shared');
@@ -21,13 +22,8 @@ export function node(opType: string, input: string[], output: string[], name = o
 
 /** Deterministic pseudo-random floats in [-1, 1). */
 export function randn(n: number, seed = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
+  const next = lcg(seed);
+  return Float32Array.from({ length: n }, () => 2 * next() - 1);
 }
 
 /** Y = X[b, K] · W[K, N] with W an initializer (or a caller-supplied tensor). */

@@ -4,11 +4,8 @@ import { describe, test } from 'node:test';
 import { groupLoss, quadraticForm, scaleColumns } from '../../../../language-server/src/engine/quantize/groupLoss';
 import { nativeKernelsAvailable } from '../../../../language-server/src/engine/quantize/native';
 import { rtn } from '../../../../native/ts/index';
+import { lcg } from '../../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 /** H = 2XXᵀ/N from random tokens (positive semi-definite), float64. */
 function hessian(n: number, tokens: number, r: () => number): Float64Array {
@@ -21,7 +18,7 @@ function hessian(n: number, tokens: number, r: () => number): Float64Array {
 }
 
 describe('groupLoss', { skip: nativeKernelsAvailable() ? false : 'native addon not built' }, () => {
-  const r = rng(3);
+  const r = lcg(3);
   const rows = 6, cols = 40;
   const H = hessian(cols, 64, r);
   const weight = { rows, cols, data: Float32Array.from({ length: rows * cols }, () => r() - 0.5) };

@@ -11,12 +11,9 @@ import { parseModel, type OnnxModel } from '../../../../language-server/src/engi
 import { encodeModel, tensorTypeBytes, type ModelProto, type ValueInfoProto } from '../../../../language-server/src/engine/onnx/onnxProto';
 import { makeFloatTensor, makeInt64Tensor } from '../../../../language-server/src/engine/onnx/tensor';
 import { foldInputTransforms, scaleGroups } from '../../../../language-server/src/engine/transforms';
+import { lcg } from '../../../fixtures/lcg';
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-const r = rng(42);
+const r = lcg(42);
 const randn = (n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
 const vi = (name: string, dims: number[]): ValueInfoProto => ({ name, typeRaw: tensorTypeBytes(1, dims), type: { elemType: 1, dims }, unknown: [] });
 
