@@ -5,25 +5,33 @@
 import type { JobPlan } from '../protocol/plan';
 import type { OnnxModel } from './onnx/model';
 import type { QuantizedLayer } from './quantize/quantizeLayers';
-import { exportModel } from './export/exportModel';
+import { exportModel, exportModelProto } from './export/exportModel';
 import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
-import { writeModelAtomic } from './export/writeModel';
+import { DT, isHalfExact } from './onnx/tensor';
+import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 
-function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'> & { q?: unknown }): LayerResult {
-  return { layer: l.layer, dequant: l.dequant, q: l.q as QuantizedWeightLike | undefined, lowRank: l.lowRank as LowRankFactors | undefined, inputScale: l.inputScale };
+function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> & { q?: unknown }): LayerResult {
+  return { layer: l.layer, dequant: l.dequant, q: l.q as QuantizedWeightLike | undefined, lowRank: l.lowRank as LowRankFactors | undefined, inputScale: l.inputScale, binary: l.binary };
 }
 
 /**
- * Builds the output model for `plan.format` and writes it atomically.
- * Returns its size and one warning per layer written in another format than asked for (whose
- * report `bits_per_weight` becomes 32).
+ * Builds the output model for `plan.format` and writes it atomically, streaming: with ONNX external
+ * data (`<output>.data`) when the input had external data, when the output would pass the protobuf
+ * limit, or when `write.externalData` is 'always'.
+ * Returns its size on disk (both files), the .data file when one was written, and one warning per
+ * layer written in another format than asked for (whose report `bits_per_weight` becomes 32).
  */
 export async function exportAndWrite(
   model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath'>, signal?: AbortSignal,
-): Promise<{ bytes: number; warnings: string[] }> {
-  const r = exportModel(model, layers.map(toResult), { format: plan.format });
+  write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
+): Promise<{ bytes: number; dataPath?: string; warnings: string[] }> {
+  const r = exportModelProto(model, layers.map(toResult), { format: plan.format });
   signal?.throwIfAborted();
-  await writeModelAtomic(r.bytes, plan.outputPath, { inputPath: plan.modelPath });
+  const inputExternal = model.graph.initializer.some((t) => t.dataLocation === 1);
+  const w = await writeModelStreaming(r.proto, plan.outputPath, {
+    inputPath: plan.modelPath, src: model.src, label: model.path, signal,
+    externalData: write.externalData ?? (inputExternal ? 'always' : 'auto'), thresholdBytes: write.thresholdBytes,
+  });
   // One warning per distinct reason, naming the layers (a 3-bit MatMulNBits plan would otherwise give 36).
   const byNote = new Map<string, string[]>();
   for (const l of r.layers) if (l.note) byNote.set(`${l.written}: ${l.note}`, [...(byNote.get(`${l.written}: ${l.note}`) ?? []), l.layer]);
@@ -32,10 +40,26 @@ export async function exportAndWrite(
   // Bits per weight are "as stored": a layer the exporter had to write as float weights stores 32.
   const byName = new Map(layers.map((l) => [l.layer, l]));
   for (const w of r.layers) if (w.written === 'fake') { const q = byName.get(w.layer); if (q) q.report.bits_per_weight = 32; }
-  return { bytes: r.bytes.length, warnings };
+  // A packed layer stores what the exporter measured (bit planes, parameters and decode nodes), plus its L·R
+  // branch; in memory onnxruntime holds its decoded float weight.
+  for (const w of r.layers) {
+    const q = byName.get(w.layer);
+    if (w.written !== 'packed' || w.storedBytes === undefined || !q) continue;
+    q.report.bits_per_weight = packedBitsPerWeight(w.storedBytes, q);
+    q.report.runtime_bits_per_weight = model.layer(w.layer).ref.dataType === DT.FLOAT16 ? 16 : 32;
+  }
+  return { bytes: w.bytes + w.dataBytes, dataPath: w.dataPath, warnings };
+}
+
+/** Stored bits per weight of a packed layer: its measured bytes, plus fp16 (fp32 if not exact) low-rank factors. */
+export function packedBitsPerWeight(storedBytes: number, l: Pick<QuantizedLayer, 'lowRank' | 'report'>): number {
+  const lr = l.lowRank as LowRankFactors | undefined;
+  const [rows, cols] = l.report.shape;
+  const factorBits = lr && lr.rank ? (isHalfExact(lr.L) && isHalfExact(lr.R) ? 16 : 32) * lr.rank * (rows + cols) : 0;
+  return (storedBytes * 8 + factorBits) / (rows * cols);
 }
 
 /** The model bytes with only the given layers replaced by their dequantized weights (fake-quant, low-rank branches kept). */
 export function fakeQuantBytes(model: OnnxModel, layers: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'>[]): Uint8Array {
-  return exportModel(model, layers.map((l) => toResult({ ...l, q: undefined })), { format: 'fake' }).bytes;
+  return exportModel(model, layers.map((l) => toResult({ ...l, q: undefined, binary: undefined })), { format: 'fake' }).bytes;
 }

@@ -14,6 +14,7 @@ import { evaluateImages } from './tasks/evaluateImages';
 import { exportAndWrite } from './exportStep';
 import { preflight } from './jobPreflight';
 import { loadModel, type OnnxModel } from './onnx/model';
+import { convTransposeLayout } from './onnx/layers';
 import { quantizeLayers, type QuantizedLayer, type QuantizeModel } from './quantize/quantizeLayers';
 import { quantizeSequential } from './calibrate/sequential';
 import { prepareActivationAware } from './quantize/activationAware';
@@ -25,8 +26,8 @@ export interface JobOptions {
   onProgress?: (p: JobProgress) => void;
 }
 
-/** Ops whose input activations can be streamed into a Hessian ([..., in]; Conv through im2col). */
-export const CALIBRATED_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
+/** Ops whose input activations can be streamed into a Hessian ([..., in]; Conv through im2col; ConvTranspose per pixel). */
+export const CALIBRATED_OPS = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose']);
 
 /** Resolves the plan's layers against the model; errors name the recipe and the layer. */
 export function planLayers(plan: JobPlan, model: OnnxModel): (CalibratedLayer & { op: string })[] {
@@ -35,7 +36,8 @@ export function planLayers(plan: JobPlan, model: OnnxModel): (CalibratedLayer & 
     if (!rec) throw new Error(`${plan.recipePath || plan.modelPath}: layer ${l.name} is not in ${plan.modelPath}`);
     if (!rec.quantizable) throw new Error(`layer ${l.name} is not quantizable: ${rec.reason ?? 'unsupported'}`);
     const conv = rec.op === 'Conv' ? { node: rec.node, attributes: rec.nodeRef.attribute, kernelDims: rec.ref.dims } : undefined;
-    return { name: l.name, input: rec.input, cols: rec.shape[1], op: rec.op, ...(conv ? { conv } : {}) };
+    const convTranspose = rec.op === 'ConvTranspose' ? { node: rec.node, group: convTransposeLayout(rec).group } : undefined;
+    return { name: l.name, input: rec.input, cols: rec.shape[1], op: rec.op, ...(conv ? { conv } : {}), ...(convTranspose ? { convTranspose } : {}) };
   });
 }
 
@@ -73,6 +75,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
   const timings = { load: 0, calibrate: 0, quantize: 0, export: 0, evaluate: 0, total: 0 };
   const lap = (k: keyof typeof timings, since: number) => { timings[k] = (performance.now() - since) / 1000; return performance.now(); };
   let wroteOutput = false, wroteReport = false;
+  let wroteData: string | undefined;
   try {
     onProgress?.({ stage: 'load', message: `loading ${plan.modelPath}` });
     await preflight(plan);
@@ -102,7 +105,11 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       warnings.push(...feeds.warnings);
       cal = feeds;
       t = lap('calibrate', t);
-      quantized = await quantizeSequential({ plan, model, ops, calibrated, batches: feeds.batches, signal, onProgress });
+      // AWQ / SmoothQuant / OS+ fold each block's transforms before the next block is calibrated.
+      const seq = await quantizeSequential({ plan, model, ops, calibrated, batches: feeds.batches, signal, onProgress });
+      warnings.push(...seq.warnings);
+      outModel = seq.model;
+      quantized = seq.layers;
     } else {
       const c = await calibrateForPlan(plan, model, { ...opts, calibrationOffset });
       warnings.push(...c.warnings);
@@ -120,6 +127,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     onProgress?.({ stage: 'export', message: `writing ${plan.outputPath} (${plan.format})` });
     wroteOutput = true;
     const exported = await exportAndWrite(outModel, quantized, plan, signal);
+    wroteData = exported.dataPath;
     warnings.push(...exported.warnings);
     t = lap('export', t);
 
@@ -142,6 +150,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     return report;
   } catch (e) {
     if (wroteOutput) await rm(plan.outputPath, { force: true });
+    if (wroteData) await rm(wroteData, { force: true });
     if (wroteReport) await rm(plan.reportPath, { force: true });
     throw e;
   }

@@ -6,7 +6,7 @@ export interface LayerInfo {
   op: string;
   /** Name of the consuming node. */
   node: string;
-  /** Weight as the quantizer sees it: [out, in] (Conv: [O, I·kh·kw / groups]). */
+  /** Weight as the quantizer sees it: [out, in] (Conv: [O, I·kh·kw / groups]; ConvTranspose: [O·kh·kw, I / groups]). */
   shape: [number, number];
   /** The weight tensor's own dims as stored in the file. */
   dims: number[];

@@ -9,7 +9,7 @@ export const METHODS = ['rtn', 'gptq', 'awq', 'smoothquant', 'osplus', 'billm', 
 export type Method = (typeof METHODS)[number];
 
 /** How the compressed weights are stored in the output model. */
-export const EXPORT_FORMATS = ['matmulnbits', 'qdq', 'fake'] as const;
+export const EXPORT_FORMATS = ['matmulnbits', 'qdq', 'packed', 'fake'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** One layer's resolved configuration (after all recipe rules). */

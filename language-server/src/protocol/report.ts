@@ -22,7 +22,7 @@ export interface Report {
   recipe: string | null;
   model: string;
   output: string;
-  format: 'matmulnbits' | 'qdq' | 'fake';
+  format: 'matmulnbits' | 'qdq' | 'packed' | 'fake';
   calibration: { kind: string; samples: number; tokens?: number; mode: string };
   metrics: {
     fp: QualityMetrics;
@@ -60,6 +60,11 @@ export interface LayerReport {
   rel_error: number;
   /** Bits per weight for this layer as stored. */
   bits_per_weight: number;
+  /**
+   * Bits per weight the onnxruntime session holds for this layer, when that differs from the stored
+   * form: `packed` layers are decoded (constant-folded) to the model's float type at load (32 or 16).
+   */
+  runtime_bits_per_weight?: number;
   /** Rule indices in the recipe that governed this layer. */
   rules: number[];
   /** Method internals for the panels; each present only for the methods that produce it. */

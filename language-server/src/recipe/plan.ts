@@ -116,13 +116,21 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
   for (const e of effectiveLayers(recipe, layers)) {
     if (e.skip) continue;
     const name = e.layer.name; const info = METHOD_INFO[e.method];
+    let stored = format;
     if (!info.formats.includes(format)) {
       const sp = e.from.method?.span ?? fallback;
-      add(`fmt:${sp.start}`, sp, 'error', 'unsupported-format', { format: info.formats[0], method: e.method },
-        (n) => `${e.method} cannot be stored as ${format} (use format: ${info.formats.join(' or ')}) — ${list(n)}.`, name);
-      continue;
+      // A compact format was asked for: binarized layers get the compact form they have (packed).
+      if (format !== 'fake' && info.formats.includes('packed')) {
+        add(`fmtpk:${sp.start}`, sp, 'information', 'format-fallback', { format: 'packed', method: e.method },
+          (n) => `${e.method} weights fit no ${format} grid; they are stored packed (bit planes + scales) — ${list(n)}.`, name);
+        stored = 'packed';
+      } else {
+        add(`fmt:${sp.start}`, sp, 'error', 'unsupported-format', { format: info.formats[0], method: e.method },
+          (n) => `${e.method} cannot be stored as ${format} (use format: ${info.formats.join(' or ')}) — ${list(n)}.`, name);
+        continue;
+      }
     }
-    if (!FORMAT_BITS[format].includes(e.bits)) {
+    if (!FORMAT_BITS[stored].includes(e.bits)) {
       const sp = e.from.bits?.span ?? fallback;
       const allowed = FORMAT_BITS[format];
       const nearest = [...allowed].sort((a, b) => Math.abs(a - e.bits) - Math.abs(b - e.bits) || b - a)[0];
@@ -132,7 +140,7 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
     const g = e.groupSize; const inDim = e.layer.shape[1];
     const sp = e.from.group_size?.span ?? fallback;
     if (g !== -1 && g < 1) add(`g0:${sp.start}`, sp, 'error', 'bad-group', {}, () => `group_size must be -1 or positive (got ${g}).`, name);
-    else if (g !== -1 && (format === 'matmulnbits') && (!isPow2(g) || g < 16)) {
+    else if (g !== -1 && (stored === 'matmulnbits') && (!isPow2(g) || g < 16)) {
       add(`gp2:${sp.start}`, sp, 'error', 'bad-group', { group_size: Math.max(16, 2 ** Math.round(Math.log2(Math.max(g, 1)))) },
         (n) => `matmulnbits needs a group size that is a power of 2 and at least 16 (got ${g}) — ${list(n)}.`, name);
     } else if (g > inDim) {

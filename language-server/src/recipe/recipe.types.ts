@@ -130,7 +130,7 @@ export interface RecipeRule {
   match: string;
   /** Quantization method. */
   method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer";
-  /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, fake any. */
+  /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
   bits?: number;
   /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
   group_size?: number;
@@ -151,7 +151,7 @@ export interface RecipeDocument {
   /** Where the compressed model is written (atomically; never the input). The report goes next to it as `<name>.report.json`. */
   output: string;
   /** How compressed weights are stored. */
-  format?: "matmulnbits" | "qdq" | "fake";
+  format?: "matmulnbits" | "qdq" | "packed" | "fake";
   /** Random seed (calibration sampling, sketches). */
   seed?: number;
   /** Threads for the native kernels (0 = all cores). */
@@ -194,7 +194,7 @@ export interface RecipeDocument {
   defaults?: {
     /** Quantization method. */
     method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer";
-    /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, fake any. */
+    /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
     bits?: number;
     /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
     group_size?: number;

@@ -29,6 +29,7 @@ export const RECIPE_VERSION = 1;
 export const FORMAT_BITS: Record<ExportFormat, readonly number[]> = {
   matmulnbits: [2, 4, 8],
   qdq: [4, 8],
+  packed: [1, 2, 3, 4, 5, 6, 7, 8],
   fake: [1, 2, 3, 4, 5, 6, 7, 8],
 };
 
@@ -36,6 +37,7 @@ export const FORMAT_BITS: Record<ExportFormat, readonly number[]> = {
 export const FORMAT_DOCS: Record<ExportFormat, string> = {
   matmulnbits: '`com.microsoft.MatMulNBits` (2/4/8 bit; 8-bit needs onnxruntime ≥ 1.23, 2-bit ≥ 1.24). Group size must be a power of 2, at least 16.',
   qdq: 'Opset-21 blocked int4/int8 `DequantizeLinear → MatMul` (4 or 8 bit).',
+  packed: 'Bit-packed codes (any method, 1–8 bit, binarized included) + fp16/fp32 per-row/per-group parameters, decoded by a standard-op subgraph (opset ≥ 11) that onnxruntime constant-folds at load: small on disk, float weights in memory. Binarized layers are stored this way under `matmulnbits`/`qdq` too.',
   fake: 'Dequantized float weights in a plain MatMul: any bit width, any method; measures accuracy, not size.',
 };
 
@@ -98,32 +100,32 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     formats: allFormats, needsCalibration: true,
   },
   billm: {
-    doc: '**BiLLM** — Huang et al., *BiLLM: Pushing the Limit of Post-Training Quantization for LLMs* (ICML 2024, arXiv 2402.04291). Salient columns get residual (order-2) binarization, the rest a split binarization; ≈1.1 claimed bits. Stored as fake-quant.',
+    doc: '**BiLLM** — Huang et al., *BiLLM: Pushing the Limit of Post-Training Quantization for LLMs* (ICML 2024, arXiv 2402.04291). Salient columns get residual (order-2) binarization, the rest a split binarization; ≈1.1 claimed bits. Stored `packed` (2 bits a weight + salient-column mask + 8 fp16 scales per row-block) or fake-quant.',
     settings: {
       damp,
       block_size: { kind: 'number', doc: 'Columns per block (= group).', default: 128, integer: true, min: 1, max: 65536 },
       salient_metric: { kind: 'enum', doc: 'How column saliency is scored.', values: ['hessian', 'magnitude'], default: 'hessian' },
       max_salient: { kind: 'number', doc: 'Largest number of salient columns searched per block (`up_lim`).', default: 50, integer: true, min: 0, max: 65536 },
     },
-    formats: ['fake'], fixedBits: 1, needsCalibration: true,
+    formats: ['packed', 'fake'], fixedBits: 1, needsCalibration: true,
   },
   pbllm: {
-    doc: '**PB-LLM** — Shang et al., *PB-LLM: Partially Binarized Large Language Models* (ICLR 2024, arXiv 2310.00034). A `low_frac` share of weights is binarized, the salient rest kept at `high_bits`, inside a GPTQ loop. Stored as fake-quant.',
+    doc: '**PB-LLM** — Shang et al., *PB-LLM: Partially Binarized Large Language Models* (ICLR 2024, arXiv 2310.00034). A `low_frac` share of weights is binarized, the salient rest kept at `high_bits`, inside a GPTQ loop. Stored `packed` (mask bit + sign or 8-bit code per weight + per-row parameters) or fake-quant.',
     settings: {
       damp,
       low_frac: { kind: 'number', doc: 'Fraction of weights binarized (bits ≈ low_frac + high_bits·(1−low_frac)).', default: 0.9, min: 0, max: 1 },
       high_bits: { kind: 'number', doc: 'Bits of the salient weights.', default: 8, integer: true, min: 2, max: 8 },
       saliency: { kind: 'enum', doc: 'Saliency score used for the mask.', values: ['hessian', 'magnitude'], default: 'hessian' },
     },
-    formats: ['fake'], fixedBits: 1, needsCalibration: true,
+    formats: ['packed', 'fake'], fixedBits: 1, needsCalibration: true,
   },
   dualbin: {
-    doc: '**Dual binarization** — after DB-LLM (Chen et al., arXiv 2402.11960): `ŵ = α₁b₁ + α₂b₂`, fitted post-training from a 2-bit start (the paper\'s distillation is out of scope). Stored as fake-quant.',
+    doc: '**Dual binarization** — after DB-LLM (Chen et al., arXiv 2402.11960): `ŵ = α₁b₁ + α₂b₂`, fitted post-training from a 2-bit start (the paper\'s distillation is out of scope). Stored `packed` (2 bits a weight + (α₁, α₂) per row-group) or fake-quant.',
     settings: {
       iterations: { kind: 'number', doc: 'Alternating refits of the binary codes and the per-group (α₁, α₂).', default: 10, integer: true, min: 0, max: 1000 },
       init: { kind: 'enum', doc: 'The 2-bit starting point.', values: ['rtn', 'gptq'], default: 'rtn' },
     },
-    formats: ['fake'], fixedBits: 2, needsCalibration: false,
+    formats: ['packed', 'fake'], fixedBits: 2, needsCalibration: false,
   },
   flrq: {
     doc: '**FLRQ** — *Flexible Low-Rank Quantization* (AAAI 2026, arXiv 2601.05684): R1-Sketch rank selection per layer plus best low-rank compensation (BLC) against the calibration Hessian.',
@@ -161,7 +163,7 @@ const methodField: FieldSchema = {
   kind: 'enum', doc: 'Quantization method.', values: METHODS, default: 'rtn',
   valueDocs: Object.fromEntries(METHODS.map((m) => [m, METHOD_INFO[m].doc])),
 };
-const bitsField: FieldSchema = { kind: 'number', doc: 'Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, fake any.', default: 4, integer: true, min: 1, max: 8 };
+const bitsField: FieldSchema = { kind: 'number', doc: 'Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any.', default: 4, integer: true, min: 1, max: 8 };
 const groupField: FieldSchema = { kind: 'number', doc: 'Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16.', default: 32, integer: true, min: -1, max: 1048576 };
 const symField: FieldSchema = { kind: 'boolean', doc: 'Symmetric grid (no zero point) instead of asymmetric min-max.', default: false };
 const settingsField: FieldSchema = { kind: 'settings', doc: 'Method settings for these layers (keys of `methods.<method>`), overriding `methods:`.' };
@@ -202,7 +204,7 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
       samples: { kind: 'number', doc: 'Calibration samples (sequences or images).', default: 32, integer: true, min: 1, max: 100000 },
       sequence_length: { kind: 'number', doc: 'Tokens per calibration sequence.', default: 256, integer: true, min: 1, max: 1048576 },
       offset: { kind: 'number', doc: 'Tokens skipped at the start of `text`. When unset and `text` is also the evaluation text, calibration windows are taken from the end of the file so the two never overlap; otherwise 0.', integer: true, min: 0, max: 1e12 },
-      mode: { kind: 'enum', doc: 'How layer inputs are collected.', values: ['parallel', 'sequential'], default: 'parallel', valueDocs: { parallel: 'Every layer sees the full-precision model\'s activations (one calibration pass).', sequential: 'Each block is calibrated on the outputs of the already-quantized blocks before it (GPTQ `true_sequential`).' } },
+      mode: { kind: 'enum', doc: 'How layer inputs are collected.', values: ['parallel', 'sequential'], default: 'parallel', valueDocs: { parallel: 'Every layer sees the full-precision model\'s activations (one calibration pass).', sequential: 'Each block is calibrated on the outputs of the already-quantized blocks before it (GPTQ `true_sequential`); AWQ / SmoothQuant / OS+ search and fold their scales block by block on those outputs.' } },
     },
   },
   defaults: {

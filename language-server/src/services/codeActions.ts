@@ -33,7 +33,7 @@ export function codeActions(a: RecipeAnalysis, diagnostics: Diagnostic[]): CodeA
       }
       case 'unsupported-bits':
         if (typeof data.bits === 'number') fix(`Use ${data.bits} bits`, d, [{ range: d.range, newText: String(data.bits) }]);
-        out.push(...formatFix(a, d, 'fake'));
+        out.push(...formatFix(a, d, 'packed'), ...formatFix(a, d, 'fake'));
         break;
       case 'unsupported-format':
         if (typeof data.format === 'string') out.push(...formatFix(a, d, data.format));

@@ -134,7 +134,7 @@ describe('export of stories260K', { skip: skipNoStories }, () => {
 });
 
 describe('export of an OCR model (Constant-node weights, Conv)', () => {
-  test('Conv layers: fake-quant runs; QDQ on opset 9 falls back with a note', async () => {
+  test('Conv layers: fake-quant runs; QDQ upgrades opset 9 to 13 and matches it', async () => {
     const path = join(ocrDir, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
     const m = await loadModel(path);
     const convs = m.layers.filter((l) => l.quantizable && l.op === 'Conv');
@@ -143,8 +143,10 @@ describe('export of an OCR model (Constant-node weights, Conv)', () => {
     const ref = await runModel(path, { x });
     const fake = exportModel(m, results, { format: 'fake' });
     const qdq = exportModel(m, results, { format: 'qdq' });
-    assert.ok(qdq.layers.every((l) => l.written === 'fake' && /opset 9/.test(l.note!)));
+    assert.ok(qdq.layers.every((l) => l.written === 'qdq' && !l.note), JSON.stringify(qdq.layers.find((l) => l.note)));
+    assert.equal(qdq.opset, 13);
     const a = await runModel(fake.bytes, { x });
+    assert.ok(relErr(await runModel(qdq.bytes, { x }), a) < 1e-5, 'QDQ vs fake');
     assert.ok(relErr(a, ref) < 0.05, `8-bit conv model output error ${relErr(a, ref)}`);
     // The Constant nodes that held the replaced weights are gone (no duplicate copies).
     const back = parseModel(fake.bytes, 'f');

@@ -29,16 +29,19 @@ describe('binarization and low-rank methods through the pipeline', { skip: skipN
       assert.equal(r.warnings.filter((w) => w.startsWith('export:')).length, 0);
     }
   });
-  test('BiLLM / PB-LLM / dual binarization run, report details and are stored as float (32 bits/weight, with a warning)', async () => {
+  test('BiLLM / PB-LLM / dual binarization run, report details and, under matmulnbits, are stored packed at their measured bits', async () => {
     for (const [m, bits] of [['billm', 1], ['pbllm', 1], ['dualbin', 2]] as const) {
       const r = await run(m, bits, 128);
       assert.equal(r.layers.length, 3);
       for (const l of r.layers) {
         assert.ok(l.rel_error > 0 && l.rel_error < 1, `${m} ${l.name} ${l.rel_error}`);
-        assert.equal(l.bits_per_weight, 32);
+        // Stored bits: codes, masks, fp16/fp32 parameters and the decode nodes, far below float weights.
+        assert.ok(l.bits_per_weight > bits && l.bits_per_weight < 12, `${m} ${l.name} ${l.bits_per_weight}`);
+        assert.equal(l.runtime_bits_per_weight, 32, 'onnxruntime holds the decoded fp32 weight');
       }
       if (m === 'billm') assert.ok(r.layers[0].binarization && r.layers[0].binarization.bits_claimed > 1);
-      assert.match(r.warnings.join('\n'), /export: 3 layers .* written as fake/);
+      assert.match(r.warnings.join('\n'), /export: 3 layers .* written as packed: binarized weights fit no matmulnbits grid/);
+      assert.ok(r.size.quantized_bytes < r.size.fp_bytes);
       assert.ok(r.metrics.quantized.perplexity! > r.metrics.fp.perplexity!);
     }
   });

@@ -58,4 +58,20 @@ describe('OS+ on stories260K', { skip: skipNoShared }, () => {
     assert.ok(a8.layers.every((l) => l.smoothing?.activation_bits === 8));
     assert.ok(p(a8) < rtn.metrics.fp.perplexity! * 1.05, `W8A8 ${p(a8)}`);
   });
+
+  test('sequential calibration: W3 weight-only and W8A8 with shift run block by block (end to end)', async (t) => {
+    const plan = (layers: ReturnType<typeof plansOf>) => {
+      const p = storiesPlan({ layers, format: 'fake' });
+      p.calibration = { ...p.calibration, mode: 'sequential' } as typeof p.calibration;
+      return p;
+    };
+    const w3 = await runJob(plan(plansOf('osplus', 3)));
+    const a8 = await runJob(plan(plansOf('osplus', 8, { shift: true, activation_bits: 8 })));
+    const p = (r: typeof w3) => r.metrics.quantized.perplexity!;
+    t.diagnostic(`sequential: FP ${w3.metrics.fp.perplexity} | OS+ W3 ppl ${p(w3)} Σrel ${sumErr(w3.layers)} | OS+ W8A8 shift ppl ${p(a8)}`);
+    assert.equal(w3.calibration.mode, 'sequential');
+    assert.ok(w3.layers.every((l) => l.smoothing && l.smoothing.scale_range[0] >= 1), 'every OS+ scale is ≥ 1');
+    assert.ok(a8.layers.every((l) => l.smoothing?.activation_bits === 8));
+    assert.ok(p(a8) < w3.metrics.fp.perplexity! * 1.05, `W8A8 ${p(a8)}`);
+  });
 });

@@ -73,6 +73,17 @@ describe('SmoothQuant on stories260K', { skip: skipNoShared }, () => {
     assert.ok(ppl.W8A8 <= ppl.W4A8 && ppl.W8A8 <= ppl.W6A6, JSON.stringify(ppl));
   });
 
+  test('sequential calibration, W8A8: scales and activation ranges from the quantized prefix; QDQ in the output, near FP', async (t) => {
+    const plan = storiesPlan({ layers: plansOf('smoothquant', 8, { alpha: 0.5, activation_bits: 8 }), format: 'fake' });
+    plan.calibration = { ...plan.calibration, mode: 'sequential' } as typeof plan.calibration;
+    const r = await runJob(plan);
+    t.diagnostic(`sequential W8A8: FP ${r.metrics.fp.perplexity} | ppl ${r.metrics.quantized.perplexity}`);
+    assert.equal(r.calibration.mode, 'sequential');
+    assert.ok(countOp(new Uint8Array(readFileSync(plan.outputPath)), 'QuantizeLinear') >= 21, 'activation QuantizeLinear nodes missing');
+    assert.ok(r.layers.every((l) => l.smoothing?.activation_bits === 8 && l.smoothing.alpha === 0.5));
+    assert.ok(r.metrics.quantized.perplexity! < r.metrics.fp.perplexity! * 1.05, `W8A8 ${r.metrics.quantized.perplexity} vs FP ${r.metrics.fp.perplexity}`);
+  });
+
   test('smoothing helps A6: logits of the smoothed+QDQ model are closer to FP than plain QDQ on the unscaled inputs', async (t) => {
     const layers = plansOf('smoothquant', 8, { alpha: 0.5, activation_bits: 6 });
     const sq = await prepareActivationAware({ layers, model, stats, threads: 1 });

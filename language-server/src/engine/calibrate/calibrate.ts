@@ -4,14 +4,16 @@
  * accumulators — a native Hessian (H = 2XXᵀ/N, GPTQ convention) and per-channel |x| statistics.
  * Layers reading the same tensor share one accumulator. Conv layers are streamed through im2col
  * (engine/tasks/im2col.ts): their accumulator is keyed by tensor + geometry (see {@link statisticsKey}),
- * so two Convs reading one tensor with different kernels get separate Hessians. Only one batch of
+ * so two Convs reading one tensor with different kernels get separate Hessians. ConvTranspose layers
+ * stream the input's per-pixel channel vectors (no im2col; the geometry does not matter, only the
+ * group count, which is in their key). Only one batch of
  * activations is alive at a time; memory is O(Σ n²) for the Hessians, independent of the sample count.
  */
 import type * as ort from 'onnxruntime-node';
 import { Hessian } from '../../../../native/ts/index';
 import { openSession } from '../evaluate/ortSession';
 import { ChannelStats } from './channelStats';
-import { addConvActivation, convGeometryFromAttributes } from '../tasks/im2col';
+import { addChannelActivation, addConvActivation, convGeometryFromAttributes } from '../tasks/im2col';
 
 /** Accumulated statistics of one layer-input tensor. */
 export interface InputStatistics {
@@ -31,19 +33,27 @@ export interface ConvSpec {
   kernelDims: readonly number[];
 }
 
-/** A calibrated layer: the tensor it reads, its `in` size, and for Conv its geometry. */
+/** A ConvTranspose layer: its node and group count (its Hessian is over input channels per group). */
+export interface ConvTransposeSpec {
+  node: string;
+  group: number;
+}
+
+/** A calibrated layer: the tensor it reads, its `in` size, and for Conv/ConvTranspose its geometry. */
 export interface CalibratedLayer {
   name: string;
   input: string;
   cols: number;
   conv?: ConvSpec;
+  convTranspose?: ConvTransposeSpec;
 }
 
 /**
  * The key of a layer's statistics in calibrate()'s result: the input tensor name for MatMul/Gemm;
  * for Conv the tensor name plus its kernel/stride/pads/dilation/group/auto_pad attributes.
  */
-export function statisticsKey(l: Pick<CalibratedLayer, 'input' | 'conv'>): string {
+export function statisticsKey(l: Pick<CalibratedLayer, 'input' | 'conv' | 'convTranspose'>): string {
+  if (l.convTranspose) return `${l.input}#channels g${l.convTranspose.group}`;
   if (!l.conv) return l.input;
   const a = l.conv.attributes;
   const ints = (n: string) => a.find((x) => x.name === n)?.ints?.map(Number).join('x') ?? '-';
@@ -77,14 +87,14 @@ export async function calibrate(opts: {
   onBatch?: (done: number, total: number | undefined) => void;
 }): Promise<Map<string, InputStatistics>> {
   const byInput = new Map<string, InputStatistics>();
-  const keys = new Map<string, { n: number; layer: string; input: string; conv?: ConvSpec }>();
+  const keys = new Map<string, { n: number; layer: string; input: string; conv?: ConvSpec; convTranspose?: ConvTransposeSpec }>();
   for (const l of opts.layers) {
     const key = statisticsKey(l);
     const prev = keys.get(key);
     if (prev && prev.n !== l.cols) {
       throw new Error(`layers ${prev.layer} and ${l.name} read ${l.input} but expect ${prev.n} and ${l.cols} input channels`);
     }
-    keys.set(key, { n: l.cols, layer: l.name, input: l.input, conv: l.conv });
+    keys.set(key, { n: l.cols, layer: l.name, input: l.input, conv: l.conv, convTranspose: l.convTranspose });
   }
   const names = [...new Set([...keys.values()].map((k) => k.input))];
   if (!names.length) return byInput;
@@ -96,7 +106,7 @@ export async function calibrate(opts: {
     for await (const feeds of iterable) {
       opts.signal?.throwIfAborted();
       const out = await session.run(feeds, names);
-      for (const [key, { n, layer, input, conv }] of keys) {
+      for (const [key, { n, layer, input, conv, convTranspose }] of keys) {
         const t = out[input];
         if (t.type !== 'float32') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 activations are supported`);
         const data = t.data as Float32Array;
@@ -106,6 +116,7 @@ export async function calibrate(opts: {
           byInput.set(key, s);
         }
         if (conv) await addConv(s, data, t.dims, conv, layer, opts.threads);
+        else if (convTranspose) await addChannels(s, data, t.dims, convTranspose.group, layer, opts.threads);
         else {
           const last = t.dims[t.dims.length - 1];
           if (last !== n || data.length % n !== 0) {
@@ -136,5 +147,14 @@ async function addConv(s: InputStatistics, x: Float32Array, dims: readonly numbe
   const pending: Promise<void>[] = [];
   const hessian = { add: (rows: Float32Array, count: number) => pending.push(s.hessian.add(rows, count, threads)) };
   addConvActivation([hessian, s.stats], x, dims, geometry);
+  await Promise.all(pending);
+}
+
+/** Streams one [n, c, spatial…] activation of a ConvTranspose layer (per-pixel channel rows, per group) into its statistics. */
+async function addChannels(s: InputStatistics, x: Float32Array, dims: readonly number[], group: number, layer: string, threads: number): Promise<void> {
+  if (dims.length < 3 || dims[1] !== s.n * group) throw new Error(`calibration: input ${s.tensor} [${dims}] of ConvTranspose layer ${layer} does not have ${s.n}·${group} channels on axis 1`);
+  const pending: Promise<void>[] = [];
+  const hessian = { add: (rows: Float32Array, count: number) => pending.push(s.hessian.add(rows, count, threads)) };
+  addChannelActivation([hessian, s.stats], x, dims, group);
   await Promise.all(pending);
 }

@@ -2,16 +2,65 @@
  * Sequential calibration + quantization (GPTQ's `true_sequential` at block granularity): layers are
  * grouped into blocks by name prefix (`layers.3.wq` → `layers.3`; a name without a dot is its own block),
  * in plan order. Each block is calibrated on the model in which every earlier block is already
- * fake-quantized, then quantized. Costs one calibration pass per block.
+ * transformed and fake-quantized, then prepared, then quantized. Costs one calibration pass per block.
+ *
+ * The prepare hook runs between a block's calibration and its quantization. By default it is the
+ * activation-aware step (AWQ / SmoothQuant / OS+, quantize/activationAware.ts) restricted to the block:
+ * its scales/shifts are searched on the block's statistics — collected with the earlier blocks'
+ * quantization error (and activation QDQ) in place — and folded into the running model, which every
+ * later block, and the export, build on. Layers already quantized are frozen: a fold never changes them.
  */
-import type { JobPlan, JobProgress } from '../../protocol/plan';
+import type { JobPlan, JobProgress, LayerPlan } from '../../protocol/plan';
 import { fakeQuantBytes } from '../exportStep';
 import { parseModel, type OnnxModel } from '../onnx/model';
+import { prepareActivationAware, viaMulWarnings, type Prepared } from '../quantize/activationAware';
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
+import type { FoldedGroup } from '../transforms';
 import { calibrate, statisticsKey, type CalibratedLayer, type Feeds, type InputStatistics } from './calibrate';
 import { groupBlocks } from './blocks';
 
-/** Calibrates and quantizes block by block; returns the quantized layers in plan order. */
+/** What the prepare hook sees for one block. */
+export interface BlockContext {
+  /** The block's layer plans and its index in the block order. */
+  block: LayerPlan[];
+  index: number;
+  /** Every earlier block's transforms folded, weights still FP (the block's own weights are FP too). */
+  model: OnnxModel;
+  /** The block's input statistics, collected on `model` with the earlier blocks fake-quantized. */
+  stats: Map<string, InputStatistics>;
+  /** Layers already quantized (earlier blocks); their weights must not change. */
+  frozen: ReadonlySet<string>;
+  threads: number;
+  signal?: AbortSignal;
+}
+
+/** The hook's answer: the model the block is quantized in (and later blocks build on), statistics keyed by its layer inputs. */
+export type PreparedBlock = Pick<Prepared, 'model' | 'stats' | 'details'> & { warnings?: string[] };
+
+/** Runs between a block's calibration and its quantization. */
+export type BlockPrepare = (ctx: BlockContext) => Promise<PreparedBlock>;
+
+/**
+ * The default hook: the activation-aware step for the block's awq/smoothquant/osplus layers (the model
+ * and statistics pass through unchanged when it has none). Groups folded through an inserted Mul are
+ * appended to `viaMul` (one warning for the whole job instead of one per block).
+ */
+export function activationAwarePrepare(viaMul: FoldedGroup[] = []): BlockPrepare {
+  return async (ctx) => {
+    const p = await prepareActivationAware({ layers: ctx.block, model: ctx.model, stats: ctx.stats, threads: ctx.threads, signal: ctx.signal, frozen: ctx.frozen });
+    viaMul.push(...p.viaMul);
+    return { model: p.model, stats: p.stats, details: p.details };
+  };
+}
+
+/** The result: quantized layers in plan order, the model they belong to (all transforms folded), warnings. */
+export interface SequentialResult {
+  layers: QuantizedLayer[];
+  model: OnnxModel;
+  warnings: string[];
+}
+
+/** Calibrates, prepares and quantizes block by block; see the file comment. */
 export async function quantizeSequential(opts: {
   plan: JobPlan;
   model: OnnxModel;
@@ -19,33 +68,49 @@ export async function quantizeSequential(opts: {
   /** Calibrated layers (MatMul/Gemm/Conv) with their input tensor, `in` size and Conv geometry. */
   calibrated: CalibratedLayer[];
   batches: Feeds[];
+  /** Defaults to the activation-aware step (a no-op for blocks without awq/smoothquant/osplus layers). */
+  prepare?: BlockPrepare;
   signal?: AbortSignal;
   onProgress?: (p: JobProgress) => void;
-}): Promise<QuantizedLayer[]> {
-  const { plan, model, signal } = opts;
+}): Promise<SequentialResult> {
+  const { plan, signal } = opts;
+  const threads = plan.threads ?? 0;
   const done: QuantizedLayer[] = [];
-  const blocks = groupBlocks(plan.layers);
+  const frozen = new Set<string>();
+  const warnings: string[] = [];
+  const viaMul: FoldedGroup[] = [];
+  const prepare = opts.prepare ?? activationAwarePrepare(viaMul);
   const calibratedBy = new Map(opts.calibrated.map((l) => [l.name, l]));
-  // quantizeLayers looks statistics up by model.layerInput(name): answer with the Conv-aware key.
-  const view = {
-    getWeight: (name: string) => model.getWeight(name),
-    layerInput: (name: string) => { const l = calibratedBy.get(name); return l ? statisticsKey(l) : model.layerInput(name); },
-  };
+  // A fold may rename a layer's input (inserted Mul / activation QDQ): always ask the current model.
+  const inModel = (m: OnnxModel, l: CalibratedLayer): CalibratedLayer => ({ ...l, input: m.layerInput(l.name) });
+  let base = opts.model;
   let index = 0;
-  for (const block of blocks) {
+  const blocks = groupBlocks(plan.layers);
+  for (let b = 0; b < blocks.length; b++) {
+    const block = blocks[b];
     signal?.throwIfAborted();
-    const current = done.length ? parseModel(fakeQuantBytes(model, done), model.path) : model;
-    const layers = block.map((l) => calibratedBy.get(l.name)).filter((l): l is NonNullable<typeof l> => !!l);
+    const current = done.length ? parseModel(fakeQuantBytes(base, done), base.path) : base;
+    const layers = block.map((l) => calibratedBy.get(l.name)).filter((l): l is CalibratedLayer => !!l).map((l) => inModel(base, l));
     const stats: Map<string, InputStatistics> = layers.length
-      ? await calibrate({ model: current, layers, batches: opts.batches, threads: plan.threads, signal })
+      ? await calibrate({ model: current, layers, batches: opts.batches, threads, signal })
       : new Map();
-    const base = index;
+    const prep = await prepare({ block, index: b, model: base, stats, frozen, threads, signal });
+    warnings.push(...(prep.warnings ?? []));
+    const model = prep.model;
+    // quantizeLayers looks statistics up by model.layerInput(name): answer with the Conv-aware key.
+    const view = {
+      getWeight: (name: string) => model.getWeight(name),
+      layerInput: (name: string) => { const l = calibratedBy.get(name); return l ? statisticsKey(inModel(model, l)) : model.layerInput(name); },
+    };
+    const first = index;
     const q = await quantizeLayers({
-      plan: { layers: block, format: plan.format, threads: plan.threads }, model: view, ops: opts.ops, stats, signal,
-      onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, index: base + p.index, total: plan.layers.length } : p),
+      plan: { layers: block, format: plan.format, threads: plan.threads }, model: view, ops: opts.ops, stats: prep.stats, prepared: prep.details, signal,
+      onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, index: first + p.index, total: plan.layers.length } : p),
     });
     done.push(...q);
+    for (const l of block) frozen.add(l.name);
+    base = model;
     index += block.length;
   }
-  return done;
+  return { layers: done, model: base, warnings: [...warnings, ...viaMulWarnings(viaMul)] };
 }

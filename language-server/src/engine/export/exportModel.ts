@@ -1,23 +1,26 @@
 /**
- * Writes a compressed model: MatMulNBits, QDQ (DequantizeLinear → MatMul/Gemm/Conv) or fake-quant
+ * Writes a compressed model: MatMulNBits, QDQ (DequantizeLinear → MatMul/Gemm/Conv), packed (bit
+ * planes + a decode subgraph, packedWriter.ts; also binarized layers under matmulnbits/qdq) or fake-quant
  * weights, plus low-rank branches (x·Rᵀ)·Lᵀ and explicit input-scale Muls. Layers that cannot be
  * written in the asked format fall back to fake-quant, with a note saying why.
  */
-import type { OnnxModel } from '../onnx/model';
+import { inlineExternalData, type OnnxModel } from '../onnx/model';
 import { encodeModel } from '../onnx/onnxProto';
 import { DT, isHalfExact, makeFloatTensor } from '../onnx/tensor';
 import { GraphEditor, attr, makeNode } from './graphEdit';
 import { ExportUnsupported, normalizeQuant } from './pack';
 import { writeMatMulNBits, writeQdq } from './writers';
+import { writePackedResult } from './packedWriter';
 import { storedTransposed, transpose2d, type LayerCtx } from './layout';
-import type { ExportOptions, ExportResult, LayerExport, LayerResult } from './types';
+import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
+import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
 import { currentOpset } from './opsetUpgrade';
 
 function writeFake(ctx: LayerCtx, w: Float32Array): void {
   const { l, node, ed } = ctx;
   const [rows, cols] = l.shape;
-  const data = storedTransposed(l) ? transpose2d(w, rows, cols) : w;
-  const dims = l.op === 'Conv' ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
+  const data = l.op === 'ConvTranspose' ? matrixToConvTranspose(w, convTransposeLayout(l)) : storedTransposed(l) ? transpose2d(w, rows, cols) : w;
+  const dims = l.op === 'Conv' || l.op === 'ConvTranspose' ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
   ed.addInitializer(makeFloatTensor(ctx.weightName, dims, data, ctx.dtype));
   node.input[l.weightInput] = ctx.weightName;
 }
@@ -26,7 +29,7 @@ function insertInputScale(ctx: LayerCtx, s: Float32Array): void {
   const { l, node, ed } = ctx;
   const inv = Float32Array.from(s, (v) => 1 / v);
   if (!inv.every(Number.isFinite)) throw new Error(`layer '${l.name}': input scale has zeros or non-finite values`);
-  const dims = l.op === 'Conv' ? [1, s.length, 1, 1] : [s.length];
+  const dims = l.op === 'Conv' || l.op === 'ConvTranspose' ? [1, s.length, ...l.ref.dims.slice(2).map(() => 1)] : [s.length];
   const cname = ed.unique(`${l.name}_lowbit_inv_scale`);
   ed.addInitializer(makeFloatTensor(cname, dims, inv, ctx.dtype));
   const scaled = ed.unique(`${l.name}_lowbit_scaled_input`);
@@ -84,7 +87,16 @@ function foldLowRank(w: Float32Array, lr: NonNullable<LayerResult['lowRank']>, r
  * are left as they are. The source model is not modified.
  */
 export function exportModel(model: OnnxModel, results: LayerResult[], opts: ExportOptions): ExportResult {
-  const ed = new GraphEditor(model.inlinedProto());
+  const r = exportModelProto(model, results, opts);
+  return { bytes: encodeModel(inlineExternalData(r.proto, model.src, 0), model.path), layers: r.layers, opset: r.opset };
+}
+
+/**
+ * Builds the compressed model as a ModelProto, for `writeModelStreaming`: unchanged weights stay
+ * views into the source file or references to the source's external data (nothing is inlined).
+ */
+export function exportModelProto(model: OnnxModel, results: LayerResult[], opts: ExportOptions): ExportProtoResult {
+  const ed = new GraphEditor(model.proto);
   const layers: LayerExport[] = [];
   for (const res of results) {
     const l = model.layer(res.layer);
@@ -100,19 +112,27 @@ export function exportModel(model: OnnxModel, results: LayerResult[], opts: Expo
     const ctx: LayerCtx = { ed, l, node, weightName, dtype: l.ref.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT, accuracyLevel: opts.accuracyLevel };
     if (res.inputScale) {
       const group = l.nodeRef.attribute.find((a) => a.name === 'group')?.i ?? 1;
-      const want = l.op === 'Conv' ? l.ref.dims[1] * group : cols;
+      const want = l.op === 'Conv' ? l.ref.dims[1] * group : l.op === 'ConvTranspose' ? l.ref.dims[0] : cols;
       if (res.inputScale.length !== want) throw new Error(`layer '${l.name}': input scale has ${res.inputScale.length} values, expected ${want} (one per input channel)`);
       insertInputScale(ctx, res.inputScale);
     }
     const branchOk = l.op === 'MatMul' || l.op === 'Gemm';
     let note: string | undefined;
     let written: LayerExport['written'] = 'fake';
-    if (opts.format !== 'fake') {
+    let storedBytes: number | undefined;
+    // A low-rank correction without a branch must be folded into a float weight: fake-quant only.
+    if (opts.format !== 'fake' && !(res.lowRank && !branchOk)) {
       try {
-        if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
-        const nq = normalizeQuant(l.name, res.q, res.dequant);
-        if (opts.format === 'matmulnbits') { writeMatMulNBits(ctx, nq); written = 'matmulnbits'; }
-        else { writeQdq(ctx, nq); written = 'qdq'; }
+        if (opts.format === 'packed' || (!res.q && res.binary)) {
+          storedBytes = writePackedResult(ctx, res);
+          written = 'packed';
+          if (opts.format !== 'packed') note = `binarized weights fit no ${opts.format} grid; stored packed`;
+        } else {
+          if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
+          const nq = normalizeQuant(l.name, res.q, res.dequant);
+          if (opts.format === 'matmulnbits') { writeMatMulNBits(ctx, nq); written = 'matmulnbits'; }
+          else { writeQdq(ctx, nq); written = 'qdq'; }
+        }
       } catch (e) {
         if (!(e instanceof ExportUnsupported)) throw e;
         note = e.message;
@@ -124,8 +144,8 @@ export function exportModel(model: OnnxModel, results: LayerResult[], opts: Expo
     }
     if (res.lowRank && branchOk) addLowRank(ctx, res.lowRank);
     else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
-    layers.push(note ? { layer: l.name, written, note } : { layer: l.name, written });
+    layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
   }
   ed.prune();
-  return { bytes: encodeModel(ed.model), layers, opset: currentOpset(ed) };
+  return { proto: ed.model, layers, opset: currentOpset(ed) };
 }

@@ -1,5 +1,6 @@
 /** Inputs and outputs of the exporter. */
 import type { ExportFormat } from '../../protocol/plan';
+import type { ModelProto } from '../onnx/onnxProto';
 
 /**
  * Quantized codes of one layer as the native kernels return them (structurally compatible with the
@@ -38,7 +39,24 @@ export interface LayerResult {
   lowRank?: LowRankFactors;
   /** Per-input-channel divisor: the exporter inserts x · (1/s) before the layer (AWQ/SmoothQuant unfolded). */
   inputScale?: Float32Array;
+  /** Compact form of a binarized layer (no integer grid), for the `packed` format. */
+  binary?: BinaryForm;
 }
+
+/**
+ * Compact forms of the binarized methods as the kernels return them (native/ts/lowbit.ts), W [rows,
+ * cols]. Masks and bits are one byte per entry unless said otherwise; parameter tables are
+ * rows × ceil(cols/group) × k, row-major.
+ * - billm: bit planes (one bit per entry, bit index r·cols + c, little-endian); `salientCols` one bit
+ *   per column; `scales` k = 8 (see decodeBillm), `group` = the kernel's block size.
+ * - pbllm: `mask` 1 = binarized; `binParams` (α, μ), `q8Params` (scale, zero) of the 8-bit grid of the
+ *   other entries (their codes are recovered from the dequantized weight and checked).
+ * - dualbin: ŵ = α₁b₁ + α₂b₂, `alphas` (α₁, α₂).
+ */
+export type BinaryForm =
+  | { kind: 'billm'; group: number; sign1: Uint8Array; sign2: Uint8Array; groupBits: Uint8Array; salientCols: Uint8Array; scales: Float32Array }
+  | { kind: 'pbllm'; group: number; mask: Uint8Array; binParams: Float32Array; q8Params: Float32Array }
+  | { kind: 'dualbin'; group: number; b1: Uint8Array; b2: Uint8Array; alphas: Float32Array };
 
 export interface ExportOptions {
   format: ExportFormat;
@@ -49,9 +67,11 @@ export interface ExportOptions {
 /** How each layer was written. */
 export interface LayerExport {
   layer: string;
-  written: 'matmulnbits' | 'qdq' | 'fake';
+  written: 'matmulnbits' | 'qdq' | 'packed' | 'fake';
   /** Why a layer was written in another format than asked for. */
   note?: string;
+  /** `packed`: serialized bytes of the layer's stored form (initializers + decode nodes). */
+  storedBytes?: number;
 }
 
 export interface ExportResult {
@@ -59,4 +79,9 @@ export interface ExportResult {
   layers: LayerExport[];
   /** Default-domain opset of the written model. */
   opset: number;
+}
+
+/** The compressed model before serialization (see `exportModelProto`). */
+export interface ExportProtoResult extends Omit<ExportResult, 'bytes'> {
+  proto: ModelProto;
 }

@@ -4,7 +4,7 @@ import { mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /** The real path of `p`, or of its folder joined with its name when `p` does not exist yet. */
-async function realTarget(p: string): Promise<string> {
+export async function realTarget(p: string): Promise<string> {
   try { return await realpath(p); } catch { /* not there yet */ }
   try { return join(await realpath(dirname(resolve(p))), basename(p)); } catch { return resolve(p); }
 }

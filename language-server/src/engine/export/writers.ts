@@ -5,6 +5,7 @@
 import { DT, makeFloatTensor, makeTensor } from '../onnx/tensor';
 import { attr, makeNode } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
+import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
 import { ExportUnsupported, packMatMulNBitsB, packMatMulNBitsZeros, packNibbles, type NormalizedQuant } from './pack';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
 
@@ -81,6 +82,7 @@ function layoutCodes(ctx: LayerCtx, nq: NormalizedQuant): Uint8Array {
  */
 export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   const { l, node, ed } = ctx;
+  if (l.op === 'ConvTranspose') { writeQdqConvTranspose(ctx, nq); return; }
   const perChannel = nq.nGroups === 1;
   if (l.op === 'Conv' && !perChannel) throw new ExportUnsupported('QDQ for Conv is per output channel only; written as fake-quant');
   const four = nq.bits <= 4;
@@ -118,5 +120,42 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   if (!perChannel) attrs.push(attr.int('block_size', nq.group));
   const deq = ed.unique(`${l.name}_dequantized`);
   ed.insertBefore(node, makeNode('DequantizeLinear', [qname, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), attrs));
+  node.input[l.weightInput] = deq;
+}
+
+/**
+ * DequantizeLinear for ConvTranspose (weight [I, O/g, k…], matrix rows (o, kidx), cols = I/g). The
+ * quantizer's groups run along I inside one row, and per-axis DequantizeLinear has one scale axis,
+ * so the scales are blocked along axis 0 (opset 21) with block_size = the group size (I/g when per
+ * channel): scale [g·⌈(I/g)/bs⌉, O/g, k…]. With group > 1 a block may not straddle two groups.
+ */
+function writeQdqConvTranspose(ctx: LayerCtx, nq: NormalizedQuant): void {
+  const { l, node, ed } = ctx;
+  const t = convTransposeLayout(l);
+  if (t.group > 1 && nq.cols % nq.group !== 0)
+    throw new ExportUnsupported(`QDQ for ConvTranspose with group=${t.group} needs a group size dividing ${nq.cols} input channels per group, not ${nq.group}; written as fake-quant`);
+  upgradeOpset(ed, Math.max(21, currentOpset(ed)));
+  const four = nq.bits <= 4;
+  const blocks = t.group * nq.nGroups;
+  const scales = new Float32Array(blocks * t.rowsPerGroup);
+  const zeros = new Uint8Array(scales.length);
+  for (let g = 0; g < t.group; g++) for (let rr = 0; rr < t.rowsPerGroup; rr++) for (let b = 0; b < nq.nGroups; b++) {
+    const src = (g * t.rowsPerGroup + rr) * nq.nGroups + b;
+    const dst = (g * nq.nGroups + b) * t.rowsPerGroup + rr;
+    scales[dst] = nq.scales[src];
+    zeros[dst] = nq.zeros[src];
+  }
+  const wdims = l.ref.dims.slice();
+  const sdims = [blocks, ...wdims.slice(1)];
+  const qtype = four ? DT.UINT4 : DT.UINT8;
+  const pack = (v: Uint8Array) => (four ? packNibbles(v) : v);
+  const sname = ed.unique(`${l.name}_scale`);
+  const zname = ed.unique(`${l.name}_zero_point`);
+  ed.addInitializer(makeTensor(ctx.weightName, qtype, wdims, pack(matrixToConvTranspose(nq.codes, t))));
+  ed.addInitializer(makeFloatTensor(sname, sdims, scales, ctx.dtype));
+  ed.addInitializer(makeTensor(zname, qtype, sdims, pack(zeros)));
+  const deq = ed.unique(`${l.name}_dequantized`);
+  const attrs = [attr.int('axis', 0), attr.int('block_size', nq.group)];
+  ed.insertBefore(node, makeNode('DequantizeLinear', [ctx.weightName, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), attrs));
   node.input[l.weightInput] = deq;
 }

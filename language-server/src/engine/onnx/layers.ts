@@ -1,6 +1,7 @@
 /**
  * Layer discovery: MatMul with a constant B (W = Bᵀ), Gemm (transB), Conv (W reshaped to
- * O × I/g·kh·kw). Other ops that carry a float weight are listed as not quantizable, with a reason.
+ * O × I/g·kh·kw), ConvTranspose (W [I, O/g, k…] viewed as O·k × I/g, see {@link convTransposeToMatrix}).
+ * Other ops that carry a float weight are listed as not quantizable, with a reason.
  */
 import type { LayerInfo } from '../../protocol/model';
 import type { GraphProto, NodeProto } from './onnxProto';
@@ -18,7 +19,7 @@ export interface LayerRecord extends LayerInfo {
 }
 
 /** Other ops whose float constants are weights worth listing (as not quantizable). */
-const WEIGHT_OPS = new Set(['Gather', 'ConvTranspose', 'LSTM', 'GRU', 'RNN', 'Einsum', 'MatMulInteger', 'ConvInteger']);
+const WEIGHT_OPS = new Set(['Gather', 'LSTM', 'GRU', 'RNN', 'Einsum', 'MatMulInteger', 'ConvInteger']);
 
 function attrI(n: NodeProto, name: string, dflt: number): number {
   return n.attribute.find((a) => a.name === name)?.i ?? dflt;
@@ -66,6 +67,14 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
         const inner = d.slice(1).reduce((a, b) => a * b, 1);
         rec = mk({ shape: [d[0], inner], quantizable: d.length >= 3 });
         if (!rec.quantizable) rec.reason = `Conv weight has rank ${d.length}`;
+      } else if (std && n.opType === 'ConvTranspose') {
+        if (k !== 1) return;
+        const group = attrI(n, 'group', 1);
+        const kernel = d.slice(2).reduce((a, b) => a * b, 1);
+        // rows = (O/g)·k per group, all groups stacked = O·k; cols = I/g (see convTransposeToMatrix).
+        const cols = group > 0 ? Math.floor((d[0] ?? 0) / group) : 0;
+        rec = mk({ shape: [group * (d[1] ?? 0) * kernel, cols], quantizable: d.length >= 3 && group > 0 && d[0] % group === 0 });
+        if (!rec.quantizable) rec.reason = d.length < 3 ? `ConvTranspose weight has rank ${d.length}` : `ConvTranspose weight [${d}] does not split into group=${group}`;
       } else if (d.length >= 2 && (WEIGHT_OPS.has(n.opType) || !std)) {
         const reason = n.opType === 'Gather'
           ? 'embedding lookup (Gather), not a matrix multiplication'
@@ -84,6 +93,51 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
       out.push(rec);
     });
   });
+  return out;
+}
+
+/**
+ * ConvTranspose weight layout. The stored weight is [I, O/g, k…] (k = the kernel's spatial dims);
+ * each input pixel's channel vector x[I/g] of group G maps linearly to (O/g)·k values before the
+ * overlapping col2im sum, so the matrix the quantizer sees is, per group, the transpose of the
+ * stored [I/g, (O/g)·k] block: row (G·(O/g) + o)·k + kidx, column i ↔ stored [G·(I/g) + i, o, kidx].
+ * Rows are ordered like the output channels; the columns (one input channel of the group) are
+ * shared by all groups, as for grouped Conv.
+ */
+export interface ConvTransposeLayout {
+  group: number;
+  /** Input channels per group (the matrix's cols). */
+  inPerGroup: number;
+  /** Rows per group: (O/g)·k. */
+  rowsPerGroup: number;
+}
+
+/** The {@link ConvTransposeLayout} of a ConvTranspose layer record. */
+export function convTransposeLayout(l: Pick<LayerRecord, 'nodeRef' | 'ref'>): ConvTransposeLayout {
+  const d = l.ref.dims;
+  const group = attrI(l.nodeRef, 'group', 1);
+  return { group, inPerGroup: d[0] / group, rowsPerGroup: d.slice(1).reduce((a, b) => a * b, 1) };
+}
+
+/** Stored ConvTranspose values [I, O/g, k…] → the [rows, cols] matrix (works for codes too). */
+export function convTransposeToMatrix<T extends Float32Array | Uint8Array>(stored: T, t: ConvTransposeLayout): T {
+  const out = new (stored.constructor as { new (n: number): T })(stored.length);
+  const { group, inPerGroup: ci, rowsPerGroup: rg } = t;
+  for (let g = 0; g < group; g++) {
+    const base = g * ci * rg;
+    for (let i = 0; i < ci; i++) for (let r = 0; r < rg; r++) out[base + r * ci + i] = stored[base + i * rg + r];
+  }
+  return out;
+}
+
+/** The [rows, cols] matrix → stored ConvTranspose layout [I, O/g, k…] (inverse of convTransposeToMatrix). */
+export function matrixToConvTranspose<T extends Float32Array | Uint8Array>(w: T, t: ConvTransposeLayout): T {
+  const out = new (w.constructor as { new (n: number): T })(w.length);
+  const { group, inPerGroup: ci, rowsPerGroup: rg } = t;
+  for (let g = 0; g < group; g++) {
+    const base = g * ci * rg;
+    for (let i = 0; i < ci; i++) for (let r = 0; r < rg; r++) out[base + i * rg + r] = w[base + r * ci + i];
+  }
   return out;
 }
 

@@ -7,16 +7,44 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ModelSummary } from '../../protocol/model';
 import { ConstResolver } from './constants';
-import { discoverLayers, toLayerInfo, type LayerRecord } from './layers';
-import { decodeModel, encodeModel, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
+import { convTransposeLayout, convTransposeToMatrix, discoverLayers, toLayerInfo, type LayerRecord } from './layers';
+import { decodeModel, encodeModel, MAX_PROTOBUF_BYTES, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
 import { OnnxFormatError } from './protobuf';
-import { DT, dtypeName, tensorBytes, type TensorSource } from './tensor';
+import { DT, dtypeName, memoryAvailable, numel, tensorBytes, type TensorSource } from './tensor';
 
 /** Bytes per element of fixed-size types (for inlining external data). */
 const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
 
 /** Largest model file read into memory (protobuf itself is limited to 2 GiB). */
 const MAX_FILE_BYTES = 2 ** 31 - 1;
+
+/** Bytes per element of a fixed-size element type (undefined for strings and unknown types). */
+export function elemBytes(dataType: number): number | undefined {
+  return ELEM_BYTES[dataType];
+}
+
+/**
+ * `proto` with every external initializer read into raw_data (the same object when there is none).
+ * Refuses up front, before reading anything, a result larger than one protobuf (2 GiB, counting
+ * `baseBytes` for the rest of the model) or than the memory available; the error names the model.
+ */
+export function inlineExternalData(proto: ModelProto, src: TensorSource, baseBytes: number): ModelProto {
+  const g = proto.graph!;
+  if (!g.initializer.some((t) => t.dataLocation === 1)) return proto;
+  let external = 0;
+  for (const t of g.initializer) if (t.dataLocation === 1) external += numel(t.dims, `${src.file}: tensor '${t.name}'`) * (ELEM_BYTES[t.dataType] ?? 0);
+  if (baseBytes + external > MAX_PROTOBUF_BYTES)
+    throw new OnnxFormatError(`${src.file}: with its ${external} bytes of external data the model is larger than one protobuf can be (2 GiB); it must stay external (write it with external data)`);
+  const avail = Math.min(src.maxBytes ?? Infinity, memoryAvailable());
+  if (external > avail)
+    throw new OnnxFormatError(`${src.file}: inlining its ${external} bytes of external data needs more than the ${avail} bytes of memory available`);
+  const inline = (t: TensorProto): TensorProto => {
+    const size = ELEM_BYTES[t.dataType];
+    if (t.dataLocation !== 1 || !size) return t;
+    return { ...t, rawData: tensorBytes(src, t, size), dataLocation: undefined, externalData: [] };
+  };
+  return { ...proto, graph: { ...g, initializer: g.initializer.map(inline) } };
+}
 
 /** A weight as the quantizer sees it: W [rows = out, cols = in], row-major. */
 export interface LayerWeight { data: Float32Array; rows: number; cols: number }
@@ -42,15 +70,7 @@ export class OnnxModel {
    * and exported models must not depend on files next to the source model.
    */
   inlinedProto(): ModelProto {
-    if (this.inlined) return this.inlined;
-    const g = this.graph;
-    if (!g.initializer.some((t) => t.dataLocation === 1)) return (this.inlined = this.proto);
-    const inline = (t: TensorProto): TensorProto => {
-      const size = ELEM_BYTES[t.dataType];
-      if (t.dataLocation !== 1 || !size) return t;
-      return { ...t, rawData: tensorBytes(this.src, t, size), dataLocation: undefined, externalData: [] };
-    };
-    return (this.inlined = { ...this.proto, graph: { ...g, initializer: g.initializer.map(inline) } });
+    return (this.inlined ??= inlineExternalData(this.proto, this.src, this.fileBytes));
   }
 
   /** The default-domain opset version. */
@@ -87,6 +107,7 @@ export class OnnxModel {
     const l = this.layer(name);
     const { data, dims } = this.consts.value(l.ref);
     const [rows, cols] = l.shape;
+    if (l.op === 'ConvTranspose') return { data: convTransposeToMatrix(data, convTransposeLayout(l)), rows, cols };
     const transposed = l.op === 'MatMul' || (l.op === 'Gemm' && !(l.nodeRef.attribute.find((a) => a.name === 'transB')?.i));
     if (!transposed) return { data, rows, cols };
     if (dims.length !== 2) throw new Error(`${this.path}: layer '${name}' has a ${dims.length}-D weight`);
@@ -129,12 +150,12 @@ export class OnnxModel {
       extra.push({ name, typeRaw: tensorTypeBytes(elem), type: { elemType: elem }, unknown: [] });
     }
     const p = this.inlinedProto();
-    return encodeModel({ ...p, graph: { ...p.graph!, output: [...g.output, ...extra] } });
+    return encodeModel({ ...p, graph: { ...p.graph!, output: [...g.output, ...extra] } }, this.path);
   }
 
   /** The model serialized (external data inlined). */
   serialize(): Uint8Array {
-    return encodeModel(this.inlinedProto());
+    return encodeModel(this.inlinedProto(), this.path);
   }
 }
 
@@ -148,14 +169,20 @@ export function parseModel(bytes: Uint8Array, path: string, dir = realDir(path))
   return new OnnxModel(proto, path, { dir, file: path }, bytes.length);
 }
 
-/** Reads and parses an ONNX file. Errors name the file and what is wrong. */
-export async function loadModel(path: string): Promise<OnnxModel> {
+/**
+ * Reads and parses an ONNX file. Errors name the file and what is wrong. `maxBytes` caps what one read
+ * (the file, one external tensor) may allocate; it defaults to the memory available.
+ */
+export async function loadModel(path: string, opts: { maxBytes?: number } = {}): Promise<OnnxModel> {
   let st;
   try { st = await stat(path); } catch (e) { throw new OnnxFormatError(`${path}: cannot read model: ${(e as Error).message}`); }
   if (!st.isFile()) throw new OnnxFormatError(`${path}: not a file`);
   if (st.size > MAX_FILE_BYTES) throw new OnnxFormatError(`${path}: ${st.size} bytes is larger than a protobuf can be (2 GiB); use external data`);
   if (st.size === 0) throw new OnnxFormatError(`${path}: empty file`);
+  const avail = opts.maxBytes ?? memoryAvailable();
+  if (st.size > avail) throw new OnnxFormatError(`${path}: ${st.size} bytes is more than the ${avail} bytes of memory available to load it`);
   const bytes = await readFile(path);
   const dir = dirname(await realpath(path));
-  return parseModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), path, dir);
+  const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  return new OnnxModel(decodeModel(buf, path), path, { dir, file: path, maxBytes: opts.maxBytes }, buf.length);
 }

@@ -335,8 +335,27 @@ export function encodeGraph(g: GraphProto): Writer {
   return w;
 }
 
-/** Serializes a ModelProto. */
-export function encodeModel(m: ModelProto): Uint8Array {
+/** Largest serialized protobuf message (2 GiB − 1); bigger models need external data. */
+export const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
+
+/**
+ * Serializes a ModelProto. `label` (e.g. the model's path) names the model in errors.
+ * @throws Error when the result would exceed protobuf's 2 GiB limit (nothing is allocated for it).
+ */
+export function encodeModel(m: ModelProto, label?: string): Uint8Array {
+  return modelWriter(m, label).finish();
+}
+
+/**
+ * The model's serialization as pieces (large tensor payloads are the tensors' own views, not copies),
+ * for writing to a file without one contiguous buffer. Same size check as `encodeModel`.
+ */
+export function encodeModelPieces(m: ModelProto, label?: string): { pieces: Uint8Array[]; length: number } {
+  const w = modelWriter(m, label);
+  return { pieces: w.pieces(), length: w.length };
+}
+
+function modelWriter(m: ModelProto, label?: string): Writer {
   const w = new Writer();
   w.int(1, m.irVersion);
   w.string(2, m.producerName);
@@ -350,7 +369,11 @@ export function encodeModel(m: ModelProto): Uint8Array {
     w.message(8, ow);
   }
   unknowns(w, m.unknown);
-  return w.finish();
+  if (w.length > MAX_PROTOBUF_BYTES) {
+    const name = label ?? (m.graph?.name ? `model '${m.graph.name}'` : 'model');
+    throw new Error(`${name}: serialized size ${w.length} bytes exceeds protobuf's 2 GiB limit; it must be written with external data`);
+  }
+  return w;
 }
 
 /** Builds the bytes of a TypeProto for a tensor of `elemType` with the given dims (undefined = unknown shape). */

@@ -242,6 +242,12 @@ export class Writer {
     this.bytes(field, b);
   }
 
+  /** The encoded bytes as the pieces they were appended as (large payloads are not copied). */
+  pieces(): Uint8Array[] {
+    this.flush();
+    return this.parts;
+  }
+
   finish(): Uint8Array {
     this.flush();
     const out = new Uint8Array(this.length);

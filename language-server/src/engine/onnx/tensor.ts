@@ -2,7 +2,9 @@
  * Tensor payloads: element types, fp16 conversion, float32 views of weights (raw_data, float_data,
  * fp16 int32_data, external data resolved safely inside the model's folder), and new tensors.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { OnnxFormatError } from './protobuf';
 import type { TensorProto } from './onnxProto';
@@ -81,8 +83,16 @@ export function isHalfExact(data: Float32Array): boolean {
   return true;
 }
 
-/** Context needed to read external data: the model's folder (already realpath'ed) and file name for errors. */
-export interface TensorSource { dir: string; file: string }
+/**
+ * Context needed to read external data: the model's folder (already realpath'ed), file name for
+ * errors, and the most bytes one external tensor read may allocate (default: `memoryAvailable()`).
+ */
+export interface TensorSource { dir: string; file: string; maxBytes?: number }
+
+/** Bytes this process can still allocate in one piece: free memory, capped by the largest buffer Node allows. */
+export function memoryAvailable(): number {
+  return Math.min(freemem(), bufferConstants.MAX_LENGTH);
+}
 
 /**
  * Resolves an external-data location strictly inside the model's folder: no absolute paths, no `..`,
@@ -117,7 +127,11 @@ function readExternal(src: TensorSource, t: TensorProto, bytes: number): Uint8Ar
   try {
     const size = fstatSync(fd).size;
     if (offset + length > size) throw new OnnxFormatError(`${src.file}: tensor '${t.name}': external data [${offset}, ${offset + length}) is past the end of ${location} (${size} bytes)`);
-    const out = new Uint8Array(length);
+    const avail = Math.min(src.maxBytes ?? Infinity, memoryAvailable());
+    const tooBig = () => new OnnxFormatError(`${src.file}: tensor '${t.name}' needs ${length} bytes of external data from ${location}, more than the ${avail} bytes of memory available`);
+    if (length > avail) throw tooBig();
+    let out: Uint8Array;
+    try { out = new Uint8Array(length); } catch { throw tooBig(); }
     let got = 0;
     while (got < length) {
       const n = readSync(fd, out, got, length - got, offset + got);

@@ -32,7 +32,15 @@ export interface Prepared {
   /** Layers that went through the step, with their report details. */
   details: Map<string, PreparedDetails>;
   groups: FoldedGroup[];
+  /** Groups whose non-trivial scale went into an inserted Mul (no producer to absorb it). */
+  viaMul: FoldedGroup[];
   warnings: string[];
+}
+
+/** The warning for groups folded through an inserted Mul (none when the list is empty). */
+export function viaMulWarnings(viaMul: FoldedGroup[]): string[] {
+  if (!viaMul.length) return [];
+  return [`activation-aware scaling: ${viaMul.length} input group(s) (${viaMul.slice(0, 3).map((g) => g.layers.join('+')).join(', ')}${viaMul.length > 3 ? ', …' : ''}) have no per-channel producer to fold into (${viaMul[0].reason ?? 'unknown'}); an explicit Mul by 1/s was inserted`];
 }
 
 function setting<T>(s: Record<string, unknown>, key: string, fallback: T): T {
@@ -76,11 +84,13 @@ export async function prepareActivationAware(opts: {
   threads?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Layers already quantized (sequential calibration): their weights are left as they are. */
+  frozen?: ReadonlySet<string>;
 }): Promise<Prepared> {
   const { model, stats, signal } = opts;
   const threads = opts.threads ?? 0;
   const planned = new Map(opts.layers.filter((l) => ACTIVATION_AWARE.has(l.method)).map((l) => [l.name, l]));
-  if (!planned.size) return { model, stats, details: new Map(), groups: [], warnings: [] };
+  if (!planned.size) return { model, stats, details: new Map(), groups: [], viaMul: [], warnings: [] };
   const groups = scaleGroups(model).filter((g) => g.layers.some((n) => planned.has(n)));
   const transforms: { layers: string[]; scale: Float32Array; shift?: Float32Array }[] = [];
   const details = new Map<string, PreparedDetails>();
@@ -125,9 +135,9 @@ export async function prepareActivationAware(opts: {
     newStats.set(g.tensor, { stats: transformedStats(input, scale, shift), actBits, members: mine.map((l) => l.name) });
     opts.onProgress?.(++done, groups.length);
   }
-  const folded = foldInputTransforms(model, transforms);
+  const folded = foldInputTransforms(model, transforms, { frozen: opts.frozen });
   const viaMul = folded.groups.filter((g, i) => g.how === 'mul' && transforms[i].scale.some((v) => v !== 1));
-  const warnings = viaMul.length ? [`activation-aware scaling: ${viaMul.length} input group(s) (${viaMul.slice(0, 3).map((g) => g.layers.join('+')).join(', ')}${viaMul.length > 3 ? ', …' : ''}) have no per-channel producer to fold into (${viaMul[0].reason ?? 'unknown'}); an explicit Mul by 1/s was inserted`] : [];
+  const warnings = viaMulWarnings(viaMul);
   let out = folded.model;
   const qdq: Record<string, ActivationQuant> = {};
   for (const [, g] of newStats) {
@@ -147,5 +157,5 @@ export async function prepareActivationAware(opts: {
       for (const n of t.layers) rekeyed.set(out.layerInput(n), g.stats);
     }
   }
-  return { model: out, stats: rekeyed, details, groups: folded.groups, warnings };
+  return { model: out, stats: rekeyed, details, groups: folded.groups, viaMul, warnings };
 }

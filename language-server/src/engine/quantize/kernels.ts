@@ -8,6 +8,7 @@ import * as native from '../../../../native/ts/index';
 import { lowbitKernels } from './lowbitKernels';
 import type { InputStatistics } from '../calibrate/calibrate';
 import type { PreparedDetails } from './activationAware';
+import type { BinaryForm } from '../export/types';
 
 /** A layer's FP weight as the quantizer sees it: W is rows×cols = out×in, row-major. */
 export interface LayerWeight {
@@ -21,6 +22,8 @@ export interface KernelOutput {
   dequant: Float32Array;
   /** Codes/scales/zeros as the native kernel returned them (for MatMulNBits/QDQ export). */
   q?: unknown;
+  /** Compact form of a binarized layer (bit planes + parameters) for the packed export. */
+  binary?: BinaryForm;
   lowRank?: unknown;
   inputScale?: Float32Array;
   /** Stored bits per weight when the kernel knows better than bits + scales + zeros (e.g. low-rank factors). */
@@ -87,7 +90,7 @@ const gptq: Kernel = async (ctx) => {
 };
 
 function requirePrepared(ctx: KernelContext, method: string): PreparedDetails {
-  if (!ctx.prepared) throw new Error(`layer ${ctx.layer.name}: method ${method} needs its activation-aware scaling folded first (prepareActivationAware); sequential calibration does not support it in this build`);
+  if (!ctx.prepared) throw new Error(`layer ${ctx.layer.name}: method ${method} needs its activation-aware scaling folded first (prepareActivationAware, or the prepare step of calibrate/sequential.ts)`);
   return ctx.prepared;
 }
 

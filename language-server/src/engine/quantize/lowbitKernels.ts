@@ -1,8 +1,9 @@
 /**
  * Kernels for the binarization and low-rank methods (native/ts/lowbit.ts): BiLLM, PB-LLM, dual
  * binarization, FLRQ, LoRC, LQER. Recipe settings (snake_case, defaults filled by the plan) map onto
- * the wrapper's options here. Binarized layers carry no integer codes (the exporter writes them as
- * fake-quant); low-rank layers carry MatMulNBits-style codes plus L·R factors.
+ * the wrapper's options here. Binarized layers carry no integer codes but their compact form (bit
+ * planes + parameters, `binary`, for the packed export); low-rank layers carry MatMulNBits-style
+ * codes plus L·R factors.
  */
 import * as lowbit from '../../../../native/ts/lowbit';
 import type { Method } from '../../protocol/plan';
@@ -45,7 +46,8 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
       const r = await lowbit.billm(data, rows, cols, needH(ctx, hessian), {
         ...common(ctx), blockSize: num(s, 'block_size'), percdamp: num(s, 'damp'), salientUpLim: num(s, 'max_salient'),
       });
-      return { dequant: r.dequant, details: { binarization: r.details } };
+      const { sign1, sign2, group: groupBits, salientCols, scales } = r.stored;
+      return { dequant: r.dequant, binary: { kind: 'billm', group: num(s, 'block_size') ?? 128, sign1, sign2, groupBits, salientCols, scales }, details: { binarization: r.details } };
     },
     pbllm: async (ctx) => {
       const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
@@ -54,14 +56,14 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
         hessianSaliency: s.saliency === undefined ? undefined : s.saliency === 'hessian',
         groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
       });
-      return { dequant: r.dequant };
+      return { dequant: r.dequant, binary: { kind: 'pbllm', group: ctx.layer.groupSize, mask: r.mask, binParams: r.binParams, q8Params: r.q8Params } };
     },
     dualbin: async (ctx) => {
       const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
       const r = await lowbit.dualBinarize(data, rows, cols, {
         ...common(ctx), iters: num(s, 'iterations'), groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
       });
-      return { dequant: r.dequant };
+      return { dequant: r.dequant, binary: { kind: 'dualbin', group: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : 128, b1: r.b1, b2: r.b2, alphas: r.alphas } };
     },
     flrq: async (ctx) => {
       const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;

@@ -1,7 +1,8 @@
 /**
  * Bits per weight as stored, per layer: codes + per-group scales (fp32) + zero points
  * (asymmetric only; MatMulNBits' default zero point covers the symmetric grid), for the
- * weight formats. `fake` stores dequantized float32 weights: 32 bits.
+ * weight formats. `fake` stores dequantized float32 weights: 32 bits. For `packed` layers this is
+ * only the estimate before export: exportStep replaces it by the bytes the exporter measured.
  */
 import type { ExportFormat } from '../../protocol/plan';
 

@@ -37,6 +37,11 @@ export function summaryTable(r: Report): string {
   }
   rows.push(['size', bytes(r.size.fp_bytes), bytes(r.size.quantized_bytes)]);
   rows.push(['bits/weight (quantized layers)', '32', num(r.size.bits_per_weight)]);
+  if (r.layers.some((l) => l.runtime_bits_per_weight !== undefined)) {
+    const params = r.layers.reduce((t, l) => t + l.params, 0);
+    const held = r.layers.reduce((t, l) => t + (l.runtime_bits_per_weight ?? l.bits_per_weight) * l.params, 0);
+    rows.push(['bits/weight in memory (packed decoded at load)', '32', num(params ? held / params : 0)]);
+  }
   if (m.fp.latency_ms !== undefined) rows.push(['latency/batch (ms)', num(m.fp.latency_ms, 3), num(m.quantized.latency_ms, 3)]);
   return table(['metric', 'fp', 'quantized'], rows);
 }

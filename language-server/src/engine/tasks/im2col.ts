@@ -4,6 +4,7 @@
  * Hessian is accumulated exactly like a linear layer's: `hessian.add(rows, rowCount)`.
  * Column order matches ONNX weight flattening W[o, c, i, j] → column (c·kh + i)·kw + j.
  * Rows are produced in chunks to bound memory; padding positions read as 0.
+ * ConvTranspose needs no im2col: its rows are the input's per-pixel channel vectors ({@link addChannelActivation}).
  */
 
 /** Conv geometry (ONNX attribute names, 2-D). */
@@ -123,4 +124,37 @@ export function convGeometryFromAttributes(
     pads = [lo[0], lo[1], p[0] - lo[0], p[1] - lo[1]];
   }
   return { kernel: [kernel[0], kernel[1]], stride: [stride[0], stride[1]], pads: [pads[0], pads[1], pads[2], pads[3]], dilation: [dilation[0], dilation[1]], group };
+}
+
+/**
+ * Pixel rows for ConvTranspose: each input position's channel vector (one group's C/groups channels)
+ * is a row, since ConvTranspose multiplies it by the weight before the overlapping col2im sum — no
+ * im2col, and strides/pads/dilations/output_padding do not matter. `x` is [n, c, spatial…] (any
+ * spatial rank). Like {@link addConvActivation}, every group's rows go into the same accumulators.
+ * Returns the rows added.
+ */
+export function addChannelActivation(targets: RowAccumulator[], x: Float32Array, dims: readonly number[], group = 1, chunkRows = 4096): number {
+  if (dims.length < 3) throw new Error(`channel rows: expected [n, c, spatial…], got [${dims.join(', ')}]`);
+  const [n, c] = dims;
+  const p = dims.slice(2).reduce((a, b) => a * b, 1);
+  if (c % group !== 0) throw new Error(`channel rows: ${c} channels are not divisible by group=${group}`);
+  if (x.length !== n * c * p) throw new Error(`channel rows: ${x.length} values for shape [${dims.join(', ')}]`);
+  const cg = c / group;
+  const total = n * p;
+  for (let g = 0; g < group; g++) {
+    for (let start = 0; start < total; start += chunkRows) {
+      const rows = Math.min(chunkRows, total - start);
+      // A fresh buffer per chunk: the native Hessian reads it asynchronously.
+      const data = new Float32Array(rows * cg);
+      for (let r = 0; r < rows; r++) {
+        const pos = start + r;
+        const b = Math.floor(pos / p);
+        const s = pos - b * p;
+        const base = (b * c + g * cg) * p + s;
+        for (let ci = 0; ci < cg; ci++) data[r * cg + ci] = x[base + ci * p];
+      }
+      for (const t of targets) t.add(data, rows);
+    }
+  }
+  return n * p * group;
 }

@@ -65,16 +65,22 @@ function inMajor(model: OnnxModel, layer: string): boolean {
 /**
  * Folds per-group input transforms into a copy of `model` (the source is not modified). Groups are
  * validated against the graph: their layers must be exactly the readers of one tensor.
+ * `frozen` names layers whose weights must not change (already quantized, as in sequential
+ * calibration): a frozen producer gets an explicit Mul instead; a frozen consumer is an error.
  */
-export function foldInputTransforms(model: OnnxModel, transforms: InputTransform[]): FoldResult {
+export function foldInputTransforms(model: OnnxModel, transforms: InputTransform[], opts: { frozen?: ReadonlySet<string> } = {}): FoldResult {
   const idx = new GraphIndex(model);
   const st = new EditState(model);
+  const frozen = opts.frozen ?? new Set<string>();
   const plans = transforms.map((t) => {
     if (!t.layers.length) throw new Error(`${model.path}: empty layer group`);
-    const g = findScaleProducer(model, t.layers[0], idx);
+    let g = findScaleProducer(model, t.layers[0], idx);
     const want = [...g.layers].sort().join(', ');
     const got = [...new Set(t.layers)].sort().join(', ');
     if (want !== got) throw new Error(`${model.path}: layers [${got}] do not form one input group; '${g.tensor}' is read by [${want}]`);
+    const stuck = g.layers.filter((n) => frozen.has(n));
+    if (stuck.length) throw new Error(`${model.path}: layers [${stuck.join(', ')}] read '${g.tensor}' with layers [${g.layers.filter((n) => !frozen.has(n)).join(', ')}] but are already quantized; their weights cannot absorb the input scale (put them in one block)`);
+    if (g.producer.kind === 'linear' && frozen.has(g.producer.layer)) g = { ...g, producer: { kind: 'none', reason: `producer layer '${g.producer.layer}' is already quantized` } };
     const channels = model.layer(t.layers[0]).shape[1];
     checkVector('scale', t.scale, channels, t.layers, true);
     checkVector('shift', t.shift, channels, t.layers, false);

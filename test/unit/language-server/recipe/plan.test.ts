@@ -82,9 +82,13 @@ test('model checks: no match, dead rule, bits and group size the format cannot s
   const group = find('bad-group');
   assert.equal(slice(text, group[0].span), '24');
   assert.match(group[0].message, /power of 2/);
-  const fmt = find('unsupported-format');
+  // A binarized rule under matmulnbits is no error: its layers are stored packed (information).
+  assert.equal(find('unsupported-format').length, 0);
+  const fmt = find('format-fallback');
   assert.equal(slice(text, fmt[0].span), 'billm');
-  assert.equal(fmt[0].data?.format, 'fake');
+  assert.equal(fmt[0].severity, 'information');
+  assert.equal(fmt[0].data?.format, 'packed');
+  assert.match(fmt[0].message, /billm weights fit no matmulnbits grid; they are stored packed .* layers\.4\.w2/);
   assert.deepEqual(deadRules(r, ruleMatches(r, storiesLayers())), [1]);
 });
 
@@ -106,7 +110,7 @@ test('group sizes that do not suit a layer are flagged per layer', () => {
   assert.match(big.message, /input width .*\(64\)/);
 });
 
-test('binarization methods have fixed bits and need the fake format', () => {
+test('binarization methods have fixed bits (stored fake when asked)', () => {
   const text = BASE.replace('matmulnbits', 'fake') + 'layers:\n  - match: "layers.*.w1"\n    method: pbllm\n    settings: { low_frac: 0.8 }\n';
   const { plan } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
   const w1 = plan!.layers.find((l) => l.name === 'layers.0.w1')!;
@@ -114,6 +118,17 @@ test('binarization methods have fixed bits and need the fake format', () => {
   assert.equal(w1.bits, 1);
   assert.equal(w1.settings.low_frac, 0.8);
   assert.equal(w1.settings.high_bits, 8);
+});
+
+test('packed stores any method at any bits; under qdq binarized layers fall back to packed, other layers do not', () => {
+  const rules = 'layers:\n  - match: "layers.*"\n    bits: 3\n  - match: "layers.*.w1"\n    method: dualbin\n';
+  const packed = resolvePlan(readRecipe(BASE.replace('matmulnbits', 'packed') + rules), storiesLayers(), RECIPE);
+  assert.deepEqual(packed.diagnostics.filter((d) => d.severity === 'error' || d.code === 'format-fallback'), []);
+  assert.equal(packed.plan!.layers.find((l) => l.name === 'layers.0.w1')!.bits, 2);
+  const qdq = resolvePlan(readRecipe(BASE.replace('matmulnbits', 'qdq') + rules), storiesLayers(), RECIPE);
+  assert.deepEqual(qdq.diagnostics.filter((d) => d.code === 'format-fallback').map((d) => d.data?.layers), [5]);
+  // The 3-bit rtn/gptq rule is still an error under qdq (packed is offered as a quick fix, not applied).
+  assert.ok(qdq.diagnostics.some((d) => d.code === 'unsupported-bits' && /qdq cannot store 3-bit/.test(d.message)));
 });
 
 test('methods that need activations warn without calibration data; evaluate.text needs a tokenizer', () => {

@@ -78,6 +78,10 @@ test('quick fixes: did-you-mean, remove dead rule, switch bits and format', () =
   assert.equal(apply('Remove rule 1'), text.replace('  - match: output\n    bits: 8\n', ''));
   assert.match(apply('Use 4 bits'), /bits: 4\n$/);
   assert.match(apply('Switch format to fake'), /format: fake\n/);
+  // packed stores 3 bits compactly: the switch leaves a recipe that resolves with the 3-bit rule kept.
+  const packed = apply('Switch format to packed');
+  assert.match(packed, /format: packed\n/);
+  assert.ok(resolvePlan(readRecipe(packed.replace('calibraton', 'calibration')), storiesLayers()).plan, 'packed takes the 3-bit rule');
   const fixed = apply('Remove rule 1').replace('calibraton', 'calibration').replace('bits: 3', 'bits: 4');
   assert.ok(resolvePlan(readRecipe(fixed), storiesLayers()).plan, 'the fixed recipe resolves');
 });
