@@ -1,11 +1,14 @@
-// Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64). Panels of kNb rows
-// are processed with contiguous vectorizable loops; the O(n³) trailing work goes through GemmKMajor,
-// so results do not depend on the thread count. InverseCholeskyUpper uses the reversal J
+// Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64). Only the kNb×kNb
+// diagonal blocks are factored / inverted serially; the panel solve R12 = R11⁻ᵀA12 (through the
+// explicit R11⁻¹), the trailing update and the inverse's block products all go through GemmKMajor,
+// so results do not depend on the thread count. InvertUpper is right-looking too (rank-nb updates of
+// the accumulators above the diagonal), so no step streams the whole finished inverse. InverseCholeskyUpper uses the reversal J
 // (J_ij = δ_{i,n-1-j}): if JHJ = RᵀR then U = J (Rᵀ)⁻¹ J is upper with H⁻¹ = UᵀU, so one Cholesky plus
 // one triangular inverse replace GPTQ's chol → cholesky_inverse → chol (Cholesky factors are unique).
 #include "lowbit/cholesky.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "lowbit/gemm.h"
@@ -15,9 +18,16 @@ namespace lowbit {
 namespace {
 
 constexpr size_t kNb = 128;
-constexpr size_t kInvChunk = 512;
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LOWBIT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LOWBIT_CLONES
+#endif
 
 // Unblocked in-place inverse of a small upper-triangular block (row stride ld), bottom row first.
+// The serial O(nb³) pieces are multiversioned so that their row loops run on AVX-512 / AVX2.
+LOWBIT_CLONES
 void InvertUpperSmall(double* r, size_t nb, size_t ld, std::vector<double>& row) {
   for (size_t ii = nb; ii-- > 0;) {
     double* ri = r + ii * ld;
@@ -33,104 +43,158 @@ void InvertUpperSmall(double* r, size_t nb, size_t ld, std::vector<double>& row)
   }
 }
 
+// Unblocked in-place upper Cholesky of a small block (row stride ld); false on a bad pivot.
+LOWBIT_CLONES
+bool FactorSmall(double* a, size_t nb, size_t ld) {
+  for (size_t k = 0; k < nb; ++k) {
+    double* rk = a + k * ld;
+    const double d = rk[k];
+    if (!(d > 0.0) || !std::isfinite(d)) return false;
+    const double s = std::sqrt(d);
+    rk[k] = s;
+    const double inv = 1.0 / s;
+    for (size_t j = k + 1; j < nb; ++j) rk[j] *= inv;
+    for (size_t i = k + 1; i < nb; ++i) {
+      const double f = rk[i];
+      double* ri = a + i * ld;
+      for (size_t j = i; j < nb; ++j) ri[j] -= f * rk[j];
+    }
+  }
+  return true;
+}
+
+// out[k*rows + i] = src[i*ld + k] for i < rows, k < cols, in groups of 8 rows so that every k writes
+// 8 consecutive doubles (a plain column sweep writes one element per cache line).
+void TransposeBlock(const double* src, size_t ld, size_t rows, size_t cols, double* out, int threads) {
+  ParallelFor(rows, threads, 64, [&](size_t i0, size_t i1) {
+    for (size_t ib = i0; ib < i1; ib += 8) {
+      const size_t ie = std::min(i1, ib + 8);
+      for (size_t k = 0; k < cols; ++k)
+        for (size_t i = ib; i < ie; ++i) out[k * rows + i] = src[i * ld + k];
+    }
+  });
+}
+
 }  // namespace
 
 bool CholeskyUpper(double* a, size_t n, int threads) {
+  std::vector<double> row(kNb), rinv(kNb * kNb);
   for (size_t k0 = 0; k0 < n; k0 += kNb) {
-    const size_t k1 = std::min(n, k0 + kNb);
-    // Panel rows [k0, k1), diagonal block first (serial) ...
-    for (size_t k = k0; k < k1; ++k) {
-      double* rk = a + k * n;
-      const double d = rk[k];
-      if (!(d > 0.0) || !std::isfinite(d)) return false;
-      const double s = std::sqrt(d);
-      rk[k] = s;
-      const double inv = 1.0 / s;
-      for (size_t j = k + 1; j < k1; ++j) rk[j] *= inv;
-      for (size_t i = k + 1; i < k1; ++i) {
-        const double f = rk[i];
-        double* ri = a + i * n;
-        for (size_t j = i; j < k1; ++j) ri[j] -= f * rk[j];
-      }
+    const size_t k1 = std::min(n, k0 + kNb), nb = k1 - k0, rem = n - k1;
+    // Diagonal block R11 (unblocked, serial; O(nb³) per block).
+    if (!FactorSmall(a + k0 * n + k0, nb, n)) return false;
+    if (rem == 0) break;
+    // R12 = R11⁻ᵀ·A12 as one GEMM: the k-major A operand of R11⁻ᵀ is R11⁻¹ stored row-major.
+    for (size_t i = 0; i < nb; ++i) {
+      std::fill(rinv.begin() + i * nb, rinv.begin() + i * nb + i, 0.0);
+      std::copy(a + (k0 + i) * n + k0 + i, a + (k0 + i) * n + k1, rinv.begin() + i * nb + i);
     }
-    // ... then columns [k1, n) of the panel rows, column chunks in parallel. Every element sees the
-    // same operations in the same order as the unsplit row sweep, so results are unchanged.
-    if (k1 < n) {
-      ParallelFor(n - k1, threads, kNb, [&](size_t b, size_t e) {
-        for (size_t jb = k1 + b; jb < k1 + e; jb += 256) {
-          const size_t je = std::min(k1 + e, jb + 256);
-          for (size_t k = k0; k < k1; ++k) {
-            double* rk = a + k * n;
-            const double inv = 1.0 / rk[k];
-            for (size_t j = jb; j < je; ++j) rk[j] *= inv;
-            for (size_t i = k + 1; i < k1; ++i) {
-              const double f = rk[i];
-              double* ri = a + i * n;
-              for (size_t j = jb; j < je; ++j) ri[j] -= f * rk[j];
-            }
-          }
-        }
-      });
-    }
+    InvertUpperSmall(rinv.data(), nb, nb, row);
+    // In place (B = C = A12, beta = 0): the GEMM packs its operands before writing C.
+    GemmKMajor(nb, rem, nb, 1.0, rinv.data(), nb, a + k0 * n + k1, n, a + k0 * n + k1, n, threads, false, 0.0);
     // Trailing update A22 -= R12ᵀ R12 (upper part only).
-    if (k1 < n) {
-      const size_t rem = n - k1;
-      GemmKMajor(rem, rem, k1 - k0, -1.0, a + k0 * n + k1, n, a + k0 * n + k1, n, a + k1 * n + k1, n, threads, true);
-    }
+    GemmKMajor(rem, rem, nb, -1.0, a + k0 * n + k1, n, a + k0 * n + k1, n, a + k1 * n + k1, n, threads, true);
   }
-  for (size_t i = 1; i < n; ++i)
-    for (size_t j = 0; j < i; ++j) a[i * n + j] = 0.0;
+  ParallelFor(n, threads, 64, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) std::fill(a + i * n, a + i * n + i, 0.0);
+  });
   return true;
 }
 
 void InvertUpper(double* r, size_t n, int threads) {
-  // Block rows from the bottom: X_II = R_II⁻¹, X_I,J = −X_II · (R_I,J · X_J,J) for the finished
-  // trailing block X_J,J (rows/cols ≥ k1). Needs the strict lower triangle of r to be zero.
-  std::vector<double> row(kNb), panel, t, tt, xii;
-  const size_t last = (n - 1) / kNb * kNb;
-  for (size_t k0 = last;; k0 -= kNb) {
+  // Right-looking sweep over block columns L (X = R⁻¹ row by row satisfies Σ_{I≤L≤J} X_IL R_LJ = 0):
+  //   finalize  X_·L = −Acc_·L · R_LL⁻¹ (rows above L), X_LL = R_LL⁻¹;
+  //   update    Acc_{·, J>L} += X_·L · R_{L, J>L}  (a rank-nb GEMM over rows ≤ L, columns > L).
+  // Acc_IJ lives in place of R_IJ: row block L of R is read (copied) for the last time when its update
+  // starts, and is then overwritten by the accumulators. Needs the strict lower triangle of r zero.
+  if (n == 0) return;
+  std::vector<double> row(kNb), rinv(kNb * kNb), tmp, at;
+  for (size_t k0 = 0; k0 < n; k0 += kNb) {
     const size_t k1 = std::min(n, k0 + kNb), nb = k1 - k0, rem = n - k1;
-    InvertUpperSmall(r + k0 * n + k0, nb, n, row);
-    if (rem > 0) {
-      panel.assign(rem * nb, 0.0);  // k-major copy of R[k0:k1, k1:n]: panel[k*nb + i] = R[k0+i][k1+k]
-      for (size_t i = 0; i < nb; ++i)
-        for (size_t k = 0; k < rem; ++k) panel[k * nb + i] = r[(k0 + i) * n + k1 + k];
-      // T = P·X_J,J computed as Tᵀ = X_J,Jᵀ·Pᵀ: X_J,J (row-major) is already the k-major A operand and
-      // the copy P is the B operand, so no strided copy of X_J,J is packed per thread. X_J,J is upper
-      // triangular, so rows [i0, i1) of Tᵀ only need k in [0, i1); the KC blocking of k still starts at
-      // 0, so every element sums the same products in the same order as the full product.
-      tt.assign(rem * nb, 0.0);
-      for (size_t i0 = 0; i0 < rem; i0 += kInvChunk) {
-        const size_t ie = std::min(rem, i0 + kInvChunk);
-        GemmKMajor(ie - i0, nb, ie, 1.0, r + k1 * n + k1 + i0, n, panel.data(), nb, tt.data() + i0 * nb, nb, threads);
-      }
-      t.resize(nb * rem);
-      for (size_t i = 0; i < rem; ++i)
-        for (size_t j = 0; j < nb; ++j) t[j * rem + i] = tt[i * nb + j];
-      xii.assign(nb * nb, 0.0);  // k-major copy of X_II: xii[k*nb + i] = X[k0+i][k0+k]
-      for (size_t i = 0; i < nb; ++i)
-        for (size_t k = i; k < nb; ++k) xii[k * nb + i] = r[(k0 + i) * n + k0 + k];
-      for (size_t i = 0; i < nb; ++i) std::fill(r + (k0 + i) * n + k1, r + (k0 + i) * n + n, 0.0);
-      GemmKMajor(nb, rem, nb, -1.0, xii.data(), nb, t.data(), rem, r + k0 * n + k1, n, threads);
+    for (size_t i = 0; i < nb; ++i) {
+      std::fill(rinv.begin() + i * nb, rinv.begin() + i * nb + i, 0.0);
+      std::copy(r + (k0 + i) * n + k0 + i, r + (k0 + i) * n + k1, rinv.begin() + i * nb + i);
     }
-    if (k0 == 0) break;
+    InvertUpperSmall(rinv.data(), nb, nb, row);
+    if (k0 > 0) {  // finalize: k-major copy of Acc[0:k0, k0:k1] (at[k*k0 + i] = Acc[i][k0+k]), then GEMM
+      at.resize(nb * k0);
+      TransposeBlock(r + k0, n, k0, nb, at.data(), threads);
+      GemmKMajor(k0, nb, nb, -1.0, at.data(), k0, rinv.data(), nb, r + k0, n, threads, false, 0.0);
+    }
+    for (size_t i = 0; i < nb; ++i) std::copy(rinv.begin() + i * nb + i, rinv.begin() + (i + 1) * nb, r + (k0 + i) * n + k0 + i);
+    if (rem == 0) break;
+    // update: A = X[0:k1, k0:k1] k-major (at[k*k1 + i] = X[i][k0+k]), B = R[k0:k1, k1:n] (copied, then
+    // its place zeroed to start the accumulators of row block L).
+    at.resize(nb * k1);
+    TransposeBlock(r + k0, n, k1, nb, at.data(), threads);
+    tmp.resize(nb * rem);
+    ParallelFor(nb, threads, 8, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        double* src = r + (k0 + i) * n + k1;
+        std::copy(src, src + rem, tmp.begin() + i * rem);
+        std::fill(src, src + rem, 0.0);
+      }
+    });
+    GemmKMajor(k1, rem, nb, 1.0, at.data(), k1, tmp.data(), rem, r + k1, n, threads);
   }
 }
 
-bool InverseCholeskyUpper(const double* h, size_t n, std::vector<double>* u, int threads) {
-  std::vector<double> a(n * n);
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < n; ++j) a[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-  if (!CholeskyUpper(a.data(), n, threads)) return false;
-  InvertUpper(a.data(), n, threads);
-  u->assign(n * n, 0.0);
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = i; j < n; ++j) {
-      const double v = a[(n - 1 - j) * n + (n - 1 - i)];
-      if (!std::isfinite(v)) return false;
-      (*u)[i * n + j] = v;
+bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads) {
+  // Everything happens in u: reversed copy JHJ (with the diagonal override), chol, inverse, then the
+  // anti-transpose U[i][j] = A[n-1-j][n-1-i], an involution on the upper triangle swapped in place.
+  if (n == 0) return true;
+  double* a = u;
+  ParallelFor(n, threads, 16, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      const double* src = h + (n - 1 - i) * n;
+      double* dst = a + i * n;
+      std::fill(dst, dst + i, 0.0);
+      for (size_t j = i; j < n; ++j) dst[j] = src[n - 1 - j];
+      if (diag) dst[i] = diag[n - 1 - i];
     }
-  return true;
+  });
+  if (!CholeskyUpper(a, n, threads)) return false;
+  InvertUpper(a, n, threads);
+  // Swap in 8×8 tile pairs: the partner of tile (rows i0.., cols j0..) is (rows n-j0-8.., cols
+  // n-i0-8..), 8 cache lines each. Each element pair is swapped by the row with i + j < n - 1 (its
+  // partner has i + j > n - 1), so threads never touch the same element; the pairs plus the
+  // anti-diagonal fixed points cover the upper triangle for the finiteness check.
+  constexpr size_t kT = 8;
+  const size_t nt = (n + kT - 1) / kT;
+  std::atomic<bool> finite{true};
+  ParallelFor(nt, threads, 1, [&](size_t b0, size_t b1) {
+    bool bad = false;
+    for (size_t ib = b0; ib < b1; ++ib) {
+      const size_t i0 = ib * kT, i1 = std::min(n, i0 + kT);
+      for (size_t j0 = i0; j0 < n && i0 + j0 <= n - 1; j0 += kT) {
+        const size_t j1 = std::min(n, j0 + kT);
+        if (j0 >= i1 && i1 + j1 - 2 < n - 1) {  // whole tile above the diagonal, every pair swapped here
+          for (size_t i = i0; i < i1; ++i) {
+            double* x = a + i * n;
+            for (size_t j = j0; j < j1; ++j) {
+              double& y = a[(n - 1 - j) * n + (n - 1 - i)];
+              std::swap(x[j], y);
+              bad |= !std::isfinite(x[j]) || !std::isfinite(y);
+            }
+          }
+          continue;
+        }
+        for (size_t i = i0; i < i1; ++i)
+          for (size_t j = std::max(i, j0); j < j1; ++j) {
+            if (i + j < n - 1) {
+              double& x = a[i * n + j];
+              double& y = a[(n - 1 - j) * n + (n - 1 - i)];
+              std::swap(x, y);
+              bad |= !std::isfinite(x) || !std::isfinite(y);
+            } else if (i + j == n - 1) {
+              bad |= !std::isfinite(a[i * n + j]);
+            }
+          }
+      }
+    }
+    if (bad) finite.store(false);
+  });
+  return finite.load();
 }
 
 }  // namespace lowbit

@@ -1,12 +1,18 @@
 // GPTQ solve (see gptq.h). Layout: W is rows×cols row-major in fp64; inside a block every row runs
-// its own column loop (rows are independent there), so rows are threaded; the lazy update
-// W[:, i2:] -= Err·U[i1:i2, i2:] is one GemmKMajor call with Err stored k-major (block×rows).
+// its own column loop (rows are independent there), so rows are threaded, 8 rows interleaved per
+// thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GemmKMajor call with Err stored
+// k-major (block×rows). H is never copied (the damped diagonal is passed to the factorization);
+// everything stays fp64, like the float64 references the tests compare against.
 #include "lowbit/gptq.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <memory>
 #include <numeric>
 #include <string>
+#include <vector>
 
 #include "lowbit/cholesky.h"
 #include "lowbit/gemm.h"
@@ -15,12 +21,20 @@
 namespace lowbit {
 namespace {
 
-Status CheckHessian(const double* h, int cols) {
+Status CheckHessian(const double* h, int cols, int threads) {
   const size_t n = static_cast<size_t>(cols);
-  for (size_t i = 0; i < n * n; ++i) {
-    if (!std::isfinite(h[i])) {
-      return Status::Error(Code::kNumeric, "Hessian is not finite at (" + std::to_string(i / n) + ", " +
-                                               std::to_string(i % n) + ")");
+  std::atomic<bool> bad{false};  // parallel flag scan; the first offending entry is then found serially
+  ParallelFor(n, threads, 64, [&](size_t r0, size_t r1) {
+    bool b = false;
+    for (size_t i = r0 * n; i < r1 * n; ++i) b |= !std::isfinite(h[i]);
+    if (b) bad.store(true);
+  });
+  if (bad.load()) {
+    for (size_t i = 0; i < n * n; ++i) {
+      if (!std::isfinite(h[i])) {
+        return Status::Error(Code::kNumeric, "Hessian is not finite at (" + std::to_string(i / n) + ", " +
+                                                 std::to_string(i % n) + ")");
+      }
     }
   }
   for (size_t j = 0; j < n; ++j) {
@@ -29,26 +43,91 @@ Status CheckHessian(const double* h, int cols) {
   return Status::Ok();
 }
 
-// Factor with damping; on failure retry with percdamp ×10.
-Status FactorDamped(std::vector<double>& hp, size_t n, const GptqSpec& spec, int threads,
-                    std::vector<double>* u, GptqStats* stats) {
+// Factor H (n×n, diagonal taken from diag: dead columns already set to 1) with damping; on failure
+// retry with percdamp ×10. H itself is never copied: the damped diagonal is passed separately.
+Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
+                    double* u, GptqStats* stats) {
   double mean = 0.0;
-  for (size_t j = 0; j < n; ++j) mean += hp[j * n + j];
+  for (size_t j = 0; j < n; ++j) mean += diag[j];
   mean /= static_cast<double>(n);
   double damp = spec.percdamp;
-  std::vector<double> hd(n * n);
+  std::vector<double> dd(n);
   for (int attempt = 0; attempt <= spec.max_damp_retries; ++attempt, damp *= 10.0) {
-    std::copy(hp.begin(), hp.end(), hd.begin());
-    for (size_t j = 0; j < n; ++j) hd[j * n + j] += damp * mean;
-    if (InverseCholeskyUpper(hd.data(), n, u, threads)) {
+    for (size_t j = 0; j < n; ++j) dd[j] = diag[j] + damp * mean;
+    if (InverseCholeskyUpper(h, n, dd.data(), u, threads)) {
       stats->percdamp = damp;
       stats->damp_retries = attempt;
-      hp.swap(hd);  // callers see the damped H
       return Status::Ok();
     }
   }
   return Status::Error(Code::kNumeric, "Hessian is not positive definite even with percdamp " + std::to_string(damp / 10.0) +
                                            " after " + std::to_string(spec.max_damp_retries) + " retries");
+}
+
+struct BlockArgs {
+  double* wd;
+  size_t n, m, i1, i2;
+  int g;
+  bool grouped, static_groups;
+  int ng, maxq;
+  const size_t* perm;
+  const double* u;
+  GridParams* params;
+  const GridSpec* grid;
+  QuantizedWeight* out;
+  double* row_loss;
+  double* err;  // k-major: err[(j-i1)*m + r]
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LOWBIT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LOWBIT_CLONES
+#endif
+
+// Columns [i1, i2) of rows [r0, r1) (at most 8): quantize column j of each row, then spread its error
+// over the rest of the block (W1[r, j+1:i2] -= e·U[j, j+1:i2]). Rows are independent; j runs outside
+// the rows so that the latency-bound scalar chains (divide, round, divide) of several rows overlap.
+// Multiversioned so the update loop runs on AVX-512 / AVX2 vectors.
+LOWBIT_CLONES
+void QuantizeBlockRows(const BlockArgs& a, size_t r0, size_t r1) {
+  const size_t n = a.n;
+  // The rows' block columns are worked on in a private copy whose row stride is not a multiple of
+  // 4 KiB (rows of W are n·8 bytes apart, so row r+1's loads would falsely alias row r's pending
+  // stores). The updated copy is dropped at the end: columns [i1, i2) are never read again (the
+  // next group's parameters are computed at its own block start, from W).
+  const size_t bs = a.i2 - a.i1, ld = ((bs + 7) & ~size_t{7}) + 8;
+  thread_local std::vector<double> store;
+  if (store.size() < 8 * ld + 8) store.resize(8 * ld + 8);
+  double* const base = reinterpret_cast<double*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
+  for (size_t r = r0; r < r1; ++r) std::copy(a.wd + r * n + a.i1, a.wd + r * n + a.i2, base + (r - r0) * ld);
+  for (size_t j = a.i1; j < a.i2; ++j) {
+    const size_t col = a.perm[j];
+    const double d = a.u[j * n + j];
+    const double* __restrict uj = a.u + j * n + a.i1;
+    // Sweep k from the 8-aligned (relative to i1) column at or below j+1, so that consecutive j store
+    // and reload the same vector chunks (a start shifting by one element per j defeats store-to-load
+    // forwarding). The extra k ≤ j are columns already quantized, never read again; U[j][k<j] = 0.
+    const size_t k0 = (j + 1 - a.i1) & ~size_t{7}, kend = bs, jl = j - a.i1;
+    // Group of column j (integer divisions hoisted out of the row loop).
+    const size_t gi = !a.grouped ? 0 : a.static_groups ? col / a.g : j / a.g;
+    const size_t stride = a.grouped ? a.ng : 1;
+    const bool fresh = a.grouped && !a.static_groups && j % a.g == 0;
+    for (size_t r = r0; r < r1; ++r) {
+      double* __restrict wb = base + (r - r0) * ld;  // 64-byte aligned: the vector stores never split
+      if (fresh) a.params[r * stride + gi] = FindParams(a.wd + r * n + j, std::min<size_t>(a.g, n - j), 1, *a.grid);
+      const GridParams p = a.params[r * stride + gi];
+      const double x = wb[jl];
+      const int q = QuantizeValue(x, p.scale, p.zero, a.maxq);
+      const double qv = static_cast<double>(p.scale) * (q - p.zero);
+      a.out->codes[r * n + col] = static_cast<uint8_t>(q);
+      a.out->dequant[r * n + col] = static_cast<float>(qv);
+      a.row_loss[r] += (x - qv) * (x - qv) / (2.0 * d * d);
+      const double e = (x - qv) / d;
+      a.err[jl * a.m + r] = e;
+      for (size_t k = k0; k < kend; ++k) wb[k] -= e * uj[k];
+    }
+  }
 }
 
 Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec& spec_in,
@@ -58,7 +137,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec
   if (!st.ok()) return st;
   if (spec.block_size <= 0) return Status::Error(Code::kArg, "blockSize must be positive");
   if (!(spec.percdamp >= 0) || !std::isfinite(spec.percdamp)) return Status::Error(Code::kArg, "damp must be a finite number ≥ 0");
-  st = CheckHessian(h, cols);
+  st = CheckHessian(h, cols, ctl.threads);
   if (!st.ok()) return st;
   const size_t m = rows, n = cols;
   const int g = EffectiveGroup(spec.group_size, cols);
@@ -68,39 +147,48 @@ Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec
   out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric);
   const int ng = out->num_groups();
 
-  std::vector<double> wd(w, w + m * n);
-  std::vector<double> hp(h, h + n * n);
+  std::unique_ptr<double[]> wd_buf(new double[m * n]);  // fp64 working copy, converted in parallel
+  double* const wd = wd_buf.get();
+  ParallelFor(m, ctl.threads, 16, [&](size_t r0, size_t r1) { std::copy(w + r0 * n, w + r1 * n, wd + r0 * n); });
+  // H is only read (its diagonal, with dead columns set to 1, lives in diag); act-order works on a
+  // permuted copy.
+  std::vector<double> diag(n), hperm;
+  for (size_t j = 0; j < n; ++j) diag[j] = h[j * n + j];
   // Per-row parameters on the original W (before dead columns are zeroed), as the reference.
   std::vector<GridParams> params(m * ng);
   if (!grouped)
     for (size_t r = 0; r < m; ++r) params[r] = FindParams(w + r * n, n, 1, spec.grid);
   for (size_t j = 0; j < n; ++j) {
-    if (hp[j * n + j] == 0.0) {
-      hp[j * n + j] = 1.0;
+    if (diag[j] == 0.0) {
+      diag[j] = 1.0;
       for (size_t r = 0; r < m; ++r) wd[r * n + j] = 0.0;
     }
   }
   if (grouped && spec.static_groups)
     for (size_t r = 0; r < m; ++r)
       for (int gi = 0; gi < ng; ++gi)
-        params[r * ng + gi] = FindParams(wd.data() + r * n + gi * g, std::min(g, cols - gi * g), 1, spec.grid);
+        params[r * ng + gi] = FindParams(wd + r * n + gi * g, std::min(g, cols - gi * g), 1, spec.grid);
   // Act-order: stable sort by decreasing diag(H); permute W's columns and both axes of H.
   std::vector<size_t> perm(n);
   std::iota(perm.begin(), perm.end(), 0);
+  const double* hf = h;
   if (spec.act_order) {
-    std::stable_sort(perm.begin(), perm.end(), [&](size_t a, size_t b) { return hp[a * n + a] > hp[b * n + b]; });
-    std::vector<double> t(n * n);
+    std::stable_sort(perm.begin(), perm.end(), [&](size_t a, size_t b) { return diag[a] > diag[b]; });
+    hperm.resize(n * n);
     for (size_t i = 0; i < n; ++i)
-      for (size_t j = 0; j < n; ++j) t[i * n + j] = hp[perm[i] * n + perm[j]];
-    hp.swap(t);
+      for (size_t j = 0; j < n; ++j) hperm[i * n + j] = h[perm[i] * n + perm[j]];
+    std::vector<double> t(n);
+    for (size_t i = 0; i < n; ++i) t[i] = diag[perm[i]];
+    diag.swap(t);
+    hf = hperm.data();
     std::vector<double> row(n);
     for (size_t r = 0; r < m; ++r) {
       for (size_t j = 0; j < n; ++j) row[j] = wd[r * n + perm[j]];
-      std::copy(row.begin(), row.end(), wd.begin() + r * n);
+      std::copy(row.begin(), row.end(), wd + r * n);
     }
   }
-  std::vector<double> u;
-  st = FactorDamped(hp, n, spec, ctl.threads, &u, stats);
+  std::unique_ptr<double[]> u(new double[n * n]);  // uninitialized: the factorization writes all of it
+  st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats);
   if (!st.ok()) return st;
 
   std::vector<double> row_loss(m, 0.0);
@@ -111,37 +199,15 @@ Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec
     size_t i2 = std::min(n, i1 + static_cast<size_t>(spec.block_size));
     if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
     const size_t bs = i2 - i1;
-    err.assign(bs * m, 0.0);
+    if (err.size() < bs * m) err.resize(bs * m);  // every entry of the block is written below
+    BlockArgs ba{wd, n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), u.get(),
+                 params.data(), &spec.grid, out, row_loss.data(), err.data()};
     ParallelFor(m, ctl.threads, 8, [&](size_t r0, size_t r1) {
-      for (size_t r = r0; r < r1; ++r) {
-        double* wr = wd.data() + r * n;
-        for (size_t j = i1; j < i2; ++j) {
-          const size_t col = perm[j];
-          GridParams p;
-          if (!grouped) {
-            p = params[r];
-          } else if (spec.static_groups) {
-            p = params[r * ng + col / g];
-          } else {
-            if (j % g == 0) params[r * ng + j / g] = FindParams(wr + j, std::min<size_t>(g, n - j), 1, spec.grid);
-            p = params[r * ng + j / g];
-          }
-          const double x = wr[j], d = u[j * n + j];
-          const int q = QuantizeValue(x, p.scale, p.zero, maxq);
-          const double qv = static_cast<double>(p.scale) * (q - p.zero);
-          out->codes[r * n + col] = static_cast<uint8_t>(q);
-          out->dequant[r * n + col] = static_cast<float>(qv);
-          row_loss[r] += (x - qv) * (x - qv) / (2.0 * d * d);
-          const double e = (x - qv) / d;
-          err[(j - i1) * m + r] = e;
-          const double* uj = u.data() + j * n;
-          for (size_t k = j + 1; k < i2; ++k) wr[k] -= e * uj[k];
-        }
-      }
+      for (size_t r = r0; r < r1; r += 8) QuantizeBlockRows(ba, r, std::min(r1, r + 8));
     });
     if (i2 < n) {
-      if (naive) GemmKMajorNaive(m, n - i2, bs, -1.0, err.data(), m, u.data() + i1 * n + i2, n, wd.data() + i2, n);
-      else GemmKMajor(m, n - i2, bs, -1.0, err.data(), m, u.data() + i1 * n + i2, n, wd.data() + i2, n, ctl.threads);
+      if (naive) GemmKMajorNaive(m, n - i2, bs, -1.0, err.data(), m, u.get() + i1 * n + i2, n, wd + i2, n);
+      else GemmKMajor(m, n - i2, bs, -1.0, err.data(), m, u.get() + i1 * n + i2, n, wd + i2, n, ctl.threads);
     }
     i1 = i2;
     ctl.report(i1, n);

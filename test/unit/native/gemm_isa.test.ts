@@ -3,11 +3,14 @@
  * relativeError picks its micro-kernel at run time (native/src/core/gemm.cc): AVX-512, AVX2+FMA or a
  * portable C++ fallback; LOWBIT_GEMM_ISA=avx2|generic forces a lower one. Each choice runs in a child
  * process (the choice is made once per process) on the same inputs: AVX-512 and AVX2 must agree bit for
- * bit (same FMA chains in the same order), the no-FMA fallback to rounding.
+ * bit (same FMA chains in the same order), the no-FMA fallback to rounding. The factorization
+ * (blocked Cholesky + right-looking triangular inverse) is checked at a size spanning several blocks.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Hessian, gptq } from '../../../native/ts/index';
+import { gptqRef, correlatedX, gaussian } from './linearReference';
 
 const child = `
 const { Hessian, gptq, relativeError } = require('./native/ts/index');
@@ -57,5 +60,26 @@ describe('native GEMM micro-kernel dispatch', () => {
     for (let i = 0; i < best.codes.length; i++) same += gen.codes[i] === best.codes[i] ? 1 : 0;
     assert.ok(same >= 0.99 * best.codes.length, `only ${same}/${best.codes.length} codes agree`);
     assert.ok(Math.abs(gen.loss - best.loss) <= 1e-3 * best.loss, `loss ${gen.loss} vs ${best.loss}`);
+  });
+});
+
+describe('native blocked factorization (n spans several 128-blocks)', () => {
+  test('GPTQ at n = 300 matches the float64 sequential reference and is thread-count independent', async () => {
+    const rows = 6, n = 300, T = 400;
+    const h = new Hessian(n);
+    await h.add(correlatedX(T, n, 21), T);
+    const H = Float64Array.from(h.matrix());
+    const w = gaussian(rows * n, 22, 0.1);
+    for (const o of [{ groupSize: 64, actOrder: false }, { groupSize: -1, actOrder: true }]) {
+      const opts = { bits: 4, groupSize: o.groupSize, symmetric: false, actOrder: o.actOrder };
+      const a = await gptq(w, rows, n, H, opts, { threads: 1 });
+      const b = await gptq(w, rows, n, H, opts, { threads: 2 });
+      assert.deepEqual(a.dequant, b.dequant);
+      assert.equal(a.loss, b.loss);
+      const ref = gptqRef(w, rows, n, H, { bits: 4, groupSize: o.groupSize, sym: false, damp: 0.01, actOrder: o.actOrder });
+      assert.deepEqual(a.codes, ref.codes);
+      for (let i = 0; i < a.dequant.length; i++) assert.ok(Math.abs(a.dequant[i]! - ref.dequant[i]!) <= 1e-6 * Math.abs(ref.dequant[i]!), `dequant[${i}]`);
+      assert.ok(Math.abs(a.loss - ref.loss) <= 1e-6 * ref.loss, `loss ${a.loss} vs reference ${ref.loss}`);
+    }
   });
 });
