@@ -38,7 +38,7 @@ export const FULL_SETUP: QualitySetup = { calibSamples: 16, evalSamples: 64, seq
 
 /** Claim 1: BiLLM (~1.1 bits) vs RTN / GPTQ at 2 bits, group 32 and per-channel. */
 export const CLAIM1: QualityConfig[] = [
-  { id: 'billm', method: 'billm', bits: 1, groupSize: 128, format: 'fake' },
+  { id: 'billm', method: 'billm', bits: 1, groupSize: 128, format: 'packed' },
   { id: 'rtn-w2-g32', method: 'rtn', bits: 2, groupSize: 32, format: 'matmulnbits' },
   { id: 'gptq-w2-g32', method: 'gptq', bits: 2, groupSize: 32, format: 'matmulnbits' },
   { id: 'rtn-w2-pc', method: 'rtn', bits: 2, groupSize: -1, format: 'matmulnbits' },
@@ -47,19 +47,31 @@ export const CLAIM1: QualityConfig[] = [
 
 /** Claim 2: FLRQ at 3 bits vs GPTQ / RTN at 3 bits; the LoRC baseline at FLRQ's storage is added at run time. */
 export const CLAIM2: QualityConfig[] = [
-  { id: 'flrq-w3-g32', method: 'flrq', bits: 3, groupSize: 32, format: 'fake', settings: { max_extra_storage: 0.2, blc_epochs: 1 } },
-  { id: 'flrq-w3-g32-x1', method: 'flrq', bits: 3, groupSize: 32, format: 'fake', settings: { max_extra_storage: 1, blc_epochs: 1 } },
-  { id: 'rtn-w3-g32', method: 'rtn', bits: 3, groupSize: 32, format: 'fake' },
-  { id: 'gptq-w3-g32', method: 'gptq', bits: 3, groupSize: 32, format: 'fake' },
-  { id: 'lorc-w3-g32-r0', method: 'lorc', bits: 3, groupSize: 32, format: 'fake', settings: { rank: 0, factor_bits: 32 } },
-  { id: 'rtn-w3-g32-sym', method: 'rtn', bits: 3, groupSize: 32, format: 'fake', symmetric: true },
-  { id: 'gptq-w3-g32-sym', method: 'gptq', bits: 3, groupSize: 32, format: 'fake', symmetric: true },
+  { id: 'flrq-w3-g32', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 0.2, blc_epochs: 1 } },
+  { id: 'flrq-w3-g32-x1', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 1, blc_epochs: 1 } },
+  { id: 'rtn-w3-g32', method: 'rtn', bits: 3, groupSize: 32, format: 'packed' },
+  { id: 'gptq-w3-g32', method: 'gptq', bits: 3, groupSize: 32, format: 'packed' },
+  { id: 'lorc-w3-g32-r0', method: 'lorc', bits: 3, groupSize: 32, format: 'packed', settings: { rank: 0, factor_bits: 32 } },
+  { id: 'rtn-w3-g32-sym', method: 'rtn', bits: 3, groupSize: 32, format: 'packed', symmetric: true },
+  { id: 'gptq-w3-g32-sym', method: 'gptq', bits: 3, groupSize: 32, format: 'packed', symmetric: true },
+];
+
+/**
+ * FLRQ with the GPTQ residual quantizer (`quantizer: gptq`, an extension — docs/decisions.md) vs GPTQ
+ * 3-bit on the same symmetric grid, with act-order + static groups as FLRQ's internal GPTQ uses
+ * (`gptq-w3-g32-sym-ao`); CLAIM2 holds the act-order-off GPTQ rows. LoRC at FLRQ+GPTQ's ranks (with
+ * the same quantizer) is added at run time.
+ */
+export const FLRQ_GPTQ: QualityConfig[] = [
+  { id: 'flrq-w3-g32-gptq', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 0.2, blc_epochs: 1, quantizer: 'gptq' } },
+  { id: 'flrq-w3-g32-x1-gptq', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 1, blc_epochs: 1, quantizer: 'gptq' } },
+  { id: 'gptq-w3-g32-sym-ao', method: 'gptq', bits: 3, groupSize: 32, format: 'packed', symmetric: true, settings: { act_order: true, static_groups: true } },
 ];
 
 /** For completeness: PB-LLM and dual binarization. */
 export const EXTRA: QualityConfig[] = [
-  { id: 'pbllm', method: 'pbllm', bits: 1, groupSize: 128, format: 'fake', settings: { low_frac: 0.9, high_bits: 8 } },
-  { id: 'dualbin', method: 'dualbin', bits: 2, groupSize: 128, format: 'fake' },
+  { id: 'pbllm', method: 'pbllm', bits: 1, groupSize: 128, format: 'packed', settings: { low_frac: 0.9, high_bits: 8 } },
+  { id: 'dualbin', method: 'dualbin', bits: 2, groupSize: 128, format: 'packed' },
 ];
 
 /** The measured row of one configuration. */
@@ -140,12 +152,16 @@ export async function measure(c: QualityConfig, s: QualitySetup, layerSettings?:
   }
 }
 
-/** LoRC (plain SVD of the error, float32 factors like FLRQ's) at the per-layer ranks FLRQ chose: equal storage. */
+/** LoRC (plain SVD of the error, float32 factors like FLRQ's) at the per-layer ranks FLRQ chose: equal storage, same quantizer. */
 export function lorcMatching(flrq: QualityRow, base: QualityConfig): { config: QualityConfig; layerSettings: (name: string) => Record<string, unknown> } {
   const ranks = flrq.ranks ?? [];
   const byName = new Map(flrq.report.layers.map((l, i) => [l.name, ranks[i] ?? 0]));
   return {
-    config: { id: `lorc-at-${flrq.id}-ranks`, method: 'lorc', bits: base.bits, groupSize: base.groupSize, format: base.format, settings: { factor_bits: 32 } },
+    config: {
+      id: `lorc-at-${flrq.id}-ranks`, method: 'lorc', bits: base.bits, groupSize: base.groupSize, format: base.format,
+      // Same main-weight quantizer as the FLRQ run, so that only the low-rank part differs.
+      settings: { factor_bits: 32, ...(base.settings?.quantizer !== undefined ? { quantizer: base.settings.quantizer } : {}) },
+    },
     layerSettings: (name) => ({ rank: byName.get(name) ?? 0 }),
   };
 }

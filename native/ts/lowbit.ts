@@ -279,7 +279,7 @@ export interface LowRankDetailsOut {
   curve: number[];
   /** Extra bits per weight relative to the main bits: 16·r(m+n)/(b·m·n). */
   storage_overhead: number;
-  /** sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) of plain Q(W) (H = I when absent). */
+  /** sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) of plain Q(W) with the same quantizer (H = I when absent). */
   rel_error_before: number;
   /** Same for Q + L·R. */
   rel_error_after: number;
@@ -287,7 +287,7 @@ export interface LowRankDetailsOut {
 
 /** Low-rank result; main weight in MatMulNBits form (codes = q + 2^(b−1), default zero point). */
 export interface LowRankResult {
-  /** rows×cols unpacked codes in [1, 2^b − 1]; dequant = (code − 2^(b−1))·scale. */
+  /** rows×cols unpacked codes, [1, 2^b − 1] (quantizer rtn) or [0, 2^b − 1] (gptq); dequant = (code − 2^(b−1))·scale. */
   codes: Uint8Array;
   /** rows × ceil(cols/groupSize). */
   scales: Float32Array;
@@ -317,8 +317,20 @@ export interface FlrqOptions extends KernelJobOptions {
   /** Activation scaling (Eq. 10–11) when actMean is given (default true). */
   actScaling?: boolean;
   actExponent?: number;
-  /** Per-group clip-ratio search for the residual quantizer (default true). */
+  /** Per-group clip-ratio search for the residual quantizer (default true; quantizer 'rtn' only). */
   clipSearch?: boolean;
+  /** Residual quantizer, used at initialization and in every BLC epoch: 'rtn' = symmetric absmax RTN
+   *  with clip search (the paper's Eq. 8, default); 'gptq' = GPTQ against H on its symmetric grid
+   *  (zero 2^(b−1); damp 0.01, block 128, act-order with static groups). 'gptq' needs H. */
+  quantizer?: ResidualQuantizer;
+}
+
+/** How the low-rank methods quantize the main weight (see FlrqOptions.quantizer). */
+export type ResidualQuantizer = 'rtn' | 'gptq';
+
+function checkQuantizer(q: unknown, H: Float64Array | null, what: string): void {
+  check(q === undefined || q === 'rtn' || q === 'gptq', `${what}: quantizer must be 'rtn' or 'gptq' (got ${String(q)})`);
+  check(q !== 'gptq' || H !== null, `${what}: quantizer 'gptq' needs the Hessian H`);
 }
 
 /** FLRQ: R1-FLR low rank + clipped symmetric quantization + BLC. */
@@ -326,6 +338,7 @@ export async function flrq(w: Float32Array, rows: number, cols: number, H: Float
   checkMatrix(w, rows, cols, 'flrq w');
   if (H) checkMatrix(H, cols, cols, 'flrq H');
   check(!actMean || actMean.length === cols, `flrq: actMean must have ${cols} entries`);
+  checkQuantizer(opts.quantizer, H, 'flrq');
   return runJob(opts, (ctl) => load().flrq(w, rows, cols, H, actMean, opts, ctl));
 }
 
@@ -337,12 +350,15 @@ export interface BaselineOptions extends KernelJobOptions {
   /** 8 = int8 fake-quantized factors (default), 0 = float factors. */
   factorBits?: 0 | 8;
   clipSearch?: boolean;
+  /** Quantizer of W before the error SVD: 'rtn' (symmetric absmax, default) or 'gptq' (needs H). */
+  quantizer?: ResidualQuantizer;
 }
 
 /** LoRC: rank-r SVD of the quantization error, split Σ^½ on both sides. */
 export async function lorc(w: Float32Array, rows: number, cols: number, H: Float64Array | null, opts: BaselineOptions = {}): Promise<LowRankResult> {
   checkMatrix(w, rows, cols, 'lorc w');
   if (H) checkMatrix(H, cols, cols, 'lorc H');
+  checkQuantizer(opts.quantizer, H, 'lorc');
   return runJob(opts, (ctl) => load().lorc(w, rows, cols, H, opts, ctl));
 }
 
@@ -351,6 +367,7 @@ export async function lqer(w: Float32Array, rows: number, cols: number, H: Float
   checkMatrix(w, rows, cols, 'lqer w');
   if (H) checkMatrix(H, cols, cols, 'lqer H');
   check(!actMean || actMean.length === cols, `lqer: actMean must have ${cols} entries`);
+  checkQuantizer(opts.quantizer, H, 'lqer');
   return runJob(opts, (ctl) => load().lqer(w, rows, cols, H, actMean, opts, ctl));
 }
 

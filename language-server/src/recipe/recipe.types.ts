@@ -86,6 +86,8 @@ export interface FlrqSettings {
   slope_threshold?: number;
   /** Scale columns by activation magnitude before rank selection. */
   activation_scaling?: boolean;
+  /** How the residual `W − W_r` (at initialization and in every BLC epoch) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored). */
+  quantizer?: "rtn" | "gptq";
 }
 
 /** Settings of method `lorc`. */
@@ -94,6 +96,8 @@ export interface LorcSettings {
   rank?: number;
   /** Bits of the low-rank factors. */
   factor_bits?: 8 | 16 | 32;
+  /** How the weight (before the SVD of its quantization error) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored). */
+  quantizer?: "rtn" | "gptq";
 }
 
 /** Settings of method `lqer`. */
@@ -104,6 +108,8 @@ export interface LqerSettings {
   factor_bits?: 8 | 16 | 32;
   /** Use L²QER's `S = diag(mean|x|)` (false = plain SVD). */
   activation_scaled?: boolean;
+  /** How the weight (before the SVD of its quantization error) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored). */
+  quantizer?: "rtn" | "gptq";
 }
 
 /** `methods:`: per-method settings. */

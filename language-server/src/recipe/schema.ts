@@ -57,6 +57,14 @@ export interface MethodInfo {
 
 const damp: FieldSchema = { kind: 'number', doc: 'Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite.', default: 0.01, min: 0, max: 1 };
 const allFormats = EXPORT_FORMATS;
+/** The low-rank methods' `quantizer` setting; `what` names what it quantizes. */
+const residualQuantizer = (what: string): FieldSchema => ({
+  kind: 'enum', doc: `How ${what} is quantized: \`rtn\` = symmetric absmax round-to-nearest (FLRQ Eq. 8), \`gptq\` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored).`, values: ['rtn', 'gptq'], default: 'rtn',
+  valueDocs: {
+    rtn: 'Symmetric absmax round-to-nearest per group (FLRQ Eq. 8; with FLRQ a per-group clip search).',
+    gptq: 'GPTQ against the calibration Hessian on its symmetric grid (damp 0.01, block 128, act-order with static groups): minimizes the layer output error given the low-rank part. An extension, not in the papers.',
+  },
+});
 
 /** Every method in protocol/plan.ts METHODS, with its settings and paper reference. */
 export const METHOD_INFO: Record<Method, MethodInfo> = {
@@ -135,6 +143,7 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
       sketch_iterations: { kind: 'number', doc: 'Power iterations of R1-Sketch.', default: 2, integer: true, min: 0, max: 100 },
       slope_threshold: { kind: 'number', doc: 'Stop adding ranks when the amax curve\'s relative slope is below this.', default: 0.001, min: 0, max: 1 },
       activation_scaling: { kind: 'boolean', doc: 'Scale columns by activation magnitude before rank selection.', default: true },
+      quantizer: residualQuantizer('the residual `W − W_r` (at initialization and in every BLC epoch)'),
     },
     formats: allFormats, needsCalibration: true,
   },
@@ -143,6 +152,7 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     settings: {
       rank: { kind: 'number', doc: 'Rank r of the error correction.', default: 8, integer: true, min: 0, max: 65536 },
       factor_bits: { kind: 'number', doc: 'Bits of the low-rank factors.', default: 8, allowed: [8, 16, 32] },
+      quantizer: residualQuantizer('the weight (before the SVD of its quantization error)'),
     },
     formats: allFormats, needsCalibration: false,
   },
@@ -152,6 +162,7 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
       rank: { kind: 'number', doc: 'Rank k of the error reconstruction.', default: 8, integer: true, min: 0, max: 65536 },
       factor_bits: { kind: 'number', doc: 'Bits of the low-rank factors.', default: 8, allowed: [8, 16, 32] },
       activation_scaled: { kind: 'boolean', doc: 'Use L²QER\'s `S = diag(mean|x|)` (false = plain SVD).', default: true },
+      quantizer: residualQuantizer('the weight (before the SVD of its quantization error)'),
     },
     formats: allFormats, needsCalibration: true,
   },

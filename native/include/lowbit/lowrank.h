@@ -8,10 +8,10 @@
 
 namespace lowbit {
 
-/** Symmetric absmax quantized weight (MatMulNBits-ready: code = q + 2^(b−1), zero point default). */
+/** Symmetric quantized weight (MatMulNBits-ready: code = q + 2^(b−1), zero point default). */
 struct SymQuant {
   int rows = 0, cols = 0, bits = 4, group_size = 128;
-  std::vector<uint8_t> codes;   // rows×cols, in [1, 2^b − 1]
+  std::vector<uint8_t> codes;   // rows×cols: [1, 2^b − 1] (absmax RTN), [0, 2^b − 1] (GPTQ grid)
   std::vector<float> scales;    // rows × ceil(cols/group)
   std::vector<double> dequant;  // rows×cols
 };
@@ -21,6 +21,17 @@ struct SymQuant {
  *  (first minimum wins); otherwise c = 1. */
 void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_size,
                        bool clip_search, int threads, SymQuant* out);
+
+/** How the low-rank methods quantize the main weight / residual. kRtn: QuantizeSymAbsmax (FLRQ
+ *  Eq. 8, ALGORITHMS.md §5a). kGptq (extension, docs/decisions.md): GPTQ (ALGORITHMS.md §2) on its
+ *  symmetric grid (s = 2·amax/(2^b − 1), zero 2^(b−1), codes [0, 2^b − 1], no clip search) against
+ *  the layer Hessian, damp 0.01, block 128, act-order with static groups. */
+enum class ResidualQuantizer { kRtn, kGptq };
+
+/** Quantizes w (rows×cols, fp64) with `quantizer`. clip_search applies to kRtn only; kGptq needs H
+ *  (cols×cols) and fails without it. out->dequant == (code − 2^(b−1))·scale exactly (in double). */
+Status QuantizeResidual(const double* w, int rows, int cols, int bits, int group_size, bool clip_search,
+                        ResidualQuantizer quantizer, const double* H, const JobControl& ctl, SymQuant* out);
 
 /** tr(Δ H Δᵀ) for Δ rows×cols; H = null means the identity (Frobenius). */
 double LowRankTraceError(const double* delta, int rows, int cols, const double* H, int threads);
@@ -33,7 +44,7 @@ struct LowRankResult {
   std::vector<double> curve;       // amax (FLRQ) or singular values (LoRC/LQER)
   std::vector<double> blc_best;    // FLRQ: best-so-far tr(ΔHΔᵀ) per BLC evaluation
   double storage_overhead = 0;     // extra bits per weight / main bits = 16 r(m+n)/(b m n)
-  double rel_error_before = 0;     // sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) for plain Q(W)
+  double rel_error_before = 0;     // sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) for plain Q(W), same quantizer
   double rel_error_after = 0;      // same for Q + L·R
 };
 
@@ -49,6 +60,7 @@ struct FlrqOptions {
   bool act_scaling = true;     // needs act_mean
   double act_exponent = 2.5;   // Eq. 10 exponent
   bool clip_search = true;
+  ResidualQuantizer quantizer = ResidualQuantizer::kRtn;  // every residual quantization (init + BLC)
 };
 
 /** R1-FLR alone: greedy rank-1 extraction with the amax / budget / slope stop rules. Returns the
@@ -65,6 +77,7 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
 struct LowRankBaselineOptions {
   int bits = 4, group_size = 128, rank = 8, factor_bits = 8;
   bool clip_search = false;
+  ResidualQuantizer quantizer = ResidualQuantizer::kRtn;  // Q(W) before the SVD of the error
 };
 
 /** LoRC: SVD of E = W − Q(W); L = U_r Σ_r^½, R = Σ_r^½ V_rᵀ. */

@@ -35,6 +35,16 @@ std::shared_ptr<std::vector<float>> OptActMean(const Napi::CallbackInfo& info, s
   return a;
 }
 
+/** `quantizer`: "rtn" (default) or "gptq". */
+ResidualQuantizer ReadQuantizer(Napi::Env env, const Napi::Object& o) {
+  if (!o.Has("quantizer") || o.Get("quantizer").IsUndefined()) return ResidualQuantizer::kRtn;
+  Napi::Value v = o.Get("quantizer");
+  const std::string q = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  if (q == "rtn") return ResidualQuantizer::kRtn;
+  if (q == "gptq") return ResidualQuantizer::kGptq;
+  throw Napi::RangeError::New(env, "quantizer must be 'rtn' or 'gptq'");
+}
+
 Napi::Value Queue(Napi::Env env, std::function<Status(const JobControl&)> run,
                   std::function<Napi::Value(Napi::Env)> build, const Napi::Value& ctlv) {
   BinlrControlArgs c = ReadControl(ctlv);
@@ -119,6 +129,7 @@ Napi::Value FlrqJs(const Napi::CallbackInfo& info) {
   opt.act_scaling = OptBool(o, "actScaling", true);
   opt.act_exponent = OptNum(o, "actExponent", opt.act_exponent);
   opt.clip_search = OptBool(o, "clipSearch", true);
+  opt.quantizer = ReadQuantizer(env, o);
   auto out = std::make_shared<LowRankResult>();
   return Queue(env, [w, H, act, rows, cols, opt, out](const JobControl& ctl) {
     return Flrq(w->data(), rows, cols, H ? H->data() : nullptr, act ? act->data() : nullptr, opt, ctl, out.get());
@@ -133,6 +144,7 @@ LowRankBaselineOptions BaselineOpts(Napi::Env env, const Napi::Value& v) {
   opt.rank = (int)OptNum(o, "rank", opt.rank);
   opt.factor_bits = (int)OptNum(o, "factorBits", opt.factor_bits);
   opt.clip_search = OptBool(o, "clipSearch", false);
+  opt.quantizer = ReadQuantizer(env, o);
   return opt;
 }
 

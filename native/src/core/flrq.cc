@@ -1,6 +1,7 @@
 // FLRQ (arXiv 2601.05684, reconstructed — ALGORITHMS.md §5a): R1-FLR greedy rank selection with
 // R1-Sketch components, activation scaling (Eq. 10–11), symmetric absmax quantization of the
-// residual with clip search, and BLC alternation keeping the best pair by tr(ΔHΔᵀ).
+// residual with clip search (or, as an extension, GPTQ against H — opt.quantizer), and BLC
+// alternation keeping the best pair by tr(ΔHΔᵀ).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -69,6 +70,7 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
             const FlrqOptions& opt, const JobControl& ctl, LowRankResult* out) {
   if (rows <= 0 || cols <= 0) return Status::Error(Code::kShape, "flrq: empty weight");
   if (opt.bits < 2 || opt.bits > 8) return Status::Error(Code::kArg, "flrq: bits must be in 2..8");
+  if (opt.quantizer == ResidualQuantizer::kGptq && !H) return Status::Error(Code::kArg, "flrq: quantizer gptq needs the layer Hessian H");
   const size_t mn = (size_t)rows * cols;
   std::vector<double> W(w, w + mn);
   for (size_t i = 0; i < mn; ++i)
@@ -100,11 +102,14 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
   Status st = fit(W, &cur.L, &cur.R, &cur.rank, &cur.curve);
   if (!st.ok()) return st;
   std::vector<double> tmp(mn), delta(mn);
-  auto requant = [&](LowRankResult* x) {
+  // W_q = Q(W − W_r). With GPTQ the minimized ‖(W − W_r − W_q)X‖² is exactly the layer output error.
+  auto requant = [&](LowRankResult* x) -> Status {
     ApplyLowRank(W.data(), x->L, x->R, rows, cols, x->rank, -1.0, ctl.threads, tmp.data());
-    QuantizeSymAbsmax(tmp.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, ctl.threads, &x->q);
+    Status s = QuantizeResidual(tmp.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &x->q);
+    return s.ok() ? s : Status::Error(s.code, "flrq: " + s.message);
   };
-  requant(&cur);
+  st = requant(&cur);
+  if (!st.ok()) return st;
   LowRankResult best;
   double best_e = INFINITY;
   std::vector<double> best_curve;
@@ -121,11 +126,13 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
     LowRankResult next;
     st = fit(tmp, &next.L, &next.R, &next.rank, &next.curve);
     if (!st.ok()) return st;
-    requant(&next);
+    st = requant(&next);
+    if (!st.ok()) return st;
     cur = std::move(next);
   }
-  SymQuant plain;
-  QuantizeSymAbsmax(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, ctl.threads, &plain);
+  SymQuant plain;  // Q(W) with the same quantizer: rel_error_before measures what L·R + BLC add
+  st = QuantizeResidual(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &plain);
+  if (!st.ok()) return Status::Error(st.code, "flrq: " + st.message);
   best.blc_best = std::move(best_curve);
   FinishErrors(W, H, plain, ctl.threads, &best);
   *out = std::move(best);

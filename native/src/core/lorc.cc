@@ -17,7 +17,8 @@ Status Lorc(const float* w, int rows, int cols, const double* H, const LowRankBa
   const size_t mn = (size_t)rows * cols;
   std::vector<double> W(w, w + mn);
   LowRankResult res;
-  QuantizeSymAbsmax(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, ctl.threads, &res.q);
+  Status qst = QuantizeResidual(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &res.q);
+  if (!qst.ok()) return Status::Error(qst.code, "lorc: " + qst.message);
   std::vector<double> E(mn);
   for (size_t i = 0; i < mn; ++i) E[i] = W[i] - res.q.dequant[i];
   std::vector<double> u, s, vt;

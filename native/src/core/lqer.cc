@@ -24,7 +24,8 @@ Status Lqer(const float* w, int rows, int cols, const double* H, const float* ac
     if (mx > 0) for (int c = 0; c < cols; ++c) S[c] = std::max((double)std::fabs(act_mean[c]), 1e-6 * mx);
   }
   LowRankResult res;
-  QuantizeSymAbsmax(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, ctl.threads, &res.q);
+  Status qst = QuantizeResidual(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &res.q);
+  if (!qst.ok()) return Status::Error(qst.code, "lqer: " + qst.message);
   std::vector<double> E(mn);
   for (size_t i = 0; i < mn; ++i) E[i] = (W[i] - res.q.dequant[i]) * S[i % cols];
   std::vector<double> s, vt, us;

@@ -1,9 +1,11 @@
 // FLRQ (native/src/core/flrq.cc, lowrank_common.cc): the symmetric absmax quantizer bit-exact
 // against a float64 reference, x = 0 ⇒ rank 0 ⇒ plain quantization, BLC best-so-far monotone and
-// equal to tr(ΔHΔᵀ) of the returned factors, storage accounting.
+// equal to tr(ΔHΔᵀ) of the returned factors, storage accounting; the GPTQ residual quantizer
+// (quantizer 'gptq') against the GPTQ / RTN wrappers (native/ts/index.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flrq, quantizeSymAbsmax } from '../../../native/ts/lowbit';
+import { gptq, rtn } from '../../../native/ts/index';
+import { flrq, lorc, quantizeSymAbsmax } from '../../../native/ts/lowbit';
 import { centeredLcg } from '../../fixtures/lcg';
 
 function roundHalfEven(x: number): number {
@@ -18,6 +20,16 @@ function lowRankWeight(rows: number, cols: number, r: () => number): Float32Arra
     const x = Math.floor(i / cols), y = i % cols;
     return 4 * a[x]! * b[y]! + 2 * c[x]! * d[y]! + 0.05 * r();
   });
+}
+/** 2·XᵀX/T for T tokens whose channels share a few latent factors (strongly correlated H). */
+function correlatedHessian(cols: number, r: () => number, T = 256, factors = 3): Float64Array {
+  const mix = Array.from({ length: factors * cols }, r), H = new Float64Array(cols * cols), x = new Float64Array(cols);
+  for (let t = 0; t < T; t++) {
+    const z = Array.from({ length: factors }, r);
+    for (let i = 0; i < cols; i++) { x[i] = 0.1 * r(); for (let f = 0; f < factors; f++) x[i]! += z[f]! * mix[f * cols + i]!; }
+    for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) H[i * cols + j]! += (2 * x[i]! * x[j]!) / T;
+  }
+  return H;
 }
 function trErr(w: Float32Array, approx: Float64Array, H: Float64Array | null, rows: number, cols: number): number {
   let s = 0;
@@ -94,6 +106,59 @@ describe('flrq', () => {
     const ng = Math.ceil(cols / 32);
     for (let i = 0; i < rows * cols; i++)
       assert.ok(res.dequant[i] === Math.fround((res.codes[i]! - 2) * res.scales[Math.floor(i / cols) * ng + Math.floor((i % cols) / 32)]!));
+  });
+
+  // GPTQ's symmetric grid: s = 2·amax/(2^b − 1), zero 2^(b−1), codes in [0, 2^b − 1] (quantizer
+  // 'gptq'); the absmax grid of quantizer 'rtn' is s = c·amax/(2^(b−1) − 1), codes in [1, 2^b − 1].
+  const GPTQ_SYM = { bits: 3, groupSize: 32, symmetric: true, damp: 0.01, blockSize: 128, actOrder: true, staticGroups: true };
+
+  test("quantizer 'gptq' at rank 0 (x = 0) is exactly GPTQ's symmetric act-order result on the same W and H", async () => {
+    const r = centeredLcg(5), rows = 24, cols = 80, w = lowRankWeight(rows, cols, r), H = correlatedHessian(cols, r);
+    const act = Float32Array.from({ length: cols }, () => 0.5 + Math.abs(r()));
+    const res = await flrq(w, rows, cols, H, act, { bits: 3, groupSize: 32, budget: 0, blcEpochs: 2, quantizer: 'gptq', threads: 2 });
+    const ref = await gptq(w, rows, cols, H, GPTQ_SYM, { threads: 2 });
+    assert.equal(res.rank, 0);
+    assert.ok(ref.zeros.every((z) => z === 4), 'GPTQ symmetric zero point is 2^(b−1)');
+    assert.deepEqual(res.codes, ref.codes);
+    assert.deepEqual(res.scales, ref.scales);
+    assert.deepEqual(res.dequant, ref.dequant);
+    assert.ok(res.codes.includes(0), 'the GPTQ grid reaches code 0 (−2^(b−1)·s), which the absmax grid never does');
+    const ng = Math.ceil(cols / 32);  // ragged last group (16 columns)
+    for (let i = 0; i < rows * cols; i++)
+      assert.ok(res.dequant[i] === Math.fround((res.codes[i]! - 4) * res.scales[Math.floor(i / cols) * ng + Math.floor((i % cols) / 32)]!), `dequant ${i}`);
+    assert.equal(res.details.rel_error_after, res.details.rel_error_before);
+  });
+
+  test("with H = c·I, quantizer 'gptq' is RTN on GPTQ's symmetric grid (not the absmax grid of 'rtn')", async () => {
+    const r = centeredLcg(6), rows = 16, cols = 96, w = lowRankWeight(rows, cols, r), H = new Float64Array(cols * cols);
+    for (let i = 0; i < cols; i++) H[i * cols + i] = 3;
+    const g = await flrq(w, rows, cols, H, null, { bits: 3, groupSize: 32, budget: 0, quantizer: 'gptq' });
+    const ref = await rtn(w, rows, cols, { bits: 3, groupSize: 32, symmetric: true });
+    assert.deepEqual(g.codes, ref.codes);
+    assert.deepEqual(g.scales, ref.scales);
+    const a = await flrq(w, rows, cols, H, null, { bits: 3, groupSize: 32, budget: 0, quantizer: 'rtn', clipSearch: false });
+    assert.notDeepEqual(a.scales, g.scales, 'absmax scale amax/3 vs GPTQ-symmetric 2·amax/7');
+  });
+
+  test("quantizer 'gptq' with rank > 0: dequant is (code − 2^(b−1))·scale, BLC stays monotone, bad inputs are rejected", async () => {
+    const r = centeredLcg(7), rows = 48, cols = 64, w = lowRankWeight(rows, cols, r), H = correlatedHessian(cols, r);
+    const res = await flrq(w, rows, cols, H, null, { bits: 3, groupSize: 32, budget: 2, slope: 0, blcEpochs: 3, quantizer: 'gptq' });
+    assert.ok(res.rank >= 1, `rank ${res.rank}`);
+    res.blcBest.forEach((e, i) => i && assert.ok(e <= res.blcBest[i - 1]!));
+    const ng = cols / 32;
+    for (let i = 0; i < rows * cols; i++)
+      assert.ok(res.dequant[i] === Math.fround((res.codes[i]! - 4) * res.scales[Math.floor(i / cols) * ng + Math.floor((i % cols) / 32)]!));
+    assert.ok(res.details.rel_error_after < res.details.rel_error_before);
+    await assert.rejects(flrq(w, rows, cols, null, null, { quantizer: 'gptq' }), /needs the Hessian/);
+    await assert.rejects(flrq(w, rows, cols, H, null, { quantizer: 'awq' as never }), /quantizer must be/);
+  });
+
+  test("lorc with quantizer 'gptq' and rank 0 is GPTQ's symmetric result", async () => {
+    const r = centeredLcg(8), rows = 16, cols = 64, w = lowRankWeight(rows, cols, r), H = correlatedHessian(cols, r);
+    const res = await lorc(w, rows, cols, H, { bits: 3, groupSize: 32, rank: 0, quantizer: 'gptq', threads: 2 });
+    const ref = await gptq(w, rows, cols, H, GPTQ_SYM, { threads: 2 });
+    assert.deepEqual(res.codes, ref.codes);
+    assert.deepEqual(res.dequant, ref.dequant);
   });
 
   test('cancellation rejects with E_CANCELLED', async () => {

@@ -13,6 +13,7 @@ import type { Kernel, KernelContext, KernelOutput } from './kernels';
 type Settings = Record<string, unknown>;
 const num = (s: Settings, k: string): number | undefined => (typeof s[k] === 'number' ? (s[k] as number) : undefined);
 const bool = (s: Settings, k: string): boolean | undefined => (typeof s[k] === 'boolean' ? (s[k] as boolean) : undefined);
+const quantizer = (s: Settings): lowbit.ResidualQuantizer | undefined => (s.quantizer === 'gptq' || s.quantizer === 'rtn' ? s.quantizer : undefined);
 
 function common(ctx: KernelContext): lowbit.JobOptions {
   return { signal: ctx.signal, onProgress: ctx.onProgress, layer: ctx.layer.name, threads: ctx.threads };
@@ -70,7 +71,7 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
       const r = await lowbit.flrq(data, rows, cols, hessian(ctx), ctx.input?.stats.absMean() ?? null, {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
         budget: num(s, 'max_extra_storage'), blcEpochs: num(s, 'blc_epochs'), sketchIters: num(s, 'sketch_iterations'),
-        slope: num(s, 'slope_threshold'), actScaling: bool(s, 'activation_scaling'),
+        slope: num(s, 'slope_threshold'), actScaling: bool(s, 'activation_scaling'), quantizer: quantizer(s),
       });
       return lowRankOutput(r, ctx);
     },
@@ -78,7 +79,7 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
       const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
       const r = await lowbit.lorc(data, rows, cols, hessian(ctx), {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0,
+        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0, quantizer: quantizer(s),
       });
       return lowRankOutput(r, ctx);
     },
@@ -87,7 +88,7 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
       const scaled = bool(s, 'activation_scaled') ?? true;
       const r = await lowbit.lqer(data, rows, cols, hessian(ctx), scaled ? ctx.input?.stats.absMean() ?? null : null, {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0,
+        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0, quantizer: quantizer(s),
       });
       return lowRankOutput(r, ctx);
     },
