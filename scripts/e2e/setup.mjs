@@ -56,7 +56,10 @@ export function ensureToolchain(home = process.env.LOWBIT_E2E_HOME || join(homed
     allowScripts: { 'code-server': true, argon2: true },
   }, null, 2));
   // code-server's postinstall builds native modules: they must be built by Node 24 against its headers.
-  const env = { ...process.env, PATH: `${join(node24Dir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: node24Dir };
+  // It reads the Node version from npm_config_user_agent, so the npm_* variables of an enclosing
+  // `npm test` (which name Node 20) must not leak into this install.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  const env = { ...inherited, PATH: `${join(node24Dir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: node24Dir };
   sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: csDir, env, timeout: 900_000 });
   writeFileSync(stamp, new Date().toISOString());
   return paths;
