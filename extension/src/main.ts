@@ -7,6 +7,7 @@ import { Ctx } from './ctx';
 import { compressAndEvaluate } from './commands/compressAndEvaluate';
 import { showPanel } from './commands/showPanels';
 import { restartServer } from './commands/restartServer';
+import { trackRecipeEditors } from './recipe';
 
 let ctx: Ctx | undefined;
 
@@ -27,6 +28,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lowbit
       'lowbit.restartServer': restartServer(c),
     };
     for (const [id, fn] of Object.entries(commands)) c.push(vscode.commands.registerCommand(id, fn));
+    c.push(trackRecipeEditors(c));
     await c.start();
     return { ctx: c };
   } catch (e) {

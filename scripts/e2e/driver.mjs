@@ -83,6 +83,18 @@ export async function runUi({ base, ext, ws, out }) {
       await page.waitForTimeout(1500);
       await page.screenshot({ path: join(out, 'ui-recipe.png') });
     });
+    // The report panel may still show the previous recipe's report while the new one is on its way
+    // (the panel is reused): wait for the wanted numbers rather than reading the row once.
+    const perplexityRow = async (f, [fp, q]) => {
+      const want = JSON.stringify(['Perplexity', fp.toFixed(3), q.toFixed(3)]);
+      const row = f.locator('#metrics tr[data-metric="Perplexity"] td');
+      let cells = '';
+      for (const t0 = Date.now(); Date.now() - t0 < 20_000; await page.waitForTimeout(250)) {
+        cells = JSON.stringify(await row.allTextContents());
+        if (cells === want) return;
+      }
+      throw new Error(`perplexity row ${cells} != ${want}`);
+    };
     const expectedPath = join(out, 'expected-report.json');
     const expected = existsSync(expectedPath) ? JSON.parse(readFileSync(expectedPath, 'utf8')) : null;
     // With a finished run (the suite's compress test), the panel must show that run's numbers;
@@ -91,10 +103,7 @@ export async function runUi({ base, ext, ws, out }) {
       await palette('Lowbit: Show Report');
       const f = await panelFrame('Lowbit Report');
       if (!expected) { await f.locator('#error', { hasText: 'No report yet' }).waitFor({ timeout: 20_000 }); return; }
-      await f.locator('#metrics tr[data-metric="Perplexity"]').waitFor({ timeout: 20_000 });
-      const cells = await f.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents();
-      const want = ['Perplexity', expected.perplexity[0].toFixed(3), expected.perplexity[1].toFixed(3)];
-      if (JSON.stringify(cells) !== JSON.stringify(want)) throw new Error(`perplexity row ${JSON.stringify(cells)} != ${JSON.stringify(want)}`);
+      await perplexityRow(f, [expected.perplexity[0], expected.perplexity[1]]);
       const rows = await f.locator('#layer-table tbody tr').count();
       if (rows !== 36) throw new Error(`layer table has ${rows} rows, expected 36`);
       await page.waitForTimeout(500);
@@ -118,10 +127,7 @@ export async function runUi({ base, ext, ws, out }) {
       await openFile('recorded-gptq.lowbit.yaml');
       await palette('Lowbit: Show Report');
       const f = await panelFrame('Lowbit Report');
-      const want = ['Perplexity', r.metrics.fp.perplexity.toFixed(3), r.metrics.quantized.perplexity.toFixed(3)];
-      await f.locator('#metrics tr[data-metric="Perplexity"]').waitFor({ timeout: 20_000 });
-      const cells = await f.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents();
-      if (JSON.stringify(cells) !== JSON.stringify(want)) throw new Error(`perplexity row ${JSON.stringify(cells)} != ${JSON.stringify(want)}`);
+      await perplexityRow(f, [r.metrics.fp.perplexity, r.metrics.quantized.perplexity]);
       const rows = await f.locator('#layer-table tbody tr').count();
       if (rows !== r.layers.length) throw new Error(`layer table has ${rows} rows, expected ${r.layers.length}`);
       await f.locator('#compare').waitFor({ timeout: 10_000 });

@@ -49,6 +49,9 @@ export class PanelManager implements vscode.Disposable {
       entry = e;
       this.open.set(kind, e);
       panel.onDidDispose(() => this.open.delete(kind));
+      // Hidden webviews lose their page (retainContextWhenHidden is off) and reload when shown again:
+      // queue messages until that page says 'ready', or a reveal followed by a post would be lost.
+      panel.onDidChangeViewState(() => { if (!panel.visible) e.ready = false; });
       panel.webview.onDidReceiveMessage((raw: unknown) => {
         const msg = parseFromWebview(raw);
         if (typeof msg === 'string') { this.ctx.output.appendLine(`[${kind} panel] rejected message: ${msg}`); return; }
