@@ -9,8 +9,11 @@
  * Symmetric quantization is GPTQ-style: zero = 2^(bits−1) (MatMulNBits' default zero point).
  *
  * Errors: rejected / thrown as {@link LowbitKernelError} with `code` E_ARG, E_SHAPE, E_NUMERIC or E_CANCELLED.
+ * Inputs are read in place (zero-copy) while a kernel runs: do not mutate `w` or `H` (nor add() to a
+ * {@link Hessian} passed as H) until its promise settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
+import { type JobControl, type NativeJobControl, runJob } from './job';
 
 export * from './lowbit';
 
@@ -56,11 +59,7 @@ export interface GptqOptions extends RtnOptions {
 }
 
 /** Cooperative cancellation, progress (columns done of total) and thread count (0 = all cores). */
-export interface JobControl {
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
-  threads?: number;
-}
+export type { JobControl } from './job';
 
 /** GPTQ output: the quantized weight plus the solver's statistics. */
 export interface GptqResult extends QuantizedWeight {
@@ -73,10 +72,8 @@ export interface GptqResult extends QuantizedWeight {
 }
 
 interface Addon {
-  lbCreateToken(): unknown;
-  lbCancel(token: unknown): void;
-  rtn(w: Float32Array, rows: number, cols: number, o: object, ctl: object): Promise<QuantizedWeight>;
-  gptq(w: Float32Array, rows: number, cols: number, H: Float64Array, o: object, ctl: object): Promise<GptqResult>;
+  rtn(w: Float32Array, rows: number, cols: number, o: object, ctl: NativeJobControl): Promise<QuantizedWeight>;
+  gptq(w: Float32Array, rows: number, cols: number, H: Float64Array, o: object, ctl: NativeJobControl): Promise<GptqResult>;
   hessianAdd(H: Float64Array, n: number, samples: number, x: Float32Array, tokens: number, threads: number): number;
   relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array, threads: number): number;
 }
@@ -102,23 +99,6 @@ function checkQuant(w: Float32Array, rows: number, cols: number, o: RtnOptions, 
   if (!Number.isInteger(o.groupSize) || (o.groupSize !== -1 && o.groupSize <= 0)) fail(`${what}: groupSize must be -1 (per row) or a positive integer (got ${o.groupSize})`);
   for (let i = 0; i < w.length; i++) {
     if (!Number.isFinite(w[i]!)) fail(`${what}: non-finite weight ${w[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`, 'E_NUMERIC');
-  }
-}
-
-async function runJob<T>(what: string, ctl: JobControl | undefined, start: (c: object) => Promise<T>): Promise<T> {
-  if (ctl?.signal?.aborted) fail(`${what}: cancelled before start`, 'E_CANCELLED');
-  const n = native();
-  const token = n.lbCreateToken();
-  const onAbort = (): void => n.lbCancel(token);
-  ctl?.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await start({ token, onProgress: ctl?.onProgress, threads: ctl?.threads ?? 0 });
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (err instanceof LowbitKernelError) throw err;
-    throw new LowbitKernelError(`${what}: ${err.message}`, err.code ?? 'E_NUMERIC');
-  } finally {
-    ctl?.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -11,9 +11,11 @@
  *
  * Every kernel runs off the JS thread and accepts {@link KernelJobOptions}: an AbortSignal (cooperative:
  * checked between column blocks / ranks, rejects with code `E_CANCELLED`), a progress callback
- * (fraction in [0, 1]) and a thread count (results never depend on it).
+ * (fraction in [0, 1]) and a thread count (results never depend on it). Inputs are read in place
+ * (zero-copy) while a kernel runs: do not mutate `w`, `H`, `actMean` until its promise settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
+import { type NativeJobControl, runJob } from './job';
 
 /** Cancellation / progress / threading control shared by all async kernels. */
 export interface KernelJobOptions {
@@ -37,8 +39,6 @@ interface Addon {
   binarizeRow: (w: Float64Array, mask: Uint8Array | null, order: number, fp16: boolean) => BinarizeRowResult;
   billmSearchBlock: (s: Float64Array, rows: number, count: number, upLim: number) => BlockSearchResult;
   hessianInverseFactor: (H: Float64Array, n: number, percdamp: number) => { U: Float64Array; dead: Uint8Array };
-  binlrCreateToken: () => unknown;
-  binlrCancel: (t: unknown) => void;
   svd: (...a: unknown[]) => Promise<{ u: Float64Array; s: Float64Array; vt: Float64Array }>;
   r1Sketch: (...a: unknown[]) => Promise<{ L: Float64Array; R: Float64Array }>;
   flrq: (...a: unknown[]) => Promise<LowRankResult>;
@@ -62,21 +62,11 @@ function toF64(a: Float32Array | Float64Array): Float64Array {
   return a instanceof Float64Array ? a : Float64Array.from(a);
 }
 
-async function runJob<T>(opts: KernelJobOptions, start: (ctl: object) => Promise<T>): Promise<T> {
-  const prefix = opts.layer ? `${opts.layer}: ` : '';
-  if (opts.signal?.aborted) throw new LowbitKernelError(`${prefix}cancelled before start`, 'E_CANCELLED');
-  const native = load();
-  const token = native.binlrCreateToken();
-  const onAbort = () => native.binlrCancel(token);
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await start({ token, onProgress: opts.onProgress, threads: opts.threads ?? 0 });
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    throw new LowbitKernelError(prefix + err.message, err.code ?? 'E_NUMERIC');
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-  }
+/** Runs a kernel with the shared job contract; progress reaches `opts.onProgress` as a fraction. */
+function runKernel<T>(opts: KernelJobOptions, start: (ctl: NativeJobControl) => Promise<T>): Promise<T> {
+  const { signal, threads, onProgress } = opts;
+  const fraction = onProgress && ((done: number, total: number) => onProgress(total ? done / total : 1));
+  return runJob(opts.layer, { signal, threads, onProgress: fraction }, start);
 }
 
 // ---------------------------------------------------------------- binarization
@@ -133,7 +123,7 @@ export interface BillmResult {
 export async function billm(w: Float32Array, rows: number, cols: number, H: Float64Array, opts: BillmOptions = {}): Promise<BillmResult> {
   checkMatrix(w, rows, cols, 'billm w');
   checkMatrix(H, cols, cols, 'billm H');
-  return runJob(opts, (ctl) => load().billm(w, rows, cols, H, opts, ctl));
+  return runKernel(opts, (ctl) => load().billm(w, rows, cols, H, opts, ctl));
 }
 
 /** Decodes a {@link BillmStored} back to fp32 weights (rows×cols). */
@@ -188,7 +178,7 @@ export async function pbllm(w: Float32Array, rows: number, cols: number, H: Floa
   checkMatrix(w, rows, cols, 'pbllm w');
   checkMatrix(H, cols, cols, 'pbllm H');
   check(opts.lowFrac === undefined || (opts.lowFrac >= 0 && opts.lowFrac <= 1), 'pbllm: lowFrac must be in [0, 1]');
-  return runJob(opts, (ctl) => load().pbllm(w, rows, cols, H, opts, ctl));
+  return runKernel(opts, (ctl) => load().pbllm(w, rows, cols, H, opts, ctl));
 }
 
 export interface DualBinOptions extends KernelJobOptions {
@@ -213,7 +203,7 @@ export interface DualBinResult {
 /** Dual binarization (DB-LLM FDB form, PTQ alternating refit). */
 export async function dualBinarize(w: Float32Array, rows: number, cols: number, opts: DualBinOptions = {}): Promise<DualBinResult> {
   checkMatrix(w, rows, cols, 'dualBinarize w');
-  return runJob(opts, (ctl) => load().dualBinarize(w, rows, cols, opts, ctl));
+  return runKernel(opts, (ctl) => load().dualBinarize(w, rows, cols, opts, ctl));
 }
 
 export interface BinarizeRowResult { values: Float64Array; alphas: number[]; mus: number[] }
@@ -254,7 +244,7 @@ export interface SvdResult {
 /** Thin float64 SVD (Gram-matrix eigen decomposition; small σ accurate in absolute terms only). */
 export async function svd(a: Float32Array | Float64Array, rows: number, cols: number, opts: KernelJobOptions = {}): Promise<SvdResult> {
   checkMatrix(a, rows, cols, 'svd a');
-  const r = await runJob(opts, (ctl) => load().svd(toF64(a), rows, cols, ctl));
+  const r = await runKernel(opts, (ctl) => load().svd(toF64(a), rows, cols, ctl));
   return { ...r, k: Math.min(rows, cols) };
 }
 
@@ -270,7 +260,7 @@ export interface R1SketchOptions extends KernelJobOptions {
 export async function r1Sketch(a: Float32Array | Float64Array, rows: number, cols: number, opts: R1SketchOptions): Promise<{ L: Float64Array; R: Float64Array }> {
   checkMatrix(a, rows, cols, 'r1Sketch a');
   check(Number.isInteger(opts.rank) && opts.rank >= 0 && opts.rank <= Math.min(rows, cols), `r1Sketch: rank must be in [0, ${Math.min(rows, cols)}]`);
-  return runJob(opts, (ctl) => load().r1Sketch(toF64(a), rows, cols, opts, ctl));
+  return runKernel(opts, (ctl) => load().r1Sketch(toF64(a), rows, cols, opts, ctl));
 }
 
 /** Matches `LowRankDetails` in language-server/src/protocol/report.ts. */
@@ -339,7 +329,7 @@ export async function flrq(w: Float32Array, rows: number, cols: number, H: Float
   if (H) checkMatrix(H, cols, cols, 'flrq H');
   check(!actMean || actMean.length === cols, `flrq: actMean must have ${cols} entries`);
   checkQuantizer(opts.quantizer, H, 'flrq');
-  return runJob(opts, (ctl) => load().flrq(w, rows, cols, H, actMean, opts, ctl));
+  return runKernel(opts, (ctl) => load().flrq(w, rows, cols, H, actMean, opts, ctl));
 }
 
 export interface BaselineOptions extends KernelJobOptions {
@@ -359,7 +349,7 @@ export async function lorc(w: Float32Array, rows: number, cols: number, H: Float
   checkMatrix(w, rows, cols, 'lorc w');
   if (H) checkMatrix(H, cols, cols, 'lorc H');
   checkQuantizer(opts.quantizer, H, 'lorc');
-  return runJob(opts, (ctl) => load().lorc(w, rows, cols, H, opts, ctl));
+  return runKernel(opts, (ctl) => load().lorc(w, rows, cols, H, opts, ctl));
 }
 
 /** LQER / L²QER: rank-k SVD of the error scaled by diag(actMean) (plain SVD when null). */
@@ -368,7 +358,7 @@ export async function lqer(w: Float32Array, rows: number, cols: number, H: Float
   if (H) checkMatrix(H, cols, cols, 'lqer H');
   check(!actMean || actMean.length === cols, `lqer: actMean must have ${cols} entries`);
   checkQuantizer(opts.quantizer, H, 'lqer');
-  return runJob(opts, (ctl) => load().lqer(w, rows, cols, H, actMean, opts, ctl));
+  return runKernel(opts, (ctl) => load().lqer(w, rows, cols, H, actMean, opts, ctl));
 }
 
 export interface SymQuantResult { codes: Uint8Array; scales: Float32Array; dequant: Float64Array }

@@ -10,15 +10,17 @@
  *   s = 1 (AWQ α = 0) reproduces {@link rtn} exactly.
  * The engine multiplies W's columns by s (the returned `weight` is already the quantized W·diag s,
  * clipped) and folds 1/s into the producer (norm γ/β or the previous linear's rows).
+ * Inputs are read in place (zero-copy) while a search runs: do not mutate `w`, `H` until it settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
-import type { JobControl, QuantizedWeight } from './index';
+import type { QuantizedWeight } from './index';
+import { type JobControl, type NativeJobControl, runJob } from './job';
 
 interface ScalingAddon {
   scaleSearch(w: Float32Array, rows: number, cols: number, H: Float64Array, cand: Float64Array, k: number, opts: object,
-    progress?: (d: number, t: number) => void): { promise: Promise<{ best: number; losses: Float64Array }>; cancel(): void };
-  clipSearch(w: Float32Array, rows: number, cols: number, H: Float64Array, opts: object):
-    { promise: Promise<{ clipRatios: Float32Array; weight: QuantizedWeight }>; cancel(): void };
+    ctl: NativeJobControl): Promise<{ best: number; losses: Float64Array }>;
+  clipSearch(w: Float32Array, rows: number, cols: number, H: Float64Array, opts: object,
+    ctl: NativeJobControl): Promise<{ clipRatios: Float32Array; weight: QuantizedWeight }>;
 }
 
 function native(): ScalingAddon {
@@ -40,25 +42,6 @@ function checkLayer(w: Float32Array, rows: number, cols: number, H: Float64Array
   if (!(o.groupSize === -1 || (Number.isInteger(o.groupSize) && o.groupSize > 0))) fail(`${what}: groupSize must be -1 or a positive integer, got ${o.groupSize}`);
 }
 
-async function settle<T>(what: string, ctl: JobControl | undefined, handle: { promise: Promise<T>; cancel(): void }): Promise<T> {
-  const onAbort = (): void => handle.cancel();
-  if (ctl?.signal?.aborted) {
-    // Already cancelled: stop the work and reject now (a tiny job could finish before it sees the flag).
-    handle.cancel();
-    handle.promise.catch(() => undefined);
-    throw new LowbitKernelError(`${what}: cancelled`, 'E_CANCELLED');
-  }
-  ctl?.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await handle.promise;
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    throw new LowbitKernelError(`${what}: ${err.message}`, err.code ?? 'E_NUMERIC');
-  } finally {
-    ctl?.signal?.removeEventListener('abort', onAbort);
-  }
-}
-
 /** Grid settings shared by the searches (the RTN grid of ALGORITHMS.md §1). */
 export interface ScaleOptions { bits: number; groupSize: number; symmetric: boolean }
 
@@ -68,7 +51,7 @@ export async function scaleSearch(w: Float32Array, rows: number, cols: number, H
   checkLayer(w, rows, cols, H, opts, 'scaleSearch');
   const k = candidates.length / cols;
   if (!Number.isInteger(k) || k < 1) fail(`scaleSearch: candidates length ${candidates.length} is not a positive multiple of cols ${cols}`, 'E_SHAPE');
-  return settle('scaleSearch', ctl, native().scaleSearch(w, rows, cols, H, candidates, k, { ...opts, threads: ctl?.threads ?? 0 }, ctl?.onProgress));
+  return runJob('scaleSearch', ctl, (c) => native().scaleSearch(w, rows, cols, H, candidates, k, opts, c));
 }
 
 /** Multiplies W's columns by s (W·diag s) in fp32. */
@@ -117,7 +100,8 @@ export async function awqSearch(w: Float32Array, rows: number, cols: number, H: 
   const s = cand.subarray(best * cols, (best + 1) * cols);
   const ws = scaleColumns(w, rows, cols, s), hs = scaleHessian(H, s);
   const steps = opts.clip === false ? 1 : (opts.clipSteps ?? 10);
-  const clip = await settle('awqSearch clip', ctl, native().clipSearch(ws, rows, cols, hs, { ...grid0, steps, threads: ctl?.threads ?? 0 }));
+  const clipCtl = { signal: ctl?.signal, threads: ctl?.threads }; // progress covers the α search only
+  const clip = await runJob('awqSearch clip', clipCtl, (c) => native().clipSearch(ws, rows, cols, hs, { ...grid0, steps }, c));
   return { alpha: best / grid, scales: Float32Array.from(s), losses, clipRatios: clip.clipRatios, weight: clip.weight };
 }
 

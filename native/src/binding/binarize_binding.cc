@@ -1,224 +1,182 @@
-// N-API binding for the binarization kernels: billm, pbllm, dualBinarize (async, cancellable) and
-// the synchronous test hooks binarizeRow / billmSearchBlock. Arguments are validated in
-// native/ts/lowbit.ts; this file re-checks sizes cheaply and copies inputs on the JS thread.
+// N-API binding for the binarization kernels: billm, pbllm, dualBinarize (async, see
+// kernel_worker.h) and the synchronous test hooks binarizeRow / billmSearchBlock /
+// hessianInverseFactor. Arguments are validated in native/ts/lowbit.ts and re-checked here.
 #include <napi.h>
 
+#include <memory>
+
+#include "kernel_worker.h"
 #include "lowbit/binarize.h"
 #include "lowbit/binarize_billm_search.h"
-#include "lowbit/lowrank_napi_worker.h"
 
-namespace lowbit {
-
+namespace lowbit::binding {
 namespace {
 
-struct Mat {
-  std::vector<float> w;
-  int rows = 0, cols = 0;
-};
-
-Mat ReadWeight(const Napi::CallbackInfo& info) {
-  Mat m;
-  m.w = CopyTyped<float, Napi::Float32Array>(info[0], "w");
-  m.rows = info[1].As<Napi::Number>().Int32Value();
-  m.cols = info[2].As<Napi::Number>().Int32Value();
-  if (m.rows <= 0 || m.cols <= 0 || m.w.size() != (size_t)m.rows * m.cols)
-    throw Napi::RangeError::New(info.Env(), "w has " + std::to_string(m.w.size()) + " values, expected rows×cols = " + std::to_string((long)m.rows * m.cols));
-  return m;
-}
-
-std::vector<double> ReadHessian(const Napi::CallbackInfo& info, size_t idx, int cols) {
-  auto h = CopyTyped<double, Napi::Float64Array>(info[idx], "H");
-  if (h.size() != (size_t)cols * cols) throw Napi::RangeError::New(info.Env(), "H must be cols×cols");
-  return h;
-}
-
+// billm(w: Float32Array, rows, cols, H: Float64Array, opts, ctl) → Promise<BillmResult>
 Napi::Value BillmJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = std::make_shared<Mat>(ReadWeight(info));
-  auto H = std::make_shared<std::vector<double>>(ReadHessian(info, 3, m->cols));
-  Napi::Object o = info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  const double* H = in.Pin<double>(info[3], size_t(w.cols) * w.cols, "H");
+  Napi::Object o = OptionsArg(info, 4);
   BillmOptions opt;
-  opt.block = (int)OptNum(o, "blockSize", opt.block);
-  opt.percdamp = OptNum(o, "percdamp", opt.percdamp);
-  opt.salient_up_lim = (int)OptNum(o, "salientUpLim", opt.salient_up_lim);
-  opt.exact = OptBool(o, "exact", false);
-  opt.fp16_scales = OptBool(o, "fp16Scales", true);
-  BinlrControlArgs c = ReadControl(info[5]);
+  opt.block = IntOption(o, "blockSize", opt.block);
+  opt.percdamp = NumberOption(o, "percdamp", opt.percdamp);
+  opt.salient_up_lim = IntOption(o, "salientUpLim", opt.salient_up_lim);
+  opt.exact = BoolOption(o, "exact", false);
+  opt.fp16_scales = BoolOption(o, "fp16Scales", true);
   struct Out { std::vector<float> q; BillmStored s; BillmDetails d; };
   auto out = std::make_shared<Out>();
-  auto run = [m, H, opt, out](const JobControl& ctl) {
-    return lowbit::Billm(m->w.data(), m->rows, m->cols, H->data(), opt, ctl, &out->q, &out->s, &out->d);
-  };
-  auto build = [out](Napi::Env env) -> Napi::Value {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("dequant", MakeTyped<float, Napi::Float32Array>(env, out->q));
-    Napi::Object s = Napi::Object::New(env);
-    s.Set("sign1", MakeTyped<uint8_t, Napi::Uint8Array>(env, out->s.sign1));
-    s.Set("sign2", MakeTyped<uint8_t, Napi::Uint8Array>(env, out->s.sign2));
-    s.Set("group", MakeTyped<uint8_t, Napi::Uint8Array>(env, out->s.group));
-    s.Set("salientCols", MakeTyped<uint8_t, Napi::Uint8Array>(env, out->s.salient_col));
-    s.Set("scales", MakeTyped<float, Napi::Float32Array>(env, out->s.scales));
-    r.Set("stored", s);
-    Napi::Object d = Napi::Object::New(env);
-    Napi::Object sal = Napi::Object::New(env);
-    sal.Set("rows", out->d.sal_rows);
-    sal.Set("cols", out->d.sal_cols);
-    sal.Set("values", ToArray(env, out->d.saliency));
-    d.Set("saliency", sal);
-    d.Set("column_profile", ToArray(env, out->d.column_profile));
-    std::vector<double> cols(out->d.salient_columns.begin(), out->d.salient_columns.end());
-    d.Set("salient_columns", ToArray(env, cols));
-    d.Set("split_points", ToArray(env, out->d.split_points));
-    d.Set("bits_claimed", out->d.bits_claimed);
-    d.Set("bits_stored", out->d.bits_stored);
-    r.Set("details", d);
-    r.Set("loss", out->d.loss);
-    return r;
-  };
-  auto* wk = new BinlrWorker(env, run, build, c.cancel, c.threads, c.progress);
-  Napi::Promise p = wk->Promise();
-  wk->Queue();
-  return p;
+  return KernelWorker::Start(info.Env(), info[5], std::move(in),
+      [=](const JobControl& ctl) { return Billm(w.data, w.rows, w.cols, H, opt, ctl, &out->q, &out->s, &out->d); },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("dequant", AdoptTyped(env, std::move(out->q)));
+        Napi::Object s = Napi::Object::New(env);
+        s.Set("sign1", AdoptTyped(env, std::move(out->s.sign1)));
+        s.Set("sign2", AdoptTyped(env, std::move(out->s.sign2)));
+        s.Set("group", AdoptTyped(env, std::move(out->s.group)));
+        s.Set("salientCols", AdoptTyped(env, std::move(out->s.salient_col)));
+        s.Set("scales", AdoptTyped(env, std::move(out->s.scales)));
+        r.Set("stored", s);
+        const BillmDetails& det = out->d;
+        Napi::Object d = Napi::Object::New(env);
+        Napi::Object sal = Napi::Object::New(env);
+        sal.Set("rows", det.sal_rows);
+        sal.Set("cols", det.sal_cols);
+        sal.Set("values", ToNumberArray(env, det.saliency));
+        d.Set("saliency", sal);
+        d.Set("column_profile", ToNumberArray(env, det.column_profile));
+        d.Set("salient_columns", ToNumberArray(env, det.salient_columns));
+        d.Set("split_points", ToNumberArray(env, det.split_points));
+        d.Set("bits_claimed", det.bits_claimed);
+        d.Set("bits_stored", det.bits_stored);
+        r.Set("details", d);
+        r.Set("loss", det.loss);
+        return r;
+      });
 }
 
+// pbllm(w.data, w.rows, w.cols, H, opts, ctl) → Promise<PbllmResult>
 Napi::Value PbllmJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = std::make_shared<Mat>(ReadWeight(info));
-  auto H = std::make_shared<std::vector<double>>(ReadHessian(info, 3, m->cols));
-  Napi::Object o = info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  const double* H = in.Pin<double>(info[3], size_t(w.cols) * w.cols, "H");
+  Napi::Object o = OptionsArg(info, 4);
   PbllmOptions opt;
-  opt.low_frac = OptNum(o, "lowFrac", opt.low_frac);
-  opt.group_size = (int)OptNum(o, "groupSize", opt.group_size);
-  opt.block = (int)OptNum(o, "blockSize", opt.block);
-  opt.percdamp = OptNum(o, "percdamp", opt.percdamp);
-  opt.hessian_saliency = OptBool(o, "hessianSaliency", true);
-  BinlrControlArgs c = ReadControl(info[5]);
+  opt.low_frac = NumberOption(o, "lowFrac", opt.low_frac);
+  opt.group_size = IntOption(o, "groupSize", opt.group_size);
+  opt.block = IntOption(o, "blockSize", opt.block);
+  opt.percdamp = NumberOption(o, "percdamp", opt.percdamp);
+  opt.hessian_saliency = BoolOption(o, "hessianSaliency", true);
   auto out = std::make_shared<PbllmResult>();
-  auto run = [m, H, opt, out](const JobControl& ctl) {
-    return lowbit::Pbllm(m->w.data(), m->rows, m->cols, H->data(), opt, ctl, out.get());
-  };
-  auto build = [out](Napi::Env env) -> Napi::Value {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("dequant", MakeTyped<float, Napi::Float32Array>(env, out->dequant));
-    r.Set("mask", MakeTyped<uint8_t, Napi::Uint8Array>(env, out->mask));
-    r.Set("binParams", MakeTyped<float, Napi::Float32Array>(env, out->bin_params));
-    r.Set("q8Params", MakeTyped<float, Napi::Float32Array>(env, out->q8_params));
-    r.Set("bitsClaimed", out->bits_claimed);
-    r.Set("bitsStored", out->bits_stored);
-    r.Set("loss", out->loss);
-    return r;
-  };
-  auto* wk = new BinlrWorker(env, run, build, c.cancel, c.threads, c.progress);
-  Napi::Promise p = wk->Promise();
-  wk->Queue();
-  return p;
+  return KernelWorker::Start(info.Env(), info[5], std::move(in),
+      [=](const JobControl& ctl) { return Pbllm(w.data, w.rows, w.cols, H, opt, ctl, out.get()); },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("dequant", AdoptTyped(env, std::move(out->dequant)));
+        r.Set("mask", AdoptTyped(env, std::move(out->mask)));
+        r.Set("binParams", AdoptTyped(env, std::move(out->bin_params)));
+        r.Set("q8Params", AdoptTyped(env, std::move(out->q8_params)));
+        r.Set("bitsClaimed", out->bits_claimed);
+        r.Set("bitsStored", out->bits_stored);
+        r.Set("loss", out->loss);
+        return r;
+      });
 }
 
-Napi::Value DualBin(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = std::make_shared<Mat>(ReadWeight(info));
-  Napi::Object o = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
+// dualBinarize(w.data, w.rows, w.cols, opts, ctl) → Promise<DualBinResult>
+Napi::Value DualBinarizeJs(const Napi::CallbackInfo& info) {
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  Napi::Object o = OptionsArg(info, 3);
   DualBinOptions opt;
-  opt.group_size = (int)OptNum(o, "groupSize", opt.group_size);
-  opt.iters = (int)OptNum(o, "iters", opt.iters);
-  BinlrControlArgs c = ReadControl(info[4]);
+  opt.group_size = IntOption(o, "groupSize", opt.group_size);
+  opt.iters = IntOption(o, "iters", opt.iters);
   auto out = std::make_shared<DualBinResult>();
-  auto run = [m, opt, out](const JobControl& ctl) {
-    return lowbit::DualBinarize(m->w.data(), m->rows, m->cols, opt, ctl, out.get());
-  };
-  auto build = [out](Napi::Env env) -> Napi::Value {
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("dequant", MakeTyped<float, Napi::Float32Array>(env, out->dequant));
-    r.Set("b1", MakeTyped<uint8_t, Napi::Uint8Array>(env, out->b1));
-    r.Set("b2", MakeTyped<uint8_t, Napi::Uint8Array>(env, out->b2));
-    r.Set("alphas", MakeTyped<float, Napi::Float32Array>(env, out->alphas));
-    r.Set("errorCurve", ToArray(env, out->error_curve));
-    r.Set("bitsStored", out->bits_stored);
-    return r;
-  };
-  auto* wk = new BinlrWorker(env, run, build, c.cancel, c.threads, c.progress);
-  Napi::Promise p = wk->Promise();
-  wk->Queue();
-  return p;
+  return KernelWorker::Start(info.Env(), info[4], std::move(in),
+      [=](const JobControl& ctl) { return DualBinarize(w.data, w.rows, w.cols, opt, ctl, out.get()); },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("dequant", AdoptTyped(env, std::move(out->dequant)));
+        r.Set("b1", AdoptTyped(env, std::move(out->b1)));
+        r.Set("b2", AdoptTyped(env, std::move(out->b2)));
+        r.Set("alphas", AdoptTyped(env, std::move(out->alphas)));
+        r.Set("errorCurve", ToNumberArray(env, out->error_curve));
+        r.Set("bitsStored", out->bits_stored);
+        return r;
+      });
 }
 
 // binarizeRow(w: Float64Array, mask: Uint8Array | null, order, fp16) → {values, alphas, mus}
-Napi::Value BinarizeRow(const Napi::CallbackInfo& info) {
+Napi::Value BinarizeRowJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto w = CopyTyped<double, Napi::Float64Array>(info[0], "w");
-  std::vector<uint8_t> mask;
-  if (info[1].IsTypedArray()) mask = CopyTyped<uint8_t, Napi::Uint8Array>(info[1], "mask");
-  if (!mask.empty() && mask.size() != w.size()) throw Napi::RangeError::New(env, "mask length must equal w length");
-  int order = info[2].As<Napi::Number>().Int32Value();
-  if (order < 1 || order > 8) throw Napi::RangeError::New(env, "order must be in 1..8");
-  bool fp16 = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
-  std::vector<double> out(w.size(), 0.0);
+  Napi::Float64Array w = TypedArg<double>(info[0], kAnyLength, "w");
+  const size_t n = w.ElementLength();
+  const uint8_t* mask = nullptr;  // null or an empty mask: every entry
+  if (info[1].IsTypedArray()) {
+    Napi::Uint8Array m = TypedArg<uint8_t>(info[1], kAnyLength, "mask");
+    if (m.ElementLength() != 0) mask = TypedArg<uint8_t>(m, n, "mask").Data();
+  }
+  const int order = DimArg(info, 2, "order");
+  if (order > 8) ThrowArg(env, "order must be in 1..8");
+  const bool fp16 = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+  std::vector<double> values(n, 0.0);
   std::vector<BinParams> p(order);
-  BinarizeResidual(w.data(), mask.empty() ? nullptr : mask.data(), (int)w.size(), order, fp16, out.data(), p.data());
+  BinarizeResidual(w.Data(), mask, static_cast<int>(n), order, fp16, values.data(), p.data());
+  std::vector<double> alphas, mus;
+  for (const BinParams& x : p) {
+    alphas.push_back(x.alpha);
+    mus.push_back(x.mu);
+  }
   Napi::Object r = Napi::Object::New(env);
-  r.Set("values", MakeTyped<double, Napi::Float64Array>(env, out));
-  std::vector<double> a, mu;
-  for (auto& x : p) { a.push_back(x.alpha); mu.push_back(x.mu); }
-  r.Set("alphas", ToArray(env, a));
-  r.Set("mus", ToArray(env, mu));
+  r.Set("values", AdoptTyped(env, std::move(values)));
+  r.Set("alphas", ToNumberArray(env, alphas));
+  r.Set("mus", ToNumberArray(env, mus));
   return r;
 }
 
-// billmSearchBlock(S: Float64Array, rows, count, upLim) → {salient, k, split, splitErrors, bestSplit}
+// billmSearchBlock(S: Float64Array rows×count, rows, count, upLim) → {salient, k, split, splitErrors, bestSplit}
 Napi::Value SearchBlockJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto S = CopyTyped<double, Napi::Float64Array>(info[0], "S");
-  int rows = info[1].As<Napi::Number>().Int32Value(), count = info[2].As<Napi::Number>().Int32Value();
-  int up = info[3].As<Napi::Number>().Int32Value();
-  if (rows <= 0 || count <= 0 || S.size() != (size_t)rows * count) throw Napi::RangeError::New(env, "S must be rows×count");
-  BlockSearch b = SearchBlock(S.data(), rows, count, up, 1);
+  const int rows = DimArg(info, 1, "rows"), count = DimArg(info, 2, "count");
+  Napi::Float64Array S = TypedArg<double>(info[0], size_t(rows) * count, "S");
+  BlockSearch b = SearchBlock(S.Data(), rows, count, info[3].As<Napi::Number>().Int32Value(), 1);
   Napi::Object r = Napi::Object::New(env);
-  r.Set("salient", MakeTyped<uint8_t, Napi::Uint8Array>(env, b.salient));
+  r.Set("salient", AdoptTyped(env, std::move(b.salient)));
   r.Set("k", b.k);
   r.Set("split", b.split);
-  r.Set("splitErrors", ToArray(env, b.split_errors));
+  r.Set("splitErrors", ToNumberArray(env, b.split_errors));
   r.Set("bestSplit", b.best_split);
   return r;
 }
 
-// hessianInverseFactor(H: Float64Array, n, percdamp) → {U: Float64Array, dead: Uint8Array}
+// hessianInverseFactor(H: Float64Array n×n, n, percdamp) → {U: Float64Array, dead: Uint8Array}
 Napi::Value FactorJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto H = CopyTyped<double, Napi::Float64Array>(info[0], "H");
-  int n = info[1].As<Napi::Number>().Int32Value();
-  if (n <= 0 || H.size() != (size_t)n * n) throw Napi::RangeError::New(env, "H must be n×n");
+  const int n = DimArg(info, 1, "n");
+  Napi::Float64Array H = TypedArg<double>(info[0], size_t(n) * n, "H");
   std::vector<double> U;
   std::vector<uint8_t> dead;
-  Status st = HessianInverseFactor(H.data(), n, info[2].As<Napi::Number>().DoubleValue(), &U, &dead);
-  if (!st.ok()) throw Napi::Error::New(env, st.message);
+  Status st = HessianInverseFactor(H.Data(), n, info[2].As<Napi::Number>().DoubleValue(), &U, &dead);
+  if (!st.ok()) throw StatusError(env, st);
   Napi::Object r = Napi::Object::New(env);
-  r.Set("U", MakeTyped<double, Napi::Float64Array>(env, U));
-  r.Set("dead", MakeTyped<uint8_t, Napi::Uint8Array>(env, dead));
+  r.Set("U", AdoptTyped(env, std::move(U)));
+  r.Set("dead", AdoptTyped(env, std::move(dead)));
   return r;
-}
-
-Napi::Value CreateToken(const Napi::CallbackInfo& info) {
-  auto* flag = new CancelFlag(std::make_shared<std::atomic<bool>>(false));
-  return Napi::External<CancelFlag>::New(info.Env(), flag, [](Napi::Env, CancelFlag* f) { delete f; });
-}
-
-Napi::Value CancelToken(const Napi::CallbackInfo& info) {
-  if (info[0].IsExternal()) (*info[0].As<Napi::External<CancelFlag>>().Data())->store(true);
-  return info.Env().Undefined();
 }
 
 }  // namespace
 
 /** Registers the binarization exports on the addon. */
 void RegisterBinarize(Napi::Env env, Napi::Object exports) {
-  exports.Set("billm", Napi::Function::New(env, BillmJs));
-  exports.Set("pbllm", Napi::Function::New(env, PbllmJs));
-  exports.Set("dualBinarize", Napi::Function::New(env, DualBin));
-  exports.Set("binarizeRow", Napi::Function::New(env, BinarizeRow));
-  exports.Set("billmSearchBlock", Napi::Function::New(env, SearchBlockJs));
-  exports.Set("hessianInverseFactor", Napi::Function::New(env, FactorJs));
-  exports.Set("binlrCreateToken", Napi::Function::New(env, CreateToken));
-  exports.Set("binlrCancel", Napi::Function::New(env, CancelToken));
+  SetExports(env, exports, {
+      {"billm", BillmJs},
+      {"pbllm", PbllmJs},
+      {"dualBinarize", DualBinarizeJs},
+      {"binarizeRow", BinarizeRowJs},
+      {"billmSearchBlock", SearchBlockJs},
+      {"hessianInverseFactor", FactorJs},
+  });
 }
 
-}  // namespace lowbit
+}  // namespace lowbit::binding

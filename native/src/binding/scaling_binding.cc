@@ -1,100 +1,65 @@
-// Bindings for the activation-aware scaling kernels (AWQ / OS+ scale search, AWQ clip search).
-// Arguments are validated in native/ts/scaling.ts first; here they are re-checked cheaply and copied.
+// Bindings for the activation-aware scaling kernels (AWQ / OS+ scale search, AWQ clip search), async
+// with the kernel_worker.h contract. Arguments are validated in native/ts/scaling.ts first.
 #include <napi.h>
 
-#include <cstring>
 #include <memory>
 
-#include "job_worker.h"
+#include "kernel_worker.h"
 #include "lowbit/scale_search.h"
 
-namespace lowbit_binding {
+namespace lowbit::binding {
 namespace {
 
-int IntOf(const Napi::Object& o, const char* key, int def) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def;
-}
-bool BoolOf(const Napi::Object& o, const char* key, bool def) {
-  Napi::Value v = o.Get(key);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
-}
-lowbit::GridSpec GridOf(const Napi::Object& o) {
-  lowbit::GridSpec g;
-  g.bits = IntOf(o, "bits", 4);
-  g.symmetric = BoolOf(o, "symmetric", false);
-  g.mse_clip = BoolOf(o, "mseClip", false);
-  return g;
-}
-template <typename T, typename Arr>
-Arr Typed(Napi::Env env, const std::vector<T>& v) {
-  Arr a = Arr::New(env, v.size());
-  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
-  return a;
-}
-Napi::Object WeightToJs(Napi::Env env, const lowbit::QuantizedWeight& q) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("rows", q.rows); o.Set("cols", q.cols); o.Set("bits", q.bits);
-  o.Set("groupSize", q.group_size); o.Set("symmetric", q.symmetric);
-  o.Set("codes", Typed<uint8_t, Napi::Uint8Array>(env, q.codes));
-  o.Set("scales", Typed<float, Napi::Float32Array>(env, q.scales));
-  o.Set("zeros", Typed<uint8_t, Napi::Uint8Array>(env, q.zeros));
-  o.Set("dequant", Typed<float, Napi::Float32Array>(env, q.dequant));
-  return o;
-}
-
-// scaleSearch(w, rows, cols, H, cand Float64Array k×cols, k, opts, progress?) → { promise, cancel }
+// scaleSearch(w, rows, cols, H, cand: Float64Array k×cols, k, {bits, groupSize, symmetric}, ctl)
+//   → Promise<{best, losses}>
 Napi::Value ScaleSearchJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int rows = info[1].As<Napi::Number>().Int32Value(), cols = info[2].As<Napi::Number>().Int32Value();
-  const int k = info[5].As<Napi::Number>().Int32Value();
-  auto w = std::make_shared<std::vector<float>>(CopyTyped<float, napi_float32_array>(env, info[0], size_t(rows) * cols, "w"));
-  auto h = std::make_shared<std::vector<double>>(CopyTyped<double, napi_float64_array>(env, info[3], size_t(cols) * cols, "H"));
-  auto cand = std::make_shared<std::vector<double>>(CopyTyped<double, napi_float64_array>(env, info[4], size_t(k) * cols, "candidates"));
-  Napi::Object o = info[6].As<Napi::Object>();
-  const lowbit::GridSpec grid = GridOf(o);
-  const int group = IntOf(o, "groupSize", -1);
-  auto out = std::make_shared<lowbit::ScaleSearchResult>();
-  Napi::Function progress = info.Length() > 7 && info[7].IsFunction() ? info[7].As<Napi::Function>() : Napi::Function();
-  auto* worker = new JobWorker(env, progress, IntOf(o, "threads", 0),
-      [=](const lowbit::JobControl& ctl) { return lowbit::ScaleSearch(w->data(), rows, cols, h->data(), cand->data(), k, group, grid, ctl, out.get()); },
-      [=](Napi::Env e) -> Napi::Value {
-        Napi::Object r = Napi::Object::New(e);
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  const int k = DimArg(info, 5, "k");
+  const double* h = in.Pin<double>(info[3], size_t(w.cols) * w.cols, "H");
+  const double* cand = in.Pin<double>(info[4], size_t(k) * w.cols, "candidates");
+  Napi::Object o = OptionsArg(info, 6);
+  const GridSpec grid = GridOptions(o);
+  const int group = IntOption(o, "groupSize", -1);
+  auto out = std::make_shared<ScaleSearchResult>();
+  return KernelWorker::Start(info.Env(), info[7], std::move(in),
+      [=](const JobControl& ctl) { return ScaleSearch(w.data, w.rows, w.cols, h, cand, k, group, grid, ctl, out.get()); },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
         r.Set("best", out->best);
-        r.Set("losses", Typed<double, Napi::Float64Array>(e, out->losses));
+        r.Set("losses", AdoptTyped(env, std::move(out->losses)));
         return r;
       });
-  return worker->Start(env);
 }
 
-// clipSearch(w, rows, cols, H, opts{steps}) → { promise, cancel }
+// clipSearch(w.data, w.rows, w.cols, H, {bits, groupSize, symmetric, steps}, ctl) → Promise<{clipRatios, weight}>
 Napi::Value ClipSearchJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int rows = info[1].As<Napi::Number>().Int32Value(), cols = info[2].As<Napi::Number>().Int32Value();
-  auto w = std::make_shared<std::vector<float>>(CopyTyped<float, napi_float32_array>(env, info[0], size_t(rows) * cols, "w"));
-  auto h = std::make_shared<std::vector<double>>(CopyTyped<double, napi_float64_array>(env, info[3], size_t(cols) * cols, "H"));
-  Napi::Object o = info[4].As<Napi::Object>();
-  const lowbit::GridSpec grid = GridOf(o);
-  const int group = IntOf(o, "groupSize", -1), steps = IntOf(o, "steps", 10);
-  auto ratios = std::make_shared<std::vector<float>>();
-  auto q = std::make_shared<lowbit::QuantizedWeight>();
-  auto* worker = new JobWorker(env, Napi::Function(), IntOf(o, "threads", 0),
-      [=](const lowbit::JobControl& ctl) { return lowbit::ClipSearch(w->data(), rows, cols, h->data(), group, grid, steps, ctl, ratios.get(), q.get()); },
-      [=](Napi::Env e) -> Napi::Value {
-        Napi::Object r = Napi::Object::New(e);
-        r.Set("clipRatios", Typed<float, Napi::Float32Array>(e, *ratios));
-        r.Set("weight", WeightToJs(e, *q));
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  const double* h = in.Pin<double>(info[3], size_t(w.cols) * w.cols, "H");
+  Napi::Object o = OptionsArg(info, 4);
+  const GridSpec grid = GridOptions(o);
+  const int group = IntOption(o, "groupSize", -1), steps = IntOption(o, "steps", 10);
+  struct Out { std::vector<float> ratios; QuantizedWeight q; };
+  auto out = std::make_shared<Out>();
+  return KernelWorker::Start(info.Env(), info[5], std::move(in),
+      [=](const JobControl& ctl) { return ClipSearch(w.data, w.rows, w.cols, h, group, grid, steps, ctl, &out->ratios, &out->q); },
+      [out](Napi::Env env) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("clipRatios", AdoptTyped(env, std::move(out->ratios)));
+        r.Set("weight", QuantizedWeightToJs(env, std::move(out->q)));
         return r;
       });
-  return worker->Start(env);
 }
 
 }  // namespace
 
 /** Registers scaleSearch and clipSearch on the addon's exports. */
 void RegisterScaling(Napi::Env env, Napi::Object exports) {
-  exports.Set("scaleSearch", Napi::Function::New(env, ScaleSearchJs));
-  exports.Set("clipSearch", Napi::Function::New(env, ClipSearchJs));
+  SetExports(env, exports, {
+      {"scaleSearch", ScaleSearchJs},
+      {"clipSearch", ClipSearchJs},
+  });
 }
 
-}  // namespace lowbit_binding
+}  // namespace lowbit::binding
