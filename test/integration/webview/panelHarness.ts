@@ -121,7 +121,14 @@ export async function startHarness(): Promise<Harness> {
     return {
       page, problems,
       posted: () => page.evaluate(() => (window as any).__posted),
-      send: async (msg) => { await page.evaluate((m) => window.postMessage(m, '*'), msg); },
+      // Resolves once the panel has handled the message: a listener added now runs after the panel's
+      // own listener for the same event (window.postMessage itself returns before any handler runs).
+      send: async (msg) => {
+        await page.evaluate((m) => new Promise<void>((resolve) => {
+          window.addEventListener('message', () => resolve(), { once: true });
+          window.postMessage(m, '*');
+        }), msg);
+      },
       screenshot: async (name) => { await page.screenshot({ path: join(shotsDir, `${name}.png`), fullPage: true }); },
       close: () => page.close(),
     };
