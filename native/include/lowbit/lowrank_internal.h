@@ -17,4 +17,10 @@ void FakeQuantFactors(std::vector<double>* L, std::vector<double>* R, int rows, 
 void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant& plain,
                   int threads, LowRankResult* out);
 
+/** The common end of the SVD baselines (LoRC, LQER): int8 factors when asked, the singular-value
+ *  curve (first 64) and the before/after errors. `res->q` must already hold Q(W). */
+void FinishSvdBaseline(const LowRankBaselineOptions& opt, const std::vector<double>& singular,
+                       const std::vector<double>& W, const double* H, int rows, int cols, int threads,
+                       LowRankResult* res);
+
 }  // namespace lowbit

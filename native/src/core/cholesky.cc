@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "lowbit/clones.h"
 #include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
 
@@ -18,12 +19,6 @@ namespace lowbit {
 namespace {
 
 constexpr size_t kNb = 128;
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOWBIT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LOWBIT_CLONES
-#endif
 
 // Unblocked in-place inverse of a small upper-triangular block (row stride ld), bottom row first.
 // The serial O(nb³) pieces are multiversioned so that their row loops run on AVX-512 / AVX2.

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/clones.h"
 #include "lowbit/cholesky.h"
 #include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
@@ -78,12 +79,6 @@ struct BlockArgs {
   double* row_loss;
   double* err;  // k-major: err[(j-i1)*m + r]
 };
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOWBIT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LOWBIT_CLONES
-#endif
 
 // Columns [i1, i2) of rows [r0, r1) (at most 8): quantize column j of each row, then spread its error
 // over the rest of the block (W1[r, j+1:i2] -= e·U[j, j+1:i2]). Rows are independent; j runs outside

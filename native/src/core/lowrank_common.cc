@@ -154,4 +154,13 @@ void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant&
   out->storage_overhead = 16.0 * out->rank * (rows + cols) / ((double)out->q.bits * mn);
 }
 
+void FinishSvdBaseline(const LowRankBaselineOptions& opt, const std::vector<double>& singular,
+                       const std::vector<double>& W, const double* H, int rows, int cols, int threads,
+                       LowRankResult* res) {
+  if (opt.factor_bits == 8) FakeQuantFactors(&res->L, &res->R, rows, cols, res->rank);
+  res->curve.assign(singular.begin(), singular.begin() + std::min<size_t>(singular.size(), 64));
+  const SymQuant plain = res->q;
+  FinishErrors(W, H, plain, threads, res);
+}
+
 }  // namespace lowbit

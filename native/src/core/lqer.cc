@@ -39,10 +39,7 @@ Status Lqer(const float* w, int rows, int cols, const double* H, const float* ac
     for (int x = 0; x < rows; ++x) res.L[(size_t)x * r + i] = us[(size_t)x * k + i];
     for (int c = 0; c < cols; ++c) res.R[(size_t)i * cols + c] = vt[(size_t)i * cols + c] / S[c];
   }
-  if (opt.factor_bits == 8) FakeQuantFactors(&res.L, &res.R, rows, cols, r);
-  res.curve.assign(s.begin(), s.begin() + std::min<size_t>(s.size(), 64));
-  SymQuant plain = res.q;
-  FinishErrors(W, H, plain, ctl.threads, &res);
+  FinishSvdBaseline(opt, s, W, H, rows, cols, ctl.threads, &res);
   *out = std::move(res);
   return Status::Ok();
 }
