@@ -6,7 +6,7 @@ import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto } f
 import { isPassThrough } from '../onnx/constants';
 
 /** Names every node of `g` (and its subgraphs) reads, plus the graph outputs. */
-function usedNames(g: GraphProto, into = new Set<string>()): Set<string> {
+export function usedNames(g: GraphProto, into = new Set<string>()): Set<string> {
   for (const n of g.node) {
     for (const i of n.input) if (i) into.add(i);
     for (const a of n.attribute) {
@@ -18,11 +18,15 @@ function usedNames(g: GraphProto, into = new Set<string>()): Set<string> {
   return into;
 }
 
+const attrOf = (name: string, type: number, v: Partial<AttributeProto>): AttributeProto =>
+  ({ name, type, floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [], ...v });
+
 /** Attribute helpers. */
 export const attr = {
-  int(name: string, i: number): AttributeProto {
-    return { name, type: 2, i, floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [] };
-  },
+  int(name: string, i: number): AttributeProto { return attrOf(name, 2, { i }); },
+  str(name: string, v: string): AttributeProto { return attrOf(name, 3, { s: new TextEncoder().encode(v) }); },
+  tensor(name: string, t: TensorProto): AttributeProto { return attrOf(name, 4, { t }); },
+  ints(name: string, v: number[]): AttributeProto { return attrOf(name, 7, { ints: v }); },
 };
 
 /** A node with the given op, inputs, outputs and attributes. */

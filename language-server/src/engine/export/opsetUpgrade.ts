@@ -7,8 +7,8 @@
  * naming the node and op, and the model is left untouched.
  */
 import type { AttributeProto, GraphProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/onnxProto';
-import { DT, floatToHalf, makeInt64Tensor, makeTensor, tensorToFloat32 } from '../onnx/tensor';
-import { attr, makeNode, type GraphEditor } from './graphEdit';
+import { DT, makeInt64Tensor, makeScalarTensor, makeTensor, tensorToFloat32 } from '../onnx/tensor';
+import { attr, makeNode, usedNames, type GraphEditor } from './graphEdit';
 import { ExportUnsupported } from './pack';
 
 /** Oldest source opset we upgrade from. */
@@ -117,20 +117,10 @@ function without(n: NodeProto, ...names: string[]): NodeProto {
   return { ...n, input: n.input.slice(), output: n.output.slice(), attribute: n.attribute.filter((a) => !names.includes(a.name)) };
 }
 function label(n: NodeProto): string { return `op ${n.opType} (node '${n.name ?? ''}')`; }
-function strAttr(name: string, v: string): AttributeProto {
-  return { name, type: 3, s: new TextEncoder().encode(v), floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [] };
-}
 function readStr(a: AttributeProto | undefined): string | undefined { return a?.s ? new TextDecoder().decode(a.s) : undefined; }
 
 function refuse(why: string): Rewrite {
   return (n) => { throw new ExportUnsupported(`${label(n)}: ${why}`); };
-}
-
-function scalarTensor(name: string, dtype: number, v: number): TensorProto {
-  if (dtype === DT.INT64) return makeTensor(name, DT.INT64, [], new Uint8Array(new BigInt64Array([BigInt(v)]).buffer));
-  if (dtype === DT.DOUBLE) return makeTensor(name, DT.DOUBLE, [], new Uint8Array(new Float64Array([v]).buffer));
-  if (dtype === DT.FLOAT16) return makeTensor(name, DT.FLOAT16, [], new Uint8Array(new Uint16Array([floatToHalf(v)]).buffer));
-  return makeTensor(name, DT.FLOAT, [], new Uint8Array(new Float32Array([v]).buffer));
 }
 
 /**
@@ -139,10 +129,10 @@ function scalarTensor(name: string, dtype: number, v: number): TensorProto {
  */
 function typedScalar(n: NodeProto, s: Scope, x: string, base: string, v: number): string {
   const t = s.elemType(x);
-  if (t === DT.FLOAT || t === DT.FLOAT16 || t === DT.DOUBLE) return s.constant(base, (name) => scalarTensor(name, t, v));
+  if (t === DT.FLOAT || t === DT.FLOAT16 || t === DT.DOUBLE) return s.constant(base, (name) => makeScalarTensor(name, t, v));
   if (t !== undefined) throw new ExportUnsupported(`${label(n)}: input '${x}' has element type ${t}; expected a float type`);
   if (s.to < 15) throw new ExportUnsupported(`${label(n)}: the element type of '${x}' is unknown, so ${base} cannot be typed at opset ${s.to}`);
-  const f = s.constant(`${base}_f32`, (name) => scalarTensor(name, DT.FLOAT, v));
+  const f = s.constant(`${base}_f32`, (name) => makeScalarTensor(name, DT.FLOAT, v));
   const out = s.unique(base);
   s.out.push(makeNode('CastLike', [f, x], [out], s.unique(`${n.name || n.opType}_${base}_castlike`)));
   return out;
@@ -160,7 +150,7 @@ function attrsToInputs(n: NodeProto, s: Scope, moves: [string, number, 'ints' | 
     if (!a && dflt === undefined) continue;
     const base = `${n.name || n.opType}_${name}`;
     const v = form === 'ints' ? a!.ints : [a ? a.i ?? 0 : dflt!];
-    const c = s.constant(base, (nm) => (form === 'scalar' ? scalarTensor(nm, DT.INT64, v[0]) : makeInt64Tensor(nm, v)));
+    const c = s.constant(base, (nm) => (form === 'scalar' ? makeScalarTensor(nm, DT.INT64, v[0]) : makeInt64Tensor(nm, v)));
     while (m.input.length <= index) m.input.push('');
     m.input[index] = c;
   }
@@ -204,7 +194,7 @@ function dropoutToInputs(n: NodeProto, s: Scope): NodeProto[] {
   if (s.from < 10 && mask && s.isRead(mask)) throw new ExportUnsupported(`${label(n)}: its mask output is read, and its type changed from the input type to bool at opset 10`);
   const ratio = getAttr(n, 'ratio');
   const m = without(n, 'ratio');
-  if (ratio) m.input = [n.input[0], s.constant(`${n.name || n.opType}_ratio`, (nm) => scalarTensor(nm, DT.FLOAT, ratio.f ?? 0))];
+  if (ratio) m.input = [n.input[0], s.constant(`${n.name || n.opType}_ratio`, (nm) => makeScalarTensor(nm, DT.FLOAT, ratio.f ?? 0))];
   return [m];
 }
 
@@ -254,7 +244,7 @@ function batchNormInference(n: NodeProto, s: Scope): NodeProto[] {
 function roiAlignMode(n: NodeProto): NodeProto[] {
   if (getAttr(n, 'coordinate_transformation_mode')) return [n];
   const m = without(n);
-  m.attribute.push(strAttr('coordinate_transformation_mode', 'output_half_pixel'));
+  m.attribute.push(attr.str('coordinate_transformation_mode', 'output_half_pixel'));
   return [m];
 }
 
@@ -263,7 +253,7 @@ function gridSampleModes(n: NodeProto): NodeProto[] {
   const renamed = mode === 'bilinear' ? 'linear' : mode === 'bicubic' ? 'cubic' : undefined;
   if (!renamed) return [n];
   const m = without(n, 'mode');
-  m.attribute.push(strAttr('mode', renamed));
+  m.attribute.push(attr.str('mode', renamed));
   return [m];
 }
 
@@ -280,8 +270,8 @@ function toResize11(n: NodeProto, s: Scope, nearestMode: () => string): NodeProt
   m.opType = 'Resize';
   const roi = s.to >= 13 ? '' : s.constant(`${n.name || n.opType}_roi`, (nm) => makeTensor(nm, DT.FLOAT, [0], new Uint8Array(0)));
   m.input = [n.input[0], roi, n.input[1]];
-  m.attribute.push(strAttr('mode', mode), strAttr('coordinate_transformation_mode', 'asymmetric'));
-  if (mode === 'nearest') m.attribute.push(strAttr('nearest_mode', nearestMode()));
+  m.attribute.push(attr.str('mode', mode), attr.str('coordinate_transformation_mode', 'asymmetric'));
+  if (mode === 'nearest') m.attribute.push(attr.str('nearest_mode', nearestMode()));
   return [m];
 }
 
@@ -297,16 +287,6 @@ function resize10To11(n: NodeProto, s: Scope): NodeProto[] {
     if (sc.every((v) => v <= 1)) return 'ceil';
     throw new ExportUnsupported(`${label(n)}: nearest Resize-10 that both up- and downsamples has no opset-11 equivalent`);
   });
-}
-
-/** Names read anywhere in `g` (subgraphs included) plus its outputs. */
-function readNames(g: GraphProto, into: Set<string>): Set<string> {
-  for (const n of g.node) {
-    for (const i of n.input) if (i) into.add(i);
-    for (const a of n.attribute) { if (a.g) readNames(a.g, into); a.graphs.forEach((sg) => readNames(sg, into)); }
-  }
-  for (const o of g.output) into.add(o.name);
-  return into;
 }
 
 /** Output type = first input type for these ops (enough to type Clip/Pad constants). */
@@ -390,7 +370,7 @@ function planGraph(g: GraphProto, from: number, to: number, info: GraphInfo, uni
         const name = unique(base);
         const t = make(name);
         if (topLevel) planned.initializers.push(t);
-        else scope.out.push(makeNode('Constant', [], [name], unique(`${name}_Constant`), [{ name: 'value', type: 4, t, floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [] }]));
+        else scope.out.push(makeNode('Constant', [], [name], unique(`${name}_Constant`), [attr.tensor('value', t)]));
         return name;
       },
     };
@@ -431,7 +411,7 @@ export function upgradeOpset(ed: GraphEditor, to: number): void {
   };
   let plan: Planned;
   try {
-    plan = planGraph(ed.graph, from, to, new GraphInfo(ed.graph), unique, true, readNames(ed.graph, new Set()));
+    plan = planGraph(ed.graph, from, to, new GraphInfo(ed.graph), unique, true, usedNames(ed.graph));
   } catch (e) {
     if (e instanceof ExportUnsupported) throw new ExportUnsupported(`QDQ needs opset ${to} but the model is opset ${from}; ${e.message}`);
     throw e;

@@ -9,7 +9,7 @@
  */
 import type { AttributeProto, NodeProto, TensorProto } from '../onnx/onnxProto';
 import { encodeGraph } from '../onnx/onnxProto';
-import { DT, isHalfExact, makeFloatTensor, makeInt64Tensor, makeTensor } from '../onnx/tensor';
+import { DT, isHalfExact, makeFloatTensor, makeInt64Tensor, makeScalarTensor, makeTensor } from '../onnx/tensor';
 import { attr, type GraphEditor } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
@@ -18,15 +18,6 @@ import { decodePacked, packBinary, packGrid, packPlanes, type Field, type Packed
 import type { LayerResult } from './types';
 
 const OPSET = 11;
-
-const attrOf = (name: string, type: number, v: Partial<AttributeProto>): AttributeProto =>
-  ({ name, type, floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [], ...v });
-const ints = (name: string, v: number[]): AttributeProto => attrOf(name, 7, { ints: v });
-const str = (name: string, v: string): AttributeProto => attrOf(name, 3, { s: new TextEncoder().encode(v) });
-
-function scalarInt64(name: string, v: number): TensorProto {
-  return makeTensor(name, DT.INT64, [], new Uint8Array(new BigInt64Array([BigInt(v)]).buffer));
-}
 
 /** What all packed layers of one export share: constants and constant-only nodes, by content. */
 interface Pool { names: Map<string, string>; next: number }
@@ -88,7 +79,7 @@ class Decoder {
   }
 
   shape(v: number[]): string { return this.shared(`s${v.join('x')}`, (n) => makeInt64Tensor(n, v)); }
-  i64(v: number): string { return this.shared(`i${v}`, (n) => scalarInt64(n, v)); }
+  i64(v: number): string { return this.shared(`i${v}`, (n) => makeScalarTensor(n, DT.INT64, v)); }
   cast(x: string, to: number): string { return this.op('Cast', [x], [attr.int('to', to)]); }
 
   /** A field as a float tensor of the given shape (values are small integers, exact). */
@@ -102,8 +93,8 @@ class Decoder {
       // (byte << (7 − j)) >> 7 (uint8 arithmetic) = bit j.
       const shl = this.shared('shl', (n) => makeTensor(n, DT.UINT8, [8], Uint8Array.from([7, 6, 5, 4, 3, 2, 1, 0])));
       const seven = this.shared('shr', (n) => makeTensor(n, DT.UINT8, [1], Uint8Array.from([7])));
-      x = this.op('BitShift', [planes, shl], [str('direction', 'LEFT')]);
-      x = this.op('BitShift', [x, seven], [str('direction', 'RIGHT')]);
+      x = this.op('BitShift', [planes, shl], [attr.str('direction', 'LEFT')]);
+      x = this.op('BitShift', [x, seven], [attr.str('direction', 'RIGHT')]);
       x = this.op('Reshape', [x, this.shape([f.bits, nb * 8])]);
       if (nb * 8 !== count) x = this.op('Slice', [x, this.shape([0]), this.shape([count]), this.shape([1])]);
       x = this.cast(x, DT.FLOAT);
@@ -154,7 +145,7 @@ class Decoder {
 function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' }>, gidx: string): string {
   const q = d.cast(d.field(p.codes, [p.rows, p.cols]), DT.DOUBLE);
   const z = typeof p.zeros === 'number'
-    ? d.shared(`d${p.zeros}`, (n) => makeTensor(n, DT.DOUBLE, [], new Uint8Array(Float64Array.of(p.zeros as number).buffer)))
+    ? d.shared(`d${p.zeros}`, (n) => makeScalarTensor(n, DT.DOUBLE, p.zeros as number))
     : d.lookup(p.zeros, 'zeros', gidx);
   return d.op('Mul', [d.op('Sub', [q, z]), d.lookup(p.scales, 'scales', gidx)]);
 }
@@ -207,7 +198,7 @@ export function writePacked(ctx: LayerCtx, p: PackedLayer, dequant: Float32Array
   // float64 → float32 (→ float16) → the consumer's layout; the last step writes ctx.weightName.
   const steps: ((x: string, out?: string) => string)[] = [(x, out) => d.op('Cast', [x], [attr.int('to', DT.FLOAT)], out)];
   if (ctx.dtype === DT.FLOAT16) steps.push((x, out) => d.op('Cast', [x], [attr.int('to', DT.FLOAT16)], out));
-  if (storedTransposed(l)) steps.push((x, out) => d.op('Transpose', [x], [ints('perm', [1, 0])], out));
+  if (storedTransposed(l)) steps.push((x, out) => d.op('Transpose', [x], [attr.ints('perm', [1, 0])], out));
   else if (l.op === 'Conv') steps.push((x, out) => d.op('Reshape', [x, d.shape(l.ref.dims)], [], out));
   let w = decodeGraph(d, p);
   steps.forEach((step, i) => { w = step(w, i === steps.length - 1 ? ctx.weightName : undefined); });
@@ -220,11 +211,11 @@ export function writePacked(ctx: LayerCtx, p: PackedLayer, dequant: Float32Array
 
 /**
  * A layer result in the packed format: its binarized form, or its integer codes at their real bit
- * width. Throws ExportUnsupported when it has neither.
+ * width. Throws ExportUnsupported when it has neither. A low-rank correction on a consumer without a
+ * branch never gets here: exportModel folds it into a fake-quant weight.
  */
 export function writePackedResult(ctx: LayerCtx, res: LayerResult): number {
   const [rows, cols] = ctx.l.shape;
-  if (res.lowRank && ctx.l.op !== 'MatMul' && ctx.l.op !== 'Gemm') throw new ExportUnsupported(`${ctx.l.op} takes no low-rank branch and packed codes cannot hold L·R; written as fake-quant`);
   if (res.binary) return writePacked(ctx, packBinary(res.binary, rows, cols, res.dequant), res.dequant);
   if (!res.q) throw new ExportUnsupported('no stored form (neither integer codes nor binary planes); written as fake-quant');
   return writePacked(ctx, packGrid(normalizeQuant(ctx.l.name, res.q, res.dequant)), res.dequant);

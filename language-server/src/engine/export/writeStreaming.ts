@@ -11,7 +11,7 @@ import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/prom
 import { basename, dirname, join, resolve } from 'node:path';
 import { elemBytes, inlineExternalData } from '../onnx/model';
 import { encodeModel, encodeModelPieces, type ModelProto, type TensorProto } from '../onnx/onnxProto';
-import { numel, resolveExternalPath, type TensorSource } from '../onnx/tensor';
+import { externalInfo, numel, resolveExternalPath, type TensorSource } from '../onnx/tensor';
 import { realTarget } from './writeModel';
 
 /** Outputs whose tensors add up to more than this go external in `auto` mode: 2 GiB less a 128 MiB margin for the rest. */
@@ -61,11 +61,6 @@ export function externalDataPath(outPath: string): string {
 
 /** Where a tensor's bytes come from: a view in memory or a range of the source's external data file. */
 type Payload = { kind: 'view'; data: Uint8Array } | { kind: 'file'; path: string; offset: number; length: number };
-
-function externalInfo(t: TensorProto): { location: string; offset: number; length?: number } {
-  const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
-  return { location: kv.get('location') ?? '', offset: Number(kv.get('offset') ?? 0), length: kv.has('length') ? Number(kv.get('length')) : undefined };
-}
 
 /** The payload of an initializer that can be stored externally (fixed-size type, raw or external), else undefined. */
 function payloadOf(t: TensorProto, src: TensorSource | undefined, label: string): Payload | undefined {

@@ -2,6 +2,7 @@
  * Format writers: com.microsoft.MatMulNBits and DequantizeLinear (QDQ). Each checks everything
  * that can make it fail (throwing ExportUnsupported) before it changes the graph.
  */
+import type { AttributeProto } from '../onnx/onnxProto';
 import { DT, makeFloatTensor, makeTensor } from '../onnx/tensor';
 import { attr, makeNode } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
@@ -81,7 +82,7 @@ function layoutCodes(ctx: LayerCtx, nq: NormalizedQuant): Uint8Array {
  * (opset 21). Upgrades the opset only as far as needed.
  */
 export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
-  const { l, node, ed } = ctx;
+  const { l, ed } = ctx;
   if (l.op === 'ConvTranspose') { writeQdqConvTranspose(ctx, nq); return; }
   const perChannel = nq.nGroups === 1;
   if (l.op === 'Conv' && !perChannel) throw new ExportUnsupported('QDQ for Conv is per output channel only; written as fake-quant');
@@ -107,19 +108,27 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
       zeros[g * nq.rows + r] = nq.zeros[r * nq.nGroups + g];
     }
   } else sdims = [nq.rows, nq.nGroups];
-  const qtype = four ? DT.UINT4 : DT.UINT8;
-  const pack = (v: Uint8Array) => (four ? packNibbles(v) : v);
-  const qname = ctx.weightName;
-  const sname = ed.unique(`${l.name}_scale`);
-  const zname = ed.unique(`${l.name}_zero_point`);
-  ed.addInitializer(makeTensor(qname, qtype, wdims, pack(codes)));
-  ed.addInitializer(makeFloatTensor(sname, sdims, scales, ctx.dtype));
-  ed.addInitializer(makeTensor(zname, qtype, sdims, pack(zeros)));
   const axis = perChannel ? (transposed ? 1 : 0) : transposed ? 0 : 1;
   const attrs = [attr.int('axis', axis)];
   if (!perChannel) attrs.push(attr.int('block_size', nq.group));
+  insertDequantize(ctx, four, { codes, wdims, scales, zeros, sdims, attrs });
+}
+
+/**
+ * Stores codes (uint4 when `four`, else uint8), scales and zero points as initializers and puts a
+ * DequantizeLinear with `attrs` in front of the consumer, which then reads its output.
+ */
+function insertDequantize(ctx: LayerCtx, four: boolean, q: { codes: Uint8Array; wdims: number[]; scales: Float32Array; zeros: Uint8Array; sdims: number[]; attrs: AttributeProto[] }): void {
+  const { l, node, ed } = ctx;
+  const qtype = four ? DT.UINT4 : DT.UINT8;
+  const pack = (v: Uint8Array) => (four ? packNibbles(v) : v);
+  const sname = ed.unique(`${l.name}_scale`);
+  const zname = ed.unique(`${l.name}_zero_point`);
+  ed.addInitializer(makeTensor(ctx.weightName, qtype, q.wdims, pack(q.codes)));
+  ed.addInitializer(makeFloatTensor(sname, q.sdims, q.scales, ctx.dtype));
+  ed.addInitializer(makeTensor(zname, qtype, q.sdims, pack(q.zeros)));
   const deq = ed.unique(`${l.name}_dequantized`);
-  ed.insertBefore(node, makeNode('DequantizeLinear', [qname, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), attrs));
+  ed.insertBefore(node, makeNode('DequantizeLinear', [ctx.weightName, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), q.attrs));
   node.input[l.weightInput] = deq;
 }
 
@@ -130,12 +139,11 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
  * channel): scale [g·⌈(I/g)/bs⌉, O/g, k…]. With group > 1 a block may not straddle two groups.
  */
 function writeQdqConvTranspose(ctx: LayerCtx, nq: NormalizedQuant): void {
-  const { l, node, ed } = ctx;
+  const { l, ed } = ctx;
   const t = convTransposeLayout(l);
   if (t.group > 1 && nq.cols % nq.group !== 0)
     throw new ExportUnsupported(`QDQ for ConvTranspose with group=${t.group} needs a group size dividing ${nq.cols} input channels per group, not ${nq.group}; written as fake-quant`);
   upgradeOpset(ed, Math.max(21, currentOpset(ed)));
-  const four = nq.bits <= 4;
   const blocks = t.group * nq.nGroups;
   const scales = new Float32Array(blocks * t.rowsPerGroup);
   const zeros = new Uint8Array(scales.length);
@@ -146,16 +154,8 @@ function writeQdqConvTranspose(ctx: LayerCtx, nq: NormalizedQuant): void {
     zeros[dst] = nq.zeros[src];
   }
   const wdims = l.ref.dims.slice();
-  const sdims = [blocks, ...wdims.slice(1)];
-  const qtype = four ? DT.UINT4 : DT.UINT8;
-  const pack = (v: Uint8Array) => (four ? packNibbles(v) : v);
-  const sname = ed.unique(`${l.name}_scale`);
-  const zname = ed.unique(`${l.name}_zero_point`);
-  ed.addInitializer(makeTensor(ctx.weightName, qtype, wdims, pack(matrixToConvTranspose(nq.codes, t))));
-  ed.addInitializer(makeFloatTensor(sname, sdims, scales, ctx.dtype));
-  ed.addInitializer(makeTensor(zname, qtype, sdims, pack(zeros)));
-  const deq = ed.unique(`${l.name}_dequantized`);
-  const attrs = [attr.int('axis', 0), attr.int('block_size', nq.group)];
-  ed.insertBefore(node, makeNode('DequantizeLinear', [ctx.weightName, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), attrs));
-  node.input[l.weightInput] = deq;
+  insertDequantize(ctx, nq.bits <= 4, {
+    codes: matrixToConvTranspose(nq.codes, t), wdims, scales, zeros, sdims: [blocks, ...wdims.slice(1)],
+    attrs: [attr.int('axis', 0), attr.int('block_size', nq.group)],
+  });
 }

@@ -119,26 +119,29 @@ export function convTransposeLayout(l: Pick<LayerRecord, 'nodeRef' | 'ref'>): Co
   return { group, inPerGroup: d[0] / group, rowsPerGroup: d.slice(1).reduce((a, b) => a * b, 1) };
 }
 
-/** Stored ConvTranspose values [I, O/g, k…] → the [rows, cols] matrix (works for codes too). */
-export function convTransposeToMatrix<T extends Float32Array | Uint8Array>(stored: T, t: ConvTransposeLayout): T {
-  const out = new (stored.constructor as { new (n: number): T })(stored.length);
+/** Transposes each group's block: [I/g, (O/g)·k] (stored) ↔ [(O/g)·k, I/g] (matrix). */
+function transposeGroups<T extends Float32Array | Uint8Array>(src: T, t: ConvTransposeLayout, toMatrix: boolean): T {
+  const out = new (src.constructor as { new (n: number): T })(src.length);
   const { group, inPerGroup: ci, rowsPerGroup: rg } = t;
   for (let g = 0; g < group; g++) {
     const base = g * ci * rg;
-    for (let i = 0; i < ci; i++) for (let r = 0; r < rg; r++) out[base + r * ci + i] = stored[base + i * rg + r];
+    for (let i = 0; i < ci; i++) for (let r = 0; r < rg; r++) {
+      const stored = base + i * rg + r, matrix = base + r * ci + i;
+      if (toMatrix) out[matrix] = src[stored];
+      else out[stored] = src[matrix];
+    }
   }
   return out;
 }
 
+/** Stored ConvTranspose values [I, O/g, k…] → the [rows, cols] matrix (works for codes too). */
+export function convTransposeToMatrix<T extends Float32Array | Uint8Array>(stored: T, t: ConvTransposeLayout): T {
+  return transposeGroups(stored, t, true);
+}
+
 /** The [rows, cols] matrix → stored ConvTranspose layout [I, O/g, k…] (inverse of convTransposeToMatrix). */
 export function matrixToConvTranspose<T extends Float32Array | Uint8Array>(w: T, t: ConvTransposeLayout): T {
-  const out = new (w.constructor as { new (n: number): T })(w.length);
-  const { group, inPerGroup: ci, rowsPerGroup: rg } = t;
-  for (let g = 0; g < group; g++) {
-    const base = g * ci * rg;
-    for (let i = 0; i < ci; i++) for (let r = 0; r < rg; r++) out[base + i * rg + r] = w[base + r * ci + i];
-  }
-  return out;
+  return transposeGroups(w, t, false);
 }
 
 /** Public view of a record (drops the engine-internal fields). */

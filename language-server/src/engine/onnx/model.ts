@@ -10,7 +10,7 @@ import { ConstResolver } from './constants';
 import { convTransposeLayout, convTransposeToMatrix, discoverLayers, toLayerInfo, type LayerRecord } from './layers';
 import { decodeModel, encodeModel, MAX_PROTOBUF_BYTES, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
 import { OnnxFormatError } from './protobuf';
-import { DT, dtypeName, memoryAvailable, numel, tensorBytes, type TensorSource } from './tensor';
+import { DT, dtypeName, memoryAvailable, numel, readBudget, tensorBytes, type TensorSource } from './tensor';
 
 /** Bytes per element of fixed-size types (for inlining external data). */
 const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
@@ -35,7 +35,7 @@ export function inlineExternalData(proto: ModelProto, src: TensorSource, baseByt
   for (const t of g.initializer) if (t.dataLocation === 1) external += numel(t.dims, `${src.file}: tensor '${t.name}'`) * (ELEM_BYTES[t.dataType] ?? 0);
   if (baseBytes + external > MAX_PROTOBUF_BYTES)
     throw new OnnxFormatError(`${src.file}: with its ${external} bytes of external data the model is larger than one protobuf can be (2 GiB); it must stay external (write it with external data)`);
-  const avail = Math.min(src.maxBytes ?? Infinity, memoryAvailable());
+  const avail = readBudget(src);
   if (external > avail)
     throw new OnnxFormatError(`${src.file}: inlining its ${external} bytes of external data needs more than the ${avail} bytes of memory available`);
   const inline = (t: TensorProto): TensorProto => {
@@ -163,10 +163,10 @@ function realDir(path: string): string {
   try { return dirname(realpathSync(path)); } catch { return dirname(path); }
 }
 
-/** Parses model bytes; `path` locates external data and names errors. */
-export function parseModel(bytes: Uint8Array, path: string, dir = realDir(path)): OnnxModel {
+/** Parses model bytes; `path` locates external data and names errors; `maxBytes` as for `loadModel`. */
+export function parseModel(bytes: Uint8Array, path: string, dir = realDir(path), maxBytes?: number): OnnxModel {
   const proto = decodeModel(bytes, path);
-  return new OnnxModel(proto, path, { dir, file: path }, bytes.length);
+  return new OnnxModel(proto, path, { dir, file: path, maxBytes }, bytes.length);
 }
 
 /**
@@ -183,6 +183,5 @@ export async function loadModel(path: string, opts: { maxBytes?: number } = {}):
   if (st.size > avail) throw new OnnxFormatError(`${path}: ${st.size} bytes is more than the ${avail} bytes of memory available to load it`);
   const bytes = await readFile(path);
   const dir = dirname(await realpath(path));
-  const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
-  return new OnnxModel(decodeModel(buf, path), path, { dir, file: path, maxBytes: opts.maxBytes }, buf.length);
+  return parseModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), path, dir, opts.maxBytes);
 }

@@ -94,6 +94,17 @@ export function memoryAvailable(): number {
   return Math.min(freemem(), bufferConstants.MAX_LENGTH);
 }
 
+/** The most bytes one read from `src` may allocate: its `maxBytes`, capped by `memoryAvailable()`. */
+export function readBudget(src: TensorSource): number {
+  return Math.min(src.maxBytes ?? Infinity, memoryAvailable());
+}
+
+/** A tensor's external_data entries: location, offset (default 0) and length (when given), unchecked. */
+export function externalInfo(t: TensorProto): { location: string; offset: number; length?: number } {
+  const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
+  return { location: kv.get('location') ?? '', offset: Number(kv.get('offset') ?? 0), length: kv.has('length') ? Number(kv.get('length')) : undefined };
+}
+
 /**
  * Resolves an external-data location strictly inside the model's folder: no absolute paths, no `..`,
  * no symlink that leaves the folder.
@@ -115,10 +126,9 @@ export function resolveExternalPath(src: TensorSource, location: string, tensor:
 }
 
 function readExternal(src: TensorSource, t: TensorProto, bytes: number): Uint8Array {
-  const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
-  const location = kv.get('location') ?? '';
-  const offset = Number(kv.get('offset') ?? 0);
-  const length = kv.has('length') ? Number(kv.get('length')) : bytes;
+  const e = externalInfo(t);
+  const { location, offset } = e;
+  const length = e.length ?? bytes;
   const path = resolveExternalPath(src, location, t.name);
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
     throw new OnnxFormatError(`${src.file}: tensor '${t.name}': invalid external data offset/length`);
@@ -127,7 +137,7 @@ function readExternal(src: TensorSource, t: TensorProto, bytes: number): Uint8Ar
   try {
     const size = fstatSync(fd).size;
     if (offset + length > size) throw new OnnxFormatError(`${src.file}: tensor '${t.name}': external data [${offset}, ${offset + length}) is past the end of ${location} (${size} bytes)`);
-    const avail = Math.min(src.maxBytes ?? Infinity, memoryAvailable());
+    const avail = readBudget(src);
     const tooBig = () => new OnnxFormatError(`${src.file}: tensor '${t.name}' needs ${length} bytes of external data from ${location}, more than the ${avail} bytes of memory available`);
     if (length > avail) throw tooBig();
     let out: Uint8Array;
@@ -229,4 +239,12 @@ export function makeFloatTensor(name: string, dims: number[], data: Float32Array
 export function makeInt64Tensor(name: string, values: number[]): TensorProto {
   const b = new BigInt64Array(values.map((v) => BigInt(v)));
   return makeTensor(name, DT.INT64, [values.length], new Uint8Array(b.buffer));
+}
+
+/** A scalar (dims []) of type INT64, DOUBLE, FLOAT16 or (any other) FLOAT holding `v`. */
+export function makeScalarTensor(name: string, dtype: number, v: number): TensorProto {
+  if (dtype === DT.INT64) return makeTensor(name, DT.INT64, [], new Uint8Array(new BigInt64Array([BigInt(v)]).buffer));
+  if (dtype === DT.DOUBLE) return makeTensor(name, DT.DOUBLE, [], new Uint8Array(new Float64Array([v]).buffer));
+  if (dtype === DT.FLOAT16) return makeTensor(name, DT.FLOAT16, [], new Uint8Array(new Uint16Array([floatToHalf(v)]).buffer));
+  return makeTensor(name, DT.FLOAT, [], new Uint8Array(new Float32Array([v]).buffer));
 }
