@@ -7,12 +7,11 @@
  * neither may be the input model or one of its external data files.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { elemBytes, inlineExternalData } from '../onnx/model';
 import { encodeModel, encodeModelPieces, type ModelProto, type TensorProto } from '../onnx/onnxProto';
 import { externalInfo, numel, resolveExternalPath, type TensorSource } from '../onnx/tensor';
-import { realTarget } from './writeModel';
 
 /** Outputs whose tensors add up to more than this go external in `auto` mode: 2 GiB less a 128 MiB margin for the rest. */
 export const DEFAULT_EXTERNAL_THRESHOLD = 2 ** 31 - 2 ** 27;
@@ -85,6 +84,12 @@ function sourceExternalFiles(proto: ModelProto, src: TensorSource | undefined): 
   const out = new Set<string>();
   for (const t of proto.graph!.initializer) if (t.dataLocation === 1) out.add(resolveExternalPath(src, externalInfo(t).location, t.name));
   return [...out];
+}
+
+/** The real path of `p`, or of its folder joined with its name when `p` does not exist yet. */
+async function realTarget(p: string): Promise<string> {
+  try { return await realpath(p); } catch { /* not there yet */ }
+  try { return join(await realpath(dirname(resolve(p))), basename(p)); } catch { return resolve(p); }
 }
 
 /** Same file: same real path, or (both existing) same device and inode (hard links). */

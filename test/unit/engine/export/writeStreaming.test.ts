@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportModelProto } from '../../../../language-server/src/engine/export/exportModel';
@@ -148,5 +148,47 @@ describe('encodeModel: the 2 GiB protobuf limit', () => {
     const out = fresh('big.onnx');
     await assert.rejects(writeModelStreaming(p, out, { externalData: 'never', label: 'big' }), /cannot write .*big\.onnx: big: serialized size/);
     assert.deepEqual(readdirSync(join(out, '..')), []);
+  });
+});
+
+describe('writeModelStreaming: single-file writes (what every job output goes through)', () => {
+  const input = join(dir, 'in-single.onnx');
+  writeFileSync(input, 'original');
+  const proto = model();
+
+  test('writes into a new folder and replaces an existing output', async () => {
+    const out = join(dir, 'single', 'sub', 'm.onnx');
+    await writeModelStreaming(proto, out, { inputPath: input, externalData: 'never' });
+    assert.deepEqual(readFileSync(out), Buffer.from(encodeModel(proto)));
+    const smaller = model(makeFloatTensor('W1', [64, 32], new Float32Array(64 * 32)));
+    await writeModelStreaming(smaller, out, { inputPath: input, externalData: 'never' });
+    assert.deepEqual(readFileSync(out), Buffer.from(encodeModel(smaller)));
+    assert.deepEqual(readdirSync(join(dir, 'single', 'sub')), ['m.onnx']);
+  });
+
+  test('refuses the input itself, also through a symlink or another spelling', async () => {
+    const link = join(dir, 'link-single.onnx');
+    symlinkSync(input, link);
+    for (const out of [input, link, join(dir, '.', 'x', '..', 'in-single.onnx')])
+      await assert.rejects(writeModelStreaming(proto, out, { inputPath: input, externalData: 'never' }), /refusing to write .*it is the input model/);
+    assert.equal(readFileSync(input, 'utf8'), 'original');
+  });
+
+  test('a failed write leaves no temp file and the old output intact', async () => {
+    const target = join(dir, 'adir');
+    mkdirSync(join(target, 'child'), { recursive: true });
+    // rename over a non-empty directory fails after the temp file was written.
+    await assert.rejects(writeModelStreaming(proto, target, { inputPath: input, externalData: 'never' }), /cannot write/);
+    assert.deepEqual(leftovers(dir), []);
+    assert.ok(existsSync(join(target, 'child')));
+    if (process.getuid?.() !== 0) {
+      const ro = join(dir, 'ro');
+      mkdirSync(ro);
+      chmodSync(ro, 0o500);
+      await assert.rejects(writeModelStreaming(proto, join(ro, 'm.onnx'), { externalData: 'never' }), /cannot write/);
+      assert.deepEqual(readdirSync(ro), []);
+      chmodSync(ro, 0o700);
+    }
+    assert.equal(readFileSync(input, 'utf8'), 'original');
   });
 });
