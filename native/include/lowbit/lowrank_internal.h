@@ -13,14 +13,13 @@ void ApplyLowRank(const double* base, const std::vector<double>& L, const std::v
 /** Int8 symmetric absmax fake quantization of L's columns and R's rows (per rank component). */
 void FakeQuantFactors(std::vector<double>* L, std::vector<double>* R, int rows, int cols, int rank);
 
-/** Fills rel_error_before/after (vs `plain` = Q(W)) and storage_overhead of `out`. */
+/** Fills rel_error_before/after (vs `plain` = Q(W), only read: may be `out->q`) and storage_overhead of `out`. */
 void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant& plain,
                   int threads, LowRankResult* out);
 
 /** The common end of the SVD baselines (LoRC, LQER): int8 factors when asked, the singular-value
  *  curve (first 64) and the before/after errors. `res->q` must already hold Q(W). */
 void FinishSvdBaseline(const LowRankBaselineOptions& opt, const std::vector<double>& singular,
-                       const std::vector<double>& W, const double* H, int rows, int cols, int threads,
-                       LowRankResult* res);
+                       const std::vector<double>& W, const double* H, int threads, LowRankResult* res);
 
 }  // namespace lowbit

@@ -38,6 +38,16 @@ void InvertUpperSmall(double* r, size_t nb, size_t ld, std::vector<double>& row)
   }
 }
 
+// rinv (nb×nb, row-major, strict lower triangle zero) = inverse of the upper-triangular block at d
+// (row stride ld), which is left as it is.
+void InvertDiagonalBlock(const double* d, size_t nb, size_t ld, std::vector<double>& rinv, std::vector<double>& row) {
+  for (size_t i = 0; i < nb; ++i) {
+    std::fill(rinv.begin() + i * nb, rinv.begin() + i * nb + i, 0.0);
+    std::copy(d + i * ld + i, d + i * ld + nb, rinv.begin() + i * nb + i);
+  }
+  InvertUpperSmall(rinv.data(), nb, nb, row);
+}
+
 // Unblocked in-place upper Cholesky of a small block (row stride ld); false on a bad pivot.
 LOWBIT_CLONES
 bool FactorSmall(double* a, size_t nb, size_t ld) {
@@ -80,11 +90,7 @@ bool CholeskyUpper(double* a, size_t n, int threads) {
     if (!FactorSmall(a + k0 * n + k0, nb, n)) return false;
     if (rem == 0) break;
     // R12 = R11⁻ᵀ·A12 as one GEMM: the k-major A operand of R11⁻ᵀ is R11⁻¹ stored row-major.
-    for (size_t i = 0; i < nb; ++i) {
-      std::fill(rinv.begin() + i * nb, rinv.begin() + i * nb + i, 0.0);
-      std::copy(a + (k0 + i) * n + k0 + i, a + (k0 + i) * n + k1, rinv.begin() + i * nb + i);
-    }
-    InvertUpperSmall(rinv.data(), nb, nb, row);
+    InvertDiagonalBlock(a + k0 * n + k0, nb, n, rinv, row);
     // In place (B = C = A12, beta = 0): the GEMM packs its operands before writing C.
     GemmKMajor(nb, rem, nb, 1.0, rinv.data(), nb, a + k0 * n + k1, n, a + k0 * n + k1, n, threads, false, 0.0);
     // Trailing update A22 -= R12ᵀ R12 (upper part only).
@@ -106,11 +112,7 @@ void InvertUpper(double* r, size_t n, int threads) {
   std::vector<double> row(kNb), rinv(kNb * kNb), tmp, at;
   for (size_t k0 = 0; k0 < n; k0 += kNb) {
     const size_t k1 = std::min(n, k0 + kNb), nb = k1 - k0, rem = n - k1;
-    for (size_t i = 0; i < nb; ++i) {
-      std::fill(rinv.begin() + i * nb, rinv.begin() + i * nb + i, 0.0);
-      std::copy(r + (k0 + i) * n + k0 + i, r + (k0 + i) * n + k1, rinv.begin() + i * nb + i);
-    }
-    InvertUpperSmall(rinv.data(), nb, nb, row);
+    InvertDiagonalBlock(r + k0 * n + k0, nb, n, rinv, row);
     if (k0 > 0) {  // finalize: k-major copy of Acc[0:k0, k0:k1] (at[k*k0 + i] = Acc[i][k0+k]), then GEMM
       at.resize(nb * k0);
       TransposeBlock(r + k0, n, k0, nb, at.data(), threads);

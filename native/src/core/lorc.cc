@@ -33,7 +33,7 @@ Status Lorc(const float* w, int rows, int cols, const double* H, const LowRankBa
     for (int x = 0; x < rows; ++x) res.L[(size_t)x * r + i] = u[(size_t)x * k + i] * h;
     for (int c = 0; c < cols; ++c) res.R[(size_t)i * cols + c] = vt[(size_t)i * cols + c] * h;
   }
-  FinishSvdBaseline(opt, s, W, H, rows, cols, ctl.threads, &res);
+  FinishSvdBaseline(opt, s, W, H, ctl.threads, &res);
   *out = std::move(res);
   return Status::Ok();
 }

@@ -155,12 +155,10 @@ void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant&
 }
 
 void FinishSvdBaseline(const LowRankBaselineOptions& opt, const std::vector<double>& singular,
-                       const std::vector<double>& W, const double* H, int rows, int cols, int threads,
-                       LowRankResult* res) {
-  if (opt.factor_bits == 8) FakeQuantFactors(&res->L, &res->R, rows, cols, res->rank);
+                       const std::vector<double>& W, const double* H, int threads, LowRankResult* res) {
+  if (opt.factor_bits == 8) FakeQuantFactors(&res->L, &res->R, res->q.rows, res->q.cols, res->rank);
   res->curve.assign(singular.begin(), singular.begin() + std::min<size_t>(singular.size(), 64));
-  const SymQuant plain = res->q;
-  FinishErrors(W, H, plain, threads, res);
+  FinishErrors(W, H, res->q, threads, res);  // plain Q(W) is res->q itself (FinishErrors only reads it)
 }
 
 }  // namespace lowbit

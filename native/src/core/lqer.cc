@@ -39,7 +39,7 @@ Status Lqer(const float* w, int rows, int cols, const double* H, const float* ac
     for (int x = 0; x < rows; ++x) res.L[(size_t)x * r + i] = us[(size_t)x * k + i];
     for (int c = 0; c < cols; ++c) res.R[(size_t)i * cols + c] = vt[(size_t)i * cols + c] / S[c];
   }
-  FinishSvdBaseline(opt, s, W, H, rows, cols, ctl.threads, &res);
+  FinishSvdBaseline(opt, s, W, H, ctl.threads, &res);
   *out = std::move(res);
   return Status::Ok();
 }
