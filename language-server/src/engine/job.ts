@@ -5,7 +5,7 @@
 import { rm, stat } from 'node:fs/promises';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
-import { calibrate, statisticsKey, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
+import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
 import { calibrationFeeds } from './calibrate/calibrationData';
 import { resolveTextOffsets, textWindows } from './data/text';
 import { evaluateText } from './evaluate/evaluateText';
@@ -15,7 +15,7 @@ import { exportAndWrite } from './exportStep';
 import { preflight } from './jobPreflight';
 import { loadModel, type OnnxModel } from './onnx/model';
 import { convTransposeLayout } from './onnx/layers';
-import { quantizeLayers, type QuantizedLayer, type QuantizeModel } from './quantize/quantizeLayers';
+import { quantizeLayers, type QuantizedLayer } from './quantize/quantizeLayers';
 import { quantizeSequential } from './calibrate/sequential';
 import { prepareActivationAware } from './quantize/activationAware';
 import { buildReport } from './report/buildReport';
@@ -41,14 +41,7 @@ export function planLayers(plan: JobPlan, model: OnnxModel): (CalibratedLayer & 
   });
 }
 
-/**
- * The model as quantizeLayers sees it: `layerInput` returns the key of the layer's calibration
- * statistics ({@link statisticsKey}: for Conv, the input tensor plus its geometry).
- */
-export function statisticsView(model: OnnxModel, layers: CalibratedLayer[]): QuantizeModel {
-  const keys = new Map(layers.map((l) => [l.name, statisticsKey(l)]));
-  return { getWeight: (name) => model.getWeight(name), layerInput: (name) => keys.get(name) ?? model.layerInput(name) };
-}
+export { statisticsView };
 
 /** Runs calibration for the plan's MatMul/Gemm layers; returns the statistics and bookkeeping. */
 export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: JobOptions & { calibrationOffset?: number }): Promise<{

@@ -12,8 +12,10 @@
 import type * as ort from 'onnxruntime-node';
 import { Hessian } from '../../../../native/ts/index';
 import { openSession } from '../evaluate/ortSession';
+import type { OnnxModel } from '../onnx/model';
+import type { QuantizeModel } from '../quantize/quantizeLayers';
 import { ChannelStats } from './channelStats';
-import { addChannelActivation, addConvActivation, convGeometryFromAttributes } from '../tasks/im2col';
+import { addChannelActivation, addConvActivation, convGeometryFromAttributes, type RowAccumulator } from '../tasks/im2col';
 
 /** Accumulated statistics of one layer-input tensor. */
 export interface InputStatistics {
@@ -64,6 +66,15 @@ export function statisticsKey(l: Pick<CalibratedLayer, 'input' | 'conv' | 'convT
   return `${l.input}#conv k${kernel} s${ints('strides')} p${ints('pads')} d${ints('dilations')} g${group} ${autoPad}`;
 }
 
+/**
+ * The model as quantizeLayers sees it: `layerInput` returns the key of the layer's calibration
+ * statistics ({@link statisticsKey}: for Conv, the input tensor plus its geometry).
+ */
+export function statisticsView(model: OnnxModel, layers: CalibratedLayer[]): QuantizeModel {
+  const keys = new Map(layers.map((l) => [l.name, statisticsKey(l)]));
+  return { getWeight: (name) => model.getWeight(name), layerInput: (name) => keys.get(name) ?? model.layerInput(name) };
+}
+
 /** One calibration batch: the model's feeds. */
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -87,14 +98,14 @@ export async function calibrate(opts: {
   onBatch?: (done: number, total: number | undefined) => void;
 }): Promise<Map<string, InputStatistics>> {
   const byInput = new Map<string, InputStatistics>();
-  const keys = new Map<string, { n: number; layer: string; input: string; conv?: ConvSpec; convTranspose?: ConvTransposeSpec }>();
+  const keys = new Map<string, CalibratedLayer>();
   for (const l of opts.layers) {
     const key = statisticsKey(l);
     const prev = keys.get(key);
-    if (prev && prev.n !== l.cols) {
-      throw new Error(`layers ${prev.layer} and ${l.name} read ${l.input} but expect ${prev.n} and ${l.cols} input channels`);
+    if (prev && prev.cols !== l.cols) {
+      throw new Error(`layers ${prev.name} and ${l.name} read ${l.input} but expect ${prev.cols} and ${l.cols} input channels`);
     }
-    keys.set(key, { n: l.cols, layer: l.name, input: l.input, conv: l.conv, convTranspose: l.convTranspose });
+    keys.set(key, l);
   }
   const names = [...new Set([...keys.values()].map((k) => k.input))];
   if (!names.length) return byInput;
@@ -106,7 +117,7 @@ export async function calibrate(opts: {
     for await (const feeds of iterable) {
       opts.signal?.throwIfAborted();
       const out = await session.run(feeds, names);
-      for (const [key, { n, layer, input, conv, convTranspose }] of keys) {
+      for (const [key, { cols: n, name: layer, input, conv, convTranspose }] of keys) {
         const t = out[input];
         if (t.type !== 'float32') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 activations are supported`);
         const data = t.data as Float32Array;
@@ -144,17 +155,19 @@ async function addConv(s: InputStatistics, x: Float32Array, dims: readonly numbe
   const geometry = convGeometryFromAttributes(conv.node, conv.attributes, conv.kernelDims, { h: dims[2], w: dims[3] });
   const cols = (dims[1] / (geometry.group ?? 1)) * geometry.kernel[0] * geometry.kernel[1];
   if (cols !== s.n) throw new Error(`calibration: input ${s.tensor} [${dims}] of Conv layer ${layer} gives im2col rows of ${cols}, but the weight has ${s.n} columns`);
-  const pending: Promise<void>[] = [];
-  const hessian = { add: (rows: Float32Array, count: number) => pending.push(s.hessian.add(rows, count, threads)) };
-  addConvActivation([hessian, s.stats], x, dims, geometry);
-  await Promise.all(pending);
+  await addRows(s, threads, (targets) => addConvActivation(targets, x, dims, geometry));
 }
 
 /** Streams one [n, c, spatial…] activation of a ConvTranspose layer (per-pixel channel rows, per group) into its statistics. */
 async function addChannels(s: InputStatistics, x: Float32Array, dims: readonly number[], group: number, layer: string, threads: number): Promise<void> {
   if (dims.length < 3 || dims[1] !== s.n * group) throw new Error(`calibration: input ${s.tensor} [${dims}] of ConvTranspose layer ${layer} does not have ${s.n}·${group} channels on axis 1`);
+  await addRows(s, threads, (targets) => addChannelActivation(targets, x, dims, group));
+}
+
+/** Runs `feed` on the statistics' accumulators (Hessian + channel stats), then awaits the native Hessian updates it started. */
+async function addRows(s: InputStatistics, threads: number, feed: (targets: RowAccumulator[]) => void): Promise<void> {
   const pending: Promise<void>[] = [];
   const hessian = { add: (rows: Float32Array, count: number) => pending.push(s.hessian.add(rows, count, threads)) };
-  addChannelActivation([hessian, s.stats], x, dims, group);
+  feed([hessian, s.stats]);
   await Promise.all(pending);
 }

@@ -16,7 +16,7 @@ import { parseModel, type OnnxModel } from '../onnx/model';
 import { prepareActivationAware, viaMulWarnings, type Prepared } from '../quantize/activationAware';
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
 import type { FoldedGroup } from '../transforms';
-import { calibrate, statisticsKey, type CalibratedLayer, type Feeds, type InputStatistics } from './calibrate';
+import { calibrate, statisticsView, type CalibratedLayer, type Feeds, type InputStatistics } from './calibrate';
 import { groupBlocks } from './blocks';
 
 /** What the prepare hook sees for one block. */
@@ -98,10 +98,7 @@ export async function quantizeSequential(opts: {
     warnings.push(...(prep.warnings ?? []));
     const model = prep.model;
     // quantizeLayers looks statistics up by model.layerInput(name): answer with the Conv-aware key.
-    const view = {
-      getWeight: (name: string) => model.getWeight(name),
-      layerInput: (name: string) => { const l = calibratedBy.get(name); return l ? statisticsKey(inModel(model, l)) : model.layerInput(name); },
-    };
+    const view = statisticsView(model, layers.map((l) => inModel(model, l)));
     const first = index;
     const q = await quantizeLayers({
       plan: { layers: block, format: plan.format, threads: plan.threads }, model: view, ops: opts.ops, stats: prep.stats, prepared: prep.details, signal,
