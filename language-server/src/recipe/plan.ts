@@ -132,10 +132,10 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
     }
     if (!FORMAT_BITS[stored].includes(e.bits)) {
       const sp = e.from.bits?.span ?? fallback;
-      const allowed = FORMAT_BITS[format];
+      const allowed = FORMAT_BITS[stored];
       const nearest = [...allowed].sort((a, b) => Math.abs(a - e.bits) - Math.abs(b - e.bits) || b - a)[0];
       add(`bits:${sp.start}`, sp, 'error', 'unsupported-bits', { bits: nearest, format: 'fake' },
-        (n) => `${format} cannot store ${e.bits}-bit weights (it stores ${allowed.join('/')}) — ${list(n)}.`, name);
+        (n) => `${stored} cannot store ${e.bits}-bit weights (it stores ${allowed.join('/')}) — ${list(n)}.`, name);
     }
     const g = e.groupSize; const inDim = e.layer.shape[1];
     const sp = e.from.group_size?.span ?? fallback;
