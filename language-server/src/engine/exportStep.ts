@@ -7,6 +7,7 @@ import type { OnnxModel } from './onnx/model';
 import type { QuantizedLayer } from './quantize/quantizeLayers';
 import { exportModel, exportModelProto } from './export/exportModel';
 import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
+import { encodeModel } from './onnx/onnxProto';
 import { DT, isHalfExact } from './onnx/tensor';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 
@@ -59,7 +60,16 @@ export function packedBitsPerWeight(storedBytes: number, l: Pick<QuantizedLayer,
   return (storedBytes * 8 + factorBits) / (rows * cols);
 }
 
-/** The model bytes with only the given layers replaced by their dequantized weights (fake-quant, low-rank branches kept). */
+/**
+ * The model bytes with only the given layers replaced by their dequantized weights (fake-quant,
+ * low-rank branches kept), for an onnxruntime session. When `model` has external data, every weight
+ * left unchanged stays a reference to it: open the bytes with `model.externalDataDir` (and parse them
+ * with `model.src.dir`). Only the replaced layers' weights are inline, so the bytes still hit the
+ * protobuf limit (2 GiB, a clear error naming the model) when those alone pass it.
+ */
 export function fakeQuantBytes(model: OnnxModel, layers: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'>[]): Uint8Array {
-  return exportModel(model, layers.map((l) => toResult({ ...l, q: undefined, binary: undefined })), { format: 'fake' }).bytes;
+  const results = layers.map((l) => toResult({ ...l, q: undefined, binary: undefined }));
+  if (!model.hasExternalData) return exportModel(model, results, { format: 'fake' }).bytes;
+  model.checkExternalData();
+  return encodeModel(exportModelProto(model, results, { format: 'fake' }).proto, model.path);
 }

@@ -48,11 +48,13 @@ export async function runSensitivity(plan: JobPlan, opts: { signal?: AbortSignal
   const ev = plan.evaluation;
   if (ev.kind !== 'text') return entries;
   const windows = await textWindows({ ...ev, offset: evaluationOffset });
-  const fpBytes = model.serialize();
+  // External weights stay references in both models' bytes, loaded in place from the model's folder.
+  const fpBytes = model.sessionBytes();
   for (let i = 0; i < total; i++) {
     signal?.throwIfAborted();
     const r = await evaluateText({
       fpModel: fpBytes, quantizedModel: fakeQuantBytes(model, [quantized[i]]), windows, threads: plan.threads, signal,
+      externalDataDir: model.externalDataDir,
     });
     entries[i].kl = r.kl_divergence!.mean;
     onUpdate?.({ phase: 'kl', entries, layer: entries[i].layer, done: i + 1, total });

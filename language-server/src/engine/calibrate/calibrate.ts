@@ -80,8 +80,10 @@ export type Feeds = Record<string, ort.Tensor>;
 
 /** What calibration needs from the loaded model. */
 export interface CalibrationModel {
-  /** The model bytes with the given tensors added as graph outputs. */
+  /** The model bytes with the given tensors added as graph outputs (external data may stay references). */
   withExtraOutputs(names: string[]): Uint8Array;
+  /** The folder those bytes' external-data locations are resolved from (the source model's), if any. */
+  readonly externalDataDir?: string;
 }
 
 /**
@@ -109,7 +111,7 @@ export async function calibrate(opts: {
   }
   const names = [...new Set([...keys.values()].map((k) => k.input))];
   if (!names.length) return byInput;
-  const session = await openSession(opts.model.withExtraOutputs(names), opts.threads, 'calibration model');
+  const session = await openSession(opts.model.withExtraOutputs(names), opts.threads, 'calibration model', opts.model.externalDataDir);
   try {
     const batches = Array.isArray(opts.batches) ? opts.batches : undefined;
     const iterable: AsyncIterable<Feeds> | Feeds[] = batches ?? (opts.batches as () => AsyncIterable<Feeds>)();

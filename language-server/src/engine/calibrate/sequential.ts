@@ -89,7 +89,8 @@ export async function quantizeSequential(opts: {
   for (let b = 0; b < blocks.length; b++) {
     const block = blocks[b];
     signal?.throwIfAborted();
-    const current = done.length ? parseModel(fakeQuantBytes(base, done), base.path) : base;
+    // External weights of `base` stay references in the fake-quant bytes, resolved from its folder.
+    const current = done.length ? parseModel(fakeQuantBytes(base, done), base.path, base.src.dir, base.src.maxBytes) : base;
     const layers = block.map((l) => calibratedBy.get(l.name)).filter((l): l is CalibratedLayer => !!l).map((l) => inModel(base, l));
     const stats: Map<string, InputStatistics> = layers.length
       ? await calibrate({ model: current, layers, batches: opts.batches, threads, signal })

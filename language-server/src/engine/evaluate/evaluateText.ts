@@ -28,16 +28,18 @@ export async function evaluateText(opts: {
   windows: TextWindows;
   batchSize?: number;
   threads?: number;
+  /** The folder external-data locations of models given as bytes are resolved from (see `openSession`). */
+  externalDataDir?: string;
   signal?: AbortSignal;
   onBatch?: (done: number, total: number) => void;
 }): Promise<TextEvaluation> {
   const { windows } = opts;
   const batchSize = Math.max(1, opts.batchSize ?? 8);
-  const fpSession = await openSession(opts.fpModel, opts.threads ?? 0, labelOf(opts.fpModel, 'FP model'));
+  const fpSession = await openSession(opts.fpModel, opts.threads ?? 0, labelOf(opts.fpModel, 'FP model'), opts.externalDataDir);
   let qSession: ort.InferenceSession | undefined;
   try {
     if (opts.quantizedModel !== undefined) {
-      qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'));
+      qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'), opts.externalDataDir);
     }
     const L = windows.sequenceLength;
     const fpPpl = new PerplexityMeter(), qPpl = new PerplexityMeter(), agree = new AgreementMeter();

@@ -10,7 +10,7 @@ import { ConstResolver } from './constants';
 import { convTransposeLayout, convTransposeToMatrix, discoverLayers, toLayerInfo, type LayerRecord } from './layers';
 import { decodeModel, encodeModel, MAX_PROTOBUF_BYTES, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
 import { OnnxFormatError } from './protobuf';
-import { DT, dtypeName, memoryAvailable, numel, readBudget, tensorBytes, type TensorSource } from './tensor';
+import { DT, dtypeName, externalInfo, memoryAvailable, numel, readBudget, resolveExternalPath, tensorBytes, type TensorSource } from './tensor';
 
 /** Bytes per element of fixed-size types (for inlining external data). */
 const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
@@ -66,11 +66,42 @@ export class OnnxModel {
   get graph() { return this.proto.graph!; }
 
   /**
-   * The model with every external tensor read into raw_data (cached). Bytes handed to onnxruntime
-   * and exported models must not depend on files next to the source model.
+   * The model with every external tensor read into raw_data (cached): all of it in memory, and
+   * limited to one protobuf (2 GiB). Sessions and exports keep external references instead
+   * (`sessionBytes`, `withExtraOutputs`, `exportModelProto`).
    */
   inlinedProto(): ModelProto {
     return (this.inlined ??= inlineExternalData(this.proto, this.src, this.fileBytes));
+  }
+
+  /** True when some initializer's bytes live in an external file (resolved from `src.dir`). */
+  get hasExternalData(): boolean {
+    return this.graph.initializer.some((t) => t.dataLocation === 1);
+  }
+
+  /**
+   * The folder onnxruntime resolves the external-data locations of `sessionBytes()` and
+   * `withExtraOutputs()` from (`openSession`'s `externalDataDir`): the source model's real folder,
+   * or undefined when the model has no external data.
+   */
+  get externalDataDir(): string | undefined {
+    return this.hasExternalData ? this.src.dir : undefined;
+  }
+
+  /**
+   * Checks, before bytes that keep external references go to onnxruntime, that every location
+   * resolves inside the model's folder (no absolute path, `..` or escaping symlink), as reading does.
+   * @throws OnnxFormatError naming the model and tensor.
+   */
+  checkExternalData(): void {
+    const seen = new Set<string>();
+    for (const t of this.graph.initializer) {
+      if (t.dataLocation !== 1) continue;
+      const { location } = externalInfo(t);
+      if (seen.has(location)) continue;
+      resolveExternalPath(this.src, location, t.name);
+      seen.add(location);
+    }
   }
 
   /** The default-domain opset version. */
@@ -135,7 +166,8 @@ export class OnnxModel {
   /**
    * The model serialized with `tensorNames` added as graph outputs (for calibration). New outputs are
    * declared as tensors of unknown shape; their element type comes from value_info or, for layer
-   * inputs, from the layer's weight dtype.
+   * inputs, from the layer's weight dtype. External weights stay references: open the bytes with
+   * `externalDataDir` (a model without external data gives the same bytes as before).
    */
   withExtraOutputs(tensorNames: string[]): Uint8Array {
     const g = this.graph;
@@ -149,13 +181,22 @@ export class OnnxModel {
       const elem = this.tensorElemType(name) ?? (layer?.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT);
       extra.push({ name, typeRaw: tensorTypeBytes(elem), type: { elemType: elem }, unknown: [] });
     }
-    const p = this.inlinedProto();
-    return encodeModel({ ...p, graph: { ...p.graph!, output: [...g.output, ...extra] } }, this.path);
+    this.checkExternalData();
+    return encodeModel({ ...this.proto, graph: { ...g, output: [...g.output, ...extra] } }, this.path);
   }
 
-  /** The model serialized (external data inlined). */
+  /** The model serialized (external data inlined: all of it in memory, at most 2 GiB). */
   serialize(): Uint8Array {
     return encodeModel(this.inlinedProto(), this.path);
+  }
+
+  /**
+   * The model serialized for an onnxruntime session: external weights stay references (open the
+   * bytes with `externalDataDir`); without external data, the same bytes as `serialize()`.
+   */
+  sessionBytes(): Uint8Array {
+    this.checkExternalData();
+    return encodeModel(this.proto, this.path);
   }
 }
 

@@ -16,7 +16,8 @@ export class EditState {
   private readonly values = new Map<string, ConstValue>();
 
   constructor(readonly model: OnnxModel) {
-    this.ed = new GraphEditor(model.inlinedProto());
+    // External weights stay references (resolved from model.src, which the result keeps).
+    this.ed = new GraphEditor(model.proto);
   }
 
   /** The editable copy of a node of the source model (cloned on first use). */

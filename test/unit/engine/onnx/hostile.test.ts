@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { openSession } from '../../../../language-server/src/engine/evaluate/ortSession';
 import { loadModel } from '../../../../language-server/src/engine/onnx/model';
 import { ModelCache, inspectModel } from '../../../../language-server/src/engine/onnx/inspect';
 import { decodeModel, encodeModel } from '../../../../language-server/src/engine/onnx/onnxProto';
@@ -108,12 +109,17 @@ describe('hostile and unusual ONNX input', () => {
     assert.equal(got.data[1 * 4 + 2], w[2 * 3 + 1]);
     const x = new ort.Tensor('float32', randn(4, 9), [1, 4]);
     const fromFile = (await (await ort.InferenceSession.create(join(dir, `m${k - 1}.onnx`))).run({ X: x })).Y.data;
-    // Bytes for onnxruntime (serialize, calibration outputs) carry the external data inline.
+    // serialize() carries the external data inline.
     const fromBytes = (await (await ort.InferenceSession.create(ok.serialize())).run({ X: x })).Y.data;
     assert.deepEqual(fromBytes, fromFile);
-    const withOut = await ort.InferenceSession.create(ok.withExtraOutputs(['X']));
-    assert.deepEqual(withOut.outputNames, ['Y', 'X']);
     assert.ok(decodeModel(ok.serialize(), 's').graph!.initializer.every((t) => t.dataLocation !== 1));
+    // Calibration bytes keep the reference; onnxruntime resolves it from the model's folder.
+    const cal = ok.withExtraOutputs(['X']);
+    assert.deepEqual(decodeModel(cal, 'c').graph!.initializer.map((t) => t.dataLocation), [1]);
+    const withOut = await openSession(cal, 1, 'cal', ok.externalDataDir);
+    assert.deepEqual(withOut.outputNames, ['Y', 'X']);
+    assert.deepEqual((await withOut.run({ X: x })).Y.data, fromFile);
+    await withOut.release();
 
     const outside = mkdtempSync(join(tmpdir(), 'lowbit-outside-'));
     try {
@@ -128,7 +134,11 @@ describe('hostile and unusual ONNX input', () => {
         ['nope.bin', /file not found/],
       ] as const) {
         const m = await loadModel(write(externalModel(loc)));
-        assert.throws(() => m.getWeight('W'), (e: Error) => e instanceof OnnxFormatError && re.test(e.message) && e.message.includes("tensor 'W'"));
+        const refused = (e: Error) => e instanceof OnnxFormatError && re.test(e.message) && e.message.includes("tensor 'W'");
+        assert.throws(() => m.getWeight('W'), refused);
+        // Bytes that keep the reference are refused the same way before onnxruntime sees them.
+        assert.throws(() => m.withExtraOutputs(['X']), refused);
+        assert.throws(() => m.sessionBytes(), refused);
       }
       writeFileSync(join(dir, 'short.bin'), new Uint8Array(20));
       const short = await loadModel(write(externalModel('short.bin')));
