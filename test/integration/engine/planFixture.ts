@@ -1,5 +1,5 @@
 /** JobPlans for stories260K built directly (no recipe), with small sample counts to stay fast. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExportFormat, JobPlan, LayerPlan, Method } from '../../../language-server/src/protocol/plan';
@@ -15,9 +15,14 @@ export function layerPlans(method: Method, bits: number, groupSize = 32, names =
   return names.map((name) => ({ name, method, bits, groupSize, symmetric: false, settings, rules: [0] }));
 }
 
-/** A plan writing into a fresh temp folder. */
+/** Temp folders of this test process, removed when it exits. */
+const dirs: string[] = [];
+process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+/** A plan writing into a fresh temp folder (removed when the test process exits). */
 export function storiesPlan(over: Partial<JobPlan> & { layers: LayerPlan[]; format?: ExportFormat }): JobPlan {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-job-'));
+  dirs.push(dir);
   const outputPath = over.outputPath ?? join(dir, 'out.onnx');
   return {
     recipePath: join(dir, 'test.lowbit.yaml'),
