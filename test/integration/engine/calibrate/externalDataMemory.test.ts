@@ -16,7 +16,8 @@ import * as ort from 'onnxruntime-node';
 import { calibrate } from '../../../../language-server/src/engine/calibrate/calibrate';
 import { loadModel } from '../../../../language-server/src/engine/onnx/model';
 import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { DT } from '../../../../language-server/src/engine/onnx/tensor';
+import { externalFloatTensor } from '../../../unit/engine/onnx/tinyModels';
 
 const IN = 256, OUT = 131072, LAYERS = 3; // 3 × 256 × 131072 float32 = 384 MiB
 const LAYER_BYTES = IN * OUT * 4, MODEL_BYTES = LAYERS * LAYER_BYTES;
@@ -35,11 +36,7 @@ function writeModel(): string {
     for (let i = 0; i < LAYERS; i++) {
       for (let j = 0; j < w.length; j++) w[j] = ((j * 2654435761 + i) % 1024) / 1024 - 0.5;
       writeSync(fd, new Uint8Array(w.buffer), 0, LAYER_BYTES, i * LAYER_BYTES);
-      const t = makeTensor(`W${i}`, DT.FLOAT, [IN, OUT], new Uint8Array(0));
-      delete t.rawData;
-      t.dataLocation = 1;
-      t.externalData = [{ key: 'location', value: dataName }, { key: 'offset', value: String(i * LAYER_BYTES) }, { key: 'length', value: String(LAYER_BYTES) }];
-      inits.push(t);
+      inits.push(externalFloatTensor(`W${i}`, [IN, OUT], dataName, i * LAYER_BYTES));
     }
   } finally {
     closeSync(fd);

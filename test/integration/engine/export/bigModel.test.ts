@@ -21,7 +21,8 @@ import type { QuantizedWeightLike } from '../../../../language-server/src/engine
 import { externalDataPath, writeModelStreaming } from '../../../../language-server/src/engine/export/writeStreaming';
 import { loadModel } from '../../../../language-server/src/engine/onnx/model';
 import { decodeModel, encodeModel, tensorTypeBytes, type ModelProto, type TensorProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { DT } from '../../../../language-server/src/engine/onnx/tensor';
+import { externalFloatTensor } from '../../../unit/engine/onnx/tinyModels';
 import { lcg } from '../../../fixtures/lcg';
 
 const D = 4096, LAYERS = 6; // 6 × 4096² float32 = 384 MiB
@@ -77,11 +78,7 @@ function writeInput(x: Float64Array): { path: string; fp: Float64Array } {
       const w = weight(i);
       writeSync(fd, new Uint8Array(w.buffer), 0, LAYER_BYTES, i * LAYER_BYTES);
       h = matvec(h, w);
-      const t = makeTensor(`W${i}`, DT.FLOAT, [D, D], new Uint8Array(0));
-      delete t.rawData;
-      t.dataLocation = 1;
-      t.externalData = [{ key: 'location', value: dataName }, { key: 'offset', value: String(i * LAYER_BYTES) }, { key: 'length', value: String(LAYER_BYTES) }];
-      inits.push(t);
+      inits.push(externalFloatTensor(`W${i}`, [D, D], dataName, i * LAYER_BYTES));
     }
   } finally {
     closeSync(fd);

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
 import { encodeModel, type ModelProto, type TensorProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
-import { node, randn, vi } from '../onnx/tinyModels';
+import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { externalFloatTensor, node, randn, vi } from '../onnx/tinyModels';
 
 export const W1 = randn(64 * 32, 3), W2 = randn(32 * 16, 4), B = randn(16, 5);
 /** Y = (X[b,64]·W1[64,32])·W2[32,16] + B: W1 8 KiB, W2 2 KiB, B 64 bytes (stays inline). */
@@ -21,22 +21,13 @@ export function model(w1: TensorProto = makeFloatTensor('W1', [64, 32], W1), w2:
   };
 }
 
-/** A tensor whose bytes live in `location` at `offset`. */
-function externalTensor(name: string, dims: number[], location: string, offset: number): TensorProto {
-  const t = makeTensor(name, DT.FLOAT, dims, new Uint8Array(0));
-  delete t.rawData;
-  t.dataLocation = 1;
-  t.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(dims[0] * dims[1] * 4) }];
-  return t;
-}
-
 /** The input model written with W1 and W2 in `<name>.data` (W2 at a non-zero offset). */
 export async function writeExternalInput(path: string, dataName = 'in.onnx.data'): Promise<OnnxModel> {
   const data = new Uint8Array(8192 + 100 + 2048);
   data.set(new Uint8Array(W1.buffer), 0);
   data.set(new Uint8Array(W2.buffer), 8192 + 100);
   writeFileSync(join(path, '..', dataName), data);
-  writeFileSync(path, encodeModel(model(externalTensor('W1', [64, 32], dataName, 0), externalTensor('W2', [32, 16], dataName, 8192 + 100))));
+  writeFileSync(path, encodeModel(model(externalFloatTensor('W1', [64, 32], dataName, 0), externalFloatTensor('W2', [32, 16], dataName, 8192 + 100))));
   return loadModel(path);
 }
 

@@ -10,7 +10,7 @@ import { ModelCache, inspectModel } from '../../../../language-server/src/engine
 import { decodeModel, encodeModel } from '../../../../language-server/src/engine/onnx/onnxProto';
 import { OnnxFormatError, Writer } from '../../../../language-server/src/engine/onnx/protobuf';
 import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
-import { encode, matmulModel, randn, skipNoStories, storiesModel } from './tinyModels';
+import { encode, externalFloatTensor, matmulModel, randn, skipNoStories, storiesModel } from './tinyModels';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-onnx-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -30,11 +30,7 @@ async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
 
 /** A model whose weight W lives in an external file at `location`. */
 function externalModel(location: string, K = 4, N = 3): Uint8Array {
-  const w = makeTensor('W', DT.FLOAT, [K, N], new Uint8Array(0));
-  delete w.rawData;
-  w.dataLocation = 1;
-  w.externalData = [{ key: 'location', value: location }, { key: 'offset', value: '0' }, { key: 'length', value: String(K * N * 4) }];
-  return encode(matmulModel(K, N, w));
+  return encode(matmulModel(K, N, externalFloatTensor('W', [K, N], location)));
 }
 
 describe('hostile and unusual ONNX input', () => {

@@ -11,18 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '../../../../language-server/src/engine/onnx/model';
 import { OnnxFormatError } from '../../../../language-server/src/engine/onnx/protobuf';
-import { DT, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
-import { encode, matmulModel, randn } from './tinyModels';
+import { encode, externalFloatTensor, matmulModel, randn } from './tinyModels';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-mem-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 /** Writes a MatMul model whose W [K, N] lives in `data` (created sparse with `dataBytes`, or with `bytes`). */
 function externalModel(name: string, K: number, N: number, data: { bytes?: Uint8Array; dataBytes?: number }): string {
-  const w = makeTensor('W', DT.FLOAT, [K, N], new Uint8Array(0));
-  delete w.rawData;
-  w.dataLocation = 1;
-  w.externalData = [{ key: 'location', value: `${name}.data` }, { key: 'offset', value: '0' }, { key: 'length', value: String(K * N * 4) }];
+  const w = externalFloatTensor('W', [K, N], `${name}.data`);
   if (data.bytes) writeFileSync(join(dir, `${name}.data`), data.bytes);
   else { const fd = openSync(join(dir, `${name}.data`), 'w'); ftruncateSync(fd, data.dataBytes!); closeSync(fd); }
   const p = join(dir, `${name}.onnx`);

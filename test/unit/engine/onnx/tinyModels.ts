@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
 import { lcg } from '../../../fixtures/lcg';
 
 export const repoRoot = resolve(__dirname, '..', '..', '..', '..');
@@ -18,6 +18,15 @@ export function vi(name: string, elem: number, dims?: (number | string)[]): Valu
 
 export function node(opType: string, input: string[], output: string[], name = output[0]): NodeProto {
   return { opType, input, output, name, attribute: [], unknown: [] };
+}
+
+/** A float32 initializer [dims] whose bytes live in `location` (relative to the model) at `offset`. */
+export function externalFloatTensor(name: string, dims: number[], location: string, offset = 0): TensorProto {
+  const t = makeTensor(name, DT.FLOAT, dims, new Uint8Array(0));
+  delete t.rawData;
+  t.dataLocation = 1;
+  t.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(dims.reduce((a, b) => a * b, 4)) }];
+  return t;
 }
 
 /** Deterministic pseudo-random floats in [-1, 1). */
