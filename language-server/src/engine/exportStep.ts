@@ -5,7 +5,7 @@
 import type { JobPlan } from '../protocol/plan';
 import type { OnnxModel } from './onnx/model';
 import type { QuantizedLayer } from './quantize/quantizeLayers';
-import { exportModel, exportModelProto } from './export/exportModel';
+import { exportModelProto } from './export/exportModel';
 import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
 import { encodeModel } from './onnx/onnxProto';
 import { DT, isHalfExact } from './onnx/tensor';
@@ -68,8 +68,7 @@ export function packedBitsPerWeight(storedBytes: number, l: Pick<QuantizedLayer,
  * protobuf limit (2 GiB, a clear error naming the model) when those alone pass it.
  */
 export function fakeQuantBytes(model: OnnxModel, layers: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'>[]): Uint8Array {
-  const results = layers.map((l) => toResult({ ...l, q: undefined, binary: undefined }));
-  if (!model.hasExternalData) return exportModel(model, results, { format: 'fake' }).bytes;
   model.checkExternalData();
+  const results = layers.map((l) => toResult({ ...l, q: undefined, binary: undefined }));
   return encodeModel(exportModelProto(model, results, { format: 'fake' }).proto, model.path);
 }

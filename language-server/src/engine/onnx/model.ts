@@ -62,6 +62,8 @@ export class OnnxModel {
   }
 
   private inlined?: ModelProto;
+  /** checkExternalData() passed (the proto does not change). */
+  private externalChecked = false;
 
   get graph() { return this.proto.graph!; }
 
@@ -94,6 +96,7 @@ export class OnnxModel {
    * @throws OnnxFormatError naming the model and tensor.
    */
   checkExternalData(): void {
+    if (this.externalChecked) return;
     const seen = new Set<string>();
     for (const t of this.graph.initializer) {
       if (t.dataLocation !== 1) continue;
@@ -102,6 +105,7 @@ export class OnnxModel {
       resolveExternalPath(this.src, location, t.name);
       seen.add(location);
     }
+    this.externalChecked = true;
   }
 
   /** The default-domain opset version. */
