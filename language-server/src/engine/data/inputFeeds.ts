@@ -57,8 +57,8 @@ export function tokenFeeds(bindings: readonly InputBinding[], ids: BigInt64Array
       case 'positions': {
         const data = dtype === 'int32' ? new Int32Array(batch * seq) : new BigInt64Array(batch * seq);
         for (let s = 0; s < batch; s++) for (let t = 0; t < seq; t++) data[s * seq + t] = (dtype === 'int32' ? t : BigInt(t)) as never;
-        feeds[name] = tensor(dtype, data, dims.length === 1 ? [seq] : [batch, seq]);
-        if (dims.length === 1) feeds[name] = tensor(dtype, data.slice(0, seq), [seq]);
+        // rank 1: one row of positions shared by the batch
+        feeds[name] = dims.length === 1 ? tensor(dtype, data.slice(0, seq), [seq]) : tensor(dtype, data, [batch, seq]);
         break;
       }
       case 'empty_past': {
@@ -69,7 +69,7 @@ export function tokenFeeds(bindings: readonly InputBinding[], ids: BigInt64Array
       case 'seqlens_k': feeds[name] = tensor('int32', new Int32Array(batch).fill(seq - 1), [batch]); break;
       case 'total_sequence_length': feeds[name] = tensor('int32', new Int32Array([seq]), dims.length ? [1] : []); break;
       case 'zeros': feeds[name] = tensor(dtype, typedFill(dtype, batch * seq, 0), [batch, seq]); break;
-      case 'use_cache_branch': feeds[name] = tensor('bool', new Uint8Array(dims.length ? 1 : 1), dims.length ? [1] : []); break;
+      case 'use_cache_branch': feeds[name] = tensor('bool', new Uint8Array(1), dims.length ? [1] : []); break;
     }
   }
   return feeds;
