@@ -1,11 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Report } from '../../../language-server/src/protocol/report';
-import { buildModelBuilderDecoder, buildOptimumDecoder, fullLogits, incrementalLogits, maxAbsDiff, openDecoder, type DecoderFixture, type DecoderFixtureOptions } from '../../fixtures/llm';
+import { buildBertEncoder, buildModelBuilderDecoder, buildOptimumDecoder, fullLogits, incrementalLogits, maxAbsDiff, openDecoder, type DecoderFixture, type DecoderFixtureOptions } from '../../fixtures/llm';
+import { decodeModel, encodeModel } from '../../../language-server/src/engine/onnx/onnxProto';
+import { DT, valueInfo } from '../../fixtures/llm/graphBuilder';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';
 
@@ -85,4 +87,67 @@ describe('lowbit run on real LLM exports (GPTQ 4-bit g32 through the CLI)', { sk
       assert.ok(maxAbsDiff(full, await fullLogits(fp, f, IDS)) > 1e-3, 'the compressed model differs from FP');
       assert.ok(readFileSync(out).length > 0);
     });
+});
+
+describe('BERT-style encoder and unbindable inputs through the CLI', { skip: skipNoShared }, () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'lowbit-llm-cli2-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('an encoder calibrates from text and is evaluated by output agreement', async () => {
+    const f = buildBertEncoder(dir);
+    const path = join(dir, 'enc.lowbit.yaml');
+    writeFileSync(path, `version: 1
+model: ${f.path}
+output: ./out/enc-w4.onnx
+calibration: { text: ${stories.text}, tokenizer: ${stories.tokenizer}, samples: 8, sequence_length: 64 }
+defaults: { method: gptq, bits: 4, group_size: 32 }
+evaluate: { text: ${stories.text}, samples: 4, sequence_length: 64, offset: 4096, metrics: [output_agreement, size] }
+`);
+    const r = await runCli(['run', path, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    const a = report.metrics.output_agreement!;
+    assert.ok(a.cosine > 0.99 && a.cosine < 1, `cosine ${a.cosine}`);
+    assert.ok(a.sqnr_db > 15 && Number.isFinite(a.sqnr_db), `SQNR ${a.sqnr_db}`);
+    assert.equal(report.layers.length, 12);
+    assert.ok(report.layers.every((l) => l.name.startsWith('bert.encoder.layer.')));
+    const q = await ort.InferenceSession.create(join(dir, 'out', 'enc-w4.onnx'));
+    assert.deepEqual(q.inputNames, ['input_ids', 'attention_mask', 'token_type_ids']);
+  });
+
+  test('an input nothing binds: check and run name it and how to set it; no output is written', async () => {
+    const f = buildOptimumDecoder(dir, { storiesModel: stories.model, fileName: 'extra.onnx' });
+    const proto = decodeModel(new Uint8Array(readFileSync(f.path)), f.path);
+    proto.graph!.input.push(valueInfo('temperature', DT.FLOAT, [1]));
+    writeFileSync(f.path, encodeModel(proto));
+    const path = join(dir, 'extra.lowbit.yaml');
+    const body = (inputs: string) => `version: 1
+model: ${f.path}
+output: ./out/extra-w4.onnx
+calibration: { text: ${stories.text}, tokenizer: ${stories.tokenizer}, samples: 2, sequence_length: 32 }
+defaults: { method: rtn, bits: 4, group_size: 32 }
+${inputs}evaluate: { text: ${stories.text}, samples: 1, sequence_length: 32, metrics: [perplexity] }
+`;
+    writeFileSync(path, body(''));
+    const check = await runCli(['check', path]);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout + check.stderr, /cannot bind model input 'temperature' \(float32 \[1\]\).*inputs: \{ temperature: 0 \}/);
+    const run = await runCli(['run', path]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /temperature/);
+    assert.ok(!existsSync(join(dir, 'out', 'extra-w4.onnx')), 'no output after a refused run');
+
+    writeFileSync(path, body('inputs:\n  temprature: 0.5\n  attention_mask: ones\n'));
+    const typo = await runCli(['check', path]);
+    assert.equal(typo.code, 1);
+    assert.match(typo.stdout + typo.stderr, /extra\.lowbit\.yaml:8:19: error: `inputs\.attention_mask` must be a number or one of token_ids, attention_mask/);
+    assert.match(typo.stdout + typo.stderr, /extra\.lowbit\.yaml:7:3: error: `temprature` is not an input of the model .*Did you mean `temperature`\?/);
+
+    writeFileSync(path, body('inputs:\n  temperature: 0.5\n'));
+    const ok = await runCli(['run', path, '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const s = await ort.InferenceSession.create(join(dir, 'out', 'extra-w4.onnx'));
+    assert.ok(s.inputNames.includes('temperature'));
+  });
 });
