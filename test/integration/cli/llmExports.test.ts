@@ -58,6 +58,7 @@ describe('lowbit run on real LLM exports (GPTQ 4-bit g32 through the CLI)', { sk
     ['optimum', buildOptimumDecoder, {}],
     ['model-builder', buildModelBuilderDecoder, {}],
     ['optimum fp16 external data', buildOptimumDecoder, { dtype: 'float16', externalData: true }],
+    ['optimum weights behind Transpose', buildOptimumDecoder, { weightsBehindTranspose: true }],
   ];
   for (const [label, build, extra] of cases)
     test(`${label}: perplexity within 10% of FP, same inputs and outputs, KV-cache decoding = full-sequence`, async () => {

@@ -48,6 +48,9 @@ describe('readable names on real exports', { skip: skipNoStories }, () => {
       const opt = buildOptimumDecoder(dir, { storiesModel, fileName: 'opt.onnx' });
       const mb = buildModelBuilderDecoder(dir, { storiesModel, fileName: 'mb.onnx' });
       const bert = buildBertEncoder(dir);
+      const tr = buildOptimumDecoder(dir, { storiesModel, fileName: 'tr.onnx', weightsBehindTranspose: true });
+      const trNames = (await loadModel(tr.path)).layers.filter((l) => l.quantizable).map((l) => l.name);
+      assert.deepEqual(trNames, (await loadModel(opt.path)).layers.filter((l) => l.quantizable).map((l) => l.name), 'weights behind Transpose get the same names');
       for (const path of [opt.path, mb.path, bert.path]) {
         const a = (await loadModel(path)).layers.map((l) => l.name), b = (await loadModel(path)).layers.map((l) => l.name);
         assert.deepEqual(a, b, 'stable between loads');
