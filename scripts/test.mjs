@@ -46,6 +46,13 @@ if (!filters.length) {
   if (rc === 0) results.passed++; else results.failed++;
 }
 
+// 1b. Imports: no cycles, and the direction between parts in scripts/importRules.mjs.
+if (!filters.length) {
+  const rc = run(process.execPath, [join(root, 'scripts/checkImports.mjs')]);
+  stages.push(['imports (cycles and part rules)', rc]);
+  if (rc === 0) results.passed++; else results.failed++;
+}
+
 // 2. Node-side tiers: kernels, engine, language server over stdio, webviews in Chromium.
 const files = findTests(join(root, 'test')).filter((f) => !f.startsWith('test/e2e/'))
   .filter((f) => !filters.length || filters.some((x) => f.startsWith(x) || f.includes(x)));

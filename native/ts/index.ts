@@ -14,26 +14,11 @@
  */
 import { LowbitKernelError, loadAddon } from './addon';
 import { type JobControl, type NativeJobControl, runJob } from './job';
+import type { QuantizedWeight } from './quantizedWeight';
 
 export * from './lowbit';
 
-/** Unpacked quantized weight (rows × cols codes, rows × numGroups parameters). */
-export interface QuantizedWeight {
-  rows: number;
-  cols: number;
-  bits: number;
-  /** Effective group size: = cols when per-channel. */
-  groupSize: number;
-  symmetric: boolean;
-  /** rows × cols, unpacked, in [0, 2^bits − 1]. */
-  codes: Uint8Array;
-  /** rows × numGroups, fp32. */
-  scales: Float32Array;
-  /** rows × numGroups integer zero points. */
-  zeros: Uint8Array;
-  /** rows × cols, scale·(code − zero). */
-  dequant: Float32Array;
-}
+export type { QuantizedWeight } from './quantizedWeight';
 
 /** RTN options. */
 export interface RtnOptions {

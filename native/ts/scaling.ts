@@ -13,7 +13,7 @@
  * Inputs are read in place (zero-copy) while a search runs: do not mutate `w`, `H` until it settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
-import type { QuantizedWeight } from './index';
+import type { QuantizedWeight } from './quantizedWeight';
 import { type JobControl, type NativeJobControl, runJob } from './job';
 
 interface ScalingAddon {

@@ -9,8 +9,13 @@ import { panelHtml } from './html';
 import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView } from '../../../webview/src/protocol';
 import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
 import type { Report } from '../../../language-server/src/protocol/report';
-import type { Ctx } from '../ctx';
-import { runJob } from '../progress';
+import { runJob, type JobHost } from '../progress';
+
+/** What the panels need from the extension's state (Ctx implements it; Ctx constructs the manager). */
+export interface PanelHost extends JobHost {
+  readonly extension: vscode.ExtensionContext;
+  readonly output: vscode.LogOutputChannel;
+}
 
 const TITLES: Record<PanelKind, string> = { report: 'Lowbit Report', sensitivity: 'Lowbit Layer Sensitivity', saliency: 'Lowbit Hessian Saliency', ranks: 'Lowbit Rank Allocation' };
 
@@ -22,7 +27,7 @@ export class PanelManager implements vscode.Disposable {
   private readonly reports = new Map<string, { report: Report; reportPath: string; history: string[] }>();
   private readonly sensitivity = new Map<string, LayerSensitivityView[]>();
 
-  constructor(private readonly ctx: Ctx) {}
+  constructor(private readonly ctx: PanelHost) {}
 
   /** Records a finished run's report (the report panel then shows it). */
   setReport(recipe: vscode.Uri, report: Report, reportPath: string, history?: string[]): void {

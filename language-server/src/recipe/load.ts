@@ -10,7 +10,6 @@ import { resolvePlan } from './plan';
 import type { RecipeDiagnostic, Severity } from './parse';
 import { fileDiagnostics } from '../validators/files';
 import { lineColumn } from './positions';
-import { loadLayers } from '../services/modelSource';
 import { recipeDiagnostics } from './plan';
 
 /** A diagnostic as the CLI prints it. */
@@ -26,9 +25,10 @@ export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagn
 
 /**
  * Read, check and resolve a recipe. The plan is present only when there is no error.
- * `loader` defaults to the engine's model loader.
+ * `loader` reads a model's layers (the server and the CLI pass services/modelSource's cached
+ * `loadLayers`; the recipe part imports no engine code itself).
  */
-export async function loadRecipePlan(recipePath: string, loader?: LayerLoader): Promise<{ plan?: JobPlan; diagnostics: FileDiagnostic[] }> {
+export async function loadRecipePlan(recipePath: string, loader: LayerLoader): Promise<{ plan?: JobPlan; diagnostics: FileDiagnostic[] }> {
   const abs = path.resolve(recipePath);
   let text: string;
   try { text = await fs.promises.readFile(abs, 'utf8'); } catch (e) {
@@ -41,7 +41,7 @@ export async function loadRecipePlan(recipePath: string, loader?: LayerLoader): 
   const modelPath = modelField ? path.resolve(path.dirname(abs), String(modelField.value)) : undefined;
   const extra: RecipeDiagnostic[] = [];
   if (modelPath && modelField && fs.existsSync(modelPath)) {
-    try { layers = await (loader ?? loadLayers)(modelPath); } catch (e) {
+    try { layers = await loader(modelPath); } catch (e) {
       extra.push({ span: modelField.span, severity: 'error', message: `Model could not be loaded: ${(e as Error).message}`, code: 'model-error' });
     }
   }

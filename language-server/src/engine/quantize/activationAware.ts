@@ -8,13 +8,13 @@
  */
 import type { LayerPlan, Method } from '../../protocol/plan';
 import { Hessian } from '../../../../native/ts/index';
-import type { InputStatistics } from '../calibrate/calibrate';
+import type { InputStatistics } from '../calibrate/inputStatistics';
 import { ChannelStats } from '../calibrate/channelStats';
 import type { OnnxModel } from '../onnx/model';
 import { foldInputTransforms, insertActivationQdq, scaleGroups, symmetricActivationQuant, type ActivationQuant, type FoldedGroup } from '../transforms';
 import { awqGroupSearch } from './awq';
 import { quadraticForm, type GroupMember } from './groupLoss';
-import type { KernelOutput } from './kernels';
+import type { PreparedDetails } from './kernelTypes';
 import { osplusGroupSearch } from './osplus';
 import { smoothQuantGroupScales } from './smoothquant';
 
@@ -22,7 +22,7 @@ import { smoothQuantGroupScales } from './smoothquant';
 export const ACTIVATION_AWARE: ReadonlySet<Method> = new Set<Method>(['awq', 'smoothquant', 'osplus']);
 
 /** Per-layer outcome of the step (merged into the layer report). */
-export type PreparedDetails = NonNullable<KernelOutput['details']>;
+export type { PreparedDetails } from './kernelTypes';
 
 /** The folded model and everything quantization needs from it. */
 export interface Prepared {

@@ -8,7 +8,7 @@
 import * as lowbit from '../../../../native/ts/lowbit';
 import type { Method } from '../../protocol/plan';
 import { roundToHalf } from '../onnx/tensor';
-import type { Kernel, KernelContext, KernelOutput } from './kernels';
+import type { Kernel, KernelContext, KernelOutput } from './kernelTypes';
 
 type Settings = Record<string, unknown>;
 const num = (s: Settings, k: string): number | undefined => (typeof s[k] === 'number' ? (s[k] as number) : undefined);
