@@ -84,7 +84,7 @@ Status Billm(const float* w, int rows, int cols, const double* H, const BillmOpt
       for (int j = 0; j < cnt; ++j) {
         double v = W[(size_t)r * cols + i1 + j], d = U[(size_t)(i1 + j) * cols + i1 + j];
         W1[(size_t)r * cnt + j] = v;
-        S[(size_t)r * cnt + j] = v * v / (d * d);
+        S[(size_t)r * cnt + j] = opt.hessian_saliency ? v * v / (d * d) : v;
         Sfull[(size_t)r * cols + i1 + j] = S[(size_t)r * cnt + j];
         colscore[i1 + j] += std::fabs(S[(size_t)r * cnt + j]);
       }

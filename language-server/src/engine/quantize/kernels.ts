@@ -5,6 +5,7 @@
 import type { Method } from '../../protocol/plan';
 import * as native from '../../../../native/ts/index';
 import { lowbitKernels } from './lowbitKernels';
+import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
 
@@ -18,10 +19,6 @@ export class NotImplementedError extends Error {
   }
 }
 
-function setting<T>(s: Record<string, unknown>, snake: string, camel: string, fallback: T): T {
-  const v = s[snake] ?? s[camel];
-  return (v === undefined ? fallback : v) as T;
-}
 
 function requireHessian(ctx: KernelContext, method: string): InputStatistics {
   if (!ctx.input) throw new Error(`layer ${ctx.layer.name}: method ${method} needs calibration statistics, but none were collected for its input`);
@@ -31,7 +28,7 @@ function requireHessian(ctx: KernelContext, method: string): InputStatistics {
 const rtn: Kernel = async ({ layer, weight, signal, threads }) => {
   const q = await native.rtn(weight.data, weight.rows, weight.cols, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
-    mseClip: Boolean(setting(layer.settings, 'mse_clip', 'mseClip', false)),
+    mseClip: layer.method === 'rtn' ? settingsOf(layer, 'rtn').mse_clip : false,
   }, { signal, threads });
   return { dequant: q.dequant, q };
 };
@@ -39,13 +36,10 @@ const rtn: Kernel = async ({ layer, weight, signal, threads }) => {
 const gptq: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const input = requireHessian(ctx, 'gptq');
-  const s = layer.settings;
+  const s = settingsOf(layer, 'gptq');
   const r = await native.gptq(weight.data, weight.rows, weight.cols, input.hessian, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
-    damp: setting(s, 'damp', 'damp', 0.01),
-    blockSize: setting(s, 'block_size', 'blockSize', 128),
-    actOrder: setting(s, 'act_order', 'actOrder', false),
-    staticGroups: setting(s, 'static_groups', 'staticGroups', false),
+    damp: s.damp, blockSize: s.block_size, actOrder: s.act_order, staticGroups: s.static_groups,
   }, { signal: ctx.signal, threads: ctx.threads, onProgress: (done, total) => ctx.onProgress?.(total ? done / total : 0) });
   return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
 };
@@ -64,7 +58,7 @@ const awq: Kernel = async (ctx) => {
   const prep = requirePrepared(ctx, 'awq');
   const input = requireHessian(ctx, 'awq');
   const alpha = prep.awq?.alpha ?? 0;
-  if (!setting(layer.settings, 'clip', 'clip', true) || QK.test(layer.name)) {
+  if (!settingsOf(layer, 'awq').clip || QK.test(layer.name)) {
     const r = await rtn(ctx);
     return { ...r, details: { awq: { alpha } } };
   }

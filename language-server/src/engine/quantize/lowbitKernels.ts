@@ -8,12 +8,10 @@
 import * as lowbit from '../../../../native/ts/lowbit';
 import type { Method } from '../../protocol/plan';
 import { roundToHalf } from '../onnx/tensor';
+import { gptq } from '../../../../native/ts/index';
 import type { Kernel, KernelContext, KernelOutput } from './kernelTypes';
+import { settingsOf } from './methodSettings';
 
-type Settings = Record<string, unknown>;
-const num = (s: Settings, k: string): number | undefined => (typeof s[k] === 'number' ? (s[k] as number) : undefined);
-const bool = (s: Settings, k: string): boolean | undefined => (typeof s[k] === 'boolean' ? (s[k] as boolean) : undefined);
-const quantizer = (s: Settings): lowbit.ResidualQuantizer | undefined => (s.quantizer === 'gptq' || s.quantizer === 'rtn' ? s.quantizer : undefined);
 
 function common(ctx: KernelContext): lowbit.JobOptions {
   return { signal: ctx.signal, onProgress: ctx.onProgress, layer: ctx.layer.name, threads: ctx.threads };
@@ -43,52 +41,57 @@ function lowRankOutput(r: lowbit.LowRankResult, ctx: KernelContext): KernelOutpu
 export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | null): Partial<Record<Method, Kernel>> {
   return {
     billm: async (ctx) => {
-      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'billm'), { data, rows, cols } = ctx.weight;
       const r = await lowbit.billm(data, rows, cols, needH(ctx, hessian), {
-        ...common(ctx), blockSize: num(s, 'block_size'), percdamp: num(s, 'damp'), salientUpLim: num(s, 'max_salient'),
+        ...common(ctx), blockSize: s.block_size, percdamp: s.damp, salientUpLim: s.max_salient,
+        hessianSaliency: s.salient_metric === 'hessian',
       });
       const { sign1, sign2, group: groupBits, salientCols, scales } = r.stored;
-      return { dequant: r.dequant, binary: { kind: 'billm', group: num(s, 'block_size') ?? 128, sign1, sign2, groupBits, salientCols, scales }, details: { binarization: r.details } };
+      return { dequant: r.dequant, binary: { kind: 'billm', group: s.block_size, sign1, sign2, groupBits, salientCols, scales }, details: { binarization: r.details } };
     },
     pbllm: async (ctx) => {
-      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'pbllm'), { data, rows, cols } = ctx.weight;
       const r = await lowbit.pbllm(data, rows, cols, needH(ctx, hessian), {
-        ...common(ctx), lowFrac: num(s, 'low_frac'), percdamp: num(s, 'damp'),
-        hessianSaliency: s.saliency === undefined ? undefined : s.saliency === 'hessian',
+        ...common(ctx), lowFrac: s.low_frac, percdamp: s.damp, highBits: s.high_bits,
+        hessianSaliency: s.saliency === 'hessian',
         groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
       });
-      return { dequant: r.dequant, binary: { kind: 'pbllm', group: ctx.layer.groupSize, mask: r.mask, binParams: r.binParams, q8Params: r.q8Params } };
+      return { dequant: r.dequant, binary: { kind: 'pbllm', group: ctx.layer.groupSize, mask: r.mask, binParams: r.binParams, q8Params: r.q8Params, highBits: s.high_bits } };
     },
     dualbin: async (ctx) => {
-      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
-      const r = await lowbit.dualBinarize(data, rows, cols, {
-        ...common(ctx), iters: num(s, 'iterations'), groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
-      });
-      return { dequant: r.dequant, binary: { kind: 'dualbin', group: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : 128, b1: r.b1, b2: r.b2, alphas: r.alphas } };
+      const s = settingsOf(ctx.layer, 'dualbin'), { data, rows, cols } = ctx.weight;
+      const group = ctx.layer.groupSize > 0 ? ctx.layer.groupSize : 128;
+      // init gptq: the 2-bit asymmetric GPTQ solution (gptq.py defaults), rewritten exactly in FDB form.
+      let init: lowbit.DualBinOptions['init'];
+      if (s.init === 'gptq') {
+        const q = await gptq(data, rows, cols, needH(ctx, hessian), { bits: 2, groupSize: group >= cols ? -1 : group, symmetric: false }, { signal: ctx.signal, threads: ctx.threads });
+        init = lowbit.fdbFromGrid(q.codes, q.scales, q.zeros, rows, cols, group);
+      }
+      const r = await lowbit.dualBinarize(data, rows, cols, { ...common(ctx), iters: s.iterations, groupSize: group, init });
+      return { dequant: r.dequant, binary: { kind: 'dualbin', group, b1: r.b1, b2: r.b2, alphas: r.alphas } };
     },
     flrq: async (ctx) => {
-      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'flrq'), { data, rows, cols } = ctx.weight;
       const r = await lowbit.flrq(data, rows, cols, hessian(ctx), ctx.input?.stats.absMean() ?? null, {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        budget: num(s, 'max_extra_storage'), blcEpochs: num(s, 'blc_epochs'), sketchIters: num(s, 'sketch_iterations'),
-        slope: num(s, 'slope_threshold'), actScaling: bool(s, 'activation_scaling'), quantizer: quantizer(s),
+        budget: s.max_extra_storage, blcEpochs: s.blc_epochs, sketchIters: s.sketch_iterations,
+        slope: s.slope_threshold, actScaling: s.activation_scaling, quantizer: s.quantizer,
       });
       return lowRankOutput(r, ctx);
     },
     lorc: async (ctx) => {
-      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'lorc'), { data, rows, cols } = ctx.weight;
       const r = await lowbit.lorc(data, rows, cols, hessian(ctx), {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0, quantizer: quantizer(s),
+        rank: s.rank, factorBits: s.factor_bits === 8 ? 8 : 0, quantizer: s.quantizer,
       });
       return lowRankOutput(r, ctx);
     },
     lqer: async (ctx) => {
-      const s = ctx.layer.settings, { data, rows, cols } = ctx.weight;
-      const scaled = bool(s, 'activation_scaled') ?? true;
-      const r = await lowbit.lqer(data, rows, cols, hessian(ctx), scaled ? ctx.input?.stats.absMean() ?? null : null, {
+      const s = settingsOf(ctx.layer, 'lqer'), { data, rows, cols } = ctx.weight;
+      const r = await lowbit.lqer(data, rows, cols, hessian(ctx), s.activation_scaled ? ctx.input?.stats.absMean() ?? null : null, {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        rank: num(s, 'rank'), factorBits: num(s, 'factor_bits') === 8 ? 8 : 0, quantizer: quantizer(s),
+        rank: s.rank, factorBits: s.factor_bits === 8 ? 8 : 0, quantizer: s.quantizer,
       });
       return lowRankOutput(r, ctx);
     },
