@@ -121,7 +121,7 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
         if (f.inert) {
           assert.ok(maxRelDiff(out.dequant, base.dequant) < 1e-5, `${method}.${key} is marked inert but ${JSON.stringify(value)} changed the weights`);
         } else {
-          assert.notEqual(fingerprint(out), fingerprint(base), `${method}.${key}: ${JSON.stringify(f.default)} → ${JSON.stringify(value)} did not change the result`);
+          assert.notEqual(fingerprint(out), fingerprint(base), `${method}.${key}: ${JSON.stringify(methodDefaults(method)[key])} → ${JSON.stringify(value)} did not change the result`);
         }
       }
     });
