@@ -73,7 +73,7 @@ export interface PbllmSettings {
 export interface DualbinSettings {
   /** Alternating refits of the binary codes and the per-group (α₁, α₂). */
   iterations?: number;
-  /** The 2-bit starting point. */
+  /** The 2-bit starting point of the refit. With `iterations: 0` the result is that starting point. */
   init?: "rtn" | "gptq";
 }
 

@@ -86,7 +86,7 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     doc: '**GPTQ** — Frantar et al., *GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers* (ICLR 2023, arXiv 2210.17323). Column-by-column quantization with Cholesky-inverse error feedback under the calibration Hessian.',
     settings: {
       damp,
-      block_size: { kind: 'number', doc: 'Columns per lazy-batch block `B` (speed only: the lazy batch updates are exact).', default: 128, integer: true, min: 1, max: 65536,
+      block_size: { kind: 'number', doc: 'Columns per lazy-batch block `B`.', default: 128, integer: true, min: 1, max: 65536,
         inert: 'GPTQ\'s lazy batch updates are an exact reordering of the column updates: the block size changes speed, and the weights only by float rounding.' },
       act_order: { kind: 'boolean', doc: 'Quantize columns in order of decreasing `diag H` (with groups, exported as static groups).', default: false },
       static_groups: { kind: 'boolean', doc: 'Compute every group\'s grid up front from the unmodified weights.', default: false },
