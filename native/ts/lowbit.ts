@@ -312,7 +312,7 @@ export interface LowRankDetailsOut {
   curve: number[];
   /** Extra bits per weight relative to the main bits: 16·r(m+n)/(b·m·n). */
   storage_overhead: number;
-  /** sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) of plain Q(W) with the same quantizer (H = I when absent). */
+  /** tr(ΔHΔᵀ)/tr(WHWᵀ) of plain Q(W) with the same quantizer (H = I when absent): the report's `rel_error`. */
   rel_error_before: number;
   /** Same for Q + L·R. */
   rel_error_after: number;

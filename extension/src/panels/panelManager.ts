@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { panelHtml } from './html';
 import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView } from '../../../webview/src/protocol';
 import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
-import type { Report } from '../../../language-server/src/protocol/report';
+import { upgradeReport, type Report } from '../../../language-server/src/protocol/report';
 import { runJob, type JobHost } from '../progress';
 
 /** What the panels need from the extension's state (Ctx implements it; Ctx constructs the manager). */
@@ -118,7 +118,7 @@ export class PanelManager implements vscode.Disposable {
       case 'compare': {
         const known = this.reports.get(e.recipe.toString());
         if (!known?.history.includes(msg.path)) throw new Error(`${msg.path} is not in this recipe's report history`);
-        const report: unknown = JSON.parse(await readFile(msg.path, 'utf8'));
+        const report: unknown = upgradeReport(JSON.parse(await readFile(msg.path, 'utf8')));
         const err = checkReport(report);
         if (err) throw new Error(`${msg.path}: ${err}`);
         this.post(e, { type: 'compare', report: report as Report, reportPath: msg.path });

@@ -44,7 +44,7 @@ struct LowRankResult {
   std::vector<double> curve;       // amax (FLRQ) or singular values (LoRC/LQER)
   std::vector<double> blc_best;    // FLRQ: best-so-far tr(ΔHΔᵀ) per BLC evaluation
   double storage_overhead = 0;     // extra bits per weight / main bits = 16 r(m+n)/(b m n)
-  double rel_error_before = 0;     // sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) for plain Q(W), same quantizer
+  double rel_error_before = 0;     // tr(ΔHΔᵀ)/tr(WHWᵀ) for plain Q(W), same quantizer (the report's rel_error)
   double rel_error_after = 0;      // same for Q + L·R
 };
 
