@@ -1,7 +1,7 @@
 /**
  * Typed wrapper over the linear-method kernels of the native addon (ALGORITHMS.md §1–2): Hessian
  * accumulation, RTN, GPTQ, the H-weighted relative error and a MatMulNBits packer. Re-exports the
- * binarization / low-rank wrapper (./lowbit) so that the engine has one import.
+ * binarization / low-rank wrapper (./binaryLowRank) so that the engine has one import.
  *
  * Conventions (row-major): `w` is W as rows × cols = out × in (an ONNX MatMul initializer B is in × out:
  * pass its transpose). `H` is cols × cols, float64. Codes are unpacked, one byte each, in [0, 2^bits − 1];
@@ -16,7 +16,7 @@ import { LowbitKernelError, loadAddon } from './addon';
 import { type JobControl, type NativeJobControl, runJob } from './job';
 import type { QuantizedWeight } from './quantizedWeight';
 
-export * from './lowbit';
+export * from './binaryLowRank';
 
 export type { QuantizedWeight } from './quantizedWeight';
 

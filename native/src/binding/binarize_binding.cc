@@ -1,6 +1,6 @@
 // N-API binding for the binarization kernels: billm, pbllm, dualBinarize (async, see
 // kernel_worker.h) and the synchronous test hooks binarizeRow / billmSearchBlock /
-// hessianInverseFactor. Arguments are validated in native/ts/lowbit.ts and re-checked here.
+// hessianInverseFactor. Arguments are validated in native/ts/binaryLowRank.ts and re-checked here.
 #include <napi.h>
 
 #include <memory>

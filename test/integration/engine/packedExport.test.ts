@@ -8,7 +8,7 @@ import { exportModel } from '../../../language-server/src/engine/export/exportMo
 import type { LayerResult } from '../../../language-server/src/engine/export/types';
 import { loadModel, parseModel, type OnnxModel } from '../../../language-server/src/engine/onnx/model';
 import { encodeGraph } from '../../../language-server/src/engine/onnx/onnxProto';
-import { lowbitKernels } from '../../../language-server/src/engine/quantize/lowbitKernels';
+import { binaryLowRankKernels } from '../../../language-server/src/engine/quantize/binaryLowRankKernels';
 import type { KernelOutput } from '../../../language-server/src/engine/quantize/kernels';
 import type { Method } from '../../../language-server/src/protocol/plan';
 import { packedBitsPerWeight } from '../../../language-server/src/engine/exportStep';
@@ -36,7 +36,7 @@ async function binarize(m: OnnxModel, method: Method, settings: Record<string, u
   for (const [i, name] of BODY.entries()) {
     const w = m.getWeight(name);
     const H = hessian(w.cols, i + 1);
-    const kernel = lowbitKernels(() => H)[method]!;
+    const kernel = binaryLowRankKernels(() => H)[method]!;
     const layer = { name, method, bits: method === 'dualbin' ? 2 : 1, groupSize: 128, symmetric: false, settings, rules: [0] };
     const r: KernelOutput = await kernel({ layer, weight: w, threads: 1 });
     out.push({ layer: name, dequant: r.dequant, binary: r.binary });

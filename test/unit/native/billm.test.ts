@@ -2,7 +2,7 @@
 // ALGORITHMS.md §4a, plus the primitive's closed form, the split search and bit accounting.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { billm, billmSearchBlock, binarizeRow, decodeBillm } from '../../../native/ts/lowbit';
+import { billm, billmSearchBlock, binarizeRow, decodeBillm } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 /** Reference residual binarization over masked entries (tie w = μ → +α). */

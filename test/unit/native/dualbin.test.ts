@@ -2,7 +2,7 @@
 // non-increasing, and the output equals α₁b₁ + α₂b₂ with the returned parameters.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dualBinarize, fdbFromGrid } from '../../../native/ts/lowbit';
+import { dualBinarize, fdbFromGrid } from '../../../native/ts/binaryLowRank';
 import { rtn } from '../../../native/ts/index';
 import { centeredLcg } from '../../fixtures/lcg';
 

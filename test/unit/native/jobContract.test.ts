@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { loadAddon } from '../../../native/ts/addon';
 import { gptq, rtn, type LowbitKernelError } from '../../../native/ts/index';
 import { type NativeJobControl, runJob } from '../../../native/ts/job';
-import { billm } from '../../../native/ts/lowbit';
+import { billm } from '../../../native/ts/binaryLowRank';
 import { awqSearch, scaleSearch } from '../../../native/ts/scaling';
 import { correlatedX, gaussian, hessianRef } from './linearReference';
 

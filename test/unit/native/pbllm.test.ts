@@ -2,7 +2,7 @@
 // feedback), plus mask fraction, bit accounting and feedback on a correlated Hessian.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hessianInverseFactor, pbllm } from '../../../native/ts/lowbit';
+import { hessianInverseFactor, pbllm } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 function identity(n: number): Float64Array {

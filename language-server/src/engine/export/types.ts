@@ -44,7 +44,7 @@ export interface LayerResult {
 }
 
 /**
- * Compact forms of the binarized methods as the kernels return them (native/ts/lowbit.ts), W [rows,
+ * Compact forms of the binarized methods as the kernels return them (native/ts/binaryLowRank.ts), W [rows,
  * cols]. Masks and bits are one byte per entry unless said otherwise; parameter tables are
  * rows × ceil(cols/group) × k, row-major.
  * - billm: bit planes (one bit per entry, bit index r·cols + c, little-endian); `salientCols` one bit

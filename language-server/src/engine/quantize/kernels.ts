@@ -4,7 +4,7 @@
  */
 import type { Method } from '../../protocol/plan';
 import * as native from '../../../../native/ts/index';
-import { lowbitKernels } from './lowbitKernels';
+import { binaryLowRankKernels } from './binaryLowRankKernels';
 import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
@@ -79,7 +79,7 @@ const smoothed = (method: 'smoothquant' | 'osplus'): Kernel => async (ctx) => {
 };
 
 /** The kernel table. Methods missing here are reported by `kernelFor`. */
-const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, awq, smoothquant: smoothed('smoothquant'), osplus: smoothed('osplus'), ...lowbitKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
+const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, awq, smoothquant: smoothed('smoothquant'), osplus: smoothed('osplus'), ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
 export function kernelFor(method: Method, layer: string): Kernel {

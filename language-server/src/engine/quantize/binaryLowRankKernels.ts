@@ -1,11 +1,11 @@
 /**
- * Kernels for the binarization and low-rank methods (native/ts/lowbit.ts): BiLLM, PB-LLM, dual
+ * Kernels for the binarization and low-rank methods (native/ts/binaryLowRank.ts): BiLLM, PB-LLM, dual
  * binarization, FLRQ, LoRC, LQER. Recipe settings (snake_case, defaults filled by the plan) map onto
  * the wrapper's options here. Binarized layers carry no integer codes but their compact form (bit
  * planes + parameters, `binary`, for the packed export); low-rank layers carry MatMulNBits-style
  * codes plus L·R factors.
  */
-import * as lowbit from '../../../../native/ts/lowbit';
+import * as native from '../../../../native/ts/binaryLowRank';
 import type { Method } from '../../protocol/plan';
 import { roundToHalf } from '../onnx/tensor';
 import { gptq } from '../../../../native/ts/index';
@@ -13,7 +13,7 @@ import type { Kernel, KernelContext, KernelOutput } from './kernelTypes';
 import { settingsOf } from './methodSettings';
 
 
-function common(ctx: KernelContext): lowbit.JobOptions {
+function common(ctx: KernelContext): native.JobOptions {
   return { signal: ctx.signal, onProgress: ctx.onProgress, layer: ctx.layer.name, threads: ctx.threads };
 }
 
@@ -23,7 +23,7 @@ function needH(ctx: KernelContext, hessian: (c: KernelContext) => Float64Array |
   return H;
 }
 
-function lowRankOutput(r: lowbit.LowRankResult, ctx: KernelContext): KernelOutput {
+function lowRankOutput(r: native.LowRankResult, ctx: KernelContext): KernelOutput {
   const { rows, cols } = ctx.weight;
   return {
     dequant: r.dequant,
@@ -38,11 +38,11 @@ function lowRankOutput(r: lowbit.LowRankResult, ctx: KernelContext): KernelOutpu
 }
 
 /** The binarization / low-rank kernels, given how to get a layer's dense float64 Hessian. */
-export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | null): Partial<Record<Method, Kernel>> {
+export function binaryLowRankKernels(hessian: (ctx: KernelContext) => Float64Array | null): Partial<Record<Method, Kernel>> {
   return {
     billm: async (ctx) => {
       const s = settingsOf(ctx.layer, 'billm'), { data, rows, cols } = ctx.weight;
-      const r = await lowbit.billm(data, rows, cols, needH(ctx, hessian), {
+      const r = await native.billm(data, rows, cols, needH(ctx, hessian), {
         ...common(ctx), blockSize: s.block_size, percdamp: s.damp, salientUpLim: s.max_salient,
         hessianSaliency: s.salient_metric === 'hessian',
       });
@@ -51,7 +51,7 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
     },
     pbllm: async (ctx) => {
       const s = settingsOf(ctx.layer, 'pbllm'), { data, rows, cols } = ctx.weight;
-      const r = await lowbit.pbllm(data, rows, cols, needH(ctx, hessian), {
+      const r = await native.pbllm(data, rows, cols, needH(ctx, hessian), {
         ...common(ctx), lowFrac: s.low_frac, percdamp: s.damp, highBits: s.high_bits,
         hessianSaliency: s.saliency === 'hessian',
         groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
@@ -62,17 +62,17 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
       const s = settingsOf(ctx.layer, 'dualbin'), { data, rows, cols } = ctx.weight;
       const group = ctx.layer.groupSize > 0 ? ctx.layer.groupSize : 128;
       // init gptq: the 2-bit asymmetric GPTQ solution (gptq.py defaults), rewritten exactly in FDB form.
-      let init: lowbit.DualBinOptions['init'];
+      let init: native.DualBinOptions['init'];
       if (s.init === 'gptq') {
         const q = await gptq(data, rows, cols, needH(ctx, hessian), { bits: 2, groupSize: group >= cols ? -1 : group, symmetric: false }, { signal: ctx.signal, threads: ctx.threads });
-        init = lowbit.fdbFromGrid(q.codes, q.scales, q.zeros, rows, cols, group);
+        init = native.fdbFromGrid(q.codes, q.scales, q.zeros, rows, cols, group);
       }
-      const r = await lowbit.dualBinarize(data, rows, cols, { ...common(ctx), iters: s.iterations, groupSize: group, init });
+      const r = await native.dualBinarize(data, rows, cols, { ...common(ctx), iters: s.iterations, groupSize: group, init });
       return { dequant: r.dequant, binary: { kind: 'dualbin', group, b1: r.b1, b2: r.b2, alphas: r.alphas } };
     },
     flrq: async (ctx) => {
       const s = settingsOf(ctx.layer, 'flrq'), { data, rows, cols } = ctx.weight;
-      const r = await lowbit.flrq(data, rows, cols, hessian(ctx), ctx.input?.stats.absMean() ?? null, {
+      const r = await native.flrq(data, rows, cols, hessian(ctx), ctx.input?.stats.absMean() ?? null, {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
         budget: s.max_extra_storage, blcEpochs: s.blc_epochs, sketchIters: s.sketch_iterations,
         slope: s.slope_threshold, actScaling: s.activation_scaling, quantizer: s.quantizer,
@@ -81,7 +81,7 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
     },
     lorc: async (ctx) => {
       const s = settingsOf(ctx.layer, 'lorc'), { data, rows, cols } = ctx.weight;
-      const r = await lowbit.lorc(data, rows, cols, hessian(ctx), {
+      const r = await native.lorc(data, rows, cols, hessian(ctx), {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
         rank: s.rank, factorBits: s.factor_bits === 8 ? 8 : 0, quantizer: s.quantizer,
       });
@@ -89,7 +89,7 @@ export function lowbitKernels(hessian: (ctx: KernelContext) => Float64Array | nu
     },
     lqer: async (ctx) => {
       const s = settingsOf(ctx.layer, 'lqer'), { data, rows, cols } = ctx.weight;
-      const r = await lowbit.lqer(data, rows, cols, hessian(ctx), s.activation_scaled ? ctx.input?.stats.absMean() ?? null : null, {
+      const r = await native.lqer(data, rows, cols, hessian(ctx), s.activation_scaled ? ctx.input?.stats.absMean() ?? null : null, {
         ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
         rank: s.rank, factorBits: s.factor_bits === 8 ? 8 : 0, quantizer: s.quantizer,
       });
