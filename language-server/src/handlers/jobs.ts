@@ -9,7 +9,7 @@ import type { Connection, CancellationToken } from 'vscode-languageserver/node';
 import { CompressRequest, ReportRequest, SensitivityRequest, SensitivityUpdateNotification, RuleForLayerRequest, MixedPrecisionRequest } from '../protocol/messages';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
-import { reportPathFor } from '../recipe/plan';
+import { reportPathFor } from '../recipe/resolvePlan';
 import { uriToPath } from '../services/analysis';
 import { ruleForLayer, mixedPrecisionEdit } from '../services/ruleEdits';
 import { runJob } from '../engine/job';

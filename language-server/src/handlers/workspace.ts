@@ -11,7 +11,7 @@ import { analyze } from '../services/analysis';
 import type { RecipeAnalysis } from '../services/analysis';
 import { LayerCache } from '../services/modelSource';
 import { diagnose } from '../services/diagnostics';
-import { reportPathFor } from '../recipe/plan';
+import { reportPathFor } from '../recipe/resolvePlan';
 
 /** Milliseconds of quiet before a changed document is re-validated. */
 export const DIAGNOSTIC_DELAY_MS = 150;

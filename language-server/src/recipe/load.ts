@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobPlan } from '../protocol/plan';
 import type { LayerInfo } from '../protocol/model';
-import { readRecipe } from './recipe';
-import { resolvePlan } from './plan';
+import { readRecipe } from './checkRecipe';
+import { resolvePlan } from './resolvePlan';
 import type { RecipeDiagnostic, Severity } from './parse';
 import { fileDiagnostics } from '../validators/files';
 import { lineColumn } from './positions';
-import { recipeDiagnostics } from './plan';
+import { recipeDiagnostics } from './resolvePlan';
 
 /** A diagnostic as the CLI prints it. */
 export interface FileDiagnostic { file: string; line: number; column: number; severity: Severity; message: string }

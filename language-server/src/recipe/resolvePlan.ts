@@ -8,7 +8,7 @@ import type { LayerInfo } from '../protocol/model';
 import type { JobPlan, LayerPlan, Method, ExportFormat, CalibrationPlan, EvaluationPlan, Metric, ImageInputPlan } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA } from './schema';
 import { compilePattern } from './match';
-import type { Recipe, Field, Rule } from './recipe';
+import type { Recipe, Field, Rule } from './checkRecipe';
 import type { RecipeDiagnostic, Span } from './parse';
 
 const RULE_KEYS = ['method', 'bits', 'group_size', 'symmetric', 'skip'] as const;
