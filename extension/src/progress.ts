@@ -16,7 +16,7 @@ export interface JobHost {
 }
 
 /** Resolves to the job's result, or undefined when the user cancelled it. */
-export async function runJob<T>(ctx: JobHost, title: string, send: (workDoneToken: string, token: vscode.CancellationToken) => Promise<T>): Promise<T | undefined> {
+export async function withJobProgress<T>(ctx: JobHost, title: string, send: (workDoneToken: string, token: vscode.CancellationToken) => Promise<T>): Promise<T | undefined> {
   const client = ctx.client;
   const workDoneToken = `lowbit-${randomUUID()}`;
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {

@@ -15,7 +15,7 @@
  * (zero-copy) while a kernel runs: do not mutate `w`, `H`, `actMean` until its promise settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
-import { type NativeJobControl, runJob } from './job';
+import { type NativeJobControl, runNativeJob } from './job';
 
 /** Cancellation / progress / threading control shared by all async kernels. */
 export interface KernelJobOptions {
@@ -66,7 +66,7 @@ function toF64(a: Float32Array | Float64Array): Float64Array {
 function runKernel<T>(opts: KernelJobOptions, start: (ctl: NativeJobControl) => Promise<T>): Promise<T> {
   const { signal, threads, onProgress } = opts;
   const fraction = onProgress && ((done: number, total: number) => onProgress(total ? done / total : 1));
-  return runJob(opts.layer, { signal, threads, onProgress: fraction }, start);
+  return runNativeJob(opts.layer, { signal, threads, onProgress: fraction }, start);
 }
 
 // ---------------------------------------------------------------- binarization

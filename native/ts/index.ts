@@ -13,7 +13,7 @@
  * {@link Hessian} passed as H) until its promise settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
-import { type JobControl, type NativeJobControl, runJob } from './job';
+import { type JobControl, type NativeJobControl, runNativeJob } from './job';
 import type { QuantizedWeight } from './quantizedWeight';
 
 export * from './binaryLowRank';
@@ -90,7 +90,7 @@ function checkQuant(w: Float32Array, rows: number, cols: number, o: RtnOptions, 
 /** Round-to-nearest quantization of W (rows × cols = out × in), ALGORITHMS.md §1. */
 export async function rtn(w: Float32Array, rows: number, cols: number, opts: RtnOptions, ctl?: JobControl): Promise<QuantizedWeight> {
   checkQuant(w, rows, cols, opts, 'rtn');
-  return runJob('rtn', ctl, (c) => native().rtn(w, rows, cols, opts, c));
+  return runNativeJob('rtn', ctl, (c) => native().rtn(w, rows, cols, opts, c));
 }
 
 /**
@@ -143,14 +143,14 @@ export async function gptq(w: Float32Array, rows: number, cols: number, H: Float
   const h = hessianOf(H, cols, 'gptq');
   if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp))) fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
   if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0)) fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
-  return runJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
+  return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
 }
 
 /** Benchmark baseline only: the same GPTQ solve with the lazy block update as a naive triple loop. */
 export async function gptqNaiveBaseline(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
   checkQuant(w, rows, cols, opts, 'gptqNaiveBaseline');
   const h = hessianOf(H, cols, 'gptqNaiveBaseline');
-  return runJob('gptqNaiveBaseline', ctl, (c) => native().gptq(w, rows, cols, h, { ...opts, naiveBaseline: true }, c));
+  return runNativeJob('gptqNaiveBaseline', ctl, (c) => native().gptq(w, rows, cols, h, { ...opts, naiveBaseline: true }, c));
 }
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) with Δ = W − Ŵ (0 when W is 0 and Ŵ = W). */

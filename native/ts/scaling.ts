@@ -14,7 +14,7 @@
  */
 import { LowbitKernelError, loadAddon } from './addon';
 import type { QuantizedWeight } from './quantizedWeight';
-import { type JobControl, type NativeJobControl, runJob } from './job';
+import { type JobControl, type NativeJobControl, runNativeJob } from './job';
 
 interface ScalingAddon {
   scaleSearch(w: Float32Array, rows: number, cols: number, H: Float64Array, cand: Float64Array, k: number, opts: object,
@@ -51,7 +51,7 @@ export async function scaleSearch(w: Float32Array, rows: number, cols: number, H
   checkLayer(w, rows, cols, H, opts, 'scaleSearch');
   const k = candidates.length / cols;
   if (!Number.isInteger(k) || k < 1) fail(`scaleSearch: candidates length ${candidates.length} is not a positive multiple of cols ${cols}`, 'E_SHAPE');
-  return runJob('scaleSearch', ctl, (c) => native().scaleSearch(w, rows, cols, H, candidates, k, opts, c));
+  return runNativeJob('scaleSearch', ctl, (c) => native().scaleSearch(w, rows, cols, H, candidates, k, opts, c));
 }
 
 /** Multiplies W's columns by s (W·diag s) in fp32. */
@@ -101,7 +101,7 @@ export async function awqSearch(w: Float32Array, rows: number, cols: number, H: 
   const ws = scaleColumns(w, rows, cols, s), hs = scaleHessian(H, s);
   const steps = opts.clip === false ? 1 : (opts.clipSteps ?? 10);
   const clipCtl = { signal: ctl?.signal, threads: ctl?.threads }; // progress covers the α search only
-  const clip = await runJob('awqSearch clip', clipCtl, (c) => native().clipSearch(ws, rows, cols, hs, { ...grid0, steps }, c));
+  const clip = await runNativeJob('awqSearch clip', clipCtl, (c) => native().clipSearch(ws, rows, cols, hs, { ...grid0, steps }, c));
   return { alpha: best / grid, scales: Float32Array.from(s), losses, clipRatios: clip.clipRatios, weight: clip.weight };
 }
 

@@ -9,7 +9,7 @@ import { panelHtml } from './html';
 import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView } from '../../../webview/src/protocol';
 import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
 import { upgradeReport, type Report } from '../../../language-server/src/protocol/report';
-import { runJob, type JobHost } from '../progress';
+import { withJobProgress, type JobHost } from '../progress';
 
 /** What the panels need from the extension's state (Ctx implements it; Ctx constructs the manager). */
 export interface PanelHost extends JobHost {
@@ -89,7 +89,7 @@ export class PanelManager implements vscode.Disposable {
   /** Runs the sensitivity job with a progress notification (Cancel cancels the request). */
   async runSensitivity(recipe: vscode.Uri): Promise<void> {
     const client = this.ctx.client;
-    const result = await runJob(this.ctx, 'Lowbit: measuring layer sensitivity',
+    const result = await withJobProgress(this.ctx, 'Lowbit: measuring layer sensitivity',
       (workDoneToken, token) => client.sendRequest(SensitivityRequest.type, { uri: recipe.toString(), workDoneToken }, token));
     if (result) this.onSensitivityUpdate({ uri: recipe.toString(), layers: result.layers, done: true });
   }
