@@ -1,4 +1,4 @@
-// The whole suite, in tiers (see DESIGN.md): type check, then kernels/engine/language server/webviews
+// The whole suite, in tiers (see docs/architecture.md): type check, then kernels/engine/language server/webviews
 // under node's test runner (TypeScript through tsx), then the end-to-end suite in a real VS Code.
 // Usage: npm test [-- <path-filter>...]   e.g. npm test -- test/unit/native
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
  * Typed wrapper over the binarization and low-rank kernels of the native addon (issue 4):
- * BiLLM, PB-LLM, dual binarization, SVD, R1-Sketch, FLRQ, LoRC and LQER (ALGORITHMS.md §4–5).
+ * BiLLM, PB-LLM, dual binarization, SVD, R1-Sketch, FLRQ, LoRC and LQER (docs/algorithms.md §4–5).
  *
  * Layout conventions (all row-major):
  * - `w` is the weight W as `rows × cols` = out × in (an ONNX MatMul initializer B is in × out, so

@@ -1,5 +1,5 @@
 /**
- * Typed wrapper over the linear-method kernels of the native addon (ALGORITHMS.md §1–2): Hessian
+ * Typed wrapper over the linear-method kernels of the native addon (docs/algorithms.md §1–2): Hessian
  * accumulation, RTN, GPTQ, the H-weighted relative error and a MatMulNBits packer. Re-exports the
  * binarization / low-rank wrapper (./binaryLowRank) so that the engine has one import.
  *
@@ -87,7 +87,7 @@ function checkQuant(w: Float32Array, rows: number, cols: number, o: RtnOptions, 
   }
 }
 
-/** Round-to-nearest quantization of W (rows × cols = out × in), ALGORITHMS.md §1. */
+/** Round-to-nearest quantization of W (rows × cols = out × in), docs/algorithms.md §1. */
 export async function rtn(w: Float32Array, rows: number, cols: number, opts: RtnOptions, ctl?: JobControl): Promise<QuantizedWeight> {
   checkQuant(w, rows, cols, opts, 'rtn');
   return runNativeJob('rtn', ctl, (c) => native().rtn(w, rows, cols, opts, c));
@@ -137,7 +137,7 @@ function hessianOf(H: Float64Array | Hessian, cols: number, what: string): Float
   return m;
 }
 
-/** GPTQ (ALGORITHMS.md §2) of W with the layer Hessian H (cols × cols; a {@link Hessian} is accepted too). */
+/** GPTQ (docs/algorithms.md §2) of W with the layer Hessian H (cols × cols; a {@link Hessian} is accepted too). */
 export async function gptq(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
   checkQuant(w, rows, cols, opts, 'gptq');
   const h = hessianOf(H, cols, 'gptq');

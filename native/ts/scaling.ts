@@ -1,5 +1,5 @@
 /**
- * Activation-aware rescaling kernels (ALGORITHMS.md §3): AWQ scale + clip search, SmoothQuant scales
+ * Activation-aware rescaling kernels (docs/algorithms.md §3): AWQ scale + clip search, SmoothQuant scales
  * and OS+ weight-only scale/shift search. The expensive scoring runs in the native addon
  * (`scaleSearch`, `clipSearch`); candidate scale vectors are built here.
  *
@@ -42,7 +42,7 @@ function checkLayer(w: Float32Array, rows: number, cols: number, H: Float64Array
   if (!(o.groupSize === -1 || (Number.isInteger(o.groupSize) && o.groupSize > 0))) fail(`${what}: groupSize must be -1 or a positive integer, got ${o.groupSize}`);
 }
 
-/** Grid settings shared by the searches (the RTN grid of ALGORITHMS.md §1). */
+/** Grid settings shared by the searches (the RTN grid of docs/algorithms.md §1). */
 export interface ScaleOptions { bits: number; groupSize: number; symmetric: boolean }
 
 /** Scores k candidate column-scale vectors (k×cols, row-major) by tr(ΔHΔᵀ); returns the first best. */
@@ -83,7 +83,7 @@ export function awqScales(xbar: ArrayLike<number>, alpha: number): Float64Array 
   return s;
 }
 
-/** AWQ (ALGORITHMS.md §3a) for one linear: α grid search with the layer-local loss, then the clip
+/** AWQ (docs/algorithms.md §3a) for one linear: α grid search with the layer-local loss, then the clip
  *  search on W·diag s against diag(1/s)·H·diag(1/s). xbar = per-channel mean |x| (from the engine). */
 export async function awqSearch(w: Float32Array, rows: number, cols: number, H: Float64Array, xbar: Float32Array | Float64Array,
   opts: AwqOptions, ctl?: JobControl): Promise<AwqResult> {

@@ -1,4 +1,4 @@
-// Binarization kernels (ALGORITHMS.md §4): the residual binarization primitive, BiLLM, PB-LLM and
+// Binarization kernels (docs/algorithms.md §4): the residual binarization primitive, BiLLM, PB-LLM and
 // the PTQ variant of DB-LLM's dual binarization. W is rows×cols (out×in) row-major fp32; H is the
 // cols×cols layer Hessian (2XXᵀ/N) in fp64. Pure C++: no napi.h.
 #pragma once

@@ -1,4 +1,4 @@
-// BiLLM (Aaronhuang-778/BiLLM bigptq.py, ALGORITHMS.md §4a): per 128-column block, Hessian
+// BiLLM (Aaronhuang-778/BiLLM bigptq.py, docs/algorithms.md §4a): per 128-column block, Hessian
 // saliency S = W²/(U_jj)² with U the upper Cholesky factor of H⁻¹ (the reference's overwritten
 // `H`; not the paper's [H⁻¹]_jj), salient-column and split searches on S, order-2 residual
 // binarization of salient columns and order-1 of the sparse/dense groups, then GPTQ-style error

@@ -1,4 +1,4 @@
-// Dual binarization, PTQ variant of DB-LLM's FDB (ALGORITHMS.md §4c, our extension): ŵ = α₁b₁ + α₂b₂
+// Dual binarization, PTQ variant of DB-LLM's FDB (docs/algorithms.md §4c, our extension): ŵ = α₁b₁ + α₂b₂
 // with b ∈ {0,1} per row group. Initialized from the 2-bit grid {−s, 0, s, 2s} (α₁ = 2s, α₂ = −s,
 // mirrored when the negative side is larger; s = range/3 with the range containing 0), then
 // alternates (or from a given start, e.g. 2-bit GPTQ codes in FDB form) a per-group 2×2 least-squares refit of (α₁, α₂) and a nearest-level refit of the b's.

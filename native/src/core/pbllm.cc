@@ -1,4 +1,4 @@
-// PB-LLM (hahnyuan/PB-LLM gptq_pb, ALGORITHMS.md §4b): a fraction `low_frac` of each group's
+// PB-LLM (hahnyuan/PB-LLM gptq_pb, docs/algorithms.md §4b): a fraction `low_frac` of each group's
 // least salient entries is binarized (xnor: μ = row-mean(W⊙mask), α = row-mean|W⊙mask − μ|, zeros
 // at salient positions included — the reference quirk), the rest is `high_bits`-bit (the reference's
 // HighQuantizer, 8 by default) asymmetric per row; a

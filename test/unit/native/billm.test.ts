@@ -1,5 +1,5 @@
 // BiLLM (native/src/core/billm*.cc) against a float64 TypeScript reference written from
-// ALGORITHMS.md §4a, plus the primitive's closed form, the split search and bit accounting.
+// docs/algorithms.md §4a, plus the primitive's closed form, the split search and bit accounting.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { billm, billmSearchBlock, binarizeRow, decodeBillm } from '../../../native/ts/binaryLowRank';

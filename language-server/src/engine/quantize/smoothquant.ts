@@ -1,5 +1,5 @@
 /**
- * SmoothQuant (ALGORITHMS.md §3b): per-channel migration scales for one group of layers sharing an
+ * SmoothQuant (docs/algorithms.md §3b): per-channel migration scales for one group of layers sharing an
  * input, s_j = max|X_j|^α / max(max over consumers of max_i |W_ij|, 1e-5)^(1−α), clamped to ≥ 1e-5.
  */
 import { columnAbsMax, smoothQuantScales } from '../../../../native/ts/index';
