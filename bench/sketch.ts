@@ -4,7 +4,7 @@
  * prints the ratio with the relative Frobenius error of both rank-r approximations.
  * Sizes: 2048 by default; set LOWBIT_BENCH_SKETCH_SIZES=2048,4096 to add the larger layer.
  */
-import { r1Sketch, svd } from '../native/ts/lowbit';
+import { r1Sketch, svd } from '../native/ts/binaryLowRank';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

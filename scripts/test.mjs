@@ -1,4 +1,4 @@
-// The whole suite, in tiers (see DESIGN.md): type check, then kernels/engine/language server/webviews
+// The whole suite, in tiers (see docs/architecture.md): type check, then kernels/engine/language server/webviews
 // under node's test runner (TypeScript through tsx), then the end-to-end suite in a real VS Code.
 // Usage: npm test [-- <path-filter>...]   e.g. npm test -- test/unit/native
 import { spawnSync } from 'node:child_process';
@@ -43,6 +43,13 @@ function ensureDebianPackages() {
 if (!filters.length) {
   const rc = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
   stages.push(['typecheck', rc]);
+  if (rc === 0) results.passed++; else results.failed++;
+}
+
+// 1b. Imports: no cycles, and the direction between parts in scripts/importRules.mjs.
+if (!filters.length) {
+  const rc = run(process.execPath, [join(root, 'scripts/checkImports.mjs')]);
+  stages.push(['imports (cycles and part rules)', rc]);
   if (rc === 0) results.passed++; else results.failed++;
 }
 

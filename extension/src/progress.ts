@@ -6,10 +6,17 @@
 import * as vscode from 'vscode';
 import { randomUUID } from 'node:crypto';
 import { WorkDoneProgress, type WorkDoneProgressBegin, type WorkDoneProgressReport, type WorkDoneProgressEnd } from 'vscode-languageclient';
-import type { Ctx } from './ctx';
+import type { LanguageClient } from 'vscode-languageclient/node';
+
+/** What a job needs from the extension's state (Ctx implements it; kept narrow so this module imports no Ctx). */
+export interface JobHost {
+  readonly client: LanguageClient;
+  currentJob: vscode.CancellationTokenSource | undefined;
+  jobProgress: number | undefined;
+}
 
 /** Resolves to the job's result, or undefined when the user cancelled it. */
-export async function runJob<T>(ctx: Ctx, title: string, send: (workDoneToken: string, token: vscode.CancellationToken) => Promise<T>): Promise<T | undefined> {
+export async function withJobProgress<T>(ctx: JobHost, title: string, send: (workDoneToken: string, token: vscode.CancellationToken) => Promise<T>): Promise<T | undefined> {
   const client = ctx.client;
   const workDoneToken = `lowbit-${randomUUID()}`;
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {

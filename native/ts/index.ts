@@ -1,7 +1,7 @@
 /**
- * Typed wrapper over the linear-method kernels of the native addon (ALGORITHMS.md §1–2): Hessian
+ * Typed wrapper over the linear-method kernels of the native addon (docs/algorithms.md §1–2): Hessian
  * accumulation, RTN, GPTQ, the H-weighted relative error and a MatMulNBits packer. Re-exports the
- * binarization / low-rank wrapper (./lowbit) so that the engine has one import.
+ * binarization / low-rank wrapper (./binaryLowRank) so that the engine has one import.
  *
  * Conventions (row-major): `w` is W as rows × cols = out × in (an ONNX MatMul initializer B is in × out:
  * pass its transpose). `H` is cols × cols, float64. Codes are unpacked, one byte each, in [0, 2^bits − 1];
@@ -13,27 +13,12 @@
  * {@link Hessian} passed as H) until its promise settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
-import { type JobControl, type NativeJobControl, runJob } from './job';
+import { type JobControl, type NativeJobControl, runNativeJob } from './job';
+import type { QuantizedWeight } from './quantizedWeight';
 
-export * from './lowbit';
+export * from './binaryLowRank';
 
-/** Unpacked quantized weight (rows × cols codes, rows × numGroups parameters). */
-export interface QuantizedWeight {
-  rows: number;
-  cols: number;
-  bits: number;
-  /** Effective group size: = cols when per-channel. */
-  groupSize: number;
-  symmetric: boolean;
-  /** rows × cols, unpacked, in [0, 2^bits − 1]. */
-  codes: Uint8Array;
-  /** rows × numGroups, fp32. */
-  scales: Float32Array;
-  /** rows × numGroups integer zero points. */
-  zeros: Uint8Array;
-  /** rows × cols, scale·(code − zero). */
-  dequant: Float32Array;
-}
+export type { QuantizedWeight } from './quantizedWeight';
 
 /** RTN options. */
 export interface RtnOptions {
@@ -102,10 +87,10 @@ function checkQuant(w: Float32Array, rows: number, cols: number, o: RtnOptions, 
   }
 }
 
-/** Round-to-nearest quantization of W (rows × cols = out × in), ALGORITHMS.md §1. */
+/** Round-to-nearest quantization of W (rows × cols = out × in), docs/algorithms.md §1. */
 export async function rtn(w: Float32Array, rows: number, cols: number, opts: RtnOptions, ctl?: JobControl): Promise<QuantizedWeight> {
   checkQuant(w, rows, cols, opts, 'rtn');
-  return runJob('rtn', ctl, (c) => native().rtn(w, rows, cols, opts, c));
+  return runNativeJob('rtn', ctl, (c) => native().rtn(w, rows, cols, opts, c));
 }
 
 /**
@@ -152,20 +137,20 @@ function hessianOf(H: Float64Array | Hessian, cols: number, what: string): Float
   return m;
 }
 
-/** GPTQ (ALGORITHMS.md §2) of W with the layer Hessian H (cols × cols; a {@link Hessian} is accepted too). */
+/** GPTQ (docs/algorithms.md §2) of W with the layer Hessian H (cols × cols; a {@link Hessian} is accepted too). */
 export async function gptq(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
   checkQuant(w, rows, cols, opts, 'gptq');
   const h = hessianOf(H, cols, 'gptq');
   if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp))) fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
   if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0)) fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
-  return runJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
+  return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
 }
 
 /** Benchmark baseline only: the same GPTQ solve with the lazy block update as a naive triple loop. */
 export async function gptqNaiveBaseline(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
   checkQuant(w, rows, cols, opts, 'gptqNaiveBaseline');
   const h = hessianOf(H, cols, 'gptqNaiveBaseline');
-  return runJob('gptqNaiveBaseline', ctl, (c) => native().gptq(w, rows, cols, h, { ...opts, naiveBaseline: true }, c));
+  return runNativeJob('gptqNaiveBaseline', ctl, (c) => native().gptq(w, rows, cols, h, { ...opts, naiveBaseline: true }, c));
 }
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) with Δ = W − Ŵ (0 when W is 0 and Ŵ = W). */

@@ -1,5 +1,5 @@
 /**
- * Activation-aware rescaling kernels (ALGORITHMS.md §3): AWQ scale + clip search, SmoothQuant scales
+ * Activation-aware rescaling kernels (docs/algorithms.md §3): AWQ scale + clip search, SmoothQuant scales
  * and OS+ weight-only scale/shift search. The expensive scoring runs in the native addon
  * (`scaleSearch`, `clipSearch`); candidate scale vectors are built here.
  *
@@ -13,8 +13,8 @@
  * Inputs are read in place (zero-copy) while a search runs: do not mutate `w`, `H` until it settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
-import type { QuantizedWeight } from './index';
-import { type JobControl, type NativeJobControl, runJob } from './job';
+import type { QuantizedWeight } from './quantizedWeight';
+import { type JobControl, type NativeJobControl, runNativeJob } from './job';
 
 interface ScalingAddon {
   scaleSearch(w: Float32Array, rows: number, cols: number, H: Float64Array, cand: Float64Array, k: number, opts: object,
@@ -42,7 +42,7 @@ function checkLayer(w: Float32Array, rows: number, cols: number, H: Float64Array
   if (!(o.groupSize === -1 || (Number.isInteger(o.groupSize) && o.groupSize > 0))) fail(`${what}: groupSize must be -1 or a positive integer, got ${o.groupSize}`);
 }
 
-/** Grid settings shared by the searches (the RTN grid of ALGORITHMS.md §1). */
+/** Grid settings shared by the searches (the RTN grid of docs/algorithms.md §1). */
 export interface ScaleOptions { bits: number; groupSize: number; symmetric: boolean }
 
 /** Scores k candidate column-scale vectors (k×cols, row-major) by tr(ΔHΔᵀ); returns the first best. */
@@ -51,7 +51,7 @@ export async function scaleSearch(w: Float32Array, rows: number, cols: number, H
   checkLayer(w, rows, cols, H, opts, 'scaleSearch');
   const k = candidates.length / cols;
   if (!Number.isInteger(k) || k < 1) fail(`scaleSearch: candidates length ${candidates.length} is not a positive multiple of cols ${cols}`, 'E_SHAPE');
-  return runJob('scaleSearch', ctl, (c) => native().scaleSearch(w, rows, cols, H, candidates, k, opts, c));
+  return runNativeJob('scaleSearch', ctl, (c) => native().scaleSearch(w, rows, cols, H, candidates, k, opts, c));
 }
 
 /** Multiplies W's columns by s (W·diag s) in fp32. */
@@ -83,7 +83,7 @@ export function awqScales(xbar: ArrayLike<number>, alpha: number): Float64Array 
   return s;
 }
 
-/** AWQ (ALGORITHMS.md §3a) for one linear: α grid search with the layer-local loss, then the clip
+/** AWQ (docs/algorithms.md §3a) for one linear: α grid search with the layer-local loss, then the clip
  *  search on W·diag s against diag(1/s)·H·diag(1/s). xbar = per-channel mean |x| (from the engine). */
 export async function awqSearch(w: Float32Array, rows: number, cols: number, H: Float64Array, xbar: Float32Array | Float64Array,
   opts: AwqOptions, ctl?: JobControl): Promise<AwqResult> {
@@ -101,7 +101,7 @@ export async function awqSearch(w: Float32Array, rows: number, cols: number, H: 
   const ws = scaleColumns(w, rows, cols, s), hs = scaleHessian(H, s);
   const steps = opts.clip === false ? 1 : (opts.clipSteps ?? 10);
   const clipCtl = { signal: ctl?.signal, threads: ctl?.threads }; // progress covers the α search only
-  const clip = await runJob('awqSearch clip', clipCtl, (c) => native().clipSearch(ws, rows, cols, hs, { ...grid0, steps }, c));
+  const clip = await runNativeJob('awqSearch clip', clipCtl, (c) => native().clipSearch(ws, rows, cols, hs, { ...grid0, steps }, c));
   return { alpha: best / grid, scales: Float32Array.from(s), losses, clipRatios: clip.clipRatios, weight: clip.weight };
 }
 

@@ -5,6 +5,9 @@
  */
 import type { Report, LayerReport } from '../../language-server/src/protocol/report';
 
+/** The report version the panels read (type-checked against protocol/report.ts REPORT_VERSION). */
+const REPORT_VERSION_READ: Report['version'] = 2;
+
 /** The four panels; also the bundle name under dist/webview/<kind>.js. */
 export const PANEL_KINDS = ['report', 'sensitivity', 'saliency', 'ranks'] as const;
 export type PanelKind = (typeof PANEL_KINDS)[number];
@@ -78,7 +81,7 @@ export function checkLayerReport(l: unknown, i: number): string | null {
 /** Validates a report document (version 1); returns an error message or null. */
 export function checkReport(r: unknown): string | null {
   if (!isObj(r)) return 'report is not an object';
-  if (r.version !== 1) return `unsupported report version ${String(r.version)} (expected 1)`;
+  if (r.version !== REPORT_VERSION_READ) return `unsupported report version ${String(r.version)} (expected ${REPORT_VERSION_READ}; the host upgrades older reports with upgradeReport)`;
   if (!isStr(r.model) || !isStr(r.output)) return 'report.model and report.output must be strings';
   const m = r.metrics as Obj;
   if (!isObj(m) || !isObj(m.fp) || !isObj(m.quantized)) return 'report.metrics must have fp and quantized';

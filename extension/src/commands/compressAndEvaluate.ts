@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { CompressRequest } from '../../../language-server/src/protocol/messages';
 import type { Ctx } from '../ctx';
 import { targetRecipe } from '../recipe';
-import { runJob } from '../progress';
+import { withJobProgress } from '../progress';
 
 /** Result of the command (returned for tests and other extensions): undefined when refused/cancelled. */
 export type CompressOutcome = CompressRequest.Result | undefined;
@@ -26,7 +26,7 @@ export function compressAndEvaluate(ctx: Ctx) {
     const client = ctx.client;
     ctx.setHealth('running', `Compressing ${vscode.workspace.asRelativePath(recipe)}`);
     try {
-      const result = await runJob(ctx, 'Lowbit: compress and evaluate',
+      const result = await withJobProgress(ctx, 'Lowbit: compress and evaluate',
         (workDoneToken, token) => client.sendRequest(CompressRequest.type, { uri: recipe.toString(), workDoneToken }, token));
       if (!result) { void vscode.window.showInformationMessage('Lowbit: compression cancelled; no output was written.'); return undefined; }
       ctx.panels.setReport(recipe, result.report, result.reportPath);

@@ -8,9 +8,14 @@ import { basename } from 'node:path';
 import { panelHtml } from './html';
 import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView } from '../../../webview/src/protocol';
 import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
-import type { Report } from '../../../language-server/src/protocol/report';
-import type { Ctx } from '../ctx';
-import { runJob } from '../progress';
+import { upgradeReport, type Report } from '../../../language-server/src/protocol/report';
+import { withJobProgress, type JobHost } from '../progress';
+
+/** What the panels need from the extension's state (Ctx implements it; Ctx constructs the manager). */
+export interface PanelHost extends JobHost {
+  readonly extension: vscode.ExtensionContext;
+  readonly output: vscode.LogOutputChannel;
+}
 
 const TITLES: Record<PanelKind, string> = { report: 'Lowbit Report', sensitivity: 'Lowbit Layer Sensitivity', saliency: 'Lowbit Hessian Saliency', ranks: 'Lowbit Rank Allocation' };
 
@@ -22,7 +27,7 @@ export class PanelManager implements vscode.Disposable {
   private readonly reports = new Map<string, { report: Report; reportPath: string; history: string[] }>();
   private readonly sensitivity = new Map<string, LayerSensitivityView[]>();
 
-  constructor(private readonly ctx: Ctx) {}
+  constructor(private readonly ctx: PanelHost) {}
 
   /** Records a finished run's report (the report panel then shows it). */
   setReport(recipe: vscode.Uri, report: Report, reportPath: string, history?: string[]): void {
@@ -84,7 +89,7 @@ export class PanelManager implements vscode.Disposable {
   /** Runs the sensitivity job with a progress notification (Cancel cancels the request). */
   async runSensitivity(recipe: vscode.Uri): Promise<void> {
     const client = this.ctx.client;
-    const result = await runJob(this.ctx, 'Lowbit: measuring layer sensitivity',
+    const result = await withJobProgress(this.ctx, 'Lowbit: measuring layer sensitivity',
       (workDoneToken, token) => client.sendRequest(SensitivityRequest.type, { uri: recipe.toString(), workDoneToken }, token));
     if (result) this.onSensitivityUpdate({ uri: recipe.toString(), layers: result.layers, done: true });
   }
@@ -113,7 +118,7 @@ export class PanelManager implements vscode.Disposable {
       case 'compare': {
         const known = this.reports.get(e.recipe.toString());
         if (!known?.history.includes(msg.path)) throw new Error(`${msg.path} is not in this recipe's report history`);
-        const report: unknown = JSON.parse(await readFile(msg.path, 'utf8'));
+        const report: unknown = upgradeReport(JSON.parse(await readFile(msg.path, 'utf8')));
         const err = checkReport(report);
         if (err) throw new Error(`${msg.path}: ${err}`);
         this.post(e, { type: 'compare', report: report as Report, reportPath: msg.path });

@@ -3,6 +3,7 @@
  * Prints `file:line:column: severity: message` lines (or `{"diagnostics":[…]}`); exit 1 on errors.
  */
 import { loadRecipePlan } from '../recipe/load';
+import { loadLayers, loadInputs } from '../services/modelSource';
 
 /** CLI entry; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -12,7 +13,7 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write('usage: lowbit check <recipe.lowbit.yaml> [--json]\n');
     return 2;
   }
-  const { plan, diagnostics } = await loadRecipePlan(files[0]);
+  const { plan, diagnostics } = await loadRecipePlan(files[0], loadLayers, loadInputs);
   if (json) process.stdout.write(`${JSON.stringify({ diagnostics }, null, 2)}\n`);
   else {
     for (const d of diagnostics) process.stdout.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}\n`);

@@ -6,6 +6,7 @@
 import { layerTable, summaryTable } from '../engine/report/formatTables';
 import type { JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
+import { loadLayers, loadInputs } from '../services/modelSource';
 
 const USAGE = 'usage: lowbit run <recipe.lowbit.yaml> [--json]';
 
@@ -23,7 +24,7 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const { plan, diagnostics } = await loadRecipePlan(rest[0]);
+  const { plan, diagnostics } = await loadRecipePlan(rest[0], loadLayers, loadInputs);
   for (const d of diagnostics) process.stderr.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}\n`);
   if (!plan) {
     if (!diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`${rest[0]}: the recipe did not resolve to a plan\n`);

@@ -9,7 +9,7 @@ import type { Connection, CancellationToken } from 'vscode-languageserver/node';
 import { CompressRequest, ReportRequest, SensitivityRequest, SensitivityUpdateNotification, RuleForLayerRequest, MixedPrecisionRequest } from '../protocol/messages';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
-import { reportPathFor } from '../recipe/plan';
+import { reportPathFor } from '../recipe/resolvePlan';
 import { uriToPath } from '../services/analysis';
 import { ruleForLayer, mixedPrecisionEdit } from '../services/ruleEdits';
 import { runJob } from '../engine/job';
@@ -26,7 +26,7 @@ export function registerJobRequests(connection: Connection, ws: Workspace, isTru
   const planFor = async (uri: string): Promise<JobPlan> => {
     if (!isTrusted()) throw new ResponseError(JOB_REFUSED, 'Lowbit jobs do not run in an untrusted workspace (trust the workspace to compress).');
     if (running) throw new ResponseError(JOB_REFUSED, `A job is already running (${running}).`);
-    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), (p) => ws.models.get(p).then((s) => s.layers));
+    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), (p) => ws.models.get(p).then((s) => s.layers), (p) => ws.models.get(p).then((s) => s.inputs));
     if (!plan) {
       const errs = diagnostics.filter((d) => d.severity === 'error').slice(0, 5).map((d) => `${path.basename(d.file)}:${d.line}:${d.column}: ${d.message}`);
       throw new ResponseError(JOB_REFUSED, `The recipe has errors:\n${errs.join('\n')}`);

@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Connection, TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import type { Report } from '../protocol/report';
+import { upgradeReport, type Report } from '../protocol/report';
 import { analyze } from '../services/analysis';
 import type { RecipeAnalysis } from '../services/analysis';
 import { LayerCache } from '../services/modelSource';
 import { diagnose } from '../services/diagnostics';
-import { reportPathFor } from '../recipe/plan';
+import { reportPathFor } from '../recipe/resolvePlan';
 
 /** Milliseconds of quiet before a changed document is re-validated. */
 export const DIAGNOSTIC_DELAY_MS = 150;
@@ -73,7 +73,7 @@ export class Workspace {
     const hit = this.reports.get(file);
     if (hit?.key === key) return hit.report;
     let report: Report | undefined;
-    try { if (st.size < 64 << 20) report = JSON.parse(fs.readFileSync(file, 'utf8')) as Report; } catch { report = undefined; }
+    try { if (st.size < 64 << 20) report = upgradeReport(JSON.parse(fs.readFileSync(file, 'utf8'))) as Report; } catch { report = undefined; }
     this.reports.set(file, { key, report });
     return report;
   }

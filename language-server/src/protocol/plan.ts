@@ -43,7 +43,7 @@ export interface ImageInputPlan {
   channels: 'rgb' | 'bgr';
 }
 
-/** Input-binding rules (engine/data/inputBinding.ts holds the table); the recipe's `inputs:` values. */
+/** Input-binding rules (recipe/inputBinding.ts holds the table); the recipe's `inputs:` values. */
 export const INPUT_RULES = ['token_ids', 'attention_mask', 'positions', 'empty_past', 'seqlens_k', 'total_sequence_length', 'zeros', 'use_cache_branch'] as const;
 export type InputRule = (typeof INPUT_RULES)[number];
 /** A recipe `inputs:` entry: a rule name or a constant fill value. */

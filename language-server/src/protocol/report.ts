@@ -3,7 +3,7 @@
  * `lowbit run --json`, read by the webviews, the hover provider and the tests. Keys are snake_case
  * because it is a file format. Bump REPORT_VERSION on any incompatible change.
  */
-export const REPORT_VERSION = 1;
+export const REPORT_VERSION = 2;
 
 export interface QualityMetrics {
   perplexity?: number;
@@ -93,6 +93,26 @@ export interface LowRankDetails {
   /** Singular value / amax curve used to choose the rank (first entries). */
   curve: number[];
   storage_overhead: number;
+  /** tr(ΔHΔᵀ)/tr(WHWᵀ) of the plain quantized weight Q(W) — the same ratio as LayerReport.rel_error
+   *  (report version 1 held its square root here; {@link upgradeReport} converts). */
   rel_error_before: number;
+  /** The same ratio for Q + L·R (equals the layer's rel_error). */
   rel_error_after: number;
+}
+
+/**
+ * A parsed report of any version this build reads, as the current version. Version 1 → 2:
+ * `low_rank.rel_error_before/after` held sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)); they are squared into the ratio
+ * `rel_error` means everywhere. Anything else (not an object, an unknown version) is returned as it
+ * is, for the checker to name.
+ */
+export function upgradeReport(r: unknown): unknown {
+  if (typeof r !== 'object' || r === null || (r as { version?: unknown }).version !== 1) return r;
+  const v1 = r as { layers?: unknown };
+  const layers = Array.isArray(v1.layers) ? v1.layers.map((l: unknown) => {
+    const lr = (l as { low_rank?: { rel_error_before?: unknown; rel_error_after?: unknown } } | null)?.low_rank;
+    if (!lr || typeof lr.rel_error_before !== 'number' || typeof lr.rel_error_after !== 'number') return l;
+    return { ...(l as object), low_rank: { ...lr, rel_error_before: lr.rel_error_before ** 2, rel_error_after: lr.rel_error_after ** 2 } };
+  }) : v1.layers;
+  return { ...r, version: REPORT_VERSION, layers };
 }

@@ -15,7 +15,8 @@ function table(fields: Record<string, FieldSchema>, prefix = ''): string[] {
   const rows = ['| Key | Type | Default | Description |', '|---|---|---|---|'];
   const nested: string[] = [];
   for (const [k, f] of Object.entries(fields)) {
-    rows.push(`| \`${prefix}${k}\` | ${cell(describeType(f))} | ${def(f)} | ${cell(f.doc)} |`);
+    const inert = 'inert' in f && typeof f.inert === 'string' ? ` *Does not change the result:* ${f.inert}` : '';
+    rows.push(`| \`${prefix}${k}\` | ${cell(describeType(f))} | ${def(f)} | ${cell(f.doc + inert)} |`);
     if (f.kind === 'object') nested.push('', `### \`${prefix}${k}\``, '', ...table(f.fields, `${prefix}${k}.`));
   }
   return [...rows, ...nested];

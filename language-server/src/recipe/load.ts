@@ -5,19 +5,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobPlan } from '../protocol/plan';
 import type { LayerInfo, ModelSummary } from '../protocol/model';
-import { readRecipe } from './recipe';
-import { resolvePlan } from './plan';
+import { readRecipe } from './checkRecipe';
+import { resolvePlan } from './resolvePlan';
 import type { RecipeDiagnostic, Severity } from './parse';
 import { fileDiagnostics } from '../validators/files';
 import { lineColumn } from './positions';
-import { loadLayers, loadInputs } from '../services/modelSource';
-import { recipeDiagnostics } from './plan';
+import { recipeDiagnostics } from './resolvePlan';
 
 /** A diagnostic as the CLI prints it. */
 export interface FileDiagnostic { file: string; line: number; column: number; severity: Severity; message: string }
 
 /** Loads a model's layers (the ONNX engine's loadModel, cached by path + mtime). */
 export type LayerLoader = (modelPath: string) => Promise<LayerInfo[]>;
+/** Loads a model's graph inputs, for the `inputs:` checks (optional: without it they are skipped). */
+export type InputsLoader = (modelPath: string) => Promise<ModelSummary['inputs']>;
 
 /** Convert offset diagnostics of `text` to 1-based file positions. */
 export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagnostic[]): FileDiagnostic[] {
@@ -26,9 +27,10 @@ export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagn
 
 /**
  * Read, check and resolve a recipe. The plan is present only when there is no error.
- * `loader` defaults to the engine's model loader.
+ * `loader` reads a model's layers (the server and the CLI pass services/modelSource's cached
+ * `loadLayers`; the recipe part imports no engine code itself).
  */
-export async function loadRecipePlan(recipePath: string, loader?: LayerLoader): Promise<{ plan?: JobPlan; diagnostics: FileDiagnostic[] }> {
+export async function loadRecipePlan(recipePath: string, loader: LayerLoader, inputsLoader?: InputsLoader): Promise<{ plan?: JobPlan; diagnostics: FileDiagnostic[] }> {
   const abs = path.resolve(recipePath);
   let text: string;
   try { text = await fs.promises.readFile(abs, 'utf8'); } catch (e) {
@@ -43,8 +45,8 @@ export async function loadRecipePlan(recipePath: string, loader?: LayerLoader): 
   const extra: RecipeDiagnostic[] = [];
   if (modelPath && modelField && fs.existsSync(modelPath)) {
     try {
-      layers = await (loader ?? loadLayers)(modelPath);
-      if (!loader) inputs = await loadInputs(modelPath);
+      layers = await loader(modelPath);
+      if (inputsLoader) inputs = await inputsLoader(modelPath);
     } catch (e) {
       extra.push({ span: modelField.span, severity: 'error', message: `Model could not be loaded: ${(e as Error).message}`, code: 'model-error' });
     }

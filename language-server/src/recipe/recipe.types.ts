@@ -2,7 +2,10 @@
 /* eslint-disable */
 
 /** Settings of method `rtn`. */
-export interface RtnSettings {}
+export interface RtnSettings {
+  /** Shrink each group's range to the clip ratio that minimizes the rounding error (GPTQ `quant.py` MSE search: norm 2.4, the range shrunk in 1% steps by up to 80%). */
+  mse_clip?: boolean;
+}
 
 /** Settings of method `gptq`. */
 export interface GptqSettings {
@@ -70,7 +73,7 @@ export interface PbllmSettings {
 export interface DualbinSettings {
   /** Alternating refits of the binary codes and the per-group (α₁, α₂). */
   iterations?: number;
-  /** The 2-bit starting point. */
+  /** The 2-bit starting point of the refit. With `iterations: 0` the result is that starting point. */
   init?: "rtn" | "gptq";
 }
 
@@ -110,6 +113,21 @@ export interface LqerSettings {
   activation_scaled?: boolean;
   /** How the weight (before the SVD of its quantization error) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored). */
   quantizer?: "rtn" | "gptq";
+}
+
+/** Each method's settings as its kernel receives them: every key present (the schema's defaults filled in; engine/quantize/methodSettings.ts `settingsOf`). */
+export interface ResolvedMethodSettings {
+  rtn: Required<RtnSettings>;
+  gptq: Required<GptqSettings>;
+  awq: Required<AwqSettings>;
+  smoothquant: Required<SmoothquantSettings>;
+  osplus: Required<OsplusSettings>;
+  billm: Required<BillmSettings>;
+  pbllm: Required<PbllmSettings>;
+  dualbin: Required<DualbinSettings>;
+  flrq: Required<FlrqSettings>;
+  lorc: Required<LorcSettings>;
+  lqer: Required<LqerSettings>;
 }
 
 /** `methods:`: per-method settings. */

@@ -43,12 +43,19 @@ export const FORMAT_DOCS: Record<ExportFormat, string> = {
   fake: 'Dequantized float weights in a plain MatMul: any bit width, any method; measures accuracy, not size.',
 };
 
+/**
+ * A method setting that, by construction, does not change the compressed weights (a speed or memory
+ * knob): `inert` says why. The settings test (test/unit/engine/quantize/methodSettings.test.ts) checks
+ * that every other method setting changes its kernel's result, and that an inert one does not.
+ */
+export type MethodSettingSchema = FieldSchema & { inert?: string };
+
 /** What the schema knows about one quantization method. */
 export interface MethodInfo {
   /** One-paragraph markdown description with the paper reference. */
   doc: string;
   /** The method's own settings (the keys under `methods.<name>:` and a rule's `settings:`). */
-  settings: Record<string, FieldSchema>;
+  settings: Record<string, MethodSettingSchema>;
   /** Formats that can store the method's output exactly. */
   formats: readonly ExportFormat[];
   /** When set, the method always uses this bit width (binarization) and `bits` is ignored. */
@@ -72,13 +79,17 @@ const residualQuantizer = (what: string): FieldSchema => ({
 export const METHOD_INFO: Record<Method, MethodInfo> = {
   rtn: {
     doc: '**RTN** — round-to-nearest on a min-max grid per group (per row with `group_size: -1`). No calibration needed.',
-    settings: {}, formats: allFormats, needsCalibration: false,
+    settings: {
+      mse_clip: { kind: 'boolean', doc: 'Shrink each group\'s range to the clip ratio that minimizes the rounding error (GPTQ `quant.py` MSE search: norm 2.4, the range shrunk in 1% steps by up to 80%).', default: false },
+    },
+    formats: allFormats, needsCalibration: false,
   },
   gptq: {
     doc: '**GPTQ** — Frantar et al., *GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers* (ICLR 2023, arXiv 2210.17323). Column-by-column quantization with Cholesky-inverse error feedback under the calibration Hessian.',
     settings: {
       damp,
-      block_size: { kind: 'number', doc: 'Columns per lazy-batch block `B`.', default: 128, integer: true, min: 1, max: 65536 },
+      block_size: { kind: 'number', doc: 'Columns per lazy-batch block `B`.', default: 128, integer: true, min: 1, max: 65536,
+        inert: 'GPTQ\'s lazy batch updates are an exact reordering of the column updates: the block size changes speed, and the weights only by float rounding.' },
       act_order: { kind: 'boolean', doc: 'Quantize columns in order of decreasing `diag H` (with groups, exported as static groups).', default: false },
       static_groups: { kind: 'boolean', doc: 'Compute every group\'s grid up front from the unmodified weights.', default: false },
     },
@@ -133,7 +144,11 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     doc: '**Dual binarization** — after DB-LLM (Chen et al., arXiv 2402.11960): `ŵ = α₁b₁ + α₂b₂`, fitted post-training from a 2-bit start (the paper\'s distillation is out of scope). Stored `packed` (2 bits a weight + (α₁, α₂) per row-group) or fake-quant.',
     settings: {
       iterations: { kind: 'number', doc: 'Alternating refits of the binary codes and the per-group (α₁, α₂).', default: 10, integer: true, min: 0, max: 1000 },
-      init: { kind: 'enum', doc: 'The 2-bit starting point.', values: ['rtn', 'gptq'], default: 'rtn' },
+      init: { kind: 'enum', doc: 'The 2-bit starting point of the refit. With `iterations: 0` the result is that starting point.', values: ['rtn', 'gptq'], default: 'rtn',
+        valueDocs: {
+          rtn: 'The per-group grid {−s, 0, s, 2s} spanning the group\'s range (mirrored when the negative side is larger).',
+          gptq: '2-bit asymmetric GPTQ codes under the calibration Hessian (damp 0.01, block 128), rewritten exactly as α₁b₁ + α₂b₂.',
+        } },
     },
     formats: ['packed', 'fake'], fixedBits: 2, needsCalibration: false,
   },
@@ -190,7 +205,7 @@ const imageFields: Record<string, FieldSchema> = {
   channels: { kind: 'enum', doc: 'Channel order.', values: ['rgb', 'bgr'], default: 'rgb' },
 };
 
-/** What each input-binding rule feeds (the table in engine/data/inputBinding.ts). */
+/** What each input-binding rule feeds (the table in recipe/inputBinding.ts). */
 export const INPUT_RULE_DOCS: Record<(typeof INPUT_RULES)[number], string> = {
   token_ids: 'The token ids of each window, [batch, T].',
   attention_mask: 'All ones, [batch, past + T] (past = 0).',

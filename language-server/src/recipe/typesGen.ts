@@ -44,6 +44,8 @@ export function renderRecipeTypes(): string {
   for (const m of METHODS) {
     out.push(`/** Settings of method \`${m}\`. */`, `export interface ${pascal(m)}Settings ${objectType(METHOD_INFO[m].settings, '')}`, '');
   }
+  out.push('/** Each method\'s settings as its kernel receives them: every key present (the schema\'s defaults filled in; engine/quantize/methodSettings.ts `settingsOf`). */',
+    `export interface ResolvedMethodSettings {\n${METHODS.map((m) => `  ${m}: Required<${pascal(m)}Settings>;`).join('\n')}\n}`, '');
   out.push('/** `methods:`: per-method settings. */', `export interface MethodSettings {\n${METHODS.map((m) => `  ${m}?: ${pascal(m)}Settings;`).join('\n')}\n}`, '');
   out.push('/** Any method\'s settings (a rule\'s `settings:` is checked against the method in effect). */',
     `export type AnyMethodSettings = ${METHODS.map((m) => `${pascal(m)}Settings`).join(' | ')};`, '');

@@ -1,6 +1,6 @@
 /** Code lens above each `layers:` rule: how many layers it matches (and how many it still governs). */
 import type { CodeLens } from 'vscode-languageserver-types';
-import { ruleMatches, effectiveLayers } from '../recipe/plan';
+import { ruleMatches, effectiveLayers } from '../recipe/resolvePlan';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';
 

@@ -9,7 +9,7 @@ import type { CompletionItem, Range } from 'vscode-languageserver-types';
 import type { FieldSchema } from '../recipe/schema';
 import { describeType } from '../recipe/schema';
 import { matchLayers } from '../recipe/match';
-import { defaultRule } from '../engine/data/inputBinding';
+import { defaultRule } from '../recipe/inputBinding';
 import { cursorContext, type CursorContext } from './cursor';
 import { fieldsAt, fieldSchema } from './schemaPath';
 import { toRange } from './analysis';

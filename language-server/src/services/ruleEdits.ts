@@ -4,7 +4,7 @@
  */
 import type { Range, WorkspaceEdit } from 'vscode-languageserver-types';
 import type { LayerInfo } from '../protocol/model';
-import { effectiveLayers } from '../recipe/plan';
+import { effectiveLayers } from '../recipe/resolvePlan';
 import { layerBytes } from './layerDetails';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';

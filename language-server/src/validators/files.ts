@@ -2,9 +2,9 @@
  * File checks: every path-valued key must name an existing file (or folder, for tensors/images).
  * The file system is behind `exists` so services stay testable without a disk.
  */
-import type { Recipe } from '../recipe/recipe';
+import type { Recipe } from '../recipe/checkRecipe';
 import type { RecipeDiagnostic } from '../recipe/parse';
-import { resolvedPaths } from '../recipe/plan';
+import { resolvedPaths } from '../recipe/resolvePlan';
 
 /** Keys whose paths are written, not read. */
 const OUTPUT_KEYS = new Set(['output']);

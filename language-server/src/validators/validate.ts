@@ -3,9 +3,9 @@
  * files and, when the model's layers are known, the model-dependent checks.
  */
 import type { LayerInfo, ModelSummary } from '../protocol/model';
-import type { Recipe } from '../recipe/recipe';
+import type { Recipe } from '../recipe/checkRecipe';
 import type { RecipeDiagnostic } from '../recipe/parse';
-import { recipeDiagnostics, modelDiagnostics, inputDiagnostics } from '../recipe/plan';
+import { recipeDiagnostics, modelDiagnostics, inputDiagnostics } from '../recipe/resolvePlan';
 import { fileDiagnostics } from './files';
 
 export interface ValidationHost {

@@ -1,4 +1,4 @@
-// Binarization kernels (ALGORITHMS.md §4): the residual binarization primitive, BiLLM, PB-LLM and
+// Binarization kernels (docs/algorithms.md §4): the residual binarization primitive, BiLLM, PB-LLM and
 // the PTQ variant of DB-LLM's dual binarization. W is rows×cols (out×in) row-major fp32; H is the
 // cols×cols layer Hessian (2XXᵀ/N) in fp64. Pure C++: no napi.h.
 #pragma once
@@ -38,6 +38,7 @@ struct BillmOptions {
   double percdamp = 0.01;
   int salient_up_lim = 50;  // k = 1..up_lim-1 salient columns tried per block
   bool exact = false;       // exact mode: intra-block feedback (signs refit column by column)
+  bool hessian_saliency = true;  // S = W²/U_jj² (salient_metric "hessian"); else S = W ("magnitude", structure.py)
   bool fp16_scales = true;  // store and use α/μ rounded to fp16
 };
 
@@ -74,6 +75,7 @@ struct PbllmOptions {
   int block = 128;
   double percdamp = 0.01;
   bool hessian_saliency = true;  // w²/U_jj² (else |w|)
+  int high_bits = 8;             // bits of the asymmetric per-row grid of the salient (unbinarized) entries, 2..8
 };
 
 /** PB-LLM result: dequantized weight, binarized-entry mask (1 = binarized, rows×cols bytes),
@@ -82,7 +84,7 @@ struct PbllmResult {
   std::vector<float> dequant;
   std::vector<uint8_t> mask;
   std::vector<float> bin_params;  // rows × groups × 2 (α, μ)
-  std::vector<float> q8_params;   // rows × groups × 2 (scale, zero)
+  std::vector<float> q8_params;   // rows × groups × 2 (scale, zero) of the high_bits grid
   double bits_claimed = 0, bits_stored = 0, loss = 0;
 };
 
@@ -93,6 +95,11 @@ Status Pbllm(const float* w, int rows, int cols, const double* H, const PbllmOpt
 struct DualBinOptions {
   int group_size = 128;
   int iters = 10;
+  // Optional starting point (e.g. 2-bit GPTQ codes in FDB form), replacing the 2-bit RTN start:
+  // rows×cols bytes b₁, b₂ (0/1) and rows × groups × 2 (α₁, α₂). All three or none.
+  const uint8_t* init_b1 = nullptr;
+  const uint8_t* init_b2 = nullptr;
+  const float* init_alphas = nullptr;
 };
 
 /** Dual binarization result; `error_curve[i]` = Σ(w−ŵ)² after iteration i (0 = 2-bit init). */

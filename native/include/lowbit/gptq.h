@@ -1,5 +1,5 @@
 // GPTQ (Frantar et al. 2022; IST-DASLab/gptq gptq.py fasterquant), reimplemented from
-// ALGORITHMS.md §2: damping with retries, dead columns, act-order (stable sort), static groups,
+// docs/algorithms.md §2: damping with retries, dead columns, act-order (stable sort), static groups,
 // per-group parameters recorded for every group, lazy block updates through a blocked GEMM.
 #pragma once
 #include <vector>

@@ -1,4 +1,4 @@
-// GPTQ Hessian accumulation H = (2/N) Σ_t x_t x_tᵀ held in fp64 (ALGORITHMS.md §2 step 1), as a
+// GPTQ Hessian accumulation H = (2/N) Σ_t x_t x_tᵀ held in fp64 (docs/algorithms.md §2 step 1), as a
 // blocked, threaded SYRK (upper triangle, then mirrored) through GemmKMajorF32: fp32 FMA tiles of
 // ≤ 256 tokens, each added to H in fp64, so |ΔH_ij| ≤ γ₂₅₆·(2/N)·Σ_t |x_ti x_tj| (γ₂₅₆ ≈ 1.53e-5;
 // ~1e-7 of max|H| in practice, see docs/decisions.md). Bit-identical for any thread count.

@@ -1,4 +1,4 @@
-// Low-rank compensation (ALGORITHMS.md §5): FLRQ (R1-FLR rank selection, activation scaling, BLC)
+// Low-rank compensation (docs/algorithms.md §5): FLRQ (R1-FLR rank selection, activation scaling, BLC)
 // and the LoRC / LQER baselines. W is rows×cols (out×in) fp32; W ≈ dequant(Q) + L·R.
 #pragma once
 #include <cstdint>
@@ -23,7 +23,7 @@ void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_
                        bool clip_search, int threads, SymQuant* out);
 
 /** How the low-rank methods quantize the main weight / residual. kRtn: QuantizeSymAbsmax (FLRQ
- *  Eq. 8, ALGORITHMS.md §5a). kGptq (extension, docs/decisions.md): GPTQ (ALGORITHMS.md §2) on its
+ *  Eq. 8, docs/algorithms.md §5a). kGptq (extension, docs/decisions.md): GPTQ (docs/algorithms.md §2) on its
  *  symmetric grid (s = 2·amax/(2^b − 1), zero 2^(b−1), codes [0, 2^b − 1], no clip search) against
  *  the layer Hessian, damp 0.01, block 128, act-order with static groups. */
 enum class ResidualQuantizer { kRtn, kGptq };
@@ -44,7 +44,7 @@ struct LowRankResult {
   std::vector<double> curve;       // amax (FLRQ) or singular values (LoRC/LQER)
   std::vector<double> blc_best;    // FLRQ: best-so-far tr(ΔHΔᵀ) per BLC evaluation
   double storage_overhead = 0;     // extra bits per weight / main bits = 16 r(m+n)/(b m n)
-  double rel_error_before = 0;     // sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) for plain Q(W), same quantizer
+  double rel_error_before = 0;     // tr(ΔHΔᵀ)/tr(WHWᵀ) for plain Q(W), same quantizer (the report's rel_error)
   double rel_error_after = 0;      // same for Q + L·R
 };
 

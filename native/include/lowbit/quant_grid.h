@@ -1,4 +1,4 @@
-// The uniform min-max quantization grid shared by RTN, GPTQ and AWQ (ALGORITHMS.md §1).
+// The uniform min-max quantization grid shared by RTN, GPTQ and AWQ (docs/algorithms.md §1).
 // Parameters are computed in double; the scale is rounded to fp32 once and then used for both the
 // codes and the dequantized values, so dequant == MatMulNBits' (q - z) * scale_fp32 exactly.
 #pragma once

@@ -1,5 +1,5 @@
 // Round-to-nearest quantization of a rows×cols (out×in, row-major) weight, per row or per group of
-// consecutive input columns; ragged last groups use their real columns only (ALGORITHMS.md §1).
+// consecutive input columns; ragged last groups use their real columns only (docs/algorithms.md §1).
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -1,4 +1,4 @@
-// Activation-aware scale and clip searches (ALGORITHMS.md §3a AWQ, §3c OS+ weight-only) scored with
+// Activation-aware scale and clip searches (docs/algorithms.md §3a AWQ, §3c OS+ weight-only) scored with
 // the layer-local loss tr(ΔHΔᵀ) against the layer's Hessian instead of the module-output MSE of the
 // references (documented deviation: no subgraph runs are needed). The grid is the project's RTN grid
 // (GridSpec), so a candidate s = 1 reproduces rtn() exactly.

@@ -1,4 +1,4 @@
-// Dense float64 linear algebra for the low-rank methods (ALGORITHMS.md §5): a symmetric eigen
+// Dense float64 linear algebra for the low-rank methods (docs/algorithms.md §5): a symmetric eigen
 // solver (Householder tridiagonalization + implicit QL, after EISPACK tred2/tql2) and a thin SVD
 // built on the eigen decomposition of the smaller Gram matrix. Row-major, pure C++.
 #pragma once

@@ -1,6 +1,6 @@
 // N-API binding for the binarization kernels: billm, pbllm, dualBinarize (async, see
 // kernel_worker.h) and the synchronous test hooks binarizeRow / billmSearchBlock /
-// hessianInverseFactor. Arguments are validated in native/ts/lowbit.ts and re-checked here.
+// hessianInverseFactor. Arguments are validated in native/ts/binaryLowRank.ts and re-checked here.
 #include <napi.h>
 
 #include <memory>
@@ -24,6 +24,7 @@ Napi::Value BillmJs(const Napi::CallbackInfo& info) {
   opt.salient_up_lim = IntOption(o, "salientUpLim", opt.salient_up_lim);
   opt.exact = BoolOption(o, "exact", false);
   opt.fp16_scales = BoolOption(o, "fp16Scales", true);
+  opt.hessian_saliency = BoolOption(o, "hessianSaliency", true);
   struct Out { std::vector<float> q; BillmStored s; BillmDetails d; };
   auto out = std::make_shared<Out>();
   return KernelWorker::Start(info.Env(), info[5], std::move(in),
@@ -68,6 +69,7 @@ Napi::Value PbllmJs(const Napi::CallbackInfo& info) {
   opt.block = IntOption(o, "blockSize", opt.block);
   opt.percdamp = NumberOption(o, "percdamp", opt.percdamp);
   opt.hessian_saliency = BoolOption(o, "hessianSaliency", true);
+  opt.high_bits = IntOption(o, "highBits", opt.high_bits);
   auto out = std::make_shared<PbllmResult>();
   return KernelWorker::Start(info.Env(), info[5], std::move(in),
       [=](const JobControl& ctl) { return Pbllm(w.data, w.rows, w.cols, H, opt, ctl, out.get()); },
@@ -92,6 +94,15 @@ Napi::Value DualBinarizeJs(const Napi::CallbackInfo& info) {
   DualBinOptions opt;
   opt.group_size = IntOption(o, "groupSize", opt.group_size);
   opt.iters = IntOption(o, "iters", opt.iters);
+  {
+    const int g = opt.group_size <= 0 || opt.group_size > w.cols ? w.cols : opt.group_size;
+    const size_t mn = size_t(w.rows) * w.cols, ng = size_t((w.cols + g - 1) / g);
+    opt.init_b1 = in.PinOptional<uint8_t>(o.Get("initB1"), mn, "initB1");
+    opt.init_b2 = in.PinOptional<uint8_t>(o.Get("initB2"), mn, "initB2");
+    opt.init_alphas = in.PinOptional<float>(o.Get("initAlphas"), size_t(w.rows) * ng * 2, "initAlphas");
+    if ((opt.init_b1 == nullptr) != (opt.init_alphas == nullptr) || (opt.init_b2 == nullptr) != (opt.init_alphas == nullptr))
+      ThrowArg(info.Env(), "dualBinarize: initB1, initB2 and initAlphas go together");
+  }
   auto out = std::make_shared<DualBinResult>();
   return KernelWorker::Start(info.Env(), info[4], std::move(in),
       [=](const JobControl& ctl) { return DualBinarize(w.data, w.rows, w.cols, opt, ctl, out.get()); },

@@ -117,7 +117,7 @@ inline bool BoolOption(const Napi::Object& o, const char* key, bool def) {
   return v.IsEmpty() ? def : v.As<Napi::Boolean>().Value();
 }
 
-/** The RTN grid options {bits, symmetric, mseClip} (ALGORITHMS.md §1). */
+/** The RTN grid options {bits, symmetric, mseClip} (docs/algorithms.md §1). */
 inline GridSpec GridOptions(const Napi::Object& o) {
   GridSpec g;
   g.bits = IntOption(o, "bits", 4);

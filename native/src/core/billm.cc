@@ -1,4 +1,4 @@
-// BiLLM (Aaronhuang-778/BiLLM bigptq.py, ALGORITHMS.md §4a): per 128-column block, Hessian
+// BiLLM (Aaronhuang-778/BiLLM bigptq.py, docs/algorithms.md §4a): per 128-column block, Hessian
 // saliency S = W²/(U_jj)² with U the upper Cholesky factor of H⁻¹ (the reference's overwritten
 // `H`; not the paper's [H⁻¹]_jj), salient-column and split searches on S, order-2 residual
 // binarization of salient columns and order-1 of the sparse/dense groups, then GPTQ-style error
@@ -84,7 +84,7 @@ Status Billm(const float* w, int rows, int cols, const double* H, const BillmOpt
       for (int j = 0; j < cnt; ++j) {
         double v = W[(size_t)r * cols + i1 + j], d = U[(size_t)(i1 + j) * cols + i1 + j];
         W1[(size_t)r * cnt + j] = v;
-        S[(size_t)r * cnt + j] = v * v / (d * d);
+        S[(size_t)r * cnt + j] = opt.hessian_saliency ? v * v / (d * d) : v;
         Sfull[(size_t)r * cols + i1 + j] = S[(size_t)r * cnt + j];
         colscore[i1 + j] += std::fabs(S[(size_t)r * cnt + j]);
       }

@@ -1,4 +1,4 @@
-// BiLLM structural search on the saliency S of one block (ALGORITHMS.md §4a steps 2–3).
+// BiLLM structural search on the saliency S of one block (docs/algorithms.md §4a steps 2–3).
 #include "lowbit/binarize_billm_search.h"
 
 #include <algorithm>

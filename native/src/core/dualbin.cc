@@ -1,7 +1,7 @@
-// Dual binarization, PTQ variant of DB-LLM's FDB (ALGORITHMS.md §4c, our extension): ŵ = α₁b₁ + α₂b₂
+// Dual binarization, PTQ variant of DB-LLM's FDB (docs/algorithms.md §4c, our extension): ŵ = α₁b₁ + α₂b₂
 // with b ∈ {0,1} per row group. Initialized from the 2-bit grid {−s, 0, s, 2s} (α₁ = 2s, α₂ = −s,
 // mirrored when the negative side is larger; s = range/3 with the range containing 0), then
-// alternates a per-group 2×2 least-squares refit of (α₁, α₂) and a nearest-level refit of the b's.
+// alternates (or from a given start, e.g. 2-bit GPTQ codes in FDB form) a per-group 2×2 least-squares refit of (α₁, α₂) and a nearest-level refit of the b's.
 // A refit that would raise a group's error (fp32 rounding, singular system) is rejected, so the
 // error curve never increases.
 #include <algorithm>
@@ -65,9 +65,18 @@ Status DualBinarize(const float* w, int rows, int cols, const DualBinOptions& op
         const float* wr = w + r * cols + c0;
         double lo = 0, hi = 0;
         for (int j = 0; j < len; ++j) { lo = std::min(lo, (double)wr[j]); hi = std::max(hi, (double)wr[j]); }
+        float* al = &res.alphas[(r * ng + gi) * 2];
+        if (opt.init_alphas) {  // given start: codes and (α₁, α₂) as they are
+          al[0] = opt.init_alphas[(r * ng + gi) * 2]; al[1] = opt.init_alphas[(r * ng + gi) * 2 + 1];
+          for (int j = 0; j < len; ++j) {
+            res.b1[r * cols + c0 + j] = opt.init_b1[r * cols + c0 + j] != 0;
+            res.b2[r * cols + c0 + j] = opt.init_b2[r * cols + c0 + j] != 0;
+          }
+          gerr[r * ng + gi] = GroupError(wr, len, al[0], al[1], &res.b1[r * cols + c0], &res.b2[r * cols + c0]);
+          continue;
+        }
         const double s = (hi - lo) / 3.0;
         float a1 = (float)(hi >= -lo ? 2 * s : -2 * s), a2 = (float)(hi >= -lo ? -s : s);
-        float* al = &res.alphas[(r * ng + gi) * 2];
         al[0] = a1; al[1] = a2;
         gerr[r * ng + gi] = AssignBits(wr, len, a1, a2, &res.b1[r * cols + c0], &res.b2[r * cols + c0]);
       }

@@ -1,4 +1,4 @@
-// FLRQ (arXiv 2601.05684, reconstructed — ALGORITHMS.md §5a): R1-FLR greedy rank selection with
+// FLRQ (arXiv 2601.05684, reconstructed — docs/algorithms.md §5a): R1-FLR greedy rank selection with
 // R1-Sketch components, activation scaling (Eq. 10–11), symmetric absmax quantization of the
 // residual with clip search (or, as an extension, GPTQ against H — opt.quantizer), and BLC
 // alternation keeping the best pair by tr(ΔHΔᵀ).

@@ -1,4 +1,4 @@
-// Quadratic-form traces for the per-layer relative output error (DESIGN.md Engine step 5).
+// Quadratic-form traces for the per-layer relative output error (docs/algorithms.md §6).
 #include "lowbit/layer_error.h"
 
 #include <cmath>

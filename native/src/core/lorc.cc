@@ -1,4 +1,4 @@
-// LoRC (ZeroQuant-V2, ALGORITHMS.md §5b): SVD of the quantization error E = W − Q(W);
+// LoRC (ZeroQuant-V2, docs/algorithms.md §5b): SVD of the quantization error E = W − Q(W);
 // L = U_r Σ_r^½, R = Σ_r^½ V_rᵀ, optionally int8 fake-quantized per rank component.
 #include <algorithm>
 #include <cmath>

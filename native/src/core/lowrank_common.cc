@@ -149,8 +149,8 @@ void FinishErrors(const std::vector<double>& W, const double* H, const SymQuant&
   ApplyLowRank(out->q.dequant.data(), out->L, out->R, rows, cols, out->rank, 1.0, threads, approx.data());
   for (size_t i = 0; i < mn; ++i) d[i] = W[i] - approx[i];
   const double after = LowRankTraceError(d.data(), rows, cols, H, threads);
-  out->rel_error_before = ref > 0 ? std::sqrt(before / ref) : 0;
-  out->rel_error_after = ref > 0 ? std::sqrt(after / ref) : 0;
+  out->rel_error_before = ref > 0 ? before / ref : 0;
+  out->rel_error_after = ref > 0 ? after / ref : 0;
   out->storage_overhead = 16.0 * out->rank * (rows + cols) / ((double)out->q.bits * mn);
 }
 

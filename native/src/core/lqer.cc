@@ -1,4 +1,4 @@
-// LQER / L²QER (arXiv 2402.02446, ALGORITHMS.md §5b): SVD of the activation-scaled error.
+// LQER / L²QER (arXiv 2402.02446, docs/algorithms.md §5b): SVD of the activation-scaled error.
 // The paper factors S·Eᵀ (in×out); we factor its transpose E·S (out×in) = U Σ Vᵀ, which gives the
 // same factors: L = U_k Σ_k (out×k), R = V_kᵀ S⁻¹ (k×in), W ≈ Q(W) + L·R. S = diag(act_mean),
 // identity when absent (plain SVD). Entries of act_mean ≤ 1e-6·max are clamped there.

@@ -1,6 +1,7 @@
-// PB-LLM (hahnyuan/PB-LLM gptq_pb, ALGORITHMS.md §4b): a fraction `low_frac` of each group's
+// PB-LLM (hahnyuan/PB-LLM gptq_pb, docs/algorithms.md §4b): a fraction `low_frac` of each group's
 // least salient entries is binarized (xnor: μ = row-mean(W⊙mask), α = row-mean|W⊙mask − μ|, zeros
-// at salient positions included — the reference quirk), the rest is 8-bit asymmetric per row; a
+// at salient positions included — the reference quirk), the rest is `high_bits`-bit (the reference's
+// HighQuantizer, 8 by default) asymmetric per row; a
 // GPTQ loop with full intra-block feedback picks q = mask ? q_bin : q_8bit column by column.
 #include <algorithm>
 #include <cmath>
@@ -16,6 +17,8 @@ Status Pbllm(const float* w, int rows, int cols, const double* H, const PbllmOpt
              const JobControl& ctl, PbllmResult* out) {
   if (rows <= 0 || cols <= 0) return Status::Error(Code::kShape, "pbllm: empty weight");
   if (!(opt.low_frac >= 0 && opt.low_frac <= 1)) return Status::Error(Code::kArg, "pbllm: low_frac must be in [0, 1]");
+  if (opt.high_bits < 2 || opt.high_bits > 8) return Status::Error(Code::kArg, "pbllm: high_bits must be in 2..8");
+  const double levels = (double)((1 << opt.high_bits) - 1);
   const size_t mn = (size_t)rows * cols;
   for (size_t i = 0; i < mn; ++i)
     if (!std::isfinite(w[i])) return Status::Error(Code::kNumeric, "pbllm: non-finite weight at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols));
@@ -63,7 +66,7 @@ Status Pbllm(const float* w, int rows, int cols, const double* H, const PbllmOpt
       for (int j = 0; j < len; ++j) alpha += std::fabs((mr[j] ? wr[j] : 0) - mu);
       alpha /= len;
       if (lo == 0 && hi == 0) { lo = -1; hi = 1; }
-      const float scale = (float)((hi - lo) / 255.0);
+      const float scale = (float)((hi - lo) / levels);
       const double zero = std::nearbyint(-lo / (double)scale);
       float* bp = &res.bin_params[((size_t)r * ng + gi) * 2];
       float* qp = &res.q8_params[((size_t)r * ng + gi) * 2];
@@ -91,7 +94,7 @@ Status Pbllm(const float* w, int rows, int cols, const double* H, const PbllmOpt
           } else {
             const float* qp = &res.q8_params[(r * ng + gi) * 2];
             double code = std::nearbyint(wv / qp[0]) + qp[1];
-            code = std::min(255.0, std::max(0.0, code));
+            code = std::min(levels, std::max(0.0, code));
             q = (float)(qp[0] * (code - qp[1]));
           }
           res.dequant[r * cols + c] = (float)q;
@@ -114,9 +117,9 @@ Status Pbllm(const float* w, int rows, int cols, const double* H, const PbllmOpt
     ctl.report(i2, cols);
   }
   const double frac = (double)nbin / (double)mn;
-  res.bits_claimed = opt.low_frac + 8 * (1 - opt.low_frac);
-  // Stored: codes (1 or 8 bits), the 1-bit mask, and per row-group α, μ, scale (fp32) + zero (8 bit).
-  res.bits_stored = frac + 8 * (1 - frac) + 1 + (double)rows * ng * (3 * 32 + 8) / (double)mn;
+  res.bits_claimed = opt.low_frac + opt.high_bits * (1 - opt.low_frac);
+  // Stored: codes (1 or high_bits bits), the 1-bit mask, and per row-group α, μ, scale (fp32) + zero (8 bit).
+  res.bits_stored = frac + opt.high_bits * (1 - frac) + 1 + (double)rows * ng * (3 * 32 + 8) / (double)mn;
   for (double l : loss_row) res.loss += l;
   *out = std::move(res);
   return Status::Ok();

@@ -1,4 +1,4 @@
-// Round-to-nearest over rows × groups (ALGORITHMS.md §1); rows are independent and threaded.
+// Round-to-nearest over rows × groups (docs/algorithms.md §1); rows are independent and threaded.
 #include "lowbit/rtn.h"
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// R1-Sketch (FLRQ Alg. 1, ALGORITHMS.md §5a): rank-1 randomized SVD with power iterations,
+// R1-Sketch (FLRQ Alg. 1, docs/algorithms.md §5a): rank-1 randomized SVD with power iterations,
 // extracted greedily with deflation. Seeded, thread-count independent.
 #include "lowbit/sketch.h"
 

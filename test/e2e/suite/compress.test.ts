@@ -17,7 +17,7 @@ suite('compress and evaluate', () => {
     assert.ok(existsSync(out), `${out} written`);
     assert.ok(existsSync(result.reportPath), `${result.reportPath} written`);
     const onDisk = JSON.parse(readFileSync(result.reportPath, 'utf8'));
-    assert.equal(onDisk.version, 1);
+    assert.equal(onDisk.version, 2, 'report version 2 (rel_error is the ratio everywhere)');
     assert.equal(onDisk.layers.length, 36);
     assert.equal(result.report.metrics.quantized.perplexity, onDisk.metrics.quantized.perplexity);
     const ppl = onDisk.metrics.quantized.perplexity, fp = onDisk.metrics.fp.perplexity;

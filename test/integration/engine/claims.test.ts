@@ -54,7 +54,7 @@ describe('issue 4 quality claims on stories260K (those that hold)', { skip: skip
     for (const name of ['layers.0.wq', 'layers.0.wk', 'layers.0.wv']) {
       const a = rtnRun.report.layers.find((l) => l.name === name)?.low_rank, b = gptqRun.report.layers.find((l) => l.name === name)?.low_rank;
       assert.ok(a && b, `${name}: no low-rank details`);
-      // rel_error_* = sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) with the same W and H: comparable directly.
+      // rel_error_* = tr(ΔHΔᵀ)/tr(WHWᵀ) with the same W and H: comparable directly.
       assert.ok(b.rel_error_after < a.rel_error_after, `${name}: gptq ${b.rel_error_after} (rank ${b.rank}) vs rtn ${a.rel_error_after} (rank ${a.rank})`);
     }
     assert.ok(gptqRun.ppl < rtnRun.ppl && gptqRun.kl < rtnRun.kl, `ppl ${gptqRun.ppl} vs ${rtnRun.ppl}, KL ${gptqRun.kl} vs ${rtnRun.kl}`);

@@ -1,4 +1,4 @@
-/** Helpers for the export tests: an RTN quantizer written from ALGORITHMS.md §1 (float64), ORT runs. */
+/** Helpers for the export tests: an RTN quantizer written from docs/algorithms.md §1 (float64), ORT runs. */
 import * as ort from 'onnxruntime-node';
 import type { QuantizedWeightLike } from '../../../language-server/src/engine/export/types';
 

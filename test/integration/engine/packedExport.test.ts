@@ -8,7 +8,7 @@ import { exportModel } from '../../../language-server/src/engine/export/exportMo
 import type { LayerResult } from '../../../language-server/src/engine/export/types';
 import { loadModel, parseModel, type OnnxModel } from '../../../language-server/src/engine/onnx/model';
 import { encodeGraph } from '../../../language-server/src/engine/onnx/onnxProto';
-import { lowbitKernels } from '../../../language-server/src/engine/quantize/lowbitKernels';
+import { binaryLowRankKernels } from '../../../language-server/src/engine/quantize/binaryLowRankKernels';
 import type { KernelOutput } from '../../../language-server/src/engine/quantize/kernels';
 import type { Method } from '../../../language-server/src/protocol/plan';
 import { packedBitsPerWeight } from '../../../language-server/src/engine/exportStep';
@@ -31,13 +31,13 @@ function hessian(cols: number, seed: number): Float64Array {
   return H;
 }
 
-async function binarize(m: OnnxModel, method: Method): Promise<LayerResult[]> {
+async function binarize(m: OnnxModel, method: Method, settings: Record<string, unknown> = {}): Promise<LayerResult[]> {
   const out: LayerResult[] = [];
   for (const [i, name] of BODY.entries()) {
     const w = m.getWeight(name);
     const H = hessian(w.cols, i + 1);
-    const kernel = lowbitKernels(() => H)[method]!;
-    const layer = { name, method, bits: method === 'dualbin' ? 2 : 1, groupSize: 128, symmetric: false, settings: {}, rules: [0] };
+    const kernel = binaryLowRankKernels(() => H)[method]!;
+    const layer = { name, method, bits: method === 'dualbin' ? 2 : 1, groupSize: 128, symmetric: false, settings, rules: [0] };
     const r: KernelOutput = await kernel({ layer, weight: w, threads: 1 });
     out.push({ layer: name, dequant: r.dequant, binary: r.binary });
   }
@@ -58,10 +58,14 @@ function fakeWeightBytes(fake: Uint8Array, names: string[]): number {
 describe('packed export of stories260K', { skip: skipNoStories }, () => {
   const feeds = { input_ids: tokens(2, 9) };
 
-  for (const method of ['billm', 'pbllm', 'dualbin'] as const) {
-    test(`${method}: the packed model computes what the fake-quant model does, from a file sized by its stored bits`, async () => {
+  // Defaults, and the settings that change what is stored (PB-LLM's 4-bit high codes, a GPTQ start).
+  const variants: [Method & ('billm' | 'pbllm' | 'dualbin'), Record<string, unknown>][] = [
+    ['billm', {}], ['pbllm', {}], ['dualbin', {}], ['pbllm', { high_bits: 4 }], ['dualbin', { init: 'gptq' }],
+  ];
+  for (const [method, settings] of variants) {
+    test(`${method}${Object.keys(settings).length ? ` ${JSON.stringify(settings)}` : ''}: the packed model computes what the fake-quant model does, from a file sized by its stored bits`, async () => {
       const m = await loadModel(storiesModel);
-      const results = await binarize(m, method);
+      const results = await binarize(m, method, settings);
       assert.ok(results.every((r) => r.binary?.kind === method));
       const packed = exportModel(m, results, { format: 'packed' });
       const fake = exportModel(m, results, { format: 'fake' });

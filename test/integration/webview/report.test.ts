@@ -67,8 +67,8 @@ test('report panel compares two runs side by side and restores its state', async
 
 test('report panel rejects malformed and unknown messages', async () => {
   const p = await h.open('report');
-  await p.send({ type: 'report', report: { ...gptq, version: 2 }, reportPath: 'x', history: [] });
-  assert.match(await p.page.locator('#error').textContent() ?? '', /unsupported report version 2/);
+  await p.send({ type: 'report', report: { ...gptq, version: 3 }, reportPath: 'x', history: [] });
+  assert.match(await p.page.locator('#error').textContent() ?? '', /unsupported report version 3/);
   await p.send({ type: 'evil', html: '<img src=x onerror=alert(1)>' });
   assert.match(await p.page.locator('#error').textContent() ?? '', /unknown message type 'evil'/);
   const bad = structuredClone(gptq); bad.layers[3].rel_error = 'NaN';

@@ -1,8 +1,8 @@
 // BiLLM (native/src/core/billm*.cc) against a float64 TypeScript reference written from
-// ALGORITHMS.md §4a, plus the primitive's closed form, the split search and bit accounting.
+// docs/algorithms.md §4a, plus the primitive's closed form, the split search and bit accounting.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { billm, billmSearchBlock, binarizeRow, decodeBillm } from '../../../native/ts/lowbit';
+import { billm, billmSearchBlock, binarizeRow, decodeBillm } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 /** Reference residual binarization over masked entries (tie w = μ → +α). */
@@ -194,5 +194,21 @@ describe('billm', () => {
 
   test('rejects a Hessian of the wrong size with a clear message', async () => {
     await assert.rejects(billm(new Float32Array(6), 2, 3, new Float64Array(4), { layer: 'layers.0.wq' }), /billm H: expected 3×3/);
+  });
+
+  test('hessianSaliency false (salient_metric magnitude): S = W, so the column profile is Σ_rows |w| (one block)', async () => {
+    const r = centeredLcg(21), rows = 16, cols = 64;
+    const w = Float32Array.from({ length: rows * cols }, (_, i) => r() * (i % cols === 9 ? 6 : 1));
+    const H = new Float64Array(cols * cols);
+    for (let i = 0; i < cols; i++) H[i * cols + i] = 1 + (i % 5);
+    const mag = await billm(w, rows, cols, H, { hessianSaliency: false });
+    const hes = await billm(w, rows, cols, H, {});
+    for (let c = 0; c < cols; c++) {
+      let s = 0;
+      for (let x = 0; x < rows; x++) s += Math.abs(w[x * cols + c]!);
+      assert.ok(Math.abs(mag.details.column_profile[c]! - s) < 1e-9 * s, `column ${c}: ${mag.details.column_profile[c]} vs ${s}`);
+    }
+    assert.ok(mag.details.salient_columns.includes(9), 'the largest column is salient by magnitude');
+    assert.notDeepEqual(mag.details.column_profile, hes.details.column_profile);
   });
 });

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { billm, decodeBillm, flrq, pbllm } from '../../../native/ts/lowbit';
+import { billm, decodeBillm, flrq, pbllm } from '../../../native/ts/binaryLowRank';
 import { loadModel } from '../../../language-server/src/engine/onnx/model';
 import { centeredLcg } from '../../fixtures/lcg';
 

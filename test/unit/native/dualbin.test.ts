@@ -2,7 +2,8 @@
 // non-increasing, and the output equals α₁b₁ + α₂b₂ with the returned parameters.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dualBinarize } from '../../../native/ts/lowbit';
+import { dualBinarize, fdbFromGrid } from '../../../native/ts/binaryLowRank';
+import { rtn } from '../../../native/ts/index';
 import { centeredLcg } from '../../fixtures/lcg';
 
 
@@ -41,5 +42,21 @@ describe('dualBinarize', () => {
     const b = await dualBinarize(w, 64, 256, { threads: 2 });
     assert.deepEqual(a.dequant, b.dequant);
     assert.deepEqual(a.errorCurve, b.errorCurve);
+  });
+
+  test('init: a 2-bit RTN grid in FDB form is reproduced exactly with iters 0, and refit from there never gets worse', async () => {
+    const r = centeredLcg(5), rows = 6, cols = 70, g = 32;
+    const w = Float32Array.from({ length: rows * cols }, () => r() + 0.2 * r());
+    const q = await rtn(w, rows, cols, { bits: 2, groupSize: g, symmetric: false });
+    const init = fdbFromGrid(q.codes, q.scales, q.zeros, rows, cols, g);
+    const start = await dualBinarize(w, rows, cols, { groupSize: g, iters: 0, init });
+    assert.deepEqual([...start.dequant], [...q.dequant], 'FDB form of the 2-bit grid decodes to the same weights');
+    let err = 0;
+    w.forEach((v, i) => (err += (v - q.dequant[i]!) ** 2));
+    assert.ok(Math.abs(start.errorCurve[0]! - err) < 1e-9 * err);
+    const refit = await dualBinarize(w, rows, cols, { groupSize: g, iters: 5, init });
+    refit.errorCurve.forEach((e, i) => i && assert.ok(e <= refit.errorCurve[i - 1]!));
+    assert.ok(refit.errorCurve.at(-1)! < err);
+    assert.throws(() => fdbFromGrid(q.codes, q.scales, q.zeros.subarray(1), rows, cols, g), /scales\/zeros rows×groups/);
   });
 });

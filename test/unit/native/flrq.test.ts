@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gptq, rtn } from '../../../native/ts/index';
-import { flrq, lorc, quantizeSymAbsmax } from '../../../native/ts/lowbit';
+import { flrq, lorc, quantizeSymAbsmax } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 function roundHalfEven(x: number): number {

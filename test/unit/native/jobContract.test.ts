@@ -6,8 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadAddon } from '../../../native/ts/addon';
 import { gptq, rtn, type LowbitKernelError } from '../../../native/ts/index';
-import { type NativeJobControl, runJob } from '../../../native/ts/job';
-import { billm } from '../../../native/ts/lowbit';
+import { type NativeJobControl, runNativeJob } from '../../../native/ts/job';
+import { billm } from '../../../native/ts/binaryLowRank';
 import { awqSearch, scaleSearch } from '../../../native/ts/scaling';
 import { correlatedX, gaussian, hessianRef } from './linearReference';
 
@@ -65,7 +65,7 @@ describe('native async-job contract', () => {
 
     // Binarization: the binding reports (done, total); lowbit.ts turns it into a fraction.
     const bin: [number, number][] = [];
-    await runJob('billm', { onProgress: (d, t) => bin.push([d, t]) }, (c) => addon().billm(w, rows, cols, H, { blockSize: 16 }, c));
+    await runNativeJob('billm', { onProgress: (d, t) => bin.push([d, t]) }, (c) => addon().billm(w, rows, cols, H, { blockSize: 16 }, c));
     await drain();
     assertProgress(bin, 'billm');
     assert.deepEqual(bin.at(-1), [cols / 16, cols / 16]);
@@ -106,7 +106,7 @@ describe('native async-job contract', () => {
       ['billm', (c: NativeJobControl) => addon().billm(w, rows, cols, H, {}, c)],
       ['scaleSearch', (c: NativeJobControl) => addon().scaleSearch(w, rows, cols, H, candidates(2), 2, grid, c)],
     ] as const) {
-      await assert.rejects(runJob(what, undefined, (c) => {
+      await assert.rejects(runNativeJob(what, undefined, (c) => {
         addon().lbCancel(c.token);
         return start(c);
       }), (e: LowbitKernelError) => e.code === 'E_CANCELLED' && e.message.startsWith(`${what}: `), what);

@@ -1,5 +1,5 @@
 /**
- * Float64 TypeScript references for the linear-method kernels, written from ALGORITHMS.md §1–2
+ * Float64 TypeScript references for the linear-method kernels, written from docs/algorithms.md §1–2
  * (gptq quant.py find_params / quantize, gptq.py without the lazy-update optimisation).
  */
 import { seededRandom } from '../../../language-server/src/engine/calibrate/calibrationData';

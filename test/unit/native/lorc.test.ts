@@ -1,7 +1,7 @@
 // LoRC (native/src/core/lorc.cc): exact at full rank, error non-increasing in rank, int8 factors.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lorc, quantizeSymAbsmax } from '../../../native/ts/lowbit';
+import { lorc, quantizeSymAbsmax } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 function reconstruct(res: { dequant: Float32Array; L: Float32Array; R: Float32Array; rank: number }, rows: number, cols: number): Float64Array {

@@ -2,7 +2,7 @@
 // error, plain SVD when actMean is null, error non-increasing in rank.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lorc, lqer, quantizeSymAbsmax, svd } from '../../../native/ts/lowbit';
+import { lorc, lqer, quantizeSymAbsmax, svd } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 function residual(w: Float32Array, res: { dequant: Float32Array; L: Float32Array; R: Float32Array; rank: number }, rows: number, cols: number): Float64Array {

@@ -2,7 +2,7 @@
 // feedback), plus mask fraction, bit accounting and feedback on a correlated Hessian.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hessianInverseFactor, pbllm } from '../../../native/ts/lowbit';
+import { hessianInverseFactor, pbllm } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 function identity(n: number): Float64Array {
@@ -93,5 +93,28 @@ describe('pbllm', () => {
 
   test('rejects lowFrac outside [0, 1]', async () => {
     await assert.rejects(pbllm(new Float32Array(4), 2, 2, identity(2), { lowFrac: 1.5 }), /lowFrac/);
+  });
+
+  test('highBits: the unbinarized entries sit on a 2^b − 1 level grid; bits follow', async () => {
+    const r = centeredLcg(7), rows = 8, cols = 48, lowFrac = 0.5, highBits = 3;
+    const w = Float32Array.from({ length: rows * cols }, r);
+    const res = await pbllm(w, rows, cols, identity(cols), { lowFrac, highBits });
+    const full = await pbllm(w, rows, cols, identity(cols), { lowFrac });
+    assert.deepEqual([...res.mask], [...full.mask], 'the mask does not depend on highBits');
+    let off = 0;
+    for (let x = 0; x < rows; x++) {
+      const [scale, zero] = [res.q8Params[2 * x]!, res.q8Params[2 * x + 1]!];
+      const row = [...w.subarray(x * cols, (x + 1) * cols)];
+      assert.ok(Math.abs(scale - Math.fround((Math.max(0, ...row) - Math.min(0, ...row)) / 7)) < 1e-7, `row ${x} scale ${scale}`);
+      for (let j = 0; j < cols; j++) {
+        if (res.mask[x * cols + j]) continue;
+        const code = Math.round(res.dequant[x * cols + j]! / scale) + zero;
+        assert.ok(code >= 0 && code <= 7, `row ${x} col ${j}: code ${code}`);
+        off = Math.max(off, Math.abs(res.dequant[x * cols + j]! - scale * (code - zero)));
+      }
+    }
+    assert.ok(off < 1e-6, `off-grid by ${off}`);
+    assert.ok(Math.abs(res.bitsClaimed - (lowFrac + highBits * (1 - lowFrac))) < 1e-12);
+    await assert.rejects(pbllm(w, rows, cols, identity(cols), { highBits: 9 }), /highBits must be an integer in 2\.\.8/);
   });
 });

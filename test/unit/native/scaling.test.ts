@@ -1,5 +1,5 @@
 // AWQ / SmoothQuant / OS+ kernels (native/ts/scaling.ts) against float64 references and the invariants
-// of ALGORITHMS.md §3: α = 0 ⇒ RTN exactly, loss(best) ≤ loss(α = 0), clip ratio 1 ⇒ unclipped,
+// of docs/algorithms.md §3: α = 0 ⇒ RTN exactly, loss(best) ≤ loss(α = 0), clip ratio 1 ⇒ unclipped,
 // FP equivalence of scaling and shifting, s ≥ 1 for OS+.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
 // seeded and thread-count independent.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { r1Sketch, svd } from '../../../native/ts/lowbit';
+import { r1Sketch, svd } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 function product(L: Float64Array, R: Float64Array, rows: number, cols: number, k: number): Float64Array {

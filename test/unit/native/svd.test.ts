@@ -2,7 +2,7 @@
 // checked against float64 TypeScript arithmetic.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { svd } from '../../../native/ts/lowbit';
+import { svd } from '../../../native/ts/binaryLowRank';
 import { centeredLcg } from '../../fixtures/lcg';
 
 /** Random n×k matrix with orthonormal columns (modified Gram–Schmidt in float64). */

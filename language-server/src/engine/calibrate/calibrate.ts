@@ -10,24 +10,16 @@
  * activations is alive at a time; memory is O(Σ n²) for the Hessians, independent of the sample count.
  */
 import type * as ort from 'onnxruntime-node';
-import { Hessian } from '../../../../native/ts/index';
 import { openSession } from '../evaluate/ortSession';
 import { halfToFloat } from '../onnx/tensor';
 import type { OnnxModel } from '../onnx/model';
-import type { QuantizeModel } from '../quantize/quantizeLayers';
+import type { QuantizeModel } from '../quantize/kernelTypes';
 import { ChannelStats } from './channelStats';
-import { addChannelActivation, addConvActivation, convGeometryFromAttributes, type RowAccumulator } from '../tasks/im2col';
+import { Hessian } from '../../../../native/ts/index';
+import type { InputStatistics } from './inputStatistics';
 
-/** Accumulated statistics of one layer-input tensor. */
-export interface InputStatistics {
-  tensor: string;
-  /** Channels (the last dim of the tensor = the layer's `in`). */
-  n: number;
-  hessian: Hessian;
-  stats: ChannelStats;
-  /** Layers that read this tensor. */
-  layers: string[];
-}
+export type { InputStatistics } from './inputStatistics';
+import { addChannelActivation, addConvActivation, convGeometryFromAttributes, type RowAccumulator } from '../tasks/im2col';
 
 /** A Conv layer's node attributes and weight dims [O, I/g, kh, kw], for im2col. */
 export interface ConvSpec {

@@ -1,8 +1,8 @@
 /**
- * Feeds for token windows from input bindings (engine/data/inputBinding.ts holds the rule table).
+ * Feeds for token windows from input bindings (recipe/inputBinding.ts holds the rule table).
  */
 import * as ort from 'onnxruntime-node';
-import { InputBindingError, type InputBinding, type ModelInput } from './inputBinding';
+import { InputBindingError, type InputBinding, type ModelInput } from '../../recipe/inputBinding';
 
 function typedFill(dtype: string, n: number, v: number): ort.Tensor['data'] {
   switch (dtype) {

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { bindInputs, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { bindInputs, type InputBinding, type InputOverride } from '../../recipe/inputBinding';
 import { sessionInputs, tokenFeeds } from '../data/inputFeeds';
 import { halfToFloat } from '../onnx/tensor';
 
@@ -38,7 +38,7 @@ export function sessionBindings(session: ort.InferenceSession, label: string, ov
 
 /**
  * Runs a token model on one [batch, seq] int64 batch, feeding every other input by the binding
- * rules (engine/data/inputBinding.ts); returns `logits` (or the first output) as float32.
+ * rules (recipe/inputBinding.ts); returns `logits` (or the first output) as float32.
  */
 export async function runTokens(
   session: ort.InferenceSession, ids: BigInt64Array, batch: number, seq: number, outputName?: string,

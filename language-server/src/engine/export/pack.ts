@@ -1,5 +1,5 @@
 /**
- * Code normalization and bit packing for MatMulNBits (ALGORITHMS.md §7) and 4-bit ONNX tensors.
+ * Code normalization and bit packing for MatMulNBits (docs/algorithms.md §7) and 4-bit ONNX tensors.
  */
 import type { QuantizedWeightLike } from './types';
 

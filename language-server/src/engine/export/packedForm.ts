@@ -47,7 +47,7 @@ export interface LutPacked {
 
 /**
  * PB-LLM: `mask` 1 → ŵ = (2·sign − 1)·α + μ, else (code − z)·s; `signs` hold one bit per masked
- * entry and `codes` one 8-bit code per unmasked entry, in row-major order, each followed by one pad
+ * entry and `codes` one code (8 bits, or PB-LLM `high_bits`) per unmasked entry, in row-major order, each followed by one pad
  * value (so neither is empty, and the decoder's running count never points past the end).
  */
 export interface PbllmPacked {
@@ -119,13 +119,14 @@ export function packBinary(b: BinaryForm, rows: number, cols: number, dequant: F
   return packPbllm(b, rows, cols, dequant);
 }
 
-/** PB-LLM: the 8-bit codes and the signs are recovered from the dequantized weight, exactly. */
+/** PB-LLM: the high-bit codes (8 bits unless `highBits`) and the signs are recovered from the dequantized weight, exactly. */
 function packPbllm(b: Extract<BinaryForm, { kind: 'pbllm' }>, rows: number, cols: number, dequant: Float32Array): PbllmPacked {
   const n = rows * cols;
   if (b.mask.length !== n) throw new Error(`pbllm: mask has ${b.mask.length} entries for a ${rows}×${cols} weight`);
   const bin = table(b.binParams, b.group, 2, rows, cols, 'pbllm binary parameters');
   const q8 = table(b.q8Params, b.group, 2, rows, cols, 'pbllm 8-bit parameters');
   const ng = Math.ceil(cols / bin.group);
+  const highBits = b.highBits ?? 8, top = (1 << highBits) - 1;
   const signs: number[] = [];
   const codes: number[] = [];
   const scales = new Float32Array(rows * ng), zeros = new Float32Array(rows * ng);
@@ -141,14 +142,14 @@ function packPbllm(b: Extract<BinaryForm, { kind: 'pbllm' }>, rows: number, cols
     } else {
       const s = scales[p], z = zeros[p];
       const code = Math.round(v / s) + z;
-      if (!(code >= 0 && code <= 255 && Math.fround(s * (code - z)) === v)) throw new ExportUnsupported(`pbllm entry ${i} (${v}) is not on its 8-bit grid`);
+      if (!(code >= 0 && code <= top && Math.fround(s * (code - z)) === v)) throw new ExportUnsupported(`pbllm entry ${i} (${v}) is not on its ${highBits}-bit grid`);
       codes.push(code);
     }
   }
   signs.push(0); codes.push(0);
   return {
     kind: 'pbllm', rows, cols, mask: { bits: 1, values: Uint8Array.from(b.mask, (m) => (m ? 1 : 0)) },
-    signs: { bits: 1, values: Uint8Array.from(signs) }, codes: { bits: 8, values: Uint8Array.from(codes) },
+    signs: { bits: 1, values: Uint8Array.from(signs) }, codes: { bits: highBits, values: Uint8Array.from(codes) },
     bin, scales: { data: scales, group: bin.group, k: 1 }, zeros: { data: zeros, group: bin.group, k: 1 },
   };
 }

@@ -44,18 +44,18 @@ export interface LayerResult {
 }
 
 /**
- * Compact forms of the binarized methods as the kernels return them (native/ts/lowbit.ts), W [rows,
+ * Compact forms of the binarized methods as the kernels return them (native/ts/binaryLowRank.ts), W [rows,
  * cols]. Masks and bits are one byte per entry unless said otherwise; parameter tables are
  * rows × ceil(cols/group) × k, row-major.
  * - billm: bit planes (one bit per entry, bit index r·cols + c, little-endian); `salientCols` one bit
  *   per column; `scales` k = 8 (see decodeBillm), `group` = the kernel's block size.
- * - pbllm: `mask` 1 = binarized; `binParams` (α, μ), `q8Params` (scale, zero) of the 8-bit grid of the
- *   other entries (their codes are recovered from the dequantized weight and checked).
+ * - pbllm: `mask` 1 = binarized; `binParams` (α, μ), `q8Params` (scale, zero) of the `highBits`-bit grid
+ *   (8 by default) of the other entries (their codes are recovered from the dequantized weight and checked).
  * - dualbin: ŵ = α₁b₁ + α₂b₂, `alphas` (α₁, α₂).
  */
 export type BinaryForm =
   | { kind: 'billm'; group: number; sign1: Uint8Array; sign2: Uint8Array; groupBits: Uint8Array; salientCols: Uint8Array; scales: Float32Array }
-  | { kind: 'pbllm'; group: number; mask: Uint8Array; binParams: Float32Array; q8Params: Float32Array }
+  | { kind: 'pbllm'; group: number; mask: Uint8Array; binParams: Float32Array; q8Params: Float32Array; highBits?: number }
   | { kind: 'dualbin'; group: number; b1: Uint8Array; b2: Uint8Array; alphas: Float32Array };
 
 export interface ExportOptions {

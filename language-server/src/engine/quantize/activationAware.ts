@@ -8,21 +8,22 @@
  */
 import type { LayerPlan, Method } from '../../protocol/plan';
 import { Hessian } from '../../../../native/ts/index';
-import type { InputStatistics } from '../calibrate/calibrate';
+import type { InputStatistics } from '../calibrate/inputStatistics';
 import { ChannelStats } from '../calibrate/channelStats';
 import type { OnnxModel } from '../onnx/model';
 import { foldInputTransforms, insertActivationQdq, scaleGroups, symmetricActivationQuant, type ActivationQuant, type FoldedGroup } from '../transforms';
 import { awqGroupSearch } from './awq';
 import { quadraticForm, type GroupMember } from './groupLoss';
-import type { KernelOutput } from './kernels';
+import type { PreparedDetails } from './kernelTypes';
 import { osplusGroupSearch } from './osplus';
 import { smoothQuantGroupScales } from './smoothquant';
+import { settingsOf } from './methodSettings';
 
 /** Methods that need this step. */
 export const ACTIVATION_AWARE: ReadonlySet<Method> = new Set<Method>(['awq', 'smoothquant', 'osplus']);
 
 /** Per-layer outcome of the step (merged into the layer report). */
-export type PreparedDetails = NonNullable<KernelOutput['details']>;
+export type { PreparedDetails } from './kernelTypes';
 
 /** The folded model and everything quantization needs from it. */
 export interface Prepared {
@@ -43,10 +44,6 @@ export function viaMulWarnings(viaMul: FoldedGroup[]): string[] {
   return [`activation-aware scaling: ${viaMul.length} input group(s) (${viaMul.slice(0, 3).map((g) => g.layers.join('+')).join(', ')}${viaMul.length > 3 ? ', …' : ''}) have no per-channel producer to fold into (${viaMul[0].reason ?? 'unknown'}); an explicit Mul by 1/s was inserted`];
 }
 
-function setting<T>(s: Record<string, unknown>, key: string, fallback: T): T {
-  const v = s[key];
-  return (v === undefined ? fallback : v) as T;
-}
 
 /** Statistics of x̃ = (x − z)/s from those of x (H is rescaled only; see osplus.ts for the shift). */
 function transformedStats(src: InputStatistics, s: Float32Array, z: Float32Array | undefined): InputStatistics {
@@ -112,20 +109,19 @@ export async function prepareActivationAware(opts: {
       return { name: l.name, weight, quant: { bits: l.bits, groupSize: l.groupSize, symmetric: l.symmetric }, norm: quadraticForm(weight, H) };
     });
     let scale: Float32Array, shift: Float32Array | undefined;
-    const requested = method === 'awq' ? 0 : setting<number>(first.settings, 'activation_bits', 0);
+    const requested = method === 'smoothquant' || method === 'osplus' ? settingsOf(first, method).activation_bits : 0;
     const actBits = requested > 0 ? requested : undefined; // 0 = weight-only
     if (method === 'awq') {
-      const r = await awqGroupSearch(members, input.stats.absMean(), H, setting(first.settings, 'n_grid', 20), threads, signal);
+      const r = await awqGroupSearch(members, input.stats.absMean(), H, settingsOf(first, 'awq').n_grid, threads, signal);
       scale = r.scale;
       for (const l of mine) details.set(l.name, { awq: { alpha: r.alpha } });
     } else if (method === 'smoothquant') {
-      const alpha = setting(first.settings, 'alpha', 0.5);
+      const { alpha } = settingsOf(first, 'smoothquant');
       scale = smoothQuantGroupScales(members.map((m) => m.weight), Float32Array.from(input.stats.absMax), alpha);
       for (const l of mine) details.set(l.name, { smoothing: { alpha, scale_range: rangeOf(scale) } });
     } else {
-      const r = await osplusGroupSearch(members, input.stats.max, input.stats.min, H, {
-        shift: setting(first.settings, 'shift', false), steps: setting(first.settings, 'steps', 100),
-      }, threads, signal);
+      const { shift: withShift, steps } = settingsOf(first, 'osplus');
+      const r = await osplusGroupSearch(members, input.stats.max, input.stats.min, H, { shift: withShift, steps }, threads, signal);
       scale = r.scale;
       shift = r.shift;
       for (const l of mine) details.set(l.name, { smoothing: { alpha: r.threshold, scale_range: rangeOf(scale) } });

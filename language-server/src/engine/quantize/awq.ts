@@ -1,5 +1,5 @@
 /**
- * AWQ (ALGORITHMS.md §3a) scale search for one group of layers sharing an input: α = i/n (i = 0..n−1),
+ * AWQ (docs/algorithms.md §3a) scale search for one group of layers sharing an input: α = i/n (i = 0..n−1),
  * s = max(x̄^α, 1e-4)/sqrt(max s · min s), loss Σ tr(ΔHΔᵀ) over the group (layer-local deviation from
  * the reference's module-output MSE). Strictly-better α is kept, so α = 0 (s = 1, plain RTN) wins ties.
  */

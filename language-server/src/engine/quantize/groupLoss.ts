@@ -3,7 +3,7 @@
  * searches): Σ_layers tr(ΔHΔᵀ) with Δ = W − Q(W·diag s)·diag(s)⁻¹ and H the shared input Hessian.
  */
 import * as native from '../../../../native/ts/index';
-import type { LayerWeight } from './kernels';
+import type { LayerWeight } from './kernelTypes';
 
 /** Weight quantization of the search (RTN on this project's grid). */
 export interface SearchQuant { bits: number; groupSize: number; symmetric: boolean }

@@ -2,52 +2,14 @@
  * Method → native kernel. One entry per method of protocol/plan.ts METHODS; a method whose kernel is
  * not in this build throws a clear error (never a silent fallback to another method).
  */
-import type { LayerPlan, Method } from '../../protocol/plan';
-import type { LayerReport } from '../../protocol/report';
+import type { Method } from '../../protocol/plan';
 import * as native from '../../../../native/ts/index';
-import { lowbitKernels } from './lowbitKernels';
-import type { InputStatistics } from '../calibrate/calibrate';
-import type { PreparedDetails } from './activationAware';
-import type { BinaryForm } from '../export/types';
+import { binaryLowRankKernels } from './binaryLowRankKernels';
+import { settingsOf } from './methodSettings';
+import type { InputStatistics } from '../calibrate/inputStatistics';
+import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
 
-/** A layer's FP weight as the quantizer sees it: W is rows×cols = out×in, row-major. */
-export interface LayerWeight {
-  data: Float32Array;
-  rows: number;
-  cols: number;
-}
-
-/** What a kernel returns: the dequantized weight, plus storage pieces the exporter may use. */
-export interface KernelOutput {
-  dequant: Float32Array;
-  /** Codes/scales/zeros as the native kernel returned them (for MatMulNBits/QDQ export). */
-  q?: unknown;
-  /** Compact form of a binarized layer (bit planes + parameters) for the packed export. */
-  binary?: BinaryForm;
-  lowRank?: unknown;
-  inputScale?: Float32Array;
-  /** Stored bits per weight when the kernel knows better than bits + scales + zeros (e.g. low-rank factors). */
-  bitsPerWeight?: number;
-  /** Method internals for the report. */
-  details?: Partial<Pick<LayerReport, 'gptq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank'>>;
-}
-
-export interface KernelContext {
-  layer: LayerPlan;
-  weight: LayerWeight;
-  /** Calibration statistics of the layer's input (absent for methods/ops without calibration). */
-  input?: InputStatistics;
-  signal?: AbortSignal;
-  /** Kernel threads (0 = all cores). */
-  threads?: number;
-  /** Fraction of this layer done, 0..1. */
-  onProgress?: (fraction: number) => void;
-  /** Set for awq/smoothquant/osplus once prepareActivationAware folded the layer's input transform:
-   *  `weight` is then W·diag(s) and `input` describes the transformed input. */
-  prepared?: PreparedDetails;
-}
-
-export type Kernel = (ctx: KernelContext) => Promise<KernelOutput>;
+export type { Kernel, KernelContext, KernelOutput, LayerWeight } from './kernelTypes';
 
 /** Thrown for a method whose kernel is not part of this build. */
 export class NotImplementedError extends Error {
@@ -57,10 +19,6 @@ export class NotImplementedError extends Error {
   }
 }
 
-function setting<T>(s: Record<string, unknown>, snake: string, camel: string, fallback: T): T {
-  const v = s[snake] ?? s[camel];
-  return (v === undefined ? fallback : v) as T;
-}
 
 function requireHessian(ctx: KernelContext, method: string): InputStatistics {
   if (!ctx.input) throw new Error(`layer ${ctx.layer.name}: method ${method} needs calibration statistics, but none were collected for its input`);
@@ -70,7 +28,7 @@ function requireHessian(ctx: KernelContext, method: string): InputStatistics {
 const rtn: Kernel = async ({ layer, weight, signal, threads }) => {
   const q = await native.rtn(weight.data, weight.rows, weight.cols, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
-    mseClip: Boolean(setting(layer.settings, 'mse_clip', 'mseClip', false)),
+    mseClip: layer.method === 'rtn' ? settingsOf(layer, 'rtn').mse_clip : false,
   }, { signal, threads });
   return { dequant: q.dequant, q };
 };
@@ -78,13 +36,10 @@ const rtn: Kernel = async ({ layer, weight, signal, threads }) => {
 const gptq: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const input = requireHessian(ctx, 'gptq');
-  const s = layer.settings;
+  const s = settingsOf(layer, 'gptq');
   const r = await native.gptq(weight.data, weight.rows, weight.cols, input.hessian, {
     bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
-    damp: setting(s, 'damp', 'damp', 0.01),
-    blockSize: setting(s, 'block_size', 'blockSize', 128),
-    actOrder: setting(s, 'act_order', 'actOrder', false),
-    staticGroups: setting(s, 'static_groups', 'staticGroups', false),
+    damp: s.damp, blockSize: s.block_size, actOrder: s.act_order, staticGroups: s.static_groups,
   }, { signal: ctx.signal, threads: ctx.threads, onProgress: (done, total) => ctx.onProgress?.(total ? done / total : 0) });
   return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
 };
@@ -103,7 +58,7 @@ const awq: Kernel = async (ctx) => {
   const prep = requirePrepared(ctx, 'awq');
   const input = requireHessian(ctx, 'awq');
   const alpha = prep.awq?.alpha ?? 0;
-  if (!setting(layer.settings, 'clip', 'clip', true) || QK.test(layer.name)) {
+  if (!settingsOf(layer, 'awq').clip || QK.test(layer.name)) {
     const r = await rtn(ctx);
     return { ...r, details: { awq: { alpha } } };
   }
@@ -124,7 +79,7 @@ const smoothed = (method: 'smoothquant' | 'osplus'): Kernel => async (ctx) => {
 };
 
 /** The kernel table. Methods missing here are reported by `kernelFor`. */
-const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, awq, smoothquant: smoothed('smoothquant'), osplus: smoothed('osplus'), ...lowbitKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
+const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, awq, smoothquant: smoothed('smoothquant'), osplus: smoothed('osplus'), ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
 export function kernelFor(method: Method, layer: string): Kernel {

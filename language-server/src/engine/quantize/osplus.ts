@@ -1,5 +1,5 @@
 /**
- * OS+ (ALGORITHMS.md §3c) for one group of layers sharing an input: optional shift z = (max+min)/2 and
+ * OS+ (docs/algorithms.md §3c) for one group of layers sharing an input: optional shift z = (max+min)/2 and
  * a threshold search t from amax = max(−min x̃, max x̃) down to 1 in max(steps, ⌊amax/0.5⌋) steps,
  * s_j(t) = max(1, cmx_j/t, cmn_j/(−t)) ≥ 1. Weight-only (Q_a = identity) with the layer-local loss
  * Σ tr(ΔHΔᵀ) over the group. The first candidate (t = amax) is s = 1, so loss(best) ≤ loss(no scaling).

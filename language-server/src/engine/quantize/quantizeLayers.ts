@@ -5,10 +5,12 @@
  */
 import type { ExportFormat, JobPlan, JobProgress, LayerPlan } from '../../protocol/plan';
 import type { LayerReport } from '../../protocol/report';
-import type { InputStatistics } from '../calibrate/calibrate';
-import { kernelFor, relativeError, type KernelOutput, type LayerWeight } from './kernels';
+import type { InputStatistics } from '../calibrate/inputStatistics';
+import { kernelFor, relativeError } from './kernels';
+import type { KernelOutput, LayerWeight, PreparedDetails, QuantizeModel } from './kernelTypes';
+
+export type { QuantizeModel } from './kernelTypes';
 import { storedBitsPerWeight } from './storageBits';
-import type { PreparedDetails } from './activationAware';
 
 /** One quantized layer, as the exporter and the report consume it. */
 export interface QuantizedLayer extends KernelOutput {
@@ -16,11 +18,6 @@ export interface QuantizedLayer extends KernelOutput {
   report: LayerReport;
 }
 
-/** What quantization needs from the loaded model. */
-export interface QuantizeModel {
-  getWeight(layer: string): LayerWeight;
-  layerInput(layer: string): string;
-}
 
 /**
  * Quantizes `plan.layers` in order. `stats` maps input tensor → statistics (from calibration).

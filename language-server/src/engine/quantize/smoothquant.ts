@@ -1,9 +1,9 @@
 /**
- * SmoothQuant (ALGORITHMS.md §3b): per-channel migration scales for one group of layers sharing an
+ * SmoothQuant (docs/algorithms.md §3b): per-channel migration scales for one group of layers sharing an
  * input, s_j = max|X_j|^α / max(max over consumers of max_i |W_ij|, 1e-5)^(1−α), clamped to ≥ 1e-5.
  */
 import { columnAbsMax, smoothQuantScales } from '../../../../native/ts/index';
-import type { LayerWeight } from './kernels';
+import type { LayerWeight } from './kernelTypes';
 
 /** SmoothQuant scales of a group; `actAbsMax` is max_t |x_tj| of the shared input. */
 export function smoothQuantGroupScales(weights: LayerWeight[], actAbsMax: Float32Array, alpha: number): Float32Array {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ExportUnsupported, normalizeQuant, packMatMulNBitsB, packMatMulNBitsZeros, packNibbles } from '../../../../language-server/src/engine/export/pack';
 import { matMulNBitsBlockSize } from '../../../../language-server/src/engine/export/writers';
 
-describe('MatMulNBits packing (ALGORITHMS.md §7)', () => {
+describe('MatMulNBits packing (docs/algorithms.md §7)', () => {
   test('4-bit: low nibble first; ragged K padded to the block with the zero point', () => {
     const cols = 18;
     const codes = Uint8Array.from({ length: cols }, (_, i) => i % 16);

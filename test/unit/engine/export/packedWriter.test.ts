@@ -12,7 +12,7 @@ import { attr } from '../../../../language-server/src/engine/export/graphEdit';
 import { parseModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
 import type { AttributeProto, ModelProto } from '../../../../language-server/src/engine/onnx/onnxProto';
 import { DT, floatToHalf, halfToFloat, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
-import * as lowbit from '../../../../native/ts/lowbit';
+import * as lowbit from '../../../../native/ts/binaryLowRank';
 import { rtn } from '../../../integration/engine/exportFixtures';
 import { encode, matmulModel, node, randn, vi } from '../onnx/tinyModels';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseYaml, entryOf } from '../../../../language-server/src/recipe/parse';
-import { readRecipe } from '../../../../language-server/src/recipe/recipe';
+import { readRecipe } from '../../../../language-server/src/recipe/checkRecipe';
 import { slice, BASE } from '../fixtures';
 
 test('keys and values carry exact source ranges', () => {

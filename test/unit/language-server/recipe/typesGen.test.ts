@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { renderRecipeTypes, RECIPE_TYPES_PATH } from '../../../../language-server/src/recipe/typesGen';
 import type { RecipeDocument } from '../../../../language-server/src/recipe/recipe.types';
 import { METHODS } from '../../../../language-server/src/protocol/plan';
-import { readRecipe } from '../../../../language-server/src/recipe/recipe';
+import { readRecipe } from '../../../../language-server/src/recipe/checkRecipe';
 
 test('recipe.types.ts is up to date with the schema', () => {
   const have = fs.existsSync(RECIPE_TYPES_PATH) ? fs.readFileSync(RECIPE_TYPES_PATH, 'utf8') : '';

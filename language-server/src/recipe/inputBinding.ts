@@ -19,8 +19,8 @@
  * An input no rule binds is an error naming it and how to set it in the recipe. The feeds themselves
  * are built by engine/data/inputFeeds.ts (this file has no onnxruntime dependency: the recipe checks use it).
  */
-import type { ModelSummary } from '../../protocol/model';
-import { INPUT_RULES, type InputOverride, type InputRule } from '../../protocol/plan';
+import type { ModelSummary } from '../protocol/model';
+import { INPUT_RULES, type InputOverride, type InputRule } from '../protocol/plan';
 
 export { INPUT_RULES, type InputOverride, type InputRule };
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bindInputs, InputBindingError, tokenInputName, type ModelInput } from '../../../../language-server/src/engine/data/inputBinding';
+import { bindInputs, InputBindingError, tokenInputName, type ModelInput } from '../../../../language-server/src/recipe/inputBinding';
 import { tokenFeeds } from '../../../../language-server/src/engine/data/inputFeeds';
 
 const optimum: ModelInput[] = [

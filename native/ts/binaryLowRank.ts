@@ -1,6 +1,6 @@
 /**
  * Typed wrapper over the binarization and low-rank kernels of the native addon (issue 4):
- * BiLLM, PB-LLM, dual binarization, SVD, R1-Sketch, FLRQ, LoRC and LQER (ALGORITHMS.md §4–5).
+ * BiLLM, PB-LLM, dual binarization, SVD, R1-Sketch, FLRQ, LoRC and LQER (docs/algorithms.md §4–5).
  *
  * Layout conventions (all row-major):
  * - `w` is the weight W as `rows × cols` = out × in (an ONNX MatMul initializer B is in × out, so
@@ -15,7 +15,7 @@
  * (zero-copy) while a kernel runs: do not mutate `w`, `H`, `actMean` until its promise settles.
  */
 import { LowbitKernelError, loadAddon } from './addon';
-import { type NativeJobControl, runJob } from './job';
+import { type NativeJobControl, runNativeJob } from './job';
 
 /** Cancellation / progress / threading control shared by all async kernels. */
 export interface KernelJobOptions {
@@ -66,7 +66,7 @@ function toF64(a: Float32Array | Float64Array): Float64Array {
 function runKernel<T>(opts: KernelJobOptions, start: (ctl: NativeJobControl) => Promise<T>): Promise<T> {
   const { signal, threads, onProgress } = opts;
   const fraction = onProgress && ((done: number, total: number) => onProgress(total ? done / total : 1));
-  return runJob(opts.layer, { signal, threads, onProgress: fraction }, start);
+  return runNativeJob(opts.layer, { signal, threads, onProgress: fraction }, start);
 }
 
 // ---------------------------------------------------------------- binarization
@@ -81,6 +81,8 @@ export interface BillmOptions extends KernelJobOptions {
   salientUpLim?: number;
   /** Exact mode: intra-block error feedback (signs refit per column, block α/μ kept). */
   exact?: boolean;
+  /** Saliency S = W²/U_jj² (default, `salient_metric: hessian`) or S = W (`magnitude`, BiLLM structure.py). */
+  hessianSaliency?: boolean;
   /** Round α/μ to fp16 (what the stored form holds; default true). */
   fp16Scales?: boolean;
 }
@@ -158,6 +160,8 @@ export interface PbllmOptions extends KernelJobOptions {
   percdamp?: number;
   /** Saliency w²/U_jj² (default) or |w|. */
   hessianSaliency?: boolean;
+  /** Bits of the asymmetric per-row grid of the salient entries, 2..8 (default 8, the reference's HighQuantizer). */
+  highBits?: number;
 }
 
 export interface PbllmResult {
@@ -166,7 +170,7 @@ export interface PbllmResult {
   mask: Uint8Array;
   /** rows × groups × (α, μ). */
   binParams: Float32Array;
-  /** rows × groups × (scale, zero) of the 8-bit asymmetric grid. */
+  /** rows × groups × (scale, zero) of the highBits-bit asymmetric grid. */
   q8Params: Float32Array;
   bitsClaimed: number;
   bitsStored: number;
@@ -178,6 +182,7 @@ export async function pbllm(w: Float32Array, rows: number, cols: number, H: Floa
   checkMatrix(w, rows, cols, 'pbllm w');
   checkMatrix(H, cols, cols, 'pbllm H');
   check(opts.lowFrac === undefined || (opts.lowFrac >= 0 && opts.lowFrac <= 1), 'pbllm: lowFrac must be in [0, 1]');
+  check(opts.highBits === undefined || (Number.isInteger(opts.highBits) && opts.highBits >= 2 && opts.highBits <= 8), 'pbllm: highBits must be an integer in 2..8');
   return runKernel(opts, (ctl) => load().pbllm(w, rows, cols, H, opts, ctl));
 }
 
@@ -186,6 +191,9 @@ export interface DualBinOptions extends KernelJobOptions {
   groupSize?: number;
   /** Alternating refit iterations (default 10). */
   iters?: number;
+  /** Starting point instead of the 2-bit RTN grid (e.g. 2-bit GPTQ codes in FDB form, see fdbFromGrid):
+   *  rows×cols b₁, b₂ (0/1) and rows × groups × (α₁, α₂). */
+  init?: { b1: Uint8Array; b2: Uint8Array; alphas: Float32Array };
 }
 
 export interface DualBinResult {
@@ -203,7 +211,42 @@ export interface DualBinResult {
 /** Dual binarization (DB-LLM FDB form, PTQ alternating refit). */
 export async function dualBinarize(w: Float32Array, rows: number, cols: number, opts: DualBinOptions = {}): Promise<DualBinResult> {
   checkMatrix(w, rows, cols, 'dualBinarize w');
-  return runKernel(opts, (ctl) => load().dualBinarize(w, rows, cols, opts, ctl));
+  const { init, ...rest } = opts;
+  const flat = init ? { ...rest, initB1: init.b1, initB2: init.b2, initAlphas: init.alphas } : rest;
+  return runKernel(opts, (ctl) => load().dualBinarize(w, rows, cols, flat, ctl));
+}
+
+/**
+ * A 2-bit asymmetric grid ŵ = s·(q − z), q ∈ 0..3, integer z ∈ 0..3 (RTN/GPTQ codes), rewritten
+ * exactly in dual-binarization form ŵ = α₁b₁ + α₂b₂: the four levels {−z, 1−z, 2−z, 3−z}·s always
+ * contain 0, and {0, α₂, α₁, α₁+α₂} takes α₁ = ±2s, α₂ = ±s (signs by z). `scales`/`zeros` are
+ * rows × groups (groups of `groupSize` columns, the last one ragged).
+ */
+export function fdbFromGrid(codes: Uint8Array, scales: Float32Array, zeros: Uint8Array, rows: number, cols: number, groupSize: number): { b1: Uint8Array; b2: Uint8Array; alphas: Float32Array } {
+  const g = groupSize <= 0 || groupSize > cols ? cols : groupSize;
+  const ng = Math.ceil(cols / g);
+  check(codes.length === rows * cols && scales.length === rows * ng && zeros.length === rows * ng, 'fdbFromGrid: codes must be rows×cols and scales/zeros rows×groups');
+  // Per zero point z: (α₁, α₂) in units of s, and the (b₁, b₂) of each code q.
+  const forZero = [
+    { a: [2, 1], b: [[0, 0], [0, 1], [1, 0], [1, 1]] },     // {0, 1, 2, 3}
+    { a: [2, -1], b: [[0, 1], [0, 0], [1, 1], [1, 0]] },    // {−1, 0, 1, 2}
+    { a: [-2, 1], b: [[1, 0], [1, 1], [0, 0], [0, 1]] },    // {−2, −1, 0, 1}
+    { a: [-2, -1], b: [[1, 1], [1, 0], [0, 1], [0, 0]] },   // {−3, −2, −1, 0}
+  ];
+  const b1 = new Uint8Array(rows * cols), b2 = new Uint8Array(rows * cols), alphas = new Float32Array(rows * ng * 2);
+  for (let r = 0; r < rows; r++)
+    for (let gi = 0; gi < ng; gi++) {
+      const z = zeros[r * ng + gi], s = scales[r * ng + gi];
+      check(z <= 3, `fdbFromGrid: zero point ${z} at row ${r}, group ${gi} is not a 2-bit code`);
+      const f = forZero[z];
+      alphas[(r * ng + gi) * 2] = f.a[0] * s; alphas[(r * ng + gi) * 2 + 1] = f.a[1] * s;
+      for (let c = gi * g; c < Math.min(cols, (gi + 1) * g); c++) {
+        const q = codes[r * cols + c];
+        check(q <= 3, `fdbFromGrid: code ${q} at row ${r}, column ${c} is not a 2-bit code`);
+        b1[r * cols + c] = f.b[q][0]; b2[r * cols + c] = f.b[q][1];
+      }
+    }
+  return { b1, b2, alphas };
 }
 
 export interface BinarizeRowResult { values: Float64Array; alphas: number[]; mus: number[] }
@@ -269,7 +312,7 @@ export interface LowRankDetailsOut {
   curve: number[];
   /** Extra bits per weight relative to the main bits: 16·r(m+n)/(b·m·n). */
   storage_overhead: number;
-  /** sqrt(tr(ΔHΔᵀ)/tr(WHWᵀ)) of plain Q(W) with the same quantizer (H = I when absent). */
+  /** tr(ΔHΔᵀ)/tr(WHWᵀ) of plain Q(W) with the same quantizer (H = I when absent): the report's `rel_error`. */
   rel_error_before: number;
   /** Same for Q + L·R. */
   rel_error_after: number;

@@ -5,11 +5,11 @@
  */
 import * as path from 'node:path';
 import type { LayerInfo, ModelSummary } from '../protocol/model';
-import { bindInputs, InputBindingError } from '../engine/data/inputBinding';
+import { bindInputs, InputBindingError } from './inputBinding';
 import type { JobPlan, LayerPlan, Method, ExportFormat, CalibrationPlan, EvaluationPlan, Metric, ImageInputPlan, InputOverride } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA, didYouMean } from './schema';
 import { compilePattern } from './match';
-import type { Recipe, Field, Rule } from './recipe';
+import type { Recipe, Field, Rule } from './checkRecipe';
 import type { RecipeDiagnostic, Span } from './parse';
 
 const RULE_KEYS = ['method', 'bits', 'group_size', 'symmetric', 'skip'] as const;
@@ -203,7 +203,7 @@ function image(recipe: Recipe, prefix: string): ImageInputPlan {
 /**
  * `inputs:` against the model's real graph inputs: every key must be an input, and when the data are
  * token windows (text or random calibration, text evaluation, or an `inputs:` section) every input
- * must be bindable (engine/data/inputBinding.ts).
+ * must be bindable (recipe/inputBinding.ts).
  */
 export function inputDiagnostics(recipe: Recipe, inputs: ModelSummary['inputs']): RecipeDiagnostic[] {
   const out: RecipeDiagnostic[] = [];

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { readRecipe } from '../../../../language-server/src/recipe/recipe';
-import { resolvePlan, reportPathFor, deadRules, ruleMatches } from '../../../../language-server/src/recipe/plan';
+import { readRecipe } from '../../../../language-server/src/recipe/checkRecipe';
+import { resolvePlan, reportPathFor, deadRules, ruleMatches } from '../../../../language-server/src/recipe/resolvePlan';
 import { compilePattern, matchLayers } from '../../../../language-server/src/recipe/match';
 import { storiesLayers, slice, BASE } from '../fixtures';
 
