@@ -3,6 +3,7 @@
  * Prints `file:line:column: severity: message` lines (or `{"diagnostics":[…]}`); exit 1 on errors.
  */
 import { loadRecipePlan } from '../recipe/load';
+import { printable } from './printable';
 
 /** CLI entry; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -15,7 +16,7 @@ export async function main(args: string[]): Promise<number> {
   const { plan, diagnostics } = await loadRecipePlan(files[0]);
   if (json) process.stdout.write(`${JSON.stringify({ diagnostics }, null, 2)}\n`);
   else {
-    for (const d of diagnostics) process.stdout.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}\n`);
+    for (const d of diagnostics) process.stdout.write(`${printable(d.file)}:${d.line}:${d.column}: ${d.severity}: ${printable(d.message)}\n`);
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     if (plan) process.stdout.write(`ok: ${plan.layers.length} layers to quantize, ${plan.skipped.length} skipped (${diagnostics.length - errors} warnings/notes)\n`);
     else process.stdout.write(`${errors} error(s)\n`);

@@ -10,8 +10,9 @@ import { resolvePlan } from './plan';
 import type { RecipeDiagnostic, Severity } from './parse';
 import { fileDiagnostics } from '../validators/files';
 import { lineColumn } from './positions';
-import { loadLayers } from '../services/modelSource';
+import { loadExternalFiles, loadLayers } from '../services/modelSource';
 import { recipeDiagnostics } from './plan';
+import { jobPathProblems } from '../engine/jobPaths';
 
 /** A diagnostic as the CLI prints it. */
 export interface FileDiagnostic { file: string; line: number; column: number; severity: Severity; message: string }
@@ -46,6 +47,17 @@ export async function loadRecipePlan(recipePath: string, loader?: LayerLoader): 
     }
   }
   const { plan, diagnostics } = layers ? resolvePlan(recipe, layers, abs) : { plan: undefined, diagnostics: [...recipe.diagnostics, ...recipeDiagnostics(recipe, abs)] };
+  if (plan && modelField) {
+    // What `run` would refuse before writing: outputs that are inputs or not regular files, unsafe external data.
+    let external: string[] = [];
+    if (!loader) {
+      const ext = await loadExternalFiles(plan.modelPath).catch((e: Error) => ({ files: [], error: e.message }));
+      if (ext.error) extra.push({ span: modelField.span, severity: 'error', message: `Model external data is refused: ${ext.error}`, code: 'model-error' });
+      external = ext.files;
+    }
+    const outSpan = recipe.values.output?.span ?? modelField.span;
+    for (const message of jobPathProblems(plan, external)) extra.push({ span: outSpan, severity: 'error', message: `\`output\`: ${message}.`, code: 'output-path' });
+  }
   const all = [...diagnostics, ...fileDiags, ...extra].sort((a, b) => a.span.start - b.span.start);
   const hasError = all.some((d) => d.severity === 'error');
   return { plan: hasError ? undefined : plan, diagnostics: toFileDiagnostics(abs, text, all) };

@@ -10,6 +10,12 @@ export { ModelCache as LayerCache };
 
 const shared = new ModelCache();
 
+/** The external data files of the model at `absPath` (and why one is refused), through the same cache. */
+export async function loadExternalFiles(absPath: string): Promise<{ files: string[]; error?: string }> {
+  const s = await shared.get(absPath);
+  return { files: s.externalFiles ?? [], error: s.externalDataError };
+}
+
 /** The layers of the model at `absPath`, through a process-wide cache. */
 export async function loadLayers(absPath: string): Promise<LayerInfo[]> {
   return (await shared.get(absPath)).layers;
