@@ -96,7 +96,7 @@ export function jobPathProblems(plan: JobPlan, externalFiles: readonly string[] 
   for (const o of [outputs[0], outputs[2]]) {
     const dir = nearestExisting(dirname(resolve(o.path)));
     const st = statOrUndefined(dir);
-    if (st && !st.isDirectory()) { problems.push(`${o.what} ${o.path}: ${dir} is not a folder`); continue; }
+    if (st && !st.isDirectory()) { problems.push(`${o.what} ${o.path}: folder ${dir} is not writable (it is not a folder)`); continue; }
     try { accessSync(dir, constants.W_OK); } catch (e) { problems.push(`${o.what} ${o.path}: folder ${dir} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   }
   return [...new Set(problems)];
