@@ -9,7 +9,7 @@ import { readRecipe } from './recipe';
 import { resolvePlan } from './plan';
 import type { RecipeDiagnostic, Severity } from './parse';
 import { fileDiagnostics } from '../validators/files';
-import { lineColumn } from './positions';
+import { lineColumnOf } from './positions';
 import { loadExternalFiles, loadLayers } from '../services/modelSource';
 import { recipeDiagnostics } from './plan';
 import { jobPathProblems } from '../engine/jobPaths';
@@ -22,7 +22,8 @@ export type LayerLoader = (modelPath: string) => Promise<LayerInfo[]>;
 
 /** Convert offset diagnostics of `text` to 1-based file positions. */
 export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagnostic[]): FileDiagnostic[] {
-  return diags.map((d) => ({ file, ...lineColumn(text, d.span.start), severity: d.severity, message: d.message }));
+  const at = lineColumnOf(text);
+  return diags.map((d) => ({ file, ...at(d.span.start), severity: d.severity, message: d.message }));
 }
 
 /**
