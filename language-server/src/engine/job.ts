@@ -180,7 +180,8 @@ async function evaluate(plan: JobPlan, model: OnnxModel, quantizedPath: string, 
     warnings.push(...r.warnings);
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
-  const windows = await textWindows({ ...e, offset });
+  const size = model.summary().outputs[0]?.dims.at(-1);
+  const windows = await textWindows({ ...e, offset, vocab: typeof size === 'number' && size > 0 ? { size, model: plan.modelPath } : undefined });
   if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
   const r = await evaluateText({
     fpModel: plan.modelPath, quantizedModel: quantizedPath, windows, threads: plan.threads, signal: opts.signal,
