@@ -69,14 +69,28 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    // Find the first bad byte: the longest valid prefix.
-    let lo = 0, hi = bytes.length;
-    const ok = (n: number) => { try { new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, n), { stream: true }); return true; } catch { return false; } };
-    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (ok(mid)) lo = mid; else hi = mid - 1; }
+    const bad = firstInvalidUtf8(bytes);
     let line = 1;
-    for (let i = 0; i < lo; i++) if (bytes[i] === 0x0a) line++;
-    throw new Error(`${file}: not UTF-8 text (invalid byte 0x${bytes[lo]?.toString(16).padStart(2, '0')} at byte ${lo}, line ${line}); convert the file to UTF-8`);
+    for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+    throw new Error(`${file}: not UTF-8 text (invalid byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at byte ${bad}, line ${line}); convert the file to UTF-8`);
   }
+}
+
+/** Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629), or the length. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= n; k++) {
+      const x = b[i + k];
+      if (x === undefined || x < (k === 1 ? lo : 0x80) || x > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return b.length;
 }
 
 /**
