@@ -4,9 +4,8 @@
  * together at the end (engine/outputCommit): a cancelled or failed job leaves exactly what was there
  * before, and never touches an input (engine/jobPaths).
  */
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
 import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
