@@ -5,7 +5,7 @@
  * Runs the built CLI (dist) and dist/server.js as real processes against stories260K.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as rpc from 'vscode-languageserver-protocol/node';
@@ -55,5 +55,6 @@ export async function main(): Promise<void> {
     }
   } finally {
     await session.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

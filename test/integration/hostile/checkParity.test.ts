@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRecipePlan } from '../../../language-server/src/recipe/load';
@@ -20,11 +20,14 @@ const recipe = (dir: string, output: string, model = stories.model, name = 'r.lo
   writeFileSync(path, `version: 1\nmodel: ${model}\noutput: ${output}\nformat: fake\ncalibration:\n  text: ${stories.text}\n  tokenizer: ${stories.tokenizer}\n  samples: 2\ndefaults: { method: rtn, bits: 4 }\n`);
   return path;
 };
+const dirs: string[] = [];
+process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const tmp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); dirs.push(d); return d; };
 const errors = async (path: string) => (await loadRecipePlan(path)).diagnostics.filter((d) => d.severity === 'error');
 
 describe('lowbit check refuses what run refuses', { skip: skipNoShared }, () => {
   test('output = the tokenizer, the recipe, a folder, a FIFO, /proc, next to a .lowbit-history file', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'lowbit-check-parity-'));
+    const d = tmp('lowbit-check-parity-');
     const cases: [string, RegExp, (() => void)?][] = [
       [stories.tokenizer, /`output`: output .*tokenizer\.json is the calibration tokenizer/],
       ['./r.lowbit.yaml', /is the recipe/],
@@ -41,7 +44,7 @@ describe('lowbit check refuses what run refuses', { skip: skipNoShared }, () => 
     assert.deepEqual(await errors(recipe(d, './ok/out.onnx')), [], 'a good output passes');
   });
   test('a model whose external data is missing (or outside its folder) is refused by check', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'lowbit-check-ext-'));
+    const d = tmp('lowbit-check-ext-');
     const m = await loadModel(stories.model);
     await writeModelStreaming(m.proto, join(d, 'model.onnx'), { inputPath: stories.model, src: m.src, label: m.path, externalData: 'always' });
     mkdirSync(join(d, 'alone'));
@@ -50,7 +53,7 @@ describe('lowbit check refuses what run refuses', { skip: skipNoShared }, () => 
     assert.ok(errs.some((e) => /external data location 'model\.onnx\.data' which is refused: file not found next to the model/.test(e.message)), JSON.stringify(errs));
   });
   test('a real `lowbit check` escapes ANSI escapes and newlines from the recipe', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'lowbit-check-ansi-'));
+    const d = tmp('lowbit-check-ansi-');
     const path = recipe(d, './out.onnx');
     writeFileSync(path, `${'"\\e[31mred\\e[0m\\rkey": 1'}\n` + (await import('node:fs')).readFileSync(path, 'utf8'));
     const r = await runCli(['check', path]);

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runJob } from '../../../language-server/src/engine/job';
@@ -13,7 +13,9 @@ import { encodeModel } from '../../../language-server/src/engine/onnx/onnxProto'
 import { layerPlans, storiesPlan } from '../engine/planFixture';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'lowbit-hostile-data-'));
+const dirs: string[] = [];
+process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'lowbit-hostile-data-')); dirs.push(d); return d; };
 const textPlan = (over: { text?: string; tokenizer?: string; model?: string }) => {
   const p = storiesPlan({ layers: layerPlans('rtn', 4, 32, ['output']) });
   return {

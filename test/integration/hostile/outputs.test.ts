@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, renameSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, renameSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runJob } from '../../../language-server/src/engine/job';
@@ -20,7 +20,9 @@ import { layerPlans, storiesPlan } from '../engine/planFixture';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 
 const snapshot = (paths: string[]) => paths.map((p) => readFileSync(p));
-const tmp = () => mkdtempSync(join(tmpdir(), 'lowbit-hostile-'));
+const dirs: string[] = [];
+process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'lowbit-hostile-')); dirs.push(d); return d; };
 
 /** m/model.onnx: stories260K with its weights (layers.0.wq among them) in m/<stem>.onnx.data. */
 async function externalModel(stem = 'weights'): Promise<{ dir: string; model: string; weights: string }> {
