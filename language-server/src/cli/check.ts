@@ -3,7 +3,8 @@
  * Prints `file:line:column: severity: message` lines (or `{"diagnostics":[…]}`); exit 1 on errors.
  */
 import { loadRecipePlan } from '../recipe/load';
-import { loadLayers, loadInputs } from '../services/modelSource';
+import { modelHost } from '../services/modelSource';
+import { printable } from './printable';
 
 /** CLI entry; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -13,10 +14,10 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write('usage: lowbit check <recipe.lowbit.yaml> [--json]\n');
     return 2;
   }
-  const { plan, diagnostics } = await loadRecipePlan(files[0], loadLayers, loadInputs);
+  const { plan, diagnostics } = await loadRecipePlan(files[0], modelHost);
   if (json) process.stdout.write(`${JSON.stringify({ diagnostics }, null, 2)}\n`);
   else {
-    for (const d of diagnostics) process.stdout.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}\n`);
+    for (const d of diagnostics) process.stdout.write(`${printable(d.file)}:${d.line}:${d.column}: ${d.severity}: ${printable(d.message)}\n`);
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
     if (plan) process.stdout.write(`ok: ${plan.layers.length} layers to quantize, ${plan.skipped.length} skipped (${diagnostics.length - errors} warnings/notes)\n`);
     else process.stdout.write(`${errors} error(s)\n`);

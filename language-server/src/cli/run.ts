@@ -1,12 +1,14 @@
 /**
  * `lowbit run <recipe> [--json]`: check the recipe, run the job, print the FP-vs-quantized and
  * per-layer tables (or the report JSON with --json). Progress goes to stderr, one line per layer.
- * Ctrl-C cancels the job (no output is left behind).
+ * Ctrl-C (SIGINT) or SIGTERM cancels the job: what was there before stays, exit 130 (143 on SIGTERM).
+ * Recipe and model text is printed with control characters escaped.
  */
 import { layerTable, summaryTable } from '../engine/report/formatTables';
 import type { JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
-import { loadLayers, loadInputs } from '../services/modelSource';
+import { modelHost } from '../services/modelSource';
+import { printable, printableLines } from './printable';
 
 const USAGE = 'usage: lowbit run <recipe.lowbit.yaml> [--json]';
 
@@ -16,7 +18,7 @@ function progressLine(p: JobProgress): string | undefined {
   return `${p.stage}: ${p.message}`;
 }
 
-/** Exit codes: 0 ok, 1 recipe errors or a failed job, 2 usage. */
+/** Exit codes: 0 ok, 1 recipe errors or a failed job, 2 usage, 130 cancelled by SIGINT, 143 by SIGTERM. */
 export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
   const rest = args.filter((a) => a !== '--json');
@@ -24,33 +26,45 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  const { plan, diagnostics } = await loadRecipePlan(rest[0], loadLayers, loadInputs);
-  for (const d of diagnostics) process.stderr.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}\n`);
+  const { plan, diagnostics } = await loadRecipePlan(rest[0], modelHost);
+  for (const d of diagnostics) process.stderr.write(`${printable(d.file)}:${d.line}:${d.column}: ${d.severity}: ${printable(d.message)}\n`);
   if (!plan) {
-    if (!diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`${rest[0]}: the recipe did not resolve to a plan\n`);
+    if (!diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`${printable(rest[0])}: the recipe did not resolve to a plan\n`);
     return 1;
   }
   const { runJob } = await import('../engine/job');
   const ac = new AbortController();
-  const onSigint = () => { process.stderr.write('cancelling…\n'); ac.abort(); };
-  process.once('SIGINT', onSigint);
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = sig;
+    process.stderr.write(`${sig}: cancelling…\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const report = await runJob(plan, {
       signal: ac.signal,
-      onProgress: (p) => { const line = progressLine(p); if (line) process.stderr.write(line + '\n'); },
+      onProgress: (p) => { const line = progressLine(p); if (line) process.stderr.write(printable(line) + '\n'); },
     });
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
-      process.stdout.write(`${summaryTable(report)}\n\n${layerTable(report)}\n`);
-      for (const w of report.warnings) process.stdout.write(`warning: ${w}\n`);
-      process.stdout.write(`\nwrote ${report.output}\nreport ${plan.reportPath}\n`);
+      process.stdout.write(printableLines(`${summaryTable(report)}\n\n${layerTable(report)}`) + '\n');
+      for (const w of report.warnings) process.stdout.write(`warning: ${printable(w)}\n`);
+      process.stdout.write(`\nwrote ${printable(report.output)}\nreport ${printable(plan.reportPath)}\n`);
     }
     return 0;
   } catch (e) {
     const err = e as Error;
-    process.stderr.write(err.name === 'AbortError' ? 'lowbit run: cancelled; no output written\n' : `lowbit run: ${err.message}\n`);
+    if (signalled || err.name === 'AbortError') {
+      process.stderr.write('lowbit run: cancelled; the output and its report are as they were before\n');
+      return signalled === 'SIGTERM' ? 143 : 130;
+    }
+    process.stderr.write(`lowbit run: ${printable(err.message)}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -1,8 +1,11 @@
 /**
- * A compression job: load → calibrate → quantize → export (atomic) → evaluate → report.
- * A cancelled or failed job leaves no output file (nor report) and never touches the input model.
+ * A compression job: lock → load → calibrate → quantize → export (staged) → evaluate → report → commit.
+ * The model, its external data and the report are staged next to the output and moved into place
+ * together at the end (engine/outputCommit): a cancelled or failed job leaves exactly what was there
+ * before, and never touches an input (recipe/jobPaths).
  */
-import { rm, stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { JobPlan, JobProgress, Metric } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
 import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
@@ -20,7 +23,9 @@ import { quantizeLayers, type QuantizedLayer } from './quantize/quantizeLayers';
 import { quantizeSequential } from './calibrate/sequential';
 import { prepareActivationAware } from './quantize/activationAware';
 import { buildReport } from './report/buildReport';
-import { writeReport } from './report/writeReport';
+import { reportText, writeHistory } from './report/writeReport';
+import { lockOutput } from './outputLock';
+import { commitStaged, createStaging, removeStaging } from './outputCommit';
 
 export interface JobOptions {
   signal?: AbortSignal;
@@ -68,13 +73,16 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
   const t0 = performance.now();
   const timings = { load: 0, calibrate: 0, quantize: 0, export: 0, evaluate: 0, total: 0 };
   const lap = (k: keyof typeof timings, since: number) => { timings[k] = (performance.now() - since) / 1000; return performance.now(); };
-  let wroteOutput = false, wroteReport = false;
-  let wroteData: string | undefined;
+  let staging: string | undefined;
+  let release: (() => Promise<void>) | undefined;
   try {
     onProgress?.({ stage: 'load', message: `loading ${plan.modelPath}` });
     await preflight(plan);
+    release = await lockOutput(plan.outputPath);
     signal?.throwIfAborted();
     const model = await loadModel(plan.modelPath);
+    // The external data files are known once the model is parsed: none may be an output either.
+    await preflight(plan, model.externalDataFiles());
     const ops = new Map(planLayers(plan, model).map((l) => [l.name, l.op]));
     let t = lap('load', t0);
 
@@ -119,14 +127,14 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
 
     signal?.throwIfAborted();
     onProgress?.({ stage: 'export', message: `writing ${plan.outputPath} (${plan.format})` });
-    wroteOutput = true;
-    const exported = await exportAndWrite(outModel, quantized, plan, signal);
-    wroteData = exported.dataPath;
+    staging = await createStaging(plan.outputPath);
+    const stagedOutput = join(staging, basename(plan.outputPath));
+    const exported = await exportAndWrite(outModel, quantized, { ...plan, outputPath: stagedOutput }, signal);
     warnings.push(...exported.warnings);
     t = lap('export', t);
 
     onProgress?.({ stage: 'evaluate', message: 'evaluating FP vs compressed', fraction: 0 });
-    const ev = await evaluate(plan, model, evaluationOffset, opts, warnings);
+    const ev = await evaluate(plan, model, stagedOutput, evaluationOffset, opts, warnings);
     t = lap('evaluate', t);
     signal?.throwIfAborted();
 
@@ -137,45 +145,53 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
       fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings,
     });
+    const stagedReport = join(staging, 'report.json');
+    await writeFile(stagedReport, reportText(report), { flag: 'wx' });
     signal?.throwIfAborted();
-    wroteReport = true;
-    await writeReport(report, plan.reportPath);
+    // Commit: external data first (the new .onnx refers to it), then the model, then its report.
+    await commitStaged(staging, [
+      ...(exported.dataPath ? [{ from: exported.dataPath, to: `${plan.outputPath}.data` }] : []),
+      { from: stagedOutput, to: plan.outputPath },
+      { from: stagedReport, to: plan.reportPath },
+    ]);
+    // The run is complete; a history copy that cannot be written is a warning, not a lost run.
+    await writeHistory(report, plan.reportPath).catch((e: Error) =>
+      onProgress?.({ stage: 'done', message: `warning: no history copy: ${e.message}` }));
     onProgress?.({ stage: 'done', message: `wrote ${plan.outputPath} and ${plan.reportPath}`, fraction: 1 });
     return report;
-  } catch (e) {
-    if (wroteOutput) await rm(plan.outputPath, { force: true });
-    if (wroteData) await rm(wroteData, { force: true });
-    if (wroteReport) await rm(plan.reportPath, { force: true });
-    throw e;
+  } finally {
+    await removeStaging(staging);
+    await release?.();
   }
 }
 
-async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
+async function evaluate(plan: JobPlan, model: OnnxModel, quantizedPath: string, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
   fp: QualityMetrics; quantized: QualityMetrics; kl?: Report['metrics']['kl_divergence']; top1?: number;
   agreement?: Report['metrics']['output_agreement'];
 }> {
   const e = plan.evaluation;
   if (e.kind === 'none') return { fp: {}, quantized: {} };
   if (e.kind === 'images') {
-    const r = await evaluateImages(e, plan.modelPath, plan.outputPath, { threads: plan.threads, signal: opts.signal });
+    const r = await evaluateImages(e, plan.modelPath, quantizedPath, { threads: plan.threads, signal: opts.signal });
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
   if (e.kind === 'tensors') {
-    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, plan.outputPath, { threads: plan.threads, signal: opts.signal });
+    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, quantizedPath, { threads: plan.threads, signal: opts.signal });
     warnings.push(...r.warnings);
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
-  const windows = await textWindows({ ...e, offset });
+  const size = model.summary().outputs.find((o) => o.name === 'logits')?.dims.at(-1);
+  const windows = await textWindows({ ...e, offset, vocab: typeof size === 'number' && size > 0 ? { size, model: plan.modelPath } : undefined });
   if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
   const want = new Set(e.metrics);
   // Encoders (and any model judged by its outputs): agreement of the first output on the same windows.
   const agreement = want.has('output_agreement')
-    ? await evaluateTextAgreement({ fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, inputs: plan.inputs, signal: opts.signal, latency: want.has('latency') })
+    ? await evaluateTextAgreement({ fpModel: plan.modelPath, quantizedModel: quantizedPath, windows, threads: plan.threads, inputs: plan.inputs, signal: opts.signal, latency: want.has('latency') })
     : undefined;
   if (!['perplexity', 'kl_divergence', 'top1_agreement'].some((m) => want.has(m as Metric)))
     return { fp: agreement?.fp ?? {}, quantized: agreement?.quantized ?? {}, agreement: agreement?.outputAgreement };
   const r = await evaluateText({
-    fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, signal: opts.signal, inputs: plan.inputs,
+    fpModel: plan.modelPath, quantizedModel: quantizedPath, windows, threads: plan.threads, signal: opts.signal, inputs: plan.inputs,
     onBatch: (done, total) => opts.onProgress?.({ stage: 'evaluate', message: `batch ${done}/${total}`, fraction: done / total }),
   });
   const fp: QualityMetrics = {}, quantized: QualityMetrics = {};

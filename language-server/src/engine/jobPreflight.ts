@@ -1,29 +1,23 @@
-/** Checks a job can run before any work: input exists, output is not the input and can be written. */
+/**
+ * Checks a job can run before any work: the inputs exist and can be read, no output is an input
+ * (recipe/jobPaths, by file identity), and the output folders exist or can be made and are writable.
+ */
 import { constants } from 'node:fs';
-import { access, mkdir, realpath, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { access, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { JobPlan } from '../protocol/plan';
+import { jobPathProblems } from '../recipe/jobPaths';
 
-async function sameFile(a: string, b: string): Promise<boolean> {
-  if (resolve(a) === resolve(b)) return true;
-  try {
-    return (await realpath(a)) === (await realpath(b));
-  } catch {
-    return false;
-  }
-}
-
-/** @throws Error naming the path when the model is missing or the output cannot be written. */
-export async function preflight(plan: JobPlan): Promise<void> {
+/** @throws Error naming the path when an input is missing or an output would replace an input or cannot be written. */
+export async function preflight(plan: JobPlan, externalFiles: readonly string[] = []): Promise<void> {
   try {
     const st = await stat(plan.modelPath);
     if (!st.isFile()) throw new Error('not a file');
   } catch (e) {
     throw new Error(`model ${plan.modelPath}: cannot read: ${(e as Error).message}`);
   }
-  if (await sameFile(plan.modelPath, plan.outputPath)) {
-    throw new Error(`output ${plan.outputPath} is the input model; the input is never overwritten`);
-  }
+  const problems = jobPathProblems(plan, externalFiles);
+  if (problems.length) throw new Error(problems.join('; '));
   for (const [what, path] of [['output', plan.outputPath], ['report', plan.reportPath]] as const) {
     const dir = dirname(path);
     try {

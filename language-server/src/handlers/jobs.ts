@@ -26,7 +26,7 @@ export function registerJobRequests(connection: Connection, ws: Workspace, isTru
   const planFor = async (uri: string): Promise<JobPlan> => {
     if (!isTrusted()) throw new ResponseError(JOB_REFUSED, 'Lowbit jobs do not run in an untrusted workspace (trust the workspace to compress).');
     if (running) throw new ResponseError(JOB_REFUSED, `A job is already running (${running}).`);
-    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), (p) => ws.models.get(p).then((s) => s.layers), (p) => ws.models.get(p).then((s) => s.inputs));
+    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), { layers: (p) => ws.models.get(p).then((s) => s.layers), inputs: (p) => ws.models.get(p).then((s) => s.inputs), externalFiles: (p) => ws.models.get(p).then((s) => ({ files: s.externalFiles ?? [], error: s.externalDataError })) });
     if (!plan) {
       const errs = diagnostics.filter((d) => d.severity === 'error').slice(0, 5).map((d) => `${path.basename(d.file)}:${d.line}:${d.column}: ${d.message}`);
       throw new ResponseError(JOB_REFUSED, `The recipe has errors:\n${errs.join('\n')}`);

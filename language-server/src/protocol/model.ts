@@ -26,4 +26,8 @@ export interface ModelSummary {
   layers: LayerInfo[];
   totalParams: number;
   fileBytes: number;
+  /** Real paths of the external data files the model reads (absent when it has none). */
+  externalFiles?: string[];
+  /** Why an external data location is refused (outside the model folder, missing…), when one is. */
+  externalDataError?: string;
 }

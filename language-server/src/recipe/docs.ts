@@ -38,7 +38,7 @@ export function renderRecipeDocs(): string {
     '',
     '## `layers:` rules',
     '',
-    'Rules apply in order; a later rule overrides an earlier one field by field for the layers both match. A rule whose every field is overridden for every layer it matches is reported as dead. Glob `*` matches any run of characters (dots included), `?` one character, `[abc]` a class, `{a,b}` alternatives; `re:<regex>` is a full-match regular expression (nested quantifiers are refused).',
+    'Rules apply in order; a later rule overrides an earlier one field by field for the layers both match. A rule whose every field is overridden for every layer it matches is reported as dead. Glob `*` matches any run of characters (dots included), `?` one character, `[abc]` a class, `{a,b}` alternatives; `re:<regex>` is a full-match regular expression from the regular subset of JavaScript regexps (no lookaround, backreferences or `\\b`); every pattern runs on a linear-time automaton, so no pattern can hang a check.',
     '',
     ...table(RULE_FIELDS),
     '',

@@ -1,13 +1,34 @@
 /**
  * Layer-name patterns: globs (`*` any run of characters including dots, `?` one character,
- * `[abc]` a class, `{a,b}` alternatives) or `re:<regex>` (full match). Patterns are bounded so that
- * a hostile recipe cannot make the server spin (length cap, no nested quantifiers).
+ * `[abc]` a class, `{a,b}` alternatives) or `re:<regex>` (full match, the regular subset of
+ * JavaScript regexps: see recipe/patternSyntax). Every pattern compiles to an automaton that matches
+ * in time linear in the name (recipe/patternAutomaton); no pattern shape can make matching backtrack.
+ * The work of one request is also counted against a step budget, so a document with many patterns
+ * against a model with many layers stays bounded too.
  */
+import { Automaton, MatchBudgetExceeded, nameTrie, type MatchBudget, type NameTrie } from './patternAutomaton';
+import { parseGlob, parseRegex, PatternSyntaxError } from './patternSyntax';
+
+export { MatchBudgetExceeded, nameTrie, type MatchBudget, type NameTrie };
 
 /** Longest pattern accepted. */
 export const MAX_PATTERN_LENGTH = 500;
+/** Steps (automaton states visited) one document's matching may take: about 0.1–0.5 s of work. */
+export const DOCUMENT_MATCH_STEPS = 20_000_000;
 
-export type CompiledPattern = { ok: true; regex: RegExp } | { ok: false; error: string };
+export type CompiledPattern =
+  | {
+    ok: true;
+    test: (name: string, budget?: MatchBudget) => boolean;
+    /** The names of a trie (see `nameTrie`) the pattern matches; the way to match many names. */
+    filter: (names: NameTrie, budget: MatchBudget) => Set<string>;
+    /** `test` without a shared budget, for callers written against RegExp. */
+    regex: Pick<RegExp, 'test'>;
+  }
+  | { ok: false; error: string };
+
+/** A fresh budget for one request. */
+export const matchBudget = (limit = DOCUMENT_MATCH_STEPS): MatchBudget => ({ used: 0, limit });
 
 const cache = new Map<string, CompiledPattern>();
 
@@ -21,37 +42,42 @@ export function compilePattern(pattern: string): CompiledPattern {
   return out;
 }
 
+const GLOB_META = /[*?[{]/;
+
 function compileUncached(pattern: string): CompiledPattern {
   if (pattern.length > MAX_PATTERN_LENGTH) return { ok: false, error: `pattern longer than ${MAX_PATTERN_LENGTH} characters` };
-  if (pattern.startsWith('re:')) {
-    const src = pattern.slice(3);
-    // Nested quantifiers such as (a+)+ can backtrack exponentially; refuse them.
-    if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]/.test(src)) return { ok: false, error: 'nested quantifiers (e.g. `(a+)+`) are not allowed in re: patterns' };
-    try { return { ok: true, regex: new RegExp(`^(?:${src})$`, 'u') }; } catch (e) { return { ok: false, error: `invalid regular expression: ${(e as Error).message}` }; }
+  const isRe = pattern.startsWith('re:');
+  if (!isRe && !GLOB_META.test(pattern)) {
+    // A plain name: equality, no automaton.
+    const test = (name: string) => name === pattern;
+    const filter = (trie: NameTrie, budget: MatchBudget) => {
+      let n: NameTrie | undefined = trie;
+      for (const ch of pattern) { if (++budget.used > budget.limit) throw new MatchBudgetExceeded(budget.limit); n = n.children.get(ch.codePointAt(0)!); if (!n) return new Set<string>(); }
+      return new Set(n.names);
+    };
+    return { ok: true, test, filter, regex: { test } };
   }
-  let re = ''; let braces = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') { while (pattern[i + 1] === '*') i++; re += '.*'; }
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) return { ok: false, error: 'unclosed `[` in glob' };
-      let body = pattern.slice(i + 1, end).replace(/\\/g, '\\\\');
-      if (body.startsWith('!')) body = '^' + body.slice(1);
-      re += `[${body}]`; i = end;
-    } else if (c === '{') { braces++; re += '(?:'; }
-    else if (c === '}' && braces > 0) { braces--; re += ')'; }
-    else if (c === ',' && braces > 0) re += '|';
-    else re += c.replace(/[.+^$()|\\\]{}]/g, '\\$&');
+  let auto: Automaton;
+  try {
+    auto = new Automaton(isRe ? parseRegex(pattern.slice(3)) : parseGlob(pattern));
+  } catch (e) {
+    if (e instanceof PatternSyntaxError) return { ok: false, error: `${isRe ? 'invalid regular expression' : 'invalid glob'}: ${e.message} (at character ${e.offset + 1}${isRe ? ' after `re:`' : ''})` };
+    if (e instanceof RangeError) return { ok: false, error: e.message };
+    throw e;
   }
-  if (braces) return { ok: false, error: 'unclosed `{` in glob' };
-  try { return { ok: true, regex: new RegExp(`^${re}$`, 'u') }; } catch (e) { return { ok: false, error: (e as Error).message }; }
+  const test = (name: string, budget?: MatchBudget) =>
+    // Without a shared budget one call is still linear: at most one NFA pass per character, plus the start.
+    auto.test(name, budget ?? { used: 0, limit: (name.length + 2) * (auto.size + 1) * 2 + 64 });
+  return { ok: true, test, filter: (trie, budget) => auto.filter(trie, budget), regex: { test: (name: string) => test(name) } };
 }
 
-/** Names among `names` that the pattern matches (empty when the pattern is invalid). */
-export function matchLayers(pattern: string, names: readonly string[]): string[] {
+/**
+ * Names among `names` that the pattern matches (empty when the pattern is invalid).
+ * @throws MatchBudgetExceeded when the budget (default: one document's) runs out.
+ */
+export function matchLayers(pattern: string, names: readonly string[], budget?: MatchBudget): string[] {
   const c = compilePattern(pattern);
   if (!c.ok) return [];
-  return names.filter((n) => c.regex.test(n));
+  const hits = c.filter(nameTrie(names), budget ?? matchBudget());
+  return names.filter((n) => hits.has(n));
 }

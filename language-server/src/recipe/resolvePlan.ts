@@ -8,7 +8,7 @@ import type { LayerInfo, ModelSummary } from '../protocol/model';
 import { bindInputs, InputBindingError } from './inputBinding';
 import type { JobPlan, LayerPlan, Method, ExportFormat, CalibrationPlan, EvaluationPlan, Metric, ImageInputPlan, InputOverride } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA, didYouMean } from './schema';
-import { compilePattern } from './match';
+import { compilePattern, DOCUMENT_MATCH_STEPS, matchBudget, MatchBudgetExceeded, nameTrie } from './match';
 import type { Recipe, Field, Rule } from './checkRecipe';
 import type { RecipeDiagnostic, Span } from './parse';
 
@@ -26,21 +26,61 @@ export interface EffectiveLayer {
   from: Partial<Record<RuleKey, Field<unknown>>>;
 }
 
+/** Which quantizable layers each rule matches, each layer's rules, and where the match budget ran out. */
+interface MatchTable { matches: string[][]; byLayer: Map<string, number[]>; exhaustedAt?: number }
+
+const tables = new WeakMap<Recipe, WeakMap<readonly LayerInfo[], MatchTable>>();
+
+/**
+ * Matches every rule against the quantizable layers once per (recipe, layers), within one step budget
+ * (recipe/match): rules from the one where the budget ran out on match nothing, and
+ * `modelDiagnostics` reports an error there.
+ */
+function matchTable(recipe: Recipe, layers: readonly LayerInfo[]): MatchTable {
+  let perRecipe = tables.get(recipe);
+  if (!perRecipe) tables.set(recipe, (perRecipe = new WeakMap()));
+  const hit = perRecipe.get(layers);
+  if (hit) return hit;
+  const names = layers.filter((l) => l.quantizable).map((l) => l.name);
+  const budget = matchBudget();
+  const trie = nameTrie(names);
+  const byPattern = new Map<string, string[]>();
+  const table: MatchTable = { matches: [], byLayer: new Map(names.map((n) => [n, []])) };
+  for (const [i, r] of recipe.rules.entries()) {
+    const c = r.match && table.exhaustedAt === undefined ? compilePattern(r.match.value) : undefined;
+    let mine: string[] = [];
+    if (c?.ok) {
+      const seen = byPattern.get(r.match!.value);
+      try {
+        if (seen) mine = seen;
+        else {
+          const hits = c.filter(trie, budget);
+          mine = names.filter((n) => hits.has(n));
+          byPattern.set(r.match!.value, mine);
+        }
+      } catch (e) {
+        if (!(e instanceof MatchBudgetExceeded)) throw e;
+        table.exhaustedAt = i;
+        mine = [];
+      }
+    }
+    table.matches.push(mine);
+    for (const n of mine) table.byLayer.get(n)!.push(i);
+  }
+  perRecipe.set(layers, table);
+  return table;
+}
+
 /** Which quantizable layers each rule matches (by rule index). */
 export function ruleMatches(recipe: Recipe, layers: readonly LayerInfo[]): string[][] {
-  const names = layers.filter((l) => l.quantizable).map((l) => l.name);
-  return recipe.rules.map((r) => {
-    if (!r.match) return [];
-    const c = compilePattern(r.match.value);
-    return c.ok ? names.filter((n) => c.regex.test(n)) : [];
-  });
+  return matchTable(recipe, layers).matches;
 }
 
 /** Effective settings for every quantizable layer, in model order. */
 export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): EffectiveLayer[] {
   const v = recipe.values;
   const def = (k: string) => v[`defaults.${k}`];
-  const compiled = recipe.rules.map((r) => (r.match ? compilePattern(r.match.value) : undefined));
+  const table = matchTable(recipe, layers);
   return layers.filter((l) => l.quantizable).map((layer) => {
     const e: EffectiveLayer = {
       layer, method: (def('method')?.value as Method) ?? DEFAULT_LAYER_CONFIG.method,
@@ -51,9 +91,8 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       from: { method: def('method'), bits: def('bits'), group_size: def('group_size'), symmetric: def('symmetric') },
     };
     let ruleSettings: Record<string, unknown> = Object.fromEntries(Object.entries(recipe.defaultSettings).map(([k, f]) => [k, f.value]));
-    recipe.rules.forEach((r, i) => {
-      const c = compiled[i];
-      if (!c?.ok || !c.regex.test(layer.name)) return;
+    for (const i of table.byLayer.get(layer.name) ?? []) {
+      const r = recipe.rules[i];
       e.rules.push(i);
       if (r.method) { e.method = r.method.value; e.from.method = r.method; }
       if (r.bits) { e.bits = r.bits.value; e.from.bits = r.bits; }
@@ -61,7 +100,7 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       if (r.symmetric) { e.symmetric = r.symmetric.value; e.from.symmetric = r.symmetric; }
       if (r.skip) { e.skip = r.skip.value; e.from.skip = r.skip; }
       for (const [k, f] of Object.entries(r.settings)) ruleSettings = { ...ruleSettings, [k]: f.value };
-    });
+    }
     const info = METHOD_INFO[e.method];
     if (info.fixedBits !== undefined) e.bits = info.fixedBits;
     const fromMethods = Object.fromEntries(Object.entries(recipe.methods[e.method] ?? {}).map(([k, f]) => [k, f.value]));
@@ -71,23 +110,30 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
   });
 }
 
-/** Indices of rules wholly overridden: every field they set is set again (or made moot by a skip) for every layer they match. */
+/**
+ * Indices of rules wholly overridden: every field they set is set again (or made moot by a skip) for
+ * every layer they match. One pass from the last rule back, keeping per layer the fields later rules
+ * set: linear in the number of (rule, matched layer) pairs.
+ */
 export function deadRules(recipe: Recipe, matches: string[][]): number[] {
   const dead: number[] = [];
-  recipe.rules.forEach((r, i) => {
+  const later = new Map<string, { keys: Set<string>; skipped: boolean }>();
+  for (let i = recipe.rules.length - 1; i >= 0; i--) {
+    const r = recipe.rules[i];
     const mine = matches[i];
-    if (!mine.length) return;
     const keys = [...RULE_KEYS.filter((k) => r[k]), ...Object.keys(r.settings).map((k) => `settings.${k}`)];
-    if (!keys.length) return;
-    const later = recipe.rules.slice(i + 1).map((lr, j) => ({ lr, set: new Set(matches[i + 1 + j]) }));
-    const covered = mine.every((name) => keys.every((k) => later.some(({ lr, set }) => {
-      if (!set.has(name)) return false;
-      if (lr.skip?.value === true && k !== 'skip') return true;
-      return k.startsWith('settings.') ? k.slice(9) in lr.settings : Boolean(lr[k as RuleKey]);
-    })));
-    if (covered) dead.push(i);
-  });
-  return dead;
+    if (mine.length && keys.length && mine.every((name) => {
+      const l = later.get(name);
+      return Boolean(l) && keys.every((k) => (l!.skipped && k !== 'skip') || l!.keys.has(k));
+    })) dead.push(i);
+    for (const name of mine) {
+      let l = later.get(name);
+      if (!l) later.set(name, (l = { keys: new Set(), skipped: false }));
+      for (const k of keys) l.keys.add(k);
+      if (r.skip?.value === true) l.skipped = true;
+    }
+  }
+  return dead.reverse();
 }
 
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
@@ -95,9 +141,15 @@ const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 /** Model-dependent diagnostics (patterns, dead rules, bits/format, group sizes). */
 export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): RecipeDiagnostic[] {
   const out: RecipeDiagnostic[] = [];
-  const matches = ruleMatches(recipe, layers);
+  const table = matchTable(recipe, layers);
+  const matches = table.matches;
+  if (table.exhaustedAt !== undefined) {
+    const r = recipe.rules[table.exhaustedAt];
+    out.push({ span: r.match?.span ?? r.span, severity: 'error', code: 'match-budget',
+      message: `Pattern matching stopped at rule ${table.exhaustedAt + 1}: the recipe's patterns need more than ${DOCUMENT_MATCH_STEPS} automaton steps against the model's ${layers.length} layers; merge or simplify the patterns.` });
+  }
   recipe.rules.forEach((r, i) => {
-    if (!r.match) return;
+    if (!r.match || (table.exhaustedAt !== undefined && i >= table.exhaustedAt)) return;
     const c = compilePattern(r.match.value);
     if (!c.ok) { out.push({ span: r.match.span, severity: 'error', message: `Invalid pattern \`${r.match.value.slice(0, 80)}\`: ${c.error}.`, code: 'bad-pattern' }); return; }
     if (!matches[i].length) out.push({ span: r.match.span, severity: 'warning', message: `Pattern \`${r.match.value.slice(0, 80)}\` matches no quantizable layer of the model.`, code: 'no-match', data: { rule: i } });

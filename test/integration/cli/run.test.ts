@@ -61,16 +61,31 @@ describe('lowbit run (real process)', { skip: skipNoShared }, () => {
     assert.equal(e.code, 1);
     assert.match(e.stderr, /bad\.lowbit\.yaml:\d+:\d+: error: /);
   });
-  test('Ctrl-C (SIGINT) during evaluation cancels: exit 1, the written output is removed', async () => {
+  test('Ctrl-C (SIGINT) during evaluation cancels: exit 130, no output is left', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-cli-'));
     let sent = false;
     const r = await runCli(['run', recipe(dir, 56)], (chunk, child) => {
       if (!sent && /^evaluate: /m.test(chunk)) { sent = true; child.kill('SIGINT'); }
     });
     assert.ok(sent, 'progress was seen');
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /cancelled; no output written/);
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /cancelled; the output and its report are as they were before/);
     assert.equal(existsSync(join(dir, 'out/model-w4.onnx')), false);
     assert.deepEqual(readdirSync(join(dir, 'out')).filter((f) => !f.startsWith('.')), []);
+  });
+  test('SIGTERM during evaluation cancels like SIGINT (exit 143): the previous model and report stay byte-identical', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lowbit-cli-'));
+    const first = await runCli(['run', recipe(dir)]);
+    assert.equal(first.code, 0, first.stderr);
+    const files = ['out/model-w4.onnx', 'out/model-w4.report.json'].map((f) => join(dir, f));
+    const before = files.map((f) => readFileSync(f));
+    let sent = false;
+    const r = await runCli(['run', recipe(dir, 56)], (chunk, child) => {
+      if (!sent && /^evaluate: /m.test(chunk)) { sent = true; child.kill('SIGTERM'); }
+    });
+    assert.ok(sent, 'progress was seen');
+    assert.equal(r.code, 143, r.stderr);
+    assert.deepEqual(files.map((f) => readFileSync(f)), before);
+    assert.deepEqual(readdirSync(join(dir, 'out')).filter((f) => f.startsWith('.') && f !== '.lowbit-history'), []);
   });
 });

@@ -59,7 +59,7 @@ describe('runJob failures leave nothing behind', { skip: skipNoShared }, () => {
     assert.equal(existsSync(plan.reportPath), false);
     assert.deepEqual(readFileSync(stories.model), before);
   });
-  test('cancelled during evaluation (after export) removes the written output', async () => {
+  test('cancelled during evaluation (after export) leaves no output (the staged one is removed)', async () => {
     const plan = storiesPlan({ layers: layerPlans('rtn', 4, 32, ['output']) });
     const ac = new AbortController();
     await assert.rejects(runJob(plan, { signal: ac.signal, onProgress: (p) => { if (p.stage === 'evaluate') ac.abort(); } }), { name: 'AbortError' });

@@ -17,7 +17,7 @@ import { decodeModel } from '../../../language-server/src/engine/onnx/onnxProto'
 import { calibrate, statisticsKey } from '../../../language-server/src/engine/calibrate/calibrate';
 import { planLayers, runJob } from '../../../language-server/src/engine/job';
 import { loadRecipePlan } from '../../../language-server/src/recipe/load';
-import { loadLayers } from '../../../language-server/src/services/modelSource';
+import { modelHost } from '../../../language-server/src/services/modelSource';
 import { exportModel } from '../../../language-server/src/engine/export/exportModel';
 import { encodeNpy } from '../../../language-server/src/engine/data/npy';
 import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
@@ -227,7 +227,7 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
       'layers:', '  - match: up.weight', '    method: billm', '  - match: up2.weight', '    method: flrq',
       'evaluate: { tensors: ./calib, samples: 2, metrics: [output_agreement, size] }', '',
     ].join('\n'));
-    const { plan, diagnostics } = await loadRecipePlan(recipe, loadLayers);
+    const { plan, diagnostics } = await loadRecipePlan(recipe, modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
     const report = await runJob({ ...plan, threads: 2 });
     assert.deepEqual(report.layers.map((l) => [l.name, l.op, l.method]), [['up.weight', 'ConvTranspose', 'billm'], ['up2.weight', 'ConvTranspose', 'flrq']]);

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadRecipePlan } from '../../../language-server/src/recipe/load';
-import { loadLayers } from '../../../language-server/src/services/modelSource';
+import { modelHost } from '../../../language-server/src/services/modelSource';
 import { loadModel } from '../../../language-server/src/engine/onnx/model';
 import { calibrate } from '../../../language-server/src/engine/calibrate/calibrate';
 import { quantizeLayers } from '../../../language-server/src/engine/quantize/quantizeLayers';
@@ -24,7 +24,7 @@ const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/i
 
 describe('examples/ocr-rec.lowbit.yaml (PP-OCRv4 rec, 4-bit MatMulNBits)', () => {
   test('compresses the 9 MatMul layers and keeps CER close to FP', { skip }, async () => {
-    const { plan, diagnostics } = await loadRecipePlan(join(root, 'examples/ocr-rec.lowbit.yaml'), loadLayers);
+    const { plan, diagnostics } = await loadRecipePlan(join(root, 'examples/ocr-rec.lowbit.yaml'), modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
     assert.equal(plan.layers.length, 9);
     assert.equal(plan.calibration.kind, 'images');

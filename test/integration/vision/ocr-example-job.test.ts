@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadRecipePlan } from '../../../language-server/src/recipe/load';
-import { loadLayers } from '../../../language-server/src/services/modelSource';
+import { modelHost } from '../../../language-server/src/services/modelSource';
 import { runJob } from '../../../language-server/src/engine/job';
 import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
 import { summaryTable } from '../../../language-server/src/engine/report/formatTables';
@@ -18,7 +18,7 @@ const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/i
 
 describe('runJob on the OCR example (images calibration and evaluation)', () => {
   test('examples/ocr-rec.lowbit.yaml: report carries CER and output agreement; the table prints them', { skip }, async () => {
-    const { plan, diagnostics } = await loadRecipePlan(join(root, 'examples/ocr-rec.lowbit.yaml'), loadLayers);
+    const { plan, diagnostics } = await loadRecipePlan(join(root, 'examples/ocr-rec.lowbit.yaml'), modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-ocr-job-'));
     const outputPath = join(dir, 'rec-w4.onnx');
@@ -66,7 +66,7 @@ describe('runJob on the OCR example (images calibration and evaluation)', () => 
       `evaluate: { images: ${data}/eval, labels: ${data}/eval/labels.tsv, samples: 6, metrics: [cer, output_agreement], image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
       '',
     ].join('\n'));
-    const { plan, diagnostics } = await loadRecipePlan(recipe, loadLayers);
+    const { plan, diagnostics } = await loadRecipePlan(recipe, modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
     assert.equal(plan.calibration.mode, 'sequential');
     const report = await runJob({ ...plan, threads: 2 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadRecipePlan } from '../../../language-server/src/recipe/load';
-import { loadLayers } from '../../../language-server/src/services/modelSource';
+import { modelHost } from '../../../language-server/src/services/modelSource';
 import { runJob } from '../../../language-server/src/engine/job';
 import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
 import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
@@ -40,7 +40,7 @@ describe('tensors (.npz) calibration and evaluation through runJob (PP-OCRv4 det
       'evaluate: { tensors: ./eval/x.npz, samples: 3, metrics: [output_agreement, size, latency] }',
       '',
     ].join('\n'));
-    const { plan, diagnostics } = await loadRecipePlan(recipe, loadLayers);
+    const { plan, diagnostics } = await loadRecipePlan(recipe, modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
     assert.equal(plan.calibration.kind, 'tensors');
     assert.equal(plan.evaluation.kind, 'tensors');

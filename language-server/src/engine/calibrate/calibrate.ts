@@ -117,6 +117,10 @@ export async function calibrate(opts: {
         if (t.type !== 'float32' && t.type !== 'float16') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 and float16 activations are supported`);
         // fp16 exports: statistics are accumulated in float32 (exact widening)
         const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.data as Float32Array;
+        const bad = firstNonFinite(data);
+        if (bad >= 0) {
+          throw new Error(`calibration: input ${input} of layer ${layer} holds ${data[bad]} at element ${bad} of batch ${done + 1}; a weight or activation before this layer is not finite`);
+        }
         let s = byInput.get(key);
         if (!s) {
           s = { tensor: input, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
@@ -143,6 +147,12 @@ export async function calibrate(opts: {
   }
   for (const l of opts.layers) byInput.get(statisticsKey(l))?.layers.push(l.name);
   return byInput;
+}
+
+/** Index of the first NaN or ±Infinity in `a`, or -1. */
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return i;
+  return -1;
 }
 
 /** Streams one NCHW activation of a Conv layer through im2col into its Hessian and channel statistics. */

@@ -40,7 +40,9 @@ export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSumm
   switch (plan.kind) {
     case 'text': {
       if (input.dtype !== 'int64' && input.dtype !== 'int32') throw new Error(`${summary.path}: text calibration needs an int64 or int32 token input, but ${input.name} is ${input.dtype}`);
-      const w = await textWindows({ ...plan, offset });
+      // vocabulary bound from the logits output (by name; a model without one, e.g. an encoder, is not checked)
+      const size = summary.outputs.find((o) => o.name === 'logits')?.dims.at(-1);
+      const w = await textWindows({ ...plan, offset, vocab: typeof size === 'number' && size > 0 ? { size, model: summary.path } : undefined });
       const warnings = w.count < plan.samples
         ? [`calibration: ${plan.textPath} holds only ${w.count} windows of ${plan.sequenceLength} tokens after offset ${w.offset} (asked for ${plan.samples})`]
         : [];

@@ -40,12 +40,13 @@ export function tokenStream(textPath: string, tokenizerPath: string): Promise<nu
   if (!p) {
     p = (async () => {
       const tok = await loadTokenizer(tokenizerPath);
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = await readFile(textPath, 'utf8');
+        bytes = await readFile(textPath);
       } catch (e) {
         throw new Error(`${textPath}: cannot read text: ${(e as Error).message}`);
       }
+      const text = decodeUtf8(bytes, textPath);
       const ids: number[] = [];
       for (const line of text.split('\n')) {
         if (!line.trim()) continue;
@@ -61,11 +62,45 @@ export function tokenStream(textPath: string, tokenizerPath: string): Promise<nu
 }
 
 /**
+ * UTF-8 text, strictly: bytes that are not UTF-8 are an error naming the file, line and byte (they
+ * would otherwise become replacement characters and silently change the tokens).
+ */
+export function decodeUtf8(bytes: Uint8Array, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+    throw new Error(`${file}: not UTF-8 text (invalid byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at byte ${bad}, line ${line}); convert the file to UTF-8`);
+  }
+}
+
+/** Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629), or the length. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= n; k++) {
+      const x = b[i + k];
+      if (x === undefined || x < (k === 1 ? lo : 0x80) || x > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return b.length;
+}
+
+/**
  * `samples` windows of `sequenceLength` tokens starting at token `offset`.
  * When fewer windows fit, returns as many as fit (the caller reports it); none fitting is an error.
  */
 export async function textWindows(opts: {
   textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; offset?: number;
+  /** The model's vocabulary (its logits' last dimension): a token id at or above it is an error naming both files. */
+  vocab?: { size: number; model: string };
 }): Promise<TextWindows> {
   const { textPath, tokenizerPath, samples, sequenceLength } = opts;
   if (!(sequenceLength >= 2)) throw new Error(`${textPath}: sequence length must be at least 2 (got ${sequenceLength})`);
@@ -78,7 +113,13 @@ export async function textWindows(opts: {
     throw new Error(`${textPath}: ${stream.length} tokens; no ${sequenceLength}-token window fits after offset ${offset}`);
   }
   const ids = new BigInt64Array(count * sequenceLength);
-  for (let i = 0; i < ids.length; i++) ids[i] = BigInt(stream[offset + i]);
+  for (let i = 0; i < ids.length; i++) {
+    const id = stream[offset + i];
+    if (opts.vocab && id >= opts.vocab.size) {
+      throw new Error(`${tokenizerPath}: token id ${id} (token ${offset + i} of ${textPath}) is beyond the vocabulary of ${opts.vocab.model} (${opts.vocab.size} entries); the tokenizer does not belong to this model`);
+    }
+    ids[i] = BigInt(id);
+  }
   return { ids, count, sequenceLength, offset, streamTokens: stream.length };
 }
 

@@ -28,6 +28,9 @@ export function loadTokenizer(path: string): Promise<TextTokenizer> {
   return p;
 }
 
+/** Tokenizer model types the Hugging Face tokenizers library builds. */
+const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
+
 async function load(path: string): Promise<TextTokenizer> {
   let json: Record<string, unknown>;
   try {
@@ -35,7 +38,10 @@ async function load(path: string): Promise<TextTokenizer> {
   } catch (e) {
     throw new Error(`${path}: cannot read tokenizer: ${(e as Error).message}`);
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: not a tokenizer.json (the file holds ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}, not an object)`);
   if (typeof json.model !== 'object' || json.model === null) throw new Error(`${path}: not a tokenizer.json (no "model" section)`);
+  const type = (json.model as { type?: unknown }).type;
+  if (type !== undefined && !MODEL_TYPES.includes(String(type))) throw new Error(`${path}: unknown tokenizer model type ${JSON.stringify(type)} (known: ${MODEL_TYPES.join(', ')})`);
   let tok: Tokenizer;
   try {
     tok = new Tokenizer(json, {});
@@ -43,7 +49,8 @@ async function load(path: string): Promise<TextTokenizer> {
     throw new Error(`${path}: cannot build tokenizer: ${(e as Error).message}`);
   }
   const vocab = (json.model as { vocab?: Record<string, number> | unknown[] }).vocab;
-  const vocabSize = Array.isArray(vocab) ? vocab.length : vocab ? Object.keys(vocab).length : 0;
+  const vocabSize = Array.isArray(vocab) ? vocab.length : vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
+  if (!vocabSize) throw new Error(`${path}: the tokenizer's vocabulary is empty`);
   return {
     vocabSize,
     encode: (text: string, special = true) => tok.encode(text, { add_special_tokens: special }).ids,

@@ -82,6 +82,17 @@ export class OnnxModel {
   }
 
   /**
+   * The real paths of the external data files the model reads (each checked as `checkExternalData`
+   * does), so that a job never writes over one.
+   * @throws OnnxFormatError naming the model and tensor when a location is refused.
+   */
+  externalDataFiles(): string[] {
+    const files = new Set<string>();
+    for (const t of this.graph.initializer) if (t.dataLocation === 1) files.add(resolveExternalPath(this.src, externalInfo(t).location, t.name));
+    return [...files];
+  }
+
+  /**
    * The folder onnxruntime resolves the external-data locations of `sessionBytes()` and
    * `withExtraOutputs()` from (`openSession`'s `externalDataDir`): the source model's real folder,
    * or undefined when the model has no external data.
@@ -134,7 +145,13 @@ export class OnnxModel {
       layers,
       totalParams: layers.reduce((a, l) => a + l.params, 0),
       fileBytes: this.fileBytes,
+      ...this.externalSummary(),
     };
+  }
+
+  private externalSummary(): Pick<ModelSummary, 'externalFiles' | 'externalDataError'> {
+    if (!this.hasExternalData) return {};
+    try { return { externalFiles: this.externalDataFiles() }; } catch (e) { return { externalDataError: (e as Error).message }; }
   }
 
   /** W [out, in] row-major, float32 (a view when the stored layout already matches). */
