@@ -9,6 +9,9 @@ import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics }
 import { calibrationFeeds } from './calibrate/calibrationData';
 import { resolveTextOffsets, textWindows } from './data/text';
 import { evaluateText } from './evaluate/evaluateText';
+import { evaluateDecoding } from './evaluate/decoding';
+import { loadTokenizer } from './data/tokenizer';
+import { DEFAULT_ACCURACY_LEVEL } from '../protocol/plan';
 import { evaluateTensors } from './evaluate/evaluateTensors';
 import { evaluateImages } from './tasks/evaluateImages';
 import { exportAndWrite } from './exportStep';
@@ -135,6 +138,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       fpBytes: (await stat(plan.modelPath)).size, quantizedBytes: exported.bytes,
       calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
       fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings,
+      decodeLatency: ev.decodeLatency, generation: ev.generation,
     });
     signal?.throwIfAborted();
     wroteReport = true;
@@ -152,31 +156,46 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
 async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
   fp: QualityMetrics; quantized: QualityMetrics; kl?: Report['metrics']['kl_divergence']; top1?: number;
   agreement?: Report['metrics']['output_agreement'];
+  decodeLatency?: Report['metrics']['decode_latency']; generation?: Report['metrics']['generation'];
 }> {
   const e = plan.evaluation;
+  const accuracyLevel = plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
   if (e.kind === 'none') return { fp: {}, quantized: {} };
   if (e.kind === 'images') {
     const r = await evaluateImages(e, plan.modelPath, plan.outputPath, { threads: plan.threads, signal: opts.signal });
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
   if (e.kind === 'tensors') {
-    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, plan.outputPath, { threads: plan.threads, signal: opts.signal });
+    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, plan.outputPath, { threads: plan.threads, signal: opts.signal, accuracyLevel });
     warnings.push(...r.warnings);
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
   const windows = await textWindows({ ...e, offset });
   if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
   const r = await evaluateText({
-    fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, signal: opts.signal,
+    fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, signal: opts.signal, accuracyLevel,
     onBatch: (done, total) => opts.onProgress?.({ stage: 'evaluate', message: `batch ${done}/${total}`, fraction: done / total }),
   });
   const want = new Set(e.metrics);
   const fp: QualityMetrics = {}, quantized: QualityMetrics = {};
   if (want.has('perplexity')) { fp.perplexity = r.fp.perplexity; quantized.perplexity = r.quantized!.perplexity; }
   if (want.has('latency')) { fp.latency_ms = r.fp.latency_ms; quantized.latency_ms = r.quantized!.latency_ms; }
+  // Generation and prefill/decode latency decode token by token (through the KV cache when there is one).
+  let decoding: Awaited<ReturnType<typeof evaluateDecoding>> = {};
+  if (e.generate || want.has('latency')) {
+    opts.onProgress?.({ stage: 'evaluate', message: e.generate ? `generating ${e.generate.tokens} tokens with both models` : 'timing prefill and decode' });
+    const tokenizer = await loadTokenizer(e.tokenizerPath);
+    const promptIds = e.generate ? tokenizer.encode(e.generate.prompt) : Array.from(windows.ids.subarray(0, windows.sequenceLength), Number);
+    decoding = await evaluateDecoding({
+      fpModel: plan.modelPath, quantizedModel: plan.outputPath, threads: plan.threads, accuracyLevel, signal: opts.signal,
+      generate: e.generate ? { prompt: e.generate.prompt, promptIds, tokens: e.generate.tokens, decode: (ids) => tokenizer.decode(ids) } : undefined,
+      latency: want.has('latency') ? { promptIds, decodeTokens: e.generate?.tokens ?? 16 } : undefined,
+    });
+  }
   return {
     fp, quantized,
     kl: want.has('kl_divergence') ? r.kl_divergence : undefined,
     top1: want.has('top1_agreement') ? r.top1_agreement : undefined,
+    decodeLatency: decoding.latency, generation: decoding.generation,
   };
 }

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type { LayerInfo } from '../protocol/model';
-import type { JobPlan, LayerPlan, Method, ExportFormat, CalibrationPlan, EvaluationPlan, Metric, ImageInputPlan } from '../protocol/plan';
+import { DEFAULT_ACCURACY_LEVEL, type JobPlan, type LayerPlan, type Method, type ExportFormat, type CalibrationPlan, type EvaluationPlan, type Metric, type ImageInputPlan } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA } from './schema';
 import { compilePattern } from './match';
 import type { Recipe, Field, Rule } from './recipe';
@@ -162,6 +162,7 @@ export function recipeDiagnostics(recipe: Recipe, recipePath: string): RecipeDia
   }
   if (v['calibration.text'] && !v['calibration.tokenizer']) out.push({ span: v['calibration.text'].keySpan, severity: 'error', message: '`calibration.text` needs `calibration.tokenizer`.', code: 'missing-key', data: { key: 'tokenizer' } });
   if (v['evaluate.text'] && !v['evaluate.tokenizer'] && !v['calibration.tokenizer']) out.push({ span: v['evaluate.text'].keySpan, severity: 'error', message: '`evaluate.text` needs a tokenizer (`evaluate.tokenizer` or `calibration.tokenizer`).', code: 'missing-key', data: { key: 'tokenizer' } });
+  if (v['evaluate.generate.prompt'] && !v['evaluate.text']) out.push({ span: v['evaluate.generate.prompt'].keySpan, severity: 'error', message: '`evaluate.generate` needs `evaluate.text` (and a tokenizer): generation runs with the text evaluation of a language model.', code: 'missing-key', data: { key: 'text' } });
   const sources = ['text', 'tensors', 'images'].filter((k) => v[`calibration.${k}`]);
   if (!sources.length) {
     const methodFields = [v['defaults.method'], ...recipe.rules.map((r) => r.method)].filter((f): f is Field<unknown> => Boolean(f));
@@ -220,7 +221,8 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
   const es = num('evaluate.samples', 16);
   const tok = p('evaluate.tokenizer') ?? p('calibration.tokenizer');
   let evaluation: EvaluationPlan;
-  if (p('evaluate.text') && tok) evaluation = { kind: 'text', textPath: p('evaluate.text')!, tokenizerPath: tok, samples: es, sequenceLength: num('evaluate.sequence_length', 256), offset: num('evaluate.offset', 0), metrics };
+  const generate = v['evaluate.generate.prompt'] ? { prompt: String(v['evaluate.generate.prompt'].value), tokens: num('evaluate.generate.tokens', 32) } : undefined;
+  if (p('evaluate.text') && tok) evaluation = { kind: 'text', textPath: p('evaluate.text')!, tokenizerPath: tok, samples: es, sequenceLength: num('evaluate.sequence_length', 256), offset: num('evaluate.offset', 0), metrics, ...(generate ? { generate } : {}) };
   else if (p('evaluate.tensors')) evaluation = { kind: 'tensors', path: p('evaluate.tensors')!, samples: es, metrics };
   else if (p('evaluate.images')) evaluation = { kind: 'images', path: p('evaluate.images')!, samples: es, image: image(recipe, 'evaluate'), labelsPath: p('evaluate.labels'), metrics };
   else evaluation = { kind: 'none', metrics: metrics.filter((m) => m === 'size') };
@@ -231,7 +233,7 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
   const plan: JobPlan = {
     recipePath, modelPath: p('model')!, outputPath, reportPath: reportPathFor(outputPath),
     format: (v.format?.value as ExportFormat) ?? 'matmulnbits', calibration, evaluation, layers: planLayers, skipped,
-    threads: num('threads', 0), seed: num('seed', 0),
+    threads: num('threads', 0), seed: num('seed', 0), accuracyLevel: num('accuracy_level', DEFAULT_ACCURACY_LEVEL),
   };
   return { plan, diagnostics };
 }

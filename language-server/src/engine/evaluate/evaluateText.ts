@@ -30,6 +30,8 @@ export async function evaluateText(opts: {
   threads?: number;
   /** The folder external-data locations of models given as bytes are resolved from (see `openSession`). */
   externalDataDir?: string;
+  /** The compressed model's QDQ→MatMulNBits accuracy level (see `openSession`; default 0 = exact). */
+  accuracyLevel?: number;
   signal?: AbortSignal;
   onBatch?: (done: number, total: number) => void;
 }): Promise<TextEvaluation> {
@@ -39,7 +41,7 @@ export async function evaluateText(opts: {
   let qSession: ort.InferenceSession | undefined;
   try {
     if (opts.quantizedModel !== undefined) {
-      qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'), opts.externalDataDir);
+      qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'), opts.externalDataDir, opts.accuracyLevel);
     }
     const L = windows.sequenceLength;
     const fpPpl = new PerplexityMeter(), qPpl = new PerplexityMeter(), agree = new AgreementMeter();

@@ -1,5 +1,5 @@
 /** Assembles the versioned report document (protocol/report.ts) from a job's pieces. */
-import type { JobPlan } from '../../protocol/plan';
+import { DEFAULT_ACCURACY_LEVEL, type JobPlan } from '../../protocol/plan';
 import { REPORT_VERSION, type LayerReport, type QualityMetrics, type Report } from '../../protocol/report';
 import pkg from '../../../../package.json';
 
@@ -17,6 +17,9 @@ export interface ReportInputs {
   top1Agreement?: number;
   /** FP vs compressed outputs (images/tensors evaluation). */
   outputAgreement?: Report['metrics']['output_agreement'];
+  /** Prefill / per-token decode latency and greedy generation (text evaluation). */
+  decodeLatency?: Report['metrics']['decode_latency'];
+  generation?: Report['metrics']['generation'];
   timings: Report['timings_s'];
   warnings: string[];
 }
@@ -39,6 +42,8 @@ export function buildReport(r: ReportInputs): Report {
   if (r.klDivergence) metrics.kl_divergence = r.klDivergence;
   if (r.top1Agreement !== undefined) metrics.top1_agreement = r.top1Agreement;
   if (r.outputAgreement) metrics.output_agreement = r.outputAgreement;
+  if (r.decodeLatency) metrics.decode_latency = r.decodeLatency;
+  if (r.generation) metrics.generation = r.generation;
   return {
     version: REPORT_VERSION,
     created_at: new Date().toISOString(),
@@ -47,6 +52,7 @@ export function buildReport(r: ReportInputs): Report {
     model: plan.modelPath,
     output: plan.outputPath,
     format: plan.format,
+    ...(plan.format === 'matmulnbits' || plan.format === 'qdq' ? { accuracy_level: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL } : {}),
     calibration: {
       kind: plan.calibration.kind, samples: r.calibrationSamples, mode: plan.calibration.mode,
       ...(r.calibrationTokens !== undefined ? { tokens: r.calibrationTokens } : {}),

@@ -43,7 +43,23 @@ export function summaryTable(r: Report): string {
     rows.push(['bits/weight in memory (packed decoded at load)', '32', num(params ? held / params : 0)]);
   }
   if (m.fp.latency_ms !== undefined) rows.push(['latency/batch (ms)', num(m.fp.latency_ms, 3), num(m.quantized.latency_ms, 3)]);
+  if (m.decode_latency) {
+    const d = m.decode_latency, how = d.mode === 'kv_cache' ? 'KV cache' : 'full sequence';
+    rows.push([`prefill ${d.prompt_tokens} tokens (ms)`, num(d.fp.prefill_ms, 3), num(d.quantized.prefill_ms, 3)]);
+    rows.push([`decode ms/token (${how})`, num(d.fp.decode_ms_per_token, 3), num(d.quantized.decode_ms_per_token, 3)]);
+  }
+  if (r.accuracy_level !== undefined) rows.push(['MatMulNBits accuracy_level', '-', String(r.accuracy_level)]);
   return table(['metric', 'fp', 'quantized'], rows);
+}
+
+/** Greedy generation, FP and compressed side by side (one row per model); '' when the report has none. */
+export function generationTable(r: Report): string {
+  const g = r.metrics.generation;
+  if (!g) return '';
+  const at = g.first_divergence === null ? 'never (identical)' : `token ${g.first_divergence}`;
+  const head = `generation: ${g.tokens} tokens from ${JSON.stringify(g.prompt)} (${g.mode === 'kv_cache' ? 'through the KV cache' : 'full-sequence'}); first divergence: ${at}`;
+  const text = (s: string) => JSON.stringify(s);
+  return `${head}\n${table(['model', 'generated text'], [['fp', text(g.fp.text)], ['quantized', text(g.quantized.text)]])}`;
 }
 
 /** One row per quantized layer. */
