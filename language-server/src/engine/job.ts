@@ -55,7 +55,7 @@ export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: Jo
   const skipped = plan.layers.length - layers.length;
   if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}); their rel_error is the plain weight error`);
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
-  const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset);
+  const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs);
   warnings.push(...feeds.warnings);
   const stats = await calibrate({
     model, layers, batches: feeds.batches, threads: plan.threads, signal: opts.signal,
@@ -97,7 +97,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     if (plan.calibration.mode === 'sequential') {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
       const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
-      const feeds = calibrated.length ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset) : { batches: [], samples: 0, warnings: [] };
+      const feeds = calibrated.length ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs) : { batches: [], samples: 0, warnings: [] };
       warnings.push(...feeds.warnings);
       cal = feeds;
       t = lap('calibrate', t);
@@ -173,7 +173,7 @@ async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefi
   const windows = await textWindows({ ...e, offset });
   if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
   const r = await evaluateText({
-    fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, signal: opts.signal, accuracyLevel,
+    fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, signal: opts.signal, accuracyLevel, inputs: plan.inputs,
     onBatch: (done, total) => opts.onProgress?.({ stage: 'evaluate', message: `batch ${done}/${total}`, fraction: done / total }),
   });
   const want = new Set(e.metrics);
@@ -187,7 +187,7 @@ async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefi
     const tokenizer = await loadTokenizer(e.tokenizerPath);
     const promptIds = e.generate ? tokenizer.encode(e.generate.prompt) : Array.from(windows.ids.subarray(0, windows.sequenceLength), Number);
     decoding = await evaluateDecoding({
-      fpModel: plan.modelPath, quantizedModel: plan.outputPath, threads: plan.threads, accuracyLevel, signal: opts.signal,
+      fpModel: plan.modelPath, quantizedModel: plan.outputPath, threads: plan.threads, accuracyLevel, inputs: plan.inputs, signal: opts.signal,
       generate: e.generate ? { prompt: e.generate.prompt, promptIds, tokens: e.generate.tokens, decode: (ids) => tokenizer.decode(ids) } : undefined,
       latency: want.has('latency') ? { promptIds, decodeTokens: e.generate?.tokens ?? 16 } : undefined,
     });

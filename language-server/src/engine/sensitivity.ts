@@ -54,7 +54,7 @@ export async function runSensitivity(plan: JobPlan, opts: { signal?: AbortSignal
     signal?.throwIfAborted();
     const r = await evaluateText({
       fpModel: fpBytes, quantizedModel: fakeQuantBytes(model, [quantized[i]]), windows, threads: plan.threads, signal,
-      externalDataDir: model.externalDataDir,
+      externalDataDir: model.externalDataDir, inputs: plan.inputs,
     });
     entries[i].kl = r.kl_divergence!.mean;
     onUpdate?.({ phase: 'kl', entries, layer: entries[i].layer, done: i + 1, total });

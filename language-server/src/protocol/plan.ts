@@ -46,6 +46,12 @@ export interface ImageInputPlan {
   channels: 'rgb' | 'bgr';
 }
 
+/** Input-binding rules (engine/data/inputBinding.ts holds the table); the recipe's `inputs:` values. */
+export const INPUT_RULES = ['token_ids', 'attention_mask', 'positions', 'empty_past', 'seqlens_k', 'total_sequence_length', 'zeros', 'use_cache_branch'] as const;
+export type InputRule = (typeof INPUT_RULES)[number];
+/** A recipe `inputs:` entry: a rule name or a constant fill value. */
+export type InputOverride = InputRule | number;
+
 export type Metric = 'perplexity' | 'kl_divergence' | 'top1_agreement' | 'size' | 'latency' | 'output_agreement' | 'accuracy' | 'cer';
 
 /** Greedy generation of `tokens` new tokens from `prompt` (text evaluation only). */
@@ -75,6 +81,8 @@ export interface JobPlan {
   seed: number;
   /** MatMulNBits accuracy_level written and evaluated (0 = unset/exact, 4 = int8 activations; default 4). */
   accuracyLevel?: number;
+  /** The recipe's `inputs:` overrides of the input-binding rules, by graph input name. */
+  inputs?: Record<string, InputOverride>;
 }
 
 /** Progress events the engine emits; the server maps them to $/progress, the CLI to a line per layer. */

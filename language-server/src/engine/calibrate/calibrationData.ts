@@ -6,7 +6,7 @@ import type { CalibrationPlan } from '../../protocol/plan';
 import type { ModelSummary } from '../../protocol/model';
 import { textWindows } from '../data/text';
 import { visionCalibrationFeeds } from '../data/imagesFeeds';
-import * as ort from 'onnxruntime-node';
+import { bindInputs, tokenFeeds, tokenInputName, type InputBinding, type InputOverride } from '../data/inputBinding';
 import type { Feeds } from './calibrate';
 
 export interface CalibrationFeeds {
@@ -30,42 +30,44 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Builds the calibration batches for `plan` (batch size 8 windows). */
-export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSummary, offset: number | undefined, batchSize = 8): Promise<CalibrationFeeds> {
+export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSummary, offset: number | undefined, batchSize = 8, inputs?: Record<string, InputOverride>): Promise<CalibrationFeeds> {
   const vision = await visionCalibrationFeeds(plan, summary, batchSize);
   if (vision) return vision;
-  const input = summary.inputs[0];
-  if (!input) throw new Error(`${summary.path}: the model has no graph input to calibrate with`);
+  if (!summary.inputs.length) throw new Error(`${summary.path}: the model has no graph input to calibrate with`);
+  const bindings = bindInputs(summary, inputs);
+  const input = summary.inputs.find((i) => i.name === tokenInputName(bindings))!;
   switch (plan.kind) {
     case 'text': {
-      if (input.dtype !== 'int64') throw new Error(`${summary.path}: text calibration needs an int64 token input, but ${input.name} is ${input.dtype}`);
+      if (input.dtype !== 'int64' && input.dtype !== 'int32') throw new Error(`${summary.path}: text calibration needs an int64 or int32 token input, but ${input.name} is ${input.dtype}`);
       const w = await textWindows({ ...plan, offset });
       const warnings = w.count < plan.samples
         ? [`calibration: ${plan.textPath} holds only ${w.count} windows of ${plan.sequenceLength} tokens after offset ${w.offset} (asked for ${plan.samples})`]
         : [];
-      return { batches: tokenBatches(input.name, w.ids, w.count, w.sequenceLength, batchSize), samples: w.count, tokens: w.count * w.sequenceLength, warnings };
+      return { batches: tokenBatches(bindings, w.ids, w.count, w.sequenceLength, batchSize, summary.path), samples: w.count, tokens: w.count * w.sequenceLength, warnings };
     }
     case 'random': {
       if (input.dtype !== 'int64') throw new Error(`${summary.path}: random calibration is only available for token-id (int64) models in this build`);
-      const vocab = summary.outputs[0]?.dims.at(-1);
+      const logits = summary.outputs.find((o) => o.name === 'logits') ?? summary.outputs[0];
+      const vocab = logits?.dims.at(-1);
       const seq = input.dims[1];
-      if (typeof vocab !== 'number' || vocab < 1) throw new Error(`${summary.path}: cannot tell the vocabulary size from output ${summary.outputs[0]?.name}`);
+      if (typeof vocab !== 'number' || vocab < 1) throw new Error(`${summary.path}: cannot tell the vocabulary size from output ${logits?.name}`);
       const L = typeof seq === 'number' && seq > 0 ? seq : 128;
       const rnd = seededRandom(plan.seed);
       const ids = new BigInt64Array(plan.samples * L);
       for (let i = 0; i < ids.length; i++) ids[i] = BigInt(Math.floor(rnd() * vocab));
-      return { batches: tokenBatches(input.name, ids, plan.samples, L, batchSize), samples: plan.samples, tokens: ids.length, warnings: [] };
+      return { batches: tokenBatches(bindings, ids, plan.samples, L, batchSize, summary.path), samples: plan.samples, tokens: ids.length, warnings: [] };
     }
     default:
       throw new Error(`calibration kind "${plan.kind}" is not available in this build of the engine pipeline`);
   }
 }
 
-/** Splits token windows into int64 [b, L] feed batches for the model's single token input. */
-export function tokenBatches(inputName: string, ids: BigInt64Array, count: number, seq: number, batchSize: number): Feeds[] {
+/** Splits token windows into [b, L] feed batches, every input fed by its binding. */
+export function tokenBatches(bindings: readonly InputBinding[], ids: BigInt64Array, count: number, seq: number, batchSize: number, path?: string): Feeds[] {
   const out: Feeds[] = [];
   for (let b0 = 0; b0 < count; b0 += batchSize) {
     const nb = Math.min(batchSize, count - b0);
-    out.push({ [inputName]: new ort.Tensor('int64', ids.slice(b0 * seq, (b0 + nb) * seq), [nb, seq]) });
+    out.push(tokenFeeds(bindings, ids.slice(b0 * seq, (b0 + nb) * seq), nb, seq, path));
   }
   return out;
 }

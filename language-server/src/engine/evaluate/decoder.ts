@@ -3,13 +3,16 @@
  * graph has one (`past…` inputs fed from the matching `present…` outputs), else by re-running the
  * whole sequence for every new token (`full_sequence`, e.g. the bare stories260K graph).
  *
- * Inputs are bound by name (see `bindStep`): token ids, an all-ones attention mask over past + new
- * tokens, positions past..past+t−1, GroupQueryAttention's `seqlens_k` (total − 1) and
- * `total_sequence_length`, `token_type_ids` zeros, and the cache (empty, length 0, in the cache's own
- * dtype, on the first step). An input none of these bind is an error naming it.
+ * Inputs are bound by the one input rule table (`data/inputBinding.ts`, with the recipe's `inputs:`
+ * overrides), extended over a cache of `past` tokens: token ids are the new tokens, the attention mask
+ * is all ones over past + new, positions run past..past+t−1, `seqlens_k` = total − 1,
+ * `total_sequence_length` = total, `use_cache_branch` is true once a cache is fed, and `empty_past`
+ * inputs start empty (length 0, the cache's own dtype) and then carry the previous step's `present…`.
+ * An input the table cannot bind is an error naming it and how to set it.
  */
 import * as ort from 'onnxruntime-node';
 import { halfToFloat } from '../onnx/tensor';
+import { bindInputs, sessionInputs, type InputBinding, type InputOverride } from '../data/inputBinding';
 
 export type DecodeMode = 'kv_cache' | 'full_sequence';
 
@@ -34,9 +37,6 @@ export function presentCandidates(pastName: string): string[] {
   return out;
 }
 
-/** Whether an input name is a KV-cache input. */
-export const isCacheInput = (name: string): boolean => /^past([._]|$|_key|_value)/.test(name);
-
 /** The cache layout of one `past` input from its metadata; the sequence axis is the named `past`/`seq` dim (else axis 2). */
 function cacheSlot(m: Meta, outputs: readonly string[], label: string): CacheSlot {
   const t = tensorMeta(m);
@@ -44,7 +44,8 @@ function cacheSlot(m: Meta, outputs: readonly string[], label: string): CacheSlo
   const output = presentCandidates(m.name).find((o) => outputs.includes(o));
   if (!output) throw new Error(`${label}: cache input '${m.name}' has no matching output (looked for ${presentCandidates(m.name).map((n) => `'${n}'`).join(', ') || "a 'present…' name"}); the cache cannot be carried between steps`);
   const shape = t.shape;
-  let seqAxis = shape.findIndex((d, i) => i > 0 && typeof d === 'string' && /past|seq|len|total/i.test(d));
+  const symbolic = shape.map((d, i) => (typeof d === 'number' && d >= 0 ? -1 : i)).filter((i) => i > 0);
+  let seqAxis = symbolic.length === 1 ? symbolic[0] : shape.findIndex((d, i) => i > 0 && typeof d === 'string' && /past|seq|len|total/i.test(d));
   if (seqAxis < 0) seqAxis = shape.length === 4 ? 2 : -1;
   if (seqAxis < 0) throw new Error(`${label}: cache input '${m.name}' has shape [${shape.join(', ')}]; cannot tell its sequence axis`);
   const dims = shape.map((d, i) => {
@@ -87,12 +88,16 @@ export class Decoder {
   private tokens: number[] = [];
   private past = new Map<string, ort.Tensor>();
 
-  constructor(private readonly session: ort.InferenceSession, private readonly label: string) {
+  private readonly bindings: InputBinding[];
+
+  /** `inputs`: the recipe's `inputs:` overrides of the rule table. */
+  constructor(private readonly session: ort.InferenceSession, private readonly label: string, inputs: Record<string, InputOverride> = {}) {
     const outputs = session.outputNames;
-    this.cache = session.inputMetadata.filter((m) => isCacheInput(m.name)).map((m) => cacheSlot(m, outputs, label));
+    this.bindings = bindInputs({ path: label, inputs: sessionInputs(session) }, inputs);
+    const cacheNames = new Set(this.bindings.filter((b) => b.rule === 'empty_past').map((b) => b.input.name));
+    this.cache = session.inputMetadata.filter((m) => cacheNames.has(m.name)).map((m) => cacheSlot(m, outputs, label));
     this.mode = this.cache.length ? 'kv_cache' : 'full_sequence';
     this.logits = outputs.includes('logits') ? 'logits' : outputs.find((o) => !o.startsWith('present')) ?? outputs[0];
-    for (const m of session.inputMetadata) if (!isCacheInput(m.name)) this.bindOne(m, [0], 0); // fails early on unbindable inputs
   }
 
   /** Starts a new sequence with `ids`; returns the logits of its last position. */
@@ -114,16 +119,11 @@ export class Decoder {
     const pastLen = cached ? this.tokens.length : 0;
     const feed = cached ? fresh : [...this.tokens, ...fresh];
     const feeds: Record<string, ort.Tensor> = {};
-    for (const m of this.session.inputMetadata) {
-      if (isCacheInput(m.name)) continue;
-      feeds[m.name] = this.bindOne(m, feed, pastLen);
-    }
+    for (const b of this.bindings) if (b.rule !== 'empty_past') feeds[b.input.name] = this.bindOne(b, feed, pastLen);
     for (const c of this.cache) {
       const prev = this.past.get(c.input);
       if (prev) { feeds[c.input] = prev; continue; }
-      const dims = c.dims.slice();
-      dims[c.seqAxis] = 0;
-      feeds[c.input] = new ort.Tensor(c.type, c.type === 'float16' ? new Uint16Array(0) : new Float32Array(0), dims);
+      feeds[c.input] = new ort.Tensor(c.type, c.type === 'float16' ? new Uint16Array(0) : new Float32Array(0), c.dims);
     }
     const fetches = [this.logits, ...this.cache.map((c) => c.output)];
     const out = await this.session.run(feeds, fetches);
@@ -135,18 +135,36 @@ export class Decoder {
   }
 
   /** The tensor for one non-cache input; `ids` are the tokens fed this run, after `pastLen` cached ones. */
-  private bindOne(m: Meta, ids: readonly number[], pastLen: number): ort.Tensor {
-    const t = tensorMeta(m);
-    const type = t?.type ?? 'int64';
+  private bindOne(b: InputBinding, ids: readonly number[], pastLen: number): ort.Tensor {
+    const { dtype, dims } = b.input;
     const n = ids.length, total = pastLen + n;
-    const name = m.name;
-    if (/input_ids|^ids$|^tokens?$/i.test(name)) return int(type, [...ids], [1, n]);
-    if (/attention_mask/i.test(name)) return int(type, new Array<number>(total).fill(1), [1, total]);
-    if (/position_ids/i.test(name)) return int(type, Array.from({ length: n }, (_, i) => pastLen + i), [1, n]);
-    if (/token_type_ids/i.test(name)) return int(type, new Array<number>(n).fill(0), [1, n]);
-    if (name === 'seqlens_k') return int('int32', [total - 1], [1]);
-    if (name === 'total_sequence_length') return int('int32', [total], []);
-    throw new Error(`${this.label}: input '${name}' (${type} [${t?.shape.join(', ') ?? '?'}]) cannot be bound for decoding; known inputs are token ids, attention_mask, position_ids, token_type_ids, seqlens_k, total_sequence_length and past… cache tensors`);
+    const r = b.rule;
+    if (typeof r === 'object') {
+      const shape = dims.map((x, i) => (typeof x === 'number' && x >= 0 ? x : i === 0 ? 1 : n));
+      return fill(dtype, shape, r.value);
+    }
+    switch (r) {
+      case 'token_ids': return int(dtype, [...ids], [1, n]);
+      case 'attention_mask': return dtype === 'bool' ? fill('bool', [1, total], 1) : int(dtype, new Array<number>(total).fill(1), [1, total]);
+      case 'positions': return int(dtype, Array.from({ length: n }, (_, i) => pastLen + i), dims.length === 1 ? [n] : [1, n]);
+      case 'seqlens_k': return int('int32', [total - 1], [1]);
+      case 'total_sequence_length': return int('int32', [total], dims.length ? [1] : []);
+      case 'zeros': return int(dtype, new Array<number>(n).fill(0), [1, n]);
+      case 'use_cache_branch': return new ort.Tensor('bool', Uint8Array.of(pastLen > 0 ? 1 : 0), dims.length ? [1] : []);
+      case 'empty_past': throw new Error(`${this.label}: cache input '${b.input.name}' is fed from the cache`);
+    }
+  }
+}
+
+/** A constant tensor (recipe `inputs:` values). */
+function fill(dtype: string, dims: number[], v: number): ort.Tensor {
+  const n = dims.reduce((a, c) => a * c, 1);
+  switch (dtype) {
+    case 'int64': return new ort.Tensor('int64', new BigInt64Array(n).fill(BigInt(Math.trunc(v))), dims);
+    case 'int32': return new ort.Tensor('int32', new Int32Array(n).fill(v), dims);
+    case 'bool': return new ort.Tensor('bool', new Uint8Array(n).fill(v ? 1 : 0), dims);
+    case 'float32': return new ort.Tensor('float32', new Float32Array(n).fill(v), dims);
+    default: throw new Error(`input dtype ${dtype} cannot be filled with a constant`);
   }
 }
 

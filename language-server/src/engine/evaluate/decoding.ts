@@ -7,6 +7,7 @@ import type * as ort from 'onnxruntime-node';
 import type { DecodeLatency, GenerationReport } from '../../protocol/report';
 import { Decoder, greedy, argmaxRow } from './decoder';
 import { openSession } from './ortSession';
+import type { InputOverride } from '../data/inputBinding';
 
 export interface DecodingOptions {
   fpModel: string;
@@ -14,6 +15,8 @@ export interface DecodingOptions {
   threads: number;
   /** The compressed model's QDQ→MatMulNBits accuracy level (see `openSession`). */
   accuracyLevel?: number;
+  /** The recipe's `inputs:` overrides of the input rule table. */
+  inputs?: Record<string, InputOverride>;
   /** Greedy generation: prompt ids, their text, the number of new tokens, and a detokenizer. */
   generate?: { prompt: string; promptIds: number[]; tokens: number; decode: (ids: number[]) => string };
   /** Latency: prefill of `promptIds`, then `decodeTokens` single-token steps; `reps` timed runs (median). */
@@ -58,7 +61,7 @@ export async function evaluateDecoding(o: DecodingOptions): Promise<{ generation
     sessions.push(fpS);
     const qS = await openSession(o.quantizedModel, o.threads, o.quantizedModel, undefined, o.accuracyLevel ?? 0);
     sessions.push(qS);
-    const fp = new Decoder(fpS, o.fpModel), q = new Decoder(qS, o.quantizedModel);
+    const fp = new Decoder(fpS, o.fpModel, o.inputs), q = new Decoder(qS, o.quantizedModel, o.inputs);
     if (fp.mode !== q.mode) throw new Error(`${o.quantizedModel}: decodes ${q.mode.replace('_', ' ')} but the FP model ${fp.mode.replace('_', ' ')}; the compressed model must keep the KV cache inputs and outputs`);
     const result: { generation?: GenerationReport; latency?: DecodeLatency } = {};
     if (o.generate) {

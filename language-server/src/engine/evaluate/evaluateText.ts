@@ -6,6 +6,7 @@
  */
 import type * as ort from 'onnxruntime-node';
 import type { TextWindows } from '../data/text';
+import type { InputOverride } from '../../protocol/plan';
 import { openSession, runTokens } from './ortSession';
 import { AgreementMeter, PerplexityMeter, argmax, logSoftmax } from './tokenMetrics';
 
@@ -33,6 +34,8 @@ export async function evaluateText(opts: {
   /** The compressed model's QDQ→MatMulNBits accuracy level (see `openSession`; default 0 = exact). */
   accuracyLevel?: number;
   signal?: AbortSignal;
+  /** The recipe's `inputs:` overrides of the input-binding rules. */
+  inputs?: Record<string, InputOverride>;
   onBatch?: (done: number, total: number) => void;
 }): Promise<TextEvaluation> {
   const { windows } = opts;
@@ -44,23 +47,25 @@ export async function evaluateText(opts: {
       qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'), opts.externalDataDir, opts.accuracyLevel);
     }
     const L = windows.sequenceLength;
+    const fpLabel = labelOf(opts.fpModel, 'FP model'), qLabel = labelOf(opts.quantizedModel ?? '', 'compressed model');
+    const run = (s: ort.InferenceSession, ids: BigInt64Array, nb: number) => runTokens(s, ids, nb, L, undefined, opts.inputs, s === fpSession ? fpLabel : qLabel);
     const fpPpl = new PerplexityMeter(), qPpl = new PerplexityMeter(), agree = new AgreementMeter();
     let fpMs = 0, qMs = 0, batches = 0;
     // One untimed warm-up run per session, so latency excludes first-run initialization.
     const warm = windows.ids.subarray(0, Math.min(batchSize, windows.count) * L);
-    await runTokens(fpSession, warm, warm.length / L, L);
-    if (qSession) await runTokens(qSession, warm, warm.length / L, L);
+    await run(fpSession, warm, warm.length / L);
+    if (qSession) await run(qSession, warm, warm.length / L);
     for (let b0 = 0; b0 < windows.count; b0 += batchSize) {
       opts.signal?.throwIfAborted();
       const nb = Math.min(batchSize, windows.count - b0);
       const ids = windows.ids.subarray(b0 * L, (b0 + nb) * L);
       let t = performance.now();
-      const fp = await runTokens(fpSession, ids, nb, L);
+      const fp = await run(fpSession, ids, nb);
       fpMs += performance.now() - t;
       let q: { data: Float32Array; dims: readonly number[] } | undefined;
       if (qSession) {
         t = performance.now();
-        q = await runTokens(qSession, ids, nb, L);
+        q = await run(qSession, ids, nb);
         qMs += performance.now() - t;
       }
       const vocab = fp.dims[fp.dims.length - 1];

@@ -1,4 +1,6 @@
 import * as ort from 'onnxruntime-node';
+import { bindInputs, sessionInputs, tokenFeeds, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { halfToFloat } from '../onnx/tensor';
 
 /**
  * Opens an onnxruntime-node session on a model file or bytes with the engine's options:
@@ -24,14 +26,31 @@ export async function openSession(model: string | Uint8Array, threads: number, l
   }
 }
 
-/** Runs a token-id model on one [batch, seq] int64 batch; returns the first output's data and dims. */
+const bound = new WeakMap<ort.InferenceSession, { key: string; bindings: InputBinding[] }>();
+
+/** The session's input bindings (the rule table + `overrides`), computed once per session. */
+export function sessionBindings(session: ort.InferenceSession, label: string, overrides?: Record<string, InputOverride>): InputBinding[] {
+  const key = JSON.stringify(overrides ?? {});
+  const hit = bound.get(session);
+  if (hit && hit.key === key) return hit.bindings;
+  const bindings = bindInputs({ path: label, inputs: sessionInputs(session) }, overrides);
+  bound.set(session, { key, bindings });
+  return bindings;
+}
+
+/**
+ * Runs a token model on one [batch, seq] int64 batch, feeding every other input by the binding
+ * rules (engine/data/inputBinding.ts); returns `logits` (or the first output) as float32.
+ */
 export async function runTokens(
   session: ort.InferenceSession, ids: BigInt64Array, batch: number, seq: number, outputName?: string,
+  inputs?: Record<string, InputOverride>, label = 'model',
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const input = new ort.Tensor('int64', ids, [batch, seq]);
-  const name = outputName ?? session.outputNames[0];
-  const out = await session.run({ [session.inputNames[0]]: input }, [name]);
+  const feeds = tokenFeeds(sessionBindings(session, label, inputs), ids, batch, seq, label);
+  const name = outputName ?? (session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]);
+  const out = await session.run(feeds, [name]);
   const t = out[name];
-  if (t.type !== 'float32') throw new Error(`output ${name} is ${t.type}, expected float32 logits`);
+  if (t.type === 'float16') return { data: Float32Array.from(t.data as Uint16Array, halfToFloat), dims: t.dims };
+  if (t.type !== 'float32') throw new Error(`${label}: output ${name} is ${t.type}, expected float32 or float16 logits`);
   return { data: t.data as Float32Array, dims: t.dims };
 }

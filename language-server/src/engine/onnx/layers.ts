@@ -6,6 +6,7 @@
 import type { LayerInfo } from '../../protocol/model';
 import type { GraphProto, NodeProto } from './onnxProto';
 import { ConstResolver, isPassThrough, type ConstRef } from './constants';
+import { applyReadableNames } from './layerNames';
 import { DT } from './tensor';
 
 /** A discovered layer plus what the engine needs to read and rewrite it. */
@@ -20,6 +21,9 @@ export interface LayerRecord extends LayerInfo {
 
 /** Other ops whose float constants are weights worth listing (as not quantizable). */
 const WEIGHT_OPS = new Set(['Gather', 'LSTM', 'GRU', 'RNN', 'Einsum', 'MatMulInteger', 'ConvInteger']);
+
+/** Constant inputs of com.microsoft ops that are tables, not weights (rotary cos/sin caches). */
+const TABLE_INPUTS: Record<string, number[]> = { RotaryEmbedding: [2, 3], GroupQueryAttention: [7, 8] };
 
 function attrI(n: NodeProto, name: string, dflt: number): number {
   return n.attribute.find((a) => a.name === name)?.i ?? dflt;
@@ -38,6 +42,7 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
     const std = !n.domain || n.domain === 'ai.onnx';
     n.input.forEach((inp, k) => {
       if (!inp) return;
+      if (n.domain === 'com.microsoft' && TABLE_INPUTS[n.opType]?.includes(k)) return;
       const ref = consts.resolve(inp);
       if (!ref || !isFloat(ref.stored.dataType)) return;
       const mk = (over: Partial<LayerRecord> & { shape: [number, number]; quantizable: boolean }): LayerRecord => {
@@ -93,6 +98,9 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
       out.push(rec);
     });
   });
+  const uses = new Map<string, number>();
+  for (const r of out) uses.set(r.ref.source, (uses.get(r.ref.source) ?? 0) + 1);
+  applyReadableNames(out, (r) => r.name === r.ref.source && uses.get(r.ref.source) === 1);
   return out;
 }
 
