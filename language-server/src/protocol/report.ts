@@ -55,7 +55,7 @@ export interface Report {
 /**
  * How a decoder's latency was measured: batch 1, a prefill of `prompt_tokens`, then `decode_tokens`
  * greedy single-token steps, through the KV cache (`kv_cache`) or by re-running the whole sequence
- * (`full_sequence`, graphs without a cache). Medians over a few timed runs after a warm-up.
+ * (`full_sequence`, graphs without a cache). Medians (of 5 prefills, of every step) after a warm-up.
  */
 export interface DecodeLatency {
   mode: 'kv_cache' | 'full_sequence';

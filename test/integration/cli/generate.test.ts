@@ -9,14 +9,15 @@ import { loadModel } from '../../../language-server/src/engine/onnx/model';
 import { loadTokenizer } from '../../../language-server/src/engine/data/tokenizer';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';
+import { buildOptimumDecoder, fullLogits, openDecoder } from '../../fixtures/llm';
 
 const PROMPT = 'Once upon a time';
 const TOKENS = 12;
 
-function recipe(dir: string, name: string, extra: string): string {
+function recipe(dir: string, name: string, extra: string, model = stories.model): string {
   const path = join(dir, `${name}.lowbit.yaml`);
   writeFileSync(path, `version: 1
-model: ${stories.model}
+model: ${model}
 output: ./out/${name}.onnx
 ${extra}
 calibration: { text: ${stories.text}, tokenizer: ${stories.tokenizer}, samples: 4, sequence_length: 128, offset: 10000 }
@@ -101,5 +102,30 @@ describe('lowbit run: accuracy_level, prefill/decode latency and generation (rea
     const e = await runCli(['run', bad]);
     assert.equal(e.code, 1);
     assert.match(e.stderr, /bad\.lowbit\.yaml:4:17: error: `accuracy_level` must be one of 0, 1, 2, 3, 4 \(got 5\)/);
+  });
+
+  test('an optimum-style KV-cache decoder generates and is timed through its cache; both texts match full-sequence greedy references', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lowbit-gen-'));
+    const f = buildOptimumDecoder(dir, { storiesModel: stories.model });
+    const r = await runCli(['run', recipe(dir, 'kv', '', f.path), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    const g = report.metrics.generation!, d = report.metrics.decode_latency!;
+    assert.equal(g.mode, 'kv_cache');
+    assert.equal(d.mode, 'kv_cache');
+    const prompt = (await loadTokenizer(stories.tokenizer)).encode(PROMPT);
+    // The fixture holds stories260K's weights: its cached greedy text is model.onnx's full-sequence one.
+    assert.deepEqual(g.fp.ids, await referenceGreedy(stories.model, prompt, TOKENS));
+    // The compressed decoder's cached generation equals its own full-sequence greedy decoding.
+    const q = await openDecoder(join(dir, 'out/kv.onnx'));
+    const ids = [...prompt];
+    for (let i = 0; i < TOKENS; i++) {
+      const l = await fullLogits(q, f, ids), V = l.length / ids.length, row = l.subarray((ids.length - 1) * V);
+      let best = 0;
+      for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
+      ids.push(best);
+    }
+    await q.release();
+    assert.deepEqual(g.quantized.ids, ids.slice(prompt.length));
   });
 });

@@ -35,22 +35,25 @@ const median = (v: number[]): number => { const s = [...v].sort((x, y) => x - y)
 
 /**
  * Times one decoder: an untimed warm-up (prefill + one step), then `reps` runs of prefill followed by
- * `decodeTokens` greedy steps. Returns the median prefill time and the median of each run's mean step time.
+ * `decodeTokens` greedy steps. Returns the median prefill and the median single step: medians, because
+ * on a shared machine a few steps take 10× longer (scheduling), and a mean would report those.
  */
-export async function timeDecoder(decoder: Decoder, promptIds: readonly number[], decodeTokens: number, reps = 3, signal?: AbortSignal): Promise<{ prefill_ms: number; decode_ms_per_token: number }> {
+export async function timeDecoder(decoder: Decoder, promptIds: readonly number[], decodeTokens: number, reps = 5, signal?: AbortSignal): Promise<{ prefill_ms: number; decode_ms_per_token: number }> {
   const warm = await decoder.prefill(promptIds);
   await decoder.step(argmaxRow(warm));
-  const prefill: number[] = [], decode: number[] = [];
+  const prefill: number[] = [], steps: number[] = [];
   for (let r = 0; r < Math.max(1, reps); r++) {
     signal?.throwIfAborted();
     let t = performance.now();
     let row = await decoder.prefill(promptIds);
     prefill.push(performance.now() - t);
-    t = performance.now();
-    for (let i = 0; i < decodeTokens; i++) row = await decoder.step(argmaxRow(row));
-    if (decodeTokens > 0) decode.push((performance.now() - t) / decodeTokens);
+    for (let i = 0; i < decodeTokens; i++) {
+      t = performance.now();
+      row = await decoder.step(argmaxRow(row));
+      steps.push(performance.now() - t);
+    }
   }
-  return { prefill_ms: median(prefill), decode_ms_per_token: decode.length ? median(decode) : 0 };
+  return { prefill_ms: median(prefill), decode_ms_per_token: steps.length ? median(steps) : 0 };
 }
 
 /** Runs generation and/or latency on both models; sessions are released before it returns. */

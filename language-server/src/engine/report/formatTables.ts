@@ -52,14 +52,15 @@ export function summaryTable(r: Report): string {
   return table(['metric', 'fp', 'quantized'], rows);
 }
 
-/** Greedy generation, FP and compressed side by side (one row per model); '' when the report has none. */
+/** Greedy generation, FP and compressed one above the other, aligned (one row per model); '' when the report has none. */
 export function generationTable(r: Report): string {
   const g = r.metrics.generation;
   if (!g) return '';
   const at = g.first_divergence === null ? 'never (identical)' : `token ${g.first_divergence}`;
   const head = `generation: ${g.tokens} tokens from ${JSON.stringify(g.prompt)} (${g.mode === 'kv_cache' ? 'through the KV cache' : 'full-sequence'}); first divergence: ${at}`;
   const text = (s: string) => JSON.stringify(s);
-  return `${head}\n${table(['model', 'generated text'], [['fp', text(g.fp.text)], ['quantized', text(g.quantized.text)]])}`;
+  // Texts are left-aligned (table() right-aligns), so the two continuations line up character by character.
+  return [head, ...[['fp', g.fp.text], ['quantized', g.quantized.text]].map(([k, v]) => `${k.padEnd(9)}  ${text(v)}`)].join('\n');
 }
 
 /** One row per quantized layer. */
