@@ -22,6 +22,7 @@ import { quantizeLayers, type QuantizedLayer } from './quantize/quantizeLayers';
 import { quantizeSequential } from './calibrate/sequential';
 import { prepareActivationAware } from './quantize/activationAware';
 import { buildReport } from './report/buildReport';
+import { shareTiedTables } from './quantize/tiedTables';
 import { writeReport } from './report/writeReport';
 
 export interface JobOptions {
@@ -52,7 +53,8 @@ export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: Jo
 }> {
   const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
   const warnings: string[] = [];
-  const skipped = plan.layers.length - layers.length;
+  // Embedding tables (Gather) are lookups: they never have a Hessian, and that is not worth a warning.
+  const skipped = plan.layers.length - layers.length - planLayers(plan, model).filter((l) => l.op === 'Gather').length;
   if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}); their rel_error is the plain weight error`);
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
   const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs);
@@ -117,6 +119,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       outModel = prep.model;
       quantized = await quantizeLayers({ plan, model: statisticsView(outModel, planLayers(plan, outModel)), ops, stats: prep.stats, prepared: prep.details, signal, onProgress });
     }
+    shareTiedTables(quantized, outModel);
     t = lap('quantize', t);
 
     signal?.throwIfAborted();

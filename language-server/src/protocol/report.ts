@@ -100,6 +100,11 @@ export interface LayerReport {
   runtime_bits_per_weight?: number;
   /** Rule indices in the recipe that governed this layer. */
   rules: number[];
+  /**
+   * The other side of a tied table (an embedding Gather and the LM head reading one tensor), when both
+   * were quantized: they share one quantized table, and its params count once in `size`.
+   */
+  tied_with?: string;
   /** Method internals for the panels; each present only for the methods that produce it. */
   gptq?: { loss: number; damp: number; damp_retries: number };
   awq?: { alpha: number; clip_ratio?: number };

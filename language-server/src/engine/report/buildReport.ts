@@ -24,10 +24,16 @@ export interface ReportInputs {
   warnings: string[];
 }
 
+/** The layers whose weights are distinct tensors: the head of a tied table shared with a listed Gather is left out. */
+export function countedOnce(layers: LayerReport[]): LayerReport[] {
+  const names = new Set(layers.map((l) => l.name));
+  return layers.filter((l) => !(l.tied_with && l.op !== 'Gather' && names.has(l.tied_with)));
+}
+
 /** Bits per weight over all quantized layers, weighted by parameters (NaN-free: 0 when none). */
 export function modelBitsPerWeight(layers: LayerReport[]): number {
   let bits = 0, params = 0;
-  for (const l of layers) {
+  for (const l of countedOnce(layers)) {
     bits += l.bits_per_weight * l.params;
     params += l.params;
   }
@@ -37,7 +43,7 @@ export function modelBitsPerWeight(layers: LayerReport[]): number {
 /** Builds the report; numbers are copied as given, nothing is recomputed here. */
 export function buildReport(r: ReportInputs): Report {
   const { plan } = r;
-  const quantizedParams = r.layers.reduce((s, l) => s + l.params, 0);
+  const quantizedParams = countedOnce(r.layers).reduce((s, l) => s + l.params, 0);
   const metrics: Report['metrics'] = { fp: r.fp, quantized: r.quantized };
   if (r.klDivergence) metrics.kl_divergence = r.klDivergence;
   if (r.top1Agreement !== undefined) metrics.top1_agreement = r.top1Agreement;

@@ -70,12 +70,19 @@ export function layerTable(r: Report): string {
   ]));
 }
 
+/** yes / yes (embedding, opt-in) / yes (tied with X) / no: reason. */
+function quantizableCell(l: ModelSummary['layers'][number]): string {
+  if (!l.quantizable) return `no: ${l.reason ?? ''}`;
+  const notes = [l.embedding ? 'embedding, opt-in' : '', l.tiedWith ? `tied with ${l.tiedWith}` : ''].filter(Boolean);
+  return notes.length ? `yes (${notes.join('; ')})` : 'yes';
+}
+
 /** `lowbit inspect`: the model's layers. */
 export function inspectTable(s: ModelSummary): string {
   const head = `${s.path}\nopset ${s.opset}  producer ${s.producer || '-'}  ${s.totalParams} weight params in layers  ${bytes(s.fileBytes)}\n` +
     `inputs:  ${s.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n` +
     `outputs: ${s.outputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n`;
   return head + table(['layer', 'op', 'shape [out,in]', 'params', 'dtype', 'quantizable'], s.layers.map((l) => [
-    l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, l.quantizable ? 'yes' : `no: ${l.reason ?? ''}`,
+    l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, quantizableCell(l),
   ]));
 }
