@@ -8,6 +8,7 @@ import type { QuantizedLayer } from './quantize/quantizeLayers';
 import { exportModelProto } from './export/exportModel';
 import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
 import { encodeModel } from './onnx/onnxProto';
+import { checkInterfaceKept } from './export/interfaceCheck';
 import { DT, isHalfExact } from './onnx/tensor';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 
@@ -27,6 +28,7 @@ export async function exportAndWrite(
   write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
 ): Promise<{ bytes: number; dataPath?: string; warnings: string[] }> {
   const r = exportModelProto(model, layers.map(toResult), { format: plan.format, accuracyLevel: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL });
+  checkInterfaceKept(model.graph, r.proto.graph!, model.path);
   signal?.throwIfAborted();
   const inputExternal = model.graph.initializer.some((t) => t.dataLocation === 1);
   const w = await writeModelStreaming(r.proto, plan.outputPath, {

@@ -3,7 +3,7 @@
  * A cancelled or failed job leaves no output file (nor report) and never touches the input model.
  */
 import { rm, stat } from 'node:fs/promises';
-import type { JobPlan, JobProgress } from '../protocol/plan';
+import type { JobPlan, JobProgress, Metric } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
 import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
 import { calibrationFeeds } from './calibrate/calibrationData';
@@ -12,6 +12,7 @@ import { evaluateText } from './evaluate/evaluateText';
 import { evaluateDecoding } from './evaluate/decoding';
 import { loadTokenizer } from './data/tokenizer';
 import { DEFAULT_ACCURACY_LEVEL } from '../protocol/plan';
+import { evaluateTextAgreement } from './evaluate/evaluateTextAgreement';
 import { evaluateTensors } from './evaluate/evaluateTensors';
 import { evaluateImages } from './tasks/evaluateImages';
 import { exportAndWrite } from './exportStep';
@@ -175,11 +176,17 @@ async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefi
   }
   const windows = await textWindows({ ...e, offset });
   if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
+  const want = new Set(e.metrics);
+  // Encoders (and any model judged by its outputs): agreement of the first output on the same windows.
+  const agreement = want.has('output_agreement')
+    ? await evaluateTextAgreement({ fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, inputs: plan.inputs, signal: opts.signal, latency: want.has('latency') })
+    : undefined;
+  if (!['perplexity', 'kl_divergence', 'top1_agreement'].some((m) => want.has(m as Metric)))
+    return { fp: agreement?.fp ?? {}, quantized: agreement?.quantized ?? {}, agreement: agreement?.outputAgreement };
   const r = await evaluateText({
     fpModel: plan.modelPath, quantizedModel: plan.outputPath, windows, threads: plan.threads, signal: opts.signal, accuracyLevel, inputs: plan.inputs,
     onBatch: (done, total) => opts.onProgress?.({ stage: 'evaluate', message: `batch ${done}/${total}`, fraction: done / total }),
   });
-  const want = new Set(e.metrics);
   const fp: QualityMetrics = {}, quantized: QualityMetrics = {};
   if (want.has('perplexity')) { fp.perplexity = r.fp.perplexity; quantized.perplexity = r.quantized!.perplexity; }
   if (want.has('latency')) { fp.latency_ms = r.fp.latency_ms; quantized.latency_ms = r.quantized!.latency_ms; }
@@ -200,5 +207,6 @@ async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefi
     kl: want.has('kl_divergence') ? r.kl_divergence : undefined,
     top1: want.has('top1_agreement') ? r.top1_agreement : undefined,
     decodeLatency: decoding.latency, generation: decoding.generation,
+    agreement: agreement?.outputAgreement,
   };
 }

@@ -57,7 +57,7 @@ export class Workspace {
     if (model) {
       const abs = path.resolve(path.dirname(a.recipePath), String(model.value));
       if (fs.existsSync(abs)) {
-        try { a.layers = (await this.models.get(abs)).layers; } catch (e) { a.modelError = (e as Error).message; }
+        try { const m = await this.models.get(abs); a.layers = m.layers; a.inputs = m.inputs; } catch (e) { a.modelError = (e as Error).message; }
       }
     }
     const out = a.recipe.values.output;

@@ -4,13 +4,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobPlan } from '../protocol/plan';
-import type { LayerInfo } from '../protocol/model';
+import type { LayerInfo, ModelSummary } from '../protocol/model';
 import { readRecipe } from './recipe';
 import { resolvePlan } from './plan';
 import type { RecipeDiagnostic, Severity } from './parse';
 import { fileDiagnostics } from '../validators/files';
 import { lineColumn } from './positions';
-import { loadLayers } from '../services/modelSource';
+import { loadLayers, loadInputs } from '../services/modelSource';
 import { recipeDiagnostics } from './plan';
 
 /** A diagnostic as the CLI prints it. */
@@ -37,15 +37,19 @@ export async function loadRecipePlan(recipePath: string, loader?: LayerLoader): 
   const recipe = readRecipe(text);
   const fileDiags = fileDiagnostics(recipe, abs, (p) => fs.existsSync(p));
   let layers: LayerInfo[] | undefined;
+  let inputs: ModelSummary['inputs'] | undefined;
   const modelField = recipe.values.model;
   const modelPath = modelField ? path.resolve(path.dirname(abs), String(modelField.value)) : undefined;
   const extra: RecipeDiagnostic[] = [];
   if (modelPath && modelField && fs.existsSync(modelPath)) {
-    try { layers = await (loader ?? loadLayers)(modelPath); } catch (e) {
+    try {
+      layers = await (loader ?? loadLayers)(modelPath);
+      if (!loader) inputs = await loadInputs(modelPath);
+    } catch (e) {
       extra.push({ span: modelField.span, severity: 'error', message: `Model could not be loaded: ${(e as Error).message}`, code: 'model-error' });
     }
   }
-  const { plan, diagnostics } = layers ? resolvePlan(recipe, layers, abs) : { plan: undefined, diagnostics: [...recipe.diagnostics, ...recipeDiagnostics(recipe, abs)] };
+  const { plan, diagnostics } = layers ? resolvePlan(recipe, layers, abs, inputs) : { plan: undefined, diagnostics: [...recipe.diagnostics, ...recipeDiagnostics(recipe, abs)] };
   const all = [...diagnostics, ...fileDiags, ...extra].sort((a, b) => a.span.start - b.span.start);
   const hasError = all.some((d) => d.severity === 'error');
   return { plan: hasError ? undefined : plan, diagnostics: toFileDiagnostics(abs, text, all) };

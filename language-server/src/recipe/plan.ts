@@ -4,9 +4,10 @@
  * ones, bits a format cannot store, group sizes that do not suit a layer, output == model.
  */
 import * as path from 'node:path';
-import type { LayerInfo } from '../protocol/model';
-import { DEFAULT_ACCURACY_LEVEL, type JobPlan, type LayerPlan, type Method, type ExportFormat, type CalibrationPlan, type EvaluationPlan, type Metric, type ImageInputPlan } from '../protocol/plan';
-import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA } from './schema';
+import type { LayerInfo, ModelSummary } from '../protocol/model';
+import { bindInputs, InputBindingError } from '../engine/data/inputBinding';
+import { DEFAULT_ACCURACY_LEVEL, type JobPlan, type LayerPlan, type Method, type ExportFormat, type CalibrationPlan, type EvaluationPlan, type Metric, type ImageInputPlan, type InputOverride } from '../protocol/plan';
+import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA, didYouMean } from './schema';
 import { compilePattern } from './match';
 import type { Recipe, Field, Rule } from './recipe';
 import type { RecipeDiagnostic, Span } from './parse';
@@ -232,11 +233,38 @@ function image(recipe: Recipe, prefix: string): ImageInputPlan {
 }
 
 /**
+ * `inputs:` against the model's real graph inputs: every key must be an input, and when the data are
+ * token windows (text or random calibration, text evaluation, or an `inputs:` section) every input
+ * must be bindable (engine/data/inputBinding.ts).
+ */
+export function inputDiagnostics(recipe: Recipe, inputs: ModelSummary['inputs']): RecipeDiagnostic[] {
+  const out: RecipeDiagnostic[] = [];
+  const names = inputs.map((i) => i.name);
+  for (const [k, f] of Object.entries(recipe.inputs)) {
+    if (names.includes(k)) continue;
+    const guess = didYouMean(k, names);
+    out.push({ span: f.keySpan, severity: 'error', message: `\`${k}\` is not an input of the model (inputs: ${names.join(', ')}).${guess ? ` Did you mean \`${guess}\`?` : ''}`, code: 'unknown-key', data: guess ? { replacement: guess } : undefined });
+  }
+  const v = recipe.values;
+  const tokens = Boolean(v['calibration.text'] || v['evaluate.text'] || Object.keys(recipe.inputs).length
+    || (!v['calibration.tensors'] && !v['calibration.images'] && inputs.some((i) => i.dtype === 'int64')));
+  if (out.length || !tokens) return out;
+  try {
+    bindInputs({ path: 'the model', inputs }, Object.fromEntries(Object.entries(recipe.inputs).map(([k, f]) => [k, f.value as InputOverride])));
+  } catch (e) {
+    if (!(e instanceof InputBindingError)) throw e;
+    const anchor = recipe.parsed.root?.kind === 'map' ? recipe.parsed.root.entries.find((x) => x.key === 'inputs')?.keySpan : undefined;
+    out.push({ span: anchor ?? v.model?.span ?? { start: 0, end: 0 }, severity: 'error', message: e.message.replace(/^the model: /, 'Model input: '), code: 'input-binding' });
+  }
+  return out;
+}
+
+/**
  * Resolve a checked recipe against the model's layers. The plan is returned only when no error
  * was found (warnings allowed); diagnostics include the model-dependent ones.
  */
-export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipePath = path.resolve('recipe.lowbit.yaml')): { plan?: JobPlan; diagnostics: RecipeDiagnostic[] } {
-  const diagnostics = [...recipe.diagnostics, ...recipeDiagnostics(recipe, recipePath), ...modelDiagnostics(recipe, layers)];
+export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipePath = path.resolve('recipe.lowbit.yaml'), inputs?: ModelSummary['inputs']): { plan?: JobPlan; diagnostics: RecipeDiagnostic[] } {
+  const diagnostics = [...recipe.diagnostics, ...recipeDiagnostics(recipe, recipePath), ...modelDiagnostics(recipe, layers), ...(inputs ? inputDiagnostics(recipe, inputs) : [])];
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
   const v = recipe.values; const dir = path.dirname(recipePath);
   const p = (k: string) => (v[k] ? path.resolve(dir, String(v[k].value)) : undefined);
@@ -269,5 +297,6 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
     format: (v.format?.value as ExportFormat) ?? 'matmulnbits', calibration, evaluation, layers: planLayers, skipped,
     threads: num('threads', 0), seed: num('seed', 0), accuracyLevel: num('accuracy_level', DEFAULT_ACCURACY_LEVEL),
   };
+  if (Object.keys(recipe.inputs).length) plan.inputs = Object.fromEntries(Object.entries(recipe.inputs).map(([k, f]) => [k, f.value as InputOverride]));
   return { plan, diagnostics };
 }

@@ -36,6 +36,8 @@ export interface Recipe {
   /** `defaults.settings`. */
   defaultSettings: Record<string, Field<unknown>>;
   rules: Rule[];
+  /** `inputs:` overrides by model input name (a rule name or a constant). */
+  inputs: Record<string, Field<string | number>>;
   /** The `layers:` key, when present. */
   rulesKey?: Span;
   diagnostics: RecipeDiagnostic[];
@@ -44,7 +46,7 @@ export interface Recipe {
 /** Parse and schema-check recipe text. Never throws. */
 export function readRecipe(text: string): Recipe {
   const parsed = parseYaml(text);
-  const recipe: Recipe = { parsed, values: {}, methods: {}, defaultSettings: {}, rules: [], diagnostics: [...parsed.diagnostics] };
+  const recipe: Recipe = { parsed, values: {}, methods: {}, defaultSettings: {}, inputs: {}, rules: [], diagnostics: [...parsed.diagnostics] };
   const root = parsed.root;
   if (!root) {
     if (!parsed.diagnostics.length) recipe.diagnostics.push({ span: { start: 0, end: 0 }, severity: 'error', message: 'Empty recipe: expected `version`, `model` and `output`.', code: 'missing-key' });
@@ -104,6 +106,7 @@ function checkMap(recipe: Recipe, node: RNode, fields: Record<string, FieldSchem
     }
     if (f.kind === 'settings') continue; // checked with the method in effect
     if (f.kind === 'methodSettings') { checkMethods(recipe, e); continue; }
+    if (f.kind === 'inputs') { checkInputs(recipe, e, f.values); continue; }
     if (f.kind === 'object') {
       if (!e.value) continue;
       if (e.value.kind !== 'map') { push(recipe, { span: e.value.span, severity: 'error', message: `\`${path}\` must be a mapping.`, code: 'type' }); continue; }
@@ -169,6 +172,20 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
     }
     default:
       return bad();
+  }
+}
+
+/** `inputs:` — each value a rule name or a finite number (names are checked against the model later). */
+function checkInputs(recipe: Recipe, e: REntry, rules: readonly string[]): void {
+  if (!e.value) return;
+  if (e.value.kind !== 'map') { push(recipe, { span: e.value.span, severity: 'error', message: '`inputs` must map model input names to a rule or a number.', code: 'type' }); return; }
+  for (const m of e.value.entries) {
+    const v = m.value;
+    if (v?.kind === 'scalar' && typeof v.value === 'number' && Number.isFinite(v.value)) { recipe.inputs[m.key] = { value: v.value, span: v.span, keySpan: m.keySpan }; continue; }
+    if (v?.kind === 'scalar' && typeof v.value === 'string' && rules.includes(v.value)) { recipe.inputs[m.key] = { value: v.value, span: v.span, keySpan: m.keySpan }; continue; }
+    const s = v?.kind === 'scalar' ? String(v.value ?? '') : '';
+    const guess = s ? didYouMean(s, rules) : undefined;
+    push(recipe, { span: v && v.span.end > v.span.start ? v.span : m.keySpan, severity: 'error', message: `\`inputs.${m.key}\` must be a number or one of ${rules.join(', ')}${s ? ` (got \`${s}\`)` : ''}.${guess ? ` Did you mean \`${guess}\`?` : ''}`, code: 'bad-enum', data: guess ? { replacement: guess } : undefined });
   }
 }
 

@@ -215,6 +215,8 @@ export interface RecipeDocument {
   layers?: RecipeRule[];
   /** Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed. */
   methods?: MethodSettings;
+  /** How the model's graph inputs are fed from text windows, overriding the built-in rule table (`input_ids` ← tokens, `attention_mask` ← ones, `position_ids` ← 0..T−1, `past_key_values.*` ← an empty cache, GroupQueryAttention `seqlens_k` / `total_sequence_length`, `token_type_ids` ← zeros). Keys are the model's input names; a value is a rule name or a number (a constant: static dims as declared, symbolic axis 0 = batch, other symbolic axes = T). */
+  inputs?: Record<string, "token_ids" | "attention_mask" | "positions" | "empty_past" | "seqlens_k" | "total_sequence_length" | "zeros" | "use_cache_branch" | number>;
   /** Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only). */
   evaluate?: {
     /** A UTF-8 text file of held-out text. */

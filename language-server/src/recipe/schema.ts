@@ -3,7 +3,7 @@
  * Keys, types, enums, defaults, ranges and markdown docs live here; the parser's checks, completion,
  * hover, `lowbit check`, the plan resolver and docs/recipe.md (scripts/gen-recipe-docs) all read it.
  */
-import { METHODS, EXPORT_FORMATS, DEFAULT_ACCURACY_LEVEL } from '../protocol/plan';
+import { METHODS, EXPORT_FORMATS, INPUT_RULES, DEFAULT_ACCURACY_LEVEL } from '../protocol/plan';
 import type { Method, ExportFormat, Metric } from '../protocol/plan';
 
 /** One value's schema. `doc` is markdown shown on hover and in docs/recipe.md. */
@@ -20,7 +20,9 @@ export type FieldSchema =
   /** The ordered `layers:` rules. */
   | { kind: 'rules'; doc: string; item: Record<string, FieldSchema>; required?: boolean }
   /** A settings map validated against the method in effect (rules' and defaults' `settings:`). */
-  | { kind: 'settings'; doc: string; required?: boolean };
+  | { kind: 'settings'; doc: string; required?: boolean }
+  /** A mapping from the model's graph input names to an input-binding rule or a constant number. */
+  | { kind: 'inputs'; doc: string; values: readonly string[]; valueDocs: Record<string, string>; required?: boolean };
 
 /** The current recipe format version. */
 export const RECIPE_VERSION = 1;
@@ -188,6 +190,18 @@ const imageFields: Record<string, FieldSchema> = {
   channels: { kind: 'enum', doc: 'Channel order.', values: ['rgb', 'bgr'], default: 'rgb' },
 };
 
+/** What each input-binding rule feeds (the table in engine/data/inputBinding.ts). */
+export const INPUT_RULE_DOCS: Record<(typeof INPUT_RULES)[number], string> = {
+  token_ids: 'The token ids of each window, [batch, T].',
+  attention_mask: 'All ones, [batch, past + T] (past = 0).',
+  positions: 'Positions 0..T−1 per row, [batch, T].',
+  empty_past: 'An empty KV cache: zeros with the past-length axis 0, in the cache\'s own dtype.',
+  seqlens_k: 'GroupQueryAttention `seqlens_k`: T − 1 per row, int32 [batch].',
+  total_sequence_length: 'GroupQueryAttention `total_sequence_length`: T, int32.',
+  zeros: 'Zeros, [batch, T] (e.g. `token_type_ids`).',
+  use_cache_branch: 'false (optimum merged decoders run without a past).',
+};
+
 /** The rule keys under `layers:`. */
 export const RULE_FIELDS: Record<string, FieldSchema> = {
   match: { kind: 'string', required: true, doc: 'Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors\' names.', examples: ['layers.*.w2', 'output', 're:layers\\.[0-3]\\.w[123]'] },
@@ -228,6 +242,10 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
   },
   layers: { kind: 'rules', doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `settings`.', item: RULE_FIELDS },
   methods: { kind: 'methodSettings', doc: 'Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed.' },
+  inputs: {
+    kind: 'inputs', values: INPUT_RULES, valueDocs: INPUT_RULE_DOCS,
+    doc: 'How the model\'s graph inputs are fed from text windows, overriding the built-in rule table (`input_ids` ← tokens, `attention_mask` ← ones, `position_ids` ← 0..T−1, `past_key_values.*` ← an empty cache, GroupQueryAttention `seqlens_k` / `total_sequence_length`, `token_type_ids` ← zeros). Keys are the model\'s input names; a value is a rule name or a number (a constant: static dims as declared, symbolic axis 0 = batch, other symbolic axes = T).',
+  },
   evaluate: {
     kind: 'object', doc: 'Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only).',
     fields: {
@@ -317,6 +335,7 @@ export function describeType(f: FieldSchema): string {
     case 'boolean': return 'true or false';
     case 'enum': return `one of ${f.values.join(', ')}`;
     case 'object': case 'methodSettings': case 'settings': return 'a mapping';
+    case 'inputs': return `a mapping of model input names to ${f.values.join(', ')} or a number`;
     case 'enumList': return `a list of ${f.values.join(', ')}`;
     case 'numberList': return 'a list of numbers';
     case 'rules': return 'a list of rules';

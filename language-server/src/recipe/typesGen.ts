@@ -24,6 +24,7 @@ function typeOf(f: FieldSchema, indent: string): string {
     case 'rules': return 'RecipeRule[]';
     case 'methodSettings': return 'MethodSettings';
     case 'settings': return 'AnyMethodSettings';
+    case 'inputs': return `Record<string, ${f.values.map(lit).join(' | ')} | number>`;
   }
 }
 

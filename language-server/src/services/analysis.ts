@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Range } from 'vscode-languageserver-types';
-import type { LayerInfo } from '../protocol/model';
+import type { LayerInfo, ModelSummary } from '../protocol/model';
 import type { Report } from '../protocol/report';
 import { readRecipe } from '../recipe/recipe';
 import type { Recipe } from '../recipe/recipe';
@@ -18,6 +18,8 @@ export interface RecipeAnalysis {
   recipe: Recipe;
   /** The model's layers, when the model is loaded. */
   layers?: readonly LayerInfo[];
+  /** The model's graph inputs, when the model is loaded (completion and checks of `inputs:`). */
+  inputs?: ModelSummary['inputs'];
   modelError?: string;
   /** The report next to the output, if one exists. */
   report?: Report;

@@ -9,6 +9,7 @@ import type { CompletionItem, Range } from 'vscode-languageserver-types';
 import type { FieldSchema } from '../recipe/schema';
 import { describeType } from '../recipe/schema';
 import { matchLayers } from '../recipe/match';
+import { defaultRule } from '../engine/data/inputBinding';
 import { cursorContext, type CursorContext } from './cursor';
 import { fieldsAt, fieldSchema } from './schemaPath';
 import { toRange } from './analysis';
@@ -21,6 +22,7 @@ export function complete(a: RecipeAnalysis, offset: number): CompletionItem[] {
   const ctx = cursorContext(a.doc.getText(), offset);
   if (!ctx) return [];
   const range = toRange(a.doc, ctx.replace);
+  if (ctx.kind === 'key' && ctx.path[0] === 'inputs' && ctx.path.length === 1) return inputNameItems(a, ctx.siblings, range);
   if (ctx.kind === 'key') {
     const fields = fieldsAt(a.recipe, ctx.path);
     if (!fields) {
@@ -36,6 +38,19 @@ export function complete(a: RecipeAnalysis, offset: number): CompletionItem[] {
     }));
   }
   return valueAt(a, ctx, range);
+}
+
+/** The model's graph inputs under `inputs:`, each with the rule the table would bind. */
+function inputNameItems(a: RecipeAnalysis, siblings: readonly string[], range: Range): CompletionItem[] {
+  const inputs = a.inputs ?? [];
+  return inputs.filter((i) => !siblings.includes(i.name)).map((i, k) => {
+    const rule = defaultRule(i, inputs);
+    return {
+      label: i.name, kind: CompletionItemKind.Field, detail: `${i.dtype} [${i.dims.join(', ')}]`,
+      documentation: { kind: MarkupKind.Markdown, value: `Model input \`${i.name}\` (${i.dtype} [${i.dims.join(', ')}]). ${rule ? `Bound by default to \`${rule}\`.` : '**No rule binds it**: set a rule or a constant.'}` },
+      textEdit: { range, newText: `${i.name}: ${rule ?? ''}` }, sortText: String(k).padStart(4, '0'),
+    };
+  });
 }
 
 /** Value completion for a value-position context. */

@@ -7,6 +7,7 @@ import type { Hover } from 'vscode-languageserver-types';
 import { METHOD_INFO, FORMAT_DOCS } from '../recipe/schema';
 import type { Method, ExportFormat } from '../protocol/plan';
 import { matchLayers } from '../recipe/match';
+import { defaultRule } from '../engine/data/inputBinding';
 import { fieldSchema } from './schemaPath';
 import { fieldDoc } from './completion';
 import { nodeAt } from './nodeAt';
@@ -21,6 +22,12 @@ export function hover(a: RecipeAnalysis, offset: number): Hover | null {
   const md = (value: string, span = hit.onKey ? hit.entry!.keySpan : hit.node?.span ?? hit.entry!.span): Hover => ({ contents: { kind: MarkupKind.Markdown, value }, range: toRange(a.doc, span) });
   const key = hit.entry.key;
   const f = fieldSchema(a.recipe, hit.path);
+  if (hit.onKey && hit.path[0] === 'inputs' && hit.path.length === 2) {
+    const input = a.inputs?.find((i) => i.name === key);
+    if (!input) return md(a.inputs ? `\`${key}\` is not an input of the model.` : `Model input \`${key}\` (the model is not loaded).`);
+    const rule = defaultRule(input, a.inputs!);
+    return md(`Model input **${key}** — ${input.dtype} [${input.dims.join(', ')}]. The rule table binds it to ${rule ? `\`${rule}\`` : 'nothing'}; this entry overrides that.`);
+  }
   if (hit.onKey) {
     if (hit.path[0] === 'methods' && hit.path.length === 2 && key in METHOD_INFO) return md(METHOD_INFO[key as Method].doc);
     return f ? md(`**${key}** — ${fieldDoc(f)}`) : null;

@@ -3,7 +3,7 @@
  * engine and cached by path + mtime + size (the engine's ModelCache), so an edited model is re-read
  * on the next request.
  */
-import type { LayerInfo } from '../protocol/model';
+import type { LayerInfo, ModelSummary } from '../protocol/model';
 import { ModelCache } from '../engine/onnx/inspect';
 
 export { ModelCache as LayerCache };
@@ -13,4 +13,9 @@ const shared = new ModelCache();
 /** The layers of the model at `absPath`, through a process-wide cache. */
 export async function loadLayers(absPath: string): Promise<LayerInfo[]> {
   return (await shared.get(absPath)).layers;
+}
+
+/** The graph inputs of the model at `absPath` (same cache). */
+export async function loadInputs(absPath: string): Promise<ModelSummary['inputs']> {
+  return (await shared.get(absPath)).inputs;
 }

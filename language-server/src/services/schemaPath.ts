@@ -26,8 +26,15 @@ export function fieldsAt(recipe: Recipe, path: readonly string[]): Record<string
   return f?.kind === 'object' ? f.fields : undefined;
 }
 
+/** The value of one `inputs:` entry, as an enum of the binding rules (a number is also allowed). */
+export function inputValueSchema(): FieldSchema {
+  const f = RECIPE_SCHEMA.inputs as Extract<FieldSchema, { kind: 'inputs' }>;
+  return { kind: 'enum', doc: 'How this model input is fed: a binding rule, or a number (a constant).', values: f.values, valueDocs: f.valueDocs };
+}
+
 /** The schema of the value at `path`. */
 export function fieldSchema(recipe: Recipe, path: readonly string[]): FieldSchema | undefined {
+  if (path[0] === 'inputs' && path.length === 2) return inputValueSchema();
   if (path.length >= 2 && path[path.length - 2] === 'settings') return METHOD_INFO[methodForPath(recipe, path)].settings[path[path.length - 1]];
   return schemaAt(path);
 }

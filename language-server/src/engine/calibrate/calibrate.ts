@@ -12,6 +12,7 @@
 import type * as ort from 'onnxruntime-node';
 import { Hessian } from '../../../../native/ts/index';
 import { openSession } from '../evaluate/ortSession';
+import { halfToFloat } from '../onnx/tensor';
 import type { OnnxModel } from '../onnx/model';
 import type { QuantizeModel } from '../quantize/quantizeLayers';
 import { ChannelStats } from './channelStats';
@@ -121,8 +122,9 @@ export async function calibrate(opts: {
       const out = await session.run(feeds, names);
       for (const [key, { cols: n, name: layer, input, conv, convTranspose }] of keys) {
         const t = out[input];
-        if (t.type !== 'float32') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 activations are supported`);
-        const data = t.data as Float32Array;
+        if (t.type !== 'float32' && t.type !== 'float16') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 and float16 activations are supported`);
+        // fp16 exports: statistics are accumulated in float32 (exact widening)
+        const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.data as Float32Array;
         let s = byInput.get(key);
         if (!s) {
           s = { tensor: input, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };

@@ -6,7 +6,8 @@ import type { CalibrationPlan } from '../../protocol/plan';
 import type { ModelSummary } from '../../protocol/model';
 import { textWindows } from '../data/text';
 import { visionCalibrationFeeds } from '../data/imagesFeeds';
-import { bindInputs, tokenFeeds, tokenInputName, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { bindInputs, tokenInputName, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { tokenFeeds } from '../data/inputFeeds';
 import type { Feeds } from './calibrate';
 
 export interface CalibrationFeeds {

@@ -12,7 +12,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { halfToFloat } from '../onnx/tensor';
-import { bindInputs, sessionInputs, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { bindInputs, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { sessionInputs } from '../data/inputFeeds';
 
 export type DecodeMode = 'kv_cache' | 'full_sequence';
 

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { bindInputs, sessionInputs, tokenFeeds, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { bindInputs, type InputBinding, type InputOverride } from '../data/inputBinding';
+import { sessionInputs, tokenFeeds } from '../data/inputFeeds';
 import { halfToFloat } from '../onnx/tensor';
 
 /**
