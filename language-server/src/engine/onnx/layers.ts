@@ -33,6 +33,9 @@ function isFloat(t: number): boolean {
   return t === DT.FLOAT || t === DT.FLOAT16;
 }
 
+/** Rotary position caches exporters store as Gather tables (`rotary_emb.cos_cached`, `freqs_sin`, …): computed, not learned. */
+export const isRotaryCache = (name: string): boolean => /rotary|rope|freqs|inv_freq|(^|[._/])(cos|sin)(_cached|_cache)?([._/]|$)/i.test(name);
+
 /** A Gather table and a MatMul/Gemm head reading the same [vocab, hidden] matrix (W = the table). */
 function isTiedPair(a: LayerRecord, b: LayerRecord): boolean {
   const head = a.embedding ? b : a, table = a.embedding ? a : b;
@@ -87,6 +90,8 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
         const cols = group > 0 ? Math.floor((d[0] ?? 0) / group) : 0;
         rec = mk({ shape: [group * (d[1] ?? 0) * kernel, cols], quantizable: d.length >= 3 && group > 0 && d[0] % group === 0 });
         if (!rec.quantizable) rec.reason = d.length < 3 ? `ConvTranspose weight has rank ${d.length}` : `ConvTranspose weight [${d}] does not split into group=${group}`;
+      } else if (std && n.opType === 'Gather' && k === 0 && d.length === 2 && attrI(n, 'axis', 0) === 0 && isRotaryCache(ref.source)) {
+        rec = mk({ shape: [d[0], d[1]], quantizable: false, reason: 'rotary cos/sin cache (Gather by position), not a learned table' });
       } else if (std && n.opType === 'Gather' && k === 0 && d.length === 2 && attrI(n, 'axis', 0) === 0) {
         // An embedding table [vocab, hidden]: rows are looked up, groups run along the hidden axis.
         rec = mk({ shape: [d[0], d[1]], quantizable: true, embedding: true, input: n.input[1] ?? '' });
