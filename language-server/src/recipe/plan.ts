@@ -290,7 +290,7 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
   // A tied table whose head is planned takes the head's codes (engine/quantize/tiedTables.ts); its own pass is plain rtn.
   const sharesHead = (e: EffectiveLayer) => Boolean(e.layer.embedding && e.layer.tiedWith && planned.has(e.layer.tiedWith));
   const planLayers: LayerPlan[] = eff.filter((e) => !e.skip).map((e) => ({ name: e.layer.name, method: sharesHead(e) ? 'rtn' : e.method, bits: e.bits, groupSize: e.groupSize, symmetric: e.symmetric, settings: sharesHead(e) ? {} : e.settings, rules: e.rules }));
-  const skipped = eff.filter((e) => e.skip).map((e) => ({ name: e.layer.name, rule: recipe.rules.indexOf(recipe.rules.filter((r: Rule) => r.skip === e.from.skip)[0]) }));
+  const skipped = eff.filter((e) => e.skip && e.from.skip).map((e) => ({ name: e.layer.name, rule: recipe.rules.indexOf(recipe.rules.filter((r: Rule) => r.skip === e.from.skip)[0]) }));
   const outputPath = p('output')!;
   const plan: JobPlan = {
     recipePath, modelPath: p('model')!, outputPath, reportPath: reportPathFor(outputPath),
