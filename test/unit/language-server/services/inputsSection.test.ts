@@ -37,7 +37,7 @@ test('inputs values complete the binding rules; hover on a key shows the input a
 });
 
 test('diagnostics: unbindable input, unknown input name, bad rule', () => {
-  const msgs = (text: string) => { const { a } = at(`${text}|`); return diagnose(a, () => true).map((d) => d.message); };
+  const msgs = (text: string) => { const { a } = at(`${text}|`); return diagnose(a, () => true).map((d) => String(d.message)); };
   assert.ok(msgs(BASE).some((m) => /cannot bind model input 'temperature' \(float32 \[1\]\).*inputs: \{ temperature: 0 \}/.test(m)), msgs(BASE).join('\n'));
   const fixed = msgs(`${BASE}inputs:\n  temperature: 0.5\n`);
   assert.ok(!fixed.some((m) => /temperature/.test(m)), fixed.join('\n'));
