@@ -81,7 +81,7 @@ describe('lowbit run: accuracy_level, prefill/decode latency and generation (rea
     for (const v of [d.fp.prefill_ms, d.fp.decode_ms_per_token, d.quantized.prefill_ms, d.quantized.decode_ms_per_token]) assert.ok(v > 0 && v < 10_000, String(v));
     assert.match(r.stdout, new RegExp(`^prefill ${prompt.length} tokens \\(ms\\)\\s+\\S+\\s+\\S+$`, 'm'));
     assert.match(r.stdout, /^decode ms\/token \(full sequence\)\s+\S+\s+\S+$/m);
-    assert.match(r.stdout, /^MatMulNBits accuracy_level\s+-\s+4$/m);
+    assert.match(r.stdout, /^MatMulNBits activations \(level\)\s+-\s+int8 \(4\)$/m);
   });
 
   test('accuracy_level: 0 writes no attribute (exact fp32 activations); same codes, so the level-4 perplexity is close but not identical', async () => {

@@ -48,9 +48,12 @@ export function summaryTable(r: Report): string {
     rows.push([`prefill ${d.prompt_tokens} tokens (ms)`, num(d.fp.prefill_ms, 3), num(d.quantized.prefill_ms, 3)]);
     rows.push([`decode ms/token (${how})`, num(d.fp.decode_ms_per_token, 3), num(d.quantized.decode_ms_per_token, 3)]);
   }
-  if (r.accuracy_level !== undefined) rows.push(['MatMulNBits accuracy_level', '-', String(r.accuracy_level)]);
+  if (r.accuracy_level !== undefined) rows.push(['MatMulNBits activations (level)', '-', `${ACTIVATION_TYPES[r.accuracy_level] ?? '?'} (${r.accuracy_level})`]);
   return table(['metric', 'fp', 'quantized'], rows);
 }
+
+/** What MatMulNBits computes its activations in, by accuracy_level (0 = unset: fp32). */
+const ACTIVATION_TYPES: Record<number, string> = { 0: 'fp32', 1: 'fp32', 2: 'fp16', 3: 'bf16', 4: 'int8' };
 
 /** Greedy generation, FP and compressed one above the other, aligned (one row per model); '' when the report has none. */
 export function generationTable(r: Report): string {
