@@ -87,6 +87,18 @@ export function checkReport(r: unknown): string | null {
   if (!isObj(m) || !isObj(m.fp) || !isObj(m.quantized)) return 'report.metrics must have fp and quantized';
   const s = r.size as Obj;
   if (!isObj(s) || !isNum(s.fp_bytes) || !isNum(s.quantized_bytes) || !isNum(s.bits_per_weight)) return 'report.size must have fp_bytes, quantized_bytes, bits_per_weight';
+  if (r.accuracy_level !== undefined && !isNum(r.accuracy_level)) return 'report.accuracy_level must be a number';
+  const d = m.decode_latency as Obj | undefined;
+  if (d !== undefined) {
+    const t = (x: unknown) => isObj(x) && isNum(x.prefill_ms) && isNum(x.decode_ms_per_token);
+    if (!isObj(d) || !isStr(d.mode) || !isNum(d.prompt_tokens) || !t(d.fp) || !t(d.quantized)) return 'report.metrics.decode_latency must have mode, prompt_tokens and fp/quantized {prefill_ms, decode_ms_per_token}';
+  }
+  const g = m.generation as Obj | undefined;
+  if (g !== undefined) {
+    const side = (x: unknown) => isObj(x) && isStr(x.text) && Array.isArray(x.ids) && x.ids.every(isNum);
+    if (!isObj(g) || !isStr(g.prompt) || !isNum(g.tokens) || !isStr(g.mode) || !side(g.fp) || !side(g.quantized) || !(g.first_divergence === null || isNum(g.first_divergence)))
+      return 'report.metrics.generation must have prompt, tokens, mode, fp/quantized {text, ids} and first_divergence (a number or null)';
+  }
   if (!Array.isArray(r.layers)) return 'report.layers must be an array';
   for (let i = 0; i < r.layers.length; i++) {
     const e = checkLayerReport(r.layers[i], i);

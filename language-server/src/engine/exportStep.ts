@@ -2,7 +2,7 @@
  * The job's export step, in one place: per-layer results → compressed model bytes (engine/export) →
  * atomic write (temp file + rename; never the input).
  */
-import type { JobPlan } from '../protocol/plan';
+import { DEFAULT_ACCURACY_LEVEL, type JobPlan } from '../protocol/plan';
 import type { OnnxModel } from './onnx/model';
 import type { QuantizedLayer } from './quantize/quantizeLayers';
 import { exportModelProto } from './export/exportModel';
@@ -24,10 +24,10 @@ function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inp
  * layer written in another format than asked for (whose report `bits_per_weight` becomes 32).
  */
 export async function exportAndWrite(
-  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath'>, signal?: AbortSignal,
+  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath' | 'accuracyLevel'>, signal?: AbortSignal,
   write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
 ): Promise<{ bytes: number; dataPath?: string; warnings: string[] }> {
-  const r = exportModelProto(model, layers.map(toResult), { format: plan.format });
+  const r = exportModelProto(model, layers.map(toResult), { format: plan.format, accuracyLevel: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL });
   checkInterfaceKept(model.graph, r.proto.graph!, model.path);
   signal?.throwIfAborted();
   const inputExternal = model.graph.initializer.some((t) => t.dataLocation === 1);

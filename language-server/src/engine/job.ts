@@ -12,6 +12,9 @@ import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics }
 import { calibrationFeeds } from './calibrate/calibrationData';
 import { resolveTextOffsets, textWindows } from './data/text';
 import { evaluateText } from './evaluate/evaluateText';
+import { evaluateDecoding } from './evaluate/decoding';
+import { loadTokenizer } from './data/tokenizer';
+import { DEFAULT_ACCURACY_LEVEL } from '../protocol/plan';
 import { evaluateTextAgreement } from './evaluate/evaluateTextAgreement';
 import { evaluateTensors } from './evaluate/evaluateTensors';
 import { evaluateImages } from './tasks/evaluateImages';
@@ -26,6 +29,7 @@ import { buildReport } from './report/buildReport';
 import { reportText, writeHistory } from './report/writeReport';
 import { lockOutput } from './outputLock';
 import { commitStaged, createStaging, removeStaging } from './outputCommit';
+import { shareTiedTables } from './quantize/tiedTables';
 
 export interface JobOptions {
   signal?: AbortSignal;
@@ -55,7 +59,8 @@ export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: Jo
 }> {
   const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
   const warnings: string[] = [];
-  const skipped = plan.layers.length - layers.length;
+  // Embedding tables (Gather) are lookups: they never have a Hessian, and that is not worth a warning.
+  const skipped = plan.layers.length - layers.length - planLayers(plan, model).filter((l) => l.op === 'Gather').length;
   if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}); their rel_error is the plain weight error`);
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
   const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs);
@@ -123,6 +128,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       outModel = prep.model;
       quantized = await quantizeLayers({ plan, model: statisticsView(outModel, planLayers(plan, outModel)), ops, stats: prep.stats, prepared: prep.details, signal, onProgress });
     }
+    shareTiedTables(quantized, outModel);
     t = lap('quantize', t);
 
     signal?.throwIfAborted();
@@ -144,6 +150,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       fpBytes: (await stat(plan.modelPath)).size, quantizedBytes: exported.bytes,
       calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
       fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings,
+      decodeLatency: ev.decodeLatency, generation: ev.generation,
     });
     const stagedReport = join(staging, 'report.json');
     await writeFile(stagedReport, reportText(report), { flag: 'wx' });
@@ -168,15 +175,17 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
 async function evaluate(plan: JobPlan, model: OnnxModel, quantizedPath: string, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
   fp: QualityMetrics; quantized: QualityMetrics; kl?: Report['metrics']['kl_divergence']; top1?: number;
   agreement?: Report['metrics']['output_agreement'];
+  decodeLatency?: Report['metrics']['decode_latency']; generation?: Report['metrics']['generation'];
 }> {
   const e = plan.evaluation;
+  const accuracyLevel = plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
   if (e.kind === 'none') return { fp: {}, quantized: {} };
   if (e.kind === 'images') {
     const r = await evaluateImages(e, plan.modelPath, quantizedPath, { threads: plan.threads, signal: opts.signal });
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
   if (e.kind === 'tensors') {
-    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, quantizedPath, { threads: plan.threads, signal: opts.signal });
+    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, quantizedPath, { threads: plan.threads, signal: opts.signal, accuracyLevel });
     warnings.push(...r.warnings);
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
@@ -191,16 +200,29 @@ async function evaluate(plan: JobPlan, model: OnnxModel, quantizedPath: string, 
   if (!['perplexity', 'kl_divergence', 'top1_agreement'].some((m) => want.has(m as Metric)))
     return { fp: agreement?.fp ?? {}, quantized: agreement?.quantized ?? {}, agreement: agreement?.outputAgreement };
   const r = await evaluateText({
-    fpModel: plan.modelPath, quantizedModel: quantizedPath, windows, threads: plan.threads, signal: opts.signal, inputs: plan.inputs,
+    fpModel: plan.modelPath, quantizedModel: quantizedPath, windows, threads: plan.threads, signal: opts.signal, accuracyLevel, inputs: plan.inputs,
     onBatch: (done, total) => opts.onProgress?.({ stage: 'evaluate', message: `batch ${done}/${total}`, fraction: done / total }),
   });
   const fp: QualityMetrics = {}, quantized: QualityMetrics = {};
   if (want.has('perplexity')) { fp.perplexity = r.fp.perplexity; quantized.perplexity = r.quantized!.perplexity; }
   if (want.has('latency')) { fp.latency_ms = r.fp.latency_ms; quantized.latency_ms = r.quantized!.latency_ms; }
+  // Generation and prefill/decode latency decode token by token (through the KV cache when there is one).
+  let decoding: Awaited<ReturnType<typeof evaluateDecoding>> = {};
+  if (e.generate || want.has('latency')) {
+    opts.onProgress?.({ stage: 'evaluate', message: e.generate ? `generating ${e.generate.tokens} tokens with both models` : 'timing prefill and decode' });
+    const tokenizer = await loadTokenizer(e.tokenizerPath);
+    const promptIds = e.generate ? tokenizer.encode(e.generate.prompt) : Array.from(windows.ids.subarray(0, windows.sequenceLength), Number);
+    decoding = await evaluateDecoding({
+      fpModel: plan.modelPath, quantizedModel: quantizedPath, threads: plan.threads, accuracyLevel, inputs: plan.inputs, signal: opts.signal,
+      generate: e.generate ? { prompt: e.generate.prompt, promptIds, tokens: e.generate.tokens, decode: (ids) => tokenizer.decode(ids) } : undefined,
+      latency: want.has('latency') ? { promptIds, decodeTokens: e.generate?.tokens ?? 16 } : undefined,
+    });
+  }
   return {
     fp, quantized,
     kl: want.has('kl_divergence') ? r.kl_divergence : undefined,
     top1: want.has('top1_agreement') ? r.top1_agreement : undefined,
+    decodeLatency: decoding.latency, generation: decoding.generation,
     agreement: agreement?.outputAgreement,
   };
 }

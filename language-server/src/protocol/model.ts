@@ -13,6 +13,13 @@ export interface LayerInfo {
   params: number;
   dtype: 'float32' | 'float16';
   quantizable: boolean;
+  /**
+   * An embedding table read by `Gather` (rows = vocabulary, cols = hidden; groups run along the hidden
+   * axis). Opt-in: quantized only when a `layers:` rule matches it, with `rtn` unless the rule names a method.
+   */
+  embedding?: boolean;
+  /** The other layer of a tied table (one weight read by a Gather and by a MatMul/Gemm head). */
+  tiedWith?: string;
   /** Why a weight-bearing op is not quantizable (only when quantizable is false). */
   reason?: string;
 }

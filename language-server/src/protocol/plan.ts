@@ -12,6 +12,9 @@ export type Method = (typeof METHODS)[number];
 export const EXPORT_FORMATS = ['matmulnbits', 'qdq', 'packed', 'fake'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/** MatMulNBits accuracy_level when the recipe gives none: 4 = int8 activations, the fast CPU level. */
+export const DEFAULT_ACCURACY_LEVEL = 4;
+
 /** One layer's resolved configuration (after all recipe rules). */
 export interface LayerPlan {
   /** Layer name = the weight tensor's name in the model. */
@@ -51,8 +54,11 @@ export type InputOverride = InputRule | number;
 
 export type Metric = 'perplexity' | 'kl_divergence' | 'top1_agreement' | 'size' | 'latency' | 'output_agreement' | 'accuracy' | 'cer';
 
+/** Greedy generation of `tokens` new tokens from `prompt` (text evaluation only). */
+export interface GeneratePlan { prompt: string; tokens: number }
+
 export type EvaluationPlan =
-  | { kind: 'text'; textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; offset?: number; metrics: Metric[] }
+  | { kind: 'text'; textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; offset?: number; metrics: Metric[]; generate?: GeneratePlan }
   | { kind: 'tensors'; path: string; samples: number; metrics: Metric[] }
   | { kind: 'images'; path: string; samples: number; image: ImageInputPlan; labelsPath?: string; metrics: Metric[] }
   | { kind: 'none'; metrics: Metric[] };
@@ -73,6 +79,8 @@ export interface JobPlan {
   skipped: { name: string; rule: number }[];
   threads: number;
   seed: number;
+  /** MatMulNBits accuracy_level written and evaluated (0 = unset/exact, 4 = int8 activations; default 4). */
+  accuracyLevel?: number;
   /** The recipe's `inputs:` overrides of the input-binding rules, by graph input name. */
   inputs?: Record<string, InputOverride>;
 }

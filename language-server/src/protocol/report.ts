@@ -23,6 +23,8 @@ export interface Report {
   model: string;
   output: string;
   format: 'matmulnbits' | 'qdq' | 'packed' | 'fake';
+  /** MatMulNBits accuracy_level the model was written and evaluated with (0 = unset/exact, 4 = int8 activations). */
+  accuracy_level?: number;
   calibration: { kind: string; samples: number; tokens?: number; mode: string };
   metrics: {
     fp: QualityMetrics;
@@ -31,6 +33,10 @@ export interface Report {
     top1_agreement?: number;
     /** Output agreement with FP for any model (cosine, SQNR in dB, argmax agreement). */
     output_agreement?: { cosine: number; sqnr_db: number; argmax_agreement: number };
+    /** Prefill and per-token decode latency, FP vs compressed (text models, metric `latency`). */
+    decode_latency?: DecodeLatency;
+    /** Greedy generation from `evaluate.generate.prompt` with both models. */
+    generation?: GenerationReport;
   };
   size: {
     fp_bytes: number;
@@ -44,6 +50,33 @@ export interface Report {
   layers: LayerReport[];
   timings_s: { load: number; calibrate: number; quantize: number; export: number; evaluate: number; total: number };
   warnings: string[];
+}
+
+/**
+ * How a decoder's latency was measured: batch 1, a prefill of `prompt_tokens`, then `decode_tokens`
+ * greedy single-token steps, through the KV cache (`kv_cache`) or by re-running the whole sequence
+ * (`full_sequence`, graphs without a cache). Medians (of 5 prefills, of every step) after a warm-up.
+ */
+export interface DecodeLatency {
+  mode: 'kv_cache' | 'full_sequence';
+  prompt_tokens: number;
+  decode_tokens: number;
+  /** onnxruntime intra-op threads (0 = its default). */
+  threads: number;
+  fp: { prefill_ms: number; decode_ms_per_token: number };
+  quantized: { prefill_ms: number; decode_ms_per_token: number };
+}
+
+/** Greedy generation of `tokens` new tokens after `prompt`, FP vs compressed. */
+export interface GenerationReport {
+  prompt: string;
+  prompt_tokens: number;
+  tokens: number;
+  mode: 'kv_cache' | 'full_sequence';
+  fp: { text: string; ids: number[] };
+  quantized: { text: string; ids: number[] };
+  /** First generated position (0-based) where the two differ; null when they agree throughout. */
+  first_divergence: number | null;
 }
 
 export interface LayerReport {
@@ -67,6 +100,11 @@ export interface LayerReport {
   runtime_bits_per_weight?: number;
   /** Rule indices in the recipe that governed this layer. */
   rules: number[];
+  /**
+   * The other side of a tied table (an embedding Gather and the LM head reading one tensor), when both
+   * were quantized: they share one quantized table, and its params count once in `size`.
+   */
+  tied_with?: string;
   /** Method internals for the panels; each present only for the methods that produce it. */
   gptq?: { loss: number; damp: number; damp_retries: number };
   awq?: { alpha: number; clip_ratio?: number };

@@ -111,6 +111,10 @@ function checkMap(recipe: Recipe, node: RNode, fields: Record<string, FieldSchem
       if (!e.value) continue;
       if (e.value.kind !== 'map') { push(recipe, { span: e.value.span, severity: 'error', message: `\`${path}\` must be a mapping.`, code: 'type' }); continue; }
       checkMap(recipe, e.value, f.fields, path, `\`${path}\``);
+      const mapNode = e.value;
+      for (const [k, sub] of Object.entries(f.fields)) {
+        if (sub.required && !mapNode.entries.some((x) => x.key === k)) push(recipe, { span: e.keySpan, severity: 'error', message: `\`${path}\` needs \`${k}\`.`, code: 'missing-key', data: { key: k } });
+      }
       continue;
     }
     const v = checkValue(recipe, e, f, path);

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { LayerInfo, ModelSummary } from '../protocol/model';
 import { bindInputs, InputBindingError } from './inputBinding';
-import type { JobPlan, LayerPlan, Method, ExportFormat, CalibrationPlan, EvaluationPlan, Metric, ImageInputPlan, InputOverride } from '../protocol/plan';
+import { DEFAULT_ACCURACY_LEVEL, type JobPlan, type LayerPlan, type Method, type ExportFormat, type CalibrationPlan, type EvaluationPlan, type Metric, type ImageInputPlan, type InputOverride } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA, didYouMean } from './schema';
 import { compilePattern, DOCUMENT_MATCH_STEPS, matchBudget, MatchBudgetExceeded, nameTrie } from './match';
 import type { Recipe, Field, Rule } from './checkRecipe';
@@ -90,10 +90,13 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       skip: false, settings: {}, rules: [],
       from: { method: def('method'), bits: def('bits'), group_size: def('group_size'), symmetric: def('symmetric') },
     };
+    // Embedding tables are opt-in: skipped unless a rule matches them, rtn unless a rule names a method.
+    if (layer.embedding) { e.skip = true; e.method = 'rtn'; e.from.method = undefined; }
     let ruleSettings: Record<string, unknown> = Object.fromEntries(Object.entries(recipe.defaultSettings).map(([k, f]) => [k, f.value]));
     for (const i of table.byLayer.get(layer.name) ?? []) {
       const r = recipe.rules[i];
       e.rules.push(i);
+      if (layer.embedding && !r.skip) e.skip = false;
       if (r.method) { e.method = r.method.value; e.from.method = r.method; }
       if (r.bits) { e.bits = r.bits.value; e.from.bits = r.bits; }
       if (r.group_size) { e.groupSize = r.group_size.value; e.from.group_size = r.group_size; }
@@ -138,6 +141,32 @@ export function deadRules(recipe: Recipe, matches: string[][]): number[] {
 
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
+/**
+ * Embedding tables: a method that needs activations cannot quantize a table alone (nothing multiplies
+ * it); a tied table (Gather + head, one tensor) quantized on both sides is stored once, so both sides
+ * must ask for the same bits, group size and symmetry.
+ */
+function tiedDiagnostics(effective: EffectiveLayer[], fallback: Span): RecipeDiagnostic[] {
+  const out: RecipeDiagnostic[] = [];
+  const byName = new Map(effective.map((e) => [e.layer.name, e]));
+  for (const e of effective) {
+    if (!e.layer.embedding || e.skip) continue;
+    const head = e.layer.tiedWith ? byName.get(e.layer.tiedWith) : undefined;
+    const headPlanned = head && !head.skip;
+    if (METHOD_INFO[e.method].needsCalibration && !headPlanned) {
+      out.push({ span: e.from.method?.span ?? fallback, severity: 'error', code: 'embedding-method', message: `\`${e.layer.name}\` is an embedding table (Gather): nothing multiplies it with activations, so ${e.method} has no calibration statistics; use method: rtn (the default for tables)${e.layer.tiedWith ? ` or quantize its tied head \`${e.layer.tiedWith}\` too` : ''}.` });
+    }
+    if (!head || !headPlanned) continue;
+    const diff = (['bits', 'groupSize', 'symmetric'] as const).filter((k) => e[k] !== head[k]);
+    if (!diff.length) continue;
+    const key = ({ bits: 'bits', groupSize: 'group_size', symmetric: 'symmetric' } as const)[diff[0]];
+    const show = (x: EffectiveLayer) => `${x.bits}-bit, group ${x.groupSize}${x.symmetric ? ', symmetric' : ''}`;
+    const span = e.from[key]?.span ?? head.from[key]?.span ?? fallback;
+    out.push({ span, severity: 'error', code: 'tied-formats', message: `\`${e.layer.name}\` and \`${head.layer.name}\` are one tied table (the embedding and the LM head read the same tensor), stored once; they cannot be two formats (${show(e)} vs ${show(head)}). Give both the same bits, group_size and symmetric, or skip one.` });
+  }
+  return out;
+}
+
 /** Model-dependent diagnostics (patterns, dead rules, bits/format, group sizes). */
 export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): RecipeDiagnostic[] {
   const out: RecipeDiagnostic[] = [];
@@ -166,7 +195,9 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
   };
   const fallback: Span = formatField?.span ?? { start: 0, end: 0 };
   const list = (names: string[]) => names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
-  for (const e of effectiveLayers(recipe, layers)) {
+  const effective = effectiveLayers(recipe, layers);
+  out.push(...tiedDiagnostics(effective, fallback));
+  for (const e of effective) {
     if (e.skip) continue;
     const name = e.layer.name; const info = METHOD_INFO[e.method];
     let stored = format;
@@ -215,6 +246,7 @@ export function recipeDiagnostics(recipe: Recipe, recipePath: string): RecipeDia
   }
   if (v['calibration.text'] && !v['calibration.tokenizer']) out.push({ span: v['calibration.text'].keySpan, severity: 'error', message: '`calibration.text` needs `calibration.tokenizer`.', code: 'missing-key', data: { key: 'tokenizer' } });
   if (v['evaluate.text'] && !v['evaluate.tokenizer'] && !v['calibration.tokenizer']) out.push({ span: v['evaluate.text'].keySpan, severity: 'error', message: '`evaluate.text` needs a tokenizer (`evaluate.tokenizer` or `calibration.tokenizer`).', code: 'missing-key', data: { key: 'tokenizer' } });
+  if (v['evaluate.generate.prompt'] && !v['evaluate.text']) out.push({ span: v['evaluate.generate.prompt'].keySpan, severity: 'error', message: '`evaluate.generate` needs `evaluate.text` (and a tokenizer): generation runs with the text evaluation of a language model.', code: 'missing-key', data: { key: 'text' } });
   const sources = ['text', 'tensors', 'images'].filter((k) => v[`calibration.${k}`]);
   if (!sources.length) {
     const methodFields = [v['defaults.method'], ...recipe.rules.map((r) => r.method)].filter((f): f is Field<unknown> => Boolean(f));
@@ -300,18 +332,22 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
   const es = num('evaluate.samples', 16);
   const tok = p('evaluate.tokenizer') ?? p('calibration.tokenizer');
   let evaluation: EvaluationPlan;
-  if (p('evaluate.text') && tok) evaluation = { kind: 'text', textPath: p('evaluate.text')!, tokenizerPath: tok, samples: es, sequenceLength: num('evaluate.sequence_length', 256), offset: num('evaluate.offset', 0), metrics };
+  const generate = v['evaluate.generate.prompt'] ? { prompt: String(v['evaluate.generate.prompt'].value), tokens: num('evaluate.generate.tokens', 32) } : undefined;
+  if (p('evaluate.text') && tok) evaluation = { kind: 'text', textPath: p('evaluate.text')!, tokenizerPath: tok, samples: es, sequenceLength: num('evaluate.sequence_length', 256), offset: num('evaluate.offset', 0), metrics, ...(generate ? { generate } : {}) };
   else if (p('evaluate.tensors')) evaluation = { kind: 'tensors', path: p('evaluate.tensors')!, samples: es, metrics };
   else if (p('evaluate.images')) evaluation = { kind: 'images', path: p('evaluate.images')!, samples: es, image: image(recipe, 'evaluate'), labelsPath: p('evaluate.labels'), metrics };
   else evaluation = { kind: 'none', metrics: metrics.filter((m) => m === 'size') };
   const eff = effectiveLayers(recipe, layers);
-  const planLayers: LayerPlan[] = eff.filter((e) => !e.skip).map((e) => ({ name: e.layer.name, method: e.method, bits: e.bits, groupSize: e.groupSize, symmetric: e.symmetric, settings: e.settings, rules: e.rules }));
-  const skipped = eff.filter((e) => e.skip).map((e) => ({ name: e.layer.name, rule: recipe.rules.indexOf(recipe.rules.filter((r: Rule) => r.skip === e.from.skip)[0]) }));
+  const planned = new Set(eff.filter((e) => !e.skip).map((e) => e.layer.name));
+  // A tied table whose head is planned takes the head's codes (engine/quantize/tiedTables.ts); its own pass is plain rtn.
+  const sharesHead = (e: EffectiveLayer) => Boolean(e.layer.embedding && e.layer.tiedWith && planned.has(e.layer.tiedWith));
+  const planLayers: LayerPlan[] = eff.filter((e) => !e.skip).map((e) => ({ name: e.layer.name, method: sharesHead(e) ? 'rtn' : e.method, bits: e.bits, groupSize: e.groupSize, symmetric: e.symmetric, settings: sharesHead(e) ? {} : e.settings, rules: e.rules }));
+  const skipped = eff.filter((e) => e.skip && e.from.skip).map((e) => ({ name: e.layer.name, rule: recipe.rules.indexOf(recipe.rules.filter((r: Rule) => r.skip === e.from.skip)[0]) }));
   const outputPath = p('output')!;
   const plan: JobPlan = {
     recipePath, modelPath: p('model')!, outputPath, reportPath: reportPathFor(outputPath),
     format: (v.format?.value as ExportFormat) ?? 'matmulnbits', calibration, evaluation, layers: planLayers, skipped,
-    threads: num('threads', 0), seed: num('seed', 0),
+    threads: num('threads', 0), seed: num('seed', 0), accuracyLevel: num('accuracy_level', DEFAULT_ACCURACY_LEVEL),
   };
   if (Object.keys(recipe.inputs).length) plan.inputs = Object.fromEntries(Object.entries(recipe.inputs).map(([k, f]) => [k, f.value as InputOverride]));
   return { plan, diagnostics };

@@ -121,7 +121,7 @@ function layerItems(a: RecipeAnalysis, quoted: boolean, range: Range): Completio
   const layers = (a.layers ?? []).filter((l) => l.quantizable);
   const names = layers.map((l) => l.name);
   const items: CompletionItem[] = layers.slice(0, MAX_ITEMS).map((l, i) => ({
-    label: l.name, kind: CompletionItemKind.Field, detail: `${l.op} [${l.shape.join('×')}] · ${l.params.toLocaleString('en-US')} params`,
+    label: l.name, kind: CompletionItemKind.Field, detail: `${l.op} [${l.shape.join('×')}] · ${l.params.toLocaleString('en-US')} params${l.embedding ? ' · embedding table (opt-in)' : ''}${l.tiedWith ? ` · tied with ${l.tiedWith}` : ''}`,
     textEdit: { range, newText: l.name }, sortText: `1${String(i).padStart(5, '0')}`,
   }));
   for (const p of suggestPatterns(names).slice(0, 200)) {

@@ -9,7 +9,7 @@ describe('lowbit inspect / dispatch (real process)', () => {
     const r = await runCli(['inspect', stories.model, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as ModelSummary;
-    const q = s.layers.filter((l) => l.quantizable);
+    const q = s.layers.filter((l) => l.quantizable && !l.embedding);
     assert.equal(q.length, 36);
     assert.deepEqual(q.find((l) => l.name === 'layers.0.w1')?.shape, [172, 64]);
     assert.equal(s.inputs[0].name, 'input_ids');
@@ -18,7 +18,7 @@ describe('lowbit inspect / dispatch (real process)', () => {
     const r = await runCli(['inspect', stories.model]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /layers\.4\.w2\s+MatMul\s+64x172/);
-    assert.match(r.stdout, /tok_embeddings\s+Gather.*no: embedding/);
+    assert.match(r.stdout, /tok_embeddings\s+Gather.*yes \(embedding, opt-in\)/);
   });
   test('exit codes: missing model 1, usage 2, unknown command 2, --version 0', async () => {
     const missing = await runCli(['inspect', '/nonexistent/model.onnx']);

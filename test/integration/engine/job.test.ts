@@ -72,7 +72,8 @@ describe('runJob failures leave nothing behind', { skip: skipNoShared }, () => {
     writeFileSync(file, 'x');
     await assert.rejects(runJob(storiesPlan({ outputPath: join(file, 'out.onnx'), layers: layerPlans('rtn', 4) })), /output .*a-file\/out\.onnx: folder .* is not writable/);
     await assert.rejects(runJob(storiesPlan({ outputPath: stories.model, layers: layerPlans('rtn', 4) })), /is the input model/);
-    await assert.rejects(runJob(storiesPlan({ layers: layerPlans('rtn', 4, 32, ['tok_embeddings']) })), /layer tok_embeddings is not quantizable/);
+    // An embedding table has no activations to calibrate on: a calibrated method is refused, naming it.
+    await assert.rejects(runJob(storiesPlan({ layers: layerPlans('gptq', 4, 32, ['tok_embeddings']) })), /layer tok_embeddings: method gptq needs calibration statistics/);
   });
   test('a method without a kernel is a clear error naming the layer, not a fallback', async () => {
     const plan = storiesPlan({ layers: layerPlans('nope' as Method, 4, 32, ['layers.0.wq']) });

@@ -18,7 +18,7 @@ function windows(stream: number[], offset: number, count: number): ort.Tensor {
 
 /** Per-tensor max|x| and per-channel max|x| of every layer input over the calibration batch. */
 async function calibrate(model: OnnxModel, feeds: Record<string, ort.Tensor>) {
-  const names = model.layers.filter((l) => l.quantizable).map((l) => l.input);
+  const names = model.layers.filter((l) => l.quantizable && !l.embedding).map((l) => l.input);
   const sess = await ort.InferenceSession.create(model.withExtraOutputs(names));
   const r = await sess.run(feeds);
   const tensorMax = new Map<string, number>();
@@ -40,7 +40,7 @@ async function calibrate(model: OnnxModel, feeds: Record<string, ort.Tensor>) {
 function fakeQuantWeights(model: OnnxModel, bits: number): OnnxModel {
   const st = new EditState(model);
   const qmax = 2 ** (bits - 1) - 1;
-  for (const l of model.layers.filter((x) => x.quantizable)) {
+  for (const l of model.layers.filter((x) => x.quantizable && !x.embedding)) {
     const w = st.read(l.nodeRef, l.weightInput); // MatMul: [in, out]
     const [rows, cols] = w.dims;
     for (let o = 0; o < cols; o++) {
@@ -73,7 +73,7 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
   let calibFeeds: Record<string, ort.Tensor>;
   let fp: Float32Array;
   const actQuant = (m: OnnxModel, bits: number, shrink = 1): Record<string, ActivationQuant> =>
-    Object.fromEntries(m.layers.filter((l) => l.quantizable).map((l) => {
+    Object.fromEntries(m.layers.filter((l) => l.quantizable && !l.embedding).map((l) => {
       const q = symmetricActivationQuant(calib.tensorMax.get(model.layerInput(l.name))!, bits);
       return [l.name, { ...q, scale: q.scale / shrink }];
     }));
@@ -137,7 +137,7 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
     assert.ok(eFold < 1e-5, `smoothing alone must be exact (rel err ${eFold})`);
     const sCalib = await calibrate(smoothed, calibFeeds);
     const w8 = fakeQuantWeights(smoothed, 8);
-    const quant = Object.fromEntries(w8.layers.filter((l) => l.quantizable).map((l) => [l.name, symmetricActivationQuant(sCalib.tensorMax.get(smoothed.layerInput(l.name))!, 8)]));
+    const quant = Object.fromEntries(w8.layers.filter((l) => l.quantizable && !l.embedding).map((l) => [l.name, symmetricActivationQuant(sCalib.tensorMax.get(smoothed.layerInput(l.name))!, 8)]));
     const e = relErr(await runModel(insertActivationQdq(w8, quant).serialize(), evalFeeds, 'logits'), fp);
     t.diagnostic(`SmoothQuant α=0.5 W8A8 logits rel err ${e.toFixed(4)}`);
     assert.ok(e < 0.1, `SmoothQuant W8A8 rel err ${e}`);

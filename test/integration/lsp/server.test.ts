@@ -42,8 +42,10 @@ describe('language server over stdio on stories260K', { skip }, () => {
   test('completion offers the real model\'s layer names and patterns', async () => {
     const items = await s.conn.sendRequest(rpc.CompletionRequest.type, { textDocument: { uri }, position: { line: 12, character: 11 } }) as rpc.CompletionItem[];
     const names = items.map((i) => i.label);
-    for (const n of ['layers.0.wq', 'layers.4.w3', 'output', 'layers.*.w2']) assert.ok(names.includes(n), n);
-    assert.equal(items.filter((i) => i.kind === rpc.CompletionItemKind.Field).length, 36);
+    for (const n of ['layers.0.wq', 'layers.4.w3', 'output', 'layers.*.w2', 'tok_embeddings']) assert.ok(names.includes(n), n);
+    // 36 MatMul layers and the embedding table, which a rule may name (opt-in).
+    assert.equal(items.filter((i) => i.kind === rpc.CompletionItemKind.Field).length, 37);
+    assert.match(items.find((i) => i.label === 'tok_embeddings')!.detail!, /^Gather \[512×64\] · 32,768 params · embedding table \(opt-in\)$/);
   });
 
   test('hover on a pattern lists the layers it matches', async () => {

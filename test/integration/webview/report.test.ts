@@ -92,3 +92,31 @@ test('report panel renders a report recorded from a real engine run (stories260K
   assert.deepEqual(p.problems, []);
   await p.close();
 });
+
+test('report panel shows prefill/decode latency and the two generated texts side by side', async () => {
+  const r = structuredClone(gptq);
+  r.accuracy_level = 4;
+  r.metrics.decode_latency = { mode: 'kv_cache', prompt_tokens: 5, decode_tokens: 24, threads: 2, fp: { prefill_ms: 0.9, decode_ms_per_token: 0.42 }, quantized: { prefill_ms: 0.7, decode_ms_per_token: 0.25 } };
+  r.metrics.generation = {
+    prompt: 'Once upon a time', prompt_tokens: 5, tokens: 4, mode: 'kv_cache',
+    fp: { text: ', there was a', ids: [261, 378, 432, 383] }, quantized: { text: ', there lived <b>x</b>', ids: [261, 378, 500, 383] }, first_divergence: 2,
+  };
+  const p = await h.open('report');
+  await p.send({ type: 'report', report: r, reportPath: 'x', history: [] });
+  const row = (m: string) => p.page.locator(`#metrics tr[data-metric="${m}"] td`).allTextContents();
+  assert.deepEqual(await row('Prefill (ms, 5 tokens)'), ['Prefill (ms, 5 tokens)', '0.90', '0.70']);
+  assert.deepEqual(await row('Decode (ms / token, KV cache)'), ['Decode (ms / token, KV cache)', '0.420', '0.250']);
+  assert.equal(await p.page.locator('#generation td[data-model="fp"]').textContent(), ', there was a');
+  // Text is shown as text, never as markup.
+  assert.equal(await p.page.locator('#generation td[data-model="quantized"]').textContent(), ', there lived <b>x</b>');
+  assert.equal(await p.page.locator('#generation b').count(), 0);
+  assert.match(await p.page.locator('#generation p').textContent() ?? '', /first divergence at token 2/);
+  assert.match(await p.page.locator('header').textContent() ?? '', /accuracy_level 4/);
+  await p.screenshot('report-generation');
+  // A generation block of the wrong shape is refused with a message naming it.
+  const bad = structuredClone(r); bad.metrics.generation.first_divergence = 'two';
+  await p.send({ type: 'report', report: bad, reportPath: 'x', history: [] });
+  assert.match(await p.page.locator('#error').textContent() ?? '', /metrics\.generation must have/);
+  assert.deepEqual(p.problems, []);
+  await p.close();
+});

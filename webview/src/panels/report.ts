@@ -30,7 +30,33 @@ function metricRows(r: Report, cmp?: Report): [string, string, string, string?][
     ['Latency (ms / batch)', fmt(m.fp.latency_ms, 2), fmt(m.quantized.latency_ms, 2), c && fmt(c.quantized.latency_ms, 2)],
   ];
   if (m.output_agreement) rows.push(['Output cosine', '1.000', fmt(m.output_agreement.cosine, 4), c && fmt(c.output_agreement?.cosine, 4)]);
+  const d = m.decode_latency, cd = c?.decode_latency;
+  if (d) {
+    rows.push([`Prefill (ms, ${d.prompt_tokens} tokens)`, fmt(d.fp.prefill_ms, 2), fmt(d.quantized.prefill_ms, 2), c && fmt(cd?.quantized.prefill_ms, 2)]);
+    rows.push([`Decode (ms / token, ${d.mode === 'kv_cache' ? 'KV cache' : 'full sequence'})`, fmt(d.fp.decode_ms_per_token, 3), fmt(d.quantized.decode_ms_per_token, 3), c && fmt(cd?.quantized.decode_ms_per_token, 3)]);
+  }
   return rows;
+}
+
+/** Greedy generation: FP and compressed text side by side, the first diverging token marked. */
+function renderGeneration(r: Report): HTMLElement | undefined {
+  const g = r.metrics.generation;
+  if (!g) return undefined;
+  const section = el('section', 'generation');
+  section.id = 'generation';
+  const at = g.first_divergence === null ? 'identical' : `first divergence at token ${g.first_divergence}`;
+  section.append(el('h2', undefined, 'Generation'), el('p', 'meta', `${g.tokens} tokens from “${g.prompt}” (${g.mode === 'kv_cache' ? 'through the KV cache' : 'full-sequence'}) · ${at}`));
+  const t = el('table', 'generation');
+  const h = t.createTHead().insertRow();
+  for (const s of ['FP32', 'Compressed']) h.appendChild(el('th', undefined, s));
+  const row = t.createTBody().insertRow();
+  for (const [key, text] of [['fp', g.fp.text], ['quantized', g.quantized.text]] as const) {
+    const td = row.insertCell();
+    td.dataset.model = key;
+    td.textContent = text;
+  }
+  section.append(t);
+  return section;
 }
 
 function renderMetrics(host: HTMLElement, r: Report, cmp?: Report): void {
@@ -66,6 +92,7 @@ function render(): void {
   if (!r) { root.replaceChildren(el('p', 'empty', 'No report yet: run “Lowbit: Compress and Evaluate”.')); return; }
   const header = el('header');
   header.append(el('h1', undefined, 'Compression report'), badge(r.format), badge(`${r.layers.length} layers`));
+  if (r.accuracy_level !== undefined) header.append(badge(`accuracy_level ${r.accuracy_level}`));
   const meta = el('p', 'meta', `${r.model} → ${r.output} · ${r.created_at} · calibration ${r.calibration.kind} × ${r.calibration.samples}`);
   meta.id = 'meta';
   const compareBar = el('div', 'toolbar');
@@ -85,7 +112,8 @@ function render(): void {
   table.id = 'layer-table';
   const warnings = el('ul', 'warnings');
   for (const w of r.warnings) warnings.appendChild(el('li', undefined, w));
-  root.replaceChildren(header, meta, compareBar, metrics, el('h2', undefined, 'Per-layer relative output error'), chartBox, table, warnings);
+  const generation = renderGeneration(r);
+  root.replaceChildren(header, meta, compareBar, metrics, ...(generation ? [generation] : []), el('h2', undefined, 'Per-layer relative output error'), chartBox, table, warnings);
   const cmpByName = new Map(state.compare?.layers.map((l) => [l.name, l.rel_error]));
   drawChart(canvas, r.layers.map((l) => l.name), [
     { label: 'this run', values: r.layers.map((l) => l.rel_error) },

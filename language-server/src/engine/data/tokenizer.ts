@@ -8,6 +8,8 @@ export interface TextTokenizer {
    * applies (for Llama tokenizers: a BOS `<s>` before the text); without it, the bare ids.
    */
   encode(text: string, special?: boolean): number[];
+  /** The text of token ids, special tokens (BOS/EOS) left out. */
+  decode(ids: readonly number[]): string;
   /** Vocabulary size as declared by the tokenizer model (added tokens included). */
   vocabSize: number;
 }
@@ -54,5 +56,6 @@ async function load(path: string): Promise<TextTokenizer> {
   return {
     vocabSize,
     encode: (text: string, special = true) => tok.encode(text, { add_special_tokens: special }).ids,
+    decode: (ids: readonly number[]) => tok.decode([...ids], { skip_special_tokens: true }),
   };
 }

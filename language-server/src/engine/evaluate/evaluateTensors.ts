@@ -27,12 +27,12 @@ export interface TensorsEvaluationResult {
  */
 export async function evaluateTensors(
   e: TensorsEvaluation, summary: Pick<ModelSummary, 'path' | 'inputs'>, quantizedModel: string,
-  opts: { threads: number; signal?: AbortSignal },
+  opts: { threads: number; signal?: AbortSignal; accuracyLevel?: number },
 ): Promise<TensorsEvaluationResult> {
   const want = new Set(e.metrics);
   const set = tensorCalibrationFeeds(e, summary);
   const fp = await openSession(summary.path, opts.threads, summary.path);
-  const q = await openSession(quantizedModel, opts.threads, quantizedModel);
+  const q = await openSession(quantizedModel, opts.threads, quantizedModel, undefined, opts.accuracyLevel);
   const acc = new AgreementAccumulator();
   const time = { fp: 0, q: 0 };
   try {

@@ -31,6 +31,8 @@ export async function evaluateText(opts: {
   threads?: number;
   /** The folder external-data locations of models given as bytes are resolved from (see `openSession`). */
   externalDataDir?: string;
+  /** The compressed model's QDQ→MatMulNBits accuracy level (see `openSession`; default 0 = exact). */
+  accuracyLevel?: number;
   signal?: AbortSignal;
   /** The recipe's `inputs:` overrides of the input-binding rules. */
   inputs?: Record<string, InputOverride>;
@@ -42,7 +44,7 @@ export async function evaluateText(opts: {
   let qSession: ort.InferenceSession | undefined;
   try {
     if (opts.quantizedModel !== undefined) {
-      qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'), opts.externalDataDir);
+      qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'), opts.externalDataDir, opts.accuracyLevel);
     }
     const L = windows.sequenceLength;
     const fpLabel = labelOf(opts.fpModel, 'FP model'), qLabel = labelOf(opts.quantizedModel ?? '', 'compressed model');

@@ -5,13 +5,16 @@ import { halfToFloat } from '../onnx/tensor';
 
 /**
  * Opens an onnxruntime-node session on a model file or bytes with the engine's options:
- * `threads` intra-op threads (0 = ORT default) and exact QDQ int4 MatMul (no int8-activation fusion).
+ * `threads` intra-op threads (0 = ORT default) and, unless `accuracyLevel` says otherwise, exact QDQ int4
+ * MatMul (no int8-activation fusion). `accuracyLevel`: the MatMulNBits accuracy level onnxruntime
+ * uses when it fuses QDQ weights into MatMulNBits — pass the recipe's level to evaluate a compressed
+ * model as it will run (MatMulNBits nodes carry their own level as an attribute).
  * `externalDataDir` (bytes only): the folder onnxruntime resolves the bytes' external-data locations
  * from — the source model's folder, so weights kept as references load in place (no inlined copy).
  * @throws Error naming `label` when the model cannot be loaded.
  */
-export async function openSession(model: string | Uint8Array, threads: number, label: string, externalDataDir?: string): Promise<ort.InferenceSession> {
-  const session: Record<string, string> = { qdq_matmulnbits_accuracy_level: '0' };
+export async function openSession(model: string | Uint8Array, threads: number, label: string, externalDataDir?: string, accuracyLevel = 0): Promise<ort.InferenceSession> {
+  const session: Record<string, string> = { qdq_matmulnbits_accuracy_level: String(accuracyLevel) };
   if (externalDataDir !== undefined && typeof model !== 'string') session.model_external_initializers_file_folder_path = externalDataDir;
   const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', extra: { session } };
   if (threads > 0) options.intraOpNumThreads = threads;

@@ -9,7 +9,7 @@ import { encodeModel } from '../onnx/onnxProto';
 import { DT, isHalfExact, makeFloatTensor } from '../onnx/tensor';
 import { GraphEditor, attr, makeNode } from './graphEdit';
 import { ExportUnsupported, normalizeQuant } from './pack';
-import { writeMatMulNBits, writeQdq } from './writers';
+import { writeGatherBlockQuantized, writeMatMulNBits, writeQdq, type SharedTable } from './writers';
 import { writePackedResult } from './packedWriter';
 import { storedTransposed, transpose2d, type LayerCtx } from './layout';
 import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
@@ -98,6 +98,8 @@ export function exportModel(model: OnnxModel, results: LayerResult[], opts: Expo
 export function exportModelProto(model: OnnxModel, results: LayerResult[], opts: ExportOptions): ExportProtoResult {
   const ed = new GraphEditor(model.proto);
   const layers: LayerExport[] = [];
+  /** Tied tables written once, by the first of their two consumers (see writeGatherBlockQuantized). */
+  const sharedTables = new Map<string, SharedTable>();
   for (const res of results) {
     const l = model.layer(res.layer);
     if (!l.quantizable) throw new Error(`${model.path}: layer '${l.name}' is not quantizable (${l.reason})`);
@@ -130,7 +132,8 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
           const nq = normalizeQuant(l.name, res.q, res.dequant);
-          if (opts.format === 'matmulnbits') { writeMatMulNBits(ctx, nq); written = 'matmulnbits'; }
+          if (opts.format === 'matmulnbits' && l.op === 'Gather') { writeGatherBlockQuantized(ctx, nq, sharedTables); written = 'matmulnbits'; }
+          else if (opts.format === 'matmulnbits') { writeMatMulNBits(ctx, nq, sharedTables); written = 'matmulnbits'; }
           else { writeQdq(ctx, nq); written = 'qdq'; }
         }
       } catch (e) {

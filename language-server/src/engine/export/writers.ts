@@ -3,7 +3,7 @@
  * that can make it fail (throwing ExportUnsupported) before it changes the graph.
  */
 import type { AttributeProto } from '../onnx/onnxProto';
-import { DT, makeFloatTensor, makeTensor } from '../onnx/tensor';
+import { DT, makeFloatTensor, makeInt64Tensor, makeTensor } from '../onnx/tensor';
 import { attr, makeNode } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
 import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
@@ -24,23 +24,14 @@ export function matMulNBitsBlockSize(nq: NormalizedQuant): number {
 }
 
 /** Replaces a MatMul by com.microsoft.MatMulNBits (B packed, fp32/fp16 scales, uint8 zero points unless all default). */
-export function writeMatMulNBits(ctx: LayerCtx, nq: NormalizedQuant): void {
+export function writeMatMulNBits(ctx: LayerCtx, nq: NormalizedQuant, shared: Map<string, SharedTable> = new Map()): void {
   const { l, node, ed } = ctx;
   const bias = gemmBias(ctx);
   if (![2, 4, 8].includes(nq.bits)) throw new ExportUnsupported(`MatMulNBits stores 2, 4 or 8 bits, not ${nq.bits}; written as fake-quant`);
   const bs = matMulNBitsBlockSize(nq);
-  const kb = Math.ceil(nq.cols / bs);
-  const b = packMatMulNBitsB(nq, bs);
-  ed.addInitializer(makeTensor(ctx.weightName, DT.UINT8, [nq.rows, kb, (bs * nq.bits) / 8], b));
-  const scales = ed.unique(`${l.name}_scales`);
-  ed.addInitializer(makeFloatTensor(scales, [nq.rows, kb], nq.scales, ctx.dtype));
-  const inputs = [node.input[0], ctx.weightName, scales];
-  if (!nq.defaultZeros) {
-    const zp = ed.unique(`${l.name}_zero_points`);
-    const zb = packMatMulNBitsZeros(nq);
-    ed.addInitializer(makeTensor(zp, DT.UINT8, [nq.rows, zb.length / nq.rows], zb));
-    inputs.push(zp);
-  }
+  // A tied head shares its table's initializers with the embedding's GatherBlockQuantized (see sharedTable).
+  const t = sharedTable(ctx, nq, bs, shared);
+  const inputs = [node.input[0], t.b, t.scales, ...(t.zeros ? [t.zeros] : [])];
   node.opType = 'MatMulNBits';
   node.domain = 'com.microsoft';
   node.input = inputs;
@@ -52,6 +43,62 @@ export function writeMatMulNBits(ctx: LayerCtx, nq: NormalizedQuant): void {
     node.output[0] = ed.unique(`${out}_lowbit_nobias`);
     ed.insertAfter(node, makeNode('Add', [node.output[0], bias], [out], ed.unique(`${l.name}_lowbit_bias`)));
   }
+}
+
+/**
+ * Replaces an embedding Gather by com.microsoft.GatherBlockQuantized (uint8 data with `bits` 4 or 8,
+ * blocks of `block_size` along the hidden axis, fp32/fp16 scales, zero points packed like
+ * MatMulNBits' and omitted when all are 2^(bits−1)). The packed bytes are MatMulNBits' B layout
+ * [rows, blocks, block bytes] read through a Reshape to [rows, cols·bits/8], so a tied head written as
+ * MatMulNBits shares the very same initializers (`shared`): the table is stored once.
+ */
+export function writeGatherBlockQuantized(ctx: LayerCtx, nq: NormalizedQuant, shared: Map<string, SharedTable>): void {
+  const { l, node, ed } = ctx;
+  if (nq.bits !== 4 && nq.bits !== 8) throw new ExportUnsupported(`GatherBlockQuantized stores 4 or 8 bits, not ${nq.bits}; written as fake-quant`);
+  const bs = nq.group;
+  if (!isPow2(bs) || bs < 16 || nq.cols % bs !== 0) throw new ExportUnsupported(`GatherBlockQuantized needs a power-of-2 group size ≥ 16 that divides the hidden size ${nq.cols}, not ${bs}; written as fake-quant`);
+  const t = sharedTable(ctx, nq, bs, shared);
+  const data = ed.unique(`${l.name}_data`);
+  ed.insertBefore(node, makeNode('Reshape', [t.b, int64Const(ctx, `${l.name}_data_shape`, [nq.rows, (nq.cols * nq.bits) / 8])], [data], ed.unique(`${l.name}_Reshape`)));
+  node.opType = 'GatherBlockQuantized';
+  node.domain = 'com.microsoft';
+  node.input = [data, node.input[1], t.scales, ...(t.zeros ? [t.zeros] : [])];
+  node.attribute = [attr.int('gather_axis', 0), attr.int('quantize_axis', 1), attr.int('block_size', bs), attr.int('bits', nq.bits)];
+  ed.requireOpset('com.microsoft', 1);
+}
+
+function int64Const(ctx: LayerCtx, base: string, values: number[]): string {
+  const name = ctx.ed.unique(base);
+  ctx.ed.addInitializer(makeInt64Tensor(name, values));
+  return name;
+}
+
+/** The stored form of a table: MatMulNBits B [rows, blocks, block bytes], scales [rows, blocks], zero points. */
+export interface SharedTable { b: string; scales: string; zeros?: string; blockSize: number; nq: NormalizedQuant }
+
+const sameQuant = (a: NormalizedQuant, b: NormalizedQuant): boolean =>
+  a.bits === b.bits && a.rows === b.rows && a.cols === b.cols && a.group === b.group && a.codes.every((v, i) => v === b.codes[i]) &&
+  a.zeros.every((v, i) => v === b.zeros[i]) && a.scales.every((v, i) => v === b.scales[i]);
+
+/** The table's stored initializers: reused when its tied partner already wrote the same codes, else added (under `ctx.weightName`). */
+function sharedTable(ctx: LayerCtx, nq: NormalizedQuant, bs: number, shared: Map<string, SharedTable>): SharedTable {
+  const key = ctx.l.ref.source;
+  const prev = ctx.l.tiedWith ? shared.get(key) : undefined;
+  if (prev && prev.blockSize === bs && sameQuant(prev.nq, nq)) return prev;
+  const { ed, l } = ctx;
+  const kb = Math.ceil(nq.cols / bs);
+  ed.addInitializer(makeTensor(ctx.weightName, DT.UINT8, [nq.rows, kb, (bs * nq.bits) / 8], packMatMulNBitsB(nq, bs)));
+  const scales = ed.unique(`${l.name}_scales`);
+  ed.addInitializer(makeFloatTensor(scales, [nq.rows, kb], nq.scales, ctx.dtype));
+  let zeros: string | undefined;
+  if (!nq.defaultZeros) {
+    zeros = ed.unique(`${l.name}_zero_points`);
+    const zb = packMatMulNBitsZeros(nq);
+    ed.addInitializer(makeTensor(zeros, DT.UINT8, [nq.rows, zb.length / nq.rows], zb));
+  }
+  const t = { b: ctx.weightName, scales, zeros, blockSize: bs, nq };
+  if (ctx.l.tiedWith) shared.set(key, t);
+  return t;
 }
 
 /**

@@ -33,6 +33,16 @@ function isFloat(t: number): boolean {
   return t === DT.FLOAT || t === DT.FLOAT16;
 }
 
+/** Rotary position caches exporters store as Gather tables (`rotary_emb.cos_cached`, `freqs_sin`, …): computed, not learned. */
+export const isRotaryCache = (name: string): boolean => /rotary|rope|freqs|inv_freq|(^|[._/])(cos|sin)(_cached|_cache)?([._/]|$)/i.test(name);
+
+/** A Gather table and a MatMul/Gemm head reading the same [vocab, hidden] matrix (W = the table). */
+function isTiedPair(a: LayerRecord, b: LayerRecord): boolean {
+  const head = a.embedding ? b : a, table = a.embedding ? a : b;
+  return Boolean(table.embedding) && !head.embedding && (head.op === 'MatMul' || head.op === 'Gemm')
+    && head.shape[0] === table.shape[0] && head.shape[1] === table.shape[1];
+}
+
 /** Finds every layer of `graph` (top level only; subgraphs are left as they are). */
 export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerRecord[] {
   const out: LayerRecord[] = [];
@@ -80,6 +90,11 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
         const cols = group > 0 ? Math.floor((d[0] ?? 0) / group) : 0;
         rec = mk({ shape: [group * (d[1] ?? 0) * kernel, cols], quantizable: d.length >= 3 && group > 0 && d[0] % group === 0 });
         if (!rec.quantizable) rec.reason = d.length < 3 ? `ConvTranspose weight has rank ${d.length}` : `ConvTranspose weight [${d}] does not split into group=${group}`;
+      } else if (std && n.opType === 'Gather' && k === 0 && d.length === 2 && attrI(n, 'axis', 0) === 0 && isRotaryCache(ref.source)) {
+        rec = mk({ shape: [d[0], d[1]], quantizable: false, reason: 'rotary cos/sin cache (Gather by position), not a learned table' });
+      } else if (std && n.opType === 'Gather' && k === 0 && d.length === 2 && attrI(n, 'axis', 0) === 0) {
+        // An embedding table [vocab, hidden]: rows are looked up, groups run along the hidden axis.
+        rec = mk({ shape: [d[0], d[1]], quantizable: true, embedding: true, input: n.input[1] ?? '' });
       } else if (d.length >= 2 && (WEIGHT_OPS.has(n.opType) || !std)) {
         const reason = n.opType === 'Gather'
           ? 'embedding lookup (Gather), not a matrix multiplication'
@@ -88,7 +103,12 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
       }
       if (!rec) return;
       const prev = seen.get(rec.name);
-      if (prev && !prev.quantizable && rec.quantizable) {
+      if (prev && prev.quantizable && rec.quantizable && !prev.tiedWith && isTiedPair(prev, rec)) {
+        // One table read by a Gather and by a MatMul/Gemm head (tied embeddings): both are layers.
+        rec.name = `${rec.name}@${rec.node}`;
+        rec.tiedWith = prev.name;
+        prev.tiedWith = rec.name;
+      } else if (prev && !prev.quantizable && rec.quantizable) {
         prev.name = `${prev.name}@${prev.node}`;
         seen.set(rec.name, rec);
       } else if (prev) {
@@ -156,5 +176,7 @@ export function matrixToConvTranspose<T extends Float32Array | Uint8Array>(w: T,
 export function toLayerInfo(r: LayerRecord): LayerInfo {
   const info: LayerInfo = { name: r.name, op: r.op, node: r.node, shape: r.shape, dims: r.dims, params: r.params, dtype: r.dtype, quantizable: r.quantizable };
   if (r.reason !== undefined) info.reason = r.reason;
+  if (r.embedding) info.embedding = true;
+  if (r.tiedWith !== undefined) info.tiedWith = r.tiedWith;
   return info;
 }

@@ -143,7 +143,8 @@ export class OnnxModel {
       inputs: this.graph.input.filter((v) => !inits.has(v.name)).map(io),
       outputs: this.graph.output.map(io),
       layers,
-      totalParams: layers.reduce((a, l) => a + l.params, 0),
+      // A tied table (Gather + head) is one tensor: counted once, with the table.
+      totalParams: layers.reduce((a, l) => a + (l.tiedWith && !l.embedding ? 0 : l.params), 0),
       fileBytes: this.fileBytes,
       ...this.externalSummary(),
     };

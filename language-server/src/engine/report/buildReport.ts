@@ -1,5 +1,5 @@
 /** Assembles the versioned report document (protocol/report.ts) from a job's pieces. */
-import type { JobPlan } from '../../protocol/plan';
+import { DEFAULT_ACCURACY_LEVEL, type JobPlan } from '../../protocol/plan';
 import { REPORT_VERSION, type LayerReport, type QualityMetrics, type Report } from '../../protocol/report';
 import pkg from '../../../../package.json';
 
@@ -17,14 +17,23 @@ export interface ReportInputs {
   top1Agreement?: number;
   /** FP vs compressed outputs (images/tensors evaluation). */
   outputAgreement?: Report['metrics']['output_agreement'];
+  /** Prefill / per-token decode latency and greedy generation (text evaluation). */
+  decodeLatency?: Report['metrics']['decode_latency'];
+  generation?: Report['metrics']['generation'];
   timings: Report['timings_s'];
   warnings: string[];
+}
+
+/** The layers whose weights are distinct tensors: the head of a tied table shared with a listed Gather is left out. */
+export function countedOnce(layers: LayerReport[]): LayerReport[] {
+  const names = new Set(layers.map((l) => l.name));
+  return layers.filter((l) => !(l.tied_with && l.op !== 'Gather' && names.has(l.tied_with)));
 }
 
 /** Bits per weight over all quantized layers, weighted by parameters (NaN-free: 0 when none). */
 export function modelBitsPerWeight(layers: LayerReport[]): number {
   let bits = 0, params = 0;
-  for (const l of layers) {
+  for (const l of countedOnce(layers)) {
     bits += l.bits_per_weight * l.params;
     params += l.params;
   }
@@ -34,11 +43,13 @@ export function modelBitsPerWeight(layers: LayerReport[]): number {
 /** Builds the report; numbers are copied as given, nothing is recomputed here. */
 export function buildReport(r: ReportInputs): Report {
   const { plan } = r;
-  const quantizedParams = r.layers.reduce((s, l) => s + l.params, 0);
+  const quantizedParams = countedOnce(r.layers).reduce((s, l) => s + l.params, 0);
   const metrics: Report['metrics'] = { fp: r.fp, quantized: r.quantized };
   if (r.klDivergence) metrics.kl_divergence = r.klDivergence;
   if (r.top1Agreement !== undefined) metrics.top1_agreement = r.top1Agreement;
   if (r.outputAgreement) metrics.output_agreement = r.outputAgreement;
+  if (r.decodeLatency) metrics.decode_latency = r.decodeLatency;
+  if (r.generation) metrics.generation = r.generation;
   return {
     version: REPORT_VERSION,
     created_at: new Date().toISOString(),
@@ -47,6 +58,7 @@ export function buildReport(r: ReportInputs): Report {
     model: plan.modelPath,
     output: plan.outputPath,
     format: plan.format,
+    ...(plan.format === 'matmulnbits' || plan.format === 'qdq' ? { accuracy_level: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL } : {}),
     calibration: {
       kind: plan.calibration.kind, samples: r.calibrationSamples, mode: plan.calibration.mode,
       ...(r.calibrationTokens !== undefined ? { tokens: r.calibrationTokens } : {}),

@@ -43,7 +43,27 @@ export function summaryTable(r: Report): string {
     rows.push(['bits/weight in memory (packed decoded at load)', '32', num(params ? held / params : 0)]);
   }
   if (m.fp.latency_ms !== undefined) rows.push(['latency/batch (ms)', num(m.fp.latency_ms, 3), num(m.quantized.latency_ms, 3)]);
+  if (m.decode_latency) {
+    const d = m.decode_latency, how = d.mode === 'kv_cache' ? 'KV cache' : 'full sequence';
+    rows.push([`prefill ${d.prompt_tokens} tokens (ms)`, num(d.fp.prefill_ms, 3), num(d.quantized.prefill_ms, 3)]);
+    rows.push([`decode ms/token (${how})`, num(d.fp.decode_ms_per_token, 3), num(d.quantized.decode_ms_per_token, 3)]);
+  }
+  if (r.accuracy_level !== undefined) rows.push(['MatMulNBits activations (level)', '-', `${ACTIVATION_TYPES[r.accuracy_level] ?? '?'} (${r.accuracy_level})`]);
   return table(['metric', 'fp', 'quantized'], rows);
+}
+
+/** What MatMulNBits computes its activations in, by accuracy_level (0 = unset: fp32). */
+const ACTIVATION_TYPES: Record<number, string> = { 0: 'fp32', 1: 'fp32', 2: 'fp16', 3: 'bf16', 4: 'int8' };
+
+/** Greedy generation, FP and compressed one above the other, aligned (one row per model); '' when the report has none. */
+export function generationTable(r: Report): string {
+  const g = r.metrics.generation;
+  if (!g) return '';
+  const at = g.first_divergence === null ? 'never (identical)' : `token ${g.first_divergence}`;
+  const head = `generation: ${g.tokens} tokens from ${JSON.stringify(g.prompt)} (${g.mode === 'kv_cache' ? 'through the KV cache' : 'full-sequence'}); first divergence: ${at}`;
+  const text = (s: string) => JSON.stringify(s);
+  // Texts are left-aligned (table() right-aligns), so the two continuations line up character by character.
+  return [head, ...[['fp', g.fp.text], ['quantized', g.quantized.text]].map(([k, v]) => `${k.padEnd(9)}  ${text(v)}`)].join('\n');
 }
 
 /** One row per quantized layer. */
@@ -53,12 +73,19 @@ export function layerTable(r: Report): string {
   ]));
 }
 
+/** yes / yes (embedding, opt-in) / yes (tied with X) / no: reason. */
+function quantizableCell(l: ModelSummary['layers'][number]): string {
+  if (!l.quantizable) return `no: ${l.reason ?? ''}`;
+  const notes = [l.embedding ? 'embedding, opt-in' : '', l.tiedWith ? `tied with ${l.tiedWith}` : ''].filter(Boolean);
+  return notes.length ? `yes (${notes.join('; ')})` : 'yes';
+}
+
 /** `lowbit inspect`: the model's layers. */
 export function inspectTable(s: ModelSummary): string {
   const head = `${s.path}\nopset ${s.opset}  producer ${s.producer || '-'}  ${s.totalParams} weight params in layers  ${bytes(s.fileBytes)}\n` +
     `inputs:  ${s.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n` +
     `outputs: ${s.outputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n`;
   return head + table(['layer', 'op', 'shape [out,in]', 'params', 'dtype', 'quantizable'], s.layers.map((l) => [
-    l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, l.quantizable ? 'yes' : `no: ${l.reason ?? ''}`,
+    l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, quantizableCell(l),
   ]));
 }

@@ -16,7 +16,7 @@ describe('stories260K model I/O', { skip: skipNoStories }, () => {
   test('finds the 36 MatMul layers with [out,in] shapes and their inputs', async () => {
     const m = await loadModel(storiesModel);
     const s = m.summary();
-    const q = s.layers.filter((l) => l.quantizable);
+    const q = s.layers.filter((l) => l.quantizable && !l.embedding);
     assert.equal(q.length, 36);
     const names = new Set(q.map((l) => l.name));
     for (let i = 0; i < 5; i++) for (const w of ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3']) assert.ok(names.has(`layers.${i}.${w}`), `layers.${i}.${w}`);
@@ -26,8 +26,12 @@ describe('stories260K model I/O', { skip: skipNoStories }, () => {
     assert.deepEqual(q.find((l) => l.name === 'layers.0.w1')!.dims, [64, 172]);
     assert.deepEqual(q.find((l) => l.name === 'layers.0.w2')!.shape, [64, 172]);
     const emb = s.layers.find((l) => l.name === 'tok_embeddings')!;
-    assert.equal(emb.quantizable, false);
-    assert.match(emb.reason!, /Gather/);
+    // The embedding table is an opt-in layer: rows = vocabulary, groups along the hidden axis.
+    assert.equal(emb.quantizable, true);
+    assert.equal(emb.embedding, true);
+    assert.equal(emb.op, 'Gather');
+    assert.deepEqual(emb.shape, [512, 64]);
+    assert.equal(emb.tiedWith, undefined, 'stories260K stores its head as a separate copy');
     assert.equal(s.opset, 14);
     assert.deepEqual(s.inputs.map((i) => i.name), ['input_ids']);
     assert.deepEqual(s.outputs[0].dims, ['batch', 'seq', 512]);
