@@ -1,0 +1,54 @@
+// ESLint (flat config): rules that catch real bugs, not style (the formatter owns layout: .prettierrc.json).
+// `npm run lint` runs it; `npm test` runs it as a stage. No type-aware rules, so it stays quick.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: ['dist/**', 'out/**', 'node_modules/**', 'native/build/**', 'test-results/**', '**/*.d.ts',
+      'language-server/src/recipe/recipe.types.ts', 'examples/out/**', '.lowbit-cache/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'module',
+      globals: {
+        // Node, the browser (webviews) and the test runner; TypeScript checks names in .ts files.
+        process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly',
+        clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', require: 'readonly',
+        module: 'writable', __dirname: 'readonly', globalThis: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly',
+      },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      // Real bugs.
+      eqeqeq: ['error', 'smart'],
+      'no-self-compare': 'error',
+      'no-template-curly-in-string': 'error',
+      'no-unmodified-loop-condition': 'error',
+      'no-unreachable-loop': 'error',
+      'no-constructor-return': 'error',
+      'no-promise-executor-return': 'error',
+      'no-async-promise-executor': 'error',
+      'no-return-assign': ['error', 'except-parens'],
+      'no-fallthrough': 'error',
+      'array-callback-return': ['error', { allowImplicit: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-non-null-asserted-optional-chain': 'error',
+      '@typescript-eslint/no-unused-expressions': ['error', { allowShortCircuit: true, allowTernary: true }],
+      // Deliberate in this code base (kernels' typed-array plumbing, a few untyped JSON shapes).
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-require-imports': 'off',
+      'no-empty': ['error', { allowEmptyCatch: true }],
+      'no-control-regex': 'off',
+      'no-cond-assign': ['error', 'except-parens'],
+    },
+  },
+  {
+    // TypeScript already checks names and redeclarations (with overloads and merging ESLint misreads).
+    files: ['**/*.ts'],
+    rules: { 'no-undef': 'off', 'no-redeclare': 'off' },
+  },
+);
