@@ -33,23 +33,41 @@ describe('the packed tarball installed into an empty project', { timeout: 600_00
     tmp = mkdtempSync(join(tmpdir(), 'lowbit-pack-'));
     const packed = sh(npm, ['pack', '--pack-destination', tmp, '--json'], repoRoot);
     assert.equal(packed.code, 0, packed.stderr);
-    const files = (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    for (const f of ['bin/lowbit.js', 'dist/cli.js', 'native/binding.gyp', 'scripts/install-native.mjs', 'npm-shrinkwrap.json',
-      `native/prebuilt/${process.platform}-${process.arch}/lowbit_native.node`]) {
+    const files = (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { files: { path: string }[] }[])[0]!.files.map(
+      (f) => f.path,
+    );
+    for (const f of [
+      'bin/lowbit.js',
+      'dist/cli.js',
+      'native/binding.gyp',
+      'scripts/install-native.mjs',
+      'npm-shrinkwrap.json',
+      `native/prebuilt/${process.platform}-${process.arch}/lowbit_native.node`,
+    ]) {
       assert.ok(files.includes(f), `the tarball lacks ${f}`);
     }
-    assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('language-server/')), 'the tarball carries sources it does not need');
-    assert.ok(!existsSync(join(repoRoot, 'native/prebuilt')) && !existsSync(join(repoRoot, 'npm-shrinkwrap.json')), 'npm pack left files in the checkout');
+    assert.ok(
+      !files.some((f) => f.startsWith('test/') || f.startsWith('language-server/')),
+      'the tarball carries sources it does not need',
+    );
+    assert.ok(
+      !existsSync(join(repoRoot, 'native/prebuilt')) && !existsSync(join(repoRoot, 'npm-shrinkwrap.json')),
+      'npm pack left files in the checkout',
+    );
     const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
     assert.equal(tarball, `lowbit-${version}.tgz`);
 
     project = join(tmp, 'project');
     writeTinyLlama(join(project, 'tiny'));
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-lowbit', version: '1.0.0', private: true }));
-    const installed = sh(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball!)], project, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+    const installed = sh(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball!)], project, {
+      ONNXRUNTIME_NODE_INSTALL: 'skip',
+    });
     assert.equal(installed.code, 0, installed.stderr);
   });
-  after(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
 
   test('npx lowbit --version there prints the version; the shipped addon was installed, not built', () => {
     const r = sh(npx, ['--no-install', 'lowbit', '--version'], project);
@@ -60,14 +78,17 @@ describe('the packed tarball installed into an empty project', { timeout: 600_00
   });
 
   test('lowbit run compresses the tiny model there; onnxruntime loads the output', async () => {
-    writeFileSync(join(project, 'w4.lowbit.yaml'), `version: 1
+    writeFileSync(
+      join(project, 'w4.lowbit.yaml'),
+      `version: 1
 model: ./tiny/model.onnx
 output: ./out/model-w4.onnx
 format: matmulnbits
 calibration: { text: ./tiny/text.txt, tokenizer: ./tiny/tokenizer.json, samples: 4, sequence_length: 64 }
 defaults: { method: gptq, bits: 4, group_size: 32 }
 evaluate: { text: ./tiny/text.txt, samples: 2, sequence_length: 64, offset: 2000, metrics: [perplexity, kl_divergence, size] }
-`);
+`,
+    );
     const r = sh(npx, ['--no-install', 'lowbit', 'run', 'w4.lowbit.yaml', '--json'], project);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Report;

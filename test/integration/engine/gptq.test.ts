@@ -10,9 +10,9 @@ const storiesPlan: typeof basePlan = (over) => {
   p.calibration = { ...p.calibration, samples: 32 } as typeof p.calibration;
   return p;
 };
-import { skipNoShared } from './sharedFixtures';
+import { llama } from './sharedFixtures';
 
-describe('GPTQ vs RTN on stories260K', { skip: skipNoShared }, () => {
+describe(`GPTQ vs RTN on ${llama.name}`, () => {
   for (const bits of [4, 3]) {
     test(`${bits}-bit g32: GPTQ has lower error on every layer and lower perplexity`, async () => {
       const settings = { damp: 0.01, block_size: 128, act_order: false };
