@@ -1,8 +1,10 @@
 // Bundles the extension client, the language server, the CLI and the webview panels with esbuild.
 // Native code (our addon, onnxruntime-node) stays external and is loaded from the package at run time.
-import { build } from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+// `--watch` (npm run watch) keeps rebuilding on every change; it prints `[watch] build started` and
+// `[watch] build finished` around each rebuild (the background problem matcher in .vscode/tasks.json).
+import { build, context } from 'esbuild';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const watch = process.argv.includes('--watch');
@@ -12,26 +14,61 @@ const common = {
   // native/ts resolves its folder with __dirname when bundled as CJS; import.meta is only its ESM fallback.
   logOverride: { 'empty-import-meta': 'silent' },
 };
+const options = [];
 const nodeEntries = {
   extension: 'extension/src/main.ts',
   server: 'language-server/src/server.ts',
   cli: 'language-server/src/cli/main.ts',
 };
-const builds = [];
 for (const [name, entry] of Object.entries(nodeEntries)) {
   if (!existsSync(join(root, entry))) continue;
-  builds.push(build({ ...common, entryPoints: [join(root, entry)], outfile: join(root, 'dist', `${name}.js`) }));
+  options.push({ ...common, entryPoints: [join(root, entry)], outfile: join(root, 'dist', `${name}.js`) });
 }
 // Every webview/src/panels/<name>.ts is one panel bundle: dist/webview/<name>.js (browser, IIFE).
 const panelDir = join(root, 'webview/src/panels');
 if (existsSync(panelDir)) {
   const panels = readdirSync(panelDir).filter((f) => f.endsWith('.ts')).map((f) => join(panelDir, f));
   if (panels.length) {
-    builds.push(build({
+    options.push({
       bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, logLevel: 'warning',
       entryPoints: panels, outdir: join(root, 'dist/webview'), loader: { '.css': 'text' },
-    }));
+    });
   }
 }
-await Promise.all(builds);
-if (watch) console.log('watch mode is not supported; rerun npm run build');
+
+/**
+ * Writes each output only when its bytes changed, through a temp file renamed into place: a process
+ * that loads dist/ while a build runs (tests, `npm pack` during the suite) never reads half a file.
+ */
+function writeChanged(files) {
+  for (const f of files) {
+    if (existsSync(f.path) && Buffer.compare(readFileSync(f.path), f.contents) === 0) continue;
+    mkdirSync(dirname(f.path), { recursive: true });
+    const tmp = `${f.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, f.contents);
+    renameSync(tmp, f.path);
+  }
+}
+
+if (!watch) {
+  const results = await Promise.all(options.map((o) => build({ ...o, write: false })));
+  for (const r of results) writeChanged(r.outputFiles);
+} else {
+  // One "started"/"finished" pair per round of rebuilds, however many bundles a change touches.
+  let running = 0;
+  const announce = {
+    name: 'announce',
+    setup(b) {
+      b.onStart(() => { if (running++ === 0) console.log('[watch] build started'); });
+      b.onEnd((r) => {
+        for (const e of r.errors) console.error(`✘ [ERROR] ${e.text}${e.location ? `\n    ${e.location.file}:${e.location.line}:${e.location.column}:` : ''}`);
+        if (--running === 0) console.log('[watch] build finished');
+      });
+    },
+  };
+  const contexts = await Promise.all(options.map((o) => context({ ...o, logLevel: 'silent', plugins: [announce] })));
+  await Promise.all(contexts.map((c) => c.watch()));
+  const stop = () => Promise.all(contexts.map((c) => c.dispose())).then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,4 +1,4 @@
-// The whole suite, in tiers (see docs/architecture.md): type check, then kernels/engine/language server/webviews
+// The whole suite, in tiers (see docs/architecture.md): type check, imports, lint, format check, then kernels/engine/language server/webviews
 // under node's test runner (TypeScript through tsx), then the end-to-end suite in a real VS Code.
 // Usage: npm test [-- <path-filter>...]   e.g. npm test -- test/unit/native
 import { spawnSync } from 'node:child_process';
@@ -51,6 +51,15 @@ if (!filters.length) {
   const rc = run(process.execPath, [join(root, 'scripts/checkImports.mjs')]);
   stages.push(['imports (cycles and part rules)', rc]);
   if (rc === 0) results.passed++; else results.failed++;
+}
+
+// 1c. Lint (eslint.config.mjs: rules that catch bugs) and format (Prettier, .prettierrc.json), both cached.
+if (!filters.length) {
+  const lint = run(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '--cache', '--cache-location', 'node_modules/.cache/eslint/', '.']);
+  stages.push(['lint', lint]);
+  const format = run(process.execPath, [join(root, 'scripts/format.mjs'), '--check']);
+  stages.push(['format', format]);
+  for (const rc of [lint, format]) { if (rc === 0) results.passed++; else results.failed++; }
 }
 
 // 2. Node-side tiers: kernels, engine, language server over stdio, webviews in Chromium.

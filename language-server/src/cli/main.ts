@@ -32,9 +32,16 @@ export async function cli(argv: string[]): Promise<number> {
   return fn(args);
 }
 
-if (require.main === module || process.argv[1]?.endsWith('lowbit.js')) {
-  cli(process.argv.slice(2)).then(
+/**
+ * Runs the CLI on this process's arguments and keeps its exit code. `bin/lowbit.js` calls this, so the
+ * command works however it is reached (a direct path, npm's `.bin/lowbit` link, npx, a global install).
+ */
+export function runMain(argv: string[] = process.argv.slice(2)): Promise<void> {
+  return cli(argv).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => { process.stderr.write(`lowbit: ${(e as Error).stack ?? String(e)}\n`); process.exitCode = 1; },
   );
 }
+
+// Run directly (`node dist/cli.js`, or this file through tsx); a `require` from bin/lowbit.js does not.
+if (require.main === module) void runMain();

@@ -1,4 +1,4 @@
-/** Shared setup of the AWQ / SmoothQuant / OS+ tests: stories260K calibrated once (8 × 128 tokens). */
+/** Shared setup of the AWQ / SmoothQuant / OS+ tests: the Llama-like test model (stories260K or the tiny one) calibrated once (8 × 128 tokens). */
 import { calibrateForPlan } from '../../../language-server/src/engine/job';
 import { loadModel, type OnnxModel } from '../../../language-server/src/engine/onnx/model';
 import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
@@ -16,5 +16,5 @@ export async function calibratedStories(): Promise<{ model: OnnxModel; stats: Ma
 /** Sum of the reports' rel_error. */
 export const sumErr = (layers: { rel_error: number }[]) => layers.reduce((a, l) => a + l.rel_error, 0);
 
-/** Plans of one method over all 36 layers (asymmetric, group 32). */
+/** Plans of one method over all layers of the test model (asymmetric, group 32). */
 export const plansOf = (method: Method, bits: number, settings: Record<string, unknown> = {}) => layerPlans(method, bits, 32, undefined, settings);

@@ -11,9 +11,9 @@ import type { OnnxModel } from '../../../language-server/src/engine/onnx/model';
 import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
 import { calibratedStories, plansOf, sumErr } from './activationAwareFixture';
 import { storiesPlan } from './planFixture';
-import { skipNoShared } from './sharedFixtures';
+import { llama } from './sharedFixtures';
 
-describe('AWQ on stories260K', { skip: skipNoShared }, () => {
+describe(`AWQ on ${llama.name}`, () => {
   let model: OnnxModel;
   let stats: Map<string, InputStatistics>;
   before(async () => ({ model, stats } = await calibratedStories()));

@@ -10,22 +10,22 @@ import { quantizeLayers } from '../../../language-server/src/engine/quantize/qua
 import { openSession, runTokens } from '../../../language-server/src/engine/evaluate/ortSession';
 import { textWindows } from '../../../language-server/src/engine/data/text';
 import { layerPlans, storiesPlan } from './planFixture';
-import { skipNoShared, stories } from './sharedFixtures';
+import { llama } from './sharedFixtures';
 
-describe('compressed model = fake-quant model', { skip: skipNoShared }, () => {
+describe('compressed model = fake-quant model', () => {
   for (const format of ['matmulnbits', 'qdq'] as const) {
     test(`${format} 4-bit: logits match the dequantized float model`, async () => {
       // accuracy_level 0: fp32 activations, so the stored codes alone decide the logits (the default 4 quantizes activations to int8).
       const plan = storiesPlan({ layers: layerPlans('rtn', 4), format, evaluation: { kind: 'none', metrics: [] }, accuracyLevel: 0 });
       await runJob(plan);
       // Same quantization again (deterministic), written as plain float weights.
-      const model = await loadModel(stories.model);
+      const model = await loadModel(llama.model);
       const ops = new Map(planLayers(plan, model).map((l) => [l.name, l.op]));
       const cal = await calibrateForPlan(plan, model, {});
       const layers = await quantizeLayers({ plan, model, ops, stats: cal.stats });
       const fake = await openSession(fakeQuantBytes(model, layers), 1, 'fake');
       const real = await openSession(new Uint8Array(readFileSync(plan.outputPath)), 1, plan.outputPath);
-      const w = await textWindows({ textPath: stories.text, tokenizerPath: stories.tokenizer, samples: 2, sequenceLength: 64 });
+      const w = await textWindows({ textPath: llama.text, tokenizerPath: llama.tokenizer, samples: 2, sequenceLength: 64 });
       const a = await runTokens(fake, w.ids, 2, 64), b = await runTokens(real, w.ids, 2, 64);
       let maxDiff = 0, maxAbs = 0;
       for (let i = 0; i < a.data.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(a.data[i] - b.data[i])); maxAbs = Math.max(maxAbs, Math.abs(a.data[i])); }

@@ -10,11 +10,11 @@ const storiesPlan: typeof basePlan = (over) => {
   p.calibration = { ...p.calibration, samples: 32 } as typeof p.calibration;
   return p;
 };
-import { skipNoShared } from './sharedFixtures';
+import { llama, skipNotTrained } from './sharedFixtures';
 
-describe('GPTQ vs RTN on stories260K', { skip: skipNoShared }, () => {
+describe(`GPTQ vs RTN on ${llama.name}`, () => {
   for (const bits of [4, 3]) {
-    test(`${bits}-bit g32: GPTQ has lower error on every layer and lower perplexity`, async () => {
+    test(`${bits}-bit g32: GPTQ has lower error on every layer and lower perplexity`, { skip: bits === 4 && skipNotTrained }, async () => {
       const settings = { damp: 0.01, block_size: 128, act_order: false };
       const rtn: Report = await runJob(storiesPlan({ layers: layerPlans('rtn', bits) }));
       const gptq: Report = await runJob(storiesPlan({ layers: layerPlans('gptq', bits, 32, undefined, settings) }));

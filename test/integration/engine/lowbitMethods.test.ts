@@ -4,7 +4,6 @@ import { runJob } from '../../../language-server/src/engine/job';
 import type { Method } from '../../../language-server/src/protocol/plan';
 import type { Report } from '../../../language-server/src/protocol/report';
 import { layerPlans, storiesPlan } from './planFixture';
-import { skipNoShared } from './sharedFixtures';
 
 const LAYERS = ['layers.0.w1', 'layers.0.w2', 'output'];
 const run = (method: Method, bits: number, groupSize: number): Promise<Report> => {
@@ -13,7 +12,7 @@ const run = (method: Method, bits: number, groupSize: number): Promise<Report> =
   return runJob(plan);
 };
 
-describe('binarization and low-rank methods through the pipeline', { skip: skipNoShared }, () => {
+describe('binarization and low-rank methods through the pipeline', () => {
   test('LoRC / LQER: rel_error includes the L·R correction (= the kernel\'s own after-error) and bits/weight counts it', async () => {
     const rtn = await run('rtn', 4, 32);
     for (const m of ['lorc', 'lqer'] as const) {

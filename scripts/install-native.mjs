@@ -1,0 +1,32 @@
+// npm's `install` step for the native addon (native/build/Release/lowbit_native.node).
+// A packed lowbit (npm pack) ships a build for the platform it was packed on in native/prebuilt/<platform>-<arch>/;
+// when that build loads here it is used as is, so an install needs no compiler, no Node headers and no network.
+// Otherwise (a checkout, whose C++ may have changed, or another platform) node-gyp builds it from native/src.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const prebuilt = join(root, 'native/prebuilt', `${process.platform}-${process.arch}`, 'lowbit_native.node');
+const target = join(root, 'native/build/Release/lowbit_native.node');
+
+/** Whether the shipped build loads in this Node on this machine (N-API: any Node >= 20 will do). */
+function loads(file) {
+  try {
+    return typeof createRequire(import.meta.url)(file) === 'object';
+  } catch (e) {
+    console.log(`lowbit: the shipped native addon does not load here (${e.message.split('\n')[0]}); building it from source`);
+    return false;
+  }
+}
+
+if (existsSync(prebuilt) && loads(prebuilt)) {
+  mkdirSync(join(root, 'native/build/Release'), { recursive: true });
+  copyFileSync(prebuilt, target);
+  process.exit(0);
+}
+// npm puts node-gyp on PATH for lifecycle scripts (the checkout's devDependency, or npm's own copy).
+const r = spawnSync('node-gyp', ['rebuild', '--directory=native'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+if (r.error) console.error(`lowbit: could not run node-gyp to build the native addon: ${r.error.message}`);
+process.exit(r.status ?? 1);
