@@ -3,6 +3,7 @@
  * A cancelled or failed job leaves no output file (nor report) and never touches the input model.
  */
 import { rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
 import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
@@ -19,6 +20,8 @@ import { quantizeLayers, type QuantizedLayer } from './quantize/quantizeLayers';
 import { quantizeSequential } from './calibrate/sequential';
 import { prepareActivationAware } from './quantize/activationAware';
 import { buildReport } from './report/buildReport';
+import { planMemory } from './stream/memoryPlan';
+import { streamCompress } from './stream/streamBlocks';
 import { writeReport } from './report/writeReport';
 
 export interface JobOptions {
@@ -91,7 +94,14 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     let cal: { samples: number; tokens?: number };
     let quantized: QuantizedLayer[];
     let outModel = model;
-    if (plan.calibration.mode === 'sequential') {
+    const streamed = await streamIfPlanned(plan, model, ops, calibrationOffset, opts);
+    if (streamed) {
+      // Calibration and quantization interleave block by block; their time is counted as quantize.
+      warnings.push(...streamed.warnings);
+      cal = streamed;
+      t = lap('calibrate', t);
+      quantized = streamed.layers;
+    } else if (plan.calibration.mode === 'sequential') {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
       const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
       const feeds = calibrated.length ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset) : { batches: [], samples: 0, warnings: [] };
@@ -147,6 +157,28 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     if (wroteReport) await rm(plan.reportPath, { force: true });
     throw e;
   }
+}
+
+/**
+ * Plans the job's memory (engine/stream/memoryPlan.ts) and, when the plan says so, runs calibration +
+ * quantization streamed block by block. Returns undefined when the whole-model path runs instead.
+ */
+async function streamIfPlanned(plan: JobPlan, model: OnnxModel, ops: Map<string, string>, calibrationOffset: number | undefined, opts: JobOptions): Promise<
+  { layers: QuantizedLayer[]; samples: number; tokens?: number; warnings: string[] } | undefined> {
+  const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+  if (!calibrated.length) return undefined;
+  const memory = plan.memory ?? { streaming: 'auto' };
+  const feeds = await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset);
+  const first = feeds.batches[0];
+  const tokensPerBatch = first ? Math.max(...Object.values(first).map((t) => t.size)) : 0;
+  const mem = planMemory({ model, plan, calibrated, tokensPerBatch, budgetBytes: memory.budgetBytes, streaming: memory.streaming });
+  opts.onProgress?.({ stage: 'calibrate', message: mem.message, fraction: 0 });
+  if (mem.mode === 'whole') return undefined;
+  const s = await streamCompress({
+    plan, model, ops, calibrated, batches: feeds.batches, mode: plan.calibration.mode, signal: opts.signal, onProgress: opts.onProgress,
+    cacheFolder: memory.cacheFolder ?? tmpdir(), cacheRamBytes: mem.cacheRamBytes,
+  });
+  return { layers: s.layers, samples: feeds.samples, tokens: feeds.tokens, warnings: feeds.warnings };
 }
 
 async function evaluate(plan: JobPlan, model: OnnxModel, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{

@@ -232,6 +232,11 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
     recipePath, modelPath: p('model')!, outputPath, reportPath: reportPathFor(outputPath),
     format: (v.format?.value as ExportFormat) ?? 'matmulnbits', calibration, evaluation, layers: planLayers, skipped,
     threads: num('threads', 0), seed: num('seed', 0),
+    memory: {
+      streaming: (v['memory.streaming']?.value as 'auto' | 'always' | 'never') ?? 'auto',
+      ...(v['memory.budget_mb'] ? { budgetBytes: num('memory.budget_mb', 0) * 1e6 } : {}),
+      ...(p('memory.cache') ? { cacheFolder: p('memory.cache') } : {}),
+    },
   };
   return { plan, diagnostics };
 }

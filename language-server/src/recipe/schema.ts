@@ -204,6 +204,14 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
   format: { kind: 'enum', doc: 'How compressed weights are stored.', values: EXPORT_FORMATS, default: 'matmulnbits', valueDocs: FORMAT_DOCS },
   seed: { kind: 'number', doc: 'Random seed (calibration sampling, sketches).', default: 0, integer: true, min: 0, max: 2147483647 },
   threads: { kind: 'number', doc: 'Threads for the native kernels (0 = all cores).', default: 0, integer: true, min: 0, max: 1024 },
+  memory: {
+    kind: 'object', doc: 'How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk).',
+    fields: {
+      budget_mb: { kind: 'number', doc: 'Memory budget in MB (10⁶ bytes); unset = what the machine has free when the job starts. `lowbit run --memory` overrides it.', integer: true, min: 1, max: 1e9 },
+      streaming: { kind: 'enum', doc: 'Block streaming.', values: ['auto', 'always', 'never'], default: 'auto', valueDocs: { auto: 'Stream when the whole model does not fit the budget.', always: 'Always stream (same codes as the whole-model path).', never: 'Never stream.' } },
+      cache: { kind: 'string', path: true, doc: 'Folder where cached activations beyond the RAM share go (a private subfolder, deleted afterwards); default: the system temp folder.' },
+    },
+  },
   calibration: {
     kind: 'object', doc: 'Data the calibration statistics (Hessians, activation magnitudes) come from. Give one of `text` (with `tokenizer`), `tensors` or `images`; none = random token ids.',
     fields: {

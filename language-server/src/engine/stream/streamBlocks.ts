@@ -79,9 +79,11 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       const elapsed = (performance.now() - t0) / 1000;
       const eta = doneParams ? ` · ETA ${formatSeconds((elapsed * (totalParams - doneParams)) / doneParams)}` : '';
       const layers = block.layers.map((n) => byName.get(n)!);
+      // Reported as the quantize stage, so the job's progress only moves forward (block by block).
+      const tag = `block ${block.index + 1} of ${blocks.length}`;
       opts.onProgress?.({
-        stage: 'calibrate', fraction: block.index / blocks.length,
-        message: `block ${block.index + 1} of ${blocks.length}: ${layerSpan(block.layers)}${eta}`,
+        stage: 'quantize', layer: block.layers[0], index: planned.get(block.layers[0])!.i, total: plan.layers.length, fraction: 0,
+        message: `${tag}: ${layerSpan(block.layers)}${eta}`,
       });
       const keys = statisticsKeys(layers);
       const stats = new Map<string, InputStatistics>();
@@ -96,7 +98,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       const blockPlans = block.layers.map((n) => planned.get(n)!.l);
       const q = await quantizeLayers({
         plan: { layers: blockPlans, format: plan.format, threads: plan.threads }, model: statisticsView(model, layers), ops: opts.ops, stats, signal,
-        onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, message: `block ${block.index + 1}/${blocks.length} · ${p.message}`, index: planned.get(blockPlans[p.index].name)!.i, total: plan.layers.length } : p),
+        onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, message: `${tag} · ${p.message}${eta}`, index: planned.get(blockPlans[p.index].name)!.i, total: plan.layers.length } : p),
       });
       stats.clear();
       if (opts.mode === 'sequential' && block.carried.length) {
@@ -118,7 +120,6 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   const rest = plan.layers.filter((l) => !done.some((d) => d.layer === l.name));
   if (rest.length) done.push(...await quantizeLayers({ plan: { layers: rest, format: plan.format, threads: plan.threads }, model, ops: opts.ops, stats: new Map(), signal }));
   done.sort((a, b) => planned.get(a.layer)!.i - planned.get(b.layer)!.i);
-  opts.onProgress?.({ stage: 'calibrate', fraction: 1, message: `${blocks.length} blocks done in ${formatSeconds((performance.now() - t0) / 1000)}` });
   return { layers: done, blocks: blocks.length, cache: { peakRamBytes: cache.peakRamBytes, diskBytesWritten: cache.diskBytesWritten, peakDiskBytes: cache.peakDiskBytes } };
 }
 

@@ -62,8 +62,8 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
     const calibrated = planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
     const stats = await calibrate({ model, layers: calibrated, batches, threads: 1 });
     const whole = await quantizeLayers({ plan: p, model: statisticsView(model, calibrated), ops: new Map(calibrated.map((l) => [l.name, l.op])), stats });
-    const events: string[] = [];
-    const s = await streamed(p, { onProgress: (e) => { if (e.stage === 'calibrate') events.push(e.message); } });
+    const events: string[] = [], layerEvents: string[] = [];
+    const s = await streamed(p, { onProgress: (e) => { if (e.stage === 'quantize' && e.fraction === 0 && /^block \d+ of \d+:/.test(e.message)) events.push(e.message); else if (e.stage === 'quantize' && e.fraction === 1) layerEvents.push(e.message); } });
     assert.deepEqual(codeDiff(s.layers, whole), []);
     assert.equal(s.blocks, 11, 'attention and MLP of 5 layers, then the output head');
     assert.ok(s.cache.diskBytesWritten > 0, 'a 96 KiB RAM share makes the cache spill to disk');
@@ -71,6 +71,9 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
     assert.deepEqual(readdirSync(cacheRoot), [], 'the cache folder is removed');
     assert.match(events[0], /^block 1 of 11: layers\.0\.wq … layers\.0\.wo \(4 layers\)$/);
     assert.match(events[5], /^block 6 of 11: layers\.2\.w1 … layers\.2\.w2 \(3 layers\) · ETA \d+ s$/);
+    assert.equal(events.length, 11);
+    assert.equal(layerEvents.length, 36);
+    assert.match(layerEvents[20], /^block 6 of 11 · layers\.2\.w3 \(gptq 4-bit\) · ETA \d+ s$/);
     // The swapped-out dequantized weights come back bit for bit from the codes.
     s.layers.forEach((l, i) => assert.deepEqual(l.dequant, whole[i].dequant, l.layer));
   });
@@ -91,7 +94,7 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
     let blocks = 0;
     await assert.rejects(streamed(plan('sequential'), {
       signal: ac.signal, cacheRamBytes: 0,
-      onProgress: (e) => { if (e.stage === 'calibrate' && e.message.startsWith('block') && ++blocks === 3) ac.abort(); },
+      onProgress: (e) => { if (e.stage === 'quantize' && e.fraction === 0 && /^block \d+ of \d+:/.test(e.message) && ++blocks === 3) ac.abort(); },
     }), (e: Error) => e.name === 'AbortError');
     assert.equal(blocks, 3);
     assert.deepEqual(readdirSync(cacheRoot), []);
