@@ -73,7 +73,7 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
     assert.match(events[5], /^block 6 of 11: layers\.2\.w1 … layers\.2\.w2 \(3 layers\) · ETA \d+ s$/);
     assert.equal(events.length, 11);
     assert.equal(layerEvents.length, 36);
-    assert.match(layerEvents[20], /^block 6 of 11 · layers\.2\.w3 \(gptq 4-bit\) · ETA \d+ s$/);
+    assert.match(layerEvents[20], /^block 6 of 11 · layers\.2\.w2 \(gptq 4-bit\) · ETA \d+ s$/);
     // The swapped-out dequantized weights come back bit for bit from the codes.
     s.layers.forEach((l, i) => assert.deepEqual(l.dequant, whole[i].dequant, l.layer));
   });
