@@ -15,6 +15,7 @@ import { openSession } from '../evaluate/ortSession';
 import type { OnnxModel } from '../onnx/model';
 import type { QuantizeModel } from '../quantize/quantizeLayers';
 import { ChannelStats } from './channelStats';
+import { halfToFloat } from '../onnx/tensor';
 import { addChannelActivation, addConvActivation, convGeometryFromAttributes, type RowAccumulator } from '../tasks/im2col';
 
 /** Accumulated statistics of one layer-input tensor. */
@@ -149,7 +150,7 @@ export async function accumulateBatch(byInput: Map<string, InputStatistics>, key
     const t = out[input];
     if (!t) throw new Error(`calibration: input ${input} of layer ${layer} was not computed`);
     if (t.type !== 'float32' && t.type !== 'float16') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 and float16 activations are supported`);
-    const data = t.type === 'float16' ? halfToFloat(t.data as Uint16Array) : t.data as Float32Array;
+    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.data as Float32Array;
     let s = byInput.get(key);
     if (!s) {
       s = { tensor: input, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
@@ -167,17 +168,6 @@ export async function accumulateBatch(byInput: Map<string, InputStatistics>, key
       s.stats.add(data, tokens);
     }
   }
-}
-
-/** IEEE half bits → float32 values (exact). */
-export function halfToFloat(h: Uint16Array | Float32Array): Float32Array {
-  if (h instanceof Float32Array) return h;
-  const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) {
-    const x = h[i], sign = x & 0x8000 ? -1 : 1, e = (x >> 10) & 0x1f, m = x & 0x3ff;
-    out[i] = e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return out;
 }
 
 /** Streams one NCHW activation of a Conv layer through im2col into its Hessian and channel statistics. */
