@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   quality: () => import('./quality'),
   lsp: () => import('./lsp'),
   sketch: () => import('./sketch'),
+  scale: () => import('./scale'),
 };
 
 async function run(): Promise<void> {
