@@ -95,7 +95,12 @@ export function partitionGraph(g: GraphProto, layers: { name: string; node: Node
   const dataTensors = new Set(graphInputs);
   const live = new Int32Array(N);
   const dying = new Int32Array(N + 1);
+  // Graph inputs are live from the start until their last reader (a skip connection from the input).
   let count = 0;
+  for (const x of graphInputs) {
+    const last = lastUse.get(x);
+    if (last !== undefined) { count++; dying[last]++; }
+  }
   g.node.forEach((n, i) => {
     if (!consts.nodes.has(i) && !SHAPE_OPS.has(n.opType) && nodeInputs(n).some((x) => dataTensors.has(x))) {
       for (const o of n.output) {
