@@ -9,7 +9,8 @@
  * forward_s is a plain FP onnxruntime pass over the same calibration tokens, measured in the same run
  * (its own process, like the job, so each peak RSS is its own). solve_s sums the per-layer quantize
  * step (weight read, GPTQ solve, error measure). LOWBIT_BENCH_SCALE=small runs a 4-layer d-512 variant
- * (16×128 tokens) in well under a minute.
+ * (16×128 tokens) in well under a minute; LOWBIT_BENCH_SCALE=medium TinyLlama's width with 4 layers
+ * (8×256 tokens, ≈ 1.2 GB).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,11 +19,15 @@ import { join, resolve } from 'node:path';
 import type { JobPlan } from '../language-server/src/protocol/plan';
 import { TINYLLAMA, writeLlama, type LlamaShape } from './llamaModel';
 
-const small = process.env.LOWBIT_BENCH_SCALE === 'small';
-const SHAPE: LlamaShape = small
-  ? { layers: 4, hidden: 512, ffn: 1408, heads: 8, kvHeads: 2, vocab: 4000, seq: 128, dtype: 'float32' }
-  : { ...TINYLLAMA, seq: 256, dtype: 'float32' };
-const SAMPLES = small ? 16 : 32;
+const VARIANT = process.env.LOWBIT_BENCH_SCALE ?? 'full';
+const SHAPES: Record<string, { shape: LlamaShape; samples: number }> = {
+  full: { shape: { ...TINYLLAMA, seq: 256, dtype: 'float32' }, samples: 32 },
+  // TinyLlama's width (the same layers, head and embedding) with 4 layers and 8×256 tokens.
+  medium: { shape: { ...TINYLLAMA, layers: 4, seq: 256, dtype: 'float32' }, samples: 8 },
+  small: { shape: { layers: 4, hidden: 512, ffn: 1408, heads: 8, kvHeads: 2, vocab: 4000, seq: 128, dtype: 'float32' }, samples: 16 },
+};
+if (!SHAPES[VARIANT]) throw new Error(`LOWBIT_BENCH_SCALE must be one of ${Object.keys(SHAPES).join(', ')}`);
+const { shape: SHAPE, samples: SAMPLES } = SHAPES[VARIANT];
 const THREADS = Number(process.env.LOWBIT_BENCH_THREADS ?? 0);
 
 function child(args: string[]): Record<string, number | string> {
@@ -32,12 +37,15 @@ function child(args: string[]): Record<string, number | string> {
 
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-bench-scale-'));
+  // The generated model is gigabytes: remove it on Ctrl-C / kill too.
+  const onSignal = () => { rmSync(dir, { recursive: true, force: true }); process.exit(130); };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     const model = join(dir, 'llama.onnx');
     let t = performance.now();
     const w = writeLlama(model, SHAPE, 1);
     const modelBytes = statSync(model).size + statSync(`${model}.data`).size;
-    console.log(`  wrote ${small ? 'small' : 'TinyLlama-1.1B'}-shaped model (${w.params} params, ${modelBytes} bytes) in ${((performance.now() - t) / 1000).toFixed(1)} s under ${dir}`);
+    console.log(`  wrote ${VARIANT === 'full' ? 'TinyLlama-1.1B' : VARIANT}-shaped model (${w.params} params, ${modelBytes} bytes) in ${((performance.now() - t) / 1000).toFixed(1)} s under ${dir}`);
     const budget = Math.round(0.5 * modelBytes + 1.5e9);
     const layers = discoverNames(SHAPE);
     const plan: JobPlan = {
@@ -59,6 +67,7 @@ export async function main(): Promise<void> {
     console.log(`  forward pass: session load ${Number(fwd.load_s).toFixed(1)} s (not in forward_s), peak RSS ${(Number(fwd.peak_rss_bytes) / 1e9).toFixed(2)} GB`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
 }
 
