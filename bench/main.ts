@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   lsp: () => import('./lsp'),
   sketch: () => import('./sketch'),
   hostile: () => import('./hostile'),
+  scale: () => import('./scale'),
 };
 
 async function run(): Promise<void> {

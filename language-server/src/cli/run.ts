@@ -10,18 +10,41 @@ import { loadRecipePlan } from '../recipe/load';
 import { modelHost } from '../services/modelSource';
 import { printable, printableLines } from './printable';
 
-const USAGE = 'usage: lowbit run <recipe.lowbit.yaml> [--json]';
+const USAGE = 'usage: lowbit run <recipe.lowbit.yaml> [--json] [--memory <size: 4GB, 512MB, MB if no unit>]';
 
 function progressLine(p: JobProgress): string | undefined {
-  if (p.stage === 'quantize') return p.fraction === 1 ? `[${p.index + 1}/${p.total}] ${p.message}` : undefined;
+  // Streaming adds a line as each block starts (block i of N, its layers, ETA).
+  if (p.stage === 'quantize') return p.fraction === 1 || (p.fraction === 0 && /^block \d+ of \d+:/.test(p.message)) ? `[${p.index + 1}/${p.total}] ${p.message}` : undefined;
+  // The memory plan (budget, whole model or streamed, and how).
+  if (p.stage === 'calibrate' && p.message.startsWith('memory:')) return `${p.stage}: ${p.message}`;
   if (p.fraction !== undefined && p.fraction > 0 && p.fraction < 1) return undefined;
   return `${p.stage}: ${p.message}`;
+}
+
+/** `4GB`, `512MB`, `1.5GiB`, `4096` (MB) → bytes; undefined when not a positive size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const units: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+  const bytes = Number(m[1]) * units[(m[2] ?? 'MB').toLowerCase()];
+  return bytes >= 1 && Number.isFinite(bytes) ? Math.round(bytes) : undefined;
 }
 
 /** Exit codes: 0 ok, 1 recipe errors or a failed job, 2 usage, 130 cancelled by SIGINT, 143 by SIGTERM. */
 export async function main(args: string[]): Promise<number> {
   const json = args.includes('--json');
-  const rest = args.filter((a) => a !== '--json');
+  let rest = args.filter((a) => a !== '--json');
+  let memoryBytes: number | undefined;
+  const m = rest.findIndex((a) => a === '--memory' || a.startsWith('--memory='));
+  if (m >= 0) {
+    const value = rest[m].includes('=') ? rest[m].slice('--memory='.length) : rest[m + 1];
+    memoryBytes = parseSize(value ?? '');
+    if (memoryBytes === undefined) {
+      process.stderr.write(`lowbit run: --memory takes a size such as 4GB, 512MB or 4096 (MB), not '${value ?? ''}'\n${USAGE}\n`);
+      return 2;
+    }
+    rest = rest.filter((_, i) => i !== m && !(i === m + 1 && !rest[m].includes('=')));
+  }
   if (rest.length !== 1 || rest[0].startsWith('-')) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -32,6 +55,7 @@ export async function main(args: string[]): Promise<number> {
     if (!diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`${printable(rest[0])}: the recipe did not resolve to a plan\n`);
     return 1;
   }
+  if (memoryBytes !== undefined) plan.memory = { streaming: 'auto', ...plan.memory, budgetBytes: memoryBytes };
   const { runJob } = await import('../engine/job');
   const ac = new AbortController();
   let signalled: NodeJS.Signals | undefined;

@@ -5,11 +5,12 @@
  * before, and never touches an input (recipe/jobPaths).
  */
 import { stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { JobPlan, JobProgress, Metric } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
 import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
-import { calibrationFeeds } from './calibrate/calibrationData';
+import { calibrationFeeds, type CalibrationFeeds } from './calibrate/calibrationData';
 import { resolveTextOffsets, textWindows } from './data/text';
 import { evaluateText } from './evaluate/evaluateText';
 import { evaluateDecoding } from './evaluate/decoding';
@@ -30,6 +31,8 @@ import { reportText, writeHistory } from './report/writeReport';
 import { lockOutput } from './outputLock';
 import { commitStaged, createStaging, removeStaging } from './outputCommit';
 import { shareTiedTables } from './quantize/tiedTables';
+import { planMemory } from './stream/memoryPlan';
+import { streamCompress } from './stream/streamBlocks';
 
 export interface JobOptions {
   signal?: AbortSignal;
@@ -54,7 +57,7 @@ export function planLayers(plan: JobPlan, model: OnnxModel): (CalibratedLayer & 
 export { statisticsView };
 
 /** Runs calibration for the plan's MatMul/Gemm layers; returns the statistics and bookkeeping. */
-export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: JobOptions & { calibrationOffset?: number }): Promise<{
+export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: JobOptions & { calibrationOffset?: number; feeds?: CalibrationFeeds }): Promise<{
   stats: Map<string, InputStatistics>; samples: number; tokens?: number; warnings: string[];
 }> {
   const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
@@ -63,7 +66,7 @@ export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: Jo
   const skipped = plan.layers.length - layers.length - planLayers(plan, model).filter((l) => l.op === 'Gather').length;
   if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}); their rel_error is the plain weight error`);
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
-  const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs);
+  const feeds = opts.feeds ?? await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs);
   warnings.push(...feeds.warnings);
   const stats = await calibrate({
     model, layers, batches: feeds.batches, threads: plan.threads, signal: opts.signal,
@@ -105,10 +108,17 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     let cal: { samples: number; tokens?: number };
     let quantized: QuantizedLayer[];
     let outModel = model;
-    if (plan.calibration.mode === 'sequential') {
+    const { streamed, feeds: planned } = await streamIfPlanned(plan, model, ops, calibrationOffset, opts);
+    if (streamed) {
+      // Calibration and quantization interleave block by block; their time is counted as quantize.
+      warnings.push(...streamed.warnings);
+      cal = streamed;
+      t = lap('calibrate', t);
+      quantized = streamed.layers;
+    } else if (plan.calibration.mode === 'sequential') {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
       const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
-      const feeds = calibrated.length ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs) : { batches: [], samples: 0, warnings: [] };
+      const feeds = planned ?? (calibrated.length ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs) : { batches: [], samples: 0, warnings: [] });
       warnings.push(...feeds.warnings);
       cal = feeds;
       t = lap('calibrate', t);
@@ -118,7 +128,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       outModel = seq.model;
       quantized = seq.layers;
     } else {
-      const c = await calibrateForPlan(plan, model, { ...opts, calibrationOffset });
+      const c = await calibrateForPlan(plan, model, { ...opts, calibrationOffset, feeds: planned });
       warnings.push(...c.warnings);
       cal = c;
       t = lap('calibrate', t);
@@ -170,6 +180,30 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     await removeStaging(staging);
     await release?.();
   }
+}
+
+/**
+ * Plans the job's memory (engine/stream/memoryPlan.ts) and, when the plan says so, runs calibration +
+ * quantization streamed block by block. Otherwise `streamed` is undefined and the whole-model path
+ * runs, on the calibration feeds built here.
+ */
+async function streamIfPlanned(plan: JobPlan, model: OnnxModel, ops: Map<string, string>, calibrationOffset: number | undefined, opts: JobOptions): Promise<{
+  streamed?: { layers: QuantizedLayer[]; samples: number; tokens?: number; warnings: string[] }; feeds?: CalibrationFeeds;
+}> {
+  const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+  if (!calibrated.length) return {};
+  const memory = plan.memory ?? { streaming: 'auto' };
+  const feeds = await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs);
+  const first = feeds.batches[0];
+  const tokensPerBatch = first ? Math.max(...Object.values(first).map((t) => t.size)) : 0;
+  const mem = planMemory({ model, plan, calibrated, tokensPerBatch, budgetBytes: memory.budgetBytes, streaming: memory.streaming });
+  opts.onProgress?.({ stage: 'calibrate', message: mem.message, fraction: 0 });
+  if (mem.mode === 'whole') return { feeds };
+  const s = await streamCompress({
+    plan, model, ops, calibrated, batches: feeds.batches, mode: plan.calibration.mode, signal: opts.signal, onProgress: opts.onProgress,
+    cacheFolder: memory.cacheFolder ?? tmpdir(), cacheRamBytes: mem.cacheRamBytes,
+  });
+  return { streamed: { layers: s.layers, samples: feeds.samples, tokens: feeds.tokens, warnings: feeds.warnings } };
 }
 
 async function evaluate(plan: JobPlan, model: OnnxModel, quantizedPath: string, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{

@@ -83,6 +83,17 @@ export interface JobPlan {
   accuracyLevel?: number;
   /** The recipe's `inputs:` overrides of the input-binding rules, by graph input name. */
   inputs?: Record<string, InputOverride>;
+  /** The memory budget (absent: what the machine has free) and block streaming (engine/stream). */
+  memory?: MemoryPlanInput;
+}
+
+/** `memory:` in the recipe (and `lowbit run --memory`). */
+export interface MemoryPlanInput {
+  budgetBytes?: number;
+  /** auto: stream when the whole model does not fit the budget. */
+  streaming: 'auto' | 'always' | 'never';
+  /** Where the activation cache spills beyond its RAM share (default: the system temp folder). */
+  cacheFolder?: string;
 }
 
 /** Progress events the engine emits; the server maps them to $/progress, the CLI to a line per layer. */

@@ -182,6 +182,15 @@ export interface RecipeDocument {
   threads?: number;
   /** The `accuracy_level` written on every `MatMulNBits` node (and the level onnxruntime uses when it fuses `qdq` weights into MatMulNBits): the type its activations are computed in. `4` (int8 activations, what onnxruntime-genai writes for CPU) is the fast CPU level; `0` leaves it unset (fp32 activations, exact). Evaluation runs the model at this level, so the reported quality and latency are what you get. */
   accuracy_level?: 0 | 1 | 2 | 3 | 4;
+  /** How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk). */
+  memory?: {
+    /** Memory budget in MB (10⁶ bytes); unset = what the machine has free when the job starts. `lowbit run --memory` overrides it. */
+    budget_mb?: number;
+    /** Block streaming. */
+    streaming?: "auto" | "always" | "never";
+    /** Folder where cached activations beyond the RAM share go (a private subfolder, deleted afterwards); default: the system temp folder. */
+    cache?: string;
+  };
   /** Data the calibration statistics (Hessians, activation magnitudes) come from. Give one of `text` (with `tokenizer`), `tensors` or `images`; none = random token ids. */
   calibration?: {
     /** A UTF-8 text file, tokenized and cut into `samples` windows of `sequence_length` tokens. */

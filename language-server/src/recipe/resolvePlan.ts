@@ -348,6 +348,11 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
     recipePath, modelPath: p('model')!, outputPath, reportPath: reportPathFor(outputPath),
     format: (v.format?.value as ExportFormat) ?? 'matmulnbits', calibration, evaluation, layers: planLayers, skipped,
     threads: num('threads', 0), seed: num('seed', 0), accuracyLevel: num('accuracy_level', DEFAULT_ACCURACY_LEVEL),
+    memory: {
+      streaming: (v['memory.streaming']?.value as 'auto' | 'always' | 'never') ?? 'auto',
+      ...(v['memory.budget_mb'] ? { budgetBytes: num('memory.budget_mb', 0) * 1e6 } : {}),
+      ...(p('memory.cache') ? { cacheFolder: p('memory.cache') } : {}),
+    },
   };
   if (Object.keys(recipe.inputs).length) plan.inputs = Object.fromEntries(Object.entries(recipe.inputs).map(([k, f]) => [k, f.value as InputOverride]));
   return { plan, diagnostics };

@@ -237,6 +237,14 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
     kind: 'number', doc: 'The `accuracy_level` written on every `MatMulNBits` node (and the level onnxruntime uses when it fuses `qdq` weights into MatMulNBits): the type its activations are computed in. `4` (int8 activations, what onnxruntime-genai writes for CPU) is the fast CPU level; `0` leaves it unset (fp32 activations, exact). Evaluation runs the model at this level, so the reported quality and latency are what you get.',
     default: DEFAULT_ACCURACY_LEVEL, integer: true, allowed: [0, 1, 2, 3, 4],
   },
+  memory: {
+    kind: 'object', doc: 'How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk).',
+    fields: {
+      budget_mb: { kind: 'number', doc: 'Memory budget in MB (10⁶ bytes); unset = what the machine has free when the job starts. `lowbit run --memory` overrides it.', integer: true, min: 1, max: 1e9 },
+      streaming: { kind: 'enum', doc: 'Block streaming.', values: ['auto', 'always', 'never'], default: 'auto', valueDocs: { auto: 'Stream when the whole model does not fit the budget.', always: 'Always stream (same codes as the whole-model path).', never: 'Never stream.' } },
+      cache: { kind: 'string', path: true, doc: 'Folder where cached activations beyond the RAM share go (a private subfolder, deleted afterwards); default: the system temp folder.' },
+    },
+  },
   calibration: {
     kind: 'object', doc: 'Data the calibration statistics (Hessians, activation magnitudes) come from. Give one of `text` (with `tokenizer`), `tensors` or `images`; none = random token ids.',
     fields: {

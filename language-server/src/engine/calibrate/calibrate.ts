@@ -93,15 +93,7 @@ export async function calibrate(opts: {
   onBatch?: (done: number, total: number | undefined) => void;
 }): Promise<Map<string, InputStatistics>> {
   const byInput = new Map<string, InputStatistics>();
-  const keys = new Map<string, CalibratedLayer>();
-  for (const l of opts.layers) {
-    const key = statisticsKey(l);
-    const prev = keys.get(key);
-    if (prev && prev.cols !== l.cols) {
-      throw new Error(`layers ${prev.name} and ${l.name} read ${l.input} but expect ${prev.cols} and ${l.cols} input channels`);
-    }
-    keys.set(key, l);
-  }
+  const keys = statisticsKeys(opts.layers);
   const names = [...new Set([...keys.values()].map((k) => k.input))];
   if (!names.length) return byInput;
   const session = await openSession(opts.model.withExtraOutputs(names), opts.threads, 'calibration model', opts.model.externalDataDir);
@@ -112,32 +104,7 @@ export async function calibrate(opts: {
     for await (const feeds of iterable) {
       opts.signal?.throwIfAborted();
       const out = await session.run(feeds, names);
-      for (const [key, { cols: n, name: layer, input, conv, convTranspose }] of keys) {
-        const t = out[input];
-        if (t.type !== 'float32' && t.type !== 'float16') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 and float16 activations are supported`);
-        // fp16 exports: statistics are accumulated in float32 (exact widening)
-        const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.data as Float32Array;
-        const bad = firstNonFinite(data);
-        if (bad >= 0) {
-          throw new Error(`calibration: input ${input} of layer ${layer} holds ${data[bad]} at element ${bad} of batch ${done + 1}; a weight or activation before this layer is not finite`);
-        }
-        let s = byInput.get(key);
-        if (!s) {
-          s = { tensor: input, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
-          byInput.set(key, s);
-        }
-        if (conv) await addConv(s, data, t.dims, conv, layer, opts.threads);
-        else if (convTranspose) await addChannels(s, data, t.dims, convTranspose.group, layer, opts.threads);
-        else {
-          const last = t.dims[t.dims.length - 1];
-          if (last !== n || data.length % n !== 0) {
-            throw new Error(`calibration: input ${input} of layer ${layer} has shape [${t.dims}], expected last dim ${n}`);
-          }
-          const tokens = data.length / n;
-          await s.hessian.add(data, tokens, opts.threads);
-          s.stats.add(data, tokens);
-        }
-      }
+      await accumulateBatch(byInput, keys, out, opts.threads, done + 1);
       done++;
       opts.onBatch?.(done, batches?.length);
     }
@@ -153,6 +120,56 @@ export async function calibrate(opts: {
 function firstNonFinite(a: Float32Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return i;
   return -1;
+}
+
+/**
+ * The layers by statistics key (layers reading one tensor with one geometry share an entry).
+ * @throws Error when two layers read one tensor but expect different input sizes
+ */
+export function statisticsKeys(layers: CalibratedLayer[]): Map<string, CalibratedLayer> {
+  const keys = new Map<string, CalibratedLayer>();
+  for (const l of layers) {
+    const key = statisticsKey(l);
+    const prev = keys.get(key);
+    if (prev && prev.cols !== l.cols) {
+      throw new Error(`layers ${prev.name} and ${l.name} read ${l.input} but expect ${prev.cols} and ${l.cols} input channels`);
+    }
+    keys.set(key, l);
+  }
+  return keys;
+}
+
+/**
+ * Streams one batch of fetched layer inputs (`out`, by tensor name) into the accumulators of `keys`
+ * (created on first use). float16 activations are widened to float32 first.
+ */
+export async function accumulateBatch(byInput: Map<string, InputStatistics>, keys: Map<string, CalibratedLayer>, out: Record<string, ort.Tensor>, threads: number, batch?: number): Promise<void> {
+  for (const [key, { cols: n, name: layer, input, conv, convTranspose }] of keys) {
+    const t = out[input];
+    if (!t) throw new Error(`calibration: input ${input} of layer ${layer} was not computed`);
+    if (t.type !== 'float32' && t.type !== 'float16') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 and float16 activations are supported`);
+    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.data as Float32Array;
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      throw new Error(`calibration: input ${input} of layer ${layer} holds ${data[bad]} at element ${bad}${batch ? ` of batch ${batch}` : ''}; a weight or activation before this layer is not finite`);
+    }
+    let s = byInput.get(key);
+    if (!s) {
+      s = { tensor: input, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
+      byInput.set(key, s);
+    }
+    if (conv) await addConv(s, data, t.dims, conv, layer, threads);
+    else if (convTranspose) await addChannels(s, data, t.dims, convTranspose.group, layer, threads);
+    else {
+      const last = t.dims[t.dims.length - 1];
+      if (last !== n || data.length % n !== 0) {
+        throw new Error(`calibration: input ${input} of layer ${layer} has shape [${t.dims}], expected last dim ${n}`);
+      }
+      const tokens = data.length / n;
+      await s.hessian.add(data, tokens, threads);
+      s.stats.add(data, tokens);
+    }
+  }
 }
 
 /** Streams one NCHW activation of a Conv layer through im2col into its Hessian and channel statistics. */

@@ -1,7 +1,7 @@
 /**
  * Sequential calibration + quantization (GPTQ's `true_sequential` at block granularity): layers are
- * grouped into blocks by name prefix (`layers.3.wq` → `layers.3`; a name without a dot is its own block),
- * in plan order. Each block is calibrated on the model in which every earlier block is already
+ * grouped into blocks cut from the graph (calibrate/blocks.ts: between two points of the residual
+ * stream in a transformer, so attention and MLP are separate blocks), in model order. Each block is calibrated on the model in which every earlier block is already
  * transformed and fake-quantized, then prepared, then quantized. Costs one calibration pass per block.
  *
  * The prepare hook runs between a block's calibration and its quantization. By default it is the
@@ -17,7 +17,7 @@ import { prepareActivationAware, viaMulWarnings, type Prepared } from '../quanti
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
 import type { FoldedGroup } from '../transforms';
 import { calibrate, statisticsView, type CalibratedLayer, type Feeds, type InputStatistics } from './calibrate';
-import { groupBlocks } from './blocks';
+import { graphBlocks } from './blocks';
 
 /** What the prepare hook sees for one block. */
 export interface BlockContext {
@@ -53,7 +53,7 @@ export function activationAwarePrepare(viaMul: FoldedGroup[] = []): BlockPrepare
   };
 }
 
-/** The result: quantized layers in plan order, the model they belong to (all transforms folded), warnings. */
+/** The result: quantized layers in plan order (blocks run in model order), the model they belong to (all transforms folded), warnings. */
 export interface SequentialResult {
   layers: QuantizedLayer[];
   model: OnnxModel;
@@ -85,7 +85,7 @@ export async function quantizeSequential(opts: {
   const inModel = (m: OnnxModel, l: CalibratedLayer): CalibratedLayer => ({ ...l, input: m.layerInput(l.name) });
   let base = opts.model;
   let index = 0;
-  const blocks = groupBlocks(plan.layers);
+  const blocks = graphBlocks(plan.layers, opts.model, opts.calibrated);
   for (let b = 0; b < blocks.length; b++) {
     const block = blocks[b];
     signal?.throwIfAborted();
@@ -110,5 +110,7 @@ export async function quantizeSequential(opts: {
     base = model;
     index += block.length;
   }
+  const order = new Map(plan.layers.map((l, i) => [l.name, i]));
+  done.sort((a, b) => order.get(a.layer)! - order.get(b.layer)!);
   return { layers: done, model: base, warnings: [...warnings, ...viaMulWarnings(viaMul)] };
 }

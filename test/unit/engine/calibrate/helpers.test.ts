@@ -1,7 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelStats } from '../../../../language-server/src/engine/calibrate/channelStats';
-import { blockOf, groupBlocks } from '../../../../language-server/src/engine/calibrate/blocks';
 import { seededRandom } from '../../../../language-server/src/engine/calibrate/calibrationData';
 
 describe('calibration helpers', () => {
@@ -15,12 +14,6 @@ describe('calibration helpers', () => {
     assert.deepEqual([...s.min], [-3, -2]);
     assert.deepEqual([...s.max], [1, 4]);
     assert.throws(() => s.add(new Float32Array(3), 2), /3 values for 2×2/);
-  });
-  test('blocks group consecutive layers by name prefix', () => {
-    assert.equal(blockOf('layers.3.wq'), 'layers.3');
-    assert.equal(blockOf('output'), 'output');
-    const names = ['layers.0.wq', 'layers.0.w2', 'layers.1.wq', 'output'].map((name) => ({ name }));
-    assert.deepEqual(groupBlocks(names).map((b) => b.map((l) => l.name)), [['layers.0.wq', 'layers.0.w2'], ['layers.1.wq'], ['output']]);
   });
   test('seeded random is deterministic and in [0, 1)', () => {
     const a = seededRandom(7), b = seededRandom(7), c = seededRandom(8);

@@ -1,0 +1,44 @@
+"""Times the IST-DASLab GPTQ reference (gptq.py / quant.py from github.com/IST-DASLab/gptq) on CPU.
+
+usage: python3 gptqReference.py <folder with gptq.py and quant.py> <n> <tokens> <threads> <reps>
+Prints one JSON line: {"solve_s": [...], "torch": version, "threads": n}. The same problem as
+bench/gptq.ts: W n×n, 4-bit, group 128, asymmetric, blocksize 128, percdamp 0.01, act-order off.
+`transformers` is only used by the reference for an isinstance check against Conv1D, and
+torch.cuda.synchronize() fails without CUDA: both are stubbed, nothing else is changed.
+"""
+import json
+import sys
+import time
+import types
+
+folder, n, tokens, threads, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+import torch  # noqa: E402
+
+if threads > 0:
+    torch.set_num_threads(threads)
+stub = types.ModuleType('transformers')
+stub.Conv1D = type('Conv1D', (), {})
+sys.modules['transformers'] = stub
+torch.cuda.synchronize = lambda *a, **k: None
+sys.path.insert(0, folder)
+from gptq import GPTQ  # noqa: E402
+from quant import Quantizer  # noqa: E402
+import io, contextlib  # noqa: E402,E401
+
+torch.manual_seed(0)
+x = torch.randn(tokens, n)
+x[:, 1:] += 0.5 * x[:, :-1].clone()
+times = []
+for r in range(reps):
+    layer = torch.nn.Linear(n, n, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(n, n) * 0.02)
+    g = GPTQ(layer)
+    g.quantizer = Quantizer()
+    g.quantizer.configure(4, perchannel=True, sym=False, mse=False)
+    g.add_batch(x, None)
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        g.fasterquant(blocksize=128, percdamp=0.01, groupsize=128)
+    times.append(time.perf_counter() - t)
+print(json.dumps({'solve_s': times, 'torch': torch.__version__, 'threads': torch.get_num_threads()}))

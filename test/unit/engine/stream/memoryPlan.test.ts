@@ -1,0 +1,51 @@
+/** The memory plan's choice (whole model, streamed, refused) and its message, on a small Llama with external data. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { writeLlama } from '../../../../bench/llamaModel';
+import type { CalibratedLayer } from '../../../../language-server/src/engine/calibrate/calibrate';
+import { loadModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
+import { planMemory } from '../../../../language-server/src/engine/stream/memoryPlan';
+import type { LayerPlan } from '../../../../language-server/src/protocol/plan';
+
+let dir: string, model: OnnxModel, calibrated: CalibratedLayer[], layers: LayerPlan[];
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lowbit-memplan-'));
+  writeLlama(join(dir, 'm.onnx'), { layers: 2, hidden: 64, ffn: 128, heads: 4, kvHeads: 2, vocab: 96, seq: 16, dtype: 'float32' });
+  model = await loadModel(join(dir, 'm.onnx'));
+  const q = model.layers.filter((l) => l.quantizable);
+  calibrated = q.map((l) => ({ name: l.name, input: l.input, cols: l.shape[1] }));
+  layers = q.map((l) => ({ name: l.name, method: 'gptq', bits: 4, groupSize: 32, symmetric: false, settings: {}, rules: [0] }));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const plan = (budgetBytes: number | undefined, streaming?: 'auto' | 'always' | 'never', ls = layers) =>
+  planMemory({ model, plan: { layers: ls, modelPath: 'm.onnx' }, calibrated, tokensPerBatch: 128, budgetBytes, streaming, processBytes: 100e6 });
+
+test('whole model when it fits, streamed when only that fits, refused when nothing does', () => {
+  const roomy = plan(1e12);
+  assert.equal(roomy.mode, 'whole');
+  assert.equal(roomy.blocks, 5);
+  assert.match(roomy.message, /^memory: budget 1\.0 TB; whole model ~\d+ MB: fits, one whole-model pass \(fits\)$/);
+  assert.ok(roomy.streamedBytes < roomy.wholeBytes);
+  // Between the two estimates: streamed, and the rest of the budget is the cache's RAM share.
+  const mid = Math.round((roomy.streamedBytes + roomy.wholeBytes) / 2);
+  const s = plan(mid);
+  assert.equal(s.mode, 'streamed');
+  assert.equal(s.cacheRamBytes, mid - s.streamedBytes);
+  assert.match(s.message, /streaming 5 blocks, ~\d+ MB at most \(largest block \d: layers\.\d\.w1 … layers\.\d\.w2\), activation cache \d+ (KB|B) in RAM, the rest on disk$/);
+  assert.throws(() => plan(roomy.streamedBytes - 1), /m\.onnx: does not fit the memory budget of .*: the whole model needs ~.* and streaming ~.* \(largest block \d: .*\); raise memory\.budget_mb or --memory/);
+});
+
+test('streaming always / never override the choice; folding methods stay whole-model or are refused', () => {
+  assert.equal(plan(1e12, 'always').mode, 'streamed');
+  assert.equal(plan(1, 'never').mode, 'whole');
+  assert.match(plan(1, 'never').message, /over budget, one whole-model pass \(streaming is off\)/);
+  const awq = layers.map((l, i) => (i === 3 ? { ...l, method: 'awq' as const } : l));
+  const mid = Math.round((plan(1e12).streamedBytes + plan(1e12).wholeBytes) / 2);
+  assert.equal(plan(mid, 'auto', awq).mode, 'whole');
+  assert.match(plan(mid, 'auto', awq).message, /over budget, one whole-model pass \(awq does not stream\)/);
+  assert.throws(() => plan(mid, 'always', awq), /layer layers\.0\.wo uses awq, which does not stream yet/);
+});
