@@ -23,10 +23,11 @@ function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inp
  * layer written in another format than asked for (whose report `bits_per_weight` becomes 32).
  */
 export async function exportAndWrite(
-  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath'>, signal?: AbortSignal,
+  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath'> & Partial<Pick<JobPlan, 'layers'>>, signal?: AbortSignal,
   write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
 ): Promise<{ bytes: number; dataPath?: string; warnings: string[] }> {
-  const r = exportModelProto(model, layers.map(toResult), { format: plan.format });
+  const layerFormats = new Map(plan.layers?.flatMap((l) => (l.format ? [[l.name, l.format] as const] : [])));
+  const r = exportModelProto(model, layers.map(toResult), { format: plan.format, layerFormats });
   signal?.throwIfAborted();
   const inputExternal = model.graph.initializer.some((t) => t.dataLocation === 1);
   const w = await writeModelStreaming(r.proto, plan.outputPath, {
@@ -40,7 +41,13 @@ export async function exportAndWrite(
     `export: ${names.length === 1 ? `layer ${names[0]}` : `${names.length} layers (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`} written as ${note}`);
   // Bits per weight are "as stored": a layer the exporter had to write as float weights stores 32.
   const byName = new Map(layers.map((l) => [l.layer, l]));
-  for (const w of r.layers) if (w.written === 'fake') { const q = byName.get(w.layer); if (q) q.report.bits_per_weight = 32; }
+  for (const w of r.layers) {
+    const q = byName.get(w.layer);
+    if (!q) continue;
+    q.report.format = w.written;
+    if (w.storedBytes !== undefined) q.report.stored_bytes = w.storedBytes;
+    if (w.written === 'fake') q.report.bits_per_weight = 32;
+  }
   // A packed layer stores what the exporter measured (bit planes, parameters and decode nodes), plus its L·R
   // branch; in memory onnxruntime holds its decoded float weight.
   for (const w of r.layers) {

@@ -13,6 +13,8 @@ export interface LayerInfo {
   params: number;
   dtype: 'float32' | 'float16';
   quantizable: boolean;
+  /** Default-domain opset of the model (what `format: auto` can store depends on it). */
+  opset?: number;
   /** Why a weight-bearing op is not quantizable (only when quantizable is false). */
   reason?: string;
 }

@@ -117,20 +117,22 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
       insertInputScale(ctx, res.inputScale);
     }
     const branchOk = l.op === 'MatMul' || l.op === 'Gemm';
+    const format = opts.layerFormats?.get(l.name) ?? (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' ? 'matmulnbits' : 'qdq');
+    const initializersBefore = ed.graph.initializer.length;
     let note: string | undefined;
     let written: LayerExport['written'] = 'fake';
     let storedBytes: number | undefined;
     // A low-rank correction without a branch must be folded into a float weight: fake-quant only.
-    if (opts.format !== 'fake' && !(res.lowRank && !branchOk)) {
+    if (format !== 'fake' && !(res.lowRank && !branchOk)) {
       try {
-        if (opts.format === 'packed' || (!res.q && res.binary)) {
+        if (format === 'packed' || (!res.q && res.binary)) {
           storedBytes = writePackedResult(ctx, res);
           written = 'packed';
-          if (opts.format !== 'packed') note = `binarized weights fit no ${opts.format} grid; stored packed`;
+          if (format !== 'packed') note = `binarized weights fit no ${format} grid; stored packed`;
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
           const nq = normalizeQuant(l.name, res.q, res.dequant);
-          if (opts.format === 'matmulnbits') { writeMatMulNBits(ctx, nq); written = 'matmulnbits'; }
+          if (format === 'matmulnbits') { writeMatMulNBits(ctx, nq); written = 'matmulnbits'; }
           else { writeQdq(ctx, nq); written = 'qdq'; }
         }
       } catch (e) {
@@ -144,6 +146,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     }
     if (res.lowRank && branchOk) addLowRank(ctx, res.lowRank);
     else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
+    if (storedBytes === undefined) storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
     layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
   }
   ed.prune();

@@ -3,7 +3,7 @@
  * that can make it fail (throwing ExportUnsupported) before it changes the graph.
  */
 import type { AttributeProto } from '../onnx/onnxProto';
-import { DT, makeFloatTensor, makeTensor } from '../onnx/tensor';
+import { DT, makeFloatTensor, makeInt64Tensor, makeTensor } from '../onnx/tensor';
 import { attr, makeNode } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
 import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
@@ -85,7 +85,9 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   const { l, ed } = ctx;
   if (l.op === 'ConvTranspose') { writeQdqConvTranspose(ctx, nq); return; }
   const perChannel = nq.nGroups === 1;
-  if (l.op === 'Conv' && !perChannel) throw new ExportUnsupported('QDQ for Conv is per output channel only; written as fake-quant');
+  // Blocked Conv: the groups run along the flattened (I/g·kh·kw) axis, which no single weight axis is,
+  // so the weight is dequantized as the [O, I/g·kh·kw] matrix and reshaped to its 4-D dims.
+  const convMatrix = l.op === 'Conv' && !perChannel;
   const four = nq.bits <= 4;
   let need = perChannel ? 13 : 21;
   if (four) need = 21;
@@ -93,7 +95,7 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   upgradeOpset(ed, Math.max(need, currentOpset(ed)));
   const transposed = storedTransposed(l);
   const codes = layoutCodes(ctx, nq);
-  const wdims = l.op === 'Conv' ? l.ref.dims.slice() : transposed ? [nq.cols, nq.rows] : [nq.rows, nq.cols];
+  const wdims = l.op === 'Conv' && !convMatrix ? l.ref.dims.slice() : transposed ? [nq.cols, nq.rows] : [nq.rows, nq.cols];
   // Scales/zeros are [rows, nGroups]; the blocked layout wants [kb, N] (transposed) or [N, kb].
   let sdims: number[];
   let scales = nq.scales;
@@ -112,6 +114,14 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   const attrs = [attr.int('axis', axis)];
   if (!perChannel) attrs.push(attr.int('block_size', nq.group));
   insertDequantize(ctx, four, { codes, wdims, scales, zeros, sdims, attrs });
+  if (convMatrix) {
+    const { node } = ctx;
+    const shape = ed.unique(`${l.name}_conv_shape`);
+    ed.addInitializer(makeInt64Tensor(shape, l.ref.dims));
+    const reshaped = ed.unique(`${l.name}_dequantized_conv`);
+    ed.insertBefore(node, makeNode('Reshape', [node.input[l.weightInput], shape], [reshaped], ed.unique(`${l.name}_conv_reshape`)));
+    node.input[l.weightInput] = reshaped;
+  }
 }
 
 /**

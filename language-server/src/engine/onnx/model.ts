@@ -124,7 +124,7 @@ export class OnnxModel {
   summary(): ModelSummary {
     const io = (v: ValueInfoProto) => ({ name: v.name, dtype: dtypeName(v.type.elemType), dims: v.type.dims ?? [] });
     const inits = new Set(this.graph.initializer.map((t) => t.name));
-    const layers = this.layers.map(toLayerInfo);
+    const layers = this.layers.map((l) => ({ ...toLayerInfo(l), opset: this.opset }));
     return {
       path: this.path,
       opset: this.opset,

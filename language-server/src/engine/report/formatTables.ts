@@ -35,7 +35,10 @@ export function summaryTable(r: Report): string {
     rows.push(['output SQNR (dB)', 'inf', a.sqnr_db === null || !Number.isFinite(a.sqnr_db) ? 'inf' : a.sqnr_db.toFixed(1)]);
     rows.push(['output argmax agreement', '100.00%', pct(a.argmax_agreement)]);
   }
-  rows.push(['size', bytes(r.size.fp_bytes), bytes(r.size.quantized_bytes)]);
+  rows.push(['size', bytes(r.size.fp_bytes), `${bytes(r.size.quantized_bytes)} (${pct(r.size.quantized_bytes / r.size.fp_bytes)})`]);
+  for (const f of r.size.by_format ?? []) {
+    rows.push([f.format === 'float' ? '  bytes left float (other weights, graph)' : `  bytes as ${f.format} (${f.layers} layer${f.layers === 1 ? '' : 's'})`, '', bytes(f.bytes)]);
+  }
   rows.push(['bits/weight (quantized layers)', '32', num(r.size.bits_per_weight)]);
   if (r.layers.some((l) => l.runtime_bits_per_weight !== undefined)) {
     const params = r.layers.reduce((t, l) => t + l.params, 0);
@@ -48,8 +51,8 @@ export function summaryTable(r: Report): string {
 
 /** One row per quantized layer. */
 export function layerTable(r: Report): string {
-  return table(['layer', 'shape', 'method', 'bits', 'group', 'rel_error', 'bits/w'], r.layers.map((l) => [
-    l.name, `${l.shape[0]}x${l.shape[1]}`, l.method, String(l.bits), String(l.group_size), l.rel_error.toExponential(3), num(l.bits_per_weight),
+  return table(['layer', 'shape', 'method', 'bits', 'group', 'format', 'rel_error', 'bits/w'], r.layers.map((l) => [
+    l.name, `${l.shape[0]}x${l.shape[1]}`, l.method, String(l.bits), String(l.group_size), l.format ?? r.format, l.rel_error.toExponential(3), num(l.bits_per_weight),
   ]));
 }
 
