@@ -42,12 +42,14 @@ export function storedFormatFor(asked: ExportFormat, layer: Pick<LayerInfo, 'op'
   }
   const opset = layer.opset ?? 0;
   if (opset >= BLOCKED_QDQ_OPSET) {
-    return bits === 4 || bits === 8
-      ? { format: 'qdq', bits, groupSize }
-      : { format: 'packed', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}` };
+    if (bits === 4 || bits === 8) return { format: 'qdq', bits, groupSize };
+    return { format: layer.op === 'ConvTranspose' ? 'fake' : 'packed', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}${layer.op === 'ConvTranspose' ? ', and packed has no ConvTranspose form' : ''}` };
   }
   if (layer.op === 'ConvTranspose') {
-    return { format: 'packed', bits, groupSize, note: `DequantizeLinear below opset ${BLOCKED_QDQ_OPSET} has no per-output-channel axis for a ConvTranspose weight (opset ${opset})` };
+    // Its output channels are not one weight axis, so only blocked scales (opset 21) hold its groups; packed has no ConvTranspose form.
+    return bits === 4 || bits === 8
+      ? { format: 'qdq', bits, groupSize, note: `a ConvTranspose weight needs blocked DequantizeLinear, so the model's opset ${opset} is raised to ${BLOCKED_QDQ_OPSET}` }
+      : { format: 'fake', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}, and packed has no ConvTranspose form` };
   }
   if (bits === 8 && groupSize === -1) return { format: 'qdq', bits, groupSize };
   return { format: 'qdq', bits: 8, groupSize: -1, note: `opset ${opset} < ${BLOCKED_QDQ_OPSET} has no int4 or blocked DequantizeLinear, so ${layer.op} weights are per-channel int8` };

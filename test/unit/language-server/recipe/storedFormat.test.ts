@@ -19,7 +19,9 @@ test('auto picks per op, bits and opset; fixed formats are kept (binarized → p
   assert.deepEqual({ ...conv, note: undefined }, { format: 'qdq', bits: 8, groupSize: -1, note: undefined });
   assert.match(conv.note!, /opset 9 < 21/);
   assert.deepEqual(storedFormatFor('auto', at('Gemm', 13), 'rtn', 8, -1), { format: 'qdq', bits: 8, groupSize: -1 });
-  assert.equal(storedFormatFor('auto', at('ConvTranspose', 11), 'rtn', 4, 32).format, 'packed');
+  assert.equal(storedFormatFor('auto', at('ConvTranspose', 11), 'rtn', 4, 32).format, 'qdq');
+  assert.match(storedFormatFor('auto', at('ConvTranspose', 11), 'rtn', 4, 32).note!, /raised to 21/);
+  assert.equal(storedFormatFor('auto', at('ConvTranspose', 21), 'rtn', 3, 32).format, 'fake');
   // At 21: blocked int4 as asked.
   assert.deepEqual(storedFormatFor('auto', at('Conv', 21), 'gptq', 4, 32), { format: 'qdq', bits: 4, groupSize: 32 });
   assert.deepEqual(storedFormatFor('auto', at('ConvTranspose', 21), 'gptq', 4, 16), { format: 'qdq', bits: 4, groupSize: 16 });
@@ -47,7 +49,7 @@ test('the plan carries each layer\'s stored format; auto is the default and says
   assert.ok(plan, JSON.stringify(diagnostics));
   assert.equal(plan.format, 'auto');
   const by = Object.fromEntries(plan.layers.map((l) => [l.name, [l.format, l.bits, l.groupSize]]));
-  assert.deepEqual(by, { 'conv1.w': ['qdq', 8, -1], 'conv2.w': ['qdq', 8, -1], 'up.w': ['packed', 4, 32], 'fc.w': ['qdq', 8, -1], 'proj.w': ['matmulnbits', 4, 32] });
+  assert.deepEqual(by, { 'conv1.w': ['qdq', 8, -1], 'conv2.w': ['qdq', 8, -1], 'up.w': ['qdq', 4, 32], 'fc.w': ['qdq', 8, -1], 'proj.w': ['matmulnbits', 4, 32] });
   const info = diagnostics.filter((d) => d.code === 'auto-format');
   assert.equal(info.length, 3, JSON.stringify(info)); // Conv, Gemm, ConvTranspose
   assert.ok(info.every((d) => d.severity === 'information'));
