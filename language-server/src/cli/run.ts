@@ -3,7 +3,7 @@
  * per-layer tables (or the report JSON with --json). Progress goes to stderr, one line per layer.
  * Ctrl-C cancels the job (no output is left behind).
  */
-import { layerTable, summaryTable } from '../engine/report/formatTables';
+import { layerTable, leftAloneTable, summaryTable } from '../engine/report/formatTables';
 import type { JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
 
@@ -40,7 +40,7 @@ export async function main(args: string[]): Promise<number> {
     });
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
-      process.stdout.write(`${summaryTable(report)}\n\n${layerTable(report)}\n`);
+      process.stdout.write(`${summaryTable(report)}\n\n${layerTable(report)}\n${report.left_alone ? `\n${leftAloneTable(report.left_alone, 'this job')}\n` : ''}`);
       for (const w of report.warnings) process.stdout.write(`warning: ${w}\n`);
       process.stdout.write(`\nwrote ${report.output}\nreport ${plan.reportPath}\n`);
     }

@@ -9,6 +9,8 @@ import { exportModelProto } from './export/exportModel';
 import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
 import { encodeModel } from './onnx/onnxProto';
 import { DT, isHalfExact } from './onnx/tensor';
+import { leftAloneTensors } from './onnx/leftAlone';
+import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 
 function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> & { q?: unknown }): LayerResult {
@@ -23,9 +25,9 @@ function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inp
  * layer written in another format than asked for (whose report `bits_per_weight` becomes 32).
  */
 export async function exportAndWrite(
-  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath'> & Partial<Pick<JobPlan, 'layers'>>, signal?: AbortSignal,
+  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath'> & Partial<Pick<JobPlan, 'layers' | 'skipped'>>, signal?: AbortSignal,
   write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
-): Promise<{ bytes: number; dataPath?: string; warnings: string[] }> {
+): Promise<{ bytes: number; dataPath?: string; warnings: string[]; leftAlone: LeftAloneTensor[] }> {
   const layerFormats = new Map(plan.layers?.flatMap((l) => (l.format ? [[l.name, l.format] as const] : [])));
   const r = exportModelProto(model, layers.map(toResult), { format: plan.format, layerFormats });
   signal?.throwIfAborted();
@@ -56,7 +58,12 @@ export async function exportAndWrite(
     q.report.bits_per_weight = packedBitsPerWeight(w.storedBytes, q);
     q.report.runtime_bits_per_weight = model.layer(w.layer).ref.dataType === DT.FLOAT16 ? 16 : 32;
   }
-  return { bytes: w.bytes + w.dataBytes, dataPath: w.dataPath, warnings };
+  const bytes = w.bytes + w.dataBytes;
+  const leftAlone = leftAloneTensors(model.graph, model.layers, new Set(r.layers.filter((l) => l.written !== 'fake').map((l) => l.layer)), bytes, {
+    skippedBy: new Map((plan.skipped ?? []).map((s) => [s.name, s.rule])),
+    notes: new Map(r.layers.filter((l) => l.written === 'fake').map((l) => [l.layer, l.note ?? (plan.format === 'fake' ? 'format: fake' : 'fake-quant')])),
+  });
+  return { bytes, dataPath: w.dataPath, warnings, leftAlone };
 }
 
 /** Stored bits per weight of a packed layer: its measured bytes, plus fp16 (fp32 if not exact) low-rank factors. */

@@ -134,7 +134,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       plan, layers: quantized.map((q) => q.report), totalParams: model.summary().totalParams,
       fpBytes: (await stat(plan.modelPath)).size, quantizedBytes: exported.bytes,
       calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
-      fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings,
+      fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings, leftAlone: exported.leftAlone,
     });
     signal?.throwIfAborted();
     wroteReport = true;

@@ -19,6 +19,16 @@ export interface LayerInfo {
   reason?: string;
 }
 
+/** A float tensor a compression leaves in full precision, and why (see engine/onnx/leftAlone.ts). */
+export interface LeftAloneTensor {
+  /** Tensor name; inside a subgraph, prefixed by its place (`If_0/then_branch/…`). */
+  name: string;
+  bytes: number;
+  /** bytes / the model file's bytes. */
+  share: number;
+  reason: string;
+}
+
 export interface ModelSummary {
   path: string;
   opset: number;
@@ -28,4 +38,6 @@ export interface ModelSummary {
   layers: LayerInfo[];
   totalParams: number;
   fileBytes: number;
+  /** Float tensors of at least 16 KiB that compressing every quantizable layer would leave alone. */
+  leftAlone?: LeftAloneTensor[];
 }

@@ -52,6 +52,8 @@ export interface Report {
     by_format?: { format: StoredFormatName | 'float'; layers: number; bytes: number }[];
   };
   layers: LayerReport[];
+  /** Float tensors of at least 16 KiB the output still stores in full precision, why, and their share of the output file. */
+  left_alone?: { name: string; bytes: number; share: number; reason: string }[];
   timings_s: { load: number; calibrate: number; quantize: number; export: number; evaluate: number; total: number };
   warnings: string[];
 }

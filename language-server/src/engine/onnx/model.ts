@@ -7,6 +7,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ModelSummary } from '../../protocol/model';
 import { ConstResolver } from './constants';
+import { leftAloneTensors } from './leftAlone';
 import { convTransposeLayout, convTransposeToMatrix, discoverLayers, toLayerInfo, type LayerRecord } from './layers';
 import { decodeModel, encodeModel, MAX_PROTOBUF_BYTES, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
 import { OnnxFormatError } from './protobuf';
@@ -134,6 +135,7 @@ export class OnnxModel {
       layers,
       totalParams: layers.reduce((a, l) => a + l.params, 0),
       fileBytes: this.fileBytes,
+      leftAlone: leftAloneTensors(this.graph, this.layers, new Set(this.layers.filter((l) => l.quantizable).map((l) => l.name)), this.fileBytes),
     };
   }
 

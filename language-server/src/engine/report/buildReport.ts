@@ -19,6 +19,7 @@ export interface ReportInputs {
   outputAgreement?: Report['metrics']['output_agreement'];
   timings: Report['timings_s'];
   warnings: string[];
+  leftAlone?: NonNullable<Report['left_alone']>;
 }
 
 /** Bits per weight over all quantized layers, weighted by parameters (NaN-free: 0 when none). */
@@ -61,6 +62,7 @@ export function buildReport(r: ReportInputs): Report {
       ...byFormat(r.layers, r.quantizedBytes),
     },
     layers: r.layers,
+    ...(r.leftAlone ? { left_alone: r.leftAlone } : {}),
     timings_s: r.timings,
     warnings: r.warnings,
   };

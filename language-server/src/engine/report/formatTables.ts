@@ -1,6 +1,6 @@
 /** Plain-text tables of a report for terminals (the CLI): FP vs quantized, then per layer. */
 import type { Report } from '../../protocol/report';
-import type { ModelSummary } from '../../protocol/model';
+import type { LeftAloneTensor, ModelSummary } from '../../protocol/model';
 
 /** Left-aligns the first column and right-aligns the rest. */
 export function table(head: string[], rows: string[][]): string {
@@ -63,5 +63,13 @@ export function inspectTable(s: ModelSummary): string {
     `outputs: ${s.outputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n`;
   return head + table(['layer', 'op', 'shape [out,in]', 'params', 'dtype', 'quantizable'], s.layers.map((l) => [
     l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, l.quantizable ? 'yes' : `no: ${l.reason ?? ''}`,
-  ]));
+  ])) + (s.leftAlone ? `\n\n${leftAloneTable(s.leftAlone, 'compressing every quantizable layer')}` : '');
+}
+
+/** Float tensors of at least 16 KiB left in full precision, with why and their share of the file. */
+export function leftAloneTable(rows: readonly LeftAloneTensor[], what: string): string {
+  if (!rows.length) return `left alone (float tensors ≥ 16 KiB) by ${what}: none`;
+  const total = rows.reduce((a, r) => a + r.bytes, 0);
+  return `left alone (float tensors ≥ 16 KiB) by ${what}: ${rows.length} tensors, ${bytes(total)} (${pct(rows.reduce((a, r) => a + r.share, 0))} of the file)\n` +
+    table(['tensor', 'bytes', 'share', 'reason'], rows.map((r) => [r.name, bytes(r.bytes), pct(r.share), r.reason]));
 }
