@@ -19,8 +19,14 @@ interface Found { name: string; bytes: number; place: string; consumers: NodePro
 
 /** Float constants of `g` and its subgraphs, each with the nodes of its own graph reading it. */
 function floatConstants(g: GraphProto, place: string, out: Found[]): void {
+  // A node reads a name through its inputs or, for If/Loop/Scan, through its subgraphs (outer-scope names).
   const readers = new Map<string, NodeProto[]>();
-  for (const n of g.node) for (const i of n.input) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const names = (n: NodeProto, into: Set<string>): Set<string> => {
+    for (const i of n.input) if (i) into.add(i);
+    for (const a of n.attribute) for (const s of [...(a.g ? [a.g] : []), ...a.graphs]) for (const m of s.node) names(m, into);
+    return into;
+  };
+  for (const n of g.node) for (const i of names(n, new Set())) readers.set(i, [...(readers.get(i) ?? []), n]);
   const add = (t: TensorProto, name: string) => {
     const size = FLOAT_BYTES[t.dataType];
     if (!size) return;
@@ -63,6 +69,9 @@ export function leftAloneTensors(
     else if (mine.length) reason = mine[0].reason ?? 'not quantizable';
     else if (f.place) reason = `inside a subgraph (${f.place.slice(0, -1)}); layers in subgraphs are not compressed`;
     else if (!f.consumers.length) reason = 'read by no node of its graph';
+    else if (f.consumers.every((n) => n.attribute.some((a) => a.g || a.graphs.length) && !n.input.includes(f.name))) {
+      reason = `read inside the subgraphs of ${[...new Set(f.consumers.map((n) => n.name || n.opType))].join(', ')}; layers in subgraphs are not compressed`;
+    }
     else reason = `op not supported: read by ${[...new Set(f.consumers.map((n) => `${n.domain ? `${n.domain}.` : ''}${n.opType}`))].join(', ')}`;
     out.push({ name: `${f.place}${f.name}`, bytes: f.bytes, share: fileBytes > 0 ? f.bytes / fileBytes : 0, reason });
   }
