@@ -13,6 +13,11 @@ export interface LayerInfo {
   params: number;
   dtype: 'float32' | 'float16';
   quantizable: boolean;
+  /**
+   * Set when calibration cannot observe the layer's input (recurrent W/R, layers inside subgraphs):
+   * why. Such layers are quantized data-free (the plan turns calibrated methods into rtn, with a warning).
+   */
+  dataFree?: string;
   /** Default-domain opset of the model (what `format: auto` can store depends on it). */
   opset?: number;
   /** Why a weight-bearing op is not quantizable (only when quantizable is false). */

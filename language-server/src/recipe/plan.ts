@@ -24,6 +24,8 @@ export interface EffectiveLayer {
   settings: Record<string, unknown>;
   /** Rules that matched, in order. */
   rules: number[];
+  /** The calibrated method asked for a layer calibration cannot observe (`method` is then rtn). */
+  asked?: Method;
   /** The field (rule or defaults) that last set each value; undefined = schema default. */
   from: Partial<Record<RuleKey, Field<unknown>>>;
 }
@@ -65,6 +67,7 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       if (r.format) { e.format = r.format.value; e.from.format = r.format; }
       for (const [k, f] of Object.entries(r.settings)) ruleSettings = { ...ruleSettings, [k]: f.value };
     });
+    if (layer.dataFree && METHOD_INFO[e.method].needsCalibration) { e.asked = e.method; e.method = 'rtn'; }
     const info = METHOD_INFO[e.method];
     if (info.fixedBits !== undefined) e.bits = info.fixedBits;
     const fromMethods = Object.fromEntries(Object.entries(recipe.methods[e.method] ?? {}).map(([k, f]) => [k, f.value]));
@@ -141,6 +144,11 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
       add(`fmtop:${fmtSpan.start}:${e.layer.op}`, fmtSpan, ruleFormat ? 'error' : 'warning', 'unsupported-format-op', { format: 'auto', op: e.layer.op },
         (n) => `matmulnbits cannot hold ${e.layer.op} layers (MatMulNBits replaces MatMul and Gemm only)${ruleFormat ? '; use format: qdq, packed or auto' : '; they would be written as fake-quant float weights'} — ${list(n)}.`, name);
       if (ruleFormat) continue;
+    }
+    if (e.asked) {
+      const sp = e.from.method?.span ?? fallback;
+      add(`datafree:${sp.start}:${e.asked}`, sp, 'warning', 'data-free', { method: 'rtn' },
+        (n) => `${e.asked} needs calibration, but calibration cannot observe the inputs of ${list(n)} (${e.layer.dataFree}): they are quantized with rtn, data-free.`, name);
     }
     if (format === 'auto' && choice.note) {
       const sp = e.from.format?.span ?? e.from.bits?.span ?? fallback;

@@ -19,6 +19,8 @@ export interface StoredChoice {
   note?: string;
 }
 
+const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
+
 const isPow2 = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
 /** Whether MatMulNBits holds this grid (2/4/8 bits, power-of-2 group ≥ 16 or one group per row). */
@@ -27,7 +29,7 @@ export function matMulNBitsHolds(bits: number, groupSize: number): boolean {
 }
 
 /** The stored format of one layer asked to be stored as `asked`. */
-export function storedFormatFor(asked: ExportFormat, layer: Pick<LayerInfo, 'op' | 'opset'>, method: Method, bits: number, groupSize: number): StoredChoice {
+export function storedFormatFor(asked: ExportFormat, layer: Pick<LayerInfo, 'op' | 'opset'> & Partial<Pick<LayerInfo, 'dims'>>, method: Method, bits: number, groupSize: number): StoredChoice {
   const info = METHOD_INFO[method];
   const integerGrid = info.formats.includes('matmulnbits');
   if (asked !== 'auto') {
@@ -41,9 +43,17 @@ export function storedFormatFor(asked: ExportFormat, layer: Pick<LayerInfo, 'op'
       : { format: 'packed', bits, groupSize, note: `MatMulNBits cannot hold ${bits}-bit weights in groups of ${groupSize}` };
   }
   const opset = layer.opset ?? 0;
+  // Packed decodes MatMul, Gemm and Conv weights only.
+  const noPacked = layer.op === 'ConvTranspose' || RECURRENT.has(layer.op);
   if (opset >= BLOCKED_QDQ_OPSET) {
     if (bits === 4 || bits === 8) return { format: 'qdq', bits, groupSize };
-    return { format: layer.op === 'ConvTranspose' ? 'fake' : 'packed', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}${layer.op === 'ConvTranspose' ? ', and packed has no ConvTranspose form' : ''}` };
+    return { format: noPacked ? 'fake' : 'packed', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}${noPacked ? `, and packed has no ${layer.op} form` : ''}` };
+  }
+  if (RECURRENT.has(layer.op) && (layer.dims?.[0] ?? 1) > 1) {
+    // Two directions: a per-row scale is not one weight axis, so only blocked scales (opset 21) hold it.
+    return bits === 4 || bits === 8
+      ? { format: 'qdq', bits, groupSize, note: `a bidirectional ${layer.op} weight needs blocked DequantizeLinear, so the model's opset ${opset} is raised to ${BLOCKED_QDQ_OPSET}` }
+      : { format: 'fake', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}, and packed has no ${layer.op} form` };
   }
   if (layer.op === 'ConvTranspose') {
     // Its output channels are not one weight axis, so only blocked scales (opset 21) hold its groups; packed has no ConvTranspose form.

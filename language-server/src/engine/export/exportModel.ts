@@ -12,7 +12,7 @@ import { ExportUnsupported, normalizeQuant } from './pack';
 import { writeMatMulNBits, writeQdq } from './writers';
 import { writePackedResult } from './packedWriter';
 import { storedTransposed, transpose2d, type LayerCtx } from './layout';
-import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
+import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
 import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
 import { currentOpset } from './opsetUpgrade';
 
@@ -20,7 +20,7 @@ function writeFake(ctx: LayerCtx, w: Float32Array): void {
   const { l, node, ed } = ctx;
   const [rows, cols] = l.shape;
   const data = l.op === 'ConvTranspose' ? matrixToConvTranspose(w, convTransposeLayout(l)) : storedTransposed(l) ? transpose2d(w, rows, cols) : w;
-  const dims = l.op === 'Conv' || l.op === 'ConvTranspose' ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
+  const dims = l.op === 'Conv' || l.op === 'ConvTranspose' || RECURRENT_OPS.has(l.op) ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
   ed.addInitializer(makeFloatTensor(ctx.weightName, dims, data, ctx.dtype));
   node.input[l.weightInput] = ctx.weightName;
 }

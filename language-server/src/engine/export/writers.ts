@@ -6,7 +6,7 @@ import type { AttributeProto } from '../onnx/onnxProto';
 import { DT, makeFloatTensor, makeInt64Tensor, makeTensor } from '../onnx/tensor';
 import { attr, makeNode } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
-import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
+import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
 import { ExportUnsupported, packMatMulNBitsB, packMatMulNBitsZeros, packNibbles, type NormalizedQuant } from './pack';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
 
@@ -84,6 +84,7 @@ function layoutCodes(ctx: LayerCtx, nq: NormalizedQuant): Uint8Array {
 export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   const { l, ed } = ctx;
   if (l.op === 'ConvTranspose') { writeQdqConvTranspose(ctx, nq); return; }
+  if (RECURRENT_OPS.has(l.op)) { writeQdqRecurrent(ctx, nq); return; }
   const perChannel = nq.nGroups === 1;
   // Blocked Conv: the groups run along the flattened (I/g·kh·kw) axis, which no single weight axis is,
   // so the weight is dequantized as the [O, I/g·kh·kw] matrix and reshaped to its 4-D dims.
@@ -167,5 +168,26 @@ function writeQdqConvTranspose(ctx: LayerCtx, nq: NormalizedQuant): void {
   insertDequantize(ctx, nq.bits <= 4, {
     codes: matrixToConvTranspose(nq.codes, t), wdims, scales, zeros, sdims: [blocks, ...wdims.slice(1)],
     attrs: [attr.int('axis', 0), attr.int('block_size', nq.group)],
+  });
+}
+
+/**
+ * DequantizeLinear for an LSTM/GRU/RNN W or R ([dirs, gates·H, in], matrix rows = dirs·gates·H):
+ * one direction per channel → per-axis scales on axis 1 (int8 at opset 13, int4 at 21); otherwise
+ * blocked along axis 2 (opset 21), scales [dirs, gates·H, ⌈in/group⌉].
+ */
+function writeQdqRecurrent(ctx: LayerCtx, nq: NormalizedQuant): void {
+  const { l, ed } = ctx;
+  const dims = l.ref.dims.slice();
+  const perAxis = nq.nGroups === 1 && dims[0] === 1;
+  const four = nq.bits <= 4;
+  let need = perAxis && !four ? 13 : 21;
+  if (ctx.dtype === DT.FLOAT16) need = Math.max(need, 19);
+  upgradeOpset(ed, Math.max(need, currentOpset(ed)));
+  const block = nq.nGroups === 1 ? nq.cols : nq.group;
+  insertDequantize(ctx, four, {
+    codes: nq.codes, wdims: dims, scales: nq.scales, zeros: nq.zeros,
+    sdims: perAxis ? [dims[1]] : [dims[0], dims[1], nq.nGroups],
+    attrs: perAxis ? [attr.int('axis', 1)] : [attr.int('axis', 2), attr.int('block_size', block)],
   });
 }

@@ -19,7 +19,10 @@ export interface LayerRecord extends LayerInfo {
 }
 
 /** Other ops whose float constants are weights worth listing (as not quantizable). */
-const WEIGHT_OPS = new Set(['Gather', 'LSTM', 'GRU', 'RNN', 'Einsum', 'MatMulInteger', 'ConvInteger']);
+const WEIGHT_OPS = new Set(['Gather', 'Einsum', 'MatMulInteger', 'ConvInteger']);
+
+/** Recurrent ops: W (input 1, [dirs, gates·H, I]) and R (input 2, [dirs, gates·H, H]) are layers. */
+export const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
 
 function attrI(n: NodeProto, name: string, dflt: number): number {
   return n.attribute.find((a) => a.name === name)?.i ?? dflt;
@@ -75,6 +78,14 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
         const cols = group > 0 ? Math.floor((d[0] ?? 0) / group) : 0;
         rec = mk({ shape: [group * (d[1] ?? 0) * kernel, cols], quantizable: d.length >= 3 && group > 0 && d[0] % group === 0 });
         if (!rec.quantizable) rec.reason = d.length < 3 ? `ConvTranspose weight has rank ${d.length}` : `ConvTranspose weight [${d}] does not split into group=${group}`;
+      } else if (std && RECURRENT_OPS.has(n.opType)) {
+        if (k !== 1 && k !== 2) return; // B (bias), sequence lengths, initial states
+        // One row per (direction, gate, hidden unit): the matrix is the stored tensor, row-major.
+        rec = mk({ shape: [(d[0] ?? 0) * (d[1] ?? 0), d[2] ?? 0], quantizable: d.length === 3 });
+        if (!rec.quantizable) rec.reason = `${n.opType} ${k === 1 ? 'W' : 'R'} has rank ${d.length}`;
+        else rec.dataFree = k === 1
+          ? `${n.opType} W is applied to every time step inside the op; calibration collects no Hessian for it`
+          : `${n.opType} R is applied to the recurrent hidden state, which calibration cannot observe`;
       } else if (d.length >= 2 && (WEIGHT_OPS.has(n.opType) || !std)) {
         const reason = n.opType === 'Gather'
           ? 'embedding lookup (Gather), not a matrix multiplication'
@@ -148,5 +159,6 @@ export function matrixToConvTranspose<T extends Float32Array | Uint8Array>(w: T,
 export function toLayerInfo(r: LayerRecord): LayerInfo {
   const info: LayerInfo = { name: r.name, op: r.op, node: r.node, shape: r.shape, dims: r.dims, params: r.params, dtype: r.dtype, quantizable: r.quantizable };
   if (r.reason !== undefined) info.reason = r.reason;
+  if (r.dataFree !== undefined) info.dataFree = r.dataFree;
   return info;
 }
