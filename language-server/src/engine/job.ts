@@ -47,10 +47,11 @@ export { statisticsView };
 export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: JobOptions & { calibrationOffset?: number }): Promise<{
   stats: Map<string, InputStatistics>; samples: number; tokens?: number; warnings: string[];
 }> {
-  const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+  // Layers whose input calibration cannot observe (inside subgraphs) are quantized data-free.
+  const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op) && !model.layer(l.name).dataFree);
   const warnings: string[] = [];
   const skipped = plan.layers.length - layers.length;
-  if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}); their rel_error is the plain weight error`);
+  if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}, or an input calibration cannot observe: recurrent W/R, subgraphs); their rel_error is the plain weight error`);
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
   const feeds = await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset);
   warnings.push(...feeds.warnings);

@@ -18,6 +18,8 @@ export interface LayerInfo {
    * why. Such layers are quantized data-free (the plan turns calibrated methods into rtn, with a warning).
    */
   dataFree?: string;
+  /** The subgraph holding the layer (`If_0/then_branch`), absent in the main graph. */
+  subgraph?: string;
   /** Default-domain opset of the model (what `format: auto` can store depends on it). */
   opset?: number;
   /** Why a weight-bearing op is not quantizable (only when quantizable is false). */

@@ -14,7 +14,7 @@ import { writePackedResult } from './packedWriter';
 import { storedTransposed, transpose2d, type LayerCtx } from './layout';
 import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
 import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
-import { currentOpset } from './opsetUpgrade';
+import { currentOpset, upgradeOpset } from './opsetUpgrade';
 
 function writeFake(ctx: LayerCtx, w: Float32Array): void {
   const { l, node, ed } = ctx;
@@ -96,10 +96,21 @@ export function exportModel(model: OnnxModel, results: LayerResult[], opts: Expo
  * views into the source file or references to the source's external data (nothing is inlined).
  */
 export function exportModelProto(model: OnnxModel, results: LayerResult[], opts: ExportOptions): ExportProtoResult {
-  const ed = new GraphEditor(model.proto);
+  const root = new GraphEditor(model.proto);
   const layers: LayerExport[] = [];
-  for (const res of results) {
+  // Main-graph layers first: a later opset upgrade of the main graph would rebuild the If/Loop/Scan
+  // nodes whose subgraphs were already edited. Subgraph layers then get the opset they need up front.
+  const inScope = (r: LayerResult) => Boolean(model.layer(r.layer).scope);
+  const ordered = [...results.filter((r) => !inScope(r)), ...results.filter(inScope)];
+  let upgradeNote: string | undefined;
+  let upgraded = false;
+  for (const res of ordered) {
     const l = model.layer(res.layer);
+    if (l.scope && !upgraded) {
+      upgraded = true;
+      upgradeNote = upgradeForSubgraphs(root, model, ordered.filter(inScope), opts);
+    }
+    const ed = l.scope ? root.scope(l.scope) : root;
     if (!l.quantizable) throw new Error(`${model.path}: layer '${l.name}' is not quantizable (${l.reason})`);
     const [rows, cols] = l.shape;
     if (res.dequant.length !== rows * cols) throw new Error(`layer '${l.name}': dequantized weight has ${res.dequant.length} values, expected ${rows}×${cols}`);
@@ -107,7 +118,8 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     if (!cur) throw new Error(`layer '${l.name}': its node '${l.node}' was already rewritten (two results for one node?)`);
     const node = ed.cloneNode(cur);
     let weightName: string;
-    if (!l.ref.chain.length && ed.usedOnce(l.ref.source)) { ed.dropStored(l.ref.source); weightName = ed.unique(l.ref.source); }
+    const local = !l.scope || ed.graph.initializer.some((t) => t.name === l.ref.source) || ed.graph.node.some((n) => n.opType === 'Constant' && n.output[0] === l.ref.source);
+    if (!l.ref.chain.length && local && ed.usedOnce(l.ref.source)) { ed.dropStored(l.ref.source); weightName = ed.unique(l.ref.source); }
     else weightName = ed.unique(`${l.name}_lowbit`);
     const ctx: LayerCtx = { ed, l, node, weightName, dtype: l.ref.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT, accuracyLevel: opts.accuracyLevel };
     if (res.inputScale) {
@@ -123,7 +135,8 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     let written: LayerExport['written'] = 'fake';
     let storedBytes: number | undefined;
     // A low-rank correction without a branch must be folded into a float weight: fake-quant only.
-    if (format !== 'fake' && !(res.lowRank && !branchOk)) {
+    if (l.scope && upgradeNote && format === 'qdq') note = upgradeNote;
+    else if (format !== 'fake' && !(res.lowRank && !branchOk)) {
       try {
         if (format === 'packed' || (!res.q && res.binary)) {
           storedBytes = writePackedResult(ctx, res);
@@ -149,6 +162,29 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     if (storedBytes === undefined) storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
     layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
   }
-  ed.prune();
-  return { proto: ed.model, layers, opset: currentOpset(ed) };
+  for (const sub of root.subEditors()) sub.prune();
+  root.prune();
+  return { proto: root.model, layers, opset: currentOpset(root) };
+}
+
+/**
+ * Raises the opset once for the QDQ layers inside subgraphs (13 for per-channel int8, 21 otherwise),
+ * before any subgraph is edited. Returns why it could not (those layers are then written fake-quant).
+ */
+function upgradeForSubgraphs(root: GraphEditor, model: OnnxModel, scoped: LayerResult[], opts: ExportOptions): string | undefined {
+  let need = 0;
+  for (const r of scoped) {
+    const l = model.layer(r.layer);
+    const format = opts.layerFormats?.get(l.name) ?? (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' ? 'matmulnbits' : 'qdq');
+    if (format !== 'qdq' || !r.q) continue;
+    const perRow = r.q.groupSize <= 0 || r.q.groupSize >= r.q.cols;
+    const oneAxis = l.op !== 'ConvTranspose' && !(RECURRENT_OPS.has(l.op) && l.ref.dims[0] > 1);
+    need = Math.max(need, r.q.bits > 4 && perRow && oneAxis ? 13 : 21, l.ref.dataType === DT.FLOAT16 ? 19 : 0);
+  }
+  if (!need) return undefined;
+  try { upgradeOpset(root, Math.max(need, currentOpset(root))); } catch (e) {
+    if (e instanceof ExportUnsupported) return e.message;
+    throw e;
+  }
+  return undefined;
 }

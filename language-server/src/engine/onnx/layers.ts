@@ -16,6 +16,8 @@ export interface LayerRecord extends LayerInfo {
   ref: ConstRef;
   /** Name of the activation tensor that feeds the layer. */
   input: string;
+  /** For a layer inside a subgraph: the (node, graph attribute) steps from the main graph to it. */
+  scope?: { node: NodeProto; attr: string }[];
 }
 
 /** Other ops whose float constants are weights worth listing (as not quantizable). */
@@ -33,7 +35,7 @@ function isFloat(t: number): boolean {
 }
 
 /** Finds every layer of `graph` (top level only; subgraphs are left as they are). */
-export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerRecord[] {
+export function discoverLayers(graph: GraphProto, consts: ConstResolver, place = '', scope: { node: NodeProto; attr: string }[] = []): LayerRecord[] {
   const out: LayerRecord[] = [];
   const seen = new Map<string, LayerRecord>();
   graph.node.forEach((n, idx) => {
@@ -45,11 +47,12 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
       if (!ref || !isFloat(ref.stored.dataType)) return;
       const mk = (over: Partial<LayerRecord> & { shape: [number, number]; quantizable: boolean }): LayerRecord => {
         const rec: LayerRecord = {
-          name: ref.source, op: n.opType, node: n.name || `${n.opType}_${idx}`, dims: ref.stored.dims.slice(),
+          name: `${place}${ref.source}`, op: n.opType, node: n.name || `${n.opType}_${idx}`, dims: ref.stored.dims.slice(),
           params: ref.dims.reduce((a, b) => a * b, 1), dtype: ref.stored.dataType === DT.FLOAT16 ? 'float16' : 'float32',
           nodeRef: n, weightInput: k, ref, input: n.input[0] ?? '', ...over,
         };
         if (!rec.quantizable && rec.reason === undefined) rec.reason = 'not quantizable';
+        if (scope.length) { rec.scope = scope; rec.subgraph = place.slice(0, -1); }
         return rec;
       };
       let rec: LayerRecord | undefined;
@@ -101,8 +104,19 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
         rec.name = `${rec.name}@${rec.node}`;
         if (rec.quantizable) { rec.quantizable = false; rec.reason = `shares its weight with layer '${prev.name}' (node ${prev.node})`; }
       } else seen.set(rec.name, rec);
+      if (rec.scope && rec.quantizable && rec.dataFree === undefined) rec.dataFree = `inside ${rec.subgraph}: calibration cannot observe tensors inside subgraphs`;
       out.push(rec);
     });
+  });
+  // If branches, Loop and Scan bodies: their layers are named by their place (`If_0/then_branch/w`).
+  graph.node.forEach((n, idx) => {
+    for (const a of n.attribute) {
+      const subs = a.g ? [a.g] : a.graphs;
+      if (subs.length !== 1) continue; // GRAPHS attributes (lists) hold no standard op's body
+      const sub = subs[0];
+      const where = `${place}${n.name || `${n.opType}_${idx}`}/${a.name}/`;
+      out.push(...discoverLayers(sub, new ConstResolver(sub, consts.src, consts), where, [...scope, { node: n, attr: a.name }]));
+    }
   });
   return out;
 }
@@ -160,5 +174,6 @@ export function toLayerInfo(r: LayerRecord): LayerInfo {
   const info: LayerInfo = { name: r.name, op: r.op, node: r.node, shape: r.shape, dims: r.dims, params: r.params, dtype: r.dtype, quantizable: r.quantizable };
   if (r.reason !== undefined) info.reason = r.reason;
   if (r.dataFree !== undefined) info.dataFree = r.dataFree;
+  if (r.subgraph !== undefined) info.subgraph = r.subgraph;
   return info;
 }

@@ -59,7 +59,9 @@ export function leftAloneTensors(
   const out: LeftAloneTensor[] = [];
   for (const f of found) {
     if (f.bytes < minBytes) continue;
-    const mine = f.place ? [] : bySource.get(f.name) ?? [];
+    // Layers storing this tensor: in a subgraph, the one named by its place; in the main graph, any
+    // layer reading it (subgraphs read outer-scope weights by name).
+    const mine = (bySource.get(f.name) ?? []).filter((l) => !f.place || l.name === `${f.place}${f.name}`);
     if (mine.some((l) => compressed.has(l.name))) continue;
     let reason: string;
     const skipped = mine.find((l) => opts.skippedBy?.has(l.name));
@@ -67,11 +69,10 @@ export function leftAloneTensors(
     else if (mine.some((l) => opts.notes?.has(l.name))) reason = `written as float weights: ${opts.notes!.get(mine.find((l) => opts.notes?.has(l.name))!.name)}`;
     else if (mine.some((l) => l.quantizable)) reason = 'not in the plan';
     else if (mine.length) reason = mine[0].reason ?? 'not quantizable';
-    else if (f.place) reason = `inside a subgraph (${f.place.slice(0, -1)}); layers in subgraphs are not compressed`;
-    else if (!f.consumers.length) reason = 'read by no node of its graph';
+    else if (!f.consumers.length) reason = f.place ? `read by no node of its subgraph (${f.place.slice(0, -1)})` : 'read by no node of its graph';
     else if (f.consumers.every((n) => n.attribute.some((a) => a.g || a.graphs.length) && !n.input.includes(f.name))) {
-      reason = `read inside the subgraphs of ${[...new Set(f.consumers.map((n) => n.name || n.opType))].join(', ')}; layers in subgraphs are not compressed`;
-    }
+      reason = `read inside the subgraphs of ${[...new Set(f.consumers.map((n) => n.name || n.opType))].join(', ')}, by no layer`;
+    } else if (f.place) reason = `op not supported: read by ${[...new Set(f.consumers.map((n) => n.opType))].join(', ')} inside ${f.place.slice(0, -1)}`;
     else reason = `op not supported: read by ${[...new Set(f.consumers.map((n) => `${n.domain ? `${n.domain}.` : ''}${n.opType}`))].join(', ')}`;
     out.push({ name: `${f.place}${f.name}`, bytes: f.bytes, share: fileBytes > 0 ? f.bytes / fileBytes : 0, reason });
   }
