@@ -34,8 +34,8 @@ function signal(chunks: number): Float32Array {
 /** Speech probabilities over 512-sample chunks, the LSTM state carried from chunk to chunk. */
 async function stream(bytes: Uint8Array, audio: Float32Array): Promise<number[]> {
   const s = await ort.InferenceSession.create(bytes);
-  let h = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
-  let c = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+  let h: ort.Tensor = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
+  let c: ort.Tensor = new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]);
   const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), []);
   const out: number[] = [];
   for (let i = 0; i + 512 <= audio.length; i += 512) {
