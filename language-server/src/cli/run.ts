@@ -4,7 +4,7 @@
  * Ctrl-C (SIGINT) or SIGTERM cancels the job: what was there before stays, exit 130 (143 on SIGTERM).
  * Recipe and model text is printed with control characters escaped.
  */
-import { generationTable, layerTable, summaryTable } from '../engine/report/formatTables';
+import { generationTable, layerTable, leftAloneTable, summaryTable } from '../engine/report/formatTables';
 import type { JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
 import { modelHost } from '../services/modelSource';
@@ -75,7 +75,8 @@ export async function main(args: string[]): Promise<number> {
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
       const gen = generationTable(report);
-      process.stdout.write(printableLines(`${summaryTable(report)}\n\n${gen ? `${gen}\n\n` : ''}${layerTable(report)}`) + '\n');
+      const left = report.left_alone ? `\n\n${leftAloneTable(report.left_alone, 'this job')}` : '';
+      process.stdout.write(printableLines(`${summaryTable(report)}\n\n${gen ? `${gen}\n\n` : ''}${layerTable(report)}${left}`) + '\n');
       for (const w of report.warnings) process.stdout.write(`warning: ${printable(w)}\n`);
       process.stdout.write(`\nwrote ${printable(report.output)}\nreport ${printable(plan.reportPath)}\n`);
     }

@@ -10,6 +10,8 @@ import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/
 import { encodeModel } from './onnx/onnxProto';
 import { checkInterfaceKept } from './export/interfaceCheck';
 import { DT, isHalfExact } from './onnx/tensor';
+import { leftAloneTensors } from './onnx/leftAlone';
+import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 
 function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> & { q?: unknown }): LayerResult {
@@ -24,10 +26,11 @@ function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inp
  * layer written in another format than asked for (whose report `bits_per_weight` becomes 32).
  */
 export async function exportAndWrite(
-  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath' | 'accuracyLevel'>, signal?: AbortSignal,
+  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath' | 'accuracyLevel'> & Partial<Pick<JobPlan, 'layers' | 'skipped'>>, signal?: AbortSignal,
   write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
-): Promise<{ bytes: number; dataPath?: string; warnings: string[] }> {
-  const r = exportModelProto(model, layers.map(toResult), { format: plan.format, accuracyLevel: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL });
+): Promise<{ bytes: number; dataPath?: string; warnings: string[]; leftAlone: LeftAloneTensor[] }> {
+  const layerFormats = new Map(plan.layers?.flatMap((l) => (l.format ? [[l.name, l.format] as const] : [])));
+  const r = exportModelProto(model, layers.map(toResult), { format: plan.format, layerFormats, accuracyLevel: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL });
   checkInterfaceKept(model.graph, r.proto.graph!, model.path);
   signal?.throwIfAborted();
   const inputExternal = model.graph.initializer.some((t) => t.dataLocation === 1);
@@ -42,7 +45,13 @@ export async function exportAndWrite(
     `export: ${names.length === 1 ? `layer ${names[0]}` : `${names.length} layers (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`} written as ${note}`);
   // Bits per weight are "as stored": a layer the exporter had to write as float weights stores 32.
   const byName = new Map(layers.map((l) => [l.layer, l]));
-  for (const w of r.layers) if (w.written === 'fake') { const q = byName.get(w.layer); if (q) q.report.bits_per_weight = 32; }
+  for (const w of r.layers) {
+    const q = byName.get(w.layer);
+    if (!q) continue;
+    q.report.format = w.written;
+    if (w.storedBytes !== undefined) q.report.stored_bytes = w.storedBytes;
+    if (w.written === 'fake') q.report.bits_per_weight = 32;
+  }
   // A packed layer stores what the exporter measured (bit planes, parameters and decode nodes), plus its L·R
   // branch; in memory onnxruntime holds its decoded float weight.
   for (const w of r.layers) {
@@ -51,7 +60,12 @@ export async function exportAndWrite(
     q.report.bits_per_weight = packedBitsPerWeight(w.storedBytes, q);
     q.report.runtime_bits_per_weight = model.layer(w.layer).ref.dataType === DT.FLOAT16 ? 16 : 32;
   }
-  return { bytes: w.bytes + w.dataBytes, dataPath: w.dataPath, warnings };
+  const bytes = w.bytes + w.dataBytes;
+  const leftAlone = leftAloneTensors(model.graph, model.layers, new Set(r.layers.filter((l) => l.written !== 'fake').map((l) => l.layer)), bytes, {
+    skippedBy: new Map((plan.skipped ?? []).map((s) => [s.name, s.rule])),
+    notes: new Map(r.layers.filter((l) => l.written === 'fake').map((l) => [l.layer, l.note ?? (plan.format === 'fake' ? 'format: fake' : 'fake-quant')])),
+  });
+  return { bytes, dataPath: w.dataPath, warnings, leftAlone };
 }
 
 /** Stored bits per weight of a packed layer: its measured bytes, plus fp16 (fp32 if not exact) low-rank factors. */

@@ -60,11 +60,12 @@ export { statisticsView };
 export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: JobOptions & { calibrationOffset?: number; feeds?: CalibrationFeeds }): Promise<{
   stats: Map<string, InputStatistics>; samples: number; tokens?: number; warnings: string[];
 }> {
-  const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+  // Layers whose input calibration cannot observe (inside subgraphs) are quantized data-free.
+  const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op) && !model.layer(l.name).dataFree);
   const warnings: string[] = [];
   // Embedding tables (Gather) are lookups: they never have a Hessian, and that is not worth a warning.
   const skipped = plan.layers.length - layers.length - planLayers(plan, model).filter((l) => l.op === 'Gather').length;
-  if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}); their rel_error is the plain weight error`);
+  if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}, or an input calibration cannot observe: recurrent W/R, subgraphs); their rel_error is the plain weight error`);
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
   const feeds = opts.feeds ?? await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs);
   warnings.push(...feeds.warnings);
@@ -160,7 +161,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       fpBytes: (await stat(plan.modelPath)).size, quantizedBytes: exported.bytes,
       calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
       fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings,
-      decodeLatency: ev.decodeLatency, generation: ev.generation,
+      decodeLatency: ev.decodeLatency, generation: ev.generation, leftAlone: exported.leftAlone,
     });
     const stagedReport = join(staging, 'report.json');
     await writeFile(stagedReport, reportText(report), { flag: 'wx' });

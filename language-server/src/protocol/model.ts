@@ -20,8 +20,27 @@ export interface LayerInfo {
   embedding?: boolean;
   /** The other layer of a tied table (one weight read by a Gather and by a MatMul/Gemm head). */
   tiedWith?: string;
+  /**
+   * Set when calibration cannot observe the layer's input (recurrent W/R, layers inside subgraphs):
+   * why. Such layers are quantized data-free (the plan turns calibrated methods into rtn, with a warning).
+   */
+  dataFree?: string;
+  /** The subgraph holding the layer (`If_0/then_branch`), absent in the main graph. */
+  subgraph?: string;
+  /** Default-domain opset of the model (what `format: auto` can store depends on it). */
+  opset?: number;
   /** Why a weight-bearing op is not quantizable (only when quantizable is false). */
   reason?: string;
+}
+
+/** A float tensor a compression leaves in full precision, and why (see engine/onnx/leftAlone.ts). */
+export interface LeftAloneTensor {
+  /** Tensor name; inside a subgraph, prefixed by its place (`If_0/then_branch/…`). */
+  name: string;
+  bytes: number;
+  /** bytes / the model file's bytes. */
+  share: number;
+  reason: string;
 }
 
 export interface ModelSummary {
@@ -37,4 +56,6 @@ export interface ModelSummary {
   externalFiles?: string[];
   /** Why an external data location is refused (outside the model folder, missing…), when one is. */
   externalDataError?: string;
+  /** Float tensors of at least 16 KiB that compressing every quantizable layer would leave alone. */
+  leftAlone?: LeftAloneTensor[];
 }

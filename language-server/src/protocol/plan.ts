@@ -8,9 +8,11 @@
 export const METHODS = ['rtn', 'gptq', 'awq', 'smoothquant', 'osplus', 'billm', 'pbllm', 'dualbin', 'flrq', 'lorc', 'lqer'] as const;
 export type Method = (typeof METHODS)[number];
 
-/** How the compressed weights are stored in the output model. */
-export const EXPORT_FORMATS = ['matmulnbits', 'qdq', 'packed', 'fake'] as const;
+/** How the compressed weights are stored in the output model (`auto`: per layer, see recipe/storedFormat.ts). */
+export const EXPORT_FORMATS = ['auto', 'matmulnbits', 'qdq', 'packed', 'fake'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+/** A format one layer is actually stored in (`auto` resolved). */
+export type StoredFormat = Exclude<ExportFormat, 'auto'>;
 
 /** MatMulNBits accuracy_level when the recipe gives none: 4 = int8 activations, the fast CPU level. */
 export const DEFAULT_ACCURACY_LEVEL = 4;
@@ -24,6 +26,8 @@ export interface LayerPlan {
   /** Input columns per quantization group; -1 = one group per output channel (row). */
   groupSize: number;
   symmetric: boolean;
+  /** How this layer is stored (a rule's `format`, or the top-level one with `auto` resolved for its op). Absent = `JobPlan.format`. */
+  format?: StoredFormat;
   /** Method-specific settings, validated against the schema, defaults filled in. */
   settings: Record<string, unknown>;
   /** Indices of the recipe rules that touched this layer (for "reveal rule"), in order. */

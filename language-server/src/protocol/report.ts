@@ -5,6 +5,9 @@
  */
 export const REPORT_VERSION = 2;
 
+/** A format a layer is written in. */
+export type StoredFormatName = 'matmulnbits' | 'qdq' | 'packed' | 'fake';
+
 export interface QualityMetrics {
   perplexity?: number;
   /** Mean wall time of one evaluation batch, milliseconds. */
@@ -22,7 +25,8 @@ export interface Report {
   recipe: string | null;
   model: string;
   output: string;
-  format: 'matmulnbits' | 'qdq' | 'packed' | 'fake';
+  /** The recipe's format; `auto` picks per layer (each layer's `format` says what it was written as). */
+  format: 'auto' | StoredFormatName;
   /** MatMulNBits accuracy_level the model was written and evaluated with (0 = unset/exact, 4 = int8 activations). */
   accuracy_level?: number;
   calibration: { kind: string; samples: number; tokens?: number; mode: string };
@@ -46,8 +50,16 @@ export interface Report {
     /** Parameters in quantized layers / total parameters in the model. */
     quantized_params: number;
     total_params: number;
+    /**
+     * The compressed file's bytes by how they are stored: one entry per written format (the quantized
+     * layers' codes, scales, zero points and factors), then `float` for everything else (weights left
+     * in full precision, biases, the graph).
+     */
+    by_format?: { format: StoredFormatName | 'float'; layers: number; bytes: number }[];
   };
   layers: LayerReport[];
+  /** Float tensors of at least 16 KiB the output still stores in full precision, why, and their share of the output file. */
+  left_alone?: { name: string; bytes: number; share: number; reason: string }[];
   timings_s: { load: number; calibrate: number; quantize: number; export: number; evaluate: number; total: number };
   warnings: string[];
 }
@@ -93,6 +105,10 @@ export interface LayerReport {
   rel_error: number;
   /** Bits per weight for this layer as stored. */
   bits_per_weight: number;
+  /** How the exporter wrote the layer (under `format: auto`, chosen per layer). */
+  format?: StoredFormatName;
+  /** Bytes of the layer's stored form in the output (see LayerExport.storedBytes). */
+  stored_bytes?: number;
   /**
    * Bits per weight the onnxruntime session holds for this layer, when that differs from the stored
    * form: `packed` layers are decoded (constant-folded) to the model's float type at load (32 or 16).

@@ -4,7 +4,7 @@
  * so everything downstream sees only well-typed values, each with its exact source range.
  */
 import { METHODS } from '../protocol/plan';
-import type { Method } from '../protocol/plan';
+import type { Method, ExportFormat } from '../protocol/plan';
 import { RECIPE_SCHEMA, RULE_FIELDS, METHOD_INFO, didYouMean, describeType } from './schema';
 import type { FieldSchema } from './schema';
 import { parseYaml } from './parse';
@@ -24,6 +24,7 @@ export interface Rule {
   group_size?: Field<number>;
   symmetric?: Field<boolean>;
   skip?: Field<boolean>;
+  format?: Field<ExportFormat>;
   settings: Record<string, Field<unknown>>;
 }
 
@@ -242,6 +243,7 @@ function readRule(recipe: Recipe, item: RNode, index: number, defaultMethod: Met
   rule.group_size = get<number>('group_size');
   rule.symmetric = get<boolean>('symmetric');
   rule.skip = get<boolean>('skip');
+  rule.format = get<ExportFormat>('format');
   if (!item.entries.some((e) => e.key === 'match')) {
     const s = item.entries[0]?.keySpan ?? item.span;
     push(recipe, { span: s, severity: 'error', message: `Rule ${index + 1} has no \`match\` pattern.`, code: 'missing-key', data: { key: 'match' } });

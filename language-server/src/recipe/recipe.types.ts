@@ -162,6 +162,8 @@ export interface RecipeRule {
   symmetric?: boolean;
   /** Leave the matched layers in full precision. */
   skip?: boolean;
+  /** How the matched layers are stored, overriding the top-level `format` for them. */
+  format?: "auto" | "matmulnbits" | "qdq" | "packed" | "fake";
   /** Method settings for these layers (keys of `methods.<method>`), overriding `methods:`. */
   settings?: AnyMethodSettings;
 }
@@ -174,8 +176,8 @@ export interface RecipeDocument {
   model: string;
   /** Where the compressed model is written (atomically; never the input). The report goes next to it as `<name>.report.json`. */
   output: string;
-  /** How compressed weights are stored. */
-  format?: "matmulnbits" | "qdq" | "packed" | "fake";
+  /** How compressed weights are stored (a rule's `format` overrides it for its layers). */
+  format?: "auto" | "matmulnbits" | "qdq" | "packed" | "fake";
   /** Random seed (calibration sampling, sketches). */
   seed?: number;
   /** Threads for the native kernels (0 = all cores). */
@@ -238,7 +240,7 @@ export interface RecipeDocument {
     /** Method settings for these layers (keys of `methods.<method>`), overriding `methods:`. */
     settings?: AnyMethodSettings;
   };
-  /** Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `settings`. */
+  /** Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `format`, `settings`. */
   layers?: RecipeRule[];
   /** Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed. */
   methods?: MethodSettings;

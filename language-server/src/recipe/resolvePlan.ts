@@ -9,19 +9,24 @@ import { bindInputs, InputBindingError } from './inputBinding';
 import { DEFAULT_ACCURACY_LEVEL, type JobPlan, type LayerPlan, type Method, type ExportFormat, type CalibrationPlan, type EvaluationPlan, type Metric, type ImageInputPlan, type InputOverride } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA, didYouMean } from './schema';
 import { compilePattern, DOCUMENT_MATCH_STEPS, matchBudget, MatchBudgetExceeded, nameTrie } from './match';
+import { storedFormatFor, BLOCKED_QDQ_OPSET } from './storedFormat';
 import type { Recipe, Field, Rule } from './checkRecipe';
 import type { RecipeDiagnostic, Span } from './parse';
 
-const RULE_KEYS = ['method', 'bits', 'group_size', 'symmetric', 'skip'] as const;
+const RULE_KEYS = ['method', 'bits', 'group_size', 'symmetric', 'skip', 'format'] as const;
 type RuleKey = (typeof RULE_KEYS)[number];
 
 /** One layer's effective configuration with where each value came from. */
 export interface EffectiveLayer {
   layer: LayerInfo;
   method: Method; bits: number; groupSize: number; symmetric: boolean; skip: boolean;
+  /** The format asked for this layer (a rule's `format`, else the top-level one; may be `auto`). */
+  format: ExportFormat;
   settings: Record<string, unknown>;
   /** Rules that matched, in order. */
   rules: number[];
+  /** The calibrated method asked for a layer calibration cannot observe (`method` is then rtn). */
+  asked?: Method;
   /** The field (rule or defaults) that last set each value; undefined = schema default. */
   from: Partial<Record<RuleKey, Field<unknown>>>;
 }
@@ -87,8 +92,8 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       bits: (def('bits')?.value as number) ?? DEFAULT_LAYER_CONFIG.bits,
       groupSize: (def('group_size')?.value as number) ?? DEFAULT_LAYER_CONFIG.groupSize,
       symmetric: (def('symmetric')?.value as boolean) ?? DEFAULT_LAYER_CONFIG.symmetric,
-      skip: false, settings: {}, rules: [],
-      from: { method: def('method'), bits: def('bits'), group_size: def('group_size'), symmetric: def('symmetric') },
+      skip: false, format: (v.format?.value as ExportFormat) ?? 'auto', settings: {}, rules: [],
+      from: { method: def('method'), bits: def('bits'), group_size: def('group_size'), symmetric: def('symmetric'), format: v.format },
     };
     // Embedding tables are opt-in: skipped unless a rule matches them, rtn unless a rule names a method.
     if (layer.embedding) { e.skip = true; e.method = 'rtn'; e.from.method = undefined; }
@@ -102,8 +107,10 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       if (r.group_size) { e.groupSize = r.group_size.value; e.from.group_size = r.group_size; }
       if (r.symmetric) { e.symmetric = r.symmetric.value; e.from.symmetric = r.symmetric; }
       if (r.skip) { e.skip = r.skip.value; e.from.skip = r.skip; }
+      if (r.format) { e.format = r.format.value; e.from.format = r.format; }
       for (const [k, f] of Object.entries(r.settings)) ruleSettings = { ...ruleSettings, [k]: f.value };
     }
+    if (layer.dataFree && METHOD_INFO[e.method].needsCalibration) { e.asked = e.method; e.method = 'rtn'; }
     const info = METHOD_INFO[e.method];
     if (info.fixedBits !== undefined) e.bits = info.fixedBits;
     const fromMethods = Object.fromEntries(Object.entries(recipe.methods[e.method] ?? {}).map(([k, f]) => [k, f.value]));
@@ -186,42 +193,65 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
   for (const i of deadRules(recipe, matches)) {
     out.push({ span: recipe.rules[i].span, severity: 'warning', message: `Rule ${i + 1} (\`${recipe.rules[i].match?.value}\`) has no effect: later rules override everything it sets.`, code: 'dead-rule', data: { rule: i } });
   }
-  const format = (recipe.values.format?.value as ExportFormat) ?? 'matmulnbits';
   const formatField = recipe.values.format;
   const grouped = new Map<string, { span: Span; severity: RecipeDiagnostic['severity']; message: (names: string[]) => string; code: string; data: Record<string, unknown>; names: string[] }>();
   const add = (key: string, span: Span, severity: RecipeDiagnostic['severity'], code: string, data: Record<string, unknown>, message: (names: string[]) => string, name: string) => {
     const g = grouped.get(key) ?? { span, severity, message, code, data, names: [] };
     g.names.push(name); grouped.set(key, g);
   };
-  const fallback: Span = formatField?.span ?? { start: 0, end: 0 };
+  const fallback: Span = formatField?.span ?? recipe.values.model?.span ?? { start: 0, end: 0 };
   const list = (names: string[]) => names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
   const effective = effectiveLayers(recipe, layers);
   out.push(...tiedDiagnostics(effective, fallback));
   for (const e of effective) {
     if (e.skip) continue;
     const name = e.layer.name; const info = METHOD_INFO[e.method];
-    let stored = format;
-    if (!info.formats.includes(format)) {
-      const sp = e.from.method?.span ?? fallback;
-      // A compact format was asked for: binarized layers get the compact form they have (packed).
-      if (format !== 'fake' && info.formats.includes('packed')) {
+    const format = e.format;
+    // A rule's own `format` is checked at the rule: the error sits on that line, not at export.
+    const ruleFormat = e.from.format && e.from.format !== formatField ? e.from.format : undefined;
+    const fmtSpan = e.from.format?.span ?? fallback;
+    const choice = storedFormatFor(format, e.layer, e.method, e.bits, e.groupSize);
+    const stored = choice.format;
+    if (format !== 'auto' && format !== 'fake' && !info.formats.includes(format)) {
+      const sp = ruleFormat?.span ?? e.from.method?.span ?? fallback;
+      if (stored === 'packed') {
         add(`fmtpk:${sp.start}`, sp, 'information', 'format-fallback', { format: 'packed', method: e.method },
           (n) => `${e.method} weights fit no ${format} grid; they are stored packed (bit planes + scales) — ${list(n)}.`, name);
-        stored = 'packed';
       } else {
         add(`fmt:${sp.start}`, sp, 'error', 'unsupported-format', { format: info.formats[0], method: e.method },
           (n) => `${e.method} cannot be stored as ${format} (use format: ${info.formats.join(' or ')}) — ${list(n)}.`, name);
         continue;
       }
     }
-    if (!FORMAT_BITS[stored].includes(e.bits)) {
-      const sp = e.from.bits?.span ?? fallback;
+    if (stored === 'matmulnbits' && e.layer.op !== 'MatMul' && e.layer.op !== 'Gemm') {
+      // A fixed top-level format keeps the old behaviour (the exporter writes such layers fake-quant, with a warning).
+      add(`fmtop:${fmtSpan.start}:${e.layer.op}`, fmtSpan, ruleFormat ? 'error' : 'warning', 'unsupported-format-op', { format: 'auto', op: e.layer.op },
+        (n) => `matmulnbits cannot hold ${e.layer.op} layers (MatMulNBits replaces MatMul and Gemm only)${ruleFormat ? '; use format: qdq, packed or auto' : '; they would be written as fake-quant float weights'} — ${list(n)}.`, name);
+      if (ruleFormat) continue;
+    }
+    if (e.asked) {
+      const sp = e.from.method?.span ?? fallback;
+      add(`datafree:${sp.start}:${e.asked}`, sp, 'warning', 'data-free', { method: 'rtn' },
+        (n) => `${e.asked} needs calibration, but calibration cannot observe the inputs of ${list(n)} (${e.layer.dataFree}): they are quantized with rtn, data-free.`, name);
+    }
+    if (format === 'auto' && choice.note) {
+      const sp = e.from.format?.span ?? e.from.bits?.span ?? fallback;
+      add(`auto:${sp.start}:${choice.format}:${choice.bits}:${e.layer.op}`, sp, 'information', 'auto-format', { format: choice.format, bits: choice.bits },
+        (n) => `format auto stores ${n.length} ${e.layer.op} layer${n.length === 1 ? '' : 's'} as ${choice.format}${choice.bits !== e.bits ? ` ${choice.bits}-bit${choice.groupSize === -1 ? ' per channel' : ''}` : ''}: ${choice.note} — ${list(n)}.`, name);
+    }
+    if (!FORMAT_BITS[stored].includes(choice.bits)) {
+      const sp = ruleFormat?.span ?? e.from.bits?.span ?? fallback;
       const allowed = FORMAT_BITS[stored];
       const nearest = [...allowed].sort((a, b) => Math.abs(a - e.bits) - Math.abs(b - e.bits) || b - a)[0];
       add(`bits:${sp.start}`, sp, 'error', 'unsupported-bits', { bits: nearest, format: 'fake' },
         (n) => `${stored} cannot store ${e.bits}-bit weights (it stores ${allowed.join('/')}) — ${list(n)}.`, name);
     }
-    const g = e.groupSize; const inDim = e.layer.shape[1];
+    if (stored === 'qdq' && choice.groupSize !== -1 && (e.layer.opset ?? 0) < BLOCKED_QDQ_OPSET && ruleFormat) {
+      const sp = ruleFormat.span;
+      add(`qdqop:${sp.start}`, sp, 'information', 'opset-upgrade', {},
+        (n) => `qdq with group_size ${choice.groupSize} needs blocked DequantizeLinear: the model's opset ${e.layer.opset ?? '?'} is raised to ${BLOCKED_QDQ_OPSET} — ${list(n)}.`, name);
+    }
+    const g = choice.groupSize; const inDim = e.layer.shape[1];
     const sp = e.from.group_size?.span ?? fallback;
     if (g !== -1 && g < 1) add(`g0:${sp.start}`, sp, 'error', 'bad-group', {}, () => `group_size must be -1 or positive (got ${g}).`, name);
     else if (g !== -1 && (stored === 'matmulnbits') && (!isPow2(g) || g < 16)) {
@@ -341,12 +371,15 @@ export function resolvePlan(recipe: Recipe, layers: readonly LayerInfo[], recipe
   const planned = new Set(eff.filter((e) => !e.skip).map((e) => e.layer.name));
   // A tied table whose head is planned takes the head's codes (engine/quantize/tiedTables.ts); its own pass is plain rtn.
   const sharesHead = (e: EffectiveLayer) => Boolean(e.layer.embedding && e.layer.tiedWith && planned.has(e.layer.tiedWith));
-  const planLayers: LayerPlan[] = eff.filter((e) => !e.skip).map((e) => ({ name: e.layer.name, method: sharesHead(e) ? 'rtn' : e.method, bits: e.bits, groupSize: e.groupSize, symmetric: e.symmetric, settings: sharesHead(e) ? {} : e.settings, rules: e.rules }));
+  const planLayers: LayerPlan[] = eff.filter((e) => !e.skip).map((e) => {
+    const c = storedFormatFor(e.format, e.layer, e.method, e.bits, e.groupSize);
+    return { name: e.layer.name, method: sharesHead(e) ? 'rtn' : e.method, bits: c.bits, groupSize: c.groupSize, symmetric: e.symmetric, format: c.format, settings: sharesHead(e) ? {} : e.settings, rules: e.rules };
+  });
   const skipped = eff.filter((e) => e.skip && e.from.skip).map((e) => ({ name: e.layer.name, rule: recipe.rules.indexOf(recipe.rules.filter((r: Rule) => r.skip === e.from.skip)[0]) }));
   const outputPath = p('output')!;
   const plan: JobPlan = {
     recipePath, modelPath: p('model')!, outputPath, reportPath: reportPathFor(outputPath),
-    format: (v.format?.value as ExportFormat) ?? 'matmulnbits', calibration, evaluation, layers: planLayers, skipped,
+    format: (v.format?.value as ExportFormat) ?? 'auto', calibration, evaluation, layers: planLayers, skipped,
     threads: num('threads', 0), seed: num('seed', 0), accuracyLevel: num('accuracy_level', DEFAULT_ACCURACY_LEVEL),
     memory: {
       streaming: (v['memory.streaming']?.value as 'auto' | 'always' | 'never') ?? 'auto',

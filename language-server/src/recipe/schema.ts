@@ -29,6 +29,7 @@ export const RECIPE_VERSION = 1;
 
 /** Bit widths each export format can store. */
 export const FORMAT_BITS: Record<ExportFormat, readonly number[]> = {
+  auto: [1, 2, 3, 4, 5, 6, 7, 8],
   matmulnbits: [2, 4, 8],
   qdq: [4, 8],
   packed: [1, 2, 3, 4, 5, 6, 7, 8],
@@ -37,8 +38,9 @@ export const FORMAT_BITS: Record<ExportFormat, readonly number[]> = {
 
 /** Markdown docs for each export format. */
 export const FORMAT_DOCS: Record<ExportFormat, string> = {
+  auto: 'Per layer, the most compact form onnxruntime runs: MatMul → `matmulnbits` (2/4/8 bit; else `packed`); Conv, ConvTranspose and Gemm → `qdq` (4/8 bit, blocked when the model\'s opset is ≥ 21; below 21, Conv and Gemm are per-channel int8: their bits become 8 and their group size -1; ConvTranspose has no per-output-channel weight axis, so the opset is raised to 21 for it); bits DequantizeLinear cannot store → `packed` (ConvTranspose: `fake`); binarized methods → `packed`.',
   matmulnbits: '`com.microsoft.MatMulNBits` (2/4/8 bit; 8-bit needs onnxruntime ≥ 1.23, 2-bit ≥ 1.24). Group size must be a power of 2, at least 16.',
-  qdq: 'Opset-21 blocked int4/int8 `DequantizeLinear → MatMul` (4 or 8 bit).',
+  qdq: '`DequantizeLinear` in front of MatMul/Gemm/Conv/ConvTranspose (4 or 8 bit): per output channel (group size -1; int8 needs opset 13, int4 opset 21) or blocked along the input (opset 21; a blocked Conv weight is dequantized as a matrix and reshaped). The opset is raised as far as needed.',
   packed: 'Bit-packed codes (any method, 1–8 bit, binarized included) + fp16/fp32 per-row/per-group parameters, decoded by a standard-op subgraph (opset ≥ 11) that onnxruntime constant-folds at load: small on disk, float weights in memory. Binarized layers are stored this way under `matmulnbits`/`qdq` too.',
   fake: 'Dequantized float weights in a plain MatMul: any bit width, any method; measures accuracy, not size.',
 };
@@ -222,6 +224,7 @@ export const RULE_FIELDS: Record<string, FieldSchema> = {
   match: { kind: 'string', required: true, doc: 'Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors\' names.', examples: ['layers.*.w2', 'output', 're:layers\\.[0-3]\\.w[123]'] },
   method: methodField, bits: bitsField, group_size: groupField, symmetric: symField,
   skip: { kind: 'boolean', doc: 'Leave the matched layers in full precision.', default: false },
+  format: { kind: 'enum', doc: 'How the matched layers are stored, overriding the top-level `format` for them.', values: EXPORT_FORMATS, default: 'auto', valueDocs: FORMAT_DOCS },
   settings: settingsField,
 };
 
@@ -230,7 +233,7 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
   version: { kind: 'number', doc: `Recipe format version (currently ${RECIPE_VERSION}).`, default: RECIPE_VERSION, integer: true, allowed: [RECIPE_VERSION] },
   model: { kind: 'string', required: true, path: true, doc: 'The ONNX model to compress, relative to the recipe file.' },
   output: { kind: 'string', required: true, path: true, doc: 'Where the compressed model is written (atomically; never the input). The report goes next to it as `<name>.report.json`.' },
-  format: { kind: 'enum', doc: 'How compressed weights are stored.', values: EXPORT_FORMATS, default: 'matmulnbits', valueDocs: FORMAT_DOCS },
+  format: { kind: 'enum', doc: 'How compressed weights are stored (a rule\'s `format` overrides it for its layers).', values: EXPORT_FORMATS, default: 'auto', valueDocs: FORMAT_DOCS },
   seed: { kind: 'number', doc: 'Random seed (calibration sampling, sketches).', default: 0, integer: true, min: 0, max: 2147483647 },
   threads: { kind: 'number', doc: 'Threads for the native kernels (0 = all cores).', default: 0, integer: true, min: 0, max: 1024 },
   accuracy_level: {
@@ -263,7 +266,7 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
     kind: 'object', doc: 'Settings for every quantizable layer before the `layers:` rules apply.',
     fields: { method: methodField, bits: bitsField, group_size: groupField, symmetric: symField, settings: settingsField },
   },
-  layers: { kind: 'rules', doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `settings`.', item: RULE_FIELDS },
+  layers: { kind: 'rules', doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `format`, `settings`.', item: RULE_FIELDS },
   methods: { kind: 'methodSettings', doc: 'Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed.' },
   inputs: {
     kind: 'inputs', values: INPUT_RULES, valueDocs: INPUT_RULE_DOCS,

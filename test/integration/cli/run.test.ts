@@ -43,7 +43,7 @@ describe('lowbit run (real process)', { skip: skipNoShared }, () => {
     assert.match(r.stdout, /^KL p99\s+0\s+\d/m);
     assert.match(r.stdout, /^top-1 agreement\s+100\.00%\s+\d+\.\d+%$/m);
     assert.match(r.stdout, /^bits\/weight/m);
-    assert.match(r.stdout, /^layers\.2\.w2\s+64x172\s+rtn\s+4\s+32\s+\d\.\d+e-\d/m);
+    assert.match(r.stdout, /^layers\.2\.w2\s+64x172\s+rtn\s+4\s+32\s+matmulnbits\s+\d\.\d+e-\d/m);
     assert.ok(existsSync(join(dir, 'out/model-w4.onnx')));
     assert.ok(existsSync(join(dir, 'out/model-w4.report.json')));
   });

@@ -13,7 +13,7 @@ import { calibrate } from '../../../language-server/src/engine/calibrate/calibra
 import { quantizeLayers } from '../../../language-server/src/engine/quantize/quantizeLayers';
 import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
 import { exportAndWrite } from '../../../language-server/src/engine/exportStep';
-import { planLayers } from '../../../language-server/src/engine/job';
+import { planLayers, statisticsView } from '../../../language-server/src/engine/job';
 import { imageCalibrationFeeds } from '../../../language-server/src/engine/data/imagesFeeds';
 import { evaluateOcr } from '../../../language-server/src/engine/tasks/ocr';
 
@@ -22,11 +22,11 @@ const root = resolve(__dirname, '../../..');
 // (the FP path and a reference-RTN compression are covered by ocr-models / ocr-rec-rtn tests).
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';
 
-describe('examples/ocr-rec.lowbit.yaml (PP-OCRv4 rec, 4-bit MatMulNBits)', () => {
-  test('compresses the 9 MatMul layers and keeps CER close to FP', { skip }, async () => {
+describe('examples/ocr-rec.lowbit.yaml (PP-OCRv4 rec, format auto)', () => {
+  test('compresses the 9 MatMul layers (4-bit MatMulNBits) and the 38 Conv layers (int8 QDQ) and keeps CER close to FP', { skip }, async () => {
     const { plan, diagnostics } = await loadRecipePlan(join(root, 'examples/ocr-rec.lowbit.yaml'), modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
-    assert.equal(plan.layers.length, 9);
+    assert.equal(plan.layers.length, 47);
     assert.equal(plan.calibration.kind, 'images');
     assert.equal(plan.evaluation.kind, 'images');
     if (plan.calibration.kind !== 'images' || plan.evaluation.kind !== 'images') return;
@@ -37,10 +37,12 @@ describe('examples/ocr-rec.lowbit.yaml (PP-OCRv4 rec, 4-bit MatMulNBits)', () =>
     assert.equal(feeds.batches.length, 16);
     const layers = planLayers(plan, model);
     const stats = await calibrate({ model, layers, batches: feeds.batches, threads: 2 });
-    assert.equal(stats.size, 9);
+    assert.ok(stats.size >= 10, `statistics for ${stats.size} inputs`);
     const ops = new Map(layers.map((l) => [l.name, l.op]));
-    const quantized = await quantizeLayers({ plan: { ...plan, threads: 2 }, model, ops, stats });
-    const written = await exportAndWrite(model, quantized, { format: plan.format, outputPath, modelPath: plan.modelPath });
+    // Conv statistics are keyed per layer (im2col rows), which statisticsView maps, as runJob does.
+    const quantized = await quantizeLayers({ plan: { ...plan, threads: 2 }, model: statisticsView(model, layers), ops, stats });
+    const written = await exportAndWrite(model, quantized, { format: plan.format, layers: plan.layers, outputPath, modelPath: plan.modelPath });
+    assert.deepEqual([...new Set(quantized.map((q) => q.report.format))].sort(), ['matmulnbits', 'qdq']);
     assert.ok(written.bytes > 0);
 
     const r = await evaluateOcr({

@@ -12,15 +12,15 @@ import { ExportUnsupported, normalizeQuant } from './pack';
 import { writeGatherBlockQuantized, writeMatMulNBits, writeQdq, type SharedTable } from './writers';
 import { writePackedResult } from './packedWriter';
 import { storedTransposed, transpose2d, type LayerCtx } from './layout';
-import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
+import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
 import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
-import { currentOpset } from './opsetUpgrade';
+import { currentOpset, upgradeOpset } from './opsetUpgrade';
 
 function writeFake(ctx: LayerCtx, w: Float32Array): void {
   const { l, node, ed } = ctx;
   const [rows, cols] = l.shape;
   const data = l.op === 'ConvTranspose' ? matrixToConvTranspose(w, convTransposeLayout(l)) : storedTransposed(l) ? transpose2d(w, rows, cols) : w;
-  const dims = l.op === 'Conv' || l.op === 'ConvTranspose' ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
+  const dims = l.op === 'Conv' || l.op === 'ConvTranspose' || RECURRENT_OPS.has(l.op) ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
   ed.addInitializer(makeFloatTensor(ctx.weightName, dims, data, ctx.dtype));
   node.input[l.weightInput] = ctx.weightName;
 }
@@ -96,12 +96,23 @@ export function exportModel(model: OnnxModel, results: LayerResult[], opts: Expo
  * views into the source file or references to the source's external data (nothing is inlined).
  */
 export function exportModelProto(model: OnnxModel, results: LayerResult[], opts: ExportOptions): ExportProtoResult {
-  const ed = new GraphEditor(model.proto);
+  const root = new GraphEditor(model.proto);
   const layers: LayerExport[] = [];
   /** Tied tables written once, by the first of their two consumers (see writeGatherBlockQuantized). */
   const sharedTables = new Map<string, SharedTable>();
-  for (const res of results) {
+  // Main-graph layers first: a later opset upgrade of the main graph would rebuild the If/Loop/Scan
+  // nodes whose subgraphs were already edited. Subgraph layers then get the opset they need up front.
+  const inScope = (r: LayerResult) => Boolean(model.layer(r.layer).scope);
+  const ordered = [...results.filter((r) => !inScope(r)), ...results.filter(inScope)];
+  let upgradeNote: string | undefined;
+  let upgraded = false;
+  for (const res of ordered) {
     const l = model.layer(res.layer);
+    if (l.scope && !upgraded) {
+      upgraded = true;
+      upgradeNote = upgradeForSubgraphs(root, model, ordered.filter(inScope), opts);
+    }
+    const ed = l.scope ? root.scope(l.scope) : root;
     if (!l.quantizable) throw new Error(`${model.path}: layer '${l.name}' is not quantizable (${l.reason})`);
     const [rows, cols] = l.shape;
     if (res.dequant.length !== rows * cols) throw new Error(`layer '${l.name}': dequantized weight has ${res.dequant.length} values, expected ${rows}×${cols}`);
@@ -109,7 +120,8 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     if (!cur) throw new Error(`layer '${l.name}': its node '${l.node}' was already rewritten (two results for one node?)`);
     const node = ed.cloneNode(cur);
     let weightName: string;
-    if (!l.ref.chain.length && ed.usedOnce(l.ref.source)) { ed.dropStored(l.ref.source); weightName = ed.unique(l.ref.source); }
+    const local = !l.scope || ed.graph.initializer.some((t) => t.name === l.ref.source) || ed.graph.node.some((n) => n.opType === 'Constant' && n.output[0] === l.ref.source);
+    if (!l.ref.chain.length && local && ed.usedOnce(l.ref.source)) { ed.dropStored(l.ref.source); weightName = ed.unique(l.ref.source); }
     else weightName = ed.unique(`${l.name}_lowbit`);
     const ctx: LayerCtx = { ed, l, node, weightName, dtype: l.ref.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT, accuracyLevel: opts.accuracyLevel };
     if (res.inputScale) {
@@ -119,21 +131,24 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
       insertInputScale(ctx, res.inputScale);
     }
     const branchOk = l.op === 'MatMul' || l.op === 'Gemm';
+    const format = opts.layerFormats?.get(l.name) ?? (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
+    const initializersBefore = ed.graph.initializer.length;
     let note: string | undefined;
     let written: LayerExport['written'] = 'fake';
     let storedBytes: number | undefined;
     // A low-rank correction without a branch must be folded into a float weight: fake-quant only.
-    if (opts.format !== 'fake' && !(res.lowRank && !branchOk)) {
+    if (l.scope && upgradeNote && format === 'qdq') note = upgradeNote;
+    else if (format !== 'fake' && !(res.lowRank && !branchOk)) {
       try {
-        if (opts.format === 'packed' || (!res.q && res.binary)) {
+        if (format === 'packed' || (!res.q && res.binary)) {
           storedBytes = writePackedResult(ctx, res);
           written = 'packed';
-          if (opts.format !== 'packed') note = `binarized weights fit no ${opts.format} grid; stored packed`;
+          if (format !== 'packed') note = `binarized weights fit no ${format} grid; stored packed`;
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
           const nq = normalizeQuant(l.name, res.q, res.dequant);
-          if (opts.format === 'matmulnbits' && l.op === 'Gather') { writeGatherBlockQuantized(ctx, nq, sharedTables); written = 'matmulnbits'; }
-          else if (opts.format === 'matmulnbits') { writeMatMulNBits(ctx, nq, sharedTables); written = 'matmulnbits'; }
+          if (format === 'matmulnbits' && l.op === 'Gather') { writeGatherBlockQuantized(ctx, nq, sharedTables); written = 'matmulnbits'; }
+          else if (format === 'matmulnbits') { writeMatMulNBits(ctx, nq, sharedTables); written = 'matmulnbits'; }
           else { writeQdq(ctx, nq); written = 'qdq'; }
         }
       } catch (e) {
@@ -147,8 +162,32 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     }
     if (res.lowRank && branchOk) addLowRank(ctx, res.lowRank);
     else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
+    if (storedBytes === undefined) storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
     layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
   }
-  ed.prune();
-  return { proto: ed.model, layers, opset: currentOpset(ed) };
+  for (const sub of root.subEditors()) sub.prune();
+  root.prune();
+  return { proto: root.model, layers, opset: currentOpset(root) };
+}
+
+/**
+ * Raises the opset once for the QDQ layers inside subgraphs (13 for per-channel int8, 21 otherwise),
+ * before any subgraph is edited. Returns why it could not (those layers are then written fake-quant).
+ */
+function upgradeForSubgraphs(root: GraphEditor, model: OnnxModel, scoped: LayerResult[], opts: ExportOptions): string | undefined {
+  let need = 0;
+  for (const r of scoped) {
+    const l = model.layer(r.layer);
+    const format = opts.layerFormats?.get(l.name) ?? (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
+    if (format !== 'qdq' || !r.q) continue;
+    const perRow = r.q.groupSize <= 0 || r.q.groupSize >= r.q.cols;
+    const oneAxis = l.op !== 'ConvTranspose' && !(RECURRENT_OPS.has(l.op) && l.ref.dims[0] > 1);
+    need = Math.max(need, r.q.bits > 4 && perRow && oneAxis ? 13 : 21, l.ref.dataType === DT.FLOAT16 ? 19 : 0);
+  }
+  if (!need) return undefined;
+  try { upgradeOpset(root, Math.max(need, currentOpset(root))); } catch (e) {
+    if (e instanceof ExportUnsupported) return e.message;
+    throw e;
+  }
+  return undefined;
 }

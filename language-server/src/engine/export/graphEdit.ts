@@ -41,14 +41,48 @@ export class GraphEditor {
   readonly model: ModelProto;
   readonly graph: GraphProto;
   private readonly names = new Set<string>();
+  private readonly scopes = new Map<string, GraphEditor>();
 
-  constructor(src: ModelProto) {
+  /**
+   * `parent`: this edits a subgraph (`src.graph`) of the parent's model. It shares the parent's opset
+   * imports (so opset changes apply to the whole model) and avoids the parent's names.
+   */
+  constructor(src: ModelProto, parent?: GraphEditor) {
     const g = src.graph!;
     this.graph = { ...g, node: g.node.slice(), initializer: g.initializer.slice(), input: g.input.slice(), output: g.output.slice(), valueInfo: g.valueInfo.slice() };
-    this.model = { ...src, opsetImport: src.opsetImport.map((o) => ({ ...o })), graph: this.graph };
+    this.model = parent ? { ...parent.model, graph: this.graph } : { ...src, opsetImport: src.opsetImport.map((o) => ({ ...o })), graph: this.graph };
+    if (parent) for (const n of parent.names) this.names.add(n);
     for (const t of g.initializer) this.names.add(t.name);
     for (const n of g.node) { for (const o of n.output) this.names.add(o); if (n.name) this.names.add(n.name); }
     for (const v of g.input) this.names.add(v.name);
+  }
+
+  /**
+   * An editor for the subgraph reached through `path` ((node, graph attribute) steps from this graph).
+   * The nodes along the path are copied once, so the source model is never changed; later calls for
+   * the same subgraph return the same editor.
+   */
+  scope(path: readonly { node: NodeProto; attr: string }[]): GraphEditor {
+    if (!path.length) return this;
+    const [{ node, attr }, ...rest] = path;
+    const key = `${node.name}\u0000${node.opType}\u0000${node.output[0]}\u0000${attr}`;
+    let child = this.scopes.get(key);
+    if (!child) {
+      const cur = this.graph.node.find((n) => n === node || (n.name === node.name && n.opType === node.opType && n.output[0] === node.output[0]));
+      if (!cur) throw new Error(`node '${node.name || node.opType}' holding subgraph '${attr}' is not in the graph`);
+      const copy = this.cloneNode(cur);
+      const i = copy.attribute.findIndex((a) => a.name === attr && a.g);
+      if (i < 0) throw new Error(`node '${node.name || node.opType}' has no subgraph '${attr}'`);
+      child = new GraphEditor({ ...this.model, graph: copy.attribute[i].g! }, this);
+      copy.attribute[i] = { ...copy.attribute[i], g: child.graph };
+      this.scopes.set(key, child);
+    }
+    return child.scope(rest);
+  }
+
+  /** Editors of the subgraphs opened with `scope`, depth first. */
+  subEditors(): GraphEditor[] {
+    return [...this.scopes.values()].flatMap((c) => [c, ...c.subEditors()]);
   }
 
   /** A name not used yet in the graph, based on `base`. */

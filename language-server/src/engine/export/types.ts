@@ -1,5 +1,5 @@
 /** Inputs and outputs of the exporter. */
-import type { ExportFormat } from '../../protocol/plan';
+import type { ExportFormat, StoredFormat } from '../../protocol/plan';
 import type { ModelProto } from '../onnx/onnxProto';
 
 /**
@@ -59,7 +59,10 @@ export type BinaryForm =
   | { kind: 'dualbin'; group: number; b1: Uint8Array; b2: Uint8Array; alphas: Float32Array };
 
 export interface ExportOptions {
+  /** The model's format; `auto` without a per-layer entry: MatMul → matmulnbits, other ops → qdq. */
   format: ExportFormat;
+  /** Per-layer stored formats (the plan's `LayerPlan.format`), overriding `format`. */
+  layerFormats?: ReadonlyMap<string, StoredFormat>;
   /** MatMulNBits accuracy_level (0 = unset, exact). */
   accuracyLevel?: number;
 }
@@ -70,7 +73,10 @@ export interface LayerExport {
   written: 'matmulnbits' | 'qdq' | 'packed' | 'fake';
   /** Why a layer was written in another format than asked for. */
   note?: string;
-  /** `packed`: serialized bytes of the layer's stored form (initializers + decode nodes). */
+  /**
+   * Bytes of the layer's stored form: `packed` its initializers + decode nodes; other formats the raw
+   * bytes of the initializers the layer added (codes, scales, zero points, low-rank factors, weights).
+   */
   storedBytes?: number;
 }
 

@@ -6,7 +6,7 @@ import type { AttributeProto } from '../onnx/onnxProto';
 import { DT, makeFloatTensor, makeInt64Tensor, makeTensor } from '../onnx/tensor';
 import { attr, makeNode } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
-import { convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
+import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
 import { ExportUnsupported, packMatMulNBitsB, packMatMulNBitsZeros, packNibbles, type NormalizedQuant } from './pack';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
 
@@ -131,8 +131,11 @@ function layoutCodes(ctx: LayerCtx, nq: NormalizedQuant): Uint8Array {
 export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   const { l, ed } = ctx;
   if (l.op === 'ConvTranspose') { writeQdqConvTranspose(ctx, nq); return; }
+  if (RECURRENT_OPS.has(l.op)) { writeQdqRecurrent(ctx, nq); return; }
   const perChannel = nq.nGroups === 1;
-  if (l.op === 'Conv' && !perChannel) throw new ExportUnsupported('QDQ for Conv is per output channel only; written as fake-quant');
+  // Blocked Conv: the groups run along the flattened (I/g·kh·kw) axis, which no single weight axis is,
+  // so the weight is dequantized as the [O, I/g·kh·kw] matrix and reshaped to its 4-D dims.
+  const convMatrix = l.op === 'Conv' && !perChannel;
   const four = nq.bits <= 4;
   let need = perChannel ? 13 : 21;
   if (four) need = 21;
@@ -140,7 +143,7 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   upgradeOpset(ed, Math.max(need, currentOpset(ed)));
   const transposed = storedTransposed(l);
   const codes = layoutCodes(ctx, nq);
-  const wdims = l.op === 'Conv' ? l.ref.dims.slice() : transposed ? [nq.cols, nq.rows] : [nq.rows, nq.cols];
+  const wdims = l.op === 'Conv' && !convMatrix ? l.ref.dims.slice() : transposed ? [nq.cols, nq.rows] : [nq.rows, nq.cols];
   // Scales/zeros are [rows, nGroups]; the blocked layout wants [kb, N] (transposed) or [N, kb].
   let sdims: number[];
   let scales = nq.scales;
@@ -159,6 +162,14 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   const attrs = [attr.int('axis', axis)];
   if (!perChannel) attrs.push(attr.int('block_size', nq.group));
   insertDequantize(ctx, four, { codes, wdims, scales, zeros, sdims, attrs });
+  if (convMatrix) {
+    const { node } = ctx;
+    const shape = ed.unique(`${l.name}_conv_shape`);
+    ed.addInitializer(makeInt64Tensor(shape, l.ref.dims));
+    const reshaped = ed.unique(`${l.name}_dequantized_conv`);
+    ed.insertBefore(node, makeNode('Reshape', [node.input[l.weightInput], shape], [reshaped], ed.unique(`${l.name}_conv_reshape`)));
+    node.input[l.weightInput] = reshaped;
+  }
 }
 
 /**
@@ -204,5 +215,26 @@ function writeQdqConvTranspose(ctx: LayerCtx, nq: NormalizedQuant): void {
   insertDequantize(ctx, nq.bits <= 4, {
     codes: matrixToConvTranspose(nq.codes, t), wdims, scales, zeros, sdims: [blocks, ...wdims.slice(1)],
     attrs: [attr.int('axis', 0), attr.int('block_size', nq.group)],
+  });
+}
+
+/**
+ * DequantizeLinear for an LSTM/GRU/RNN W or R ([dirs, gates·H, in], matrix rows = dirs·gates·H):
+ * one direction per channel → per-axis scales on axis 1 (int8 at opset 13, int4 at 21); otherwise
+ * blocked along axis 2 (opset 21), scales [dirs, gates·H, ⌈in/group⌉].
+ */
+function writeQdqRecurrent(ctx: LayerCtx, nq: NormalizedQuant): void {
+  const { l, ed } = ctx;
+  const dims = l.ref.dims.slice();
+  const perAxis = nq.nGroups === 1 && dims[0] === 1;
+  const four = nq.bits <= 4;
+  let need = perAxis && !four ? 13 : 21;
+  if (ctx.dtype === DT.FLOAT16) need = Math.max(need, 19);
+  upgradeOpset(ed, Math.max(need, currentOpset(ed)));
+  const block = nq.nGroups === 1 ? nq.cols : nq.group;
+  insertDequantize(ctx, four, {
+    codes: nq.codes, wdims: dims, scales: nq.scales, zeros: nq.zeros,
+    sdims: perAxis ? [dims[1]] : [dims[0], dims[1], nq.nGroups],
+    attrs: perAxis ? [attr.int('axis', 1)] : [attr.int('axis', 2), attr.int('block_size', block)],
   });
 }

@@ -64,7 +64,8 @@ export class ConstResolver {
   private readonly producer = new Map<string, NodeProto>();
   private readonly memo = new Map<string, ConstRef | null>();
 
-  constructor(readonly graph: GraphProto, readonly src: TensorSource) {
+  /** `parent`: the enclosing graph's resolver, for the outer-scope names a subgraph reads. */
+  constructor(readonly graph: GraphProto, readonly src: TensorSource, readonly parent?: ConstResolver) {
     for (const t of graph.initializer) this.stored.set(t.name, t);
     for (const n of graph.node) {
       for (const o of n.output) this.producer.set(o, n);
@@ -89,6 +90,7 @@ export class ConstResolver {
     const t = this.stored.get(name);
     if (t) return { source: name, stored: t, chain: [], dims: t.dims.slice(), dataType: t.dataType };
     const n = this.producer.get(name);
+    if (!n && this.parent && !this.graph.input.some((v) => v.name === name)) return this.parent.resolve(name, depth);
     if (!n || !isPassThrough(n) || depth > 16) return undefined;
     const base = this.resolve(n.input[0], depth + 1);
     if (!base) return undefined;

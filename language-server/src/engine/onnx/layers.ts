@@ -17,10 +17,15 @@ export interface LayerRecord extends LayerInfo {
   ref: ConstRef;
   /** Name of the activation tensor that feeds the layer. */
   input: string;
+  /** For a layer inside a subgraph: the (node, graph attribute) steps from the main graph to it. */
+  scope?: { node: NodeProto; attr: string }[];
 }
 
 /** Other ops whose float constants are weights worth listing (as not quantizable). */
-const WEIGHT_OPS = new Set(['Gather', 'LSTM', 'GRU', 'RNN', 'Einsum', 'MatMulInteger', 'ConvInteger']);
+const WEIGHT_OPS = new Set(['Gather', 'Einsum', 'MatMulInteger', 'ConvInteger']);
+
+/** Recurrent ops: W (input 1, [dirs, gates·H, I]) and R (input 2, [dirs, gates·H, H]) are layers. */
+export const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
 
 /** Constant inputs of com.microsoft ops that are tables, not weights (rotary cos/sin caches). */
 const TABLE_INPUTS: Record<string, number[]> = { RotaryEmbedding: [2, 3], GroupQueryAttention: [7, 8] };
@@ -44,7 +49,7 @@ function isTiedPair(a: LayerRecord, b: LayerRecord): boolean {
 }
 
 /** Finds every layer of `graph` (top level only; subgraphs are left as they are). */
-export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerRecord[] {
+export function discoverLayers(graph: GraphProto, consts: ConstResolver, place = '', scope: { node: NodeProto; attr: string }[] = []): LayerRecord[] {
   const out: LayerRecord[] = [];
   const seen = new Map<string, LayerRecord>();
   graph.node.forEach((n, idx) => {
@@ -57,11 +62,12 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
       if (!ref || !isFloat(ref.stored.dataType)) return;
       const mk = (over: Partial<LayerRecord> & { shape: [number, number]; quantizable: boolean }): LayerRecord => {
         const rec: LayerRecord = {
-          name: ref.source, op: n.opType, node: n.name || `${n.opType}_${idx}`, dims: ref.stored.dims.slice(),
+          name: `${place}${ref.source}`, op: n.opType, node: n.name || `${n.opType}_${idx}`, dims: ref.stored.dims.slice(),
           params: ref.dims.reduce((a, b) => a * b, 1), dtype: ref.stored.dataType === DT.FLOAT16 ? 'float16' : 'float32',
           nodeRef: n, weightInput: k, ref, input: n.input[0] ?? '', ...over,
         };
         if (!rec.quantizable && rec.reason === undefined) rec.reason = 'not quantizable';
+        if (scope.length) { rec.scope = scope; rec.subgraph = place.slice(0, -1); }
         return rec;
       };
       let rec: LayerRecord | undefined;
@@ -95,6 +101,14 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
       } else if (std && n.opType === 'Gather' && k === 0 && d.length === 2 && attrI(n, 'axis', 0) === 0) {
         // An embedding table [vocab, hidden]: rows are looked up, groups run along the hidden axis.
         rec = mk({ shape: [d[0], d[1]], quantizable: true, embedding: true, input: n.input[1] ?? '' });
+      } else if (std && RECURRENT_OPS.has(n.opType)) {
+        if (k !== 1 && k !== 2) return; // B (bias), sequence lengths, initial states
+        // One row per (direction, gate, hidden unit): the matrix is the stored tensor, row-major.
+        rec = mk({ shape: [(d[0] ?? 0) * (d[1] ?? 0), d[2] ?? 0], quantizable: d.length === 3 });
+        if (!rec.quantizable) rec.reason = `${n.opType} ${k === 1 ? 'W' : 'R'} has rank ${d.length}`;
+        else rec.dataFree = k === 1
+          ? `${n.opType} W is applied to every time step inside the op; calibration collects no Hessian for it`
+          : `${n.opType} R is applied to the recurrent hidden state, which calibration cannot observe`;
       } else if (d.length >= 2 && (WEIGHT_OPS.has(n.opType) || !std)) {
         const reason = n.opType === 'Gather'
           ? 'embedding lookup (Gather), not a matrix multiplication'
@@ -115,8 +129,19 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver): LayerR
         rec.name = `${rec.name}@${rec.node}`;
         if (rec.quantizable) { rec.quantizable = false; rec.reason = `shares its weight with layer '${prev.name}' (node ${prev.node})`; }
       } else seen.set(rec.name, rec);
+      if (rec.scope && rec.quantizable && rec.dataFree === undefined) rec.dataFree = `inside ${rec.subgraph}: calibration cannot observe tensors inside subgraphs`;
       out.push(rec);
     });
+  });
+  // If branches, Loop and Scan bodies: their layers are named by their place (`If_0/then_branch/w`).
+  graph.node.forEach((n, idx) => {
+    for (const a of n.attribute) {
+      const subs = a.g ? [a.g] : a.graphs;
+      if (subs.length !== 1) continue; // GRAPHS attributes (lists) hold no standard op's body
+      const sub = subs[0];
+      const where = `${place}${n.name || `${n.opType}_${idx}`}/${a.name}/`;
+      out.push(...discoverLayers(sub, new ConstResolver(sub, consts.src, consts), where, [...scope, { node: n, attr: a.name }]));
+    }
   });
   const uses = new Map<string, number>();
   for (const r of out) uses.set(r.ref.source, (uses.get(r.ref.source) ?? 0) + 1);
@@ -178,5 +203,7 @@ export function toLayerInfo(r: LayerRecord): LayerInfo {
   if (r.reason !== undefined) info.reason = r.reason;
   if (r.embedding) info.embedding = true;
   if (r.tiedWith !== undefined) info.tiedWith = r.tiedWith;
+  if (r.dataFree !== undefined) info.dataFree = r.dataFree;
+  if (r.subgraph !== undefined) info.subgraph = r.subgraph;
   return info;
 }

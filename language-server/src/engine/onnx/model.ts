@@ -7,6 +7,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ModelSummary } from '../../protocol/model';
 import { ConstResolver } from './constants';
+import { leftAloneTensors } from './leftAlone';
 import { convTransposeLayout, convTransposeToMatrix, discoverLayers, toLayerInfo, type LayerRecord } from './layers';
 import { decodeModel, encodeModel, MAX_PROTOBUF_BYTES, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
 import { OnnxFormatError } from './protobuf';
@@ -135,7 +136,7 @@ export class OnnxModel {
   summary(): ModelSummary {
     const io = (v: ValueInfoProto) => ({ name: v.name, dtype: dtypeName(v.type.elemType), dims: v.type.dims ?? [] });
     const inits = new Set(this.graph.initializer.map((t) => t.name));
-    const layers = this.layers.map(toLayerInfo);
+    const layers = this.layers.map((l) => ({ ...toLayerInfo(l), opset: this.opset }));
     return {
       path: this.path,
       opset: this.opset,
@@ -147,6 +148,7 @@ export class OnnxModel {
       totalParams: layers.reduce((a, l) => a + (l.tiedWith && !l.embedding ? 0 : l.params), 0),
       fileBytes: this.fileBytes,
       ...this.externalSummary(),
+      leftAlone: leftAloneTensors(this.graph, this.layers, new Set(this.layers.filter((l) => l.quantizable).map((l) => l.name)), this.fileBytes),
     };
   }
 

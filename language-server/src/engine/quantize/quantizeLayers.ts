@@ -81,9 +81,9 @@ async function quantizeOne(
     name: layer.name, op, shape: [weight.rows, weight.cols], params: weight.rows * weight.cols,
     method: layer.method, bits: layer.bits, group_size: layer.groupSize, symmetric: layer.symmetric,
     rel_error: relErr,
-    bits_per_weight: format !== 'fake' && result.bitsPerWeight !== undefined
+    bits_per_weight: (layer.format ?? format) !== 'fake' && result.bitsPerWeight !== undefined
       ? result.bitsPerWeight
-      : storedBitsPerWeight(format, layer.bits, weight.cols, layer.groupSize, layer.symmetric),
+      : storedBitsPerWeight(layer.format ?? format, layer.bits, weight.cols, layer.groupSize, layer.symmetric),
     rules: layer.rules, ...result.details,
   };
   const { bitsPerWeight: _bpw, ...rest } = result;

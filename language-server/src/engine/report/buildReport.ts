@@ -22,6 +22,7 @@ export interface ReportInputs {
   generation?: Report['metrics']['generation'];
   timings: Report['timings_s'];
   warnings: string[];
+  leftAlone?: NonNullable<Report['left_alone']>;
 }
 
 /** The layers whose weights are distinct tensors: the head of a tied table shared with a listed Gather is left out. */
@@ -70,9 +71,24 @@ export function buildReport(r: ReportInputs): Report {
       bits_per_weight: modelBitsPerWeight(r.layers),
       quantized_params: quantizedParams,
       total_params: r.totalParams,
+      ...byFormat(r.layers, r.quantizedBytes),
     },
     layers: r.layers,
+    ...(r.leftAlone ? { left_alone: r.leftAlone } : {}),
     timings_s: r.timings,
     warnings: r.warnings,
   };
+}
+
+/** The output's bytes by stored format (layers that carry `format` and `stored_bytes`), the rest as `float`. */
+function byFormat(layers: LayerReport[], fileBytes: number): { by_format?: NonNullable<Report['size']['by_format']> } {
+  const known = layers.filter((l) => l.format !== undefined && l.stored_bytes !== undefined);
+  if (!known.length) return {};
+  const out: NonNullable<Report['size']['by_format']> = [];
+  for (const f of ['matmulnbits', 'qdq', 'packed', 'fake'] as const) {
+    const mine = known.filter((l) => l.format === f);
+    if (mine.length) out.push({ format: f, layers: mine.length, bytes: mine.reduce((a, l) => a + l.stored_bytes!, 0) });
+  }
+  out.push({ format: 'float', layers: 0, bytes: Math.max(0, fileBytes - out.reduce((a, e) => a + e.bytes, 0)) });
+  return { by_format: out };
 }

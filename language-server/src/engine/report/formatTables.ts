@@ -1,6 +1,6 @@
 /** Plain-text tables of a report for terminals (the CLI): FP vs quantized, then per layer. */
 import type { Report } from '../../protocol/report';
-import type { ModelSummary } from '../../protocol/model';
+import type { LeftAloneTensor, ModelSummary } from '../../protocol/model';
 
 /** Left-aligns the first column and right-aligns the rest. */
 export function table(head: string[], rows: string[][]): string {
@@ -35,7 +35,10 @@ export function summaryTable(r: Report): string {
     rows.push(['output SQNR (dB)', 'inf', a.sqnr_db === null || !Number.isFinite(a.sqnr_db) ? 'inf' : a.sqnr_db.toFixed(1)]);
     rows.push(['output argmax agreement', '100.00%', pct(a.argmax_agreement)]);
   }
-  rows.push(['size', bytes(r.size.fp_bytes), bytes(r.size.quantized_bytes)]);
+  rows.push(['size', bytes(r.size.fp_bytes), `${bytes(r.size.quantized_bytes)} (${pct(r.size.quantized_bytes / r.size.fp_bytes)})`]);
+  for (const f of r.size.by_format ?? []) {
+    rows.push([f.format === 'float' ? '  bytes left float (other weights, graph)' : `  bytes as ${f.format} (${f.layers} layer${f.layers === 1 ? '' : 's'})`, '', bytes(f.bytes)]);
+  }
   rows.push(['bits/weight (quantized layers)', '32', num(r.size.bits_per_weight)]);
   if (r.layers.some((l) => l.runtime_bits_per_weight !== undefined)) {
     const params = r.layers.reduce((t, l) => t + l.params, 0);
@@ -68,8 +71,8 @@ export function generationTable(r: Report): string {
 
 /** One row per quantized layer. */
 export function layerTable(r: Report): string {
-  return table(['layer', 'shape', 'method', 'bits', 'group', 'rel_error', 'bits/w'], r.layers.map((l) => [
-    l.name, `${l.shape[0]}x${l.shape[1]}`, l.method, String(l.bits), String(l.group_size), l.rel_error.toExponential(3), num(l.bits_per_weight),
+  return table(['layer', 'shape', 'method', 'bits', 'group', 'format', 'rel_error', 'bits/w'], r.layers.map((l) => [
+    l.name, `${l.shape[0]}x${l.shape[1]}`, l.method, String(l.bits), String(l.group_size), l.format ?? r.format, l.rel_error.toExponential(3), num(l.bits_per_weight),
   ]));
 }
 
@@ -87,5 +90,13 @@ export function inspectTable(s: ModelSummary): string {
     `outputs: ${s.outputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n`;
   return head + table(['layer', 'op', 'shape [out,in]', 'params', 'dtype', 'quantizable'], s.layers.map((l) => [
     l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, quantizableCell(l),
-  ]));
+  ])) + (s.leftAlone ? `\n\n${leftAloneTable(s.leftAlone, 'compressing every quantizable layer')}` : '');
+}
+
+/** Float tensors of at least 16 KiB left in full precision, with why and their share of the file. */
+export function leftAloneTable(rows: readonly LeftAloneTensor[], what: string): string {
+  if (!rows.length) return `left alone (float tensors ≥ 16 KiB) by ${what}: none`;
+  const total = rows.reduce((a, r) => a + r.bytes, 0);
+  return `left alone (float tensors ≥ 16 KiB) by ${what}: ${rows.length} tensors, ${bytes(total)} (${pct(rows.reduce((a, r) => a + r.share, 0))} of the file)\n` +
+    table(['tensor', 'bytes', 'share', 'reason'], rows.map((r) => [r.name, bytes(r.bytes), pct(r.share), r.reason]));
 }

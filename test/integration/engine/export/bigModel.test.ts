@@ -129,7 +129,8 @@ describe('export: a model with hundreds of MB of external data, bounded memory',
     let r;
     try {
       const e = exportModelProto(model, [{ layer: 'W0', dequant, q }], { format: 'matmulnbits' });
-      assert.deepEqual(e.layers, [{ layer: 'W0', written: 'matmulnbits' }]);
+      // Stored: 4-bit codes + fp32 scales + 4-bit zero points of the D×D weight (D/32 groups per row).
+      assert.deepEqual(e.layers, [{ layer: 'W0', written: 'matmulnbits', storedBytes: (D * D) / 2 + D * (D / 32) * 4 + (D * (D / 32)) / 2 }]);
       sample();
       r = await writeModelStreaming(e.proto, out, { inputPath: input, src: model.src, label: model.path, externalData: 'always', onTensor: sample });
       sample();

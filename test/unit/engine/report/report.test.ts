@@ -42,7 +42,7 @@ describe('report', () => {
     assert.equal(r.metrics.top1_agreement, 0.9);
     assert.match(summaryTable(r), /perplexity\s+6\s+6\.5/);
     assert.match(summaryTable(r), /top-1 agreement\s+100\.00%\s+90\.00%/);
-    assert.match(layerTable(r), /^a\s+25x4\s+rtn\s+4\s+32\s+1\.000e-2\s+4$/m);
+    assert.match(layerTable(r), /^a\s+25x4\s+rtn\s+4\s+32\s+matmulnbits\s+1\.000e-2\s+4$/m);
   });
   test('writeReport writes the report and a history copy; an unwritable folder is a clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-report-'));

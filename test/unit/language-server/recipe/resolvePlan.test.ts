@@ -24,7 +24,7 @@ methods:
   assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
   assert.ok(plan);
   const by = new Map(plan.layers.map((l) => [l.name, l]));
-  assert.deepEqual({ ...by.get('layers.0.w2')!, settings: undefined }, { name: 'layers.0.w2', method: 'gptq', bits: 2, groupSize: 32, symmetric: true, settings: undefined, rules: [0, 1] });
+  assert.deepEqual({ ...by.get('layers.0.w2')!, settings: undefined }, { name: 'layers.0.w2', method: 'gptq', bits: 2, groupSize: 32, symmetric: true, format: 'matmulnbits', settings: undefined, rules: [0, 1] });
   assert.equal(by.get('layers.1.w2')!.bits, 8);
   assert.equal(by.get('layers.1.wq')!.bits, 4);
   assert.equal(by.get('layers.1.wq')!.settings.damp, 0.05);

@@ -32,10 +32,10 @@ test('top-level keys, minus the ones already present', () => {
 
 test('rule keys inside a rule and enum values for method', () => {
   const rule = labels(`${BASE}layers:\n  - match: output\n    |`);
-  assert.deepEqual(rule.sort(), ['bits', 'group_size', 'method', 'settings', 'skip', 'symmetric']);
+  assert.deepEqual(rule.sort(), ['bits', 'format', 'group_size', 'method', 'settings', 'skip', 'symmetric']);
   const methods = labels(`${BASE}layers:\n  - match: output\n    method: |`);
   assert.ok(methods.includes('gptq') && methods.includes('flrq') && methods.length === 11);
-  assert.deepEqual(labels('format: |'), ['matmulnbits', 'qdq', 'packed', 'fake']);
+  assert.deepEqual(labels('format: |'), ['auto', 'matmulnbits', 'qdq', 'packed', 'fake']);
   assert.deepEqual(labels('evaluate:\n  metrics: [perplexity, |]').includes('kl_divergence'), true);
   // Block-list items of a list of enum values complete as values; a rule item still completes keys.
   assert.ok(labels('evaluate:\n  metrics:\n    - perplexity\n    - kl|').includes('kl_divergence'));
