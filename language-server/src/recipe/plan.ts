@@ -8,6 +8,7 @@ import type { LayerInfo } from '../protocol/model';
 import type { JobPlan, LayerPlan, Method, ExportFormat, CalibrationPlan, EvaluationPlan, Metric, ImageInputPlan } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA } from './schema';
 import { compilePattern } from './match';
+import { budgetDiagnostics } from './budget';
 import type { Recipe, Field, Rule } from './recipe';
 import type { RecipeDiagnostic, Span } from './parse';
 
@@ -171,6 +172,7 @@ export function recipeDiagnostics(recipe: Recipe, recipePath: string): RecipeDia
     }
   }
   if (sources.length > 1) out.push({ span: v[`calibration.${sources[1]}`].keySpan, severity: 'error', message: `Give one calibration source, not ${sources.join(' and ')}.`, code: 'conflict' });
+  out.push(...budgetDiagnostics(recipe));
   return out;
 }
 

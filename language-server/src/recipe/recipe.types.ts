@@ -213,6 +213,25 @@ export interface RecipeDocument {
   layers?: RecipeRule[];
   /** Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed. */
   methods?: MethodSettings;
+  /** A size budget for `lowbit suggest` (and the editor's "Suggest rules for the budget"): per layer, the candidate (method × bits × group size) that minimizes the estimated loss so that the stored size fits, chosen by an exact knapsack. Give one of `bits_per_weight`, `bytes` or `ratio`. The suggestion is written as `layers:` rules; `lowbit run` ignores this section. */
+  budget?: {
+    /** Stored bits per weight over the quantized layers, as the file holds them (codes, scales, zero points, packed decode graphs). */
+    bits_per_weight?: number;
+    /** Size of the whole output `.onnx` in bytes (layers left in full precision and the rest of the graph included). */
+    bytes?: number;
+    /** Size of the output `.onnx` as a fraction of the full-precision file. */
+    ratio?: number;
+    /** Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without. */
+    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer">;
+    /** Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 2, 3, 4, 8. */
+    bits?: number[];
+    /** Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128. */
+    group_sizes?: number[];
+    /** Per-layer loss estimate the knapsack minimizes (summed over layers). */
+    estimate?: "kl" | "proxy";
+    /** Calibration-text windows the `kl` estimate runs on (taken from the calibration range, never the evaluation text). */
+    samples?: number;
+  };
   /** Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only). */
   evaluate?: {
     /** A UTF-8 text file of held-out text. */

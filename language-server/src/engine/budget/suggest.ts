@@ -1,0 +1,182 @@
+/**
+ * `lowbit suggest`: the best per-layer mix of candidates that fits a size budget.
+ *
+ * 1. Calibrate once (parallel: every layer sees the FP activations).
+ * 2. Per layer (progress per layer), per candidate: quantize the layer with the real kernel, price it
+ *    with the size model (the exporter's real bytes, layerSize.ts), and estimate its loss — measured
+ *    KL(FP‖Q) with only that layer quantized on calibration-text windows (`kl`), or the Hessian-weighted
+ *    output error tr(ΔW H ΔWᵀ) (`proxy`).
+ * 3. An exact multiple-choice knapsack (knapsack.ts) minimizes the summed loss under the byte budget;
+ *    its table is the size / estimated-loss frontier.
+ * 4. The choice becomes ordered, commented `layers:` rules (rules.ts).
+ * Deterministic for a seed (fixed kernels, fixed windows, deterministic tie-breaks); cancellable
+ * between candidates.
+ */
+import type { BudgetPlan, SuggestCandidate, SuggestLayer, SuggestPoint, SuggestProgress, SuggestResult } from '../../protocol/budget';
+import type { JobPlan, LayerPlan } from '../../protocol/plan';
+import { methodDefaults } from '../../recipe/schema';
+import { calibrateForPlan, planLayers, statisticsView } from '../job';
+import { resolveTextOffsets, textWindows } from '../data/text';
+import { fakeQuantBytes } from '../exportStep';
+import { loadModel } from '../onnx/model';
+import { quantizeLayers } from '../quantize/quantizeLayers';
+import type { InputStatistics } from '../calibrate/calibrate';
+import { budgetCandidates, candidateLabel, type Candidate } from '../../recipe/budgetCandidates';
+import { KlProbe } from './klProbe';
+import { baselineBytes, floatWeightBytes, layerCost } from './layerSize';
+import { solveKnapsack } from './knapsack';
+import { choiceRules, rulesYaml } from './rules';
+
+export interface SuggestOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: SuggestProgress) => void;
+}
+
+/** Runs the suggestion for `plan`'s layers under `budget`. */
+export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOptions = {}): Promise<SuggestResult> {
+  const { signal, onProgress } = opts;
+  if (!plan.layers.length) throw new Error(`${plan.recipePath}: no layer is quantized (every layer is skipped); nothing to plan`);
+  const model = await loadModel(plan.modelPath);
+  const hasCalibration = plan.calibration.kind !== 'random';
+  const candidates = budgetCandidates(plan.format, hasCalibration, budget);
+  if (!candidates.length) throw new Error(`${plan.recipePath}: budget: no candidate can be stored as ${plan.format} (check budget.methods, budget.bits and budget.group_sizes)`);
+  const ops = new Map(planLayers(plan, model).map((l) => [l.name, l.op]));
+
+  onProgress?.({ stage: 'calibrate', message: `calibrating (${plan.calibration.kind}, ${plan.calibration.samples} samples)` });
+  let calibrationOffset: number | undefined;
+  if (plan.calibration.kind === 'text') {
+    calibrationOffset = (await resolveTextOffsets(plan.calibration, plan.evaluation.kind === 'text' ? plan.evaluation : undefined)).calibrationOffset;
+  }
+  const cal = await calibrateForPlan(plan, model, { signal, calibrationOffset });
+  const view = statisticsView(model, planLayers(plan, model));
+  let probe: KlProbe | undefined;
+  let estimate = budget.estimate;
+  if (estimate === 'kl' && plan.calibration.kind === 'text') {
+    const c = plan.calibration;
+    const windows = await textWindows({ textPath: c.textPath, tokenizerPath: c.tokenizerPath, samples: budget.samples, sequenceLength: c.sequenceLength, offset: calibrationOffset });
+    probe = await KlProbe.create(model.sessionBytes(), windows, plan.threads, model.externalDataDir);
+  } else estimate = 'proxy';
+
+  const baseline = baselineBytes(model);
+  const layers: SuggestLayer[] = [];
+  const total = plan.layers.length;
+  for (let index = 0; index < total; index++) {
+    const lp = plan.layers[index];
+    signal?.throwIfAborted();
+    onProgress?.({ stage: 'measure', message: `${lp.name}: ${candidates.length} candidates`, layer: lp.name, index, total });
+    const weight = view.getWeight(lp.name);
+    const input = cal.stats.get(view.layerInput(lp.name));
+    const energy = outputEnergy(weight.data, weight.rows, weight.cols, input);
+    const entry: SuggestLayer = { name: lp.name, params: weight.rows * weight.cols, bytes: [], loss: [], proxy: [], ...(probe ? { kl: [] } : {}), chosen: -1 };
+    for (const c of candidates) {
+      signal?.throwIfAborted();
+      const [q] = await quantizeLayers({ plan: { layers: [candidatePlan(lp, c)], format: plan.format, threads: plan.threads }, model: view, ops, stats: cal.stats, signal });
+      entry.bytes.push(layerCost(model, q, plan.format, baseline).bytes);
+      const proxy = q.report.rel_error * energy;
+      entry.proxy.push(proxy);
+      if (probe) {
+        const kl = await probe.measure(fakeQuantBytes(model, [q]), `${lp.name} as ${candidateLabel(c)}`);
+        entry.kl!.push(kl);
+        entry.loss.push(kl);
+      } else entry.loss.push(proxy);
+    }
+    layers.push(entry);
+  }
+
+  onProgress?.({ stage: 'solve', message: 'solving the knapsack' });
+  const params = layers.reduce((s, l) => s + l.params, 0);
+  const floatBytes = plan.layers.reduce((s, l) => s + floatWeightBytes(model, l.name), 0);
+  const fixedBytes = model.fileBytes - floatBytes;
+  const capacityBytes = capacityOf(budget, params, fixedBytes, model.fileBytes);
+  if (capacityBytes <= 0) throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} leaves no room for the quantized layers (the rest of the file is ${fixedBytes} bytes)`);
+  const ks = solveKnapsack(layers.map((l) => ({ cost: l.bytes, loss: l.loss })), capacityBytes);
+  const bpw = (bytes: number) => (bytes * 8) / params;
+  const uniform: SuggestPoint[] = candidates.map((c, k) => {
+    const bytes = layers.reduce((s, l) => s + l.bytes[k], 0);
+    return { label: candidateLabel(c), bytes, bitsPerWeight: bpw(bytes), loss: layers.reduce((s, l) => s + l.loss[k], 0), fits: bytes <= capacityBytes };
+  });
+  if (!ks.choice) {
+    const smallest = Math.min(...uniform.map((u) => u.bytes));
+    throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} is below the smallest candidate mix (${bpw(smallest).toFixed(2)} bits/weight, ${smallest} bytes); add cheaper candidates (budget.bits / budget.group_sizes) or raise the budget`);
+  }
+  ks.choice.forEach((k, i) => { layers[i].chosen = k; });
+  const chosenBytes = ks.cost;
+  const chosen: SuggestPoint = { label: 'suggested', bytes: chosenBytes, bitsPerWeight: bpw(chosenBytes), loss: ks.loss, fits: true };
+  const cheapest = (l: SuggestLayer) => l.bytes.indexOf(Math.min(...l.bytes));
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const rules = choiceRules({
+    layers: layers.map((l) => l.name),
+    chosen: layers.map((l) => candidates[l.chosen]),
+    comment: (c, names) => {
+      const k = candidates.findIndex((x) => candidateLabel(x) === candidateLabel(c));
+      let bytes = 0, loss = 0, cheapBytes = 0, cheapLoss = 0, n = 0;
+      for (const name of names) {
+        const l = byName.get(name)!;
+        bytes += l.bytes[k]; loss += l.loss[k]; n += l.params;
+        const j = cheapest(l); cheapBytes += l.bytes[j]; cheapLoss += l.loss[j];
+      }
+      const what = estimate === 'kl' ? 'est. KL' : 'est. error';
+      const buys = bytes > cheapBytes ? `; +${bytes - cheapBytes} bytes over the cheapest candidate buy ${what} ${fmt(cheapLoss)} → ${fmt(loss)}` : '; the cheapest candidate';
+      return `${candidateLabel(c)}: ${names.length} layer${names.length === 1 ? '' : 's'}, ${bpw0(bytes, n)} bits/weight stored, ${what} ${fmt(loss)}${buys}`;
+    },
+  });
+  const frontier = sampleFrontier(ks.frontier, ks.unit, bpw);
+  return {
+    recipe: plan.recipePath, format: plan.format, target: budget.target, estimate, capacityBytes, params, fixedBytes,
+    candidates: candidates.map((c): SuggestCandidate => ({ ...c, label: candidateLabel(c) })),
+    layers, chosen, uniform, frontier,
+    knapsack: { exact: ks.exact, unit: ks.unit, boundBytes: ks.boundCapacity },
+    rules, yaml: rulesYaml(rules), seed: plan.seed,
+  };
+}
+
+const fmt = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 0.01 ? x.toFixed(4) : x.toExponential(2));
+const bpw0 = (bytes: number, params: number) => ((bytes * 8) / params).toFixed(2);
+
+/** Layer-byte capacity: bits/weight over the quantized parameters, or the whole file minus its fixed part. */
+export function capacityOf(budget: Pick<BudgetPlan, 'target'>, params: number, fixedBytes: number, fpFileBytes: number): number {
+  const t = budget.target;
+  if (t.kind === 'bits_per_weight') return Math.floor((t.value * params) / 8);
+  const fileBytes = t.kind === 'bytes' ? t.value : Math.floor(t.value * fpFileBytes);
+  return fileBytes - fixedBytes;
+}
+
+export function describeTarget(budget: Pick<BudgetPlan, 'target'>): string {
+  const t = budget.target;
+  return t.kind === 'bits_per_weight' ? `${t.value} bits/weight` : t.kind === 'bytes' ? `${t.value} bytes` : `ratio ${t.value}`;
+}
+
+/** The layer plan for one candidate: the planned layer's symmetry, the method's settings (the layer's own when the method is unchanged). */
+function candidatePlan(lp: LayerPlan, c: Candidate): LayerPlan {
+  const settings = c.method === lp.method ? lp.settings : methodDefaults(c.method);
+  return { ...lp, method: c.method, bits: c.bits, groupSize: c.groupSize, settings };
+}
+
+/** tr(W H Wᵀ) (the output energy under the calibration Hessian; ‖W‖² without statistics), so rel_error × it = tr(ΔW H ΔWᵀ). */
+function outputEnergy(w: Float32Array, rows: number, cols: number, input?: InputStatistics): number {
+  if (!input || input.n !== cols) { let s = 0; for (let i = 0; i < w.length; i++) s += w[i] * w[i]; return s; }
+  const H = input.hessian.matrix();
+  let total = 0;
+  const hw = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const row = w.subarray(r * cols, (r + 1) * cols);
+    hw.fill(0);
+    for (let i = 0; i < cols; i++) { const wi = row[i]; if (wi === 0) continue; const hrow = i * cols; for (let j = 0; j < cols; j++) hw[j] += wi * H[hrow + j]; }
+    for (let j = 0; j < cols; j++) total += row[j] * hw[j];
+  }
+  return total;
+}
+
+/** ~64 points of the knapsack's frontier where the best loss changes. */
+function sampleFrontier(f: Float64Array, unit: number, bpw: (b: number) => number): SuggestResult['frontier'] {
+  const out: SuggestResult['frontier'] = [];
+  let last = Infinity;
+  const steps: number[] = [];
+  for (let j = 0; j < f.length; j++) if (Number.isFinite(f[j]) && f[j] < last) { steps.push(j); last = f[j]; }
+  const stride = Math.max(1, Math.ceil(steps.length / 64));
+  for (let i = 0; i < steps.length; i += stride) out.push({ bytes: steps[i] * unit, bitsPerWeight: bpw(steps[i] * unit), loss: f[steps[i]] });
+  const lastStep = steps[steps.length - 1];
+  if (lastStep !== undefined && out[out.length - 1]?.bytes !== lastStep * unit) out.push({ bytes: lastStep * unit, bitsPerWeight: bpw(lastStep * unit), loss: f[lastStep] });
+  return out;
+}
+
