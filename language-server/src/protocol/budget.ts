@@ -80,6 +80,8 @@ export interface SuggestResult {
   /** The rules as YAML (with comments), to put under `layers:`. */
   yaml: string;
   seed: number;
+  /** Spearman ρ of the Hessian proxy vs the measured single-layer KL over every layer × candidate (estimate `kl`). */
+  proxyKlSpearman?: number;
 }
 
 /** Progress per layer while candidates are measured. */

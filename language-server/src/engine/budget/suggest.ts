@@ -26,6 +26,7 @@ import { KlProbe } from './klProbe';
 import { baselineBytes, floatWeightBytes, layerCost } from './layerSize';
 import { solveKnapsack } from './knapsack';
 import { choiceRules, rulesYaml } from './rules';
+import { spearman } from './rankCorrelation';
 
 export interface SuggestOptions {
   signal?: AbortSignal;
@@ -127,6 +128,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     layers, chosen, uniform, frontier,
     knapsack: { exact: ks.exact, unit: ks.unit, boundBytes: ks.boundCapacity },
     rules, yaml: rulesYaml(rules), seed: plan.seed,
+    ...(probe ? { proxyKlSpearman: spearman(layers.flatMap((l) => l.proxy), layers.flatMap((l) => l.kl!)) } : {}),
   };
 }
 
