@@ -73,8 +73,8 @@ export interface SuggestResult {
   chosen: SuggestPoint;
   /** Every candidate on every layer. */
   uniform: SuggestPoint[];
-  /** Best estimated loss at each size (the knapsack's table), sampled. */
-  frontier: { bytes: number; bitsPerWeight: number; loss: number }[];
+  /** Best estimated loss at each size (the knapsack's table), sampled; `choice` = candidate index per layer. */
+  frontier: { bytes: number; bitsPerWeight: number; loss: number; choice: number[] }[];
   knapsack: { exact: boolean; unit: number; boundBytes: number };
   rules: SuggestedRule[];
   /** The rules as YAML (with comments), to put under `layers:`. */

@@ -27,6 +27,8 @@ export interface KnapsackResult {
   boundCapacity: number;
   /** Pareto frontier: min loss for each capacity in units (index j = capacity j·unit), monotone. */
   frontier: Float64Array;
+  /** The optimal choice at capacity `j` units (any point of the frontier); undefined when nothing fits. */
+  choiceAt(j: number): number[] | undefined;
 }
 
 /** Largest DP table (items × capacity units) before the capacity is coarsened. */
@@ -69,14 +71,16 @@ export function solveKnapsack(items: KnapsackItem[], capacity: number, maxCells 
     prev = cur;
   }
   const boundCapacity = Math.max(0, cap - n * (unit - 1));
-  if (!Number.isFinite(prev[C])) return { loss: Infinity, cost: 0, unit, exact, boundCapacity, frontier: prev };
-  const choice = new Array<number>(n);
-  let j = C, cost = 0;
-  for (let i = n - 1; i >= 0; i--) {
-    const k = pick[i][j];
-    choice[i] = k;
-    cost += items[i].cost[k];
-    j -= units[i][k];
-  }
-  return { choice, loss: prev[C], cost, unit, exact, boundCapacity, frontier: prev };
+  const frontier = prev;
+  const choiceAt = (at: number): number[] | undefined => {
+    let j = Math.min(C, Math.max(0, Math.floor(at)));
+    if (!Number.isFinite(frontier[j])) return undefined;
+    const choice = new Array<number>(n);
+    for (let i = n - 1; i >= 0; i--) { const k = pick[i][j]; choice[i] = k; j -= units[i][k]; }
+    return choice;
+  };
+  const choice = choiceAt(C);
+  if (!choice) return { loss: Infinity, cost: 0, unit, exact, boundCapacity, frontier, choiceAt };
+  const cost = choice.reduce((s, k, i) => s + items[i].cost[k], 0);
+  return { choice, loss: prev[C], cost, unit, exact, boundCapacity, frontier, choiceAt };
 }

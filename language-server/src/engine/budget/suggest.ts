@@ -24,7 +24,7 @@ import type { InputStatistics } from '../calibrate/calibrate';
 import { budgetCandidates, candidateLabel, type Candidate } from '../../recipe/budgetCandidates';
 import { KlProbe } from './klProbe';
 import { baselineBytes, floatWeightBytes, layerCost } from './layerSize';
-import { solveKnapsack } from './knapsack';
+import { solveKnapsack, type KnapsackItem, type KnapsackResult } from './knapsack';
 import { choiceRules, rulesYaml } from './rules';
 import { spearman } from './rankCorrelation';
 
@@ -90,7 +90,8 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   const fixedBytes = model.fileBytes - floatBytes;
   const capacityBytes = capacityOf(budget, params, fixedBytes, model.fileBytes);
   if (capacityBytes <= 0) throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} leaves no room for the quantized layers (the rest of the file is ${fixedBytes} bytes)`);
-  const ks = solveKnapsack(layers.map((l) => ({ cost: l.bytes, loss: l.loss })), capacityBytes);
+  const items = layers.map((l) => ({ cost: l.bytes, loss: l.loss }));
+  const ks = solveKnapsack(items, capacityBytes);
   const bpw = (bytes: number) => (bytes * 8) / params;
   const uniform: SuggestPoint[] = candidates.map((c, k) => {
     const bytes = layers.reduce((s, l) => s + l.bytes[k], 0);
@@ -121,7 +122,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
       return `${candidateLabel(c)}: ${names.length} layer${names.length === 1 ? '' : 's'}, ${bpw0(bytes, n)} bits/weight stored, ${what} ${fmt(loss)}${buys}`;
     },
   });
-  const frontier = sampleFrontier(ks.frontier, ks.unit, bpw);
+  const frontier = sampleFrontier(ks, items, bpw);
   return {
     recipe: plan.recipePath, format: plan.format, target: budget.target, estimate, capacityBytes, params, fixedBytes,
     candidates: candidates.map((c): SuggestCandidate => ({ ...c, label: candidateLabel(c) })),
@@ -169,16 +170,18 @@ function outputEnergy(w: Float32Array, rows: number, cols: number, input?: Input
   return total;
 }
 
-/** ~64 points of the knapsack's frontier where the best loss changes. */
-function sampleFrontier(f: Float64Array, unit: number, bpw: (b: number) => number): SuggestResult['frontier'] {
-  const out: SuggestResult['frontier'] = [];
-  let last = Infinity;
+/** ~64 points of the knapsack's frontier where the best loss changes, each with its per-layer choice. */
+function sampleFrontier(ks: KnapsackResult, items: KnapsackItem[], bpw: (b: number) => number): SuggestResult['frontier'] {
+  const f = ks.frontier;
   const steps: number[] = [];
+  let last = Infinity;
   for (let j = 0; j < f.length; j++) if (Number.isFinite(f[j]) && f[j] < last) { steps.push(j); last = f[j]; }
   const stride = Math.max(1, Math.ceil(steps.length / 64));
-  for (let i = 0; i < steps.length; i += stride) out.push({ bytes: steps[i] * unit, bitsPerWeight: bpw(steps[i] * unit), loss: f[steps[i]] });
-  const lastStep = steps[steps.length - 1];
-  if (lastStep !== undefined && out[out.length - 1]?.bytes !== lastStep * unit) out.push({ bytes: lastStep * unit, bitsPerWeight: bpw(lastStep * unit), loss: f[lastStep] });
-  return out;
+  const picked = steps.filter((_, i) => i % stride === 0);
+  if (steps.length && picked[picked.length - 1] !== steps[steps.length - 1]) picked.push(steps[steps.length - 1]);
+  return picked.map((j) => {
+    const choice = ks.choiceAt(j)!;
+    const bytes = choice.reduce((s, k, i) => s + items[i].cost[k], 0);
+    return { bytes, bitsPerWeight: bpw(bytes), loss: f[j], choice };
+  });
 }
-
