@@ -11,6 +11,7 @@ import { readBudget } from '../recipe/budget';
 import { loadRecipePlan } from '../recipe/load';
 import { readRecipe } from '../recipe/recipe';
 import { applyEdit, suggestionEdit } from '../recipe/suggestionEdit';
+import { suggestionSummary as summaryLine } from '../services/suggestEdit';
 
 const USAGE = 'usage: lowbit suggest <recipe.lowbit.yaml> [--bits-per-weight X | --bytes N | --ratio R] [--json] [--write]';
 
@@ -77,13 +78,6 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
-}
-
-/** One line: the budget, what the suggestion stores and its estimated loss. */
-export function summaryLine(r: SuggestResult): string {
-  const t = r.target;
-  const budget = t.kind === 'bits_per_weight' ? `${t.value} bits/weight` : t.kind === 'bytes' ? `${t.value} bytes` : `ratio ${t.value}`;
-  return `${budget} as ${r.format}: ${r.chosen.bitsPerWeight.toFixed(2)} bits/weight stored, est. ${r.estimate === 'kl' ? 'KL' : 'error'} ${r.chosen.loss.toPrecision(4)}`;
 }
 
 /** The human-readable output: summary, uniform candidates vs the suggestion, then the rules. */

@@ -42,6 +42,8 @@ export interface SuggestPoint {
   label: string;
   /** Stored bytes of the quantized layers (size model). */
   bytes: number;
+  /** The output file's size (the chosen point: measured by exporting the mix). */
+  fileBytes: number;
   bitsPerWeight: number;
   /** Estimated loss (sum over layers). */
   loss: number;
@@ -63,8 +65,10 @@ export interface SuggestResult {
   format: string;
   target: BudgetTarget;
   estimate: 'kl' | 'proxy';
-  /** Bytes the quantized layers may store, and the parameters they hold. */
+  /** Bytes the quantized layers may store (summed size-model costs), and the parameters they hold. */
   capacityBytes: number;
+  /** The output file size the budget allows. */
+  fileTarget: number;
   params: number;
   /** Bytes of the rest of the file (the input file minus the quantized layers' float weights). */
   fixedBytes: number;

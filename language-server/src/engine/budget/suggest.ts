@@ -23,7 +23,7 @@ import { quantizeLayers } from '../quantize/quantizeLayers';
 import type { InputStatistics } from '../calibrate/calibrate';
 import { budgetCandidates, candidateLabel, type Candidate } from '../../recipe/budgetCandidates';
 import { KlProbe } from './klProbe';
-import { baselineBytes, floatWeightBytes, layerCost } from './layerSize';
+import { exportedBytes, floatWeightBytes, layerCost, primer, type Primer } from './layerSize';
 import { solveKnapsack, type KnapsackItem, type KnapsackResult } from './knapsack';
 import { choiceRules, rulesYaml } from './rules';
 import { spearman } from './rankCorrelation';
@@ -58,9 +58,18 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     probe = await KlProbe.create(model.sessionBytes(), windows, plan.threads, model.externalDataDir);
   } else estimate = 'proxy';
 
-  const baseline = baselineBytes(model);
-  const layers: SuggestLayer[] = [];
+  const quantize = async (lp: LayerPlan, c: Candidate) =>
+    (await quantizeLayers({ plan: { layers: [candidatePlan(lp, c)], format: plan.format, threads: plan.threads }, model: view, ops, stats: cal.stats, signal }))[0];
   const total = plan.layers.length;
+  // Size primers (layerSize.ts): layer 1 written with the candidate primes layer 0's cost, layer 0 every other's.
+  const primers: Primer[][] = [];
+  for (const i of total > 1 ? [0, 1] : []) {
+    const row: Primer[] = [];
+    for (const c of candidates) { signal?.throwIfAborted(); row.push(primer(model, await quantize(plan.layers[i], c), plan.format)); }
+    primers.push(row);
+  }
+  const empty: Primer = { q: undefined, bytes: exportedBytes(model, [], plan.format) };
+  const layers: SuggestLayer[] = [];
   for (let index = 0; index < total; index++) {
     const lp = plan.layers[index];
     signal?.throwIfAborted();
@@ -69,10 +78,10 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     const input = cal.stats.get(view.layerInput(lp.name));
     const energy = outputEnergy(weight.data, weight.rows, weight.cols, input);
     const entry: SuggestLayer = { name: lp.name, params: weight.rows * weight.cols, bytes: [], loss: [], proxy: [], ...(probe ? { kl: [] } : {}), chosen: -1 };
-    for (const c of candidates) {
+    for (const [k, c] of candidates.entries()) {
       signal?.throwIfAborted();
-      const [q] = await quantizeLayers({ plan: { layers: [candidatePlan(lp, c)], format: plan.format, threads: plan.threads }, model: view, ops, stats: cal.stats, signal });
-      entry.bytes.push(layerCost(model, q, plan.format, baseline).bytes);
+      const q = index < primers.length ? primers[index][k].q! : await quantize(lp, c);
+      entry.bytes.push(layerCost(model, q, plan.format, total > 1 ? primers[index === 0 ? 1 : 0][k] : empty));
       const proxy = q.report.rel_error * energy;
       entry.proxy.push(proxy);
       if (probe) {
@@ -87,23 +96,41 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   onProgress?.({ stage: 'solve', message: 'solving the knapsack' });
   const params = layers.reduce((s, l) => s + l.params, 0);
   const floatBytes = plan.layers.reduce((s, l) => s + floatWeightBytes(model, l.name), 0);
+  // The input file without the quantized layers' float weights, and the same as the exporter serializes it.
   const fixedBytes = model.fileBytes - floatBytes;
-  const capacityBytes = capacityOf(budget, params, fixedBytes, model.fileBytes);
+  const encodedFixed = empty.bytes - floatBytes;
+  const fileTarget = targetFileBytes(budget, params, fixedBytes, model.fileBytes);
+  let capacityBytes = fileTarget - encodedFixed;
   if (capacityBytes <= 0) throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} leaves no room for the quantized layers (the rest of the file is ${fixedBytes} bytes)`);
   const items = layers.map((l) => ({ cost: l.bytes, loss: l.loss }));
-  const ks = solveKnapsack(items, capacityBytes);
-  const bpw = (bytes: number) => (bytes * 8) / params;
+  /** Bits per weight of a file of `fileBytes`, measured as the tests and users measure it. */
+  const bpwOfFile = (fileBytes: number) => ((fileBytes - fixedBytes) * 8) / params;
+  // Shared constants each candidate pays once (what layer 0 alone costs beyond its primed cost).
+  const oneTime = candidates.map((_, k) => (total > 1 ? Math.max(0, primers[0][k].bytes - empty.bytes + floatWeightBytes(model, plan.layers[0].name) - layers[0].bytes[k]) : 0));
   const uniform: SuggestPoint[] = candidates.map((c, k) => {
-    const bytes = layers.reduce((s, l) => s + l.bytes[k], 0);
-    return { label: candidateLabel(c), bytes, bitsPerWeight: bpw(bytes), loss: layers.reduce((s, l) => s + l.loss[k], 0), fits: bytes <= capacityBytes };
+    const fileBytes = encodedFixed + oneTime[k] + layers.reduce((s, l) => s + l.bytes[k], 0);
+    return { label: candidateLabel(c), bytes: fileBytes - encodedFixed, fileBytes, bitsPerWeight: bpwOfFile(fileBytes), loss: layers.reduce((s, l) => s + l.loss[k], 0), fits: fileBytes <= fileTarget };
   });
-  if (!ks.choice) {
-    const smallest = Math.min(...uniform.map((u) => u.bytes));
-    throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} is below the smallest candidate mix (${bpw(smallest).toFixed(2)} bits/weight, ${smallest} bytes); add cheaper candidates (budget.bits / budget.group_sizes) or raise the budget`);
+  // Solve, then measure the chosen mix as one export; tighten by any excess (shared constants) and re-solve.
+  let ks = solveKnapsack(items, capacityBytes);
+  let fileBytes = 0;
+  for (let attempt = 0; ; attempt++) {
+    if (!ks.choice) {
+      const smallest = Math.min(...uniform.map((u) => u.fileBytes));
+      throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} is below the smallest candidate mix (${bpwOfFile(smallest).toFixed(2)} bits/weight, ${smallest} bytes); add cheaper candidates (budget.bits / budget.group_sizes) or raise the budget`);
+    }
+    signal?.throwIfAborted();
+    const mix = [];
+    for (const [i, k] of ks.choice.entries()) mix.push(i < primers.length ? primers[i][k].q! : await quantize(plan.layers[i], candidates[k]));
+    fileBytes = exportedBytes(model, mix, plan.format);
+    if (fileBytes <= fileTarget) break;
+    if (attempt === 4) throw new Error(`${plan.recipePath}: budget: the chosen mix measures ${fileBytes} bytes, over the ${fileTarget}-byte target after ${attempt + 1} tries`);
+    capacityBytes -= fileBytes - fileTarget;
+    ks = solveKnapsack(items, capacityBytes);
   }
   ks.choice.forEach((k, i) => { layers[i].chosen = k; });
-  const chosenBytes = ks.cost;
-  const chosen: SuggestPoint = { label: 'suggested', bytes: chosenBytes, bitsPerWeight: bpw(chosenBytes), loss: ks.loss, fits: true };
+  const chosen: SuggestPoint = { label: 'suggested', bytes: fileBytes - encodedFixed, fileBytes, bitsPerWeight: bpwOfFile(fileBytes), loss: ks.loss, fits: true };
+  const bpw = (bytes: number) => bpwOfFile(bytes + encodedFixed);
   const cheapest = (l: SuggestLayer) => l.bytes.indexOf(Math.min(...l.bytes));
   const byName = new Map(layers.map((l) => [l.name, l]));
   const rules = choiceRules({
@@ -124,7 +151,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   });
   const frontier = sampleFrontier(ks, items, bpw);
   return {
-    recipe: plan.recipePath, format: plan.format, target: budget.target, estimate, capacityBytes, params, fixedBytes,
+    recipe: plan.recipePath, format: plan.format, target: budget.target, estimate, capacityBytes, fileTarget, params, fixedBytes,
     candidates: candidates.map((c): SuggestCandidate => ({ ...c, label: candidateLabel(c) })),
     layers, chosen, uniform, frontier,
     knapsack: { exact: ks.exact, unit: ks.unit, boundBytes: ks.boundCapacity },
@@ -136,12 +163,11 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
 const fmt = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 0.01 ? x.toFixed(4) : x.toExponential(2));
 const bpw0 = (bytes: number, params: number) => ((bytes * 8) / params).toFixed(2);
 
-/** Layer-byte capacity: bits/weight over the quantized parameters, or the whole file minus its fixed part. */
-export function capacityOf(budget: Pick<BudgetPlan, 'target'>, params: number, fixedBytes: number, fpFileBytes: number): number {
+/** The output file size the budget allows: bits/weight over the quantized parameters on top of the rest of the file, bytes, or a ratio of the FP file. */
+export function targetFileBytes(budget: Pick<BudgetPlan, 'target'>, params: number, fixedBytes: number, fpFileBytes: number): number {
   const t = budget.target;
-  if (t.kind === 'bits_per_weight') return Math.floor((t.value * params) / 8);
-  const fileBytes = t.kind === 'bytes' ? t.value : Math.floor(t.value * fpFileBytes);
-  return fileBytes - fixedBytes;
+  if (t.kind === 'bits_per_weight') return fixedBytes + Math.floor((t.value * params) / 8);
+  return t.kind === 'bytes' ? t.value : Math.floor(t.value * fpFileBytes);
 }
 
 export function describeTarget(budget: Pick<BudgetPlan, 'target'>): string {
