@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ResponseError, ErrorCodes, LSPErrorCodes } from 'vscode-languageserver/node';
 import type { Connection, CancellationToken } from 'vscode-languageserver/node';
-import { CompressRequest, ReportRequest, SensitivityRequest, SensitivityUpdateNotification, RuleForLayerRequest, MixedPrecisionRequest, SuggestRequest } from '../protocol/messages';
+import { CompressRequest, ReportRequest, SensitivityRequest, SensitivityUpdateNotification, RuleForLayerRequest, MixedPrecisionRequest, SuggestRequest, SuggestEditRequest } from '../protocol/messages';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
 import { reportPathFor } from '../recipe/plan';
@@ -112,6 +112,12 @@ export function registerJobRequests(connection: Connection, ws: Workspace, isTru
       const now = (await ws.analysis(params.uri)) ?? a;
       return { result, edit: suggestWorkspaceEdit(now.doc, result.yaml, suggestionSummary(result)) };
     } finally { running = undefined; }
+  });
+
+  connection.onRequest(SuggestEditRequest.method, async (params: SuggestEditRequest.Params): Promise<SuggestEditRequest.Result> => {
+    const a = await ws.analysis(params.uri);
+    if (!a) throw new ResponseError(ErrorCodes.InvalidParams, `Document not open: ${params.uri}`);
+    return { edit: suggestWorkspaceEdit(a.doc, params.yaml, params.summary) };
   });
 
   connection.onRequest(RuleForLayerRequest.method, async (params: RuleForLayerRequest.Params): Promise<RuleForLayerRequest.Result> => {

@@ -48,6 +48,8 @@ export interface SuggestPoint {
   /** Estimated loss (sum over layers). */
   loss: number;
   fits: boolean;
+  /** This configuration as rules (uniform candidates; the suggestion's are `SuggestResult.yaml`). */
+  yaml?: string;
 }
 
 export interface SuggestedRule {
@@ -78,12 +80,14 @@ export interface SuggestResult {
   /** Every candidate on every layer. */
   uniform: SuggestPoint[];
   /** Best estimated loss at each size (the knapsack's table), sampled; `choice` = candidate index per layer. */
-  frontier: { bytes: number; bitsPerWeight: number; loss: number; choice: number[] }[];
+  frontier: { bytes: number; bitsPerWeight: number; loss: number; choice: number[]; yaml: string }[];
   knapsack: { exact: boolean; unit: number; boundBytes: number };
   rules: SuggestedRule[];
   /** The rules as YAML (with comments), to put under `layers:`. */
   yaml: string;
   seed: number;
+  /** When the suggestion was made (ISO time), to tell a later run's report from an earlier one. */
+  created_at: string;
   /** Spearman ρ of the Hessian proxy vs the measured single-layer KL over every layer × candidate (estimate `kl`). */
   proxyKlSpearman?: number;
 }

@@ -66,3 +66,11 @@ export namespace SuggestRequest {
   export interface Result { result: SuggestResult; edit: WorkspaceEdit }
   export const type = new RequestType<Params, Result, void>(method);
 }
+
+/** Client → server: the edit that writes `yaml` (rules of a Pareto point) into the recipe, to confirm. */
+export namespace SuggestEditRequest {
+  export const method = 'lowbit/suggestEdit';
+  export interface Params { uri: string; yaml: string; summary: string }
+  export interface Result { edit: WorkspaceEdit }
+  export const type = new RequestType<Params, Result, void>(method);
+}

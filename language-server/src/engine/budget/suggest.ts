@@ -133,9 +133,9 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   const bpw = (bytes: number) => bpwOfFile(bytes + encodedFixed);
   const cheapest = (l: SuggestLayer) => l.bytes.indexOf(Math.min(...l.bytes));
   const byName = new Map(layers.map((l) => [l.name, l]));
-  const rules = choiceRules({
+  const rulesFor = (choice: number[]) => choiceRules({
     layers: layers.map((l) => l.name),
-    chosen: layers.map((l) => candidates[l.chosen]),
+    chosen: choice.map((k) => candidates[k]),
     comment: (c, names) => {
       const k = candidates.findIndex((x) => candidateLabel(x) === candidateLabel(c));
       let bytes = 0, loss = 0, cheapBytes = 0, cheapLoss = 0, n = 0;
@@ -149,13 +149,15 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
       return `${candidateLabel(c)}: ${names.length} layer${names.length === 1 ? '' : 's'}, ${bpw0(bytes, n)} bits/weight stored, ${what} ${fmt(loss)}${buys}`;
     },
   });
-  const frontier = sampleFrontier(ks, items, bpw);
+  const rules = rulesFor(ks.choice);
+  for (const [k, u] of uniform.entries()) u.yaml = rulesYaml(rulesFor(layers.map(() => k)));
+  const frontier = sampleFrontier(ks, items, bpw, (choice) => rulesYaml(rulesFor(choice)));
   return {
     recipe: plan.recipePath, format: plan.format, target: budget.target, estimate, capacityBytes, fileTarget, params, fixedBytes,
     candidates: candidates.map((c): SuggestCandidate => ({ ...c, label: candidateLabel(c) })),
     layers, chosen, uniform, frontier,
     knapsack: { exact: ks.exact, unit: ks.unit, boundBytes: ks.boundCapacity },
-    rules, yaml: rulesYaml(rules), seed: plan.seed,
+    rules, yaml: rulesYaml(rules), seed: plan.seed, created_at: new Date().toISOString(),
     ...(probe ? { proxyKlSpearman: spearman(layers.flatMap((l) => l.proxy), layers.flatMap((l) => l.kl!)) } : {}),
   };
 }
@@ -197,7 +199,7 @@ function outputEnergy(w: Float32Array, rows: number, cols: number, input?: Input
 }
 
 /** ~64 points of the knapsack's frontier where the best loss changes, each with its per-layer choice. */
-function sampleFrontier(ks: KnapsackResult, items: KnapsackItem[], bpw: (b: number) => number): SuggestResult['frontier'] {
+function sampleFrontier(ks: KnapsackResult, items: KnapsackItem[], bpw: (b: number) => number, yamlFor: (choice: number[]) => string): SuggestResult['frontier'] {
   const f = ks.frontier;
   const steps: number[] = [];
   let last = Infinity;
@@ -208,6 +210,6 @@ function sampleFrontier(ks: KnapsackResult, items: KnapsackItem[], bpw: (b: numb
   return picked.map((j) => {
     const choice = ks.choiceAt(j)!;
     const bytes = choice.reduce((s, k, i) => s + items[i].cost[k], 0);
-    return { bytes, bitsPerWeight: bpw(bytes), loss: f[j], choice };
+    return { bytes, bitsPerWeight: bpw(bytes), loss: f[j], choice, yaml: yamlFor(choice) };
   });
 }
