@@ -22,7 +22,7 @@ export interface CandidateChoices {
 
 /** Default bit widths tried per format. */
 export const DEFAULT_BUDGET_BITS: Record<ExportFormat, number[]> = {
-  matmulnbits: [2, 4, 8], qdq: [4, 8], packed: [2, 3, 4, 8], fake: [2, 3, 4, 8],
+  matmulnbits: [2, 4, 8], qdq: [4, 8], packed: [1, 2, 3, 4, 8], fake: [1, 2, 3, 4, 8],
 };
 /** Default group sizes tried (the 172-wide stories260K MLP rows make -1 and 32 differ). */
 export const DEFAULT_BUDGET_GROUPS = [32, -1];

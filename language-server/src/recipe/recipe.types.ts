@@ -223,7 +223,7 @@ export interface RecipeDocument {
     ratio?: number;
     /** Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without. */
     methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer">;
-    /** Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 2, 3, 4, 8. */
+    /** Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets). */
     bits?: number[];
     /** Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128. */
     group_sizes?: number[];

@@ -31,7 +31,7 @@ test('budget diagnostics name the key: two targets, none, bad bits, unpriceable 
 
 test('default candidates per format; binarizers once per group; unstorable ones dropped', () => {
   assert.deepEqual(budgetCandidates('matmulnbits', true).map(candidateLabel), ['gptq 2-bit g32', 'gptq 2-bit per-row', 'gptq 4-bit g32', 'gptq 4-bit per-row', 'gptq 8-bit g32', 'gptq 8-bit per-row']);
-  assert.deepEqual(budgetCandidates('packed', false, { groupSizes: [-1] }).map(candidateLabel), ['rtn 2-bit per-row', 'rtn 3-bit per-row', 'rtn 4-bit per-row', 'rtn 8-bit per-row']);
+  assert.deepEqual(budgetCandidates('packed', false, { groupSizes: [-1] }).map(candidateLabel), ['rtn 1-bit per-row', 'rtn 2-bit per-row', 'rtn 3-bit per-row', 'rtn 4-bit per-row', 'rtn 8-bit per-row']);
   assert.deepEqual(budgetCandidates('packed', true, { methods: ['billm', 'gptq'], bits: [3], groupSizes: [128] }).map(candidateLabel), ['billm 1-bit g128', 'gptq 3-bit g128']);
   assert.deepEqual(budgetCandidates('matmulnbits', true, { groupSizes: [48] }), []);
 });
