@@ -74,6 +74,6 @@ describe('lowbit/suggest over stdio on stories260K', { skip }, () => {
     assert.ok(r.rules.length > 1);
     // A clicked Pareto point's rules come back as the same kind of edit.
     const again = await s.conn.sendRequest('lowbit/suggestEdit', { uri, yaml: res.result.yaml, summary: 'again' }) as { edit: rpc.WorkspaceEdit };
-    assert.match(((again.edit.documentChanges![0] as rpc.TextDocumentEdit).edits[0]).newText, /# lowbit suggest: begin \(again\)/);
+    assert.match(((again.edit.documentChanges![0] as rpc.TextDocumentEdit).edits[0] as rpc.TextEdit).newText, /# lowbit suggest: begin \(again\)/);
   });
 });
