@@ -42,8 +42,10 @@ export interface SuggestPoint {
   label: string;
   /** Stored bytes of the quantized layers (size model). */
   bytes: number;
-  /** The output file's size (the chosen point: measured by exporting the mix). */
+  /** The output file's size. */
   fileBytes: number;
+  /** True when `fileBytes` was measured by exporting this configuration (else: the size model's sum). */
+  measured?: boolean;
   bitsPerWeight: number;
   /** Estimated loss (sum over layers). */
   loss: number;

@@ -19,7 +19,7 @@ import { calibrateForPlan, planLayers, statisticsView } from '../job';
 import { resolveTextOffsets, textWindows } from '../data/text';
 import { fakeQuantBytes } from '../exportStep';
 import { loadModel } from '../onnx/model';
-import { quantizeLayers } from '../quantize/quantizeLayers';
+import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
 import type { InputStatistics } from '../calibrate/calibrate';
 import { budgetCandidates, candidateLabel, type Candidate } from '../../recipe/budgetCandidates';
 import { KlProbe } from './klProbe';
@@ -27,6 +27,9 @@ import { exportedBytes, floatWeightBytes, layerCost, primer, type Primer } from 
 import { solveKnapsack, type KnapsackItem, type KnapsackResult } from './knapsack';
 import { choiceRules, rulesYaml } from './rules';
 import { spearman } from './rankCorrelation';
+
+/** Up to this many parameters × candidates, every candidate's result is kept to measure the uniform configurations exactly. */
+const KEEP_RESULTS_PARAMS = 64_000_000;
 
 export interface SuggestOptions {
   signal?: AbortSignal;
@@ -70,6 +73,10 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   }
   const empty: Primer = { q: undefined, bytes: exportedBytes(model, [], plan.format) };
   const layers: SuggestLayer[] = [];
+  // Small models keep every candidate's result, so each uniform configuration is measured as one export
+  // (shape-shared packed constants make primed costs over-count a little); large ones use the model.
+  const keep = plan.layers.reduce((s, l) => s + model.layer(l.name).params, 0) * candidates.length <= KEEP_RESULTS_PARAMS;
+  const kept: QuantizedLayer[][] = candidates.map(() => []);
   for (let index = 0; index < total; index++) {
     const lp = plan.layers[index];
     signal?.throwIfAborted();
@@ -81,6 +88,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     for (const [k, c] of candidates.entries()) {
       signal?.throwIfAborted();
       const q = index < primers.length ? primers[index][k].q! : await quantize(lp, c);
+      if (keep) kept[k].push(q);
       entry.bytes.push(layerCost(model, q, plan.format, total > 1 ? primers[index === 0 ? 1 : 0][k] : empty));
       const proxy = q.report.rel_error * energy;
       entry.proxy.push(proxy);
@@ -108,9 +116,10 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   // Shared constants each candidate pays once (what layer 0 alone costs beyond its primed cost).
   const oneTime = candidates.map((_, k) => (total > 1 ? Math.max(0, primers[0][k].bytes - empty.bytes + floatWeightBytes(model, plan.layers[0].name) - layers[0].bytes[k]) : 0));
   const uniform: SuggestPoint[] = candidates.map((c, k) => {
-    const fileBytes = encodedFixed + oneTime[k] + layers.reduce((s, l) => s + l.bytes[k], 0);
-    return { label: candidateLabel(c), bytes: fileBytes - encodedFixed, fileBytes, bitsPerWeight: bpwOfFile(fileBytes), loss: layers.reduce((s, l) => s + l.loss[k], 0), fits: fileBytes <= fileTarget };
+    const fileBytes = keep ? exportedBytes(model, kept[k], plan.format) : encodedFixed + oneTime[k] + layers.reduce((s, l) => s + l.bytes[k], 0);
+    return { label: candidateLabel(c), bytes: fileBytes - encodedFixed, fileBytes, measured: keep, bitsPerWeight: bpwOfFile(fileBytes), loss: layers.reduce((s, l) => s + l.loss[k], 0), fits: fileBytes <= fileTarget };
   });
+  kept.length = 0;
   // Solve, then measure the chosen mix as one export; tighten by any excess (shared constants) and re-solve.
   let ks = solveKnapsack(items, capacityBytes);
   let fileBytes = 0;
@@ -129,7 +138,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     ks = solveKnapsack(items, capacityBytes);
   }
   ks.choice.forEach((k, i) => { layers[i].chosen = k; });
-  const chosen: SuggestPoint = { label: 'suggested', bytes: fileBytes - encodedFixed, fileBytes, bitsPerWeight: bpwOfFile(fileBytes), loss: ks.loss, fits: true };
+  const chosen: SuggestPoint = { label: 'suggested', bytes: fileBytes - encodedFixed, fileBytes, measured: true, bitsPerWeight: bpwOfFile(fileBytes), loss: ks.loss, fits: true };
   const bpw = (bytes: number) => bpwOfFile(bytes + encodedFixed);
   const cheapest = (l: SuggestLayer) => l.bytes.indexOf(Math.min(...l.bytes));
   const byName = new Map(layers.map((l) => [l.name, l]));
