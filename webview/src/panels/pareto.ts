@@ -52,6 +52,8 @@ function render(): void {
     { label: 'best mix per size (knapsack frontier)', points: v.frontier.map(xy), line: true, radius: 2 },
     { label: 'suggested', points: [xy(v.chosen)], radius: 7, style: 'star' },
   ];
+  const losses = [...v.uniform, ...v.frontier, v.chosen].map((p) => p.loss).filter((l) => l > 0);
+  if (losses.length) sets.push({ label: `budget (${v.budgetBitsPerWeight.toFixed(2)} bits/weight)`, points: [{ x: v.budgetBitsPerWeight, y: Math.min(...losses) }, { x: v.budgetBitsPerWeight, y: Math.max(...losses) }], line: true, radius: 0, color: '#888888' });
   if (v.measured) sets.push({ label: 'measured (held-out KL of the run)', points: [{ x: v.measured.bitsPerWeight, y: v.measured.kl }], radius: 7, style: 'triangle' });
   const setNames = ['uniform', 'frontier', 'chosen'] as const;
   drawScatter(canvas, sets, {
