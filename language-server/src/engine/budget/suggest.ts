@@ -64,12 +64,23 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   const quantize = async (lp: LayerPlan, c: Candidate) =>
     (await quantizeLayers({ plan: { layers: [candidatePlan(lp, c)], format: plan.format, threads: plan.threads }, model: view, ops, stats: cal.stats, signal }))[0];
   const total = plan.layers.length;
-  // Size primers (layerSize.ts): layer 1 written with the candidate primes layer 0's cost, layer 0 every other's.
-  const primers: Primer[][] = [];
-  for (const i of total > 1 ? [0, 1] : []) {
+  // Size primers (layerSize.ts): each layer's cost is counted on top of another layer of the same shape
+  // (so per-shape packed constants are paid once too) written with the same candidate; layer 0 or 1 when
+  // no other layer has its shape.
+  const shapeKey = (i: number) => model.layer(plan.layers[i].name).shape.join('x');
+  const firstOfShape = new Map<string, number[]>();
+  for (let i = 0; i < total; i++) { const g = firstOfShape.get(shapeKey(i)) ?? []; if (g.length < 2) g.push(i); firstOfShape.set(shapeKey(i), g); }
+  const primerOf = (i: number): number | undefined => {
+    const g = firstOfShape.get(shapeKey(i))!;
+    if (g.length === 2) return g[0] === i ? g[1] : g[0];
+    return total > 1 ? (i === 0 ? 1 : 0) : undefined;
+  };
+  const primerLayers = [...new Set(plan.layers.map((_, i) => primerOf(i)).filter((i): i is number => i !== undefined))].sort((a, b) => a - b);
+  const primers = new Map<number, Primer[]>();
+  for (const i of primerLayers) {
     const row: Primer[] = [];
     for (const c of candidates) { signal?.throwIfAborted(); row.push(primer(model, await quantize(plan.layers[i], c), plan.format)); }
-    primers.push(row);
+    primers.set(i, row);
   }
   const empty: Primer = { q: undefined, bytes: exportedBytes(model, [], plan.format) };
   const layers: SuggestLayer[] = [];
@@ -87,9 +98,10 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     const entry: SuggestLayer = { name: lp.name, params: weight.rows * weight.cols, bytes: [], loss: [], proxy: [], ...(probe ? { kl: [] } : {}), chosen: -1 };
     for (const [k, c] of candidates.entries()) {
       signal?.throwIfAborted();
-      const q = index < primers.length ? primers[index][k].q! : await quantize(lp, c);
+      const q = primers.get(index)?.[k].q ?? await quantize(lp, c);
       if (keep) kept[k].push(q);
-      entry.bytes.push(layerCost(model, q, plan.format, total > 1 ? primers[index === 0 ? 1 : 0][k] : empty));
+      const p = primerOf(index);
+      entry.bytes.push(layerCost(model, q, plan.format, p !== undefined ? primers.get(p)![k] : empty));
       const proxy = q.report.rel_error * energy;
       entry.proxy.push(proxy);
       if (probe) {
@@ -114,7 +126,8 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   /** Bits per weight of a file of `fileBytes`, measured as the tests and users measure it. */
   const bpwOfFile = (fileBytes: number) => ((fileBytes - fixedBytes) * 8) / params;
   // Shared constants each candidate pays once (what layer 0 alone costs beyond its primed cost).
-  const oneTime = candidates.map((_, k) => (total > 1 ? Math.max(0, primers[0][k].bytes - empty.bytes + floatWeightBytes(model, plan.layers[0].name) - layers[0].bytes[k]) : 0));
+  const p0 = primerLayers[0];
+  const oneTime = candidates.map((_, k) => (p0 !== undefined ? Math.max(0, primers.get(p0)![k].bytes - empty.bytes + floatWeightBytes(model, plan.layers[p0].name) - layers[p0].bytes[k]) : 0));
   const uniform: SuggestPoint[] = candidates.map((c, k) => {
     const fileBytes = keep ? exportedBytes(model, kept[k], plan.format) : encodedFixed + oneTime[k] + layers.reduce((s, l) => s + l.bytes[k], 0);
     return { label: candidateLabel(c), bytes: fileBytes - encodedFixed, fileBytes, measured: keep, bitsPerWeight: bpwOfFile(fileBytes), loss: layers.reduce((s, l) => s + l.loss[k], 0), fits: fileBytes <= fileTarget };
@@ -130,15 +143,19 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     }
     signal?.throwIfAborted();
     const mix = [];
-    for (const [i, k] of ks.choice.entries()) mix.push(i < primers.length ? primers[i][k].q! : await quantize(plan.layers[i], candidates[k]));
+    for (const [i, k] of ks.choice.entries()) mix.push(primers.get(i)?.[k].q ?? await quantize(plan.layers[i], candidates[k]));
     fileBytes = exportedBytes(model, mix, plan.format);
     if (fileBytes <= fileTarget) break;
     if (attempt === 4) throw new Error(`${plan.recipePath}: budget: the chosen mix measures ${fileBytes} bytes, over the ${fileTarget}-byte target after ${attempt + 1} tries`);
     capacityBytes -= fileBytes - fileTarget;
     ks = solveKnapsack(items, capacityBytes);
   }
+  // A uniform configuration measured to fit that the estimate prefers wins (primed costs can over-count).
+  const bestUniform = uniform.map((u, k) => ({ u, k })).filter(({ u }) => u.measured && u.fits && u.loss < ks.loss).sort((a, b) => a.u.loss - b.u.loss)[0];
+  let chosenLoss = ks.loss;
+  if (bestUniform) { ks.choice = layers.map(() => bestUniform.k); fileBytes = bestUniform.u.fileBytes; chosenLoss = bestUniform.u.loss; }
   ks.choice.forEach((k, i) => { layers[i].chosen = k; });
-  const chosen: SuggestPoint = { label: 'suggested', bytes: fileBytes - encodedFixed, fileBytes, measured: true, bitsPerWeight: bpwOfFile(fileBytes), loss: ks.loss, fits: true };
+  const chosen: SuggestPoint = { label: 'suggested', bytes: fileBytes - encodedFixed, fileBytes, measured: true, bitsPerWeight: bpwOfFile(fileBytes), loss: chosenLoss, fits: true };
   const bpw = (bytes: number) => bpwOfFile(bytes + encodedFixed);
   const cheapest = (l: SuggestLayer) => l.bytes.indexOf(Math.min(...l.bytes));
   const byName = new Map(layers.map((l) => [l.name, l]));
