@@ -67,7 +67,8 @@ for (const format of ['matmulnbits', 'packed'] as const) {
         // Progress per layer, in plan order.
         assert.deepEqual(progress.filter((p) => p.stage === 'measure').map((p) => p.layer), plan.layers.map((l) => l.name));
         assert.ok(r.knapsack.exact);
-        assert.ok(r.chosen.bytes <= r.capacityBytes);
+        // The chosen point was measured as one export (a fitting uniform may exceed the primed-cost capacity).
+        assert.ok(r.chosen.measured && r.chosen.fileBytes <= r.fileTarget);
 
         // The suggestion, written into the recipe as rules, run as a real job.
         writeFileSync(recipePath, applyEdit(text, suggestionEdit(text, r.yaml, 'test')));
