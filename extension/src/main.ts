@@ -7,6 +7,7 @@ import { Ctx } from './ctx';
 import { compressAndEvaluate } from './commands/compressAndEvaluate';
 import { showPanel } from './commands/showPanels';
 import { restartServer } from './commands/restartServer';
+import { suggestBudget } from './commands/suggestBudget';
 import { trackRecipeEditors } from './recipe';
 
 let ctx: Ctx | undefined;
@@ -25,6 +26,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lowbit
       'lowbit.showSensitivity': showPanel(c, 'sensitivity'),
       'lowbit.showSaliency': showPanel(c, 'saliency'),
       'lowbit.showRanks': showPanel(c, 'ranks'),
+      'lowbit.showPareto': showPanel(c, 'pareto'),
+      'lowbit.suggestBudget': suggestBudget(c),
       'lowbit.restartServer': restartServer(c),
     };
     for (const [id, fn] of Object.entries(commands)) c.push(vscode.commands.registerCommand(id, fn));

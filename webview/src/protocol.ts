@@ -9,11 +9,30 @@ import type { Report, LayerReport } from '../../language-server/src/protocol/rep
 const REPORT_VERSION_READ: Report['version'] = 2;
 
 /** The four panels; also the bundle name under dist/webview/<kind>.js. */
-export const PANEL_KINDS = ['report', 'sensitivity', 'saliency', 'ranks'] as const;
+export const PANEL_KINDS = ['report', 'sensitivity', 'saliency', 'ranks', 'pareto'] as const;
 export type PanelKind = (typeof PANEL_KINDS)[number];
 
 /** One layer's sensitivity as the sensitivity panel shows it. */
 export interface LayerSensitivityView { name: string; proxy: number; kl?: number }
+
+/** One configuration on the Pareto panel: stored bits per weight vs estimated loss. */
+export interface ParetoPoint { label: string; bitsPerWeight: number; loss: number; fits: boolean }
+
+/** What the Pareto panel shows for one budget suggestion (and, after a run, the measured point). */
+export interface ParetoView {
+  /** `3.5 bits/weight as matmulnbits`. */
+  budget: string;
+  budgetBitsPerWeight: number;
+  estimate: 'kl' | 'proxy';
+  uniform: ParetoPoint[];
+  frontier: ParetoPoint[];
+  chosen: ParetoPoint;
+  /** The run of the suggested recipe: bits/weight measured from the written file, held-out KL. */
+  measured?: { bitsPerWeight: number; kl: number; perplexity?: number };
+}
+
+/** Which point a click on the Pareto panel previews. */
+export type ParetoPick = { set: 'uniform' | 'frontier' | 'chosen'; index: number };
 
 /** An entry of the report history (for "compare two runs"). */
 export interface HistoryEntry { path: string; label: string }
@@ -24,6 +43,7 @@ export type ToWebview =
   | { type: 'compare'; report: Report; reportPath: string }
   | { type: 'sensitivity'; layers: LayerSensitivityView[]; done: boolean }
   | { type: 'mixedPrecision'; chosen: string[] }
+  | { type: 'pareto'; view: ParetoView }
   | { type: 'error'; message: string };
 
 /** Webview → host. */
@@ -32,7 +52,9 @@ export type FromWebview =
   | { type: 'revealLayer'; layer: string }
   | { type: 'compare'; path: string }
   | { type: 'runSensitivity' }
-  | { type: 'applyMixedPrecision'; highBits: number; budgetFraction: number };
+  | { type: 'suggestBudget' }
+  | { type: 'applyMixedPrecision'; highBits: number; budgetFraction: number }
+  | ({ type: 'previewPoint' } & ParetoPick);
 
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -115,6 +137,32 @@ function checkSensitivityLayers(x: unknown): string | null {
   return null;
 }
 
+function checkPoint(p: unknown, where: string): string | null {
+  if (!isObj(p) || !isStr(p.label) || !isNum(p.bitsPerWeight) || !isNum(p.loss) || typeof p.fits !== 'boolean') return `${where} must be {label, bitsPerWeight, loss, fits}`;
+  return onlyKeys(p, ['label', 'bitsPerWeight', 'loss', 'fits']);
+}
+
+/** Validates a Pareto view; returns an error naming the bad field, or null. */
+export function checkParetoView(v: unknown): string | null {
+  if (!isObj(v)) return 'view is not an object';
+  const keys = onlyKeys(v, ['budget', 'budgetBitsPerWeight', 'estimate', 'uniform', 'frontier', 'chosen', 'measured']);
+  if (keys) return keys;
+  if (!isStr(v.budget) || !isNum(v.budgetBitsPerWeight)) return 'budget must be a string and budgetBitsPerWeight a number';
+  if (v.estimate !== 'kl' && v.estimate !== 'proxy') return 'estimate must be kl or proxy';
+  for (const set of ['uniform', 'frontier'] as const) {
+    const a = v[set];
+    if (!Array.isArray(a) || a.length > 10000) return `${set} must be an array of points`;
+    for (const [i, p] of a.entries()) { const e = checkPoint(p, `${set}[${i}]`); if (e) return e; }
+  }
+  const c = checkPoint(v.chosen, 'chosen');
+  if (c) return c;
+  if (v.measured !== undefined) {
+    const m = v.measured;
+    if (!isObj(m) || !isNum(m.bitsPerWeight) || !isNum(m.kl) || !optNum(m.perplexity)) return 'measured must be {bitsPerWeight, kl, perplexity?}';
+  }
+  return null;
+}
+
 /** Parses a host → webview message; returns it typed, or an error string. */
 export function parseToWebview(x: unknown): ToWebview | string {
   if (!isObj(x) || !isStr(x.type)) return 'message without a type';
@@ -136,6 +184,9 @@ export function parseToWebview(x: unknown): ToWebview | string {
     case 'mixedPrecision':
       err = onlyKeys(x, ['type', 'chosen']) ?? (Array.isArray(x.chosen) && x.chosen.every(isStr) ? null : 'chosen must be strings');
       break;
+    case 'pareto':
+      err = onlyKeys(x, ['type', 'view']) ?? checkParetoView(x.view);
+      break;
     case 'error':
       err = onlyKeys(x, ['type', 'message']) ?? (isStr(x.message) ? null : 'message must be a string');
       break;
@@ -152,6 +203,7 @@ export function parseFromWebview(x: unknown): FromWebview | string {
   switch (x.type) {
     case 'ready':
     case 'runSensitivity':
+    case 'suggestBudget':
       err = onlyKeys(x, ['type']);
       break;
     case 'revealLayer':
@@ -164,6 +216,11 @@ export function parseFromWebview(x: unknown): FromWebview | string {
       err = onlyKeys(x, ['type', 'highBits', 'budgetFraction']);
       if (!err && !(isNum(x.highBits) && Number.isInteger(x.highBits) && x.highBits >= 2 && x.highBits <= 16)) err = 'highBits must be an integer in [2, 16]';
       if (!err && !(isNum(x.budgetFraction) && x.budgetFraction > 0 && x.budgetFraction <= 1)) err = 'budgetFraction must be in (0, 1]';
+      break;
+    case 'previewPoint':
+      err = onlyKeys(x, ['type', 'set', 'index']);
+      if (!err && !['uniform', 'frontier', 'chosen'].includes(x.set as string)) err = 'set must be uniform, frontier or chosen';
+      if (!err && !(isNum(x.index) && Number.isInteger(x.index) && x.index >= 0)) err = 'index must be an integer ≥ 0';
       break;
     default:
       return `unknown message type '${x.type}'`;

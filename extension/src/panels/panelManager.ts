@@ -1,13 +1,15 @@
 /**
- * Owns the four webview panels (one per kind), builds their HTML (strict CSP, nonce), validates
+ * Owns the five webview panels (one per kind), builds their HTML (strict CSP, nonce), validates
  * every message from them and routes their requests to the language server.
  */
 import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { panelHtml } from './html';
-import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView } from '../../../webview/src/protocol';
-import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
+import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView, type ParetoPick } from '../../../webview/src/protocol';
+import type { SuggestResult } from '../../../language-server/src/protocol/budget';
+import { paretoView, pointRules } from './paretoView';
+import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, SuggestEditRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
 import { upgradeReport, type Report } from '../../../language-server/src/protocol/report';
 import { withJobProgress, type JobHost } from '../progress';
 
@@ -17,7 +19,7 @@ export interface PanelHost extends JobHost {
   readonly output: vscode.LogOutputChannel;
 }
 
-const TITLES: Record<PanelKind, string> = { report: 'Lowbit Report', sensitivity: 'Lowbit Layer Sensitivity', saliency: 'Lowbit Hessian Saliency', ranks: 'Lowbit Rank Allocation' };
+const TITLES: Record<PanelKind, string> = { report: 'Lowbit Report', sensitivity: 'Lowbit Layer Sensitivity', saliency: 'Lowbit Hessian Saliency', ranks: 'Lowbit Rank Allocation', pareto: 'Lowbit Size / Quality' };
 
 interface Open { panel: vscode.WebviewPanel; recipe: vscode.Uri; ready: boolean; queue: ToWebview[] }
 
@@ -26,6 +28,8 @@ export class PanelManager implements vscode.Disposable {
   /** Latest report per recipe (uri string) and the sensitivity known so far. */
   private readonly reports = new Map<string, { report: Report; reportPath: string; history: string[] }>();
   private readonly sensitivity = new Map<string, LayerSensitivityView[]>();
+  /** The latest budget suggestion per recipe (the Pareto panel). */
+  private readonly suggestions = new Map<string, SuggestResult>();
 
   constructor(private readonly ctx: PanelHost) {}
 
@@ -34,6 +38,15 @@ export class PanelManager implements vscode.Disposable {
     const prev = this.reports.get(recipe.toString());
     const hist = history ?? [...new Set([reportPath, ...(prev?.history ?? [])])];
     this.reports.set(recipe.toString(), { report, reportPath, history: hist });
+    const p = this.open.get('pareto');
+    if (p && p.recipe.toString() === recipe.toString() && this.suggestions.has(recipe.toString())) this.pushPareto(p, recipe);
+  }
+
+  /** Records a budget suggestion (the Pareto panel shows it, and the measured point after a later run). */
+  setSuggestion(recipe: vscode.Uri, result: SuggestResult): void {
+    this.suggestions.set(recipe.toString(), result);
+    const e = this.open.get('pareto');
+    if (e && e.recipe.toString() === recipe.toString()) this.pushPareto(e, recipe);
   }
 
   /** Shows (or focuses) a panel for `recipe`, fetching the report from the server when needed. */
@@ -67,6 +80,7 @@ export class PanelManager implements vscode.Disposable {
       entry.panel.reveal(undefined, true);
     }
     await this.pushReport(entry, recipe);
+    if (kind === 'pareto') this.pushPareto(entry, recipe);
     if (kind === 'sensitivity') {
       const s = this.sensitivity.get(recipe.toString());
       if (s) this.post(entry, { type: 'sensitivity', layers: s, done: true });
@@ -107,6 +121,23 @@ export class PanelManager implements vscode.Disposable {
     this.post(e, { type: 'report', report: cached.report, reportPath: cached.reportPath, history: cached.history.map((p) => ({ path: p, label: basename(p) })) });
   }
 
+  /** Posts the recipe's suggestion, with the measured point when a run's report is newer than it. */
+  private pushPareto(e: Open, recipe: vscode.Uri): void {
+    const s = this.suggestions.get(recipe.toString());
+    if (!s) { this.post(e, { type: 'error', message: `No budget suggestion yet for ${basename(recipe.fsPath)}: run "Lowbit: Suggest Rules for the Budget".` }); return; }
+    this.post(e, { type: 'pareto', view: paretoView(s, this.reports.get(recipe.toString())?.report) });
+  }
+
+  /** Previews a Pareto point's rules as an edit to the recipe (VS Code asks before applying it). */
+  async previewPoint(recipe: vscode.Uri, p: ParetoPick): Promise<boolean> {
+    const s = this.suggestions.get(recipe.toString());
+    if (!s) throw new Error('No budget suggestion for this recipe.');
+    const { yaml, summary } = pointRules(s, p);
+    const r = await this.ctx.client.sendRequest(SuggestEditRequest.type, { uri: recipe.toString(), yaml, summary });
+    const edit = await this.ctx.client.protocol2CodeConverter.asWorkspaceEdit(r.edit);
+    return vscode.workspace.applyEdit(edit, { isRefactoring: true });
+  }
+
   private async handle(kind: PanelKind, e: Open, msg: FromWebview): Promise<void> {
     switch (msg.type) {
       case 'ready':
@@ -126,6 +157,12 @@ export class PanelManager implements vscode.Disposable {
       }
       case 'runSensitivity':
         return this.runSensitivity(e.recipe);
+      case 'suggestBudget':
+        await vscode.commands.executeCommand('lowbit.suggestBudget', e.recipe);
+        return;
+      case 'previewPoint':
+        await this.previewPoint(e.recipe, msg);
+        return;
       case 'applyMixedPrecision': {
         const chosen = await this.applyMixedPrecision(e.recipe, msg.highBits, msg.budgetFraction);
         this.post(e, { type: 'mixedPrecision', chosen });

@@ -7,6 +7,8 @@ usage:
   lowbit run <recipe.lowbit.yaml> [--json]   compress and evaluate; print tables (or the report JSON)
   lowbit check <recipe.lowbit.yaml> [--json] check a recipe against its model
   lowbit inspect <model.onnx> [--json]        list a model's inputs, outputs and layers
+  lowbit suggest <recipe.lowbit.yaml> [--bits-per-weight X | --bytes N | --ratio R] [--json] [--write]
+                                              per-layer mixed precision that fits a size budget
   lowbit lsp --stdio                          run the language server
   lowbit --version | --help
 `;
@@ -17,6 +19,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   check: async (a) => (await import('./check')).main(a),
   inspect: async (a) => (await import('./inspect')).main(a),
   lsp: async (a) => (await import('./lsp')).main(a),
+  suggest: async (a) => (await import('./suggest')).main(a),
 };
 
 /** Runs the CLI on `argv` (without node and the script); resolves with the exit code. */

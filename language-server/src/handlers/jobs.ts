@@ -1,12 +1,13 @@
 /**
  * Custom requests (protocol/messages.ts): compress (work-done progress, cancellable, refused in
- * untrusted workspaces), report, sensitivity (+ streamed updates), ruleForLayer, mixedPrecision.
+ * untrusted workspaces), report, sensitivity (+ streamed updates), ruleForLayer, mixedPrecision,
+ * suggest (budgeted mixed precision; progress per layer, cancellable, the result as an edit to confirm).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ResponseError, ErrorCodes, LSPErrorCodes } from 'vscode-languageserver/node';
 import type { Connection, CancellationToken } from 'vscode-languageserver/node';
-import { CompressRequest, ReportRequest, SensitivityRequest, SensitivityUpdateNotification, RuleForLayerRequest, MixedPrecisionRequest } from '../protocol/messages';
+import { CompressRequest, ReportRequest, SensitivityRequest, SensitivityUpdateNotification, RuleForLayerRequest, MixedPrecisionRequest, SuggestRequest, SuggestEditRequest } from '../protocol/messages';
 import type { JobPlan, JobProgress } from '../protocol/plan';
 import { loadRecipePlan } from '../recipe/load';
 import { reportPathFor } from '../recipe/resolvePlan';
@@ -14,6 +15,9 @@ import { uriToPath } from '../services/analysis';
 import { ruleForLayer, mixedPrecisionEdit } from '../services/ruleEdits';
 import { runJob } from '../engine/job';
 import { runSensitivity } from '../engine/sensitivity';
+import { suggest } from '../engine/budget/suggest';
+import { readBudget } from '../recipe/budget';
+import { suggestionSummary, suggestWorkspaceEdit } from '../services/suggestEdit';
 import type { Workspace } from './workspace';
 
 /** Error code for a refused job (untrusted workspace, recipe with errors, a job already running). */
@@ -91,6 +95,29 @@ export function registerJobRequests(connection: Connection, ws: Workspace, isTru
       void connection.sendNotification(SensitivityUpdateNotification.method, <SensitivityUpdateNotification.Params>{ uri: params.uri, layers, done: true });
       return { layers };
     } finally { running = undefined; }
+  });
+
+  connection.onRequest(SuggestRequest.method, async (params: SuggestRequest.Params, token: CancellationToken): Promise<SuggestRequest.Result> => {
+    const plan = await planFor(params.uri);
+    const a = await ws.analysis(params.uri);
+    if (!a) throw new ResponseError(ErrorCodes.InvalidParams, `Document not open: ${params.uri}`);
+    const fromRecipe = readBudget(a.recipe);
+    const budget = params.target ? { estimate: 'kl' as const, samples: 4, ...fromRecipe, target: params.target } : fromRecipe;
+    if (!budget) throw new ResponseError(JOB_REFUSED, 'The recipe has no `budget:` (add `budget: { bits_per_weight: 3.5 }`).');
+    running = 'suggest';
+    try {
+      const result = await withProgress('Lowbit: suggest rules for the budget', token, params.workDoneToken, (signal, rep) =>
+        suggest(plan, budget, { signal, onProgress: (p) => rep(p.total ? (100 * (p.index ?? 0)) / p.total : undefined, p.message) }));
+      // The edit is made against the document as it is now (it may have changed while the suggestion ran).
+      const now = (await ws.analysis(params.uri)) ?? a;
+      return { result, edit: suggestWorkspaceEdit(now.doc, result.yaml, suggestionSummary(result)) };
+    } finally { running = undefined; }
+  });
+
+  connection.onRequest(SuggestEditRequest.method, async (params: SuggestEditRequest.Params): Promise<SuggestEditRequest.Result> => {
+    const a = await ws.analysis(params.uri);
+    if (!a) throw new ResponseError(ErrorCodes.InvalidParams, `Document not open: ${params.uri}`);
+    return { edit: suggestWorkspaceEdit(a.doc, params.yaml, params.summary) };
   });
 
   connection.onRequest(RuleForLayerRequest.method, async (params: RuleForLayerRequest.Params): Promise<RuleForLayerRequest.Result> => {

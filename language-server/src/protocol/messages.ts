@@ -5,6 +5,7 @@
 import { RequestType, NotificationType } from 'vscode-languageserver-protocol';
 import type { Range, WorkspaceEdit } from 'vscode-languageserver-protocol';
 import type { Report } from './report';
+import type { BudgetTarget, SuggestResult } from './budget';
 
 /** Client → server: compress and evaluate the recipe at `uri`. Sent with a workDoneToken; cancellable. */
 export namespace CompressRequest {
@@ -51,5 +52,25 @@ export namespace MixedPrecisionRequest {
   export const method = 'lowbit/mixedPrecision';
   export interface Params { uri: string; layers: SensitivityRequest.LayerSensitivity[]; highBits: number; budgetFraction: number }
   export interface Result { edit: WorkspaceEdit; chosen: string[] }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+/**
+ * Client → server: the per-layer mix that fits the recipe's `budget:` (or `target`), with the edit
+ * that writes it as rules (a WorkspaceEdit whose change annotation asks for confirmation, so the editor
+ * shows it as a diff to accept). Sent with a workDoneToken (progress per layer); cancellable.
+ */
+export namespace SuggestRequest {
+  export const method = 'lowbit/suggest';
+  export interface Params { uri: string; target?: BudgetTarget; workDoneToken?: string | number }
+  export interface Result { result: SuggestResult; edit: WorkspaceEdit }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+/** Client → server: the edit that writes `yaml` (rules of a Pareto point) into the recipe, to confirm. */
+export namespace SuggestEditRequest {
+  export const method = 'lowbit/suggestEdit';
+  export interface Params { uri: string; yaml: string; summary: string }
+  export interface Result { edit: WorkspaceEdit }
   export const type = new RequestType<Params, Result, void>(method);
 }

@@ -246,6 +246,25 @@ export interface RecipeDocument {
   methods?: MethodSettings;
   /** How the model's graph inputs are fed from text windows, overriding the built-in rule table (`input_ids` ← tokens, `attention_mask` ← ones, `position_ids` ← 0..T−1, `past_key_values.*` ← an empty cache, GroupQueryAttention `seqlens_k` / `total_sequence_length`, `token_type_ids` ← zeros). Keys are the model's input names; a value is a rule name or a number (a constant: static dims as declared, symbolic axis 0 = batch, other symbolic axes = T). */
   inputs?: Record<string, "token_ids" | "attention_mask" | "positions" | "empty_past" | "seqlens_k" | "total_sequence_length" | "zeros" | "use_cache_branch" | number>;
+  /** A size budget for `lowbit suggest` (and the editor's "Suggest rules for the budget"): per layer, the candidate (method × bits × group size) that minimizes the estimated loss so that the stored size fits, chosen by an exact knapsack. Give one of `bits_per_weight`, `bytes` or `ratio`. The suggestion is written as `layers:` rules; `lowbit run` ignores this section. */
+  budget?: {
+    /** Stored bits per weight over the quantized layers, as the file holds them (codes, scales, zero points, packed decode graphs). */
+    bits_per_weight?: number;
+    /** Size of the whole output `.onnx` in bytes (layers left in full precision and the rest of the graph included). */
+    bytes?: number;
+    /** Size of the output `.onnx` as a fraction of the full-precision file. */
+    ratio?: number;
+    /** Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without. */
+    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer">;
+    /** Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets). */
+    bits?: number[];
+    /** Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128. */
+    group_sizes?: number[];
+    /** Per-layer loss estimate the knapsack minimizes (summed over layers). */
+    estimate?: "kl" | "proxy";
+    /** Calibration-text windows the `kl` estimate runs on (taken from the calibration range, never the evaluation text). */
+    samples?: number;
+  };
   /** Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only). */
   evaluate?: {
     /** A UTF-8 text file of held-out text. */

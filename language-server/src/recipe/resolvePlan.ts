@@ -10,6 +10,7 @@ import { DEFAULT_ACCURACY_LEVEL, type JobPlan, type LayerPlan, type Method, type
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA, didYouMean } from './schema';
 import { compilePattern, DOCUMENT_MATCH_STEPS, matchBudget, MatchBudgetExceeded, nameTrie } from './match';
 import { storedFormatFor, BLOCKED_QDQ_OPSET } from './storedFormat';
+import { budgetDiagnostics } from './budget';
 import type { Recipe, Field, Rule } from './checkRecipe';
 import type { RecipeDiagnostic, Span } from './parse';
 
@@ -286,6 +287,7 @@ export function recipeDiagnostics(recipe: Recipe, recipePath: string): RecipeDia
     }
   }
   if (sources.length > 1) out.push({ span: v[`calibration.${sources[1]}`].keySpan, severity: 'error', message: `Give one calibration source, not ${sources.join(' and ')}.`, code: 'conflict' });
+  out.push(...budgetDiagnostics(recipe));
   return out;
 }
 

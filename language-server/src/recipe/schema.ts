@@ -272,6 +272,19 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
     kind: 'inputs', values: INPUT_RULES, valueDocs: INPUT_RULE_DOCS,
     doc: 'How the model\'s graph inputs are fed from text windows, overriding the built-in rule table (`input_ids` ← tokens, `attention_mask` ← ones, `position_ids` ← 0..T−1, `past_key_values.*` ← an empty cache, GroupQueryAttention `seqlens_k` / `total_sequence_length`, `token_type_ids` ← zeros). Keys are the model\'s input names; a value is a rule name or a number (a constant: static dims as declared, symbolic axis 0 = batch, other symbolic axes = T).',
   },
+  budget: {
+    kind: 'object', doc: 'A size budget for `lowbit suggest` (and the editor\'s "Suggest rules for the budget"): per layer, the candidate (method × bits × group size) that minimizes the estimated loss so that the stored size fits, chosen by an exact knapsack. Give one of `bits_per_weight`, `bytes` or `ratio`. The suggestion is written as `layers:` rules; `lowbit run` ignores this section.',
+    fields: {
+      bits_per_weight: { kind: 'number', doc: 'Stored bits per weight over the quantized layers, as the file holds them (codes, scales, zero points, packed decode graphs).', min: 0.5, max: 32 },
+      bytes: { kind: 'number', doc: 'Size of the whole output `.onnx` in bytes (layers left in full precision and the rest of the graph included).', integer: true, min: 1, max: 1e15 },
+      ratio: { kind: 'number', doc: 'Size of the output `.onnx` as a fraction of the full-precision file.', min: 0.001, max: 1 },
+      methods: { kind: 'enumList', doc: 'Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without.', values: METHODS },
+      bits: { kind: 'numberList', doc: 'Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets).' },
+      group_sizes: { kind: 'numberList', doc: 'Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128.' },
+      estimate: { kind: 'enum', doc: 'Per-layer loss estimate the knapsack minimizes (summed over layers).', values: ['kl', 'proxy'], default: 'kl', valueDocs: { kl: 'Measured end-to-end KL(FP‖Q) on `samples` calibration-text windows with only that layer quantized with that candidate (needs `calibration.text`; falls back to `proxy` otherwise).', proxy: 'Hessian-weighted output error tr(ΔW H ΔWᵀ) of the layer (absolute, so layers compare), no extra model runs.' } },
+      samples: { kind: 'number', doc: 'Calibration-text windows the `kl` estimate runs on (taken from the calibration range, never the evaluation text).', default: 4, integer: true, min: 1, max: 10000 },
+    },
+  },
   evaluate: {
     kind: 'object', doc: 'Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only).',
     fields: {

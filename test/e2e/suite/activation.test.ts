@@ -6,7 +6,7 @@ suite('activation and diagnostics', () => {
   test('activates, registers every command, starts the server', async () => {
     const a = await api();
     const cmds = await vscode.commands.getCommands(true);
-    for (const c of ['lowbit.compressAndEvaluate', 'lowbit.showReport', 'lowbit.showSensitivity', 'lowbit.showSaliency', 'lowbit.showRanks', 'lowbit.restartServer']) {
+    for (const c of ['lowbit.compressAndEvaluate', 'lowbit.showReport', 'lowbit.showSensitivity', 'lowbit.showSaliency', 'lowbit.showRanks', 'lowbit.showPareto', 'lowbit.suggestBudget', 'lowbit.restartServer']) {
       assert.ok(cmds.includes(c), `command ${c} registered`);
     }
     assert.ok(a.ctx.client.isRunning(), 'language server running');

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { api, openRecipe, haveModel } from './helpers';
 
 suite('panels', () => {
-  for (const [command, kind] of [['lowbit.showReport', 'report'], ['lowbit.showSensitivity', 'sensitivity'], ['lowbit.showSaliency', 'saliency'], ['lowbit.showRanks', 'ranks']] as const) {
+  for (const [command, kind] of [['lowbit.showReport', 'report'], ['lowbit.showSensitivity', 'sensitivity'], ['lowbit.showSaliency', 'saliency'], ['lowbit.showRanks', 'ranks'], ['lowbit.showPareto', 'pareto']] as const) {
     test(`${command} opens the ${kind} panel with a strict CSP`, async function () {
       if (!haveModel()) this.skip();
       const a = await api();

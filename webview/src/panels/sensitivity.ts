@@ -34,7 +34,8 @@ function render(): void {
   header.append(el('h1', undefined, 'Layer sensitivity'), status);
   const bar = el('div', 'toolbar');
   bar.append(button('run', 'Measure sensitivity', () => post({ type: 'runSensitivity' }), 'secondary'),
-    button('mixed', 'Give the most sensitive layers 8 bits', () => post({ type: 'applyMixedPrecision', highBits: 8, budgetFraction: 0.25 })));
+    button('mixed', 'Give the most sensitive layers 8 bits', () => post({ type: 'applyMixedPrecision', highBits: 8, budgetFraction: 0.25 })),
+    button('suggest', 'Suggest rules for the budget', () => post({ type: 'suggestBudget' }), 'secondary'));
   const chosen = el('p', 'chosen', state.chosen.length ? `Edited the recipe: 8 bits for ${state.chosen.join(', ')}` : '');
   chosen.id = 'chosen';
   if (!state.layers.length) { root.replaceChildren(header, bar, el('p', 'empty', 'No sensitivity yet: press “Measure sensitivity”.'), chosen); return; }

@@ -1,0 +1,48 @@
+/**
+ * The size model: what one quantized layer really costs in the written file, measured with the real
+ * exporter (MatMulNBits codes, scales and zero points with their block padding; `packed` bit planes,
+ * parameters and decode subgraph; QDQ DequantizeLinear) by counting serialized bytes.
+ *
+ * cost(layer) = bytes(primer + layer) − bytes(primer) + the layer's float weight bytes, where the
+ * primer is the model with one OTHER layer already written with the same candidate: what the layer
+ * adds once the constants a format's layers share (packed decode constants, the com.microsoft opset
+ * import) are in the file — they are paid once, not per layer. The one-time part is not in any cost;
+ * suggest.ts measures the chosen mix as one export and tightens the budget until it fits.
+ */
+import type { ExportFormat } from '../../protocol/plan';
+import { exportModelProto } from '../export/exportModel';
+import type { LayerResult, LowRankFactors, QuantizedWeightLike } from '../export/types';
+import { elemBytes, type OnnxModel } from '../onnx/model';
+import { encodeModelPieces } from '../onnx/onnxProto';
+import type { QuantizedLayer } from '../quantize/quantizeLayers';
+
+function asResult(q: QuantizedLayer): LayerResult {
+  return {
+    layer: q.layer, dequant: q.dequant, q: q.q as QuantizedWeightLike | undefined, lowRank: q.lowRank as LowRankFactors | undefined,
+    inputScale: q.inputScale, binary: q.binary,
+  };
+}
+
+/** Serialized bytes of the model with `layers` written as `format` (exactly what exportAndWrite writes, as one protobuf). */
+export function exportedBytes(model: OnnxModel, layers: QuantizedLayer[], format: ExportFormat): number {
+  return encodeModelPieces(exportModelProto(model, layers.map(asResult), { format }).proto, model.path).length;
+}
+
+/** Bytes of a layer's float weight as the input file stores it (0 when it lives in external data, outside the protobuf). */
+export function floatWeightBytes(model: OnnxModel, layer: string): number {
+  const l = model.layer(layer);
+  return l.ref.stored.dataLocation === 1 ? 0 : (elemBytes(l.ref.stored.dataType) ?? 4) * l.params;
+}
+
+/** A model with one layer already written (see the file comment). */
+export interface Primer { q?: QuantizedLayer; bytes: number }
+
+export function primer(model: OnnxModel, q: QuantizedLayer, format: ExportFormat): Primer {
+  return { q, bytes: exportedBytes(model, [q], format) };
+}
+
+/** Stored bytes `q` adds to a file that already holds `primer` (whose layer must be another one). */
+export function layerCost(model: OnnxModel, q: QuantizedLayer, format: ExportFormat, p: Primer): number {
+  if (p.q?.layer === q.layer) throw new Error(`layer ${q.layer}: the size primer must be another layer`);
+  return Math.max(0, exportedBytes(model, p.q ? [p.q, q] : [q], format) - p.bytes + floatWeightBytes(model, q.layer));
+}
