@@ -8,8 +8,8 @@
  */
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { encodeModel, tensorTypeBytes, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../language-server/src/engine/onnx/onnxProto';
-import { DT, floatToHalf, makeTensor } from '../language-server/src/engine/onnx/tensor';
+import { encodeModel, tensorTypeBytes, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../engine/onnx/onnxProto';
+import { DT, floatToHalf, makeTensor } from '../engine/onnx/tensor';
 
 export interface LlamaShape {
   layers: number; hidden: number; ffn: number; heads: number; kvHeads: number; vocab: number;

@@ -4,7 +4,7 @@
  * Targets (printed, not asserted): completion and hover ≤ 50 ms, diagnostics ≤ 200 ms.
  */
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { LayerInfo } from '../language-server/src/protocol/model';
+import type { LayerInfo } from '../protocol/model';
 import { analyze } from '../language-server/src/services/analysis';
 import { complete } from '../language-server/src/services/completion';
 import { hover } from '../language-server/src/services/hover';

@@ -9,9 +9,9 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runJob } from '../language-server/src/engine/job';
-import type { ExportFormat, JobPlan, LayerPlan, Method } from '../language-server/src/protocol/plan';
-import type { Report } from '../language-server/src/protocol/report';
+import { runJob } from '../engine/job';
+import type { ExportFormat, JobPlan, LayerPlan, Method } from '../protocol/plan';
+import type { Report } from '../protocol/report';
 import { stories } from '../test/integration/engine/sharedFixtures';
 
 /** The 35 transformer layers (everything but the LM head). */

@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { JobPlan } from '../language-server/src/protocol/plan';
+import type { JobPlan } from '../protocol/plan';
 import { TINYLLAMA, writeLlama, type LlamaShape } from './llamaModel';
 
 const VARIANT = process.env.LOWBIT_BENCH_SCALE ?? 'full';

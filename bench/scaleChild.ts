@@ -5,11 +5,11 @@
  * Each runs in its own process so that its peak RSS is its own.
  */
 import { readFileSync } from 'node:fs';
-import { calibrationFeeds } from '../language-server/src/engine/calibrate/calibrationData';
-import { openSession } from '../language-server/src/engine/evaluate/ortSession';
-import { runJob } from '../language-server/src/engine/job';
-import { loadModel } from '../language-server/src/engine/onnx/model';
-import type { JobPlan, JobProgress } from '../language-server/src/protocol/plan';
+import { calibrationFeeds } from '../engine/calibrate/calibrationData';
+import { openSession } from '../engine/evaluate/ortSession';
+import { runJob } from '../engine/job';
+import { loadModel } from '../engine/onnx/model';
+import type { JobPlan, JobProgress } from '../protocol/plan';
 
 async function job(planPath: string): Promise<void> {
   const plan = JSON.parse(readFileSync(planPath, 'utf8')) as JobPlan;

@@ -18,7 +18,7 @@ const options = [];
 const nodeEntries = {
   extension: 'extension/src/main.ts',
   server: 'language-server/src/server.ts',
-  cli: 'language-server/src/cli/main.ts',
+  cli: 'cli/main.ts',
 };
 for (const [name, entry] of Object.entries(nodeEntries)) {
   if (!existsSync(join(root, entry))) continue;

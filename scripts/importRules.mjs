@@ -7,11 +7,11 @@
 
 /** Source folders (or single files) of each part, relative to the repository root. First match wins. */
 export const parts = [
-  { name: 'protocol', paths: ['language-server/src/protocol/'] },
-  { name: 'recipe', paths: ['language-server/src/recipe/', 'language-server/src/validators/'] },
+  { name: 'protocol', paths: ['protocol/'] },
+  { name: 'recipe', paths: ['recipe/', 'recipe/validators/'] },
   { name: 'native', paths: ['native/ts/'] },
-  { name: 'engine', paths: ['language-server/src/engine/'] },
-  { name: 'cli', paths: ['language-server/src/cli/'] },
+  { name: 'engine', paths: ['engine/'] },
+  { name: 'cli', paths: ['cli/'] },
   { name: 'server', paths: ['language-server/src/services/', 'language-server/src/handlers/', 'language-server/src/server.ts'] },
   { name: 'extension', paths: ['extension/src/'] },
   { name: 'panelProtocol', paths: ['webview/src/protocol.ts'] },
@@ -36,4 +36,4 @@ export const rules = {
 };
 
 /** Folders whose .ts files are checked for cycles and rules (tests and benches are not checked). */
-export const sourceRoots = ['language-server/src', 'extension/src', 'webview/src', 'native/ts'];
+export const sourceRoots = ['protocol', 'recipe', 'engine', 'cli', 'language-server/src', 'extension/src', 'webview/src', 'native/ts'];

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderTextLine, encodePng, DEJAVU_FACES } from '../../language-server/src/engine/data/imagesRender';
+import { renderTextLine, encodePng, DEJAVU_FACES } from '../../engine/data/imagesRender';
 
 export const CALIB_LINES = [
   'Once upon a time there was a little fox', 'Shipping address: 42 Harbor Road', 'Order total 318.40 EUR',

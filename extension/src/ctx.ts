@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { SensitivityUpdateNotification } from '../../language-server/src/protocol/messages';
+import { SensitivityUpdateNotification } from '../../protocol/messages';
 import { PanelManager } from './panels/panelManager';
 
 /** Sent when the user grants workspace trust after the server started untrusted. */

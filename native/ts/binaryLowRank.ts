@@ -87,7 +87,7 @@ export interface BillmOptions extends KernelJobOptions {
   fp16Scales?: boolean;
 }
 
-/** Matches `BinarizationDetails` in language-server/src/protocol/report.ts. */
+/** Matches `BinarizationDetails` in protocol/report.ts. */
 export interface BinarizationDetailsOut {
   saliency: { rows: number; cols: number; values: number[] };
   column_profile: number[];
@@ -306,7 +306,7 @@ export async function r1Sketch(a: Float32Array | Float64Array, rows: number, col
   return runKernel(opts, (ctl) => load().r1Sketch(toF64(a), rows, cols, opts, ctl));
 }
 
-/** Matches `LowRankDetails` in language-server/src/protocol/report.ts. */
+/** Matches `LowRankDetails` in protocol/report.ts. */
 export interface LowRankDetailsOut {
   rank: number;
   curve: number[];

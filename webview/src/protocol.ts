@@ -3,7 +3,7 @@
  * and validate every message they receive with `parseToWebview` / `parseFromWebview`: anything that
  * is not exactly one of these shapes is rejected (returns an error string) and never acted on.
  */
-import type { Report, LayerReport } from '../../language-server/src/protocol/report';
+import type { Report, LayerReport } from '../../protocol/report';
 
 /** The report version the panels read (type-checked against protocol/report.ts REPORT_VERSION). */
 const REPORT_VERSION_READ: Report['version'] = 2;

@@ -4,7 +4,7 @@
  * Opens the report panel when the run finishes.
  */
 import * as vscode from 'vscode';
-import { CompressRequest } from '../../../language-server/src/protocol/messages';
+import { CompressRequest } from '../../../protocol/messages';
 import type { Ctx } from '../ctx';
 import { targetRecipe } from '../recipe';
 import { withJobProgress } from '../progress';

@@ -4,7 +4,7 @@
  * the user to confirm (refactor preview), and opens the Pareto panel. Refuses in untrusted workspaces.
  */
 import * as vscode from 'vscode';
-import { SuggestRequest } from '../../../language-server/src/protocol/messages';
+import { SuggestRequest } from '../../../protocol/messages';
 import type { Ctx } from '../ctx';
 import { targetRecipe } from '../recipe';
 import { withJobProgress } from '../progress';

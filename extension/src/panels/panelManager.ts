@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { panelHtml } from './html';
 import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView, type ParetoPick } from '../../../webview/src/protocol';
-import type { SuggestResult } from '../../../language-server/src/protocol/budget';
+import type { SuggestResult } from '../../../protocol/budget';
 import { paretoView, pointRules } from './paretoView';
-import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, SuggestEditRequest, type SensitivityUpdateNotification } from '../../../language-server/src/protocol/messages';
-import { upgradeReport, type Report } from '../../../language-server/src/protocol/report';
+import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, SuggestEditRequest, type SensitivityUpdateNotification } from '../../../protocol/messages';
+import { upgradeReport, type Report } from '../../../protocol/report';
 import { withJobProgress, type JobHost } from '../progress';
 
 /** What the panels need from the extension's state (Ctx implements it; Ctx constructs the manager). */

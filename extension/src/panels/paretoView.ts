@@ -1,6 +1,6 @@
 /** A budget suggestion (and a later run's report) → what the Pareto panel draws; a clicked point → its rules. */
-import type { SuggestResult } from '../../../language-server/src/protocol/budget';
-import type { Report } from '../../../language-server/src/protocol/report';
+import type { SuggestResult } from '../../../protocol/budget';
+import type { Report } from '../../../protocol/report';
 import type { ParetoPick, ParetoView } from '../../../webview/src/protocol';
 
 function budgetLabel(s: SuggestResult): string {

@@ -6,12 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Connection, TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { upgradeReport, type Report } from '../protocol/report';
+import { upgradeReport, type Report } from '../../../protocol/report';
 import { analyze } from '../services/analysis';
 import type { RecipeAnalysis } from '../services/analysis';
 import { LayerCache } from '../services/modelSource';
 import { diagnose } from '../services/diagnostics';
-import { reportPathFor } from '../recipe/resolvePlan';
+import { reportPathFor } from '../../../recipe/resolvePlan';
 
 /** Milliseconds of quiet before a changed document is re-validated. */
 export const DIAGNOSTIC_DELAY_MS = 150;

@@ -5,11 +5,11 @@
 import * as path from 'node:path';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Range } from 'vscode-languageserver-types';
-import type { LayerInfo, ModelSummary } from '../protocol/model';
-import type { Report } from '../protocol/report';
-import { readRecipe } from '../recipe/checkRecipe';
-import type { Recipe } from '../recipe/checkRecipe';
-import type { Span } from '../recipe/parse';
+import type { LayerInfo, ModelSummary } from '../../../protocol/model';
+import type { Report } from '../../../protocol/report';
+import { readRecipe } from '../../../recipe/checkRecipe';
+import type { Recipe } from '../../../recipe/checkRecipe';
+import type { Span } from '../../../recipe/parse';
 
 export interface RecipeAnalysis {
   doc: TextDocument;

@@ -3,7 +3,7 @@
  * above `budget:`, "Suggest rules for this budget" (runs `lowbit.suggestBudget`).
  */
 import type { CodeLens } from 'vscode-languageserver-types';
-import { ruleMatches, effectiveLayers } from '../recipe/resolvePlan';
+import { ruleMatches, effectiveLayers } from '../../../recipe/resolvePlan';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';
 

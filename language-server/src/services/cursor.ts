@@ -2,8 +2,8 @@
  * Where the cursor is in a recipe: which key path, key or value position, and the partial word.
  * Works on half-typed documents by inserting a marker at the cursor and re-parsing.
  */
-import { parseYaml } from '../recipe/parse';
-import type { RNode, Span } from '../recipe/parse';
+import { parseYaml } from '../../../recipe/parse';
+import type { RNode, Span } from '../../../recipe/parse';
 
 const MARK = 'LBXCURSORX';
 

@@ -1,7 +1,7 @@
 /** Recipe diagnostics as LSP diagnostics (exact ranges; `code` and `data` feed the quick fixes). */
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import type { Diagnostic } from 'vscode-languageserver-types';
-import { validateRecipe } from '../validators/validate';
+import { validateRecipe } from '../../../recipe/validators/validate';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';
 

@@ -4,10 +4,10 @@
  */
 import { MarkupKind } from 'vscode-languageserver-types';
 import type { Hover } from 'vscode-languageserver-types';
-import { METHOD_INFO, FORMAT_DOCS } from '../recipe/schema';
-import type { Method, ExportFormat } from '../protocol/plan';
-import { matchLayers } from '../recipe/match';
-import { defaultRule } from '../recipe/inputBinding';
+import { METHOD_INFO, FORMAT_DOCS } from '../../../recipe/schema';
+import type { Method, ExportFormat } from '../../../protocol/plan';
+import { matchLayers } from '../../../recipe/match';
+import { defaultRule } from '../../../recipe/inputBinding';
 import { fieldSchema } from './schemaPath';
 import { fieldDoc } from './completion';
 import { nodeAt } from './nodeAt';

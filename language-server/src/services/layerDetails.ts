@@ -2,11 +2,11 @@
  * One layer's effective settings, its size at those settings and the last run's numbers — the
  * content of a layer hover.
  */
-import type { LayerInfo } from '../protocol/model';
-import type { Report } from '../protocol/report';
-import { effectiveLayers } from '../recipe/resolvePlan';
-import type { EffectiveLayer } from '../recipe/resolvePlan';
-import type { Recipe } from '../recipe/checkRecipe';
+import type { LayerInfo } from '../../../protocol/model';
+import type { Report } from '../../../protocol/report';
+import { effectiveLayers } from '../../../recipe/resolvePlan';
+import type { EffectiveLayer } from '../../../recipe/resolvePlan';
+import type { Recipe } from '../../../recipe/checkRecipe';
 
 /** Bytes of one layer's weights stored at (bits, group size, symmetric), with fp16 scales and packed zero points. */
 export function layerBytes(layer: LayerInfo, bits: number, groupSize: number, symmetric: boolean): number {

@@ -3,8 +3,8 @@
  * engine and cached by path + mtime + size (the engine's ModelCache), so an edited model is re-read
  * on the next request.
  */
-import type { LayerInfo, ModelSummary } from '../protocol/model';
-import { ModelCache } from '../engine/onnx/inspect';
+import type { LayerInfo, ModelSummary } from '../../../protocol/model';
+import { ModelCache } from '../../../engine/onnx/inspect';
 
 export { ModelCache as LayerCache };
 

@@ -1,5 +1,5 @@
 /** Find the key or value under an offset in the parsed recipe tree, with its key path. */
-import type { RNode, REntry } from '../recipe/parse';
+import type { RNode, REntry } from '../../../recipe/parse';
 
 export interface NodeHit { path: string[]; entry?: REntry; onKey: boolean; node?: RNode }
 

@@ -3,8 +3,8 @@
  * that appends a rule giving chosen layers more bits.
  */
 import type { Range, WorkspaceEdit } from 'vscode-languageserver-types';
-import type { LayerInfo } from '../protocol/model';
-import { effectiveLayers } from '../recipe/resolvePlan';
+import type { LayerInfo } from '../../../protocol/model';
+import { effectiveLayers } from '../../../recipe/resolvePlan';
 import { layerBytes } from './layerDetails';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';

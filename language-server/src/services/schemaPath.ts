@@ -1,10 +1,10 @@
 /**
  * The schema for a cursor path, including the method-dependent `settings:` maps.
  */
-import type { Method } from '../protocol/plan';
-import { RECIPE_SCHEMA, RULE_FIELDS, METHOD_INFO, schemaAt } from '../recipe/schema';
-import type { FieldSchema } from '../recipe/schema';
-import type { Recipe } from '../recipe/checkRecipe';
+import type { Method } from '../../../protocol/plan';
+import { RECIPE_SCHEMA, RULE_FIELDS, METHOD_INFO, schemaAt } from '../../../recipe/schema';
+import type { FieldSchema } from '../../../recipe/schema';
+import type { Recipe } from '../../../recipe/checkRecipe';
 
 /** The method in effect for a path (a rule's own method, else defaults.method). */
 export function methodForPath(recipe: Recipe, path: readonly string[]): Method {

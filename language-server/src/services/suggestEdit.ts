@@ -5,8 +5,8 @@
  */
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { WorkspaceEdit } from 'vscode-languageserver-types';
-import type { SuggestResult } from '../protocol/budget';
-import { suggestionEdit } from '../recipe/suggestionEdit';
+import type { SuggestResult } from '../../../protocol/budget';
+import { suggestionEdit } from '../../../recipe/suggestionEdit';
 
 export const SUGGEST_ANNOTATION = 'lowbit.suggest';
 

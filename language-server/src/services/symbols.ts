@@ -1,7 +1,7 @@
 /** Document symbols: top-level sections, their keys, and each rule named by its pattern. */
 import { SymbolKind } from 'vscode-languageserver-types';
 import type { DocumentSymbol } from 'vscode-languageserver-types';
-import type { RNode } from '../recipe/parse';
+import type { RNode } from '../../../recipe/parse';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';
 

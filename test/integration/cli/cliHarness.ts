@@ -1,4 +1,4 @@
-/** Runs the real CLI entry (language-server/src/cli/main.ts through tsx) as a child process. */
+/** Runs the real CLI entry (cli/main.ts through tsx) as a child process. */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { repoRoot } from '../engine/sharedFixtures';
@@ -8,7 +8,7 @@ export interface CliResult { code: number | null; stdout: string; stderr: string
 /** Spawns `lowbit <args>`; `onStderr` sees stderr as it arrives (e.g. to send SIGINT mid-run). */
 export function runCli(args: string[], onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void): Promise<CliResult> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, 'language-server/src/cli/main.ts'), ...args], { cwd: repoRoot });
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, 'cli/main.ts'), ...args], { cwd: repoRoot });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; onStderr?.(String(d), child); });

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ModelSummary } from '../../../language-server/src/protocol/model';
+import type { ModelSummary } from '../../../protocol/model';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';
 

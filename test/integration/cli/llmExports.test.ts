@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Report } from '../../../language-server/src/protocol/report';
+import type { Report } from '../../../protocol/report';
 import { buildBertEncoder, buildModelBuilderDecoder, buildOptimumDecoder, fullLogits, incrementalLogits, maxAbsDiff, openDecoder, type DecoderFixture, type DecoderFixtureOptions } from '../../fixtures/llm';
-import { decodeModel, encodeModel } from '../../../language-server/src/engine/onnx/onnxProto';
+import { decodeModel, encodeModel } from '../../../engine/onnx/onnxProto';
 import { DT, valueInfo } from '../../fixtures/llm/graphBuilder';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Report } from '../../../language-server/src/protocol/report';
+import type { Report } from '../../../protocol/report';
 import { writeTinyLlama } from '../../fixtures/tinyLlama';
 import { repoRoot } from '../engine/sharedFixtures';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Report } from '../../../language-server/src/protocol/report';
+import type { Report } from '../../../protocol/report';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SuggestResult } from '../../../language-server/src/protocol/budget';
+import type { SuggestResult } from '../../../protocol/budget';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';
 

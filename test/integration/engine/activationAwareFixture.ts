@@ -1,8 +1,8 @@
 /** Shared setup of the AWQ / SmoothQuant / OS+ tests: the Llama-like test model (stories260K or the tiny one) calibrated once (8 × 128 tokens). */
-import { calibrateForPlan } from '../../../language-server/src/engine/job';
-import { loadModel, type OnnxModel } from '../../../language-server/src/engine/onnx/model';
-import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
-import type { Method } from '../../../language-server/src/protocol/plan';
+import { calibrateForPlan } from '../../../engine/job';
+import { loadModel, type OnnxModel } from '../../../engine/onnx/model';
+import type { InputStatistics } from '../../../engine/calibrate/calibrate';
+import type { Method } from '../../../protocol/plan';
 import { layerPlans, storiesPlan } from './planFixture';
 
 /** The model and its calibration statistics (keyed by layer input tensor). */

@@ -1,14 +1,14 @@
 /** AWQ end to end on the real stories260K: α grid over input groups, fold, clip search, RTN. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { prepareActivationAware } from '../../../language-server/src/engine/quantize/activationAware';
-import { awqGroupSearch } from '../../../language-server/src/engine/quantize/awq';
-import { quadraticForm } from '../../../language-server/src/engine/quantize/groupLoss';
-import { quantizeLayers } from '../../../language-server/src/engine/quantize/quantizeLayers';
-import { runJob } from '../../../language-server/src/engine/job';
-import { scaleGroups } from '../../../language-server/src/engine/transforms';
-import type { OnnxModel } from '../../../language-server/src/engine/onnx/model';
-import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
+import { prepareActivationAware } from '../../../engine/quantize/activationAware';
+import { awqGroupSearch } from '../../../engine/quantize/awq';
+import { quadraticForm } from '../../../engine/quantize/groupLoss';
+import { quantizeLayers } from '../../../engine/quantize/quantizeLayers';
+import { runJob } from '../../../engine/job';
+import { scaleGroups } from '../../../engine/transforms';
+import type { OnnxModel } from '../../../engine/onnx/model';
+import type { InputStatistics } from '../../../engine/calibrate/calibrate';
 import { calibratedStories, plansOf, sumErr } from './activationAwareFixture';
 import { storiesPlan } from './planFixture';
 import { llama } from './sharedFixtures';

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Report } from '../../../language-server/src/protocol/report';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
+import type { Report } from '../../../protocol/report';
+import { loadModel } from '../../../engine/onnx/model';
 import { buildTiedStories, TIED_HEAD_NODE } from '../../fixtures/llm/tiedStories';
 import { runCli } from '../cli/cliHarness';
 import { skipNoShared, stories } from './sharedFixtures';

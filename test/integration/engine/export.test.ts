@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { exportModel } from '../../../language-server/src/engine/export/exportModel';
-import type { LayerResult } from '../../../language-server/src/engine/export/types';
-import { loadModel, parseModel, type OnnxModel } from '../../../language-server/src/engine/onnx/model';
-import { DT, roundToHalf } from '../../../language-server/src/engine/onnx/tensor';
+import { exportModel } from '../../../engine/export/exportModel';
+import type { LayerResult } from '../../../engine/export/types';
+import { loadModel, parseModel, type OnnxModel } from '../../../engine/onnx/model';
+import { DT, roundToHalf } from '../../../engine/onnx/tensor';
 import { ocrDir, randn, skipNoStories, storiesModel } from '../../unit/engine/onnx/tinyModels';
 import { relErr, rtn, runModel, tokens } from './exportFixtures';
 

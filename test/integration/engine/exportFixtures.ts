@@ -1,6 +1,6 @@
 /** Helpers for the export tests: an RTN quantizer written from docs/algorithms.md §1 (float64), ORT runs. */
 import * as ort from 'onnxruntime-node';
-import type { QuantizedWeightLike } from '../../../language-server/src/engine/export/types';
+import type { QuantizedWeightLike } from '../../../engine/export/types';
 
 /** Asymmetric min-max RTN per (row, group): s = (max−min)/(2^b−1), z = round(−min/s), q = clamp(round(w/s)+z). */
 export function rtn(w: Float32Array, rows: number, cols: number, bits: number, groupSize: number): { q: QuantizedWeightLike; dequant: Float32Array } {

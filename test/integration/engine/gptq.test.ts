@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runJob } from '../../../language-server/src/engine/job';
-import type { Report } from '../../../language-server/src/protocol/report';
+import { runJob } from '../../../engine/job';
+import type { Report } from '../../../protocol/report';
 import { layerPlans, storiesPlan as basePlan } from './planFixture';
 
 /** Plans with 32 × 128 calibration tokens (from the end of the file; evaluation reads its start). */

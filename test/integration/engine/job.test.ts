@@ -2,9 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { runJob } from '../../../language-server/src/engine/job';
-import type { JobProgress, Method } from '../../../language-server/src/protocol/plan';
-import type { Report } from '../../../language-server/src/protocol/report';
+import { runJob } from '../../../engine/job';
+import type { JobProgress, Method } from '../../../protocol/plan';
+import type { Report } from '../../../protocol/report';
 import { layerPlans, storiesPlan } from './planFixture';
 import { llama, skipNotTrained } from './sharedFixtures';
 

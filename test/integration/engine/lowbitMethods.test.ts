@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runJob } from '../../../language-server/src/engine/job';
-import type { Method } from '../../../language-server/src/protocol/plan';
-import type { Report } from '../../../language-server/src/protocol/report';
+import { runJob } from '../../../engine/job';
+import type { Method } from '../../../protocol/plan';
+import type { Report } from '../../../protocol/report';
 import { layerPlans, storiesPlan } from './planFixture';
 
 const LAYERS = ['layers.0.w1', 'layers.0.w2', 'output'];

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { prepareActivationAware } from '../../../language-server/src/engine/quantize/activationAware';
-import type { OnnxModel } from '../../../language-server/src/engine/onnx/model';
-import type { InputStatistics } from '../../../language-server/src/engine/calibrate/inputStatistics';
-import { METHOD_INFO } from '../../../language-server/src/recipe/schema';
-import type { Method } from '../../../language-server/src/protocol/plan';
+import { prepareActivationAware } from '../../../engine/quantize/activationAware';
+import type { OnnxModel } from '../../../engine/onnx/model';
+import type { InputStatistics } from '../../../engine/calibrate/inputStatistics';
+import { METHOD_INFO } from '../../../recipe/schema';
+import type { Method } from '../../../protocol/plan';
 import { PREPARE_STEP } from '../../fixtures/prepareStepSettings';
 import { calibratedStories } from './activationAwareFixture';
 import { layerPlans } from './planFixture';

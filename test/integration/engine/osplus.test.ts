@@ -1,13 +1,13 @@
 /** OS+ end to end on the real stories260K: shift + threshold-searched scale (s ≥ 1), exact fold, activation QDQ. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { prepareActivationAware } from '../../../language-server/src/engine/quantize/activationAware';
-import { quadraticForm } from '../../../language-server/src/engine/quantize/groupLoss';
-import { osplusGroupSearch } from '../../../language-server/src/engine/quantize/osplus';
-import { runJob } from '../../../language-server/src/engine/job';
-import { scaleGroups } from '../../../language-server/src/engine/transforms';
-import type { OnnxModel } from '../../../language-server/src/engine/onnx/model';
-import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
+import { prepareActivationAware } from '../../../engine/quantize/activationAware';
+import { quadraticForm } from '../../../engine/quantize/groupLoss';
+import { osplusGroupSearch } from '../../../engine/quantize/osplus';
+import { runJob } from '../../../engine/job';
+import { scaleGroups } from '../../../engine/transforms';
+import type { OnnxModel } from '../../../engine/onnx/model';
+import type { InputStatistics } from '../../../engine/calibrate/calibrate';
 import { calibratedStories, plansOf, sumErr } from './activationAwareFixture';
 import { relErr, runModel, tokens } from './exportFixtures';
 import { storiesPlan } from './planFixture';

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExportFormat, JobPlan, LayerPlan, Method } from '../../../language-server/src/protocol/plan';
+import type { ExportFormat, JobPlan, LayerPlan, Method } from '../../../protocol/plan';
 import { llama, STORIES_LAYERS } from './sharedFixtures';
 
 export { STORIES_LAYERS };

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSensitivity, type SensitivityUpdate } from '../../../language-server/src/engine/sensitivity';
+import { runSensitivity, type SensitivityUpdate } from '../../../engine/sensitivity';
 import { layerPlans, storiesPlan } from './planFixture';
 import { skipNoShared } from './sharedFixtures';
 

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
-import { prepareActivationAware } from '../../../language-server/src/engine/quantize/activationAware';
-import { runJob } from '../../../language-server/src/engine/job';
-import { insertActivationQdq, scaleGroups, symmetricActivationQuant } from '../../../language-server/src/engine/transforms';
-import type { OnnxModel } from '../../../language-server/src/engine/onnx/model';
-import type { InputStatistics } from '../../../language-server/src/engine/calibrate/calibrate';
+import { prepareActivationAware } from '../../../engine/quantize/activationAware';
+import { runJob } from '../../../engine/job';
+import { insertActivationQdq, scaleGroups, symmetricActivationQuant } from '../../../engine/transforms';
+import type { OnnxModel } from '../../../engine/onnx/model';
+import type { InputStatistics } from '../../../engine/calibrate/calibrate';
 import { calibratedStories, plansOf } from './activationAwareFixture';
 import { relErr, runModel, tokens } from './exportFixtures';
 import { storiesPlan } from './planFixture';

@@ -1,10 +1,10 @@
 /** Exact scale / shift folding (AWQ, SmoothQuant, OS+) on the real stories260K in onnxruntime-node. */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { loadModel, type OnnxModel } from '../../../language-server/src/engine/onnx';
-import { EditState } from '../../../language-server/src/engine/transforms/editState';
-import { foldInputScales, foldInputTransforms, scaleGroups } from '../../../language-server/src/engine/transforms';
-import { exportModel } from '../../../language-server/src/engine/export';
+import { loadModel, type OnnxModel } from '../../../engine/onnx';
+import { EditState } from '../../../engine/transforms/editState';
+import { foldInputScales, foldInputTransforms, scaleGroups } from '../../../engine/transforms';
+import { exportModel } from '../../../engine/export';
 import { relErr, rtn, runModel, tokens } from './exportFixtures';
 import { skipNoShared, stories } from './sharedFixtures';
 import { lcg } from '../../fixtures/lcg';

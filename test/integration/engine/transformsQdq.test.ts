@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { tokenStream } from '../../../language-server/src/engine/data/text';
-import { loadModel, type OnnxModel } from '../../../language-server/src/engine/onnx';
-import { foldInputScales, insertActivationQdq, scaleGroups, symmetricActivationQuant, type ActivationQuant } from '../../../language-server/src/engine/transforms';
-import { EditState } from '../../../language-server/src/engine/transforms/editState';
+import { tokenStream } from '../../../engine/data/text';
+import { loadModel, type OnnxModel } from '../../../engine/onnx';
+import { foldInputScales, insertActivationQdq, scaleGroups, symmetricActivationQuant, type ActivationQuant } from '../../../engine/transforms';
+import { EditState } from '../../../engine/transforms/editState';
 import { relErr, runModel } from './exportFixtures';
 import { skipNoShared, stories } from './sharedFixtures';
 

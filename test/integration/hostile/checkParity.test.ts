@@ -9,10 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRecipePlan } from '../../../language-server/src/recipe/load';
+import { loadRecipePlan } from '../../../recipe/load';
 import { modelHost } from '../../../language-server/src/services/modelSource';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { writeModelStreaming } from '../../../language-server/src/engine/export/writeStreaming';
+import { loadModel } from '../../../engine/onnx/model';
+import { writeModelStreaming } from '../../../engine/export/writeStreaming';
 import { runCli } from '../cli/cliHarness';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 

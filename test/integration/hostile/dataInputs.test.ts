@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runJob } from '../../../language-server/src/engine/job';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { encodeModel } from '../../../language-server/src/engine/onnx/onnxProto';
+import { runJob } from '../../../engine/job';
+import { loadModel } from '../../../engine/onnx/model';
+import { encodeModel } from '../../../engine/onnx/onnxProto';
 import { layerPlans, storiesPlan } from '../engine/planFixture';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 

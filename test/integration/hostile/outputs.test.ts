@@ -10,12 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, renameSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { runJob } from '../../../language-server/src/engine/job';
-import { preflight } from '../../../language-server/src/engine/jobPreflight';
-import { lockOutput } from '../../../language-server/src/engine/outputLock';
-import { lockPathFor } from '../../../language-server/src/recipe/jobPaths';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { writeModelStreaming } from '../../../language-server/src/engine/export/writeStreaming';
+import { runJob } from '../../../engine/job';
+import { preflight } from '../../../engine/jobPreflight';
+import { lockOutput } from '../../../engine/outputLock';
+import { lockPathFor } from '../../../recipe/jobPaths';
+import { loadModel } from '../../../engine/onnx/model';
+import { writeModelStreaming } from '../../../engine/export/writeStreaming';
 import { layerPlans, storiesPlan } from '../engine/planFixture';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
 

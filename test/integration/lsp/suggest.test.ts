@@ -12,7 +12,7 @@ import * as rpc from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { startSession, storiesModel, storiesRecipe } from './lspClient';
 import type { LspSession } from './lspClient';
-import { readRecipe } from '../../../language-server/src/recipe/checkRecipe';
+import { readRecipe } from '../../../recipe/checkRecipe';
 
 const skip = !fs.existsSync(storiesModel) ? `stories260K not found at ${storiesModel} (needs ../shared)` : false;
 

@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodePng, renderTextLine, type DejaVuFace } from '../../../language-server/src/engine/data/imagesRender';
-import type { RgbaImage } from '../../../language-server/src/engine/data/images';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
-import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
-import type { Report } from '../../../language-server/src/protocol/report';
+import { encodePng, renderTextLine, type DejaVuFace } from '../../../engine/data/imagesRender';
+import type { RgbaImage } from '../../../engine/data/images';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
+import { nativeKernelsAvailable } from '../../../engine/quantize/native';
+import type { Report } from '../../../protocol/report';
 
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';
 const CLI = join(__dirname, '../../../bin/lowbit.js');

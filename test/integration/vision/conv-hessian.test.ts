@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { calibrate, statisticsKey, type CalibratedLayer } from '../../../language-server/src/engine/calibrate/calibrate';
-import { calibrationFeeds } from '../../../language-server/src/engine/calibrate/calibrationData';
+import { loadModel } from '../../../engine/onnx/model';
+import { calibrate, statisticsKey, type CalibratedLayer } from '../../../engine/calibrate/calibrate';
+import { calibrationFeeds } from '../../../engine/calibrate/calibrationData';
 import { writeImageNpz } from './npzFixture';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
-import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
+import { nativeKernelsAvailable } from '../../../engine/quantize/native';
 
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';
 

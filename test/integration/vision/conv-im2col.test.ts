@@ -4,11 +4,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { renderTextPage } from '../../../language-server/src/engine/data/imagesRender';
-import { preprocessImage } from '../../../language-server/src/engine/data/images';
-import { im2colChunks, convGeometryFromAttributes, convOutputSize } from '../../../language-server/src/engine/tasks/im2col';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
+import { loadModel } from '../../../engine/onnx/model';
+import { renderTextPage } from '../../../engine/data/imagesRender';
+import { preprocessImage } from '../../../engine/data/images';
+import { im2colChunks, convGeometryFromAttributes, convOutputSize } from '../../../engine/tasks/im2col';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
 
 describe('im2col against onnxruntime Conv (PP-OCRv4 det)', () => {
   test('rows · Wᵀ + b equals the Conv output for several layer kinds', async () => {

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { exportModel } from '../../../language-server/src/engine/export/exportModel';
-import { renderTextPage, encodePng } from '../../../language-server/src/engine/data/imagesRender';
-import { evaluateImages } from '../../../language-server/src/engine/tasks/evaluateImages';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
+import { loadModel } from '../../../engine/onnx/model';
+import { exportModel } from '../../../engine/export/exportModel';
+import { renderTextPage, encodePng } from '../../../engine/data/imagesRender';
+import { evaluateImages } from '../../../engine/tasks/evaluateImages';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
 import { rtnRows } from './rtnReference';
 
 describe('PP-OCRv4 detection: FP vs per-channel RTN (fake-quant export)', () => {

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { exportModel } from '../../../language-server/src/engine/export/exportModel';
-import { renderTextPage, encodePng } from '../../../language-server/src/engine/data/imagesRender';
-import { evaluateImages } from '../../../language-server/src/engine/tasks/evaluateImages';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
-import { readRecipe } from '../../../language-server/src/recipe/checkRecipe';
-import { resolvePlan } from '../../../language-server/src/recipe/resolvePlan';
+import { loadModel } from '../../../engine/onnx/model';
+import { exportModel } from '../../../engine/export/exportModel';
+import { renderTextPage, encodePng } from '../../../engine/data/imagesRender';
+import { evaluateImages } from '../../../engine/tasks/evaluateImages';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
+import { readRecipe } from '../../../recipe/checkRecipe';
+import { resolvePlan } from '../../../recipe/resolvePlan';
 import { rtn } from '../engine/exportFixtures';
 
 describe('PP-OCRv4 detection stored as QDQ (int8 auto, int4 blocked)', () => {

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CALIB_LINES, EVAL_LINES } from '../../../examples/ocr/generate';
-import { renderTextLine, DEJAVU_FACES } from '../../../language-server/src/engine/data/imagesRender';
-import { loadImage, listImages } from '../../../language-server/src/engine/data/images';
+import { renderTextLine, DEJAVU_FACES } from '../../../engine/data/imagesRender';
+import { loadImage, listImages } from '../../../engine/data/images';
 
 const dir = resolve(__dirname, '../../../examples/ocr');
 

@@ -1,11 +1,11 @@
 // Test fixture: seeded image-like tensors written as .npz with the engine's own zip/npy writers.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seededRandom } from '../../../language-server/src/engine/calibrate/calibrationData';
-import { encodeNpy } from '../../../language-server/src/engine/data/npy';
-import { writeZip } from '../../../language-server/src/engine/data/npyArchive';
-import { preprocessImage } from '../../../language-server/src/engine/data/images';
-import { renderTextPage } from '../../../language-server/src/engine/data/imagesRender';
+import { seededRandom } from '../../../engine/calibrate/calibrationData';
+import { encodeNpy } from '../../../engine/data/npy';
+import { writeZip } from '../../../engine/data/npyArchive';
+import { preprocessImage } from '../../../engine/data/images';
+import { renderTextPage } from '../../../engine/data/imagesRender';
 
 /** Writes x: [n, 3, h, w] (the det model needs h, w multiples of 32) seeded uniform [-1, 1) as an .npz; returns its path and data. */
 export function writeImageNpz(dir: string, n: number, h: number, w: number, seed = 7): { path: string; data: Float32Array; dims: number[] } {

@@ -6,16 +6,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadRecipePlan } from '../../../language-server/src/recipe/load';
+import { loadRecipePlan } from '../../../recipe/load';
 import { modelHost } from '../../../language-server/src/services/modelSource';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { calibrate } from '../../../language-server/src/engine/calibrate/calibrate';
-import { quantizeLayers } from '../../../language-server/src/engine/quantize/quantizeLayers';
-import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
-import { exportAndWrite } from '../../../language-server/src/engine/exportStep';
-import { planLayers, statisticsView } from '../../../language-server/src/engine/job';
-import { imageCalibrationFeeds } from '../../../language-server/src/engine/data/imagesFeeds';
-import { evaluateOcr } from '../../../language-server/src/engine/tasks/ocr';
+import { loadModel } from '../../../engine/onnx/model';
+import { calibrate } from '../../../engine/calibrate/calibrate';
+import { quantizeLayers } from '../../../engine/quantize/quantizeLayers';
+import { nativeKernelsAvailable } from '../../../engine/quantize/native';
+import { exportAndWrite } from '../../../engine/exportStep';
+import { planLayers, statisticsView } from '../../../engine/job';
+import { imageCalibrationFeeds } from '../../../engine/data/imagesFeeds';
+import { evaluateOcr } from '../../../engine/tasks/ocr';
 
 const root = resolve(__dirname, '../../..');
 // Calibration and GPTQ need the native kernels; where they do not load, the test says so and skips

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli } from '../cli/cliHarness';
-import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
+import { nativeKernelsAvailable } from '../../../engine/quantize/native';
 
 const root = resolve(__dirname, '../../..');
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';

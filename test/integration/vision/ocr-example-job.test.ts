@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadRecipePlan } from '../../../language-server/src/recipe/load';
+import { loadRecipePlan } from '../../../recipe/load';
 import { modelHost } from '../../../language-server/src/services/modelSource';
-import { runJob } from '../../../language-server/src/engine/job';
-import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
-import { summaryTable } from '../../../language-server/src/engine/report/formatTables';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
+import { runJob } from '../../../engine/job';
+import { nativeKernelsAvailable } from '../../../engine/quantize/native';
+import { summaryTable } from '../../../engine/report/formatTables';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
 
 const root = resolve(__dirname, '../../..');
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';

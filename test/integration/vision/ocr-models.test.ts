@@ -5,11 +5,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { renderTextLine, renderTextPage, encodePng, DEJAVU_FACES } from '../../../language-server/src/engine/data/imagesRender';
-import { preprocessImage } from '../../../language-server/src/engine/data/images';
-import { recognizeLines, runImage, evaluateOcr } from '../../../language-server/src/engine/tasks/ocr';
-import { loadCharset, paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
-import { characterErrorRate } from '../../../language-server/src/engine/tasks/cer';
+import { renderTextLine, renderTextPage, encodePng, DEJAVU_FACES } from '../../../engine/data/imagesRender';
+import { preprocessImage } from '../../../engine/data/images';
+import { recognizeLines, runImage, evaluateOcr } from '../../../engine/tasks/ocr';
+import { loadCharset, paddleOcrAsset } from '../../../engine/tasks/ctc';
+import { characterErrorRate } from '../../../engine/tasks/cer';
 
 const LINES = ['Hello World 2024', 'The quick brown fox', 'jumps over the lazy dog', 'Invoice No. 48213', 'Total: $129.95', 'Meeting at 10:30 AM'];
 

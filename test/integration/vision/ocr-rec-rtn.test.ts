@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { exportModel } from '../../../language-server/src/engine/export/exportModel';
-import { evaluateImages } from '../../../language-server/src/engine/tasks/evaluateImages';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
-import { PADDLE_REC_INPUT } from '../../../language-server/src/engine/data/images';
+import { loadModel } from '../../../engine/onnx/model';
+import { exportModel } from '../../../engine/export/exportModel';
+import { evaluateImages } from '../../../engine/tasks/evaluateImages';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
+import { PADDLE_REC_INPUT } from '../../../engine/data/images';
 import { rtnRows } from './rtnReference';
 
 const evalDir = resolve(__dirname, '../../../examples/ocr/eval');

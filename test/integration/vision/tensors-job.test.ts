@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadRecipePlan } from '../../../language-server/src/recipe/load';
+import { loadRecipePlan } from '../../../recipe/load';
 import { modelHost } from '../../../language-server/src/services/modelSource';
-import { runJob } from '../../../language-server/src/engine/job';
-import { paddleOcrAsset } from '../../../language-server/src/engine/tasks/ctc';
-import { nativeKernelsAvailable } from '../../../language-server/src/engine/quantize/native';
-import { summaryTable } from '../../../language-server/src/engine/report/formatTables';
+import { runJob } from '../../../engine/job';
+import { paddleOcrAsset } from '../../../engine/tasks/ctc';
+import { nativeKernelsAvailable } from '../../../engine/quantize/native';
+import { summaryTable } from '../../../engine/report/formatTables';
 import { writePageNpz } from './npzFixture';
 
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from './panelHarness';
 import { paretoView, pointRules } from '../../../extension/src/panels/paretoView';
-import type { SuggestResult } from '../../../language-server/src/protocol/budget';
+import type { SuggestResult } from '../../../protocol/budget';
 
 let h: Harness;
 before(async () => { h = await startHarness(); });

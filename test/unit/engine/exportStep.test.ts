@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportAndWrite } from '../../../language-server/src/engine/exportStep';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
-import { encodeModel } from '../../../language-server/src/engine/onnx/onnxProto';
-import type { QuantizedLayer } from '../../../language-server/src/engine/quantize/quantizeLayers';
+import { exportAndWrite } from '../../../engine/exportStep';
+import { loadModel } from '../../../engine/onnx/model';
+import { encodeModel } from '../../../engine/onnx/onnxProto';
+import type { QuantizedLayer } from '../../../engine/quantize/quantizeLayers';
 import { assertClose, model, reference, runFile, W1, writeExternalInput } from './export/streamingFixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-step-'));

@@ -1,6 +1,6 @@
 /** Shared test fixtures: a stories260K-shaped synthetic layer list and `|` cursor markers. */
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { LayerInfo } from '../../../language-server/src/protocol/model';
+import type { LayerInfo } from '../../../protocol/model';
 import { analyze } from '../../../language-server/src/services/analysis';
 import type { RecipeAnalysis } from '../../../language-server/src/services/analysis';
 

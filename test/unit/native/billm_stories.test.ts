@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { billm, decodeBillm, flrq, pbllm } from '../../../native/ts/binaryLowRank';
-import { loadModel } from '../../../language-server/src/engine/onnx/model';
+import { loadModel } from '../../../engine/onnx/model';
 import { centeredLcg } from '../../fixtures/lcg';
 
 const shared = resolve(__dirname, '../../..', '..', 'shared');

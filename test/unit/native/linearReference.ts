@@ -2,7 +2,7 @@
  * Float64 TypeScript references for the linear-method kernels, written from docs/algorithms.md §1–2
  * (gptq quant.py find_params / quantize, gptq.py without the lazy-update optimisation).
  */
-import { seededRandom } from '../../../language-server/src/engine/calibrate/calibrationData';
+import { seededRandom } from '../../../engine/calibrate/calibrationData';
 
 /** Half-to-even rounding (torch.round). */
 export function roundHalfEven(x: number): number {

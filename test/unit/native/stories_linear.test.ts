@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { gptq, rtn, relativeError, Hessian } from '../../../native/ts/index';
-import { loadModel } from '../../../language-server/src/engine/onnx';
+import { loadModel } from '../../../engine/onnx';
 import { correlatedX } from './linearReference';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');

@@ -1,5 +1,5 @@
 /** Rank allocation panel: per-layer low-rank rank, storage overhead and error before/after. */
-import type { Report, LayerReport } from '../../../language-server/src/protocol/report';
+import type { Report, LayerReport } from '../../../protocol/report';
 import { registerToolkit, badge } from '../ui/toolkit';
 import { post, loadState, saveState } from '../ui/vscodeApi';
 import { startPanel } from '../ui/panel';

@@ -2,7 +2,7 @@
  * Report panel: FP vs compressed metrics, per-layer error chart and sortable table, and a
  * side-by-side comparison with another run from the report history.
  */
-import type { Report, LayerReport } from '../../../language-server/src/protocol/report';
+import type { Report, LayerReport } from '../../../protocol/report';
 import type { HistoryEntry } from '../protocol';
 import { registerToolkit, dropdown, badge } from '../ui/toolkit';
 import { post, loadState, saveState } from '../ui/vscodeApi';

@@ -1,5 +1,5 @@
 /** Hessian saliency panel: heatmap of `binarization.saliency`, column profile, salient columns. */
-import type { Report, LayerReport } from '../../../language-server/src/protocol/report';
+import type { Report, LayerReport } from '../../../protocol/report';
 import { registerToolkit, dropdown, badge, button } from '../ui/toolkit';
 import { post, loadState, saveState } from '../ui/vscodeApi';
 import { startPanel } from '../ui/panel';

@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { relativeError } from '../../../../native/ts/index';
-import { calibrate } from '../../../../language-server/src/engine/calibrate/calibrate';
-import { calibrationFeeds } from '../../../../language-server/src/engine/calibrate/calibrationData';
-import { openSession } from '../../../../language-server/src/engine/evaluate/ortSession';
-import { planLayers } from '../../../../language-server/src/engine/job';
-import { loadModel } from '../../../../language-server/src/engine/onnx/model';
+import { calibrate } from '../../../../engine/calibrate/calibrate';
+import { calibrationFeeds } from '../../../../engine/calibrate/calibrationData';
+import { openSession } from '../../../../engine/evaluate/ortSession';
+import { planLayers } from '../../../../engine/job';
+import { loadModel } from '../../../../engine/onnx/model';
 import { layerPlans, storiesPlan } from '../planFixture';
 import { skipNoShared } from '../sharedFixtures';
 

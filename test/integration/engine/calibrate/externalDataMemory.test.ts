@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as ort from 'onnxruntime-node';
-import { calibrate } from '../../../../language-server/src/engine/calibrate/calibrate';
-import { loadModel } from '../../../../language-server/src/engine/onnx/model';
-import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT } from '../../../../language-server/src/engine/onnx/tensor';
+import { calibrate } from '../../../../engine/calibrate/calibrate';
+import { loadModel } from '../../../../engine/onnx/model';
+import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto } from '../../../../engine/onnx/onnxProto';
+import { DT } from '../../../../engine/onnx/tensor';
 import { externalFloatTensor } from '../../../unit/engine/onnx/tinyModels';
 
 const IN = 256, OUT = 131072, LAYERS = 3; // 3 × 256 × 131072 float32 = 384 MiB

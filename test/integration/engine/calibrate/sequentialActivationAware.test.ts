@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { calibrate, type Feeds, type InputStatistics } from '../../../../language-server/src/engine/calibrate/calibrate';
-import { calibrationFeeds } from '../../../../language-server/src/engine/calibrate/calibrationData';
-import { activationAwarePrepare, quantizeSequential, type BlockPrepare } from '../../../../language-server/src/engine/calibrate/sequential';
-import { fakeQuantBytes } from '../../../../language-server/src/engine/exportStep';
-import { CALIBRATED_OPS, planLayers } from '../../../../language-server/src/engine/job';
-import { loadModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
-import { foldInputTransforms, scaleGroups } from '../../../../language-server/src/engine/transforms';
-import type { LayerPlan } from '../../../../language-server/src/protocol/plan';
+import { calibrate, type Feeds, type InputStatistics } from '../../../../engine/calibrate/calibrate';
+import { calibrationFeeds } from '../../../../engine/calibrate/calibrationData';
+import { activationAwarePrepare, quantizeSequential, type BlockPrepare } from '../../../../engine/calibrate/sequential';
+import { fakeQuantBytes } from '../../../../engine/exportStep';
+import { CALIBRATED_OPS, planLayers } from '../../../../engine/job';
+import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
+import { foldInputTransforms, scaleGroups } from '../../../../engine/transforms';
+import type { LayerPlan } from '../../../../protocol/plan';
 import { plansOf } from '../activationAwareFixture';
 import { relErr, runModel, tokens } from '../exportFixtures';
 import { storiesPlan } from '../planFixture';

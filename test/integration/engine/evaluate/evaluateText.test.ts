@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { textWindows } from '../../../../language-server/src/engine/data/text';
-import { evaluateText } from '../../../../language-server/src/engine/evaluate/evaluateText';
+import { textWindows } from '../../../../engine/data/text';
+import { evaluateText } from '../../../../engine/evaluate/evaluateText';
 import { skipNoShared, stories } from '../sharedFixtures';
 
 describe('evaluateText on stories260K', { skip: skipNoShared }, () => {

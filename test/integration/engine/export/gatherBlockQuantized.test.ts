@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { exportModel } from '../../../../language-server/src/engine/export/exportModel';
-import { parseModel } from '../../../../language-server/src/engine/onnx/model';
-import { encodeModel } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { halfToFloat, floatToHalf } from '../../../../language-server/src/engine/onnx/tensor';
+import { exportModel } from '../../../../engine/export/exportModel';
+import { parseModel } from '../../../../engine/onnx/model';
+import { encodeModel } from '../../../../engine/onnx/onnxProto';
+import { halfToFloat, floatToHalf } from '../../../../engine/onnx/tensor';
 import { DT, GraphBuilder } from '../../../fixtures/llm/graphBuilder';
 import { lcg } from '../../../fixtures/lcg';
 

@@ -4,12 +4,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import type { AttributeProto, ModelProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
-import { parseModel } from '../../../../language-server/src/engine/onnx/model';
-import { exportModel } from '../../../../language-server/src/engine/export/exportModel';
-import { readRecipe } from '../../../../language-server/src/recipe/checkRecipe';
-import { resolvePlan } from '../../../../language-server/src/recipe/resolvePlan';
+import type { AttributeProto, ModelProto } from '../../../../engine/onnx/onnxProto';
+import { DT, makeFloatTensor } from '../../../../engine/onnx/tensor';
+import { parseModel } from '../../../../engine/onnx/model';
+import { exportModel } from '../../../../engine/export/exportModel';
+import { readRecipe } from '../../../../recipe/checkRecipe';
+import { resolvePlan } from '../../../../recipe/resolvePlan';
 import { encode, node, randn, vi } from '../../../unit/engine/onnx/tinyModels';
 import { rtn, relErr } from '../exportFixtures';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { solveKnapsack, type KnapsackItem } from '../../../../language-server/src/engine/budget/knapsack';
+import { solveKnapsack, type KnapsackItem } from '../../../../engine/budget/knapsack';
 import { lcg } from '../../../fixtures/lcg';
 
 /** Every combination, for the reference optimum. */

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { choiceRules, familyOf, rulesYaml } from '../../../../language-server/src/engine/budget/rules';
-import { spearman } from '../../../../language-server/src/engine/budget/rankCorrelation';
-import type { Candidate } from '../../../../language-server/src/recipe/budgetCandidates';
-import { compilePattern } from '../../../../language-server/src/recipe/match';
+import { choiceRules, familyOf, rulesYaml } from '../../../../engine/budget/rules';
+import { spearman } from '../../../../engine/budget/rankCorrelation';
+import type { Candidate } from '../../../../recipe/budgetCandidates';
+import { compilePattern } from '../../../../recipe/match';
 
 const c2: Candidate = { method: 'gptq', bits: 2, groupSize: 32 };
 const c4: Candidate = { method: 'gptq', bits: 4, groupSize: -1 };

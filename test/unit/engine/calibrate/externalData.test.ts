@@ -9,12 +9,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { calibrate, type CalibratedLayer } from '../../../../language-server/src/engine/calibrate/calibrate';
-import { openSession } from '../../../../language-server/src/engine/evaluate/ortSession';
-import { fakeQuantBytes } from '../../../../language-server/src/engine/exportStep';
-import { loadModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
-import { decodeModel, encodeModel } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { externalInfo } from '../../../../language-server/src/engine/onnx/tensor';
+import { calibrate, type CalibratedLayer } from '../../../../engine/calibrate/calibrate';
+import { openSession } from '../../../../engine/evaluate/ortSession';
+import { fakeQuantBytes } from '../../../../engine/exportStep';
+import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
+import { decodeModel, encodeModel } from '../../../../engine/onnx/onnxProto';
+import { externalInfo } from '../../../../engine/onnx/tensor';
 import { model, W2, writeExternalInput } from '../export/streamingFixtures';
 import { randn } from '../onnx/tinyModels';
 

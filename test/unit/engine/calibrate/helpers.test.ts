@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChannelStats } from '../../../../language-server/src/engine/calibrate/channelStats';
-import { seededRandom } from '../../../../language-server/src/engine/calibrate/calibrationData';
+import { ChannelStats } from '../../../../engine/calibrate/channelStats';
+import { seededRandom } from '../../../../engine/calibrate/calibrationData';
 
 describe('calibration helpers', () => {
   test('ChannelStats streams mean|x|, max|x|, min and max per channel', () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadImage, preprocessImage, targetSize, listImages, PADDLE_REC_INPUT, resizeImage, type RgbaImage } from '../../../../language-server/src/engine/data/images';
-import { renderTextLine, renderTextPage, encodePng } from '../../../../language-server/src/engine/data/imagesRender';
+import { loadImage, preprocessImage, targetSize, listImages, PADDLE_REC_INPUT, resizeImage, type RgbaImage } from '../../../../engine/data/images';
+import { renderTextLine, renderTextPage, encodePng } from '../../../../engine/data/imagesRender';
 
 function solid(w: number, h: number, rgb: [number, number, number]): RgbaImage {
   const data = new Uint8ClampedArray(w * h * 4);

@@ -4,12 +4,12 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { imageCalibrationFeeds, tensorCalibrationFeeds, visionCalibrationFeeds } from '../../../../language-server/src/engine/data/imagesFeeds';
-import { renderTextLine, encodePng } from '../../../../language-server/src/engine/data/imagesRender';
-import { PADDLE_REC_INPUT } from '../../../../language-server/src/engine/data/images';
-import { encodeNpy } from '../../../../language-server/src/engine/data/npy';
-import { writeZip } from '../../../../language-server/src/engine/data/npyArchive';
-import { paddleOcrAsset } from '../../../../language-server/src/engine/tasks/ctc';
+import { imageCalibrationFeeds, tensorCalibrationFeeds, visionCalibrationFeeds } from '../../../../engine/data/imagesFeeds';
+import { renderTextLine, encodePng } from '../../../../engine/data/imagesRender';
+import { PADDLE_REC_INPUT } from '../../../../engine/data/images';
+import { encodeNpy } from '../../../../engine/data/npy';
+import { writeZip } from '../../../../engine/data/npyArchive';
+import { paddleOcrAsset } from '../../../../engine/tasks/ctc';
 
 describe('feeds', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-feeds-'));

@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { parseNpy, encodeNpy, halfToFloat, readNpy } from '../../../../language-server/src/engine/data/npy';
-import { readNpz, readTensorSource, writeZip, readZipEntries } from '../../../../language-server/src/engine/data/npyArchive';
+import { parseNpy, encodeNpy, halfToFloat, readNpy } from '../../../../engine/data/npy';
+import { readNpz, readTensorSource, writeZip, readZipEntries } from '../../../../engine/data/npyArchive';
 
 /** A hand-built v1 header exactly as numpy 1.x writes it for np.save(np.arange(6, dtype='<f4').reshape(2,3)). */
 function numpyStyle(descr: string, shape: string, payload: Buffer, version = 1): Buffer {

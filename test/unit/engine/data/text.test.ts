@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTokenizer } from '../../../../language-server/src/engine/data/tokenizer';
-import { resolveTextOffsets, textWindows, tokenStream } from '../../../../language-server/src/engine/data/text';
+import { loadTokenizer } from '../../../../engine/data/tokenizer';
+import { resolveTextOffsets, textWindows, tokenStream } from '../../../../engine/data/text';
 import { skipNoShared, stories } from '../../../integration/engine/sharedFixtures';
 
 describe('text data', { skip: skipNoShared }, () => {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgreementMeter, PerplexityMeter, argmax, klDivergence, logSoftmax, percentile } from '../../../../language-server/src/engine/evaluate/tokenMetrics';
+import { AgreementMeter, PerplexityMeter, argmax, klDivergence, logSoftmax, percentile } from '../../../../engine/evaluate/tokenMetrics';
 
 describe('tokenMetrics', () => {
   test('logSoftmax normalizes and is shift invariant', () => {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { exportModel } from '../../../../language-server/src/engine/export/exportModel';
-import { parseModel } from '../../../../language-server/src/engine/onnx/model';
-import { DT, floatToHalf, halfToFloat, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { exportModel } from '../../../../engine/export/exportModel';
+import { parseModel } from '../../../../engine/onnx/model';
+import { DT, floatToHalf, halfToFloat, makeFloatTensor } from '../../../../engine/onnx/tensor';
 import { relErr, rtn } from '../../../integration/engine/exportFixtures';
 import { encode, matmulModel, randn, vi } from '../onnx/tinyModels';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkInterfaceKept } from '../../../../language-server/src/engine/export/interfaceCheck';
-import type { GraphProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT } from '../../../../language-server/src/engine/onnx/tensor';
+import { checkInterfaceKept } from '../../../../engine/export/interfaceCheck';
+import type { GraphProto } from '../../../../engine/onnx/onnxProto';
+import { DT } from '../../../../engine/onnx/tensor';
 import { node, vi } from '../onnx/tinyModels';
 
 function decoder(): GraphProto {

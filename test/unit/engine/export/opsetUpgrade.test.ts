@@ -7,15 +7,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { exportModel } from '../../../../language-server/src/engine/export/exportModel';
-import { GraphEditor, attr, makeNode } from '../../../../language-server/src/engine/export/graphEdit';
-import { currentOpset, opsetUpgradeTable, upgradeOpset } from '../../../../language-server/src/engine/export/opsetUpgrade';
-import { ExportUnsupported } from '../../../../language-server/src/engine/export/pack';
+import { exportModel } from '../../../../engine/export/exportModel';
+import { GraphEditor, attr, makeNode } from '../../../../engine/export/graphEdit';
+import { currentOpset, opsetUpgradeTable, upgradeOpset } from '../../../../engine/export/opsetUpgrade';
+import { ExportUnsupported } from '../../../../engine/export/pack';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, parseModel } from '../../../../language-server/src/engine/onnx';
-import { encodeModel, tensorTypeBytes, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { makeFloatTensor, makeInt64Tensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { loadModel, parseModel } from '../../../../engine/onnx';
+import { encodeModel, tensorTypeBytes, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../engine/onnx/onnxProto';
+import { makeFloatTensor, makeInt64Tensor } from '../../../../engine/onnx/tensor';
 import { relErr, rtn, runModel } from '../../../integration/engine/exportFixtures';
 import { ocrDir } from '../onnx/tinyModels';
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExportUnsupported, normalizeQuant, packMatMulNBitsB, packMatMulNBitsZeros, packNibbles } from '../../../../language-server/src/engine/export/pack';
-import { matMulNBitsBlockSize } from '../../../../language-server/src/engine/export/writers';
+import { ExportUnsupported, normalizeQuant, packMatMulNBitsB, packMatMulNBitsZeros, packNibbles } from '../../../../engine/export/pack';
+import { matMulNBitsBlockSize } from '../../../../engine/export/writers';
 
 describe('MatMulNBits packing (docs/algorithms.md §7)', () => {
   test('4-bit: low nibble first; ragged K padded to the block with the zero point', () => {

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as lowbit from '../../../../native/ts/binaryLowRank';
-import { decodePacked, effectiveGroup, packBinary, packGrid, packPlanes, unpackPlanes } from '../../../../language-server/src/engine/export/packedForm';
-import { ExportUnsupported, normalizeQuant } from '../../../../language-server/src/engine/export/pack';
+import { decodePacked, effectiveGroup, packBinary, packGrid, packPlanes, unpackPlanes } from '../../../../engine/export/packedForm';
+import { ExportUnsupported, normalizeQuant } from '../../../../engine/export/pack';
 import { rtn } from '../../../integration/engine/exportFixtures';
 import { randn } from '../onnx/tinyModels';
 

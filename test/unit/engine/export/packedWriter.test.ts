@@ -6,12 +6,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { exportModel } from '../../../../language-server/src/engine/export/exportModel';
-import type { LayerResult } from '../../../../language-server/src/engine/export/types';
-import { attr } from '../../../../language-server/src/engine/export/graphEdit';
-import { parseModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
-import type { AttributeProto, ModelProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, floatToHalf, halfToFloat, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { exportModel } from '../../../../engine/export/exportModel';
+import type { LayerResult } from '../../../../engine/export/types';
+import { attr } from '../../../../engine/export/graphEdit';
+import { parseModel, type OnnxModel } from '../../../../engine/onnx/model';
+import type { AttributeProto, ModelProto } from '../../../../engine/onnx/onnxProto';
+import { DT, floatToHalf, halfToFloat, makeFloatTensor } from '../../../../engine/onnx/tensor';
 import * as lowbit from '../../../../native/ts/binaryLowRank';
 import { rtn } from '../../../integration/engine/exportFixtures';
 import { encode, matmulModel, node, randn, vi } from '../onnx/tinyModels';

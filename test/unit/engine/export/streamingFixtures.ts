@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
-import { encodeModel, type ModelProto, type TensorProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
+import { encodeModel, type ModelProto, type TensorProto } from '../../../../engine/onnx/onnxProto';
+import { DT, makeFloatTensor } from '../../../../engine/onnx/tensor';
 import { externalFloatTensor, node, randn, vi } from '../onnx/tinyModels';
 
 export const W1 = randn(64 * 32, 3), W2 = randn(32 * 16, 4), B = randn(16, 5);

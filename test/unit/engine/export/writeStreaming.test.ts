@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportModelProto } from '../../../../language-server/src/engine/export/exportModel';
-import { DEFAULT_EXTERNAL_THRESHOLD, externalDataPath, writeModelStreaming } from '../../../../language-server/src/engine/export/writeStreaming';
-import { loadModel } from '../../../../language-server/src/engine/onnx/model';
-import { decodeModel, encodeModel, type TensorProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { exportModelProto } from '../../../../engine/export/exportModel';
+import { DEFAULT_EXTERNAL_THRESHOLD, externalDataPath, writeModelStreaming } from '../../../../engine/export/writeStreaming';
+import { loadModel } from '../../../../engine/onnx/model';
+import { decodeModel, encodeModel, type TensorProto } from '../../../../engine/onnx/onnxProto';
+import { DT, makeFloatTensor, makeTensor } from '../../../../engine/onnx/tensor';
 import { assertClose, model, reference, runFile, W1, W2, writeExternalInput } from './streamingFixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-stream-'));

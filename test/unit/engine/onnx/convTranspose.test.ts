@@ -3,9 +3,9 @@
 // against an index formula written independently in the fixture.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModel } from '../../../../language-server/src/engine/onnx/model';
-import { convTransposeLayout, convTransposeToMatrix, matrixToConvTranspose } from '../../../../language-server/src/engine/onnx/layers';
-import { makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { parseModel } from '../../../../engine/onnx/model';
+import { convTransposeLayout, convTransposeToMatrix, matrixToConvTranspose } from '../../../../engine/onnx/layers';
+import { makeFloatTensor } from '../../../../engine/onnx/tensor';
 import { convTransposeModel, matrixToStored, SPECS, weights } from './convTransposeModel';
 import { encode, randn } from './tinyModels';
 

@@ -4,8 +4,8 @@
  * `up2.weight` [16, 3, 2, 3] (group 2, stride [1, 2], pads, output_padding, bias). Plus a float64
  * ConvTranspose written from the ONNX spec, and the matrix view written with explicit indices.
  */
-import type { AttributeProto, ModelProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import type { AttributeProto, ModelProto } from '../../../../engine/onnx/onnxProto';
+import { DT, makeFloatTensor } from '../../../../engine/onnx/tensor';
 import { node, randn, vi } from './tinyModels';
 
 /** Geometry of one 2-D ConvTranspose (ONNX attribute meanings). */

@@ -4,12 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { openSession } from '../../../../language-server/src/engine/evaluate/ortSession';
-import { loadModel } from '../../../../language-server/src/engine/onnx/model';
-import { ModelCache, inspectModel } from '../../../../language-server/src/engine/onnx/inspect';
-import { decodeModel, encodeModel } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { OnnxFormatError, Writer } from '../../../../language-server/src/engine/onnx/protobuf';
-import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { openSession } from '../../../../engine/evaluate/ortSession';
+import { loadModel } from '../../../../engine/onnx/model';
+import { ModelCache, inspectModel } from '../../../../engine/onnx/inspect';
+import { decodeModel, encodeModel } from '../../../../engine/onnx/onnxProto';
+import { OnnxFormatError, Writer } from '../../../../engine/onnx/protobuf';
+import { DT, makeFloatTensor, makeTensor } from '../../../../engine/onnx/tensor';
 import { encode, externalFloatTensor, matmulModel, randn, skipNoStories, storiesModel } from './tinyModels';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-onnx-'));

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyReadableNames, isOpaqueWeightName, nodeScope, scopeName } from '../../../../language-server/src/engine/onnx/layerNames';
-import { loadModel } from '../../../../language-server/src/engine/onnx';
+import { applyReadableNames, isOpaqueWeightName, nodeScope, scopeName } from '../../../../engine/onnx/layerNames';
+import { loadModel } from '../../../../engine/onnx';
 import { buildBertEncoder, buildModelBuilderDecoder, buildOptimumDecoder } from '../../../fixtures/llm';
-import { matchLayers } from '../../../../language-server/src/recipe/match';
+import { matchLayers } from '../../../../recipe/match';
 import { skipNoStories, storiesModel } from './tinyModels';
 
 describe('readable layer names', () => {

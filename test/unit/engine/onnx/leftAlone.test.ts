@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AttributeProto, GraphProto, ModelProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
-import { parseModel } from '../../../../language-server/src/engine/onnx/model';
-import { leftAloneTensors } from '../../../../language-server/src/engine/onnx/leftAlone';
+import type { AttributeProto, GraphProto, ModelProto } from '../../../../engine/onnx/onnxProto';
+import { DT, makeFloatTensor, makeTensor } from '../../../../engine/onnx/tensor';
+import { parseModel } from '../../../../engine/onnx/model';
+import { leftAloneTensors } from '../../../../engine/onnx/leftAlone';
 import { encode, node, randn, vi } from './tinyModels';
 
 const graphAttr = (name: string, g: GraphProto): AttributeProto => ({ name, type: 5, g, ints: [], floats: [], strings: [], tensors: [], graphs: [], unknown: [] });

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../../../language-server/src/engine/onnx/model';
-import { OnnxFormatError } from '../../../../language-server/src/engine/onnx/protobuf';
+import { loadModel } from '../../../../engine/onnx/model';
+import { OnnxFormatError } from '../../../../engine/onnx/protobuf';
 import { encode, externalFloatTensor, matmulModel, randn } from './tinyModels';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-mem-'));

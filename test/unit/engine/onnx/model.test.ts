@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, parseModel } from '../../../../language-server/src/engine/onnx/model';
-import { decodeModel, encodeModel } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { tensorToFloat32 } from '../../../../language-server/src/engine/onnx/tensor';
+import { loadModel, parseModel } from '../../../../engine/onnx/model';
+import { decodeModel, encodeModel } from '../../../../engine/onnx/onnxProto';
+import { tensorToFloat32 } from '../../../../engine/onnx/tensor';
 import { ocrDir, randn, skipNoStories, storiesModel } from './tinyModels';
 
 function ids(b: number, s: number): ort.Tensor {

@@ -1,8 +1,8 @@
 /** Small hand-built ONNX models for codec and hostile-input tests. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor, makeTensor } from '../../../../language-server/src/engine/onnx/tensor';
+import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../engine/onnx/onnxProto';
+import { DT, makeFloatTensor, makeTensor } from '../../../../engine/onnx/tensor';
 import { lcg } from '../../../fixtures/lcg';
 
 export const repoRoot = resolve(__dirname, '..', '..', '..', '..');

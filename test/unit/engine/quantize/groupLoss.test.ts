@@ -1,8 +1,8 @@
 /** groupLoss / quadraticForm against float64 references written here (small random weights). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { groupLoss, quadraticForm, scaleColumns } from '../../../../language-server/src/engine/quantize/groupLoss';
-import { nativeKernelsAvailable } from '../../../../language-server/src/engine/quantize/native';
+import { groupLoss, quadraticForm, scaleColumns } from '../../../../engine/quantize/groupLoss';
+import { nativeKernelsAvailable } from '../../../../engine/quantize/native';
 import { rtn } from '../../../../native/ts/index';
 import { lcg } from '../../../fixtures/lcg';
 

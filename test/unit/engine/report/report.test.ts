@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobPlan } from '../../../../language-server/src/protocol/plan';
-import { REPORT_VERSION, type LayerReport } from '../../../../language-server/src/protocol/report';
-import { buildReport, modelBitsPerWeight } from '../../../../language-server/src/engine/report/buildReport';
-import { HISTORY_DIR, writeReport } from '../../../../language-server/src/engine/report/writeReport';
-import { layerTable, summaryTable } from '../../../../language-server/src/engine/report/formatTables';
-import { groupsPerRow, storedBitsPerWeight } from '../../../../language-server/src/engine/quantize/storageBits';
+import type { JobPlan } from '../../../../protocol/plan';
+import { REPORT_VERSION, type LayerReport } from '../../../../protocol/report';
+import { buildReport, modelBitsPerWeight } from '../../../../engine/report/buildReport';
+import { HISTORY_DIR, writeReport } from '../../../../engine/report/writeReport';
+import { layerTable, summaryTable } from '../../../../engine/report/formatTables';
+import { groupsPerRow, storedBitsPerWeight } from '../../../../engine/quantize/storageBits';
 
 function layer(name: string, params: number, bpw: number): LayerReport {
   return { name, op: 'MatMul', shape: [params / 4, 4], params, method: 'rtn', bits: 4, group_size: 32, symmetric: false, rel_error: 0.01, bits_per_weight: bpw, rules: [0] };

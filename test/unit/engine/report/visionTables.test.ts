@@ -1,9 +1,9 @@
 // buildReport carries output agreement; summaryTable prints CER, accuracy and output-agreement rows.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobPlan } from '../../../../language-server/src/protocol/plan';
-import { buildReport } from '../../../../language-server/src/engine/report/buildReport';
-import { summaryTable } from '../../../../language-server/src/engine/report/formatTables';
+import type { JobPlan } from '../../../../protocol/plan';
+import { buildReport } from '../../../../engine/report/buildReport';
+import { summaryTable } from '../../../../engine/report/formatTables';
 
 const image = { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: 'nchw' as const, channels: 'bgr' as const };
 const plan: JobPlan = {

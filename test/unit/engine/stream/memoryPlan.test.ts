@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { writeLlama } from '../../../../bench/llamaModel';
-import type { CalibratedLayer } from '../../../../language-server/src/engine/calibrate/calibrate';
-import { loadModel, type OnnxModel } from '../../../../language-server/src/engine/onnx/model';
-import { planMemory } from '../../../../language-server/src/engine/stream/memoryPlan';
-import type { LayerPlan } from '../../../../language-server/src/protocol/plan';
+import type { CalibratedLayer } from '../../../../engine/calibrate/calibrate';
+import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
+import { planMemory } from '../../../../engine/stream/memoryPlan';
+import type { LayerPlan } from '../../../../protocol/plan';
 
 let dir: string, model: OnnxModel, calibrated: CalibratedLayer[], layers: LayerPlan[];
 before(async () => {

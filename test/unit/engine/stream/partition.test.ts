@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { parseModel } from '../../../../language-server/src/engine/onnx/model';
-import { encodeModel, type ModelProto, type NodeProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { DT, makeFloatTensor } from '../../../../language-server/src/engine/onnx/tensor';
-import { blockModel, blockNodes } from '../../../../language-server/src/engine/stream/blockModel';
-import { constantNodes, partitionGraph } from '../../../../language-server/src/engine/stream/partition';
+import { parseModel } from '../../../../engine/onnx/model';
+import { encodeModel, type ModelProto, type NodeProto } from '../../../../engine/onnx/onnxProto';
+import { DT, makeFloatTensor } from '../../../../engine/onnx/tensor';
+import { blockModel, blockNodes } from '../../../../engine/stream/blockModel';
+import { constantNodes, partitionGraph } from '../../../../engine/stream/partition';
 import { node, randn, vi } from '../onnx/tinyModels';
 
 function graph(nodes: NodeProto[], weights: string[], d = 4): ModelProto {

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { im2colChunks, convOutputSize, addConvActivation, convGeometryFromAttributes, type ConvGeometry } from '../../../../language-server/src/engine/tasks/im2col';
+import { im2colChunks, convOutputSize, addConvActivation, convGeometryFromAttributes, type ConvGeometry } from '../../../../engine/tasks/im2col';
 
 /** Direct float64 grouped 2-D convolution (ONNX Conv semantics, no bias). */
 function convRef(x: Float32Array, [n, c, h, w]: number[], wt: Float64Array, o: number, g: ConvGeometry): Float64Array {

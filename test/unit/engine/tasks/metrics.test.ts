@@ -1,9 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { editDistance, characterErrorRate } from '../../../../language-server/src/engine/tasks/cer';
-import { outputAgreement, AgreementAccumulator, argmax } from '../../../../language-server/src/engine/tasks/agreement';
-import { topK, topKAccuracy } from '../../../../language-server/src/engine/tasks/classify';
-import { ctcGreedyDecode, ctcGreedyDecodeBatch, loadCharset, paddleOcrAsset } from '../../../../language-server/src/engine/tasks/ctc';
+import { editDistance, characterErrorRate } from '../../../../engine/tasks/cer';
+import { outputAgreement, AgreementAccumulator, argmax } from '../../../../engine/tasks/agreement';
+import { topK, topKAccuracy } from '../../../../engine/tasks/classify';
+import { ctcGreedyDecode, ctcGreedyDecodeBatch, loadCharset, paddleOcrAsset } from '../../../../engine/tasks/ctc';
 
 describe('CER', () => {
   test('edit distance basics, over code points', () => {

@@ -1,7 +1,7 @@
 /** Activation quantizer parameters (symmetric absmax, asymmetric min-max). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { asymmetricActivationQuant, symmetricActivationQuant } from '../../../../language-server/src/engine/transforms';
+import { asymmetricActivationQuant, symmetricActivationQuant } from '../../../../engine/transforms';
 
 describe('transforms: activation quantizer parameters', () => {
   test('symmetric: s = absmax / (2^(b−1) − 1), zero point 0, signed', () => {

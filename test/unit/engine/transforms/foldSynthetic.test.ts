@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { makeNode, attr } from '../../../../language-server/src/engine/export/graphEdit';
-import { parseModel, type OnnxModel } from '../../../../language-server/src/engine/onnx';
-import { encodeModel, tensorTypeBytes, type ModelProto, type ValueInfoProto } from '../../../../language-server/src/engine/onnx/onnxProto';
-import { makeFloatTensor, makeInt64Tensor } from '../../../../language-server/src/engine/onnx/tensor';
-import { foldInputTransforms, scaleGroups } from '../../../../language-server/src/engine/transforms';
+import { makeNode, attr } from '../../../../engine/export/graphEdit';
+import { parseModel, type OnnxModel } from '../../../../engine/onnx';
+import { encodeModel, tensorTypeBytes, type ModelProto, type ValueInfoProto } from '../../../../engine/onnx/onnxProto';
+import { makeFloatTensor, makeInt64Tensor } from '../../../../engine/onnx/tensor';
+import { foldInputTransforms, scaleGroups } from '../../../../engine/transforms';
 import { lcg } from '../../../fixtures/lcg';
 
 const r = lcg(42);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { REPORT_VERSION, upgradeReport, type Report } from '../../../../language-server/src/protocol/report';
+import { REPORT_VERSION, upgradeReport, type Report } from '../../../../protocol/report';
 import { checkReport } from '../../../../webview/src/protocol';
 
 const fixture = (n: string): Report => JSON.parse(readFileSync(join(__dirname, '../../../fixtures/reports', `${n}.report.json`), 'utf8'));

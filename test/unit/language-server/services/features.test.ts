@@ -12,10 +12,10 @@ import { formatRecipe } from '../../../../language-server/src/services/formattin
 import { diagnose } from '../../../../language-server/src/services/diagnostics';
 import { ruleForLayer, mixedPrecisionEdit } from '../../../../language-server/src/services/ruleEdits';
 import { layerBytes } from '../../../../language-server/src/services/layerDetails';
-import { readRecipe } from '../../../../language-server/src/recipe/checkRecipe';
-import { resolvePlan } from '../../../../language-server/src/recipe/resolvePlan';
+import { readRecipe } from '../../../../recipe/checkRecipe';
+import { resolvePlan } from '../../../../recipe/resolvePlan';
 import { analysisOf, cursor, storiesLayers, BASE } from '../fixtures';
-import type { Report } from '../../../../language-server/src/protocol/report';
+import type { Report } from '../../../../protocol/report';
 
 const hoverText = (textWithMarker: string, extra?: (a: ReturnType<typeof analysisOf>) => void) => {
   const { text, offset } = cursor(textWithMarker);

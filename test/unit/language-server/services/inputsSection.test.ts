@@ -5,7 +5,7 @@ import { complete } from '../../../../language-server/src/services/completion';
 import { hover } from '../../../../language-server/src/services/hover';
 import { diagnose } from '../../../../language-server/src/services/diagnostics';
 import { analyze } from '../../../../language-server/src/services/analysis';
-import type { ModelSummary } from '../../../../language-server/src/protocol/model';
+import type { ModelSummary } from '../../../../protocol/model';
 import { cursor, storiesLayers, BASE } from '../fixtures';
 
 const INPUTS: ModelSummary['inputs'] = [

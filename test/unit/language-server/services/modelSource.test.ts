@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LayerCache } from '../../../../language-server/src/services/modelSource';
-import type { ModelSummary } from '../../../../language-server/src/protocol/model';
+import type { ModelSummary } from '../../../../protocol/model';
 import { storiesLayers } from '../fixtures';
 
 const storiesModel = path.resolve(__dirname, '..', '..', '..', '..', '..', 'shared', 'models', 'stories260K', 'model.onnx');

@@ -1,0 +1,17 @@
+/**
+ * What calibration accumulates for one layer-input tensor (a leaf types module: calibration produces
+ * it, the quantize kernels read it, and neither imports the other for it).
+ */
+import type { Hessian } from '../../native/ts/index';
+import type { ChannelStats } from './channelStats';
+
+/** Accumulated statistics of one layer-input tensor. */
+export interface InputStatistics {
+  tensor: string;
+  /** Channels (the last dim of the tensor = the layer's `in`). */
+  n: number;
+  hessian: Hessian;
+  stats: ChannelStats;
+  /** Layers that read this tensor. */
+  layers: string[];
+}

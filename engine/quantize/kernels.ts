@@ -1,0 +1,99 @@
+/**
+ * Method → native kernel. One entry per method of protocol/plan.ts METHODS; a method whose kernel is
+ * not in this build throws a clear error (never a silent fallback to another method).
+ */
+import type { Method } from '../../protocol/plan';
+import * as native from '../../native/ts/index';
+import { binaryLowRankKernels } from './binaryLowRankKernels';
+import { settingsOf } from './methodSettings';
+import type { InputStatistics } from '../calibrate/inputStatistics';
+import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
+
+export type { Kernel, KernelContext, KernelOutput, LayerWeight } from './kernelTypes';
+
+/** Thrown for a method whose kernel is not part of this build. */
+export class NotImplementedError extends Error {
+  constructor(method: string, layer: string) {
+    super(`layer ${layer}: method "${method}" is not implemented in this build`);
+    this.name = 'NotImplementedError';
+  }
+}
+
+
+function requireHessian(ctx: KernelContext, method: string): InputStatistics {
+  if (!ctx.input) throw new Error(`layer ${ctx.layer.name}: method ${method} needs calibration statistics, but none were collected for its input`);
+  return ctx.input;
+}
+
+const rtn: Kernel = async ({ layer, weight, signal, threads }) => {
+  const q = await native.rtn(weight.data, weight.rows, weight.cols, {
+    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
+    mseClip: layer.method === 'rtn' ? settingsOf(layer, 'rtn').mse_clip : false,
+  }, { signal, threads });
+  return { dequant: q.dequant, q };
+};
+
+const gptq: Kernel = async (ctx) => {
+  const { layer, weight } = ctx;
+  const input = requireHessian(ctx, 'gptq');
+  const s = settingsOf(layer, 'gptq');
+  const r = await native.gptq(weight.data, weight.rows, weight.cols, input.hessian, {
+    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
+    damp: s.damp, blockSize: s.block_size, actOrder: s.act_order, staticGroups: s.static_groups,
+  }, { signal: ctx.signal, threads: ctx.threads, onProgress: (done, total) => ctx.onProgress?.(total ? done / total : 0) });
+  return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
+};
+
+function requirePrepared(ctx: KernelContext, method: string): PreparedDetails {
+  if (!ctx.prepared) throw new Error(`layer ${ctx.layer.name}: method ${method} needs its activation-aware scaling folded first (prepareActivationAware, or the prepare step of calibrate/sequential.ts)`);
+  return ctx.prepared;
+}
+
+/** q/k projections are skipped by AWQ's clip search (auto_clip.py L75). */
+const QK = /(^|[._/])(wq|wk|q_proj|k_proj|query|key)([._/]|$)/i;
+
+/** AWQ on the folded weight: RTN, after a per-group clip search (§3a) under the rescaled Hessian. */
+const awq: Kernel = async (ctx) => {
+  const { layer, weight } = ctx;
+  const prep = requirePrepared(ctx, 'awq');
+  const input = requireHessian(ctx, 'awq');
+  const alpha = prep.awq?.alpha ?? 0;
+  if (!settingsOf(layer, 'awq').clip || QK.test(layer.name)) {
+    const r = await rtn(ctx);
+    return { ...r, details: { awq: { alpha } } };
+  }
+  // The scale was already searched and folded for the whole group: grid 1 (α = 0, s = 1) runs only the clip search.
+  const r = await native.awqSearch(weight.data, weight.rows, weight.cols, input.hessian.matrix(), new Float32Array(weight.cols).fill(1), {
+    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric, grid: 1, clip: true,
+  }, { signal: ctx.signal, threads: ctx.threads });
+  let sum = 0;
+  for (const c of r.clipRatios) sum += c;
+  return { dequant: r.weight.dequant, q: r.weight, details: { awq: { alpha, clip_ratio: sum / r.clipRatios.length } } };
+};
+
+/** SmoothQuant / OS+ on the folded weight: RTN (activation QDQ, if any, is already in the graph). */
+const smoothed = (method: 'smoothquant' | 'osplus'): Kernel => async (ctx) => {
+  const prep = requirePrepared(ctx, method);
+  const r = await rtn(ctx);
+  return { ...r, details: { smoothing: prep.smoothing } };
+};
+
+/** The kernel table. Methods missing here are reported by `kernelFor`. */
+const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, awq, smoothquant: smoothed('smoothquant'), osplus: smoothed('osplus'), ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
+
+/** The kernel for `method`, or a NotImplementedError naming the layer. */
+export function kernelFor(method: Method, layer: string): Kernel {
+  const k = KERNELS[method];
+  if (!k) throw new NotImplementedError(method, layer);
+  return k;
+}
+
+/** Whether the method reads the layer's calibration statistics. */
+export function needsCalibration(method: Method): boolean {
+  return method !== 'rtn';
+}
+
+/** tr(ΔHΔᵀ)/tr(WHWᵀ) under the layer input's Hessian (native). */
+export function relativeError(w: LayerWeight, dequant: Float32Array, input: InputStatistics, threads = 0): number {
+  return native.relativeError(w.data, dequant, w.rows, w.cols, input.hessian, threads);
+}
