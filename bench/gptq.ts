@@ -25,14 +25,26 @@ function env(name: string, def: number): number {
   return Number.isFinite(v) && v > 0 ? v : def;
 }
 
-interface Timings { hessianS: number; solveS: number; cholS: number; sgemmS?: number }
+interface Timings {
+  hessianS: number;
+  solveS: number;
+  cholS: number;
+  sgemmS?: number;
+}
 
 /**
  * `reps` repetitions of Hessian → factorization → solve on the same data; `sgemm` (the OpenBLAS
  * baseline) runs right after each repetition's Hessian, so each ratio compares two runs made under
  * the same load (the machine is shared).
  */
-async function solve(n: number, tokens: number, naive: boolean, threads: number, reps = 1, sgemm?: () => number | undefined): Promise<Timings[]> {
+async function solve(
+  n: number,
+  tokens: number,
+  naive: boolean,
+  threads: number,
+  reps = 1,
+  sgemm?: () => number | undefined,
+): Promise<Timings[]> {
   const x = gaussian(tokens * n, 1);
   for (let t = 0; t < tokens; t++) for (let j = 1; j < n; j++) x[t * n + j] = x[t * n + j]! + 0.5 * x[t * n + j - 1]!; // correlated
   const w = gaussian(n * n, 2, 0.02);
@@ -56,14 +68,20 @@ async function solve(n: number, tokens: number, naive: boolean, threads: number,
 }
 
 const best = (v: number[]): number => Math.min(...v);
-const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+const median = (v: number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 /** OpenBLAS for the baseline (the addon itself never needs BLAS): apt-get as root on Debian, like scripts/test.mjs. */
 function ensureOpenBlas(): string | undefined {
   const lib = '/usr/lib/x86_64-linux-gnu';
-  const has = () => existsSync(`${lib}/libopenblas.so`) || (existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('libopenblas') && f.endsWith('.so')));
+  const has = () =>
+    existsSync(`${lib}/libopenblas.so`) ||
+    (existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('libopenblas') && f.endsWith('.so')));
   if (has()) return undefined;
-  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return 'OpenBLAS not installed (run: sudo apt-get install -y libopenblas-dev)';
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get'))
+    return 'OpenBLAS not installed (run: sudo apt-get install -y libopenblas-dev)';
   console.log('  installing libopenblas-dev for the sgemm baseline (apt-get)');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
@@ -102,42 +120,67 @@ function openBlasSgemm(n: number, tokens: number): { run: () => number | undefin
 
 /** Runs the benchmark and prints its lines. */
 export async function main(): Promise<void> {
-  const n = env('LOWBIT_BENCH_N', 4096), tokens = env('LOWBIT_BENCH_TOKENS', 2048), nb = env('LOWBIT_BENCH_BASELINE_N', 1024);
+  const n = env('LOWBIT_BENCH_N', 4096),
+    tokens = env('LOWBIT_BENCH_TOKENS', 2048),
+    nb = env('LOWBIT_BENCH_BASELINE_N', 1024);
   const reps = env('LOWBIT_BENCH_REPS', 3);
   const blasMissing = ensureOpenBlas();
   const blas = blasMissing ? undefined : openBlasSgemm(n, tokens);
   const runs = await solve(n, tokens, false, 0, reps, blas?.run);
   blas?.dispose();
-  const hs = runs.map((r) => r.hessianS), ss = runs.map((r) => r.solveS), cs = runs.map((r) => r.cholS);
+  const hs = runs.map((r) => r.hessianS),
+    ss = runs.map((r) => r.solveS),
+    cs = runs.map((r) => r.cholS);
   const us = runs.map((r) => Math.max(1e-9, r.solveS - r.cholS));
   const solveFlops = 2 * n * n * n; // reference-equivalent: Σ_j 2m(n−j) updates (m = n) + ≈ (4/3)n³ factorization
   const hessFlops = tokens * n * n; // SYRK: upper triangle only (sgemm of the same XᵀX does 2·T·n²)
-  const cholFlops = (4 / 3) * n ** 3, cholOwnFlops = (2 / 3) * n ** 3, updFlops = n * n * n;
+  const cholFlops = (4 / 3) * n ** 3,
+    cholOwnFlops = (2 / 3) * n ** 3,
+    updFlops = n * n * n;
   const fmt = (v: number[]) => `${best(v).toFixed(3)} s (median ${median(v).toFixed(3)} s)`;
-  console.log(`gptq ${n}x${n} g128 tokens=${tokens} hessian_s=${best(hs).toFixed(3)} solve_s=${best(ss).toFixed(3)} gflops=${(solveFlops / best(ss) / 1e9).toFixed(2)} hessian_median_s=${median(hs).toFixed(3)} solve_median_s=${median(ss).toFixed(3)} reps=${reps}`);
-  console.log(`  hessian   ${fmt(hs)}: ${(hessFlops / best(hs) / 1e9).toFixed(2)} GFLOP/s (fp32 tiles of 256 tokens summed in fp64, T·n² flops for the upper triangle)`);
-  console.log(`  cholesky  ${fmt(cs)}: ${(cholFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s reference-equivalent 4/3·n³ (${(cholOwnFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s of the 2/3·n³ done: fp64 chol + triangular inverse via the reversal identity)`);
+  console.log(
+    `gptq ${n}x${n} g128 tokens=${tokens} hessian_s=${best(hs).toFixed(3)} solve_s=${best(ss).toFixed(3)} gflops=${(solveFlops / best(ss) / 1e9).toFixed(2)} hessian_median_s=${median(hs).toFixed(3)} solve_median_s=${median(ss).toFixed(3)} reps=${reps}`,
+  );
+  console.log(
+    `  hessian   ${fmt(hs)}: ${(hessFlops / best(hs) / 1e9).toFixed(2)} GFLOP/s (fp32 tiles of 256 tokens summed in fp64, T·n² flops for the upper triangle)`,
+  );
+  console.log(
+    `  cholesky  ${fmt(cs)}: ${(cholFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s reference-equivalent 4/3·n³ (${(cholOwnFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s of the 2/3·n³ done: fp64 chol + triangular inverse via the reversal identity)`,
+  );
   console.log(`  updates   ${fmt(us)}: ${(updFlops / best(us) / 1e9).toFixed(2)} GFLOP/s (fp64 block + lazy updates, m·n² flops)`);
   const base = (await solve(nb, Math.min(tokens, 2 * nb), true, 1))[0]!;
   const fast = (await solve(nb, Math.min(tokens, 2 * nb), false, 0))[0]!;
-  console.log(`  baseline  naive triple-loop lazy update, 1 thread, at ${nb}: ${base.solveS.toFixed(3)} s vs blocked ${fast.solveS.toFixed(3)} s → ${(base.solveS / fast.solveS).toFixed(1)}x; scaled to ${n}: ~${(base.solveS * (n / nb) ** 3).toFixed(1)} s → ${((base.solveS * (n / nb) ** 3) / best(ss)).toFixed(1)}x`);
+  console.log(
+    `  baseline  naive triple-loop lazy update, 1 thread, at ${nb}: ${base.solveS.toFixed(3)} s vs blocked ${fast.solveS.toFixed(3)} s → ${(base.solveS / fast.solveS).toFixed(1)}x; scaled to ${n}: ~${(base.solveS * (n / nb) ** 3).toFixed(1)} s → ${((base.solveS * (n / nb) ** 3) / best(ss)).toFixed(1)}x`,
+  );
   const ref = timeReference(n, tokens, cpus().length, reps); // the reference with every core, as our kernels use
   if ('why' in ref) {
     console.log(`  reference not timed in this run: ${ref.why}`);
-    if (n === 4096) console.log(`  vs PyTorch reference solve ${REF_SOLVE_S} s (a constant measured on another CPU, NOT this machine): ${(REF_SOLVE_S / best(ss)).toFixed(1)}x best, ${(REF_SOLVE_S / median(ss)).toFixed(1)}x median`);
+    if (n === 4096)
+      console.log(
+        `  vs PyTorch reference solve ${REF_SOLVE_S} s (a constant measured on another CPU, NOT this machine): ${(REF_SOLVE_S / best(ss)).toFixed(1)}x best, ${(REF_SOLVE_S / median(ss)).toFixed(1)}x median`,
+      );
   } else {
-    console.log(`  reference IST-DASLab gptq.py fasterquant (${ref.source}; torch ${ref.torch}, ${ref.threads} threads), same run: ${fmt(ref.solveS)} → ours ${(best(ref.solveS) / best(ss)).toFixed(1)}x faster best-to-best, ${(median(ref.solveS) / median(ss)).toFixed(1)}x median (target ≥ 12x)`);
+    console.log(
+      `  reference IST-DASLab gptq.py fasterquant (${ref.source}; torch ${ref.torch}, ${ref.threads} threads), same run: ${fmt(ref.solveS)} → ours ${(best(ref.solveS) / best(ss)).toFixed(1)}x faster best-to-best, ${(median(ref.solveS) / median(ss)).toFixed(1)}x median (target ≥ 12x)`,
+    );
   }
   const paired = runs.filter((r) => r.sgemmS !== undefined) as Required<Timings>[];
-  if (!paired.length) console.log(`  sgemm     ${blasMissing ?? 'OpenBLAS baseline failed to build or run'}: no BLAS baseline for the Hessian`);
+  if (!paired.length)
+    console.log(`  sgemm     ${blasMissing ?? 'OpenBLAS baseline failed to build or run'}: no BLAS baseline for the Hessian`);
   else {
-    const gs = paired.map((r) => r.sgemmS), ratios = paired.map((r) => r.hessianS / r.sgemmS);
-    console.log(`  sgemm     OpenBLAS XᵀX ${n}x${n} from ${tokens} tokens (best of 3 calls, run after each Hessian): ${fmt(gs)}, ${((2 * hessFlops) / best(gs) / 1e9).toFixed(1)} GFLOP/s → Hessian/sgemm = ${best(ratios).toFixed(2)}x best, ${median(ratios).toFixed(2)}x median (target ≤ 1.5x)`);
+    const gs = paired.map((r) => r.sgemmS),
+      ratios = paired.map((r) => r.hessianS / r.sgemmS);
+    console.log(
+      `  sgemm     OpenBLAS XᵀX ${n}x${n} from ${tokens} tokens (best of 3 calls, run after each Hessian): ${fmt(gs)}, ${((2 * hessFlops) / best(gs) / 1e9).toFixed(1)} GFLOP/s → Hessian/sgemm = ${best(ratios).toFixed(2)}x best, ${median(ratios).toFixed(2)}x median (target ≤ 1.5x)`,
+    );
     // Arithmetic bound of the solve: the flops it really does (2/3·n³ factorization + m·n² updates) at
     // half the same repetition's sgemm rate (fp64 FMA throughput is half of fp32's).
     const bounds = paired.map((r) => (cholOwnFlops + updFlops) / ((2 * hessFlops) / r.sgemmS / 2));
     const sb = paired.map((r, i) => r.solveS / bounds[i]!);
-    console.log(`  bound     solve arithmetic bound at sgemm rate / 2 (fp64): ${fmt(bounds)} → solve/bound = ${best(sb).toFixed(2)}x best, ${median(sb).toFixed(2)}x median (target ≤ 2x)`);
+    console.log(
+      `  bound     solve arithmetic bound at sgemm rate / 2 (fp64): ${fmt(bounds)} → solve/bound = ${best(sb).toFixed(2)}x best, ${median(sb).toFixed(2)}x median (target ≤ 2x)`,
+    );
   }
   console.log(`  peak_rss_mb=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`);
 }

@@ -27,7 +27,9 @@ function findReference(): { dir: string; source: string; cleanup?: () => void } 
       for (const f of ['gptq.py', 'quant.py']) writeFileSync(join(dir, f), execFileSync('git', ['--git-dir', MIRROR, 'show', `HEAD:${f}`]));
       const commit = execFileSync('git', ['--git-dir', MIRROR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
       return { dir, source: `${MIRROR} @ ${commit}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-    } catch { /* not a usable mirror */ }
+    } catch {
+      /* not a usable mirror */
+    }
   }
   return undefined;
 }
@@ -35,11 +37,22 @@ function findReference(): { dir: string; source: string; cleanup?: () => void } 
 /** Times the reference's fasterquant (4-bit, g128, asymmetric, blocksize 128, damp 0.01) `reps` times. */
 export function timeReference(n: number, tokens: number, threads: number, reps: number): ReferenceTiming {
   const ref = findReference();
-  if (!ref) return { why: 'the IST-DASLab gptq repository is not present (set LOWBIT_GPTQ_REFERENCE to a checkout, or fetch github:IST-DASLab/gptq)' };
+  if (!ref)
+    return {
+      why: 'the IST-DASLab gptq repository is not present (set LOWBIT_GPTQ_REFERENCE to a checkout, or fetch github:IST-DASLab/gptq)',
+    };
   try {
     if (!existsSync(PYTHON)) return { why: `${PYTHON} is not installed` };
-    try { execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }); } catch { return { why: `torch is not installed for ${PYTHON} (apt-get install python3-torch)` }; }
-    const out = execFileSync(PYTHON, [resolve(__dirname, 'gptqReference.py'), ref.dir, String(n), String(tokens), String(threads), String(reps)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    try {
+      execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+    } catch {
+      return { why: `torch is not installed for ${PYTHON} (apt-get install python3-torch)` };
+    }
+    const out = execFileSync(
+      PYTHON,
+      [resolve(__dirname, 'gptqReference.py'), ref.dir, String(n), String(tokens), String(threads), String(reps)],
+      { encoding: 'utf8', maxBuffer: 1 << 20 },
+    );
     const r = JSON.parse(out.trim().split('\n').pop()!) as { solve_s: number[]; torch: string; threads: number };
     return { solveS: r.solve_s, torch: r.torch, threads: r.threads, source: ref.source };
   } catch (e) {

@@ -12,7 +12,10 @@ import * as rpc from 'vscode-languageserver-protocol/node';
 import { startSession, storiesModel } from '../test/integration/lsp/lspClient';
 
 const root = resolve(__dirname, '..');
-const names = [...Array.from({ length: 5 }, (_, i) => ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'].map((w) => `layers.${i}.${w}`)).flat(), 'output'];
+const names = [
+  ...Array.from({ length: 5 }, (_, i) => ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'].map((w) => `layers.${i}.${w}`)).flat(),
+  'output',
+];
 
 /** Recipes of issue 17: sequences of `.*`, `{*,*}` globs, 32k one-line rules, 54k distinct regexes (each under 2 MB). */
 function recipes(dir: string): Record<string, string> {
@@ -20,11 +23,15 @@ function recipes(dir: string): Record<string, string> {
   const out: Record<string, string> = {
     'dot-star x40': `${head}  - match: "re:${'.*'.repeat(40)}Z"\n    bits: 4\n`,
     'glob {*,*} x90': `${head}  - match: "${'{*,*}'.repeat(90)}Z"\n    bits: 4\n`,
-    '32k one-line rules': head + Array.from({ length: 32_000 }, (_, i) => `  - {match: "${names[i % 36]}", bits: ${i % 2 ? 4 : 8}}\n`).join(''),
+    '32k one-line rules':
+      head + Array.from({ length: 32_000 }, (_, i) => `  - {match: "${names[i % 36]}", bits: ${i % 2 ? 4 : 8}}\n`).join(''),
     '40k distinct regexes': head + Array.from({ length: 40_000 }, (_, i) => `  - {match: "re:(.*)*${i}", bits: 4}\n`).join(''),
   };
   const paths: Record<string, string> = {};
-  for (const [k, text] of Object.entries(out)) { paths[k] = join(dir, `${k.replace(/\W+/g, '-')}.lowbit.yaml`); writeFileSync(paths[k], text); }
+  for (const [k, text] of Object.entries(out)) {
+    paths[k] = join(dir, `${k.replace(/\W+/g, '-')}.lowbit.yaml`);
+    writeFileSync(paths[k], text);
+  }
   return paths;
 }
 

@@ -8,11 +8,23 @@
  */
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { encodeModel, tensorTypeBytes, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../engine/onnx/onnxProto';
+import {
+  encodeModel,
+  tensorTypeBytes,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../engine/onnx/onnxProto';
 import { DT, floatToHalf, makeTensor } from '../engine/onnx/tensor';
 
 export interface LlamaShape {
-  layers: number; hidden: number; ffn: number; heads: number; kvHeads: number; vocab: number;
+  layers: number;
+  hidden: number;
+  ffn: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
   /** Sequence length the causal mask is built for (the model runs only at this length). */
   seq: number;
   dtype: 'float32' | 'float16';
@@ -23,30 +35,43 @@ export const TINYLLAMA: Omit<LlamaShape, 'seq' | 'dtype'> = { layers: 22, hidden
 
 /** Parameters of the weights (embedding, layers, norms, head). */
 export function llamaParams(s: Omit<LlamaShape, 'seq' | 'dtype'>): number {
-  const hd = s.hidden / s.heads, kv = s.kvHeads * hd;
+  const hd = s.hidden / s.heads,
+    kv = s.kvHeads * hd;
   const layer = s.hidden * (2 * s.hidden + 2 * kv) + 3 * s.hidden * s.ffn + 2 * s.hidden;
   return 2 * s.vocab * s.hidden + s.layers * layer + s.hidden;
 }
 
-function attrInt(name: string, i: number): AttributeProto { return { name, type: 2, i, floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [] }; }
-function attrInts(name: string, ints: number[]): AttributeProto { return { name, type: 7, floats: [], ints, strings: [], tensors: [], graphs: [], unknown: [] }; }
+function attrInt(name: string, i: number): AttributeProto {
+  return { name, type: 2, i, floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [] };
+}
+function attrInts(name: string, ints: number[]): AttributeProto {
+  return { name, type: 7, floats: [], ints, strings: [], tensors: [], graphs: [], unknown: [] };
+}
 
 /** Writes `<path>` and `<path>.data`; returns the bytes of both. */
 export function writeLlama(path: string, s: LlamaShape, seed = 1): { modelBytes: number; dataBytes: number; params: number } {
   const elem = s.dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;
   const esize = s.dtype === 'float16' ? 2 : 4;
-  const hd = s.hidden / s.heads, kvDim = s.kvHeads * hd, rep = s.heads / s.kvHeads;
+  const hd = s.hidden / s.heads,
+    kvDim = s.kvHeads * hd,
+    rep = s.heads / s.kvHeads;
   const dataName = `${basename(path)}.data`;
   const fd = openSync(`${path}.data`, 'w');
   let offset = 0;
   let state = seed >>> 0 || 1;
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
-  const n = (opType: string, input: string[], output: string, attribute: AttributeProto[] = []) => { nodes.push({ opType, input, output: [output], name: output, attribute, unknown: [] }); return output; };
+  const n = (opType: string, input: string[], output: string, attribute: AttributeProto[] = []) => {
+    nodes.push({ opType, input, output: [output], name: output, attribute, unknown: [] });
+    return output;
+  };
   const external = (name: string, dims: number[], fill: (out: Float32Array, start: number) => void) => {
     const count = dims.reduce((a, b) => a * b, 1);
     const pad = (4096 - (offset % 4096)) % 4096;
-    if (pad) { writeSync(fd, new Uint8Array(pad)); offset += pad; }
+    if (pad) {
+      writeSync(fd, new Uint8Array(pad));
+      offset += pad;
+    }
     const chunk = 1 << 20;
     const buf = new Float32Array(chunk);
     const half = new Uint16Array(chunk);
@@ -54,27 +79,39 @@ export function writeLlama(path: string, s: LlamaShape, seed = 1): { modelBytes:
       const len = Math.min(chunk, count - start);
       const view = buf.subarray(0, len);
       fill(view, start);
-      if (esize === 2) { for (let i = 0; i < len; i++) half[i] = floatToHalf(view[i]); writeSync(fd, half.subarray(0, len)); }
-      else writeSync(fd, view);
+      if (esize === 2) {
+        for (let i = 0; i < len; i++) half[i] = floatToHalf(view[i]);
+        writeSync(fd, half.subarray(0, len));
+      } else writeSync(fd, view);
     }
     const t = makeTensor(name, elem, dims, new Uint8Array(0));
     delete t.rawData;
     t.dataLocation = 1;
-    t.externalData = [{ key: 'location', value: dataName }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(count * esize) }];
+    t.externalData = [
+      { key: 'location', value: dataName },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(count * esize) },
+    ];
     offset += count * esize;
     inits.push(t);
     return name;
   };
   const random = (out: Float32Array) => {
     for (let i = 0; i < out.length; i++) {
-      state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
       out[i] = ((state >>> 0) / 4294967296 - 0.5) * 0.07; // uniform, std 0.02
     }
   };
   const ones = (out: Float32Array) => out.fill(1);
   const inline = (name: string, dims: number[], values: number[], type: number = elem) => {
-    const bytes = type === DT.INT64 ? new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer)
-      : type === DT.FLOAT16 ? new Uint8Array(Uint16Array.from(values, floatToHalf).buffer) : new Uint8Array(Float32Array.from(values).buffer);
+    const bytes =
+      type === DT.INT64
+        ? new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer)
+        : type === DT.FLOAT16
+          ? new Uint8Array(Uint16Array.from(values, floatToHalf).buffer)
+          : new Uint8Array(Float32Array.from(values).buffer);
     inits.push(makeTensor(name, type, dims, bytes));
     return name;
   };
@@ -96,13 +133,19 @@ export function writeLlama(path: string, s: LlamaShape, seed = 1): { modelBytes:
   const embed = external('embed_tokens', [s.vocab, s.hidden], random);
   let h = n('Gather', [embed, 'input_ids'], '/embed/out');
   for (let l = 0; l < s.layers; l++) {
-    const p = `/layers.${l}`, w = `layers.${l}`;
+    const p = `/layers.${l}`,
+      w = `layers.${l}`;
     const x = norm(h, external(`${w}.attention_norm`, [s.hidden], ones), `${p}/attention_norm`);
     const q = n('MatMul', [x, external(`${w}.wq`, [s.hidden, s.hidden], random)], `${p}/q`);
     const k = n('MatMul', [x, external(`${w}.wk`, [s.hidden, kvDim], random)], `${p}/k`);
     const v = n('MatMul', [x, external(`${w}.wv`, [s.hidden, kvDim], random)], `${p}/v`);
     const heads = (t: string, name: string) => n('Transpose', [t], `${p}/${name}_t`, [attrInts('perm', [0, 2, 1, 3])]);
-    const repeat = (t: string, name: string) => n('Reshape', [n('Expand', [n('Reshape', [t, shapeKv], `${p}/${name}_kv`), expandKv], `${p}/${name}_rep`), shapeQ], `${p}/${name}_heads`);
+    const repeat = (t: string, name: string) =>
+      n(
+        'Reshape',
+        [n('Expand', [n('Reshape', [t, shapeKv], `${p}/${name}_kv`), expandKv], `${p}/${name}_rep`), shapeQ],
+        `${p}/${name}_heads`,
+      );
     const qh = heads(n('Reshape', [q, shapeQ], `${p}/q_heads`), 'q');
     const kh = n('Transpose', [repeat(k, 'k')], `${p}/k_t`, [attrInts('perm', [0, 2, 3, 1])]);
     const vh = heads(repeat(v, 'v'), 'v');
@@ -119,12 +162,25 @@ export function writeLlama(path: string, s: LlamaShape, seed = 1): { modelBytes:
   const f = norm(h, external('norm', [s.hidden], ones), '/norm');
   n('MatMul', [f, external('output', [s.hidden, s.vocab], random)], 'logits');
   closeSync(fd);
-  const vi = (name: string, type: number, dims: (number | string)[]): ValueInfoProto => ({ name, typeRaw: tensorTypeBytes(type, dims), type: { elemType: type, dims }, unknown: [] });
+  const vi = (name: string, type: number, dims: (number | string)[]): ValueInfoProto => ({
+    name,
+    typeRaw: tensorTypeBytes(type, dims),
+    type: { elemType: type, dims },
+    unknown: [],
+  });
   const bytes = encodeModel({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17, unknown: [] }], producerName: 'lowbit-bench', unknown: [],
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17, unknown: [] }],
+    producerName: 'lowbit-bench',
+    unknown: [],
     graph: {
-      name: 'llama', node: nodes, initializer: inits, valueInfo: [], unknown: [],
-      input: [vi('input_ids', DT.INT64, ['batch', s.seq])], output: [vi('logits', elem, ['batch', s.seq, s.vocab])],
+      name: 'llama',
+      node: nodes,
+      initializer: inits,
+      valueInfo: [],
+      unknown: [],
+      input: [vi('input_ids', DT.INT64, ['batch', s.seq])],
+      output: [vi('logits', elem, ['batch', s.seq, s.vocab])],
     },
   });
   writeFileSync(path, bytes);

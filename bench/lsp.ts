@@ -15,15 +15,36 @@ function layers(n: number): LayerInfo[] {
   const kinds = ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'];
   return Array.from({ length: n }, (_, i) => {
     const name = `model.layers.${Math.floor(i / kinds.length)}.${kinds[i % kinds.length]}`;
-    return { name, op: 'MatMul', node: `${name}/MatMul`, shape: [1024, 1024] as [number, number], dims: [1024, 1024], params: 1 << 20, dtype: 'float32' as const, quantizable: true };
+    return {
+      name,
+      op: 'MatMul',
+      node: `${name}/MatMul`,
+      shape: [1024, 1024] as [number, number],
+      dims: [1024, 1024],
+      params: 1 << 20,
+      dtype: 'float32' as const,
+      quantizable: true,
+    };
   });
 }
 
 function recipe(rules: number, nLayers: number): string {
-  const lines = ['version: 1', 'model: ./model.onnx', 'output: ./out/model.onnx', 'format: matmulnbits', 'defaults: { method: gptq, bits: 4, group_size: 128 }', 'layers:'];
+  const lines = [
+    'version: 1',
+    'model: ./model.onnx',
+    'output: ./out/model.onnx',
+    'format: matmulnbits',
+    'defaults: { method: gptq, bits: 4, group_size: 128 }',
+    'layers:',
+  ];
   const blocks = Math.ceil(nLayers / 7);
   for (let i = 0; i < rules; i++) {
-    const pattern = i % 3 === 0 ? `"model.layers.${i % blocks}.*"` : i % 3 === 1 ? `"re:model\\\\.layers\\\\.${i % blocks}\\\\.w[123]"` : `model.layers.${i % blocks}.wq`;
+    const pattern =
+      i % 3 === 0
+        ? `"model.layers.${i % blocks}.*"`
+        : i % 3 === 1
+          ? `"re:model\\\\.layers\\\\.${i % blocks}\\\\.w[123]"`
+          : `model.layers.${i % blocks}.wq`;
     lines.push(`  - match: ${pattern}`, `    bits: ${i % 2 ? 8 : 4}`);
   }
   lines.push('methods:', '  gptq: { damp: 0.01 }', '');
@@ -33,10 +54,17 @@ function recipe(rules: number, nLayers: number): string {
 function time(label: string, target: number, reps: number, fn: () => unknown): void {
   fn();
   const t: number[] = [];
-  for (let i = 0; i < reps; i++) { const t0 = performance.now(); fn(); t.push(performance.now() - t0); }
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    t.push(performance.now() - t0);
+  }
   t.sort((a, b) => a - b);
-  const p50 = t[Math.floor(reps / 2)]; const max = t[reps - 1];
-  console.log(`${label.padEnd(34)} p50 ${p50.toFixed(1).padStart(7)} ms  max ${max.toFixed(1).padStart(7)} ms  target ${target} ms  ${p50 <= target ? 'ok' : 'SLOW'}`);
+  const p50 = t[Math.floor(reps / 2)];
+  const max = t[reps - 1];
+  console.log(
+    `${label.padEnd(34)} p50 ${p50.toFixed(1).padStart(7)} ms  max ${max.toFixed(1).padStart(7)} ms  target ${target} ms  ${p50 <= target ? 'ok' : 'SLOW'}`,
+  );
 }
 
 /** Run the benchmark and print one line per measurement. */

@@ -16,7 +16,11 @@ async function run(): Promise<void> {
   const names = wanted.length ? wanted : Object.keys(BENCHES);
   for (const name of names) {
     const load = BENCHES[name];
-    if (!load) { console.error(`unknown benchmark '${name}' (have: ${Object.keys(BENCHES).join(', ')})`); process.exitCode = 2; continue; }
+    if (!load) {
+      console.error(`unknown benchmark '${name}' (have: ${Object.keys(BENCHES).join(', ')})`);
+      process.exitCode = 2;
+      continue;
+    }
     console.log(`== ${name}`);
     await (await load()).main();
   }

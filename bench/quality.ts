@@ -8,14 +8,20 @@ import { CLAIM1, CLAIM2, EXTRA, FLRQ_GPTQ, FULL_SETUP, formatTable, lorcMatching
 import { skipNoShared } from '../test/integration/engine/sharedFixtures';
 
 export async function main(): Promise<void> {
-  if (skipNoShared) { console.log(`skipped: ${skipNoShared}`); return; }
-  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES), off = Number(process.env.LOWBIT_BENCH_CALIB_OFFSET);
+  if (skipNoShared) {
+    console.log(`skipped: ${skipNoShared}`);
+    return;
+  }
+  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES),
+    off = Number(process.env.LOWBIT_BENCH_CALIB_OFFSET);
   const setup = {
     ...FULL_SETUP,
     evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples,
     calibOffset: Number.isInteger(off) && off >= 0 ? off : FULL_SETUP.calibOffset,
   };
-  console.log(`stories260K, 35 body layers (LM head fp32); calibration ${setup.calibSamples}×${setup.sequenceLength} tokens from ${setup.calibOffset}, evaluation ${setup.evalSamples}×${setup.sequenceLength} from ${setup.evalOffset}`);
+  console.log(
+    `stories260K, 35 body layers (LM head fp32); calibration ${setup.calibSamples}×${setup.sequenceLength} tokens from ${setup.calibOffset}, evaluation ${setup.evalSamples}×${setup.sequenceLength} from ${setup.evalOffset}`,
+  );
   const rows: QualityRow[] = [];
   for (const c of [...CLAIM1, ...CLAIM2, ...FLRQ_GPTQ, ...EXTRA]) {
     const t0 = performance.now();

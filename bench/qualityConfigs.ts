@@ -15,7 +15,9 @@ import type { Report } from '../protocol/report';
 import { stories } from '../test/integration/engine/sharedFixtures';
 
 /** The 35 transformer layers (everything but the LM head). */
-export const BODY_LAYERS = Array.from({ length: 5 }, (_, i) => ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'].map((w) => `layers.${i}.${w}`)).flat();
+export const BODY_LAYERS = Array.from({ length: 5 }, (_, i) =>
+  ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'].map((w) => `layers.${i}.${w}`),
+).flat();
 
 /** One measured configuration. */
 export interface QualityConfig {
@@ -31,7 +33,13 @@ export interface QualityConfig {
 }
 
 /** Sample counts and offsets (tokens) of a measurement. */
-export interface QualitySetup { calibSamples: number; evalSamples: number; sequenceLength: number; calibOffset: number; evalOffset: number }
+export interface QualitySetup {
+  calibSamples: number;
+  evalSamples: number;
+  sequenceLength: number;
+  calibOffset: number;
+  evalOffset: number;
+}
 
 /** The setup of docs/results.md. Tests use the same offsets with fewer evaluation samples. */
 export const FULL_SETUP: QualitySetup = { calibSamples: 16, evalSamples: 64, sequenceLength: 128, calibOffset: 8192, evalOffset: 0 };
@@ -63,9 +71,31 @@ export const CLAIM2: QualityConfig[] = [
  * the same quantizer) is added at run time.
  */
 export const FLRQ_GPTQ: QualityConfig[] = [
-  { id: 'flrq-w3-g32-gptq', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 0.2, blc_epochs: 1, quantizer: 'gptq' } },
-  { id: 'flrq-w3-g32-x1-gptq', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 1, blc_epochs: 1, quantizer: 'gptq' } },
-  { id: 'gptq-w3-g32-sym-ao', method: 'gptq', bits: 3, groupSize: 32, format: 'packed', symmetric: true, settings: { act_order: true, static_groups: true } },
+  {
+    id: 'flrq-w3-g32-gptq',
+    method: 'flrq',
+    bits: 3,
+    groupSize: 32,
+    format: 'packed',
+    settings: { max_extra_storage: 0.2, blc_epochs: 1, quantizer: 'gptq' },
+  },
+  {
+    id: 'flrq-w3-g32-x1-gptq',
+    method: 'flrq',
+    bits: 3,
+    groupSize: 32,
+    format: 'packed',
+    settings: { max_extra_storage: 1, blc_epochs: 1, quantizer: 'gptq' },
+  },
+  {
+    id: 'gptq-w3-g32-sym-ao',
+    method: 'gptq',
+    bits: 3,
+    groupSize: 32,
+    format: 'packed',
+    symmetric: true,
+    settings: { act_order: true, static_groups: true },
+  },
 ];
 
 /** For completeness: PB-LLM and dual binarization. */
@@ -94,34 +124,71 @@ export interface QualityRow {
 function plan(c: QualityConfig, s: QualitySetup, dir: string, layerSettings?: (name: string) => Record<string, unknown>): JobPlan {
   const outputPath = join(dir, `${c.id}.onnx`);
   const layers: LayerPlan[] = BODY_LAYERS.map((name) => ({
-    name, method: c.method, bits: c.bits, groupSize: c.groupSize, symmetric: c.symmetric ?? false,
-    settings: { ...(c.settings ?? {}), ...(layerSettings?.(name) ?? {}) }, rules: [0],
+    name,
+    method: c.method,
+    bits: c.bits,
+    groupSize: c.groupSize,
+    symmetric: c.symmetric ?? false,
+    settings: { ...(c.settings ?? {}), ...(layerSettings?.(name) ?? {}) },
+    rules: [0],
   }));
   return {
-    recipePath: join(dir, `${c.id}.lowbit.yaml`), modelPath: stories.model, outputPath, reportPath: `${outputPath}.report.json`,
+    recipePath: join(dir, `${c.id}.lowbit.yaml`),
+    modelPath: stories.model,
+    outputPath,
+    reportPath: `${outputPath}.report.json`,
     format: c.format,
-    calibration: { kind: 'text', textPath: stories.text, tokenizerPath: stories.tokenizer, samples: s.calibSamples, sequenceLength: s.sequenceLength, mode: 'sequential', offset: s.calibOffset },
-    evaluation: { kind: 'text', textPath: stories.text, tokenizerPath: stories.tokenizer, samples: s.evalSamples, sequenceLength: s.sequenceLength, offset: s.evalOffset, metrics: ['perplexity', 'kl_divergence', 'top1_agreement', 'size'] },
-    layers, skipped: [{ name: 'output', rule: 0 }], threads: 2, seed: 0,
+    calibration: {
+      kind: 'text',
+      textPath: stories.text,
+      tokenizerPath: stories.tokenizer,
+      samples: s.calibSamples,
+      sequenceLength: s.sequenceLength,
+      mode: 'sequential',
+      offset: s.calibOffset,
+    },
+    evaluation: {
+      kind: 'text',
+      textPath: stories.text,
+      tokenizerPath: stories.tokenizer,
+      samples: s.evalSamples,
+      sequenceLength: s.sequenceLength,
+      offset: s.evalOffset,
+      metrics: ['perplexity', 'kl_divergence', 'top1_agreement', 'size'],
+    },
+    layers,
+    skipped: [{ name: 'output', rule: 0 }],
+    threads: 2,
+    seed: 0,
   };
 }
 
 /** A layer's nominal bits/weight: binarization's claimed bits, else codes + scales (+ zeros) (+ low-rank factors). */
 function nominalBits(c: QualityConfig, l: Report['layers'][number]): number {
   if (l.binarization) return l.binarization.bits_claimed;
-  if (c.method === 'pbllm') { const f = Number(c.settings?.low_frac ?? 0.9), hb = Number(c.settings?.high_bits ?? 8); return f + hb * (1 - f); }
+  if (c.method === 'pbllm') {
+    const f = Number(c.settings?.low_frac ?? 0.9),
+      hb = Number(c.settings?.high_bits ?? 8);
+    return f + hb * (1 - f);
+  }
   if (c.method === 'dualbin') return 2 + 64 / c.groupSize; // two binary codes + fp32 (α₁, α₂) per group
-  const [rows, cols] = l.shape, g = c.groupSize > 0 ? c.groupSize : cols, groups = Math.ceil(cols / g);
+  const [rows, cols] = l.shape,
+    g = c.groupSize > 0 ? c.groupSize : cols,
+    groups = Math.ceil(cols / g);
   const lowRank = c.method === 'flrq' || c.method === 'lorc' || c.method === 'lqer';
-  const zeros = !lowRank && !(c.symmetric ?? false) ? c.bits * groups / cols : 0;
+  const zeros = !lowRank && !(c.symmetric ?? false) ? (c.bits * groups) / cols : 0;
   const rank = l.low_rank?.rank ?? 0;
-  return c.bits + 32 * groups / cols + zeros + 32 * rank * (rows + cols) / (rows * cols);
+  return c.bits + (32 * groups) / cols + zeros + (32 * rank * (rows + cols)) / (rows * cols);
 }
 
 /** Parameter-weighted mean of per-layer values over the quantized layers. */
 function weighted(r: Report, f: (l: Report['layers'][number]) => number): number {
-  let num = 0, den = 0;
-  for (const l of r.layers) { num += f(l) * l.params; den += l.params; }
+  let num = 0,
+    den = 0;
+  for (const l of r.layers) {
+    num += f(l) * l.params;
+    den += l.params;
+  }
   return num / den;
 }
 
@@ -129,7 +196,11 @@ function weighted(r: Report, f: (l: Report['layers'][number]) => number): number
  * Runs one configuration through runJob and returns its row. `layerSettings` adds per-layer settings
  * (used to give LoRC the rank FLRQ chose for each layer).
  */
-export async function measure(c: QualityConfig, s: QualitySetup, layerSettings?: (name: string) => Record<string, unknown>): Promise<QualityRow> {
+export async function measure(
+  c: QualityConfig,
+  s: QualitySetup,
+  layerSettings?: (name: string) => Record<string, unknown>,
+): Promise<QualityRow> {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-quality-'));
   try {
     const p = plan(c, s, dir, layerSettings);
@@ -141,8 +212,14 @@ export async function measure(c: QualityConfig, s: QualitySetup, layerSettings?:
     const lowRank = report.layers.some((l) => l.low_rank);
     const nominal = weighted(report, (l) => nominalBits(c, l));
     return {
-      id: c.id, method: c.method, bitsStored: report.size.bits_per_weight, bitsNominal: nominal,
-      ppl: m.quantized.perplexity, fpPpl: m.fp.perplexity, kl: m.kl_divergence.mean, top1: m.top1_agreement,
+      id: c.id,
+      method: c.method,
+      bitsStored: report.size.bits_per_weight,
+      bitsNominal: nominal,
+      ppl: m.quantized.perplexity,
+      fpPpl: m.fp.perplexity,
+      kl: m.kl_divergence.mean,
+      top1: m.top1_agreement,
       fileBytes: statSync(p.outputPath).size,
       ranks: lowRank ? report.layers.map((l) => l.low_rank?.rank ?? 0) : undefined,
       report,
@@ -153,12 +230,19 @@ export async function measure(c: QualityConfig, s: QualitySetup, layerSettings?:
 }
 
 /** LoRC (plain SVD of the error, float32 factors like FLRQ's) at the per-layer ranks FLRQ chose: equal storage, same quantizer. */
-export function lorcMatching(flrq: QualityRow, base: QualityConfig): { config: QualityConfig; layerSettings: (name: string) => Record<string, unknown> } {
+export function lorcMatching(
+  flrq: QualityRow,
+  base: QualityConfig,
+): { config: QualityConfig; layerSettings: (name: string) => Record<string, unknown> } {
   const ranks = flrq.ranks ?? [];
   const byName = new Map(flrq.report.layers.map((l, i) => [l.name, ranks[i] ?? 0]));
   return {
     config: {
-      id: `lorc-at-${flrq.id}-ranks`, method: 'lorc', bits: base.bits, groupSize: base.groupSize, format: base.format,
+      id: `lorc-at-${flrq.id}-ranks`,
+      method: 'lorc',
+      bits: base.bits,
+      groupSize: base.groupSize,
+      format: base.format,
       // Same main-weight quantizer as the FLRQ run, so that only the low-rank part differs.
       settings: { factor_bits: 32, ...(base.settings?.quantizer !== undefined ? { quantizer: base.settings.quantizer } : {}) },
     },
@@ -168,7 +252,11 @@ export function lorcMatching(flrq: QualityRow, base: QualityConfig): { config: Q
 
 /** Formats rows as the markdown table of docs/results.md. */
 export function formatTable(rows: QualityRow[]): string {
-  const head = '| config | method | bits nominal | bits stored | ppl (fp) | KL mean | top-1 agree | file bytes |\n|---|---|---|---|---|---|---|---|';
-  const lines = rows.map((r) => `| ${r.id} | ${r.method} | ${r.bitsNominal.toFixed(2)} | ${r.bitsStored.toFixed(2)} | ${r.ppl.toFixed(3)} (${r.fpPpl.toFixed(3)}) | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(1)}% | ${r.fileBytes} |`);
+  const head =
+    '| config | method | bits nominal | bits stored | ppl (fp) | KL mean | top-1 agree | file bytes |\n|---|---|---|---|---|---|---|---|';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.id} | ${r.method} | ${r.bitsNominal.toFixed(2)} | ${r.bitsStored.toFixed(2)} | ${r.ppl.toFixed(3)} (${r.fpPpl.toFixed(3)}) | ${r.kl.toFixed(4)} | ${(100 * r.top1).toFixed(1)}% | ${r.fileBytes} |`,
+  );
   return [head, ...lines].join('\n');
 }

@@ -31,40 +31,67 @@ const { shape: SHAPE, samples: SAMPLES } = SHAPES[VARIANT];
 const THREADS = Number(process.env.LOWBIT_BENCH_THREADS ?? 0);
 
 function child(args: string[]): Record<string, number | string> {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', resolve(__dirname, 'scaleChild.ts'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', resolve(__dirname, 'scaleChild.ts'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 24,
+  });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-bench-scale-'));
   // The generated model is gigabytes: remove it on Ctrl-C / kill too.
-  const onSignal = () => { rmSync(dir, { recursive: true, force: true }); process.exit(130); };
+  const onSignal = () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  };
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     const model = join(dir, 'llama.onnx');
     let t = performance.now();
     const w = writeLlama(model, SHAPE, 1);
     const modelBytes = statSync(model).size + statSync(`${model}.data`).size;
-    console.log(`  wrote ${VARIANT === 'full' ? 'TinyLlama-1.1B' : VARIANT}-shaped model (${w.params} params, ${modelBytes} bytes) in ${((performance.now() - t) / 1000).toFixed(1)} s under ${dir}`);
+    console.log(
+      `  wrote ${VARIANT === 'full' ? 'TinyLlama-1.1B' : VARIANT}-shaped model (${w.params} params, ${modelBytes} bytes) in ${((performance.now() - t) / 1000).toFixed(1)} s under ${dir}`,
+    );
     const budget = Math.round(0.5 * modelBytes + 1.5e9);
     const layers = discoverNames(SHAPE);
     const plan: JobPlan = {
-      recipePath: join(dir, 'bench.lowbit.yaml'), modelPath: model, outputPath: join(dir, 'out', 'llama-w4.onnx'), reportPath: join(dir, 'out', 'llama-w4.report.json'),
-      format: 'matmulnbits', calibration: { kind: 'random', samples: SAMPLES, seed: 0, mode: 'parallel' }, evaluation: { kind: 'none', metrics: ['size'] },
+      recipePath: join(dir, 'bench.lowbit.yaml'),
+      modelPath: model,
+      outputPath: join(dir, 'out', 'llama-w4.onnx'),
+      reportPath: join(dir, 'out', 'llama-w4.report.json'),
+      format: 'matmulnbits',
+      calibration: { kind: 'random', samples: SAMPLES, seed: 0, mode: 'parallel' },
+      evaluation: { kind: 'none', metrics: ['size'] },
       layers: layers.map((name) => ({ name, method: 'gptq', bits: 4, groupSize: 128, symmetric: false, settings: {}, rules: [0] })),
-      skipped: [], threads: THREADS, seed: 0, memory: { streaming: 'always', budgetBytes: budget, cacheFolder: dir },
+      skipped: [],
+      threads: THREADS,
+      seed: 0,
+      memory: { streaming: 'always', budgetBytes: budget, cacheFolder: dir },
     };
     const planPath = join(dir, 'plan.json');
     writeFileSync(planPath, JSON.stringify(plan));
     t = performance.now();
     const fwd = child(['forward', model, String(SAMPLES), '0', String(THREADS)]);
     const job = child(['job', planPath]);
-    const f = Number(fwd.forward_s), s = Number(job.solve_s), total = Number(job.total_s), rss = Number(job.peak_rss_bytes);
-    console.log(`scale params=${w.params} model_bytes=${modelBytes} peak_rss_bytes=${rss} total_s=${total.toFixed(1)} forward_s=${f.toFixed(1)} solve_s=${s.toFixed(1)}`);
-    const rssOk = rss <= budget, timeOk = total <= 3 * (f + s);
+    const f = Number(fwd.forward_s),
+      s = Number(job.solve_s),
+      total = Number(job.total_s),
+      rss = Number(job.peak_rss_bytes);
+    console.log(
+      `scale params=${w.params} model_bytes=${modelBytes} peak_rss_bytes=${rss} total_s=${total.toFixed(1)} forward_s=${f.toFixed(1)} solve_s=${s.toFixed(1)}`,
+    );
+    const rssOk = rss <= budget,
+      timeOk = total <= 3 * (f + s);
     console.log(`  target peak_rss ≤ 0.5×model_bytes + 1.5 GB = ${budget}: ${rssOk ? 'met' : 'MISSED'} (${(rss / 1e9).toFixed(2)} GB)`);
-    console.log(`  target total_s ≤ 3×(forward_s + solve_s) = ${(3 * (f + s)).toFixed(1)}: ${timeOk ? 'met' : 'MISSED'} (${(total / (f + s)).toFixed(2)}×)`);
-    console.log(`  forward pass: session load ${Number(fwd.load_s).toFixed(1)} s (not in forward_s), peak RSS ${(Number(fwd.peak_rss_bytes) / 1e9).toFixed(2)} GB`);
+    console.log(
+      `  target total_s ≤ 3×(forward_s + solve_s) = ${(3 * (f + s)).toFixed(1)}: ${timeOk ? 'met' : 'MISSED'} (${(total / (f + s)).toFixed(2)}×)`,
+    );
+    console.log(
+      `  forward pass: session load ${Number(fwd.load_s).toFixed(1)} s (not in forward_s), peak RSS ${(Number(fwd.peak_rss_bytes) / 1e9).toFixed(2)} GB`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);

@@ -13,11 +13,16 @@ import type { JobPlan, JobProgress } from '../protocol/plan';
 
 async function job(planPath: string): Promise<void> {
   const plan = JSON.parse(readFileSync(planPath, 'utf8')) as JobPlan;
-  let solve = 0, started = 0, memory = '';
+  let solve = 0,
+    started = 0,
+    memory = '';
   const t0 = performance.now();
   await runJob(plan, {
     onProgress: (p: JobProgress) => {
-      if (p.stage === 'calibrate' && p.message.startsWith('memory:')) { memory = p.message; process.stderr.write(`  ${p.message}\n`); }
+      if (p.stage === 'calibrate' && p.message.startsWith('memory:')) {
+        memory = p.message;
+        process.stderr.write(`  ${p.message}\n`);
+      }
       if (p.stage !== 'quantize') return;
       if (p.fraction === 0 && !/^block \d+ of \d+:/.test(p.message)) started = performance.now();
       if (p.fraction === 0 && /^block \d+ of \d+:/.test(p.message)) process.stderr.write(`  ${p.message}\n`);

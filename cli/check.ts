@@ -17,9 +17,13 @@ export async function main(args: string[]): Promise<number> {
   const { plan, diagnostics } = await loadRecipePlan(files[0], modelHost);
   if (json) process.stdout.write(`${JSON.stringify({ diagnostics }, null, 2)}\n`);
   else {
-    for (const d of diagnostics) process.stdout.write(`${printable(d.file)}:${d.line}:${d.column}: ${d.severity}: ${printable(d.message)}\n`);
+    for (const d of diagnostics)
+      process.stdout.write(`${printable(d.file)}:${d.line}:${d.column}: ${d.severity}: ${printable(d.message)}\n`);
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
-    if (plan) process.stdout.write(`ok: ${plan.layers.length} layers to quantize, ${plan.skipped.length} skipped (${diagnostics.length - errors} warnings/notes)\n`);
+    if (plan)
+      process.stdout.write(
+        `ok: ${plan.layers.length} layers to quantize, ${plan.skipped.length} skipped (${diagnostics.length - errors} warnings/notes)\n`,
+      );
     else process.stdout.write(`${errors} error(s)\n`);
   }
   return diagnostics.some((d) => d.severity === 'error') ? 1 : 0;

@@ -25,8 +25,14 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 /** Runs the CLI on `argv` (without node and the script); resolves with the exit code. */
 export async function cli(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
-  if (cmd === '--version' || cmd === '-v') { process.stdout.write(`${(pkg as { version: string }).version}\n`); return 0; }
-  if (cmd === '--help' || cmd === '-h' || cmd === 'help') { process.stdout.write(HELP); return 0; }
+  if (cmd === '--version' || cmd === '-v') {
+    process.stdout.write(`${(pkg as { version: string }).version}\n`);
+    return 0;
+  }
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const fn = cmd ? COMMANDS[cmd] : undefined;
   if (!fn) {
     process.stderr.write(`${cmd ? `lowbit: unknown command '${cmd}'\n` : ''}${HELP}`);
@@ -41,8 +47,13 @@ export async function cli(argv: string[]): Promise<number> {
  */
 export function runMain(argv: string[] = process.argv.slice(2)): Promise<void> {
   return cli(argv).then(
-    (code) => { process.exitCode = code; },
-    (e: unknown) => { process.stderr.write(`lowbit: ${(e as Error).stack ?? String(e)}\n`); process.exitCode = 1; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`lowbit: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
   );
 }
 

@@ -4,7 +4,7 @@
  */
 
 // C0 and C1 controls, DEL, and the Unicode format characters that reorder or hide text.
-// eslint-disable-next-line no-control-regex
+
 const CONTROL = /[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -14,7 +14,10 @@ const USAGE = 'usage: lowbit run <recipe.lowbit.yaml> [--json] [--memory <size: 
 
 function progressLine(p: JobProgress): string | undefined {
   // Streaming adds a line as each block starts (block i of N, its layers, ETA).
-  if (p.stage === 'quantize') return p.fraction === 1 || (p.fraction === 0 && /^block \d+ of \d+:/.test(p.message)) ? `[${p.index + 1}/${p.total}] ${p.message}` : undefined;
+  if (p.stage === 'quantize')
+    return p.fraction === 1 || (p.fraction === 0 && /^block \d+ of \d+:/.test(p.message))
+      ? `[${p.index + 1}/${p.total}] ${p.message}`
+      : undefined;
   // The memory plan (budget, whole model or streamed, and how).
   if (p.stage === 'calibrate' && p.message.startsWith('memory:')) return `${p.stage}: ${p.message}`;
   if (p.fraction !== undefined && p.fraction > 0 && p.fraction < 1) return undefined;
@@ -25,7 +28,17 @@ function progressLine(p: JobProgress): string | undefined {
 export function parseSize(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/i.exec(text.trim());
   if (!m) return undefined;
-  const units: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+  const units: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    mb: 1e6,
+    gb: 1e9,
+    tb: 1e12,
+    kib: 2 ** 10,
+    mib: 2 ** 20,
+    gib: 2 ** 30,
+    tib: 2 ** 40,
+  };
   const bytes = Number(m[1]) * units[(m[2] ?? 'MB').toLowerCase()];
   return bytes >= 1 && Number.isFinite(bytes) ? Math.round(bytes) : undefined;
 }
@@ -52,7 +65,8 @@ export async function main(args: string[]): Promise<number> {
   const { plan, diagnostics } = await loadRecipePlan(rest[0], modelHost);
   for (const d of diagnostics) process.stderr.write(`${printable(d.file)}:${d.line}:${d.column}: ${d.severity}: ${printable(d.message)}\n`);
   if (!plan) {
-    if (!diagnostics.some((d) => d.severity === 'error')) process.stderr.write(`${printable(rest[0])}: the recipe did not resolve to a plan\n`);
+    if (!diagnostics.some((d) => d.severity === 'error'))
+      process.stderr.write(`${printable(rest[0])}: the recipe did not resolve to a plan\n`);
     return 1;
   }
   if (memoryBytes !== undefined) plan.memory = { streaming: 'auto', ...plan.memory, budgetBytes: memoryBytes };
@@ -70,7 +84,10 @@ export async function main(args: string[]): Promise<number> {
   try {
     const report = await runJob(plan, {
       signal: ac.signal,
-      onProgress: (p) => { const line = progressLine(p); if (line) process.stderr.write(printable(line) + '\n'); },
+      onProgress: (p) => {
+        const line = progressLine(p);
+        if (line) process.stderr.write(printable(line) + '\n');
+      },
     });
     if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {

@@ -21,7 +21,8 @@ const FLAGS: Record<string, BudgetTarget['kind']> = { '--bits-per-weight': 'bits
 /** Parses the arguments; a string is a usage error. */
 export function parseSuggestArgs(args: string[]): { recipe: string; target?: BudgetTarget; json: boolean; write: boolean } | string {
   let recipe: string | undefined, target: BudgetTarget | undefined;
-  let json = false, write = false;
+  let json = false,
+    write = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--json') json = true;
@@ -31,8 +32,15 @@ export function parseSuggestArgs(args: string[]): { recipe: string; target?: Bud
       const raw = inline ?? args[++i];
       const value = Number(raw);
       const kind = FLAGS[flag];
-      const ok = raw !== undefined && Number.isFinite(value) && value > 0 && (kind !== 'bytes' || Number.isInteger(value)) && (kind !== 'ratio' || value <= 1) && (kind !== 'bits_per_weight' || value <= 32);
-      if (!ok) return `${flag} needs ${kind === 'bytes' ? 'a whole number of bytes' : kind === 'ratio' ? 'a ratio in (0, 1]' : 'bits per weight in (0, 32]'} (got ${raw ?? 'nothing'})`;
+      const ok =
+        raw !== undefined &&
+        Number.isFinite(value) &&
+        value > 0 &&
+        (kind !== 'bytes' || Number.isInteger(value)) &&
+        (kind !== 'ratio' || value <= 1) &&
+        (kind !== 'bits_per_weight' || value <= 32);
+      if (!ok)
+        return `${flag} needs ${kind === 'bytes' ? 'a whole number of bytes' : kind === 'ratio' ? 'a ratio in (0, 1]' : 'bits per weight in (0, 32]'} (got ${raw ?? 'nothing'})`;
       if (target) return 'give one budget (--bits-per-weight, --bytes or --ratio)';
       target = { kind, value } as BudgetTarget;
     } else if (a.startsWith('-') || recipe) return `unexpected argument '${a}'`;
@@ -44,7 +52,10 @@ export function parseSuggestArgs(args: string[]): { recipe: string; target?: Bud
 /** Exit codes: 0 ok, 1 recipe errors or a failed suggestion, 2 usage. */
 export async function main(args: string[]): Promise<number> {
   const a = parseSuggestArgs(args);
-  if (typeof a === 'string') { process.stderr.write(`lowbit suggest: ${a}\n${USAGE}\n`); return 2; }
+  if (typeof a === 'string') {
+    process.stderr.write(`lowbit suggest: ${a}\n${USAGE}\n`);
+    return 2;
+  }
   const { plan, diagnostics } = await loadRecipePlan(a.recipe, modelHost);
   for (const d of diagnostics) process.stderr.write(`${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}\n`);
   if (!plan) {
@@ -54,15 +65,24 @@ export async function main(args: string[]): Promise<number> {
   const text = fs.readFileSync(plan.recipePath, 'utf8');
   const fromRecipe = readBudget(readRecipe(text));
   const budget: BudgetPlan | undefined = a.target ? { estimate: 'kl', samples: 4, ...fromRecipe, target: a.target } : fromRecipe;
-  if (!budget) { process.stderr.write(`${plan.recipePath}: no budget: add \`budget: { bits_per_weight: 3.5 }\` to the recipe or pass --bits-per-weight\n`); return 1; }
+  if (!budget) {
+    process.stderr.write(
+      `${plan.recipePath}: no budget: add \`budget: { bits_per_weight: 3.5 }\` to the recipe or pass --bits-per-weight\n`,
+    );
+    return 1;
+  }
   const { suggest } = await import('../engine/budget/suggest');
   const ac = new AbortController();
-  const onSigint = () => { process.stderr.write('cancelling…\n'); ac.abort(); };
+  const onSigint = () => {
+    process.stderr.write('cancelling…\n');
+    ac.abort();
+  };
   process.once('SIGINT', onSigint);
   try {
     const r = await suggest(plan, budget, {
       signal: ac.signal,
-      onProgress: (p) => process.stderr.write(p.stage === 'measure' ? `[${p.index! + 1}/${p.total}] ${p.message}\n` : `${p.stage}: ${p.message}\n`),
+      onProgress: (p) =>
+        process.stderr.write(p.stage === 'measure' ? `[${p.index! + 1}/${p.total}] ${p.message}\n` : `${p.stage}: ${p.message}\n`),
     });
     if (a.write) {
       const next = applyEdit(text, suggestionEdit(text, r.yaml, summaryLine(r)));
@@ -70,7 +90,9 @@ export async function main(args: string[]): Promise<number> {
       fs.writeFileSync(tmp, next);
       fs.renameSync(tmp, plan.recipePath);
     }
-    process.stdout.write(a.json ? JSON.stringify(r, null, 2) + '\n' : formatSuggestion(r) + (a.write ? `\nwrote the rules into ${plan.recipePath}\n` : ''));
+    process.stdout.write(
+      a.json ? JSON.stringify(r, null, 2) + '\n' : formatSuggestion(r) + (a.write ? `\nwrote the rules into ${plan.recipePath}\n` : ''),
+    );
     return 0;
   } catch (e) {
     const err = e as Error;
@@ -83,7 +105,9 @@ export async function main(args: string[]): Promise<number> {
 
 /** The human-readable output: summary, uniform candidates vs the suggestion, then the rules. */
 export function formatSuggestion(r: SuggestResult): string {
-  const rows = [...r.uniform, r.chosen].map((p) => `| ${p.label} | ${p.bitsPerWeight.toFixed(2)} | ${p.bytes} | ${p.loss.toPrecision(4)} | ${p.fits ? 'yes' : 'no'} |`);
+  const rows = [...r.uniform, r.chosen].map(
+    (p) => `| ${p.label} | ${p.bitsPerWeight.toFixed(2)} | ${p.bytes} | ${p.loss.toPrecision(4)} | ${p.fits ? 'yes' : 'no'} |`,
+  );
   return [
     `budget: ${summaryLine(r)}`,
     `knapsack: ${r.knapsack.exact ? 'exact (byte granularity)' : `costs in units of ${r.knapsack.unit} bytes; loss ≤ the exact optimum at ${r.knapsack.boundBytes} bytes`}; capacity ${r.capacityBytes} bytes for ${r.params} weights`,

@@ -15,7 +15,14 @@ import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 
 function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> & { q?: unknown }): LayerResult {
-  return { layer: l.layer, dequant: l.dequant, q: l.q as QuantizedWeightLike | undefined, lowRank: l.lowRank as LowRankFactors | undefined, inputScale: l.inputScale, binary: l.binary };
+  return {
+    layer: l.layer,
+    dequant: l.dequant,
+    q: l.q as QuantizedWeightLike | undefined,
+    lowRank: l.lowRank as LowRankFactors | undefined,
+    inputScale: l.inputScale,
+    binary: l.binary,
+  };
 }
 
 /**
@@ -26,23 +33,36 @@ function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inp
  * layer written in another format than asked for (whose report `bits_per_weight` becomes 32).
  */
 export async function exportAndWrite(
-  model: OnnxModel, layers: QuantizedLayer[], plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath' | 'accuracyLevel'> & Partial<Pick<JobPlan, 'layers' | 'skipped'>>, signal?: AbortSignal,
+  model: OnnxModel,
+  layers: QuantizedLayer[],
+  plan: Pick<JobPlan, 'format' | 'outputPath' | 'modelPath' | 'accuracyLevel'> & Partial<Pick<JobPlan, 'layers' | 'skipped'>>,
+  signal?: AbortSignal,
   write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
 ): Promise<{ bytes: number; dataPath?: string; warnings: string[]; leftAlone: LeftAloneTensor[] }> {
   const layerFormats = new Map(plan.layers?.flatMap((l) => (l.format ? [[l.name, l.format] as const] : [])));
-  const r = exportModelProto(model, layers.map(toResult), { format: plan.format, layerFormats, accuracyLevel: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL });
+  const r = exportModelProto(model, layers.map(toResult), {
+    format: plan.format,
+    layerFormats,
+    accuracyLevel: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL,
+  });
   checkInterfaceKept(model.graph, r.proto.graph!, model.path);
   signal?.throwIfAborted();
   const inputExternal = model.graph.initializer.some((t) => t.dataLocation === 1);
   const w = await writeModelStreaming(r.proto, plan.outputPath, {
-    inputPath: plan.modelPath, src: model.src, label: model.path, signal,
-    externalData: write.externalData ?? (inputExternal ? 'always' : 'auto'), thresholdBytes: write.thresholdBytes,
+    inputPath: plan.modelPath,
+    src: model.src,
+    label: model.path,
+    signal,
+    externalData: write.externalData ?? (inputExternal ? 'always' : 'auto'),
+    thresholdBytes: write.thresholdBytes,
   });
   // One warning per distinct reason, naming the layers (a 3-bit MatMulNBits plan would otherwise give 36).
   const byNote = new Map<string, string[]>();
   for (const l of r.layers) if (l.note) byNote.set(`${l.written}: ${l.note}`, [...(byNote.get(`${l.written}: ${l.note}`) ?? []), l.layer]);
-  const warnings = [...byNote].map(([note, names]) =>
-    `export: ${names.length === 1 ? `layer ${names[0]}` : `${names.length} layers (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`} written as ${note}`);
+  const warnings = [...byNote].map(
+    ([note, names]) =>
+      `export: ${names.length === 1 ? `layer ${names[0]}` : `${names.length} layers (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''})`} written as ${note}`,
+  );
   // Bits per weight are "as stored": a layer the exporter had to write as float weights stores 32.
   const byName = new Map(layers.map((l) => [l.layer, l]));
   for (const w of r.layers) {
@@ -61,10 +81,20 @@ export async function exportAndWrite(
     q.report.runtime_bits_per_weight = model.layer(w.layer).ref.dataType === DT.FLOAT16 ? 16 : 32;
   }
   const bytes = w.bytes + w.dataBytes;
-  const leftAlone = leftAloneTensors(model.graph, model.layers, new Set(r.layers.filter((l) => l.written !== 'fake').map((l) => l.layer)), bytes, {
-    skippedBy: new Map((plan.skipped ?? []).map((s) => [s.name, s.rule])),
-    notes: new Map(r.layers.filter((l) => l.written === 'fake').map((l) => [l.layer, l.note ?? (plan.format === 'fake' ? 'format: fake' : 'fake-quant')])),
-  });
+  const leftAlone = leftAloneTensors(
+    model.graph,
+    model.layers,
+    new Set(r.layers.filter((l) => l.written !== 'fake').map((l) => l.layer)),
+    bytes,
+    {
+      skippedBy: new Map((plan.skipped ?? []).map((s) => [s.name, s.rule])),
+      notes: new Map(
+        r.layers
+          .filter((l) => l.written === 'fake')
+          .map((l) => [l.layer, l.note ?? (plan.format === 'fake' ? 'format: fake' : 'fake-quant')]),
+      ),
+    },
+  );
   return { bytes, dataPath: w.dataPath, warnings, leftAlone };
 }
 
@@ -83,7 +113,10 @@ export function packedBitsPerWeight(storedBytes: number, l: Pick<QuantizedLayer,
  * with `model.src.dir`). Only the replaced layers' weights are inline, so the bytes still hit the
  * protobuf limit (2 GiB, a clear error naming the model) when those alone pass it.
  */
-export function fakeQuantBytes(model: OnnxModel, layers: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'>[]): Uint8Array {
+export function fakeQuantBytes(
+  model: OnnxModel,
+  layers: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale'>[],
+): Uint8Array {
   model.checkExternalData();
   const results = layers.map((l) => toResult({ ...l, q: undefined, binary: undefined }));
   return encodeModel(exportModelProto(model, results, { format: 'fake' }).proto, model.path);

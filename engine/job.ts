@@ -50,28 +50,50 @@ export function planLayers(plan: JobPlan, model: OnnxModel): (CalibratedLayer & 
     if (!rec.quantizable) throw new Error(`layer ${l.name} is not quantizable: ${rec.reason ?? 'unsupported'}`);
     const conv = rec.op === 'Conv' ? { node: rec.node, attributes: rec.nodeRef.attribute, kernelDims: rec.ref.dims } : undefined;
     const convTranspose = rec.op === 'ConvTranspose' ? { node: rec.node, group: convTransposeLayout(rec).group } : undefined;
-    return { name: l.name, input: rec.input, cols: rec.shape[1], op: rec.op, ...(conv ? { conv } : {}), ...(convTranspose ? { convTranspose } : {}) };
+    return {
+      name: l.name,
+      input: rec.input,
+      cols: rec.shape[1],
+      op: rec.op,
+      ...(conv ? { conv } : {}),
+      ...(convTranspose ? { convTranspose } : {}),
+    };
   });
 }
 
 export { statisticsView };
 
 /** Runs calibration for the plan's MatMul/Gemm layers; returns the statistics and bookkeeping. */
-export async function calibrateForPlan(plan: JobPlan, model: OnnxModel, opts: JobOptions & { calibrationOffset?: number; feeds?: CalibrationFeeds }): Promise<{
-  stats: Map<string, InputStatistics>; samples: number; tokens?: number; warnings: string[];
+export async function calibrateForPlan(
+  plan: JobPlan,
+  model: OnnxModel,
+  opts: JobOptions & { calibrationOffset?: number; feeds?: CalibrationFeeds },
+): Promise<{
+  stats: Map<string, InputStatistics>;
+  samples: number;
+  tokens?: number;
+  warnings: string[];
 }> {
   // Layers whose input calibration cannot observe (inside subgraphs) are quantized data-free.
   const layers = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op) && !model.layer(l.name).dataFree);
   const warnings: string[] = [];
   // Embedding tables (Gather) are lookups: they never have a Hessian, and that is not worth a warning.
   const skipped = plan.layers.length - layers.length - planLayers(plan, model).filter((l) => l.op === 'Gather').length;
-  if (skipped) warnings.push(`${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}, or an input calibration cannot observe: recurrent W/R, subgraphs); their rel_error is the plain weight error`);
+  if (skipped)
+    warnings.push(
+      `${skipped} layer(s) have no calibration Hessian (op not in ${[...CALIBRATED_OPS].join('/')}, or an input calibration cannot observe: recurrent W/R, subgraphs); their rel_error is the plain weight error`,
+    );
   if (!layers.length) return { stats: new Map(), samples: 0, warnings };
-  const feeds = opts.feeds ?? await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs);
+  const feeds = opts.feeds ?? (await calibrationFeeds(plan.calibration, model.summary(), opts.calibrationOffset, undefined, plan.inputs));
   warnings.push(...feeds.warnings);
   const stats = await calibrate({
-    model, layers, batches: feeds.batches, threads: plan.threads, signal: opts.signal,
-    onBatch: (done, total) => opts.onProgress?.({ stage: 'calibrate', message: `batch ${done}/${total}`, fraction: total ? done / total : undefined }),
+    model,
+    layers,
+    batches: feeds.batches,
+    threads: plan.threads,
+    signal: opts.signal,
+    onBatch: (done, total) =>
+      opts.onProgress?.({ stage: 'calibrate', message: `batch ${done}/${total}`, fraction: total ? done / total : undefined }),
   });
   return { stats, samples: feeds.samples, tokens: feeds.tokens, warnings };
 }
@@ -81,7 +103,10 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
   const { signal, onProgress } = opts;
   const t0 = performance.now();
   const timings = { load: 0, calibrate: 0, quantize: 0, export: 0, evaluate: 0, total: 0 };
-  const lap = (k: keyof typeof timings, since: number) => { timings[k] = (performance.now() - since) / 1000; return performance.now(); };
+  const lap = (k: keyof typeof timings, since: number) => {
+    timings[k] = (performance.now() - since) / 1000;
+    return performance.now();
+  };
   let staging: string | undefined;
   let release: (() => Promise<void>) | undefined;
   try {
@@ -105,7 +130,11 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       evaluationOffset = r.evaluationOffset;
       if (r.warning) warnings.push(r.warning);
     }
-    onProgress?.({ stage: 'calibrate', message: `calibrating (${plan.calibration.kind}, ${plan.calibration.samples} samples)`, fraction: 0 });
+    onProgress?.({
+      stage: 'calibrate',
+      message: `calibrating (${plan.calibration.kind}, ${plan.calibration.samples} samples)`,
+      fraction: 0,
+    });
     let cal: { samples: number; tokens?: number };
     let quantized: QuantizedLayer[];
     let outModel = model;
@@ -119,7 +148,11 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     } else if (plan.calibration.mode === 'sequential') {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
       const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
-      const feeds = planned ?? (calibrated.length ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs) : { batches: [], samples: 0, warnings: [] });
+      const feeds =
+        planned ??
+        (calibrated.length
+          ? await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs)
+          : { batches: [], samples: 0, warnings: [] });
       warnings.push(...feeds.warnings);
       cal = feeds;
       t = lap('calibrate', t);
@@ -137,7 +170,15 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       const prep = await prepareActivationAware({ layers: plan.layers, model, stats: c.stats, threads: plan.threads, signal });
       warnings.push(...prep.warnings);
       outModel = prep.model;
-      quantized = await quantizeLayers({ plan, model: statisticsView(outModel, planLayers(plan, outModel)), ops, stats: prep.stats, prepared: prep.details, signal, onProgress });
+      quantized = await quantizeLayers({
+        plan,
+        model: statisticsView(outModel, planLayers(plan, outModel)),
+        ops,
+        stats: prep.stats,
+        prepared: prep.details,
+        signal,
+        onProgress,
+      });
     }
     shareTiedTables(quantized, outModel);
     t = lap('quantize', t);
@@ -157,11 +198,23 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
 
     timings.total = (performance.now() - t0) / 1000;
     const report = buildReport({
-      plan, layers: quantized.map((q) => q.report), totalParams: model.summary().totalParams,
-      fpBytes: (await stat(plan.modelPath)).size, quantizedBytes: exported.bytes,
-      calibrationSamples: cal.samples, calibrationTokens: cal.tokens,
-      fp: ev.fp, quantized: ev.quantized, klDivergence: ev.kl, top1Agreement: ev.top1, outputAgreement: ev.agreement, timings, warnings,
-      decodeLatency: ev.decodeLatency, generation: ev.generation, leftAlone: exported.leftAlone,
+      plan,
+      layers: quantized.map((q) => q.report),
+      totalParams: model.summary().totalParams,
+      fpBytes: (await stat(plan.modelPath)).size,
+      quantizedBytes: exported.bytes,
+      calibrationSamples: cal.samples,
+      calibrationTokens: cal.tokens,
+      fp: ev.fp,
+      quantized: ev.quantized,
+      klDivergence: ev.kl,
+      top1Agreement: ev.top1,
+      outputAgreement: ev.agreement,
+      timings,
+      warnings,
+      decodeLatency: ev.decodeLatency,
+      generation: ev.generation,
+      leftAlone: exported.leftAlone,
     });
     const stagedReport = join(staging, 'report.json');
     await writeFile(stagedReport, reportText(report), { flag: 'wx' });
@@ -174,7 +227,8 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     ]);
     // The run is complete; a history copy that cannot be written is a warning, not a lost run.
     await writeHistory(report, plan.reportPath).catch((e: Error) =>
-      onProgress?.({ stage: 'done', message: `warning: no history copy: ${e.message}` }));
+      onProgress?.({ stage: 'done', message: `warning: no history copy: ${e.message}` }),
+    );
     onProgress?.({ stage: 'done', message: `wrote ${plan.outputPath} and ${plan.reportPath}`, fraction: 1 });
     return report;
   } finally {
@@ -188,8 +242,15 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
  * quantization streamed block by block. Otherwise `streamed` is undefined and the whole-model path
  * runs, on the calibration feeds built here.
  */
-async function streamIfPlanned(plan: JobPlan, model: OnnxModel, ops: Map<string, string>, calibrationOffset: number | undefined, opts: JobOptions): Promise<{
-  streamed?: { layers: QuantizedLayer[]; samples: number; tokens?: number; warnings: string[] }; feeds?: CalibrationFeeds;
+async function streamIfPlanned(
+  plan: JobPlan,
+  model: OnnxModel,
+  ops: Map<string, string>,
+  calibrationOffset: number | undefined,
+  opts: JobOptions,
+): Promise<{
+  streamed?: { layers: QuantizedLayer[]; samples: number; tokens?: number; warnings: string[] };
+  feeds?: CalibrationFeeds;
 }> {
   const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
   if (!calibrated.length) return {};
@@ -201,16 +262,35 @@ async function streamIfPlanned(plan: JobPlan, model: OnnxModel, ops: Map<string,
   opts.onProgress?.({ stage: 'calibrate', message: mem.message, fraction: 0 });
   if (mem.mode === 'whole') return { feeds };
   const s = await streamCompress({
-    plan, model, ops, calibrated, batches: feeds.batches, mode: plan.calibration.mode, signal: opts.signal, onProgress: opts.onProgress,
-    cacheFolder: memory.cacheFolder ?? tmpdir(), cacheRamBytes: mem.cacheRamBytes,
+    plan,
+    model,
+    ops,
+    calibrated,
+    batches: feeds.batches,
+    mode: plan.calibration.mode,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    cacheFolder: memory.cacheFolder ?? tmpdir(),
+    cacheRamBytes: mem.cacheRamBytes,
   });
   return { streamed: { layers: s.layers, samples: feeds.samples, tokens: feeds.tokens, warnings: feeds.warnings } };
 }
 
-async function evaluate(plan: JobPlan, model: OnnxModel, quantizedPath: string, offset: number | undefined, opts: JobOptions, warnings: string[]): Promise<{
-  fp: QualityMetrics; quantized: QualityMetrics; kl?: Report['metrics']['kl_divergence']; top1?: number;
+async function evaluate(
+  plan: JobPlan,
+  model: OnnxModel,
+  quantizedPath: string,
+  offset: number | undefined,
+  opts: JobOptions,
+  warnings: string[],
+): Promise<{
+  fp: QualityMetrics;
+  quantized: QualityMetrics;
+  kl?: Report['metrics']['kl_divergence'];
+  top1?: number;
   agreement?: Report['metrics']['output_agreement'];
-  decodeLatency?: Report['metrics']['decode_latency']; generation?: Report['metrics']['generation'];
+  decodeLatency?: Report['metrics']['decode_latency'];
+  generation?: Report['metrics']['generation'];
 }> {
   const e = plan.evaluation;
   const accuracyLevel = plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
@@ -220,44 +300,91 @@ async function evaluate(plan: JobPlan, model: OnnxModel, quantizedPath: string, 
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
   if (e.kind === 'tensors') {
-    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, quantizedPath, { threads: plan.threads, signal: opts.signal, accuracyLevel });
+    const r = await evaluateTensors(e, { ...model.summary(), path: plan.modelPath }, quantizedPath, {
+      threads: plan.threads,
+      signal: opts.signal,
+      accuracyLevel,
+    });
     warnings.push(...r.warnings);
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
-  const size = model.summary().outputs.find((o) => o.name === 'logits')?.dims.at(-1);
-  const windows = await textWindows({ ...e, offset, vocab: typeof size === 'number' && size > 0 ? { size, model: plan.modelPath } : undefined });
-  if (windows.count < e.samples) warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
+  const size = model
+    .summary()
+    .outputs.find((o) => o.name === 'logits')
+    ?.dims.at(-1);
+  const windows = await textWindows({
+    ...e,
+    offset,
+    vocab: typeof size === 'number' && size > 0 ? { size, model: plan.modelPath } : undefined,
+  });
+  if (windows.count < e.samples)
+    warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
   const want = new Set(e.metrics);
   // Encoders (and any model judged by its outputs): agreement of the first output on the same windows.
   const agreement = want.has('output_agreement')
-    ? await evaluateTextAgreement({ fpModel: plan.modelPath, quantizedModel: quantizedPath, windows, threads: plan.threads, inputs: plan.inputs, signal: opts.signal, latency: want.has('latency') })
+    ? await evaluateTextAgreement({
+        fpModel: plan.modelPath,
+        quantizedModel: quantizedPath,
+        windows,
+        threads: plan.threads,
+        inputs: plan.inputs,
+        signal: opts.signal,
+        latency: want.has('latency'),
+      })
     : undefined;
   if (!['perplexity', 'kl_divergence', 'top1_agreement'].some((m) => want.has(m as Metric)))
     return { fp: agreement?.fp ?? {}, quantized: agreement?.quantized ?? {}, agreement: agreement?.outputAgreement };
   const r = await evaluateText({
-    fpModel: plan.modelPath, quantizedModel: quantizedPath, windows, threads: plan.threads, signal: opts.signal, accuracyLevel, inputs: plan.inputs,
+    fpModel: plan.modelPath,
+    quantizedModel: quantizedPath,
+    windows,
+    threads: plan.threads,
+    signal: opts.signal,
+    accuracyLevel,
+    inputs: plan.inputs,
     onBatch: (done, total) => opts.onProgress?.({ stage: 'evaluate', message: `batch ${done}/${total}`, fraction: done / total }),
   });
-  const fp: QualityMetrics = {}, quantized: QualityMetrics = {};
-  if (want.has('perplexity')) { fp.perplexity = r.fp.perplexity; quantized.perplexity = r.quantized!.perplexity; }
-  if (want.has('latency')) { fp.latency_ms = r.fp.latency_ms; quantized.latency_ms = r.quantized!.latency_ms; }
+  const fp: QualityMetrics = {},
+    quantized: QualityMetrics = {};
+  if (want.has('perplexity')) {
+    fp.perplexity = r.fp.perplexity;
+    quantized.perplexity = r.quantized!.perplexity;
+  }
+  if (want.has('latency')) {
+    fp.latency_ms = r.fp.latency_ms;
+    quantized.latency_ms = r.quantized!.latency_ms;
+  }
   // Generation and prefill/decode latency decode token by token (through the KV cache when there is one).
   let decoding: Awaited<ReturnType<typeof evaluateDecoding>> = {};
   if (e.generate || want.has('latency')) {
-    opts.onProgress?.({ stage: 'evaluate', message: e.generate ? `generating ${e.generate.tokens} tokens with both models` : 'timing prefill and decode' });
+    opts.onProgress?.({
+      stage: 'evaluate',
+      message: e.generate ? `generating ${e.generate.tokens} tokens with both models` : 'timing prefill and decode',
+    });
     const tokenizer = await loadTokenizer(e.tokenizerPath);
-    const promptIds = e.generate ? tokenizer.encode(e.generate.prompt) : Array.from(windows.ids.subarray(0, windows.sequenceLength), Number);
+    const promptIds = e.generate
+      ? tokenizer.encode(e.generate.prompt)
+      : Array.from(windows.ids.subarray(0, windows.sequenceLength), Number);
     decoding = await evaluateDecoding({
-      fpModel: plan.modelPath, quantizedModel: quantizedPath, threads: plan.threads, accuracyLevel, inputs: plan.inputs, signal: opts.signal,
-      generate: e.generate ? { prompt: e.generate.prompt, promptIds, tokens: e.generate.tokens, decode: (ids) => tokenizer.decode(ids) } : undefined,
+      fpModel: plan.modelPath,
+      quantizedModel: quantizedPath,
+      threads: plan.threads,
+      accuracyLevel,
+      inputs: plan.inputs,
+      signal: opts.signal,
+      generate: e.generate
+        ? { prompt: e.generate.prompt, promptIds, tokens: e.generate.tokens, decode: (ids) => tokenizer.decode(ids) }
+        : undefined,
       latency: want.has('latency') ? { promptIds, decodeTokens: e.generate?.tokens ?? 16 } : undefined,
     });
   }
   return {
-    fp, quantized,
+    fp,
+    quantized,
     kl: want.has('kl_divergence') ? r.kl_divergence : undefined,
     top1: want.has('top1_agreement') ? r.top1_agreement : undefined,
-    decodeLatency: decoding.latency, generation: decoding.generation,
+    decodeLatency: decoding.latency,
+    generation: decoding.generation,
     agreement: agreement?.outputAgreement,
   };
 }

@@ -18,7 +18,10 @@ export async function preflight(plan: JobPlan, externalFiles: readonly string[] 
   }
   const problems = jobPathProblems(plan, externalFiles);
   if (problems.length) throw new Error(problems.join('; '));
-  for (const [what, path] of [['output', plan.outputPath], ['report', plan.reportPath]] as const) {
+  for (const [what, path] of [
+    ['output', plan.outputPath],
+    ['report', plan.reportPath],
+  ] as const) {
     const dir = dirname(path);
     try {
       await mkdir(dir, { recursive: true });

@@ -30,8 +30,14 @@ export async function commitStaged(staging: string, moves: readonly { from: stri
     for (const [i, m] of moves.entries()) {
       const backup = join(staging, `previous-${i}`);
       let kept: string | undefined;
-      try { await link(m.to, backup); kept = backup; } catch (e) {
-        if (code(e) !== 'ENOENT') { await rename(m.to, backup); kept = backup; }
+      try {
+        await link(m.to, backup);
+        kept = backup;
+      } catch (e) {
+        if (code(e) !== 'ENOENT') {
+          await rename(m.to, backup);
+          kept = backup;
+        }
       }
       const entry = { to: m.to, backup: kept };
       try {

@@ -7,18 +7,29 @@ import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { lockPathFor } from '../recipe/jobPaths';
 
-interface LockInfo { pid: number; host: string; started: string }
+interface LockInfo {
+  pid: number;
+  host: string;
+  started: string;
+}
 
 /** A lock file younger than this that cannot be parsed is being written by its holder: held. */
 const UNREADABLE_GRACE_MS = 10_000;
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function holder(lock: string): Promise<{ info?: LockInfo; stale: boolean }> {
   let text: string;
-  try { text = await readFile(lock, 'utf8'); } catch (e) {
+  try {
+    text = await readFile(lock, 'utf8');
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { stale: true };
     throw e;
   }
@@ -26,9 +37,16 @@ async function holder(lock: string): Promise<{ info?: LockInfo; stale: boolean }
   try {
     const j = JSON.parse(text) as Partial<LockInfo>;
     if (Number.isSafeInteger(j.pid) && typeof j.host === 'string') info = { pid: j.pid!, host: j.host, started: String(j.started ?? '?') };
-  } catch { /* unreadable */ }
+  } catch {
+    /* unreadable */
+  }
   if (!info) {
-    const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs, () => 0));
+    const age =
+      Date.now() -
+      (await stat(lock).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      ));
     return { stale: age > UNREADABLE_GRACE_MS };
   }
   return { info, stale: info.host === hostname() && info.pid !== process.pid && !alive(info.pid) };
@@ -44,7 +62,11 @@ export async function lockOutput(outputPath: string): Promise<() => Promise<void
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(lock, 'wx');
-      try { await fh.writeFile(JSON.stringify(mine) + '\n'); } finally { await fh.close(); }
+      try {
+        await fh.writeFile(JSON.stringify(mine) + '\n');
+      } finally {
+        await fh.close();
+      }
       let released = false;
       return async () => {
         if (released) return;
@@ -52,7 +74,8 @@ export async function lockOutput(outputPath: string): Promise<() => Promise<void
         await unlink(lock).catch(() => undefined);
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`output ${outputPath}: cannot create lock file ${lock}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new Error(`output ${outputPath}: cannot create lock file ${lock}: ${(e as Error).message}`);
     }
     const h = await holder(lock);
     if (!h.stale) {

@@ -30,7 +30,10 @@ export interface SensitivityUpdate {
 }
 
 /** Runs the sensitivity analysis; resolves with one entry per planned layer, in plan order. */
-export async function runSensitivity(plan: JobPlan, opts: { signal?: AbortSignal; onUpdate?: (u: SensitivityUpdate) => void } = {}): Promise<SensitivityEntry[]> {
+export async function runSensitivity(
+  plan: JobPlan,
+  opts: { signal?: AbortSignal; onUpdate?: (u: SensitivityUpdate) => void } = {},
+): Promise<SensitivityEntry[]> {
   const { signal, onUpdate } = opts;
   const model = await loadModel(plan.modelPath);
   const ops = new Map(planLayers(plan, model).map((l) => [l.name, l.op]));
@@ -53,8 +56,13 @@ export async function runSensitivity(plan: JobPlan, opts: { signal?: AbortSignal
   for (let i = 0; i < total; i++) {
     signal?.throwIfAborted();
     const r = await evaluateText({
-      fpModel: fpBytes, quantizedModel: fakeQuantBytes(model, [quantized[i]]), windows, threads: plan.threads, signal,
-      externalDataDir: model.externalDataDir, inputs: plan.inputs,
+      fpModel: fpBytes,
+      quantizedModel: fakeQuantBytes(model, [quantized[i]]),
+      windows,
+      threads: plan.threads,
+      signal,
+      externalDataDir: model.externalDataDir,
+      inputs: plan.inputs,
     });
     entries[i].kl = r.kl_divergence!.mean;
     onUpdate?.({ phase: 'kl', entries, layer: entries[i].layer, done: i + 1, total });

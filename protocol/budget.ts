@@ -4,10 +4,7 @@
  */
 import type { Method } from './plan';
 
-export type BudgetTarget =
-  | { kind: 'bits_per_weight'; value: number }
-  | { kind: 'bytes'; value: number }
-  | { kind: 'ratio'; value: number };
+export type BudgetTarget = { kind: 'bits_per_weight'; value: number } | { kind: 'bytes'; value: number } | { kind: 'ratio'; value: number };
 
 export interface BudgetPlan {
   target: BudgetTarget;
@@ -19,7 +16,12 @@ export interface BudgetPlan {
   samples: number;
 }
 
-export interface SuggestCandidate { method: Method; bits: number; groupSize: number; label: string }
+export interface SuggestCandidate {
+  method: Method;
+  bits: number;
+  groupSize: number;
+  label: string;
+}
 
 /** One layer's measured options, one per candidate (same order as `candidates`). */
 export interface SuggestLayer {

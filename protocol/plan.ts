@@ -35,7 +35,15 @@ export interface LayerPlan {
 }
 
 export type CalibrationPlan =
-  | { kind: 'text'; textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; mode: 'parallel' | 'sequential'; offset?: number }
+  | {
+      kind: 'text';
+      textPath: string;
+      tokenizerPath: string;
+      samples: number;
+      sequenceLength: number;
+      mode: 'parallel' | 'sequential';
+      offset?: number;
+    }
   | { kind: 'tensors'; path: string; samples: number; mode: 'parallel' | 'sequential' }
   | { kind: 'images'; path: string; samples: number; mode: 'parallel' | 'sequential'; image: ImageInputPlan }
   | { kind: 'random'; samples: number; seed: number; mode: 'parallel' | 'sequential' };
@@ -51,7 +59,16 @@ export interface ImageInputPlan {
 }
 
 /** Input-binding rules (recipe/inputBinding.ts holds the table); the recipe's `inputs:` values. */
-export const INPUT_RULES = ['token_ids', 'attention_mask', 'positions', 'empty_past', 'seqlens_k', 'total_sequence_length', 'zeros', 'use_cache_branch'] as const;
+export const INPUT_RULES = [
+  'token_ids',
+  'attention_mask',
+  'positions',
+  'empty_past',
+  'seqlens_k',
+  'total_sequence_length',
+  'zeros',
+  'use_cache_branch',
+] as const;
 export type InputRule = (typeof INPUT_RULES)[number];
 /** A recipe `inputs:` entry: a rule name or a constant fill value. */
 export type InputOverride = InputRule | number;
@@ -59,10 +76,22 @@ export type InputOverride = InputRule | number;
 export type Metric = 'perplexity' | 'kl_divergence' | 'top1_agreement' | 'size' | 'latency' | 'output_agreement' | 'accuracy' | 'cer';
 
 /** Greedy generation of `tokens` new tokens from `prompt` (text evaluation only). */
-export interface GeneratePlan { prompt: string; tokens: number }
+export interface GeneratePlan {
+  prompt: string;
+  tokens: number;
+}
 
 export type EvaluationPlan =
-  | { kind: 'text'; textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; offset?: number; metrics: Metric[]; generate?: GeneratePlan }
+  | {
+      kind: 'text';
+      textPath: string;
+      tokenizerPath: string;
+      samples: number;
+      sequenceLength: number;
+      offset?: number;
+      metrics: Metric[];
+      generate?: GeneratePlan;
+    }
   | { kind: 'tensors'; path: string; samples: number; metrics: Metric[] }
   | { kind: 'images'; path: string; samples: number; image: ImageInputPlan; labelsPath?: string; metrics: Metric[] }
   | { kind: 'none'; metrics: Metric[] };

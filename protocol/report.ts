@@ -163,10 +163,15 @@ export interface LowRankDetails {
 export function upgradeReport(r: unknown): unknown {
   if (typeof r !== 'object' || r === null || (r as { version?: unknown }).version !== 1) return r;
   const v1 = r as { layers?: unknown };
-  const layers = Array.isArray(v1.layers) ? v1.layers.map((l: unknown) => {
-    const lr = (l as { low_rank?: { rel_error_before?: unknown; rel_error_after?: unknown } } | null)?.low_rank;
-    if (!lr || typeof lr.rel_error_before !== 'number' || typeof lr.rel_error_after !== 'number') return l;
-    return { ...(l as object), low_rank: { ...lr, rel_error_before: lr.rel_error_before ** 2, rel_error_after: lr.rel_error_after ** 2 } };
-  }) : v1.layers;
+  const layers = Array.isArray(v1.layers)
+    ? v1.layers.map((l: unknown) => {
+        const lr = (l as { low_rank?: { rel_error_before?: unknown; rel_error_after?: unknown } } | null)?.low_rank;
+        if (!lr || typeof lr.rel_error_before !== 'number' || typeof lr.rel_error_after !== 'number') return l;
+        return {
+          ...(l as object),
+          low_rank: { ...lr, rel_error_before: lr.rel_error_before ** 2, rel_error_after: lr.rel_error_after ** 2 },
+        };
+      })
+    : v1.layers;
   return { ...r, version: REPORT_VERSION, layers };
 }

@@ -17,23 +17,70 @@ export function budgetDiagnostics(recipe: Recipe): RecipeDiagnostic[] {
   const given = TARGETS.filter((t) => v[`budget.${t}`]);
   const keys = Object.keys(v).filter((k) => k.startsWith('budget.'));
   if (!keys.length) return out;
-  if (given.length > 1) out.push({ span: v[`budget.${given[1]}`].keySpan, severity: 'error', message: `Give one budget, not ${given.map((g) => `\`${g}\``).join(' and ')}.`, code: 'conflict' });
-  if (!given.length) out.push({ span: v[keys[0]].keySpan, severity: 'error', message: '`budget` needs one of `bits_per_weight`, `bytes` or `ratio`.', code: 'missing-key', data: { key: 'bits_per_weight' } });
+  if (given.length > 1)
+    out.push({
+      span: v[`budget.${given[1]}`].keySpan,
+      severity: 'error',
+      message: `Give one budget, not ${given.map((g) => `\`${g}\``).join(' and ')}.`,
+      code: 'conflict',
+    });
+  if (!given.length)
+    out.push({
+      span: v[keys[0]].keySpan,
+      severity: 'error',
+      message: '`budget` needs one of `bits_per_weight`, `bytes` or `ratio`.',
+      code: 'missing-key',
+      data: { key: 'bits_per_weight' },
+    });
   const format = (v.format?.value as ExportFormat) ?? 'matmulnbits';
   const methods = v['budget.methods'];
-  if (methods) for (const m of methods.value as Method[]) {
-    if (!BUDGET_METHODS.includes(m)) out.push({ span: methods.span, severity: 'error', message: `budget.methods: ${m} folds input scaling into the model and cannot be priced layer by layer; use ${BUDGET_METHODS.join(', ')}.`, code: 'bad-value' });
-  }
+  if (methods)
+    for (const m of methods.value as Method[]) {
+      if (!BUDGET_METHODS.includes(m))
+        out.push({
+          span: methods.span,
+          severity: 'error',
+          message: `budget.methods: ${m} folds input scaling into the model and cannot be priced layer by layer; use ${BUDGET_METHODS.join(', ')}.`,
+          code: 'bad-value',
+        });
+    }
   const bits = v['budget.bits'];
-  if (bits) for (const b of bits.value as number[]) if (!Number.isInteger(b) || b < 1 || b > 8) out.push({ span: bits.span, severity: 'error', message: `budget.bits: ${b} is not a bit width (integers 1–8).`, code: 'bad-value' });
+  if (bits)
+    for (const b of bits.value as number[])
+      if (!Number.isInteger(b) || b < 1 || b > 8)
+        out.push({
+          span: bits.span,
+          severity: 'error',
+          message: `budget.bits: ${b} is not a bit width (integers 1–8).`,
+          code: 'bad-value',
+        });
   const groups = v['budget.group_sizes'];
-  if (groups) for (const g of groups.value as number[]) if (!Number.isInteger(g) || (g !== -1 && g < 1)) out.push({ span: groups.span, severity: 'error', message: `budget.group_sizes: ${g} is not a group size (-1 or an integer ≥ 1).`, code: 'bad-value' });
+  if (groups)
+    for (const g of groups.value as number[])
+      if (!Number.isInteger(g) || (g !== -1 && g < 1))
+        out.push({
+          span: groups.span,
+          severity: 'error',
+          message: `budget.group_sizes: ${g} is not a group size (-1 or an integer ≥ 1).`,
+          code: 'bad-value',
+        });
   if (!out.length) {
     const plan = readBudget(recipe);
-    const cands = plan ? budgetCandidates(format, Boolean(v['calibration.text'] || v['calibration.tensors'] || v['calibration.images']), plan) : [];
+    const cands = plan
+      ? budgetCandidates(format, Boolean(v['calibration.text'] || v['calibration.tensors'] || v['calibration.images']), plan)
+      : [];
     if (plan && !cands.length) {
-      const why = (plan.methods ?? ['gptq' as Method]).flatMap((m) => (plan.bits ?? [4]).flatMap((b) => (plan.groupSizes ?? [32]).map((g) => unstorable({ method: m, bits: b, groupSize: g }, format)))).find(Boolean);
-      out.push({ span: v[keys[0]].keySpan, severity: 'error', message: `budget: no candidate can be stored as ${format}${why ? ` (${why})` : ''}.`, code: 'bad-value' });
+      const why = (plan.methods ?? ['gptq' as Method])
+        .flatMap((m) =>
+          (plan.bits ?? [4]).flatMap((b) => (plan.groupSizes ?? [32]).map((g) => unstorable({ method: m, bits: b, groupSize: g }, format))),
+        )
+        .find(Boolean);
+      out.push({
+        span: v[keys[0]].keySpan,
+        severity: 'error',
+        message: `budget: no candidate can be stored as ${format}${why ? ` (${why})` : ''}.`,
+        code: 'bad-value',
+      });
     }
   }
   return out;

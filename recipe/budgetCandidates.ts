@@ -22,7 +22,11 @@ export interface CandidateChoices {
 
 /** Default bit widths tried per format. */
 export const DEFAULT_BUDGET_BITS: Record<ExportFormat, number[]> = {
-  matmulnbits: [2, 4, 8], qdq: [4, 8], packed: [1, 2, 3, 4, 8], fake: [1, 2, 3, 4, 8], auto: [2, 4, 8],
+  matmulnbits: [2, 4, 8],
+  qdq: [4, 8],
+  packed: [1, 2, 3, 4, 8],
+  fake: [1, 2, 3, 4, 8],
+  auto: [2, 4, 8],
 };
 
 /**
@@ -48,8 +52,10 @@ export function unstorable(c: Candidate, asked: ExportFormat): string | undefine
   const format = budgetFormat(asked);
   const info = METHOD_INFO[c.method];
   if (!info.formats.includes(format)) return `${c.method} cannot be stored as ${format} (only ${info.formats.join(', ')})`;
-  if (info.fixedBits === undefined && !FORMAT_BITS[format].includes(c.bits)) return `${format} stores ${FORMAT_BITS[format].join('/')} bits, not ${c.bits}`;
-  if (format === 'matmulnbits' && c.groupSize !== -1 && (!isPow2(c.groupSize) || c.groupSize < 16)) return `matmulnbits needs a power-of-2 group size ≥ 16 (or -1), not ${c.groupSize}`;
+  if (info.fixedBits === undefined && !FORMAT_BITS[format].includes(c.bits))
+    return `${format} stores ${FORMAT_BITS[format].join('/')} bits, not ${c.bits}`;
+  if (format === 'matmulnbits' && c.groupSize !== -1 && (!isPow2(c.groupSize) || c.groupSize < 16))
+    return `matmulnbits needs a power-of-2 group size ≥ 16 (or -1), not ${c.groupSize}`;
   if (c.groupSize === 0 || c.groupSize < -1) return `group size must be -1 or ≥ 1, not ${c.groupSize}`;
   return undefined;
 }
@@ -63,7 +69,7 @@ export const BUDGET_METHODS: readonly Method[] = ['rtn', 'gptq', 'billm', 'pbllm
  * then groups, as given).
  */
 export function budgetCandidates(format: ExportFormat, hasCalibration: boolean, choices: CandidateChoices = {}): Candidate[] {
-  const methods = choices.methods?.length ? choices.methods : [hasCalibration ? 'gptq' : 'rtn'] as Method[];
+  const methods = choices.methods?.length ? choices.methods : ([hasCalibration ? 'gptq' : 'rtn'] as Method[]);
   const bits = choices.bits?.length ? choices.bits : DEFAULT_BUDGET_BITS[format];
   const groups = choices.groupSizes?.length ? choices.groupSizes : DEFAULT_BUDGET_GROUPS;
   const out: Candidate[] = [];

@@ -11,7 +11,11 @@ import { parseYaml } from './parse';
 import type { RNode, REntry, Span, RecipeDiagnostic, ParsedYaml } from './parse';
 
 /** A checked value with the range of its value and of its key. */
-export interface Field<T> { value: T; span: Span; keySpan: Span }
+export interface Field<T> {
+  value: T;
+  span: Span;
+  keySpan: Span;
+}
 
 /** One `layers:` rule. */
 export interface Rule {
@@ -47,10 +51,24 @@ export interface Recipe {
 /** Parse and schema-check recipe text. Never throws. */
 export function readRecipe(text: string): Recipe {
   const parsed = parseYaml(text);
-  const recipe: Recipe = { parsed, values: {}, methods: {}, defaultSettings: {}, inputs: {}, rules: [], diagnostics: [...parsed.diagnostics] };
+  const recipe: Recipe = {
+    parsed,
+    values: {},
+    methods: {},
+    defaultSettings: {},
+    inputs: {},
+    rules: [],
+    diagnostics: [...parsed.diagnostics],
+  };
   const root = parsed.root;
   if (!root) {
-    if (!parsed.diagnostics.length) recipe.diagnostics.push({ span: { start: 0, end: 0 }, severity: 'error', message: 'Empty recipe: expected `version`, `model` and `output`.', code: 'missing-key' });
+    if (!parsed.diagnostics.length)
+      recipe.diagnostics.push({
+        span: { start: 0, end: 0 },
+        severity: 'error',
+        message: 'Empty recipe: expected `version`, `model` and `output`.',
+        code: 'missing-key',
+      });
     return recipe;
   }
   if (root.kind !== 'map') {
@@ -61,7 +79,13 @@ export function readRecipe(text: string): Recipe {
   const firstLineEnd = text.indexOf('\n') < 0 ? text.length : text.indexOf('\n');
   for (const [key, f] of Object.entries(RECIPE_SCHEMA)) {
     if (f.required && !root.entries.some((e) => e.key === key)) {
-      recipe.diagnostics.push({ span: { start: 0, end: firstLineEnd }, severity: 'error', message: `Missing required key \`${key}\`.`, code: 'missing-key', data: { key } });
+      recipe.diagnostics.push({
+        span: { start: 0, end: firstLineEnd },
+        severity: 'error',
+        message: `Missing required key \`${key}\`.`,
+        code: 'missing-key',
+        data: { key },
+      });
     }
   }
   // Settings in defaults/rules are checked against the method in effect there.
@@ -76,7 +100,8 @@ export function readRecipe(text: string): Recipe {
 }
 
 function findPath(root: RNode, path: string[]): REntry | undefined {
-  let node: RNode | null = root; let entry: REntry | undefined;
+  let node: RNode | null = root;
+  let entry: REntry | undefined;
   for (const k of path) {
     if (!node || node.kind !== 'map') return undefined;
     entry = node.entries.find((e) => e.key === k);
@@ -85,7 +110,9 @@ function findPath(root: RNode, path: string[]): REntry | undefined {
   return entry;
 }
 
-function push(recipe: Recipe, d: RecipeDiagnostic): void { recipe.diagnostics.push(d); }
+function push(recipe: Recipe, d: RecipeDiagnostic): void {
+  recipe.diagnostics.push(d);
+}
 
 function checkMap(recipe: Recipe, node: RNode, fields: Record<string, FieldSchema>, prefix: string, where: string): void {
   if (node.kind !== 'map') return;
@@ -94,27 +121,50 @@ function checkMap(recipe: Recipe, node: RNode, fields: Record<string, FieldSchem
     const f = fields[e.key];
     if (!f) {
       const guess = didYouMean(e.key, Object.keys(fields));
-      push(recipe, { span: e.keySpan, severity: 'error', message: `Unknown key \`${e.key}\` in ${where}.${guess ? ` Did you mean \`${guess}\`?` : ''}`, code: 'unknown-key', data: guess ? { replacement: guess } : undefined });
+      push(recipe, {
+        span: e.keySpan,
+        severity: 'error',
+        message: `Unknown key \`${e.key}\` in ${where}.${guess ? ` Did you mean \`${guess}\`?` : ''}`,
+        code: 'unknown-key',
+        data: guess ? { replacement: guess } : undefined,
+      });
       continue;
     }
     if (seen.has(e.key)) continue;
     seen.add(e.key);
     const path = prefix ? `${prefix}.${e.key}` : e.key;
     if (f.kind === 'rules') {
-      if (e.value && e.value.kind !== 'seq') push(recipe, { span: e.value.span, severity: 'error', message: '`layers` must be a list of rules (`- match: …`).', code: 'type' });
+      if (e.value && e.value.kind !== 'seq')
+        push(recipe, { span: e.value.span, severity: 'error', message: '`layers` must be a list of rules (`- match: …`).', code: 'type' });
       recipe.rulesKey = e.keySpan;
       continue;
     }
     if (f.kind === 'settings') continue; // checked with the method in effect
-    if (f.kind === 'methodSettings') { checkMethods(recipe, e); continue; }
-    if (f.kind === 'inputs') { checkInputs(recipe, e, f.values); continue; }
+    if (f.kind === 'methodSettings') {
+      checkMethods(recipe, e);
+      continue;
+    }
+    if (f.kind === 'inputs') {
+      checkInputs(recipe, e, f.values);
+      continue;
+    }
     if (f.kind === 'object') {
       if (!e.value) continue;
-      if (e.value.kind !== 'map') { push(recipe, { span: e.value.span, severity: 'error', message: `\`${path}\` must be a mapping.`, code: 'type' }); continue; }
+      if (e.value.kind !== 'map') {
+        push(recipe, { span: e.value.span, severity: 'error', message: `\`${path}\` must be a mapping.`, code: 'type' });
+        continue;
+      }
       checkMap(recipe, e.value, f.fields, path, `\`${path}\``);
       const mapNode = e.value;
       for (const [k, sub] of Object.entries(f.fields)) {
-        if (sub.required && !mapNode.entries.some((x) => x.key === k)) push(recipe, { span: e.keySpan, severity: 'error', message: `\`${path}\` needs \`${k}\`.`, code: 'missing-key', data: { key: k } });
+        if (sub.required && !mapNode.entries.some((x) => x.key === k))
+          push(recipe, {
+            span: e.keySpan,
+            severity: 'error',
+            message: `\`${path}\` needs \`${k}\`.`,
+            code: 'missing-key',
+            data: { key: k },
+          });
       }
       continue;
     }
@@ -128,10 +178,18 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
   const v = e.value;
   const name = `\`${path}\``;
   if (!v || (v.kind === 'scalar' && v.value === null)) {
-    push(recipe, { span: v?.span && v.span.end > v.span.start ? v.span : e.keySpan, severity: 'error', message: `${name} needs a value (${describeType(f)}).`, code: 'missing-value' });
+    push(recipe, {
+      span: v?.span && v.span.end > v.span.start ? v.span : e.keySpan,
+      severity: 'error',
+      message: `${name} needs a value (${describeType(f)}).`,
+      code: 'missing-value',
+    });
     return undefined;
   }
-  const bad = (extra = ''): undefined => { push(recipe, { span: v.span, severity: 'error', message: `${name} must be ${describeType(f)}${extra}.`, code: 'type' }); return undefined; };
+  const bad = (extra = ''): undefined => {
+    push(recipe, { span: v.span, severity: 'error', message: `${name} must be ${describeType(f)}${extra}.`, code: 'type' });
+    return undefined;
+  };
   switch (f.kind) {
     case 'string':
       if (v.kind !== 'scalar') return bad();
@@ -142,7 +200,8 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
     case 'number': {
       if (v.kind !== 'scalar' || typeof v.value !== 'number') return bad();
       const n = v.value;
-      if (!Number.isFinite(n) || Math.abs(n) > Number.MAX_SAFE_INTEGER) return bad(` (got ${v.source.slice(0, 40)}, which is out of range)`);
+      if (!Number.isFinite(n) || Math.abs(n) > Number.MAX_SAFE_INTEGER)
+        return bad(` (got ${v.source.slice(0, 40)}, which is out of range)`);
       if (f.integer && !Number.isInteger(n)) return bad(` (got ${n})`);
       if (f.allowed && !f.allowed.includes(n)) return bad(` (got ${n})`);
       if ((f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) return bad(` (got ${n})`);
@@ -153,7 +212,13 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
       const s = String(v.value);
       if (f.values.includes(s)) return s;
       const guess = didYouMean(s, f.values);
-      push(recipe, { span: v.span, severity: 'error', message: `${name} must be one of ${f.values.join(', ')} (got \`${s}\`).${guess ? ` Did you mean \`${guess}\`?` : ''}`, code: 'bad-enum', data: guess ? { replacement: guess } : undefined });
+      push(recipe, {
+        span: v.span,
+        severity: 'error',
+        message: `${name} must be one of ${f.values.join(', ')} (got \`${s}\`).${guess ? ` Did you mean \`${guess}\`?` : ''}`,
+        code: 'bad-enum',
+        data: guess ? { replacement: guess } : undefined,
+      });
       return undefined;
     }
     case 'enumList': {
@@ -161,14 +226,24 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
       const out: string[] = [];
       for (const it of items) {
         const s = it.kind === 'scalar' ? String(it.value) : '';
-        if (f.values.includes(s)) { out.push(s); continue; }
+        if (f.values.includes(s)) {
+          out.push(s);
+          continue;
+        }
         const guess = didYouMean(s, f.values);
-        push(recipe, { span: it.span, severity: 'error', message: `Unknown value \`${s}\` in ${name}; expected ${f.values.join(', ')}.${guess ? ` Did you mean \`${guess}\`?` : ''}`, code: 'bad-enum', data: guess ? { replacement: guess } : undefined });
+        push(recipe, {
+          span: it.span,
+          severity: 'error',
+          message: `Unknown value \`${s}\` in ${name}; expected ${f.values.join(', ')}.${guess ? ` Did you mean \`${guess}\`?` : ''}`,
+          code: 'bad-enum',
+          data: guess ? { replacement: guess } : undefined,
+        });
       }
       return out;
     }
     case 'numberList': {
-      if (v.kind !== 'seq' || !v.items.every((it) => it.kind === 'scalar' && typeof it.value === 'number' && Number.isFinite(it.value))) return bad();
+      if (v.kind !== 'seq' || !v.items.every((it) => it.kind === 'scalar' && typeof it.value === 'number' && Number.isFinite(it.value)))
+        return bad();
       return v.items.map((it) => (it as { value: number }).value);
     }
     default:
@@ -179,24 +254,53 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
 /** `inputs:` — each value a rule name or a finite number (names are checked against the model later). */
 function checkInputs(recipe: Recipe, e: REntry, rules: readonly string[]): void {
   if (!e.value) return;
-  if (e.value.kind !== 'map') { push(recipe, { span: e.value.span, severity: 'error', message: '`inputs` must map model input names to a rule or a number.', code: 'type' }); return; }
+  if (e.value.kind !== 'map') {
+    push(recipe, {
+      span: e.value.span,
+      severity: 'error',
+      message: '`inputs` must map model input names to a rule or a number.',
+      code: 'type',
+    });
+    return;
+  }
   for (const m of e.value.entries) {
     const v = m.value;
-    if (v?.kind === 'scalar' && typeof v.value === 'number' && Number.isFinite(v.value)) { recipe.inputs[m.key] = { value: v.value, span: v.span, keySpan: m.keySpan }; continue; }
-    if (v?.kind === 'scalar' && typeof v.value === 'string' && rules.includes(v.value)) { recipe.inputs[m.key] = { value: v.value, span: v.span, keySpan: m.keySpan }; continue; }
+    if (v?.kind === 'scalar' && typeof v.value === 'number' && Number.isFinite(v.value)) {
+      recipe.inputs[m.key] = { value: v.value, span: v.span, keySpan: m.keySpan };
+      continue;
+    }
+    if (v?.kind === 'scalar' && typeof v.value === 'string' && rules.includes(v.value)) {
+      recipe.inputs[m.key] = { value: v.value, span: v.span, keySpan: m.keySpan };
+      continue;
+    }
     const s = v?.kind === 'scalar' ? String(v.value ?? '') : '';
     const guess = s ? didYouMean(s, rules) : undefined;
-    push(recipe, { span: v && v.span.end > v.span.start ? v.span : m.keySpan, severity: 'error', message: `\`inputs.${m.key}\` must be a number or one of ${rules.join(', ')}${s ? ` (got \`${s}\`)` : ''}.${guess ? ` Did you mean \`${guess}\`?` : ''}`, code: 'bad-enum', data: guess ? { replacement: guess } : undefined });
+    push(recipe, {
+      span: v && v.span.end > v.span.start ? v.span : m.keySpan,
+      severity: 'error',
+      message: `\`inputs.${m.key}\` must be a number or one of ${rules.join(', ')}${s ? ` (got \`${s}\`)` : ''}.${guess ? ` Did you mean \`${guess}\`?` : ''}`,
+      code: 'bad-enum',
+      data: guess ? { replacement: guess } : undefined,
+    });
   }
 }
 
 function checkMethods(recipe: Recipe, e: REntry): void {
   if (!e.value) return;
-  if (e.value.kind !== 'map') { push(recipe, { span: e.value.span, severity: 'error', message: '`methods` must map method names to settings.', code: 'type' }); return; }
+  if (e.value.kind !== 'map') {
+    push(recipe, { span: e.value.span, severity: 'error', message: '`methods` must map method names to settings.', code: 'type' });
+    return;
+  }
   for (const m of e.value.entries) {
     if (!(METHODS as readonly string[]).includes(m.key)) {
       const guess = didYouMean(m.key, METHODS);
-      push(recipe, { span: m.keySpan, severity: 'error', message: `Unknown method \`${m.key}\` in \`methods\`; expected one of ${METHODS.join(', ')}.${guess ? ` Did you mean \`${guess}\`?` : ''}`, code: 'unknown-key', data: guess ? { replacement: guess } : undefined });
+      push(recipe, {
+        span: m.keySpan,
+        severity: 'error',
+        message: `Unknown method \`${m.key}\` in \`methods\`; expected one of ${METHODS.join(', ')}.${guess ? ` Did you mean \`${guess}\`?` : ''}`,
+        code: 'unknown-key',
+        data: guess ? { replacement: guess } : undefined,
+      });
       continue;
     }
     recipe.methods[m.key as Method] = checkSettings(recipe, m, m.key as Method);
@@ -207,7 +311,10 @@ function checkMethods(recipe: Recipe, e: REntry): void {
 export function checkSettings(recipe: Recipe, e: REntry, method: Method): Record<string, Field<unknown>> {
   const out: Record<string, Field<unknown>> = {};
   if (!e.value || (e.value.kind === 'scalar' && e.value.value === null)) return out;
-  if (e.value.kind !== 'map') { push(recipe, { span: e.value.span, severity: 'error', message: `Settings for ${method} must be a mapping.`, code: 'type' }); return out; }
+  if (e.value.kind !== 'map') {
+    push(recipe, { span: e.value.span, severity: 'error', message: `Settings for ${method} must be a mapping.`, code: 'type' });
+    return out;
+  }
   const settings = METHOD_INFO[method].settings;
   for (const s of e.value.entries) {
     const f = settings[s.key];
@@ -216,9 +323,11 @@ export function checkSettings(recipe: Recipe, e: REntry, method: Method): Record
       const guess = didYouMean(s.key, Object.keys(settings));
       const takes = Object.keys(settings).length ? `it takes ${Object.keys(settings).join(', ')}` : 'it takes no settings';
       push(recipe, {
-        span: s.keySpan, severity: 'error',
+        span: s.keySpan,
+        severity: 'error',
         message: `${method} does not take \`${s.key}\` (${takes}).${owners.length ? ` \`${s.key}\` is a setting of ${owners.join(', ')}.` : ''}${guess ? ` Did you mean \`${guess}\`?` : ''}`,
-        code: guess ? 'unknown-key' : 'unknown-setting', data: guess ? { replacement: guess } : undefined,
+        code: guess ? 'unknown-key' : 'unknown-setting',
+        data: guess ? { replacement: guess } : undefined,
       });
       continue;
     }
@@ -246,7 +355,13 @@ function readRule(recipe: Recipe, item: RNode, index: number, defaultMethod: Met
   rule.format = get<ExportFormat>('format');
   if (!item.entries.some((e) => e.key === 'match')) {
     const s = item.entries[0]?.keySpan ?? item.span;
-    push(recipe, { span: s, severity: 'error', message: `Rule ${index + 1} has no \`match\` pattern.`, code: 'missing-key', data: { key: 'match' } });
+    push(recipe, {
+      span: s,
+      severity: 'error',
+      message: `Rule ${index + 1} has no \`match\` pattern.`,
+      code: 'missing-key',
+      data: { key: 'match' },
+    });
   }
   const settings = item.entries.find((e) => e.key === 'settings');
   if (settings) rule.settings = checkSettings(recipe, settings, rule.method?.value ?? defaultMethod);

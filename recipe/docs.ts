@@ -9,7 +9,8 @@ import type { FieldSchema } from './schema';
 import { METHODS, EXPORT_FORMATS } from '../protocol/plan';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n+/g, ' ');
-const def = (f: FieldSchema) => ('default' in f && f.default !== undefined ? `\`${JSON.stringify(f.default)}\`` : f.required ? '**required**' : '');
+const def = (f: FieldSchema) =>
+  'default' in f && f.default !== undefined ? `\`${JSON.stringify(f.default)}\`` : f.required ? '**required**' : '';
 
 function table(fields: Record<string, FieldSchema>, prefix = ''): string[] {
   const rows = ['| Key | Type | Default | Description |', '|---|---|---|---|'];
@@ -34,7 +35,9 @@ export function renderRecipeDocs(): string {
     '## Top-level keys',
     '',
     ...table(Object.fromEntries(Object.entries(RECIPE_SCHEMA).filter(([, f]) => f.kind !== 'object')), ''),
-    ...Object.entries(RECIPE_SCHEMA).filter(([, f]) => f.kind === 'object').flatMap(([k, f]) => ['', `## \`${k}\``, '', f.doc, '', ...table((f as Extract<FieldSchema, { kind: 'object' }>).fields, `${k}.`)]),
+    ...Object.entries(RECIPE_SCHEMA)
+      .filter(([, f]) => f.kind === 'object')
+      .flatMap(([k, f]) => ['', `## \`${k}\``, '', f.doc, '', ...table((f as Extract<FieldSchema, { kind: 'object' }>).fields, `${k}.`)]),
     '',
     '## `layers:` rules',
     '',
@@ -48,18 +51,25 @@ export function renderRecipeDocs(): string {
     '|---|---|---|',
     ...EXPORT_FORMATS.map((f) => `| \`${f}\` | ${FORMAT_BITS[f].join(', ')} | ${cell(FORMAT_DOCS[f])} |`),
     '',
-    '## Methods and their settings (`methods.<name>:` or a rule\'s `settings:`)',
+    "## Methods and their settings (`methods.<name>:` or a rule's `settings:`)",
   ];
   for (const m of METHODS) {
     const info = METHOD_INFO[m];
-    out.push('', `### \`${m}\``, '', info.doc, '', `Formats: ${info.formats.join(', ')}.${info.fixedBits !== undefined ? ` Always ${info.fixedBits}-bit.` : ''} Calibration: ${info.needsCalibration ? 'needed' : 'not needed'}.`);
+    out.push(
+      '',
+      `### \`${m}\``,
+      '',
+      info.doc,
+      '',
+      `Formats: ${info.formats.join(', ')}.${info.fixedBits !== undefined ? ` Always ${info.fixedBits}-bit.` : ''} Calibration: ${info.needsCalibration ? 'needed' : 'not needed'}.`,
+    );
     if (Object.keys(info.settings).length) out.push('', ...table(info.settings, ''));
   }
   return `${out.join('\n')}\n`;
 }
 
 /** Where the generated file lives. */
-export const RECIPE_DOCS_PATH = path.resolve(__dirname, '..', '..', '..', 'docs', 'recipe.md');
+export const RECIPE_DOCS_PATH = path.resolve(__dirname, '..', 'docs', 'recipe.md');
 
 if (require.main === module && process.argv.includes('--write')) {
   fs.mkdirSync(path.dirname(RECIPE_DOCS_PATH), { recursive: true });

@@ -26,14 +26,21 @@ export { INPUT_RULES, type InputOverride, type InputRule };
 
 export type ModelInput = ModelSummary['inputs'][number];
 
-export interface InputBinding { input: ModelInput; rule: InputRule | { value: number }; source: 'rule table' | 'recipe' }
+export interface InputBinding {
+  input: ModelInput;
+  rule: InputRule | { value: number };
+  source: 'rule table' | 'recipe';
+}
 
 const INTEGER = new Set(['int64', 'int32']);
 
 /** The default rule for one input, or undefined when none applies. */
 export function defaultRule(input: ModelInput, inputs: readonly ModelInput[]): InputRule | undefined {
-  const n = input.name, rank = input.dims.length, int = INTEGER.has(input.dtype);
-  if (/^(past_key_values|past|cache)[._]|past_key|past_value/i.test(n) && (input.dtype === 'float32' || input.dtype === 'float16')) return 'empty_past';
+  const n = input.name,
+    rank = input.dims.length,
+    int = INTEGER.has(input.dtype);
+  if (/^(past_key_values|past|cache)[._]|past_key|past_value/i.test(n) && (input.dtype === 'float32' || input.dtype === 'float16'))
+    return 'empty_past';
   if (int && /^(input_ids|ids|tokens)$|input_ids$/i.test(n)) return 'token_ids';
   if (n === 'seqlens_k' && input.dtype === 'int32' && rank === 1) return 'seqlens_k';
   if (n === 'total_sequence_length' && input.dtype === 'int32' && rank <= 1) return 'total_sequence_length';
@@ -56,18 +63,25 @@ export class InputBindingError extends Error {}
 export function bindInputs(summary: Pick<ModelSummary, 'path' | 'inputs'>, overrides: Record<string, InputOverride> = {}): InputBinding[] {
   const names = new Set(summary.inputs.map((i) => i.name));
   for (const k of Object.keys(overrides))
-    if (!names.has(k)) throw new InputBindingError(`${summary.path}: the recipe's inputs: names '${k}', which is not an input of the model (inputs: ${[...names].join(', ')})`);
+    if (!names.has(k))
+      throw new InputBindingError(
+        `${summary.path}: the recipe's inputs: names '${k}', which is not an input of the model (inputs: ${[...names].join(', ')})`,
+      );
   const out = summary.inputs.map((input): InputBinding => {
     const o = overrides[input.name];
     if (o !== undefined) return { input, rule: typeof o === 'number' ? { value: o } : o, source: 'recipe' };
     const rule = defaultRule(input, summary.inputs);
     if (!rule)
-      throw new InputBindingError(`${summary.path}: cannot bind model input '${input.name}' (${input.dtype} [${input.dims.join(', ')}]): no rule of the input table matches it; set it in the recipe, e.g. \`inputs: { ${input.name}: 0 }\` for a constant or one of ${INPUT_RULES.join(', ')}`);
+      throw new InputBindingError(
+        `${summary.path}: cannot bind model input '${input.name}' (${input.dtype} [${input.dims.join(', ')}]): no rule of the input table matches it; set it in the recipe, e.g. \`inputs: { ${input.name}: 0 }\` for a constant or one of ${INPUT_RULES.join(', ')}`,
+      );
     return { input, rule, source: 'rule table' };
   });
   const tokens = out.filter((b) => b.rule === 'token_ids');
   if (tokens.length !== 1)
-    throw new InputBindingError(`${summary.path}: ${tokens.length ? `${tokens.length} inputs (${tokens.map((b) => b.input.name).join(', ')}) are` : 'no input is'} bound to the tokens; set exactly one in the recipe with \`inputs: { <name>: token_ids }\``);
+    throw new InputBindingError(
+      `${summary.path}: ${tokens.length ? `${tokens.length} inputs (${tokens.map((b) => b.input.name).join(', ')}) are` : 'no input is'} bound to the tokens; set exactly one in the recipe with \`inputs: { <name>: token_ids }\``,
+    );
   return out;
 }
 

@@ -14,7 +14,13 @@ import { recipeDiagnostics } from './resolvePlan';
 import { jobPathProblems } from './jobPaths';
 
 /** A diagnostic as the CLI prints it. */
-export interface FileDiagnostic { file: string; line: number; column: number; severity: Severity; message: string }
+export interface FileDiagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: Severity;
+  message: string;
+}
 
 /**
  * What the recipe checks need to know of a model, loaded by the caller (the server and the CLI pass
@@ -40,7 +46,9 @@ export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagn
 export async function loadRecipePlan(recipePath: string, host: ModelHost): Promise<{ plan?: JobPlan; diagnostics: FileDiagnostic[] }> {
   const abs = path.resolve(recipePath);
   let text: string;
-  try { text = await fs.promises.readFile(abs, 'utf8'); } catch (e) {
+  try {
+    text = await fs.promises.readFile(abs, 'utf8');
+  } catch (e) {
     return { diagnostics: [{ file: abs, line: 1, column: 1, severity: 'error', message: `Cannot read recipe: ${(e as Error).message}` }] };
   }
   const recipe = readRecipe(text);
@@ -55,20 +63,34 @@ export async function loadRecipePlan(recipePath: string, host: ModelHost): Promi
       layers = await host.layers(modelPath);
       if (host.inputs) inputs = await host.inputs(modelPath);
     } catch (e) {
-      extra.push({ span: modelField.span, severity: 'error', message: `Model could not be loaded: ${(e as Error).message}`, code: 'model-error' });
+      extra.push({
+        span: modelField.span,
+        severity: 'error',
+        message: `Model could not be loaded: ${(e as Error).message}`,
+        code: 'model-error',
+      });
     }
   }
-  const { plan, diagnostics } = layers ? resolvePlan(recipe, layers, abs, inputs) : { plan: undefined, diagnostics: [...recipe.diagnostics, ...recipeDiagnostics(recipe, abs)] };
+  const { plan, diagnostics } = layers
+    ? resolvePlan(recipe, layers, abs, inputs)
+    : { plan: undefined, diagnostics: [...recipe.diagnostics, ...recipeDiagnostics(recipe, abs)] };
   if (plan && modelField) {
     // What `run` would refuse before writing: outputs that are inputs or not regular files, unsafe external data.
     let external: string[] = [];
     if (host.externalFiles) {
       const ext = await host.externalFiles(plan.modelPath).catch((e: Error) => ({ files: [] as string[], error: e.message }));
-      if (ext.error) extra.push({ span: modelField.span, severity: 'error', message: `Model external data is refused: ${ext.error}`, code: 'model-error' });
+      if (ext.error)
+        extra.push({
+          span: modelField.span,
+          severity: 'error',
+          message: `Model external data is refused: ${ext.error}`,
+          code: 'model-error',
+        });
       external = ext.files;
     }
     const outSpan = recipe.values.output?.span ?? modelField.span;
-    for (const message of jobPathProblems(plan, external)) extra.push({ span: outSpan, severity: 'error', message: `\`output\`: ${message}.`, code: 'output-path' });
+    for (const message of jobPathProblems(plan, external))
+      extra.push({ span: outSpan, severity: 'error', message: `\`output\`: ${message}.`, code: 'output-path' });
   }
   const all = [...diagnostics, ...fileDiags, ...extra].sort((a, b) => a.span.start - b.span.start);
   const hasError = all.some((d) => d.severity === 'error');

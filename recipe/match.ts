@@ -18,13 +18,13 @@ export const DOCUMENT_MATCH_STEPS = 20_000_000;
 
 export type CompiledPattern =
   | {
-    ok: true;
-    test: (name: string, budget?: MatchBudget) => boolean;
-    /** The names of a trie (see `nameTrie`) the pattern matches; the way to match many names. */
-    filter: (names: NameTrie, budget: MatchBudget) => Set<string>;
-    /** `test` without a shared budget, for callers written against RegExp. */
-    regex: Pick<RegExp, 'test'>;
-  }
+      ok: true;
+      test: (name: string, budget?: MatchBudget) => boolean;
+      /** The names of a trie (see `nameTrie`) the pattern matches; the way to match many names. */
+      filter: (names: NameTrie, budget: MatchBudget) => Set<string>;
+      /** `test` without a shared budget, for callers written against RegExp. */
+      regex: Pick<RegExp, 'test'>;
+    }
   | { ok: false; error: string };
 
 /** A fresh budget for one request. */
@@ -52,7 +52,11 @@ function compileUncached(pattern: string): CompiledPattern {
     const test = (name: string) => name === pattern;
     const filter = (trie: NameTrie, budget: MatchBudget) => {
       let n: NameTrie | undefined = trie;
-      for (const ch of pattern) { if (++budget.used > budget.limit) throw new MatchBudgetExceeded(budget.limit); n = n.children.get(ch.codePointAt(0)!); if (!n) return new Set<string>(); }
+      for (const ch of pattern) {
+        if (++budget.used > budget.limit) throw new MatchBudgetExceeded(budget.limit);
+        n = n.children.get(ch.codePointAt(0)!);
+        if (!n) return new Set<string>();
+      }
       return new Set(n.names);
     };
     return { ok: true, test, filter, regex: { test } };
@@ -61,7 +65,11 @@ function compileUncached(pattern: string): CompiledPattern {
   try {
     auto = new Automaton(isRe ? parseRegex(pattern.slice(3)) : parseGlob(pattern));
   } catch (e) {
-    if (e instanceof PatternSyntaxError) return { ok: false, error: `${isRe ? 'invalid regular expression' : 'invalid glob'}: ${e.message} (at character ${e.offset + 1}${isRe ? ' after `re:`' : ''})` };
+    if (e instanceof PatternSyntaxError)
+      return {
+        ok: false,
+        error: `${isRe ? 'invalid regular expression' : 'invalid glob'}: ${e.message} (at character ${e.offset + 1}${isRe ? ' after `re:`' : ''})`,
+      };
     if (e instanceof RangeError) return { ok: false, error: e.message };
     throw e;
   }

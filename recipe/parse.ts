@@ -6,7 +6,10 @@ import { parseDocument, isMap, isSeq, isScalar, isAlias, isPair } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 
 /** A half-open [start, end) character range in the document text. */
-export interface Span { start: number; end: number }
+export interface Span {
+  start: number;
+  end: number;
+}
 
 export type RNode =
   | { kind: 'map'; span: Span; entries: REntry[] }
@@ -47,8 +50,9 @@ function flowDepthExceeded(text: string, limit: number): number {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 91 || c === 123) { if (++depth > limit) return i; }
-    else if ((c === 93 || c === 125) && depth > 0) depth--;
+    if (c === 91 || c === 123) {
+      if (++depth > limit) return i;
+    } else if ((c === 93 || c === 125) && depth > 0) depth--;
     else if (c === 10) depth = Math.min(depth, limit); // keep going; unbalanced lines are caught by YAML
   }
   return -1;
@@ -58,11 +62,33 @@ function flowDepthExceeded(text: string, limit: number): number {
 export function parseYaml(text: string): ParsedYaml {
   const diagnostics: RecipeDiagnostic[] = [];
   if (text.length > PARSE_LIMITS.maxBytes) {
-    return { text, root: null, diagnostics: [{ span: { start: 0, end: 0 }, severity: 'error', message: `Recipe is too large (${text.length} characters; the limit is ${PARSE_LIMITS.maxBytes}).`, code: 'too-large' }] };
+    return {
+      text,
+      root: null,
+      diagnostics: [
+        {
+          span: { start: 0, end: 0 },
+          severity: 'error',
+          message: `Recipe is too large (${text.length} characters; the limit is ${PARSE_LIMITS.maxBytes}).`,
+          code: 'too-large',
+        },
+      ],
+    };
   }
   const deep = flowDepthExceeded(text, PARSE_LIMITS.maxDepth);
   if (deep >= 0) {
-    return { text, root: null, diagnostics: [{ span: { start: deep, end: deep + 1 }, severity: 'error', message: `Nesting deeper than ${PARSE_LIMITS.maxDepth} levels.`, code: 'too-deep' }] };
+    return {
+      text,
+      root: null,
+      diagnostics: [
+        {
+          span: { start: deep, end: deep + 1 },
+          severity: 'error',
+          message: `Nesting deeper than ${PARSE_LIMITS.maxDepth} levels.`,
+          code: 'too-deep',
+        },
+      ],
+    };
   }
   let doc: Document.Parsed;
   try {
@@ -70,8 +96,20 @@ export function parseYaml(text: string): ParsedYaml {
   } catch (e) {
     return { text, root: null, diagnostics: [{ span: { start: 0, end: 0 }, severity: 'error', message: `YAML: ${(e as Error).message}` }] };
   }
-  for (const err of doc.errors) diagnostics.push({ span: { start: err.pos[0], end: Math.max(err.pos[1], err.pos[0]) }, severity: 'error', message: `YAML: ${firstLine(err.message)}`, code: 'yaml' });
-  for (const w of doc.warnings) diagnostics.push({ span: { start: w.pos[0], end: Math.max(w.pos[1], w.pos[0]) }, severity: 'warning', message: `YAML: ${firstLine(w.message)}`, code: 'yaml' });
+  for (const err of doc.errors)
+    diagnostics.push({
+      span: { start: err.pos[0], end: Math.max(err.pos[1], err.pos[0]) },
+      severity: 'error',
+      message: `YAML: ${firstLine(err.message)}`,
+      code: 'yaml',
+    });
+  for (const w of doc.warnings)
+    diagnostics.push({
+      span: { start: w.pos[0], end: Math.max(w.pos[1], w.pos[0]) },
+      severity: 'warning',
+      message: `YAML: ${firstLine(w.message)}`,
+      code: 'yaml',
+    });
   const state = { aliases: 0, nodes: 0, stopped: false, text };
   let root: RNode | null = null;
   try {
@@ -82,7 +120,9 @@ export function parseYaml(text: string): ParsedYaml {
   return { text, root, diagnostics };
 }
 
-function firstLine(s: string): string { return s.split('\n')[0]; }
+function firstLine(s: string): string {
+  return s.split('\n')[0];
+}
 
 /** Drop trailing whitespace from a span (block collections end after their last newline). */
 function trimEnd(text: string, s: Span): Span {
@@ -96,15 +136,32 @@ function spanOf(n: { range?: [number, number, number] | null }): Span {
   return r ? { start: r[0], end: r[1] } : { start: 0, end: 0 };
 }
 
-function convert(doc: Document.Parsed, node: YamlNode, depth: number, state: { aliases: number; nodes: number; stopped: boolean; text: string }, diags: RecipeDiagnostic[], aliasSpan?: Span): RNode | null {
+function convert(
+  doc: Document.Parsed,
+  node: YamlNode,
+  depth: number,
+  state: { aliases: number; nodes: number; stopped: boolean; text: string },
+  diags: RecipeDiagnostic[],
+  aliasSpan?: Span,
+): RNode | null {
   if (state.stopped) return null;
   if (++state.nodes > PARSE_LIMITS.maxNodes) {
     state.stopped = true;
-    diags.push({ span: aliasSpan ?? spanOf(node), severity: 'error', message: `Recipe has too many nodes (limit ${PARSE_LIMITS.maxNodes}).`, code: 'too-large' });
+    diags.push({
+      span: aliasSpan ?? spanOf(node),
+      severity: 'error',
+      message: `Recipe has too many nodes (limit ${PARSE_LIMITS.maxNodes}).`,
+      code: 'too-large',
+    });
     return null;
   }
   if (depth > PARSE_LIMITS.maxDepth) {
-    diags.push({ span: spanOf(node), severity: 'error', message: `Nesting deeper than ${PARSE_LIMITS.maxDepth} levels.`, code: 'too-deep' });
+    diags.push({
+      span: spanOf(node),
+      severity: 'error',
+      message: `Nesting deeper than ${PARSE_LIMITS.maxDepth} levels.`,
+      code: 'too-deep',
+    });
     state.stopped = true;
     return null;
   }
@@ -117,8 +174,15 @@ function convert(doc: Document.Parsed, node: YamlNode, depth: number, state: { a
       return null;
     }
     let target: YamlNode | undefined;
-    try { target = node.resolve(doc) as YamlNode | undefined; } catch { target = undefined; }
-    if (!target) { diags.push({ span, severity: 'error', message: `Unknown alias *${node.source}.` }); return null; }
+    try {
+      target = node.resolve(doc) as YamlNode | undefined;
+    } catch {
+      target = undefined;
+    }
+    if (!target) {
+      diags.push({ span, severity: 'error', message: `Unknown alias *${node.source}.` });
+      return null;
+    }
     return convert(doc, target, depth + 1, state, diags, span);
   }
   if (isMap(node)) {
@@ -133,7 +197,12 @@ function convert(doc: Document.Parsed, node: YamlNode, depth: number, state: { a
       const keySpan = aliasSpan ?? (k ? spanOf(k) : span);
       const key = k && isScalar(k) ? String(k.value ?? '') : '';
       const value = item.value ? convert(doc, item.value as YamlNode, depth + 1, state, diags, aliasSpan) : null;
-      entries.push({ key, keySpan, value, span: { start: keySpan.start, end: value ? Math.max(value.span.end, keySpan.end) : keySpan.end } });
+      entries.push({
+        key,
+        keySpan,
+        value,
+        span: { start: keySpan.start, end: value ? Math.max(value.span.end, keySpan.end) : keySpan.end },
+      });
     }
     return { kind: 'map', span, entries };
   }

@@ -13,19 +13,36 @@ export const MAX_NFA_STATES = 20_000;
 const MAX_DFA_STATES = 4096;
 
 /** Work allowance shared by the matches of one request; `used` grows by NFA states visited. */
-export interface MatchBudget { used: number; limit: number }
+export interface MatchBudget {
+  used: number;
+  limit: number;
+}
 
 /** Thrown when a budget is spent; names the limit. */
 export class MatchBudgetExceeded extends Error {
-  constructor(readonly limit: number) { super(`pattern matching needs more than ${limit} steps`); }
+  constructor(readonly limit: number) {
+    super(`pattern matching needs more than ${limit} steps`);
+  }
 }
 
-const CHAR = 0, SPLIT = 1, ACCEPT = 2, BOL = 3, EOL = 4, EPS = 5;
+const CHAR = 0,
+  SPLIT = 1,
+  ACCEPT = 2,
+  BOL = 3,
+  EOL = 4,
+  EPS = 5;
 
-interface DfaState { states: Int32Array; next: Map<number, DfaState>; endAccepts?: boolean }
+interface DfaState {
+  states: Int32Array;
+  next: Map<number, DfaState>;
+  endAccepts?: boolean;
+}
 
 /** Names as a trie of code points, so that a pattern walks each shared prefix once. */
-export interface NameTrie { children: Map<number, NameTrie>; names: string[] }
+export interface NameTrie {
+  children: Map<number, NameTrie>;
+  names: string[];
+}
 
 /** Builds the trie of `names` (each name listed at its end node, duplicates kept). */
 export function nameTrie(names: readonly string[]): NameTrie {
@@ -62,22 +79,35 @@ export class Automaton {
   }
 
   /** NFA size (for tests and limits). */
-  get size(): number { return this.kind.length; }
+  get size(): number {
+    return this.kind.length;
+  }
 
   private add(kind: number, out = -1, out2 = -1, set?: CharSet): number {
     if (this.kind.length >= MAX_NFA_STATES) throw new RangeError(`the pattern expands to more than ${MAX_NFA_STATES} automaton states`);
-    this.kind.push(kind); this.out.push(out); this.out2.push(out2); this.sets.push(set);
+    this.kind.push(kind);
+    this.out.push(out);
+    this.out2.push(out2);
+    this.sets.push(set);
     return this.kind.length - 1;
   }
 
   /** Builds `node` followed by state `next`; returns its entry state (construction runs right to left). */
   private build(node: PatternNode, next: number): number {
     switch (node.t) {
-      case 'empty': return next;
-      case 'char': return this.add(CHAR, next, -1, node.set);
-      case 'bol': return this.add(BOL, next);
-      case 'eol': return this.add(EOL, next);
-      case 'seq': { let s = next; for (let k = node.items.length - 1; k >= 0; k--) s = this.build(node.items[k], s); return s; }
+      case 'empty':
+        return next;
+      case 'char':
+        return this.add(CHAR, next, -1, node.set);
+      case 'bol':
+        return this.add(BOL, next);
+      case 'eol':
+        return this.add(EOL, next);
+      case 'seq': {
+        let s = next;
+        for (let k = node.items.length - 1; k >= 0; k--) s = this.build(node.items[k], s);
+        return s;
+      }
       case 'alt': {
         let s = this.build(node.options[node.options.length - 1], next);
         for (let k = node.options.length - 2; k >= 0; k--) s = this.add(SPLIT, this.build(node.options[k], next), s);
@@ -110,8 +140,9 @@ export class Automaton {
       if (++budget.used > budget.limit) throw new MatchBudgetExceeded(budget.limit);
       const k = this.kind[s];
       if (k === CHAR || k === ACCEPT || k === EOL) kept.push(s);
-      else if (k === SPLIT) { stack.push(this.out2[s], this.out[s]); }
-      else if (k === EPS || (k === BOL && atStart)) stack.push(this.out[s]);
+      else if (k === SPLIT) {
+        stack.push(this.out2[s], this.out[s]);
+      } else if (k === EPS || (k === BOL && atStart)) stack.push(this.out[s]);
     }
     return Int32Array.from(kept).sort();
   }
@@ -120,7 +151,10 @@ export class Automaton {
     const key = states.join(',');
     let d = this.dfa.get(key);
     if (!d) {
-      if (this.dfa.size >= MAX_DFA_STATES) { this.dfa.clear(); this.initial = undefined; }
+      if (this.dfa.size >= MAX_DFA_STATES) {
+        this.dfa.clear();
+        this.initial = undefined;
+      }
       d = { states, next: new Map() };
       this.dfa.set(key, d);
     }
@@ -139,7 +173,10 @@ export class Automaton {
           if (seen.has(s)) continue;
           seen.add(s);
           if (++budget.used > budget.limit) throw new MatchBudgetExceeded(budget.limit);
-          if (this.kind[s] === ACCEPT) { accepts = true; break; }
+          if (this.kind[s] === ACCEPT) {
+            accepts = true;
+            break;
+          }
           if (this.kind[s] === EOL) nxt.push(...this.closure([this.out[s]], false, budget));
         }
         frontier = nxt;

@@ -11,7 +11,10 @@
  */
 
 /** A set of code points: sorted inclusive ranges, possibly negated. */
-export interface CharSet { ranges: number[]; negate: boolean }
+export interface CharSet {
+  ranges: number[];
+  negate: boolean;
+}
 
 export type PatternNode =
   | { t: 'empty' }
@@ -24,7 +27,12 @@ export type PatternNode =
 
 /** A syntax error with the 0-based offset in the pattern text (after the `re:` prefix for regexps). */
 export class PatternSyntaxError extends Error {
-  constructor(message: string, readonly offset: number) { super(message); }
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
 }
 
 /** Largest `{n,m}` bound accepted (the automaton copies the repeated part). */
@@ -34,13 +42,20 @@ const single = (c: number): CharSet => ({ ranges: [c, c], negate: false });
 const ANY: CharSet = { ranges: [0x0a, 0x0a, 0x0d, 0x0d, 0x2028, 0x2029], negate: true };
 const DIGIT = [0x30, 0x39];
 const WORD = [0x30, 0x39, 0x41, 0x5a, 0x5f, 0x5f, 0x61, 0x7a];
-const SPACE = [0x09, 0x0d, 0x20, 0x20, 0xa0, 0xa0, 0x1680, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f, 0x202f, 0x205f, 0x205f, 0x3000, 0x3000, 0xfeff, 0xfeff];
+const SPACE = [
+  0x09, 0x0d, 0x20, 0x20, 0xa0, 0xa0, 0x1680, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f, 0x202f, 0x205f, 0x205f, 0x3000, 0x3000,
+  0xfeff, 0xfeff,
+];
 
 /** Does `set` contain code point `c`? */
 export function inSet(set: CharSet, c: number): boolean {
   const r = set.ranges;
   let hit = false;
-  for (let i = 0; i < r.length; i += 2) if (c >= r[i] && c <= r[i + 1]) { hit = true; break; }
+  for (let i = 0; i < r.length; i += 2)
+    if (c >= r[i] && c <= r[i + 1]) {
+      hit = true;
+      break;
+    }
   return hit !== set.negate;
 }
 
@@ -54,8 +69,10 @@ export function parseGlob(p: string): PatternNode {
       const c = cps[i];
       if (depth > 0 && (c === ',' || c === '}')) break;
       i++;
-      if (c === '*') { while (cps[i] === '*') i++; items.push({ t: 'repeat', node: { t: 'char', set: ANY }, min: 0, max: Infinity }); }
-      else if (c === '?') items.push({ t: 'char', set: ANY });
+      if (c === '*') {
+        while (cps[i] === '*') i++;
+        items.push({ t: 'repeat', node: { t: 'char', set: ANY }, min: 0, max: Infinity });
+      } else if (c === '?') items.push({ t: 'char', set: ANY });
       else if (c === '[') {
         const end = cps.indexOf(']', i);
         if (end < 0) throw new PatternSyntaxError('unclosed `[` in glob', i - 1);
@@ -65,14 +82,21 @@ export function parseGlob(p: string): PatternNode {
         const ranges: number[] = [];
         for (let k = 0; k < body.length; k++) {
           const lo = body[k].codePointAt(0)!;
-          if (body[k + 1] === '-' && k + 2 < body.length) { const hi = body[k + 2].codePointAt(0)!; if (hi < lo) throw new PatternSyntaxError(`range ${body[k]}-${body[k + 2]} out of order`, i + k); ranges.push(lo, hi); k += 2; }
-          else ranges.push(lo, lo);
+          if (body[k + 1] === '-' && k + 2 < body.length) {
+            const hi = body[k + 2].codePointAt(0)!;
+            if (hi < lo) throw new PatternSyntaxError(`range ${body[k]}-${body[k + 2]} out of order`, i + k);
+            ranges.push(lo, hi);
+            k += 2;
+          } else ranges.push(lo, lo);
         }
         items.push({ t: 'char', set: { ranges, negate } });
         i = end + 1;
       } else if (c === '{') {
         const options: PatternNode[] = [parseSeq(depth + 1)];
-        while (cps[i] === ',') { i++; options.push(parseSeq(depth + 1)); }
+        while (cps[i] === ',') {
+          i++;
+          options.push(parseSeq(depth + 1));
+        }
         if (cps[i] !== '}') throw new PatternSyntaxError('unclosed `{` in glob', i);
         i++;
         items.push({ t: 'alt', options });
@@ -87,7 +111,9 @@ export function parseGlob(p: string): PatternNode {
 export function parseRegex(src: string): PatternNode {
   const cps = [...src];
   let i = 0;
-  const fail = (msg: string, at = i): never => { throw new PatternSyntaxError(msg, at); };
+  const fail = (msg: string, at = i): never => {
+    throw new PatternSyntaxError(msg, at);
+  };
   const peek = () => cps[i];
 
   const hex = (n: number): number => {
@@ -101,19 +127,32 @@ export function parseRegex(src: string): PatternNode {
     const c = cps[i++];
     if (c === undefined) return fail('pattern ends with `\\`', i - 1);
     switch (c) {
-      case 'd': return { set: DIGIT };
-      case 'D': return { set: DIGIT, negate: true };
-      case 'w': return { set: WORD };
-      case 'W': return { set: WORD, negate: true };
-      case 's': return { set: SPACE };
-      case 'S': return { set: SPACE, negate: true };
-      case 't': return { cp: 9 };
-      case 'n': return { cp: 10 };
-      case 'r': return { cp: 13 };
-      case 'f': return { cp: 12 };
-      case 'v': return { cp: 11 };
-      case '0': return { cp: 0 };
-      case 'x': return { cp: hex(2) };
+      case 'd':
+        return { set: DIGIT };
+      case 'D':
+        return { set: DIGIT, negate: true };
+      case 'w':
+        return { set: WORD };
+      case 'W':
+        return { set: WORD, negate: true };
+      case 's':
+        return { set: SPACE };
+      case 'S':
+        return { set: SPACE, negate: true };
+      case 't':
+        return { cp: 9 };
+      case 'n':
+        return { cp: 10 };
+      case 'r':
+        return { cp: 13 };
+      case 'f':
+        return { cp: 12 };
+      case 'v':
+        return { cp: 11 };
+      case '0':
+        return { cp: 0 };
+      case 'x':
+        return { cp: hex(2) };
       case 'u': {
         if (peek() === '{') {
           const end = cps.indexOf('}', i);
@@ -125,11 +164,18 @@ export function parseRegex(src: string): PatternNode {
         }
         return { cp: hex(4) };
       }
-      case 'b': if (inClass) return { cp: 8 }; return fail('`\\b` (word boundary) is not supported in re: patterns', i - 2);
-      case 'B': return fail('`\\B` is not supported in re: patterns', i - 2);
-      case 'k': return fail('backreferences are not supported in re: patterns (they need backtracking)', i - 2);
-      case 'p': case 'P': return fail('`\\p{…}` property classes are not supported in re: patterns', i - 2);
-      case 'c': return fail('`\\c` control escapes are not supported in re: patterns', i - 2);
+      case 'b':
+        if (inClass) return { cp: 8 };
+        return fail('`\\b` (word boundary) is not supported in re: patterns', i - 2);
+      case 'B':
+        return fail('`\\B` is not supported in re: patterns', i - 2);
+      case 'k':
+        return fail('backreferences are not supported in re: patterns (they need backtracking)', i - 2);
+      case 'p':
+      case 'P':
+        return fail('`\\p{…}` property classes are not supported in re: patterns', i - 2);
+      case 'c':
+        return fail('`\\c` control escapes are not supported in re: patterns', i - 2);
       default:
         if (/[1-9]/.test(c)) return fail('backreferences are not supported in re: patterns (they need backtracking)', i - 2);
         if (/[A-Za-z0-9]/.test(c)) return fail(`unknown escape \`\\${c}\``, i - 2);
@@ -140,7 +186,10 @@ export function parseRegex(src: string): PatternNode {
   const parseClass = (): CharSet => {
     const start = i - 1;
     let negate = false;
-    if (peek() === '^') { negate = true; i++; }
+    if (peek() === '^') {
+      negate = true;
+      i++;
+    }
     const ranges: number[] = [];
     const negated: number[][] = [];
     const atom = (): { cp?: number; set?: number[]; negate?: boolean } => {
@@ -150,9 +199,16 @@ export function parseRegex(src: string): PatternNode {
     };
     while (true) {
       if (i >= cps.length) fail('unclosed `[`', start);
-      if (peek() === ']') { i++; break; }
+      if (peek() === ']') {
+        i++;
+        break;
+      }
       const a = atom();
-      if (a.set) { if (a.negate) negated.push(a.set); else ranges.push(...a.set); continue; }
+      if (a.set) {
+        if (a.negate) negated.push(a.set);
+        else ranges.push(...a.set);
+        continue;
+      }
       if (peek() === '-' && cps[i + 1] !== undefined && cps[i + 1] !== ']') {
         i++;
         const b = atom();
@@ -170,10 +226,14 @@ export function parseRegex(src: string): PatternNode {
   const parseAtom = (): PatternNode => {
     const c = cps[i++];
     switch (c) {
-      case '.': return { t: 'char', set: ANY };
-      case '^': return { t: 'bol' };
-      case '$': return { t: 'eol' };
-      case '[': return { t: 'char', set: parseClass() };
+      case '.':
+        return { t: 'char', set: ANY };
+      case '^':
+        return { t: 'bol' };
+      case '$':
+        return { t: 'eol' };
+      case '[':
+        return { t: 'char', set: parseClass() };
       case '\\': {
         const e = escape(false);
         return { t: 'char', set: e.set ? { ranges: e.set, negate: Boolean(e.negate) } : single(e.cp!) };
@@ -194,10 +254,17 @@ export function parseRegex(src: string): PatternNode {
         i++;
         return inner;
       }
-      case ')': return fail('unmatched `)`', i - 1);
-      case '*': case '+': case '?': return fail(`nothing to repeat before \`${c}\``, i - 1);
-      case '{': if (quantifierAt(i - 1)) fail('nothing to repeat before `{`', i - 1); return { t: 'char', set: single(0x7b) };
-      default: return { t: 'char', set: single(c.codePointAt(0)!) };
+      case ')':
+        return fail('unmatched `)`', i - 1);
+      case '*':
+      case '+':
+      case '?':
+        return fail(`nothing to repeat before \`${c}\``, i - 1);
+      case '{':
+        if (quantifierAt(i - 1)) fail('nothing to repeat before `{`', i - 1);
+        return { t: 'char', set: single(0x7b) };
+      default:
+        return { t: 'char', set: single(c.codePointAt(0)!) };
     }
   };
   /** `{n}`, `{n,}` or `{n,m}` at `at`? */
@@ -215,14 +282,25 @@ export function parseRegex(src: string): PatternNode {
       while (i < cps.length) {
         const q = peek();
         let min: number, max: number;
-        if (q === '*') { min = 0; max = Infinity; i++; }
-        else if (q === '+') { min = 1; max = Infinity; i++; }
-        else if (q === '?') { min = 0; max = 1; i++; }
-        else if (q === '{' && quantifierAt(i)) {
+        if (q === '*') {
+          min = 0;
+          max = Infinity;
+          i++;
+        } else if (q === '+') {
+          min = 1;
+          max = Infinity;
+          i++;
+        } else if (q === '?') {
+          min = 0;
+          max = 1;
+          i++;
+        } else if (q === '{' && quantifierAt(i)) {
           const b = quantifierAt(i)!;
           if (b.max < b.min) fail('quantifier range out of order');
           if (b.min > MAX_REPEAT || (b.max !== Infinity && b.max > MAX_REPEAT)) fail(`repeat counts above ${MAX_REPEAT} are not supported`);
-          min = b.min; max = b.max; i += b.len;
+          min = b.min;
+          max = b.max;
+          i += b.len;
         } else break;
         if (node.t === 'bol' || node.t === 'eol') fail('nothing to repeat', i - 1);
         if (peek() === '?') i++; // lazy: same language for a full match
@@ -234,7 +312,10 @@ export function parseRegex(src: string): PatternNode {
   };
   const parseAlt = (): PatternNode => {
     const options = [parseSeq()];
-    while (peek() === '|') { i++; options.push(parseSeq()); }
+    while (peek() === '|') {
+      i++;
+      options.push(parseSeq());
+    }
     return options.length === 1 ? options[0] : { t: 'alt', options };
   };
   const tree = parseAlt();

@@ -15,10 +15,12 @@ export function lineColumnOf(text: string): (offset: number) => { line: number; 
   const starts = lineStarts(text);
   return (offset) => {
     const end = Math.min(Math.max(offset, 0), text.length);
-    let lo = 0, hi = starts.length - 1;
+    let lo = 0,
+      hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= end) lo = mid; else hi = mid - 1;
+      if (starts[mid] <= end) lo = mid;
+      else hi = mid - 1;
     }
     return { line: lo + 1, column: end - starts[lo] + 1 };
   };

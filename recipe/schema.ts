@@ -38,10 +38,12 @@ export const FORMAT_BITS: Record<ExportFormat, readonly number[]> = {
 
 /** Markdown docs for each export format. */
 export const FORMAT_DOCS: Record<ExportFormat, string> = {
-  auto: 'Per layer, the most compact form onnxruntime runs: MatMul → `matmulnbits` (2/4/8 bit; else `packed`); Conv, ConvTranspose and Gemm → `qdq` (4/8 bit, blocked when the model\'s opset is ≥ 21; below 21, Conv and Gemm are per-channel int8: their bits become 8 and their group size -1; ConvTranspose has no per-output-channel weight axis, so the opset is raised to 21 for it); bits DequantizeLinear cannot store → `packed` (ConvTranspose: `fake`); binarized methods → `packed`.',
-  matmulnbits: '`com.microsoft.MatMulNBits` (2/4/8 bit; 8-bit needs onnxruntime ≥ 1.23, 2-bit ≥ 1.24). Group size must be a power of 2, at least 16.',
+  auto: "Per layer, the most compact form onnxruntime runs: MatMul → `matmulnbits` (2/4/8 bit; else `packed`); Conv, ConvTranspose and Gemm → `qdq` (4/8 bit, blocked when the model's opset is ≥ 21; below 21, Conv and Gemm are per-channel int8: their bits become 8 and their group size -1; ConvTranspose has no per-output-channel weight axis, so the opset is raised to 21 for it); bits DequantizeLinear cannot store → `packed` (ConvTranspose: `fake`); binarized methods → `packed`.",
+  matmulnbits:
+    '`com.microsoft.MatMulNBits` (2/4/8 bit; 8-bit needs onnxruntime ≥ 1.23, 2-bit ≥ 1.24). Group size must be a power of 2, at least 16.',
   qdq: '`DequantizeLinear` in front of MatMul/Gemm/Conv/ConvTranspose (4 or 8 bit): per output channel (group size -1; int8 needs opset 13, int4 opset 21) or blocked along the input (opset 21; a blocked Conv weight is dequantized as a matrix and reshaped). The opset is raised as far as needed.',
-  packed: 'Bit-packed codes (any method, 1–8 bit, binarized included) + fp16/fp32 per-row/per-group parameters, decoded by a standard-op subgraph (opset ≥ 11) that onnxruntime constant-folds at load: small on disk, float weights in memory. Binarized layers are stored this way under `matmulnbits`/`qdq` too.',
+  packed:
+    'Bit-packed codes (any method, 1–8 bit, binarized included) + fp16/fp32 per-row/per-group parameters, decoded by a standard-op subgraph (opset ≥ 11) that onnxruntime constant-folds at load: small on disk, float weights in memory. Binarized layers are stored this way under `matmulnbits`/`qdq` too.',
   fake: 'Dequantized float weights in a plain MatMul: any bit width, any method; measures accuracy, not size.',
 };
 
@@ -66,11 +68,20 @@ export interface MethodInfo {
   needsCalibration: boolean;
 }
 
-const damp: FieldSchema = { kind: 'number', doc: 'Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite.', default: 0.01, min: 0, max: 1 };
+const damp: FieldSchema = {
+  kind: 'number',
+  doc: 'Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite.',
+  default: 0.01,
+  min: 0,
+  max: 1,
+};
 const allFormats = EXPORT_FORMATS;
 /** The low-rank methods' `quantizer` setting; `what` names what it quantizes. */
 const residualQuantizer = (what: string): FieldSchema => ({
-  kind: 'enum', doc: `How ${what} is quantized: \`rtn\` = symmetric absmax round-to-nearest (FLRQ Eq. 8), \`gptq\` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored).`, values: ['rtn', 'gptq'], default: 'rtn',
+  kind: 'enum',
+  doc: `How ${what} is quantized: \`rtn\` = symmetric absmax round-to-nearest (FLRQ Eq. 8), \`gptq\` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored).`,
+  values: ['rtn', 'gptq'],
+  default: 'rtn',
   valueDocs: {
     rtn: 'Symmetric absmax round-to-nearest per group (FLRQ Eq. 8; with FLRQ a per-group clip search).',
     gptq: 'GPTQ against the calibration Hessian on its symmetric grid (damp 0.01, block 128, act-order with static groups): minimizes the layer output error given the low-rank part. An extension, not in the papers.',
@@ -82,20 +93,38 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
   rtn: {
     doc: '**RTN** — round-to-nearest on a min-max grid per group (per row with `group_size: -1`). No calibration needed.',
     settings: {
-      mse_clip: { kind: 'boolean', doc: 'Shrink each group\'s range to the clip ratio that minimizes the rounding error (GPTQ `quant.py` MSE search: norm 2.4, the range shrunk in 1% steps by up to 80%).', default: false },
+      mse_clip: {
+        kind: 'boolean',
+        doc: "Shrink each group's range to the clip ratio that minimizes the rounding error (GPTQ `quant.py` MSE search: norm 2.4, the range shrunk in 1% steps by up to 80%).",
+        default: false,
+      },
     },
-    formats: allFormats, needsCalibration: false,
+    formats: allFormats,
+    needsCalibration: false,
   },
   gptq: {
     doc: '**GPTQ** — Frantar et al., *GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers* (ICLR 2023, arXiv 2210.17323). Column-by-column quantization with Cholesky-inverse error feedback under the calibration Hessian.',
     settings: {
       damp,
-      block_size: { kind: 'number', doc: 'Columns per lazy-batch block `B`.', default: 128, integer: true, min: 1, max: 65536,
-        inert: 'GPTQ\'s lazy batch updates are an exact reordering of the column updates: the block size changes speed, and the weights only by float rounding.' },
-      act_order: { kind: 'boolean', doc: 'Quantize columns in order of decreasing `diag H` (with groups, exported as static groups).', default: false },
-      static_groups: { kind: 'boolean', doc: 'Compute every group\'s grid up front from the unmodified weights.', default: false },
+      block_size: {
+        kind: 'number',
+        doc: 'Columns per lazy-batch block `B`.',
+        default: 128,
+        integer: true,
+        min: 1,
+        max: 65536,
+        inert:
+          "GPTQ's lazy batch updates are an exact reordering of the column updates: the block size changes speed, and the weights only by float rounding.",
+      },
+      act_order: {
+        kind: 'boolean',
+        doc: 'Quantize columns in order of decreasing `diag H` (with groups, exported as static groups).',
+        default: false,
+      },
+      static_groups: { kind: 'boolean', doc: "Compute every group's grid up front from the unmodified weights.", default: false },
     },
-    formats: allFormats, needsCalibration: true,
+    formats: allFormats,
+    needsCalibration: true,
   },
   awq: {
     doc: '**AWQ** — Lin et al., *AWQ: Activation-aware Weight Quantization for LLM Compression and Acceleration* (MLSys 2024, arXiv 2306.00978). Per-channel scales `s = x̄^α` searched on a grid, then an optional clip search.',
@@ -103,24 +132,43 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
       n_grid: { kind: 'number', doc: 'Number of α values tried in [0, 1).', default: 20, integer: true, min: 1, max: 1000 },
       clip: { kind: 'boolean', doc: 'Search a per-group clipping threshold after scaling (skipped for q/k projections).', default: true },
     },
-    formats: allFormats, needsCalibration: true,
+    formats: allFormats,
+    needsCalibration: true,
   },
   smoothquant: {
     doc: '**SmoothQuant** — Xiao et al., *SmoothQuant: Accurate and Efficient Post-Training Quantization for LLMs* (ICML 2023, arXiv 2211.10438). Migrates activation outliers into the weights with `s_j = max|X_j|^α / max|W_j|^(1−α)`.',
     settings: {
       alpha: { kind: 'number', doc: 'Migration strength α (0.5 default; 0.8–0.9 for Llama-2 / Mistral).', default: 0.5, min: 0, max: 1 },
-      activation_bits: { kind: 'number', doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only.', default: 0, integer: true, min: 0, max: 8, allowed: [0, 2, 3, 4, 5, 6, 7, 8] },
+      activation_bits: {
+        kind: 'number',
+        doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only.',
+        default: 0,
+        integer: true,
+        min: 0,
+        max: 8,
+        allowed: [0, 2, 3, 4, 5, 6, 7, 8],
+      },
     },
-    formats: allFormats, needsCalibration: true,
+    formats: allFormats,
+    needsCalibration: true,
   },
   osplus: {
     doc: '**OS+** — Wei et al., *Outlier Suppression+: Accurate quantization of LLMs by equivalent and optimal shifting and scaling* (EMNLP 2023, arXiv 2304.09145). Channel-wise shift and a searched scaling threshold.',
     settings: {
       shift: { kind: 'boolean', doc: 'Also shift activations by the channel midpoint (folded into biases).', default: false },
       steps: { kind: 'number', doc: 'Minimum number of thresholds searched.', default: 100, integer: true, min: 1, max: 100000 },
-      activation_bits: { kind: 'number', doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only.', default: 0, integer: true, min: 0, max: 8, allowed: [0, 2, 3, 4, 5, 6, 7, 8] },
+      activation_bits: {
+        kind: 'number',
+        doc: 'Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only.',
+        default: 0,
+        integer: true,
+        min: 0,
+        max: 8,
+        allowed: [0, 2, 3, 4, 5, 6, 7, 8],
+      },
     },
-    formats: allFormats, needsCalibration: true,
+    formats: allFormats,
+    needsCalibration: true,
   },
   billm: {
     doc: '**BiLLM** — Huang et al., *BiLLM: Pushing the Limit of Post-Training Quantization for LLMs* (ICML 2024, arXiv 2402.04291). Salient columns get residual (order-2) binarization, the rest a split binarization; ≈1.1 claimed bits. Stored `packed` (2 bits a weight + salient-column mask + 8 fp16 scales per row-block) or fake-quant.',
@@ -128,43 +176,87 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
       damp,
       block_size: { kind: 'number', doc: 'Columns per block (= group).', default: 128, integer: true, min: 1, max: 65536 },
       salient_metric: { kind: 'enum', doc: 'How column saliency is scored.', values: ['hessian', 'magnitude'], default: 'hessian' },
-      max_salient: { kind: 'number', doc: 'Largest number of salient columns searched per block (`up_lim`).', default: 50, integer: true, min: 0, max: 65536 },
+      max_salient: {
+        kind: 'number',
+        doc: 'Largest number of salient columns searched per block (`up_lim`).',
+        default: 50,
+        integer: true,
+        min: 0,
+        max: 65536,
+      },
     },
-    formats: ['packed', 'fake'], fixedBits: 1, needsCalibration: true,
+    formats: ['packed', 'fake'],
+    fixedBits: 1,
+    needsCalibration: true,
   },
   pbllm: {
     doc: '**PB-LLM** — Shang et al., *PB-LLM: Partially Binarized Large Language Models* (ICLR 2024, arXiv 2310.00034). A `low_frac` share of weights is binarized, the salient rest kept at `high_bits`, inside a GPTQ loop. Stored `packed` (mask bit + sign or 8-bit code per weight + per-row parameters) or fake-quant.',
     settings: {
       damp,
-      low_frac: { kind: 'number', doc: 'Fraction of weights binarized (bits ≈ low_frac + high_bits·(1−low_frac)).', default: 0.9, min: 0, max: 1 },
+      low_frac: {
+        kind: 'number',
+        doc: 'Fraction of weights binarized (bits ≈ low_frac + high_bits·(1−low_frac)).',
+        default: 0.9,
+        min: 0,
+        max: 1,
+      },
       high_bits: { kind: 'number', doc: 'Bits of the salient weights.', default: 8, integer: true, min: 2, max: 8 },
       saliency: { kind: 'enum', doc: 'Saliency score used for the mask.', values: ['hessian', 'magnitude'], default: 'hessian' },
     },
-    formats: ['packed', 'fake'], fixedBits: 1, needsCalibration: true,
+    formats: ['packed', 'fake'],
+    fixedBits: 1,
+    needsCalibration: true,
   },
   dualbin: {
-    doc: '**Dual binarization** — after DB-LLM (Chen et al., arXiv 2402.11960): `ŵ = α₁b₁ + α₂b₂`, fitted post-training from a 2-bit start (the paper\'s distillation is out of scope). Stored `packed` (2 bits a weight + (α₁, α₂) per row-group) or fake-quant.',
+    doc: "**Dual binarization** — after DB-LLM (Chen et al., arXiv 2402.11960): `ŵ = α₁b₁ + α₂b₂`, fitted post-training from a 2-bit start (the paper's distillation is out of scope). Stored `packed` (2 bits a weight + (α₁, α₂) per row-group) or fake-quant.",
     settings: {
-      iterations: { kind: 'number', doc: 'Alternating refits of the binary codes and the per-group (α₁, α₂).', default: 10, integer: true, min: 0, max: 1000 },
-      init: { kind: 'enum', doc: 'The 2-bit starting point of the refit. With `iterations: 0` the result is that starting point.', values: ['rtn', 'gptq'], default: 'rtn',
+      iterations: {
+        kind: 'number',
+        doc: 'Alternating refits of the binary codes and the per-group (α₁, α₂).',
+        default: 10,
+        integer: true,
+        min: 0,
+        max: 1000,
+      },
+      init: {
+        kind: 'enum',
+        doc: 'The 2-bit starting point of the refit. With `iterations: 0` the result is that starting point.',
+        values: ['rtn', 'gptq'],
+        default: 'rtn',
         valueDocs: {
-          rtn: 'The per-group grid {−s, 0, s, 2s} spanning the group\'s range (mirrored when the negative side is larger).',
+          rtn: "The per-group grid {−s, 0, s, 2s} spanning the group's range (mirrored when the negative side is larger).",
           gptq: '2-bit asymmetric GPTQ codes under the calibration Hessian (damp 0.01, block 128), rewritten exactly as α₁b₁ + α₂b₂.',
-        } },
+        },
+      },
     },
-    formats: ['packed', 'fake'], fixedBits: 2, needsCalibration: false,
+    formats: ['packed', 'fake'],
+    fixedBits: 2,
+    needsCalibration: false,
   },
   flrq: {
     doc: '**FLRQ** — *Flexible Low-Rank Quantization* (AAAI 2026, arXiv 2601.05684): R1-Sketch rank selection per layer plus best low-rank compensation (BLC) against the calibration Hessian.',
     settings: {
-      max_extra_storage: { kind: 'number', doc: 'Largest low-rank storage overhead as a fraction of the layer (`x`).', default: 0.2, min: 0, max: 4 },
+      max_extra_storage: {
+        kind: 'number',
+        doc: 'Largest low-rank storage overhead as a fraction of the layer (`x`).',
+        default: 0.2,
+        min: 0,
+        max: 4,
+      },
       blc_epochs: { kind: 'number', doc: 'BLC epochs (~1 at 3–4 bits, ~20 at 2 bits).', default: 1, integer: true, min: 0, max: 1000 },
       sketch_iterations: { kind: 'number', doc: 'Power iterations of R1-Sketch.', default: 2, integer: true, min: 0, max: 100 },
-      slope_threshold: { kind: 'number', doc: 'Stop adding ranks when the amax curve\'s relative slope is below this.', default: 0.001, min: 0, max: 1 },
+      slope_threshold: {
+        kind: 'number',
+        doc: "Stop adding ranks when the amax curve's relative slope is below this.",
+        default: 0.001,
+        min: 0,
+        max: 1,
+      },
       activation_scaling: { kind: 'boolean', doc: 'Scale columns by activation magnitude before rank selection.', default: true },
       quantizer: residualQuantizer('the residual `W − W_r` (at initialization and in every BLC epoch)'),
     },
-    formats: allFormats, needsCalibration: true,
+    formats: allFormats,
+    needsCalibration: true,
   },
   lorc: {
     doc: '**LoRC** — Yao et al., *ZeroQuant-V2* (arXiv 2303.08302): SVD of the quantization error, rank-r INT8 factors.',
@@ -173,34 +265,72 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
       factor_bits: { kind: 'number', doc: 'Bits of the low-rank factors.', default: 8, allowed: [8, 16, 32] },
       quantizer: residualQuantizer('the weight (before the SVD of its quantization error)'),
     },
-    formats: allFormats, needsCalibration: false,
+    formats: allFormats,
+    needsCalibration: false,
   },
   lqer: {
     doc: '**LQER / L²QER** — Zhang et al., *LQER: Low-Rank Quantization Error Reconstruction for LLMs* (ICML 2024, arXiv 2402.02446): activation-scaled SVD of the error.',
     settings: {
       rank: { kind: 'number', doc: 'Rank k of the error reconstruction.', default: 8, integer: true, min: 0, max: 65536 },
       factor_bits: { kind: 'number', doc: 'Bits of the low-rank factors.', default: 8, allowed: [8, 16, 32] },
-      activation_scaled: { kind: 'boolean', doc: 'Use L²QER\'s `S = diag(mean|x|)` (false = plain SVD).', default: true },
+      activation_scaled: { kind: 'boolean', doc: "Use L²QER's `S = diag(mean|x|)` (false = plain SVD).", default: true },
       quantizer: residualQuantizer('the weight (before the SVD of its quantization error)'),
     },
-    formats: allFormats, needsCalibration: true,
+    formats: allFormats,
+    needsCalibration: true,
   },
 };
 
-const METRICS: readonly Metric[] = ['perplexity', 'kl_divergence', 'top1_agreement', 'size', 'latency', 'output_agreement', 'accuracy', 'cer'];
+const METRICS: readonly Metric[] = [
+  'perplexity',
+  'kl_divergence',
+  'top1_agreement',
+  'size',
+  'latency',
+  'output_agreement',
+  'accuracy',
+  'cer',
+];
 
 const methodField: FieldSchema = {
-  kind: 'enum', doc: 'Quantization method.', values: METHODS, default: 'rtn',
+  kind: 'enum',
+  doc: 'Quantization method.',
+  values: METHODS,
+  default: 'rtn',
   valueDocs: Object.fromEntries(METHODS.map((m) => [m, METHOD_INFO[m].doc])),
 };
-const bitsField: FieldSchema = { kind: 'number', doc: 'Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any.', default: 4, integer: true, min: 1, max: 8 };
-const groupField: FieldSchema = { kind: 'number', doc: 'Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16.', default: 32, integer: true, min: -1, max: 1048576 };
+const bitsField: FieldSchema = {
+  kind: 'number',
+  doc: 'Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any.',
+  default: 4,
+  integer: true,
+  min: 1,
+  max: 8,
+};
+const groupField: FieldSchema = {
+  kind: 'number',
+  doc: 'Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16.',
+  default: 32,
+  integer: true,
+  min: -1,
+  max: 1048576,
+};
 const symField: FieldSchema = { kind: 'boolean', doc: 'Symmetric grid (no zero point) instead of asymmetric min-max.', default: false };
-const settingsField: FieldSchema = { kind: 'settings', doc: 'Method settings for these layers (keys of `methods.<method>`), overriding `methods:`.' };
+const settingsField: FieldSchema = {
+  kind: 'settings',
+  doc: 'Method settings for these layers (keys of `methods.<method>`), overriding `methods:`.',
+};
 
 const imageFields: Record<string, FieldSchema> = {
   height: { kind: 'number', doc: 'Input height in pixels.', integer: true, min: 1, max: 16384, default: 48 },
-  width: { kind: 'number', doc: 'Input width in pixels; `-1` keeps the aspect ratio (text-line models).', integer: true, min: -1, max: 16384, default: -1 },
+  width: {
+    kind: 'number',
+    doc: 'Input width in pixels; `-1` keeps the aspect ratio (text-line models).',
+    integer: true,
+    min: -1,
+    max: 16384,
+    default: -1,
+  },
   mean: { kind: 'numberList', doc: 'Per-channel mean subtracted after scaling to [0, 1].', default: [0.5, 0.5, 0.5] },
   std: { kind: 'numberList', doc: 'Per-channel standard deviation divided by.', default: [0.5, 0.5, 0.5] },
   layout: { kind: 'enum', doc: 'Tensor layout.', values: ['nchw', 'nhwc'], default: 'nchw' },
@@ -212,7 +342,7 @@ export const INPUT_RULE_DOCS: Record<(typeof INPUT_RULES)[number], string> = {
   token_ids: 'The token ids of each window, [batch, T].',
   attention_mask: 'All ones, [batch, past + T] (past = 0).',
   positions: 'Positions 0..T−1 per row, [batch, T].',
-  empty_past: 'An empty KV cache: zeros with the past-length axis 0, in the cache\'s own dtype.',
+  empty_past: "An empty KV cache: zeros with the past-length axis 0, in the cache's own dtype.",
   seqlens_k: 'GroupQueryAttention `seqlens_k`: T − 1 per row, int32 [batch].',
   total_sequence_length: 'GroupQueryAttention `total_sequence_length`: T, int32.',
   zeros: 'Zeros, [batch, T] (e.g. `token_type_ids`).',
@@ -221,35 +351,91 @@ export const INPUT_RULE_DOCS: Record<(typeof INPUT_RULES)[number], string> = {
 
 /** The rule keys under `layers:`. */
 export const RULE_FIELDS: Record<string, FieldSchema> = {
-  match: { kind: 'string', required: true, doc: 'Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors\' names.', examples: ['layers.*.w2', 'output', 're:layers\\.[0-3]\\.w[123]'] },
-  method: methodField, bits: bitsField, group_size: groupField, symmetric: symField,
+  match: {
+    kind: 'string',
+    required: true,
+    doc: "Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors' names.",
+    examples: ['layers.*.w2', 'output', 're:layers\\.[0-3]\\.w[123]'],
+  },
+  method: methodField,
+  bits: bitsField,
+  group_size: groupField,
+  symmetric: symField,
   skip: { kind: 'boolean', doc: 'Leave the matched layers in full precision.', default: false },
-  format: { kind: 'enum', doc: 'How the matched layers are stored, overriding the top-level `format` for them.', values: EXPORT_FORMATS, default: 'auto', valueDocs: FORMAT_DOCS },
+  format: {
+    kind: 'enum',
+    doc: 'How the matched layers are stored, overriding the top-level `format` for them.',
+    values: EXPORT_FORMATS,
+    default: 'auto',
+    valueDocs: FORMAT_DOCS,
+  },
   settings: settingsField,
 };
 
 /** The whole recipe document. */
 export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
-  version: { kind: 'number', doc: `Recipe format version (currently ${RECIPE_VERSION}).`, default: RECIPE_VERSION, integer: true, allowed: [RECIPE_VERSION] },
+  version: {
+    kind: 'number',
+    doc: `Recipe format version (currently ${RECIPE_VERSION}).`,
+    default: RECIPE_VERSION,
+    integer: true,
+    allowed: [RECIPE_VERSION],
+  },
   model: { kind: 'string', required: true, path: true, doc: 'The ONNX model to compress, relative to the recipe file.' },
-  output: { kind: 'string', required: true, path: true, doc: 'Where the compressed model is written (atomically; never the input). The report goes next to it as `<name>.report.json`.' },
-  format: { kind: 'enum', doc: 'How compressed weights are stored (a rule\'s `format` overrides it for its layers).', values: EXPORT_FORMATS, default: 'auto', valueDocs: FORMAT_DOCS },
+  output: {
+    kind: 'string',
+    required: true,
+    path: true,
+    doc: 'Where the compressed model is written (atomically; never the input). The report goes next to it as `<name>.report.json`.',
+  },
+  format: {
+    kind: 'enum',
+    doc: "How compressed weights are stored (a rule's `format` overrides it for its layers).",
+    values: EXPORT_FORMATS,
+    default: 'auto',
+    valueDocs: FORMAT_DOCS,
+  },
   seed: { kind: 'number', doc: 'Random seed (calibration sampling, sketches).', default: 0, integer: true, min: 0, max: 2147483647 },
   threads: { kind: 'number', doc: 'Threads for the native kernels (0 = all cores).', default: 0, integer: true, min: 0, max: 1024 },
   accuracy_level: {
-    kind: 'number', doc: 'The `accuracy_level` written on every `MatMulNBits` node (and the level onnxruntime uses when it fuses `qdq` weights into MatMulNBits): the type its activations are computed in. `4` (int8 activations, what onnxruntime-genai writes for CPU) is the fast CPU level; `0` leaves it unset (fp32 activations, exact). Evaluation runs the model at this level, so the reported quality and latency are what you get.',
-    default: DEFAULT_ACCURACY_LEVEL, integer: true, allowed: [0, 1, 2, 3, 4],
+    kind: 'number',
+    doc: 'The `accuracy_level` written on every `MatMulNBits` node (and the level onnxruntime uses when it fuses `qdq` weights into MatMulNBits): the type its activations are computed in. `4` (int8 activations, what onnxruntime-genai writes for CPU) is the fast CPU level; `0` leaves it unset (fp32 activations, exact). Evaluation runs the model at this level, so the reported quality and latency are what you get.',
+    default: DEFAULT_ACCURACY_LEVEL,
+    integer: true,
+    allowed: [0, 1, 2, 3, 4],
   },
   memory: {
-    kind: 'object', doc: 'How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk).',
+    kind: 'object',
+    doc: 'How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk).',
     fields: {
-      budget_mb: { kind: 'number', doc: 'Memory budget in MB (10⁶ bytes); unset = what the machine has free when the job starts. `lowbit run --memory` overrides it.', integer: true, min: 1, max: 1e9 },
-      streaming: { kind: 'enum', doc: 'Block streaming.', values: ['auto', 'always', 'never'], default: 'auto', valueDocs: { auto: 'Stream when the whole model does not fit the budget.', always: 'Always stream (same codes as the whole-model path).', never: 'Never stream.' } },
-      cache: { kind: 'string', path: true, doc: 'Folder where cached activations beyond the RAM share go (a private subfolder, deleted afterwards); default: the system temp folder.' },
+      budget_mb: {
+        kind: 'number',
+        doc: 'Memory budget in MB (10⁶ bytes); unset = what the machine has free when the job starts. `lowbit run --memory` overrides it.',
+        integer: true,
+        min: 1,
+        max: 1e9,
+      },
+      streaming: {
+        kind: 'enum',
+        doc: 'Block streaming.',
+        values: ['auto', 'always', 'never'],
+        default: 'auto',
+        valueDocs: {
+          auto: 'Stream when the whole model does not fit the budget.',
+          always: 'Always stream (same codes as the whole-model path).',
+          never: 'Never stream.',
+        },
+      },
+      cache: {
+        kind: 'string',
+        path: true,
+        doc: 'Folder where cached activations beyond the RAM share go (a private subfolder, deleted afterwards); default: the system temp folder.',
+      },
     },
   },
   calibration: {
-    kind: 'object', doc: 'Data the calibration statistics (Hessians, activation magnitudes) come from. Give one of `text` (with `tokenizer`), `tensors` or `images`; none = random token ids.',
+    kind: 'object',
+    doc: 'Data the calibration statistics (Hessians, activation magnitudes) come from. Give one of `text` (with `tokenizer`), `tensors` or `images`; none = random token ids.',
     fields: {
       text: { kind: 'string', path: true, doc: 'A UTF-8 text file, tokenized and cut into `samples` windows of `sequence_length` tokens.' },
       tokenizer: { kind: 'string', path: true, doc: 'A Hugging Face `tokenizer.json` (required with `text`).' },
@@ -258,35 +444,100 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
       image: { kind: 'object', doc: 'Image preprocessing for `images:`.', fields: imageFields },
       samples: { kind: 'number', doc: 'Calibration samples (sequences or images).', default: 32, integer: true, min: 1, max: 100000 },
       sequence_length: { kind: 'number', doc: 'Tokens per calibration sequence.', default: 256, integer: true, min: 1, max: 1048576 },
-      offset: { kind: 'number', doc: 'Tokens skipped at the start of `text`. When unset and `text` is also the evaluation text, calibration windows are taken from the end of the file so the two never overlap; otherwise 0.', integer: true, min: 0, max: 1e12 },
-      mode: { kind: 'enum', doc: 'How layer inputs are collected.', values: ['parallel', 'sequential'], default: 'parallel', valueDocs: { parallel: 'Every layer sees the full-precision model\'s activations (one calibration pass).', sequential: 'Each block is calibrated on the outputs of the already-quantized blocks before it (GPTQ `true_sequential`); AWQ / SmoothQuant / OS+ search and fold their scales block by block on those outputs.' } },
+      offset: {
+        kind: 'number',
+        doc: 'Tokens skipped at the start of `text`. When unset and `text` is also the evaluation text, calibration windows are taken from the end of the file so the two never overlap; otherwise 0.',
+        integer: true,
+        min: 0,
+        max: 1e12,
+      },
+      mode: {
+        kind: 'enum',
+        doc: 'How layer inputs are collected.',
+        values: ['parallel', 'sequential'],
+        default: 'parallel',
+        valueDocs: {
+          parallel: "Every layer sees the full-precision model's activations (one calibration pass).",
+          sequential:
+            'Each block is calibrated on the outputs of the already-quantized blocks before it (GPTQ `true_sequential`); AWQ / SmoothQuant / OS+ search and fold their scales block by block on those outputs.',
+        },
+      },
     },
   },
   defaults: {
-    kind: 'object', doc: 'Settings for every quantizable layer before the `layers:` rules apply.',
+    kind: 'object',
+    doc: 'Settings for every quantizable layer before the `layers:` rules apply.',
     fields: { method: methodField, bits: bitsField, group_size: groupField, symmetric: symField, settings: settingsField },
   },
-  layers: { kind: 'rules', doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `format`, `settings`.', item: RULE_FIELDS },
-  methods: { kind: 'methodSettings', doc: 'Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed.' },
+  layers: {
+    kind: 'rules',
+    doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `format`, `settings`.',
+    item: RULE_FIELDS,
+  },
+  methods: {
+    kind: 'methodSettings',
+    doc: 'Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed.',
+  },
   inputs: {
-    kind: 'inputs', values: INPUT_RULES, valueDocs: INPUT_RULE_DOCS,
-    doc: 'How the model\'s graph inputs are fed from text windows, overriding the built-in rule table (`input_ids` ← tokens, `attention_mask` ← ones, `position_ids` ← 0..T−1, `past_key_values.*` ← an empty cache, GroupQueryAttention `seqlens_k` / `total_sequence_length`, `token_type_ids` ← zeros). Keys are the model\'s input names; a value is a rule name or a number (a constant: static dims as declared, symbolic axis 0 = batch, other symbolic axes = T).',
+    kind: 'inputs',
+    values: INPUT_RULES,
+    valueDocs: INPUT_RULE_DOCS,
+    doc: "How the model's graph inputs are fed from text windows, overriding the built-in rule table (`input_ids` ← tokens, `attention_mask` ← ones, `position_ids` ← 0..T−1, `past_key_values.*` ← an empty cache, GroupQueryAttention `seqlens_k` / `total_sequence_length`, `token_type_ids` ← zeros). Keys are the model's input names; a value is a rule name or a number (a constant: static dims as declared, symbolic axis 0 = batch, other symbolic axes = T).",
   },
   budget: {
-    kind: 'object', doc: 'A size budget for `lowbit suggest` (and the editor\'s "Suggest rules for the budget"): per layer, the candidate (method × bits × group size) that minimizes the estimated loss so that the stored size fits, chosen by an exact knapsack. Give one of `bits_per_weight`, `bytes` or `ratio`. The suggestion is written as `layers:` rules; `lowbit run` ignores this section.',
+    kind: 'object',
+    doc: 'A size budget for `lowbit suggest` (and the editor\'s "Suggest rules for the budget"): per layer, the candidate (method × bits × group size) that minimizes the estimated loss so that the stored size fits, chosen by an exact knapsack. Give one of `bits_per_weight`, `bytes` or `ratio`. The suggestion is written as `layers:` rules; `lowbit run` ignores this section.',
     fields: {
-      bits_per_weight: { kind: 'number', doc: 'Stored bits per weight over the quantized layers, as the file holds them (codes, scales, zero points, packed decode graphs).', min: 0.5, max: 32 },
-      bytes: { kind: 'number', doc: 'Size of the whole output `.onnx` in bytes (layers left in full precision and the rest of the graph included).', integer: true, min: 1, max: 1e15 },
+      bits_per_weight: {
+        kind: 'number',
+        doc: 'Stored bits per weight over the quantized layers, as the file holds them (codes, scales, zero points, packed decode graphs).',
+        min: 0.5,
+        max: 32,
+      },
+      bytes: {
+        kind: 'number',
+        doc: 'Size of the whole output `.onnx` in bytes (layers left in full precision and the rest of the graph included).',
+        integer: true,
+        min: 1,
+        max: 1e15,
+      },
       ratio: { kind: 'number', doc: 'Size of the output `.onnx` as a fraction of the full-precision file.', min: 0.001, max: 1 },
-      methods: { kind: 'enumList', doc: 'Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without.', values: METHODS },
-      bits: { kind: 'numberList', doc: 'Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets).' },
-      group_sizes: { kind: 'numberList', doc: 'Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128.' },
-      estimate: { kind: 'enum', doc: 'Per-layer loss estimate the knapsack minimizes (summed over layers).', values: ['kl', 'proxy'], default: 'kl', valueDocs: { kl: 'Measured end-to-end KL(FP‖Q) on `samples` calibration-text windows with only that layer quantized with that candidate (needs `calibration.text`; falls back to `proxy` otherwise).', proxy: 'Hessian-weighted output error tr(ΔW H ΔWᵀ) of the layer (absolute, so layers compare), no extra model runs.' } },
-      samples: { kind: 'number', doc: 'Calibration-text windows the `kl` estimate runs on (taken from the calibration range, never the evaluation text).', default: 4, integer: true, min: 1, max: 10000 },
+      methods: {
+        kind: 'enumList',
+        doc: 'Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without.',
+        values: METHODS,
+      },
+      bits: {
+        kind: 'numberList',
+        doc: 'Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets).',
+      },
+      group_sizes: {
+        kind: 'numberList',
+        doc: 'Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128.',
+      },
+      estimate: {
+        kind: 'enum',
+        doc: 'Per-layer loss estimate the knapsack minimizes (summed over layers).',
+        values: ['kl', 'proxy'],
+        default: 'kl',
+        valueDocs: {
+          kl: 'Measured end-to-end KL(FP‖Q) on `samples` calibration-text windows with only that layer quantized with that candidate (needs `calibration.text`; falls back to `proxy` otherwise).',
+          proxy: 'Hessian-weighted output error tr(ΔW H ΔWᵀ) of the layer (absolute, so layers compare), no extra model runs.',
+        },
+      },
+      samples: {
+        kind: 'number',
+        doc: 'Calibration-text windows the `kl` estimate runs on (taken from the calibration range, never the evaluation text).',
+        default: 4,
+        integer: true,
+        min: 1,
+        max: 10000,
+      },
     },
   },
   evaluate: {
-    kind: 'object', doc: 'Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only).',
+    kind: 'object',
+    doc: 'Held-out evaluation of full precision vs compressed. Omit to skip evaluation (size metrics only).',
     fields: {
       text: { kind: 'string', path: true, doc: 'A UTF-8 text file of held-out text.' },
       tokenizer: { kind: 'string', path: true, doc: 'Tokenizer for `text` (default: `calibration.tokenizer`).' },
@@ -297,11 +548,22 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
       samples: { kind: 'number', doc: 'Evaluation samples.', default: 16, integer: true, min: 1, max: 100000 },
       sequence_length: { kind: 'number', doc: 'Tokens per evaluation sequence.', default: 256, integer: true, min: 1, max: 1048576 },
       offset: { kind: 'number', doc: 'Tokens skipped at the start of `text`.', default: 0, integer: true, min: 0, max: 1e12 },
-      metrics: { kind: 'enumList', doc: 'Metrics to compute. `latency` on a language model times a batch-1 prefill and per-token decode (through the KV cache when the model has one) for both models.', values: METRICS, default: ['perplexity', 'kl_divergence', 'top1_agreement', 'size'] },
+      metrics: {
+        kind: 'enumList',
+        doc: 'Metrics to compute. `latency` on a language model times a batch-1 prefill and per-token decode (through the KV cache when the model has one) for both models.',
+        values: METRICS,
+        default: ['perplexity', 'kl_divergence', 'top1_agreement', 'size'],
+      },
       generate: {
-        kind: 'object', doc: 'Greedy generation with the FP and the compressed model from `prompt` (through the KV cache when the model has one; needs `text` and a tokenizer). The report shows both texts and the first position where they diverge.',
+        kind: 'object',
+        doc: 'Greedy generation with the FP and the compressed model from `prompt` (through the KV cache when the model has one; needs `text` and a tokenizer). The report shows both texts and the first position where they diverge.',
         fields: {
-          prompt: { kind: 'string', required: true, doc: 'The prompt text, encoded with the tokenizer\'s template (Llama: a BOS first).', examples: ['Once upon a time'] },
+          prompt: {
+            kind: 'string',
+            required: true,
+            doc: "The prompt text, encoded with the tokenizer's template (Llama: a BOS first).",
+            examples: ['Once upon a time'],
+          },
           tokens: { kind: 'number', doc: 'New tokens generated by each model.', default: 32, integer: true, min: 1, max: 4096 },
         },
       },
@@ -318,12 +580,18 @@ export function schemaAt(path: readonly string[]): FieldSchema | undefined {
   let current: FieldSchema | undefined;
   for (let i = 0; i < path.length; i++) {
     const key = path[i];
-    if (current?.kind === 'rules') { if (!/^\d+$/.test(key)) return undefined; fields = current.item; current = undefined; continue; }
+    if (current?.kind === 'rules') {
+      if (!/^\d+$/.test(key)) return undefined;
+      fields = current.item;
+      current = undefined;
+      continue;
+    }
     if (current?.kind === 'methodSettings') {
       const info = METHOD_INFO[key as Method];
       if (!info) return undefined;
       current = { kind: 'object', doc: info.doc, fields: info.settings };
-      fields = info.settings; continue;
+      fields = info.settings;
+      continue;
     }
     if (!fields) return undefined;
     current = fields[key];
@@ -345,7 +613,8 @@ export function editDistance(a: string, b: string): number {
   if (Math.abs(a.length - b.length) > 8) return 99;
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]; prev[0] = i;
+    let diag = prev[0];
+    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = prev[j];
       prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
@@ -357,11 +626,15 @@ export function editDistance(a: string, b: string): number {
 
 /** The closest candidate within a small edit distance, for "did you mean". */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined; let bestD = Infinity;
+  let best: string | undefined;
+  let bestD = Infinity;
   const limit = word.length < 4 ? 1 : Math.min(3, Math.max(2, Math.floor(word.length / 3)));
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
   }
   return bestD <= limit ? best : undefined;
 }
@@ -369,14 +642,27 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 /** A short human description of a field's type, for messages and docs. */
 export function describeType(f: FieldSchema): string {
   switch (f.kind) {
-    case 'string': return f.path ? 'a path' : 'a string';
-    case 'number': return f.allowed ? `one of ${f.allowed.join(', ')}` : `${f.integer ? 'an integer' : 'a number'}${f.min !== undefined ? ` ≥ ${f.min}` : ''}${f.max !== undefined ? ` and ≤ ${f.max}` : ''}`;
-    case 'boolean': return 'true or false';
-    case 'enum': return `one of ${f.values.join(', ')}`;
-    case 'object': case 'methodSettings': case 'settings': return 'a mapping';
-    case 'inputs': return `a mapping of model input names to ${f.values.join(', ')} or a number`;
-    case 'enumList': return `a list of ${f.values.join(', ')}`;
-    case 'numberList': return 'a list of numbers';
-    case 'rules': return 'a list of rules';
+    case 'string':
+      return f.path ? 'a path' : 'a string';
+    case 'number':
+      return f.allowed
+        ? `one of ${f.allowed.join(', ')}`
+        : `${f.integer ? 'an integer' : 'a number'}${f.min !== undefined ? ` ≥ ${f.min}` : ''}${f.max !== undefined ? ` and ≤ ${f.max}` : ''}`;
+    case 'boolean':
+      return 'true or false';
+    case 'enum':
+      return `one of ${f.values.join(', ')}`;
+    case 'object':
+    case 'methodSettings':
+    case 'settings':
+      return 'a mapping';
+    case 'inputs':
+      return `a mapping of model input names to ${f.values.join(', ')} or a number`;
+    case 'enumList':
+      return `a list of ${f.values.join(', ')}`;
+    case 'numberList':
+      return 'a list of numbers';
+    case 'rules':
+      return 'a list of rules';
   }
 }

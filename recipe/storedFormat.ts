@@ -29,7 +29,13 @@ export function matMulNBitsHolds(bits: number, groupSize: number): boolean {
 }
 
 /** The stored format of one layer asked to be stored as `asked`. */
-export function storedFormatFor(asked: ExportFormat, layer: Pick<LayerInfo, 'op' | 'opset'> & Partial<Pick<LayerInfo, 'dims'>>, method: Method, bits: number, groupSize: number): StoredChoice {
+export function storedFormatFor(
+  asked: ExportFormat,
+  layer: Pick<LayerInfo, 'op' | 'opset'> & Partial<Pick<LayerInfo, 'dims'>>,
+  method: Method,
+  bits: number,
+  groupSize: number,
+): StoredChoice {
   const info = METHOD_INFO[method];
   const integerGrid = info.formats.includes('matmulnbits');
   if (asked !== 'auto') {
@@ -46,27 +52,52 @@ export function storedFormatFor(asked: ExportFormat, layer: Pick<LayerInfo, 'op'
     // Embedding tables: com.microsoft GatherBlockQuantized (written under matmulnbits) holds 4 or 8 bits in power-of-2 groups ≥ 16.
     return (bits === 4 || bits === 8) && isPow2(groupSize) && groupSize >= 16
       ? { format: 'matmulnbits', bits, groupSize }
-      : { format: 'fake', bits, groupSize, note: `GatherBlockQuantized holds 4 or 8 bits in power-of-2 groups of 16 or more, not ${bits} bits in groups of ${groupSize}` };
+      : {
+          format: 'fake',
+          bits,
+          groupSize,
+          note: `GatherBlockQuantized holds 4 or 8 bits in power-of-2 groups of 16 or more, not ${bits} bits in groups of ${groupSize}`,
+        };
   }
   const opset = layer.opset ?? 0;
   // Packed decodes MatMul, Gemm and Conv weights only.
   const noPacked = layer.op === 'ConvTranspose' || RECURRENT.has(layer.op);
   if (opset >= BLOCKED_QDQ_OPSET) {
     if (bits === 4 || bits === 8) return { format: 'qdq', bits, groupSize };
-    return { format: noPacked ? 'fake' : 'packed', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}${noPacked ? `, and packed has no ${layer.op} form` : ''}` };
+    return {
+      format: noPacked ? 'fake' : 'packed',
+      bits,
+      groupSize,
+      note: `DequantizeLinear stores 4 or 8 bits, not ${bits}${noPacked ? `, and packed has no ${layer.op} form` : ''}`,
+    };
   }
   if (RECURRENT.has(layer.op) && (layer.dims?.[0] ?? 1) > 1) {
     // Two directions: a per-row scale is not one weight axis, so only blocked scales (opset 21) hold it.
     return bits === 4 || bits === 8
-      ? { format: 'qdq', bits, groupSize, note: `a bidirectional ${layer.op} weight needs blocked DequantizeLinear, so the model's opset ${opset} is raised to ${BLOCKED_QDQ_OPSET}` }
+      ? {
+          format: 'qdq',
+          bits,
+          groupSize,
+          note: `a bidirectional ${layer.op} weight needs blocked DequantizeLinear, so the model's opset ${opset} is raised to ${BLOCKED_QDQ_OPSET}`,
+        }
       : { format: 'fake', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}, and packed has no ${layer.op} form` };
   }
   if (layer.op === 'ConvTranspose') {
     // Its output channels are not one weight axis, so only blocked scales (opset 21) hold its groups; packed has no ConvTranspose form.
     return bits === 4 || bits === 8
-      ? { format: 'qdq', bits, groupSize, note: `a ConvTranspose weight needs blocked DequantizeLinear, so the model's opset ${opset} is raised to ${BLOCKED_QDQ_OPSET}` }
+      ? {
+          format: 'qdq',
+          bits,
+          groupSize,
+          note: `a ConvTranspose weight needs blocked DequantizeLinear, so the model's opset ${opset} is raised to ${BLOCKED_QDQ_OPSET}`,
+        }
       : { format: 'fake', bits, groupSize, note: `DequantizeLinear stores 4 or 8 bits, not ${bits}, and packed has no ConvTranspose form` };
   }
   if (bits === 8 && groupSize === -1) return { format: 'qdq', bits, groupSize };
-  return { format: 'qdq', bits: 8, groupSize: -1, note: `opset ${opset} < ${BLOCKED_QDQ_OPSET} has no int4 or blocked DequantizeLinear, so ${layer.op} weights are per-channel int8` };
+  return {
+    format: 'qdq',
+    bits: 8,
+    groupSize: -1,
+    note: `opset ${opset} < ${BLOCKED_QDQ_OPSET} has no int4 or blocked DequantizeLinear, so ${layer.op} weights are per-channel int8`,
+  };
 }

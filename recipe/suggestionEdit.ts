@@ -10,12 +10,19 @@ import { parseYaml } from './parse';
 export const SUGGEST_BEGIN = '# lowbit suggest: begin';
 export const SUGGEST_END = '# lowbit suggest: end';
 
-export interface OffsetEdit { start: number; end: number; newText: string }
+export interface OffsetEdit {
+  start: number;
+  end: number;
+  newText: string;
+}
 
 /** Rules YAML (items at 2 spaces, as rulesYaml writes them) re-indented to `indent`. */
 function reindent(rulesYaml: string, indent: number): string {
   const pad = ' '.repeat(indent);
-  return rulesYaml.split('\n').map((l) => (l ? pad + l.replace(/^ {2}/, '') : l)).join('\n');
+  return rulesYaml
+    .split('\n')
+    .map((l) => (l ? pad + l.replace(/^ {2}/, '') : l))
+    .join('\n');
 }
 
 function block(rulesYaml: string, summary: string, indent: number): string {
@@ -30,7 +37,10 @@ export function suggestionEdit(text: string, rulesYaml: string, summary: string)
   const end = lines.findIndex((l, i) => i > begin && l.trim().startsWith(SUGGEST_END));
   if (begin >= 0 && end > begin) {
     const start = lines.slice(0, begin).reduce((s, l) => s + l.length + 1, 0);
-    const stop = Math.min(text.length, lines.slice(0, end + 1).reduce((s, l) => s + l.length + 1, 0));
+    const stop = Math.min(
+      text.length,
+      lines.slice(0, end + 1).reduce((s, l) => s + l.length + 1, 0),
+    );
     const indent = lines[begin].length - lines[begin].trimStart().length;
     return { start, end: stop, newText: block(rulesYaml, summary, indent) };
   }

@@ -9,7 +9,12 @@ import { dirname, join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const watch = process.argv.includes('--watch');
 const common = {
-  bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: true, logLevel: 'warning',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
   external: ['vscode', 'onnxruntime-node', '@napi-rs/canvas'],
   // native/ts resolves its folder with __dirname when bundled as CJS; import.meta is only its ESM fallback.
   logOverride: { 'empty-import-meta': 'silent' },
@@ -27,11 +32,20 @@ for (const [name, entry] of Object.entries(nodeEntries)) {
 // Every webview/src/panels/<name>.ts is one panel bundle: dist/webview/<name>.js (browser, IIFE).
 const panelDir = join(root, 'webview/src/panels');
 if (existsSync(panelDir)) {
-  const panels = readdirSync(panelDir).filter((f) => f.endsWith('.ts')).map((f) => join(panelDir, f));
+  const panels = readdirSync(panelDir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(panelDir, f));
   if (panels.length) {
     options.push({
-      bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, logLevel: 'warning',
-      entryPoints: panels, outdir: join(root, 'dist/webview'), loader: { '.css': 'text' },
+      bundle: true,
+      platform: 'browser',
+      format: 'iife',
+      target: 'es2022',
+      sourcemap: true,
+      logLevel: 'warning',
+      entryPoints: panels,
+      outdir: join(root, 'dist/webview'),
+      loader: { '.css': 'text' },
     });
   }
 }
@@ -59,9 +73,12 @@ if (!watch) {
   const announce = {
     name: 'announce',
     setup(b) {
-      b.onStart(() => { if (running++ === 0) console.log('[watch] build started'); });
+      b.onStart(() => {
+        if (running++ === 0) console.log('[watch] build started');
+      });
       b.onEnd((r) => {
-        for (const e of r.errors) console.error(`✘ [ERROR] ${e.text}${e.location ? `\n    ${e.location.file}:${e.location.line}:${e.location.column}:` : ''}`);
+        for (const e of r.errors)
+          console.error(`✘ [ERROR] ${e.text}${e.location ? `\n    ${e.location.file}:${e.location.line}:${e.location.column}:` : ''}`);
         if (--running === 0) console.log('[watch] build finished');
       });
     },

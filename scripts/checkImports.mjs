@@ -15,7 +15,13 @@ export function importsOf(text) {
     const clause = m[3];
     // `import { type A, type B } from` is type-only too.
     const braced = /^\{([^}]*)\}$/.exec(clause.trim());
-    const allTypes = braced !== null && braced[1].split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '));
+    const allTypes =
+      braced !== null &&
+      braced[1]
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .every((s) => s.startsWith('type '));
     out.push({ spec: m[4], typeOnly: Boolean(m[2]) || allTypes });
   }
   for (const m of code.matchAll(/(?:^|[;\n}])\s*import\s*['"]([^'"]+)['"]/g)) out.push({ spec: m[1], typeOnly: false });
@@ -45,11 +51,19 @@ export function partOf(file, parts = table.parts) {
 /** Strongly connected components of size > 1 (or self-loops): each one is a cycle. Tarjan, iterative. */
 export function cyclesOf(graph) {
   let index = 0;
-  const idx = new Map(), low = new Map(), onStack = new Set(), stack = [], out = [];
+  const idx = new Map(),
+    low = new Map(),
+    onStack = new Set(),
+    stack = [],
+    out = [];
   for (const start of [...graph.keys()].sort()) {
     if (idx.has(start)) continue;
     const work = [[start, 0]];
-    idx.set(start, index); low.set(start, index); index++; stack.push(start); onStack.add(start);
+    idx.set(start, index);
+    low.set(start, index);
+    index++;
+    stack.push(start);
+    onStack.add(start);
     while (work.length) {
       const frame = work[work.length - 1];
       const [v, i] = frame;
@@ -58,17 +72,28 @@ export function cyclesOf(graph) {
         frame[1]++;
         const w = next[i];
         if (!idx.has(w)) {
-          idx.set(w, index); low.set(w, index); index++; stack.push(w); onStack.add(w);
+          idx.set(w, index);
+          low.set(w, index);
+          index++;
+          stack.push(w);
+          onStack.add(w);
           work.push([w, 0]);
         } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
         continue;
       }
       work.pop();
-      if (work.length) { const u = work[work.length - 1][0]; low.set(u, Math.min(low.get(u), low.get(v))); }
+      if (work.length) {
+        const u = work[work.length - 1][0];
+        low.set(u, Math.min(low.get(u), low.get(v)));
+      }
       if (low.get(v) === idx.get(v)) {
         const comp = [];
         let w;
-        do { w = stack.pop(); onStack.delete(w); comp.push(w); } while (w !== v);
+        do {
+          w = stack.pop();
+          onStack.delete(w);
+          comp.push(w);
+        } while (w !== v);
         if (comp.length > 1 || (graph.get(v) ?? new Set()).has(v)) out.push(comp.sort());
       }
     }
@@ -117,7 +142,8 @@ export function readSources(root, roots = table.sourceRoots) {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(ts|tsx|mts)$/.test(name) && !name.endsWith('.d.ts')) sources.set(relative(root, p).split('\\').join('/'), readFileSync(p, 'utf8'));
+      else if (/\.(ts|tsx|mts)$/.test(name) && !name.endsWith('.d.ts'))
+        sources.set(relative(root, p).split('\\').join('/'), readFileSync(p, 'utf8'));
     }
   };
   for (const r of roots) if (existsSync(join(root, r))) walk(join(root, r));
@@ -129,6 +155,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const sources = readSources(root);
   const problems = checkSources(sources);
   for (const p of problems) console.error(p);
-  (problems.length ? console.error : console.log)(`checked imports of ${sources.size} files: ${problems.length ? `${problems.length} problem(s)` : 'no cycles, no rule broken'}`);
+  (problems.length ? console.error : console.log)(
+    `checked imports of ${sources.size} files: ${problems.length ? `${problems.length} problem(s)` : 'no cycles, no rule broken'}`,
+  );
   process.exit(problems.length ? 1 : 0);
 }

@@ -26,13 +26,25 @@ export const rules = {
   protocol: { parts: [], typeOnly: [], deniedPackages: ['vscode', 'vscode-languageserver', 'vscode-languageclient', 'onnxruntime-node'] },
   recipe: { parts: ['protocol'], typeOnly: [], deniedPackages: ['vscode', 'vscode-languageclient', 'onnxruntime-node'] },
   native: { parts: ['protocol'], typeOnly: [], deniedPackages: ['vscode', 'vscode-languageserver', 'vscode-languageclient'] },
-  engine: { parts: ['protocol', 'recipe', 'native'], typeOnly: [], deniedPackages: ['vscode', 'vscode-languageserver', 'vscode-languageclient'] },
+  engine: {
+    parts: ['protocol', 'recipe', 'native'],
+    typeOnly: [],
+    deniedPackages: ['vscode', 'vscode-languageserver', 'vscode-languageclient'],
+  },
   cli: { parts: ['protocol', 'recipe', 'native', 'engine', 'server'], typeOnly: [], deniedPackages: ['vscode', 'vscode-languageclient'] },
   server: { parts: ['protocol', 'recipe', 'native', 'engine'], typeOnly: [], deniedPackages: ['vscode', 'vscode-languageclient'] },
   extension: { parts: ['protocol', 'panelProtocol'], typeOnly: [], deniedPackages: ['onnxruntime-node', 'vscode-languageserver'] },
   // The host ↔ panel messages and their validators (webview/src/protocol.ts): both sides bundle it.
-  panelProtocol: { parts: [], typeOnly: ['protocol'], deniedPackages: ['vscode', 'onnxruntime-node', 'vscode-languageserver', 'vscode-languageclient'] },
-  webview: { parts: ['panelProtocol'], typeOnly: ['protocol'], deniedPackages: ['vscode', 'onnxruntime-node', 'vscode-languageserver', 'vscode-languageclient'] },
+  panelProtocol: {
+    parts: [],
+    typeOnly: ['protocol'],
+    deniedPackages: ['vscode', 'onnxruntime-node', 'vscode-languageserver', 'vscode-languageclient'],
+  },
+  webview: {
+    parts: ['panelProtocol'],
+    typeOnly: ['protocol'],
+    deniedPackages: ['vscode', 'onnxruntime-node', 'vscode-languageserver', 'vscode-languageclient'],
+  },
 };
 
 /** Folders whose .ts files are checked for cycles and rules (tests and benches are not checked). */

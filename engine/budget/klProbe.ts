@@ -22,14 +22,17 @@ export class KlProbe {
     const s = await openSession(fpModel, threads, 'FP model', externalDataDir);
     try {
       const { data, dims } = await runTokens(s, windows.ids, windows.count, windows.sequenceLength);
-      const L = windows.sequenceLength, vocab = dims[dims.length - 1];
-      if (dims.length !== 3 || dims[1] !== L) throw new Error(`FP model: logits have shape [${dims}], expected [${windows.count}, ${L}, vocab]`);
+      const L = windows.sequenceLength,
+        vocab = dims[dims.length - 1];
+      if (dims.length !== 3 || dims[1] !== L)
+        throw new Error(`FP model: logits have shape [${dims}], expected [${windows.count}, ${L}, vocab]`);
       const lp = new Float64Array(windows.count * (L - 1) * vocab);
       const row = new Float64Array(vocab);
-      for (let w = 0; w < windows.count; w++) for (let p = 0; p < L - 1; p++) {
-        logSoftmax(data, (w * L + p) * vocab, vocab, row);
-        lp.set(row, (w * (L - 1) + p) * vocab);
-      }
+      for (let w = 0; w < windows.count; w++)
+        for (let p = 0; p < L - 1; p++) {
+          logSoftmax(data, (w * L + p) * vocab, vocab, row);
+          lp.set(row, (w * (L - 1) + p) * vocab);
+        }
       return new KlProbe(windows, lp, vocab, threads, externalDataDir);
     } finally {
       await s.release();
@@ -44,13 +47,15 @@ export class KlProbe {
       const L = windows.sequenceLength;
       const { data } = await runTokens(s, windows.ids, windows.count, L);
       const lq = new Float64Array(vocab);
-      let sum = 0, n = 0;
-      for (let w = 0; w < windows.count; w++) for (let p = 0; p < L - 1; p++) {
-        logSoftmax(data, (w * L + p) * vocab, vocab, lq);
-        const off = (w * (L - 1) + p) * vocab;
-        sum += klDivergence(this.fpLogProbs.subarray(off, off + vocab), lq);
-        n++;
-      }
+      let sum = 0,
+        n = 0;
+      for (let w = 0; w < windows.count; w++)
+        for (let p = 0; p < L - 1; p++) {
+          logSoftmax(data, (w * L + p) * vocab, vocab, lq);
+          const off = (w * (L - 1) + p) * vocab;
+          sum += klDivergence(this.fpLogProbs.subarray(off, off + vocab), lq);
+          n++;
+        }
       return n ? sum / n : 0;
     } finally {
       await s.release();

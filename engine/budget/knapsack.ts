@@ -41,8 +41,10 @@ export const MAX_KNAPSACK_CELLS = 40_000_000;
 export function solveKnapsack(items: KnapsackItem[], capacity: number, maxCells = MAX_KNAPSACK_CELLS): KnapsackResult {
   const n = items.length;
   for (const [i, it] of items.entries()) {
-    if (it.cost.length !== it.loss.length || !it.cost.length) throw new Error(`knapsack item ${i}: ${it.cost.length} costs for ${it.loss.length} losses`);
-    for (const c of it.cost) if (!(c >= 0) || !Number.isFinite(c)) throw new Error(`knapsack item ${i}: cost ${c} is not a finite number ≥ 0`);
+    if (it.cost.length !== it.loss.length || !it.cost.length)
+      throw new Error(`knapsack item ${i}: ${it.cost.length} costs for ${it.loss.length} losses`);
+    for (const c of it.cost)
+      if (!(c >= 0) || !Number.isFinite(c)) throw new Error(`knapsack item ${i}: cost ${c} is not a finite number ≥ 0`);
     for (const l of it.loss) if (Number.isNaN(l)) throw new Error(`knapsack item ${i}: a loss is NaN`);
   }
   const cap = Math.max(0, Math.floor(capacity));
@@ -59,13 +61,18 @@ export function solveKnapsack(items: KnapsackItem[], capacity: number, maxCells 
     const { loss } = items[i];
     const u = units[i];
     for (let j = 0; j <= C; j++) {
-      let best = Infinity, bestK = -1;
+      let best = Infinity,
+        bestK = -1;
       for (let k = 0; k < u.length; k++) {
         if (u[k] > j) continue;
         const v = prev[j - u[k]] + loss[k];
-        if (v < best || (v === best && bestK >= 0 && u[k] < u[bestK])) { best = v; bestK = k; }
+        if (v < best || (v === best && bestK >= 0 && u[k] < u[bestK])) {
+          best = v;
+          bestK = k;
+        }
       }
-      cur[j] = best; p[j] = bestK;
+      cur[j] = best;
+      p[j] = bestK;
     }
     pick.push(p);
     prev = cur;
@@ -76,7 +83,11 @@ export function solveKnapsack(items: KnapsackItem[], capacity: number, maxCells 
     let j = Math.min(C, Math.max(0, Math.floor(at)));
     if (!Number.isFinite(frontier[j])) return undefined;
     const choice = new Array<number>(n);
-    for (let i = n - 1; i >= 0; i--) { const k = pick[i][j]; choice[i] = k; j -= units[i][k]; }
+    for (let i = n - 1; i >= 0; i--) {
+      const k = pick[i][j];
+      choice[i] = k;
+      j -= units[i][k];
+    }
     return choice;
   };
   const choice = choiceAt(C);

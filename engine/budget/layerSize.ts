@@ -18,8 +18,12 @@ import type { QuantizedLayer } from '../quantize/quantizeLayers';
 
 function asResult(q: QuantizedLayer): LayerResult {
   return {
-    layer: q.layer, dequant: q.dequant, q: q.q as QuantizedWeightLike | undefined, lowRank: q.lowRank as LowRankFactors | undefined,
-    inputScale: q.inputScale, binary: q.binary,
+    layer: q.layer,
+    dequant: q.dequant,
+    q: q.q as QuantizedWeightLike | undefined,
+    lowRank: q.lowRank as LowRankFactors | undefined,
+    inputScale: q.inputScale,
+    binary: q.binary,
   };
 }
 
@@ -35,7 +39,10 @@ export function floatWeightBytes(model: OnnxModel, layer: string): number {
 }
 
 /** A model with one layer already written (see the file comment). */
-export interface Primer { q?: QuantizedLayer; bytes: number }
+export interface Primer {
+  q?: QuantizedLayer;
+  bytes: number;
+}
 
 export function primer(model: OnnxModel, q: QuantizedLayer, format: ExportFormat): Primer {
   return { q, bytes: exportedBytes(model, [q], format) };

@@ -16,10 +16,18 @@ export function ranks(x: readonly number[]): number[] {
 /** Spearman's ρ of two equally long series (NaN when either is constant or shorter than 2). */
 export function spearman(a: readonly number[], b: readonly number[]): number {
   if (a.length !== b.length) throw new Error(`spearman: ${a.length} vs ${b.length} values`);
-  const ra = ranks(a), rb = ranks(b);
+  const ra = ranks(a),
+    rb = ranks(b);
   const n = a.length;
-  const ma = ra.reduce((s, v) => s + v, 0) / n, mb = rb.reduce((s, v) => s + v, 0) / n;
-  let num = 0, da = 0, db = 0;
-  for (let i = 0; i < n; i++) { num += (ra[i] - ma) * (rb[i] - mb); da += (ra[i] - ma) ** 2; db += (rb[i] - mb) ** 2; }
+  const ma = ra.reduce((s, v) => s + v, 0) / n,
+    mb = rb.reduce((s, v) => s + v, 0) / n;
+  let num = 0,
+    da = 0,
+    db = 0;
+  for (let i = 0; i < n; i++) {
+    num += (ra[i] - ma) * (rb[i] - mb);
+    da += (ra[i] - ma) ** 2;
+    db += (rb[i] - mb) ** 2;
+  }
   return n < 2 || !da || !db ? NaN : num / Math.sqrt(da * db);
 }

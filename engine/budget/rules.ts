@@ -18,7 +18,9 @@ function exact(name: string): string {
 /** A pattern matching exactly `names`. */
 function either(names: string[]): string {
   if (names.length === 1) return exact(names[0]);
-  return names.some((n) => GLOB_SPECIAL.test(n)) ? `re:(?:${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})` : `{${names.join(',')}}`;
+  return names.some((n) => GLOB_SPECIAL.test(n))
+    ? `re:(?:${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`
+    : `{${names.join(',')}}`;
 }
 
 /** `layers.3.w2` → `layers.*.w2` (whole dot-separated numeric segments only: `w2` stays). */
@@ -47,17 +49,39 @@ function rule(match: string, c: Candidate, layers: string[], input: RuleInput): 
 
 function familyRules(input: RuleInput): SuggestedRule[] {
   const families = new Map<string, number[]>();
-  input.layers.forEach((n, i) => { const f = familyOf(n); families.set(f, [...(families.get(f) ?? []), i]); });
-  const base: SuggestedRule[] = [], exceptions: SuggestedRule[] = [];
+  input.layers.forEach((n, i) => {
+    const f = familyOf(n);
+    families.set(f, [...(families.get(f) ?? []), i]);
+  });
+  const base: SuggestedRule[] = [],
+    exceptions: SuggestedRule[] = [];
   for (const [family, idx] of families) {
     const byChoice = new Map<string, number[]>();
-    for (const i of idx) { const k = candidateLabel(input.chosen[i]); byChoice.set(k, [...(byChoice.get(k) ?? []), i]); }
+    for (const i of idx) {
+      const k = candidateLabel(input.chosen[i]);
+      byChoice.set(k, [...(byChoice.get(k) ?? []), i]);
+    }
     // The family's most common choice (first on ties) is its base rule; the others are exceptions.
     const groups = [...byChoice.values()].sort((a, b) => b.length - a.length);
     const [first, ...rest] = groups;
     const familyPattern = idx.length > 1 ? family : exact(input.layers[idx[0]]);
-    base.push(rule(familyPattern, input.chosen[first[0]], first.map((i) => input.layers[i]), input));
-    for (const g of rest) exceptions.push(rule(either(g.map((i) => input.layers[i])), input.chosen[g[0]], g.map((i) => input.layers[i]), input));
+    base.push(
+      rule(
+        familyPattern,
+        input.chosen[first[0]],
+        first.map((i) => input.layers[i]),
+        input,
+      ),
+    );
+    for (const g of rest)
+      exceptions.push(
+        rule(
+          either(g.map((i) => input.layers[i])),
+          input.chosen[g[0]],
+          g.map((i) => input.layers[i]),
+          input,
+        ),
+      );
   }
   return [...base, ...exceptions];
 }
@@ -66,7 +90,10 @@ function familyRules(input: RuleInput): SuggestedRule[] {
 function appliesExactly(rules: SuggestedRule[], input: RuleInput): boolean {
   return input.layers.every((name, i) => {
     let last: SuggestedRule | undefined;
-    for (const r of rules) { const c = compilePattern(r.match); if (c.ok && c.regex.test(name)) last = r; }
+    for (const r of rules) {
+      const c = compilePattern(r.match);
+      if (c.ok && c.regex.test(name)) last = r;
+    }
     const want = input.chosen[i];
     return !!last && last.method === want.method && last.bits === want.bits && last.groupSize === want.groupSize;
   });
@@ -75,11 +102,17 @@ function appliesExactly(rules: SuggestedRule[], input: RuleInput): boolean {
 /** The rules as YAML list items (with their comments), indented by `indent` spaces. */
 export function rulesYaml(rules: SuggestedRule[], indent = 2): string {
   const pad = ' '.repeat(indent);
-  return rules.map((r) => [
-    `${pad}# ${r.comment}`,
-    `${pad}- match: ${JSON.stringify(r.match)}`,
-    `${pad}  method: ${r.method}`,
-    `${pad}  bits: ${r.bits}`,
-    `${pad}  group_size: ${r.groupSize}`,
-  ].join('\n')).join('\n') + '\n';
+  return (
+    rules
+      .map((r) =>
+        [
+          `${pad}# ${r.comment}`,
+          `${pad}- match: ${JSON.stringify(r.match)}`,
+          `${pad}  method: ${r.method}`,
+          `${pad}  bits: ${r.bits}`,
+          `${pad}  group_size: ${r.groupSize}`,
+        ].join('\n'),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -44,13 +44,17 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   const hasCalibration = plan.calibration.kind !== 'random';
   const format = budgetFormat(plan.format);
   const candidates = budgetCandidates(plan.format, hasCalibration, budget);
-  if (!candidates.length) throw new Error(`${plan.recipePath}: budget: no candidate can be stored as ${plan.format} (check budget.methods, budget.bits and budget.group_sizes)`);
+  if (!candidates.length)
+    throw new Error(
+      `${plan.recipePath}: budget: no candidate can be stored as ${plan.format} (check budget.methods, budget.bits and budget.group_sizes)`,
+    );
   const ops = new Map(planLayers(plan, model).map((l) => [l.name, l.op]));
 
   onProgress?.({ stage: 'calibrate', message: `calibrating (${plan.calibration.kind}, ${plan.calibration.samples} samples)` });
   let calibrationOffset: number | undefined;
   if (plan.calibration.kind === 'text') {
-    calibrationOffset = (await resolveTextOffsets(plan.calibration, plan.evaluation.kind === 'text' ? plan.evaluation : undefined)).calibrationOffset;
+    calibrationOffset = (await resolveTextOffsets(plan.calibration, plan.evaluation.kind === 'text' ? plan.evaluation : undefined))
+      .calibrationOffset;
   }
   const cal = await calibrateForPlan(plan, model, { signal, calibrationOffset });
   const view = statisticsView(model, planLayers(plan, model));
@@ -58,29 +62,52 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   let estimate = budget.estimate;
   if (estimate === 'kl' && plan.calibration.kind === 'text') {
     const c = plan.calibration;
-    const windows = await textWindows({ textPath: c.textPath, tokenizerPath: c.tokenizerPath, samples: budget.samples, sequenceLength: c.sequenceLength, offset: calibrationOffset });
+    const windows = await textWindows({
+      textPath: c.textPath,
+      tokenizerPath: c.tokenizerPath,
+      samples: budget.samples,
+      sequenceLength: c.sequenceLength,
+      offset: calibrationOffset,
+    });
     probe = await KlProbe.create(model.sessionBytes(), windows, plan.threads, model.externalDataDir);
   } else estimate = 'proxy';
 
   const quantize = async (lp: LayerPlan, c: Candidate) =>
-    (await quantizeLayers({ plan: { layers: [candidatePlan(lp, c)], format: format, threads: plan.threads }, model: view, ops, stats: cal.stats, signal }))[0];
+    (
+      await quantizeLayers({
+        plan: { layers: [candidatePlan(lp, c)], format: format, threads: plan.threads },
+        model: view,
+        ops,
+        stats: cal.stats,
+        signal,
+      })
+    )[0];
   const total = plan.layers.length;
   // Size primers (layerSize.ts): each layer's cost is counted on top of another layer of the same shape
   // (so per-shape packed constants are paid once too) written with the same candidate; layer 0 or 1 when
   // no other layer has its shape.
   const shapeKey = (i: number) => model.layer(plan.layers[i].name).shape.join('x');
   const firstOfShape = new Map<string, number[]>();
-  for (let i = 0; i < total; i++) { const g = firstOfShape.get(shapeKey(i)) ?? []; if (g.length < 2) g.push(i); firstOfShape.set(shapeKey(i), g); }
+  for (let i = 0; i < total; i++) {
+    const g = firstOfShape.get(shapeKey(i)) ?? [];
+    if (g.length < 2) g.push(i);
+    firstOfShape.set(shapeKey(i), g);
+  }
   const primerOf = (i: number): number | undefined => {
     const g = firstOfShape.get(shapeKey(i))!;
     if (g.length === 2) return g[0] === i ? g[1] : g[0];
     return total > 1 ? (i === 0 ? 1 : 0) : undefined;
   };
-  const primerLayers = [...new Set(plan.layers.map((_, i) => primerOf(i)).filter((i): i is number => i !== undefined))].sort((a, b) => a - b);
+  const primerLayers = [...new Set(plan.layers.map((_, i) => primerOf(i)).filter((i): i is number => i !== undefined))].sort(
+    (a, b) => a - b,
+  );
   const primers = new Map<number, Primer[]>();
   for (const i of primerLayers) {
     const row: Primer[] = [];
-    for (const c of candidates) { signal?.throwIfAborted(); row.push(primer(model, await quantize(plan.layers[i], c), format)); }
+    for (const c of candidates) {
+      signal?.throwIfAborted();
+      row.push(primer(model, await quantize(plan.layers[i], c), format));
+    }
     primers.set(i, row);
   }
   const empty: Primer = { q: undefined, bytes: exportedBytes(model, [], format) };
@@ -96,10 +123,18 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     const weight = view.getWeight(lp.name);
     const input = cal.stats.get(view.layerInput(lp.name));
     const energy = outputEnergy(weight.data, weight.rows, weight.cols, input);
-    const entry: SuggestLayer = { name: lp.name, params: weight.rows * weight.cols, bytes: [], loss: [], proxy: [], ...(probe ? { kl: [] } : {}), chosen: -1 };
+    const entry: SuggestLayer = {
+      name: lp.name,
+      params: weight.rows * weight.cols,
+      bytes: [],
+      loss: [],
+      proxy: [],
+      ...(probe ? { kl: [] } : {}),
+      chosen: -1,
+    };
     for (const [k, c] of candidates.entries()) {
       signal?.throwIfAborted();
-      const q = primers.get(index)?.[k].q ?? await quantize(lp, c);
+      const q = primers.get(index)?.[k].q ?? (await quantize(lp, c));
       if (keep) kept[k].push(q);
       const p = primerOf(index);
       entry.bytes.push(layerCost(model, q, format, p !== undefined ? primers.get(p)![k] : empty));
@@ -122,16 +157,31 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   const encodedFixed = empty.bytes - floatBytes;
   const fileTarget = targetFileBytes(budget, params, fixedBytes, model.fileBytes);
   let capacityBytes = fileTarget - encodedFixed;
-  if (capacityBytes <= 0) throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} leaves no room for the quantized layers (the rest of the file is ${fixedBytes} bytes)`);
+  if (capacityBytes <= 0)
+    throw new Error(
+      `${plan.recipePath}: budget: ${describeTarget(budget)} leaves no room for the quantized layers (the rest of the file is ${fixedBytes} bytes)`,
+    );
   const items = layers.map((l) => ({ cost: l.bytes, loss: l.loss }));
   /** Bits per weight of a file of `fileBytes`, measured as the tests and users measure it. */
   const bpwOfFile = (fileBytes: number) => ((fileBytes - fixedBytes) * 8) / params;
   // Shared constants each candidate pays once (what layer 0 alone costs beyond its primed cost).
   const p0 = primerLayers[0];
-  const oneTime = candidates.map((_, k) => (p0 !== undefined ? Math.max(0, primers.get(p0)![k].bytes - empty.bytes + floatWeightBytes(model, plan.layers[p0].name) - layers[p0].bytes[k]) : 0));
+  const oneTime = candidates.map((_, k) =>
+    p0 !== undefined
+      ? Math.max(0, primers.get(p0)![k].bytes - empty.bytes + floatWeightBytes(model, plan.layers[p0].name) - layers[p0].bytes[k])
+      : 0,
+  );
   const uniform: SuggestPoint[] = candidates.map((c, k) => {
     const fileBytes = keep ? exportedBytes(model, kept[k], format) : encodedFixed + oneTime[k] + layers.reduce((s, l) => s + l.bytes[k], 0);
-    return { label: candidateLabel(c), bytes: fileBytes - encodedFixed, fileBytes, measured: keep, bitsPerWeight: bpwOfFile(fileBytes), loss: layers.reduce((s, l) => s + l.loss[k], 0), fits: fileBytes <= fileTarget };
+    return {
+      label: candidateLabel(c),
+      bytes: fileBytes - encodedFixed,
+      fileBytes,
+      measured: keep,
+      bitsPerWeight: bpwOfFile(fileBytes),
+      loss: layers.reduce((s, l) => s + l.loss[k], 0),
+      fits: fileBytes <= fileTarget,
+    };
   });
   kept.length = 0;
   // Solve, then measure the chosen mix as one export; tighten by any excess (shared constants) and re-solve.
@@ -140,52 +190,106 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   for (let attempt = 0; ; attempt++) {
     if (!ks.choice) {
       const smallest = Math.min(...uniform.map((u) => u.fileBytes));
-      throw new Error(`${plan.recipePath}: budget: ${describeTarget(budget)} is below the smallest candidate mix (${bpwOfFile(smallest).toFixed(2)} bits/weight, ${smallest} bytes); add cheaper candidates (budget.bits / budget.group_sizes) or raise the budget`);
+      throw new Error(
+        `${plan.recipePath}: budget: ${describeTarget(budget)} is below the smallest candidate mix (${bpwOfFile(smallest).toFixed(2)} bits/weight, ${smallest} bytes); add cheaper candidates (budget.bits / budget.group_sizes) or raise the budget`,
+      );
     }
     signal?.throwIfAborted();
     const mix = [];
-    for (const [i, k] of ks.choice.entries()) mix.push(primers.get(i)?.[k].q ?? await quantize(plan.layers[i], candidates[k]));
+    for (const [i, k] of ks.choice.entries()) mix.push(primers.get(i)?.[k].q ?? (await quantize(plan.layers[i], candidates[k])));
     fileBytes = exportedBytes(model, mix, format);
     if (fileBytes <= fileTarget) break;
-    if (attempt === 4) throw new Error(`${plan.recipePath}: budget: the chosen mix measures ${fileBytes} bytes, over the ${fileTarget}-byte target after ${attempt + 1} tries`);
+    if (attempt === 4)
+      throw new Error(
+        `${plan.recipePath}: budget: the chosen mix measures ${fileBytes} bytes, over the ${fileTarget}-byte target after ${attempt + 1} tries`,
+      );
     capacityBytes -= fileBytes - fileTarget;
     ks = solveKnapsack(items, capacityBytes);
   }
   // A uniform configuration measured to fit that the estimate prefers wins (primed costs can over-count).
-  const bestUniform = uniform.map((u, k) => ({ u, k })).filter(({ u }) => u.measured && u.fits && u.loss < ks.loss).sort((a, b) => a.u.loss - b.u.loss)[0];
+  const bestUniform = uniform
+    .map((u, k) => ({ u, k }))
+    .filter(({ u }) => u.measured && u.fits && u.loss < ks.loss)
+    .sort((a, b) => a.u.loss - b.u.loss)[0];
   let chosenLoss = ks.loss;
-  if (bestUniform) { ks.choice = layers.map(() => bestUniform.k); fileBytes = bestUniform.u.fileBytes; chosenLoss = bestUniform.u.loss; }
-  ks.choice.forEach((k, i) => { layers[i].chosen = k; });
-  const chosen: SuggestPoint = { label: 'suggested', bytes: fileBytes - encodedFixed, fileBytes, measured: true, bitsPerWeight: bpwOfFile(fileBytes), loss: chosenLoss, fits: true };
+  if (bestUniform) {
+    ks.choice = layers.map(() => bestUniform.k);
+    fileBytes = bestUniform.u.fileBytes;
+    chosenLoss = bestUniform.u.loss;
+  }
+  ks.choice.forEach((k, i) => {
+    layers[i].chosen = k;
+  });
+  const chosen: SuggestPoint = {
+    label: 'suggested',
+    bytes: fileBytes - encodedFixed,
+    fileBytes,
+    measured: true,
+    bitsPerWeight: bpwOfFile(fileBytes),
+    loss: chosenLoss,
+    fits: true,
+  };
   const bpw = (bytes: number) => bpwOfFile(bytes + encodedFixed);
   const cheapest = (l: SuggestLayer) => l.bytes.indexOf(Math.min(...l.bytes));
   const byName = new Map(layers.map((l) => [l.name, l]));
-  const rulesFor = (choice: number[]) => choiceRules({
-    layers: layers.map((l) => l.name),
-    chosen: choice.map((k) => candidates[k]),
-    comment: (c, names) => {
-      const k = candidates.findIndex((x) => candidateLabel(x) === candidateLabel(c));
-      let bytes = 0, loss = 0, cheapBytes = 0, cheapLoss = 0, n = 0;
-      for (const name of names) {
-        const l = byName.get(name)!;
-        bytes += l.bytes[k]; loss += l.loss[k]; n += l.params;
-        const j = cheapest(l); cheapBytes += l.bytes[j]; cheapLoss += l.loss[j];
-      }
-      const what = estimate === 'kl' ? 'est. KL' : 'est. error';
-      const buys = bytes > cheapBytes ? `; +${bytes - cheapBytes} bytes over the cheapest candidate buy ${what} ${fmt(cheapLoss)} → ${fmt(loss)}` : '; the cheapest candidate';
-      return `${candidateLabel(c)}: ${names.length} layer${names.length === 1 ? '' : 's'}, ${bpw0(bytes, n)} bits/weight stored, ${what} ${fmt(loss)}${buys}`;
-    },
-  });
+  const rulesFor = (choice: number[]) =>
+    choiceRules({
+      layers: layers.map((l) => l.name),
+      chosen: choice.map((k) => candidates[k]),
+      comment: (c, names) => {
+        const k = candidates.findIndex((x) => candidateLabel(x) === candidateLabel(c));
+        let bytes = 0,
+          loss = 0,
+          cheapBytes = 0,
+          cheapLoss = 0,
+          n = 0;
+        for (const name of names) {
+          const l = byName.get(name)!;
+          bytes += l.bytes[k];
+          loss += l.loss[k];
+          n += l.params;
+          const j = cheapest(l);
+          cheapBytes += l.bytes[j];
+          cheapLoss += l.loss[j];
+        }
+        const what = estimate === 'kl' ? 'est. KL' : 'est. error';
+        const buys =
+          bytes > cheapBytes
+            ? `; +${bytes - cheapBytes} bytes over the cheapest candidate buy ${what} ${fmt(cheapLoss)} → ${fmt(loss)}`
+            : '; the cheapest candidate';
+        return `${candidateLabel(c)}: ${names.length} layer${names.length === 1 ? '' : 's'}, ${bpw0(bytes, n)} bits/weight stored, ${what} ${fmt(loss)}${buys}`;
+      },
+    });
   const rules = rulesFor(ks.choice);
   for (const [k, u] of uniform.entries()) u.yaml = rulesYaml(rulesFor(layers.map(() => k)));
   const frontier = sampleFrontier(ks, items, bpw, (choice) => rulesYaml(rulesFor(choice)));
   return {
-    recipe: plan.recipePath, format: plan.format, target: budget.target, estimate, capacityBytes, fileTarget, params, fixedBytes,
+    recipe: plan.recipePath,
+    format: plan.format,
+    target: budget.target,
+    estimate,
+    capacityBytes,
+    fileTarget,
+    params,
+    fixedBytes,
     candidates: candidates.map((c): SuggestCandidate => ({ ...c, label: candidateLabel(c) })),
-    layers, chosen, uniform, frontier,
+    layers,
+    chosen,
+    uniform,
+    frontier,
     knapsack: { exact: ks.exact, unit: ks.unit, boundBytes: ks.boundCapacity },
-    rules, yaml: rulesYaml(rules), seed: plan.seed, created_at: new Date().toISOString(),
-    ...(probe ? { proxyKlSpearman: spearman(layers.flatMap((l) => l.proxy), layers.flatMap((l) => l.kl!)) } : {}),
+    rules,
+    yaml: rulesYaml(rules),
+    seed: plan.seed,
+    created_at: new Date().toISOString(),
+    ...(probe
+      ? {
+          proxyKlSpearman: spearman(
+            layers.flatMap((l) => l.proxy),
+            layers.flatMap((l) => l.kl!),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -212,25 +316,43 @@ function candidatePlan(lp: LayerPlan, c: Candidate): LayerPlan {
 
 /** tr(W H Wᵀ) (the output energy under the calibration Hessian; ‖W‖² without statistics), so rel_error × it = tr(ΔW H ΔWᵀ). */
 function outputEnergy(w: Float32Array, rows: number, cols: number, input?: InputStatistics): number {
-  if (!input || input.n !== cols) { let s = 0; for (let i = 0; i < w.length; i++) s += w[i] * w[i]; return s; }
+  if (!input || input.n !== cols) {
+    let s = 0;
+    for (let i = 0; i < w.length; i++) s += w[i] * w[i];
+    return s;
+  }
   const H = input.hessian.matrix();
   let total = 0;
   const hw = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
     const row = w.subarray(r * cols, (r + 1) * cols);
     hw.fill(0);
-    for (let i = 0; i < cols; i++) { const wi = row[i]; if (wi === 0) continue; const hrow = i * cols; for (let j = 0; j < cols; j++) hw[j] += wi * H[hrow + j]; }
+    for (let i = 0; i < cols; i++) {
+      const wi = row[i];
+      if (wi === 0) continue;
+      const hrow = i * cols;
+      for (let j = 0; j < cols; j++) hw[j] += wi * H[hrow + j];
+    }
     for (let j = 0; j < cols; j++) total += row[j] * hw[j];
   }
   return total;
 }
 
 /** ~64 points of the knapsack's frontier where the best loss changes, each with its per-layer choice. */
-function sampleFrontier(ks: KnapsackResult, items: KnapsackItem[], bpw: (b: number) => number, yamlFor: (choice: number[]) => string): SuggestResult['frontier'] {
+function sampleFrontier(
+  ks: KnapsackResult,
+  items: KnapsackItem[],
+  bpw: (b: number) => number,
+  yamlFor: (choice: number[]) => string,
+): SuggestResult['frontier'] {
   const f = ks.frontier;
   const steps: number[] = [];
   let last = Infinity;
-  for (let j = 0; j < f.length; j++) if (Number.isFinite(f[j]) && f[j] < last) { steps.push(j); last = f[j]; }
+  for (let j = 0; j < f.length; j++)
+    if (Number.isFinite(f[j]) && f[j] < last) {
+      steps.push(j);
+      last = f[j];
+    }
   const stride = Math.max(1, Math.ceil(steps.length / 64));
   const picked = steps.filter((_, i) => i % stride === 0);
   if (steps.length && picked[picked.length - 1] !== steps[steps.length - 1]) picked.push(steps[steps.length - 1]);

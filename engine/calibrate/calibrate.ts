@@ -51,11 +51,20 @@ export function statisticsKey(l: Pick<CalibratedLayer, 'input' | 'conv' | 'convT
   if (l.convTranspose) return `${l.input}#channels g${l.convTranspose.group}`;
   if (!l.conv) return l.input;
   const a = l.conv.attributes;
-  const ints = (n: string) => a.find((x) => x.name === n)?.ints?.map(Number).join('x') ?? '-';
+  const ints = (n: string) =>
+    a
+      .find((x) => x.name === n)
+      ?.ints?.map(Number)
+      .join('x') ?? '-';
   const group = Number(a.find((x) => x.name === 'group')?.i ?? 1);
   const autoPadRaw = a.find((x) => x.name === 'auto_pad')?.s;
-  const autoPad = autoPadRaw === undefined ? 'NOTSET' : typeof autoPadRaw === 'string' ? autoPadRaw : Buffer.from(autoPadRaw).toString('utf8');
-  const kernel = a.find((x) => x.name === 'kernel_shape')?.ints?.map(Number).join('x') ?? l.conv.kernelDims.slice(2).join('x');
+  const autoPad =
+    autoPadRaw === undefined ? 'NOTSET' : typeof autoPadRaw === 'string' ? autoPadRaw : Buffer.from(autoPadRaw).toString('utf8');
+  const kernel =
+    a
+      .find((x) => x.name === 'kernel_shape')
+      ?.ints?.map(Number)
+      .join('x') ?? l.conv.kernelDims.slice(2).join('x');
   return `${l.input}#conv k${kernel} s${ints('strides')} p${ints('pads')} d${ints('dilations')} g${group} ${autoPad}`;
 }
 
@@ -143,15 +152,24 @@ export function statisticsKeys(layers: CalibratedLayer[]): Map<string, Calibrate
  * Streams one batch of fetched layer inputs (`out`, by tensor name) into the accumulators of `keys`
  * (created on first use). float16 activations are widened to float32 first.
  */
-export async function accumulateBatch(byInput: Map<string, InputStatistics>, keys: Map<string, CalibratedLayer>, out: Record<string, ort.Tensor>, threads: number, batch?: number): Promise<void> {
+export async function accumulateBatch(
+  byInput: Map<string, InputStatistics>,
+  keys: Map<string, CalibratedLayer>,
+  out: Record<string, ort.Tensor>,
+  threads: number,
+  batch?: number,
+): Promise<void> {
   for (const [key, { cols: n, name: layer, input, conv, convTranspose }] of keys) {
     const t = out[input];
     if (!t) throw new Error(`calibration: input ${input} of layer ${layer} was not computed`);
-    if (t.type !== 'float32' && t.type !== 'float16') throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 and float16 activations are supported`);
-    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : t.data as Float32Array;
+    if (t.type !== 'float32' && t.type !== 'float16')
+      throw new Error(`calibration: input ${input} of layer ${layer} is ${t.type}; only float32 and float16 activations are supported`);
+    const data = t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as Float32Array);
     const bad = firstNonFinite(data);
     if (bad >= 0) {
-      throw new Error(`calibration: input ${input} of layer ${layer} holds ${data[bad]} at element ${bad}${batch ? ` of batch ${batch}` : ''}; a weight or activation before this layer is not finite`);
+      throw new Error(
+        `calibration: input ${input} of layer ${layer} holds ${data[bad]} at element ${bad}${batch ? ` of batch ${batch}` : ''}; a weight or activation before this layer is not finite`,
+      );
     }
     let s = byInput.get(key);
     if (!s) {
@@ -173,17 +191,40 @@ export async function accumulateBatch(byInput: Map<string, InputStatistics>, key
 }
 
 /** Streams one NCHW activation of a Conv layer through im2col into its Hessian and channel statistics. */
-async function addConv(s: InputStatistics, x: Float32Array, dims: readonly number[], conv: ConvSpec, layer: string, threads: number): Promise<void> {
-  if (dims.length !== 4) throw new Error(`calibration: input ${s.tensor} of Conv layer ${layer} has shape [${dims}]; only 2-D (NCHW) convolutions are calibrated`);
+async function addConv(
+  s: InputStatistics,
+  x: Float32Array,
+  dims: readonly number[],
+  conv: ConvSpec,
+  layer: string,
+  threads: number,
+): Promise<void> {
+  if (dims.length !== 4)
+    throw new Error(
+      `calibration: input ${s.tensor} of Conv layer ${layer} has shape [${dims}]; only 2-D (NCHW) convolutions are calibrated`,
+    );
   const geometry = convGeometryFromAttributes(conv.node, conv.attributes, conv.kernelDims, { h: dims[2], w: dims[3] });
   const cols = (dims[1] / (geometry.group ?? 1)) * geometry.kernel[0] * geometry.kernel[1];
-  if (cols !== s.n) throw new Error(`calibration: input ${s.tensor} [${dims}] of Conv layer ${layer} gives im2col rows of ${cols}, but the weight has ${s.n} columns`);
+  if (cols !== s.n)
+    throw new Error(
+      `calibration: input ${s.tensor} [${dims}] of Conv layer ${layer} gives im2col rows of ${cols}, but the weight has ${s.n} columns`,
+    );
   await addRows(s, threads, (targets) => addConvActivation(targets, x, dims, geometry));
 }
 
 /** Streams one [n, c, spatial…] activation of a ConvTranspose layer (per-pixel channel rows, per group) into its statistics. */
-async function addChannels(s: InputStatistics, x: Float32Array, dims: readonly number[], group: number, layer: string, threads: number): Promise<void> {
-  if (dims.length < 3 || dims[1] !== s.n * group) throw new Error(`calibration: input ${s.tensor} [${dims}] of ConvTranspose layer ${layer} does not have ${s.n}·${group} channels on axis 1`);
+async function addChannels(
+  s: InputStatistics,
+  x: Float32Array,
+  dims: readonly number[],
+  group: number,
+  layer: string,
+  threads: number,
+): Promise<void> {
+  if (dims.length < 3 || dims[1] !== s.n * group)
+    throw new Error(
+      `calibration: input ${s.tensor} [${dims}] of ConvTranspose layer ${layer} does not have ${s.n}·${group} channels on axis 1`,
+    );
   await addRows(s, threads, (targets) => addChannelActivation(targets, x, dims, group));
 }
 

@@ -31,7 +31,13 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Builds the calibration batches for `plan` (batch size 8 windows). */
-export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSummary, offset: number | undefined, batchSize = 8, inputs?: Record<string, InputOverride>): Promise<CalibrationFeeds> {
+export async function calibrationFeeds(
+  plan: CalibrationPlan,
+  summary: ModelSummary,
+  offset: number | undefined,
+  batchSize = 8,
+  inputs?: Record<string, InputOverride>,
+): Promise<CalibrationFeeds> {
   const vision = await visionCalibrationFeeds(plan, summary, batchSize);
   if (vision) return vision;
   if (!summary.inputs.length) throw new Error(`${summary.path}: the model has no graph input to calibrate with`);
@@ -39,26 +45,46 @@ export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSumm
   const input = summary.inputs.find((i) => i.name === tokenInputName(bindings))!;
   switch (plan.kind) {
     case 'text': {
-      if (input.dtype !== 'int64' && input.dtype !== 'int32') throw new Error(`${summary.path}: text calibration needs an int64 or int32 token input, but ${input.name} is ${input.dtype}`);
+      if (input.dtype !== 'int64' && input.dtype !== 'int32')
+        throw new Error(`${summary.path}: text calibration needs an int64 or int32 token input, but ${input.name} is ${input.dtype}`);
       // vocabulary bound from the logits output (by name; a model without one, e.g. an encoder, is not checked)
       const size = summary.outputs.find((o) => o.name === 'logits')?.dims.at(-1);
-      const w = await textWindows({ ...plan, offset, vocab: typeof size === 'number' && size > 0 ? { size, model: summary.path } : undefined });
-      const warnings = w.count < plan.samples
-        ? [`calibration: ${plan.textPath} holds only ${w.count} windows of ${plan.sequenceLength} tokens after offset ${w.offset} (asked for ${plan.samples})`]
-        : [];
-      return { batches: tokenBatches(bindings, w.ids, w.count, w.sequenceLength, batchSize, summary.path), samples: w.count, tokens: w.count * w.sequenceLength, warnings };
+      const w = await textWindows({
+        ...plan,
+        offset,
+        vocab: typeof size === 'number' && size > 0 ? { size, model: summary.path } : undefined,
+      });
+      const warnings =
+        w.count < plan.samples
+          ? [
+              `calibration: ${plan.textPath} holds only ${w.count} windows of ${plan.sequenceLength} tokens after offset ${w.offset} (asked for ${plan.samples})`,
+            ]
+          : [];
+      return {
+        batches: tokenBatches(bindings, w.ids, w.count, w.sequenceLength, batchSize, summary.path),
+        samples: w.count,
+        tokens: w.count * w.sequenceLength,
+        warnings,
+      };
     }
     case 'random': {
-      if (input.dtype !== 'int64') throw new Error(`${summary.path}: random calibration is only available for token-id (int64) models in this build`);
+      if (input.dtype !== 'int64')
+        throw new Error(`${summary.path}: random calibration is only available for token-id (int64) models in this build`);
       const logits = summary.outputs.find((o) => o.name === 'logits') ?? summary.outputs[0];
       const vocab = logits?.dims.at(-1);
       const seq = input.dims[1];
-      if (typeof vocab !== 'number' || vocab < 1) throw new Error(`${summary.path}: cannot tell the vocabulary size from output ${logits?.name}`);
+      if (typeof vocab !== 'number' || vocab < 1)
+        throw new Error(`${summary.path}: cannot tell the vocabulary size from output ${logits?.name}`);
       const L = typeof seq === 'number' && seq > 0 ? seq : 128;
       const rnd = seededRandom(plan.seed);
       const ids = new BigInt64Array(plan.samples * L);
       for (let i = 0; i < ids.length; i++) ids[i] = BigInt(Math.floor(rnd() * vocab));
-      return { batches: tokenBatches(bindings, ids, plan.samples, L, batchSize, summary.path), samples: plan.samples, tokens: ids.length, warnings: [] };
+      return {
+        batches: tokenBatches(bindings, ids, plan.samples, L, batchSize, summary.path),
+        samples: plan.samples,
+        tokens: ids.length,
+        warnings: [],
+      };
     }
     default:
       throw new Error(`calibration kind "${plan.kind}" is not available in this build of the engine pipeline`);
@@ -66,7 +92,14 @@ export async function calibrationFeeds(plan: CalibrationPlan, summary: ModelSumm
 }
 
 /** Splits token windows into [b, L] feed batches, every input fed by its binding. */
-export function tokenBatches(bindings: readonly InputBinding[], ids: BigInt64Array, count: number, seq: number, batchSize: number, path?: string): Feeds[] {
+export function tokenBatches(
+  bindings: readonly InputBinding[],
+  ids: BigInt64Array,
+  count: number,
+  seq: number,
+  batchSize: number,
+  path?: string,
+): Feeds[] {
   const out: Feeds[] = [];
   for (let b0 = 0; b0 < count; b0 += batchSize) {
     const nb = Math.min(batchSize, count - b0);

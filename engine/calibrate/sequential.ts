@@ -47,7 +47,14 @@ export type BlockPrepare = (ctx: BlockContext) => Promise<PreparedBlock>;
  */
 export function activationAwarePrepare(viaMul: FoldedGroup[] = []): BlockPrepare {
   return async (ctx) => {
-    const p = await prepareActivationAware({ layers: ctx.block, model: ctx.model, stats: ctx.stats, threads: ctx.threads, signal: ctx.signal, frozen: ctx.frozen });
+    const p = await prepareActivationAware({
+      layers: ctx.block,
+      model: ctx.model,
+      stats: ctx.stats,
+      threads: ctx.threads,
+      signal: ctx.signal,
+      frozen: ctx.frozen,
+    });
     viaMul.push(...p.viaMul);
     return { model: p.model, stats: p.stats, details: p.details };
   };
@@ -91,7 +98,10 @@ export async function quantizeSequential(opts: {
     signal?.throwIfAborted();
     // External weights of `base` stay references in the fake-quant bytes, resolved from its folder.
     const current = done.length ? parseModel(fakeQuantBytes(base, done), base.path, base.src.dir, base.src.maxBytes) : base;
-    const layers = block.map((l) => calibratedBy.get(l.name)).filter((l): l is CalibratedLayer => !!l).map((l) => inModel(base, l));
+    const layers = block
+      .map((l) => calibratedBy.get(l.name))
+      .filter((l): l is CalibratedLayer => !!l)
+      .map((l) => inModel(base, l));
     const stats: Map<string, InputStatistics> = layers.length
       ? await calibrate({ model: current, layers, batches: opts.batches, threads, signal })
       : new Map();
@@ -99,10 +109,18 @@ export async function quantizeSequential(opts: {
     warnings.push(...(prep.warnings ?? []));
     const model = prep.model;
     // quantizeLayers looks statistics up by model.layerInput(name): answer with the Conv-aware key.
-    const view = statisticsView(model, layers.map((l) => inModel(model, l)));
+    const view = statisticsView(
+      model,
+      layers.map((l) => inModel(model, l)),
+    );
     const first = index;
     const q = await quantizeLayers({
-      plan: { layers: block, format: plan.format, threads: plan.threads }, model: view, ops: opts.ops, stats: prep.stats, prepared: prep.details, signal,
+      plan: { layers: block, format: plan.format, threads: plan.threads },
+      model: view,
+      ops: opts.ops,
+      stats: prep.stats,
+      prepared: prep.details,
+      signal,
       onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, index: first + p.index, total: plan.layers.length } : p),
     });
     done.push(...q);

@@ -22,7 +22,14 @@ export interface ImageTensor {
 }
 
 /** PaddleOCR recognition input (PP-OCRv4 rec): height 48, keep aspect, (x/255−0.5)/0.5, BGR, NCHW. */
-export const PADDLE_REC_INPUT: ImageInputPlan = { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: 'nchw', channels: 'bgr' };
+export const PADDLE_REC_INPUT: ImageInputPlan = {
+  height: 48,
+  width: -1,
+  mean: [0.5, 0.5, 0.5],
+  std: [0.5, 0.5, 0.5],
+  layout: 'nchw',
+  channels: 'bgr',
+};
 
 /** Widest text line fed to the recognizer (PaddleOCR's default rec_image_shape 3,48,320). */
 export const PADDLE_REC_MAX_WIDTH = 320;
@@ -62,7 +69,11 @@ export function resizeImage(image: RgbaImage, width: number, height: number): Rg
 }
 
 /** Target size: fixed, or (width −1) the plan's height with the aspect ratio kept, capped at `maxWidth`. */
-export function targetSize(image: { width: number; height: number }, plan: ImageInputPlan, maxWidth = Infinity): { width: number; height: number } {
+export function targetSize(
+  image: { width: number; height: number },
+  plan: ImageInputPlan,
+  maxWidth = Infinity,
+): { width: number; height: number } {
   if (plan.width > 0) return { width: plan.width, height: plan.height };
   const w = Math.max(1, Math.min(maxWidth, Math.ceil((plan.height * image.width) / image.height)));
   return { width: w, height: plan.height };
@@ -73,7 +84,8 @@ export function targetSize(image: { width: number; height: number }, plan: Image
  * (rgb or bgr), laid out NCHW or NHWC with batch 1.
  */
 export function preprocessImage(image: RgbaImage, plan: ImageInputPlan, maxWidth = Infinity): ImageTensor {
-  if (plan.mean.length !== 3 || plan.std.length !== 3) throw new Error(`image plan: mean and std need 3 values (got ${plan.mean.length}, ${plan.std.length})`);
+  if (plan.mean.length !== 3 || plan.std.length !== 3)
+    throw new Error(`image plan: mean and std need 3 values (got ${plan.mean.length}, ${plan.std.length})`);
   const { width, height } = targetSize(image, plan, maxWidth);
   const img = resizeImage(image, width, height);
   const order = plan.channels === 'bgr' ? [2, 1, 0] : [0, 1, 2];
@@ -82,7 +94,8 @@ export function preprocessImage(image: RgbaImage, plan: ImageInputPlan, maxWidth
   for (let p = 0; p < hw; p++) {
     for (let c = 0; c < 3; c++) {
       const v = (img.data[p * 4 + order[c]] / 255 - plan.mean[c]) / plan.std[c];
-      if (plan.layout === 'nchw') out[c * hw + p] = v; else out[p * 3 + c] = v;
+      if (plan.layout === 'nchw') out[c * hw + p] = v;
+      else out[p * 3 + c] = v;
     }
   }
   return { data: out, dims: plan.layout === 'nchw' ? [1, 3, height, width] : [1, height, width, 3] };
@@ -104,7 +117,10 @@ export function listImages(path: string, labelsPath?: string): LabelledImage[] {
   if (!st) throw new Error(`${path}: no such file or folder`);
   if (st.isFile() && !IMAGE_EXTENSIONS.has(extname(path).toLowerCase())) return readLabels(path);
   const files = st.isDirectory()
-    ? readdirSync(path).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort().map((f) => join(path, f))
+    ? readdirSync(path)
+        .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
+        .sort()
+        .map((f) => join(path, f))
     : [path];
   if (!files.length) throw new Error(`${path}: the folder holds no .png/.jpg images`);
   if (!labelsPath) return files.map((p) => ({ path: p }));
@@ -120,12 +136,14 @@ export function listImages(path: string, labelsPath?: string): LabelledImage[] {
 export function readLabels(labelsPath: string): LabelledImage[] {
   const base = dirname(labelsPath);
   const out: LabelledImage[] = [];
-  readFileSync(labelsPath, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim() || line.startsWith('#')) return;
-    const tab = line.indexOf('\t');
-    if (tab < 0) throw new Error(`${labelsPath}:${i + 1}: expected "file<TAB>label"`);
-    out.push({ path: resolve(base, line.slice(0, tab)), label: line.slice(tab + 1).replace(/\r$/, '') });
-  });
+  readFileSync(labelsPath, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim() || line.startsWith('#')) return;
+      const tab = line.indexOf('\t');
+      if (tab < 0) throw new Error(`${labelsPath}:${i + 1}: expected "file<TAB>label"`);
+      out.push({ path: resolve(base, line.slice(0, tab)), label: line.slice(tab + 1).replace(/\r$/, '') });
+    });
   if (!out.length) throw new Error(`${labelsPath}: no labelled images`);
   return out;
 }

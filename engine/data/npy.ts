@@ -27,16 +27,25 @@ export function parseNpy(bytes: Buffer, source: string): NpyArray {
   const major = bytes[6];
   let headerLen: number;
   let offset: number;
-  if (major === 1) { headerLen = bytes.readUInt16LE(8); offset = 10; }
-  else if (major === 2 || major === 3) { headerLen = bytes.readUInt32LE(8); offset = 12; }
-  else throw new Error(`${source}: unsupported .npy format version ${major}`);
+  if (major === 1) {
+    headerLen = bytes.readUInt16LE(8);
+    offset = 10;
+  } else if (major === 2 || major === 3) {
+    headerLen = bytes.readUInt32LE(8);
+    offset = 12;
+  } else throw new Error(`${source}: unsupported .npy format version ${major}`);
   const header = bytes.subarray(offset, offset + headerLen).toString(major === 3 ? 'utf8' : 'latin1');
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${source}: malformed .npy header: ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new Error(`${source}: malformed .npy header: ${header.trim()}`);
   if (fortran === 'True') throw new Error(`${source}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${source}: bad shape (${shapeText})`);
   if (descr.startsWith('>') && descr.slice(1) !== 'u1') throw new Error(`${source}: big-endian dtype '${descr}' is not supported`);
   const dtype = descr.replace(/^[<|=]/, '') as NpyDtype;
@@ -57,27 +66,39 @@ export function readNpy(path: string): NpyArray {
 
 function itemSize(dtype: string, source: string): number {
   switch (dtype) {
-    case 'f8': case 'i8': return 8;
-    case 'f4': case 'i4': return 4;
-    case 'f2': return 2;
-    case 'u1': return 1;
-    default: throw new Error(`${source}: unsupported dtype '${dtype}' (supported: f4, f2, f8, i8, i4, u1)`);
+    case 'f8':
+    case 'i8':
+      return 8;
+    case 'f4':
+    case 'i4':
+      return 4;
+    case 'f2':
+      return 2;
+    case 'u1':
+      return 1;
+    default:
+      throw new Error(`${source}: unsupported dtype '${dtype}' (supported: f4, f2, f8, i8, i4, u1)`);
   }
 }
 
 function decode(dtype: NpyDtype, raw: Uint8Array, count: number): NpyArray['data'] {
   switch (dtype) {
-    case 'f4': return new Float32Array(raw.buffer, 0, count);
-    case 'f8': return Float32Array.from(new Float64Array(raw.buffer, 0, count));
+    case 'f4':
+      return new Float32Array(raw.buffer, 0, count);
+    case 'f8':
+      return Float32Array.from(new Float64Array(raw.buffer, 0, count));
     case 'f2': {
       const half = new Uint16Array(raw.buffer, 0, count);
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = halfToFloat(half[i]);
       return out;
     }
-    case 'i8': return new BigInt64Array(raw.buffer, 0, count);
-    case 'i4': return new Int32Array(raw.buffer, 0, count);
-    case 'u1': return raw;
+    case 'i8':
+      return new BigInt64Array(raw.buffer, 0, count);
+    case 'i4':
+      return new Int32Array(raw.buffer, 0, count);
+    case 'u1':
+      return raw;
   }
 }
 
@@ -100,7 +121,8 @@ export function encodeNpy(array: NpyArray): Buffer {
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const head = Buffer.alloc(10);
   MAGIC.copy(head, 0);
-  head[6] = 1; head[7] = 0;
+  head[6] = 1;
+  head[7] = 0;
   head.writeUInt16LE(header.length, 8);
   const { data } = array;
   if (array.dtype === 'f2' || array.dtype === 'f8') throw new Error(`encodeNpy: writing ${array.dtype} is not supported`);

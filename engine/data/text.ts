@@ -72,7 +72,9 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
     const bad = firstInvalidUtf8(bytes);
     let line = 1;
     for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
-    throw new Error(`${file}: not UTF-8 text (invalid byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at byte ${bad}, line ${line}); convert the file to UTF-8`);
+    throw new Error(
+      `${file}: not UTF-8 text (invalid byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at byte ${bad}, line ${line}); convert the file to UTF-8`,
+    );
   }
 }
 
@@ -98,7 +100,11 @@ function firstInvalidUtf8(b: Uint8Array): number {
  * When fewer windows fit, returns as many as fit (the caller reports it); none fitting is an error.
  */
 export async function textWindows(opts: {
-  textPath: string; tokenizerPath: string; samples: number; sequenceLength: number; offset?: number;
+  textPath: string;
+  tokenizerPath: string;
+  samples: number;
+  sequenceLength: number;
+  offset?: number;
   /** The model's vocabulary (its logits' last dimension): a token id at or above it is an error naming both files. */
   vocab?: { size: number; model: string };
 }): Promise<TextWindows> {
@@ -116,7 +122,9 @@ export async function textWindows(opts: {
   for (let i = 0; i < ids.length; i++) {
     const id = stream[offset + i];
     if (opts.vocab && id >= opts.vocab.size) {
-      throw new Error(`${tokenizerPath}: token id ${id} (token ${offset + i} of ${textPath}) is beyond the vocabulary of ${opts.vocab.model} (${opts.vocab.size} entries); the tokenizer does not belong to this model`);
+      throw new Error(
+        `${tokenizerPath}: token id ${id} (token ${offset + i} of ${textPath}) is beyond the vocabulary of ${opts.vocab.model} (${opts.vocab.size} entries); the tokenizer does not belong to this model`,
+      );
     }
     ids[i] = BigInt(id);
   }
@@ -142,8 +150,10 @@ export async function resolveTextOffsets(
   }
   let warning: string | undefined;
   if (sameFile && evaluation) {
-    const c0 = calibrationOffset, c1 = c0 + calib.samples * calib.sequenceLength;
-    const e0 = evaluationOffset, e1 = e0 + evaluation.samples * evaluation.sequenceLength;
+    const c0 = calibrationOffset,
+      c1 = c0 + calib.samples * calib.sequenceLength;
+    const e0 = evaluationOffset,
+      e1 = e0 + evaluation.samples * evaluation.sequenceLength;
     if (c0 < e1 && e0 < c1) warning = `calibration tokens [${c0}, ${c1}) overlap evaluation tokens [${e0}, ${e1}) of ${calib.textPath}`;
   }
   return { calibrationOffset, evaluationOffset, warning };

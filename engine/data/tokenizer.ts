@@ -40,10 +40,14 @@ async function load(path: string): Promise<TextTokenizer> {
   } catch (e) {
     throw new Error(`${path}: cannot read tokenizer: ${(e as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: not a tokenizer.json (the file holds ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}, not an object)`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(
+      `${path}: not a tokenizer.json (the file holds ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}, not an object)`,
+    );
   if (typeof json.model !== 'object' || json.model === null) throw new Error(`${path}: not a tokenizer.json (no "model" section)`);
   const type = (json.model as { type?: unknown }).type;
-  if (type !== undefined && !MODEL_TYPES.includes(String(type))) throw new Error(`${path}: unknown tokenizer model type ${JSON.stringify(type)} (known: ${MODEL_TYPES.join(', ')})`);
+  if (type !== undefined && !MODEL_TYPES.includes(String(type)))
+    throw new Error(`${path}: unknown tokenizer model type ${JSON.stringify(type)} (known: ${MODEL_TYPES.join(', ')})`);
   let tok: Tokenizer;
   try {
     tok = new Tokenizer(json, {});

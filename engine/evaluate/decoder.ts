@@ -29,7 +29,7 @@ interface CacheSlot {
 
 type Meta = ort.InferenceSession.ValueMetadata;
 const tensorMeta = (m: Meta): { type: string; shape: readonly (number | string)[] } | undefined =>
-  (m.isTensor ? (m as unknown as { type: string; shape: readonly (number | string)[] }) : undefined);
+  m.isTensor ? (m as unknown as { type: string; shape: readonly (number | string)[] }) : undefined;
 
 /** The `present` output names that may feed a `past` input, in the order tried. */
 export function presentCandidates(pastName: string): string[] {
@@ -41,12 +41,21 @@ export function presentCandidates(pastName: string): string[] {
 /** The cache layout of one `past` input from its metadata; the sequence axis is the named `past`/`seq` dim (else axis 2). */
 function cacheSlot(m: Meta, outputs: readonly string[], label: string): CacheSlot {
   const t = tensorMeta(m);
-  if (!t || (t.type !== 'float32' && t.type !== 'float16')) throw new Error(`${label}: cache input '${m.name}' is ${t?.type ?? 'not a tensor'}; a KV cache must be float32 or float16`);
+  if (!t || (t.type !== 'float32' && t.type !== 'float16'))
+    throw new Error(`${label}: cache input '${m.name}' is ${t?.type ?? 'not a tensor'}; a KV cache must be float32 or float16`);
   const output = presentCandidates(m.name).find((o) => outputs.includes(o));
-  if (!output) throw new Error(`${label}: cache input '${m.name}' has no matching output (looked for ${presentCandidates(m.name).map((n) => `'${n}'`).join(', ') || "a 'present…' name"}); the cache cannot be carried between steps`);
+  if (!output)
+    throw new Error(
+      `${label}: cache input '${m.name}' has no matching output (looked for ${
+        presentCandidates(m.name)
+          .map((n) => `'${n}'`)
+          .join(', ') || "a 'present…' name"
+      }); the cache cannot be carried between steps`,
+    );
   const shape = t.shape;
   const symbolic = shape.map((d, i) => (typeof d === 'number' && d >= 0 ? -1 : i)).filter((i) => i > 0);
-  let seqAxis = symbolic.length === 1 ? symbolic[0] : shape.findIndex((d, i) => i > 0 && typeof d === 'string' && /past|seq|len|total/i.test(d));
+  let seqAxis =
+    symbolic.length === 1 ? symbolic[0] : shape.findIndex((d, i) => i > 0 && typeof d === 'string' && /past|seq|len|total/i.test(d));
   if (seqAxis < 0) seqAxis = shape.length === 4 ? 2 : -1;
   if (seqAxis < 0) throw new Error(`${label}: cache input '${m.name}' has shape [${shape.join(', ')}]; cannot tell its sequence axis`);
   const dims = shape.map((d, i) => {
@@ -59,7 +68,9 @@ function cacheSlot(m: Meta, outputs: readonly string[], label: string): CacheSlo
 }
 
 const int = (type: string, values: number[], dims: number[]): ort.Tensor =>
-  type === 'int32' ? new ort.Tensor('int32', Int32Array.from(values), dims) : new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
+  type === 'int32'
+    ? new ort.Tensor('int32', Int32Array.from(values), dims)
+    : new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
 
 /** Float32 copy of one position's logits (float16 logits widened). */
 function logitsRow(t: ort.Tensor, position: number, label: string): Float32Array {
@@ -67,7 +78,8 @@ function logitsRow(t: ort.Tensor, position: number, label: string): Float32Array
   const start = position * vocab;
   if (t.type === 'float32') return (t.data as Float32Array).slice(start, start + vocab);
   if (t.type === 'float16') {
-    const h = t.data as Uint16Array, out = new Float32Array(vocab);
+    const h = t.data as Uint16Array,
+      out = new Float32Array(vocab);
     for (let i = 0; i < vocab; i++) out[i] = halfToFloat(h[start + i]);
     return out;
   }
@@ -92,13 +104,17 @@ export class Decoder {
   private readonly bindings: InputBinding[];
 
   /** `inputs`: the recipe's `inputs:` overrides of the rule table. */
-  constructor(private readonly session: ort.InferenceSession, private readonly label: string, inputs: Record<string, InputOverride> = {}) {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly label: string,
+    inputs: Record<string, InputOverride> = {},
+  ) {
     const outputs = session.outputNames;
     this.bindings = bindInputs({ path: label, inputs: sessionInputs(session) }, inputs);
     const cacheNames = new Set(this.bindings.filter((b) => b.rule === 'empty_past').map((b) => b.input.name));
     this.cache = session.inputMetadata.filter((m) => cacheNames.has(m.name)).map((m) => cacheSlot(m, outputs, label));
     this.mode = this.cache.length ? 'kv_cache' : 'full_sequence';
-    this.logits = outputs.includes('logits') ? 'logits' : outputs.find((o) => !o.startsWith('present')) ?? outputs[0];
+    this.logits = outputs.includes('logits') ? 'logits' : (outputs.find((o) => !o.startsWith('present')) ?? outputs[0]);
   }
 
   /** Starts a new sequence with `ids`; returns the logits of its last position. */
@@ -123,7 +139,10 @@ export class Decoder {
     for (const b of this.bindings) if (b.rule !== 'empty_past') feeds[b.input.name] = this.bindOne(b, feed, pastLen);
     for (const c of this.cache) {
       const prev = this.past.get(c.input);
-      if (prev) { feeds[c.input] = prev; continue; }
+      if (prev) {
+        feeds[c.input] = prev;
+        continue;
+      }
       feeds[c.input] = new ort.Tensor(c.type, c.type === 'float16' ? new Uint16Array(0) : new Float32Array(0), c.dims);
     }
     const fetches = [this.logits, ...this.cache.map((c) => c.output)];
@@ -138,21 +157,34 @@ export class Decoder {
   /** The tensor for one non-cache input; `ids` are the tokens fed this run, after `pastLen` cached ones. */
   private bindOne(b: InputBinding, ids: readonly number[], pastLen: number): ort.Tensor {
     const { dtype, dims } = b.input;
-    const n = ids.length, total = pastLen + n;
+    const n = ids.length,
+      total = pastLen + n;
     const r = b.rule;
     if (typeof r === 'object') {
       const shape = dims.map((x, i) => (typeof x === 'number' && x >= 0 ? x : i === 0 ? 1 : n));
       return fill(dtype, shape, r.value);
     }
     switch (r) {
-      case 'token_ids': return int(dtype, [...ids], [1, n]);
-      case 'attention_mask': return dtype === 'bool' ? fill('bool', [1, total], 1) : int(dtype, new Array<number>(total).fill(1), [1, total]);
-      case 'positions': return int(dtype, Array.from({ length: n }, (_, i) => pastLen + i), dims.length === 1 ? [n] : [1, n]);
-      case 'seqlens_k': return int('int32', [total - 1], [1]);
-      case 'total_sequence_length': return int('int32', [total], dims.length ? [1] : []);
-      case 'zeros': return int(dtype, new Array<number>(n).fill(0), [1, n]);
-      case 'use_cache_branch': return new ort.Tensor('bool', Uint8Array.of(pastLen > 0 ? 1 : 0), dims.length ? [1] : []);
-      case 'empty_past': throw new Error(`${this.label}: cache input '${b.input.name}' is fed from the cache`);
+      case 'token_ids':
+        return int(dtype, [...ids], [1, n]);
+      case 'attention_mask':
+        return dtype === 'bool' ? fill('bool', [1, total], 1) : int(dtype, new Array<number>(total).fill(1), [1, total]);
+      case 'positions':
+        return int(
+          dtype,
+          Array.from({ length: n }, (_, i) => pastLen + i),
+          dims.length === 1 ? [n] : [1, n],
+        );
+      case 'seqlens_k':
+        return int('int32', [total - 1], [1]);
+      case 'total_sequence_length':
+        return int('int32', [total], dims.length ? [1] : []);
+      case 'zeros':
+        return int(dtype, new Array<number>(n).fill(0), [1, n]);
+      case 'use_cache_branch':
+        return new ort.Tensor('bool', Uint8Array.of(pastLen > 0 ? 1 : 0), dims.length ? [1] : []);
+      case 'empty_past':
+        throw new Error(`${this.label}: cache input '${b.input.name}' is fed from the cache`);
     }
   }
 }
@@ -161,11 +193,16 @@ export class Decoder {
 function fill(dtype: string, dims: number[], v: number): ort.Tensor {
   const n = dims.reduce((a, c) => a * c, 1);
   switch (dtype) {
-    case 'int64': return new ort.Tensor('int64', new BigInt64Array(n).fill(BigInt(Math.trunc(v))), dims);
-    case 'int32': return new ort.Tensor('int32', new Int32Array(n).fill(v), dims);
-    case 'bool': return new ort.Tensor('bool', new Uint8Array(n).fill(v ? 1 : 0), dims);
-    case 'float32': return new ort.Tensor('float32', new Float32Array(n).fill(v), dims);
-    default: throw new Error(`input dtype ${dtype} cannot be filled with a constant`);
+    case 'int64':
+      return new ort.Tensor('int64', new BigInt64Array(n).fill(BigInt(Math.trunc(v))), dims);
+    case 'int32':
+      return new ort.Tensor('int32', new Int32Array(n).fill(v), dims);
+    case 'bool':
+      return new ort.Tensor('bool', new Uint8Array(n).fill(v ? 1 : 0), dims);
+    case 'float32':
+      return new ort.Tensor('float32', new Float32Array(n).fill(v), dims);
+    default:
+      throw new Error(`input dtype ${dtype} cannot be filled with a constant`);
   }
 }
 

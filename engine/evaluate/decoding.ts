@@ -31,17 +31,28 @@ export function firstDivergence(a: readonly number[], b: readonly number[]): num
   return null;
 }
 
-const median = (v: number[]): number => { const s = [...v].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (v: number[]): number => {
+  const s = [...v].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 /**
  * Times one decoder: an untimed warm-up (prefill + one step), then `reps` runs of prefill followed by
  * `decodeTokens` greedy steps. Returns the median prefill and the median single step: medians, because
  * on a shared machine a few steps take 10× longer (scheduling), and a mean would report those.
  */
-export async function timeDecoder(decoder: Decoder, promptIds: readonly number[], decodeTokens: number, reps = 5, signal?: AbortSignal): Promise<{ prefill_ms: number; decode_ms_per_token: number }> {
+export async function timeDecoder(
+  decoder: Decoder,
+  promptIds: readonly number[],
+  decodeTokens: number,
+  reps = 5,
+  signal?: AbortSignal,
+): Promise<{ prefill_ms: number; decode_ms_per_token: number }> {
   const warm = await decoder.prefill(promptIds);
   await decoder.step(argmaxRow(warm));
-  const prefill: number[] = [], steps: number[] = [];
+  const prefill: number[] = [],
+    steps: number[] = [];
   for (let r = 0; r < Math.max(1, reps); r++) {
     signal?.throwIfAborted();
     let t = performance.now();
@@ -64,23 +75,39 @@ export async function evaluateDecoding(o: DecodingOptions): Promise<{ generation
     sessions.push(fpS);
     const qS = await openSession(o.quantizedModel, o.threads, o.quantizedModel, undefined, o.accuracyLevel ?? 0);
     sessions.push(qS);
-    const fp = new Decoder(fpS, o.fpModel, o.inputs), q = new Decoder(qS, o.quantizedModel, o.inputs);
-    if (fp.mode !== q.mode) throw new Error(`${o.quantizedModel}: decodes ${q.mode.replace('_', ' ')} but the FP model ${fp.mode.replace('_', ' ')}; the compressed model must keep the KV cache inputs and outputs`);
+    const fp = new Decoder(fpS, o.fpModel, o.inputs),
+      q = new Decoder(qS, o.quantizedModel, o.inputs);
+    if (fp.mode !== q.mode)
+      throw new Error(
+        `${o.quantizedModel}: decodes ${q.mode.replace('_', ' ')} but the FP model ${fp.mode.replace('_', ' ')}; the compressed model must keep the KV cache inputs and outputs`,
+      );
     const result: { generation?: GenerationReport; latency?: DecodeLatency } = {};
     if (o.generate) {
       const g = o.generate;
       const a = await greedy(fp, g.promptIds, g.tokens, o.signal);
       const b = await greedy(q, g.promptIds, g.tokens, o.signal);
       result.generation = {
-        prompt: g.prompt, prompt_tokens: g.promptIds.length, tokens: g.tokens, mode: fp.mode,
-        fp: { text: g.decode(a), ids: a }, quantized: { text: g.decode(b), ids: b }, first_divergence: firstDivergence(a, b),
+        prompt: g.prompt,
+        prompt_tokens: g.promptIds.length,
+        tokens: g.tokens,
+        mode: fp.mode,
+        fp: { text: g.decode(a), ids: a },
+        quantized: { text: g.decode(b), ids: b },
+        first_divergence: firstDivergence(a, b),
       };
     }
     if (o.latency) {
       const l = o.latency;
       const tf = await timeDecoder(fp, l.promptIds, l.decodeTokens, l.reps, o.signal);
       const tq = await timeDecoder(q, l.promptIds, l.decodeTokens, l.reps, o.signal);
-      result.latency = { mode: fp.mode, prompt_tokens: l.promptIds.length, decode_tokens: l.decodeTokens, threads: o.threads, fp: tf, quantized: tq };
+      result.latency = {
+        mode: fp.mode,
+        prompt_tokens: l.promptIds.length,
+        decode_tokens: l.decodeTokens,
+        threads: o.threads,
+        fp: tf,
+        quantized: tq,
+      };
     }
     return result;
   } finally {

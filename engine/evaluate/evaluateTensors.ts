@@ -26,7 +26,9 @@ export interface TensorsEvaluationResult {
  * @throws Error naming the compressed model when its output shape or dtype differs from FP's.
  */
 export async function evaluateTensors(
-  e: TensorsEvaluation, summary: Pick<ModelSummary, 'path' | 'inputs'>, quantizedModel: string,
+  e: TensorsEvaluation,
+  summary: Pick<ModelSummary, 'path' | 'inputs'>,
+  quantizedModel: string,
   opts: { threads: number; signal?: AbortSignal; accuracyLevel?: number },
 ): Promise<TensorsEvaluationResult> {
   const want = new Set(e.metrics);
@@ -45,8 +47,10 @@ export async function evaluateTensors(
       t0 = performance.now();
       const b = (await q.run(feeds, [name]))[name];
       time.q += performance.now() - t0;
-      if (a.type !== 'float32' || b.type !== 'float32') throw new Error(`${quantizedModel}: output ${name} is ${b.type} (FP ${a.type}); output agreement needs float32 outputs`);
-      const da = a.data as Float32Array, db = b.data as Float32Array;
+      if (a.type !== 'float32' || b.type !== 'float32')
+        throw new Error(`${quantizedModel}: output ${name} is ${b.type} (FP ${a.type}); output agreement needs float32 outputs`);
+      const da = a.data as Float32Array,
+        db = b.data as Float32Array;
       if (da.length !== db.length) throw new Error(`${quantizedModel}: output ${name} shape [${b.dims}] differs from FP [${a.dims}]`);
       const classes = a.dims[a.dims.length - 1] ?? 0;
       acc.add(da, db, classes > 1 ? classes : 0);
@@ -55,12 +59,19 @@ export async function evaluateTensors(
     await fp.release();
     await q.release();
   }
-  const fpM: QualityMetrics = {}, qM: QualityMetrics = {};
-  if (want.has('latency') && set.batches.length) { fpM.latency_ms = time.fp / set.batches.length; qM.latency_ms = time.q / set.batches.length; }
+  const fpM: QualityMetrics = {},
+    qM: QualityMetrics = {};
+  if (want.has('latency') && set.batches.length) {
+    fpM.latency_ms = time.fp / set.batches.length;
+    qM.latency_ms = time.q / set.batches.length;
+  }
   const r = set.batches.length ? acc.result() : undefined;
   return {
-    fp: fpM, quantized: qM, samples: set.samples,
+    fp: fpM,
+    quantized: qM,
+    samples: set.samples,
     warnings: set.warnings.map((w) => w.replace(/^calibration:/, 'evaluation:')),
-    outputAgreement: want.has('output_agreement') && r ? { cosine: r.cosine, sqnr_db: r.sqnrDb, argmax_agreement: r.argmaxAgreement ?? 1 } : undefined,
+    outputAgreement:
+      want.has('output_agreement') && r ? { cosine: r.cosine, sqnr_db: r.sqnrDb, argmax_agreement: r.argmaxAgreement ?? 1 } : undefined,
   };
 }

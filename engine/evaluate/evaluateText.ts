@@ -44,13 +44,25 @@ export async function evaluateText(opts: {
   let qSession: ort.InferenceSession | undefined;
   try {
     if (opts.quantizedModel !== undefined) {
-      qSession = await openSession(opts.quantizedModel, opts.threads ?? 0, labelOf(opts.quantizedModel, 'compressed model'), opts.externalDataDir, opts.accuracyLevel);
+      qSession = await openSession(
+        opts.quantizedModel,
+        opts.threads ?? 0,
+        labelOf(opts.quantizedModel, 'compressed model'),
+        opts.externalDataDir,
+        opts.accuracyLevel,
+      );
     }
     const L = windows.sequenceLength;
-    const fpLabel = labelOf(opts.fpModel, 'FP model'), qLabel = labelOf(opts.quantizedModel ?? '', 'compressed model');
-    const run = (s: ort.InferenceSession, ids: BigInt64Array, nb: number) => runTokens(s, ids, nb, L, undefined, opts.inputs, s === fpSession ? fpLabel : qLabel);
-    const fpPpl = new PerplexityMeter(), qPpl = new PerplexityMeter(), agree = new AgreementMeter();
-    let fpMs = 0, qMs = 0, batches = 0;
+    const fpLabel = labelOf(opts.fpModel, 'FP model'),
+      qLabel = labelOf(opts.quantizedModel ?? '', 'compressed model');
+    const run = (s: ort.InferenceSession, ids: BigInt64Array, nb: number) =>
+      runTokens(s, ids, nb, L, undefined, opts.inputs, s === fpSession ? fpLabel : qLabel);
+    const fpPpl = new PerplexityMeter(),
+      qPpl = new PerplexityMeter(),
+      agree = new AgreementMeter();
+    let fpMs = 0,
+      qMs = 0,
+      batches = 0;
     // One untimed warm-up run per session, so latency excludes first-run initialization.
     const warm = windows.ids.subarray(0, Math.min(batchSize, windows.count) * L);
     await run(fpSession, warm, warm.length / L);
@@ -69,9 +81,12 @@ export async function evaluateText(opts: {
         qMs += performance.now() - t;
       }
       const vocab = fp.dims[fp.dims.length - 1];
-      if (fp.dims.length !== 3 || fp.dims[1] !== L) throw new Error(`FP model: logits have shape [${fp.dims}], expected [${nb}, ${L}, vocab]`);
-      if (q && (q.dims.length !== 3 || q.dims[2] !== vocab)) throw new Error(`compressed model: logits have shape [${q.dims}], expected [${nb}, ${L}, ${vocab}]`);
-      const lp = new Float64Array(vocab), lq = new Float64Array(vocab);
+      if (fp.dims.length !== 3 || fp.dims[1] !== L)
+        throw new Error(`FP model: logits have shape [${fp.dims}], expected [${nb}, ${L}, vocab]`);
+      if (q && (q.dims.length !== 3 || q.dims[2] !== vocab))
+        throw new Error(`compressed model: logits have shape [${q.dims}], expected [${nb}, ${L}, ${vocab}]`);
+      const lp = new Float64Array(vocab),
+        lq = new Float64Array(vocab);
       for (let s = 0; s < nb; s++) {
         for (let p = 0; p < L - 1; p++) {
           const row = (s * L + p) * vocab;

@@ -13,7 +13,13 @@ import { halfToFloat } from '../onnx/tensor';
  * from — the source model's folder, so weights kept as references load in place (no inlined copy).
  * @throws Error naming `label` when the model cannot be loaded.
  */
-export async function openSession(model: string | Uint8Array, threads: number, label: string, externalDataDir?: string, accuracyLevel = 0): Promise<ort.InferenceSession> {
+export async function openSession(
+  model: string | Uint8Array,
+  threads: number,
+  label: string,
+  externalDataDir?: string,
+  accuracyLevel = 0,
+): Promise<ort.InferenceSession> {
   const session: Record<string, string> = { qdq_matmulnbits_accuracy_level: String(accuracyLevel) };
   if (externalDataDir !== undefined && typeof model !== 'string') session.model_external_initializers_file_folder_path = externalDataDir;
   const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', extra: { session } };
@@ -44,8 +50,13 @@ export function sessionBindings(session: ort.InferenceSession, label: string, ov
  * rules (recipe/inputBinding.ts); returns `logits` (or the first output) as float32.
  */
 export async function runTokens(
-  session: ort.InferenceSession, ids: BigInt64Array, batch: number, seq: number, outputName?: string,
-  inputs?: Record<string, InputOverride>, label = 'model',
+  session: ort.InferenceSession,
+  ids: BigInt64Array,
+  batch: number,
+  seq: number,
+  outputName?: string,
+  inputs?: Record<string, InputOverride>,
+  label = 'model',
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const feeds = tokenFeeds(sessionBindings(session, label, inputs), ids, batch, seq, label);
   const name = outputName ?? (session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]);

@@ -34,7 +34,8 @@ export function klDivergence(logP: Float64Array, logQ: Float64Array): number {
 export function percentile(sorted: ArrayLike<number>, q: number): number {
   if (!sorted.length) return NaN;
   const pos = (q / 100) * (sorted.length - 1);
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
@@ -47,8 +48,12 @@ export class PerplexityMeter {
     this.sum -= logProbs[target];
     this.n++;
   }
-  get tokens(): number { return this.n; }
-  get perplexity(): number { return this.n ? Math.exp(this.sum / this.n) : NaN; }
+  get tokens(): number {
+    return this.n;
+  }
+  get perplexity(): number {
+    return this.n ? Math.exp(this.sum / this.n) : NaN;
+  }
 }
 
 /** Collects per-token KL values and argmax agreement between a reference and a candidate. */
@@ -59,7 +64,9 @@ export class AgreementMeter {
     this.kls.push(klDivergence(logP, logQ));
     if (topP === topQ) this.agree++;
   }
-  get tokens(): number { return this.kls.length; }
+  get tokens(): number {
+    return this.kls.length;
+  }
   /** KL summary: mean, p50, p99, max. */
   klSummary(): { mean: number; p50: number; p99: number; max: number } {
     const s = Float64Array.from(this.kls).sort();
@@ -67,5 +74,7 @@ export class AgreementMeter {
     for (const v of s) sum += v;
     return { mean: s.length ? sum / s.length : NaN, p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1] : NaN };
   }
-  get top1Agreement(): number { return this.kls.length ? this.agree / this.kls.length : NaN; }
+  get top1Agreement(): number {
+    return this.kls.length ? this.agree / this.kls.length : NaN;
+  }
 }

@@ -19,8 +19,14 @@ import { currentOpset, upgradeOpset } from './opsetUpgrade';
 function writeFake(ctx: LayerCtx, w: Float32Array): void {
   const { l, node, ed } = ctx;
   const [rows, cols] = l.shape;
-  const data = l.op === 'ConvTranspose' ? matrixToConvTranspose(w, convTransposeLayout(l)) : storedTransposed(l) ? transpose2d(w, rows, cols) : w;
-  const dims = l.op === 'Conv' || l.op === 'ConvTranspose' || RECURRENT_OPS.has(l.op) ? l.ref.dims.slice() : storedTransposed(l) ? [cols, rows] : [rows, cols];
+  const data =
+    l.op === 'ConvTranspose' ? matrixToConvTranspose(w, convTransposeLayout(l)) : storedTransposed(l) ? transpose2d(w, rows, cols) : w;
+  const dims =
+    l.op === 'Conv' || l.op === 'ConvTranspose' || RECURRENT_OPS.has(l.op)
+      ? l.ref.dims.slice()
+      : storedTransposed(l)
+        ? [cols, rows]
+        : [rows, cols];
   ed.addInitializer(makeFloatTensor(ctx.weightName, dims, data, ctx.dtype));
   node.input[l.weightInput] = ctx.weightName;
 }
@@ -41,7 +47,8 @@ function addLowRank(ctx: LayerCtx, lr: NonNullable<LayerResult['lowRank']>): voi
   const { l, node, ed } = ctx;
   const [rows, cols] = l.shape;
   const r = lr.rank;
-  if (lr.L.length !== rows * r || lr.R.length !== r * cols) throw new Error(`layer '${l.name}': low-rank factors are ${lr.L.length}/${lr.R.length} values, expected ${rows}×${r} and ${r}×${cols}`);
+  if (lr.L.length !== rows * r || lr.R.length !== r * cols)
+    throw new Error(`layer '${l.name}': low-rank factors are ${lr.L.length}/${lr.R.length} values, expected ${rows}×${r} and ${r}×${cols}`);
   const rt = ed.unique(`${l.name}_lowbit_Rt`);
   const lt = ed.unique(`${l.name}_lowbit_Lt`);
   addFactor(ctx, rt, [cols, r], transpose2d(lr.R, r, cols));
@@ -51,10 +58,12 @@ function addLowRank(ctx: LayerCtx, lr: NonNullable<LayerResult['lowRank']>): voi
   node.output[0] = main;
   const t1 = ed.unique(`${l.name}_lowbit_xR`);
   const t2 = ed.unique(`${l.name}_lowbit_xRL`);
-  ed.insertAfter(node,
+  ed.insertAfter(
+    node,
     makeNode('MatMul', [node.input[0], rt], [t1], ed.unique(`${l.name}_lowbit_lr_R`)),
     makeNode('MatMul', [t1, lt], [t2], ed.unique(`${l.name}_lowbit_lr_L`)),
-    makeNode('Add', [main, t2], [out], ed.unique(`${l.name}_lowbit_lr_add`)));
+    makeNode('Add', [main, t2], [out], ed.unique(`${l.name}_lowbit_lr_add`)),
+  );
 }
 
 /**
@@ -75,10 +84,11 @@ function addFactor(ctx: LayerCtx, name: string, dims: number[], data: Float32Arr
 /** W + L·R (for consumers that cannot take a low-rank branch). */
 function foldLowRank(w: Float32Array, lr: NonNullable<LayerResult['lowRank']>, rows: number, cols: number): Float32Array {
   const out = new Float32Array(w);
-  for (let o = 0; o < rows; o++) for (let k = 0; k < lr.rank; k++) {
-    const a = lr.L[o * lr.rank + k];
-    for (let i = 0; i < cols; i++) out[o * cols + i] += a * lr.R[k * cols + i];
-  }
+  for (let o = 0; o < rows; o++)
+    for (let k = 0; k < lr.rank; k++) {
+      const a = lr.L[o * lr.rank + k];
+      for (let i = 0; i < cols; i++) out[o * cols + i] += a * lr.R[k * cols + i];
+    }
   return out;
 }
 
@@ -115,23 +125,41 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     const ed = l.scope ? root.scope(l.scope) : root;
     if (!l.quantizable) throw new Error(`${model.path}: layer '${l.name}' is not quantizable (${l.reason})`);
     const [rows, cols] = l.shape;
-    if (res.dequant.length !== rows * cols) throw new Error(`layer '${l.name}': dequantized weight has ${res.dequant.length} values, expected ${rows}×${cols}`);
-    const cur = ed.graph.node.find((n) => n === l.nodeRef || (n.name === l.nodeRef.name && n.opType === l.nodeRef.opType && n.output[0] === l.nodeRef.output[0]));
+    if (res.dequant.length !== rows * cols)
+      throw new Error(`layer '${l.name}': dequantized weight has ${res.dequant.length} values, expected ${rows}×${cols}`);
+    const cur = ed.graph.node.find(
+      (n) => n === l.nodeRef || (n.name === l.nodeRef.name && n.opType === l.nodeRef.opType && n.output[0] === l.nodeRef.output[0]),
+    );
     if (!cur) throw new Error(`layer '${l.name}': its node '${l.node}' was already rewritten (two results for one node?)`);
     const node = ed.cloneNode(cur);
     let weightName: string;
-    const local = !l.scope || ed.graph.initializer.some((t) => t.name === l.ref.source) || ed.graph.node.some((n) => n.opType === 'Constant' && n.output[0] === l.ref.source);
-    if (!l.ref.chain.length && local && ed.usedOnce(l.ref.source)) { ed.dropStored(l.ref.source); weightName = ed.unique(l.ref.source); }
-    else weightName = ed.unique(`${l.name}_lowbit`);
-    const ctx: LayerCtx = { ed, l, node, weightName, dtype: l.ref.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT, accuracyLevel: opts.accuracyLevel };
+    const local =
+      !l.scope ||
+      ed.graph.initializer.some((t) => t.name === l.ref.source) ||
+      ed.graph.node.some((n) => n.opType === 'Constant' && n.output[0] === l.ref.source);
+    if (!l.ref.chain.length && local && ed.usedOnce(l.ref.source)) {
+      ed.dropStored(l.ref.source);
+      weightName = ed.unique(l.ref.source);
+    } else weightName = ed.unique(`${l.name}_lowbit`);
+    const ctx: LayerCtx = {
+      ed,
+      l,
+      node,
+      weightName,
+      dtype: l.ref.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT,
+      accuracyLevel: opts.accuracyLevel,
+    };
     if (res.inputScale) {
       const group = l.nodeRef.attribute.find((a) => a.name === 'group')?.i ?? 1;
       const want = l.op === 'Conv' ? l.ref.dims[1] * group : l.op === 'ConvTranspose' ? l.ref.dims[0] : cols;
-      if (res.inputScale.length !== want) throw new Error(`layer '${l.name}': input scale has ${res.inputScale.length} values, expected ${want} (one per input channel)`);
+      if (res.inputScale.length !== want)
+        throw new Error(`layer '${l.name}': input scale has ${res.inputScale.length} values, expected ${want} (one per input channel)`);
       insertInputScale(ctx, res.inputScale);
     }
     const branchOk = l.op === 'MatMul' || l.op === 'Gemm';
-    const format = opts.layerFormats?.get(l.name) ?? (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
+    const format =
+      opts.layerFormats?.get(l.name) ??
+      (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
     const initializersBefore = ed.graph.initializer.length;
     let note: string | undefined;
     let written: LayerExport['written'] = 'fake';
@@ -147,9 +175,16 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
           const nq = normalizeQuant(l.name, res.q, res.dequant);
-          if (format === 'matmulnbits' && l.op === 'Gather') { writeGatherBlockQuantized(ctx, nq, sharedTables); written = 'matmulnbits'; }
-          else if (format === 'matmulnbits') { writeMatMulNBits(ctx, nq, sharedTables); written = 'matmulnbits'; }
-          else { writeQdq(ctx, nq); written = 'qdq'; }
+          if (format === 'matmulnbits' && l.op === 'Gather') {
+            writeGatherBlockQuantized(ctx, nq, sharedTables);
+            written = 'matmulnbits';
+          } else if (format === 'matmulnbits') {
+            writeMatMulNBits(ctx, nq, sharedTables);
+            written = 'matmulnbits';
+          } else {
+            writeQdq(ctx, nq);
+            written = 'qdq';
+          }
         }
       } catch (e) {
         if (!(e instanceof ExportUnsupported)) throw e;
@@ -162,7 +197,8 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     }
     if (res.lowRank && branchOk) addLowRank(ctx, res.lowRank);
     else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
-    if (storedBytes === undefined) storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
+    if (storedBytes === undefined)
+      storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
     layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
   }
   for (const sub of root.subEditors()) sub.prune();
@@ -178,14 +214,18 @@ function upgradeForSubgraphs(root: GraphEditor, model: OnnxModel, scoped: LayerR
   let need = 0;
   for (const r of scoped) {
     const l = model.layer(r.layer);
-    const format = opts.layerFormats?.get(l.name) ?? (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
+    const format =
+      opts.layerFormats?.get(l.name) ??
+      (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
     if (format !== 'qdq' || !r.q) continue;
     const perRow = r.q.groupSize <= 0 || r.q.groupSize >= r.q.cols;
     const oneAxis = l.op !== 'ConvTranspose' && !(RECURRENT_OPS.has(l.op) && l.ref.dims[0] > 1);
     need = Math.max(need, r.q.bits > 4 && perRow && oneAxis ? 13 : 21, l.ref.dataType === DT.FLOAT16 ? 19 : 0);
   }
   if (!need) return undefined;
-  try { upgradeOpset(root, Math.max(need, currentOpset(root))); } catch (e) {
+  try {
+    upgradeOpset(root, Math.max(need, currentOpset(root)));
+  } catch (e) {
     if (e instanceof ExportUnsupported) return e.message;
     throw e;
   }

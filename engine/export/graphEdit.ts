@@ -18,19 +18,43 @@ export function usedNames(g: GraphProto, into = new Set<string>()): Set<string> 
   return into;
 }
 
-const attrOf = (name: string, type: number, v: Partial<AttributeProto>): AttributeProto =>
-  ({ name, type, floats: [], ints: [], strings: [], tensors: [], graphs: [], unknown: [], ...v });
+const attrOf = (name: string, type: number, v: Partial<AttributeProto>): AttributeProto => ({
+  name,
+  type,
+  floats: [],
+  ints: [],
+  strings: [],
+  tensors: [],
+  graphs: [],
+  unknown: [],
+  ...v,
+});
 
 /** Attribute helpers. */
 export const attr = {
-  int(name: string, i: number): AttributeProto { return attrOf(name, 2, { i }); },
-  str(name: string, v: string): AttributeProto { return attrOf(name, 3, { s: new TextEncoder().encode(v) }); },
-  tensor(name: string, t: TensorProto): AttributeProto { return attrOf(name, 4, { t }); },
-  ints(name: string, v: number[]): AttributeProto { return attrOf(name, 7, { ints: v }); },
+  int(name: string, i: number): AttributeProto {
+    return attrOf(name, 2, { i });
+  },
+  str(name: string, v: string): AttributeProto {
+    return attrOf(name, 3, { s: new TextEncoder().encode(v) });
+  },
+  tensor(name: string, t: TensorProto): AttributeProto {
+    return attrOf(name, 4, { t });
+  },
+  ints(name: string, v: number[]): AttributeProto {
+    return attrOf(name, 7, { ints: v });
+  },
 };
 
 /** A node with the given op, inputs, outputs and attributes. */
-export function makeNode(opType: string, input: string[], output: string[], name: string, attributes: AttributeProto[] = [], domain?: string): NodeProto {
+export function makeNode(
+  opType: string,
+  input: string[],
+  output: string[],
+  name: string,
+  attributes: AttributeProto[] = [],
+  domain?: string,
+): NodeProto {
   const n: NodeProto = { opType, input, output, name, attribute: attributes, unknown: [] };
   if (domain) n.domain = domain;
   return n;
@@ -49,11 +73,23 @@ export class GraphEditor {
    */
   constructor(src: ModelProto, parent?: GraphEditor) {
     const g = src.graph!;
-    this.graph = { ...g, node: g.node.slice(), initializer: g.initializer.slice(), input: g.input.slice(), output: g.output.slice(), valueInfo: g.valueInfo.slice() };
-    this.model = parent ? { ...parent.model, graph: this.graph } : { ...src, opsetImport: src.opsetImport.map((o) => ({ ...o })), graph: this.graph };
+    this.graph = {
+      ...g,
+      node: g.node.slice(),
+      initializer: g.initializer.slice(),
+      input: g.input.slice(),
+      output: g.output.slice(),
+      valueInfo: g.valueInfo.slice(),
+    };
+    this.model = parent
+      ? { ...parent.model, graph: this.graph }
+      : { ...src, opsetImport: src.opsetImport.map((o) => ({ ...o })), graph: this.graph };
     if (parent) for (const n of parent.names) this.names.add(n);
     for (const t of g.initializer) this.names.add(t.name);
-    for (const n of g.node) { for (const o of n.output) this.names.add(o); if (n.name) this.names.add(n.name); }
+    for (const n of g.node) {
+      for (const o of n.output) this.names.add(o);
+      if (n.name) this.names.add(n.name);
+    }
     for (const v of g.input) this.names.add(v.name);
   }
 
@@ -68,7 +104,9 @@ export class GraphEditor {
     const key = `${node.name}\u0000${node.opType}\u0000${node.output[0]}\u0000${attr}`;
     let child = this.scopes.get(key);
     if (!child) {
-      const cur = this.graph.node.find((n) => n === node || (n.name === node.name && n.opType === node.opType && n.output[0] === node.output[0]));
+      const cur = this.graph.node.find(
+        (n) => n === node || (n.name === node.name && n.opType === node.opType && n.output[0] === node.output[0]),
+      );
       if (!cur) throw new Error(`node '${node.name || node.opType}' holding subgraph '${attr}' is not in the graph`);
       const copy = this.cloneNode(cur);
       const i = copy.attribute.findIndex((a) => a.name === attr && a.g);
@@ -99,7 +137,10 @@ export class GraphEditor {
     const visit = (g: GraphProto): void => {
       for (const n of g.node) {
         for (const i of n.input) if (i === name) count++;
-        for (const a of n.attribute) { if (a.g) visit(a.g); a.graphs.forEach(visit); }
+        for (const a of n.attribute) {
+          if (a.g) visit(a.g);
+          a.graphs.forEach(visit);
+        }
       }
     };
     visit(this.graph);
@@ -158,7 +199,9 @@ export class GraphEditor {
     for (;;) {
       const used = usedNames(this.graph);
       const before = this.graph.node.length;
-      this.graph.node = this.graph.node.filter((n) => !((n.opType === 'Constant' || isPassThrough(n)) && n.output.every((o) => !used.has(o))));
+      this.graph.node = this.graph.node.filter(
+        (n) => !((n.opType === 'Constant' || isPassThrough(n)) && n.output.every((o) => !used.has(o))),
+      );
       if (this.graph.node.length === before) break;
     }
     const used = usedNames(this.graph);

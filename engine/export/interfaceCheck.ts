@@ -14,15 +14,28 @@ export function checkInterfaceKept(original: GraphProto, exported: GraphProto, l
     if (origInits.has(v.name)) continue;
     const e = inputs.get(v.name);
     if (!e) throw new Error(`${label}: the compressed model would lose graph input '${v.name}'; nothing was written`);
-    if (e.type.elemType !== v.type.elemType) throw new Error(`${label}: the compressed model would change graph input '${v.name}' from ${dtypeName(v.type.elemType)} to ${dtypeName(e.type.elemType)}; nothing was written`);
+    if (e.type.elemType !== v.type.elemType)
+      throw new Error(
+        `${label}: the compressed model would change graph input '${v.name}' from ${dtypeName(v.type.elemType)} to ${dtypeName(e.type.elemType)}; nothing was written`,
+      );
   }
   const outputs = new Map(exported.output.map((v) => [v.name, v]));
-  const produced = new Set<string>([...exported.input.map((v) => v.name), ...exported.initializer.map((t) => t.name), ...exported.node.flatMap((n) => n.output)]);
+  const produced = new Set<string>([
+    ...exported.input.map((v) => v.name),
+    ...exported.initializer.map((t) => t.name),
+    ...exported.node.flatMap((n) => n.output),
+  ]);
   for (const v of original.output) {
     const e = outputs.get(v.name);
     const what = /^present[._]|present_key|present_value/.test(v.name) ? 'cache output' : 'graph output';
     if (!e) throw new Error(`${label}: the compressed model would lose ${what} '${v.name}'; nothing was written`);
-    if (!produced.has(v.name)) throw new Error(`${label}: ${what} '${v.name}' cannot be kept: no node of the compressed graph produces it (its producer was rewritten); leave the layers feeding it unquantized; nothing was written`);
-    if (e.type.elemType !== v.type.elemType) throw new Error(`${label}: the compressed model would change ${what} '${v.name}' from ${dtypeName(v.type.elemType)} to ${dtypeName(e.type.elemType)}; nothing was written`);
+    if (!produced.has(v.name))
+      throw new Error(
+        `${label}: ${what} '${v.name}' cannot be kept: no node of the compressed graph produces it (its producer was rewritten); leave the layers feeding it unquantized; nothing was written`,
+      );
+    if (e.type.elemType !== v.type.elemType)
+      throw new Error(
+        `${label}: the compressed model would change ${what} '${v.name}' from ${dtypeName(v.type.elemType)} to ${dtypeName(e.type.elemType)}; nothing was written`,
+      );
   }
 }

@@ -24,4 +24,3 @@ export interface LayerCtx {
   dtype: number;
   accuracyLevel?: number;
 }
-

@@ -21,36 +21,178 @@ export const MIN_UPGRADE_OPSET = 9;
  */
 const COMPATIBLE = new Set<string>([
   // element-wise and activations (13/14: more types; 12: Pow exponent type; 16: LeakyRelu/PRelu bf16)
-  'Abs', 'Acos', 'Acosh', 'Add', 'And', 'Asin', 'Asinh', 'Atan', 'Atanh', 'BitShift', 'BitwiseAnd', 'BitwiseNot',
-  'BitwiseOr', 'BitwiseXor', 'Ceil', 'Celu', 'Cos', 'Cosh', 'Div', 'Elu', 'Equal', 'Erf', 'Exp', 'Floor', 'Gelu',
-  'Greater', 'GreaterOrEqual', 'HardSigmoid', 'HardSwish', 'IsInf', 'IsNaN', 'LeakyRelu', 'Less', 'LessOrEqual', 'Log',
-  'Max', 'Mean', 'Min', 'Mish', 'Mod', 'Mul', 'Neg', 'Not', 'Or', 'Pow', 'PRelu', 'Reciprocal', 'Relu', 'Round',
-  'Selu', 'Shrink', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Softplus', 'Softsign', 'Sqrt', 'Sub', 'Sum', 'Tan', 'Tanh',
-  'ThresholdedRelu', 'Where', 'Xor',
+  'Abs',
+  'Acos',
+  'Acosh',
+  'Add',
+  'And',
+  'Asin',
+  'Asinh',
+  'Atan',
+  'Atanh',
+  'BitShift',
+  'BitwiseAnd',
+  'BitwiseNot',
+  'BitwiseOr',
+  'BitwiseXor',
+  'Ceil',
+  'Celu',
+  'Cos',
+  'Cosh',
+  'Div',
+  'Elu',
+  'Equal',
+  'Erf',
+  'Exp',
+  'Floor',
+  'Gelu',
+  'Greater',
+  'GreaterOrEqual',
+  'HardSigmoid',
+  'HardSwish',
+  'IsInf',
+  'IsNaN',
+  'LeakyRelu',
+  'Less',
+  'LessOrEqual',
+  'Log',
+  'Max',
+  'Mean',
+  'Min',
+  'Mish',
+  'Mod',
+  'Mul',
+  'Neg',
+  'Not',
+  'Or',
+  'Pow',
+  'PRelu',
+  'Reciprocal',
+  'Relu',
+  'Round',
+  'Selu',
+  'Shrink',
+  'Sigmoid',
+  'Sign',
+  'Sin',
+  'Sinh',
+  'Softplus',
+  'Softsign',
+  'Sqrt',
+  'Sub',
+  'Sum',
+  'Tan',
+  'Tanh',
+  'ThresholdedRelu',
+  'Where',
+  'Xor',
   // linear algebra, convolution, pooling (10: MaxPool/AveragePool ceil_mode+dilations default off; 11: Gemm C
   // optional, auto_pad wording; 19: AveragePool dilations default 1)
-  'AveragePool', 'Conv', 'ConvInteger', 'ConvTranspose', 'Det', 'Einsum', 'Gemm', 'GlobalAveragePool', 'GlobalLpPool',
-  'GlobalMaxPool', 'LpPool', 'MatMul', 'MatMulInteger', 'MaxPool', 'MaxRoiPool', 'MaxUnpool', 'QLinearConv', 'QLinearMatMul',
+  'AveragePool',
+  'Conv',
+  'ConvInteger',
+  'ConvTranspose',
+  'Det',
+  'Einsum',
+  'Gemm',
+  'GlobalAveragePool',
+  'GlobalLpPool',
+  'GlobalMaxPool',
+  'LpPool',
+  'MatMul',
+  'MatMulInteger',
+  'MaxPool',
+  'MaxRoiPool',
+  'MaxUnpool',
+  'QLinearConv',
+  'QLinearMatMul',
   // normalization (BatchNormalization is in REWRITES; 13: LRN/MVN types)
-  'InstanceNormalization', 'LayerNormalization', 'LpNormalization', 'LRN', 'MeanVarianceNormalization',
+  'InstanceNormalization',
+  'LayerNormalization',
+  'LpNormalization',
+  'LRN',
+  'MeanVarianceNormalization',
   // shape and data movement (11: negative axes; 13: Shape/Reshape types; 14: Reshape allowzero=0; 15: Shape start/end;
   // 11: DepthToSpace mode=DCR is the old behaviour; 11: Gather/GatherElements negative indices were invalid before)
-  'ArgMax', 'ArgMin', 'Cast', 'CastLike', 'CenterCropPad', 'Col2Im', 'Compress', 'Concat', 'ConcatFromSequence', 'Constant',
-  'ConstantOfShape', 'CumSum', 'DepthToSpace', 'Expand', 'EyeLike', 'Flatten', 'Gather', 'GatherElements', 'GatherND',
-  'Identity', 'NonZero', 'Range', 'Reshape', 'ReverseSequence', 'ScatterElements', 'ScatterND', 'Shape', 'Size',
-  'SpaceToDepth', 'Tile', 'Transpose', 'Trilu', 'Unique',
+  'ArgMax',
+  'ArgMin',
+  'Cast',
+  'CastLike',
+  'CenterCropPad',
+  'Col2Im',
+  'Compress',
+  'Concat',
+  'ConcatFromSequence',
+  'Constant',
+  'ConstantOfShape',
+  'CumSum',
+  'DepthToSpace',
+  'Expand',
+  'EyeLike',
+  'Flatten',
+  'Gather',
+  'GatherElements',
+  'GatherND',
+  'Identity',
+  'NonZero',
+  'Range',
+  'Reshape',
+  'ReverseSequence',
+  'ScatterElements',
+  'ScatterND',
+  'Shape',
+  'Size',
+  'SpaceToDepth',
+  'Tile',
+  'Transpose',
+  'Trilu',
+  'Unique',
   // quantization (10: per-tensor only, so the axis added at 13 is moot; 19/21: saturate, block_size defaults)
-  'DequantizeLinear', 'DynamicQuantizeLinear', 'QuantizeLinear',
+  'DequantizeLinear',
+  'DynamicQuantizeLinear',
+  'QuantizeLinear',
   // control flow and sequences (subgraphs are upgraded too; 11/13/16: more types, optional M/cond)
-  'If', 'Loop', 'Scan', 'Optional', 'OptionalGetElement', 'OptionalHasElement', 'SequenceAt', 'SequenceConstruct',
-  'SequenceEmpty', 'SequenceErase', 'SequenceInsert', 'SequenceLength', 'SequenceMap', 'SplitToSequence',
+  'If',
+  'Loop',
+  'Scan',
+  'Optional',
+  'OptionalGetElement',
+  'OptionalHasElement',
+  'SequenceAt',
+  'SequenceConstruct',
+  'SequenceEmpty',
+  'SequenceErase',
+  'SequenceInsert',
+  'SequenceLength',
+  'SequenceMap',
+  'SplitToSequence',
   // recurrent (14: layout attribute, default 0 is the old layout)
-  'GRU', 'LSTM', 'RNN',
+  'GRU',
+  'LSTM',
+  'RNN',
   // the rest (random, detection, text, signal, losses, images)
-  'AffineGrid', 'Bernoulli', 'BlackmanWindow', 'HammingWindow', 'HannWindow', 'ImageDecoder', 'MelWeightMatrix',
-  'Multinomial', 'NegativeLogLikelihoodLoss', 'NonMaxSuppression', 'RandomNormal', 'RandomNormalLike', 'RandomUniform',
-  'RandomUniformLike', 'RegexFullMatch', 'SoftmaxCrossEntropyLoss', 'STFT', 'StringConcat', 'StringNormalizer',
-  'StringSplit', 'TfIdfVectorizer', 'DeformConv',
+  'AffineGrid',
+  'Bernoulli',
+  'BlackmanWindow',
+  'HammingWindow',
+  'HannWindow',
+  'ImageDecoder',
+  'MelWeightMatrix',
+  'Multinomial',
+  'NegativeLogLikelihoodLoss',
+  'NonMaxSuppression',
+  'RandomNormal',
+  'RandomNormalLike',
+  'RandomUniform',
+  'RandomUniformLike',
+  'RegexFullMatch',
+  'SoftmaxCrossEntropyLoss',
+  'STFT',
+  'StringConcat',
+  'StringNormalizer',
+  'StringSplit',
+  'TfIdfVectorizer',
+  'DeformConv',
 ]);
 
 /** Where a node is rewritten, with everything needed to rewrite it. */
@@ -82,8 +224,16 @@ const REWRITES: Record<string, { at: number; what: string; rewrite: Rewrite }[]>
   Resize: [{ at: 11, what: 'Resize-10 → roi input, asymmetric coordinates, floor/ceil nearest', rewrite: resize10To11 }],
   Pad: [{ at: 11, what: 'pads/value attributes → inputs', rewrite: padToInputs }],
   Clip: [{ at: 11, what: 'min/max attributes → inputs', rewrite: clipToInputs }],
-  Scatter: [{ at: 11, what: 'deprecated → ScatterElements (same meaning)', rewrite: (n) => [{ ...without(n), opType: 'ScatterElements' }] }],
-  OneHot: [{ at: 11, what: 'negative indices now count from the end (were all-off): refused', rewrite: refuse('negative indices changed meaning at opset 11') }],
+  Scatter: [
+    { at: 11, what: 'deprecated → ScatterElements (same meaning)', rewrite: (n) => [{ ...without(n), opType: 'ScatterElements' }] },
+  ],
+  OneHot: [
+    {
+      at: 11,
+      what: 'negative indices now count from the end (were all-off): refused',
+      rewrite: refuse('negative indices changed meaning at opset 11'),
+    },
+  ],
   Dropout: [{ at: 12, what: 'ratio attribute → input; opset-9 mask type T → bool', rewrite: dropoutToInputs }],
   Softmax: [{ at: 13, what: '2-D coercion at axis → one axis (default 1 → −1)', rewrite: softmaxFamily }],
   LogSoftmax: [{ at: 13, what: '2-D coercion at axis → one axis (default 1 → −1)', rewrite: softmaxFamily }],
@@ -92,15 +242,35 @@ const REWRITES: Record<string, { at: number; what: string; rewrite: Rewrite }[]>
     { at: 13, what: 'split attribute → input', rewrite: (n, s) => [attrsToInputs(n, s, [['split', 1, 'ints']])] },
     { at: 18, what: 'equal split needs num_outputs', rewrite: splitNumOutputs },
   ],
-  Squeeze: [axesToInput(13)], Unsqueeze: [axesToInput(13)], ReduceSum: [axesToInput(13)],
-  ReduceMean: [axesToInput(18)], ReduceMax: [axesToInput(18)], ReduceMin: [axesToInput(18)], ReduceProd: [axesToInput(18)],
-  ReduceL1: [axesToInput(18)], ReduceL2: [axesToInput(18)], ReduceLogSum: [axesToInput(18)],
-  ReduceLogSumExp: [axesToInput(18)], ReduceSumSquare: [axesToInput(18)],
+  Squeeze: [axesToInput(13)],
+  Unsqueeze: [axesToInput(13)],
+  ReduceSum: [axesToInput(13)],
+  ReduceMean: [axesToInput(18)],
+  ReduceMax: [axesToInput(18)],
+  ReduceMin: [axesToInput(18)],
+  ReduceProd: [axesToInput(18)],
+  ReduceL1: [axesToInput(18)],
+  ReduceL2: [axesToInput(18)],
+  ReduceLogSum: [axesToInput(18)],
+  ReduceLogSumExp: [axesToInput(18)],
+  ReduceSumSquare: [axesToInput(18)],
   BatchNormalization: [{ at: 14, what: 'training outputs removed from inference form', rewrite: batchNormInference }],
   RoiAlign: [{ at: 16, what: 'coordinate_transformation_mode added, default half_pixel (old: output_half_pixel)', rewrite: roiAlignMode }],
   GridSample: [{ at: 20, what: 'modes bilinear/bicubic renamed linear/cubic', rewrite: gridSampleModes }],
-  DFT: [{ at: 20, what: 'axis attribute (default 1) → input (default −2)', rewrite: (n, s) => [attrsToInputs(n, s, [['axis', 2, 'scalar', 1]])] }],
-  GroupNormalization: [{ at: 21, what: 'scale/bias per group → per channel: refused', rewrite: refuse('scale and bias changed from per group to per channel at opset 21') }],
+  DFT: [
+    {
+      at: 20,
+      what: 'axis attribute (default 1) → input (default −2)',
+      rewrite: (n, s) => [attrsToInputs(n, s, [['axis', 2, 'scalar', 1]])],
+    },
+  ],
+  GroupNormalization: [
+    {
+      at: 21,
+      what: 'scale/bias per group → per channel: refused',
+      rewrite: refuse('scale and bias changed from per group to per channel at opset 21'),
+    },
+  ],
 };
 
 /** The op table (for docs and tests): op → the opsets at which it is rewritten, or 'compatible'. */
@@ -111,16 +281,26 @@ export function opsetUpgradeTable(): Record<string, string> {
   return t;
 }
 
-function isStd(n: NodeProto): boolean { return !n.domain || n.domain === 'ai.onnx'; }
-function getAttr(n: NodeProto, name: string): AttributeProto | undefined { return n.attribute.find((a) => a.name === name); }
+function isStd(n: NodeProto): boolean {
+  return !n.domain || n.domain === 'ai.onnx';
+}
+function getAttr(n: NodeProto, name: string): AttributeProto | undefined {
+  return n.attribute.find((a) => a.name === name);
+}
 function without(n: NodeProto, ...names: string[]): NodeProto {
   return { ...n, input: n.input.slice(), output: n.output.slice(), attribute: n.attribute.filter((a) => !names.includes(a.name)) };
 }
-function label(n: NodeProto): string { return `op ${n.opType} (node '${n.name ?? ''}')`; }
-function readStr(a: AttributeProto | undefined): string | undefined { return a?.s ? new TextDecoder().decode(a.s) : undefined; }
+function label(n: NodeProto): string {
+  return `op ${n.opType} (node '${n.name ?? ''}')`;
+}
+function readStr(a: AttributeProto | undefined): string | undefined {
+  return a?.s ? new TextDecoder().decode(a.s) : undefined;
+}
 
 function refuse(why: string): Rewrite {
-  return (n) => { throw new ExportUnsupported(`${label(n)}: ${why}`); };
+  return (n) => {
+    throw new ExportUnsupported(`${label(n)}: ${why}`);
+  };
 }
 
 /**
@@ -131,7 +311,8 @@ function typedScalar(n: NodeProto, s: Scope, x: string, base: string, v: number)
   const t = s.elemType(x);
   if (t === DT.FLOAT || t === DT.FLOAT16 || t === DT.DOUBLE) return s.constant(base, (name) => makeScalarTensor(name, t, v));
   if (t !== undefined) throw new ExportUnsupported(`${label(n)}: input '${x}' has element type ${t}; expected a float type`);
-  if (s.to < 15) throw new ExportUnsupported(`${label(n)}: the element type of '${x}' is unknown, so ${base} cannot be typed at opset ${s.to}`);
+  if (s.to < 15)
+    throw new ExportUnsupported(`${label(n)}: the element type of '${x}' is unknown, so ${base} cannot be typed at opset ${s.to}`);
   const f = s.constant(`${base}_f32`, (name) => makeScalarTensor(name, DT.FLOAT, v));
   const out = s.unique(base);
   s.out.push(makeNode('CastLike', [f, x], [out], s.unique(`${n.name || n.opType}_${base}_castlike`)));
@@ -149,7 +330,7 @@ function attrsToInputs(n: NodeProto, s: Scope, moves: [string, number, 'ints' | 
     const a = getAttr(n, name);
     if (!a && dflt === undefined) continue;
     const base = `${n.name || n.opType}_${name}`;
-    const v = form === 'ints' ? a!.ints : [a ? a.i ?? 0 : dflt!];
+    const v = form === 'ints' ? a!.ints : [a ? (a.i ?? 0) : dflt!];
     const c = s.constant(base, (nm) => (form === 'scalar' ? makeScalarTensor(nm, DT.INT64, v[0]) : makeInt64Tensor(nm, v)));
     while (m.input.length <= index) m.input.push('');
     m.input[index] = c;
@@ -164,7 +345,13 @@ function axesToInput(at: number): { at: number; what: string; rewrite: Rewrite }
 
 function sliceToInputs(n: NodeProto, s: Scope): NodeProto[] {
   if (!getAttr(n, 'starts') || !getAttr(n, 'ends')) throw new ExportUnsupported(`${label(n)}: Slice-1 without starts/ends`);
-  return [attrsToInputs(n, s, [['starts', 1, 'ints'], ['ends', 2, 'ints'], ['axes', 3, 'ints']])];
+  return [
+    attrsToInputs(n, s, [
+      ['starts', 1, 'ints'],
+      ['ends', 2, 'ints'],
+      ['axes', 3, 'ints'],
+    ]),
+  ];
 }
 
 function padToInputs(n: NodeProto, s: Scope): NodeProto[] {
@@ -191,7 +378,8 @@ function clipToInputs(n: NodeProto, s: Scope): NodeProto[] {
 
 function dropoutToInputs(n: NodeProto, s: Scope): NodeProto[] {
   const mask = n.output[1];
-  if (s.from < 10 && mask && s.isRead(mask)) throw new ExportUnsupported(`${label(n)}: its mask output is read, and its type changed from the input type to bool at opset 10`);
+  if (s.from < 10 && mask && s.isRead(mask))
+    throw new ExportUnsupported(`${label(n)}: its mask output is read, and its type changed from the input type to bool at opset 10`);
   const ratio = getAttr(n, 'ratio');
   const m = without(n, 'ratio');
   if (ratio) m.input = [n.input[0], s.constant(`${n.name || n.opType}_ratio`, (nm) => makeScalarTensor(nm, DT.FLOAT, ratio.f ?? 0))];
@@ -291,12 +479,67 @@ function resize10To11(n: NodeProto, s: Scope): NodeProto[] {
 
 /** Output type = first input type for these ops (enough to type Clip/Pad constants). */
 const SAME_TYPE = new Set([
-  'Abs', 'Add', 'AveragePool', 'BatchNormalization', 'Ceil', 'Clip', 'Concat', 'Conv', 'ConvTranspose', 'Div', 'Dropout',
-  'Elu', 'Exp', 'Expand', 'Flatten', 'Floor', 'Gather', 'Gemm', 'GlobalAveragePool', 'GlobalMaxPool', 'HardSigmoid',
-  'Identity', 'InstanceNormalization', 'LeakyRelu', 'Log', 'LRN', 'LayerNormalization', 'MatMul', 'Max', 'MaxPool', 'Min',
-  'Mul', 'Neg', 'Pad', 'Pow', 'PRelu', 'Reciprocal', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceSum', 'Relu',
-  'Reshape', 'Resize', 'Selu', 'Sigmoid', 'Slice', 'Softmax', 'LogSoftmax', 'Softplus', 'Split', 'Sqrt', 'Squeeze', 'Sub',
-  'Sum', 'Tanh', 'Tile', 'Transpose', 'Unsqueeze', 'Upsample', 'DequantizeLinear',
+  'Abs',
+  'Add',
+  'AveragePool',
+  'BatchNormalization',
+  'Ceil',
+  'Clip',
+  'Concat',
+  'Conv',
+  'ConvTranspose',
+  'Div',
+  'Dropout',
+  'Elu',
+  'Exp',
+  'Expand',
+  'Flatten',
+  'Floor',
+  'Gather',
+  'Gemm',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'HardSigmoid',
+  'Identity',
+  'InstanceNormalization',
+  'LeakyRelu',
+  'Log',
+  'LRN',
+  'LayerNormalization',
+  'MatMul',
+  'Max',
+  'MaxPool',
+  'Min',
+  'Mul',
+  'Neg',
+  'Pad',
+  'Pow',
+  'PRelu',
+  'Reciprocal',
+  'ReduceMax',
+  'ReduceMean',
+  'ReduceMin',
+  'ReduceSum',
+  'Relu',
+  'Reshape',
+  'Resize',
+  'Selu',
+  'Sigmoid',
+  'Slice',
+  'Softmax',
+  'LogSoftmax',
+  'Softplus',
+  'Split',
+  'Sqrt',
+  'Squeeze',
+  'Sub',
+  'Sum',
+  'Tanh',
+  'Tile',
+  'Transpose',
+  'Unsqueeze',
+  'Upsample',
+  'DequantizeLinear',
 ]);
 
 class GraphInfo {
@@ -315,13 +558,21 @@ class GraphInfo {
       if (v.type.dims) this.ranks.set(v.name, v.type.dims.length);
     };
     [...g.input, ...g.valueInfo, ...g.output].forEach(vi);
-    for (const t of g.initializer) { this.types.set(t.name, t.dataType); this.ranks.set(t.name, t.dims.length); this.consts.set(t.name, t); }
+    for (const t of g.initializer) {
+      this.types.set(t.name, t.dataType);
+      this.ranks.set(t.name, t.dims.length);
+      this.consts.set(t.name, t);
+    }
     for (const n of g.node) {
       if (!isStd(n) || !n.output[0]) continue;
       const out = n.output[0];
       if (n.opType === 'Constant') {
         const t = getAttr(n, 'value')?.t;
-        if (t) { this.types.set(out, t.dataType); this.ranks.set(out, t.dims.length); this.consts.set(out, t); }
+        if (t) {
+          this.types.set(out, t.dataType);
+          this.ranks.set(out, t.dims.length);
+          this.consts.set(out, t);
+        }
       } else if (n.opType === 'Cast') {
         const to = getAttr(n, 'to')?.i;
         if (to !== undefined && !this.types.has(out)) this.types.set(out, to);
@@ -334,9 +585,21 @@ class GraphInfo {
 }
 
 /** Everything a graph's rewrite produces, applied only when the whole model can be upgraded. */
-interface Planned { nodes: NodeProto[]; changed: boolean; initializers: TensorProto[] }
+interface Planned {
+  nodes: NodeProto[];
+  changed: boolean;
+  initializers: TensorProto[];
+}
 
-function planGraph(g: GraphProto, from: number, to: number, info: GraphInfo, unique: (b: string) => string, topLevel: boolean, read: Set<string>): Planned {
+function planGraph(
+  g: GraphProto,
+  from: number,
+  to: number,
+  info: GraphInfo,
+  unique: (b: string) => string,
+  topLevel: boolean,
+  read: Set<string>,
+): Planned {
   const planned: Planned = { nodes: [], changed: false, initializers: [] };
   for (const n0 of g.node) {
     let n = n0;
@@ -353,18 +616,35 @@ function planGraph(g: GraphProto, from: number, to: number, info: GraphInfo, uni
         };
         return { ...a, g: a.g ? up(a.g) : a.g, graphs: a.graphs.map(up) };
       });
-      if (subChanged) { n = { ...n, attribute: attrs }; planned.changed = true; }
+      if (subChanged) {
+        n = { ...n, attribute: attrs };
+        planned.changed = true;
+      }
     }
-    if (!isStd(n)) { planned.nodes.push(n); continue; }
+    if (!isStd(n)) {
+      planned.nodes.push(n);
+      continue;
+    }
     const rules = (REWRITES[n.opType] ?? []).filter((r) => from < r.at && r.at <= to);
-    if (!REWRITES[n.opType] && !COMPATIBLE.has(n.opType)) throw new ExportUnsupported(`${label(n)} is not known to carry over from opset ${from} to ${to}`);
-    if (!rules.length) { planned.nodes.push(n); continue; }
+    if (!REWRITES[n.opType] && !COMPATIBLE.has(n.opType))
+      throw new ExportUnsupported(`${label(n)} is not known to carry over from opset ${from} to ${to}`);
+    if (!rules.length) {
+      planned.nodes.push(n);
+      continue;
+    }
     const scope: Scope = {
-      from, to, out: [], unique, rank: (x) => info.ranks.get(x), elemType: (x) => info.types.get(x),
+      from,
+      to,
+      out: [],
+      unique,
+      rank: (x) => info.ranks.get(x),
+      elemType: (x) => info.types.get(x),
       isRead: (x) => read.has(x),
       constFloats: (x) => {
         const t = info.consts.get(x);
-        return t && (t.dataType === DT.FLOAT || t.dataType === DT.FLOAT16 || t.dataType === DT.DOUBLE) ? tensorToFloat32({ dir: '', file: 'model' }, t) : undefined;
+        return t && (t.dataType === DT.FLOAT || t.dataType === DT.FLOAT16 || t.dataType === DT.DOUBLE)
+          ? tensorToFloat32({ dir: '', file: 'model' }, t)
+          : undefined;
       },
       constant: (base, make) => {
         const name = unique(base);
@@ -394,20 +674,32 @@ export function currentOpset(ed: GraphEditor): number {
 export function upgradeOpset(ed: GraphEditor, to: number): void {
   const from = currentOpset(ed);
   if (from >= to) return;
-  if (from < MIN_UPGRADE_OPSET) throw new ExportUnsupported(`QDQ needs opset ${to} but the model is opset ${from}; upgrading from below ${MIN_UPGRADE_OPSET} is not supported`);
+  if (from < MIN_UPGRADE_OPSET)
+    throw new ExportUnsupported(
+      `QDQ needs opset ${to} but the model is opset ${from}; upgrading from below ${MIN_UPGRADE_OPSET} is not supported`,
+    );
   const taken = new Set<string>();
   const collect = (g: GraphProto): void => {
     for (const n of g.node) {
       n.output.forEach((o) => taken.add(o));
       if (n.name) taken.add(n.name);
-      for (const a of n.attribute) { if (a.g) collect(a.g); a.graphs.forEach(collect); }
+      for (const a of n.attribute) {
+        if (a.g) collect(a.g);
+        a.graphs.forEach(collect);
+      }
     }
     g.initializer.forEach((t) => taken.add(t.name));
     g.input.forEach((v) => taken.add(v.name));
   };
   collect(ed.graph);
   const unique = (base: string): string => {
-    for (;;) { const nm = ed.unique(base); if (!taken.has(nm)) { taken.add(nm); return nm; } }
+    for (;;) {
+      const nm = ed.unique(base);
+      if (!taken.has(nm)) {
+        taken.add(nm);
+        return nm;
+      }
+    }
   };
   let plan: Planned;
   try {

@@ -32,25 +32,35 @@ export function normalizeQuant(layer: string, q: QuantizedWeightLike, dequant: F
   const group = q.groupSize <= 0 || q.groupSize >= cols ? cols : q.groupSize;
   const nGroups = Math.ceil(cols / group);
   const n = rows * cols;
-  if (q.codes.length !== n || dequant.length !== n) throw new Error(`layer '${layer}': ${q.codes.length} codes / ${dequant.length} dequantized values for a ${rows}×${cols} weight`);
-  if (q.scales.length !== rows * nGroups) throw new Error(`layer '${layer}': ${q.scales.length} scales, expected ${rows}×${nGroups} (group size ${q.groupSize})`);
-  if (q.zeros && q.zeros.length !== rows * nGroups) throw new Error(`layer '${layer}': ${q.zeros.length} zero points, expected ${rows * nGroups}`);
+  if (q.codes.length !== n || dequant.length !== n)
+    throw new Error(`layer '${layer}': ${q.codes.length} codes / ${dequant.length} dequantized values for a ${rows}×${cols} weight`);
+  if (q.scales.length !== rows * nGroups)
+    throw new Error(`layer '${layer}': ${q.scales.length} scales, expected ${rows}×${nGroups} (group size ${q.groupSize})`);
+  if (q.zeros && q.zeros.length !== rows * nGroups)
+    throw new Error(`layer '${layer}': ${q.zeros.length} zero points, expected ${rows * nGroups}`);
   const mid = 2 ** (bits - 1);
   const max = 2 ** bits - 1;
   let signed = false;
-  if (!(q.codes instanceof Uint8Array)) for (let i = 0; i < n; i++) if (q.codes[i] < 0) { signed = true; break; }
+  if (!(q.codes instanceof Uint8Array))
+    for (let i = 0; i < n; i++)
+      if (q.codes[i] < 0) {
+        signed = true;
+        break;
+      }
   const shift = signed && !q.zeros ? mid : 0;
   const codes = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const c = q.codes[i] + shift;
-    if (!(c >= 0 && c <= max && Number.isInteger(c))) throw new Error(`layer '${layer}': code ${q.codes[i]} at [${Math.floor(i / cols)}, ${i % cols}] is outside ${bits}-bit range`);
+    if (!(c >= 0 && c <= max && Number.isInteger(c)))
+      throw new Error(`layer '${layer}': code ${q.codes[i]} at [${Math.floor(i / cols)}, ${i % cols}] is outside ${bits}-bit range`);
     codes[i] = c;
   }
   const zeros = new Uint8Array(rows * nGroups);
   let defaultZeros = true;
   for (let i = 0; i < zeros.length; i++) {
     const z = q.zeros ? q.zeros[i] + shift : mid;
-    if (!Number.isInteger(z) || z < 0 || z > max) throw new ExportUnsupported(`layer '${layer}': zero point ${q.zeros![i]} is not an integer in [0, ${max}]`);
+    if (!Number.isInteger(z) || z < 0 || z > max)
+      throw new ExportUnsupported(`layer '${layer}': zero point ${q.zeros![i]} is not an integer in [0, ${max}]`);
     zeros[i] = z;
     if (z !== mid) defaultZeros = false;
   }
@@ -62,7 +72,9 @@ export function normalizeQuant(layer: string, q: QuantizedWeightLike, dequant: F
       const g = r * nGroups + Math.floor(c / group);
       const w = (codes[r * cols + c] - zeros[g]) * q.scales[g];
       if (Math.abs(w - dequant[r * cols + c]) > tol)
-        throw new Error(`layer '${layer}': codes/scales/zeros give ${w} at [${r}, ${c}] but the dequantized weight is ${dequant[r * cols + c]}`);
+        throw new Error(
+          `layer '${layer}': codes/scales/zeros give ${w} at [${r}, ${c}] but the dequantized weight is ${dequant[r * cols + c]}`,
+        );
     }
   }
   return { bits, rows, cols, group, nGroups, codes, scales: q.scales, zeros, defaultZeros };
@@ -70,7 +82,10 @@ export function normalizeQuant(layer: string, q: QuantizedWeightLike, dequant: F
 
 /** Writes `bits`-bit values little-endian into `out` starting at bit `bitOffset`. */
 function put(out: Uint8Array, bitOffset: number, bits: number, v: number): void {
-  if (bits === 8) { out[bitOffset >> 3] = v; return; }
+  if (bits === 8) {
+    out[bitOffset >> 3] = v;
+    return;
+  }
   out[bitOffset >> 3] |= v << (bitOffset & 7);
 }
 

@@ -72,7 +72,8 @@ export function effectiveGroup(group: number, cols: number): number {
 function table(data: Float32Array, group: number, k: number, rows: number, cols: number, what: string): ParamTable {
   const g = effectiveGroup(group, cols);
   const want = rows * Math.ceil(cols / g) * k;
-  if (data.length !== want) throw new Error(`${what}: ${data.length} parameters, expected ${rows}×${Math.ceil(cols / g)}×${k} (group ${g})`);
+  if (data.length !== want)
+    throw new Error(`${what}: ${data.length} parameters, expected ${rows}×${Math.ceil(cols / g)}×${k} (group ${g})`);
   return { data, group: g, k };
 }
 
@@ -84,14 +85,23 @@ export function packGrid(nq: NormalizedQuant): GridPacked {
   const zeros = nq.zeros.every((z) => z === nq.zeros[0])
     ? nq.zeros[0]
     : table(Float32Array.from(nq.zeros), nq.group, 1, rows, cols, 'zero points');
-  return { kind: 'grid', rows, cols, codes: { bits: nq.bits, values: nq.codes }, scales: table(nq.scales, nq.group, 1, rows, cols, 'scales'), zeros };
+  return {
+    kind: 'grid',
+    rows,
+    cols,
+    codes: { bits: nq.bits, values: nq.codes },
+    scales: table(nq.scales, nq.group, 1, rows, cols, 'scales'),
+    zeros,
+  };
 }
 
 /** BiLLM: sign1 + (sign2 on salient columns, dense/sparse group bit elsewhere) = 2 bits a weight. */
 const BILLM_LUT: number[][] = (() => {
   const out: number[][] = [];
   for (let idx = 0; idx < 8; idx++) {
-    const s1 = idx & 1 ? 1 : -1, b = (idx >> 1) & 1, salient = idx >> 2;
+    const s1 = idx & 1 ? 1 : -1,
+      b = (idx >> 1) & 1,
+      salient = idx >> 2;
     // Parameters: (α, μ) sparse, (α, μ) dense, (α₁, μ₁), (α₂, μ₂) salient order 2.
     if (salient) out.push([0, 0, 0, 0, s1, 1, b ? 1 : -1, 1]);
     else out.push(b ? [0, 0, s1, 1, 0, 0, 0, 0] : [s1, 1, 0, 0, 0, 0, 0, 0]);
@@ -109,12 +119,32 @@ export function packBinary(b: BinaryForm, rows: number, cols: number, dequant: F
       codes[i] = bitAt(b.sign1, i) | ((sal ? bitAt(b.sign2, i) : bitAt(b.groupBits, i)) << 1);
     }
     const colCodes = Uint8Array.from({ length: cols }, (_, c) => bitAt(b.salientCols, c));
-    return { kind: 'lut', rows, cols, codes: { bits: 2, values: codes }, colCodes: { bits: 1, values: colCodes }, lut: BILLM_LUT, params: table(b.scales, b.group, 8, rows, cols, 'billm scales') };
+    return {
+      kind: 'lut',
+      rows,
+      cols,
+      codes: { bits: 2, values: codes },
+      colCodes: { bits: 1, values: colCodes },
+      lut: BILLM_LUT,
+      params: table(b.scales, b.group, 8, rows, cols, 'billm scales'),
+    };
   }
   if (b.kind === 'dualbin') {
     if (b.b1.length !== n || b.b2.length !== n) throw new Error(`dualbin: ${b.b1.length}/${b.b2.length} bits for a ${rows}×${cols} weight`);
     const codes = Uint8Array.from({ length: n }, (_, i) => (b.b1[i] ? 1 : 0) | (b.b2[i] ? 2 : 0));
-    return { kind: 'lut', rows, cols, codes: { bits: 2, values: codes }, lut: [[0, 0], [1, 0], [0, 1], [1, 1]], params: table(b.alphas, b.group, 2, rows, cols, 'dualbin alphas') };
+    return {
+      kind: 'lut',
+      rows,
+      cols,
+      codes: { bits: 2, values: codes },
+      lut: [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ],
+      params: table(b.alphas, b.group, 2, rows, cols, 'dualbin alphas'),
+    };
   }
   return packPbllm(b, rows, cols, dequant);
 }
@@ -126,31 +156,46 @@ function packPbllm(b: Extract<BinaryForm, { kind: 'pbllm' }>, rows: number, cols
   const bin = table(b.binParams, b.group, 2, rows, cols, 'pbllm binary parameters');
   const q8 = table(b.q8Params, b.group, 2, rows, cols, 'pbllm 8-bit parameters');
   const ng = Math.ceil(cols / bin.group);
-  const highBits = b.highBits ?? 8, top = (1 << highBits) - 1;
+  const highBits = b.highBits ?? 8,
+    top = (1 << highBits) - 1;
   const signs: number[] = [];
   const codes: number[] = [];
-  const scales = new Float32Array(rows * ng), zeros = new Float32Array(rows * ng);
-  for (let i = 0; i < rows * ng; i++) { scales[i] = q8.data[2 * i]; zeros[i] = q8.data[2 * i + 1]; }
+  const scales = new Float32Array(rows * ng),
+    zeros = new Float32Array(rows * ng);
+  for (let i = 0; i < rows * ng; i++) {
+    scales[i] = q8.data[2 * i];
+    zeros[i] = q8.data[2 * i + 1];
+  }
   for (let i = 0; i < n; i++) {
     const p = Math.floor(i / cols) * ng + Math.floor((i % cols) / bin.group);
     const v = dequant[i];
     if (b.mask[i]) {
-      const a = bin.data[2 * p], mu = bin.data[2 * p + 1];
+      const a = bin.data[2 * p],
+        mu = bin.data[2 * p + 1];
       if (v === Math.fround(a + mu)) signs.push(1);
       else if (v === Math.fround(-a + mu)) signs.push(0);
       else throw new ExportUnsupported(`pbllm entry ${i} (${v}) is neither α+μ nor −α+μ of its group`);
     } else {
-      const s = scales[p], z = zeros[p];
+      const s = scales[p],
+        z = zeros[p];
       const code = Math.round(v / s) + z;
-      if (!(code >= 0 && code <= top && Math.fround(s * (code - z)) === v)) throw new ExportUnsupported(`pbllm entry ${i} (${v}) is not on its ${highBits}-bit grid`);
+      if (!(code >= 0 && code <= top && Math.fround(s * (code - z)) === v))
+        throw new ExportUnsupported(`pbllm entry ${i} (${v}) is not on its ${highBits}-bit grid`);
       codes.push(code);
     }
   }
-  signs.push(0); codes.push(0);
+  signs.push(0);
+  codes.push(0);
   return {
-    kind: 'pbllm', rows, cols, mask: { bits: 1, values: Uint8Array.from(b.mask, (m) => (m ? 1 : 0)) },
-    signs: { bits: 1, values: Uint8Array.from(signs) }, codes: { bits: highBits, values: Uint8Array.from(codes) },
-    bin, scales: { data: scales, group: bin.group, k: 1 }, zeros: { data: zeros, group: bin.group, k: 1 },
+    kind: 'pbllm',
+    rows,
+    cols,
+    mask: { bits: 1, values: Uint8Array.from(b.mask, (m) => (m ? 1 : 0)) },
+    signs: { bits: 1, values: Uint8Array.from(signs) },
+    codes: { bits: highBits, values: Uint8Array.from(codes) },
+    bin,
+    scales: { data: scales, group: bin.group, k: 1 },
+    zeros: { data: zeros, group: bin.group, k: 1 },
   };
 }
 
@@ -186,23 +231,25 @@ function param(t: ParamTable, rows: number, cols: number, r: number, c: number, 
 export function decodePacked(p: PackedLayer): Float32Array {
   const { rows, cols } = p;
   const out = new Float32Array(rows * cols);
-  let bin = 0, q8 = 0;
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-    const i = r * cols + c;
-    let v: number;
-    if (p.kind === 'grid') {
-      const z = typeof p.zeros === 'number' ? p.zeros : param(p.zeros, rows, cols, r, c, 0);
-      v = (p.codes.values[i] - z) * param(p.scales, rows, cols, r, c, 0);
-    } else if (p.kind === 'lut') {
-      const idx = p.codes.values[i] + (p.colCodes ? p.colCodes.values[c] << p.codes.bits : 0);
-      v = 0;
-      for (let j = 0; j < p.params.k; j++) v += p.lut[idx][j] * param(p.params, rows, cols, r, c, j);
-    } else if (p.mask.values[i]) {
-      v = (2 * p.signs.values[bin++] - 1) * param(p.bin, rows, cols, r, c, 0) + param(p.bin, rows, cols, r, c, 1);
-    } else {
-      v = (p.codes.values[q8++] - param(p.zeros, rows, cols, r, c, 0)) * param(p.scales, rows, cols, r, c, 0);
+  let bin = 0,
+    q8 = 0;
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      let v: number;
+      if (p.kind === 'grid') {
+        const z = typeof p.zeros === 'number' ? p.zeros : param(p.zeros, rows, cols, r, c, 0);
+        v = (p.codes.values[i] - z) * param(p.scales, rows, cols, r, c, 0);
+      } else if (p.kind === 'lut') {
+        const idx = p.codes.values[i] + (p.colCodes ? p.colCodes.values[c] << p.codes.bits : 0);
+        v = 0;
+        for (let j = 0; j < p.params.k; j++) v += p.lut[idx][j] * param(p.params, rows, cols, r, c, j);
+      } else if (p.mask.values[i]) {
+        v = (2 * p.signs.values[bin++] - 1) * param(p.bin, rows, cols, r, c, 0) + param(p.bin, rows, cols, r, c, 1);
+      } else {
+        v = (p.codes.values[q8++] - param(p.zeros, rows, cols, r, c, 0)) * param(p.scales, rows, cols, r, c, 0);
+      }
+      out[i] = v;
     }
-    out[i] = v;
-  }
   return out;
 }

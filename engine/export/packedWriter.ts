@@ -20,7 +20,10 @@ import type { LayerResult } from './types';
 const OPSET = 11;
 
 /** What all packed layers of one export share: constants and constant-only nodes, by content. */
-interface Pool { names: Map<string, string>; next: number }
+interface Pool {
+  names: Map<string, string>;
+  next: number;
+}
 const pools = new WeakMap<GraphEditor, Pool>();
 
 /**
@@ -78,15 +81,25 @@ class Decoder {
     return n;
   }
 
-  shape(v: number[]): string { return this.shared(`s${v.join('x')}`, (n) => makeInt64Tensor(n, v)); }
-  i64(v: number): string { return this.shared(`i${v}`, (n) => makeScalarTensor(n, DT.INT64, v)); }
-  cast(x: string, to: number): string { return this.op('Cast', [x], [attr.int('to', to)]); }
+  shape(v: number[]): string {
+    return this.shared(`s${v.join('x')}`, (n) => makeInt64Tensor(n, v));
+  }
+  i64(v: number): string {
+    return this.shared(`i${v}`, (n) => makeScalarTensor(n, DT.INT64, v));
+  }
+  cast(x: string, to: number): string {
+    return this.op('Cast', [x], [attr.int('to', to)]);
+  }
 
   /** A field as a float tensor of the given shape (values are small integers, exact). */
   field(f: Field, shape: number[]): string {
     const count = f.values.length;
     let x: string;
-    if (f.bits === 8) x = this.cast(this.init('codes', (n) => makeTensor(n, DT.UINT8, [count], f.values)), DT.FLOAT);
+    if (f.bits === 8)
+      x = this.cast(
+        this.init('codes', (n) => makeTensor(n, DT.UINT8, [count], f.values)),
+        DT.FLOAT,
+      );
     else {
       const nb = Math.ceil(count / 8);
       const planes = this.init(`bits${f.bits}`, (n) => makeTensor(n, DT.UINT8, [f.bits, nb, 1], packPlanes(f)));
@@ -99,7 +112,13 @@ class Decoder {
       if (nb * 8 !== count) x = this.op('Slice', [x, this.shape([0]), this.shape([count]), this.shape([1])]);
       x = this.cast(x, DT.FLOAT);
       if (f.bits > 1) {
-        const pow = this.shared(`pow${f.bits}`, (n) => makeFloatTensor(n, [1, f.bits], Float32Array.from({ length: f.bits }, (_, p) => 2 ** p)));
+        const pow = this.shared(`pow${f.bits}`, (n) =>
+          makeFloatTensor(
+            n,
+            [1, f.bits],
+            Float32Array.from({ length: f.bits }, (_, p) => 2 ** p),
+          ),
+        );
         x = this.op('MatMul', [pow, x]);
       }
     }
@@ -110,8 +129,11 @@ class Decoder {
   params(t: ParamTable, tag: string): string {
     const dims = [t.data.length / t.k, t.k];
     const integer = t.data.every((v) => Number.isInteger(v) && v >= 0 && v <= 255);
-    const stored = this.init(tag, (n) => integer ? makeTensor(n, DT.UINT8, dims, Uint8Array.from(t.data))
-      : makeFloatTensor(n, dims, t.data, isHalfExact(t.data) ? DT.FLOAT16 : DT.FLOAT));
+    const stored = this.init(tag, (n) =>
+      integer
+        ? makeTensor(n, DT.UINT8, dims, Uint8Array.from(t.data))
+        : makeFloatTensor(n, dims, t.data, isHalfExact(t.data) ? DT.FLOAT16 : DT.FLOAT),
+    );
     return this.cast(stored, DT.DOUBLE);
   }
 
@@ -134,7 +156,11 @@ class Decoder {
   lut(lut: number[][], t: ParamTable, idx: string, gidx: string): string {
     const L = lut.length;
     const lutT = Float64Array.from({ length: t.k * L }, (_, i) => lut[i % L][Math.floor(i / L)]);
-    const lt = this.shared(`lut${lut.map((r) => r.join(',')).join(';')}`, (n) => makeTensor(n, DT.DOUBLE, [t.k, L], new Uint8Array(lutT.buffer)), 'lut');
+    const lt = this.shared(
+      `lut${lut.map((r) => r.join(',')).join(';')}`,
+      (n) => makeTensor(n, DT.DOUBLE, [t.k, L], new Uint8Array(lutT.buffer)),
+      'lut',
+    );
     const levels = this.op('Reshape', [this.op('MatMul', [this.params(t, 'params'), lt]), this.shape([-1])]);
     const flat = this.op('Add', [this.op('Mul', [gidx, this.i64(L)]), idx]);
     return this.op('Gather', [levels, flat]);
@@ -144,9 +170,10 @@ class Decoder {
 /** (q − z)·s. */
 function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' }>, gidx: string): string {
   const q = d.cast(d.field(p.codes, [p.rows, p.cols]), DT.DOUBLE);
-  const z = typeof p.zeros === 'number'
-    ? d.shared(`d${p.zeros}`, (n) => makeScalarTensor(n, DT.DOUBLE, p.zeros as number))
-    : d.lookup(p.zeros, 'zeros', gidx);
+  const z =
+    typeof p.zeros === 'number'
+      ? d.shared(`d${p.zeros}`, (n) => makeScalarTensor(n, DT.DOUBLE, p.zeros as number))
+      : d.lookup(p.zeros, 'zeros', gidx);
   return d.op('Mul', [d.op('Sub', [q, z]), d.lookup(p.scales, 'scales', gidx)]);
 }
 
@@ -156,7 +183,14 @@ function decodeGraph(d: Decoder, p: PackedLayer): string {
   if (p.kind === 'lut') {
     const gidx = d.groupIndex(rows, cols, p.params.group);
     let idx = d.field(p.codes, [rows, cols]);
-    if (p.colCodes) idx = d.op('Add', [idx, d.op('Mul', [d.field(p.colCodes, [cols]), d.shared(`f${2 ** p.codes.bits}`, (n) => makeFloatTensor(n, [], Float32Array.of(2 ** p.codes.bits)))])]);
+    if (p.colCodes)
+      idx = d.op('Add', [
+        idx,
+        d.op('Mul', [
+          d.field(p.colCodes, [cols]),
+          d.shared(`f${2 ** p.codes.bits}`, (n) => makeFloatTensor(n, [], Float32Array.of(2 ** p.codes.bits))),
+        ]),
+      ]);
     return d.lut(p.lut, p.params, d.cast(idx, DT.INT64), gidx);
   }
   // PB-LLM: signs / codes are stored only for their entries. An exclusive int64 CumSum over the mask
@@ -166,7 +200,15 @@ function decodeGraph(d: Decoder, p: PackedLayer): string {
   const m = d.cast(d.field(p.mask, [n]), DT.INT64);
   const slot = (mask: string) => d.op('Reshape', [d.op('CumSum', [mask, d.i64(0)], [attr.int('exclusive', 1)]), d.shape([rows, cols])]);
   const sign = d.op('Gather', [d.field(p.signs, [p.signs.values.length]), slot(m)]);
-  const bin = d.lut([[-1, 1], [1, 1]], p.bin, d.cast(sign, DT.INT64), gidx);
+  const bin = d.lut(
+    [
+      [-1, 1],
+      [1, 1],
+    ],
+    p.bin,
+    d.cast(sign, DT.INT64),
+    gidx,
+  );
   const code = d.cast(d.op('Gather', [d.field(p.codes, [p.codes.values.length]), slot(d.op('Sub', [d.i64(1), m]))]), DT.DOUBLE);
   const q8 = d.op('Mul', [d.op('Sub', [code, d.lookup(p.zeros, 'zeros', gidx)]), d.lookup(p.scales, 'scales', gidx)]);
   const isBin = d.cast(d.op('Reshape', [m, d.shape([rows, cols])]), 9 /* BOOL */);
@@ -181,17 +223,22 @@ function decodeGraph(d: Decoder, p: PackedLayer): string {
  */
 export function writePacked(ctx: LayerCtx, p: PackedLayer, dequant: Float32Array): number {
   const { l, node, ed } = ctx;
-  if (l.op !== 'MatMul' && l.op !== 'Gemm' && l.op !== 'Conv') throw new ExportUnsupported(`packed stores MatMul, Gemm and Conv weights, not ${l.op}; written as fake-quant`);
+  if (l.op !== 'MatMul' && l.op !== 'Gemm' && l.op !== 'Conv')
+    throw new ExportUnsupported(`packed stores MatMul, Gemm and Conv weights, not ${l.op}; written as fake-quant`);
   const dec = decodePacked(p);
   let amax = 0;
   for (const v of dequant) amax = Math.max(amax, Math.abs(v));
   for (let i = 0; i < dec.length; i++) {
-    if (!(Math.abs(dec[i] - dequant[i]) <= 1e-5 * amax + 1e-7)) throw new Error(`layer '${l.name}': packed form decodes to ${dec[i]} at [${Math.floor(i / p.cols)}, ${i % p.cols}] but the dequantized weight is ${dequant[i]}`);
+    if (!(Math.abs(dec[i] - dequant[i]) <= 1e-5 * amax + 1e-7))
+      throw new Error(
+        `layer '${l.name}': packed form decodes to ${dec[i]} at [${Math.floor(i / p.cols)}, ${i % p.cols}] but the dequantized weight is ${dequant[i]}`,
+      );
   }
   try {
     upgradeOpset(ed, Math.max(OPSET, currentOpset(ed)));
   } catch (e) {
-    if (e instanceof ExportUnsupported) throw new ExportUnsupported(`packed decoding needs opset ${OPSET}: ${e.message}; written as fake-quant`);
+    if (e instanceof ExportUnsupported)
+      throw new ExportUnsupported(`packed decoding needs opset ${OPSET}: ${e.message}; written as fake-quant`);
     throw e;
   }
   const d = new Decoder(ctx);
@@ -201,12 +248,22 @@ export function writePacked(ctx: LayerCtx, p: PackedLayer, dequant: Float32Array
   if (storedTransposed(l)) steps.push((x, out) => d.op('Transpose', [x], [attr.ints('perm', [1, 0])], out));
   else if (l.op === 'Conv') steps.push((x, out) => d.op('Reshape', [x, d.shape(l.ref.dims)], [], out));
   let w = decodeGraph(d, p);
-  steps.forEach((step, i) => { w = step(w, i === steps.length - 1 ? ctx.weightName : undefined); });
+  steps.forEach((step, i) => {
+    w = step(w, i === steps.length - 1 ? ctx.weightName : undefined);
+  });
   for (const t of d.inits) ed.addInitializer(t);
   if (d.head.length) ed.insertBefore(ed.graph.node[0], ...d.head);
   ed.insertBefore(node, ...d.nodes);
   node.input[l.weightInput] = ctx.weightName;
-  return encodeGraph({ ...ed.graph, node: [...d.head, ...d.nodes], initializer: d.inits, input: [], output: [], valueInfo: [], unknown: [] }).length;
+  return encodeGraph({
+    ...ed.graph,
+    node: [...d.head, ...d.nodes],
+    initializer: d.inits,
+    input: [],
+    output: [],
+    valueInfo: [],
+    unknown: [],
+  }).length;
 }
 
 /**

@@ -54,7 +54,15 @@ export interface LayerResult {
  * - dualbin: ŵ = α₁b₁ + α₂b₂, `alphas` (α₁, α₂).
  */
 export type BinaryForm =
-  | { kind: 'billm'; group: number; sign1: Uint8Array; sign2: Uint8Array; groupBits: Uint8Array; salientCols: Uint8Array; scales: Float32Array }
+  | {
+      kind: 'billm';
+      group: number;
+      sign1: Uint8Array;
+      sign2: Uint8Array;
+      groupBits: Uint8Array;
+      salientCols: Uint8Array;
+      scales: Float32Array;
+    }
   | { kind: 'pbllm'; group: number; mask: Uint8Array; binParams: Float32Array; q8Params: Float32Array; highBits?: number }
   | { kind: 'dualbin'; group: number; b1: Uint8Array; b2: Uint8Array; alphas: Float32Array };
 

@@ -18,7 +18,9 @@ export const DEFAULT_EXTERNAL_THRESHOLD = 2 ** 31 - 2 ** 27;
 /** Tensors smaller than this stay inside the .onnx (as onnx and onnxruntime do: 1 KiB). */
 export const MIN_EXTERNAL_TENSOR_BYTES = 1024;
 /** Tensors of at least ALIGN_THRESHOLD bytes start on a page (mmap-able by onnxruntime); smaller ones on 64 bytes. */
-const PAGE_ALIGN = 4096, ALIGN_THRESHOLD = 2 ** 20, SMALL_ALIGN = 64;
+const PAGE_ALIGN = 4096,
+  ALIGN_THRESHOLD = 2 ** 20,
+  SMALL_ALIGN = 64;
 /** Chunk for copying external data from the source file and for writing large views. */
 const CHUNK = 16 * 2 ** 20;
 
@@ -88,8 +90,16 @@ function sourceExternalFiles(proto: ModelProto, src: TensorSource | undefined): 
 
 /** The real path of `p`, or of its folder joined with its name when `p` does not exist yet. */
 async function realTarget(p: string): Promise<string> {
-  try { return await realpath(p); } catch { /* not there yet */ }
-  try { return join(await realpath(dirname(resolve(p))), basename(p)); } catch { return resolve(p); }
+  try {
+    return await realpath(p);
+  } catch {
+    /* not there yet */
+  }
+  try {
+    return join(await realpath(dirname(resolve(p))), basename(p));
+  } catch {
+    return resolve(p);
+  }
 }
 
 /** Same file: same real path, or (both existing) same device and inode (hard links). */
@@ -98,7 +108,9 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   try {
     const [x, y] = await Promise.all([stat(a), stat(b)]);
     return x.dev === y.dev && x.ino === y.ino;
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 async function writeAll(fh: FileHandle, b: Uint8Array, pos: number): Promise<void> {
@@ -110,7 +122,15 @@ async function writeAll(fh: FileHandle, b: Uint8Array, pos: number): Promise<voi
 }
 
 /** Copies [offset, offset+length) of `path` to `fh` at `pos` through one reused chunk buffer. */
-async function copyRange(path: string, offset: number, length: number, fh: FileHandle, pos: number, buf: Uint8Array, signal?: AbortSignal): Promise<void> {
+async function copyRange(
+  path: string,
+  offset: number,
+  length: number,
+  fh: FileHandle,
+  pos: number,
+  buf: Uint8Array,
+  signal?: AbortSignal,
+): Promise<void> {
   const inp = await open(path, 'r');
   try {
     for (let o = 0; o < length;) {
@@ -135,20 +155,27 @@ const isAbort = (e: unknown) => (e as Error)?.name === 'AbortError';
  * @throws Error naming the output when it would replace the input or one of its external data files,
  *   when a write fails (nothing is left behind), or the signal's reason when cancelled.
  */
-export async function writeModelStreaming(proto: ModelProto, outPath: string, opts: StreamingWriteOptions = {}): Promise<StreamingWriteResult> {
+export async function writeModelStreaming(
+  proto: ModelProto,
+  outPath: string,
+  opts: StreamingWriteOptions = {},
+): Promise<StreamingWriteResult> {
   const label = opts.label ?? outPath;
   const mode = opts.externalData ?? 'auto';
   const inits = proto.graph!.initializer;
   const payloads = inits.map((t) => payloadOf(t, opts.src, label));
   const total = payloads.reduce((a, p) => a + (p ? payloadBytes(p) : 0), 0);
-  const external = mode === 'always' || (mode === 'auto' && (inits.some((t) => t.dataLocation === 1) || total > (opts.thresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD)));
+  const external =
+    mode === 'always' ||
+    (mode === 'auto' && (inits.some((t) => t.dataLocation === 1) || total > (opts.thresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD)));
   const dataPath = external ? externalDataPath(outPath) : undefined;
 
   // Never the input, never one of its external data files (the rename would replace it).
   const protected_ = [...(opts.inputPath ? [opts.inputPath] : []), ...sourceExternalFiles(proto, opts.src)];
   for (const p of protected_) {
     if (await sameFile(outPath, p)) throw new Error(`refusing to write ${outPath}: it is the input model or its external data (${p})`);
-    if (dataPath && (await sameFile(dataPath, p))) throw new Error(`refusing to write ${dataPath} (external data of ${outPath}): it is the input model or its external data (${p})`);
+    if (dataPath && (await sameFile(dataPath, p)))
+      throw new Error(`refusing to write ${dataPath} (external data of ${outPath}): it is the input model or its external data (${p})`);
   }
 
   const dir = dirname(resolve(outPath));
@@ -156,10 +183,13 @@ export async function writeModelStreaming(proto: ModelProto, outPath: string, op
   const tmpModel = tempName(resolve(outPath));
   const tmpData = dataPath ? tempName(resolve(dataPath)) : undefined;
   const backup = dataPath ? tempName(resolve(dataPath)) + '.old' : undefined;
-  let movedOld = false, renamedData = false, done = false;
+  let movedOld = false,
+    renamedData = false,
+    done = false;
   try {
     let skeleton = proto;
-    let dataBytes = 0, externalTensors = 0;
+    let dataBytes = 0,
+      externalTensors = 0;
     if (tmpData) {
       const moved = payloads.map((p) => (p && payloadBytes(p) >= (opts.minTensorBytes ?? MIN_EXTERNAL_TENSOR_BYTES) ? p : undefined));
       const count = moved.filter(Boolean).length;
@@ -180,8 +210,17 @@ export async function writeModelStreaming(proto: ModelProto, outPath: string, op
           dataBytes = offset + length;
           const t = inits[i];
           out[i] = {
-            ...t, rawData: undefined, floatData: [], int32Data: [], int64Data: [], dataLocation: 1,
-            externalData: [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(length) }],
+            ...t,
+            rawData: undefined,
+            floatData: [],
+            int32Data: [],
+            int64Data: [],
+            dataLocation: 1,
+            externalData: [
+              { key: 'location', value: location },
+              { key: 'offset', value: String(offset) },
+              { key: 'length', value: String(length) },
+            ],
           };
           externalTensors++;
           opts.onTensor?.(t.name, externalTensors, count);
@@ -202,19 +241,28 @@ export async function writeModelStreaming(proto: ModelProto, outPath: string, op
     let bytes = 0;
     try {
       // Small pieces are gathered into ≤ CHUNK writes; large ones (tensor views) are written as they are.
-      let batch: Uint8Array[] = [], batched = 0;
+      let batch: Uint8Array[] = [],
+        batched = 0;
       const flush = async () => {
         if (!batch.length) return;
         const b = batch.length === 1 ? batch[0] : Buffer.concat(batch, batched);
         await writeAll(fh, b, bytes);
         bytes += b.length;
-        batch = []; batched = 0;
+        batch = [];
+        batched = 0;
         opts.signal?.throwIfAborted();
       };
       for (const p of pieces) {
-        if (p.length >= CHUNK) { await flush(); batch = [p]; batched = p.length; await flush(); continue; }
+        if (p.length >= CHUNK) {
+          await flush();
+          batch = [p];
+          batched = p.length;
+          await flush();
+          continue;
+        }
         if (batched + p.length > CHUNK) await flush();
-        batch.push(p); batched += p.length;
+        batch.push(p);
+        batched += p.length;
       }
       await flush();
       await fh.sync();
@@ -224,7 +272,12 @@ export async function writeModelStreaming(proto: ModelProto, outPath: string, op
     if (length && bytes !== length) throw new Error(`wrote ${bytes} of ${length} bytes`);
     // Commit: the new .data replaces the old one (kept aside until the .onnx is in place), then the .onnx.
     if (tmpData) {
-      try { await rename(resolve(dataPath!), backup!); movedOld = true; } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+      try {
+        await rename(resolve(dataPath!), backup!);
+        movedOld = true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
       await rename(tmpData, resolve(dataPath!));
       renamedData = true;
     }

@@ -19,7 +19,8 @@ export function matMulNBitsBlockSize(nq: NormalizedQuant): number {
     while (bs < nq.cols) bs *= 2;
     return bs;
   }
-  if (!isPow2(nq.group) || nq.group < 16) throw new ExportUnsupported(`MatMulNBits needs a power-of-2 group size ≥ 16, not ${nq.group}; written as fake-quant`);
+  if (!isPow2(nq.group) || nq.group < 16)
+    throw new ExportUnsupported(`MatMulNBits needs a power-of-2 group size ≥ 16, not ${nq.group}; written as fake-quant`);
   return nq.group;
 }
 
@@ -54,12 +55,24 @@ export function writeMatMulNBits(ctx: LayerCtx, nq: NormalizedQuant, shared: Map
  */
 export function writeGatherBlockQuantized(ctx: LayerCtx, nq: NormalizedQuant, shared: Map<string, SharedTable>): void {
   const { l, node, ed } = ctx;
-  if (nq.bits !== 4 && nq.bits !== 8) throw new ExportUnsupported(`GatherBlockQuantized stores 4 or 8 bits, not ${nq.bits}; written as fake-quant`);
+  if (nq.bits !== 4 && nq.bits !== 8)
+    throw new ExportUnsupported(`GatherBlockQuantized stores 4 or 8 bits, not ${nq.bits}; written as fake-quant`);
   const bs = nq.group;
-  if (!isPow2(bs) || bs < 16 || nq.cols % bs !== 0) throw new ExportUnsupported(`GatherBlockQuantized needs a power-of-2 group size ≥ 16 that divides the hidden size ${nq.cols}, not ${bs}; written as fake-quant`);
+  if (!isPow2(bs) || bs < 16 || nq.cols % bs !== 0)
+    throw new ExportUnsupported(
+      `GatherBlockQuantized needs a power-of-2 group size ≥ 16 that divides the hidden size ${nq.cols}, not ${bs}; written as fake-quant`,
+    );
   const t = sharedTable(ctx, nq, bs, shared);
   const data = ed.unique(`${l.name}_data`);
-  ed.insertBefore(node, makeNode('Reshape', [t.b, int64Const(ctx, `${l.name}_data_shape`, [nq.rows, (nq.cols * nq.bits) / 8])], [data], ed.unique(`${l.name}_Reshape`)));
+  ed.insertBefore(
+    node,
+    makeNode(
+      'Reshape',
+      [t.b, int64Const(ctx, `${l.name}_data_shape`, [nq.rows, (nq.cols * nq.bits) / 8])],
+      [data],
+      ed.unique(`${l.name}_Reshape`),
+    ),
+  );
   node.opType = 'GatherBlockQuantized';
   node.domain = 'com.microsoft';
   node.input = [data, node.input[1], t.scales, ...(t.zeros ? [t.zeros] : [])];
@@ -74,11 +87,22 @@ function int64Const(ctx: LayerCtx, base: string, values: number[]): string {
 }
 
 /** The stored form of a table: MatMulNBits B [rows, blocks, block bytes], scales [rows, blocks], zero points. */
-export interface SharedTable { b: string; scales: string; zeros?: string; blockSize: number; nq: NormalizedQuant }
+export interface SharedTable {
+  b: string;
+  scales: string;
+  zeros?: string;
+  blockSize: number;
+  nq: NormalizedQuant;
+}
 
 const sameQuant = (a: NormalizedQuant, b: NormalizedQuant): boolean =>
-  a.bits === b.bits && a.rows === b.rows && a.cols === b.cols && a.group === b.group && a.codes.every((v, i) => v === b.codes[i]) &&
-  a.zeros.every((v, i) => v === b.zeros[i]) && a.scales.every((v, i) => v === b.scales[i]);
+  a.bits === b.bits &&
+  a.rows === b.rows &&
+  a.cols === b.cols &&
+  a.group === b.group &&
+  a.codes.every((v, i) => v === b.codes[i]) &&
+  a.zeros.every((v, i) => v === b.zeros[i]) &&
+  a.scales.every((v, i) => v === b.scales[i]);
 
 /** The table's stored initializers: reused when its tied partner already wrote the same codes, else added (under `ctx.weightName`). */
 function sharedTable(ctx: LayerCtx, nq: NormalizedQuant, bs: number, shared: Map<string, SharedTable>): SharedTable {
@@ -130,8 +154,14 @@ function layoutCodes(ctx: LayerCtx, nq: NormalizedQuant): Uint8Array {
  */
 export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
   const { l, ed } = ctx;
-  if (l.op === 'ConvTranspose') { writeQdqConvTranspose(ctx, nq); return; }
-  if (RECURRENT_OPS.has(l.op)) { writeQdqRecurrent(ctx, nq); return; }
+  if (l.op === 'ConvTranspose') {
+    writeQdqConvTranspose(ctx, nq);
+    return;
+  }
+  if (RECURRENT_OPS.has(l.op)) {
+    writeQdqRecurrent(ctx, nq);
+    return;
+  }
   const perChannel = nq.nGroups === 1;
   // Blocked Conv: the groups run along the flattened (I/g·kh·kw) axis, which no single weight axis is,
   // so the weight is dequantized as the [O, I/g·kh·kw] matrix and reshaped to its 4-D dims.
@@ -153,10 +183,11 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
     sdims = [nq.nGroups, nq.rows];
     scales = new Float32Array(nq.scales.length);
     zeros = new Uint8Array(nq.zeros.length);
-    for (let r = 0; r < nq.rows; r++) for (let g = 0; g < nq.nGroups; g++) {
-      scales[g * nq.rows + r] = nq.scales[r * nq.nGroups + g];
-      zeros[g * nq.rows + r] = nq.zeros[r * nq.nGroups + g];
-    }
+    for (let r = 0; r < nq.rows; r++)
+      for (let g = 0; g < nq.nGroups; g++) {
+        scales[g * nq.rows + r] = nq.scales[r * nq.nGroups + g];
+        zeros[g * nq.rows + r] = nq.zeros[r * nq.nGroups + g];
+      }
   } else sdims = [nq.rows, nq.nGroups];
   const axis = perChannel ? (transposed ? 1 : 0) : transposed ? 0 : 1;
   const attrs = [attr.int('axis', axis)];
@@ -176,7 +207,11 @@ export function writeQdq(ctx: LayerCtx, nq: NormalizedQuant): void {
  * Stores codes (uint4 when `four`, else uint8), scales and zero points as initializers and puts a
  * DequantizeLinear with `attrs` in front of the consumer, which then reads its output.
  */
-function insertDequantize(ctx: LayerCtx, four: boolean, q: { codes: Uint8Array; wdims: number[]; scales: Float32Array; zeros: Uint8Array; sdims: number[]; attrs: AttributeProto[] }): void {
+function insertDequantize(
+  ctx: LayerCtx,
+  four: boolean,
+  q: { codes: Uint8Array; wdims: number[]; scales: Float32Array; zeros: Uint8Array; sdims: number[]; attrs: AttributeProto[] },
+): void {
   const { l, node, ed } = ctx;
   const qtype = four ? DT.UINT4 : DT.UINT8;
   const pack = (v: Uint8Array) => (four ? packNibbles(v) : v);
@@ -186,7 +221,10 @@ function insertDequantize(ctx: LayerCtx, four: boolean, q: { codes: Uint8Array; 
   ed.addInitializer(makeFloatTensor(sname, q.sdims, q.scales, ctx.dtype));
   ed.addInitializer(makeTensor(zname, qtype, q.sdims, pack(q.zeros)));
   const deq = ed.unique(`${l.name}_dequantized`);
-  ed.insertBefore(node, makeNode('DequantizeLinear', [ctx.weightName, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), q.attrs));
+  ed.insertBefore(
+    node,
+    makeNode('DequantizeLinear', [ctx.weightName, sname, zname], [deq], ed.unique(`${l.name}_DequantizeLinear`), q.attrs),
+  );
   node.input[l.weightInput] = deq;
 }
 
@@ -200,20 +238,28 @@ function writeQdqConvTranspose(ctx: LayerCtx, nq: NormalizedQuant): void {
   const { l, ed } = ctx;
   const t = convTransposeLayout(l);
   if (t.group > 1 && nq.cols % nq.group !== 0)
-    throw new ExportUnsupported(`QDQ for ConvTranspose with group=${t.group} needs a group size dividing ${nq.cols} input channels per group, not ${nq.group}; written as fake-quant`);
+    throw new ExportUnsupported(
+      `QDQ for ConvTranspose with group=${t.group} needs a group size dividing ${nq.cols} input channels per group, not ${nq.group}; written as fake-quant`,
+    );
   upgradeOpset(ed, Math.max(21, currentOpset(ed)));
   const blocks = t.group * nq.nGroups;
   const scales = new Float32Array(blocks * t.rowsPerGroup);
   const zeros = new Uint8Array(scales.length);
-  for (let g = 0; g < t.group; g++) for (let rr = 0; rr < t.rowsPerGroup; rr++) for (let b = 0; b < nq.nGroups; b++) {
-    const src = (g * t.rowsPerGroup + rr) * nq.nGroups + b;
-    const dst = (g * nq.nGroups + b) * t.rowsPerGroup + rr;
-    scales[dst] = nq.scales[src];
-    zeros[dst] = nq.zeros[src];
-  }
+  for (let g = 0; g < t.group; g++)
+    for (let rr = 0; rr < t.rowsPerGroup; rr++)
+      for (let b = 0; b < nq.nGroups; b++) {
+        const src = (g * t.rowsPerGroup + rr) * nq.nGroups + b;
+        const dst = (g * nq.nGroups + b) * t.rowsPerGroup + rr;
+        scales[dst] = nq.scales[src];
+        zeros[dst] = nq.zeros[src];
+      }
   const wdims = l.ref.dims.slice();
   insertDequantize(ctx, nq.bits <= 4, {
-    codes: matrixToConvTranspose(nq.codes, t), wdims, scales, zeros, sdims: [blocks, ...wdims.slice(1)],
+    codes: matrixToConvTranspose(nq.codes, t),
+    wdims,
+    scales,
+    zeros,
+    sdims: [blocks, ...wdims.slice(1)],
     attrs: [attr.int('axis', 0), attr.int('block_size', nq.group)],
   });
 }
@@ -233,7 +279,10 @@ function writeQdqRecurrent(ctx: LayerCtx, nq: NormalizedQuant): void {
   upgradeOpset(ed, Math.max(need, currentOpset(ed)));
   const block = nq.nGroups === 1 ? nq.cols : nq.group;
   insertDequantize(ctx, four, {
-    codes: nq.codes, wdims: dims, scales: nq.scales, zeros: nq.zeros,
+    codes: nq.codes,
+    wdims: dims,
+    scales: nq.scales,
+    zeros: nq.zeros,
     sdims: perAxis ? [dims[1]] : [dims[0], dims[1], nq.nGroups],
     attrs: perAxis ? [attr.int('axis', 1)] : [attr.int('axis', 2), attr.int('block_size', block)],
   });

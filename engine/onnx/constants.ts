@@ -41,7 +41,10 @@ export function transposeNd(data: Float32Array, dims: number[], perm: number[]):
   const outDims = perm.map((p) => dims[p]);
   const inStrides = new Array<number>(rank);
   let s = 1;
-  for (let i = rank - 1; i >= 0; i--) { inStrides[i] = s; s *= dims[i]; }
+  for (let i = rank - 1; i >= 0; i--) {
+    inStrides[i] = s;
+    s *= dims[i];
+  }
   const stride = perm.map((p) => inStrides[p]);
   const idx = new Array<number>(rank).fill(0);
   let src = 0;
@@ -65,7 +68,11 @@ export class ConstResolver {
   private readonly memo = new Map<string, ConstRef | null>();
 
   /** `parent`: the enclosing graph's resolver, for the outer-scope names a subgraph reads. */
-  constructor(readonly graph: GraphProto, readonly src: TensorSource, readonly parent?: ConstResolver) {
+  constructor(
+    readonly graph: GraphProto,
+    readonly src: TensorSource,
+    readonly parent?: ConstResolver,
+  ) {
     for (const t of graph.initializer) this.stored.set(t.name, t);
     for (const n of graph.node) {
       for (const o of n.output) this.producer.set(o, n);
@@ -97,7 +104,9 @@ export class ConstResolver {
     let dims = base.dims;
     let dataType = base.dataType;
     switch (n.opType) {
-      case 'Cast': dataType = attrInt(n, 'to') ?? dataType; break;
+      case 'Cast':
+        dataType = attrInt(n, 'to') ?? dataType;
+        break;
       case 'Transpose': {
         const perm = attrInts(n, 'perm')?.length ? attrInts(n, 'perm')! : dims.map((_, i) => dims.length - 1 - i);
         dims = perm.map((p) => dims[p]);
@@ -111,12 +120,14 @@ export class ConstResolver {
         const out = shape.map((d, i) => (d === 0 && attrInt(n, 'allowzero') !== 1 ? dims[i] : d));
         const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
         dims = out.map((d) => (d === -1 ? total / known : d));
-        if (dims.reduce((a, b) => a * b, 1) !== total) throw new OnnxFormatError(`${this.src.file}: Reshape '${n.name}' cannot reshape [${base.dims}] to [${shape}]`);
+        if (dims.reduce((a, b) => a * b, 1) !== total)
+          throw new OnnxFormatError(`${this.src.file}: Reshape '${n.name}' cannot reshape [${base.dims}] to [${shape}]`);
         break;
       }
-      case 'Squeeze': case 'Unsqueeze': {
+      case 'Squeeze':
+      case 'Unsqueeze': {
         const axesIn = n.input[1] ? this.resolve(n.input[1], depth + 1) : undefined;
-        const axes = axesIn ? tensorToInts(this.src, axesIn.stored) : attrInts(n, 'axes') ?? [];
+        const axes = axesIn ? tensorToInts(this.src, axesIn.stored) : (attrInts(n, 'axes') ?? []);
         if (n.opType === 'Squeeze') {
           const r = dims.length;
           const ax = axes.length ? axes.map((a) => (a + r) % r) : dims.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
@@ -147,7 +158,8 @@ export class ConstResolver {
         dims = perm.map((i) => dims[i]);
       } else if (n.opType === 'Cast') {
         const to = attrInt(n, 'to');
-        if (to !== DT.FLOAT && to !== DT.FLOAT16 && to !== DT.DOUBLE) throw new OnnxFormatError(`${this.src.file}: Cast '${n.name}' makes weight '${ref.source}' non-float`);
+        if (to !== DT.FLOAT && to !== DT.FLOAT16 && to !== DT.DOUBLE)
+          throw new OnnxFormatError(`${this.src.file}: Cast '${n.name}' makes weight '${ref.source}' non-float`);
       }
       // Reshape/Squeeze/Unsqueeze/Identity keep row-major order.
     }

@@ -37,12 +37,15 @@ export class ModelCache {
     this.entries.delete(path);
     this.entries.set(path, { mtimeMs: st.mtimeMs, size: st.size, summary });
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
-    summary.catch(() => { if (this.entries.get(path)?.summary === summary) this.entries.delete(path); });
+    summary.catch(() => {
+      if (this.entries.get(path)?.summary === summary) this.entries.delete(path);
+    });
     return summary;
   }
 
   /** Forgets one path (on a file-change notification), or everything. */
   invalidate(path?: string): void {
-    if (path) this.entries.delete(path); else this.entries.clear();
+    if (path) this.entries.delete(path);
+    else this.entries.clear();
   }
 }

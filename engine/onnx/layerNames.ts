@@ -44,7 +44,8 @@ export function scopeName(source: string, nodeName: string): string | undefined 
   const scope = nodeScope(nodeName);
   if (!scope) return undefined;
   if (isOpaqueWeightName(source)) return dropWrapper(scope);
-  if (source.startsWith(`${scope}.`) && /^(?:[A-Z][A-Za-z]*\.)?(?:weight|bias)(?:_\w+)?$/.test(source.slice(scope.length + 1))) return dropWrapper(scope);
+  if (source.startsWith(`${scope}.`) && /^(?:[A-Z][A-Za-z]*\.)?(?:weight|bias)(?:_\w+)?$/.test(source.slice(scope.length + 1)))
+    return dropWrapper(scope);
   return undefined;
 }
 

@@ -39,17 +39,29 @@ function isFloat(t: number): boolean {
 }
 
 /** Rotary position caches exporters store as Gather tables (`rotary_emb.cos_cached`, `freqs_sin`, …): computed, not learned. */
-export const isRotaryCache = (name: string): boolean => /rotary|rope|freqs|inv_freq|(^|[._/])(cos|sin)(_cached|_cache)?([._/]|$)/i.test(name);
+export const isRotaryCache = (name: string): boolean =>
+  /rotary|rope|freqs|inv_freq|(^|[._/])(cos|sin)(_cached|_cache)?([._/]|$)/i.test(name);
 
 /** A Gather table and a MatMul/Gemm head reading the same [vocab, hidden] matrix (W = the table). */
 function isTiedPair(a: LayerRecord, b: LayerRecord): boolean {
-  const head = a.embedding ? b : a, table = a.embedding ? a : b;
-  return Boolean(table.embedding) && !head.embedding && (head.op === 'MatMul' || head.op === 'Gemm')
-    && head.shape[0] === table.shape[0] && head.shape[1] === table.shape[1];
+  const head = a.embedding ? b : a,
+    table = a.embedding ? a : b;
+  return (
+    Boolean(table.embedding) &&
+    !head.embedding &&
+    (head.op === 'MatMul' || head.op === 'Gemm') &&
+    head.shape[0] === table.shape[0] &&
+    head.shape[1] === table.shape[1]
+  );
 }
 
 /** Finds every layer of `graph` (top level only; subgraphs are left as they are). */
-export function discoverLayers(graph: GraphProto, consts: ConstResolver, place = '', scope: { node: NodeProto; attr: string }[] = []): LayerRecord[] {
+export function discoverLayers(
+  graph: GraphProto,
+  consts: ConstResolver,
+  place = '',
+  scope: { node: NodeProto; attr: string }[] = [],
+): LayerRecord[] {
   const out: LayerRecord[] = [];
   const seen = new Map<string, LayerRecord>();
   graph.node.forEach((n, idx) => {
@@ -62,19 +74,40 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver, place =
       if (!ref || !isFloat(ref.stored.dataType)) return;
       const mk = (over: Partial<LayerRecord> & { shape: [number, number]; quantizable: boolean }): LayerRecord => {
         const rec: LayerRecord = {
-          name: `${place}${ref.source}`, op: n.opType, node: n.name || `${n.opType}_${idx}`, dims: ref.stored.dims.slice(),
-          params: ref.dims.reduce((a, b) => a * b, 1), dtype: ref.stored.dataType === DT.FLOAT16 ? 'float16' : 'float32',
-          nodeRef: n, weightInput: k, ref, input: n.input[0] ?? '', ...over,
+          name: `${place}${ref.source}`,
+          op: n.opType,
+          node: n.name || `${n.opType}_${idx}`,
+          dims: ref.stored.dims.slice(),
+          params: ref.dims.reduce((a, b) => a * b, 1),
+          dtype: ref.stored.dataType === DT.FLOAT16 ? 'float16' : 'float32',
+          nodeRef: n,
+          weightInput: k,
+          ref,
+          input: n.input[0] ?? '',
+          ...over,
         };
         if (!rec.quantizable && rec.reason === undefined) rec.reason = 'not quantizable';
-        if (scope.length) { rec.scope = scope; rec.subgraph = place.slice(0, -1); }
+        if (scope.length) {
+          rec.scope = scope;
+          rec.subgraph = place.slice(0, -1);
+        }
         return rec;
       };
       let rec: LayerRecord | undefined;
       const d = ref.dims;
       if (std && n.opType === 'MatMul') {
-        if (k !== 1) rec = mk({ shape: [d[d.length - 1] ?? 1, d[d.length - 2] ?? 1], quantizable: false, reason: 'the constant is the left operand of MatMul' });
-        else if (d.length !== 2) rec = mk({ shape: [d[d.length - 1] ?? 1, d[d.length - 2] ?? 1], quantizable: false, reason: `MatMul weight has rank ${d.length}; only 2-D weights are quantized` });
+        if (k !== 1)
+          rec = mk({
+            shape: [d[d.length - 1] ?? 1, d[d.length - 2] ?? 1],
+            quantizable: false,
+            reason: 'the constant is the left operand of MatMul',
+          });
+        else if (d.length !== 2)
+          rec = mk({
+            shape: [d[d.length - 1] ?? 1, d[d.length - 2] ?? 1],
+            quantizable: false,
+            reason: `MatMul weight has rank ${d.length}; only 2-D weights are quantized`,
+          });
         else rec = mk({ shape: [d[1], d[0]], quantizable: true });
       } else if (std && n.opType === 'Gemm') {
         const transB = attrI(n, 'transB', 0);
@@ -95,7 +128,9 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver, place =
         // rows = (O/g)·k per group, all groups stacked = O·k; cols = I/g (see convTransposeToMatrix).
         const cols = group > 0 ? Math.floor((d[0] ?? 0) / group) : 0;
         rec = mk({ shape: [group * (d[1] ?? 0) * kernel, cols], quantizable: d.length >= 3 && group > 0 && d[0] % group === 0 });
-        if (!rec.quantizable) rec.reason = d.length < 3 ? `ConvTranspose weight has rank ${d.length}` : `ConvTranspose weight [${d}] does not split into group=${group}`;
+        if (!rec.quantizable)
+          rec.reason =
+            d.length < 3 ? `ConvTranspose weight has rank ${d.length}` : `ConvTranspose weight [${d}] does not split into group=${group}`;
       } else if (std && n.opType === 'Gather' && k === 0 && d.length === 2 && attrI(n, 'axis', 0) === 0 && isRotaryCache(ref.source)) {
         rec = mk({ shape: [d[0], d[1]], quantizable: false, reason: 'rotary cos/sin cache (Gather by position), not a learned table' });
       } else if (std && n.opType === 'Gather' && k === 0 && d.length === 2 && attrI(n, 'axis', 0) === 0) {
@@ -106,13 +141,16 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver, place =
         // One row per (direction, gate, hidden unit): the matrix is the stored tensor, row-major.
         rec = mk({ shape: [(d[0] ?? 0) * (d[1] ?? 0), d[2] ?? 0], quantizable: d.length === 3 });
         if (!rec.quantizable) rec.reason = `${n.opType} ${k === 1 ? 'W' : 'R'} has rank ${d.length}`;
-        else rec.dataFree = k === 1
-          ? `${n.opType} W is applied to every time step inside the op; calibration collects no Hessian for it`
-          : `${n.opType} R is applied to the recurrent hidden state, which calibration cannot observe`;
+        else
+          rec.dataFree =
+            k === 1
+              ? `${n.opType} W is applied to every time step inside the op; calibration collects no Hessian for it`
+              : `${n.opType} R is applied to the recurrent hidden state, which calibration cannot observe`;
       } else if (d.length >= 2 && (WEIGHT_OPS.has(n.opType) || !std)) {
-        const reason = n.opType === 'Gather'
-          ? 'embedding lookup (Gather), not a matrix multiplication'
-          : `${n.domain ? n.domain + '.' : ''}${n.opType} is not a MatMul/Gemm/Conv`;
+        const reason =
+          n.opType === 'Gather'
+            ? 'embedding lookup (Gather), not a matrix multiplication'
+            : `${n.domain ? n.domain + '.' : ''}${n.opType} is not a MatMul/Gemm/Conv`;
         rec = mk({ shape: [d[0], d.slice(1).reduce((a, b) => a * b, 1)], quantizable: false, reason });
       }
       if (!rec) return;
@@ -127,9 +165,13 @@ export function discoverLayers(graph: GraphProto, consts: ConstResolver, place =
         seen.set(rec.name, rec);
       } else if (prev) {
         rec.name = `${rec.name}@${rec.node}`;
-        if (rec.quantizable) { rec.quantizable = false; rec.reason = `shares its weight with layer '${prev.name}' (node ${prev.node})`; }
+        if (rec.quantizable) {
+          rec.quantizable = false;
+          rec.reason = `shares its weight with layer '${prev.name}' (node ${prev.node})`;
+        }
       } else seen.set(rec.name, rec);
-      if (rec.scope && rec.quantizable && rec.dataFree === undefined) rec.dataFree = `inside ${rec.subgraph}: calibration cannot observe tensors inside subgraphs`;
+      if (rec.scope && rec.quantizable && rec.dataFree === undefined)
+        rec.dataFree = `inside ${rec.subgraph}: calibration cannot observe tensors inside subgraphs`;
       out.push(rec);
     });
   });
@@ -178,11 +220,13 @@ function transposeGroups<T extends Float32Array | Uint8Array>(src: T, t: ConvTra
   const { group, inPerGroup: ci, rowsPerGroup: rg } = t;
   for (let g = 0; g < group; g++) {
     const base = g * ci * rg;
-    for (let i = 0; i < ci; i++) for (let r = 0; r < rg; r++) {
-      const stored = base + i * rg + r, matrix = base + r * ci + i;
-      if (toMatrix) out[matrix] = src[stored];
-      else out[stored] = src[matrix];
-    }
+    for (let i = 0; i < ci; i++)
+      for (let r = 0; r < rg; r++) {
+        const stored = base + i * rg + r,
+          matrix = base + r * ci + i;
+        if (toMatrix) out[matrix] = src[stored];
+        else out[stored] = src[matrix];
+      }
   }
   return out;
 }
@@ -199,7 +243,16 @@ export function matrixToConvTranspose<T extends Float32Array | Uint8Array>(w: T,
 
 /** Public view of a record (drops the engine-internal fields). */
 export function toLayerInfo(r: LayerRecord): LayerInfo {
-  const info: LayerInfo = { name: r.name, op: r.op, node: r.node, shape: r.shape, dims: r.dims, params: r.params, dtype: r.dtype, quantizable: r.quantizable };
+  const info: LayerInfo = {
+    name: r.name,
+    op: r.op,
+    node: r.node,
+    shape: r.shape,
+    dims: r.dims,
+    params: r.params,
+    dtype: r.dtype,
+    quantizable: r.quantizable,
+  };
   if (r.reason !== undefined) info.reason = r.reason;
   if (r.embedding) info.embedding = true;
   if (r.tiedWith !== undefined) info.tiedWith = r.tiedWith;

@@ -15,7 +15,12 @@ export const LEFT_ALONE_MIN_BYTES = 16 * 1024;
 // ONNX data types: FLOAT 1, FLOAT16 10, DOUBLE 11, BFLOAT16 16.
 const FLOAT_BYTES: Record<number, number> = { [DT.FLOAT]: 4, [DT.FLOAT16]: 2, 11: 8, 16: 2 };
 
-interface Found { name: string; bytes: number; place: string; consumers: NodeProto[] }
+interface Found {
+  name: string;
+  bytes: number;
+  place: string;
+  consumers: NodeProto[];
+}
 
 /** Float constants of `g` and its subgraphs, each with the nodes of its own graph reading it. */
 function floatConstants(g: GraphProto, place: string, out: Found[]): void {
@@ -48,7 +53,10 @@ function floatConstants(g: GraphProto, place: string, out: Found[]): void {
  * names the layers the plan stores compactly; `skippedBy` gives the rule that skipped a layer.
  */
 export function leftAloneTensors(
-  graph: GraphProto, layers: readonly LayerRecord[], compressed: ReadonlySet<string>, fileBytes: number,
+  graph: GraphProto,
+  layers: readonly LayerRecord[],
+  compressed: ReadonlySet<string>,
+  fileBytes: number,
   opts: { skippedBy?: ReadonlyMap<string, number>; minBytes?: number; notes?: ReadonlyMap<string, string> } = {},
 ): LeftAloneTensor[] {
   const minBytes = opts.minBytes ?? LEFT_ALONE_MIN_BYTES;
@@ -66,14 +74,18 @@ export function leftAloneTensors(
     let reason: string;
     const skipped = mine.find((l) => opts.skippedBy?.has(l.name));
     if (skipped) reason = `rule ${opts.skippedBy!.get(skipped.name)! + 1} said skip`;
-    else if (mine.some((l) => opts.notes?.has(l.name))) reason = `written as float weights: ${opts.notes!.get(mine.find((l) => opts.notes?.has(l.name))!.name)}`;
+    else if (mine.some((l) => opts.notes?.has(l.name)))
+      reason = `written as float weights: ${opts.notes!.get(mine.find((l) => opts.notes?.has(l.name))!.name)}`;
     else if (mine.some((l) => l.quantizable)) reason = 'not in the plan';
     else if (mine.length) reason = mine[0].reason ?? 'not quantizable';
-    else if (!f.consumers.length) reason = f.place ? `read by no node of its subgraph (${f.place.slice(0, -1)})` : 'read by no node of its graph';
+    else if (!f.consumers.length)
+      reason = f.place ? `read by no node of its subgraph (${f.place.slice(0, -1)})` : 'read by no node of its graph';
     else if (f.consumers.every((n) => n.attribute.some((a) => a.g || a.graphs.length) && !n.input.includes(f.name))) {
       reason = `read inside the subgraphs of ${[...new Set(f.consumers.map((n) => n.name || n.opType))].join(', ')}, by no layer`;
-    } else if (f.place) reason = `op not supported: read by ${[...new Set(f.consumers.map((n) => n.opType))].join(', ')} inside ${f.place.slice(0, -1)}`;
-    else reason = `op not supported: read by ${[...new Set(f.consumers.map((n) => `${n.domain ? `${n.domain}.` : ''}${n.opType}`))].join(', ')}`;
+    } else if (f.place)
+      reason = `op not supported: read by ${[...new Set(f.consumers.map((n) => n.opType))].join(', ')} inside ${f.place.slice(0, -1)}`;
+    else
+      reason = `op not supported: read by ${[...new Set(f.consumers.map((n) => `${n.domain ? `${n.domain}.` : ''}${n.opType}`))].join(', ')}`;
     out.push({ name: `${f.place}${f.name}`, bytes: f.bytes, share: fileBytes > 0 ? f.bytes / fileBytes : 0, reason });
   }
   return out.sort((a, b) => b.bytes - a.bytes);

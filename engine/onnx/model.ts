@@ -9,9 +9,27 @@ import type { ModelSummary } from '../../protocol/model';
 import { ConstResolver } from './constants';
 import { leftAloneTensors } from './leftAlone';
 import { convTransposeLayout, convTransposeToMatrix, discoverLayers, toLayerInfo, type LayerRecord } from './layers';
-import { decodeModel, encodeModel, MAX_PROTOBUF_BYTES, tensorTypeBytes, type ModelProto, type TensorProto, type ValueInfoProto } from './onnxProto';
+import {
+  decodeModel,
+  encodeModel,
+  MAX_PROTOBUF_BYTES,
+  tensorTypeBytes,
+  type ModelProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './onnxProto';
 import { OnnxFormatError } from './protobuf';
-import { DT, dtypeName, externalInfo, memoryAvailable, numel, readBudget, resolveExternalPath, tensorBytes, type TensorSource } from './tensor';
+import {
+  DT,
+  dtypeName,
+  externalInfo,
+  memoryAvailable,
+  numel,
+  readBudget,
+  resolveExternalPath,
+  tensorBytes,
+  type TensorSource,
+} from './tensor';
 
 /** Bytes per element of fixed-size types (for inlining external data). */
 const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
@@ -33,12 +51,17 @@ export function inlineExternalData(proto: ModelProto, src: TensorSource, baseByt
   const g = proto.graph!;
   if (!g.initializer.some((t) => t.dataLocation === 1)) return proto;
   let external = 0;
-  for (const t of g.initializer) if (t.dataLocation === 1) external += numel(t.dims, `${src.file}: tensor '${t.name}'`) * (ELEM_BYTES[t.dataType] ?? 0);
+  for (const t of g.initializer)
+    if (t.dataLocation === 1) external += numel(t.dims, `${src.file}: tensor '${t.name}'`) * (ELEM_BYTES[t.dataType] ?? 0);
   if (baseBytes + external > MAX_PROTOBUF_BYTES)
-    throw new OnnxFormatError(`${src.file}: with its ${external} bytes of external data the model is larger than one protobuf can be (2 GiB); it must stay external (write it with external data)`);
+    throw new OnnxFormatError(
+      `${src.file}: with its ${external} bytes of external data the model is larger than one protobuf can be (2 GiB); it must stay external (write it with external data)`,
+    );
   const avail = readBudget(src);
   if (external > avail)
-    throw new OnnxFormatError(`${src.file}: inlining its ${external} bytes of external data needs more than the ${avail} bytes of memory available`);
+    throw new OnnxFormatError(
+      `${src.file}: inlining its ${external} bytes of external data needs more than the ${avail} bytes of memory available`,
+    );
   const inline = (t: TensorProto): TensorProto => {
     const size = ELEM_BYTES[t.dataType];
     if (t.dataLocation !== 1 || !size) return t;
@@ -48,7 +71,11 @@ export function inlineExternalData(proto: ModelProto, src: TensorSource, baseByt
 }
 
 /** A weight as the quantizer sees it: W [rows = out, cols = in], row-major. */
-export interface LayerWeight { data: Float32Array; rows: number; cols: number }
+export interface LayerWeight {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
 
 /** A loaded ONNX model. */
 export class OnnxModel {
@@ -56,7 +83,12 @@ export class OnnxModel {
   readonly consts: ConstResolver;
   private readonly byName: Map<string, LayerRecord>;
 
-  constructor(readonly proto: ModelProto, readonly path: string, readonly src: TensorSource, readonly fileBytes: number) {
+  constructor(
+    readonly proto: ModelProto,
+    readonly path: string,
+    readonly src: TensorSource,
+    readonly fileBytes: number,
+  ) {
     this.consts = new ConstResolver(proto.graph!, src);
     this.layers = discoverLayers(proto.graph!, this.consts);
     this.byName = new Map(this.layers.map((l) => [l.name, l]));
@@ -66,7 +98,9 @@ export class OnnxModel {
   /** checkExternalData() passed (the proto does not change). */
   private externalChecked = false;
 
-  get graph() { return this.proto.graph!; }
+  get graph() {
+    return this.proto.graph!;
+  }
 
   /**
    * The model with every external tensor read into raw_data (cached): all of it in memory, and
@@ -89,7 +123,8 @@ export class OnnxModel {
    */
   externalDataFiles(): string[] {
     const files = new Set<string>();
-    for (const t of this.graph.initializer) if (t.dataLocation === 1) files.add(resolveExternalPath(this.src, externalInfo(t).location, t.name));
+    for (const t of this.graph.initializer)
+      if (t.dataLocation === 1) files.add(resolveExternalPath(this.src, externalInfo(t).location, t.name));
     return [...files];
   }
 
@@ -148,13 +183,22 @@ export class OnnxModel {
       totalParams: layers.reduce((a, l) => a + (l.tiedWith && !l.embedding ? 0 : l.params), 0),
       fileBytes: this.fileBytes,
       ...this.externalSummary(),
-      leftAlone: leftAloneTensors(this.graph, this.layers, new Set(this.layers.filter((l) => l.quantizable).map((l) => l.name)), this.fileBytes),
+      leftAlone: leftAloneTensors(
+        this.graph,
+        this.layers,
+        new Set(this.layers.filter((l) => l.quantizable).map((l) => l.name)),
+        this.fileBytes,
+      ),
     };
   }
 
   private externalSummary(): Pick<ModelSummary, 'externalFiles' | 'externalDataError'> {
     if (!this.hasExternalData) return {};
-    try { return { externalFiles: this.externalDataFiles() }; } catch (e) { return { externalDataError: (e as Error).message }; }
+    try {
+      return { externalFiles: this.externalDataFiles() };
+    } catch (e) {
+      return { externalDataError: (e as Error).message };
+    }
   }
 
   /** W [out, in] row-major, float32 (a view when the stored layout already matches). */
@@ -163,7 +207,7 @@ export class OnnxModel {
     const { data, dims } = this.consts.value(l.ref);
     const [rows, cols] = l.shape;
     if (l.op === 'ConvTranspose') return { data: convTransposeToMatrix(data, convTransposeLayout(l)), rows, cols };
-    const transposed = l.op === 'MatMul' || (l.op === 'Gemm' && !(l.nodeRef.attribute.find((a) => a.name === 'transB')?.i));
+    const transposed = l.op === 'MatMul' || (l.op === 'Gemm' && !l.nodeRef.attribute.find((a) => a.name === 'transB')?.i);
     if (!transposed) return { data, rows, cols };
     if (dims.length !== 2) throw new Error(`${this.path}: layer '${name}' has a ${dims.length}-D weight`);
     const out = new Float32Array(rows * cols);
@@ -225,7 +269,11 @@ export class OnnxModel {
 }
 
 function realDir(path: string): string {
-  try { return dirname(realpathSync(path)); } catch { return dirname(path); }
+  try {
+    return dirname(realpathSync(path));
+  } catch {
+    return dirname(path);
+  }
 }
 
 /** Parses model bytes; `path` locates external data and names errors; `maxBytes` as for `loadModel`. */
@@ -240,12 +288,18 @@ export function parseModel(bytes: Uint8Array, path: string, dir = realDir(path),
  */
 export async function loadModel(path: string, opts: { maxBytes?: number } = {}): Promise<OnnxModel> {
   let st;
-  try { st = await stat(path); } catch (e) { throw new OnnxFormatError(`${path}: cannot read model: ${(e as Error).message}`); }
+  try {
+    st = await stat(path);
+  } catch (e) {
+    throw new OnnxFormatError(`${path}: cannot read model: ${(e as Error).message}`);
+  }
   if (!st.isFile()) throw new OnnxFormatError(`${path}: not a file`);
-  if (st.size > MAX_FILE_BYTES) throw new OnnxFormatError(`${path}: ${st.size} bytes is larger than a protobuf can be (2 GiB); use external data`);
+  if (st.size > MAX_FILE_BYTES)
+    throw new OnnxFormatError(`${path}: ${st.size} bytes is larger than a protobuf can be (2 GiB); use external data`);
   if (st.size === 0) throw new OnnxFormatError(`${path}: empty file`);
   const avail = opts.maxBytes ?? memoryAvailable();
-  if (st.size > avail) throw new OnnxFormatError(`${path}: ${st.size} bytes is more than the ${avail} bytes of memory available to load it`);
+  if (st.size > avail)
+    throw new OnnxFormatError(`${path}: ${st.size} bytes is more than the ${avail} bytes of memory available to load it`);
   const bytes = await readFile(path);
   const dir = dirname(await realpath(path));
   return parseModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), path, dir, opts.maxBytes);

@@ -5,7 +5,10 @@
  */
 import { Reader, Writer, WIRE_I32, WIRE_LEN, WIRE_VARINT } from './protobuf';
 
-export interface StringEntry { key: string; value: string }
+export interface StringEntry {
+  key: string;
+  value: string;
+}
 
 export interface TensorProto {
   dims: number[];
@@ -47,7 +50,10 @@ export interface NodeProto {
 }
 
 /** Decoded view of a TypeProto (only tensor types are looked into). */
-export interface TypeView { elemType?: number; dims?: (number | string)[] }
+export interface TypeView {
+  elemType?: number;
+  dims?: (number | string)[];
+}
 
 export interface ValueInfoProto {
   name: string;
@@ -67,7 +73,11 @@ export interface GraphProto {
   unknown: Uint8Array[];
 }
 
-export interface OpsetId { domain: string; version: number; unknown: Uint8Array[] }
+export interface OpsetId {
+  domain: string;
+  version: number;
+  unknown: Uint8Array[];
+}
 
 export interface ModelProto {
   irVersion?: number;
@@ -99,16 +109,40 @@ export function decodeTensor(r: Reader): TensorProto {
     const s = r.pos;
     const { field, wire } = r.tag();
     switch (field) {
-      case 1: r.int64s(wire, t.dims); break;
-      case 2: r.expect(wire, WIRE_VARINT, field); t.dataType = r.varint(); break;
-      case 4: r.floats(wire, t.floatData); break;
-      case 5: r.int64s(wire, t.int32Data); break;
-      case 7: r.int64s(wire, t.int64Data); break;
-      case 8: r.expect(wire, WIRE_LEN, field); t.name = r.string(); break;
-      case 9: r.expect(wire, WIRE_LEN, field); t.rawData = r.bytes(); break;
-      case 13: r.expect(wire, WIRE_LEN, field); t.externalData.push(decodeEntry(r.sub('StringStringEntryProto'))); break;
-      case 14: r.expect(wire, WIRE_VARINT, field); t.dataLocation = r.varint(); break;
-      default: t.unknown.push(r.skip(wire, s));
+      case 1:
+        r.int64s(wire, t.dims);
+        break;
+      case 2:
+        r.expect(wire, WIRE_VARINT, field);
+        t.dataType = r.varint();
+        break;
+      case 4:
+        r.floats(wire, t.floatData);
+        break;
+      case 5:
+        r.int64s(wire, t.int32Data);
+        break;
+      case 7:
+        r.int64s(wire, t.int64Data);
+        break;
+      case 8:
+        r.expect(wire, WIRE_LEN, field);
+        t.name = r.string();
+        break;
+      case 9:
+        r.expect(wire, WIRE_LEN, field);
+        t.rawData = r.bytes();
+        break;
+      case 13:
+        r.expect(wire, WIRE_LEN, field);
+        t.externalData.push(decodeEntry(r.sub('StringStringEntryProto')));
+        break;
+      case 14:
+        r.expect(wire, WIRE_VARINT, field);
+        t.dataLocation = r.varint();
+        break;
+      default:
+        t.unknown.push(r.skip(wire, s));
     }
   }
   return t;
@@ -120,19 +154,54 @@ function decodeAttribute(r: Reader): AttributeProto {
     const s = r.pos;
     const { field, wire } = r.tag();
     switch (field) {
-      case 1: r.expect(wire, WIRE_LEN, field); a.name = r.string(); break;
-      case 20: r.expect(wire, WIRE_VARINT, field); a.type = r.varint(); break;
-      case 2: r.expect(wire, WIRE_I32, field); a.f = r.float(); break;
-      case 3: r.expect(wire, WIRE_VARINT, field); a.i = r.int64(); break;
-      case 4: r.expect(wire, WIRE_LEN, field); a.s = r.bytes(); break;
-      case 5: r.expect(wire, WIRE_LEN, field); a.t = decodeTensor(r.sub('TensorProto')); break;
-      case 6: r.expect(wire, WIRE_LEN, field); a.g = decodeGraph(r.sub('GraphProto')); break;
-      case 7: r.floats(wire, a.floats); break;
-      case 8: r.int64s(wire, a.ints); break;
-      case 9: r.expect(wire, WIRE_LEN, field); a.strings.push(r.bytes()); break;
-      case 10: r.expect(wire, WIRE_LEN, field); a.tensors.push(decodeTensor(r.sub('TensorProto'))); break;
-      case 11: r.expect(wire, WIRE_LEN, field); a.graphs.push(decodeGraph(r.sub('GraphProto'))); break;
-      default: a.unknown.push(r.skip(wire, s));
+      case 1:
+        r.expect(wire, WIRE_LEN, field);
+        a.name = r.string();
+        break;
+      case 20:
+        r.expect(wire, WIRE_VARINT, field);
+        a.type = r.varint();
+        break;
+      case 2:
+        r.expect(wire, WIRE_I32, field);
+        a.f = r.float();
+        break;
+      case 3:
+        r.expect(wire, WIRE_VARINT, field);
+        a.i = r.int64();
+        break;
+      case 4:
+        r.expect(wire, WIRE_LEN, field);
+        a.s = r.bytes();
+        break;
+      case 5:
+        r.expect(wire, WIRE_LEN, field);
+        a.t = decodeTensor(r.sub('TensorProto'));
+        break;
+      case 6:
+        r.expect(wire, WIRE_LEN, field);
+        a.g = decodeGraph(r.sub('GraphProto'));
+        break;
+      case 7:
+        r.floats(wire, a.floats);
+        break;
+      case 8:
+        r.int64s(wire, a.ints);
+        break;
+      case 9:
+        r.expect(wire, WIRE_LEN, field);
+        a.strings.push(r.bytes());
+        break;
+      case 10:
+        r.expect(wire, WIRE_LEN, field);
+        a.tensors.push(decodeTensor(r.sub('TensorProto')));
+        break;
+      case 11:
+        r.expect(wire, WIRE_LEN, field);
+        a.graphs.push(decodeGraph(r.sub('GraphProto')));
+        break;
+      default:
+        a.unknown.push(r.skip(wire, s));
     }
   }
   return a;
@@ -144,13 +213,32 @@ function decodeNode(r: Reader): NodeProto {
     const s = r.pos;
     const { field, wire } = r.tag();
     switch (field) {
-      case 1: r.expect(wire, WIRE_LEN, field); n.input.push(r.string()); break;
-      case 2: r.expect(wire, WIRE_LEN, field); n.output.push(r.string()); break;
-      case 3: r.expect(wire, WIRE_LEN, field); n.name = r.string(); break;
-      case 4: r.expect(wire, WIRE_LEN, field); n.opType = r.string(); break;
-      case 7: r.expect(wire, WIRE_LEN, field); n.domain = r.string(); break;
-      case 5: r.expect(wire, WIRE_LEN, field); n.attribute.push(decodeAttribute(r.sub('AttributeProto'))); break;
-      default: n.unknown.push(r.skip(wire, s));
+      case 1:
+        r.expect(wire, WIRE_LEN, field);
+        n.input.push(r.string());
+        break;
+      case 2:
+        r.expect(wire, WIRE_LEN, field);
+        n.output.push(r.string());
+        break;
+      case 3:
+        r.expect(wire, WIRE_LEN, field);
+        n.name = r.string();
+        break;
+      case 4:
+        r.expect(wire, WIRE_LEN, field);
+        n.opType = r.string();
+        break;
+      case 7:
+        r.expect(wire, WIRE_LEN, field);
+        n.domain = r.string();
+        break;
+      case 5:
+        r.expect(wire, WIRE_LEN, field);
+        n.attribute.push(decodeAttribute(r.sub('AttributeProto')));
+        break;
+      default:
+        n.unknown.push(r.skip(wire, s));
     }
   }
   return n;
@@ -161,7 +249,10 @@ function decodeTypeView(r: Reader): TypeView {
   while (!r.done) {
     const s = r.pos;
     const { field, wire } = r.tag();
-    if (field !== 1 || wire !== WIRE_LEN) { r.skip(wire, s); continue; }
+    if (field !== 1 || wire !== WIRE_LEN) {
+      r.skip(wire, s);
+      continue;
+    }
     const tt = r.sub('TypeProto.Tensor');
     while (!tt.done) {
       const s2 = tt.pos;
@@ -173,7 +264,10 @@ function decodeTypeView(r: Reader): TypeView {
         while (!sh.done) {
           const s3 = sh.pos;
           const f3 = sh.tag();
-          if (f3.field !== 1 || f3.wire !== WIRE_LEN) { sh.skip(f3.wire, s3); continue; }
+          if (f3.field !== 1 || f3.wire !== WIRE_LEN) {
+            sh.skip(f3.wire, s3);
+            continue;
+          }
           const d = sh.sub('TensorShapeProto.Dimension');
           let dim: number | string = '?';
           while (!d.done) {
@@ -213,13 +307,32 @@ export function decodeGraph(r: Reader): GraphProto {
     const s = r.pos;
     const { field, wire } = r.tag();
     switch (field) {
-      case 1: r.expect(wire, WIRE_LEN, field); g.node.push(decodeNode(r.sub('NodeProto'))); break;
-      case 2: r.expect(wire, WIRE_LEN, field); g.name = r.string(); break;
-      case 5: r.expect(wire, WIRE_LEN, field); g.initializer.push(decodeTensor(r.sub('TensorProto'))); break;
-      case 11: r.expect(wire, WIRE_LEN, field); g.input.push(decodeValueInfo(r.sub('ValueInfoProto'))); break;
-      case 12: r.expect(wire, WIRE_LEN, field); g.output.push(decodeValueInfo(r.sub('ValueInfoProto'))); break;
-      case 13: r.expect(wire, WIRE_LEN, field); g.valueInfo.push(decodeValueInfo(r.sub('ValueInfoProto'))); break;
-      default: g.unknown.push(r.skip(wire, s));
+      case 1:
+        r.expect(wire, WIRE_LEN, field);
+        g.node.push(decodeNode(r.sub('NodeProto')));
+        break;
+      case 2:
+        r.expect(wire, WIRE_LEN, field);
+        g.name = r.string();
+        break;
+      case 5:
+        r.expect(wire, WIRE_LEN, field);
+        g.initializer.push(decodeTensor(r.sub('TensorProto')));
+        break;
+      case 11:
+        r.expect(wire, WIRE_LEN, field);
+        g.input.push(decodeValueInfo(r.sub('ValueInfoProto')));
+        break;
+      case 12:
+        r.expect(wire, WIRE_LEN, field);
+        g.output.push(decodeValueInfo(r.sub('ValueInfoProto')));
+        break;
+      case 13:
+        r.expect(wire, WIRE_LEN, field);
+        g.valueInfo.push(decodeValueInfo(r.sub('ValueInfoProto')));
+        break;
+      default:
+        g.unknown.push(r.skip(wire, s));
     }
   }
   return g;
@@ -233,10 +346,22 @@ export function decodeModel(buf: Uint8Array, file: string): ModelProto {
     const s = r.pos;
     const { field, wire } = r.tag();
     switch (field) {
-      case 1: r.expect(wire, WIRE_VARINT, field); m.irVersion = r.varint(); break;
-      case 2: r.expect(wire, WIRE_LEN, field); m.producerName = r.string(); break;
-      case 3: r.expect(wire, WIRE_LEN, field); m.producerVersion = r.string(); break;
-      case 7: r.expect(wire, WIRE_LEN, field); m.graph = decodeGraph(r.sub('GraphProto')); break;
+      case 1:
+        r.expect(wire, WIRE_VARINT, field);
+        m.irVersion = r.varint();
+        break;
+      case 2:
+        r.expect(wire, WIRE_LEN, field);
+        m.producerName = r.string();
+        break;
+      case 3:
+        r.expect(wire, WIRE_LEN, field);
+        m.producerVersion = r.string();
+        break;
+      case 7:
+        r.expect(wire, WIRE_LEN, field);
+        m.graph = decodeGraph(r.sub('GraphProto'));
+        break;
       case 8: {
         r.expect(wire, WIRE_LEN, field);
         const o = r.sub('OperatorSetIdProto');
@@ -251,7 +376,8 @@ export function decodeModel(buf: Uint8Array, file: string): ModelProto {
         m.opsetImport.push(op);
         break;
       }
-      default: m.unknown.push(r.skip(wire, s));
+      default:
+        m.unknown.push(r.skip(wire, s));
     }
   }
   if (!m.graph) r.fail('no graph (is this an ONNX model?)');
@@ -261,7 +387,9 @@ export function decodeModel(buf: Uint8Array, file: string): ModelProto {
 
 // ---------------------------------------------------------------- encode
 
-function unknowns(w: Writer, u: Uint8Array[]): void { for (const b of u) w.raw(b); }
+function unknowns(w: Writer, u: Uint8Array[]): void {
+  for (const b of u) w.raw(b);
+}
 
 /** Encodes a TensorProto. */
 export function encodeTensor(t: TensorProto): Writer {
@@ -384,7 +512,8 @@ export function tensorTypeBytes(elemType: number, dims?: (number | string)[]): U
     const sh = new Writer();
     for (const d of dims) {
       const dw = new Writer();
-      if (typeof d === 'number') dw.int(1, d); else dw.string(2, d);
+      if (typeof d === 'number') dw.int(1, d);
+      else dw.string(2, d);
       sh.message(1, dw);
     }
     tt.message(2, sh);

@@ -71,7 +71,8 @@ export class Reader {
     let x = 0n;
     for (let i = this.pos - 1; i >= start; i--) x = (x << 7n) | BigInt(this.buf[i] & 0x7f);
     const signed = BigInt.asIntN(64, x);
-    if (signed > BigInt(Number.MAX_SAFE_INTEGER) || signed < BigInt(Number.MIN_SAFE_INTEGER)) this.fail(`integer ${signed} is outside ±2^53`);
+    if (signed > BigInt(Number.MAX_SAFE_INTEGER) || signed < BigInt(Number.MIN_SAFE_INTEGER))
+      this.fail(`integer ${signed} is outside ±2^53`);
     return Number(signed);
   }
 
@@ -116,11 +117,22 @@ export class Reader {
   /** Skips a field's payload and returns the raw bytes of the whole field (tag included). */
   skip(wire: number, tagStart: number): Uint8Array {
     switch (wire) {
-      case WIRE_VARINT: this.varint(); break;
-      case WIRE_I64: if (this.end - this.pos < 8) this.fail('truncated fixed64'); this.pos += 8; break;
-      case WIRE_LEN: this.lenWindow(); break;
-      case WIRE_I32: if (this.end - this.pos < 4) this.fail('truncated fixed32'); this.pos += 4; break;
-      default: this.fail(`unsupported wire type ${wire}`);
+      case WIRE_VARINT:
+        this.varint();
+        break;
+      case WIRE_I64:
+        if (this.end - this.pos < 8) this.fail('truncated fixed64');
+        this.pos += 8;
+        break;
+      case WIRE_LEN:
+        this.lenWindow();
+        break;
+      case WIRE_I32:
+        if (this.end - this.pos < 4) this.fail('truncated fixed32');
+        this.pos += 4;
+        break;
+      default:
+        this.fail(`unsupported wire type ${wire}`);
     }
     return this.buf.subarray(tagStart, this.pos);
   }
@@ -163,12 +175,20 @@ export class Writer {
   }
 
   raw(b: Uint8Array): void {
-    if (b.length < 64) { for (const x of b) this.scratch.push(x); } else { this.flush(); this.parts.push(b); }
+    if (b.length < 64) {
+      for (const x of b) this.scratch.push(x);
+    } else {
+      this.flush();
+      this.parts.push(b);
+    }
     this.length += b.length;
   }
 
   varint(v: number): void {
-    if (v < 0) { this.int64Neg(v); return; }
+    if (v < 0) {
+      this.int64Neg(v);
+      return;
+    }
     do {
       let b = v % 128;
       v = Math.floor(v / 128);
@@ -190,7 +210,9 @@ export class Writer {
     }
   }
 
-  tag(field: number, wire: number): void { this.varint(field * 8 + wire); }
+  tag(field: number, wire: number): void {
+    this.varint(field * 8 + wire);
+  }
 
   int(field: number, v: number | undefined): void {
     if (v === undefined) return;
@@ -252,7 +274,10 @@ export class Writer {
     this.flush();
     const out = new Uint8Array(this.length);
     let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
     return out;
   }
 }

@@ -12,13 +12,27 @@ import type { TensorProto } from './onnxProto';
 export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10, DOUBLE: 11, UINT4: 21, INT4: 22 } as const;
 
 const NAMES: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool',
-  10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 16: 'bfloat16', 21: 'uint4', 22: 'int4',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  16: 'bfloat16',
+  21: 'uint4',
+  22: 'int4',
 };
 
 /** Human name of an ONNX element type ("float32", "int64", …). */
 export function dtypeName(t: number | undefined): string {
-  return t === undefined ? 'unknown' : NAMES[t] ?? `type${t}`;
+  return t === undefined ? 'unknown' : (NAMES[t] ?? `type${t}`);
 }
 
 /** Product of dims, refusing negative or absurd values. */
@@ -61,12 +75,12 @@ export function floatToHalf(v: number): number {
     let h = mant >> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 
@@ -87,7 +101,11 @@ export function isHalfExact(data: Float32Array): boolean {
  * Context needed to read external data: the model's folder (already realpath'ed), file name for
  * errors, and the most bytes one external tensor read may allocate (default: `memoryAvailable()`).
  */
-export interface TensorSource { dir: string; file: string; maxBytes?: number }
+export interface TensorSource {
+  dir: string;
+  file: string;
+  maxBytes?: number;
+}
 
 /** Bytes this process can still allocate in one piece: free memory, capped by the largest buffer Node allows. */
 export function memoryAvailable(): number {
@@ -102,7 +120,11 @@ export function readBudget(src: TensorSource): number {
 /** A tensor's external_data entries: location, offset (default 0) and length (when given), unchecked. */
 export function externalInfo(t: TensorProto): { location: string; offset: number; length?: number } {
   const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
-  return { location: kv.get('location') ?? '', offset: Number(kv.get('offset') ?? 0), length: kv.has('length') ? Number(kv.get('length')) : undefined };
+  return {
+    location: kv.get('location') ?? '',
+    offset: Number(kv.get('offset') ?? 0),
+    length: kv.has('length') ? Number(kv.get('length')) : undefined,
+  };
 }
 
 /**
@@ -119,7 +141,11 @@ export function resolveExternalPath(src: TensorSource, location: string, tensor:
   if (location.split(/[\\/]/).includes('..')) bad("'..' is not allowed");
   const full = join(src.dir, location);
   let real: string;
-  try { real = realpathSync(full); } catch { return bad(`file not found next to the model (${full})`); }
+  try {
+    real = realpathSync(full);
+  } catch {
+    return bad(`file not found next to the model (${full})`);
+  }
   const rel = relative(src.dir, real);
   if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep)[0] === '..') bad('it resolves (via a symlink) outside the model folder');
   return real;
@@ -132,16 +158,27 @@ function readExternal(src: TensorSource, t: TensorProto, bytes: number): Uint8Ar
   const path = resolveExternalPath(src, location, t.name);
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
     throw new OnnxFormatError(`${src.file}: tensor '${t.name}': invalid external data offset/length`);
-  if (length !== bytes) throw new OnnxFormatError(`${src.file}: tensor '${t.name}': external data length ${length} != ${bytes} bytes for dims [${t.dims}]`);
+  if (length !== bytes)
+    throw new OnnxFormatError(`${src.file}: tensor '${t.name}': external data length ${length} != ${bytes} bytes for dims [${t.dims}]`);
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (offset + length > size) throw new OnnxFormatError(`${src.file}: tensor '${t.name}': external data [${offset}, ${offset + length}) is past the end of ${location} (${size} bytes)`);
+    if (offset + length > size)
+      throw new OnnxFormatError(
+        `${src.file}: tensor '${t.name}': external data [${offset}, ${offset + length}) is past the end of ${location} (${size} bytes)`,
+      );
     const avail = readBudget(src);
-    const tooBig = () => new OnnxFormatError(`${src.file}: tensor '${t.name}' needs ${length} bytes of external data from ${location}, more than the ${avail} bytes of memory available`);
+    const tooBig = () =>
+      new OnnxFormatError(
+        `${src.file}: tensor '${t.name}' needs ${length} bytes of external data from ${location}, more than the ${avail} bytes of memory available`,
+      );
     if (length > avail) throw tooBig();
     let out: Uint8Array;
-    try { out = new Uint8Array(length); } catch { throw tooBig(); }
+    try {
+      out = new Uint8Array(length);
+    } catch {
+      throw tooBig();
+    }
     let got = 0;
     while (got < length) {
       const n = readSync(fd, out, got, length - got, offset + got);
@@ -160,7 +197,9 @@ export function tensorBytes(src: TensorSource, t: TensorProto, elemBytes: number
   if (t.dataLocation === 1) return readExternal(src, t, n * elemBytes);
   if (t.rawData === undefined) return undefined;
   if (t.rawData.length !== n * elemBytes)
-    throw new OnnxFormatError(`${src.file}: tensor '${t.name}' has ${t.rawData.length} bytes of raw_data, expected ${n * elemBytes} for ${dtypeName(t.dataType)}[${t.dims.join(',')}]`);
+    throw new OnnxFormatError(
+      `${src.file}: tensor '${t.name}' has ${t.rawData.length} bytes of raw_data, expected ${n * elemBytes} for ${dtypeName(t.dataType)}[${t.dims.join(',')}]`,
+    );
   return t.rawData;
 }
 

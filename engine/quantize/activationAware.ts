@@ -11,7 +11,14 @@ import { Hessian } from '../../native/ts/index';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import { ChannelStats } from '../calibrate/channelStats';
 import type { OnnxModel } from '../onnx/model';
-import { foldInputTransforms, insertActivationQdq, scaleGroups, symmetricActivationQuant, type ActivationQuant, type FoldedGroup } from '../transforms';
+import {
+  foldInputTransforms,
+  insertActivationQdq,
+  scaleGroups,
+  symmetricActivationQuant,
+  type ActivationQuant,
+  type FoldedGroup,
+} from '../transforms';
 import { awqGroupSearch } from './awq';
 import { quadraticForm, type GroupMember } from './groupLoss';
 import type { PreparedDetails } from './kernelTypes';
@@ -41,15 +48,22 @@ export interface Prepared {
 /** The warning for groups folded through an inserted Mul (none when the list is empty). */
 export function viaMulWarnings(viaMul: FoldedGroup[]): string[] {
   if (!viaMul.length) return [];
-  return [`activation-aware scaling: ${viaMul.length} input group(s) (${viaMul.slice(0, 3).map((g) => g.layers.join('+')).join(', ')}${viaMul.length > 3 ? ', …' : ''}) have no per-channel producer to fold into (${viaMul[0].reason ?? 'unknown'}); an explicit Mul by 1/s was inserted`];
+  return [
+    `activation-aware scaling: ${viaMul.length} input group(s) (${viaMul
+      .slice(0, 3)
+      .map((g) => g.layers.join('+'))
+      .join(
+        ', ',
+      )}${viaMul.length > 3 ? ', …' : ''}) have no per-channel producer to fold into (${viaMul[0].reason ?? 'unknown'}); an explicit Mul by 1/s was inserted`,
+  ];
 }
-
 
 /** Statistics of x̃ = (x − z)/s from those of x (H is rescaled only; see osplus.ts for the shift). */
 function transformedStats(src: InputStatistics, s: Float32Array, z: Float32Array | undefined): InputStatistics {
   const n = src.n;
   const hessian = new Hessian(n);
-  const H = src.hessian.matrix(), Hs = hessian.matrix();
+  const H = src.hessian.matrix(),
+    Hs = hessian.matrix();
   for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) Hs[a * n + b] = H[a * n + b] / (s[a] * s[b]);
   const stats = new ChannelStats(n);
   stats.tokens = src.stats.tokens;
@@ -64,8 +78,12 @@ function transformedStats(src: InputStatistics, s: Float32Array, z: Float32Array
 }
 
 function rangeOf(s: Float32Array): [number, number] {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of s) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of s) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
   return [lo, hi];
 }
 
@@ -97,7 +115,10 @@ export async function prepareActivationAware(opts: {
     signal?.throwIfAborted();
     const mine = g.layers.filter((n) => planned.has(n)).map((n) => planned.get(n)!);
     const methods = [...new Set(mine.map((l) => l.method))];
-    if (methods.length > 1) throw new Error(`layers ${g.layers.join(', ')} share input '${g.tensor}' but are planned with ${methods.join(' and ')}; one activation-aware method per input group`);
+    if (methods.length > 1)
+      throw new Error(
+        `layers ${g.layers.join(', ')} share input '${g.tensor}' but are planned with ${methods.join(' and ')}; one activation-aware method per input group`,
+      );
     const method = methods[0];
     const first = mine[0];
     const input = stats.get(model.layerInput(first.name));
@@ -106,7 +127,12 @@ export async function prepareActivationAware(opts: {
     const H = input.hessian.matrix();
     const members: GroupMember[] = mine.map((l) => {
       const weight = model.getWeight(l.name);
-      return { name: l.name, weight, quant: { bits: l.bits, groupSize: l.groupSize, symmetric: l.symmetric }, norm: quadraticForm(weight, H) };
+      return {
+        name: l.name,
+        weight,
+        quant: { bits: l.bits, groupSize: l.groupSize, symmetric: l.symmetric },
+        norm: quadraticForm(weight, H),
+      };
     });
     let scale: Float32Array, shift: Float32Array | undefined;
     const requested = method === 'smoothquant' || method === 'osplus' ? settingsOf(first, method).activation_bits : 0;
@@ -117,7 +143,11 @@ export async function prepareActivationAware(opts: {
       for (const l of mine) details.set(l.name, { awq: { alpha: r.alpha } });
     } else if (method === 'smoothquant') {
       const { alpha } = settingsOf(first, 'smoothquant');
-      scale = smoothQuantGroupScales(members.map((m) => m.weight), Float32Array.from(input.stats.absMax), alpha);
+      scale = smoothQuantGroupScales(
+        members.map((m) => m.weight),
+        Float32Array.from(input.stats.absMax),
+        alpha,
+      );
       for (const l of mine) details.set(l.name, { smoothing: { alpha, scale_range: rangeOf(scale) } });
     } else {
       const { shift: withShift, steps } = settingsOf(first, 'osplus');

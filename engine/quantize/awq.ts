@@ -7,16 +7,30 @@ import { awqScales } from '../../native/ts/index';
 import { groupLoss, type GroupMember } from './groupLoss';
 
 /** The chosen scale of a group. */
-export interface AwqGroupResult { alpha: number; scale: Float32Array; loss: number; lossAlpha0: number; lossByAlpha: number[] }
+export interface AwqGroupResult {
+  alpha: number;
+  scale: Float32Array;
+  loss: number;
+  lossAlpha0: number;
+  lossByAlpha: number[];
+}
 
 /**
  * Searches α for one group. `actMean` is x̄ (mean |x| per input channel), `H` the group input's Hessian.
  * @throws Error naming the group's layers when x̄ holds a non-finite or negative value
  */
-export async function awqGroupSearch(members: GroupMember[], actMean: Float32Array, H: Float64Array, nGrid: number, threads = 0, signal?: AbortSignal): Promise<AwqGroupResult> {
+export async function awqGroupSearch(
+  members: GroupMember[],
+  actMean: Float32Array,
+  H: Float64Array,
+  nGrid: number,
+  threads = 0,
+  signal?: AbortSignal,
+): Promise<AwqGroupResult> {
   const names = members.map((m) => m.name).join(', ');
   for (let j = 0; j < actMean.length; j++) {
-    if (!(actMean[j] >= 0) || !Number.isFinite(actMean[j])) throw new Error(`awq: layers ${names}: mean |x|[${j}] = ${actMean[j]} is not a finite non-negative number`);
+    if (!(actMean[j] >= 0) || !Number.isFinite(actMean[j]))
+      throw new Error(`awq: layers ${names}: mean |x|[${j}] = ${actMean[j]} is not a finite non-negative number`);
   }
   if (!Number.isInteger(nGrid) || nGrid < 1) throw new Error(`awq: layers ${names}: n_grid must be a positive integer (got ${nGrid})`);
   const lossByAlpha: number[] = [];

@@ -12,14 +12,16 @@ import { gptq } from '../../native/ts/index';
 import type { Kernel, KernelContext, KernelOutput } from './kernelTypes';
 import { settingsOf } from './methodSettings';
 
-
 function common(ctx: KernelContext): native.JobOptions {
   return { signal: ctx.signal, onProgress: ctx.onProgress, layer: ctx.layer.name, threads: ctx.threads };
 }
 
 function needH(ctx: KernelContext, hessian: (c: KernelContext) => Float64Array | null): Float64Array {
   const H = hessian(ctx);
-  if (!H) throw new Error(`layer ${ctx.layer.name}: method ${ctx.layer.method} needs the calibration Hessian, but none was collected for its input`);
+  if (!H)
+    throw new Error(
+      `layer ${ctx.layer.name}: method ${ctx.layer.method} needs the calibration Hessian, but none was collected for its input`,
+    );
   return H;
 }
 
@@ -41,57 +43,104 @@ function lowRankOutput(r: native.LowRankResult, ctx: KernelContext): KernelOutpu
 export function binaryLowRankKernels(hessian: (ctx: KernelContext) => Float64Array | null): Partial<Record<Method, Kernel>> {
   return {
     billm: async (ctx) => {
-      const s = settingsOf(ctx.layer, 'billm'), { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'billm'),
+        { data, rows, cols } = ctx.weight;
       const r = await native.billm(data, rows, cols, needH(ctx, hessian), {
-        ...common(ctx), blockSize: s.block_size, percdamp: s.damp, salientUpLim: s.max_salient,
+        ...common(ctx),
+        blockSize: s.block_size,
+        percdamp: s.damp,
+        salientUpLim: s.max_salient,
         hessianSaliency: s.salient_metric === 'hessian',
       });
       const { sign1, sign2, group: groupBits, salientCols, scales } = r.stored;
-      return { dequant: r.dequant, binary: { kind: 'billm', group: s.block_size, sign1, sign2, groupBits, salientCols, scales }, details: { binarization: r.details } };
+      return {
+        dequant: r.dequant,
+        binary: { kind: 'billm', group: s.block_size, sign1, sign2, groupBits, salientCols, scales },
+        details: { binarization: r.details },
+      };
     },
     pbllm: async (ctx) => {
-      const s = settingsOf(ctx.layer, 'pbllm'), { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'pbllm'),
+        { data, rows, cols } = ctx.weight;
       const r = await native.pbllm(data, rows, cols, needH(ctx, hessian), {
-        ...common(ctx), lowFrac: s.low_frac, percdamp: s.damp, highBits: s.high_bits,
+        ...common(ctx),
+        lowFrac: s.low_frac,
+        percdamp: s.damp,
+        highBits: s.high_bits,
         hessianSaliency: s.saliency === 'hessian',
         groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : undefined,
       });
-      return { dequant: r.dequant, binary: { kind: 'pbllm', group: ctx.layer.groupSize, mask: r.mask, binParams: r.binParams, q8Params: r.q8Params, highBits: s.high_bits } };
+      return {
+        dequant: r.dequant,
+        binary: {
+          kind: 'pbllm',
+          group: ctx.layer.groupSize,
+          mask: r.mask,
+          binParams: r.binParams,
+          q8Params: r.q8Params,
+          highBits: s.high_bits,
+        },
+      };
     },
     dualbin: async (ctx) => {
-      const s = settingsOf(ctx.layer, 'dualbin'), { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'dualbin'),
+        { data, rows, cols } = ctx.weight;
       const group = ctx.layer.groupSize > 0 ? ctx.layer.groupSize : 128;
       // init gptq: the 2-bit asymmetric GPTQ solution (gptq.py defaults), rewritten exactly in FDB form.
       let init: native.DualBinOptions['init'];
       if (s.init === 'gptq') {
-        const q = await gptq(data, rows, cols, needH(ctx, hessian), { bits: 2, groupSize: group >= cols ? -1 : group, symmetric: false }, { signal: ctx.signal, threads: ctx.threads });
+        const q = await gptq(
+          data,
+          rows,
+          cols,
+          needH(ctx, hessian),
+          { bits: 2, groupSize: group >= cols ? -1 : group, symmetric: false },
+          { signal: ctx.signal, threads: ctx.threads },
+        );
         init = native.fdbFromGrid(q.codes, q.scales, q.zeros, rows, cols, group);
       }
       const r = await native.dualBinarize(data, rows, cols, { ...common(ctx), iters: s.iterations, groupSize: group, init });
       return { dequant: r.dequant, binary: { kind: 'dualbin', group, b1: r.b1, b2: r.b2, alphas: r.alphas } };
     },
     flrq: async (ctx) => {
-      const s = settingsOf(ctx.layer, 'flrq'), { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'flrq'),
+        { data, rows, cols } = ctx.weight;
       const r = await native.flrq(data, rows, cols, hessian(ctx), ctx.input?.stats.absMean() ?? null, {
-        ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        budget: s.max_extra_storage, blcEpochs: s.blc_epochs, sketchIters: s.sketch_iterations,
-        slope: s.slope_threshold, actScaling: s.activation_scaling, quantizer: s.quantizer,
+        ...common(ctx),
+        bits: ctx.layer.bits,
+        groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
+        budget: s.max_extra_storage,
+        blcEpochs: s.blc_epochs,
+        sketchIters: s.sketch_iterations,
+        slope: s.slope_threshold,
+        actScaling: s.activation_scaling,
+        quantizer: s.quantizer,
       });
       return lowRankOutput(r, ctx);
     },
     lorc: async (ctx) => {
-      const s = settingsOf(ctx.layer, 'lorc'), { data, rows, cols } = ctx.weight;
+      const s = settingsOf(ctx.layer, 'lorc'),
+        { data, rows, cols } = ctx.weight;
       const r = await native.lorc(data, rows, cols, hessian(ctx), {
-        ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        rank: s.rank, factorBits: s.factor_bits === 8 ? 8 : 0, quantizer: s.quantizer,
+        ...common(ctx),
+        bits: ctx.layer.bits,
+        groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
+        rank: s.rank,
+        factorBits: s.factor_bits === 8 ? 8 : 0,
+        quantizer: s.quantizer,
       });
       return lowRankOutput(r, ctx);
     },
     lqer: async (ctx) => {
-      const s = settingsOf(ctx.layer, 'lqer'), { data, rows, cols } = ctx.weight;
-      const r = await native.lqer(data, rows, cols, hessian(ctx), s.activation_scaled ? ctx.input?.stats.absMean() ?? null : null, {
-        ...common(ctx), bits: ctx.layer.bits, groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
-        rank: s.rank, factorBits: s.factor_bits === 8 ? 8 : 0, quantizer: s.quantizer,
+      const s = settingsOf(ctx.layer, 'lqer'),
+        { data, rows, cols } = ctx.weight;
+      const r = await native.lqer(data, rows, cols, hessian(ctx), s.activation_scaled ? (ctx.input?.stats.absMean() ?? null) : null, {
+        ...common(ctx),
+        bits: ctx.layer.bits,
+        groupSize: ctx.layer.groupSize > 0 ? ctx.layer.groupSize : cols,
+        rank: s.rank,
+        factorBits: s.factor_bits === 8 ? 8 : 0,
+        quantizer: s.quantizer,
       });
       return lowRankOutput(r, ctx);
     },

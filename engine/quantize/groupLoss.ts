@@ -6,7 +6,11 @@ import * as native from '../../native/ts/index';
 import type { LayerWeight } from './kernelTypes';
 
 /** Weight quantization of the search (RTN on this project's grid). */
-export interface SearchQuant { bits: number; groupSize: number; symmetric: boolean }
+export interface SearchQuant {
+  bits: number;
+  groupSize: number;
+  symmetric: boolean;
+}
 
 /** W·diag(s) (inverse: W·diag(s)⁻¹), W rows×cols row-major. */
 export function scaleColumns(w: Float32Array, rows: number, cols: number, s: ArrayLike<number>, inverse = false): Float32Array {
@@ -37,10 +41,21 @@ export function quadraticForm(w: LayerWeight, H: Float64Array): number {
 }
 
 /** A group member with its precomputed tr(WHWᵀ) and its own quantizer. */
-export interface GroupMember { name: string; weight: LayerWeight; quant: SearchQuant; norm: number }
+export interface GroupMember {
+  name: string;
+  weight: LayerWeight;
+  quant: SearchQuant;
+  norm: number;
+}
 
 /** Σ tr(ΔHΔᵀ) over the group for input scale s (absolute, not relative). */
-export async function groupLoss(members: GroupMember[], H: Float64Array, s: Float32Array, threads = 0, signal?: AbortSignal): Promise<number> {
+export async function groupLoss(
+  members: GroupMember[],
+  H: Float64Array,
+  s: Float32Array,
+  threads = 0,
+  signal?: AbortSignal,
+): Promise<number> {
   let loss = 0;
   for (const m of members) {
     const { data, rows, cols } = m.weight;

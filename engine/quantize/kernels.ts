@@ -19,17 +19,25 @@ export class NotImplementedError extends Error {
   }
 }
 
-
 function requireHessian(ctx: KernelContext, method: string): InputStatistics {
-  if (!ctx.input) throw new Error(`layer ${ctx.layer.name}: method ${method} needs calibration statistics, but none were collected for its input`);
+  if (!ctx.input)
+    throw new Error(`layer ${ctx.layer.name}: method ${method} needs calibration statistics, but none were collected for its input`);
   return ctx.input;
 }
 
 const rtn: Kernel = async ({ layer, weight, signal, threads }) => {
-  const q = await native.rtn(weight.data, weight.rows, weight.cols, {
-    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
-    mseClip: layer.method === 'rtn' ? settingsOf(layer, 'rtn').mse_clip : false,
-  }, { signal, threads });
+  const q = await native.rtn(
+    weight.data,
+    weight.rows,
+    weight.cols,
+    {
+      bits: layer.bits,
+      groupSize: layer.groupSize,
+      symmetric: layer.symmetric,
+      mseClip: layer.method === 'rtn' ? settingsOf(layer, 'rtn').mse_clip : false,
+    },
+    { signal, threads },
+  );
   return { dequant: q.dequant, q };
 };
 
@@ -37,15 +45,30 @@ const gptq: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const input = requireHessian(ctx, 'gptq');
   const s = settingsOf(layer, 'gptq');
-  const r = await native.gptq(weight.data, weight.rows, weight.cols, input.hessian, {
-    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric,
-    damp: s.damp, blockSize: s.block_size, actOrder: s.act_order, staticGroups: s.static_groups,
-  }, { signal: ctx.signal, threads: ctx.threads, onProgress: (done, total) => ctx.onProgress?.(total ? done / total : 0) });
+  const r = await native.gptq(
+    weight.data,
+    weight.rows,
+    weight.cols,
+    input.hessian,
+    {
+      bits: layer.bits,
+      groupSize: layer.groupSize,
+      symmetric: layer.symmetric,
+      damp: s.damp,
+      blockSize: s.block_size,
+      actOrder: s.act_order,
+      staticGroups: s.static_groups,
+    },
+    { signal: ctx.signal, threads: ctx.threads, onProgress: (done, total) => ctx.onProgress?.(total ? done / total : 0) },
+  );
   return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
 };
 
 function requirePrepared(ctx: KernelContext, method: string): PreparedDetails {
-  if (!ctx.prepared) throw new Error(`layer ${ctx.layer.name}: method ${method} needs its activation-aware scaling folded first (prepareActivationAware, or the prepare step of calibrate/sequential.ts)`);
+  if (!ctx.prepared)
+    throw new Error(
+      `layer ${ctx.layer.name}: method ${method} needs its activation-aware scaling folded first (prepareActivationAware, or the prepare step of calibrate/sequential.ts)`,
+    );
   return ctx.prepared;
 }
 
@@ -63,23 +86,44 @@ const awq: Kernel = async (ctx) => {
     return { ...r, details: { awq: { alpha } } };
   }
   // The scale was already searched and folded for the whole group: grid 1 (α = 0, s = 1) runs only the clip search.
-  const r = await native.awqSearch(weight.data, weight.rows, weight.cols, input.hessian.matrix(), new Float32Array(weight.cols).fill(1), {
-    bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric, grid: 1, clip: true,
-  }, { signal: ctx.signal, threads: ctx.threads });
+  const r = await native.awqSearch(
+    weight.data,
+    weight.rows,
+    weight.cols,
+    input.hessian.matrix(),
+    new Float32Array(weight.cols).fill(1),
+    {
+      bits: layer.bits,
+      groupSize: layer.groupSize,
+      symmetric: layer.symmetric,
+      grid: 1,
+      clip: true,
+    },
+    { signal: ctx.signal, threads: ctx.threads },
+  );
   let sum = 0;
   for (const c of r.clipRatios) sum += c;
   return { dequant: r.weight.dequant, q: r.weight, details: { awq: { alpha, clip_ratio: sum / r.clipRatios.length } } };
 };
 
 /** SmoothQuant / OS+ on the folded weight: RTN (activation QDQ, if any, is already in the graph). */
-const smoothed = (method: 'smoothquant' | 'osplus'): Kernel => async (ctx) => {
-  const prep = requirePrepared(ctx, method);
-  const r = await rtn(ctx);
-  return { ...r, details: { smoothing: prep.smoothing } };
-};
+const smoothed =
+  (method: 'smoothquant' | 'osplus'): Kernel =>
+  async (ctx) => {
+    const prep = requirePrepared(ctx, method);
+    const r = await rtn(ctx);
+    return { ...r, details: { smoothing: prep.smoothing } };
+  };
 
 /** The kernel table. Methods missing here are reported by `kernelFor`. */
-const KERNELS: Partial<Record<Method, Kernel>> = { rtn, gptq, awq, smoothquant: smoothed('smoothquant'), osplus: smoothed('osplus'), ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null) };
+const KERNELS: Partial<Record<Method, Kernel>> = {
+  rtn,
+  gptq,
+  awq,
+  smoothquant: smoothed('smoothquant'),
+  osplus: smoothed('osplus'),
+  ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null),
+};
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
 export function kernelFor(method: Method, layer: string): Kernel {

@@ -7,7 +7,14 @@
 import { groupLoss, type GroupMember } from './groupLoss';
 
 /** The chosen transform of a group. */
-export interface OsplusGroupResult { threshold: number; scale: Float32Array; shift?: Float32Array; loss: number; lossUnscaled: number; steps: number }
+export interface OsplusGroupResult {
+  threshold: number;
+  scale: Float32Array;
+  shift?: Float32Array;
+  loss: number;
+  lossUnscaled: number;
+  steps: number;
+}
 
 /** Per-channel midpoint z_j = (max_j + min_j)/2. */
 export function osplusShiftOf(max: ArrayLike<number>, min: ArrayLike<number>): Float32Array {
@@ -19,16 +26,26 @@ export function osplusShiftOf(max: ArrayLike<number>, min: ArrayLike<number>): F
  * (before the shift). Note: the loss uses H of x also when shifting (ChannelStats holds no signed
  * mean, so H of x − z cannot be formed); the shift only matters for activation quantization.
  */
-export async function osplusGroupSearch(members: GroupMember[], max: ArrayLike<number>, min: ArrayLike<number>, H: Float64Array, opts: { shift: boolean; steps: number }, threads = 0, signal?: AbortSignal): Promise<OsplusGroupResult> {
+export async function osplusGroupSearch(
+  members: GroupMember[],
+  max: ArrayLike<number>,
+  min: ArrayLike<number>,
+  H: Float64Array,
+  opts: { shift: boolean; steps: number },
+  threads = 0,
+  signal?: AbortSignal,
+): Promise<OsplusGroupResult> {
   const n = max.length;
   const shift = opts.shift ? osplusShiftOf(max, min) : undefined;
-  const cmx = new Float64Array(n), cmn = new Float64Array(n);
+  const cmx = new Float64Array(n),
+    cmn = new Float64Array(n);
   let amax = 0;
   for (let j = 0; j < n; j++) {
     const z = shift ? shift[j] : 0;
     cmx[j] = max[j] - z;
     cmn[j] = min[j] - z;
-    if (!Number.isFinite(cmx[j]) || !Number.isFinite(cmn[j])) throw new Error(`osplus: layers ${members.map((m) => m.name).join(', ')}: channel ${j} has no finite activation range`);
+    if (!Number.isFinite(cmx[j]) || !Number.isFinite(cmn[j]))
+      throw new Error(`osplus: layers ${members.map((m) => m.name).join(', ')}: channel ${j} has no finite activation range`);
     amax = Math.max(amax, cmx[j], -cmn[j]);
   }
   const steps = Math.max(opts.steps, Math.floor(amax / 0.5));

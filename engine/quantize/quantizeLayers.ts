@@ -18,7 +18,6 @@ export interface QuantizedLayer extends KernelOutput {
   report: LayerReport;
 }
 
-
 /**
  * Quantizes `plan.layers` in order. `stats` maps input tensor → statistics (from calibration).
  * @throws Error naming the layer when a kernel fails; AbortError when cancelled.
@@ -42,13 +41,29 @@ export async function quantizeLayers(opts: {
   for (let index = 0; index < total; index++) {
     signal?.throwIfAborted();
     const layer = plan.layers[index];
-    const progress = (fraction: number) => opts.onProgress?.({
-      stage: 'quantize', message: `${layer.name} (${layer.method} ${layer.bits}-bit)`, layer: layer.name, index, total, fraction,
-    });
+    const progress = (fraction: number) =>
+      opts.onProgress?.({
+        stage: 'quantize',
+        message: `${layer.name} (${layer.method} ${layer.bits}-bit)`,
+        layer: layer.name,
+        index,
+        total,
+        fraction,
+      });
     progress(0);
     // The kernel's own progress stays below 1: the layer is done (fraction 1) only once, after it returns.
     const kernelProgress = (f: number) => progress(Math.min(f, 0.999));
-    const q = await quantizeOne(layer, model, opts.ops.get(layer.name) ?? 'MatMul', stats, plan.format, plan.threads ?? 0, signal, kernelProgress, opts.prepared?.get(layer.name));
+    const q = await quantizeOne(
+      layer,
+      model,
+      opts.ops.get(layer.name) ?? 'MatMul',
+      stats,
+      plan.format,
+      plan.threads ?? 0,
+      signal,
+      kernelProgress,
+      opts.prepared?.get(layer.name),
+    );
     out.push(q);
     await opts.onLayer?.(q);
     progress(1);
@@ -57,8 +72,15 @@ export async function quantizeLayers(opts: {
 }
 
 async function quantizeOne(
-  layer: LayerPlan, model: QuantizeModel, op: string, stats: Map<string, InputStatistics>, format: ExportFormat, threads: number,
-  signal: AbortSignal | undefined, progress: (f: number) => void, prepared?: PreparedDetails,
+  layer: LayerPlan,
+  model: QuantizeModel,
+  op: string,
+  stats: Map<string, InputStatistics>,
+  format: ExportFormat,
+  threads: number,
+  signal: AbortSignal | undefined,
+  progress: (f: number) => void,
+  prepared?: PreparedDetails,
 ): Promise<QuantizedLayer> {
   const weight = model.getWeight(layer.name);
   const input = stats.get(model.layerInput(layer.name));
@@ -78,13 +100,21 @@ async function quantizeOne(
   const effective = effectiveWeight(result, weight.rows, weight.cols);
   const relErr = input ? relativeError(weight, effective, input, threads) : weightRelativeError(weight, effective);
   const report: LayerReport = {
-    name: layer.name, op, shape: [weight.rows, weight.cols], params: weight.rows * weight.cols,
-    method: layer.method, bits: layer.bits, group_size: layer.groupSize, symmetric: layer.symmetric,
+    name: layer.name,
+    op,
+    shape: [weight.rows, weight.cols],
+    params: weight.rows * weight.cols,
+    method: layer.method,
+    bits: layer.bits,
+    group_size: layer.groupSize,
+    symmetric: layer.symmetric,
     rel_error: relErr,
-    bits_per_weight: (layer.format ?? format) !== 'fake' && result.bitsPerWeight !== undefined
-      ? result.bitsPerWeight
-      : storedBitsPerWeight(layer.format ?? format, layer.bits, weight.cols, layer.groupSize, layer.symmetric),
-    rules: layer.rules, ...result.details,
+    bits_per_weight:
+      (layer.format ?? format) !== 'fake' && result.bitsPerWeight !== undefined
+        ? result.bitsPerWeight
+        : storedBitsPerWeight(layer.format ?? format, layer.bits, weight.cols, layer.groupSize, layer.symmetric),
+    rules: layer.rules,
+    ...result.details,
   };
   const { bitsPerWeight: _bpw, ...rest } = result;
   return { ...rest, layer: layer.name, report };
@@ -107,7 +137,8 @@ export function effectiveWeight(r: Pick<KernelOutput, 'dequant' | 'lowRank'>, ro
 
 /** ‖ΔW‖²/‖W‖² — the H = I case, used when a layer has no calibration statistics. */
 export function weightRelativeError(w: LayerWeight, dequant: Float32Array): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < w.data.length; i++) {
     const d = w.data[i] - dequant[i];
     num += d * d;

@@ -9,7 +9,8 @@ import type { LayerWeight } from './kernelTypes';
 export function smoothQuantGroupScales(weights: LayerWeight[], actAbsMax: Float32Array, alpha: number): Float32Array {
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`smoothquant: alpha must be in [0, 1] (got ${alpha})`);
   for (const w of weights) {
-    if (w.cols !== actAbsMax.length) throw new Error(`smoothquant: weight has ${w.cols} input channels, activation statistics ${actAbsMax.length}`);
+    if (w.cols !== actAbsMax.length)
+      throw new Error(`smoothquant: weight has ${w.cols} input channels, activation statistics ${actAbsMax.length}`);
   }
   const wmax = columnAbsMax(weights.map((w) => ({ w: w.data, rows: w.rows, cols: w.cols })));
   return smoothQuantScales(actAbsMax, wmax, alpha);

@@ -13,7 +13,10 @@ import { weightRelativeError, type QuantizedLayer } from './quantizeLayers';
  * @throws Error naming both layers when the head's result cannot serve a lookup table (an input
  * transform, a low-rank branch or binarized codes).
  */
-export function shareTiedTables(quantized: QuantizedLayer[], model: { layer(name: string): LayerRecord; getWeight(name: string): LayerWeight }): string[] {
+export function shareTiedTables(
+  quantized: QuantizedLayer[],
+  model: { layer(name: string): LayerRecord; getWeight(name: string): LayerWeight },
+): string[] {
   const byName = new Map(quantized.map((q) => [q.layer, q]));
   const shared: string[] = [];
   for (const q of quantized) {
@@ -22,11 +25,16 @@ export function shareTiedTables(quantized: QuantizedLayer[], model: { layer(name
     const head = byName.get(rec.tiedWith);
     if (!head) continue;
     if (head.inputScale || head.lowRank || head.binary || !head.q)
-      throw new Error(`tied table '${q.layer}': its head '${head.layer}' was quantized with ${head.report.method}, whose result (an input scaling, a low-rank branch or binarized codes) a Gather lookup cannot use; quantize the head with rtn or gptq, or skip one of the two`);
+      throw new Error(
+        `tied table '${q.layer}': its head '${head.layer}' was quantized with ${head.report.method}, whose result (an input scaling, a low-rank branch or binarized codes) a Gather lookup cannot use; quantize the head with rtn or gptq, or skip one of the two`,
+      );
     q.dequant = head.dequant;
     q.q = head.q;
     q.report = {
-      ...q.report, method: head.report.method, bits_per_weight: head.report.bits_per_weight, tied_with: head.layer,
+      ...q.report,
+      method: head.report.method,
+      bits_per_weight: head.report.bits_per_weight,
+      tied_with: head.layer,
       rel_error: weightRelativeError(model.getWeight(q.layer), head.dequant),
     };
     head.report.tied_with = q.layer;

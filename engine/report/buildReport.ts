@@ -33,7 +33,8 @@ export function countedOnce(layers: LayerReport[]): LayerReport[] {
 
 /** Bits per weight over all quantized layers, weighted by parameters (NaN-free: 0 when none). */
 export function modelBitsPerWeight(layers: LayerReport[]): number {
-  let bits = 0, params = 0;
+  let bits = 0,
+    params = 0;
   for (const l of countedOnce(layers)) {
     bits += l.bits_per_weight * l.params;
     params += l.params;
@@ -61,7 +62,9 @@ export function buildReport(r: ReportInputs): Report {
     format: plan.format,
     ...(plan.format === 'matmulnbits' || plan.format === 'qdq' ? { accuracy_level: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL } : {}),
     calibration: {
-      kind: plan.calibration.kind, samples: r.calibrationSamples, mode: plan.calibration.mode,
+      kind: plan.calibration.kind,
+      samples: r.calibrationSamples,
+      mode: plan.calibration.mode,
       ...(r.calibrationTokens !== undefined ? { tokens: r.calibrationTokens } : {}),
     },
     metrics,

@@ -5,7 +5,11 @@ import type { LeftAloneTensor, ModelSummary } from '../../protocol/model';
 /** Left-aligns the first column and right-aligns the rest. */
 export function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i])))
+      .join('  ')
+      .trimEnd();
   return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -20,7 +24,8 @@ const pct = (v: number | undefined) => (v === undefined ? '-' : `${(v * 100).toF
 export function summaryTable(r: Report): string {
   const m = r.metrics;
   const rows: string[][] = [];
-  if (m.fp.perplexity !== undefined || m.quantized.perplexity !== undefined) rows.push(['perplexity', num(m.fp.perplexity), num(m.quantized.perplexity)]);
+  if (m.fp.perplexity !== undefined || m.quantized.perplexity !== undefined)
+    rows.push(['perplexity', num(m.fp.perplexity), num(m.quantized.perplexity)]);
   if (m.kl_divergence) {
     rows.push(['KL mean (FP‖Q)', '0', num(m.kl_divergence.mean)]);
     rows.push(['KL p99', '0', num(m.kl_divergence.p99)]);
@@ -37,7 +42,13 @@ export function summaryTable(r: Report): string {
   }
   rows.push(['size', bytes(r.size.fp_bytes), `${bytes(r.size.quantized_bytes)} (${pct(r.size.quantized_bytes / r.size.fp_bytes)})`]);
   for (const f of r.size.by_format ?? []) {
-    rows.push([f.format === 'float' ? '  bytes left float (other weights, graph)' : `  bytes as ${f.format} (${f.layers} layer${f.layers === 1 ? '' : 's'})`, '', bytes(f.bytes)]);
+    rows.push([
+      f.format === 'float'
+        ? '  bytes left float (other weights, graph)'
+        : `  bytes as ${f.format} (${f.layers} layer${f.layers === 1 ? '' : 's'})`,
+      '',
+      bytes(f.bytes),
+    ]);
   }
   rows.push(['bits/weight (quantized layers)', '32', num(r.size.bits_per_weight)]);
   if (r.layers.some((l) => l.runtime_bits_per_weight !== undefined)) {
@@ -47,11 +58,13 @@ export function summaryTable(r: Report): string {
   }
   if (m.fp.latency_ms !== undefined) rows.push(['latency/batch (ms)', num(m.fp.latency_ms, 3), num(m.quantized.latency_ms, 3)]);
   if (m.decode_latency) {
-    const d = m.decode_latency, how = d.mode === 'kv_cache' ? 'KV cache' : 'full sequence';
+    const d = m.decode_latency,
+      how = d.mode === 'kv_cache' ? 'KV cache' : 'full sequence';
     rows.push([`prefill ${d.prompt_tokens} tokens (ms)`, num(d.fp.prefill_ms, 3), num(d.quantized.prefill_ms, 3)]);
     rows.push([`decode ms/token (${how})`, num(d.fp.decode_ms_per_token, 3), num(d.quantized.decode_ms_per_token, 3)]);
   }
-  if (r.accuracy_level !== undefined) rows.push(['MatMulNBits activations (level)', '-', `${ACTIVATION_TYPES[r.accuracy_level] ?? '?'} (${r.accuracy_level})`]);
+  if (r.accuracy_level !== undefined)
+    rows.push(['MatMulNBits activations (level)', '-', `${ACTIVATION_TYPES[r.accuracy_level] ?? '?'} (${r.accuracy_level})`]);
   return table(['metric', 'fp', 'quantized'], rows);
 }
 
@@ -66,14 +79,30 @@ export function generationTable(r: Report): string {
   const head = `generation: ${g.tokens} tokens from ${JSON.stringify(g.prompt)} (${g.mode === 'kv_cache' ? 'through the KV cache' : 'full-sequence'}); first divergence: ${at}`;
   const text = (s: string) => JSON.stringify(s);
   // Texts are left-aligned (table() right-aligns), so the two continuations line up character by character.
-  return [head, ...[['fp', g.fp.text], ['quantized', g.quantized.text]].map(([k, v]) => `${k.padEnd(9)}  ${text(v)}`)].join('\n');
+  return [
+    head,
+    ...[
+      ['fp', g.fp.text],
+      ['quantized', g.quantized.text],
+    ].map(([k, v]) => `${k.padEnd(9)}  ${text(v)}`),
+  ].join('\n');
 }
 
 /** One row per quantized layer. */
 export function layerTable(r: Report): string {
-  return table(['layer', 'shape', 'method', 'bits', 'group', 'format', 'rel_error', 'bits/w'], r.layers.map((l) => [
-    l.name, `${l.shape[0]}x${l.shape[1]}`, l.method, String(l.bits), String(l.group_size), l.format ?? r.format, l.rel_error.toExponential(3), num(l.bits_per_weight),
-  ]));
+  return table(
+    ['layer', 'shape', 'method', 'bits', 'group', 'format', 'rel_error', 'bits/w'],
+    r.layers.map((l) => [
+      l.name,
+      `${l.shape[0]}x${l.shape[1]}`,
+      l.method,
+      String(l.bits),
+      String(l.group_size),
+      l.format ?? r.format,
+      l.rel_error.toExponential(3),
+      num(l.bits_per_weight),
+    ]),
+  );
 }
 
 /** yes / yes (embedding, opt-in) / yes (tied with X) / no: reason. */
@@ -85,18 +114,29 @@ function quantizableCell(l: ModelSummary['layers'][number]): string {
 
 /** `lowbit inspect`: the model's layers. */
 export function inspectTable(s: ModelSummary): string {
-  const head = `${s.path}\nopset ${s.opset}  producer ${s.producer || '-'}  ${s.totalParams} weight params in layers  ${bytes(s.fileBytes)}\n` +
+  const head =
+    `${s.path}\nopset ${s.opset}  producer ${s.producer || '-'}  ${s.totalParams} weight params in layers  ${bytes(s.fileBytes)}\n` +
     `inputs:  ${s.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n` +
     `outputs: ${s.outputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(',')}]`).join(', ')}\n`;
-  return head + table(['layer', 'op', 'shape [out,in]', 'params', 'dtype', 'quantizable'], s.layers.map((l) => [
-    l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, quantizableCell(l),
-  ])) + (s.leftAlone ? `\n\n${leftAloneTable(s.leftAlone, 'compressing every quantizable layer')}` : '');
+  return (
+    head +
+    table(
+      ['layer', 'op', 'shape [out,in]', 'params', 'dtype', 'quantizable'],
+      s.layers.map((l) => [l.name, l.op, `${l.shape[0]}x${l.shape[1]}`, String(l.params), l.dtype, quantizableCell(l)]),
+    ) +
+    (s.leftAlone ? `\n\n${leftAloneTable(s.leftAlone, 'compressing every quantizable layer')}` : '')
+  );
 }
 
 /** Float tensors of at least 16 KiB left in full precision, with why and their share of the file. */
 export function leftAloneTable(rows: readonly LeftAloneTensor[], what: string): string {
   if (!rows.length) return `left alone (float tensors ≥ 16 KiB) by ${what}: none`;
   const total = rows.reduce((a, r) => a + r.bytes, 0);
-  return `left alone (float tensors ≥ 16 KiB) by ${what}: ${rows.length} tensors, ${bytes(total)} (${pct(rows.reduce((a, r) => a + r.share, 0))} of the file)\n` +
-    table(['tensor', 'bytes', 'share', 'reason'], rows.map((r) => [r.name, bytes(r.bytes), pct(r.share), r.reason]));
+  return (
+    `left alone (float tensors ≥ 16 KiB) by ${what}: ${rows.length} tensors, ${bytes(total)} (${pct(rows.reduce((a, r) => a + r.share, 0))} of the file)\n` +
+    table(
+      ['tensor', 'bytes', 'share', 'reason'],
+      rows.map((r) => [r.name, bytes(r.bytes), pct(r.share), r.reason]),
+    )
+  );
 }

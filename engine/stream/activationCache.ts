@@ -24,7 +24,10 @@ export class ActivationCache {
   peakDiskBytes = 0;
 
   /** `folder`: where the private cache folder is made (created on first spill); `ramBudget` in bytes. */
-  constructor(private readonly folder: string, private readonly ramBudget: number) {}
+  constructor(
+    private readonly folder: string,
+    private readonly ramBudget: number,
+  ) {}
 
   /** Makes the private folder now (the job calls this up front, so an unwritable folder fails before any work). */
   open(): string {
@@ -79,7 +82,11 @@ export class ActivationCache {
     if (!e) throw new Error(`activation cache: ${name} batch ${batch} is not cached`);
     if ('tensor' in e) return e.tensor;
     let buf: Buffer;
-    try { buf = await readFile(e.file); } catch (err) { throw new Error(`activation cache: reading ${name} from ${e.file} failed: ${(err as Error).message}`); }
+    try {
+      buf = await readFile(e.file);
+    } catch (err) {
+      throw new Error(`activation cache: reading ${name} from ${e.file} failed: ${(err as Error).message}`);
+    }
     return new ort.Tensor(e.type as 'float32', typedView(e.type, buf) as Float32Array, e.dims);
   }
 
@@ -90,7 +97,10 @@ export class ActivationCache {
     this.entries.delete(name);
     for (const e of byBatch.values()) {
       if ('tensor' in e) this.ramBytes -= e.bytes;
-      else { this.diskBytes -= e.bytes; await rm(e.file, { force: true }); }
+      else {
+        this.diskBytes -= e.bytes;
+        await rm(e.file, { force: true });
+      }
     }
   }
 
@@ -105,9 +115,19 @@ export class ActivationCache {
 
 /** A typed view of `buf` for an onnxruntime tensor type (copied when unaligned). */
 function typedView(type: ort.Tensor.Type, buf: Buffer): ArrayBufferView {
-  const ctors: Record<string, { new(b: ArrayBuffer, o: number, n: number): ArrayBufferView; BYTES_PER_ELEMENT: number }> = {
-    float32: Float32Array, float16: Uint16Array, int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array,
-    bool: Uint8Array, float64: Float64Array, int16: Int16Array, uint16: Uint16Array, uint32: Uint32Array, uint64: BigUint64Array,
+  const ctors: Record<string, { new (b: ArrayBuffer, o: number, n: number): ArrayBufferView; BYTES_PER_ELEMENT: number }> = {
+    float32: Float32Array,
+    float16: Uint16Array,
+    int64: BigInt64Array,
+    int32: Int32Array,
+    int8: Int8Array,
+    uint8: Uint8Array,
+    bool: Uint8Array,
+    float64: Float64Array,
+    int16: Int16Array,
+    uint16: Uint16Array,
+    uint32: Uint32Array,
+    uint64: BigUint64Array,
   } as never;
   const C = ctors[type];
   if (!C) throw new Error(`activation cache: tensors of type ${type} cannot be cached`);

@@ -38,7 +38,10 @@ const WHOLE_ONLY = new Set(['awq', 'smoothquant', 'osplus']);
 export function formatBytes(b: number): string {
   const u = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
-  while (b >= 1000 && i < u.length - 1) { b /= 1000; i++; }
+  while (b >= 1000 && i < u.length - 1) {
+    b /= 1000;
+    i++;
+  }
   return `${b.toFixed(b < 10 && i ? 1 : 0)} ${u[i]}`;
 }
 
@@ -47,8 +50,13 @@ export function formatBytes(b: number): string {
  * @throws Error naming the model when neither way fits (or streaming is asked for a method that cannot stream).
  */
 export function planMemory(opts: {
-  model: OnnxModel; plan: Pick<JobPlan, 'layers' | 'modelPath'>; calibrated: CalibratedLayer[];
-  tokensPerBatch: number; budgetBytes?: number; streaming?: StreamingMode; processBytes?: number;
+  model: OnnxModel;
+  plan: Pick<JobPlan, 'layers' | 'modelPath'>;
+  calibrated: CalibratedLayer[];
+  tokensPerBatch: number;
+  budgetBytes?: number;
+  streaming?: StreamingMode;
+  processBytes?: number;
 }): MemoryPlan {
   const { model, calibrated } = opts;
   const streaming = opts.streaming ?? 'auto';
@@ -58,13 +66,16 @@ export function planMemory(opts: {
   let weights = 0;
   for (const t of model.graph.initializer) weights += numel(t.dims, `${model.path}: tensor '${t.name}'`) * (elemBytes(t.dataType) ?? 0);
   const params = (n: string) => model.layer(n).params;
-  const hessian = (ls: CalibratedLayer[]) => [...new Map(ls.map((l) => [`${l.input}#${l.cols}`, l.cols])).values()].reduce((a, n) => a + 2 * 8 * n * n, 0);
-  const inputs = (ls: CalibratedLayer[]) => [...new Map(ls.map((l) => [l.input, l.cols])).values()].reduce((a, n) => a + 4 * n * opts.tokensPerBatch, 0);
-  const codes = (names: string[]) => names.reduce((a, n) => {
-    const p = plans.get(n);
-    const g = p && p.groupSize > 0 ? p.groupSize : model.layer(n).shape[1];
-    return a + params(n) * (1 + 8 / g);
-  }, 0);
+  const hessian = (ls: CalibratedLayer[]) =>
+    [...new Map(ls.map((l) => [`${l.input}#${l.cols}`, l.cols])).values()].reduce((a, n) => a + 2 * 8 * n * n, 0);
+  const inputs = (ls: CalibratedLayer[]) =>
+    [...new Map(ls.map((l) => [l.input, l.cols])).values()].reduce((a, n) => a + 4 * n * opts.tokensPerBatch, 0);
+  const codes = (names: string[]) =>
+    names.reduce((a, n) => {
+      const p = plans.get(n);
+      const g = p && p.groupSize > 0 ? p.groupSize : model.layer(n).shape[1];
+      return a + params(n) * (1 + 8 / g);
+    }, 0);
   const all = opts.plan.layers.map((l) => l.name);
   const wholeBytes = base + weights + all.reduce((a, n) => a + 8 * params(n), 0) + hessian(calibrated) + inputs(calibrated);
 
@@ -73,8 +84,10 @@ export function planMemory(opts: {
   let largest = { bytes: 0, index: 0, span: '' };
   for (const b of blocks) {
     const ls = b.layers.map((n) => byName.get(n)!);
-    const bytes = b.layers.reduce((a, n) => a + params(n) * ((elemBytes(model.layer(n).ref.dataType) ?? 4) + 8), 0) + hessian(ls) + inputs(ls);
-    if (bytes > largest.bytes) largest = { bytes, index: b.index, span: b.layers.length > 1 ? `${b.layers[0]} … ${b.layers[b.layers.length - 1]}` : b.layers[0] };
+    const bytes =
+      b.layers.reduce((a, n) => a + params(n) * ((elemBytes(model.layer(n).ref.dataType) ?? 4) + 8), 0) + hessian(ls) + inputs(ls);
+    if (bytes > largest.bytes)
+      largest = { bytes, index: b.index, span: b.layers.length > 1 ? `${b.layers[0]} … ${b.layers[b.layers.length - 1]}` : b.layers[0] };
   }
   const streamedBytes = base + codes(all) + largest.bytes;
   const fits = (n: number) => n <= budget;
@@ -84,17 +97,24 @@ export function planMemory(opts: {
   if (streaming === 'never') mode = 'whole';
   else if (streaming === 'always') mode = 'streamed';
   else mode = fits(wholeBytes) || !blocks.length || foldingLayer ? 'whole' : 'streamed';
-  if (mode === 'streamed' && foldingLayer) throw new Error(`${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingLayer.method}, which does not stream yet (its scales fold across blocks); set memory.streaming: never`);
+  if (mode === 'streamed' && foldingLayer)
+    throw new Error(
+      `${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingLayer.method}, which does not stream yet (its scales fold across blocks); set memory.streaming: never`,
+    );
   const cacheRamBytes = Math.max(0, budget - streamedBytes);
   if (mode === 'whole') {
-    const why = streaming === 'never' ? 'streaming is off' : foldingLayer && !fits(wholeBytes) ? `${foldingLayer.method} does not stream` : 'fits';
+    const why =
+      streaming === 'never' ? 'streaming is off' : foldingLayer && !fits(wholeBytes) ? `${foldingLayer.method} does not stream` : 'fits';
     const message = `${head}: ${fits(wholeBytes) ? 'fits' : 'over budget'}, one whole-model pass (${why})`;
     return { budgetBytes: budget, mode, wholeBytes, streamedBytes, cacheRamBytes: 0, blocks: blocks.length, message };
   }
   if (!fits(streamedBytes) && streaming === 'auto') {
-    throw new Error(`${opts.plan.modelPath}: does not fit the memory budget of ${formatBytes(budget)}: the whole model needs ~${formatBytes(wholeBytes)} and streaming ~${formatBytes(streamedBytes)} (largest block ${largest.index + 1}: ${largest.span}, ~${formatBytes(largest.bytes)}); raise memory.budget_mb or --memory`);
+    throw new Error(
+      `${opts.plan.modelPath}: does not fit the memory budget of ${formatBytes(budget)}: the whole model needs ~${formatBytes(wholeBytes)} and streaming ~${formatBytes(streamedBytes)} (largest block ${largest.index + 1}: ${largest.span}, ~${formatBytes(largest.bytes)}); raise memory.budget_mb or --memory`,
+    );
   }
-  const message = `${head}: streaming ${blocks.length} blocks, ~${formatBytes(streamedBytes)} at most (largest block ${largest.index + 1}: ${largest.span}), ` +
+  const message =
+    `${head}: streaming ${blocks.length} blocks, ~${formatBytes(streamedBytes)} at most (largest block ${largest.index + 1}: ${largest.span}), ` +
     `activation cache ${formatBytes(cacheRamBytes)} in RAM, the rest on disk${fits(streamedBytes) ? '' : ' (over budget: streaming was asked for)'}`;
   return { budgetBytes: budget, mode, wholeBytes, streamedBytes, cacheRamBytes, blocks: blocks.length, message };
 }

@@ -99,7 +99,10 @@ export function partitionGraph(g: GraphProto, layers: { name: string; node: Node
   let count = 0;
   for (const x of graphInputs) {
     const last = lastUse.get(x);
-    if (last !== undefined) { count++; dying[last]++; }
+    if (last !== undefined) {
+      count++;
+      dying[last]++;
+    }
   }
   g.node.forEach((n, i) => {
     if (!consts.nodes.has(i) && !SHAPE_OPS.has(n.opType) && nodeInputs(n).some((x) => dataTensors.has(x))) {
@@ -107,7 +110,10 @@ export function partitionGraph(g: GraphProto, layers: { name: string; node: Node
         if (!o) continue;
         dataTensors.add(o);
         const last = lastUse.get(o);
-        if (last !== undefined && last > i) { count++; dying[last]++; }
+        if (last !== undefined && last > i) {
+          count++;
+          dying[last]++;
+        }
       }
     }
     count -= dying[i];
@@ -119,7 +125,8 @@ export function partitionGraph(g: GraphProto, layers: { name: string; node: Node
     if (p === undefined) throw new Error(`partition: the node of layer ${l.name} is not in the graph`);
     return p;
   });
-  const first = Math.min(...layerPos), last = Math.max(...layerPos);
+  const first = Math.min(...layerPos),
+    last = Math.max(...layerPos);
   let min = Infinity;
   for (let i = first; i < last; i++) if (!consts.nodes.has(i)) min = Math.min(min, live[i]);
   const cuts: number[] = [];
@@ -159,7 +166,10 @@ export function partitionGraph(g: GraphProto, layers: { name: string; node: Node
       if (seen.has(t)) continue;
       seen.add(t);
       const i = produced.get(t);
-      if (i === undefined) { reads.add(t); continue; }
+      if (i === undefined) {
+        reads.add(t);
+        continue;
+      }
       if (keep.has(i)) continue;
       keep.add(i);
       for (const x of nodeInputs(g.node[i])) if (!consts.tensors.has(x)) stack.push(x);
@@ -168,8 +178,13 @@ export function partitionGraph(g: GraphProto, layers: { name: string; node: Node
     const inputs = [...reads].filter((x) => graphInputs.has(x) || !inits.has(x));
     const kept = [...keep].sort((a, c) => a - c);
     blocks.unshift({
-      index: b, layers: m.layers.sort((a, c) => a.pos - c.pos).map((l) => l.name), inputs, outputs: want, carried,
-      firstNode: g.node[kept[0] ?? m.start]?.name ?? `#${m.start}`, lastNode: g.node[kept[kept.length - 1] ?? m.end]?.name ?? `#${m.end}`,
+      index: b,
+      layers: m.layers.sort((a, c) => a.pos - c.pos).map((l) => l.name),
+      inputs,
+      outputs: want,
+      carried,
+      firstNode: g.node[kept[0] ?? m.start]?.name ?? `#${m.start}`,
+      lastNode: g.node[kept[kept.length - 1] ?? m.end]?.name ?? `#${m.end}`,
     });
     needed = new Set([...[...needed].filter((x) => !produced.has(x)), ...inputs.filter((x) => !graphInputs.has(x))]);
   }

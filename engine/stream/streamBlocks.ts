@@ -13,7 +13,15 @@
  */
 import type * as ort from 'onnxruntime-node';
 import type { JobPlan, JobProgress } from '../../protocol/plan';
-import { accumulateBatch, statisticsKey, statisticsKeys, statisticsView, type CalibratedLayer, type Feeds, type InputStatistics } from '../calibrate/calibrate';
+import {
+  accumulateBatch,
+  statisticsKey,
+  statisticsKeys,
+  statisticsView,
+  type CalibratedLayer,
+  type Feeds,
+  type InputStatistics,
+} from '../calibrate/calibrate';
 import { openSession } from '../evaluate/ortSession';
 import { exportModelProto } from '../export/exportModel';
 import type { OnnxModel } from '../onnx/model';
@@ -51,7 +59,10 @@ export interface StreamResult {
 
 /** The blocks for a plan's calibrated layers. */
 export function planBlocks(model: OnnxModel, calibrated: CalibratedLayer[]): StreamBlock[] {
-  return partitionGraph(model.graph, calibrated.map((l) => ({ name: l.name, node: model.layer(l.name).nodeRef, input: l.input })));
+  return partitionGraph(
+    model.graph,
+    calibrated.map((l) => ({ name: l.name, node: model.layer(l.name).nodeRef, input: l.input })),
+  );
 }
 
 /** Runs the streamed calibration + quantization; see the file comment. The cache is removed on every exit. */
@@ -59,13 +70,18 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   const { plan, model, signal } = opts;
   const threads = plan.threads ?? 0;
   for (const l of plan.layers) {
-    if (FOLDING_METHODS.has(l.method)) throw new Error(`layer ${l.name}: ${l.method} folds scales across blocks and is not available in streamed mode yet (set memory.streaming: never, or a larger memory.budget_mb)`);
+    if (FOLDING_METHODS.has(l.method))
+      throw new Error(
+        `layer ${l.name}: ${l.method} folds scales across blocks and is not available in streamed mode yet (set memory.streaming: never, or a larger memory.budget_mb)`,
+      );
   }
   const blocks = planBlocks(model, opts.calibrated);
   const byName = new Map(opts.calibrated.map((l) => [l.name, l]));
   const planned = new Map(plan.layers.map((l, i) => [l.name, { l, i }]));
   const lastReader = new Map<string, number>();
-  blocks.forEach((b) => { for (const x of b.inputs) lastReader.set(x, b.index); });
+  blocks.forEach((b) => {
+    for (const x of b.inputs) lastReader.set(x, b.index);
+  });
   const cache = new ActivationCache(opts.cacheFolder, opts.cacheRamBytes);
   cache.open();
   const done: QuantizedLayer[] = [];
@@ -82,7 +98,11 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       // Reported as the quantize stage, so the job's progress only moves forward (block by block).
       const tag = `block ${block.index + 1} of ${blocks.length}`;
       opts.onProgress?.({
-        stage: 'quantize', layer: block.layers[0], index: planned.get(block.layers[0])!.i, total: plan.layers.length, fraction: 0,
+        stage: 'quantize',
+        layer: block.layers[0],
+        index: planned.get(block.layers[0])!.i,
+        total: plan.layers.length,
+        fraction: 0,
         message: `${tag}: ${layerSpan(block.layers)}${eta}`,
       });
       const keys = statisticsKeys(layers);
@@ -97,13 +117,26 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       for (const l of layers) stats.get(statisticsKey(l))?.layers.push(l.name);
       const blockPlans = block.layers.map((n) => planned.get(n)!.l);
       const q = await quantizeLayers({
-        plan: { layers: blockPlans, format: plan.format, threads: plan.threads }, model: statisticsView(model, layers), ops: opts.ops, stats, signal,
-        onProgress: (p) => opts.onProgress?.(p.stage === 'quantize' ? { ...p, message: `${tag} · ${p.message}${eta}`, index: planned.get(blockPlans[p.index].name)!.i, total: plan.layers.length } : p),
+        plan: { layers: blockPlans, format: plan.format, threads: plan.threads },
+        model: statisticsView(model, layers),
+        ops: opts.ops,
+        stats,
+        signal,
+        onProgress: (p) =>
+          opts.onProgress?.(
+            p.stage === 'quantize'
+              ? { ...p, message: `${tag} · ${p.message}${eta}`, index: planned.get(blockPlans[p.index].name)!.i, total: plan.layers.length }
+              : p,
+          ),
       });
       stats.clear();
       if (opts.mode === 'sequential' && block.carried.length) {
         // The next blocks read this block's output with its weights fake-quantized.
-        const fake = exportModelProto(model, q.map((r) => ({ layer: r.layer, dequant: r.dequant, lowRank: r.lowRank as never, inputScale: r.inputScale })), { format: 'fake' }).proto;
+        const fake = exportModelProto(
+          model,
+          q.map((r) => ({ layer: r.layer, dequant: r.dequant, lowRank: r.lowRank as never, inputScale: r.inputScale })),
+          { format: 'fake' },
+        ).proto;
         await runBlock(fake, block, block.carried, opts, cache, async (j, out) => {
           for (const c of block.carried) await cache.put(c, j, out[c]);
         });
@@ -118,26 +151,59 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   }
   // Layers of ops without calibration statistics (none today: every quantizable op is calibrated).
   const rest = plan.layers.filter((l) => !done.some((d) => d.layer === l.name));
-  if (rest.length) done.push(...await quantizeLayers({ plan: { layers: rest, format: plan.format, threads: plan.threads }, model, ops: opts.ops, stats: new Map(), signal }));
+  if (rest.length)
+    done.push(
+      ...(await quantizeLayers({
+        plan: { layers: rest, format: plan.format, threads: plan.threads },
+        model,
+        ops: opts.ops,
+        stats: new Map(),
+        signal,
+      })),
+    );
   done.sort((a, b) => planned.get(a.layer)!.i - planned.get(b.layer)!.i);
-  return { layers: done, blocks: blocks.length, cache: { peakRamBytes: cache.peakRamBytes, diskBytesWritten: cache.diskBytesWritten, peakDiskBytes: cache.peakDiskBytes } };
+  return {
+    layers: done,
+    blocks: blocks.length,
+    cache: { peakRamBytes: cache.peakRamBytes, diskBytesWritten: cache.diskBytesWritten, peakDiskBytes: cache.peakDiskBytes },
+  };
 }
 
 /**
  * Runs `block` of `proto` over every calibration batch and hands each batch's outputs to `use`.
  * Its inputs come from the batch (graph inputs) or the cache (tensors of earlier blocks).
  */
-async function runBlock(proto: ModelProto, block: StreamBlock, outputs: string[], opts: StreamOptions, cache: ActivationCache,
-  use: (batch: number, out: Record<string, ort.Tensor>) => Promise<void>): Promise<void> {
+async function runBlock(
+  proto: ModelProto,
+  block: StreamBlock,
+  outputs: string[],
+  opts: StreamOptions,
+  cache: ActivationCache,
+  use: (batch: number, out: Record<string, ort.Tensor>) => Promise<void>,
+): Promise<void> {
   const types = new Map<string, number>();
-  for (const x of block.inputs) { const t = cache.type(x); if (t) types.set(x, elemTypeOf(t)); }
+  for (const x of block.inputs) {
+    const t = cache.type(x);
+    if (t) types.set(x, elemTypeOf(t));
+  }
   const sub = blockModel(proto, { index: block.index, inputs: block.inputs, outputs }, types);
   opts.model.checkExternalData();
-  const session = await openSession(encodeModel(sub, opts.model.path), opts.plan.threads ?? 0, `${opts.model.path} block ${block.index + 1}`, opts.model.externalDataDir);
+  const session = await openSession(
+    encodeModel(sub, opts.model.path),
+    opts.plan.threads ?? 0,
+    `${opts.model.path} block ${block.index + 1}`,
+    opts.model.externalDataDir,
+  );
   try {
     for (let j = 0; j < opts.batches.length; j++) {
       opts.signal?.throwIfAborted();
-      const feeds = await blockFeeds(block, sub.graph!.input.map((i) => i.name), opts.batches[j], cache, j);
+      const feeds = await blockFeeds(
+        block,
+        sub.graph!.input.map((i) => i.name),
+        opts.batches[j],
+        cache,
+        j,
+      );
       await use(j, await session.run(feeds, outputs));
     }
   } finally {

@@ -76,6 +76,10 @@ export function outputAgreement(reference: Float32Array, test: Float32Array, cla
 export function argmax(x: ArrayLike<number>, start = 0, n = x.length - start): number {
   let best = 0;
   let bestV = -Infinity;
-  for (let i = 0; i < n; i++) if (x[start + i] > bestV) { bestV = x[start + i]; best = i; }
+  for (let i = 0; i < n; i++)
+    if (x[start + i] > bestV) {
+      bestV = x[start + i];
+      best = i;
+    }
   return best;
 }

@@ -13,7 +13,9 @@ export interface Charset {
 
 /** Reads a PaddleOCR dictionary (one character per line); `withSpace` appends ' ' (use_space_char). */
 export function loadCharset(path: string, withSpace = true): Charset {
-  const lines = readFileSync(path, 'utf8').split('\n').map((l) => l.replace(/\r$/, ''));
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''));
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   if (!lines.length) throw new Error(`${path}: empty character dictionary`);
   return { chars: withSpace ? [...lines, ' '] : lines };
@@ -29,7 +31,12 @@ export function paddleOcrAsset(file: string): string {
  * Greedy CTC decode of one sequence: argmax per time step, merge repeats, drop blanks.
  * `probs` is [T, C] row-major (softmax or logits; only the argmax matters).
  */
-export function ctcGreedyDecode(probs: Float32Array, steps: number, classes: number, charset: Charset): { text: string; confidence: number } {
+export function ctcGreedyDecode(
+  probs: Float32Array,
+  steps: number,
+  classes: number,
+  charset: Charset,
+): { text: string; confidence: number } {
   if (classes !== charset.chars.length + 1) {
     throw new Error(`CTC: model has ${classes} classes but the dictionary gives ${charset.chars.length} + blank`);
   }
@@ -41,8 +48,16 @@ export function ctcGreedyDecode(probs: Float32Array, steps: number, classes: num
     let best = 0;
     let bestV = -Infinity;
     const row = t * classes;
-    for (let c = 0; c < classes; c++) if (probs[row + c] > bestV) { bestV = probs[row + c]; best = c; }
-    if (best !== 0 && best !== prev) { text += charset.chars[best - 1]; confSum += bestV; confN++; }
+    for (let c = 0; c < classes; c++)
+      if (probs[row + c] > bestV) {
+        bestV = probs[row + c];
+        best = c;
+      }
+    if (best !== 0 && best !== prev) {
+      text += charset.chars[best - 1];
+      confSum += bestV;
+      confN++;
+    }
     prev = best;
   }
   return { text, confidence: confN ? confSum / confN : 0 };
@@ -53,6 +68,7 @@ export function ctcGreedyDecodeBatch(probs: Float32Array, dims: readonly number[
   if (dims.length !== 3) throw new Error(`CTC: expected output [N, T, C], got [${dims.join(', ')}]`);
   const [n, steps, classes] = dims;
   const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(ctcGreedyDecode(probs.subarray(i * steps * classes, (i + 1) * steps * classes), steps, classes, charset).text);
+  for (let i = 0; i < n; i++)
+    out.push(ctcGreedyDecode(probs.subarray(i * steps * classes, (i + 1) * steps * classes), steps, classes, charset).text);
   return out;
 }

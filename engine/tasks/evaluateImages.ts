@@ -31,10 +31,16 @@ export interface ImagesEvaluationResult {
  * rank ≤ 3 outputs ([N, C], [N, T, C]), axis 1 for maps [N, C, H, W]; a one-channel map (e.g. a
  * text-detection probability map) counts pixels on the same side of 0.5.
  */
-export async function evaluateImages(e: ImagesEvaluation, fpModel: string, quantizedModel: string, opts: { threads?: number; signal?: AbortSignal; dictionary?: string } = {}): Promise<ImagesEvaluationResult> {
+export async function evaluateImages(
+  e: ImagesEvaluation,
+  fpModel: string,
+  quantizedModel: string,
+  opts: { threads?: number; signal?: AbortSignal; dictionary?: string } = {},
+): Promise<ImagesEvaluationResult> {
   const want = new Set(e.metrics);
   const set = listImages(e.path, e.labelsPath).slice(0, e.samples);
-  if ((want.has('cer') || want.has('accuracy')) && !e.labelsPath) throw new Error(`${e.path}: metrics cer/accuracy need labels (evaluate.labels)`);
+  if ((want.has('cer') || want.has('accuracy')) && !e.labelsPath)
+    throw new Error(`${e.path}: metrics cer/accuracy need labels (evaluate.labels)`);
   const so: ort.InferenceSession.SessionOptions = opts.threads ? { intraOpNumThreads: opts.threads } : {};
   const fp = await ort.InferenceSession.create(fpModel, so);
   const q = await ort.InferenceSession.create(quantizedModel, so);
@@ -55,8 +61,10 @@ export async function evaluateImages(e: ImagesEvaluation, fpModel: string, quant
       t0 = performance.now();
       const b = (await q.run(feeds))[q.outputNames[0]];
       time.q += performance.now() - t0;
-      const da = a.data as Float32Array, db = b.data as Float32Array;
-      if (da.length !== db.length) throw new Error(`${quantizedModel}: output shape [${b.dims}] differs from FP [${a.dims}] on ${item.path}`);
+      const da = a.data as Float32Array,
+        db = b.data as Float32Array;
+      if (da.length !== db.length)
+        throw new Error(`${quantizedModel}: output shape [${b.dims}] differs from FP [${a.dims}] on ${item.path}`);
       addAgreement(acc, da, db, a.dims);
       classes = a.dims[a.dims.length - 1];
       if (charset) {
@@ -64,7 +72,10 @@ export async function evaluateImages(e: ImagesEvaluation, fpModel: string, quant
         texts.fp.push(ctcGreedyDecode(da, a.dims[1], a.dims[2], charset).text);
         texts.q.push(ctcGreedyDecode(db, b.dims[1], b.dims[2], charset).text);
       }
-      if (want.has('accuracy')) { logits.fp.push(da.slice()); logits.q.push(db.slice()); }
+      if (want.has('accuracy')) {
+        logits.fp.push(da.slice());
+        logits.q.push(db.slice());
+      }
     }
   } finally {
     await fp.release();
@@ -73,11 +84,15 @@ export async function evaluateImages(e: ImagesEvaluation, fpModel: string, quant
   const fpM: QualityMetrics = {};
   const qM: QualityMetrics = {};
   const labels = set.map((s) => s.label ?? '');
-  if (charset) { fpM.cer = characterErrorRate(texts.fp, labels); qM.cer = characterErrorRate(texts.q, labels); }
+  if (charset) {
+    fpM.cer = characterErrorRate(texts.fp, labels);
+    qM.cer = characterErrorRate(texts.q, labels);
+  }
   if (want.has('accuracy')) {
     const ids = labels.map((l, i) => {
       const v = Number(l);
-      if (!Number.isInteger(v) || v < 0 || v >= classes) throw new Error(`${e.labelsPath}: label "${l}" of ${set[i].path} is not a class index in [0, ${classes})`);
+      if (!Number.isInteger(v) || v < 0 || v >= classes)
+        throw new Error(`${e.labelsPath}: label "${l}" of ${set[i].path} is not a class index in [0, ${classes})`);
       return v;
     });
     const ka = topKAccuracy(concat(logits.fp), classes, ids);
@@ -85,36 +100,51 @@ export async function evaluateImages(e: ImagesEvaluation, fpModel: string, quant
     Object.assign(fpM, { accuracy_top1: ka[1], accuracy_top5: ka[5] });
     Object.assign(qM, { accuracy_top1: kb[1], accuracy_top5: kb[5] });
   }
-  if (want.has('latency') && set.length) { fpM.latency_ms = time.fp / set.length; qM.latency_ms = time.q / set.length; }
+  if (want.has('latency') && set.length) {
+    fpM.latency_ms = time.fp / set.length;
+    qM.latency_ms = time.q / set.length;
+  }
   const r = acc.result();
   return {
-    fp: fpM, quantized: qM,
-    outputAgreement: want.has('output_agreement') ? { cosine: r.cosine, sqnr_db: r.sqnrDb, argmax_agreement: r.argmaxAgreement ?? 1 } : undefined,
+    fp: fpM,
+    quantized: qM,
+    outputAgreement: want.has('output_agreement')
+      ? { cosine: r.cosine, sqnr_db: r.sqnrDb, argmax_agreement: r.argmaxAgreement ?? 1 }
+      : undefined,
     samples: set.map((s, i) => ({ path: s.path, label: s.label, fp: texts.fp[i], quantized: texts.q[i] })),
   };
 }
 
 function addAgreement(acc: AgreementAccumulator, a: Float32Array, b: Float32Array, dims: readonly number[]): void {
   acc.addValues(a, b);
-  if (dims.length <= 3) { acc.addArgmax(a, b, dims[dims.length - 1]); return; }
+  if (dims.length <= 3) {
+    acc.addArgmax(a, b, dims[dims.length - 1]);
+    return;
+  }
   const c = dims[1];
   const hw = dims.slice(2).reduce((x, y) => x * y, 1);
   const n = dims[0];
   // Regroup [N, C, HW] → rows of C per pixel so argmax runs over channels; 1 channel → [1 − p, p].
   const width = c === 1 ? 2 : c;
-  const ra = new Float32Array(n * hw * width), rb = new Float32Array(n * hw * width);
-  for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) for (let k = 0; k < width; k++) {
-    const src = c === 1 ? i * hw + p : (i * c + k) * hw + p;
-    const row = (i * hw + p) * width + k;
-    ra[row] = c === 1 && k === 0 ? 1 - a[src] : a[src];
-    rb[row] = c === 1 && k === 0 ? 1 - b[src] : b[src];
-  }
+  const ra = new Float32Array(n * hw * width),
+    rb = new Float32Array(n * hw * width);
+  for (let i = 0; i < n; i++)
+    for (let p = 0; p < hw; p++)
+      for (let k = 0; k < width; k++) {
+        const src = c === 1 ? i * hw + p : (i * c + k) * hw + p;
+        const row = (i * hw + p) * width + k;
+        ra[row] = c === 1 && k === 0 ? 1 - a[src] : a[src];
+        rb[row] = c === 1 && k === 0 ? 1 - b[src] : b[src];
+      }
   acc.addArgmax(ra, rb, width);
 }
 
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

@@ -34,7 +34,11 @@ export function convOutputSize(h: number, w: number, g: ConvGeometry): [number, 
  * cols = (C/groups)·kh·kw, at most `chunkRows` rows. `x` is NCHW [n, c, h, w].
  */
 export function* im2colChunks(
-  x: Float32Array, dims: readonly number[], geometry: ConvGeometry, groupIndex = 0, chunkRows = 4096,
+  x: Float32Array,
+  dims: readonly number[],
+  geometry: ConvGeometry,
+  groupIndex = 0,
+  chunkRows = 4096,
 ): Generator<{ rows: number; cols: number; data: Float32Array }> {
   if (dims.length !== 4) throw new Error(`im2col: expected NCHW input, got [${dims.join(', ')}]`);
   const [n, c, h, w] = dims;
@@ -85,7 +89,13 @@ export interface RowAccumulator {
  * share the weight's column space, so every group's rows go into the same accumulator (for a
  * depthwise Conv this is the kh·kw patch covariance pooled over channels). Returns the rows added.
  */
-export function addConvActivation(targets: RowAccumulator[], x: Float32Array, dims: readonly number[], geometry: ConvGeometry, chunkRows = 4096): number {
+export function addConvActivation(
+  targets: RowAccumulator[],
+  x: Float32Array,
+  dims: readonly number[],
+  geometry: ConvGeometry,
+  chunkRows = 4096,
+): number {
   let total = 0;
   for (let g = 0; g < (geometry.group ?? 1); g++) {
     for (const chunk of im2colChunks(x, dims, geometry, g, chunkRows)) {
@@ -102,7 +112,10 @@ export function addConvActivation(targets: RowAccumulator[], x: Float32Array, di
  * @throws Error naming `node` for non-2-D convolutions.
  */
 export function convGeometryFromAttributes(
-  node: string, attributes: { name: string; i?: number; ints?: number[]; s?: Uint8Array | string }[], kernelDims: readonly number[], input?: { h: number; w: number },
+  node: string,
+  attributes: { name: string; i?: number; ints?: number[]; s?: Uint8Array | string }[],
+  kernelDims: readonly number[],
+  input?: { h: number; w: number },
 ): ConvGeometry {
   const ints = (name: string) => attributes.find((a) => a.name === name)?.ints?.map(Number);
   const kernel = ints('kernel_shape') ?? kernelDims.slice(2).map(Number);
@@ -112,7 +125,8 @@ export function convGeometryFromAttributes(
   let pads = ints('pads') ?? [0, 0, 0, 0];
   const group = Number(attributes.find((a) => a.name === 'group')?.i ?? 1);
   const autoPadRaw = attributes.find((a) => a.name === 'auto_pad')?.s;
-  const autoPad = autoPadRaw === undefined ? 'NOTSET' : typeof autoPadRaw === 'string' ? autoPadRaw : Buffer.from(autoPadRaw).toString('utf8');
+  const autoPad =
+    autoPadRaw === undefined ? 'NOTSET' : typeof autoPadRaw === 'string' ? autoPadRaw : Buffer.from(autoPadRaw).toString('utf8');
   if (autoPad === 'VALID') pads = [0, 0, 0, 0];
   else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
     if (!input) throw new Error(`Conv ${node}: auto_pad ${autoPad} needs the input size`);
@@ -123,7 +137,13 @@ export function convGeometryFromAttributes(
     const lo = p.map((t) => (autoPad === 'SAME_UPPER' ? Math.floor(t / 2) : Math.ceil(t / 2)));
     pads = [lo[0], lo[1], p[0] - lo[0], p[1] - lo[1]];
   }
-  return { kernel: [kernel[0], kernel[1]], stride: [stride[0], stride[1]], pads: [pads[0], pads[1], pads[2], pads[3]], dilation: [dilation[0], dilation[1]], group };
+  return {
+    kernel: [kernel[0], kernel[1]],
+    stride: [stride[0], stride[1]],
+    pads: [pads[0], pads[1], pads[2], pads[3]],
+    dilation: [dilation[0], dilation[1]],
+    group,
+  };
 }
 
 /**
@@ -133,7 +153,13 @@ export function convGeometryFromAttributes(
  * spatial rank). Like {@link addConvActivation}, every group's rows go into the same accumulators.
  * Returns the rows added.
  */
-export function addChannelActivation(targets: RowAccumulator[], x: Float32Array, dims: readonly number[], group = 1, chunkRows = 4096): number {
+export function addChannelActivation(
+  targets: RowAccumulator[],
+  x: Float32Array,
+  dims: readonly number[],
+  group = 1,
+  chunkRows = 4096,
+): number {
   if (dims.length < 3) throw new Error(`channel rows: expected [n, c, spatial…], got [${dims.join(', ')}]`);
   const [n, c] = dims;
   const p = dims.slice(2).reduce((a, b) => a * b, 1);

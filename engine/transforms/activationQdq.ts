@@ -51,10 +51,13 @@ export function insertActivationQdq(model: OnnxModel, quant: Record<string, Acti
   const shared = new Map<string, string>();
   for (const [layer, q] of Object.entries(quant)) {
     const l = model.layer(layer);
-    if (!Number.isInteger(q.bits) || q.bits < 2 || q.bits > 8) throw new Error(`layer '${layer}': activation bits ${q.bits} (expected 2..8)`);
-    if (!(q.scale > 0) || !Number.isFinite(q.scale)) throw new Error(`layer '${layer}': activation scale ${q.scale} (must be finite and > 0)`);
+    if (!Number.isInteger(q.bits) || q.bits < 2 || q.bits > 8)
+      throw new Error(`layer '${layer}': activation bits ${q.bits} (expected 2..8)`);
+    if (!(q.scale > 0) || !Number.isFinite(q.scale))
+      throw new Error(`layer '${layer}': activation scale ${q.scale} (must be finite and > 0)`);
     const [qmin, qmax] = codeRange(q);
-    if (!Number.isInteger(q.zeroPoint) || q.zeroPoint < qmin || q.zeroPoint > qmax) throw new Error(`layer '${layer}': zero point ${q.zeroPoint} outside [${qmin}, ${qmax}]`);
+    if (!Number.isInteger(q.zeroPoint) || q.zeroPoint < qmin || q.zeroPoint > qmax)
+      throw new Error(`layer '${layer}': zero point ${q.zeroPoint} outside [${qmin}, ${qmax}]`);
     const x = l.input;
     const key = `${x}|${q.scale}|${q.zeroPoint}|${q.bits}|${!!q.signed}`;
     let out = shared.get(key);
@@ -62,11 +65,14 @@ export function insertActivationQdq(model: OnnxModel, quant: Record<string, Acti
       const node = st.node(l.nodeRef);
       const base = `${x}_a${q.bits}`;
       const dtype = st.layerDtype(layer);
-      if (dtype === DT.FLOAT16 && model.opset < 19) throw new Error(`${model.path}: layer '${layer}' is float16; float16 activation QDQ needs opset ≥ 19 (model has ${model.opset})`);
+      if (dtype === DT.FLOAT16 && model.opset < 19)
+        throw new Error(`${model.path}: layer '${layer}' is float16; float16 activation QDQ needs opset ≥ 19 (model has ${model.opset})`);
       const s = st.constant(`${base}_scale`, Float32Array.of(q.scale), [], dtype);
       const zpName = st.ed.unique(`${base}_zp`);
       const zpType = q.signed ? DT.INT8 : DT.UINT8;
-      st.ed.addInitializer(makeTensor(zpName, zpType, [], q.signed ? new Uint8Array(Int8Array.of(q.zeroPoint).buffer) : Uint8Array.of(q.zeroPoint)));
+      st.ed.addInitializer(
+        makeTensor(zpName, zpType, [], q.signed ? new Uint8Array(Int8Array.of(q.zeroPoint).buffer) : Uint8Array.of(q.zeroPoint)),
+      );
       const nodes = [];
       let src = x;
       if (q.signed || q.bits < 8) {

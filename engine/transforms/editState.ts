@@ -8,7 +8,12 @@ import type { NodeProto } from '../onnx/onnxProto';
 import { DT, makeFloatTensor } from '../onnx/tensor';
 
 /** A float constant as currently stored in the edited graph. */
-export interface ConstValue { name: string; data: Float32Array; dims: number[]; dtype: number }
+export interface ConstValue {
+  name: string;
+  data: Float32Array;
+  dims: number[];
+  dtype: number;
+}
 
 export class EditState {
   readonly ed: GraphEditor;
@@ -37,7 +42,8 @@ export class EditState {
     const have = this.values.get(name);
     if (have) return { ...have, data: have.data.slice() };
     const ref = this.model.consts.resolve(name);
-    if (!ref || ref.chain.length) throw new Error(`${this.model.path}: input ${k} of ${node.opType} '${node.name}' ('${name}') is not a stored constant`);
+    if (!ref || ref.chain.length)
+      throw new Error(`${this.model.path}: input ${k} of ${node.opType} '${node.name}' ('${name}') is not a stored constant`);
     const { data, dims } = this.model.consts.value(ref);
     return { name, data: Float32Array.from(data), dims: dims.slice(), dtype: ref.stored.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT };
   }

@@ -32,7 +32,10 @@ export interface FoldedGroup {
   shiftAdd?: boolean;
 }
 
-export interface FoldResult { model: OnnxModel; groups: FoldedGroup[] }
+export interface FoldResult {
+  model: OnnxModel;
+  groups: FoldedGroup[];
+}
 
 /** Groups every quantizable MatMul/Gemm layer by input tensor, with its fold target. */
 export function scaleGroups(model: OnnxModel): ScaleGroup[] {
@@ -52,7 +55,8 @@ function checkVector(what: string, v: Float32Array | undefined, n: number, layer
   if (!v) return;
   if (v.length !== n) throw new Error(`layers ${layers.join(', ')}: ${what} has ${v.length} values, expected ${n} (one per input channel)`);
   for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(v[i]) || (positive && !(v[i] > 0))) throw new Error(`layers ${layers.join(', ')}: ${what}[${i}] = ${v[i]} (must be finite${positive ? ' and > 0' : ''})`);
+    if (!Number.isFinite(v[i]) || (positive && !(v[i] > 0)))
+      throw new Error(`layers ${layers.join(', ')}: ${what}[${i}] = ${v[i]} (must be finite${positive ? ' and > 0' : ''})`);
   }
 }
 
@@ -68,7 +72,11 @@ function inMajor(model: OnnxModel, layer: string): boolean {
  * `frozen` names layers whose weights must not change (already quantized, as in sequential
  * calibration): a frozen producer gets an explicit Mul instead; a frozen consumer is an error.
  */
-export function foldInputTransforms(model: OnnxModel, transforms: InputTransform[], opts: { frozen?: ReadonlySet<string> } = {}): FoldResult {
+export function foldInputTransforms(
+  model: OnnxModel,
+  transforms: InputTransform[],
+  opts: { frozen?: ReadonlySet<string> } = {},
+): FoldResult {
   const idx = new GraphIndex(model);
   const st = new EditState(model);
   const frozen = opts.frozen ?? new Set<string>();
@@ -79,8 +87,12 @@ export function foldInputTransforms(model: OnnxModel, transforms: InputTransform
     const got = [...new Set(t.layers)].sort().join(', ');
     if (want !== got) throw new Error(`${model.path}: layers [${got}] do not form one input group; '${g.tensor}' is read by [${want}]`);
     const stuck = g.layers.filter((n) => frozen.has(n));
-    if (stuck.length) throw new Error(`${model.path}: layers [${stuck.join(', ')}] read '${g.tensor}' with layers [${g.layers.filter((n) => !frozen.has(n)).join(', ')}] but are already quantized; their weights cannot absorb the input scale (put them in one block)`);
-    if (g.producer.kind === 'linear' && frozen.has(g.producer.layer)) g = { ...g, producer: { kind: 'none', reason: `producer layer '${g.producer.layer}' is already quantized` } };
+    if (stuck.length)
+      throw new Error(
+        `${model.path}: layers [${stuck.join(', ')}] read '${g.tensor}' with layers [${g.layers.filter((n) => !frozen.has(n)).join(', ')}] but are already quantized; their weights cannot absorb the input scale (put them in one block)`,
+      );
+    if (g.producer.kind === 'linear' && frozen.has(g.producer.layer))
+      g = { ...g, producer: { kind: 'none', reason: `producer layer '${g.producer.layer}' is already quantized` } };
     const channels = model.layer(t.layers[0]).shape[1];
     checkVector('scale', t.scale, channels, t.layers, true);
     checkVector('shift', t.shift, channels, t.layers, false);
@@ -89,7 +101,8 @@ export function foldInputTransforms(model: OnnxModel, transforms: InputTransform
   });
   const tensors = new Set<string>();
   for (const p of plans) {
-    if (tensors.has(p.g.tensor)) throw new Error(`${model.path}: two groups transform the same input '${p.g.tensor}' (layers ${p.g.layers.join(', ')})`);
+    if (tensors.has(p.g.tensor))
+      throw new Error(`${model.path}: two groups transform the same input '${p.g.tensor}' (layers ${p.g.layers.join(', ')})`);
     tensors.add(p.g.tensor);
   }
   const readers = (g: ScaleGroup) => g.layers.map((n) => model.layer(n).nodeRef);
@@ -124,7 +137,14 @@ export function foldInputTransforms(model: OnnxModel, transforms: InputTransform
       folded.how = 'linear';
       folded.into = pr.layer;
     } else {
-      if (p.s.some((x) => x !== 1)) st.insertElementwise('Mul', g.tensor, Float32Array.from(s, (x) => 1 / x), readers(g), st.layerDtype(g.layers[0]));
+      if (p.s.some((x) => x !== 1))
+        st.insertElementwise(
+          'Mul',
+          g.tensor,
+          Float32Array.from(s, (x) => 1 / x),
+          readers(g),
+          st.layerDtype(g.layers[0]),
+        );
       folded.reason = pr.reason;
     }
   }

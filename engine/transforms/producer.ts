@@ -40,7 +40,12 @@ export class GraphIndex {
   constructor(readonly model: OnnxModel) {
     for (const n of model.graph.node) {
       for (const o of n.output) if (o) this.producer.set(o, n);
-      for (const i of new Set(n.input)) if (i) { const r = this.readers.get(i) ?? []; r.push(n); this.readers.set(i, r); }
+      for (const i of new Set(n.input))
+        if (i) {
+          const r = this.readers.get(i) ?? [];
+          r.push(n);
+          this.readers.set(i, r);
+        }
     }
     this.outputs = new Set(model.graph.output.map((o) => o.name));
   }
@@ -71,12 +76,15 @@ function linearLayerOf(model: OnnxModel, n: NodeProto | undefined): string | und
 function classify(model: OnnxModel, idx: GraphIndex, tensor: string, channels: number): ScaleProducer {
   const n = idx.producer.get(tensor);
   if (!n) return { kind: 'none', reason: `'${tensor}' is a graph input or constant` };
-  if (n.domain && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft') return { kind: 'none', reason: `producer ${n.domain}.${n.opType} is not supported` };
+  if (n.domain && n.domain !== 'ai.onnx' && n.domain !== 'com.microsoft')
+    return { kind: 'none', reason: `producer ${n.domain}.${n.opType} is not supported` };
   const norm = NORM_OPS[n.opType];
   if (norm && n.output[0] === tensor) {
-    if (channelConstLength(model, n.input[norm.scale] ?? '') !== channels) return { kind: 'none', reason: `${n.opType} '${n.name}' has no ${channels}-channel scale input` };
+    if (channelConstLength(model, n.input[norm.scale] ?? '') !== channels)
+      return { kind: 'none', reason: `${n.opType} '${n.name}' has no ${channels}-channel scale input` };
     const bias = norm.bias !== undefined && n.input[norm.bias] ? norm.bias : undefined;
-    if (bias !== undefined && channelConstLength(model, n.input[bias]) !== channels) return { kind: 'none', reason: `${n.opType} '${n.name}' bias is not per-channel` };
+    if (bias !== undefined && channelConstLength(model, n.input[bias]) !== channels)
+      return { kind: 'none', reason: `${n.opType} '${n.name}' bias is not per-channel` };
     return { kind: 'norm', node: n, scaleInput: norm.scale, ...(bias !== undefined ? { biasInput: bias } : {}) };
   }
   if (n.opType === 'Mul') {
@@ -86,7 +94,8 @@ function classify(model: OnnxModel, idx: GraphIndex, tensor: string, channels: n
     for (const i of [1, 0]) {
       const p = idx.producer.get(n.input[i]);
       const lin = linearLayerOf(model, p);
-      if (lin && idx.onlyReader(n.input[i], n) && n.input[0] !== n.input[1] && !(p?.opType === 'Gemm' && p.input[2])) return { kind: 'linear', layer: lin, viaMul: n };
+      if (lin && idx.onlyReader(n.input[i], n) && n.input[0] !== n.input[1] && !(p?.opType === 'Gemm' && p.input[2]))
+        return { kind: 'linear', layer: lin, viaMul: n };
     }
     return { kind: 'none', reason: `Mul '${n.name}' has neither a per-channel constant nor a linear operand` };
   }
@@ -119,7 +128,11 @@ export function findScaleProducer(model: OnnxModel, layer: string, idx = new Gra
   for (const r of readers) {
     const l = model.layers.find((x) => x.nodeRef === r && x.input === tensor && x.quantizable);
     if (!l || (r.opType !== 'MatMul' && r.opType !== 'Gemm') || l.ref.chain.length) {
-      return { tensor, layers: [layer], producer: { kind: 'none', reason: `'${tensor}' is also read by ${r.opType} '${r.name}', which is not a foldable layer` } };
+      return {
+        tensor,
+        layers: [layer],
+        producer: { kind: 'none', reason: `'${tensor}' is also read by ${r.opType} '${r.name}', which is not a foldable layer` },
+      };
     }
     layers.push(l.name);
   }

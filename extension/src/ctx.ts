@@ -31,8 +31,14 @@ export class Ctx implements vscode.Disposable {
     this.status.name = 'Lowbit';
     this.status.command = 'lowbit.showReport';
     this.panels = new PanelManager(this);
-    this.disposables.push(this.output, this.status, this.panels,
-      vscode.workspace.onDidGrantWorkspaceTrust(() => { void this._client?.sendNotification(TRUST_GRANTED_METHOD, { trusted: true }); }));
+    this.disposables.push(
+      this.output,
+      this.status,
+      this.panels,
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        void this._client?.sendNotification(TRUST_GRANTED_METHOD, { trusted: true });
+      }),
+    );
   }
 
   /** The running client; throws a clear error when the server is not running. */
@@ -50,7 +56,10 @@ export class Ctx implements vscode.Disposable {
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ language: 'lowbit-recipe' }],
-      initializationOptions: { trusted: vscode.workspace.isTrusted, threads: vscode.workspace.getConfiguration('lowbit').get<number>('threads', 0) },
+      initializationOptions: {
+        trusted: vscode.workspace.isTrusted,
+        threads: vscode.workspace.getConfiguration('lowbit').get<number>('threads', 0),
+      },
       outputChannel: this.output,
       synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher('**/*.{lowbit.yaml,lowbit.yml,onnx,json,txt}') },
     };
@@ -78,9 +87,13 @@ export class Ctx implements vscode.Disposable {
 
   /** Updates the status bar item for the server's health (and an optional job message). */
   setHealth(health: ServerHealth, detail?: string): void {
-    const icon = { starting: '$(sync~spin)', ready: '$(pulse)', running: '$(loading~spin)', stopped: '$(debug-stop)', error: '$(error)' }[health];
+    const icon = { starting: '$(sync~spin)', ready: '$(pulse)', running: '$(loading~spin)', stopped: '$(debug-stop)', error: '$(error)' }[
+      health
+    ];
     this.status.text = `${icon} Lowbit`;
-    this.status.tooltip = new vscode.MarkdownString(`**Lowbit** language server: ${health}${detail ? `\n\n${detail}` : ''}\n\nClick to show the last report.`);
+    this.status.tooltip = new vscode.MarkdownString(
+      `**Lowbit** language server: ${health}${detail ? `\n\n${detail}` : ''}\n\nClick to show the last report.`,
+    );
     this.status.backgroundColor = health === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.status.show();
   }

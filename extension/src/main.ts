@@ -13,7 +13,9 @@ import { trackRecipeEditors } from './recipe';
 let ctx: Ctx | undefined;
 
 /** What `activate` returns: the context, for the e2e suite (`extension.exports`). */
-export interface LowbitApi { ctx: Ctx }
+export interface LowbitApi {
+  ctx: Ctx;
+}
 
 export async function activate(context: vscode.ExtensionContext): Promise<LowbitApi> {
   try {

@@ -16,32 +16,43 @@ export interface JobHost {
 }
 
 /** Resolves to the job's result, or undefined when the user cancelled it. */
-export async function withJobProgress<T>(ctx: JobHost, title: string, send: (workDoneToken: string, token: vscode.CancellationToken) => Promise<T>): Promise<T | undefined> {
+export async function withJobProgress<T>(
+  ctx: JobHost,
+  title: string,
+  send: (workDoneToken: string, token: vscode.CancellationToken) => Promise<T>,
+): Promise<T | undefined> {
   const client = ctx.client;
   const workDoneToken = `lowbit-${randomUUID()}`;
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-    let last = 0;
-    const sub = client.onProgress(WorkDoneProgress.type, workDoneToken, (v: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => {
-      if (v.kind === 'end') return;
-      const pct = v.percentage ?? last;
-      ctx.jobProgress = pct;
-      progress.report({ message: v.message, increment: Math.max(0, pct - last) });
-      last = Math.max(last, pct);
-    });
-    const cts = new vscode.CancellationTokenSource();
-    const link = token.onCancellationRequested(() => cts.cancel());
-    ctx.currentJob = cts;
-    ctx.jobProgress = undefined;
-    try {
-      return await send(workDoneToken, cts.token);
-    } catch (e) {
-      if (cts.token.isCancellationRequested) return undefined;
-      throw e;
-    } finally {
-      sub.dispose();
-      link.dispose();
-      if (ctx.currentJob === cts) ctx.currentJob = undefined;
-      cts.dispose();
-    }
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (progress, token) => {
+      let last = 0;
+      const sub = client.onProgress(
+        WorkDoneProgress.type,
+        workDoneToken,
+        (v: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => {
+          if (v.kind === 'end') return;
+          const pct = v.percentage ?? last;
+          ctx.jobProgress = pct;
+          progress.report({ message: v.message, increment: Math.max(0, pct - last) });
+          last = Math.max(last, pct);
+        },
+      );
+      const cts = new vscode.CancellationTokenSource();
+      const link = token.onCancellationRequested(() => cts.cancel());
+      ctx.currentJob = cts;
+      ctx.jobProgress = undefined;
+      try {
+        return await send(workDoneToken, cts.token);
+      } catch (e) {
+        if (cts.token.isCancellationRequested) return undefined;
+        throw e;
+      } finally {
+        sub.dispose();
+        link.dispose();
+        if (ctx.currentJob === cts) ctx.currentJob = undefined;
+        cts.dispose();
+      }
+    },
+  );
 }

@@ -15,14 +15,22 @@ export async function targetRecipe(ctx: Ctx, arg?: unknown): Promise<vscode.Uri 
   if (ctx.lastRecipe) return ctx.lastRecipe;
   const found = await vscode.workspace.findFiles('**/*.lowbit.{yaml,yml}', '**/node_modules/**', 50);
   if (found.length === 1) return (ctx.lastRecipe = found[0]);
-  if (!found.length) { void vscode.window.showWarningMessage('Lowbit: open a recipe (*.lowbit.yaml) first.'); return undefined; }
-  const pick = await vscode.window.showQuickPick(found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Which recipe?' });
+  if (!found.length) {
+    void vscode.window.showWarningMessage('Lowbit: open a recipe (*.lowbit.yaml) first.');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })),
+    { placeHolder: 'Which recipe?' },
+  );
   return pick ? (ctx.lastRecipe = pick.uri) : undefined;
 }
 
 /** Keeps `ctx.lastRecipe` on the recipe editor the user focused last. */
 export function trackRecipeEditors(ctx: Ctx): vscode.Disposable {
-  const note = (e: vscode.TextEditor | undefined) => { if (e && isRecipe(e.document)) ctx.lastRecipe = e.document.uri; };
+  const note = (e: vscode.TextEditor | undefined) => {
+    if (e && isRecipe(e.document)) ctx.lastRecipe = e.document.uri;
+  };
   note(vscode.window.activeTextEditor);
   return vscode.window.onDidChangeActiveTextEditor(note);
 }

@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 
 /** Error thrown by a kernel; `code` is E_SHAPE, E_NUMERIC, E_CANCELLED, E_ARG or E_INPUT. */
 export class LowbitKernelError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
     this.name = 'LowbitKernelError';
   }

@@ -55,7 +55,10 @@ function check(cond: boolean, what: string): void {
   if (!cond) throw new LowbitKernelError(what, 'E_INPUT');
 }
 function checkMatrix(a: ArrayLike<number>, rows: number, cols: number, name: string): void {
-  check(Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0, `${name}: rows and cols must be positive integers (got ${rows}×${cols})`);
+  check(
+    Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0,
+    `${name}: rows and cols must be positive integers (got ${rows}×${cols})`,
+  );
   check(a.length === rows * cols, `${name}: expected ${rows}×${cols} = ${rows * cols} values, got ${a.length}`);
 }
 function toF64(a: Float32Array | Float64Array): Float64Array {
@@ -182,7 +185,10 @@ export async function pbllm(w: Float32Array, rows: number, cols: number, H: Floa
   checkMatrix(w, rows, cols, 'pbllm w');
   checkMatrix(H, cols, cols, 'pbllm H');
   check(opts.lowFrac === undefined || (opts.lowFrac >= 0 && opts.lowFrac <= 1), 'pbllm: lowFrac must be in [0, 1]');
-  check(opts.highBits === undefined || (Number.isInteger(opts.highBits) && opts.highBits >= 2 && opts.highBits <= 8), 'pbllm: highBits must be an integer in 2..8');
+  check(
+    opts.highBits === undefined || (Number.isInteger(opts.highBits) && opts.highBits >= 2 && opts.highBits <= 8),
+    'pbllm: highBits must be an integer in 2..8',
+  );
   return runKernel(opts, (ctl) => load().pbllm(w, rows, cols, H, opts, ctl));
 }
 
@@ -222,40 +228,97 @@ export async function dualBinarize(w: Float32Array, rows: number, cols: number, 
  * contain 0, and {0, α₂, α₁, α₁+α₂} takes α₁ = ±2s, α₂ = ±s (signs by z). `scales`/`zeros` are
  * rows × groups (groups of `groupSize` columns, the last one ragged).
  */
-export function fdbFromGrid(codes: Uint8Array, scales: Float32Array, zeros: Uint8Array, rows: number, cols: number, groupSize: number): { b1: Uint8Array; b2: Uint8Array; alphas: Float32Array } {
+export function fdbFromGrid(
+  codes: Uint8Array,
+  scales: Float32Array,
+  zeros: Uint8Array,
+  rows: number,
+  cols: number,
+  groupSize: number,
+): { b1: Uint8Array; b2: Uint8Array; alphas: Float32Array } {
   const g = groupSize <= 0 || groupSize > cols ? cols : groupSize;
   const ng = Math.ceil(cols / g);
-  check(codes.length === rows * cols && scales.length === rows * ng && zeros.length === rows * ng, 'fdbFromGrid: codes must be rows×cols and scales/zeros rows×groups');
+  check(
+    codes.length === rows * cols && scales.length === rows * ng && zeros.length === rows * ng,
+    'fdbFromGrid: codes must be rows×cols and scales/zeros rows×groups',
+  );
   // Per zero point z: (α₁, α₂) in units of s, and the (b₁, b₂) of each code q.
   const forZero = [
-    { a: [2, 1], b: [[0, 0], [0, 1], [1, 0], [1, 1]] },     // {0, 1, 2, 3}
-    { a: [2, -1], b: [[0, 1], [0, 0], [1, 1], [1, 0]] },    // {−1, 0, 1, 2}
-    { a: [-2, 1], b: [[1, 0], [1, 1], [0, 0], [0, 1]] },    // {−2, −1, 0, 1}
-    { a: [-2, -1], b: [[1, 1], [1, 0], [0, 1], [0, 0]] },   // {−3, −2, −1, 0}
+    {
+      a: [2, 1],
+      b: [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ],
+    }, // {0, 1, 2, 3}
+    {
+      a: [2, -1],
+      b: [
+        [0, 1],
+        [0, 0],
+        [1, 1],
+        [1, 0],
+      ],
+    }, // {−1, 0, 1, 2}
+    {
+      a: [-2, 1],
+      b: [
+        [1, 0],
+        [1, 1],
+        [0, 0],
+        [0, 1],
+      ],
+    }, // {−2, −1, 0, 1}
+    {
+      a: [-2, -1],
+      b: [
+        [1, 1],
+        [1, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    }, // {−3, −2, −1, 0}
   ];
-  const b1 = new Uint8Array(rows * cols), b2 = new Uint8Array(rows * cols), alphas = new Float32Array(rows * ng * 2);
+  const b1 = new Uint8Array(rows * cols),
+    b2 = new Uint8Array(rows * cols),
+    alphas = new Float32Array(rows * ng * 2);
   for (let r = 0; r < rows; r++)
     for (let gi = 0; gi < ng; gi++) {
-      const z = zeros[r * ng + gi], s = scales[r * ng + gi];
+      const z = zeros[r * ng + gi],
+        s = scales[r * ng + gi];
       check(z <= 3, `fdbFromGrid: zero point ${z} at row ${r}, group ${gi} is not a 2-bit code`);
       const f = forZero[z];
-      alphas[(r * ng + gi) * 2] = f.a[0] * s; alphas[(r * ng + gi) * 2 + 1] = f.a[1] * s;
+      alphas[(r * ng + gi) * 2] = f.a[0] * s;
+      alphas[(r * ng + gi) * 2 + 1] = f.a[1] * s;
       for (let c = gi * g; c < Math.min(cols, (gi + 1) * g); c++) {
         const q = codes[r * cols + c];
         check(q <= 3, `fdbFromGrid: code ${q} at row ${r}, column ${c} is not a 2-bit code`);
-        b1[r * cols + c] = f.b[q][0]; b2[r * cols + c] = f.b[q][1];
+        b1[r * cols + c] = f.b[q][0];
+        b2[r * cols + c] = f.b[q][1];
       }
     }
   return { b1, b2, alphas };
 }
 
-export interface BinarizeRowResult { values: Float64Array; alphas: number[]; mus: number[] }
+export interface BinarizeRowResult {
+  values: Float64Array;
+  alphas: number[];
+  mus: number[];
+}
 /** Synchronous order-k residual binarization of one row's masked entries (test/inspection hook). */
 export function binarizeRow(w: Float64Array, mask: Uint8Array | null, order: number, fp16 = false): BinarizeRowResult {
   return load().binarizeRow(w, mask, order, fp16);
 }
 
-export interface BlockSearchResult { salient: Uint8Array; k: number; split: number; splitErrors: number[]; bestSplit: number }
+export interface BlockSearchResult {
+  salient: Uint8Array;
+  k: number;
+  split: number;
+  splitErrors: number[];
+  bestSplit: number;
+}
 /** Synchronous BiLLM structural search on one block's saliency S (rows×count). */
 export function billmSearchBlock(S: Float64Array, rows: number, count: number, upLim = 50): BlockSearchResult {
   checkMatrix(S, rows, count, 'billmSearchBlock S');
@@ -300,9 +363,17 @@ export interface R1SketchOptions extends KernelJobOptions {
 }
 
 /** Rank-r R1-Sketch by deflation: A ≈ L·R with L rows×rank, R rank×cols. */
-export async function r1Sketch(a: Float32Array | Float64Array, rows: number, cols: number, opts: R1SketchOptions): Promise<{ L: Float64Array; R: Float64Array }> {
+export async function r1Sketch(
+  a: Float32Array | Float64Array,
+  rows: number,
+  cols: number,
+  opts: R1SketchOptions,
+): Promise<{ L: Float64Array; R: Float64Array }> {
   checkMatrix(a, rows, cols, 'r1Sketch a');
-  check(Number.isInteger(opts.rank) && opts.rank >= 0 && opts.rank <= Math.min(rows, cols), `r1Sketch: rank must be in [0, ${Math.min(rows, cols)}]`);
+  check(
+    Number.isInteger(opts.rank) && opts.rank >= 0 && opts.rank <= Math.min(rows, cols),
+    `r1Sketch: rank must be in [0, ${Math.min(rows, cols)}]`,
+  );
   return runKernel(opts, (ctl) => load().r1Sketch(toF64(a), rows, cols, opts, ctl));
 }
 
@@ -367,7 +438,14 @@ function checkQuantizer(q: unknown, H: Float64Array | null, what: string): void 
 }
 
 /** FLRQ: R1-FLR low rank + clipped symmetric quantization + BLC. */
-export async function flrq(w: Float32Array, rows: number, cols: number, H: Float64Array | null, actMean: Float32Array | null, opts: FlrqOptions = {}): Promise<LowRankResult> {
+export async function flrq(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | null,
+  actMean: Float32Array | null,
+  opts: FlrqOptions = {},
+): Promise<LowRankResult> {
   checkMatrix(w, rows, cols, 'flrq w');
   if (H) checkMatrix(H, cols, cols, 'flrq H');
   check(!actMean || actMean.length === cols, `flrq: actMean must have ${cols} entries`);
@@ -388,7 +466,13 @@ export interface BaselineOptions extends KernelJobOptions {
 }
 
 /** LoRC: rank-r SVD of the quantization error, split Σ^½ on both sides. */
-export async function lorc(w: Float32Array, rows: number, cols: number, H: Float64Array | null, opts: BaselineOptions = {}): Promise<LowRankResult> {
+export async function lorc(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | null,
+  opts: BaselineOptions = {},
+): Promise<LowRankResult> {
   checkMatrix(w, rows, cols, 'lorc w');
   if (H) checkMatrix(H, cols, cols, 'lorc H');
   checkQuantizer(opts.quantizer, H, 'lorc');
@@ -396,7 +480,14 @@ export async function lorc(w: Float32Array, rows: number, cols: number, H: Float
 }
 
 /** LQER / L²QER: rank-k SVD of the error scaled by diag(actMean) (plain SVD when null). */
-export async function lqer(w: Float32Array, rows: number, cols: number, H: Float64Array | null, actMean: Float32Array | null, opts: BaselineOptions = {}): Promise<LowRankResult> {
+export async function lqer(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | null,
+  actMean: Float32Array | null,
+  opts: BaselineOptions = {},
+): Promise<LowRankResult> {
   checkMatrix(w, rows, cols, 'lqer w');
   if (H) checkMatrix(H, cols, cols, 'lqer H');
   check(!actMean || actMean.length === cols, `lqer: actMean must have ${cols} entries`);
@@ -404,9 +495,20 @@ export async function lqer(w: Float32Array, rows: number, cols: number, H: Float
   return runKernel(opts, (ctl) => load().lqer(w, rows, cols, H, actMean, opts, ctl));
 }
 
-export interface SymQuantResult { codes: Uint8Array; scales: Float32Array; dequant: Float64Array }
+export interface SymQuantResult {
+  codes: Uint8Array;
+  scales: Float32Array;
+  dequant: Float64Array;
+}
 /** Synchronous symmetric absmax group quantizer used by FLRQ/LoRC/LQER (test/inspection hook). */
-export function quantizeSymAbsmax(w: Float64Array, rows: number, cols: number, bits: number, groupSize = 128, clipSearch = false): SymQuantResult {
+export function quantizeSymAbsmax(
+  w: Float64Array,
+  rows: number,
+  cols: number,
+  bits: number,
+  groupSize = 128,
+  clipSearch = false,
+): SymQuantResult {
   checkMatrix(w, rows, cols, 'quantizeSymAbsmax w');
   return load().quantizeSymAbsmax(w, rows, cols, bits, groupSize, clipSearch);
 }

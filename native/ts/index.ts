@@ -71,7 +71,8 @@ function fail(msg: string, code = 'E_ARG'): never {
   throw new LowbitKernelError(msg, code);
 }
 function checkDims(rows: number, cols: number, what: string): void {
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0) fail(`${what}: rows and cols must be positive integers (got ${rows}×${cols})`, 'E_SHAPE');
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0)
+    fail(`${what}: rows and cols must be positive integers (got ${rows}×${cols})`, 'E_SHAPE');
 }
 function checkLen(a: { length: number }, n: number, what: string): void {
   if (a.length !== n) fail(`${what}: expected ${n} values, got ${a.length}`, 'E_SHAPE');
@@ -81,7 +82,8 @@ function checkQuant(w: Float32Array, rows: number, cols: number, o: RtnOptions, 
   checkDims(rows, cols, what);
   checkLen(w, rows * cols, `${what}: w (${rows}×${cols})`);
   if (!Number.isInteger(o.bits) || o.bits < 1 || o.bits > 8) fail(`${what}: bits must be an integer in 1..8 (got ${o.bits})`);
-  if (!Number.isInteger(o.groupSize) || (o.groupSize !== -1 && o.groupSize <= 0)) fail(`${what}: groupSize must be -1 (per row) or a positive integer (got ${o.groupSize})`);
+  if (!Number.isInteger(o.groupSize) || (o.groupSize !== -1 && o.groupSize <= 0))
+    fail(`${what}: groupSize must be -1 (per row) or a positive integer (got ${o.groupSize})`);
   for (let i = 0; i < w.length; i++) {
     if (!Number.isFinite(w[i]!)) fail(`${what}: non-finite weight ${w[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`, 'E_NUMERIC');
   }
@@ -138,23 +140,46 @@ function hessianOf(H: Float64Array | Hessian, cols: number, what: string): Float
 }
 
 /** GPTQ (docs/algorithms.md §2) of W with the layer Hessian H (cols × cols; a {@link Hessian} is accepted too). */
-export async function gptq(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
+export async function gptq(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | Hessian,
+  opts: GptqOptions,
+  ctl?: JobControl,
+): Promise<GptqResult> {
   checkQuant(w, rows, cols, opts, 'gptq');
   const h = hessianOf(H, cols, 'gptq');
-  if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp))) fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
-  if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0)) fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
+  if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp)))
+    fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
+  if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
+    fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
   return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
 }
 
 /** Benchmark baseline only: the same GPTQ solve with the lazy block update as a naive triple loop. */
-export async function gptqNaiveBaseline(w: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, opts: GptqOptions, ctl?: JobControl): Promise<GptqResult> {
+export async function gptqNaiveBaseline(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | Hessian,
+  opts: GptqOptions,
+  ctl?: JobControl,
+): Promise<GptqResult> {
   checkQuant(w, rows, cols, opts, 'gptqNaiveBaseline');
   const h = hessianOf(H, cols, 'gptqNaiveBaseline');
   return runNativeJob('gptqNaiveBaseline', ctl, (c) => native().gptq(w, rows, cols, h, { ...opts, naiveBaseline: true }, c));
 }
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) with Δ = W − Ŵ (0 when W is 0 and Ŵ = W). */
-export function relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array | Hessian, threads = 0): number {
+export function relativeError(
+  w: Float32Array,
+  what: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | Hessian,
+  threads = 0,
+): number {
   checkDims(rows, cols, 'relativeError');
   checkLen(w, rows * cols, 'relativeError: w');
   checkLen(what, rows * cols, 'relativeError: what');
@@ -171,7 +196,21 @@ export { packMatMulNBits } from './packMatMulNBits';
 
 /** Names of the kernels this wrapper provides. */
 export function listKernels(): string[] {
-  return ['hessian', 'rtn', 'gptq', 'relativeError', 'packMatMulNBits', 'billm', 'pbllm', 'dualBinarize', 'svd', 'r1Sketch', 'flrq', 'lorc', 'lqer'];
+  return [
+    'hessian',
+    'rtn',
+    'gptq',
+    'relativeError',
+    'packMatMulNBits',
+    'billm',
+    'pbllm',
+    'dualBinarize',
+    'svd',
+    'r1Sketch',
+    'flrq',
+    'lorc',
+    'lqer',
+  ];
 }
 
 // AWQ / SmoothQuant / OS+ scale searches (layer-local tr(ΔHΔᵀ) loss), C++-backed.

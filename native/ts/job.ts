@@ -32,7 +32,11 @@ interface CancelTokens {
  * become {@link LowbitKernelError}s whose message starts with `what: ` (when given); an already aborted
  * signal rejects with E_CANCELLED before the kernel starts.
  */
-export async function runNativeJob<T>(what: string | undefined, ctl: JobControl | undefined, start: (native: NativeJobControl) => Promise<T>): Promise<T> {
+export async function runNativeJob<T>(
+  what: string | undefined,
+  ctl: JobControl | undefined,
+  start: (native: NativeJobControl) => Promise<T>,
+): Promise<T> {
   const prefix = what ? `${what}: ` : '';
   if (ctl?.signal?.aborted) throw new LowbitKernelError(`${prefix}cancelled before start`, 'E_CANCELLED');
   const tokens = loadAddon<CancelTokens>('lbCreateToken');

@@ -22,16 +22,19 @@ export interface PackableWeight {
 export function packMatMulNBits(q: PackableWeight, blockSize: number): { B: Uint8Array; scales: Float32Array; zeroPoints: Uint8Array } {
   const { rows: N, cols: K, bits } = q;
   if (bits !== 2 && bits !== 4 && bits !== 8) throw new LowbitKernelError(`packMatMulNBits: bits must be 2, 4 or 8 (got ${bits})`, 'E_ARG');
-  if (!Number.isInteger(blockSize) || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new LowbitKernelError(`packMatMulNBits: blockSize must be a power of two >= 16 (got ${blockSize})`, 'E_ARG');
+  if (!Number.isInteger(blockSize) || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)
+    throw new LowbitKernelError(`packMatMulNBits: blockSize must be a power of two >= 16 (got ${blockSize})`, 'E_ARG');
   const perChannel = q.groupSize >= K;
-  if (!(q.groupSize === blockSize || (perChannel && blockSize >= K))) throw new LowbitKernelError(`packMatMulNBits: blockSize ${blockSize} does not match groupSize ${q.groupSize} (cols ${K})`, 'E_ARG');
+  if (!(q.groupSize === blockSize || (perChannel && blockSize >= K)))
+    throw new LowbitKernelError(`packMatMulNBits: blockSize ${blockSize} does not match groupSize ${q.groupSize} (cols ${K})`, 'E_ARG');
   const kb = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
   const per = 8 / bits;
   const B = new Uint8Array(N * kb * blob);
   for (let n = 0; n < N; n++) {
     for (let k = 0; k < K; k++) {
-      const blk = Math.floor(k / blockSize), off = k % blockSize;
+      const blk = Math.floor(k / blockSize),
+        off = k % blockSize;
       const byte = n * kb * blob + blk * blob + Math.floor(off / per);
       B[byte] = B[byte]! | (q.codes[n * K + k]! << ((off % per) * bits));
     }

@@ -14,7 +14,14 @@ export function fileDiagnostics(recipe: Recipe, recipePath: string, exists: (abs
   const out: RecipeDiagnostic[] = [];
   for (const { key, field, path } of resolvedPaths(recipe, recipePath)) {
     if (OUTPUT_KEYS.has(key)) continue;
-    if (!exists(path)) out.push({ span: field.span, severity: 'error', message: `\`${key}\`: file not found: ${path}`, code: 'missing-file', data: { path } });
+    if (!exists(path))
+      out.push({
+        span: field.span,
+        severity: 'error',
+        message: `\`${key}\`: file not found: ${path}`,
+        code: 'missing-file',
+        data: { path },
+      });
   }
   return out;
 }

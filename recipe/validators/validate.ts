@@ -23,8 +23,17 @@ export function validateRecipe(recipe: Recipe, recipePath: string, host: Validat
   const out = [...recipe.diagnostics, ...recipeDiagnostics(recipe, recipePath), ...fileDiagnostics(recipe, recipePath, host.exists)];
   if (host.layers) out.push(...modelDiagnostics(recipe, host.layers));
   if (host.inputs) out.push(...inputDiagnostics(recipe, host.inputs));
-  else if (host.modelError && recipe.values.model && !out.some((d) => d.code === 'missing-file' && d.span.start === recipe.values.model!.span.start)) {
-    out.push({ span: recipe.values.model.span, severity: 'error', message: `Model could not be loaded: ${host.modelError}`, code: 'model-error' });
+  else if (
+    host.modelError &&
+    recipe.values.model &&
+    !out.some((d) => d.code === 'missing-file' && d.span.start === recipe.values.model!.span.start)
+  ) {
+    out.push({
+      span: recipe.values.model.span,
+      severity: 'error',
+      message: `Model could not be loaded: ${host.modelError}`,
+      code: 'model-error',
+    });
   }
   return out.sort((a, b) => a.span.start - b.span.start);
 }

@@ -6,8 +6,17 @@ import { chromium } from 'playwright-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
 function workbenchUrl(base, ws, payload) {
   return `${base}/?folder=${encodeURIComponent(ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
@@ -26,7 +35,12 @@ export async function runSuite({ base, ext, tests, ws, out, timeoutMs = 540_000 
     const exited = new Promise((r) => (done = r));
     await page.exposeFunction('codeAutomationLog', () => {});
     await page.exposeFunction('codeAutomationExit', (code) => done(code));
-    await page.goto(workbenchUrl(base, ws, [['extensionDevelopmentPath', remote(ext)], ['extensionTestsPath', remote(tests)]]));
+    await page.goto(
+      workbenchUrl(base, ws, [
+        ['extensionDevelopmentPath', remote(ext)],
+        ['extensionTestsPath', remote(tests)],
+      ]),
+    );
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), timeoutMs))]);
     await page.screenshot({ path: join(out, 'suite-end.png') }).catch(() => {});
     return code;
@@ -42,8 +56,18 @@ export async function runUi({ base, ext, ws, out }) {
   const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
   const check = async (title, f) => {
-    try { await f(); results.push({ title: `ui: ${title}`, state: 'passed' }); } catch (e) {
-      results.push({ title: `ui: ${title}`, state: 'failed', error: String(e?.message ?? e).split('\n').slice(0, 4).join(' ') });
+    try {
+      await f();
+      results.push({ title: `ui: ${title}`, state: 'passed' });
+    } catch (e) {
+      results.push({
+        title: `ui: ${title}`,
+        state: 'failed',
+        error: String(e?.message ?? e)
+          .split('\n')
+          .slice(0, 4)
+          .join(' '),
+      });
       await page.screenshot({ path: join(out, `ui-failure-${results.length}.png`) }).catch(() => {});
     }
   };
@@ -99,16 +123,22 @@ export async function runUi({ base, ext, ws, out }) {
     const expected = existsSync(expectedPath) ? JSON.parse(readFileSync(expectedPath, 'utf8')) : null;
     // With a finished run (the suite's compress test), the panel must show that run's numbers;
     // without one it must say there is no report yet.
-    await check(expected ? 'Lowbit: Show Report renders the run\'s numbers' : 'Lowbit: Show Report without a finished run says so', async () => {
-      await palette('Lowbit: Show Report');
-      const f = await panelFrame('Lowbit Report');
-      if (!expected) { await f.locator('#error', { hasText: 'No report yet' }).waitFor({ timeout: 20_000 }); return; }
-      await perplexityRow(f, [expected.perplexity[0], expected.perplexity[1]]);
-      const rows = await f.locator('#layer-table tbody tr').count();
-      if (rows !== 36) throw new Error(`layer table has ${rows} rows, expected 36`);
-      await page.waitForTimeout(500);
-      await page.screenshot({ path: join(out, 'ui-report.png') });
-    });
+    await check(
+      expected ? "Lowbit: Show Report renders the run's numbers" : 'Lowbit: Show Report without a finished run says so',
+      async () => {
+        await palette('Lowbit: Show Report');
+        const f = await panelFrame('Lowbit Report');
+        if (!expected) {
+          await f.locator('#error', { hasText: 'No report yet' }).waitFor({ timeout: 20_000 });
+          return;
+        }
+        await perplexityRow(f, [expected.perplexity[0], expected.perplexity[1]]);
+        const rows = await f.locator('#layer-table tbody tr').count();
+        if (rows !== 36) throw new Error(`layer table has ${rows} rows, expected 36`);
+        await page.waitForTimeout(500);
+        await page.screenshot({ path: join(out, 'ui-report.png') });
+      },
+    );
     // Recorded reports: the panels inside VS Code render the same numbers as in the Chromium tier.
     const openFile = async (name) => {
       await page.keyboard.press('Escape');
@@ -151,13 +181,20 @@ export async function runUi({ base, ext, ws, out }) {
       await palette('Lowbit: Show Rank Allocation');
       const f = await panelFrame('Lowbit Rank Allocation');
       const n = r.layers.filter((l) => l.low_rank).length;
-      await f.locator('#layer-table tbody tr').nth(n - 1).waitFor({ timeout: 20_000 });
+      await f
+        .locator('#layer-table tbody tr')
+        .nth(n - 1)
+        .waitFor({ timeout: 20_000 });
       const rows = await f.locator('#layer-table tbody tr').count();
       if (rows !== n) throw new Error(`rank table has ${rows} rows, expected ${n}`);
       await page.waitForTimeout(500);
       await page.screenshot({ path: join(out, 'ui-ranks-recorded.png') });
     });
-    for (const [cmd, title] of [['Lowbit: Show Layer Sensitivity', 'Lowbit Layer Sensitivity'], ['Lowbit: Show Hessian Saliency', 'Lowbit Hessian Saliency'], ['Lowbit: Show Rank Allocation', 'Lowbit Rank Allocation']]) {
+    for (const [cmd, title] of [
+      ['Lowbit: Show Layer Sensitivity', 'Lowbit Layer Sensitivity'],
+      ['Lowbit: Show Hessian Saliency', 'Lowbit Hessian Saliency'],
+      ['Lowbit: Show Rank Allocation', 'Lowbit Rank Allocation'],
+    ]) {
       await check(`${cmd} opens its panel`, async () => {
         await palette(cmd);
         const f = await panelFrame(title);

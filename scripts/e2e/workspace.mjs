@@ -38,16 +38,31 @@ ${extraRules}evaluate:
 `;
   writeFileSync(join(ws, 'stories.lowbit.yaml'), recipe({ output: './out/stories-w4.onnx', samples: 8, seq: 64, evalSamples: 4 }));
   writeFileSync(join(ws, 'slow.lowbit.yaml'), recipe({ output: './out/cancelled.onnx', samples: 128, seq: 256, evalSamples: 128 }));
-  writeFileSync(join(ws, 'bad.lowbit.yaml'), recipe({ output: './out/bad.onnx', samples: 8, seq: 64, evalSamples: 4,
-    extraRules: '  - match: "layers.*.nonexistent"\n    bits: 3\n' }));
+  writeFileSync(
+    join(ws, 'bad.lowbit.yaml'),
+    recipe({
+      output: './out/bad.onnx',
+      samples: 8,
+      seq: 64,
+      evalSamples: 4,
+      extraRules: '  - match: "layers.*.nonexistent"\n    bits: 3\n',
+    }),
+  );
   // Recorded reports (test/fixtures/reports) as the last run of three recipes, so the UI phase can
   // check what the panels render inside VS Code independently of a live run.
-  for (const [name, fixture] of [['recorded-gptq', 'stories260K-gptq-w4'], ['recorded-billm', 'stories260K-billm'], ['recorded-flrq', 'stories260K-flrq']]) {
+  for (const [name, fixture] of [
+    ['recorded-gptq', 'stories260K-gptq-w4'],
+    ['recorded-billm', 'stories260K-billm'],
+    ['recorded-flrq', 'stories260K-flrq'],
+  ]) {
     mkdirSync(join(ws, name));
     copyFileSync(join(repoRoot, 'test/fixtures/reports', `${fixture}.report.json`), join(ws, name, `${fixture}.report.json`));
     writeFileSync(join(ws, `${name}.lowbit.yaml`), recipe({ output: `./${name}/${fixture}.onnx`, samples: 8, seq: 64, evalSamples: 4 }));
   }
-  copyFileSync(join(repoRoot, 'test/fixtures/reports/stories260K-rtn-w4.report.json'), join(ws, 'recorded-gptq', 'stories260K-rtn-w4.report.json'));
+  copyFileSync(
+    join(repoRoot, 'test/fixtures/reports/stories260K-rtn-w4.report.json'),
+    join(ws, 'recorded-gptq', 'stories260K-rtn-w4.report.json'),
+  );
   if (hasModel) writeFileSync(join(ws, '.has-model'), model);
   return { ws, hasModel };
 }

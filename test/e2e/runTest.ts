@@ -12,13 +12,28 @@ import { makeWorkspace } from '../../scripts/e2e/workspace.mjs';
 async function main(): Promise<void> {
   const root = resolve(import.meta.dirname, '../..');
   const tests = join(root, 'out/e2e/suite/index.js');
-  await build({ entryPoints: [join(root, 'test/e2e/suite/index.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    outfile: tests, external: ['vscode', 'mocha'], sourcemap: 'inline', logLevel: 'warning' });
+  await build({
+    entryPoints: [join(root, 'test/e2e/suite/index.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: tests,
+    external: ['vscode', 'mocha'],
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
   const { ws } = makeWorkspace(root) as { ws: string };
   const out = join(root, 'test-results/e2e-electron');
-  await runTests({ extensionDevelopmentPath: root, extensionTestsPath: tests,
+  await runTests({
+    extensionDevelopmentPath: root,
+    extensionTestsPath: tests,
     launchArgs: [ws, '--disable-extensions', '--disable-workspace-trust'],
-    extensionTestsEnv: { LOWBIT_E2E_OUT: out, LOWBIT_E2E_WS: ws } });
+    extensionTestsEnv: { LOWBIT_E2E_OUT: out, LOWBIT_E2E_WS: ws },
+  });
 }
 
-main().catch((e) => { console.error(`e2e (test-electron) failed: ${e instanceof Error ? e.message : String(e)}`); process.exit(1); });
+main().catch((e) => {
+  console.error(`e2e (test-electron) failed: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

@@ -13,10 +13,19 @@ export const PANEL_KINDS = ['report', 'sensitivity', 'saliency', 'ranks', 'paret
 export type PanelKind = (typeof PANEL_KINDS)[number];
 
 /** One layer's sensitivity as the sensitivity panel shows it. */
-export interface LayerSensitivityView { name: string; proxy: number; kl?: number }
+export interface LayerSensitivityView {
+  name: string;
+  proxy: number;
+  kl?: number;
+}
 
 /** One configuration on the Pareto panel: stored bits per weight vs estimated loss. */
-export interface ParetoPoint { label: string; bitsPerWeight: number; loss: number; fits: boolean }
+export interface ParetoPoint {
+  label: string;
+  bitsPerWeight: number;
+  loss: number;
+  fits: boolean;
+}
 
 /** What the Pareto panel shows for one budget suggestion (and, after a run, the measured point). */
 export interface ParetoView {
@@ -35,7 +44,10 @@ export interface ParetoView {
 export type ParetoPick = { set: 'uniform' | 'frontier' | 'chosen'; index: number };
 
 /** An entry of the report history (for "compare two runs"). */
-export interface HistoryEntry { path: string; label: string }
+export interface HistoryEntry {
+  path: string;
+  label: string;
+}
 
 /** Host → webview. */
 export type ToWebview =
@@ -81,11 +93,19 @@ export function checkLayerReport(l: unknown, i: number): string | null {
   if (l.binarization !== undefined) {
     const b = l.binarization as Obj;
     const s = isObj(b) ? (b.saliency as Obj) : undefined;
-    if (!isObj(s) || !isNum(s.rows) || !isNum(s.cols) || !Array.isArray(s.values) || s.values.length !== s.rows * s.cols || !s.values.every(isNum)) {
+    if (
+      !isObj(s) ||
+      !isNum(s.rows) ||
+      !isNum(s.cols) ||
+      !Array.isArray(s.values) ||
+      s.values.length !== s.rows * s.cols ||
+      !s.values.every(isNum)
+    ) {
       return `${where}.binarization.saliency must be {rows, cols, values[rows*cols]}`;
     }
     if (!Array.isArray(b.column_profile) || !b.column_profile.every(isNum)) return `${where}.binarization.column_profile must be numbers`;
-    if (!Array.isArray(b.salient_columns) || !b.salient_columns.every(isNum)) return `${where}.binarization.salient_columns must be numbers`;
+    if (!Array.isArray(b.salient_columns) || !b.salient_columns.every(isNum))
+      return `${where}.binarization.salient_columns must be numbers`;
   }
   if (l.low_rank !== undefined) {
     const r = l.low_rank as Obj;
@@ -103,22 +123,33 @@ export function checkLayerReport(l: unknown, i: number): string | null {
 /** Validates a report document (version 1); returns an error message or null. */
 export function checkReport(r: unknown): string | null {
   if (!isObj(r)) return 'report is not an object';
-  if (r.version !== REPORT_VERSION_READ) return `unsupported report version ${String(r.version)} (expected ${REPORT_VERSION_READ}; the host upgrades older reports with upgradeReport)`;
+  if (r.version !== REPORT_VERSION_READ)
+    return `unsupported report version ${String(r.version)} (expected ${REPORT_VERSION_READ}; the host upgrades older reports with upgradeReport)`;
   if (!isStr(r.model) || !isStr(r.output)) return 'report.model and report.output must be strings';
   const m = r.metrics as Obj;
   if (!isObj(m) || !isObj(m.fp) || !isObj(m.quantized)) return 'report.metrics must have fp and quantized';
   const s = r.size as Obj;
-  if (!isObj(s) || !isNum(s.fp_bytes) || !isNum(s.quantized_bytes) || !isNum(s.bits_per_weight)) return 'report.size must have fp_bytes, quantized_bytes, bits_per_weight';
+  if (!isObj(s) || !isNum(s.fp_bytes) || !isNum(s.quantized_bytes) || !isNum(s.bits_per_weight))
+    return 'report.size must have fp_bytes, quantized_bytes, bits_per_weight';
   if (r.accuracy_level !== undefined && !isNum(r.accuracy_level)) return 'report.accuracy_level must be a number';
   const d = m.decode_latency as Obj | undefined;
   if (d !== undefined) {
     const t = (x: unknown) => isObj(x) && isNum(x.prefill_ms) && isNum(x.decode_ms_per_token);
-    if (!isObj(d) || !isStr(d.mode) || !isNum(d.prompt_tokens) || !t(d.fp) || !t(d.quantized)) return 'report.metrics.decode_latency must have mode, prompt_tokens and fp/quantized {prefill_ms, decode_ms_per_token}';
+    if (!isObj(d) || !isStr(d.mode) || !isNum(d.prompt_tokens) || !t(d.fp) || !t(d.quantized))
+      return 'report.metrics.decode_latency must have mode, prompt_tokens and fp/quantized {prefill_ms, decode_ms_per_token}';
   }
   const g = m.generation as Obj | undefined;
   if (g !== undefined) {
     const side = (x: unknown) => isObj(x) && isStr(x.text) && Array.isArray(x.ids) && x.ids.every(isNum);
-    if (!isObj(g) || !isStr(g.prompt) || !isNum(g.tokens) || !isStr(g.mode) || !side(g.fp) || !side(g.quantized) || !(g.first_divergence === null || isNum(g.first_divergence)))
+    if (
+      !isObj(g) ||
+      !isStr(g.prompt) ||
+      !isNum(g.tokens) ||
+      !isStr(g.mode) ||
+      !side(g.fp) ||
+      !side(g.quantized) ||
+      !(g.first_divergence === null || isNum(g.first_divergence))
+    )
       return 'report.metrics.generation must have prompt, tokens, mode, fp/quantized {text, ids} and first_divergence (a number or null)';
   }
   if (!Array.isArray(r.layers)) return 'report.layers must be an array';
@@ -138,7 +169,8 @@ function checkSensitivityLayers(x: unknown): string | null {
 }
 
 function checkPoint(p: unknown, where: string): string | null {
-  if (!isObj(p) || !isStr(p.label) || !isNum(p.bitsPerWeight) || !isNum(p.loss) || typeof p.fits !== 'boolean') return `${where} must be {label, bitsPerWeight, loss, fits}`;
+  if (!isObj(p) || !isStr(p.label) || !isNum(p.bitsPerWeight) || !isNum(p.loss) || typeof p.fits !== 'boolean')
+    return `${where} must be {label, bitsPerWeight, loss, fits}`;
   return onlyKeys(p, ['label', 'bitsPerWeight', 'loss', 'fits']);
 }
 
@@ -152,13 +184,17 @@ export function checkParetoView(v: unknown): string | null {
   for (const set of ['uniform', 'frontier'] as const) {
     const a = v[set];
     if (!Array.isArray(a) || a.length > 10000) return `${set} must be an array of points`;
-    for (const [i, p] of a.entries()) { const e = checkPoint(p, `${set}[${i}]`); if (e) return e; }
+    for (const [i, p] of a.entries()) {
+      const e = checkPoint(p, `${set}[${i}]`);
+      if (e) return e;
+    }
   }
   const c = checkPoint(v.chosen, 'chosen');
   if (c) return c;
   if (v.measured !== undefined) {
     const m = v.measured;
-    if (!isObj(m) || !isNum(m.bitsPerWeight) || !isNum(m.kl) || !optNum(m.perplexity)) return 'measured must be {bitsPerWeight, kl, perplexity?}';
+    if (!isObj(m) || !isNum(m.bitsPerWeight) || !isNum(m.kl) || !optNum(m.perplexity))
+      return 'measured must be {bitsPerWeight, kl, perplexity?}';
   }
   return null;
 }
@@ -171,7 +207,8 @@ export function parseToWebview(x: unknown): ToWebview | string {
     case 'report':
       err = onlyKeys(x, ['type', 'report', 'reportPath', 'history']) ?? checkReport(x.report);
       if (!err && !isStr(x.reportPath)) err = 'reportPath must be a string';
-      if (!err && (!Array.isArray(x.history) || !x.history.every((h) => isObj(h) && isStr(h.path) && isStr(h.label)))) err = 'history must be [{path, label}]';
+      if (!err && (!Array.isArray(x.history) || !x.history.every((h) => isObj(h) && isStr(h.path) && isStr(h.label))))
+        err = 'history must be [{path, label}]';
       break;
     case 'compare':
       err = onlyKeys(x, ['type', 'report', 'reportPath']) ?? checkReport(x.report);
@@ -207,14 +244,17 @@ export function parseFromWebview(x: unknown): FromWebview | string {
       err = onlyKeys(x, ['type']);
       break;
     case 'revealLayer':
-      err = onlyKeys(x, ['type', 'layer']) ?? (isStr(x.layer) && x.layer.length > 0 && x.layer.length < 1024 ? null : 'layer must be a non-empty string');
+      err =
+        onlyKeys(x, ['type', 'layer']) ??
+        (isStr(x.layer) && x.layer.length > 0 && x.layer.length < 1024 ? null : 'layer must be a non-empty string');
       break;
     case 'compare':
       err = onlyKeys(x, ['type', 'path']) ?? (isStr(x.path) && x.path.endsWith('.json') ? null : 'path must name a .json report');
       break;
     case 'applyMixedPrecision':
       err = onlyKeys(x, ['type', 'highBits', 'budgetFraction']);
-      if (!err && !(isNum(x.highBits) && Number.isInteger(x.highBits) && x.highBits >= 2 && x.highBits <= 16)) err = 'highBits must be an integer in [2, 16]';
+      if (!err && !(isNum(x.highBits) && Number.isInteger(x.highBits) && x.highBits >= 2 && x.highBits <= 16))
+        err = 'highBits must be an integer in [2, 16]';
       if (!err && !(isNum(x.budgetFraction) && x.budgetFraction > 0 && x.budgetFraction <= 1)) err = 'budgetFraction must be in (0, 1]';
       break;
     case 'previewPoint':

@@ -15,8 +15,14 @@ export type CompressOutcome = CompressRequest.Result | undefined;
 export function compressAndEvaluate(ctx: Ctx) {
   return async (arg?: unknown): Promise<CompressOutcome> => {
     if (!vscode.workspace.isTrusted) {
-      void vscode.window.showWarningMessage('Lowbit: compression runs only in trusted workspaces (it loads models and native code). Trust this workspace to enable it.', 'Manage Workspace Trust')
-        .then((a) => { if (a) void vscode.commands.executeCommand('workbench.trust.manage'); });
+      void vscode.window
+        .showWarningMessage(
+          'Lowbit: compression runs only in trusted workspaces (it loads models and native code). Trust this workspace to enable it.',
+          'Manage Workspace Trust',
+        )
+        .then((a) => {
+          if (a) void vscode.commands.executeCommand('workbench.trust.manage');
+        });
       return undefined;
     }
     const recipe = await targetRecipe(ctx, arg);
@@ -26,13 +32,20 @@ export function compressAndEvaluate(ctx: Ctx) {
     const client = ctx.client;
     ctx.setHealth('running', `Compressing ${vscode.workspace.asRelativePath(recipe)}`);
     try {
-      const result = await withJobProgress(ctx, 'Lowbit: compress and evaluate',
-        (workDoneToken, token) => client.sendRequest(CompressRequest.type, { uri: recipe.toString(), workDoneToken }, token));
-      if (!result) { void vscode.window.showInformationMessage('Lowbit: compression cancelled; no output was written.'); return undefined; }
+      const result = await withJobProgress(ctx, 'Lowbit: compress and evaluate', (workDoneToken, token) =>
+        client.sendRequest(CompressRequest.type, { uri: recipe.toString(), workDoneToken }, token),
+      );
+      if (!result) {
+        void vscode.window.showInformationMessage('Lowbit: compression cancelled; no output was written.');
+        return undefined;
+      }
       ctx.panels.setReport(recipe, result.report, result.reportPath);
       await ctx.panels.show('report', recipe);
-      const q = result.report.metrics.quantized.perplexity, f = result.report.metrics.fp.perplexity;
-      void vscode.window.showInformationMessage(`Lowbit: wrote ${vscode.workspace.asRelativePath(result.report.output)} (${result.report.size.bits_per_weight.toFixed(2)} bits/weight${q !== undefined && f !== undefined ? `, perplexity ${f.toFixed(3)} → ${q.toFixed(3)}` : ''}).`);
+      const q = result.report.metrics.quantized.perplexity,
+        f = result.report.metrics.fp.perplexity;
+      void vscode.window.showInformationMessage(
+        `Lowbit: wrote ${vscode.workspace.asRelativePath(result.report.output)} (${result.report.size.bits_per_weight.toFixed(2)} bits/weight${q !== undefined && f !== undefined ? `, perplexity ${f.toFixed(3)} → ${q.toFixed(3)}` : ''}).`,
+      );
       return result;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);

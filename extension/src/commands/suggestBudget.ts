@@ -26,9 +26,13 @@ export function suggestBudget(ctx: Ctx) {
     const client = ctx.client;
     ctx.setHealth('running', `Suggesting rules for ${vscode.workspace.asRelativePath(recipe)}`);
     try {
-      const r = await withJobProgress(ctx, 'Lowbit: suggest rules for the budget',
-        (workDoneToken, token) => client.sendRequest(SuggestRequest.type, { uri: recipe.toString(), workDoneToken }, token));
-      if (!r) { void vscode.window.showInformationMessage('Lowbit: suggestion cancelled; the recipe is unchanged.'); return undefined; }
+      const r = await withJobProgress(ctx, 'Lowbit: suggest rules for the budget', (workDoneToken, token) =>
+        client.sendRequest(SuggestRequest.type, { uri: recipe.toString(), workDoneToken }, token),
+      );
+      if (!r) {
+        void vscode.window.showInformationMessage('Lowbit: suggestion cancelled; the recipe is unchanged.');
+        return undefined;
+      }
       ctx.panels.setSuggestion(recipe, r.result);
       await ctx.panels.show('pareto', recipe);
       const edit = await client.protocol2CodeConverter.asWorkspaceEdit(r.edit);

@@ -6,10 +6,25 @@ import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { panelHtml } from './html';
-import { parseFromWebview, checkReport, type PanelKind, type ToWebview, type FromWebview, type LayerSensitivityView, type ParetoPick } from '../../../webview/src/protocol';
+import {
+  parseFromWebview,
+  checkReport,
+  type PanelKind,
+  type ToWebview,
+  type FromWebview,
+  type LayerSensitivityView,
+  type ParetoPick,
+} from '../../../webview/src/protocol';
 import type { SuggestResult } from '../../../protocol/budget';
 import { paretoView, pointRules } from './paretoView';
-import { ReportRequest, RuleForLayerRequest, MixedPrecisionRequest, SensitivityRequest, SuggestEditRequest, type SensitivityUpdateNotification } from '../../../protocol/messages';
+import {
+  ReportRequest,
+  RuleForLayerRequest,
+  MixedPrecisionRequest,
+  SensitivityRequest,
+  SuggestEditRequest,
+  type SensitivityUpdateNotification,
+} from '../../../protocol/messages';
 import { upgradeReport, type Report } from '../../../protocol/report';
 import { withJobProgress, type JobHost } from '../progress';
 
@@ -19,9 +34,20 @@ export interface PanelHost extends JobHost {
   readonly output: vscode.LogOutputChannel;
 }
 
-const TITLES: Record<PanelKind, string> = { report: 'Lowbit Report', sensitivity: 'Lowbit Layer Sensitivity', saliency: 'Lowbit Hessian Saliency', ranks: 'Lowbit Rank Allocation', pareto: 'Lowbit Size / Quality' };
+const TITLES: Record<PanelKind, string> = {
+  report: 'Lowbit Report',
+  sensitivity: 'Lowbit Layer Sensitivity',
+  saliency: 'Lowbit Hessian Saliency',
+  ranks: 'Lowbit Rank Allocation',
+  pareto: 'Lowbit Size / Quality',
+};
 
-interface Open { panel: vscode.WebviewPanel; recipe: vscode.Uri; ready: boolean; queue: ToWebview[] }
+interface Open {
+  panel: vscode.WebviewPanel;
+  recipe: vscode.Uri;
+  ready: boolean;
+  queue: ToWebview[];
+}
 
 export class PanelManager implements vscode.Disposable {
   private readonly open = new Map<PanelKind, Open>();
@@ -57,22 +83,33 @@ export class PanelManager implements vscode.Disposable {
       const media = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media');
       // All Lowbit panels share one editor group beside the recipe.
       const column = [...this.open.values()].find((o) => o.panel.viewColumn !== undefined)?.panel.viewColumn ?? vscode.ViewColumn.Beside;
-      const panel = vscode.window.createWebviewPanel(`lowbit.${kind}`, TITLES[kind], column,
-        { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [dist, media] });
+      const panel = vscode.window.createWebviewPanel(`lowbit.${kind}`, TITLES[kind], column, {
+        enableScripts: true,
+        retainContextWhenHidden: false,
+        localResourceRoots: [dist, media],
+      });
       panel.iconPath = vscode.Uri.joinPath(media, 'recipe-icon.svg');
-      panel.webview.html = panelHtml({ title: TITLES[kind], cspSource: panel.webview.cspSource,
+      panel.webview.html = panelHtml({
+        title: TITLES[kind],
+        cspSource: panel.webview.cspSource,
         scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(dist, `${kind}.js`)).toString(),
-        styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'panel.css')).toString() });
+        styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'panel.css')).toString(),
+      });
       const e: Open = { panel, recipe, ready: false, queue: [] };
       entry = e;
       this.open.set(kind, e);
       panel.onDidDispose(() => this.open.delete(kind));
       // Hidden webviews lose their page (retainContextWhenHidden is off) and reload when shown again:
       // queue messages until that page says 'ready', or a reveal followed by a post would be lost.
-      panel.onDidChangeViewState(() => { if (!panel.visible) e.ready = false; });
+      panel.onDidChangeViewState(() => {
+        if (!panel.visible) e.ready = false;
+      });
       panel.webview.onDidReceiveMessage((raw: unknown) => {
         const msg = parseFromWebview(raw);
-        if (typeof msg === 'string') { this.ctx.output.appendLine(`[${kind} panel] rejected message: ${msg}`); return; }
+        if (typeof msg === 'string') {
+          this.ctx.output.appendLine(`[${kind} panel] rejected message: ${msg}`);
+          return;
+        }
         this.handle(kind, e, msg).catch((err: unknown) => this.fail(e, err));
       });
     } else {
@@ -103,8 +140,9 @@ export class PanelManager implements vscode.Disposable {
   /** Runs the sensitivity job with a progress notification (Cancel cancels the request). */
   async runSensitivity(recipe: vscode.Uri): Promise<void> {
     const client = this.ctx.client;
-    const result = await withJobProgress(this.ctx, 'Lowbit: measuring layer sensitivity',
-      (workDoneToken, token) => client.sendRequest(SensitivityRequest.type, { uri: recipe.toString(), workDoneToken }, token));
+    const result = await withJobProgress(this.ctx, 'Lowbit: measuring layer sensitivity', (workDoneToken, token) =>
+      client.sendRequest(SensitivityRequest.type, { uri: recipe.toString(), workDoneToken }, token),
+    );
     if (result) this.onSensitivityUpdate({ uri: recipe.toString(), layers: result.layers, done: true });
   }
 
@@ -117,14 +155,28 @@ export class PanelManager implements vscode.Disposable {
       this.setReport(recipe, r.report, r.reportPath, r.history);
     }
     const cached = this.reports.get(recipe.toString());
-    if (!cached) { this.post(e, { type: 'error', message: `No report yet for ${basename(recipe.fsPath)}: run "Lowbit: Compress and Evaluate".` }); return; }
-    this.post(e, { type: 'report', report: cached.report, reportPath: cached.reportPath, history: cached.history.map((p) => ({ path: p, label: basename(p) })) });
+    if (!cached) {
+      this.post(e, { type: 'error', message: `No report yet for ${basename(recipe.fsPath)}: run "Lowbit: Compress and Evaluate".` });
+      return;
+    }
+    this.post(e, {
+      type: 'report',
+      report: cached.report,
+      reportPath: cached.reportPath,
+      history: cached.history.map((p) => ({ path: p, label: basename(p) })),
+    });
   }
 
   /** Posts the recipe's suggestion, with the measured point when a run's report is newer than it. */
   private pushPareto(e: Open, recipe: vscode.Uri): void {
     const s = this.suggestions.get(recipe.toString());
-    if (!s) { this.post(e, { type: 'error', message: `No budget suggestion yet for ${basename(recipe.fsPath)}: run "Lowbit: Suggest Rules for the Budget".` }); return; }
+    if (!s) {
+      this.post(e, {
+        type: 'error',
+        message: `No budget suggestion yet for ${basename(recipe.fsPath)}: run "Lowbit: Suggest Rules for the Budget".`,
+      });
+      return;
+    }
     this.post(e, { type: 'pareto', view: paretoView(s, this.reports.get(recipe.toString())?.report) });
   }
 
@@ -177,8 +229,12 @@ export class PanelManager implements vscode.Disposable {
    * applies it to the recipe (the user sees the change in the editor) and returns the chosen layers.
    */
   async applyMixedPrecision(recipe: vscode.Uri, highBits: number, budgetFraction: number): Promise<string[]> {
-    const layers = this.sensitivity.get(recipe.toString())
-      ?? this.reports.get(recipe.toString())?.report.layers.filter((l) => l.sensitivity).map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
+    const layers =
+      this.sensitivity.get(recipe.toString()) ??
+      this.reports
+        .get(recipe.toString())
+        ?.report.layers.filter((l) => l.sensitivity)
+        .map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
     if (!layers?.length) throw new Error('No sensitivity known yet: press "Measure sensitivity" first.');
     const r = await this.ctx.client.sendRequest(MixedPrecisionRequest.type, { uri: recipe.toString(), layers, highBits, budgetFraction });
     const edit = await this.ctx.client.protocol2CodeConverter.asWorkspaceEdit(r.edit);
@@ -191,7 +247,10 @@ export class PanelManager implements vscode.Disposable {
   async revealRule(recipe: vscode.Uri, layer: string): Promise<void> {
     const r = await this.ctx.client.sendRequest(RuleForLayerRequest.type, { uri: recipe.toString(), layer });
     const editor = await vscode.window.showTextDocument(recipe, { viewColumn: vscode.ViewColumn.One });
-    if (!r) { void vscode.window.showInformationMessage(`Lowbit: no recipe rule mentions ${layer}; it uses the defaults.`); return; }
+    if (!r) {
+      void vscode.window.showInformationMessage(`Lowbit: no recipe rule mentions ${layer}; it uses the defaults.`);
+      return;
+    }
     const range = this.ctx.client.protocol2CodeConverter.asRange(r.range);
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);

@@ -10,7 +10,12 @@ function budgetLabel(s: SuggestResult): string {
 
 /** The panel's view; `report` adds the measured point when it is a run after the suggestion of the same format. */
 export function paretoView(s: SuggestResult, report?: Report): ParetoView {
-  const pt = (p: { label?: string; bitsPerWeight: number; loss: number; fits?: boolean }, label: string) => ({ label: p.label ?? label, bitsPerWeight: p.bitsPerWeight, loss: p.loss, fits: p.fits ?? true });
+  const pt = (p: { label?: string; bitsPerWeight: number; loss: number; fits?: boolean }, label: string) => ({
+    label: p.label ?? label,
+    bitsPerWeight: p.bitsPerWeight,
+    loss: p.loss,
+    fits: p.fits ?? true,
+  });
   const view: ParetoView = {
     budget: budgetLabel(s),
     budgetBitsPerWeight: ((s.fileTarget - s.fixedBytes) * 8) / s.params,
@@ -22,7 +27,11 @@ export function paretoView(s: SuggestResult, report?: Report): ParetoView {
   const kl = report?.metrics.kl_divergence?.mean;
   if (report && kl !== undefined && report.format === s.format && report.created_at > s.created_at) {
     // Bits per weight measured from the written file, as the planner counts them.
-    view.measured = { bitsPerWeight: ((report.size.quantized_bytes - s.fixedBytes) * 8) / s.params, kl, perplexity: report.metrics.quantized.perplexity };
+    view.measured = {
+      bitsPerWeight: ((report.size.quantized_bytes - s.fixedBytes) * 8) / s.params,
+      kl,
+      perplexity: report.metrics.quantized.perplexity,
+    };
   }
   return view;
 }
@@ -34,5 +43,8 @@ export function pointRules(s: SuggestResult, p: ParetoPick): { yaml: string; sum
   const point = p.set === 'uniform' ? s.uniform[p.index] : s.frontier[p.index];
   const yaml = point?.yaml;
   if (!point || !yaml) throw new Error(`No ${p.set} point ${p.index} in this suggestion.`);
-  return { yaml, summary: `${budget}: ${'label' in point ? point.label : `frontier point ${p.index + 1}`}, ${point.bitsPerWeight.toFixed(2)} bits/weight` };
+  return {
+    yaml,
+    summary: `${budget}: ${'label' in point ? point.label : `frontier point ${p.index + 1}`}, ${point.bitsPerWeight.toFixed(2)} bits/weight`,
+  };
 }

@@ -17,11 +17,15 @@ import { FrameReader } from './frameReader';
 function stdioConnection(): Connection {
   const writer = new StreamMessageWriter(process.stdout);
   const reader = new FrameReader(process.stdin, (e) => {
-    void writer.write({ jsonrpc: '2.0', id: e.id, error: { code: e.code, message: e.message } } as unknown as Parameters<typeof writer.write>[0]);
+    void writer.write({ jsonrpc: '2.0', id: e.id, error: { code: e.code, message: e.message } } as unknown as Parameters<
+      typeof writer.write
+    >[0]);
   });
   const connection = createConnection(ProposedFeatures.all, reader, writer);
   let shutdown = false;
-  connection.onShutdown(() => { shutdown = true; });
+  connection.onShutdown(() => {
+    shutdown = true;
+  });
   const end = () => {
     if (!shutdown) process.stderr.write('lowbit lsp: stdin closed without a shutdown request; exiting\n');
     process.exit(shutdown ? 0 : 1);
@@ -59,7 +63,9 @@ export function startServer(argv: string[] = process.argv): Connection {
       serverInfo: { name: 'lowbit', version: '0.1.0' },
     };
   });
-  connection.onNotification('lowbit/setTrusted', (p: { trusted: boolean }) => { trusted = p.trusted !== false; });
+  connection.onNotification('lowbit/setTrusted', (p: { trusted: boolean }) => {
+    trusted = p.trusted !== false;
+  });
   documents.onDidOpen((e) => ws.scheduleDiagnostics(e.document.uri, 0));
   documents.onDidChangeContent((e) => ws.scheduleDiagnostics(e.document.uri));
   documents.onDidClose((e) => ws.close(e.document.uri));

@@ -16,7 +16,11 @@ export const PARSE_ERROR = -32700;
 export const INVALID_REQUEST = -32600;
 
 /** An error reply the reader asks to send (id null unless the message had one). */
-export interface FrameError { code: number; message: string; id: number | string | null }
+export interface FrameError {
+  code: number;
+  message: string;
+  id: number | string | null;
+}
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = /content-length:/i;
@@ -40,14 +44,21 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
     this.callback = callback;
     const onData = (d: Buffer | string) => this.onData(typeof d === 'string' ? Buffer.from(d) : d);
     const onEnd = () => {
-      if (this.buffer.length || this.bodyLength >= 0) this.log(`input closed in the middle of a message (${this.buffer.length} bytes unread)`);
+      if (this.buffer.length || this.bodyLength >= 0)
+        this.log(`input closed in the middle of a message (${this.buffer.length} bytes unread)`);
       this.fireClose();
     };
     const onError = (e: Error) => this.fireError(e);
     this.input.on('data', onData);
     this.input.on('end', onEnd);
     this.input.on('error', onError);
-    return { dispose: () => { this.input.off('data', onData); this.input.off('end', onEnd); this.input.off('error', onError); } };
+    return {
+      dispose: () => {
+        this.input.off('data', onData);
+        this.input.off('end', onEnd);
+        this.input.off('error', onError);
+      },
+    };
   }
 
   private fail(e: FrameError): void {
@@ -126,26 +137,43 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
 
   private deliver(body: Buffer): void {
     let text: string;
-    try { text = this.decoder.decode(body); } catch {
+    try {
+      text = this.decoder.decode(body);
+    } catch {
       this.fail({ code: PARSE_ERROR, id: null, message: 'message body is not valid UTF-8' });
       return;
     }
     let msg: unknown;
-    try { msg = JSON.parse(text); } catch (e) {
+    try {
+      msg = JSON.parse(text);
+    } catch (e) {
       this.fail({ code: PARSE_ERROR, id: null, message: `message body is not JSON: ${(e as Error).message}` });
       return;
     }
     const o = msg as Record<string, unknown>;
     const id = o && typeof o === 'object' && (typeof o.id === 'number' || typeof o.id === 'string') ? o.id : null;
     if (!o || typeof o !== 'object' || Array.isArray(o)) {
-      this.fail({ code: INVALID_REQUEST, id: null, message: `a JSON-RPC message must be an object (got ${Array.isArray(o) ? 'an array' : o === null ? 'null' : typeof o})` });
+      this.fail({
+        code: INVALID_REQUEST,
+        id: null,
+        message: `a JSON-RPC message must be an object (got ${Array.isArray(o) ? 'an array' : o === null ? 'null' : typeof o})`,
+      });
       return;
     }
-    if (o.jsonrpc !== '2.0') { this.fail({ code: INVALID_REQUEST, id, message: '`jsonrpc` must be "2.0"' }); return; }
+    if (o.jsonrpc !== '2.0') {
+      this.fail({ code: INVALID_REQUEST, id, message: '`jsonrpc` must be "2.0"' });
+      return;
+    }
     const isRequest = typeof o.method === 'string';
     const isResponse = !('method' in o) && ('result' in o || 'error' in o) && 'id' in o;
-    if (!isRequest && !isResponse) { this.fail({ code: INVALID_REQUEST, id, message: 'not a request, notification or response (`method` must be a string)' }); return; }
-    if ('id' in o && o.id !== null && typeof o.id !== 'number' && typeof o.id !== 'string') { this.fail({ code: INVALID_REQUEST, id: null, message: '`id` must be a number or a string' }); return; }
+    if (!isRequest && !isResponse) {
+      this.fail({ code: INVALID_REQUEST, id, message: 'not a request, notification or response (`method` must be a string)' });
+      return;
+    }
+    if ('id' in o && o.id !== null && typeof o.id !== 'number' && typeof o.id !== 'string') {
+      this.fail({ code: INVALID_REQUEST, id: null, message: '`id` must be a number or a string' });
+      return;
+    }
     this.callback?.(o as unknown as Message);
   }
 }

@@ -22,7 +22,10 @@ export class Workspace {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly reports = new Map<string, { key: string; report?: Report }>();
 
-  constructor(private readonly connection: Connection, readonly documents: TextDocuments<TextDocument>) {}
+  constructor(
+    private readonly connection: Connection,
+    readonly documents: TextDocuments<TextDocument>,
+  ) {}
 
   /** The analysis of an open document (model layers loaded lazily; never rejects). */
   analysis(uri: string): Promise<RecipeAnalysis> | undefined {
@@ -34,7 +37,10 @@ export class Workspace {
     const analysis = this.build(doc);
     const entry = { version: doc.version, modelKey: '', analysis, paths: [] as string[] };
     this.analyses.set(uri, entry);
-    void analysis.then((a) => { entry.paths = this.watchedPaths(a); entry.modelKey = this.diskKey(entry); });
+    void analysis.then((a) => {
+      entry.paths = this.watchedPaths(a);
+      entry.modelKey = this.diskKey(entry);
+    });
     return analysis;
   }
 
@@ -48,7 +54,16 @@ export class Workspace {
 
   /** mtimes of the files an analysis depends on. */
   private diskKey(entry: { paths?: string[] }): string {
-    return (entry.paths ?? []).map((p) => { try { const st = fs.statSync(p); return `${st.mtimeMs}:${st.size}`; } catch { return '-'; } }).join('|');
+    return (entry.paths ?? [])
+      .map((p) => {
+        try {
+          const st = fs.statSync(p);
+          return `${st.mtimeMs}:${st.size}`;
+        } catch {
+          return '-';
+        }
+      })
+      .join('|');
   }
 
   private async build(doc: TextDocument): Promise<RecipeAnalysis> {
@@ -57,7 +72,13 @@ export class Workspace {
     if (model) {
       const abs = path.resolve(path.dirname(a.recipePath), String(model.value));
       if (fs.existsSync(abs)) {
-        try { const m = await this.models.get(abs); a.layers = m.layers; a.inputs = m.inputs; } catch (e) { a.modelError = (e as Error).message; }
+        try {
+          const m = await this.models.get(abs);
+          a.layers = m.layers;
+          a.inputs = m.inputs;
+        } catch (e) {
+          a.modelError = (e as Error).message;
+        }
       }
     }
     const out = a.recipe.values.output;
@@ -68,12 +89,20 @@ export class Workspace {
   /** The report at `file`, cached by mtime; undefined when absent or unreadable. */
   readReport(file: string): Report | undefined {
     let st: fs.Stats;
-    try { st = fs.statSync(file); } catch { return undefined; }
+    try {
+      st = fs.statSync(file);
+    } catch {
+      return undefined;
+    }
     const key = `${st.mtimeMs}:${st.size}`;
     const hit = this.reports.get(file);
     if (hit?.key === key) return hit.report;
     let report: Report | undefined;
-    try { if (st.size < 64 << 20) report = upgradeReport(JSON.parse(fs.readFileSync(file, 'utf8'))) as Report; } catch { report = undefined; }
+    try {
+      if (st.size < 64 << 20) report = upgradeReport(JSON.parse(fs.readFileSync(file, 'utf8'))) as Report;
+    } catch {
+      report = undefined;
+    }
     this.reports.set(file, { key, report });
     return report;
   }
@@ -81,7 +110,13 @@ export class Workspace {
   /** Schedule diagnostics for a document after a short quiet period. */
   scheduleDiagnostics(uri: string, delay = DIAGNOSTIC_DELAY_MS): void {
     clearTimeout(this.timers.get(uri));
-    this.timers.set(uri, setTimeout(() => { this.timers.delete(uri); void this.publish(uri); }, delay));
+    this.timers.set(
+      uri,
+      setTimeout(() => {
+        this.timers.delete(uri);
+        void this.publish(uri);
+      }, delay),
+    );
   }
 
   /** Validate now and publish. */

@@ -13,12 +13,22 @@ export function codeLenses(a: RecipeAnalysis): CodeLens[] {
   const matches = ruleMatches(a.recipe, a.layers);
   const eff = effectiveLayers(a.recipe, a.layers);
   const budget = a.recipe.parsed.root?.kind === 'map' ? a.recipe.parsed.root.entries.find((e) => e.key === 'budget') : undefined;
-  const budgetLens: CodeLens[] = budget ? [{ range: { start: toRange(a.doc, budget.keySpan).start, end: toRange(a.doc, budget.keySpan).start }, command: { title: 'Suggest rules for this budget', command: 'lowbit.suggestBudget', arguments: [a.doc.uri] } }] : [];
-  return [...budgetLens, ...a.recipe.rules.map((r, i) => {
-    const n = matches[i].length;
-    const last = eff.filter((e) => e.rules[e.rules.length - 1] === i).length;
-    const title = `matches ${n} layer${n === 1 ? '' : 's'}${n && last !== n ? ` (last rule for ${last})` : ''}`;
-    const range = toRange(a.doc, r.span);
-    return { range: { start: range.start, end: range.start }, command: { title, command: '' } };
-  })];
+  const budgetLens: CodeLens[] = budget
+    ? [
+        {
+          range: { start: toRange(a.doc, budget.keySpan).start, end: toRange(a.doc, budget.keySpan).start },
+          command: { title: 'Suggest rules for this budget', command: 'lowbit.suggestBudget', arguments: [a.doc.uri] },
+        },
+      ]
+    : [];
+  return [
+    ...budgetLens,
+    ...a.recipe.rules.map((r, i) => {
+      const n = matches[i].length;
+      const last = eff.filter((e) => e.rules[e.rules.length - 1] === i).length;
+      const title = `matches ${n} layer${n === 1 ? '' : 's'}${n && last !== n ? ` (last rule for ${last})` : ''}`;
+      const range = toRange(a.doc, r.span);
+      return { range: { start: range.start, end: range.start }, command: { title, command: '' } };
+    }),
+  ];
 }

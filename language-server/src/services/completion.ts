@@ -30,12 +30,19 @@ export function complete(a: RecipeAnalysis, offset: number): CompletionItem[] {
       const item = cursorContext(a.doc.getText(), offset, true);
       return item?.kind === 'value' ? valueAt(a, item, toRange(a.doc, item.replace)) : [];
     }
-    return Object.entries(fields).filter(([k]) => !ctx.siblings.includes(k)).map(([k, f], i) => ({
-      label: k, kind: CompletionItemKind.Property, detail: describeType(f),
-      documentation: { kind: MarkupKind.Markdown, value: fieldDoc(f) },
-      textEdit: { range, newText: f.kind === 'object' || f.kind === 'methodSettings' || f.kind === 'settings' || f.kind === 'rules' ? `${k}:` : `${k}: ` },
-      sortText: `${f.required ? 0 : 1}${String(i).padStart(3, '0')}`,
-    }));
+    return Object.entries(fields)
+      .filter(([k]) => !ctx.siblings.includes(k))
+      .map(([k, f], i) => ({
+        label: k,
+        kind: CompletionItemKind.Property,
+        detail: describeType(f),
+        documentation: { kind: MarkupKind.Markdown, value: fieldDoc(f) },
+        textEdit: {
+          range,
+          newText: f.kind === 'object' || f.kind === 'methodSettings' || f.kind === 'settings' || f.kind === 'rules' ? `${k}:` : `${k}: `,
+        },
+        sortText: `${f.required ? 0 : 1}${String(i).padStart(3, '0')}`,
+      }));
   }
   return valueAt(a, ctx, range);
 }
@@ -43,14 +50,22 @@ export function complete(a: RecipeAnalysis, offset: number): CompletionItem[] {
 /** The model's graph inputs under `inputs:`, each with the rule the table would bind. */
 function inputNameItems(a: RecipeAnalysis, siblings: readonly string[], range: Range): CompletionItem[] {
   const inputs = a.inputs ?? [];
-  return inputs.filter((i) => !siblings.includes(i.name)).map((i, k) => {
-    const rule = defaultRule(i, inputs);
-    return {
-      label: i.name, kind: CompletionItemKind.Field, detail: `${i.dtype} [${i.dims.join(', ')}]`,
-      documentation: { kind: MarkupKind.Markdown, value: `Model input \`${i.name}\` (${i.dtype} [${i.dims.join(', ')}]). ${rule ? `Bound by default to \`${rule}\`.` : '**No rule binds it**: set a rule or a constant.'}` },
-      textEdit: { range, newText: `${i.name}: ${rule ?? ''}` }, sortText: String(k).padStart(4, '0'),
-    };
-  });
+  return inputs
+    .filter((i) => !siblings.includes(i.name))
+    .map((i, k) => {
+      const rule = defaultRule(i, inputs);
+      return {
+        label: i.name,
+        kind: CompletionItemKind.Field,
+        detail: `${i.dtype} [${i.dims.join(', ')}]`,
+        documentation: {
+          kind: MarkupKind.Markdown,
+          value: `Model input \`${i.name}\` (${i.dtype} [${i.dims.join(', ')}]). ${rule ? `Bound by default to \`${rule}\`.` : '**No rule binds it**: set a rule or a constant.'}`,
+        },
+        textEdit: { range, newText: `${i.name}: ${rule ?? ''}` },
+        sortText: String(k).padStart(4, '0'),
+      };
+    });
 }
 
 /** Value completion for a value-position context. */
@@ -74,17 +89,29 @@ export function fieldDoc(f: FieldSchema): string {
 
 function valueItems(a: RecipeAnalysis, f: FieldSchema, partial: string, range: Range): CompletionItem[] {
   switch (f.kind) {
-    case 'enum': case 'enumList':
-      return f.values.map((v) => ({ label: v, kind: CompletionItemKind.EnumMember, textEdit: { range, newText: v },
-        documentation: f.kind === 'enum' && f.valueDocs?.[v] ? { kind: MarkupKind.Markdown, value: f.valueDocs[v] } : undefined }));
+    case 'enum':
+    case 'enumList':
+      return f.values.map((v) => ({
+        label: v,
+        kind: CompletionItemKind.EnumMember,
+        textEdit: { range, newText: v },
+        documentation: f.kind === 'enum' && f.valueDocs?.[v] ? { kind: MarkupKind.Markdown, value: f.valueDocs[v] } : undefined,
+      }));
     case 'boolean':
       return ['true', 'false'].map((v) => ({ label: v, kind: CompletionItemKind.Value, textEdit: { range, newText: v } }));
     case 'number': {
       const vals = f.allowed ?? (f.default !== undefined ? [f.default] : []);
-      return vals.map((v) => ({ label: String(v), kind: CompletionItemKind.Value, textEdit: { range, newText: String(v) }, detail: v === f.default ? 'default' : undefined }));
+      return vals.map((v) => ({
+        label: String(v),
+        kind: CompletionItemKind.Value,
+        textEdit: { range, newText: String(v) },
+        detail: v === f.default ? 'default' : undefined,
+      }));
     }
     case 'string':
-      return f.path ? pathItems(a, partial, range) : (f.examples ?? []).map((e) => ({ label: e, kind: CompletionItemKind.Value, textEdit: { range, newText: e } }));
+      return f.path
+        ? pathItems(a, partial, range)
+        : (f.examples ?? []).map((e) => ({ label: e, kind: CompletionItemKind.Value, textEdit: { range, newText: e } }));
     default:
       return [];
   }
@@ -96,13 +123,20 @@ function pathItems(a: RecipeAnalysis, partial: string, range: Range): Completion
   const slash = partial.lastIndexOf('/');
   const dirPart = slash >= 0 ? partial.slice(0, slash + 1) : '';
   let names: fs.Dirent[] = [];
-  try { names = fs.readdirSync(path.resolve(base, dirPart || '.'), { withFileTypes: true }); } catch { return []; }
-  return names.filter((d) => !d.name.startsWith('.')).slice(0, MAX_ITEMS).map((d) => ({
-    label: d.isDirectory() ? `${d.name}/` : d.name,
-    kind: d.isDirectory() ? CompletionItemKind.Folder : CompletionItemKind.File,
-    textEdit: { range, newText: `${dirPart}${d.name}${d.isDirectory() ? '/' : ''}` },
-    command: d.isDirectory() ? { title: 'next', command: 'editor.action.triggerSuggest' } : undefined,
-  }));
+  try {
+    names = fs.readdirSync(path.resolve(base, dirPart || '.'), { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return names
+    .filter((d) => !d.name.startsWith('.'))
+    .slice(0, MAX_ITEMS)
+    .map((d) => ({
+      label: d.isDirectory() ? `${d.name}/` : d.name,
+      kind: d.isDirectory() ? CompletionItemKind.Folder : CompletionItemKind.File,
+      textEdit: { range, newText: `${dirPart}${d.name}${d.isDirectory() ? '/' : ''}` },
+      command: d.isDirectory() ? { title: 'next', command: 'editor.action.triggerSuggest' } : undefined,
+    }));
 }
 
 /** Glob patterns that generalize layer names (numbers → `*`), most general first. */
@@ -121,12 +155,22 @@ function layerItems(a: RecipeAnalysis, quoted: boolean, range: Range): Completio
   const layers = (a.layers ?? []).filter((l) => l.quantizable);
   const names = layers.map((l) => l.name);
   const items: CompletionItem[] = layers.slice(0, MAX_ITEMS).map((l, i) => ({
-    label: l.name, kind: CompletionItemKind.Field, detail: `${l.op} [${l.shape.join('×')}] · ${l.params.toLocaleString('en-US')} params${l.embedding ? ' · embedding table (opt-in)' : ''}${l.tiedWith ? ` · tied with ${l.tiedWith}` : ''}`,
-    textEdit: { range, newText: l.name }, sortText: `1${String(i).padStart(5, '0')}`,
+    label: l.name,
+    kind: CompletionItemKind.Field,
+    detail: `${l.op} [${l.shape.join('×')}] · ${l.params.toLocaleString('en-US')} params${l.embedding ? ' · embedding table (opt-in)' : ''}${l.tiedWith ? ` · tied with ${l.tiedWith}` : ''}`,
+    textEdit: { range, newText: l.name },
+    sortText: `1${String(i).padStart(5, '0')}`,
   }));
   for (const p of suggestPatterns(names).slice(0, 200)) {
     const n = matchLayers(p, names).length;
-    items.push({ label: p, kind: CompletionItemKind.Snippet, detail: `glob · matches ${n} layers`, textEdit: { range, newText: !quoted && /^[*{[?]/.test(p) ? `"${p}"` : p }, filterText: p, sortText: `0${p}` });
+    items.push({
+      label: p,
+      kind: CompletionItemKind.Snippet,
+      detail: `glob · matches ${n} layers`,
+      textEdit: { range, newText: !quoted && /^[*{[?]/.test(p) ? `"${p}"` : p },
+      filterText: p,
+      sortText: `0${p}`,
+    });
   }
   return items;
 }

@@ -44,7 +44,8 @@ function locate(node: RNode | null, path: string[]): Omit<CursorContext, 'partia
   if (node.kind === 'map') {
     for (const e of node.entries) {
       if (e.key.includes(MARK)) return { kind: 'key', path, siblings: node.entries.filter((x) => x !== e).map((x) => x.key) };
-      if (e.value?.kind === 'scalar' && typeof e.value.value === 'string' && e.value.value.includes(MARK)) return { kind: 'value', path: [...path, e.key], siblings: [] };
+      if (e.value?.kind === 'scalar' && typeof e.value.value === 'string' && e.value.value.includes(MARK))
+        return { kind: 'value', path: [...path, e.key], siblings: [] };
       const inner = locate(e.value, [...path, e.key]);
       if (inner) return inner;
     }

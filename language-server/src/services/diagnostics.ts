@@ -5,10 +5,22 @@ import { validateRecipe } from '../../../recipe/validators/validate';
 import { toRange } from './analysis';
 import type { RecipeAnalysis } from './analysis';
 
-const SEVERITY = { error: DiagnosticSeverity.Error, warning: DiagnosticSeverity.Warning, information: DiagnosticSeverity.Information, hint: DiagnosticSeverity.Hint } as const;
+const SEVERITY = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+} as const;
 
 /** All diagnostics for the document; `exists` answers for absolute paths. */
 export function diagnose(a: RecipeAnalysis, exists: (p: string) => boolean): Diagnostic[] {
   const ds = validateRecipe(a.recipe, a.recipePath, { exists, layers: a.layers, inputs: a.inputs, modelError: a.modelError });
-  return ds.slice(0, 500).map((d) => ({ range: toRange(a.doc, d.span), severity: SEVERITY[d.severity], message: d.message, source: 'lowbit', code: d.code, data: d.data }));
+  return ds.slice(0, 500).map((d) => ({
+    range: toRange(a.doc, d.span),
+    severity: SEVERITY[d.severity],
+    message: d.message,
+    source: 'lowbit',
+    code: d.code,
+    data: d.data,
+  }));
 }

@@ -1,7 +1,12 @@
 /** Find the key or value under an offset in the parsed recipe tree, with its key path. */
 import type { RNode, REntry } from '../../../recipe/parse';
 
-export interface NodeHit { path: string[]; entry?: REntry; onKey: boolean; node?: RNode }
+export interface NodeHit {
+  path: string[];
+  entry?: REntry;
+  onKey: boolean;
+  node?: RNode;
+}
 
 /** The innermost entry whose key or scalar value contains `offset`. */
 export function nodeAt(root: RNode | null, offset: number, path: string[] = []): NodeHit | undefined {

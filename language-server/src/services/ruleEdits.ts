@@ -25,9 +25,18 @@ export function ruleForLayer(a: RecipeAnalysis, layer: string): { range: Range; 
  * Choose the most sensitive layers (by KL when measured, else proxy) whose extra bytes at `highBits`
  * fit in `budgetFraction` of the current quantized size, and append one rule listing them.
  */
-export function mixedPrecisionEdit(a: RecipeAnalysis, sens: { name: string; proxy: number; kl?: number }[], highBits: number, budgetFraction: number): { edit: WorkspaceEdit; chosen: string[] } {
+export function mixedPrecisionEdit(
+  a: RecipeAnalysis,
+  sens: { name: string; proxy: number; kl?: number }[],
+  highBits: number,
+  budgetFraction: number,
+): { edit: WorkspaceEdit; chosen: string[] } {
   const layers = a.layers ?? [];
-  const eff = new Map(effectiveLayers(a.recipe, layers).filter((e) => !e.skip).map((e) => [e.layer.name, e]));
+  const eff = new Map(
+    effectiveLayers(a.recipe, layers)
+      .filter((e) => !e.skip)
+      .map((e) => [e.layer.name, e]),
+  );
   const current = [...eff.values()].reduce((s, e) => s + layerBytes(e.layer, e.bits, e.groupSize, e.symmetric), 0);
   let budget = current * Math.max(0, budgetFraction);
   const ranked = [...sens].filter((s) => eff.has(s.name)).sort((x, y) => (y.kl ?? y.proxy) - (x.kl ?? x.proxy));
@@ -35,17 +44,21 @@ export function mixedPrecisionEdit(a: RecipeAnalysis, sens: { name: string; prox
   for (const s of ranked) {
     const e = eff.get(s.name)!;
     if (e.bits >= highBits) continue;
-    const extra = layerBytes(e.layer as LayerInfo, highBits, e.groupSize, e.symmetric) - layerBytes(e.layer, e.bits, e.groupSize, e.symmetric);
+    const extra =
+      layerBytes(e.layer as LayerInfo, highBits, e.groupSize, e.symmetric) - layerBytes(e.layer, e.bits, e.groupSize, e.symmetric);
     if (extra > budget) continue;
-    budget -= extra; chosen.push(s.name);
+    budget -= extra;
+    chosen.push(s.name);
   }
   if (!chosen.length) return { edit: { changes: {} }, chosen };
   const text = a.doc.getText();
   const esc = (n: string) => n.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
   const pattern = `re:${chosen.map(esc).join('|')}`;
-  const ruleText = (indent: string) => `${indent}- match: "${pattern.replace(/\\/g, '\\\\')}"  # mixed precision: ${chosen.length} most sensitive layers\n${indent}  bits: ${highBits}\n`;
+  const ruleText = (indent: string) =>
+    `${indent}- match: "${pattern.replace(/\\/g, '\\\\')}"  # mixed precision: ${chosen.length} most sensitive layers\n${indent}  bits: ${highBits}\n`;
   const rules = a.recipe.rules;
-  let insertAt: number; let newText: string;
+  let insertAt: number;
+  let newText: string;
   if (rules.length) {
     const lastSpan = rules[rules.length - 1].span;
     const lineStart = text.lastIndexOf('\n', lastSpan.start - 1) + 1;

@@ -20,8 +20,12 @@ export function methodForPath(recipe: Recipe, path: readonly string[]): Method {
 export function fieldsAt(recipe: Recipe, path: readonly string[]): Record<string, FieldSchema> | undefined {
   if (!path.length) return RECIPE_SCHEMA;
   if (path[0] === 'layers' && path.length === 2) return RULE_FIELDS;
-  if (path[path.length - 1] === 'settings' || (path[0] === 'methods' && path.length === 2)) return METHOD_INFO[methodForPath(recipe, path)].settings;
-  if (path[0] === 'methods' && path.length === 1) return Object.fromEntries(Object.entries(METHOD_INFO).map(([m, i]) => [m, { kind: 'object', doc: i.doc, fields: i.settings } as FieldSchema]));
+  if (path[path.length - 1] === 'settings' || (path[0] === 'methods' && path.length === 2))
+    return METHOD_INFO[methodForPath(recipe, path)].settings;
+  if (path[0] === 'methods' && path.length === 1)
+    return Object.fromEntries(
+      Object.entries(METHOD_INFO).map(([m, i]) => [m, { kind: 'object', doc: i.doc, fields: i.settings } as FieldSchema]),
+    );
   const f = fieldSchema(recipe, path);
   return f?.kind === 'object' ? f.fields : undefined;
 }
@@ -29,12 +33,18 @@ export function fieldsAt(recipe: Recipe, path: readonly string[]): Record<string
 /** The value of one `inputs:` entry, as an enum of the binding rules (a number is also allowed). */
 export function inputValueSchema(): FieldSchema {
   const f = RECIPE_SCHEMA.inputs as Extract<FieldSchema, { kind: 'inputs' }>;
-  return { kind: 'enum', doc: 'How this model input is fed: a binding rule, or a number (a constant).', values: f.values, valueDocs: f.valueDocs };
+  return {
+    kind: 'enum',
+    doc: 'How this model input is fed: a binding rule, or a number (a constant).',
+    values: f.values,
+    valueDocs: f.valueDocs,
+  };
 }
 
 /** The schema of the value at `path`. */
 export function fieldSchema(recipe: Recipe, path: readonly string[]): FieldSchema | undefined {
   if (path[0] === 'inputs' && path.length === 2) return inputValueSchema();
-  if (path.length >= 2 && path[path.length - 2] === 'settings') return METHOD_INFO[methodForPath(recipe, path)].settings[path[path.length - 1]];
+  if (path.length >= 2 && path[path.length - 2] === 'settings')
+    return METHOD_INFO[methodForPath(recipe, path)].settings[path[path.length - 1]];
   return schemaAt(path);
 }

@@ -21,10 +21,14 @@ export function suggestionSummary(r: Pick<SuggestResult, 'target' | 'format' | '
 export function suggestWorkspaceEdit(doc: TextDocument, yaml: string, summary: string): WorkspaceEdit {
   const e = suggestionEdit(doc.getText(), yaml, summary);
   return {
-    documentChanges: [{
-      textDocument: { uri: doc.uri, version: doc.version },
-      edits: [{ range: { start: doc.positionAt(e.start), end: doc.positionAt(e.end) }, newText: e.newText, annotationId: SUGGEST_ANNOTATION }],
-    }],
+    documentChanges: [
+      {
+        textDocument: { uri: doc.uri, version: doc.version },
+        edits: [
+          { range: { start: doc.positionAt(e.start), end: doc.positionAt(e.end) }, newText: e.newText, annotationId: SUGGEST_ANNOTATION },
+        ],
+      },
+    ],
     changeAnnotations: { [SUGGEST_ANNOTATION]: { label: 'Lowbit: suggested rules', description: summary, needsConfirmation: true } },
   };
 }

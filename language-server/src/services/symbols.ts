@@ -9,8 +9,21 @@ import type { RecipeAnalysis } from './analysis';
 export function documentSymbols(a: RecipeAnalysis): DocumentSymbol[] {
   const root = a.recipe.parsed.root;
   if (root?.kind !== 'map') return [];
-  const sym = (name: string, kind: SymbolKind, node: { start: number; end: number }, sel: { start: number; end: number }, children?: DocumentSymbol[], detail?: string): DocumentSymbol =>
-    ({ name: name || '(empty)', kind, range: toRange(a.doc, node), selectionRange: toRange(a.doc, sel), children, detail });
+  const sym = (
+    name: string,
+    kind: SymbolKind,
+    node: { start: number; end: number },
+    sel: { start: number; end: number },
+    children?: DocumentSymbol[],
+    detail?: string,
+  ): DocumentSymbol => ({
+    name: name || '(empty)',
+    kind,
+    range: toRange(a.doc, node),
+    selectionRange: toRange(a.doc, sel),
+    children,
+    detail,
+  });
   const leaf = (v: RNode | null) => (v?.kind === 'scalar' ? String(v.value ?? '') : undefined);
   return root.entries.map((e) => {
     let children: DocumentSymbol[] | undefined;
@@ -22,6 +35,13 @@ export function documentSymbols(a: RecipeAnalysis): DocumentSymbol[] {
     } else if (e.value?.kind === 'map') {
       children = e.value.entries.map((c) => sym(c.key, SymbolKind.Property, c.span, c.keySpan, undefined, leaf(c.value)));
     }
-    return sym(e.key, e.value?.kind === 'map' || e.value?.kind === 'seq' ? SymbolKind.Namespace : SymbolKind.Property, e.span, e.keySpan, children, leaf(e.value));
+    return sym(
+      e.key,
+      e.value?.kind === 'map' || e.value?.kind === 'seq' ? SymbolKind.Namespace : SymbolKind.Property,
+      e.span,
+      e.keySpan,
+      children,
+      leaf(e.value),
+    );
   });
 }

@@ -6,7 +6,16 @@ suite('activation and diagnostics', () => {
   test('activates, registers every command, starts the server', async () => {
     const a = await api();
     const cmds = await vscode.commands.getCommands(true);
-    for (const c of ['lowbit.compressAndEvaluate', 'lowbit.showReport', 'lowbit.showSensitivity', 'lowbit.showSaliency', 'lowbit.showRanks', 'lowbit.showPareto', 'lowbit.suggestBudget', 'lowbit.restartServer']) {
+    for (const c of [
+      'lowbit.compressAndEvaluate',
+      'lowbit.showReport',
+      'lowbit.showSensitivity',
+      'lowbit.showSaliency',
+      'lowbit.showRanks',
+      'lowbit.showPareto',
+      'lowbit.suggestBudget',
+      'lowbit.restartServer',
+    ]) {
       assert.ok(cmds.includes(c), `command ${c} registered`);
     }
     assert.ok(a.ctx.client.isRunning(), 'language server running');
@@ -16,7 +25,10 @@ suite('activation and diagnostics', () => {
     if (!haveModel()) this.skip();
     const editor = await openRecipe('bad.lowbit.yaml');
     assert.equal(editor.document.languageId, 'lowbit-recipe');
-    const line = editor.document.getText().split('\n').findIndex((l) => l.includes('layers.*.nonexistent'));
+    const line = editor.document
+      .getText()
+      .split('\n')
+      .findIndex((l) => l.includes('layers.*.nonexistent'));
     const diags = await waitFor('diagnostics on bad.lowbit.yaml', () => {
       const d = vscode.languages.getDiagnostics(editor.document.uri);
       return d.length ? d : undefined;
@@ -31,7 +43,10 @@ suite('activation and diagnostics', () => {
     const editor = await openRecipe('stories.lowbit.yaml');
     await new Promise((r) => setTimeout(r, 1500));
     const errors = vscode.languages.getDiagnostics(editor.document.uri).filter((d) => d.severity === vscode.DiagnosticSeverity.Error);
-    assert.deepEqual(errors.map((d) => d.message), []);
+    assert.deepEqual(
+      errors.map((d) => d.message),
+      [],
+    );
   });
 
   test('restartServer brings the server back', async () => {

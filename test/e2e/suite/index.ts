@@ -17,11 +17,23 @@ export async function run(): Promise<void> {
   const results = { passed: 0, failed: 0, skipped: 0, tests: [] as { title: string; state: string; error?: string; ms?: number }[] };
   await new Promise<void>((resolve) => {
     const runner = mocha.run(() => resolve());
-    runner.on('pass', (t) => { results.passed++; results.tests.push({ title: t.fullTitle(), state: 'passed', ms: t.duration }); });
-    runner.on('fail', (t, err: Error) => { results.failed++; results.tests.push({ title: t.fullTitle(), state: 'failed', error: String(err?.stack ?? err).slice(0, 2000) }); });
-    runner.on('pending', (t) => { results.skipped++; results.tests.push({ title: t.fullTitle(), state: 'skipped' }); });
+    runner.on('pass', (t) => {
+      results.passed++;
+      results.tests.push({ title: t.fullTitle(), state: 'passed', ms: t.duration });
+    });
+    runner.on('fail', (t, err: Error) => {
+      results.failed++;
+      results.tests.push({ title: t.fullTitle(), state: 'failed', error: String(err?.stack ?? err).slice(0, 2000) });
+    });
+    runner.on('pending', (t) => {
+      results.skipped++;
+      results.tests.push({ title: t.fullTitle(), state: 'skipped' });
+    });
   });
   const out = process.env.LOWBIT_E2E_OUT;
-  if (out) { mkdirSync(out, { recursive: true }); writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2)); }
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2));
+  }
   if (results.failed) throw new Error(`${results.failed} e2e test(s) failed`);
 }

@@ -3,7 +3,13 @@ import * as vscode from 'vscode';
 import { api, openRecipe, haveModel } from './helpers';
 
 suite('panels', () => {
-  for (const [command, kind] of [['lowbit.showReport', 'report'], ['lowbit.showSensitivity', 'sensitivity'], ['lowbit.showSaliency', 'saliency'], ['lowbit.showRanks', 'ranks'], ['lowbit.showPareto', 'pareto']] as const) {
+  for (const [command, kind] of [
+    ['lowbit.showReport', 'report'],
+    ['lowbit.showSensitivity', 'sensitivity'],
+    ['lowbit.showSaliency', 'saliency'],
+    ['lowbit.showRanks', 'ranks'],
+    ['lowbit.showPareto', 'pareto'],
+  ] as const) {
     test(`${command} opens the ${kind} panel with a strict CSP`, async function () {
       if (!haveModel()) this.skip();
       const a = await api();
@@ -32,8 +38,14 @@ suite('panel actions', () => {
     await a.ctx.panels.revealRule(editor.document.uri, 'layers.3.w2');
     const active = vscode.window.activeTextEditor;
     assert.equal(active?.document.uri.toString(), editor.document.uri.toString());
-    const line = active!.document.getText().split('\n').findIndex((l) => l.includes('"layers.*.w2"'));
-    assert.ok(active!.selection.start.line >= line && active!.selection.start.line <= line + 1, `selection at line ${active!.selection.start.line + 1}, rule at ${line + 1}`);
+    const line = active!.document
+      .getText()
+      .split('\n')
+      .findIndex((l) => l.includes('"layers.*.w2"'));
+    assert.ok(
+      active!.selection.start.line >= line && active!.selection.start.line <= line + 1,
+      `selection at line ${active!.selection.start.line + 1}, rule at ${line + 1}`,
+    );
   });
 
   test('"Give the most sensitive layers 8 bits" edits the recipe from the last report\'s sensitivity', async function () {

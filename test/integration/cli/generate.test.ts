@@ -16,7 +16,9 @@ const TOKENS = 12;
 
 function recipe(dir: string, name: string, extra: string, model = stories.model): string {
   const path = join(dir, `${name}.lowbit.yaml`);
-  writeFileSync(path, `version: 1
+  writeFileSync(
+    path,
+    `version: 1
 model: ${model}
 output: ./out/${name}.onnx
 ${extra}
@@ -28,20 +30,25 @@ evaluate:
   sequence_length: 128
   metrics: [perplexity, latency]
   generate: { prompt: ${JSON.stringify(PROMPT)}, tokens: ${TOKENS} }
-`);
+`,
+  );
   return path;
 }
 
 /** Greedy continuation by plain full-sequence argmax over `model` (no Lowbit code on the model side). */
 async function referenceGreedy(model: string, prompt: number[], n: number): Promise<number[]> {
   const s = await ort.InferenceSession.create(model);
-  const ids = [...prompt], out: number[] = [];
+  const ids = [...prompt],
+    out: number[] = [];
   for (let i = 0; i < n; i++) {
     const r = await s.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]) });
-    const l = r.logits.data as Float32Array, V = l.length / ids.length, row = l.subarray((ids.length - 1) * V);
+    const l = r.logits.data as Float32Array,
+      V = l.length / ids.length,
+      row = l.subarray((ids.length - 1) * V);
     let best = 0;
     for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
-    ids.push(best); out.push(best);
+    ids.push(best);
+    out.push(best);
   }
   await s.release();
   return out;
@@ -78,7 +85,8 @@ describe('lowbit run: accuracy_level, prefill/decode latency and generation (rea
     assert.equal(d.mode, 'full_sequence');
     assert.equal(d.prompt_tokens, prompt.length);
     assert.equal(d.decode_tokens, TOKENS);
-    for (const v of [d.fp.prefill_ms, d.fp.decode_ms_per_token, d.quantized.prefill_ms, d.quantized.decode_ms_per_token]) assert.ok(v > 0 && v < 10_000, String(v));
+    for (const v of [d.fp.prefill_ms, d.fp.decode_ms_per_token, d.quantized.prefill_ms, d.quantized.decode_ms_per_token])
+      assert.ok(v > 0 && v < 10_000, String(v));
     assert.match(r.stdout, new RegExp(`^prefill ${prompt.length} tokens \\(ms\\)\\s+\\S+\\s+\\S+$`, 'm'));
     assert.match(r.stdout, /^decode ms\/token \(full sequence\)\s+\S+\s+\S+$/m);
     assert.match(r.stdout, /^MatMulNBits activations \(level\)\s+-\s+int8 \(4\)$/m);
@@ -86,14 +94,19 @@ describe('lowbit run: accuracy_level, prefill/decode latency and generation (rea
 
   test('accuracy_level: 0 writes no attribute (exact fp32 activations); same codes, so the level-4 perplexity is close but not identical', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-gen-'));
-    const [a, b] = [await runCli(['run', recipe(dir, 'l0', 'accuracy_level: 0'), '--json']), await runCli(['run', recipe(dir, 'l4', 'accuracy_level: 4'), '--json'])];
+    const [a, b] = [
+      await runCli(['run', recipe(dir, 'l0', 'accuracy_level: 0'), '--json']),
+      await runCli(['run', recipe(dir, 'l4', 'accuracy_level: 4'), '--json']),
+    ];
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
-    const r0 = JSON.parse(a.stdout) as Report, r4 = JSON.parse(b.stdout) as Report;
+    const r0 = JSON.parse(a.stdout) as Report,
+      r4 = JSON.parse(b.stdout) as Report;
     assert.equal(r0.accuracy_level, 0);
     const out = await loadModel(join(dir, 'out/l0.onnx'));
     assert.ok(out.graph.node.filter((n) => n.opType === 'MatMulNBits').every((n) => !n.attribute.some((x) => x.name === 'accuracy_level')));
-    const p0 = r0.metrics.quantized.perplexity!, p4 = r4.metrics.quantized.perplexity!;
+    const p0 = r0.metrics.quantized.perplexity!,
+      p4 = r4.metrics.quantized.perplexity!;
     assert.notEqual(p0, p4, 'level 4 runs int8 activations: the evaluation must see it');
     assert.ok(Math.abs(p4 - p0) / p0 < 0.02, `${p0} vs ${p4}`);
     assert.equal(r0.metrics.fp.perplexity, r4.metrics.fp.perplexity);
@@ -110,7 +123,8 @@ describe('lowbit run: accuracy_level, prefill/decode latency and generation (rea
     const r = await runCli(['run', recipe(dir, 'kv', '', f.path), '--json']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Report;
-    const g = report.metrics.generation!, d = report.metrics.decode_latency!;
+    const g = report.metrics.generation!,
+      d = report.metrics.decode_latency!;
     assert.equal(g.mode, 'kv_cache');
     assert.equal(d.mode, 'kv_cache');
     const prompt = (await loadTokenizer(stories.tokenizer)).encode(PROMPT);
@@ -120,7 +134,9 @@ describe('lowbit run: accuracy_level, prefill/decode latency and generation (rea
     const q = await openDecoder(join(dir, 'out/kv.onnx'));
     const ids = [...prompt];
     for (let i = 0; i < TOKENS; i++) {
-      const l = await fullLogits(q, f, ids), V = l.length / ids.length, row = l.subarray((ids.length - 1) * V);
+      const l = await fullLogits(q, f, ids),
+        V = l.length / ids.length,
+        row = l.subarray((ids.length - 1) * V);
       let best = 0;
       for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
       ids.push(best);

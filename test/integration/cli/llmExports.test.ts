@@ -5,7 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Report } from '../../../protocol/report';
-import { buildBertEncoder, buildModelBuilderDecoder, buildOptimumDecoder, fullLogits, incrementalLogits, maxAbsDiff, openDecoder, type DecoderFixture, type DecoderFixtureOptions } from '../../fixtures/llm';
+import {
+  buildBertEncoder,
+  buildModelBuilderDecoder,
+  buildOptimumDecoder,
+  fullLogits,
+  incrementalLogits,
+  maxAbsDiff,
+  openDecoder,
+  type DecoderFixture,
+  type DecoderFixtureOptions,
+} from '../../fixtures/llm';
 import { decodeModel, encodeModel } from '../../../engine/onnx/onnxProto';
 import { DT, valueInfo } from '../../fixtures/llm/graphBuilder';
 import { skipNoShared, stories } from '../engine/sharedFixtures';
@@ -23,7 +33,9 @@ const IDS = [1, 403, 407, 261, 378, 395, 259, 281];
 
 function recipe(dir: string, model: string, name: string): string {
   const path = join(dir, `${name}.lowbit.yaml`);
-  writeFileSync(path, `version: 1
+  writeFileSync(
+    path,
+    `version: 1
 model: ${model}
 output: ./out/${name}-w4.onnx
 format: matmulnbits
@@ -45,7 +57,8 @@ evaluate:
   sequence_length: 128
   offset: 4096
   metrics: [perplexity, kl_divergence, size]
-`);
+`,
+  );
   return path;
 }
 
@@ -56,7 +69,9 @@ const io = (s: ort.InferenceSession) => ({
 
 describe('lowbit run on real LLM exports (GPTQ 4-bit g32 through the CLI)', { skip: skipNoShared }, () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'lowbit-llm-cli-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lowbit-llm-cli-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const cases: [string, (d: string, o: DecoderFixtureOptions) => DecoderFixture, Partial<DecoderFixtureOptions>][] = [
@@ -72,12 +87,16 @@ describe('lowbit run on real LLM exports (GPTQ 4-bit g32 through the CLI)', { sk
       const r = await runCli(['run', recipe(dir, f.path, name), '--json']);
       assert.equal(r.code, 0, r.stderr);
       const report = JSON.parse(r.stdout) as Report;
-      const fpPpl = report.metrics.fp.perplexity!, qPpl = report.metrics.quantized.perplexity!;
+      const fpPpl = report.metrics.fp.perplexity!,
+        qPpl = report.metrics.quantized.perplexity!;
       assert.ok(fpPpl > 1 && fpPpl < 20, `FP perplexity ${fpPpl}`);
       assert.ok(qPpl <= fpPpl * PPL_RATIO, `perplexity ${qPpl} vs FP ${fpPpl}`);
       // readable names, and the globs reached them
       const byName = new Map(report.layers.map((l) => [l.name, l]));
-      const qkv = label === 'model-builder' ? ['layers.0.attn.qkv_proj', 'layers.1.attn.qkv_proj'] : ['layers.0.self_attn.q_proj', 'layers.1.self_attn.k_proj'];
+      const qkv =
+        label === 'model-builder'
+          ? ['layers.0.attn.qkv_proj', 'layers.1.attn.qkv_proj']
+          : ['layers.0.self_attn.q_proj', 'layers.1.self_attn.k_proj'];
       assert.equal(byName.get(qkv[0])?.bits, 8, [...byName.keys()].join(', '));
       assert.equal(byName.get(qkv[1])?.bits, 4);
       assert.equal(byName.get(qkv[1])?.group_size, 16);
@@ -85,7 +104,8 @@ describe('lowbit run on real LLM exports (GPTQ 4-bit g32 through the CLI)', { sk
       assert.ok(byName.has('lm_head'));
 
       const out = join(dir, 'out', `${name}-w4.onnx`);
-      const fp = await openDecoder(f.path), q = await openDecoder(out);
+      const fp = await openDecoder(f.path),
+        q = await openDecoder(out);
       assert.deepEqual(io(q), io(fp));
       const full = await fullLogits(q, f, IDS);
       const inc = await incrementalLogits(q, f, IDS, IDS.length - 3);
@@ -97,19 +117,24 @@ describe('lowbit run on real LLM exports (GPTQ 4-bit g32 through the CLI)', { sk
 
 describe('BERT-style encoder and unbindable inputs through the CLI', { skip: skipNoShared }, () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'lowbit-llm-cli2-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lowbit-llm-cli2-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('an encoder calibrates from text and is evaluated by output agreement', async () => {
     const f = buildBertEncoder(dir);
     const path = join(dir, 'enc.lowbit.yaml');
-    writeFileSync(path, `version: 1
+    writeFileSync(
+      path,
+      `version: 1
 model: ${f.path}
 output: ./out/enc-w4.onnx
 calibration: { text: ${stories.text}, tokenizer: ${stories.tokenizer}, samples: 8, sequence_length: 64 }
 defaults: { method: gptq, bits: 4, group_size: 32 }
 evaluate: { text: ${stories.text}, samples: 4, sequence_length: 64, offset: 4096, metrics: [output_agreement, size] }
-`);
+`,
+    );
     const r = await runCli(['run', path, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Report;
@@ -147,8 +172,14 @@ ${inputs}evaluate: { text: ${stories.text}, samples: 1, sequence_length: 32, met
     writeFileSync(path, body('inputs:\n  temprature: 0.5\n  attention_mask: ones\n'));
     const typo = await runCli(['check', path]);
     assert.equal(typo.code, 1);
-    assert.match(typo.stdout + typo.stderr, /extra\.lowbit\.yaml:8:19: error: `inputs\.attention_mask` must be a number or one of token_ids, attention_mask/);
-    assert.match(typo.stdout + typo.stderr, /extra\.lowbit\.yaml:7:3: error: `temprature` is not an input of the model .*Did you mean `temperature`\?/);
+    assert.match(
+      typo.stdout + typo.stderr,
+      /extra\.lowbit\.yaml:8:19: error: `inputs\.attention_mask` must be a number or one of token_ids, attention_mask/,
+    );
+    assert.match(
+      typo.stdout + typo.stderr,
+      /extra\.lowbit\.yaml:7:3: error: `temprature` is not an input of the model .*Did you mean `temperature`\?/,
+    );
 
     writeFileSync(path, body('inputs:\n  temperature: 0.5\n'));
     const ok = await runCli(['run', path, '--json']);

@@ -9,7 +9,9 @@ import { runCli } from './cliHarness';
 
 function recipe(dir: string, evalSamples = 4): string {
   const path = join(dir, 'w4.lowbit.yaml');
-  writeFileSync(path, `version: 1
+  writeFileSync(
+    path,
+    `version: 1
 model: ${stories.model}
 output: ./out/model-w4.onnx
 format: matmulnbits
@@ -28,7 +30,8 @@ evaluate:
   samples: ${evalSamples}
   sequence_length: 256
   metrics: [perplexity, kl_divergence, top1_agreement, size, latency]
-`);
+`,
+  );
   return path;
 }
 
@@ -65,13 +68,19 @@ describe('lowbit run (real process)', { skip: skipNoShared }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-cli-'));
     let sent = false;
     const r = await runCli(['run', recipe(dir, 56)], (chunk, child) => {
-      if (!sent && /^evaluate: /m.test(chunk)) { sent = true; child.kill('SIGINT'); }
+      if (!sent && /^evaluate: /m.test(chunk)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
     });
     assert.ok(sent, 'progress was seen');
     assert.equal(r.code, 130, r.stderr);
     assert.match(r.stderr, /cancelled; the output and its report are as they were before/);
     assert.equal(existsSync(join(dir, 'out/model-w4.onnx')), false);
-    assert.deepEqual(readdirSync(join(dir, 'out')).filter((f) => !f.startsWith('.')), []);
+    assert.deepEqual(
+      readdirSync(join(dir, 'out')).filter((f) => !f.startsWith('.')),
+      [],
+    );
   });
   test('SIGTERM during evaluation cancels like SIGINT (exit 143): the previous model and report stay byte-identical', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-cli-'));
@@ -81,11 +90,20 @@ describe('lowbit run (real process)', { skip: skipNoShared }, () => {
     const before = files.map((f) => readFileSync(f));
     let sent = false;
     const r = await runCli(['run', recipe(dir, 56)], (chunk, child) => {
-      if (!sent && /^evaluate: /m.test(chunk)) { sent = true; child.kill('SIGTERM'); }
+      if (!sent && /^evaluate: /m.test(chunk)) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
     });
     assert.ok(sent, 'progress was seen');
     assert.equal(r.code, 143, r.stderr);
-    assert.deepEqual(files.map((f) => readFileSync(f)), before);
-    assert.deepEqual(readdirSync(join(dir, 'out')).filter((f) => f.startsWith('.') && f !== '.lowbit-history'), []);
+    assert.deepEqual(
+      files.map((f) => readFileSync(f)),
+      before,
+    );
+    assert.deepEqual(
+      readdirSync(join(dir, 'out')).filter((f) => f.startsWith('.') && f !== '.lowbit-history'),
+      [],
+    );
   });
 });

@@ -17,10 +17,24 @@ const SHAPE: LlamaShape = { layers: 2, hidden: 64, ffn: 128, heads: 4, kvHeads: 
 
 function recipe(dir: string, name: string, model: string, memory: string): string {
   const path = join(dir, `${name}.lowbit.yaml`);
-  writeFileSync(path, [
-    'version: 1', `model: ./${model}`, `output: ./out/${name}/model.onnx`, 'format: matmulnbits', 'threads: 1',
-    'calibration:', '  samples: 16', 'defaults:', '  method: gptq', '  bits: 4', '  group_size: 32', memory, '',
-  ].join('\n'));
+  writeFileSync(
+    path,
+    [
+      'version: 1',
+      `model: ./${model}`,
+      `output: ./out/${name}/model.onnx`,
+      'format: matmulnbits',
+      'threads: 1',
+      'calibration:',
+      '  samples: 16',
+      'defaults:',
+      '  method: gptq',
+      '  bits: 4',
+      '  group_size: 32',
+      memory,
+      '',
+    ].join('\n'),
+  );
   return path;
 }
 
@@ -34,13 +48,19 @@ describe('lowbit run, streamed', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const [label, model] of [['fp32', 'llama.onnx'], ['fp16', 'llama16.onnx']] as const) {
+  for (const [label, model] of [
+    ['fp32', 'llama.onnx'],
+    ['fp16', 'llama16.onnx'],
+  ] as const) {
     test(`${label}: the streamed output equals the whole-model output`, async () => {
       const s = await runCli(['run', recipe(dir, `${label}-stream`, model, 'memory:\n  streaming: always\n  cache: ./cache')]);
       assert.equal(s.code, 0, s.stderr);
       const w = await runCli(['run', recipe(dir, `${label}-whole`, model, 'memory:\n  streaming: never')]);
       assert.equal(w.code, 0, w.stderr);
-      assert.match(s.stderr, /calibrate: memory: budget .* \(free now\); whole model ~.*: streaming 5 blocks, ~.* at most \(largest block \d: .*\), activation cache .* in RAM, the rest on disk/);
+      assert.match(
+        s.stderr,
+        /calibrate: memory: budget .* \(free now\); whole model ~.*: streaming 5 blocks, ~.* at most \(largest block \d: .*\), activation cache .* in RAM, the rest on disk/,
+      );
       assert.match(s.stderr, /\[1\/15\] block 1 of 5: layers\.0\.wq … layers\.0\.wo \(4 layers\)\n/);
       assert.match(s.stderr, /\[15\/15\] block 5 of 5 · output \(gptq 4-bit\) · ETA \d+ s\n/);
       assert.match(w.stderr, /calibrate: memory: .*one whole-model pass \(streaming is off\)/);
@@ -53,28 +73,36 @@ describe('lowbit run, streamed', () => {
         // them, so inside the whole model some intermediates are never rounded to fp16; a block boundary
         // always carries the model's fp16. Tolerance: < 0.5% of the packed code bytes and < 0.5%
         // relative rel_error per layer (measured: 32 of 52224 bytes, ≤ 0.1%).
-        const a = out(`${label}-stream`, 'model.onnx.data'), b = out(`${label}-whole`, 'model.onnx.data');
+        const a = out(`${label}-stream`, 'model.onnx.data'),
+          b = out(`${label}-whole`, 'model.onnx.data');
         assert.equal(a.length, b.length);
         let diff = 0;
         for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diff++;
         assert.ok(diff < 0.005 * a.length, `${diff} of ${a.length} bytes differ`);
         const rep = (n: string) => JSON.parse(out(n, 'model.report.json').toString()).layers as { name: string; rel_error: number }[];
-        const rs = rep(`${label}-stream`), rw = rep(`${label}-whole`);
-        rs.forEach((l, i) => assert.ok(Math.abs(l.rel_error - rw[i].rel_error) < 5e-3 * rw[i].rel_error, `${l.name}: ${l.rel_error} vs ${rw[i].rel_error}`));
+        const rs = rep(`${label}-stream`),
+          rw = rep(`${label}-whole`);
+        rs.forEach((l, i) =>
+          assert.ok(Math.abs(l.rel_error - rw[i].rel_error) < 5e-3 * rw[i].rel_error, `${l.name}: ${l.rel_error} vs ${rw[i].rel_error}`),
+        );
       }
       assert.deepEqual(readdirSync(join(dir, 'cache')), [], 'the activation cache is removed');
     });
   }
 
   test('fp16 streams with half the bytes of fp32', () => {
-    const f32 = statSync(join(dir, 'llama.onnx.data')).size, f16 = statSync(join(dir, 'llama16.onnx.data')).size;
+    const f32 = statSync(join(dir, 'llama.onnx.data')).size,
+      f16 = statSync(join(dir, 'llama16.onnx.data')).size;
     assert.ok(Math.abs(f16 / f32 - 0.5) < 0.05, `${f16} vs ${f32}`);
   });
 
   test('Ctrl-C mid-block: exit 1, no output, no cached activations', async () => {
-    const r = await runCli(['run', recipe(dir, 'cancel', 'llama.onnx', 'memory:\n  streaming: always\n  cache: ./cache')], (chunk, child) => {
-      if (/block 3 of 5:/.test(chunk)) child.kill('SIGINT');
-    });
+    const r = await runCli(
+      ['run', recipe(dir, 'cancel', 'llama.onnx', 'memory:\n  streaming: always\n  cache: ./cache')],
+      (chunk, child) => {
+        if (/block 3 of 5:/.test(chunk)) child.kill('SIGINT');
+      },
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /cancelled; no output written/);
     assert.ok(!existsSync(join(dir, 'out', 'cancel', 'model.onnx')) && !existsSync(join(dir, 'out', 'cancel', 'model.onnx.data')));
@@ -88,7 +116,10 @@ describe('lowbit run, streamed', () => {
     assert.match(r.stderr, new RegExp(`lowbit run: activation cache: cannot create a folder in ${join(dir, 'a-file')}: ENOTDIR`));
     const tiny = await runCli(['run', recipe(dir, 'tiny', 'llama.onnx', ''), '--memory', '1MB']);
     assert.equal(tiny.code, 1);
-    assert.match(tiny.stderr, /llama\.onnx: does not fit the memory budget of 1\.0 MB: the whole model needs ~.* and streaming ~.* \(largest block \d+: .*\); raise memory\.budget_mb or --memory/);
+    assert.match(
+      tiny.stderr,
+      /llama\.onnx: does not fit the memory budget of 1\.0 MB: the whole model needs ~.* and streaming ~.* \(largest block \d+: .*\); raise memory\.budget_mb or --memory/,
+    );
     const bad = await runCli(['run', recipe(dir, 'tiny', 'llama.onnx', ''), '--memory', 'lots']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--memory takes a size such as 4GB/);

@@ -14,7 +14,9 @@ import { runCli } from './cliHarness';
 
 function recipe(dir: string, budget = 'budget: { bits_per_weight: 4.5, estimate: kl, samples: 2 }\n'): string {
   const path = join(dir, 'mix.lowbit.yaml');
-  writeFileSync(path, `version: 1
+  writeFileSync(
+    path,
+    `version: 1
 model: ${stories.model}
 output: ./out/mix.onnx
 format: matmulnbits
@@ -28,7 +30,8 @@ defaults: { method: gptq, bits: 4, group_size: 32 }
 layers:
   - match: "re:(?!layers\\\\.0\\\\.w[q123]).*"    # only four layers: a quick plan
     skip: true
-${budget}`);
+${budget}`,
+  );
   return path;
 }
 
@@ -47,7 +50,9 @@ describe('lowbit suggest (real process)', { skip: skipNoShared }, () => {
       const r = await runCli(['suggest', recipe(dir, '')]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /no budget: add `budget: \{ bits_per_weight: 3\.5 \}`/);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('--json: progress per layer, fits, deterministic; --write edits the recipe, which checks clean', async () => {
@@ -56,7 +61,10 @@ describe('lowbit suggest (real process)', { skip: skipNoShared }, () => {
       const path = recipe(dir);
       const a = await runCli(['suggest', path, '--json']);
       assert.equal(a.code, 0, a.stderr);
-      assert.deepEqual([...a.stderr.matchAll(/^\[(\d)\/4\] (\S+):/gm)].map((m) => m[2]), ['layers.0.wq', 'layers.0.w1', 'layers.0.w3', 'layers.0.w2']); // model order
+      assert.deepEqual(
+        [...a.stderr.matchAll(/^\[(\d)\/4\] (\S+):/gm)].map((m) => m[2]),
+        ['layers.0.wq', 'layers.0.w1', 'layers.0.w3', 'layers.0.w2'],
+      ); // model order
       const r = JSON.parse(a.stdout) as SuggestResult;
       assert.equal(r.layers.length, 4);
       assert.ok(r.chosen.fileBytes <= r.fileTarget && r.chosen.bitsPerWeight <= 4.5, `${r.chosen.bitsPerWeight}`);
@@ -74,7 +82,9 @@ describe('lowbit suggest (real process)', { skip: skipNoShared }, () => {
       assert.match(after, /# lowbit suggest: begin \(6 bits\/weight as matmulnbits: [\d.]+ bits\/weight stored/);
       const check = await runCli(['check', path]);
       assert.equal(check.code, 0, check.stderr + check.stdout);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('Ctrl-C while measuring: exit 1, nothing written', async () => {
@@ -83,10 +93,17 @@ describe('lowbit suggest (real process)', { skip: skipNoShared }, () => {
       const path = recipe(dir);
       const before = readFileSync(path, 'utf8');
       let sent = false;
-      const r = await runCli(['suggest', path, '--write'], (chunk, child) => { if (!sent && /\[2\/4\]/.test(chunk)) { sent = true; child.kill('SIGINT'); } });
+      const r = await runCli(['suggest', path, '--write'], (chunk, child) => {
+        if (!sent && /\[2\/4\]/.test(chunk)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /lowbit suggest: cancelled; nothing written/);
       assert.equal(readFileSync(path, 'utf8'), before);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

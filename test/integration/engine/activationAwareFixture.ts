@@ -17,4 +17,5 @@ export async function calibratedStories(): Promise<{ model: OnnxModel; stats: Ma
 export const sumErr = (layers: { rel_error: number }[]) => layers.reduce((a, l) => a + l.rel_error, 0);
 
 /** Plans of one method over all layers of the test model (asymmetric, group 32). */
-export const plansOf = (method: Method, bits: number, settings: Record<string, unknown> = {}) => layerPlans(method, bits, 32, undefined, settings);
+export const plansOf = (method: Method, bits: number, settings: Record<string, unknown> = {}) =>
+  layerPlans(method, bits, 32, undefined, settings);

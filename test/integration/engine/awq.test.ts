@@ -23,7 +23,13 @@ describe(`AWQ on ${llama.name}`, () => {
     const prep = await prepareActivationAware({ layers, model, stats, threads: 1 });
     assert.ok([...prep.details.values()].every((d) => d.awq?.alpha === 0));
     const ops = new Map(layers.map((l) => [l.name, 'MatMul']));
-    const awq = await quantizeLayers({ plan: { layers, format: 'fake', threads: 1 }, model: prep.model, ops, stats: prep.stats, prepared: prep.details });
+    const awq = await quantizeLayers({
+      plan: { layers, format: 'fake', threads: 1 },
+      model: prep.model,
+      ops,
+      stats: prep.stats,
+      prepared: prep.details,
+    });
     const rtn = await quantizeLayers({ plan: { layers: plansOf('rtn', 3), format: 'fake', threads: 1 }, model, ops, stats });
     for (let i = 0; i < awq.length; i++) {
       assert.deepEqual(awq[i].dequant, rtn[i].dequant, awq[i].layer);
@@ -54,7 +60,9 @@ describe(`AWQ on ${llama.name}`, () => {
     const rtn = await runJob(plan(plansOf('rtn', 3)));
     const awq = await runJob(plan(plansOf('awq', 3)));
     const p = (r: typeof rtn) => r.metrics.quantized.perplexity!;
-    t.diagnostic(`FP ppl ${rtn.metrics.fp.perplexity} | RTN ppl ${p(rtn)} Σrel ${sumErr(rtn.layers)} | AWQ ppl ${p(awq)} Σrel ${sumErr(awq.layers)}`);
+    t.diagnostic(
+      `FP ppl ${rtn.metrics.fp.perplexity} | RTN ppl ${p(rtn)} Σrel ${sumErr(rtn.layers)} | AWQ ppl ${p(awq)} Σrel ${sumErr(awq.layers)}`,
+    );
     for (const l of awq.layers) {
       assert.ok(l.awq && l.awq.alpha >= 0 && l.awq.alpha < 1, l.name);
       if (/\.w[qk]$/.test(l.name)) assert.equal(l.awq.clip_ratio, undefined, `${l.name}: q/k skip the clip search`);
@@ -74,9 +82,14 @@ describe(`AWQ on ${llama.name}`, () => {
     const par = await runJob(plan(plansOf('awq', 3), 'parallel'));
     const seq = await runJob(plan(plansOf('awq', 3), 'sequential'));
     const p = (r: typeof rtn) => r.metrics.quantized.perplexity!;
-    t.diagnostic(`W3 g32 ppl: FP ${rtn.metrics.fp.perplexity} | RTN ${p(rtn)} | AWQ parallel ${p(par)} Σrel ${sumErr(par.layers)} | AWQ sequential ${p(seq)} Σrel ${sumErr(seq.layers)}`);
+    t.diagnostic(
+      `W3 g32 ppl: FP ${rtn.metrics.fp.perplexity} | RTN ${p(rtn)} | AWQ parallel ${p(par)} Σrel ${sumErr(par.layers)} | AWQ sequential ${p(seq)} Σrel ${sumErr(seq.layers)}`,
+    );
     assert.equal(seq.calibration.mode, 'sequential');
-    assert.deepEqual(seq.layers.map((l) => l.name), par.layers.map((l) => l.name));
+    assert.deepEqual(
+      seq.layers.map((l) => l.name),
+      par.layers.map((l) => l.name),
+    );
     for (const l of seq.layers) assert.ok(l.awq && l.awq.alpha >= 0 && l.awq.alpha < 1, l.name);
     assert.ok(p(seq) < p(rtn), `perplexity sequential awq ${p(seq)} rtn ${p(rtn)}`);
     // Sequential is not a different algorithm: within 10% of parallel (measured in docs/results.md).

@@ -8,7 +8,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CLAIM1, CLAIM2, FLRQ_GPTQ, FULL_SETUP, lorcMatching, measure, type QualityConfig, type QualityRow } from '../../../bench/qualityConfigs';
+import {
+  CLAIM1,
+  CLAIM2,
+  FLRQ_GPTQ,
+  FULL_SETUP,
+  lorcMatching,
+  measure,
+  type QualityConfig,
+  type QualityRow,
+} from '../../../bench/qualityConfigs';
 import { skipNoShared } from './sharedFixtures';
 
 const SETUP = { ...FULL_SETUP, evalSamples: 4 };
@@ -41,7 +50,7 @@ describe('issue 4 quality claims on stories260K (those that hold)', { skip: skip
     assert.ok(flrq.ranks && flrq.ranks.some((r) => r > 0), `FLRQ chose no rank at all: ${flrq.ranks}`);
     const m = lorcMatching(flrq, flrqConfig);
     const lorc = await measure(m.config, SETUP, m.layerSettings);
-    assert.deepEqual(lorc.ranks, flrq.ranks, 'LoRC must get exactly FLRQ\'s ranks');
+    assert.deepEqual(lorc.ranks, flrq.ranks, "LoRC must get exactly FLRQ's ranks");
     assert.ok(Math.abs(lorc.bitsNominal - flrq.bitsNominal) < 1e-9, `storage ${lorc.bitsNominal} vs ${flrq.bitsNominal}`);
     assertClearlyBetter(flrq, lorc);
   });
@@ -52,10 +61,14 @@ describe('issue 4 quality claims on stories260K (those that hold)', { skip: skip
     const rtnRun = await measure(config(CLAIM2, 'flrq-w3-g32'), SETUP);
     const gptqRun = await measure(config(FLRQ_GPTQ, 'flrq-w3-g32-gptq'), SETUP);
     for (const name of ['layers.0.wq', 'layers.0.wk', 'layers.0.wv']) {
-      const a = rtnRun.report.layers.find((l) => l.name === name)?.low_rank, b = gptqRun.report.layers.find((l) => l.name === name)?.low_rank;
+      const a = rtnRun.report.layers.find((l) => l.name === name)?.low_rank,
+        b = gptqRun.report.layers.find((l) => l.name === name)?.low_rank;
       assert.ok(a && b, `${name}: no low-rank details`);
       // rel_error_* = tr(ΔHΔᵀ)/tr(WHWᵀ) with the same W and H: comparable directly.
-      assert.ok(b.rel_error_after < a.rel_error_after, `${name}: gptq ${b.rel_error_after} (rank ${b.rank}) vs rtn ${a.rel_error_after} (rank ${a.rank})`);
+      assert.ok(
+        b.rel_error_after < a.rel_error_after,
+        `${name}: gptq ${b.rel_error_after} (rank ${b.rank}) vs rtn ${a.rel_error_after} (rank ${a.rank})`,
+      );
     }
     assert.ok(gptqRun.ppl < rtnRun.ppl && gptqRun.kl < rtnRun.kl, `ppl ${gptqRun.ppl} vs ${rtnRun.ppl}, KL ${gptqRun.kl} vs ${rtnRun.kl}`);
   });

@@ -11,22 +11,32 @@ import { ocrDir, randn, skipNoStories, storiesModel } from '../../unit/engine/on
 import { relErr, rtn, runModel, tokens } from './exportFixtures';
 
 function quantizeAll(m: OnnxModel, bits: number, group: number): LayerResult[] {
-  return m.layers.filter((l) => l.quantizable && !l.embedding).map((l) => {
-    const w = m.getWeight(l.name);
-    const { q, dequant } = rtn(w.data, w.rows, w.cols, bits, group);
-    return { layer: l.name, dequant, q };
-  });
+  return m.layers
+    .filter((l) => l.quantizable && !l.embedding)
+    .map((l) => {
+      const w = m.getWeight(l.name);
+      const { q, dequant } = rtn(w.data, w.rows, w.cols, bits, group);
+      return { layer: l.name, dequant, q };
+    });
 }
 
 describe('export of stories260K', { skip: skipNoStories }, () => {
   const feeds = { input_ids: tokens(2, 9) };
-  for (const [bits, group] of [[4, 32], [8, 32], [2, 16], [4, -1]] as const) {
+  for (const [bits, group] of [
+    [4, 32],
+    [8, 32],
+    [2, 16],
+    [4, -1],
+  ] as const) {
     test(`MatMulNBits ${bits}-bit g${group} matches the fake-quant model in onnxruntime`, async () => {
       const m = await loadModel(storiesModel);
       const results = quantizeAll(m, bits, group);
       const nbits = exportModel(m, results, { format: 'matmulnbits' });
       const fake = exportModel(m, results, { format: 'fake' });
-      assert.ok(nbits.layers.every((l) => l.written === 'matmulnbits' && !l.note), JSON.stringify(nbits.layers.find((l) => l.note)));
+      assert.ok(
+        nbits.layers.every((l) => l.written === 'matmulnbits' && !l.note),
+        JSON.stringify(nbits.layers.find((l) => l.note)),
+      );
       const back = parseModel(nbits.bytes, 'nbits.onnx');
       assert.equal(back.graph.node.filter((n) => n.opType === 'MatMulNBits').length, 36);
       assert.ok(back.proto.opsetImport.some((o) => o.domain === 'com.microsoft' && o.version === 1));
@@ -49,11 +59,17 @@ describe('export of stories260K', { skip: skipNoStories }, () => {
 
   test('QDQ: blocked uint4 (opset upgraded to 21) and per-channel uint8 (opset kept) run in onnxruntime', async () => {
     const m = await loadModel(storiesModel);
-    for (const [bits, group, opset] of [[4, 32, 21], [8, -1, 14]] as const) {
+    for (const [bits, group, opset] of [
+      [4, 32, 21],
+      [8, -1, 14],
+    ] as const) {
       const results = quantizeAll(m, bits, group);
       const qdq = exportModel(m, results, { format: 'qdq' });
       assert.equal(qdq.opset, opset);
-      assert.ok(qdq.layers.every((l) => l.written === 'qdq'), JSON.stringify(qdq.layers[0]));
+      assert.ok(
+        qdq.layers.every((l) => l.written === 'qdq'),
+        JSON.stringify(qdq.layers[0]),
+      );
       const fake = exportModel(m, results, { format: 'fake' });
       const a = await runModel(qdq.bytes, feeds);
       const b = await runModel(fake.bytes, feeds);
@@ -93,20 +109,29 @@ describe('export of stories260K', { skip: skipNoStories }, () => {
       assert.ok(relErr(logits, ref) < 1e-5, `${format}: ${relErr(logits, ref)}`);
     }
     // Factors the engine rounded to fp16 are stored as fp16 + Cast: fewer bytes, the same logits.
-    const L16 = roundToHalf(L), R16 = roundToHalf(R);
-    const f32 = exportModel(m, [{ layer: 'output', dequant: D, lowRank: { L: L16.map((v) => v + 1e-6), R: R16, rank } }], { format: 'fake' });
+    const L16 = roundToHalf(L),
+      R16 = roundToHalf(R);
+    const f32 = exportModel(m, [{ layer: 'output', dequant: D, lowRank: { L: L16.map((v) => v + 1e-6), R: R16, rank } }], {
+      format: 'fake',
+    });
     const f16 = exportModel(m, [{ layer: 'output', dequant: D, lowRank: { L: L16, R: R16, rank } }], { format: 'fake' });
     const g16 = parseModel(f16.bytes, 'f16').graph;
     assert.equal(g16.node.filter((n) => n.opType === 'Cast' && (n.name ?? '').includes('lowbit')).length, 2);
     assert.equal(g16.initializer.filter((t) => t.name.includes('lowbit') && t.dataType === DT.FLOAT16).length, 2);
-    assert.equal(parseModel(f32.bytes, 'f32').graph.initializer.filter((t) => t.dataType === DT.FLOAT16).length, 1, 'only R is fp16-exact there');
+    assert.equal(
+      parseModel(f32.bytes, 'f32').graph.initializer.filter((t) => t.dataType === DT.FLOAT16).length,
+      1,
+      'only R is fp16-exact there',
+    );
     assert.ok(f16.bytes.length < f32.bytes.length);
     const plain = exportModel(m, [{ layer: 'output', dequant: D }], { format: 'fake' });
     const base = await runModel(plain.bytes, feeds, 'logits');
     const withLr = await runModel(f16.bytes, feeds, 'logits');
     const ref16 = new Float32Array(base.length);
     for (let t = 0; t < xs.length / 64; t++) {
-      const xR = Array.from({ length: rank }, (_, k) => Array.from({ length: 64 }, (_, i) => xs[t * 64 + i] * R16[k * 64 + i]).reduce((a, b) => a + b, 0));
+      const xR = Array.from({ length: rank }, (_, k) =>
+        Array.from({ length: 64 }, (_, i) => xs[t * 64 + i] * R16[k * 64 + i]).reduce((a, b) => a + b, 0),
+      );
       for (let o = 0; o < 512; o++) {
         let acc = base[o + t * 512];
         for (let k = 0; k < rank; k++) acc += xR[k] * L16[o * rank + k];
@@ -120,15 +145,31 @@ describe('export of stories260K', { skip: skipNoStories }, () => {
     const m = await loadModel(storiesModel);
     const w = m.getWeight('layers.0.w1');
     const g24 = rtn(w.data, w.rows, w.cols, 4, 24);
-    const r = exportModel(m, [{ layer: 'layers.0.w1', ...g24 }, { layer: 'layers.0.w2', dequant: m.getWeight('layers.0.w2').data }], { format: 'matmulnbits' });
-    assert.deepEqual(r.layers.map((l) => l.written), ['fake', 'fake']);
+    const r = exportModel(
+      m,
+      [
+        { layer: 'layers.0.w1', ...g24 },
+        { layer: 'layers.0.w2', dequant: m.getWeight('layers.0.w2').data },
+      ],
+      { format: 'matmulnbits' },
+    );
+    assert.deepEqual(
+      r.layers.map((l) => l.written),
+      ['fake', 'fake'],
+    );
     assert.match(r.layers[0].note!, /power-of-2 group size/);
     assert.match(r.layers[1].note!, /no integer codes/);
     await runModel(r.bytes, feeds);
     const bad = { ...g24, dequant: g24.dequant.map((v) => v + 0.5) };
-    assert.throws(() => exportModel(m, [{ layer: 'layers.0.w1', ...bad }], { format: 'matmulnbits' }), /layer 'layers\.0\.w1': codes\/scales\/zeros give/);
+    assert.throws(
+      () => exportModel(m, [{ layer: 'layers.0.w1', ...bad }], { format: 'matmulnbits' }),
+      /layer 'layers\.0\.w1': codes\/scales\/zeros give/,
+    );
     assert.throws(() => exportModel(m, [{ layer: 'layers.0.w1', dequant: new Float32Array(5) }], { format: 'fake' }), /expected 172×64/);
-    assert.throws(() => exportModel(m, [{ layer: 'tok_embeddings', dequant: new Float32Array(5) }], { format: 'fake' }), /layer 'tok_embeddings': dequantized weight has 5 values, expected 512×64/);
+    assert.throws(
+      () => exportModel(m, [{ layer: 'tok_embeddings', dequant: new Float32Array(5) }], { format: 'fake' }),
+      /layer 'tok_embeddings': dequantized weight has 5 values, expected 512×64/,
+    );
     assert.throws(() => exportModel(m, [{ layer: 'nope', dequant: new Float32Array(5) }], { format: 'fake' }), /no layer named 'nope'/);
   });
 });
@@ -138,12 +179,18 @@ describe('export of an OCR model (Constant-node weights, Conv)', () => {
     const path = join(ocrDir, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
     const m = await loadModel(path);
     const convs = m.layers.filter((l) => l.quantizable && l.op === 'Conv');
-    const results = convs.map((l) => { const w = m.getWeight(l.name); return { layer: l.name, ...rtn(w.data, w.rows, w.cols, 8, -1) }; });
+    const results = convs.map((l) => {
+      const w = m.getWeight(l.name);
+      return { layer: l.name, ...rtn(w.data, w.rows, w.cols, 8, -1) };
+    });
     const x = new ort.Tensor('float32', randn(3 * 48 * 192, 4), [1, 3, 48, 192]);
     const ref = await runModel(path, { x });
     const fake = exportModel(m, results, { format: 'fake' });
     const qdq = exportModel(m, results, { format: 'qdq' });
-    assert.ok(qdq.layers.every((l) => l.written === 'qdq' && !l.note), JSON.stringify(qdq.layers.find((l) => l.note)));
+    assert.ok(
+      qdq.layers.every((l) => l.written === 'qdq' && !l.note),
+      JSON.stringify(qdq.layers.find((l) => l.note)),
+    );
     assert.equal(qdq.opset, 13);
     const a = await runModel(fake.bytes, { x });
     assert.ok(relErr(await runModel(qdq.bytes, { x }), a) < 1e-5, 'QDQ vs fake');
@@ -178,6 +225,9 @@ describe('export of an OCR model (Constant-node weights, Conv)', () => {
     const x = new ort.Tensor('float32', randn(3 * 48 * 192, 4), [1, 3, 48, 192]);
     const ref = await runModel(path, { x });
     assert.ok(relErr(await runModel(r.bytes, { x }), ref) < 1e-5);
-    assert.throws(() => exportModel(m, [{ layer: conv.name, dequant, inputScale: s.subarray(1) }], { format: 'fake' }), /expected \d+ \(one per input channel\)/);
+    assert.throws(
+      () => exportModel(m, [{ layer: conv.name, dequant, inputScale: s.subarray(1) }], { format: 'fake' }),
+      /expected \d+ \(one per input channel\)/,
+    );
   });
 });

@@ -26,13 +26,19 @@ describe('compressed model = fake-quant model', () => {
       const fake = await openSession(fakeQuantBytes(model, layers), 1, 'fake');
       const real = await openSession(new Uint8Array(readFileSync(plan.outputPath)), 1, plan.outputPath);
       const w = await textWindows({ textPath: llama.text, tokenizerPath: llama.tokenizer, samples: 2, sequenceLength: 64 });
-      const a = await runTokens(fake, w.ids, 2, 64), b = await runTokens(real, w.ids, 2, 64);
-      let maxDiff = 0, maxAbs = 0;
-      for (let i = 0; i < a.data.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(a.data[i] - b.data[i])); maxAbs = Math.max(maxAbs, Math.abs(a.data[i])); }
+      const a = await runTokens(fake, w.ids, 2, 64),
+        b = await runTokens(real, w.ids, 2, 64);
+      let maxDiff = 0,
+        maxAbs = 0;
+      for (let i = 0; i < a.data.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(a.data[i] - b.data[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(a.data[i]));
+      }
       assert.ok(maxDiff <= 1e-3 * maxAbs, `max |Δlogit| ${maxDiff} (max |logit| ${maxAbs})`);
       const ops2 = (await loadModel(plan.outputPath)).graph.node.map((n) => n.opType);
       assert.ok(ops2.includes(format === 'matmulnbits' ? 'MatMulNBits' : 'DequantizeLinear'));
-      await fake.release(); await real.release();
+      await fake.release();
+      await real.release();
       void ort;
     });
   }

@@ -19,7 +19,10 @@ describe(`GPTQ vs RTN on ${llama.name}`, () => {
       const rtn: Report = await runJob(storiesPlan({ layers: layerPlans('rtn', bits) }));
       const gptq: Report = await runJob(storiesPlan({ layers: layerPlans('gptq', bits, 32, undefined, settings) }));
       for (let i = 0; i < rtn.layers.length; i++) {
-        assert.ok(gptq.layers[i].rel_error < rtn.layers[i].rel_error, `${rtn.layers[i].name}: gptq ${gptq.layers[i].rel_error} rtn ${rtn.layers[i].rel_error}`);
+        assert.ok(
+          gptq.layers[i].rel_error < rtn.layers[i].rel_error,
+          `${rtn.layers[i].name}: gptq ${gptq.layers[i].rel_error} rtn ${rtn.layers[i].rel_error}`,
+        );
         assert.ok(gptq.layers[i].gptq && gptq.layers[i].gptq!.loss >= 0);
       }
       const p = (r: Report) => r.metrics.quantized.perplexity!;

@@ -26,14 +26,20 @@ describe(`runJob on ${llama.name} (RTN)`, () => {
     assert.ok(Math.abs(q - fp) / fp < 0.01, `fp ${fp} q ${q}`);
     assert.ok(r.metrics.top1_agreement! > 0.95);
     assert.equal(r.layers.length, llama.layers.length);
-    assert.ok(r.layers.every((l) => l.rel_error > 0 && l.rel_error < 1e-3), 'every 8-bit layer error is small');
+    assert.ok(
+      r.layers.every((l) => l.rel_error > 0 && l.rel_error < 1e-3),
+      'every 8-bit layer error is small',
+    );
     assert.ok(r.size.quantized_bytes < r.size.fp_bytes);
     assert.equal(r.size.quantized_bytes, statSync(plan.outputPath).size);
     assert.ok(r.size.bits_per_weight > 8 && r.size.bits_per_weight < 10.5);
     assert.deepEqual(JSON.parse(readFileSync(plan.reportPath, 'utf8')), r);
     assert.equal(readdirSync(join(dirname(plan.reportPath), '.lowbit-history')).length, 1);
     const q36 = events.filter((e) => e.stage === 'quantize' && e.fraction === 1);
-    assert.deepEqual(q36.map((e) => (e as { layer: string }).layer), llama.layers);
+    assert.deepEqual(
+      q36.map((e) => (e as { layer: string }).layer),
+      llama.layers,
+    );
     assert.deepEqual([...new Set(events.map((e) => e.stage))], ['load', 'calibrate', 'quantize', 'export', 'evaluate', 'done']);
   });
 
@@ -51,10 +57,15 @@ describe('runJob failures leave nothing behind', () => {
     const before = readFileSync(llama.model);
     const plan = storiesPlan({ layers: layerPlans('rtn', 4) });
     const ac = new AbortController();
-    await assert.rejects(runJob(plan, {
-      signal: ac.signal,
-      onProgress: (p) => { if (p.stage === 'quantize' && p.index === 10) ac.abort(); },
-    }), { name: 'AbortError' });
+    await assert.rejects(
+      runJob(plan, {
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.stage === 'quantize' && p.index === 10) ac.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
     assert.equal(existsSync(plan.outputPath), false);
     assert.equal(existsSync(plan.reportPath), false);
     assert.deepEqual(readFileSync(llama.model), before);
@@ -62,18 +73,35 @@ describe('runJob failures leave nothing behind', () => {
   test('cancelled during evaluation (after export) leaves no output (the staged one is removed)', async () => {
     const plan = storiesPlan({ layers: layerPlans('rtn', 4, 32, ['output']) });
     const ac = new AbortController();
-    await assert.rejects(runJob(plan, { signal: ac.signal, onProgress: (p) => { if (p.stage === 'evaluate') ac.abort(); } }), { name: 'AbortError' });
+    await assert.rejects(
+      runJob(plan, {
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.stage === 'evaluate') ac.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
     assert.equal(existsSync(plan.outputPath), false);
     assert.deepEqual(readdirSync(dirname(plan.outputPath)), []);
   });
   test('missing model, unwritable output and output = input are clear errors', async () => {
-    await assert.rejects(runJob(storiesPlan({ modelPath: '/nonexistent/m.onnx', layers: layerPlans('rtn', 4) })), /model \/nonexistent\/m\.onnx: cannot read/);
+    await assert.rejects(
+      runJob(storiesPlan({ modelPath: '/nonexistent/m.onnx', layers: layerPlans('rtn', 4) })),
+      /model \/nonexistent\/m\.onnx: cannot read/,
+    );
     const file = join(dirname(storiesPlan({ layers: [] }).outputPath), 'a-file');
     writeFileSync(file, 'x');
-    await assert.rejects(runJob(storiesPlan({ outputPath: join(file, 'out.onnx'), layers: layerPlans('rtn', 4) })), /output .*a-file\/out\.onnx: folder .* is not writable/);
+    await assert.rejects(
+      runJob(storiesPlan({ outputPath: join(file, 'out.onnx'), layers: layerPlans('rtn', 4) })),
+      /output .*a-file\/out\.onnx: folder .* is not writable/,
+    );
     await assert.rejects(runJob(storiesPlan({ outputPath: llama.model, layers: layerPlans('rtn', 4) })), /is the input model/);
     // An embedding table has no activations to calibrate on: a calibrated method is refused, naming it.
-    await assert.rejects(runJob(storiesPlan({ layers: layerPlans('gptq', 4, 32, ['tok_embeddings']) })), /layer tok_embeddings: method gptq needs calibration statistics/);
+    await assert.rejects(
+      runJob(storiesPlan({ layers: layerPlans('gptq', 4, 32, ['tok_embeddings']) })),
+      /layer tok_embeddings: method gptq needs calibration statistics/,
+    );
   });
   test('a method without a kernel is a clear error naming the layer, not a fallback', async () => {
     const plan = storiesPlan({ layers: layerPlans('nope' as Method, 4, 32, ['layers.0.wq']) });

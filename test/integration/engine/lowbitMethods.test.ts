@@ -13,7 +13,7 @@ const run = (method: Method, bits: number, groupSize: number): Promise<Report> =
 };
 
 describe('binarization and low-rank methods through the pipeline', () => {
-  test('LoRC / LQER: rel_error includes the L·R correction (= the kernel\'s own after-error) and bits/weight counts it', async () => {
+  test("LoRC / LQER: rel_error includes the L·R correction (= the kernel's own after-error) and bits/weight counts it", async () => {
     const rtn = await run('rtn', 4, 32);
     for (const m of ['lorc', 'lqer'] as const) {
       const r = await run(m, 4, 32);
@@ -29,7 +29,11 @@ describe('binarization and low-rank methods through the pipeline', () => {
     }
   });
   test('BiLLM / PB-LLM / dual binarization run, report details and, under matmulnbits, are stored packed at their measured bits', async () => {
-    for (const [m, bits] of [['billm', 1], ['pbllm', 1], ['dualbin', 2]] as const) {
+    for (const [m, bits] of [
+      ['billm', 1],
+      ['pbllm', 1],
+      ['dualbin', 2],
+    ] as const) {
       const r = await run(m, bits, 128);
       assert.equal(r.layers.length, 3);
       for (const l of r.layers) {

@@ -18,8 +18,12 @@ import { skipNoShared } from './sharedFixtures';
 
 /** The changed value of each prepare-step setting. */
 const CHANGES: Record<string, unknown> = {
-  'awq.n_grid': 2, 'smoothquant.alpha': 0.85, 'smoothquant.activation_bits': 8,
-  'osplus.shift': true, 'osplus.steps': 1, 'osplus.activation_bits': 8,
+  'awq.n_grid': 2,
+  'smoothquant.alpha': 0.85,
+  'smoothquant.activation_bits': 8,
+  'osplus.shift': true,
+  'osplus.steps': 1,
+  'osplus.activation_bits': 8,
 };
 const LAYERS = ['layers.0.wq', 'layers.0.wk', 'layers.0.wv', 'layers.0.w1', 'layers.0.w3'];
 
@@ -31,7 +35,10 @@ describe('activation-aware settings change the folded model', { skip: skipNoShar
   const folded = async (method: Method, settings: Record<string, unknown>): Promise<string> => {
     const layers = layerPlans(method, 4, 32, LAYERS, settings);
     const prep = await prepareActivationAware({ layers, model, stats, threads: 1 });
-    return createHash('sha256').update(prep.model.serialize()).update(JSON.stringify([...prep.details])).digest('hex');
+    return createHash('sha256')
+      .update(prep.model.serialize())
+      .update(JSON.stringify([...prep.details]))
+      .digest('hex');
   };
 
   for (const [method, keys] of Object.entries(PREPARE_STEP) as [Method, readonly string[]][]) {
@@ -41,7 +48,11 @@ describe('activation-aware settings change the folded model', { skip: skipNoShar
         assert.ok(key in METHOD_INFO[method].settings, `${method}.${key} is not a schema setting`);
         const value = CHANGES[`${method}.${key}`];
         assert.notEqual(value, undefined, `${method}.${key}: no changed value in this test`);
-        assert.notEqual(await folded(method, { [key]: value }), base, `${method}.${key} → ${JSON.stringify(value)} did not change the folded model`);
+        assert.notEqual(
+          await folded(method, { [key]: value }),
+          base,
+          `${method}.${key} → ${JSON.stringify(value)} did not change the folded model`,
+        );
       }
     });
   }

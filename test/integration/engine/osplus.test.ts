@@ -53,7 +53,9 @@ describe(`OS+ on ${llama.name}`, () => {
     const os = await runJob(storiesPlan({ layers: plansOf('osplus', 3), format: 'fake' }));
     const a8 = await runJob(storiesPlan({ layers: plansOf('osplus', 8, { shift: true, activation_bits: 8 }), format: 'fake' }));
     const p = (r: typeof rtn) => r.metrics.quantized.perplexity!;
-    t.diagnostic(`FP ${rtn.metrics.fp.perplexity} | RTN W3 ppl ${p(rtn)} Σrel ${sumErr(rtn.layers)} | OS+ W3 ppl ${p(os)} Σrel ${sumErr(os.layers)} | OS+ W8A8 shift ppl ${p(a8)}`);
+    t.diagnostic(
+      `FP ${rtn.metrics.fp.perplexity} | RTN W3 ppl ${p(rtn)} Σrel ${sumErr(rtn.layers)} | OS+ W3 ppl ${p(os)} Σrel ${sumErr(os.layers)} | OS+ W8A8 shift ppl ${p(a8)}`,
+    );
     assert.ok(sumErr(os.layers) < sumErr(rtn.layers), `Σ rel_error os+ ${sumErr(os.layers)} rtn ${sumErr(rtn.layers)}`);
     assert.ok(a8.layers.every((l) => l.smoothing?.activation_bits === 8));
     assert.ok(p(a8) < rtn.metrics.fp.perplexity! * 1.05, `W8A8 ${p(a8)}`);
@@ -68,9 +70,14 @@ describe(`OS+ on ${llama.name}`, () => {
     const w3 = await runJob(plan(plansOf('osplus', 3)));
     const a8 = await runJob(plan(plansOf('osplus', 8, { shift: true, activation_bits: 8 })));
     const p = (r: typeof w3) => r.metrics.quantized.perplexity!;
-    t.diagnostic(`sequential: FP ${w3.metrics.fp.perplexity} | OS+ W3 ppl ${p(w3)} Σrel ${sumErr(w3.layers)} | OS+ W8A8 shift ppl ${p(a8)}`);
+    t.diagnostic(
+      `sequential: FP ${w3.metrics.fp.perplexity} | OS+ W3 ppl ${p(w3)} Σrel ${sumErr(w3.layers)} | OS+ W8A8 shift ppl ${p(a8)}`,
+    );
     assert.equal(w3.calibration.mode, 'sequential');
-    assert.ok(w3.layers.every((l) => l.smoothing && l.smoothing.scale_range[0] >= 1), 'every OS+ scale is ≥ 1');
+    assert.ok(
+      w3.layers.every((l) => l.smoothing && l.smoothing.scale_range[0] >= 1),
+      'every OS+ scale is ≥ 1',
+    );
     assert.ok(a8.layers.every((l) => l.smoothing?.activation_bits === 8));
     assert.ok(p(a8) < w3.metrics.fp.perplexity! * 1.05, `W8A8 ${p(a8)}`);
   });

@@ -23,11 +23,12 @@ function hessian(cols: number, seed: number): Float64Array {
   const n = 2 * cols;
   const x = randn(cols * n, seed);
   const H = new Float64Array(cols * cols);
-  for (let i = 0; i < cols; i++) for (let j = 0; j < cols; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += x[i * n + k] * x[j * n + k];
-    H[i * cols + j] = (2 * s) / n;
-  }
+  for (let i = 0; i < cols; i++)
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += x[i * n + k] * x[j * n + k];
+      H[i * cols + j] = (2 * s) / n;
+    }
   return H;
 }
 
@@ -50,7 +51,14 @@ function fakeWeightBytes(fake: Uint8Array, names: string[]): number {
   let total = 0;
   for (const name of names) {
     const node = g.node.find((n) => n.opType === 'MatMul' && n.input.some((i) => i.startsWith(name)))!;
-    total += encodeGraph({ ...g, node: [], input: [], output: [], valueInfo: [], initializer: [g.initializer.find((t) => t.name === node.input[1])!] }).length;
+    total += encodeGraph({
+      ...g,
+      node: [],
+      input: [],
+      output: [],
+      valueInfo: [],
+      initializer: [g.initializer.find((t) => t.name === node.input[1])!],
+    }).length;
   }
   return total;
 }
@@ -60,7 +68,11 @@ describe('packed export of stories260K', { skip: skipNoStories }, () => {
 
   // Defaults, and the settings that change what is stored (PB-LLM's 4-bit high codes, a GPTQ start).
   const variants: [Method & ('billm' | 'pbllm' | 'dualbin'), Record<string, unknown>][] = [
-    ['billm', {}], ['pbllm', {}], ['dualbin', {}], ['pbllm', { high_bits: 4 }], ['dualbin', { init: 'gptq' }],
+    ['billm', {}],
+    ['pbllm', {}],
+    ['dualbin', {}],
+    ['pbllm', { high_bits: 4 }],
+    ['dualbin', { init: 'gptq' }],
   ];
   for (const [method, settings] of variants) {
     test(`${method}${Object.keys(settings).length ? ` ${JSON.stringify(settings)}` : ''}: the packed model computes what the fake-quant model does, from a file sized by its stored bits`, async () => {
@@ -69,7 +81,10 @@ describe('packed export of stories260K', { skip: skipNoStories }, () => {
       assert.ok(results.every((r) => r.binary?.kind === method));
       const packed = exportModel(m, results, { format: 'packed' });
       const fake = exportModel(m, results, { format: 'fake' });
-      assert.ok(packed.layers.every((l) => l.written === 'packed' && !l.note && l.storedBytes! > 0), JSON.stringify(packed.layers.find((l) => l.written !== 'packed' || l.note)));
+      assert.ok(
+        packed.layers.every((l) => l.written === 'packed' && !l.note && l.storedBytes! > 0),
+        JSON.stringify(packed.layers.find((l) => l.written !== 'packed' || l.note)),
+      );
       // The decode subgraph uses standard ops only and no float weight is left for these layers.
       const g = parseModel(packed.bytes, 'packed.onnx').graph;
       assert.ok(g.node.every((n) => !n.domain || n.domain === 'ai.onnx'));
@@ -89,11 +104,17 @@ describe('packed export of stories260K', { skip: skipNoStories }, () => {
       // Reported bits per weight = stored bytes × 8 / params; far below 32 and above the 1–2 code bits.
       const params = BODY.reduce((s, n) => s + m.getWeight(n).rows * m.getWeight(n).cols, 0);
       const bits = (stored * 8) / params;
-      const perLayer = packed.layers.map((l, i) => packedBitsPerWeight(l.storedBytes!, { report: { shape: [m.getWeight(BODY[i]).rows, m.getWeight(BODY[i]).cols] } as never }));
-      assert.ok(Math.abs(perLayer.reduce((s, b, i) => s + b * m.getWeight(BODY[i]).rows * m.getWeight(BODY[i]).cols, 0) / params - bits) < 1e-9);
+      const perLayer = packed.layers.map((l, i) =>
+        packedBitsPerWeight(l.storedBytes!, { report: { shape: [m.getWeight(BODY[i]).rows, m.getWeight(BODY[i]).cols] } as never }),
+      );
+      assert.ok(
+        Math.abs(perLayer.reduce((s, b, i) => s + b * m.getWeight(BODY[i]).rows * m.getWeight(BODY[i]).cols, 0) / params - bits) < 1e-9,
+      );
       assert.ok(bits > (method === 'dualbin' ? 2 : 1) && bits < 8, `${method}: ${bits} bits/weight`);
       assert.ok(packed.bytes.length < 0.5 * fake.bytes.length, `${packed.bytes.length} vs ${fake.bytes.length}`);
-      console.log(`# ${method}: fake ${fake.bytes.length} B, packed ${packed.bytes.length} B, 35 layers stored ${stored} B = ${bits.toFixed(3)} bits/weight`);
+      console.log(
+        `# ${method}: fake ${fake.bytes.length} B, packed ${packed.bytes.length} B, 35 layers stored ${stored} B = ${bits.toFixed(3)} bits/weight`,
+      );
     });
   }
 
@@ -115,7 +136,10 @@ describe('packed export of stories260K', { skip: skipNoStories }, () => {
     // 3 code bits + 32-bit scales and 8-bit zeros per 32 weights = 4.25, plus the decode nodes.
     assert.ok(bits > 4.25 && bits < 8, `${bits}`);
     const delta = fake.bytes.length - packed.bytes.length;
-    assert.ok(Math.abs(delta - (fakeWeightBytes(fake.bytes, BODY) - stored)) <= 4 * BODY.length, `file delta ${delta} vs ${fakeWeightBytes(fake.bytes, BODY) - stored}`);
+    assert.ok(
+      Math.abs(delta - (fakeWeightBytes(fake.bytes, BODY) - stored)) <= 4 * BODY.length,
+      `file delta ${delta} vs ${fakeWeightBytes(fake.bytes, BODY) - stored}`,
+    );
     console.log(`# rtn 3-bit g32: fake ${fake.bytes.length} B, packed ${packed.bytes.length} B, ${bits.toFixed(3)} bits/weight`);
   });
 
@@ -137,7 +161,11 @@ describe('packed export of stories260K', { skip: skipNoStories }, () => {
       const fake = await optimize(exportModel(m, results, { format: 'fake' }).bytes, 'fake');
       const consts = new Set(folded.graph.initializer.map((t) => t.name));
       const left = folded.graph.node.filter((n) => n.input.length > 0 && n.input.every((i) => !i || consts.has(i)));
-      assert.deepEqual(left.map((n) => n.opType), [], `${method}: nodes with only constant inputs remain`);
+      assert.deepEqual(
+        left.map((n) => n.opType),
+        [],
+        `${method}: nodes with only constant inputs remain`,
+      );
       assert.ok(!folded.graph.node.some((n) => ['BitShift', 'CumSum', 'Range'].includes(n.opType)));
       assert.ok(Math.abs(folded.size - fake.size) < 0.01 * fake.size, `${method}: optimized ${folded.size} vs fake ${fake.size}`);
     }

@@ -10,14 +10,21 @@ import { llama, STORIES_LAYERS } from './sharedFixtures';
 
 export { STORIES_LAYERS };
 
-
-export function layerPlans(method: Method, bits: number, groupSize = 32, names = llama.layers, settings: Record<string, unknown> = {}): LayerPlan[] {
+export function layerPlans(
+  method: Method,
+  bits: number,
+  groupSize = 32,
+  names = llama.layers,
+  settings: Record<string, unknown> = {},
+): LayerPlan[] {
   return names.map((name) => ({ name, method, bits, groupSize, symmetric: false, settings, rules: [0] }));
 }
 
 /** Temp folders of this test process, removed when it exits. */
 const dirs: string[] = [];
-process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+process.on('exit', () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** A plan writing into a fresh temp folder (removed when the test process exits). */
 export function storiesPlan(over: Partial<JobPlan> & { layers: LayerPlan[]; format?: ExportFormat }): JobPlan {
@@ -31,7 +38,14 @@ export function storiesPlan(over: Partial<JobPlan> & { layers: LayerPlan[]; form
     reportPath: `${outputPath}.report.json`,
     format: 'matmulnbits',
     calibration: { kind: 'text', textPath: llama.text, tokenizerPath: llama.tokenizer, samples: 8, sequenceLength: 128, mode: 'parallel' },
-    evaluation: { kind: 'text', textPath: llama.text, tokenizerPath: llama.tokenizer, samples: 8, sequenceLength: 256, metrics: ['perplexity', 'kl_divergence', 'top1_agreement', 'size', 'latency'] },
+    evaluation: {
+      kind: 'text',
+      textPath: llama.text,
+      tokenizerPath: llama.tokenizer,
+      samples: 8,
+      sequenceLength: 256,
+      metrics: ['perplexity', 'kl_divergence', 'top1_agreement', 'size', 'latency'],
+    },
     skipped: [],
     threads: 1,
     seed: 0,

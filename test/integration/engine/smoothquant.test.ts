@@ -42,7 +42,8 @@ describe(`SmoothQuant on ${llama.name}`, () => {
       }
       // Folded weights are W·diag(s): recover s from the first consumer's largest-magnitude entry per column.
       const probe = g.layers.find((n) => !n.endsWith('.w3'))!; // w3's output columns also absorb w2's 1/s
-      const w0 = model.getWeight(probe), w1 = prep.model.getWeight(probe);
+      const w0 = model.getWeight(probe),
+        w1 = prep.model.getWeight(probe);
       for (let j = 0; j < n; j++) {
         let r = 0;
         for (let i = 0; i < w0.rows; i++) if (Math.abs(w0.data[i * n + j]) > Math.abs(w0.data[r * n + j])) r = i;
@@ -51,7 +52,10 @@ describe(`SmoothQuant on ${llama.name}`, () => {
       }
       const d = prep.details.get(g.layers[0])!.smoothing!;
       assert.equal(d.alpha, 0.5);
-      assert.ok(Math.abs(d.scale_range[0] - Math.min(...ref)) <= 1e-4 * Math.min(...ref) && Math.abs(d.scale_range[1] - Math.max(...ref)) <= 1e-4 * Math.max(...ref));
+      assert.ok(
+        Math.abs(d.scale_range[0] - Math.min(...ref)) <= 1e-4 * Math.min(...ref) &&
+          Math.abs(d.scale_range[1] - Math.max(...ref)) <= 1e-4 * Math.max(...ref),
+      );
     }
     const feeds = { input_ids: tokens(2, 24) };
     const fp = await runModel(model.serialize(), feeds, 'logits');
@@ -59,22 +63,34 @@ describe(`SmoothQuant on ${llama.name}`, () => {
     assert.ok(relErr(folded, fp) < 1e-5, `fold changed the logits: rel ${relErr(folded, fp)}`);
   });
 
-  test('W8A8 / W4A8 / W6A6 end to end: activation QDQ in the output, perplexity ordered and W8A8 near FP', { skip: skipNotTrained }, async (t) => {
-    const ppl: Record<string, number> = {};
-    let fp = 0;
-    for (const [w, a] of [[8, 8], [4, 8], [6, 6]] as const) {
-      const plan = storiesPlan({ layers: plansOf('smoothquant', w, { alpha: 0.5, activation_bits: a }), format: 'fake' });
-      const r = await runJob(plan);
-      const bytes = new Uint8Array(readFileSync(plan.outputPath));
-      assert.ok(countOp(bytes, 'QuantizeLinear') >= ACTIVATION_INPUTS, `W${w}A${a}: activation QuantizeLinear nodes missing`);
-      assert.ok(r.layers.every((l) => l.smoothing?.activation_bits === a));
-      ppl[`W${w}A${a}`] = r.metrics.quantized.perplexity!;
-      fp = r.metrics.fp.perplexity!;
-    }
-    t.diagnostic(`FP ${fp} | ${Object.entries(ppl).map(([k, v]) => `${k} ${v}`).join(' | ')}`);
-    assert.ok(ppl.W8A8 < fp * 1.05, `W8A8 ${ppl.W8A8} vs FP ${fp}`);
-    assert.ok(ppl.W8A8 <= ppl.W4A8 && ppl.W8A8 <= ppl.W6A6, JSON.stringify(ppl));
-  });
+  test(
+    'W8A8 / W4A8 / W6A6 end to end: activation QDQ in the output, perplexity ordered and W8A8 near FP',
+    { skip: skipNotTrained },
+    async (t) => {
+      const ppl: Record<string, number> = {};
+      let fp = 0;
+      for (const [w, a] of [
+        [8, 8],
+        [4, 8],
+        [6, 6],
+      ] as const) {
+        const plan = storiesPlan({ layers: plansOf('smoothquant', w, { alpha: 0.5, activation_bits: a }), format: 'fake' });
+        const r = await runJob(plan);
+        const bytes = new Uint8Array(readFileSync(plan.outputPath));
+        assert.ok(countOp(bytes, 'QuantizeLinear') >= ACTIVATION_INPUTS, `W${w}A${a}: activation QuantizeLinear nodes missing`);
+        assert.ok(r.layers.every((l) => l.smoothing?.activation_bits === a));
+        ppl[`W${w}A${a}`] = r.metrics.quantized.perplexity!;
+        fp = r.metrics.fp.perplexity!;
+      }
+      t.diagnostic(
+        `FP ${fp} | ${Object.entries(ppl)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(' | ')}`,
+      );
+      assert.ok(ppl.W8A8 < fp * 1.05, `W8A8 ${ppl.W8A8} vs FP ${fp}`);
+      assert.ok(ppl.W8A8 <= ppl.W4A8 && ppl.W8A8 <= ppl.W6A6, JSON.stringify(ppl));
+    },
+  );
 
   test('sequential calibration, W8A8: scales and activation ranges from the quantized prefix; QDQ in the output, near FP', async (t) => {
     const plan = storiesPlan({ layers: plansOf('smoothquant', 8, { alpha: 0.5, activation_bits: 8 }), format: 'fake' });
@@ -82,9 +98,15 @@ describe(`SmoothQuant on ${llama.name}`, () => {
     const r = await runJob(plan);
     t.diagnostic(`sequential W8A8: FP ${r.metrics.fp.perplexity} | ppl ${r.metrics.quantized.perplexity}`);
     assert.equal(r.calibration.mode, 'sequential');
-    assert.ok(countOp(new Uint8Array(readFileSync(plan.outputPath)), 'QuantizeLinear') >= ACTIVATION_INPUTS, 'activation QuantizeLinear nodes missing');
+    assert.ok(
+      countOp(new Uint8Array(readFileSync(plan.outputPath)), 'QuantizeLinear') >= ACTIVATION_INPUTS,
+      'activation QuantizeLinear nodes missing',
+    );
     assert.ok(r.layers.every((l) => l.smoothing?.activation_bits === 8 && l.smoothing.alpha === 0.5));
-    assert.ok(r.metrics.quantized.perplexity! < r.metrics.fp.perplexity! * 1.05, `W8A8 ${r.metrics.quantized.perplexity} vs FP ${r.metrics.fp.perplexity}`);
+    assert.ok(
+      r.metrics.quantized.perplexity! < r.metrics.fp.perplexity! * 1.05,
+      `W8A8 ${r.metrics.quantized.perplexity} vs FP ${r.metrics.fp.perplexity}`,
+    );
   });
 
   test('smoothing helps A6: logits of the smoothed+QDQ model are closer to FP than plain QDQ on the unscaled inputs', async (t) => {

@@ -59,9 +59,18 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
     const g0 = groups.find((g) => g.layers.includes('layers.0.wq'))!;
     const w = model.getWeight('layers.0.wq');
     const w2 = res.model.getWeight('layers.0.wq');
-    for (const [o, i] of [[0, 0], [5, 17], [63, 63]]) assert.ok(Math.abs(w2.data[o * 64 + i] - w.data[o * 64 + i] * g0.scale[i]) < 1e-6);
+    for (const [o, i] of [
+      [0, 0],
+      [5, 17],
+      [63, 63],
+    ])
+      assert.ok(Math.abs(w2.data[o * 64 + i] - w.data[o * 64 + i] * g0.scale[i]) < 1e-6);
     assert.equal(res.model.graph.node.length, model.graph.node.length + 5, 'only the 5 wo groups get a Mul');
-    assert.deepEqual(res.model.layers.map((l) => l.name), model.layers.map((l) => l.name), 'layer names stay stable');
+    assert.deepEqual(
+      res.model.layers.map((l) => l.name),
+      model.layers.map((l) => l.name),
+      'layer names stay stable',
+    );
     const out = await runModel(res.model.serialize(), feeds, 'logits');
     const e = relErr(out, fp);
     assert.ok(e < 1e-5, `rel err ${e}`);
@@ -90,14 +99,20 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
       return { layers: g.layers, scale: randScale(n, r), shift: randShift(n, r) };
     });
     const res = foldInputTransforms(model, groups);
-    assert.ok(res.groups.every((g) => g.shiftAdd), 'RMSNorm has no bias: every shift is an inserted Add');
+    assert.ok(
+      res.groups.every((g) => g.shiftAdd),
+      'RMSNorm has no bias: every shift is an inserted Add',
+    );
     const e = relErr(await runModel(res.model.serialize(), feeds, 'logits'), fp);
     assert.ok(e < 1e-5, `rel err ${e}`);
   });
 
   test('shift only on the attention inputs keeps the logits', async () => {
     const r = lcg(5);
-    const groups = [0, 1, 2, 3, 4].map((i) => ({ layers: [`layers.${i}.wq`, `layers.${i}.wk`, `layers.${i}.wv`], shift: randShift(64, r) }));
+    const groups = [0, 1, 2, 3, 4].map((i) => ({
+      layers: [`layers.${i}.wq`, `layers.${i}.wk`, `layers.${i}.wv`],
+      shift: randShift(64, r),
+    }));
     const res = foldInputTransforms(model, groups);
     const e = relErr(await runModel(res.model.serialize(), feeds, 'logits'), fp);
     assert.ok(e < 1e-5, `rel err ${e}`);
@@ -107,24 +122,42 @@ describe('transforms: fold input scales on stories260K', { skip: skipNoShared },
     const r = lcg(19);
     const groups = scaleGroups(model).map((g) => ({ layers: g.layers, scale: randScale(model.layer(g.layers[0]).shape[1], r) }));
     const folded = foldInputScales(model, groups).model;
-    const results = folded.layers.filter((l) => l.quantizable && !l.embedding).map((l) => {
-      const w = folded.getWeight(l.name);
-      const { q, dequant } = rtn(w.data, w.rows, w.cols, 8, -1);
-      return { layer: l.name, q, dequant };
-    });
+    const results = folded.layers
+      .filter((l) => l.quantizable && !l.embedding)
+      .map((l) => {
+        const w = folded.getWeight(l.name);
+        const { q, dequant } = rtn(w.data, w.rows, w.cols, 8, -1);
+        return { layer: l.name, q, dequant };
+      });
     const exported = exportModel(folded, results, { format: 'qdq' });
-    assert.ok(exported.layers.every((l) => l.written === 'qdq'), JSON.stringify(exported.layers.filter((l) => l.written !== 'qdq')));
+    assert.ok(
+      exported.layers.every((l) => l.written === 'qdq'),
+      JSON.stringify(exported.layers.filter((l) => l.written !== 'qdq')),
+    );
     const e = relErr(await runModel(exported.bytes, feeds, 'logits'), fp);
     assert.ok(e < 0.05, `W8 per-channel after folding: rel err ${e}`);
   });
 
   test('errors name the layers: incomplete group, wrong length, non-positive scale', () => {
-    assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.wq'], scale: new Float32Array(64).fill(2) }]), /layers\.0\.wk.*layers\.0\.wq/);
-    assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.w2'], scale: new Float32Array(64).fill(2) }]), /layers\.0\.w2: scale has 64 values, expected 172/);
+    assert.throws(
+      () => foldInputScales(model, [{ layers: ['layers.0.wq'], scale: new Float32Array(64).fill(2) }]),
+      /layers\.0\.wk.*layers\.0\.wq/,
+    );
+    assert.throws(
+      () => foldInputScales(model, [{ layers: ['layers.0.w2'], scale: new Float32Array(64).fill(2) }]),
+      /layers\.0\.w2: scale has 64 values, expected 172/,
+    );
     const s = new Float32Array(172).fill(1);
     s[9] = 0;
     assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.w2'], scale: s }]), /scale\[9\] = 0/);
     const two = new Float32Array(64).fill(2);
-    assert.throws(() => foldInputScales(model, [{ layers: ['layers.0.w1', 'layers.0.w3'], scale: two }, { layers: ['layers.0.w3', 'layers.0.w1'], scale: two }]), /two groups transform the same input/);
+    assert.throws(
+      () =>
+        foldInputScales(model, [
+          { layers: ['layers.0.w1', 'layers.0.w3'], scale: two },
+          { layers: ['layers.0.w3', 'layers.0.w1'], scale: two },
+        ]),
+      /two groups transform the same input/,
+    );
   });
 });

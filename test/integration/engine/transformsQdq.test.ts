@@ -4,7 +4,13 @@ import { before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { tokenStream } from '../../../engine/data/text';
 import { loadModel, type OnnxModel } from '../../../engine/onnx';
-import { foldInputScales, insertActivationQdq, scaleGroups, symmetricActivationQuant, type ActivationQuant } from '../../../engine/transforms';
+import {
+  foldInputScales,
+  insertActivationQdq,
+  scaleGroups,
+  symmetricActivationQuant,
+  type ActivationQuant,
+} from '../../../engine/transforms';
 import { EditState } from '../../../engine/transforms/editState';
 import { relErr, runModel } from './exportFixtures';
 import { skipNoShared, stories } from './sharedFixtures';
@@ -29,7 +35,11 @@ async function calibrate(model: OnnxModel, feeds: Record<string, ort.Tensor>) {
     const data = t.data as Float32Array;
     const ch = new Float32Array(c);
     let m = 0;
-    for (let i = 0; i < data.length; i++) { const a = Math.abs(data[i]); if (a > ch[i % c]) ch[i % c] = a; if (a > m) m = a; }
+    for (let i = 0; i < data.length; i++) {
+      const a = Math.abs(data[i]);
+      if (a > ch[i % c]) ch[i % c] = a;
+      if (a > m) m = a;
+    }
     tensorMax.set(n, m);
     channelMax.set(n, ch);
   }
@@ -60,7 +70,10 @@ function top1Agreement(a: Float32Array, b: Float32Array, vocab = 512): number {
   for (let t = 0; t < n; t++) {
     let ia = 0;
     let ib = 0;
-    for (let v = 1; v < vocab; v++) { if (a[t * vocab + v] > a[t * vocab + ia]) ia = v; if (b[t * vocab + v] > b[t * vocab + ib]) ib = v; }
+    for (let v = 1; v < vocab; v++) {
+      if (a[t * vocab + v] > a[t * vocab + ia]) ia = v;
+      if (b[t * vocab + v] > b[t * vocab + ib]) ib = v;
+    }
     if (ia === ib) same++;
   }
   return same / n;
@@ -73,10 +86,14 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
   let calibFeeds: Record<string, ort.Tensor>;
   let fp: Float32Array;
   const actQuant = (m: OnnxModel, bits: number, shrink = 1): Record<string, ActivationQuant> =>
-    Object.fromEntries(m.layers.filter((l) => l.quantizable && !l.embedding).map((l) => {
-      const q = symmetricActivationQuant(calib.tensorMax.get(model.layerInput(l.name))!, bits);
-      return [l.name, { ...q, scale: q.scale / shrink }];
-    }));
+    Object.fromEntries(
+      m.layers
+        .filter((l) => l.quantizable && !l.embedding)
+        .map((l) => {
+          const q = symmetricActivationQuant(calib.tensorMax.get(model.layerInput(l.name))!, bits);
+          return [l.name, { ...q, scale: q.scale / shrink }];
+        }),
+    );
 
   before(async () => {
     model = await loadModel(stories.model);
@@ -114,7 +131,9 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
     const w6a6 = await runModel(insertActivationQdq(w6, actQuant(w6, 6)).serialize(), evalFeeds, 'logits');
     const eW4A8 = relErr(w4a8, fp);
     const eW6A6 = relErr(w6a6, fp);
-    t.diagnostic(`logits rel err vs FP: W8A8 ${eW8A8.toFixed(4)} (top-1 agree ${top1Agreement(a8, fp).toFixed(3)}), W6A6 ${eW6A6.toFixed(4)}, W4A8 ${eW4A8.toFixed(4)}, W8A8 tiny scale ${eTiny.toFixed(4)}`);
+    t.diagnostic(
+      `logits rel err vs FP: W8A8 ${eW8A8.toFixed(4)} (top-1 agree ${top1Agreement(a8, fp).toFixed(3)}), W6A6 ${eW6A6.toFixed(4)}, W4A8 ${eW4A8.toFixed(4)}, W8A8 tiny scale ${eTiny.toFixed(4)}`,
+    );
     assert.ok(eW8A8 < 0.05, `W8A8 rel err ${eW8A8}`);
     assert.ok(top1Agreement(a8, fp) > 0.9);
     assert.ok(eTiny > 5 * eW8A8 && eTiny > 0.2, `tiny scale ${eTiny} vs ${eW8A8}`);
@@ -130,14 +149,21 @@ describe('transforms: activation QDQ on stories260K', { skip: skipNoShared }, ()
         const w = model.getWeight(name);
         for (let o = 0; o < w.rows; o++) for (let i = 0; i < w.cols; i++) wMax[i] = Math.max(wMax[i], Math.abs(w.data[o * w.cols + i]));
       }
-      return { layers: g.layers, scale: Float32Array.from(x, (a, i) => Math.max(1e-5, a ** alpha / Math.max(1e-5, wMax[i]) ** (1 - alpha))) };
+      return {
+        layers: g.layers,
+        scale: Float32Array.from(x, (a, i) => Math.max(1e-5, a ** alpha / Math.max(1e-5, wMax[i]) ** (1 - alpha))),
+      };
     });
     const smoothed = foldInputScales(model, groups).model;
     const eFold = relErr(await runModel(smoothed.serialize(), evalFeeds, 'logits'), fp);
     assert.ok(eFold < 1e-5, `smoothing alone must be exact (rel err ${eFold})`);
     const sCalib = await calibrate(smoothed, calibFeeds);
     const w8 = fakeQuantWeights(smoothed, 8);
-    const quant = Object.fromEntries(w8.layers.filter((l) => l.quantizable && !l.embedding).map((l) => [l.name, symmetricActivationQuant(sCalib.tensorMax.get(smoothed.layerInput(l.name))!, 8)]));
+    const quant = Object.fromEntries(
+      w8.layers
+        .filter((l) => l.quantizable && !l.embedding)
+        .map((l) => [l.name, symmetricActivationQuant(sCalib.tensorMax.get(smoothed.layerInput(l.name))!, 8)]),
+    );
     const e = relErr(await runModel(insertActivationQdq(w8, quant).serialize(), evalFeeds, 'logits'), fp);
     t.diagnostic(`SmoothQuant α=0.5 W8A8 logits rel err ${e.toFixed(4)}`);
     assert.ok(e < 0.1, `SmoothQuant W8A8 rel err ${e}`);

@@ -18,12 +18,21 @@ import { skipNoShared, stories } from '../engine/sharedFixtures';
 
 const recipe = (dir: string, output: string, model = stories.model, name = 'r.lowbit.yaml') => {
   const path = join(dir, name);
-  writeFileSync(path, `version: 1\nmodel: ${model}\noutput: ${output}\nformat: fake\ncalibration:\n  text: ${stories.text}\n  tokenizer: ${stories.tokenizer}\n  samples: 2\ndefaults: { method: rtn, bits: 4 }\n`);
+  writeFileSync(
+    path,
+    `version: 1\nmodel: ${model}\noutput: ${output}\nformat: fake\ncalibration:\n  text: ${stories.text}\n  tokenizer: ${stories.tokenizer}\n  samples: 2\ndefaults: { method: rtn, bits: 4 }\n`,
+  );
   return path;
 };
 const dirs: string[] = [];
-process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-const tmp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); dirs.push(d); return d; };
+process.on('exit', () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tmp = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+};
 const errors = async (path: string) => (await loadRecipePlan(path, modelHost)).diagnostics.filter((d) => d.severity === 'error');
 
 describe('lowbit check refuses what run refuses', { skip: skipNoShared }, () => {
@@ -35,23 +44,41 @@ describe('lowbit check refuses what run refuses', { skip: skipNoShared }, () => 
       ['./', /exists and is a folder/],
       ['./fifo.onnx', /exists and is a FIFO/, () => execFileSync('mkfifo', [join(d, 'fifo.onnx')])],
       ['/proc/self/out.onnx', /is in \/proc, a virtual file system/],
-      ['./h/out.onnx', /\.lowbit-history exists and is a file/, () => { mkdirSync(join(d, 'h')); writeFileSync(join(d, 'h', '.lowbit-history'), ''); }],
+      [
+        './h/out.onnx',
+        /\.lowbit-history exists and is a file/,
+        () => {
+          mkdirSync(join(d, 'h'));
+          writeFileSync(join(d, 'h', '.lowbit-history'), '');
+        },
+      ],
     ];
     for (const [output, re, setup] of cases) {
       setup?.();
       const errs = await errors(recipe(d, output));
-      assert.ok(errs.some((e) => re.test(e.message) && e.line === 3), `${output}: ${JSON.stringify(errs)}`);
+      assert.ok(
+        errs.some((e) => re.test(e.message) && e.line === 3),
+        `${output}: ${JSON.stringify(errs)}`,
+      );
     }
     assert.deepEqual(await errors(recipe(d, './ok/out.onnx')), [], 'a good output passes');
   });
   test('a model whose external data is missing (or outside its folder) is refused by check', async () => {
     const d = tmp('lowbit-check-ext-');
     const m = await loadModel(stories.model);
-    await writeModelStreaming(m.proto, join(d, 'model.onnx'), { inputPath: stories.model, src: m.src, label: m.path, externalData: 'always' });
+    await writeModelStreaming(m.proto, join(d, 'model.onnx'), {
+      inputPath: stories.model,
+      src: m.src,
+      label: m.path,
+      externalData: 'always',
+    });
     mkdirSync(join(d, 'alone'));
     renameSync(join(d, 'model.onnx'), join(d, 'alone', 'model.onnx'));
     const errs = await errors(recipe(d, './out.onnx', join(d, 'alone', 'model.onnx')));
-    assert.ok(errs.some((e) => /external data location 'model\.onnx\.data' which is refused: file not found next to the model/.test(e.message)), JSON.stringify(errs));
+    assert.ok(
+      errs.some((e) => /external data location 'model\.onnx\.data' which is refused: file not found next to the model/.test(e.message)),
+      JSON.stringify(errs),
+    );
   });
   test('a real `lowbit check` escapes ANSI escapes and newlines from the recipe', async () => {
     const d = tmp('lowbit-check-ansi-');

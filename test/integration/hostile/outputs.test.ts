@@ -7,7 +7,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, renameSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  renameSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  rmSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runJob } from '../../../engine/job';
@@ -21,24 +32,40 @@ import { skipNoShared, stories } from '../engine/sharedFixtures';
 
 const snapshot = (paths: string[]) => paths.map((p) => readFileSync(p));
 const dirs: string[] = [];
-process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'lowbit-hostile-')); dirs.push(d); return d; };
+process.on('exit', () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'lowbit-hostile-'));
+  dirs.push(d);
+  return d;
+};
 
 /** m/model.onnx: stories260K with its weights (layers.0.wq among them) in m/<stem>.onnx.data. */
 async function externalModel(stem = 'weights'): Promise<{ dir: string; model: string; weights: string }> {
   const dir = tmp();
   const src = await loadModel(stories.model);
-  await writeModelStreaming(src.proto, join(dir, `${stem}.onnx`), { inputPath: stories.model, src: src.src, label: src.path, externalData: 'always' });
+  await writeModelStreaming(src.proto, join(dir, `${stem}.onnx`), {
+    inputPath: stories.model,
+    src: src.src,
+    label: src.path,
+    externalData: 'always',
+  });
   const model = join(dir, 'model.onnx');
   if (stem !== 'model') renameSync(join(dir, `${stem}.onnx`), model);
   return { dir, model, weights: join(dir, `${stem}.onnx.data`) };
 }
 
 const onlyW = layerPlans('rtn', 4, 32, ['output']);
-const randomPlan = (model: string, outputPath: string) => storiesPlan({
-  modelPath: model, outputPath, reportPath: `${outputPath}.report.json`, layers: onlyW,
-  calibration: { kind: 'random', samples: 2, seed: 0, mode: 'parallel' }, evaluation: { kind: 'none', metrics: ['size'] },
-});
+const randomPlan = (model: string, outputPath: string) =>
+  storiesPlan({
+    modelPath: model,
+    outputPath,
+    reportPath: `${outputPath}.report.json`,
+    layers: onlyW,
+    calibration: { kind: 'random', samples: 2, seed: 0, mode: 'parallel' },
+    evaluation: { kind: 'none', metrics: ['size'] },
+  });
 
 describe('hostile outputs: inputs are never overwritten', { skip: skipNoShared }, () => {
   test("output = the input model's external data file: refused, weights byte-identical", async () => {
@@ -50,7 +77,10 @@ describe('hostile outputs: inputs are never overwritten', { skip: skipNoShared }
   test('output whose .data file would be the external data (model keeps out.onnx.data, output out.onnx): refused', async () => {
     const m = await externalModel('out');
     const before = snapshot([m.model, m.weights]);
-    await assert.rejects(runJob(randomPlan(m.model, join(m.dir, 'out.onnx'))), /output external data .*out\.onnx\.data is the input model's external data/);
+    await assert.rejects(
+      runJob(randomPlan(m.model, join(m.dir, 'out.onnx'))),
+      /output external data .*out\.onnx\.data is the input model's external data/,
+    );
     assert.deepEqual(snapshot([m.model, m.weights]), before);
   });
   test('a model with external data runs; its staged output is evaluated and committed', async () => {
@@ -60,24 +90,93 @@ describe('hostile outputs: inputs are never overwritten', { skip: skipNoShared }
     const report = await runJob(randomPlan(m.model, out));
     assert.equal(report.output, out);
     assert.ok(existsSync(out) && existsSync(`${out}.report.json`));
-    assert.deepEqual(readdirSync(dirname(out)).filter((f) => f.startsWith('.') && f !== '.lowbit-history'), [], 'no staging folder or lock left');
+    assert.deepEqual(
+      readdirSync(dirname(out)).filter((f) => f.startsWith('.') && f !== '.lowbit-history'),
+      [],
+      'no staging folder or lock left',
+    );
     assert.deepEqual(snapshot([m.model, m.weights]), before);
   });
 });
 
 describe('hostile outputs: every other input (stories260K)', { skip: skipNoShared }, () => {
   const cases: [string, (d: string) => Partial<Parameters<typeof storiesPlan>[0]>, RegExp][] = [
-    ['the tokenizer', (d) => ({ calibration: { kind: 'text', textPath: stories.text, tokenizerPath: join(d, 'tok.json'), samples: 2, sequenceLength: 16, mode: 'parallel' }, outputPath: join(d, 'tok.json') }), /is the calibration tokenizer/],
-    ['the calibration text', (d) => ({ calibration: { kind: 'text', textPath: join(d, 'cal.txt'), tokenizerPath: stories.tokenizer, samples: 2, sequenceLength: 16, mode: 'parallel' }, outputPath: join(d, 'cal.txt') }), /is the calibration text/],
-    ['the evaluation text', (d) => ({ evaluation: { kind: 'text', textPath: join(d, 'ev.txt'), tokenizerPath: stories.tokenizer, samples: 2, sequenceLength: 16, metrics: ['perplexity'] }, outputPath: join(d, 'ev.txt') }), /is the evaluation text/],
-    ['the calibration tensors', (d) => ({ calibration: { kind: 'tensors', path: join(d, 'cal.npz'), samples: 2, mode: 'parallel' }, outputPath: join(d, 'cal.npz') }), /is the calibration tensors/],
-    ['the evaluation labels', (d) => ({ evaluation: { kind: 'images', path: d, samples: 1, image: { height: 8, width: 8, mean: [0], std: [1], layout: 'nchw', channels: 'rgb' }, labelsPath: join(d, 'labels.txt'), metrics: [] }, outputPath: join(d, 'labels.txt') }), /is the evaluation labels/],
-    ['the recipe', (d) => ({ recipePath: join(d, 'r.lowbit.yaml'), outputPath: join(d, 'r.lowbit.yaml') }), /output .*r\.lowbit\.yaml is the recipe/],
+    [
+      'the tokenizer',
+      (d) => ({
+        calibration: {
+          kind: 'text',
+          textPath: stories.text,
+          tokenizerPath: join(d, 'tok.json'),
+          samples: 2,
+          sequenceLength: 16,
+          mode: 'parallel',
+        },
+        outputPath: join(d, 'tok.json'),
+      }),
+      /is the calibration tokenizer/,
+    ],
+    [
+      'the calibration text',
+      (d) => ({
+        calibration: {
+          kind: 'text',
+          textPath: join(d, 'cal.txt'),
+          tokenizerPath: stories.tokenizer,
+          samples: 2,
+          sequenceLength: 16,
+          mode: 'parallel',
+        },
+        outputPath: join(d, 'cal.txt'),
+      }),
+      /is the calibration text/,
+    ],
+    [
+      'the evaluation text',
+      (d) => ({
+        evaluation: {
+          kind: 'text',
+          textPath: join(d, 'ev.txt'),
+          tokenizerPath: stories.tokenizer,
+          samples: 2,
+          sequenceLength: 16,
+          metrics: ['perplexity'],
+        },
+        outputPath: join(d, 'ev.txt'),
+      }),
+      /is the evaluation text/,
+    ],
+    [
+      'the calibration tensors',
+      (d) => ({ calibration: { kind: 'tensors', path: join(d, 'cal.npz'), samples: 2, mode: 'parallel' }, outputPath: join(d, 'cal.npz') }),
+      /is the calibration tensors/,
+    ],
+    [
+      'the evaluation labels',
+      (d) => ({
+        evaluation: {
+          kind: 'images',
+          path: d,
+          samples: 1,
+          image: { height: 8, width: 8, mean: [0], std: [1], layout: 'nchw', channels: 'rgb' },
+          labelsPath: join(d, 'labels.txt'),
+          metrics: [],
+        },
+        outputPath: join(d, 'labels.txt'),
+      }),
+      /is the evaluation labels/,
+    ],
+    [
+      'the recipe',
+      (d) => ({ recipePath: join(d, 'r.lowbit.yaml'), outputPath: join(d, 'r.lowbit.yaml') }),
+      /output .*r\.lowbit\.yaml is the recipe/,
+    ],
   ];
   for (const [what, over, re] of cases) {
     test(`output = ${what}: refused before any work, the file byte-identical`, async () => {
       const d = tmp();
-      for (const f of ['tok.json', 'cal.txt', 'ev.txt', 'cal.npz', 'labels.txt', 'r.lowbit.yaml']) writeFileSync(join(d, f), `${f} content`);
+      for (const f of ['tok.json', 'cal.txt', 'ev.txt', 'cal.npz', 'labels.txt', 'r.lowbit.yaml'])
+        writeFileSync(join(d, f), `${f} content`);
       const plan = storiesPlan({ layers: layerPlans('rtn', 4, 32, ['output']), ...over(d) });
       const before = snapshot([plan.outputPath]);
       await assert.rejects(runJob(plan), re);
@@ -88,7 +187,12 @@ describe('hostile outputs: every other input (stories260K)', { skip: skipNoShare
     const d = tmp();
     const model = join(d, 'foo.report.json');
     writeFileSync(model, readFileSync(stories.model));
-    const plan = storiesPlan({ modelPath: model, outputPath: join(d, 'foo.onnx'), reportPath: join(d, 'foo.report.json'), layers: layerPlans('rtn', 4, 32, ['output']) });
+    const plan = storiesPlan({
+      modelPath: model,
+      outputPath: join(d, 'foo.onnx'),
+      reportPath: join(d, 'foo.report.json'),
+      layers: layerPlans('rtn', 4, 32, ['output']),
+    });
     await assert.rejects(runJob(plan), /report .*foo\.report\.json is the input model/);
     assert.deepEqual(readFileSync(model), readFileSync(stories.model));
   });
@@ -97,7 +201,10 @@ describe('hostile outputs: every other input (stories260K)', { skip: skipNoShare
     const model = join(d, 'model.onnx');
     writeFileSync(model, readFileSync(stories.model));
     linkSync(model, join(d, 'link.onnx'));
-    await assert.rejects(runJob(storiesPlan({ modelPath: model, outputPath: join(d, 'link.onnx'), layers: layerPlans('rtn', 4, 32, ['output']) })), /link\.onnx is the input model/);
+    await assert.rejects(
+      runJob(storiesPlan({ modelPath: model, outputPath: join(d, 'link.onnx'), layers: layerPlans('rtn', 4, 32, ['output']) })),
+      /link\.onnx is the input model/,
+    );
     assert.ok(existsSync(join(d, 'link.onnx')));
     assert.equal(statSync(model).nlink, 2);
   });
@@ -116,7 +223,10 @@ describe('hostile outputs: non-regular files, failures, locks', { skip: skipNoSh
     const folder = join(m.dir, 'outdir');
     mkdirSync(folder);
     writeFileSync(join(folder, 'keep'), 'k');
-    await assert.rejects(runJob(randomPlan(m.model, folder)), (e: Error) => /outdir exists and is a folder/.test(e.message) && !/EISDIR/.test(e.message));
+    await assert.rejects(
+      runJob(randomPlan(m.model, folder)),
+      (e: Error) => /outdir exists and is a folder/.test(e.message) && !/EISDIR/.test(e.message),
+    );
     assert.equal(readFileSync(join(folder, 'keep'), 'utf8'), 'k');
   });
   test('a /proc output is refused before any work', async () => {
@@ -135,13 +245,27 @@ describe('hostile outputs: non-regular files, failures, locks', { skip: skipNoSh
     const files = [out, `${out}.data`, `${out}.report.json`];
     const before = snapshot(files);
     const ac = new AbortController();
-    await assert.rejects(runJob(randomPlan(m.model, out), { signal: ac.signal, onProgress: (p) => { if (p.stage === 'export') ac.abort(); } }), { name: 'AbortError' });
+    await assert.rejects(
+      runJob(randomPlan(m.model, out), {
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.stage === 'export') ac.abort();
+        },
+      }),
+      { name: 'AbortError' },
+    );
     assert.deepEqual(snapshot(files), before);
     // A failure after export (not a cancel): a missing evaluation tensor file found only when evaluating.
-    const plan = { ...randomPlan(m.model, out), evaluation: { kind: 'tensors' as const, path: join(m.dir, 'missing.npz'), samples: 1, metrics: ['size' as const] } };
+    const plan = {
+      ...randomPlan(m.model, out),
+      evaluation: { kind: 'tensors' as const, path: join(m.dir, 'missing.npz'), samples: 1, metrics: ['size' as const] },
+    };
     await assert.rejects(runJob(plan), /missing\.npz/);
     assert.deepEqual(snapshot(files), before);
-    assert.deepEqual(readdirSync(m.dir).filter((f) => f.includes('staging') || f.endsWith('.lock')), []);
+    assert.deepEqual(
+      readdirSync(m.dir).filter((f) => f.includes('staging') || f.endsWith('.lock')),
+      [],
+    );
   });
   test('a hard link to a previous output (not an input) keeps its content after a new run', async () => {
     const m = await externalModel();
@@ -157,7 +281,10 @@ describe('hostile outputs: non-regular files, failures, locks', { skip: skipNoSh
     const m = await externalModel();
     const out = join(m.dir, 'out.onnx');
     const release = await lockOutput(out);
-    await assert.rejects(runJob(randomPlan(m.model, out)), new RegExp(`out\\.onnx is locked by pid ${process.pid} on ${hostname()} since .*out\\.onnx\\.lock`));
+    await assert.rejects(
+      runJob(randomPlan(m.model, out)),
+      new RegExp(`out\\.onnx is locked by pid ${process.pid} on ${hostname()} since .*out\\.onnx\\.lock`),
+    );
     assert.equal(existsSync(out), false);
     await release();
     // A dead process's lock (same host): stale, taken over, removed after the run.

@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { serverJs } from './lspClient';
 
-interface Reply { id: number | string | null; error?: { code: number; message: string }; result?: unknown }
+interface Reply {
+  id: number | string | null;
+  error?: { code: number; message: string };
+  result?: unknown;
+}
 
 /** A server process and a parser of its framed replies. */
 function server() {
@@ -17,7 +21,9 @@ function server() {
   let stderr = '';
   const replies: Reply[] = [];
   const waiters: (() => void)[] = [];
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   child.stdout.on('data', (d: Buffer) => {
     out = Buffer.concat([out, d]);
     for (;;) {
@@ -35,12 +41,16 @@ function server() {
     const deadline = Date.now() + 30_000;
     while (replies.length < n) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} replies; got ${JSON.stringify(replies)}; stderr: ${stderr}`);
-      await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 200); });
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 200);
+      });
     }
     return replies.splice(0, n);
   };
   const send = (bytes: string | Buffer) => child.stdin.write(bytes);
-  const frame = (body: string | Buffer) => Buffer.concat([Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`), Buffer.from(body)]);
+  const frame = (body: string | Buffer) =>
+    Buffer.concat([Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`), Buffer.from(body)]);
   const request = (id: number, method: string, params: unknown = {}) => frame(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
   return { child, next, send, frame, request, stderr: () => stderr };
 }
@@ -71,7 +81,14 @@ test('malformed frames and bodies get JSON-RPC errors; the server keeps answerin
     s.send(s.frame('{"jsonrpc": "2.0", "id": 7}'));
     s.send(s.frame('{"jsonrpc": "1.0", "id": 8, "method": "x"}'));
     const three = await s.next(3);
-    assert.deepEqual(three.map((x) => [x.id, x.error?.code]), [[null, -32600], [7, -32600], [8, -32600]]);
+    assert.deepEqual(
+      three.map((x) => [x.id, x.error?.code]),
+      [
+        [null, -32600],
+        [7, -32600],
+        [8, -32600],
+      ],
+    );
 
     s.send('Content-Length: 99999999999999\r\n\r\n');
     [r] = await s.next(1);

@@ -25,19 +25,26 @@ test('pathological patterns are checked in bounded work and other documents keep
 
     const evil = `file://${dir}/evil.lowbit.yaml`;
     const head = `version: 1\nmodel: ${storiesModel}\noutput: ./out.onnx\nformat: fake\nlayers:\n`;
-    const text = head
-      + `  - match: "re:${'.*'.repeat(40)}Z"\n    bits: 4\n`
-      + `  - match: "${'{*,*}'.repeat(20)}Z"\n    bits: 4\n`
-      + `  - match: "re:(a+)+$"\n    bits: 4\n`
-      + Array.from({ length: 3000 }, (_, i) => `  - {match: "re:(.*)*${i}", bits: 4}\n`).join('');
+    const text =
+      head +
+      `  - match: "re:${'.*'.repeat(40)}Z"\n    bits: 4\n` +
+      `  - match: "${'{*,*}'.repeat(20)}Z"\n    bits: 4\n` +
+      `  - match: "re:(a+)+$"\n    bits: 4\n` +
+      Array.from({ length: 3000 }, (_, i) => `  - {match: "re:(.*)*${i}", bits: 4}\n`).join('');
     const evilDiags = s.diagnostics(evil);
     s.open(evil, text);
     const hover = await s.conn.sendRequest(rpc.HoverRequest.type, { textDocument: { uri: small }, position: { line: 4, character: 14 } });
     assert.match(JSON.stringify(hover), /layers\.0\.wq/, 'hover on the other document answered');
     const { diagnostics } = await evilDiags;
     const noMatch = diagnostics.filter((d) => d.code === 'no-match');
-    assert.ok(noMatch.some((d) => d.range.start.line === 5), 'the .* sequence was matched (no layer ends in Z)');
-    assert.ok(noMatch.some((d) => d.range.start.line === 7), 'the {*,*} glob was matched');
+    assert.ok(
+      noMatch.some((d) => d.range.start.line === 5),
+      'the .* sequence was matched (no layer ends in Z)',
+    );
+    assert.ok(
+      noMatch.some((d) => d.range.start.line === 7),
+      'the {*,*} glob was matched',
+    );
     assert.equal(s.child.exitCode, null);
   } finally {
     await s.close();

@@ -39,7 +39,10 @@ export interface LspSession {
 }
 
 /** Spawn the server, initialize it and return a session. */
-export async function startSession(args: string[] = [serverJs, '--stdio'], initializationOptions: unknown = { trusted: true }): Promise<LspSession> {
+export async function startSession(
+  args: string[] = [serverJs, '--stdio'],
+  initializationOptions: unknown = { trusted: true },
+): Promise<LspSession> {
   if (!fs.existsSync(serverJs)) throw new Error(`${serverJs} is missing: run \`npm run build\` first`);
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr: string[] = [];
@@ -49,18 +52,38 @@ export async function startSession(args: string[] = [serverJs, '--stdio'], initi
   const published: rpc.PublishDiagnosticsParams[] = [];
   conn.onNotification(rpc.PublishDiagnosticsNotification.type, (p) => {
     published.push(p);
-    for (const w of [...waiters]) if (w.uri === p.uri && (w.version === undefined || w.version === p.version)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(p); }
+    for (const w of [...waiters])
+      if (w.uri === p.uri && (w.version === undefined || w.version === p.version)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(p);
+      }
   });
   conn.onRequest('window/workDoneProgress/create', () => null);
   conn.listen();
-  const exited = new Promise<never>((_, reject) => child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr.join('').slice(-2000)}`))));
+  const exited = new Promise<never>((_, reject) =>
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr.join('').slice(-2000)}`))),
+  );
   exited.catch(() => undefined);
-  await Promise.race([exited, conn.sendRequest(rpc.InitializeRequest.type, { processId: process.pid, rootUri: null, capabilities: { window: { workDoneProgress: true } }, initializationOptions })]);
+  await Promise.race([
+    exited,
+    conn.sendRequest(rpc.InitializeRequest.type, {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: { window: { workDoneProgress: true } },
+      initializationOptions,
+    }),
+  ]);
   conn.sendNotification(rpc.InitializedNotification.type, {});
   return {
-    conn, child, stderr, published,
+    conn,
+    child,
+    stderr,
+    published,
     diagnostics: (uri, version) => new Promise((resolve) => waiters.push({ uri, version, resolve })),
-    open: (uri, text, version = 1) => conn.sendNotification(rpc.DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'lowbit-recipe', version, text } }),
+    open: (uri, text, version = 1) =>
+      conn.sendNotification(rpc.DidOpenTextDocumentNotification.type, {
+        textDocument: { uri, languageId: 'lowbit-recipe', version, text },
+      }),
     close: async () => {
       await conn.sendRequest(rpc.ShutdownRequest.type);
       conn.sendNotification(rpc.ExitNotification.type);

@@ -17,7 +17,10 @@ import { readRecipe } from '../../../recipe/checkRecipe';
 const skip = !fs.existsSync(storiesModel) ? `stories260K not found at ${storiesModel} (needs ../shared)` : false;
 
 describe('lowbit/suggest over stdio on stories260K', { skip }, () => {
-  let s: LspSession; let dir: string; let uri: string; let recipe: string;
+  let s: LspSession;
+  let dir: string;
+  let uri: string;
+  let recipe: string;
   const progress: (rpc.WorkDoneProgressBegin | rpc.WorkDoneProgressReport | rpc.WorkDoneProgressEnd)[] = [];
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lowbit-suggest-lsp-'));
@@ -33,10 +36,15 @@ describe('lowbit/suggest over stdio on stories260K', { skip }, () => {
     fs.writeFileSync(path.join(dir, 'r.lowbit.yaml'), recipe);
     uri = `file://${dir}/r.lowbit.yaml`;
     s = await startSession();
-    s.conn.onProgress(rpc.WorkDoneProgress.type, 'suggest-1', (v) => { progress.push(v); });
+    s.conn.onProgress(rpc.WorkDoneProgress.type, 'suggest-1', (v) => {
+      progress.push(v);
+    });
     s.open(uri, recipe);
   });
-  after(async () => { await s?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await s?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   test('code lens above budget: runs lowbit.suggestBudget', async () => {
     let lenses: rpc.CodeLens[] | null = null;
@@ -46,20 +54,34 @@ describe('lowbit/suggest over stdio on stories260K', { skip }, () => {
     }
     const lens = lenses!.find((l) => l.command?.command === 'lowbit.suggestBudget')!;
     assert.equal(lens.command!.title, 'Suggest rules for this budget');
-    assert.equal(lens.range.start.line, recipe.split('\n').findIndex((l) => l.startsWith('budget:')));
+    assert.equal(
+      lens.range.start.line,
+      recipe.split('\n').findIndex((l) => l.startsWith('budget:')),
+    );
     assert.deepEqual(lens.command!.arguments, [uri]);
   });
 
   test('suggest: progress per layer, a confirm-annotated edit that writes the rules', async () => {
-    const res = await s.conn.sendRequest('lowbit/suggest', { uri, workDoneToken: 'suggest-1' }) as {
-      result: { layers: { name: string; chosen: number }[]; candidates: { bits: number; groupSize: number }[]; chosen: { bitsPerWeight: number }; yaml: string };
+    const res = (await s.conn.sendRequest('lowbit/suggest', { uri, workDoneToken: 'suggest-1' })) as {
+      result: {
+        layers: { name: string; chosen: number }[];
+        candidates: { bits: number; groupSize: number }[];
+        chosen: { bitsPerWeight: number };
+        yaml: string;
+      };
       edit: rpc.WorkspaceEdit;
     };
-    assert.deepEqual(res.result.layers.map((l) => l.name), ['layers.1.w1', 'layers.1.w3', 'layers.1.w2']);
+    assert.deepEqual(
+      res.result.layers.map((l) => l.name),
+      ['layers.1.w1', 'layers.1.w3', 'layers.1.w2'],
+    );
     assert.ok(res.result.chosen.bitsPerWeight <= 5);
     assert.equal(progress[0].kind, 'begin');
     const messages = progress.filter((p): p is rpc.WorkDoneProgressReport => p.kind === 'report').map((p) => p.message ?? '');
-    assert.ok(messages.some((m) => m.startsWith('layers.1.w')), messages.join(' | '));
+    assert.ok(
+      messages.some((m) => m.startsWith('layers.1.w')),
+      messages.join(' | '),
+    );
     assert.equal(progress.at(-1)!.kind, 'end');
     const change = res.edit.documentChanges![0] as rpc.TextDocumentEdit;
     assert.equal(change.textDocument.uri, uri);
@@ -73,7 +95,12 @@ describe('lowbit/suggest over stdio on stories260K', { skip }, () => {
     assert.equal(r.rules[0].skip?.value, true);
     assert.ok(r.rules.length > 1);
     // A clicked Pareto point's rules come back as the same kind of edit.
-    const again = await s.conn.sendRequest('lowbit/suggestEdit', { uri, yaml: res.result.yaml, summary: 'again' }) as { edit: rpc.WorkspaceEdit };
-    assert.match(((again.edit.documentChanges![0] as rpc.TextDocumentEdit).edits[0] as rpc.TextEdit).newText, /# lowbit suggest: begin \(again\)/);
+    const again = (await s.conn.sendRequest('lowbit/suggestEdit', { uri, yaml: res.result.yaml, summary: 'again' })) as {
+      edit: rpc.WorkspaceEdit;
+    };
+    assert.match(
+      ((again.edit.documentChanges![0] as rpc.TextDocumentEdit).edits[0] as rpc.TextEdit).newText,
+      /# lowbit suggest: begin \(again\)/,
+    );
   });
 });

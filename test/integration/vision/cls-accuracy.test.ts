@@ -34,34 +34,41 @@ function rotate180(img: RgbaImage): RgbaImage {
 function writeSet(dir: string, lines: string[], faces: DejaVuFace[]): string[] {
   mkdirSync(dir, { recursive: true });
   const labels: string[] = [];
-  lines.forEach((text, i) => faces.forEach((face, f) => [0, 1].forEach((label) => {
-    const name = `l${i}_f${f}_r${label}.png`;
-    const img = renderTextLine(text, { face });
-    writeFileSync(join(dir, name), encodePng(label ? rotate180(img) : img));
-    labels.push(`${name}\t${label}`);
-  })));
+  lines.forEach((text, i) =>
+    faces.forEach((face, f) =>
+      [0, 1].forEach((label) => {
+        const name = `l${i}_f${f}_r${label}.png`;
+        const img = renderTextLine(text, { face });
+        writeFileSync(join(dir, name), encodePng(label ? rotate180(img) : img));
+        labels.push(`${name}\t${label}`);
+      }),
+    ),
+  );
   return labels;
 }
 
 function recipe(dir: string, name: string, body: string[]): string {
   const file = join(dir, `${name}.lowbit.yaml`);
-  writeFileSync(file, [
-    'version: 1',
-    `model: ${paddleOcrAsset('ch_ppocr_mobile_v2.0_cls_infer.onnx')}`,
-    `output: ./out/${name}.onnx`,
-    'calibration:',
-    '  images: ./calib',
-    '  image: { height: 48, width: 192, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr }',
-    '  samples: 12',
-    ...body,
-    'evaluate:',
-    '  images: ./eval',
-    '  labels: ./eval/labels.tsv',
-    '  image: { height: 48, width: 192, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr }',
-    `  samples: ${EVAL.length * FACES.length * 2}`,
-    '  metrics: [accuracy, output_agreement, size]',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'version: 1',
+      `model: ${paddleOcrAsset('ch_ppocr_mobile_v2.0_cls_infer.onnx')}`,
+      `output: ./out/${name}.onnx`,
+      'calibration:',
+      '  images: ./calib',
+      '  image: { height: 48, width: 192, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr }',
+      '  samples: 12',
+      ...body,
+      'evaluate:',
+      '  images: ./eval',
+      '  labels: ./eval/labels.tsv',
+      '  image: { height: 48, width: 192, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr }',
+      `  samples: ${EVAL.length * FACES.length * 2}`,
+      '  metrics: [accuracy, output_agreement, size]',
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -91,11 +98,15 @@ describe('labelled classifier: PP-OCR text-direction classifier, FP vs compresse
     // The FP classifier reads rendered lines well (we measured 100%); what matters is that accuracy is
     // computed against the labels, so it is a multiple of 1/n.
     assert.ok(m.fp.accuracy_top1! >= 0.9, `FP top-1 ${m.fp.accuracy_top1}`);
-    for (const a of [m.fp.accuracy_top1!, m.quantized.accuracy_top1!]) assert.ok(Math.abs(a * n - Math.round(a * n)) < 1e-9, `${a} is not k/${n}`);
+    for (const a of [m.fp.accuracy_top1!, m.quantized.accuracy_top1!])
+      assert.ok(Math.abs(a * n - Math.round(a * n)) < 1e-9, `${a} is not k/${n}`);
     // Two classes: top-5 holds every label.
     assert.equal(m.fp.accuracy_top5, 1);
     assert.equal(m.quantized.accuracy_top5, 1);
-    assert.ok(m.quantized.accuracy_top1! >= m.fp.accuracy_top1! - 2 / n, `8-bit top-1 ${m.quantized.accuracy_top1} vs FP ${m.fp.accuracy_top1}`);
+    assert.ok(
+      m.quantized.accuracy_top1! >= m.fp.accuracy_top1! - 2 / n,
+      `8-bit top-1 ${m.quantized.accuracy_top1} vs FP ${m.fp.accuracy_top1}`,
+    );
     assert.ok(m.output_agreement!.argmax_agreement >= 0.95, `argmax agreement ${m.output_agreement!.argmax_agreement}`);
     assert.match(stdout, /accuracy top-1\s+\d+(\.\d+)?%\s+\d+(\.\d+)?%/);
   });

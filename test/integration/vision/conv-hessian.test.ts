@@ -17,27 +17,43 @@ import { nativeKernelsAvailable } from '../../../engine/quantize/native';
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';
 
 /** float64 2/N·Σ over im2col rows (zero padding), columns ordered (c, i, j). */
-function referenceHessian(x: Float32Array, [n, c, h, w]: number[], k: number, stride: number, pad: number): { H: Float64Array; cols: number } {
+function referenceHessian(
+  x: Float32Array,
+  [n, c, h, w]: number[],
+  k: number,
+  stride: number,
+  pad: number,
+): { H: Float64Array; cols: number } {
   const cols = c * k * k;
   const H = new Float64Array(cols * cols);
-  const oh = Math.floor((h + 2 * pad - k) / stride) + 1, ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+  const oh = Math.floor((h + 2 * pad - k) / stride) + 1,
+    ow = Math.floor((w + 2 * pad - k) / stride) + 1;
   const row = new Float64Array(cols);
   let N = 0;
-  for (let b = 0; b < n; b++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
-    for (let ch = 0; ch < c; ch++) for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-      const y = oy * stride - pad + i, xx = ox * stride - pad + j;
-      row[(ch * k + i) * k + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[((b * c + ch) * h + y) * w + xx] : 0;
-    }
-    for (let p = 0; p < cols; p++) for (let q = 0; q < cols; q++) H[p * cols + q] += row[p] * row[q];
-    N++;
-  }
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++) {
+        for (let ch = 0; ch < c; ch++)
+          for (let i = 0; i < k; i++)
+            for (let j = 0; j < k; j++) {
+              const y = oy * stride - pad + i,
+                xx = ox * stride - pad + j;
+              row[(ch * k + i) * k + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[((b * c + ch) * h + y) * w + xx] : 0;
+            }
+        for (let p = 0; p < cols; p++) for (let q = 0; q < cols; q++) H[p * cols + q] += row[p] * row[q];
+        N++;
+      }
   for (let i = 0; i < H.length; i++) H[i] *= 2 / N;
   return { H, cols };
 }
 
 function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
   return num / den;
 }
 
@@ -50,10 +66,21 @@ describe('Conv calibration Hessians (im2col) on PP-OCRv4 det with .npz feeds', (
     assert.ok(first, 'conv2d_0.w_0 not found in the det model');
     const attr = (n: string) => first.nodeRef.attribute.find((a) => a.name === n)?.ints?.map(Number);
     assert.deepEqual(attr('kernel_shape'), [3, 3]);
-    const stride = attr('strides')![0], pad = attr('pads')![0];
-    const conv3: CalibratedLayer = { name: first.name, input: first.input, cols: 27, conv: { node: first.node, attributes: first.nodeRef.attribute, kernelDims: first.ref.dims } };
+    const stride = attr('strides')![0],
+      pad = attr('pads')![0];
+    const conv3: CalibratedLayer = {
+      name: first.name,
+      input: first.input,
+      cols: 27,
+      conv: { node: first.node, attributes: first.nodeRef.attribute, kernelDims: first.ref.dims },
+    };
     // A hypothetical 1×1 Conv on the same tensor: separate key, 3 columns.
-    const conv1: CalibratedLayer = { name: 'pointwise', input: first.input, cols: 3, conv: { node: 'pw', attributes: [{ name: 'kernel_shape', ints: [1, 1] }], kernelDims: [8, 3, 1, 1] } };
+    const conv1: CalibratedLayer = {
+      name: 'pointwise',
+      input: first.input,
+      cols: 3,
+      conv: { node: 'pw', attributes: [{ name: 'kernel_shape', ints: [1, 1] }], kernelDims: [8, 3, 1, 1] },
+    };
     assert.notEqual(statisticsKey(conv3), statisticsKey(conv1));
 
     const feeds = await calibrationFeeds({ kind: 'tensors', path, samples: 3, mode: 'parallel' }, model.summary(), undefined, 2);

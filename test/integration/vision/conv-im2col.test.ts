@@ -16,12 +16,23 @@ describe('im2col against onnxruntime Conv (PP-OCRv4 det)', () => {
     const convs = model.layers.filter((l) => l.op === 'Conv' && l.quantizable);
     const attrs = (l: (typeof convs)[number]) => convGeometryFromAttributes(l.nodeRef.name ?? l.name, l.nodeRef.attribute, l.dims);
     // First conv (stride 2), a depthwise one, a 1x1 one.
-    const picks = [convs[0], convs.find((l) => (attrs(l).group ?? 1) > 1), convs.find((l) => attrs(l).kernel[0] === 1 && l !== convs[0])].filter((l) => l !== undefined);
+    const picks = [
+      convs[0],
+      convs.find((l) => (attrs(l).group ?? 1) > 1),
+      convs.find((l) => attrs(l).kernel[0] === 1 && l !== convs[0]),
+    ].filter((l) => l !== undefined);
     assert.equal(picks.length, 3, 'expected a strided, a depthwise and a 1x1 Conv in the det model');
     const names = picks.flatMap((l) => [l.input, l.nodeRef.output[0]]);
     const session = await ort.InferenceSession.create(model.withExtraOutputs(names), { intraOpNumThreads: 2 });
     const page = renderTextPage(['Conv check 123'], { width: 96 });
-    const x = preprocessImage(page, { height: 64, width: 96, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], layout: 'nchw', channels: 'bgr' });
+    const x = preprocessImage(page, {
+      height: 64,
+      width: 96,
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+      layout: 'nchw',
+      channels: 'bgr',
+    });
     const out = await session.run({ x: new ort.Tensor('float32', x.data, x.dims) });
     await session.release();
     for (const l of picks) {
@@ -36,7 +47,8 @@ describe('im2col against onnxruntime Conv (PP-OCRv4 det)', () => {
       const groups = g.group ?? 1;
       const og = w.rows / groups;
       assert.equal(w.cols, (c / groups) * g.kernel[0] * g.kernel[1]);
-      let maxErr = 0, maxAbs = 0;
+      let maxErr = 0,
+        maxAbs = 0;
       const yd = y.data as Float32Array;
       for (let grp = 0; grp < groups; grp++) {
         let row = 0;

@@ -23,7 +23,15 @@ import { encodeNpy } from '../../../engine/data/npy';
 import { nativeKernelsAvailable } from '../../../engine/quantize/native';
 import { rtn } from '../engine/exportFixtures';
 import { encode, randn } from '../../unit/engine/onnx/tinyModels';
-import { CIN, convTransposeModel, correlatedInput, matrixToStored, referenceConvTranspose, SPECS, weights } from '../../unit/engine/onnx/convTransposeModel';
+import {
+  CIN,
+  convTransposeModel,
+  correlatedInput,
+  matrixToStored,
+  referenceConvTranspose,
+  SPECS,
+  weights,
+} from '../../unit/engine/onnx/convTransposeModel';
 
 const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/index.ts) do not load in this checkout';
 const DIMS = [3, CIN, 5, 6];
@@ -41,8 +49,12 @@ async function runAll(bytes: Uint8Array, x: Float32Array, dims: number[]): Promi
 /** max |a − b| / max |b|. */
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
   return num / den;
 }
 
@@ -51,10 +63,13 @@ function referenceHessian(x: Float32Array, [n, c, h, w]: number[], group: number
   const cg = c / group;
   const H = new Float64Array(cg * cg);
   let N = 0;
-  for (let b = 0; b < n; b++) for (let g = 0; g < group; g++) for (let p = 0; p < h * w; p++) {
-    for (let i = 0; i < cg; i++) for (let j = 0; j < cg; j++) H[i * cg + j] += x[(b * c + g * cg + i) * h * w + p] * x[(b * c + g * cg + j) * h * w + p];
-    N++;
-  }
+  for (let b = 0; b < n; b++)
+    for (let g = 0; g < group; g++)
+      for (let p = 0; p < h * w; p++) {
+        for (let i = 0; i < cg; i++)
+          for (let j = 0; j < cg; j++) H[i * cg + j] += x[(b * c + g * cg + i) * h * w + p] * x[(b * c + g * cg + j) * h * w + p];
+        N++;
+      }
   for (let i = 0; i < H.length; i++) H[i] *= 2 / N;
   return { H, N };
 }
@@ -81,9 +96,19 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
   });
 
   test('calibration: per-pixel channel Hessians (pooled over groups) match float64 X·Xᵀ; one key per group count', { skip }, async () => {
-    const plan = { recipePath: 'ct.lowbit.yaml', modelPath: 'convtranspose.onnx', layers: SPECS.map((s) => ({ name: s.weight })) } as unknown as JobPlan;
+    const plan = {
+      recipePath: 'ct.lowbit.yaml',
+      modelPath: 'convtranspose.onnx',
+      layers: SPECS.map((s) => ({ name: s.weight })),
+    } as unknown as JobPlan;
     const layers = planLayers(plan, model);
-    assert.deepEqual(layers.map((l) => [l.op, l.cols, l.convTranspose?.group]), [['ConvTranspose', 16, 1], ['ConvTranspose', 8, 2]]);
+    assert.deepEqual(
+      layers.map((l) => [l.op, l.cols, l.convTranspose?.group]),
+      [
+        ['ConvTranspose', 16, 1],
+        ['ConvTranspose', 8, 2],
+      ],
+    );
     assert.notEqual(statisticsKey(layers[0]), statisticsKey(layers[1]));
     // Two batches (1 and 2 items): the Hessian accumulates across batches.
     const px = DIMS[1] * DIMS[2] * DIMS[3];
@@ -105,7 +130,11 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
   });
 
   test('fake-quant export equals the float64 reference with the dequantized weights; blocked QDQ equals fake-quant', async () => {
-    const cases = [{ bits: 4, groupSize: 4 }, { bits: 8, groupSize: -1 }, { bits: 3, groupSize: -1 }];
+    const cases = [
+      { bits: 4, groupSize: 4 },
+      { bits: 8, groupSize: -1 },
+      { bits: 3, groupSize: -1 },
+    ];
     for (const { bits, groupSize } of cases) {
       const results = SPECS.map((s) => {
         const m = model.getWeight(s.weight);
@@ -121,12 +150,20 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
         assert.ok(maxRel(fakeOut[s.output], referenceConvTranspose(s, x, DIMS, w.get(s.weight)!, w.get(s.bias)!).y) > 1e-4);
       }
       const qdq = exportModel(model, results, { format: 'qdq' });
-      assert.deepEqual(qdq.layers.map((l) => l.written), ['qdq', 'qdq'], JSON.stringify(qdq.layers));
+      assert.deepEqual(
+        qdq.layers.map((l) => l.written),
+        ['qdq', 'qdq'],
+        JSON.stringify(qdq.layers),
+      );
       assert.equal(qdq.opset, 21);
       const g = decodeModel(qdq.bytes, 'qdq.onnx').graph!;
       const dq = g.node.filter((n) => n.opType === 'DequantizeLinear');
       assert.equal(dq.length, 2);
-      for (const n of g.node.filter((n) => n.opType === 'ConvTranspose')) assert.ok(dq.some((d) => d.output[0] === n.input[1]), `${n.name} does not read a DequantizeLinear`);
+      for (const n of g.node.filter((n) => n.opType === 'ConvTranspose'))
+        assert.ok(
+          dq.some((d) => d.output[0] === n.input[1]),
+          `${n.name} does not read a DequantizeLinear`,
+        );
       const scale = g.initializer.find((t) => t.name === dq[0].input[1])!;
       assert.deepEqual(scale.dims.map(Number), [groupSize > 0 ? CIN / groupSize : 1, 8, 3, 3]);
       const qdqOut = await runAll(qdq.bytes, x, DIMS);
@@ -153,10 +190,12 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
     const s = SPECS[0];
     const m = model.getWeight(s.weight);
     const rank = 2;
-    const L = randn(m.rows * rank, 51).map((v) => 0.1 * v), R = randn(rank * m.cols, 52).map((v) => 0.1 * v);
+    const L = randn(m.rows * rank, 51).map((v) => 0.1 * v),
+      R = randn(rank * m.cols, 52).map((v) => 0.1 * v);
     const r = rtn(m.data, m.rows, m.cols, 4, -1);
     const folded = Float64Array.from(r.dequant, (v, i) => {
-      const o = Math.floor(i / m.cols), c = i % m.cols;
+      const o = Math.floor(i / m.cols),
+        c = i % m.cols;
       let lr = 0;
       for (let k = 0; k < rank; k++) lr += L[o * rank + k] * R[k * m.cols + c];
       return v + lr;
@@ -171,46 +210,84 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
     }
   });
 
-  test('runJob with .npy data: GPTQ (QDQ; and sequential) has a lower output error than RTN on the calibration data', { skip }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lowbit-convt-'));
-    const modelPath = join(dir, 'convtranspose.onnx');
-    writeFileSync(modelPath, model.serialize());
-    const calDims = [8, CIN, 6, 7];
-    const cal = correlatedInput(calDims[0], calDims[2], calDims[3], 21);
-    const evalDims = [2, CIN, 6, 7];
-    const ev = correlatedInput(evalDims[0], evalDims[2], evalDims[3], 31);
-    mkdirSync(join(dir, 'calib')); mkdirSync(join(dir, 'eval'));
-    writeFileSync(join(dir, 'calib', 'x.npy'), encodeNpy({ dtype: 'f4', shape: calDims, data: cal }));
-    writeFileSync(join(dir, 'eval', 'x.npy'), encodeNpy({ dtype: 'f4', shape: evalDims, data: ev }));
-    const job = async (method: 'rtn' | 'gptq', format: 'fake' | 'qdq', mode: 'parallel' | 'sequential' = 'parallel') => {
-      const layers: LayerPlan[] = SPECS.map((s) => ({ name: s.weight, method, bits: 3, groupSize: -1, symmetric: false, settings: {}, rules: [0] }));
-      const outputPath = join(dir, `${method}-${mode}.onnx`);
-      const plan: JobPlan = {
-        recipePath: join(dir, 'ct.lowbit.yaml'), modelPath, outputPath, reportPath: `${outputPath}.report.json`, format, layers, skipped: [], threads: 2, seed: 0,
-        calibration: { kind: 'tensors', path: join(dir, 'calib'), samples: 8, mode },
-        evaluation: { kind: 'tensors', path: join(dir, 'eval'), samples: 2, metrics: ['output_agreement', 'size'] },
+  test(
+    'runJob with .npy data: GPTQ (QDQ; and sequential) has a lower output error than RTN on the calibration data',
+    { skip },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'lowbit-convt-'));
+      const modelPath = join(dir, 'convtranspose.onnx');
+      writeFileSync(modelPath, model.serialize());
+      const calDims = [8, CIN, 6, 7];
+      const cal = correlatedInput(calDims[0], calDims[2], calDims[3], 21);
+      const evalDims = [2, CIN, 6, 7];
+      const ev = correlatedInput(evalDims[0], evalDims[2], evalDims[3], 31);
+      mkdirSync(join(dir, 'calib'));
+      mkdirSync(join(dir, 'eval'));
+      writeFileSync(join(dir, 'calib', 'x.npy'), encodeNpy({ dtype: 'f4', shape: calDims, data: cal }));
+      writeFileSync(join(dir, 'eval', 'x.npy'), encodeNpy({ dtype: 'f4', shape: evalDims, data: ev }));
+      const job = async (method: 'rtn' | 'gptq', format: 'fake' | 'qdq', mode: 'parallel' | 'sequential' = 'parallel') => {
+        const layers: LayerPlan[] = SPECS.map((s) => ({
+          name: s.weight,
+          method,
+          bits: 3,
+          groupSize: -1,
+          symmetric: false,
+          settings: {},
+          rules: [0],
+        }));
+        const outputPath = join(dir, `${method}-${mode}.onnx`);
+        const plan: JobPlan = {
+          recipePath: join(dir, 'ct.lowbit.yaml'),
+          modelPath,
+          outputPath,
+          reportPath: `${outputPath}.report.json`,
+          format,
+          layers,
+          skipped: [],
+          threads: 2,
+          seed: 0,
+          calibration: { kind: 'tensors', path: join(dir, 'calib'), samples: 8, mode },
+          evaluation: { kind: 'tensors', path: join(dir, 'eval'), samples: 2, metrics: ['output_agreement', 'size'] },
+        };
+        const report = await runJob(plan);
+        assert.ok(!report.warnings.some((m) => /no calibration Hessian|fake-quant/.test(m)), report.warnings.join('\n'));
+        assert.deepEqual(
+          report.layers.map((l) => [l.name, l.op, l.shape]),
+          SPECS.map((s) => [s.weight, 'ConvTranspose', model.layer(s.weight).shape]),
+        );
+        assert.ok(
+          report.metrics.output_agreement && report.metrics.output_agreement.cosine > 0.9,
+          JSON.stringify(report.metrics.output_agreement),
+        );
+        return { report, out: await runAll(readFileSync(outputPath), cal, calDims) };
       };
-      const report = await runJob(plan);
-      assert.ok(!report.warnings.some((m) => /no calibration Hessian|fake-quant/.test(m)), report.warnings.join('\n'));
-      assert.deepEqual(report.layers.map((l) => [l.name, l.op, l.shape]), SPECS.map((s) => [s.weight, 'ConvTranspose', model.layer(s.weight).shape]));
-      assert.ok(report.metrics.output_agreement && report.metrics.output_agreement.cosine > 0.9, JSON.stringify(report.metrics.output_agreement));
-      return { report, out: await runAll(readFileSync(outputPath), cal, calDims) };
-    };
-    const fp = await runAll(model.serialize(), cal, calDims);
-    const r = await job('rtn', 'fake');
-    const g = await job('gptq', 'qdq');
-    assert.equal(decodeModel(readFileSync(join(dir, 'gptq-parallel.onnx')), 'gptq-parallel.onnx').graph!.node.filter((n) => n.opType === 'DequantizeLinear').length, 2);
-    // Sequential calibration goes through the fake-quant export of the earlier block.
-    const gs = await job('gptq', 'fake', 'sequential');
-    for (const [k, s] of SPECS.entries()) {
-      const er = sqErr(r.out[s.output], fp[s.output]);
-      for (const [what, q] of [['GPTQ', g], ['sequential GPTQ', gs]] as const) {
-        const eq = sqErr(q.out[s.output], fp[s.output]);
-        assert.ok(er > 0 && eq < er, `${s.weight}: ${what} output error ${eq} is not below RTN's ${er}`);
-        assert.ok(q.report.layers[k].rel_error < r.report.layers[k].rel_error, `${s.weight}: rel_error ${what} ${q.report.layers[k].rel_error} vs RTN ${r.report.layers[k].rel_error}`);
+      const fp = await runAll(model.serialize(), cal, calDims);
+      const r = await job('rtn', 'fake');
+      const g = await job('gptq', 'qdq');
+      assert.equal(
+        decodeModel(readFileSync(join(dir, 'gptq-parallel.onnx')), 'gptq-parallel.onnx').graph!.node.filter(
+          (n) => n.opType === 'DequantizeLinear',
+        ).length,
+        2,
+      );
+      // Sequential calibration goes through the fake-quant export of the earlier block.
+      const gs = await job('gptq', 'fake', 'sequential');
+      for (const [k, s] of SPECS.entries()) {
+        const er = sqErr(r.out[s.output], fp[s.output]);
+        for (const [what, q] of [
+          ['GPTQ', g],
+          ['sequential GPTQ', gs],
+        ] as const) {
+          const eq = sqErr(q.out[s.output], fp[s.output]);
+          assert.ok(er > 0 && eq < er, `${s.weight}: ${what} output error ${eq} is not below RTN's ${er}`);
+          assert.ok(
+            q.report.layers[k].rel_error < r.report.layers[k].rel_error,
+            `${s.weight}: rel_error ${what} ${q.report.layers[k].rel_error} vs RTN ${r.report.layers[k].rel_error}`,
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
   test('a recipe with the binarization / low-rank kernels (BiLLM, FLRQ) on ConvTranspose runs through runJob', { skip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-convt-recipe-'));
@@ -220,20 +297,40 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
     const cal = correlatedInput(calDims[0], calDims[2], calDims[3], 41);
     writeFileSync(join(dir, 'calib', 'x.npy'), encodeNpy({ dtype: 'f4', shape: calDims, data: cal }));
     const recipe = join(dir, 'ct.lowbit.yaml');
-    writeFileSync(recipe, [
-      'version: 1', 'model: ./convtranspose.onnx', 'output: ./out/ct.onnx', 'format: qdq',
-      'calibration: { tensors: ./calib, samples: 6 }',
-      'defaults: { method: gptq, bits: 4, group_size: -1 }',
-      'layers:', '  - match: up.weight', '    method: billm', '  - match: up2.weight', '    method: flrq',
-      'evaluate: { tensors: ./calib, samples: 2, metrics: [output_agreement, size] }', '',
-    ].join('\n'));
+    writeFileSync(
+      recipe,
+      [
+        'version: 1',
+        'model: ./convtranspose.onnx',
+        'output: ./out/ct.onnx',
+        'format: qdq',
+        'calibration: { tensors: ./calib, samples: 6 }',
+        'defaults: { method: gptq, bits: 4, group_size: -1 }',
+        'layers:',
+        '  - match: up.weight',
+        '    method: billm',
+        '  - match: up2.weight',
+        '    method: flrq',
+        'evaluate: { tensors: ./calib, samples: 2, metrics: [output_agreement, size] }',
+        '',
+      ].join('\n'),
+    );
     const { plan, diagnostics } = await loadRecipePlan(recipe, modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
     const report = await runJob({ ...plan, threads: 2 });
-    assert.deepEqual(report.layers.map((l) => [l.name, l.op, l.method]), [['up.weight', 'ConvTranspose', 'billm'], ['up2.weight', 'ConvTranspose', 'flrq']]);
+    assert.deepEqual(
+      report.layers.map((l) => [l.name, l.op, l.method]),
+      [
+        ['up.weight', 'ConvTranspose', 'billm'],
+        ['up2.weight', 'ConvTranspose', 'flrq'],
+      ],
+    );
     for (const l of report.layers) assert.ok(l.rel_error > 0 && l.rel_error < 0.5, `${l.name}: rel_error ${l.rel_error}`);
     // Neither has integer codes for QDQ (BiLLM) / a branch (FLRQ's L·R is folded): both say why.
-    assert.ok(report.warnings.some((m) => /up\.weight.*fake-quant|fake-quant.*up\.weight/.test(m)), report.warnings.join('\n'));
+    assert.ok(
+      report.warnings.some((m) => /up\.weight.*fake-quant|fake-quant.*up\.weight/.test(m)),
+      report.warnings.join('\n'),
+    );
     const fp = await runAll(model.serialize(), cal, calDims);
     const q = await runAll(readFileSync(plan.outputPath), cal, calDims);
     for (const s of SPECS) {
@@ -245,22 +342,39 @@ describe('ConvTranspose layers end to end (synthetic model)', () => {
   test('PP-OCRv4 det: its two ConvTranspose layers are quantizable; identity export is exact and QDQ equals fake-quant', async () => {
     const det = await loadModel(paddleOcrAsset('ch_PP-OCRv4_det_infer.onnx'));
     const ct = det.layers.filter((l) => l.op === 'ConvTranspose');
-    assert.deepEqual(ct.map((l) => [l.name, l.dims, l.shape, l.quantizable]), [
-      ['conv2d_transpose_0.w_0', [24, 24, 2, 2], [96, 24], true],
-      ['conv2d_transpose_1.w_0', [24, 1, 2, 2], [4, 24], true],
-    ]);
+    assert.deepEqual(
+      ct.map((l) => [l.name, l.dims, l.shape, l.quantizable]),
+      [
+        ['conv2d_transpose_0.w_0', [24, 24, 2, 2], [96, 24], true],
+        ['conv2d_transpose_1.w_0', [24, 1, 2, 2], [4, 24], true],
+      ],
+    );
     const feeds = { x: new ort.Tensor('float32', correlatedInput(1, 32, 64, 3).subarray(0, 3 * 32 * 64), [1, 3, 32, 64]) };
     const run = async (bytes: Uint8Array) => {
       const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2 });
-      try { return (await s.run(feeds))[s.outputNames[0]].data as Float32Array; } finally { await s.release(); }
+      try {
+        return (await s.run(feeds))[s.outputNames[0]].data as Float32Array;
+      } finally {
+        await s.release();
+      }
     };
     const fp = await run(det.serialize());
-    const identity = exportModel(det, ct.map((l) => ({ layer: l.name, dequant: det.getWeight(l.name).data })), { format: 'fake' });
+    const identity = exportModel(
+      det,
+      ct.map((l) => ({ layer: l.name, dequant: det.getWeight(l.name).data })),
+      { format: 'fake' },
+    );
     assert.deepEqual(await run(identity.bytes), fp);
-    const results = ct.map((l) => { const m = det.getWeight(l.name); return { layer: l.name, ...rtn(m.data, m.rows, m.cols, 8, -1) }; });
+    const results = ct.map((l) => {
+      const m = det.getWeight(l.name);
+      return { layer: l.name, ...rtn(m.data, m.rows, m.cols, 8, -1) };
+    });
     const fake = await run(exportModel(det, results, { format: 'fake' }).bytes);
     const qdq = exportModel(det, results, { format: 'qdq' });
-    assert.deepEqual(qdq.layers.map((l) => l.written), ['qdq', 'qdq']);
+    assert.deepEqual(
+      qdq.layers.map((l) => l.written),
+      ['qdq', 'qdq'],
+    );
     assert.ok(maxRel(await run(qdq.bytes), fake) < 1e-5);
     assert.ok(maxRel(fake, fp) > 0, '8-bit RTN changed nothing');
   });

@@ -19,9 +19,19 @@ import { rtn } from '../engine/exportFixtures';
 
 describe('PP-OCRv4 detection stored as QDQ (int8 auto, int4 blocked)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-detq-'));
-  const pages = [['Lowbit compresses ONNX models', 'Quantization at 4 bits'], ['Invoice No. 48213', 'Total: $129.95', 'Thank you']];
+  const pages = [
+    ['Lowbit compresses ONNX models', 'Quantization at 4 bits'],
+    ['Invoice No. 48213', 'Total: $129.95', 'Thank you'],
+  ];
   pages.forEach((p, i) => writeFileSync(join(dir, `page${i}.png`), encodePng(renderTextPage(p, { width: 480 }))));
-  const image = { height: 128, width: 480, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], layout: 'nchw' as const, channels: 'bgr' as const };
+  const image = {
+    height: 128,
+    width: 480,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    layout: 'nchw' as const,
+    channels: 'bgr' as const,
+  };
   const fpPath = paddleOcrAsset('ch_PP-OCRv4_det_infer.onnx');
 
   async function compress(name: string, header: string): Promise<{ path: string; written: Record<string, number> }> {
@@ -49,9 +59,14 @@ describe('PP-OCRv4 detection stored as QDQ (int8 auto, int4 blocked)', () => {
     assert.deepEqual(w4.written, { qdq: 64 }, JSON.stringify(w4.written));
     const r8 = await evaluateImages(ev, fpPath, w8.path, { threads: 2 });
     const r4 = await evaluateImages(ev, fpPath, w4.path, { threads: 2 });
-    const fpBytes = statSync(fpPath).size, b8 = statSync(w8.path).size, b4 = statSync(w4.path).size;
-    const a8 = r8.outputAgreement!, a4 = r4.outputAgreement!;
-    console.log(`# det QDQ: FP ${(fpBytes / 2 ** 20).toFixed(2)} MiB ${r8.fp.latency_ms!.toFixed(1)} ms/img | int8 ${(b8 / 2 ** 20).toFixed(2)} MiB (${(100 * b8 / fpBytes).toFixed(1)}%) cos ${a8.cosine.toFixed(5)} SQNR ${a8.sqnr_db.toFixed(1)} dB pix ${a8.argmax_agreement.toFixed(4)} ${r8.quantized.latency_ms!.toFixed(1)} ms/img | int4 ${(b4 / 2 ** 20).toFixed(2)} MiB (${(100 * b4 / fpBytes).toFixed(1)}%) cos ${a4.cosine.toFixed(5)} SQNR ${a4.sqnr_db.toFixed(1)} dB pix ${a4.argmax_agreement.toFixed(4)} ${r4.quantized.latency_ms!.toFixed(1)} ms/img`);
+    const fpBytes = statSync(fpPath).size,
+      b8 = statSync(w8.path).size,
+      b4 = statSync(w4.path).size;
+    const a8 = r8.outputAgreement!,
+      a4 = r4.outputAgreement!;
+    console.log(
+      `# det QDQ: FP ${(fpBytes / 2 ** 20).toFixed(2)} MiB ${r8.fp.latency_ms!.toFixed(1)} ms/img | int8 ${(b8 / 2 ** 20).toFixed(2)} MiB (${((100 * b8) / fpBytes).toFixed(1)}%) cos ${a8.cosine.toFixed(5)} SQNR ${a8.sqnr_db.toFixed(1)} dB pix ${a8.argmax_agreement.toFixed(4)} ${r8.quantized.latency_ms!.toFixed(1)} ms/img | int4 ${(b4 / 2 ** 20).toFixed(2)} MiB (${((100 * b4) / fpBytes).toFixed(1)}%) cos ${a4.cosine.toFixed(5)} SQNR ${a4.sqnr_db.toFixed(1)} dB pix ${a4.argmax_agreement.toFixed(4)} ${r4.quantized.latency_ms!.toFixed(1)} ms/img`,
+    );
     assert.ok(a8.cosine >= 0.99 && a8.cosine < 1, `int8 cosine ${a8.cosine}`);
     assert.ok(a4.sqnr_db < a8.sqnr_db, `int4 SQNR ${a4.sqnr_db} vs int8 ${a8.sqnr_db}`);
     assert.ok(b8 < 0.3 * fpBytes, `int8 file ${b8} of ${fpBytes}`);

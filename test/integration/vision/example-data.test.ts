@@ -13,11 +13,17 @@ const dir = resolve(__dirname, '../../../examples/ocr');
 describe('examples/ocr data', () => {
   test('labels.tsv matches the eval images and generate.ts lines', () => {
     const set = listImages(join(dir, 'eval'), join(dir, 'eval/labels.tsv'));
-    assert.deepEqual(set.map((s) => s.label), EVAL_LINES);
+    assert.deepEqual(
+      set.map((s) => s.label),
+      EVAL_LINES,
+    );
     assert.equal(listImages(join(dir, 'calib')).length, CALIB_LINES.length);
   });
   test('committed PNGs equal a fresh rendering (pixel for pixel)', async () => {
-    for (const [sub, lines, shift] of [['calib', CALIB_LINES, 0], ['eval', EVAL_LINES, 1]] as const) {
+    for (const [sub, lines, shift] of [
+      ['calib', CALIB_LINES, 0],
+      ['eval', EVAL_LINES, 1],
+    ] as const) {
       for (let i = 0; i < lines.length; i += 5) {
         const file = join(dir, sub, `line${String(i).padStart(2, '0')}.png`);
         const committed = await loadImage(readFileSync(file), file);

@@ -35,8 +35,14 @@ describe('runJob on the OCR example (images calibration and evaluation)', () => 
     assert.deepEqual(by('MatMul'), new Set(['matmulnbits/4']));
     assert.deepEqual(by('Conv'), new Set(['qdq/8']));
     assert.ok(report.size.quantized_bytes <= 0.35 * report.size.fp_bytes, `${report.size.quantized_bytes} of ${report.size.fp_bytes}`);
-    assert.deepEqual(report.size.by_format!.map((f) => f.format), ['matmulnbits', 'qdq', 'float']);
-    assert.equal(report.size.by_format!.reduce((a, f) => a + f.bytes, 0), report.size.quantized_bytes);
+    assert.deepEqual(
+      report.size.by_format!.map((f) => f.format),
+      ['matmulnbits', 'qdq', 'float'],
+    );
+    assert.equal(
+      report.size.by_format!.reduce((a, f) => a + f.bytes, 0),
+      report.size.quantized_bytes,
+    );
     const m = report.metrics;
     assert.ok(m.fp.cer !== undefined && m.fp.cer < 0.05, `FP CER ${m.fp.cer}`);
     assert.ok(m.quantized.cer !== undefined && m.quantized.cer <= m.fp.cer + 0.01, `compressed CER ${m.quantized.cer} vs FP ${m.fp.cer}`);
@@ -54,40 +60,47 @@ describe('runJob on the OCR example (images calibration and evaluation)', () => 
     assert.match(table, /^ {2}bytes as qdq \(38 layers\)\s+\d/m);
   });
 
-  test('Conv layers get im2col Hessians: GPTQ 8-bit on 4 Convs + 2 4-bit MatMuls, sequential mode (a pass per block)', { skip }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lowbit-ocr-conv-'));
-    const recipe = join(dir, 'rec-conv.lowbit.yaml');
-    const data = join(root, 'examples/ocr');
-    writeFileSync(recipe, [
-      'version: 1',
-      `model: ${paddleOcrAsset('ch_PP-OCRv4_rec_infer.onnx')}`,
-      'output: ./rec-conv.onnx',
-      'format: qdq',
-      `calibration: { images: ${data}/calib, samples: 4, mode: sequential, image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
-      'defaults: { method: gptq, bits: 4, group_size: 32, symmetric: false }',
-      'layers:',
-      '  - match: "re:.*"',
-      '    skip: true',
-      '  - match: "conv2d_{10,157,158,160}.w_0"',
-      '    skip: false',
-      '    bits: 8',
-      '    group_size: -1',
-      '    symmetric: true',
-      '  - match: "linear_{77,85}.w_0"',
-      '    skip: false',
-      `evaluate: { images: ${data}/eval, labels: ${data}/eval/labels.tsv, samples: 6, metrics: [cer, output_agreement], image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
-      '',
-    ].join('\n'));
-    const { plan, diagnostics } = await loadRecipePlan(recipe, modelHost);
-    assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
-    assert.equal(plan.calibration.mode, 'sequential');
-    const report = await runJob({ ...plan, threads: 2 });
-    assert.ok(!report.warnings.some((w) => /no calibration Hessian/.test(w)), report.warnings.join('\n'));
-    const convs = report.layers.filter((l) => l.op === 'Conv');
-    assert.equal(convs.length, 4);
-    for (const l of convs) assert.ok(l.rel_error > 0 && l.rel_error < 1e-2, `${l.name}: rel_error ${l.rel_error}`);
-    const m = report.metrics;
-    assert.ok(m.quantized.cer! <= m.fp.cer! + 0.05, `CER ${m.quantized.cer} vs FP ${m.fp.cer}`);
-    assert.ok(m.output_agreement!.cosine > 0.99, `cosine ${m.output_agreement!.cosine}`);
-  });
+  test(
+    'Conv layers get im2col Hessians: GPTQ 8-bit on 4 Convs + 2 4-bit MatMuls, sequential mode (a pass per block)',
+    { skip },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'lowbit-ocr-conv-'));
+      const recipe = join(dir, 'rec-conv.lowbit.yaml');
+      const data = join(root, 'examples/ocr');
+      writeFileSync(
+        recipe,
+        [
+          'version: 1',
+          `model: ${paddleOcrAsset('ch_PP-OCRv4_rec_infer.onnx')}`,
+          'output: ./rec-conv.onnx',
+          'format: qdq',
+          `calibration: { images: ${data}/calib, samples: 4, mode: sequential, image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
+          'defaults: { method: gptq, bits: 4, group_size: 32, symmetric: false }',
+          'layers:',
+          '  - match: "re:.*"',
+          '    skip: true',
+          '  - match: "conv2d_{10,157,158,160}.w_0"',
+          '    skip: false',
+          '    bits: 8',
+          '    group_size: -1',
+          '    symmetric: true',
+          '  - match: "linear_{77,85}.w_0"',
+          '    skip: false',
+          `evaluate: { images: ${data}/eval, labels: ${data}/eval/labels.tsv, samples: 6, metrics: [cer, output_agreement], image: { height: 48, width: -1, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: nchw, channels: bgr } }`,
+          '',
+        ].join('\n'),
+      );
+      const { plan, diagnostics } = await loadRecipePlan(recipe, modelHost);
+      assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
+      assert.equal(plan.calibration.mode, 'sequential');
+      const report = await runJob({ ...plan, threads: 2 });
+      assert.ok(!report.warnings.some((w) => /no calibration Hessian/.test(w)), report.warnings.join('\n'));
+      const convs = report.layers.filter((l) => l.op === 'Conv');
+      assert.equal(convs.length, 4);
+      for (const l of convs) assert.ok(l.rel_error > 0 && l.rel_error < 1e-2, `${l.name}: rel_error ${l.rel_error}`);
+      const m = report.metrics;
+      assert.ok(m.quantized.cer! <= m.fp.cer! + 0.05, `CER ${m.quantized.cer} vs FP ${m.fp.cer}`);
+      assert.ok(m.output_agreement!.cosine > 0.99, `cosine ${m.output_agreement!.cosine}`);
+    },
+  );
 });

@@ -22,10 +22,27 @@ describe('PP-OCRv4 rec: FP vs per-channel RTN on its MatMul layers', () => {
     const mm = model.layers.filter((l) => l.quantizable && l.op === 'MatMul');
     assert.equal(mm.length, 9);
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-rec-'));
-    const ev = { kind: 'images' as const, path: evalDir, labelsPath: join(evalDir, 'labels.tsv'), samples: 20, image: PADDLE_REC_INPUT, metrics: ['cer' as const, 'output_agreement' as const] };
+    const ev = {
+      kind: 'images' as const,
+      path: evalDir,
+      labelsPath: join(evalDir, 'labels.tsv'),
+      samples: 20,
+      image: PADDLE_REC_INPUT,
+      metrics: ['cer' as const, 'output_agreement' as const],
+    };
     const run = async (bits: number) => {
       const out = join(dir, `rec-w${bits}.onnx`);
-      writeFileSync(out, exportModel(model, mm.map((l) => { const w = model.getWeight(l.name); return { layer: l.name, dequant: rtnRows(w.data, w.rows, w.cols, bits) }; }), { format: 'fake' }).bytes);
+      writeFileSync(
+        out,
+        exportModel(
+          model,
+          mm.map((l) => {
+            const w = model.getWeight(l.name);
+            return { layer: l.name, dequant: rtnRows(w.data, w.rows, w.cols, bits) };
+          }),
+          { format: 'fake' },
+        ).bytes,
+      );
       return evaluateImages(ev, fpPath, out, { threads: 2 });
     };
     const r8 = await run(8);
@@ -36,6 +53,8 @@ describe('PP-OCRv4 rec: FP vs per-channel RTN on its MatMul layers', () => {
     assert.ok(r8.outputAgreement!.cosine > 0.999, `8-bit cosine ${r8.outputAgreement!.cosine}`);
     assert.ok(r2.quantized.cer! > r8.quantized.cer!, `2-bit CER ${r2.quantized.cer} should exceed 8-bit ${r8.quantized.cer}`);
     assert.ok(r2.outputAgreement!.sqnr_db < r8.outputAgreement!.sqnr_db);
-    console.log(`# rec CER FP ${r8.fp.cer!.toFixed(4)} | 8-bit ${r8.quantized.cer!.toFixed(4)} cos ${r8.outputAgreement!.cosine.toFixed(5)} | 2-bit ${r2.quantized.cer!.toFixed(4)} cos ${r2.outputAgreement!.cosine.toFixed(4)}`);
+    console.log(
+      `# rec CER FP ${r8.fp.cer!.toFixed(4)} | 8-bit ${r8.quantized.cer!.toFixed(4)} cos ${r8.outputAgreement!.cosine.toFixed(5)} | 2-bit ${r2.quantized.cer!.toFixed(4)} cos ${r2.outputAgreement!.cosine.toFixed(4)}`,
+    );
   });
 });

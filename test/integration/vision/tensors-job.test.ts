@@ -20,31 +20,47 @@ const skip = nativeKernelsAvailable() ? false : 'the native kernels (native/ts/i
 describe('tensors (.npz) calibration and evaluation through runJob (PP-OCRv4 det, rendered pages)', () => {
   test('GPTQ 8-bit on Conv layers with .npz data: calibrated rel_error, QDQ output, output agreement', { skip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-npz-job-'));
-    mkdirSync(join(dir, 'calib')); mkdirSync(join(dir, 'eval'));
-    writePageNpz(join(dir, 'calib'), [['Lowbit compresses', 'ONNX models'], ['Invoice 48213', 'Total $129.95'], ['Quantization', 'at 4 bits'], ['Hello world', 'Thank you']]);
-    writePageNpz(join(dir, 'eval'), [['Receipt 2291', 'Coffee 3.50'], ['Meeting at noon', 'Room 4B'], ['Low-bit', 'neural nets']]);
+    mkdirSync(join(dir, 'calib'));
+    mkdirSync(join(dir, 'eval'));
+    writePageNpz(join(dir, 'calib'), [
+      ['Lowbit compresses', 'ONNX models'],
+      ['Invoice 48213', 'Total $129.95'],
+      ['Quantization', 'at 4 bits'],
+      ['Hello world', 'Thank you'],
+    ]);
+    writePageNpz(join(dir, 'eval'), [
+      ['Receipt 2291', 'Coffee 3.50'],
+      ['Meeting at noon', 'Room 4B'],
+      ['Low-bit', 'neural nets'],
+    ]);
     const recipe = join(dir, 'det.lowbit.yaml');
-    writeFileSync(recipe, [
-      'version: 1',
-      `model: ${paddleOcrAsset('ch_PP-OCRv4_det_infer.onnx')}`,
-      'output: ./out/det-w8.onnx',
-      'format: qdq',
-      'calibration: { tensors: ./calib/x.npz, samples: 4 }',
-      'defaults: { method: gptq, bits: 8, group_size: -1, symmetric: true }',
-      'layers:',
-      '  - match: "re:.*"',
-      '    skip: true',
-      // The next layer, depthwise conv2d_396, is very sensitive (8-bit RTN alone drops SQNR to ~11 dB).
-      '  - match: "conv2d_{0,394,395}.w_0"',
-      '    skip: false',
-      'evaluate: { tensors: ./eval/x.npz, samples: 3, metrics: [output_agreement, size, latency] }',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      recipe,
+      [
+        'version: 1',
+        `model: ${paddleOcrAsset('ch_PP-OCRv4_det_infer.onnx')}`,
+        'output: ./out/det-w8.onnx',
+        'format: qdq',
+        'calibration: { tensors: ./calib/x.npz, samples: 4 }',
+        'defaults: { method: gptq, bits: 8, group_size: -1, symmetric: true }',
+        'layers:',
+        '  - match: "re:.*"',
+        '    skip: true',
+        // The next layer, depthwise conv2d_396, is very sensitive (8-bit RTN alone drops SQNR to ~11 dB).
+        '  - match: "conv2d_{0,394,395}.w_0"',
+        '    skip: false',
+        'evaluate: { tensors: ./eval/x.npz, samples: 3, metrics: [output_agreement, size, latency] }',
+        '',
+      ].join('\n'),
+    );
     const { plan, diagnostics } = await loadRecipePlan(recipe, modelHost);
     assert.ok(plan, `recipe errors: ${JSON.stringify(diagnostics)}`);
     assert.equal(plan.calibration.kind, 'tensors');
     assert.equal(plan.evaluation.kind, 'tensors');
-    assert.deepEqual(plan.layers.map((l) => l.name), ['conv2d_0.w_0', 'conv2d_394.w_0', 'conv2d_395.w_0']);
+    assert.deepEqual(
+      plan.layers.map((l) => l.name),
+      ['conv2d_0.w_0', 'conv2d_394.w_0', 'conv2d_395.w_0'],
+    );
 
     const report = await runJob({ ...plan, threads: 2 });
     assert.ok(existsSync(plan.outputPath) && existsSync(plan.reportPath));

@@ -17,15 +17,27 @@ export const repoRoot = resolve(import.meta.dirname, '../../..');
 export const fixtures = join(repoRoot, 'test/fixtures/reports');
 export const shotsDir = join(repoRoot, 'test-results/webview');
 const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
 /** Installs Debian chromium if it is missing (CI machines are fresh); never silently skips. */
 export function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
   if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing and we are not root: run 'sudo apt-get install -y chromium'`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', 'chromium']]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '-o', 'DPkg::Lock::Timeout=300', 'chromium'],
+  ]) {
     const r = spawnSync('apt-get', args, { env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: ${r.stderr}`);
   }
@@ -39,8 +51,17 @@ export function ensureChromium(): void {
 export async function buildPanels(outdir: string): Promise<void> {
   const dir = join(repoRoot, 'webview/src/panels');
   await build({
-    bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, logLevel: 'warning',
-    entryPoints: readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)), outdir, loader: { '.css': 'text' },
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: true,
+    logLevel: 'warning',
+    entryPoints: readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(dir, f)),
+    outdir,
+    loader: { '.css': 'text' },
   });
 }
 
@@ -61,12 +82,24 @@ export interface PanelPage {
   close(): Promise<void>;
 }
 
-export interface Harness { open(kind: PanelKind, opts?: { theme?: 'dark' | 'light' | 'high-contrast'; state?: unknown }): Promise<PanelPage>; close(): Promise<void> }
+export interface Harness {
+  open(kind: PanelKind, opts?: { theme?: 'dark' | 'light' | 'high-contrast'; state?: unknown }): Promise<PanelPage>;
+  close(): Promise<void>;
+}
 
 const THEMES = {
-  dark: { cls: 'vscode-dark', vars: '--vscode-foreground:#cccccc;--vscode-editor-background:#1e1e1e;--vscode-descriptionForeground:#9d9d9d;--vscode-editorWidget-border:#454545;--vscode-charts-blue:#3794ff;--vscode-charts-orange:#d18616;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-editor-font-family:monospace;--vscode-list-hoverBackground:#2a2d2e' },
-  light: { cls: 'vscode-light', vars: '--vscode-foreground:#3b3b3b;--vscode-editor-background:#ffffff;--vscode-descriptionForeground:#717171;--vscode-editorWidget-border:#c8c8c8;--vscode-charts-blue:#1a85ff;--vscode-charts-orange:#d18616;--vscode-charts-red:#e51400;--vscode-charts-green:#388a34;--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-editor-font-family:monospace;--vscode-list-hoverBackground:#e8e8e8' },
-  'high-contrast': { cls: 'vscode-high-contrast', vars: '--vscode-foreground:#ffffff;--vscode-editor-background:#000000;--vscode-descriptionForeground:#ffffff;--vscode-editorWidget-border:#6fc3df;--vscode-contrastBorder:#6fc3df;--vscode-charts-blue:#3794ff;--vscode-charts-orange:#d18616;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-editor-font-family:monospace' },
+  dark: {
+    cls: 'vscode-dark',
+    vars: '--vscode-foreground:#cccccc;--vscode-editor-background:#1e1e1e;--vscode-descriptionForeground:#9d9d9d;--vscode-editorWidget-border:#454545;--vscode-charts-blue:#3794ff;--vscode-charts-orange:#d18616;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-editor-font-family:monospace;--vscode-list-hoverBackground:#2a2d2e',
+  },
+  light: {
+    cls: 'vscode-light',
+    vars: '--vscode-foreground:#3b3b3b;--vscode-editor-background:#ffffff;--vscode-descriptionForeground:#717171;--vscode-editorWidget-border:#c8c8c8;--vscode-charts-blue:#1a85ff;--vscode-charts-orange:#d18616;--vscode-charts-red:#e51400;--vscode-charts-green:#388a34;--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-editor-font-family:monospace;--vscode-list-hoverBackground:#e8e8e8',
+  },
+  'high-contrast': {
+    cls: 'vscode-high-contrast',
+    vars: '--vscode-foreground:#ffffff;--vscode-editor-background:#000000;--vscode-descriptionForeground:#ffffff;--vscode-editorWidget-border:#6fc3df;--vscode-contrastBorder:#6fc3df;--vscode-charts-blue:#3794ff;--vscode-charts-orange:#d18616;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-editor-font-family:monospace',
+  },
 };
 
 /** Starts the local origin and Chromium. */
@@ -81,12 +114,27 @@ export async function startHarness(): Promise<Harness> {
     if (url.pathname === '/panel.html') {
       const kind = url.searchParams.get('kind') ?? 'report';
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(panelHtml({ title: kind, cspSource: origin, scriptUri: `${origin}/dist/webview/${kind}.js`, styleUri: `${origin}/media/panel.css` }));
+      res.end(
+        panelHtml({
+          title: kind,
+          cspSource: origin,
+          scriptUri: `${origin}/dist/webview/${kind}.js`,
+          styleUri: `${origin}/media/panel.css`,
+        }),
+      );
       return;
     }
     const p = normalize(decodeURIComponent(url.pathname)).replace(/^\/+/, '');
-    const file = p.startsWith('dist/webview/') ? join(bundles, p.slice('dist/webview/'.length)) : p.startsWith('media/') ? join(repoRoot, p) : '';
-    if (!file || !existsSync(file)) { res.writeHead(404); res.end(); return; }
+    const file = p.startsWith('dist/webview/')
+      ? join(bundles, p.slice('dist/webview/'.length))
+      : p.startsWith('media/')
+        ? join(repoRoot, p)
+        : '';
+    if (!file || !existsSync(file)) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     const type = p.endsWith('.js') ? 'text/javascript' : p.endsWith('.css') ? 'text/css' : 'application/octet-stream';
     res.writeHead(200, { 'content-type': type });
     res.end(readFileSync(file));
@@ -101,8 +149,12 @@ export async function startHarness(): Promise<Harness> {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) problems.push(`remote request: ${r.url()}`); });
-    page.on('console', (m) => { if (m.type() === 'error' && !/favicon/.test(m.location().url)) problems.push(`console: ${m.text()}`); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) problems.push(`remote request: ${r.url()}`);
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/favicon/.test(m.location().url)) problems.push(`console: ${m.text()}`);
+    });
     // What VS Code injects into a webview: acquireVsCodeApi, theme class on <body>, theme CSS variables.
     // (A string, not a function: the test's TS transform would inject helpers the page lacks.)
     await page.addInitScript(`(() => {
@@ -116,22 +168,39 @@ export async function startHarness(): Promise<Harness> {
       });
     })();`);
     await page.goto(`${origin}/panel.html?kind=${kind}`);
-    await page.waitForFunction(() => (window as any).__posted.some((m: any) => m.type === 'ready'), undefined, { timeout: 15000 })
-      .catch((e) => { throw new Error(`${kind} panel never posted ready: ${problems.join("; ") || e.message}`); });
+    await page
+      .waitForFunction(() => (window as any).__posted.some((m: any) => m.type === 'ready'), undefined, { timeout: 15000 })
+      .catch((e) => {
+        throw new Error(`${kind} panel never posted ready: ${problems.join('; ') || e.message}`);
+      });
     return {
-      page, problems,
+      page,
+      problems,
       posted: () => page.evaluate(() => (window as any).__posted),
       // Resolves once the panel has handled the message: a listener added now runs after the panel's
       // own listener for the same event (window.postMessage itself returns before any handler runs).
       send: async (msg) => {
-        await page.evaluate((m) => new Promise<void>((resolve) => {
-          window.addEventListener('message', () => resolve(), { once: true });
-          window.postMessage(m, '*');
-        }), msg);
+        await page.evaluate(
+          (m) =>
+            new Promise<void>((resolve) => {
+              window.addEventListener('message', () => resolve(), { once: true });
+              window.postMessage(m, '*');
+            }),
+          msg,
+        );
       },
-      screenshot: async (name) => { await page.screenshot({ path: join(shotsDir, `${name}.png`), fullPage: true }); },
+      screenshot: async (name) => {
+        await page.screenshot({ path: join(shotsDir, `${name}.png`), fullPage: true });
+      },
       close: () => page.close(),
     };
   }
-  return { open, close: async () => { await browser.close(); await new Promise((r) => server.close(r)); rmSync(bundles, { recursive: true, force: true }); } };
+  return {
+    open,
+    close: async () => {
+      await browser.close();
+      await new Promise((r) => server.close(r));
+      rmSync(bundles, { recursive: true, force: true });
+    },
+  };
 }

@@ -5,30 +5,64 @@ import { paretoView, pointRules } from '../../../extension/src/panels/paretoView
 import type { SuggestResult } from '../../../protocol/budget';
 
 let h: Harness;
-before(async () => { h = await startHarness(); });
-after(async () => { await h?.close(); });
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
 
 /** A two-layer, two-candidate suggestion (shapes as the engine returns them). */
 function suggestion(): SuggestResult {
-  const cands = [{ method: 'gptq' as const, bits: 2, groupSize: 32, label: 'gptq 2-bit g32' }, { method: 'gptq' as const, bits: 4, groupSize: -1, label: 'gptq 4-bit per-row' }];
+  const cands = [
+    { method: 'gptq' as const, bits: 2, groupSize: 32, label: 'gptq 2-bit g32' },
+    { method: 'gptq' as const, bits: 4, groupSize: -1, label: 'gptq 4-bit per-row' },
+  ];
   return {
-    recipe: '/r.lowbit.yaml', format: 'matmulnbits', target: { kind: 'bits_per_weight', value: 3.5 }, estimate: 'kl',
-    capacityBytes: 1000, fileTarget: 11000, params: 2400, fixedBytes: 10000, candidates: cands,
+    recipe: '/r.lowbit.yaml',
+    format: 'matmulnbits',
+    target: { kind: 'bits_per_weight', value: 3.5 },
+    estimate: 'kl',
+    capacityBytes: 1000,
+    fileTarget: 11000,
+    params: 2400,
+    fixedBytes: 10000,
+    candidates: cands,
     layers: [
       { name: 'a', params: 1200, bytes: [450, 700], loss: [0.5, 0.01], proxy: [2, 0.1], kl: [0.5, 0.01], chosen: 1 },
       { name: 'b', params: 1200, bytes: [450, 700], loss: [0.2, 0.05], proxy: [1, 0.3], kl: [0.2, 0.05], chosen: 0 },
     ],
     chosen: { label: 'suggested', bytes: 1150, fileBytes: 11150, bitsPerWeight: 3.83, loss: 0.21, fits: true },
     uniform: [
-      { label: cands[0].label, bytes: 900, fileBytes: 10900, bitsPerWeight: 3.0, loss: 0.7, fits: true, yaml: '  - match: "*"\n    bits: 2\n' },
-      { label: cands[1].label, bytes: 1400, fileBytes: 11400, bitsPerWeight: 4.67, loss: 0.06, fits: false, yaml: '  - match: "*"\n    bits: 4\n' },
+      {
+        label: cands[0].label,
+        bytes: 900,
+        fileBytes: 10900,
+        bitsPerWeight: 3.0,
+        loss: 0.7,
+        fits: true,
+        yaml: '  - match: "*"\n    bits: 2\n',
+      },
+      {
+        label: cands[1].label,
+        bytes: 1400,
+        fileBytes: 11400,
+        bitsPerWeight: 4.67,
+        loss: 0.06,
+        fits: false,
+        yaml: '  - match: "*"\n    bits: 4\n',
+      },
     ],
     frontier: [
       { bytes: 900, bitsPerWeight: 3.0, loss: 0.7, choice: [0, 0], yaml: 'f0' },
       { bytes: 1150, bitsPerWeight: 3.83, loss: 0.21, choice: [1, 0], yaml: 'f1' },
       { bytes: 1400, bitsPerWeight: 4.67, loss: 0.06, choice: [1, 1], yaml: 'f2' },
     ],
-    knapsack: { exact: true, unit: 1, boundBytes: 1000 }, rules: [], yaml: 'chosen-yaml', seed: 0, created_at: '2026-01-01T00:00:00.000Z',
+    knapsack: { exact: true, unit: 1, boundBytes: 1000 },
+    rules: [],
+    yaml: 'chosen-yaml',
+    seed: 0,
+    created_at: '2026-01-01T00:00:00.000Z',
   };
 }
 
@@ -38,7 +72,7 @@ test('pareto panel: candidates, frontier and suggested point; a row click previe
   const s = suggestion();
   await p.send({ type: 'pareto', view: paretoView(s) });
   assert.equal(await p.page.locator('#status').textContent(), 'suggested');
-  assert.match(await p.page.locator('#summary').textContent() ?? '', /3\.5 bits\/weight as matmulnbits: suggested 3\.83 bits\/weight/);
+  assert.match((await p.page.locator('#summary').textContent()) ?? '', /3\.5 bits\/weight as matmulnbits: suggested 3\.83 bits\/weight/);
   assert.equal(await p.page.locator('#point-table tbody tr').count(), 3);
   assert.ok(await p.page.locator('#pareto-chart').isVisible());
   await p.page.locator('#point-table tr[data-layer="gptq 4-bit per-row"]').click();
@@ -56,7 +90,8 @@ test('pareto panel: the measured point after a run; bad views are rejected and n
   const p = await h.open('pareto', { theme: 'light' });
   const s = suggestion();
   const report = {
-    created_at: '2026-01-02T00:00:00.000Z', format: 'matmulnbits',
+    created_at: '2026-01-02T00:00:00.000Z',
+    format: 'matmulnbits',
     metrics: { fp: {}, quantized: { perplexity: 20.5 }, kl_divergence: { mean: 0.31, p50: 0, p99: 0, max: 0 } },
     size: { quantized_bytes: 11150 },
   } as never;
@@ -66,9 +101,9 @@ test('pareto panel: the measured point after a run; bad views are rejected and n
   assert.equal(paretoView(s, { ...(report as object), created_at: '2025-12-31T00:00:00.000Z' } as never).measured, undefined);
   await p.send({ type: 'pareto', view });
   assert.equal(await p.page.locator('#status').textContent(), 'measured');
-  assert.match(await p.page.locator('#summary').textContent() ?? '', /measured 3\.83 bits\/weight, KL 0\.3100, perplexity 20\.50/);
+  assert.match((await p.page.locator('#summary').textContent()) ?? '', /measured 3\.83 bits\/weight, KL 0\.3100, perplexity 20\.50/);
   await p.send({ type: 'pareto', view: { ...view, frontier: [{ label: 'x', bitsPerWeight: 'wide', loss: 1, fits: true }] } });
-  assert.match(await p.page.locator('#error').textContent() ?? '', /frontier\[0\] must be \{label, bitsPerWeight, loss, fits\}/);
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /frontier\[0\] must be \{label, bitsPerWeight, loss, fits\}/);
   assert.equal(await p.page.locator('#status').textContent(), 'measured');
   await p.screenshot('pareto-light');
   await p.close();

@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import { startHarness, fixture, type Harness } from './panelHarness';
 
 let h: Harness;
-before(async () => { h = await startHarness(); });
-after(async () => { await h?.close(); });
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
 
 test('rank panel lists rank, storage and error before/after per low-rank layer', async () => {
   const report = fixture('stories260K-flrq');
@@ -15,13 +19,22 @@ test('rank panel lists rank, storage and error before/after per low-rank layer',
   const l = lr[5];
   const cells = await p.page.locator(`#layer-table tr[data-layer="${l.name}"] td`).allTextContents();
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  assert.deepEqual(cells, [l.name, String(l.low_rank.rank), pct(l.low_rank.storage_overhead), l.low_rank.rel_error_before.toFixed(5),
-    l.low_rank.rel_error_after.toFixed(5), pct(1 - l.low_rank.rel_error_after / l.low_rank.rel_error_before)]);
+  assert.deepEqual(cells, [
+    l.name,
+    String(l.low_rank.rank),
+    pct(l.low_rank.storage_overhead),
+    l.low_rank.rel_error_before.toFixed(5),
+    l.low_rank.rel_error_after.toFixed(5),
+    pct(1 - l.low_rank.rel_error_after / l.low_rank.rel_error_before),
+  ]);
   const total = lr.reduce((s: number, x: any) => s + x.low_rank.rank, 0);
-  assert.match(await p.page.locator('header').textContent() ?? '', new RegExp(`total rank ${total}`));
+  assert.match((await p.page.locator('header').textContent()) ?? '', new RegExp(`total rank ${total}`));
   // Default sort: rank descending.
   const ranks = await p.page.locator('#layer-table td[data-key="rank"]').allTextContents();
-  assert.deepEqual(ranks.map(Number), [...ranks.map(Number)].sort((a, b) => b - a));
+  assert.deepEqual(
+    ranks.map(Number),
+    [...ranks.map(Number)].sort((a, b) => b - a),
+  );
   await p.screenshot('ranks-light');
   assert.deepEqual(p.problems, []);
   await p.close();

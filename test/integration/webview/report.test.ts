@@ -3,12 +3,19 @@ import assert from 'node:assert/strict';
 import { startHarness, fixture, type Harness } from './panelHarness';
 
 let h: Harness;
-before(async () => { h = await startHarness(); });
-after(async () => { await h?.close(); });
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
 
 const gptq = fixture('stories260K-gptq-w4');
 const rtn = fixture('stories260K-rtn-w4');
-const history = [{ path: '/runs/gptq.report.json', label: 'gptq w4' }, { path: '/runs/rtn.report.json', label: 'rtn w4' }];
+const history = [
+  { path: '/runs/gptq.report.json', label: 'gptq w4' },
+  { path: '/runs/rtn.report.json', label: 'rtn w4' },
+];
 
 test('report panel shows FP vs compressed metrics, a per-layer chart and a sortable table', async () => {
   const p = await h.open('report');
@@ -21,7 +28,14 @@ test('report panel shows FP vs compressed metrics, a per-layer chart and a sorta
   assert.deepEqual(await row('Bits / weight'), ['Bits / weight', '32', gptq.size.bits_per_weight.toFixed(2)]);
   assert.equal((await row('Size'))[1], '1.11 MiB');
   // The chart drew on its canvas (non-blank pixels).
-  const painted = await p.page.$eval('#layer-chart', (c) => { const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; });
+  const painted = await p.page.$eval('#layer-chart', (c) => {
+    const d = (c as HTMLCanvasElement)
+      .getContext('2d')!
+      .getImageData(0, 0, (c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+    return n;
+  });
   assert.ok(painted > 1000, `chart painted ${painted} pixels`);
   // Default sort: rel_error descending; the first row is the worst layer.
   const names = await p.page.locator('#layer-table tbody tr').evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.layer));
@@ -33,7 +47,10 @@ test('report panel shows FP vs compressed metrics, a per-layer chart and a sorta
   await p.page.locator('#layer-table th[data-key="name"]').click();
   await p.page.locator('#layer-table th[data-key="name"]').click();
   const sortedNames = await p.page.locator('#layer-table tbody tr').evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.layer));
-  assert.deepEqual(sortedNames, [...sortedNames].sort((a, b) => a!.localeCompare(b!)));
+  assert.deepEqual(
+    sortedNames,
+    [...sortedNames].sort((a, b) => a!.localeCompare(b!)),
+  );
   // Clicking a row asks the host to reveal the rule.
   await p.page.locator('#layer-table tbody tr[data-layer="layers.2.w2"]').click();
   const posted = await p.posted();
@@ -53,7 +70,12 @@ test('report panel compares two runs side by side and restores its state', async
   await p.screenshot('report-compare-light');
   // Theme-aware: VS Code's light theme variables drive the page and the chart.
   assert.equal(await p.page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(255, 255, 255)');
-  const bgAfterSwitch = await p.page.evaluate(() => { document.body.classList.replace('vscode-light', 'vscode-dark'); document.documentElement.style.setProperty('--vscode-foreground', '#cccccc'); document.documentElement.style.setProperty('--vscode-editor-background', '#1e1e1e'); return new Promise((r) => setTimeout(() => r(getComputedStyle(document.body).backgroundColor), 100)); });
+  const bgAfterSwitch = await p.page.evaluate(() => {
+    document.body.classList.replace('vscode-light', 'vscode-dark');
+    document.documentElement.style.setProperty('--vscode-foreground', '#cccccc');
+    document.documentElement.style.setProperty('--vscode-editor-background', '#1e1e1e');
+    return new Promise((r) => setTimeout(() => r(getComputedStyle(document.body).backgroundColor), 100));
+  });
   assert.equal(bgAfterSwitch, 'rgb(30, 30, 30)');
   assert.equal(await p.page.locator('#metrics tr[data-metric="Perplexity"] td').count(), 4, 'a theme switch re-renders the same content');
   const state = await p.page.evaluate(() => (window as any).__state);
@@ -61,19 +83,25 @@ test('report panel compares two runs side by side and restores its state', async
   await p.close();
   // A re-opened panel (VS Code passes the saved state back) renders without any new message.
   const q = await h.open('report', { state });
-  assert.deepEqual(await q.page.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents(), ['Perplexity', '5.873', '6.118', '6.741']);
+  assert.deepEqual(await q.page.locator('#metrics tr[data-metric="Perplexity"] td').allTextContents(), [
+    'Perplexity',
+    '5.873',
+    '6.118',
+    '6.741',
+  ]);
   await q.close();
 });
 
 test('report panel rejects malformed and unknown messages', async () => {
   const p = await h.open('report');
   await p.send({ type: 'report', report: { ...gptq, version: 3 }, reportPath: 'x', history: [] });
-  assert.match(await p.page.locator('#error').textContent() ?? '', /unsupported report version 3/);
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /unsupported report version 3/);
   await p.send({ type: 'evil', html: '<img src=x onerror=alert(1)>' });
-  assert.match(await p.page.locator('#error').textContent() ?? '', /unknown message type 'evil'/);
-  const bad = structuredClone(gptq); bad.layers[3].rel_error = 'NaN';
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /unknown message type 'evil'/);
+  const bad = structuredClone(gptq);
+  bad.layers[3].rel_error = 'NaN';
   await p.send({ type: 'report', report: bad, reportPath: 'x', history: [] });
-  assert.match(await p.page.locator('#error').textContent() ?? '', /layers\[3\] \(layers.0.wo\)\.rel_error must be a finite number/);
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /layers\[3\] \(layers.0.wo\)\.rel_error must be a finite number/);
   assert.equal(await p.page.locator('#metrics').count(), 0, 'nothing rendered from rejected messages');
   await p.close();
 });
@@ -83,7 +111,11 @@ test('report panel renders a report recorded from a real engine run (stories260K
   const p = await h.open('report');
   await p.send({ type: 'report', report: real, reportPath: '/real.report.json', history: [] });
   const row = (m: string) => p.page.locator(`#metrics tr[data-metric="${m}"] td`).allTextContents();
-  assert.deepEqual(await row('Perplexity'), ['Perplexity', real.metrics.fp.perplexity.toFixed(3), real.metrics.quantized.perplexity.toFixed(3)]);
+  assert.deepEqual(await row('Perplexity'), [
+    'Perplexity',
+    real.metrics.fp.perplexity.toFixed(3),
+    real.metrics.quantized.perplexity.toFixed(3),
+  ]);
   assert.deepEqual(await row('Top-1 agreement'), ['Top-1 agreement', '100.0%', `${(real.metrics.top1_agreement * 100).toFixed(1)}%`]);
   assert.equal(await p.page.locator('#layer-table tbody tr').count(), real.layers.length);
   const w2 = real.layers.find((l: any) => l.name === 'layers.0.w2');
@@ -96,10 +128,22 @@ test('report panel renders a report recorded from a real engine run (stories260K
 test('report panel shows prefill/decode latency and the two generated texts side by side', async () => {
   const r = structuredClone(gptq);
   r.accuracy_level = 4;
-  r.metrics.decode_latency = { mode: 'kv_cache', prompt_tokens: 5, decode_tokens: 24, threads: 2, fp: { prefill_ms: 0.9, decode_ms_per_token: 0.42 }, quantized: { prefill_ms: 0.7, decode_ms_per_token: 0.25 } };
+  r.metrics.decode_latency = {
+    mode: 'kv_cache',
+    prompt_tokens: 5,
+    decode_tokens: 24,
+    threads: 2,
+    fp: { prefill_ms: 0.9, decode_ms_per_token: 0.42 },
+    quantized: { prefill_ms: 0.7, decode_ms_per_token: 0.25 },
+  };
   r.metrics.generation = {
-    prompt: 'Once upon a time', prompt_tokens: 5, tokens: 4, mode: 'kv_cache',
-    fp: { text: ', there was a', ids: [261, 378, 432, 383] }, quantized: { text: ', there lived <b>x</b>', ids: [261, 378, 500, 383] }, first_divergence: 2,
+    prompt: 'Once upon a time',
+    prompt_tokens: 5,
+    tokens: 4,
+    mode: 'kv_cache',
+    fp: { text: ', there was a', ids: [261, 378, 432, 383] },
+    quantized: { text: ', there lived <b>x</b>', ids: [261, 378, 500, 383] },
+    first_divergence: 2,
   };
   const p = await h.open('report');
   await p.send({ type: 'report', report: r, reportPath: 'x', history: [] });
@@ -110,13 +154,14 @@ test('report panel shows prefill/decode latency and the two generated texts side
   // Text is shown as text, never as markup.
   assert.equal(await p.page.locator('#generation td[data-model="quantized"]').textContent(), ', there lived <b>x</b>');
   assert.equal(await p.page.locator('#generation b').count(), 0);
-  assert.match(await p.page.locator('#generation p').textContent() ?? '', /first divergence at token 2/);
-  assert.match(await p.page.locator('header').textContent() ?? '', /accuracy_level 4/);
+  assert.match((await p.page.locator('#generation p').textContent()) ?? '', /first divergence at token 2/);
+  assert.match((await p.page.locator('header').textContent()) ?? '', /accuracy_level 4/);
   await p.screenshot('report-generation');
   // A generation block of the wrong shape is refused with a message naming it.
-  const bad = structuredClone(r); bad.metrics.generation.first_divergence = 'two';
+  const bad = structuredClone(r);
+  bad.metrics.generation.first_divergence = 'two';
   await p.send({ type: 'report', report: bad, reportPath: 'x', history: [] });
-  assert.match(await p.page.locator('#error').textContent() ?? '', /metrics\.generation must have/);
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /metrics\.generation must have/);
   assert.deepEqual(p.problems, []);
   await p.close();
 });

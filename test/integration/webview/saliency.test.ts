@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import { startHarness, fixture, type Harness } from './panelHarness';
 
 let h: Harness;
-before(async () => { h = await startHarness(); });
-after(async () => { await h?.close(); });
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
 
 test('saliency panel draws the heatmap with a colour scale, hover values and salient columns', async () => {
   const report = fixture('stories260K-billm');
@@ -14,19 +18,33 @@ test('saliency panel draws the heatmap with a colour scale, hover values and sal
   const { rows, cols, values } = l0.binarization.saliency;
   const box = await p.page.locator('#heatmap canvas.heatmap').boundingBox();
   assert.ok(box && box.width > 100, 'heatmap canvas is laid out');
-  assert.equal(await p.page.locator('#heatmap canvas.heatmap').getAttribute('aria-label'),
-    `saliency heatmap ${rows}×${cols}, range ${Math.min(...values).toFixed(3)} to ${Math.max(...values).toFixed(3)}`);
+  assert.equal(
+    await p.page.locator('#heatmap canvas.heatmap').getAttribute('aria-label'),
+    `saliency heatmap ${rows}×${cols}, range ${Math.min(...values).toFixed(3)} to ${Math.max(...values).toFixed(3)}`,
+  );
   // Hover over cell (row 2, col 3): the read-out names the cell and its value.
   await p.page.mouse.move(box!.x + (3.5 / cols) * box!.width, box!.y + (2.5 / rows) * box!.height);
   assert.equal(await p.page.locator('#heatmap-hover').textContent(), `row 2, col 3: ${values[2 * cols + 3].toFixed(4)}`);
-  assert.equal(await p.page.locator('#salient').textContent(), `Salient columns (${l0.binarization.salient_columns.length}): ${l0.binarization.salient_columns.join(', ')}`);
+  assert.equal(
+    await p.page.locator('#salient').textContent(),
+    `Salient columns (${l0.binarization.salient_columns.length}): ${l0.binarization.salient_columns.join(', ')}`,
+  );
   // The salient columns are brighter than the rest (viridis: yellow = high) in the drawn pixels.
-  const brightness = await p.page.$eval('#heatmap canvas.heatmap', (c, [col, other, n]) => {
-    const cv = c as HTMLCanvasElement, g = cv.getContext('2d')!, cell = cv.width / n;
-    const out: number[] = [];
-    for (const x of [col, other]) { const d = g.getImageData(Math.floor((x + 0.5) * cell), Math.floor(cell * 10.5), 1, 1).data; out.push(d[0] + d[1] + d[2]); }
-    return out;
-  }, [l0.binarization.salient_columns[0], 0, cols]);
+  const brightness = await p.page.$eval(
+    '#heatmap canvas.heatmap',
+    (c, [col, other, n]) => {
+      const cv = c as HTMLCanvasElement,
+        g = cv.getContext('2d')!,
+        cell = cv.width / n;
+      const out: number[] = [];
+      for (const x of [col, other]) {
+        const d = g.getImageData(Math.floor((x + 0.5) * cell), Math.floor(cell * 10.5), 1, 1).data;
+        out.push(d[0] + d[1] + d[2]);
+      }
+      return out;
+    },
+    [l0.binarization.salient_columns[0], 0, cols],
+  );
   assert.ok(brightness[0] > brightness[1], `salient column brighter: ${brightness}`);
   await p.screenshot('saliency-dark');
   await p.page.locator('#reveal').click();
@@ -38,6 +56,6 @@ test('saliency panel draws the heatmap with a colour scale, hover values and sal
 test('saliency panel says so when no layer is binarized', async () => {
   const p = await h.open('saliency', { theme: 'light' });
   await p.send({ type: 'report', report: fixture('stories260K-gptq-w4'), reportPath: '/g.json', history: [] });
-  assert.match(await p.page.locator('.empty').textContent() ?? '', /No binarized layers/);
+  assert.match((await p.page.locator('.empty').textContent()) ?? '', /No binarized layers/);
   await p.close();
 });

@@ -4,12 +4,18 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const root = path.resolve(__dirname, '..', '..', '..', '..');
+const root = path.resolve(__dirname, '..', '..', '..');
 const shared = path.resolve(root, '..', 'shared');
-const skip = fs.existsSync(path.join(shared, 'models/stories260K/model.onnx')) ? false : `stories260K not found under ${shared} (needs ../shared)`;
+const skip = fs.existsSync(path.join(shared, 'models/stories260K/model.onnx'))
+  ? false
+  : `stories260K not found under ${shared} (needs ../shared)`;
 
 function check(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `require('./cli/check').main(${JSON.stringify(args)}).then((c) => { process.exitCode = c; })`], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '-e', `require('./cli/check').main(${JSON.stringify(args)}).then((c) => { process.exitCode = c; })`],
+    { cwd: root, encoding: 'utf8' },
+  );
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -17,7 +23,9 @@ test('lowbit check --json reports every problem at file:line:column and exits 1'
   const file = path.join(root, 'test/fixtures/recipes/stories-errors.lowbit.yaml');
   const { code, out, err } = check(file, '--json');
   assert.equal(code, 1, err);
-  const { diagnostics } = JSON.parse(out) as { diagnostics: { file: string; line: number; column: number; severity: string; message: string }[] };
+  const { diagnostics } = JSON.parse(out) as {
+    diagnostics: { file: string; line: number; column: number; severity: string; message: string }[];
+  };
   const at = (line: number, column: number) => diagnostics.find((d) => d.line === line && d.column === column);
   assert.match(at(4, 9)!.message, /`output` is the input model/);
   assert.match(at(7, 9)!.message, /file not found/);

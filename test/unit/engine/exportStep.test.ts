@@ -19,7 +19,11 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 /** W1 rounded to 1/8, as a fake-quant result (W [out, in]). */
 const newW1 = W1.map((v) => Math.round(v * 8) / 8);
-const layer = { layer: 'W1', dequant: Float32Array.from({ length: 64 * 32 }, (_, i) => newW1[(i % 64) * 32 + Math.floor(i / 64)]), report: { bits_per_weight: 4 } } as unknown as QuantizedLayer;
+const layer = {
+  layer: 'W1',
+  dequant: Float32Array.from({ length: 64 * 32 }, (_, i) => newW1[(i % 64) * 32 + Math.floor(i / 64)]),
+  report: { bits_per_weight: 4 },
+} as unknown as QuantizedLayer;
 
 describe('exportAndWrite', () => {
   test('an input with external data → output with <output>.data; bytes count both files; onnxruntime runs it from its path', async () => {

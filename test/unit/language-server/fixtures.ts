@@ -5,7 +5,16 @@ import { analyze } from '../../../language-server/src/services/analysis';
 import type { RecipeAnalysis } from '../../../language-server/src/services/analysis';
 
 function layer(name: string, out: number, inp: number): LayerInfo {
-  return { name, op: 'MatMul', node: `${name}_MatMul`, shape: [out, inp], dims: [inp, out], params: out * inp, dtype: 'float32', quantizable: true };
+  return {
+    name,
+    op: 'MatMul',
+    node: `${name}_MatMul`,
+    shape: [out, inp],
+    dims: [inp, out],
+    params: out * inp,
+    dtype: 'float32',
+    quantizable: true,
+  };
 }
 
 /** The 36 MatMul layers of stories260K (dim 64, hidden 172, vocab 512), shapes as [out, in]. */
@@ -33,7 +42,11 @@ export function cursor(textWithMarker: string): { text: string; offset: number }
 }
 
 /** An analysis of `text` as /work/x/recipe.lowbit.yaml with the given layers. */
-export function analysisOf(text: string, layers: LayerInfo[] | undefined = storiesLayers(), uri = 'file:///tmp/lowbit-test/recipe.lowbit.yaml'): RecipeAnalysis {
+export function analysisOf(
+  text: string,
+  layers: LayerInfo[] | undefined = storiesLayers(),
+  uri = 'file:///tmp/lowbit-test/recipe.lowbit.yaml',
+): RecipeAnalysis {
   return analyze(TextDocument.create(uri, 'lowbit-recipe', 1, text), { layers });
 }
 

@@ -14,22 +14,32 @@ const skip = existsSync(modelPath) ? false : `stories260K not found at ${modelPa
 
 /** H = 2XXᵀ/T for correlated synthetic activations (cols×cols). */
 function hessian(cols: number, T: number): Float64Array {
-  const r = centeredLcg(cols), X = new Float64Array(T * cols), H = new Float64Array(cols * cols);
-  for (let t = 0; t < T; t++) { let p = 0; for (let c = 0; c < cols; c++) { p = 0.5 * p + r(); X[t * cols + c] = p; } }
-  for (let t = 0; t < T; t++) for (let i = 0; i < cols; i++) {
-    const xi = X[t * cols + i]!;
-    for (let j = 0; j < cols; j++) H[i * cols + j]! += (2 * xi * X[t * cols + j]!) / T;
+  const r = centeredLcg(cols),
+    X = new Float64Array(T * cols),
+    H = new Float64Array(cols * cols);
+  for (let t = 0; t < T; t++) {
+    let p = 0;
+    for (let c = 0; c < cols; c++) {
+      p = 0.5 * p + r();
+      X[t * cols + c] = p;
+    }
   }
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < cols; i++) {
+      const xi = X[t * cols + i]!;
+      for (let j = 0; j < cols; j++) H[i * cols + j]! += (2 * xi * X[t * cols + j]!) / T;
+    }
   return H;
 }
 function trErr(w: Float32Array, q: ArrayLike<number>, H: Float64Array, rows: number, cols: number): number {
   let s = 0;
-  for (let x = 0; x < rows; x++) for (let i = 0; i < cols; i++) {
-    const di = w[x * cols + i]! - q[x * cols + i]!;
-    let t = 0;
-    for (let j = 0; j < cols; j++) t += H[i * cols + j]! * (w[x * cols + j]! - q[x * cols + j]!);
-    s += di * t;
-  }
+  for (let x = 0; x < rows; x++)
+    for (let i = 0; i < cols; i++) {
+      const di = w[x * cols + i]! - q[x * cols + i]!;
+      let t = 0;
+      for (let j = 0; j < cols; j++) t += H[i * cols + j]! * (w[x * cols + j]! - q[x * cols + j]!);
+      s += di * t;
+    }
   return s;
 }
 
@@ -45,10 +55,12 @@ describe('stories260K layers', { skip }, () => {
     assert.ok(b.details.bits_stored > 2, 'honest storage counts masks and scales');
     const naive = new Float32Array(rows * cols);
     for (let x = 0; x < rows; x++) {
-      const row = w.subarray(x * cols, (x + 1) * cols), a = row.reduce((s, v) => s + Math.abs(v), 0) / cols;
+      const row = w.subarray(x * cols, (x + 1) * cols),
+        a = row.reduce((s, v) => s + Math.abs(v), 0) / cols;
       row.forEach((v, j) => (naive[x * cols + j] = v >= 0 ? a : -a));
     }
-    const eB = trErr(w, b.dequant, H, rows, cols), eN = trErr(w, naive, H, rows, cols);
+    const eB = trErr(w, b.dequant, H, rows, cols),
+      eN = trErr(w, naive, H, rows, cols);
     assert.ok(eB < eN, `BiLLM ${eB} vs sign ${eN}`);
     const p = await pbllm(w, rows, cols, H, { lowFrac: 0.9 });
     assert.ok(trErr(w, p.dequant, H, rows, cols) < eB);

@@ -27,16 +27,32 @@ const { correlatedX, gaussian } = require('./test/unit/native/linearReference');
 })().catch((err) => { console.error(err); process.exit(1); });
 `;
 
-interface Run { h: Float64Array; dequant: Float32Array; codes: Uint8Array; loss: number; e: number }
+interface Run {
+  h: Float64Array;
+  dequant: Float32Array;
+  codes: Uint8Array;
+  loss: number;
+  e: number;
+}
 
 function run(isa: string | undefined): Run {
   const env = { ...process.env };
-  if (isa) env.LOWBIT_GEMM_ISA = isa; else delete env.LOWBIT_GEMM_ISA;
+  if (isa) env.LOWBIT_GEMM_ISA = isa;
+  else delete env.LOWBIT_GEMM_ISA;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', child], { env, encoding: 'utf8', cwd: process.cwd() });
   assert.equal(r.status, 0, r.stderr);
   const o = JSON.parse(r.stdout);
-  const dec = (s: string) => { const b = Buffer.from(s, 'base64'); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); };
-  return { h: new Float64Array(dec(o.h)), dequant: new Float32Array(dec(o.dequant)), codes: new Uint8Array(dec(o.codes)), loss: o.loss, e: o.e };
+  const dec = (s: string) => {
+    const b = Buffer.from(s, 'base64');
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+  };
+  return {
+    h: new Float64Array(dec(o.h)),
+    dequant: new Float32Array(dec(o.dequant)),
+    codes: new Uint8Array(dec(o.codes)),
+    loss: o.loss,
+    e: o.e,
+  };
 }
 
 describe('native GEMM micro-kernel dispatch', () => {
@@ -53,8 +69,12 @@ describe('native GEMM micro-kernel dispatch', () => {
 
   test('the portable fallback agrees to rounding', () => {
     const gen = run('generic');
-    let scale = 0, err = 0;
-    for (let i = 0; i < best.h.length; i++) { scale = Math.max(scale, Math.abs(best.h[i]!)); err = Math.max(err, Math.abs(gen.h[i]! - best.h[i]!)); }
+    let scale = 0,
+      err = 0;
+    for (let i = 0; i < best.h.length; i++) {
+      scale = Math.max(scale, Math.abs(best.h[i]!));
+      err = Math.max(err, Math.abs(gen.h[i]! - best.h[i]!));
+    }
     assert.ok(err <= 1e-6 * scale, `Hessian differs by ${err / scale} of max |H|`);
     let same = 0;
     for (let i = 0; i < best.codes.length; i++) same += gen.codes[i] === best.codes[i] ? 1 : 0;
@@ -65,12 +85,17 @@ describe('native GEMM micro-kernel dispatch', () => {
 
 describe('native blocked factorization (n spans several 128-blocks)', () => {
   test('GPTQ at n = 300 matches the float64 sequential reference and is thread-count independent', async () => {
-    const rows = 6, n = 300, T = 400;
+    const rows = 6,
+      n = 300,
+      T = 400;
     const h = new Hessian(n);
     await h.add(correlatedX(T, n, 21), T);
     const H = Float64Array.from(h.matrix());
     const w = gaussian(rows * n, 22, 0.1);
-    for (const o of [{ groupSize: 64, actOrder: false }, { groupSize: -1, actOrder: true }]) {
+    for (const o of [
+      { groupSize: 64, actOrder: false },
+      { groupSize: -1, actOrder: true },
+    ]) {
       const opts = { bits: 4, groupSize: o.groupSize, symmetric: false, actOrder: o.actOrder };
       const a = await gptq(w, rows, n, H, opts, { threads: 1 });
       const b = await gptq(w, rows, n, H, opts, { threads: 2 });
@@ -78,7 +103,8 @@ describe('native blocked factorization (n spans several 128-blocks)', () => {
       assert.equal(a.loss, b.loss);
       const ref = gptqRef(w, rows, n, H, { bits: 4, groupSize: o.groupSize, sym: false, damp: 0.01, actOrder: o.actOrder });
       assert.deepEqual(a.codes, ref.codes);
-      for (let i = 0; i < a.dequant.length; i++) assert.ok(Math.abs(a.dequant[i]! - ref.dequant[i]!) <= 1e-6 * Math.abs(ref.dequant[i]!), `dequant[${i}]`);
+      for (let i = 0; i < a.dequant.length; i++)
+        assert.ok(Math.abs(a.dequant[i]! - ref.dequant[i]!) <= 1e-6 * Math.abs(ref.dequant[i]!), `dequant[${i}]`);
       assert.ok(Math.abs(a.loss - ref.loss) <= 1e-6 * ref.loss, `loss ${a.loss} vs reference ${ref.loss}`);
     }
   });

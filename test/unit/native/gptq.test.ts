@@ -15,7 +15,8 @@ function assertRel(a: Float32Array, b: Float32Array, rel: number, what: string):
 const opts = (o: Partial<GptqOptions>): GptqOptions => ({ bits: 4, groupSize: -1, symmetric: false, ...o });
 
 describe('native gptq', () => {
-  const rows = 16, n = 72;
+  const rows = 16,
+    n = 72;
 
   for (const o of [
     { groupSize: -1, symmetric: false },
@@ -29,7 +30,13 @@ describe('native gptq', () => {
     test(`matches the float64 sequential reference, loss = ½tr(ΔH_dΔᵀ): ${JSON.stringify(o)}`, async () => {
       const { w, H } = await layer(rows, n, 200, 1);
       const got = await gptq(w, rows, n, H, opts(o));
-      const ref = gptqRef(w, rows, n, H, { bits: o.bits ?? 4, groupSize: o.groupSize!, sym: !!o.symmetric, damp: 0.01, actOrder: o.actOrder });
+      const ref = gptqRef(w, rows, n, H, {
+        bits: o.bits ?? 4,
+        groupSize: o.groupSize!,
+        sym: !!o.symmetric,
+        damp: 0.01,
+        actOrder: o.actOrder,
+      });
       assert.deepEqual(got.codes, ref.codes);
       // Group scales come from the updated fp64 weights: equal up to the fp32 rounding of the scale.
       assertRel(got.scales, ref.scales, 1e-6, 'scales');
@@ -57,19 +64,22 @@ describe('native gptq', () => {
 
   test('H = cI gives RTN exactly', async () => {
     const w = gaussian(rows * n, 3, 0.1);
-    for (const groupSize of [-1, 16, 20]) for (const symmetric of [false, true]) {
-      const H = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) H[i * n + i] = 3.5;
-      const g = await gptq(w, rows, n, H, opts({ groupSize, symmetric }));
-      const r = await rtn(w, rows, n, { bits: 4, groupSize, symmetric });
-      assert.deepEqual(g.codes, r.codes);
-      assert.deepEqual(g.dequant, r.dequant);
-      assert.deepEqual(g.scales, r.scales);
-    }
+    for (const groupSize of [-1, 16, 20])
+      for (const symmetric of [false, true]) {
+        const H = new Float64Array(n * n);
+        for (let i = 0; i < n; i++) H[i * n + i] = 3.5;
+        const g = await gptq(w, rows, n, H, opts({ groupSize, symmetric }));
+        const r = await rtn(w, rows, n, { bits: 4, groupSize, symmetric });
+        assert.deepEqual(g.codes, r.codes);
+        assert.deepEqual(g.dequant, r.dequant);
+        assert.deepEqual(g.scales, r.scales);
+      }
   });
 
   test('two-column closed form: w₂′ = w₂ + (b/c)(w₁ − q₁)', async () => {
-    const a = 2, b = 0.9, c = 1.5;
+    const a = 2,
+      b = 0.9,
+      c = 1.5;
     const H = Float64Array.from([a, b, b, c]);
     const w = Float32Array.from([0.37, -0.81, 0.12, 0.55, -0.4, -0.05]);
     const g = await gptq(w, 3, 2, H, opts({ bits: 3, damp: 0 }));
@@ -87,15 +97,29 @@ describe('native gptq', () => {
     for (const groupSize of [-1, 24]) {
       const g = await gptq(w, 32, n, H, opts({ bits: 3, groupSize }));
       const r = await rtn(w, 32, n, { bits: 3, groupSize, symmetric: false });
-      const lg = traceForm(w.map((v, i) => v - g.dequant[i]!), 32, n, H);
-      const lr = traceForm(w.map((v, i) => v - r.dequant[i]!), 32, n, H);
+      const lg = traceForm(
+        w.map((v, i) => v - g.dequant[i]!),
+        32,
+        n,
+        H,
+      );
+      const lr = traceForm(
+        w.map((v, i) => v - r.dequant[i]!),
+        32,
+        n,
+        H,
+      );
       assert.ok(lg < 0.9 * lr, `gptq ${lg} vs rtn ${lr}`);
     }
   });
 
   test('dead columns (H_jj = 0) quantize to exactly 0', async () => {
     const { w, H } = await layer(rows, n, 200, 5);
-    for (const j of [0, 17, 71]) for (let k = 0; k < n; k++) { H[j * n + k] = 0; H[k * n + j] = 0; }
+    for (const j of [0, 17, 71])
+      for (let k = 0; k < n; k++) {
+        H[j * n + k] = 0;
+        H[k * n + j] = 0;
+      }
     for (const o of [{}, { groupSize: 16 }, { groupSize: 16, actOrder: true }]) {
       const g = await gptq(w, rows, n, H, opts(o));
       for (let r = 0; r < rows; r++) for (const j of [0, 17, 71]) assert.equal(g.dequant[r * n + j], 0);
@@ -123,7 +147,8 @@ describe('native gptq', () => {
   });
 
   test('cancel between blocks via AbortSignal; progress counts columns', async () => {
-    const big = 512, w = gaussian(256 * big, 8);
+    const big = 512,
+      w = gaussian(256 * big, 8);
     const H = new Float64Array(big * big);
     for (let i = 0; i < big; i++) H[i * big + i] = 1 + (i % 5);
     const seen: [number, number][] = [];

@@ -18,11 +18,19 @@ describe('native Hessian', () => {
     const h = new Hessian(n);
     for (const x of xs) await h.add(x, x.length / n);
     assert.equal(h.samples, 764);
-    const ref = hessianRef(xs, n), absRef = hessianRef(xs.map((x) => x.map(Math.abs)), n);
-    let worst = 0, scale = 0;
+    const ref = hessianRef(xs, n),
+      absRef = hessianRef(
+        xs.map((x) => x.map(Math.abs)),
+        n,
+      );
+    let worst = 0,
+      scale = 0;
     for (let i = 0; i < n * n; i++) {
       const err = Math.abs(h.matrix()[i]! - ref[i]!);
-      assert.ok(err <= 1.6e-5 * absRef[i]! + 1e-12 * absRef[i]!, `entry ${i}: ${h.matrix()[i]} vs ${ref[i]} (bound ${1.6e-5 * absRef[i]!})`);
+      assert.ok(
+        err <= 1.6e-5 * absRef[i]! + 1e-12 * absRef[i]!,
+        `entry ${i}: ${h.matrix()[i]} vs ${ref[i]} (bound ${1.6e-5 * absRef[i]!})`,
+      );
       worst = Math.max(worst, err);
       scale = Math.max(scale, Math.abs(ref[i]!));
     }
@@ -31,17 +39,24 @@ describe('native Hessian', () => {
   });
 
   test('independent of the thread count', async () => {
-    const n = 70, x = correlatedX(40, n, 4);
-    const a = new Hessian(n), b = new Hessian(n);
+    const n = 70,
+      x = correlatedX(40, n, 4);
+    const a = new Hessian(n),
+      b = new Hessian(n);
     await a.add(x, 40, 1);
     await b.add(x, 40, 2);
     assert.deepEqual(a.matrix(), b.matrix());
   });
 
   test('independent of the thread count over several token tiles and many micro-tiles (bit-exact)', async () => {
-    const n = 203, T = 600, x = gaussian(T * n, 9); // 3 fp32 tiles of ≤ 256 tokens; ragged edges
+    const n = 203,
+      T = 600,
+      x = gaussian(T * n, 9); // 3 fp32 tiles of ≤ 256 tokens; ragged edges
     const hs = [1, 2, 3].map(() => new Hessian(n));
-    for (const [i, h] of hs.entries()) { await h.add(x.subarray(0, 77 * n), 77, i + 1); await h.add(x.subarray(77 * n), T - 77, i + 1); }
+    for (const [i, h] of hs.entries()) {
+      await h.add(x.subarray(0, 77 * n), 77, i + 1);
+      await h.add(x.subarray(77 * n), T - 77, i + 1);
+    }
     assert.deepEqual(hs[1]!.matrix(), hs[0]!.matrix());
     assert.deepEqual(hs[2]!.matrix(), hs[0]!.matrix());
   });
@@ -52,13 +67,18 @@ describe('native Hessian', () => {
     const x = new Float32Array(8);
     x[5] = Infinity;
     await assert.rejects(h.add(x, 2), (e: LowbitKernelError) => e.code === 'E_NUMERIC' && /token 1, channel 1/.test(e.message));
-    assert.throws(() => new Hessian(0), (e: LowbitKernelError) => e.code === 'E_SHAPE');
+    assert.throws(
+      () => new Hessian(0),
+      (e: LowbitKernelError) => e.code === 'E_SHAPE',
+    );
   });
 });
 
 describe('native relativeError', () => {
   test('equals tr(ΔHΔᵀ)/tr(WHWᵀ) from the reference; 0 for ŵ = W', async () => {
-    const rows = 9, n = 33, x = correlatedX(60, n, 5);
+    const rows = 9,
+      n = 33,
+      x = correlatedX(60, n, 5);
     const h = new Hessian(n);
     await h.add(x, 60);
     const w = gaussian(rows * n, 6);
@@ -69,6 +89,9 @@ describe('native relativeError', () => {
     assert.ok(Math.abs(got - expected) <= 1e-12 * expected, `${got} vs ${expected}`);
     assert.ok(got > 0 && got < 1);
     assert.equal(relativeError(w, w, rows, n, h.matrix()), 0);
-    assert.throws(() => relativeError(w, q.dequant, rows, n, new Float64Array(5)), (e: LowbitKernelError) => e.code === 'E_SHAPE');
+    assert.throws(
+      () => relativeError(w, q.dequant, rows, n, new Float64Array(5)),
+      (e: LowbitKernelError) => e.code === 'E_SHAPE',
+    );
   });
 });

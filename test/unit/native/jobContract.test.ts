@@ -23,7 +23,8 @@ interface Addon {
 const addon = (): Addon => loadAddon<Addon>('lbCreateToken');
 
 const grid = { bits: 4, groupSize: 32, symmetric: false };
-const rows = 32, cols = 128;
+const rows = 32,
+  cols = 128;
 const w = gaussian(rows * cols, 3, 0.05);
 const H = hessianRef([correlatedX(256, cols, 4)], cols);
 const xbar = Float64Array.from({ length: cols }, (_, j) => 0.5 + (j % 7) / 7);
@@ -45,10 +46,12 @@ function assertProgress(ticks: [number, number][], what: string): void {
 const drain = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** E_ARG whose message names the argument. */
-const argError = (name: string) => (e: unknown): boolean => {
-  const err = e as LowbitKernelError;
-  return err.code === 'E_ARG' && new RegExp(`\\b${name}\\b`).test(err.message);
-};
+const argError =
+  (name: string) =>
+  (e: unknown): boolean => {
+    const err = e as LowbitKernelError;
+    return err.code === 'E_ARG' && new RegExp(`\\b${name}\\b`).test(err.message);
+  };
 
 describe('native async-job contract', () => {
   test('progress arrives as (done, total), monotone, for each family', async () => {
@@ -72,7 +75,10 @@ describe('native async-job contract', () => {
     const fractions: number[] = [];
     await billm(w, rows, cols, H, { blockSize: 16, onProgress: (f) => fractions.push(f) });
     await drain();
-    assert.deepEqual(fractions, bin.map(([d, t]) => d / t));
+    assert.deepEqual(
+      fractions,
+      bin.map(([d, t]) => d / t),
+    );
 
     const scaling: [number, number][] = [];
     await awqSearch(w, rows, cols, H, xbar, { ...grid, grid: 6 }, { onProgress: (d, t) => scaling.push([d, t]) });
@@ -82,7 +88,8 @@ describe('native async-job contract', () => {
   });
 
   test('an AbortSignal raised mid-run rejects each family with E_CANCELLED', async () => {
-    const big = 512, wb = gaussian(256 * big, 8);
+    const big = 512,
+      wb = gaussian(256 * big, 8);
     const Hb = new Float64Array(big * big);
     for (let i = 0; i < big; i++) Hb[i * big + i] = 1 + (i % 5);
     const cancelled = (e: unknown): boolean => (e as LowbitKernelError).code === 'E_CANCELLED';
@@ -106,10 +113,14 @@ describe('native async-job contract', () => {
       ['billm', (c: NativeJobControl) => addon().billm(w, rows, cols, H, {}, c)],
       ['scaleSearch', (c: NativeJobControl) => addon().scaleSearch(w, rows, cols, H, candidates(2), 2, grid, c)],
     ] as const) {
-      await assert.rejects(runNativeJob(what, undefined, (c) => {
-        addon().lbCancel(c.token);
-        return start(c);
-      }), (e: LowbitKernelError) => e.code === 'E_CANCELLED' && e.message.startsWith(`${what}: `), what);
+      await assert.rejects(
+        runNativeJob(what, undefined, (c) => {
+          addon().lbCancel(c.token);
+          return start(c);
+        }),
+        (e: LowbitKernelError) => e.code === 'E_CANCELLED' && e.message.startsWith(`${what}: `),
+        what,
+      );
     }
   });
 
@@ -117,12 +128,16 @@ describe('native async-job contract', () => {
     await assert.rejects(gptq(w, rows, cols, Float32Array.from(H) as unknown as Float64Array, grid), argError('H'));
     await assert.rejects(billm(Float64Array.from(w) as unknown as Float32Array, rows, cols, H), argError('w'));
     await assert.rejects(billm(w, rows, cols, Float32Array.from(H) as unknown as Float64Array), argError('H'));
-    await assert.rejects(scaleSearch(w, rows, cols, H, Float32Array.from(candidates(2)) as unknown as Float64Array, grid), argError('candidates'));
+    await assert.rejects(
+      scaleSearch(w, rows, cols, H, Float32Array.from(candidates(2)) as unknown as Float64Array, grid),
+      argError('candidates'),
+    );
     await assert.rejects(awqSearch(Float64Array.from(w) as unknown as Float32Array, rows, cols, H, xbar, grid), argError('w'));
   });
 
   test('the bindings re-check types and lengths (E_ARG naming the argument)', () => {
-    const n = addon(), ctl = { token: n.lbCreateToken() };
+    const n = addon(),
+      ctl = { token: n.lbCreateToken() };
     const short = new Float64Array(cols * cols - 1);
     assert.throws(() => n.rtn(new Float64Array(rows * cols), rows, cols, grid, ctl), argError('w'));
     assert.throws(() => n.rtn(w.subarray(1), rows, cols, grid, ctl), argError('w'));
@@ -140,7 +155,8 @@ describe('native async-job contract', () => {
   test('gptq reads its inputs in place and leaves them unmodified (act order, dead columns)', async () => {
     const h = Float64Array.from(H);
     for (const dead of [3, 40, 77]) for (let j = 0; j < cols; j++) h[dead * cols + j] = h[j * cols + dead] = 0;
-    const w0 = Float32Array.from(w), h0 = Float64Array.from(h);
+    const w0 = Float32Array.from(w),
+      h0 = Float64Array.from(h);
     const r = await gptq(w, rows, cols, h, { ...grid, actOrder: true, staticGroups: true, damp: 0.05 });
     assert.deepEqual(w, w0);
     assert.deepEqual(h, h0);

@@ -16,7 +16,8 @@ const configs = [
 
 describe('native rtn', () => {
   // 172 columns: not a multiple of 32/16/64 (ragged last group), like stories260K's hidden size.
-  const rows = 24, cols = 172;
+  const rows = 24,
+    cols = 172;
   const w = gaussian(rows * cols, 7, 0.05);
   for (let i = 0; i < rows; i++) w[i * cols + (i % cols)] = 0; // exact zeros
   for (let c = 0; c < cols; c++) w[3 * cols + c] = Math.abs(w[3 * cols + c]!); // an all-non-negative row
@@ -31,18 +32,26 @@ describe('native rtn', () => {
       assert.deepEqual(q.zeros, ref.zeros);
       assert.deepEqual(q.codes, ref.codes);
       assert.deepEqual(q.dequant, ref.dequant);
-      const maxq = 2 ** cfg.bits - 1, ng = Math.ceil(cols / q.groupSize);
+      const maxq = 2 ** cfg.bits - 1,
+        ng = Math.ceil(cols / q.groupSize);
       assert.equal(q.scales.length, rows * ng);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-        const i = r * cols + c, k = r * ng + Math.floor(c / q.groupSize);
-        assert.ok(q.codes[i]! <= maxq);
-        assert.equal(q.dequant[i], Math.fround(q.scales[k]! * (q.codes[i]! - q.zeros[k]!)), 'dequant = s·(q−z) in fp32');
-        if (w[i] === 0) assert.equal(q.dequant[i], 0, `0 → 0 at ${r},${c}`);
-        if (cfg.symmetric) assert.equal(q.zeros[k], 2 ** (cfg.bits - 1));
-        // Unclipped values (inside the grid's range) are within half a step.
-        const lo = q.scales[k]! * (0 - q.zeros[k]!), hi = q.scales[k]! * (maxq - q.zeros[k]!);
-        if (w[i]! >= lo && w[i]! <= hi) assert.ok(Math.abs(w[i]! - q.dequant[i]!) <= q.scales[k]! / 2 + 2 ** -23 * Math.abs(q.dequant[i]!), `|w−ŵ| ≤ s/2 (+ fp32 rounding of ŵ) at ${r},${c}`);
-      }
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) {
+          const i = r * cols + c,
+            k = r * ng + Math.floor(c / q.groupSize);
+          assert.ok(q.codes[i]! <= maxq);
+          assert.equal(q.dequant[i], Math.fround(q.scales[k]! * (q.codes[i]! - q.zeros[k]!)), 'dequant = s·(q−z) in fp32');
+          if (w[i] === 0) assert.equal(q.dequant[i], 0, `0 → 0 at ${r},${c}`);
+          if (cfg.symmetric) assert.equal(q.zeros[k], 2 ** (cfg.bits - 1));
+          // Unclipped values (inside the grid's range) are within half a step.
+          const lo = q.scales[k]! * (0 - q.zeros[k]!),
+            hi = q.scales[k]! * (maxq - q.zeros[k]!);
+          if (w[i]! >= lo && w[i]! <= hi)
+            assert.ok(
+              Math.abs(w[i]! - q.dequant[i]!) <= q.scales[k]! / 2 + 2 ** -23 * Math.abs(q.dequant[i]!),
+              `|w−ŵ| ≤ s/2 (+ fp32 rounding of ŵ) at ${r},${c}`,
+            );
+        }
     });
   }
 
@@ -61,7 +70,13 @@ describe('native rtn', () => {
   test('results do not depend on the thread count, progress reports completion', async () => {
     const seen: number[][] = [];
     const a = await rtn(w, rows, cols, { bits: 4, groupSize: 32, symmetric: false }, { threads: 1 });
-    const b = await rtn(w, rows, cols, { bits: 4, groupSize: 32, symmetric: false }, { threads: 2, onProgress: (d, t) => seen.push([d, t]) });
+    const b = await rtn(
+      w,
+      rows,
+      cols,
+      { bits: 4, groupSize: 32, symmetric: false },
+      { threads: 2, onProgress: (d, t) => seen.push([d, t]) },
+    );
     assert.deepEqual(a, b);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(seen.at(-1), [rows, rows]);
@@ -70,12 +85,27 @@ describe('native rtn', () => {
   test('bad input is rejected with clear coded errors', async () => {
     const bad = Float32Array.from(w);
     bad[2 * cols + 5] = NaN;
-    await assert.rejects(rtn(bad, rows, cols, { bits: 4, groupSize: 32, symmetric: false }), (e: LowbitKernelError) => e.code === 'E_NUMERIC' && /row 2, column 5/.test(e.message));
-    await assert.rejects(rtn(w, rows, cols, { bits: 9, groupSize: 32, symmetric: false }), (e: LowbitKernelError) => e.code === 'E_ARG' && /bits/.test(e.message));
-    await assert.rejects(rtn(w, rows, cols, { bits: 4, groupSize: 0, symmetric: false }), (e: LowbitKernelError) => e.code === 'E_ARG' && /groupSize/.test(e.message));
-    await assert.rejects(rtn(w, rows + 1, cols, { bits: 4, groupSize: 32, symmetric: false }), (e: LowbitKernelError) => e.code === 'E_SHAPE');
+    await assert.rejects(
+      rtn(bad, rows, cols, { bits: 4, groupSize: 32, symmetric: false }),
+      (e: LowbitKernelError) => e.code === 'E_NUMERIC' && /row 2, column 5/.test(e.message),
+    );
+    await assert.rejects(
+      rtn(w, rows, cols, { bits: 9, groupSize: 32, symmetric: false }),
+      (e: LowbitKernelError) => e.code === 'E_ARG' && /bits/.test(e.message),
+    );
+    await assert.rejects(
+      rtn(w, rows, cols, { bits: 4, groupSize: 0, symmetric: false }),
+      (e: LowbitKernelError) => e.code === 'E_ARG' && /groupSize/.test(e.message),
+    );
+    await assert.rejects(
+      rtn(w, rows + 1, cols, { bits: 4, groupSize: 32, symmetric: false }),
+      (e: LowbitKernelError) => e.code === 'E_SHAPE',
+    );
     const ac = new AbortController();
     ac.abort();
-    await assert.rejects(rtn(w, rows, cols, { bits: 4, groupSize: 32, symmetric: false }, { signal: ac.signal }), (e: LowbitKernelError) => e.code === 'E_CANCELLED');
+    await assert.rejects(
+      rtn(w, rows, cols, { bits: 4, groupSize: 32, symmetric: false }, { signal: ac.signal }),
+      (e: LowbitKernelError) => e.code === 'E_CANCELLED',
+    );
   });
 });

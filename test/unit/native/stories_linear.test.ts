@@ -28,7 +28,8 @@ describe('linear kernels on real stories260K weights', { skip }, () => {
         const k = Math.floor(i / cols) * ng + Math.floor((i % cols) / 32);
         assert.equal(g.dequant[i], Math.fround(g.scales[k]! * (g.codes[i]! - g.zeros[k]!)), `${name}: ŵ[${i}] = s(q−z)`);
       }
-      const er = relativeError(w, r.dequant, rows, cols, h), eg = relativeError(w, g.dequant, rows, cols, h);
+      const er = relativeError(w, r.dequant, rows, cols, h),
+        eg = relativeError(w, g.dequant, rows, cols, h);
       assert.ok(eg < er, `${name} (${rows}×${cols}): gptq ${eg} vs rtn ${er}`);
     }
   });

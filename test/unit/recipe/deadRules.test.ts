@@ -20,8 +20,19 @@ function referenceDead(rules: Rule[], matches: string[][]): number[] {
     const keys = [...KEYS.filter((k) => r[k]), ...Object.keys(r.settings).map((k) => `settings.${k}`)];
     if (!mine.length || !keys.length) return;
     const later = rules.slice(i + 1).map((lr, j) => ({ lr, set: new Set(matches[i + 1 + j]) }));
-    if (mine.every((name) => keys.every((k) => later.some(({ lr, set }) => set.has(name)
-      && ((lr.skip?.value === true && k !== 'skip') || (k.startsWith('settings.') ? k.slice(9) in lr.settings : Boolean(lr[k as (typeof KEYS)[number]]))))))) dead.push(i);
+    if (
+      mine.every((name) =>
+        keys.every((k) =>
+          later.some(
+            ({ lr, set }) =>
+              set.has(name) &&
+              ((lr.skip?.value === true && k !== 'skip') ||
+                (k.startsWith('settings.') ? k.slice(9) in lr.settings : Boolean(lr[k as (typeof KEYS)[number]]))),
+          ),
+        ),
+      )
+    )
+      dead.push(i);
   });
   return dead;
 }
@@ -52,7 +63,12 @@ test('dead rules agree with the all-pairs definition on 300 random recipes', () 
 
 test('32k one-line rules over 36 layers: one pass (the all-pairs scan needed ~5e8 set probes)', () => {
   const layers = Array.from({ length: 36 }, (_, i) => `layers.${i}`);
-  const rules: Rule[] = Array.from({ length: 32_000 }, (_, i) => ({ index: i, span: { start: i, end: i + 1 }, settings: {}, bits: field(4) }));
+  const rules: Rule[] = Array.from({ length: 32_000 }, (_, i) => ({
+    index: i,
+    span: { start: i, end: i + 1 },
+    settings: {},
+    bits: field(4),
+  }));
   const matches = rules.map((_, i) => [layers[i % 36]]);
   const t = performance.now();
   const dead = deadRules({ rules } as unknown as Recipe, matches);

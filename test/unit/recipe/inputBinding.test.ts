@@ -15,7 +15,10 @@ const path = '/m/model.onnx';
 describe('input binding rule table', () => {
   test('optimum decoder: tokens, ones mask, positions, empty fp16 past', () => {
     const b = bindInputs({ path, inputs: optimum });
-    assert.deepEqual(b.map((x) => x.rule), ['token_ids', 'attention_mask', 'positions', 'empty_past', 'empty_past']);
+    assert.deepEqual(
+      b.map((x) => x.rule),
+      ['token_ids', 'attention_mask', 'positions', 'empty_past', 'empty_past'],
+    );
     assert.equal(tokenInputName(b), 'input_ids');
     const ids = BigInt64Array.from([5n, 6n, 7n, 8n, 9n, 10n]);
     const f = tokenFeeds(b, ids, 2, 3);
@@ -35,7 +38,10 @@ describe('input binding rule table', () => {
       { name: 'use_cache_branch', dtype: 'bool', dims: [1] },
     ];
     const b = bindInputs({ path, inputs });
-    assert.deepEqual(b.map((x) => x.rule), ['token_ids', 'seqlens_k', 'total_sequence_length', 'zeros', 'use_cache_branch']);
+    assert.deepEqual(
+      b.map((x) => x.rule),
+      ['token_ids', 'seqlens_k', 'total_sequence_length', 'zeros', 'use_cache_branch'],
+    );
     const f = tokenFeeds(b, BigInt64Array.from([1n, 2n, 3n, 4n]), 1, 4);
     assert.deepEqual([...(f.seqlens_k.data as Int32Array)], [3]);
     assert.deepEqual([...(f.total_sequence_length.data as Int32Array)], [4]);
@@ -47,8 +53,13 @@ describe('input binding rule table', () => {
 
   test('an input nothing binds is an error naming it and how to set it; a recipe constant binds it', () => {
     const inputs: ModelInput[] = [...optimum, { name: 'temperature', dtype: 'float32', dims: [1] }];
-    assert.throws(() => bindInputs({ path, inputs }), (e: Error) => e instanceof InputBindingError
-      && /\/m\/model\.onnx: cannot bind model input 'temperature' \(float32 \[1\]\)/.test(e.message) && /inputs: \{ temperature: 0 \}/.test(e.message));
+    assert.throws(
+      () => bindInputs({ path, inputs }),
+      (e: Error) =>
+        e instanceof InputBindingError &&
+        /\/m\/model\.onnx: cannot bind model input 'temperature' \(float32 \[1\]\)/.test(e.message) &&
+        /inputs: \{ temperature: 0 \}/.test(e.message),
+    );
     const b = bindInputs({ path, inputs }, { temperature: 0.7 });
     const f = tokenFeeds(b, BigInt64Array.from([1n, 2n]), 1, 2);
     assert.deepEqual(f.temperature.dims, [1]);
@@ -56,13 +67,25 @@ describe('input binding rule table', () => {
   });
 
   test('overrides must name real inputs; exactly one token input', () => {
-    assert.throws(() => bindInputs({ path, inputs: optimum }, { attn_mask: 1 }), /'attn_mask', which is not an input of the model \(inputs: input_ids, attention_mask/);
-    assert.throws(() => bindInputs({ path, inputs: optimum }, { position_ids: 'token_ids' }), /2 inputs \(input_ids, position_ids\) are bound to the tokens/);
-    assert.throws(() => bindInputs({ path, inputs: [{ name: 'pixels', dtype: 'float32', dims: [1, 3, 8, 8] }] }), /cannot bind model input 'pixels'/);
+    assert.throws(
+      () => bindInputs({ path, inputs: optimum }, { attn_mask: 1 }),
+      /'attn_mask', which is not an input of the model \(inputs: input_ids, attention_mask/,
+    );
+    assert.throws(
+      () => bindInputs({ path, inputs: optimum }, { position_ids: 'token_ids' }),
+      /2 inputs \(input_ids, position_ids\) are bound to the tokens/,
+    );
+    assert.throws(
+      () => bindInputs({ path, inputs: [{ name: 'pixels', dtype: 'float32', dims: [1, 3, 8, 8] }] }),
+      /cannot bind model input 'pixels'/,
+    );
   });
 
   test('a cache with two symbolic axes after the batch cannot be emptied by guess', () => {
     const inputs: ModelInput[] = [optimum[0], { name: 'past_key_values.0.key', dtype: 'float32', dims: ['b', 'heads', 'past', 8] }];
-    assert.throws(() => tokenFeeds(bindInputs({ path, inputs }), BigInt64Array.from([1n]), 1, 1, path), /cache input 'past_key_values\.0\.key' has 2 symbolic axes/);
+    assert.throws(
+      () => tokenFeeds(bindInputs({ path, inputs }), BigInt64Array.from([1n]), 1, 1, path),
+      /cache input 'past_key_values\.0\.key' has 2 symbolic axes/,
+    );
   });
 });

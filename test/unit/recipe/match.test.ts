@@ -8,7 +8,24 @@ import assert from 'node:assert/strict';
 import { compilePattern, matchBudget, matchLayers, MatchBudgetExceeded, nameTrie } from '../../../recipe/match';
 import { lcg } from '../../fixtures/lcg';
 
-const names = ['layers.0.wq', 'layers.1.w2', 'layers.10.w13', 'output', 'a', 'aa', 'aaa', 'ab', 'abab', 'b', '', 'x.y', 'x-y', 'Z9_', '😀x', 'layers.0.wq.bias'];
+const names = [
+  'layers.0.wq',
+  'layers.1.w2',
+  'layers.10.w13',
+  'output',
+  'a',
+  'aa',
+  'aaa',
+  'ab',
+  'abab',
+  'b',
+  '',
+  'x.y',
+  'x-y',
+  'Z9_',
+  '😀x',
+  'layers.0.wq.bias',
+];
 
 /** Steps one full match used. */
 function steps(pattern: string, name: string): { matched: boolean; used: number } {
@@ -19,8 +36,33 @@ function steps(pattern: string, name: string): { matched: boolean; used: number 
 }
 
 test('re: patterns agree with JavaScript RegExp (full match) on fixed cases', () => {
-  const patterns = ['layers\\.[0-2]\\.wq', 'a*', 'a+b?', '(a|ab)*', '(?:ab)+', 'a{2}', 'a{1,2}', 'a{2,}', '[^a]', '[\\d.]+', '\\w+\\.\\w+', 'x[-.]y',
-    '.*w1?3', '(a*)*', '(a|aa)+', '^a$', 'a|^b', 'layers\\.\\d+\\.w[13]+', '\\u{1F600}x', '[\\u0041-\\u005a]\\d_', 'a??', '(?<n>a)b', '[^\\D]', '\\S+', ''];
+  const patterns = [
+    'layers\\.[0-2]\\.wq',
+    'a*',
+    'a+b?',
+    '(a|ab)*',
+    '(?:ab)+',
+    'a{2}',
+    'a{1,2}',
+    'a{2,}',
+    '[^a]',
+    '[\\d.]+',
+    '\\w+\\.\\w+',
+    'x[-.]y',
+    '.*w1?3',
+    '(a*)*',
+    '(a|aa)+',
+    '^a$',
+    'a|^b',
+    'layers\\.\\d+\\.w[13]+',
+    '\\u{1F600}x',
+    '[\\u0041-\\u005a]\\d_',
+    'a??',
+    '(?<n>a)b',
+    '[^\\D]',
+    '\\S+',
+    '',
+  ];
   for (const p of patterns) {
     const re = new RegExp(`^(?:${p})$`, 'u');
     for (const n of names) assert.equal(steps(`re:${p}`, n).matched, re.test(n), `re:${p} on '${n}'`);
@@ -48,17 +90,33 @@ test('re: patterns agree with RegExp on 400 random patterns from the supported g
 });
 
 test('globs agree with their RegExp translation', () => {
-  const cases: [string, RegExp][] = [['layers.*.w2', /^layers\..*\.w2$/], ['layers.{0,1}.w[13]', /^layers\.(?:0|1)\.w[13]$/], ['layers.?.wq', /^layers\..\.wq$/],
-    ['{a,{b,ab}}*', /^(?:a|(?:b|ab)).*$/], ['[!a]*', /^[^a].*$/], ['x[a-z.-]y', /^x[a-z.-]y$/], ['*', /^.*$/], ['output', /^output$/]];
+  const cases: [string, RegExp][] = [
+    ['layers.*.w2', /^layers\..*\.w2$/],
+    ['layers.{0,1}.w[13]', /^layers\.(?:0|1)\.w[13]$/],
+    ['layers.?.wq', /^layers\..\.wq$/],
+    ['{a,{b,ab}}*', /^(?:a|(?:b|ab)).*$/],
+    ['[!a]*', /^[^a].*$/],
+    ['x[a-z.-]y', /^x[a-z.-]y$/],
+    ['*', /^.*$/],
+    ['output', /^output$/],
+  ];
   for (const [g, re] of cases) for (const n of names) assert.equal(matchLayers(g, [n]).length === 1, re.test(n), `${g} on '${n}'`);
 });
 
 test('hostile shapes from issue 17 are linear: steps grow with the name, not exponentially', () => {
   const long = 'a'.repeat(400);
-  for (const p of [`re:${'.*'.repeat(40)}Z`, `${'{*,*}'.repeat(20)}Z`, 're:(a+)+$b', 're:(a|aa)*b', 're:(?:a*)*b', `re:${'(.*)'.repeat(60)}Z`]) {
+  for (const p of [
+    `re:${'.*'.repeat(40)}Z`,
+    `${'{*,*}'.repeat(20)}Z`,
+    're:(a+)+$b',
+    're:(a|aa)*b',
+    're:(?:a*)*b',
+    `re:${'(.*)'.repeat(60)}Z`,
+  ]) {
     const c = compilePattern(p);
     assert.ok(c.ok, p);
-    const short = steps(p, long.slice(0, 100)).used, full = steps(p, long).used;
+    const short = steps(p, long.slice(0, 100)).used,
+      full = steps(p, long).used;
     assert.equal(steps(p, long).matched, false);
     // The DFA is built once per new state: a 4× longer name costs at most ~4× the steps (plus construction).
     assert.ok(full <= 4 * short + 50_000, `${p}: ${short} steps for 100 characters, ${full} for 400`);
@@ -69,12 +127,20 @@ test('hostile shapes from issue 17 are linear: steps grow with the name, not exp
 test('a budget bounds the work of many patterns and is reported, not ignored', () => {
   const trie = nameTrie(names);
   const b = matchBudget(500);
-  assert.throws(() => { for (let i = 0; i < 100; i++) compilePattern(`re:${'.*'.repeat(10)}${i}`).ok && (compilePattern(`re:${'.*'.repeat(10)}${i}`) as { filter: Function }).filter(trie, b); }, MatchBudgetExceeded);
+  assert.throws(() => {
+    for (let i = 0; i < 100; i++)
+      compilePattern(`re:${'.*'.repeat(10)}${i}`).ok &&
+        (compilePattern(`re:${'.*'.repeat(10)}${i}`) as { filter: (t: unknown, b: unknown) => unknown }).filter(trie, b);
+  }, MatchBudgetExceeded);
   assert.ok(b.used > 500 && b.used < 1000, String(b.used));
 });
 
 test('patterns that are not regular, too large or malformed are errors that say why and where', () => {
-  const err = (p: string) => { const c = compilePattern(p); assert.equal(c.ok, false, p); return (c as { error: string }).error; };
+  const err = (p: string) => {
+    const c = compilePattern(p);
+    assert.equal(c.ok, false, p);
+    return (c as { error: string }).error;
+  };
   assert.match(err('re:a(?=b)'), /lookaround .* not supported .*at character 2 after `re:`/);
   assert.match(err('re:(a)\\1'), /backreferences are not supported/);
   assert.match(err('re:\\bword'), /word boundary/);

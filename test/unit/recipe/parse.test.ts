@@ -61,15 +61,26 @@ test('missing required keys and half-typed documents do not throw', () => {
     assert.ok(Array.isArray(r.diagnostics), text);
   }
   const r = readRecipe('version: 1\n');
-  assert.deepEqual(r.diagnostics.filter((d) => d.code === 'missing-key').map((d) => d.data?.key), ['model', 'output']);
+  assert.deepEqual(
+    r.diagnostics.filter((d) => d.code === 'missing-key').map((d) => d.data?.key),
+    ['model', 'output'],
+  );
 });
 
 test('hostile input is bounded: alias bombs, deep nesting, huge documents', () => {
   const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-  for (let i = 1; i < 10; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+  for (let i = 1; i < 10; i++)
+    bomb.push(
+      `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+        .fill(`*${String.fromCharCode(96 + i)}`)
+        .join(',')}]`,
+    );
   let t0 = Date.now();
   const r1 = parseYaml(bomb.join('\n'));
-  assert.ok(r1.diagnostics.some((d) => /alias|too many/i.test(d.message)), JSON.stringify(r1.diagnostics));
+  assert.ok(
+    r1.diagnostics.some((d) => /alias|too many/i.test(d.message)),
+    JSON.stringify(r1.diagnostics),
+  );
   assert.ok(Date.now() - t0 < 2000);
   t0 = Date.now();
   const deep = parseYaml(`a: ${'['.repeat(100000)}`);

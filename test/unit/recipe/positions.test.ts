@@ -22,6 +22,10 @@ test('54k diagnostics on a 2 MB recipe: the line starts are found once', () => {
   const at = lineColumnOf(text);
   const t = performance.now();
   let o = 0;
-  for (let i = 0; i < 54_000; i++) { const p = at(o); assert.equal(p.line, i + 1); o = text.indexOf('\n', o) + 1; }
+  for (let i = 0; i < 54_000; i++) {
+    const p = at(o);
+    assert.equal(p.line, i + 1);
+    o = text.indexOf('\n', o) + 1;
+  }
   assert.ok(performance.now() - t < 10_000);
 });

@@ -21,10 +21,25 @@ methods:
   gptq: { damp: 0.05 }
 `;
   const { plan, diagnostics } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
-  assert.deepEqual(diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(
+    diagnostics.filter((d) => d.severity === 'error'),
+    [],
+  );
   assert.ok(plan);
   const by = new Map(plan.layers.map((l) => [l.name, l]));
-  assert.deepEqual({ ...by.get('layers.0.w2')!, settings: undefined }, { name: 'layers.0.w2', method: 'gptq', bits: 2, groupSize: 32, symmetric: true, format: 'matmulnbits', settings: undefined, rules: [0, 1] });
+  assert.deepEqual(
+    { ...by.get('layers.0.w2')!, settings: undefined },
+    {
+      name: 'layers.0.w2',
+      method: 'gptq',
+      bits: 2,
+      groupSize: 32,
+      symmetric: true,
+      format: 'matmulnbits',
+      settings: undefined,
+      rules: [0, 1],
+    },
+  );
   assert.equal(by.get('layers.1.w2')!.bits, 8);
   assert.equal(by.get('layers.1.wq')!.bits, 4);
   assert.equal(by.get('layers.1.wq')!.settings.damp, 0.05);
@@ -96,7 +111,8 @@ test('model checks: no match, dead rule, bits and group size the format cannot s
 });
 
 test('a skip later on makes earlier settings dead; output == model is an error', () => {
-  const text = BASE.replace('./out/model-w4.onnx', './model.onnx') + 'layers:\n  - match: output\n    bits: 8\n  - match: output\n    skip: true\n';
+  const text =
+    BASE.replace('./out/model-w4.onnx', './model.onnx') + 'layers:\n  - match: output\n    bits: 8\n  - match: output\n    skip: true\n';
   const { diagnostics } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
   const same = diagnostics.find((d) => d.code === 'output-is-model')!;
   assert.equal(slice(text, same.span), './model.onnx');
@@ -114,7 +130,8 @@ test('group sizes that do not suit a layer are flagged per layer', () => {
 });
 
 test('binarization methods have fixed bits (stored fake when asked)', () => {
-  const text = BASE.replace('matmulnbits', 'fake') + 'layers:\n  - match: "layers.*.w1"\n    method: pbllm\n    settings: { low_frac: 0.8 }\n';
+  const text =
+    BASE.replace('matmulnbits', 'fake') + 'layers:\n  - match: "layers.*.w1"\n    method: pbllm\n    settings: { low_frac: 0.8 }\n';
   const { plan } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
   const w1 = plan!.layers.find((l) => l.name === 'layers.0.w1')!;
   assert.equal(w1.method, 'pbllm');
@@ -126,10 +143,16 @@ test('binarization methods have fixed bits (stored fake when asked)', () => {
 test('packed stores any method at any bits; under qdq binarized layers fall back to packed, other layers do not', () => {
   const rules = 'layers:\n  - match: "layers.*"\n    bits: 3\n  - match: "layers.*.w1"\n    method: dualbin\n';
   const packed = resolvePlan(readRecipe(BASE.replace('matmulnbits', 'packed') + rules), storiesLayers(), RECIPE);
-  assert.deepEqual(packed.diagnostics.filter((d) => d.severity === 'error' || d.code === 'format-fallback'), []);
+  assert.deepEqual(
+    packed.diagnostics.filter((d) => d.severity === 'error' || d.code === 'format-fallback'),
+    [],
+  );
   assert.equal(packed.plan!.layers.find((l) => l.name === 'layers.0.w1')!.bits, 2);
   const qdq = resolvePlan(readRecipe(BASE.replace('matmulnbits', 'qdq') + rules), storiesLayers(), RECIPE);
-  assert.deepEqual(qdq.diagnostics.filter((d) => d.code === 'format-fallback').map((d) => d.data?.layers), [5]);
+  assert.deepEqual(
+    qdq.diagnostics.filter((d) => d.code === 'format-fallback').map((d) => d.data?.layers),
+    [5],
+  );
   // The 3-bit rtn/gptq rule is still an error under qdq (packed is offered as a quick fix, not applied).
   assert.ok(qdq.diagnostics.some((d) => d.code === 'unsupported-bits' && /qdq cannot store 3-bit/.test(d.message)));
 });
@@ -138,7 +161,10 @@ test('methods that need activations warn without calibration data; evaluate.text
   const text = `${BASE}layers:\n  - match: output\n    method: rtn\nevaluate:\n  text: ./eval.txt\n`;
   const { diagnostics } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
   const warn = diagnostics.filter((d) => d.code === 'no-calibration');
-  assert.deepEqual(warn.map((d) => slice(text, d.span)), ['gptq']);
+  assert.deepEqual(
+    warn.map((d) => slice(text, d.span)),
+    ['gptq'],
+  );
   const tok = diagnostics.find((d) => d.code === 'missing-key' && d.data?.key === 'tokenizer')!;
   assert.equal(slice(text, tok.span), 'text');
 });

@@ -34,8 +34,24 @@ test('auto picks per op, bits and opset; fixed formats are kept (binarized → p
 });
 
 function mixedLayers(opset: number): LayerInfo[] {
-  const l = (name: string, op: string, shape: [number, number]): LayerInfo => ({ name, op, node: `${name}_node`, shape, dims: [shape[0], shape[1]], params: shape[0] * shape[1], dtype: 'float32', quantizable: true, opset });
-  return [l('conv1.w', 'Conv', [16, 27]), l('conv2.w', 'Conv', [32, 144]), l('up.w', 'ConvTranspose', [64, 32]), l('fc.w', 'Gemm', [10, 64]), l('proj.w', 'MatMul', [64, 64])];
+  const l = (name: string, op: string, shape: [number, number]): LayerInfo => ({
+    name,
+    op,
+    node: `${name}_node`,
+    shape,
+    dims: [shape[0], shape[1]],
+    params: shape[0] * shape[1],
+    dtype: 'float32',
+    quantizable: true,
+    opset,
+  });
+  return [
+    l('conv1.w', 'Conv', [16, 27]),
+    l('conv2.w', 'Conv', [32, 144]),
+    l('up.w', 'ConvTranspose', [64, 32]),
+    l('fc.w', 'Gemm', [10, 64]),
+    l('proj.w', 'MatMul', [64, 64]),
+  ];
 }
 
 const HEAD = `version: 1
@@ -44,12 +60,18 @@ output: ./out/model-w4.onnx
 defaults: { method: rtn, bits: 4, group_size: 32 }
 `;
 
-test('the plan carries each layer\'s stored format; auto is the default and says what it changed at the line that set it', () => {
+test("the plan carries each layer's stored format; auto is the default and says what it changed at the line that set it", () => {
   const { plan, diagnostics } = resolvePlan(readRecipe(HEAD), mixedLayers(9), RECIPE);
   assert.ok(plan, JSON.stringify(diagnostics));
   assert.equal(plan.format, 'auto');
   const by = Object.fromEntries(plan.layers.map((l) => [l.name, [l.format, l.bits, l.groupSize]]));
-  assert.deepEqual(by, { 'conv1.w': ['qdq', 8, -1], 'conv2.w': ['qdq', 8, -1], 'up.w': ['qdq', 4, 32], 'fc.w': ['qdq', 8, -1], 'proj.w': ['matmulnbits', 4, 32] });
+  assert.deepEqual(by, {
+    'conv1.w': ['qdq', 8, -1],
+    'conv2.w': ['qdq', 8, -1],
+    'up.w': ['qdq', 4, 32],
+    'fc.w': ['qdq', 8, -1],
+    'proj.w': ['matmulnbits', 4, 32],
+  });
   const info = diagnostics.filter((d) => d.code === 'auto-format');
   assert.equal(info.length, 3, JSON.stringify(info)); // Conv, Gemm, ConvTranspose
   assert.ok(info.every((d) => d.severity === 'information'));
@@ -57,10 +79,19 @@ test('the plan carries each layer\'s stored format; auto is the default and says
   // No group-size complaint for layers auto stores per channel (conv1 is 27 wide, less than 32).
   assert.equal(diagnostics.filter((d) => d.code === 'group-too-large').length, 0);
   const at21 = resolvePlan(readRecipe(HEAD), mixedLayers(21), RECIPE).plan!;
-  assert.deepEqual(at21.layers.map((l) => [l.format, l.bits]), [['qdq', 4], ['qdq', 4], ['qdq', 4], ['qdq', 4], ['matmulnbits', 4]]);
+  assert.deepEqual(
+    at21.layers.map((l) => [l.format, l.bits]),
+    [
+      ['qdq', 4],
+      ['qdq', 4],
+      ['qdq', 4],
+      ['qdq', 4],
+      ['matmulnbits', 4],
+    ],
+  );
 });
 
-test('a rule\'s format that cannot hold its layers\' op or bits is an error at that rule\'s line, in the editor and the plan', () => {
+test("a rule's format that cannot hold its layers' op or bits is an error at that rule's line, in the editor and the plan", () => {
   const text = `${HEAD}layers:
   - match: "conv*"
     format: matmulnbits
@@ -88,7 +119,7 @@ test('a rule\'s format that cannot hold its layers\' op or bits is an error at t
   assert.deepEqual(editor.map((d) => [d.code, a.doc.offsetAt(d.range.start)]).sort(), errors.map((d) => [d.code, d.span.start]).sort());
 });
 
-test('a fixed top-level matmulnbits keeps today\'s behaviour for Conv layers (a warning, written fake-quant at export)', () => {
+test("a fixed top-level matmulnbits keeps today's behaviour for Conv layers (a warning, written fake-quant at export)", () => {
   const text = HEAD.replace('version: 1\n', 'version: 1\nformat: matmulnbits\n');
   const { plan, diagnostics } = resolvePlan(readRecipe(text), mixedLayers(9), RECIPE);
   assert.ok(plan);

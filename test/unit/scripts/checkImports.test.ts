@@ -20,20 +20,24 @@ const check = (files: Record<string, string>) => checkSources(new Map(Object.ent
 
 describe('checkImports', () => {
   test('reads static, type-only, re-export, side-effect and dynamic imports; ignores comments and strings', () => {
-    const refs = importsOf([
-      "import { a } from './a';",
-      "import type { B } from './b';",
-      "import { type C, type D } from './c';",
-      "import { type E, f } from './e';",
-      "export * from './g';",
-      "import './h';",
-      "const m = await import('./i');",
-      "// import { x } from './commented';",
-      "/* import { y } from './blocked'; */",
-      "const s = \"import { z } from './string'\";",
-    ].join('\n'));
-    assert.deepEqual(refs.map((r) => `${r.spec}${r.typeOnly ? ':type' : ''}`).sort(),
-      ['./a', './b:type', './c:type', './e', './g', './h', './i'].sort());
+    const refs = importsOf(
+      [
+        "import { a } from './a';",
+        "import type { B } from './b';",
+        "import { type C, type D } from './c';",
+        "import { type E, f } from './e';",
+        "export * from './g';",
+        "import './h';",
+        "const m = await import('./i');",
+        "// import { x } from './commented';",
+        "/* import { y } from './blocked'; */",
+        'const s = "import { z } from \'./string\'";',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      refs.map((r) => `${r.spec}${r.typeOnly ? ':type' : ''}`).sort(),
+      ['./a', './b:type', './c:type', './e', './g', './h', './i'].sort(),
+    );
   });
 
   test('finds a three-file cycle, also through type-only imports, and names every file in it', () => {
@@ -47,11 +51,14 @@ describe('checkImports', () => {
   });
 
   test('a leaf types module breaks the cycle', () => {
-    assert.deepEqual(check({
-      'src/engine/a.ts': "import { b } from './b';",
-      'src/engine/b.ts': "import type { C } from './types';",
-      'src/engine/types.ts': 'export interface C { x: number }',
-    }), []);
+    assert.deepEqual(
+      check({
+        'src/engine/a.ts': "import { b } from './b';",
+        'src/engine/b.ts': "import type { C } from './types';",
+        'src/engine/types.ts': 'export interface C { x: number }',
+      }),
+      [],
+    );
   });
 
   test('refuses an import against the direction and a denied package, naming file and target', () => {
@@ -59,19 +66,37 @@ describe('checkImports', () => {
       'src/protocol/p.ts': "import { run } from '../engine/run';",
       'src/engine/run.ts': "import * as vscode from 'vscode';\nimport type { P } from '../protocol/p';",
     });
-    assert.ok(problems.some((p) => p === "src/protocol/p.ts: imports src/engine/run.ts — part 'protocol' may not import part 'engine'"), problems.join('\n'));
-    assert.ok(problems.some((p) => p === "src/engine/run.ts: imports 'vscode', which part 'engine' must not import"), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p === "src/protocol/p.ts: imports src/engine/run.ts — part 'protocol' may not import part 'engine'"),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p === "src/engine/run.ts: imports 'vscode', which part 'engine' must not import"),
+      problems.join('\n'),
+    );
   });
 
   test('a type-only part allows `import type` and refuses a value import', () => {
     assert.deepEqual(check({ 'src/webview/v.ts': "import type { P } from '../protocol/p';", 'src/protocol/p.ts': '' }), []);
     const problems = check({ 'src/webview/v.ts': "import { P } from '../protocol/p';", 'src/protocol/p.ts': '' });
-    assert.match(problems.join('\n'), /src\/webview\/v\.ts: imports src\/protocol\/p\.ts — part 'webview' may not import part 'protocol' \(only `import type`/);
+    assert.match(
+      problems.join('\n'),
+      /src\/webview\/v\.ts: imports src\/protocol\/p\.ts — part 'webview' may not import part 'protocol' \(only `import type`/,
+    );
   });
 
   test('cyclesOf reports self-imports and leaves DAGs alone', () => {
     assert.deepEqual(cyclesOf(new Map([['a', new Set(['a'])]])), [['a']]);
-    assert.deepEqual(cyclesOf(new Map([['a', new Set(['b'])], ['b', new Set(['c'])], ['c', new Set<string>()]])), []);
+    assert.deepEqual(
+      cyclesOf(
+        new Map([
+          ['a', new Set(['b'])],
+          ['b', new Set(['c'])],
+          ['c', new Set<string>()],
+        ]),
+      ),
+      [],
+    );
   });
 
   test('the source tree has no cycle and breaks no rule; the script exits 0 (1 on a problem)', () => {

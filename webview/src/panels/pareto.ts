@@ -11,13 +11,23 @@ import { drawScatter, type PointSet } from '../ui/scatter';
 import { renderTable, type Column, type SortState } from '../ui/table';
 import { el, fmt } from '../ui/format';
 
-interface State { view?: ParetoView; sort: SortState; picked?: ParetoPick }
+interface State {
+  view?: ParetoView;
+  sort: SortState;
+  picked?: ParetoPick;
+}
 let state = loadState<State>({ sort: { key: 'bits', desc: false } });
 
 registerToolkit();
 const root = document.getElementById('app') ?? document.body;
 
-interface Row { name: string; bits: number; loss: number; fits: boolean; pick: ParetoPick }
+interface Row {
+  name: string;
+  bits: number;
+  loss: number;
+  fits: boolean;
+  pick: ParetoPick;
+}
 
 const columns: Column<Row>[] = [
   { key: 'name', title: 'Configuration', value: (r) => r.name },
@@ -26,7 +36,10 @@ const columns: Column<Row>[] = [
   { key: 'fits', title: 'Fits', value: (r) => (r.fits ? 1 : 0), format: (r) => (r.fits ? 'yes' : 'no') },
 ];
 
-const pick = (p: ParetoPick) => { state.picked = p; post({ type: 'previewPoint', ...p }); };
+const pick = (p: ParetoPick) => {
+  state.picked = p;
+  post({ type: 'previewPoint', ...p });
+};
 
 function render(): void {
   const header = el('header');
@@ -34,10 +47,22 @@ function render(): void {
   const status = badge(!v ? 'no suggestion' : v.measured ? 'measured' : 'suggested');
   status.id = 'status';
   header.append(el('h1', undefined, 'Size / quality frontier'), status);
-  if (!v) { root.replaceChildren(header, el('p', 'empty', 'No suggestion yet: add `budget:` to the recipe and run “Lowbit: Suggest Rules for the Budget”.')); return; }
+  if (!v) {
+    root.replaceChildren(
+      header,
+      el('p', 'empty', 'No suggestion yet: add `budget:` to the recipe and run “Lowbit: Suggest Rules for the Budget”.'),
+    );
+    return;
+  }
   const what = v.estimate === 'kl' ? 'KL (sum of single-layer KLs)' : 'Hessian-weighted error';
-  const summary = el('p', 'summary', `${v.budget}: suggested ${v.chosen.bitsPerWeight.toFixed(2)} bits/weight, estimated ${what} ${fmt(v.chosen.loss, 4)}`
-    + (v.measured ? `; measured ${v.measured.bitsPerWeight.toFixed(2)} bits/weight, KL ${fmt(v.measured.kl, 4)}${v.measured.perplexity !== undefined ? `, perplexity ${fmt(v.measured.perplexity, 4)}` : ''}` : ''));
+  const summary = el(
+    'p',
+    'summary',
+    `${v.budget}: suggested ${v.chosen.bitsPerWeight.toFixed(2)} bits/weight, estimated ${what} ${fmt(v.chosen.loss, 4)}` +
+      (v.measured
+        ? `; measured ${v.measured.bitsPerWeight.toFixed(2)} bits/weight, KL ${fmt(v.measured.kl, 4)}${v.measured.perplexity !== undefined ? `, perplexity ${fmt(v.measured.perplexity, 4)}` : ''}`
+        : ''),
+  );
   summary.id = 'summary';
   const box = el('div', 'chart');
   const canvas = el('canvas');
@@ -53,18 +78,55 @@ function render(): void {
     { label: 'suggested', points: [xy(v.chosen)], radius: 7, style: 'star' },
   ];
   const losses = [...v.uniform, ...v.frontier, v.chosen].map((p) => p.loss).filter((l) => l > 0);
-  if (losses.length) sets.push({ label: `budget (${v.budgetBitsPerWeight.toFixed(2)} bits/weight)`, points: [{ x: v.budgetBitsPerWeight, y: Math.min(...losses) }, { x: v.budgetBitsPerWeight, y: Math.max(...losses) }], line: true, radius: 0, color: '#888888' });
-  if (v.measured) sets.push({ label: 'measured (held-out KL of the run)', points: [{ x: v.measured.bitsPerWeight, y: v.measured.kl }], radius: 7, style: 'triangle' });
+  if (losses.length)
+    sets.push({
+      label: `budget (${v.budgetBitsPerWeight.toFixed(2)} bits/weight)`,
+      points: [
+        { x: v.budgetBitsPerWeight, y: Math.min(...losses) },
+        { x: v.budgetBitsPerWeight, y: Math.max(...losses) },
+      ],
+      line: true,
+      radius: 0,
+      color: '#888888',
+    });
+  if (v.measured)
+    sets.push({
+      label: 'measured (held-out KL of the run)',
+      points: [{ x: v.measured.bitsPerWeight, y: v.measured.kl }],
+      radius: 7,
+      style: 'triangle',
+    });
   const setNames = ['uniform', 'frontier', 'chosen'] as const;
   drawScatter(canvas, sets, {
-    xTitle: 'bits per weight (stored)', yTitle: `estimated loss: ${what}`, log: [...v.uniform, ...v.frontier, v.chosen].every((p) => p.loss > 0),
-    onClick: (set, index) => { if (set < 3) pick({ set: setNames[set], index }); },
+    xTitle: 'bits per weight (stored)',
+    yTitle: `estimated loss: ${what}`,
+    log: [...v.uniform, ...v.frontier, v.chosen].every((p) => p.loss > 0),
+    onClick: (set, index) => {
+      if (set < 3) pick({ set: setNames[set], index });
+    },
   });
   const rows: Row[] = [
-    ...v.uniform.map((p, i) => ({ name: p.label, bits: p.bitsPerWeight, loss: p.loss, fits: p.fits, pick: { set: 'uniform' as const, index: i } })),
+    ...v.uniform.map((p, i) => ({
+      name: p.label,
+      bits: p.bitsPerWeight,
+      loss: p.loss,
+      fits: p.fits,
+      pick: { set: 'uniform' as const, index: i },
+    })),
     { name: 'suggested', bits: v.chosen.bitsPerWeight, loss: v.chosen.loss, fits: true, pick: { set: 'chosen' as const, index: 0 } },
   ];
-  const draw = () => renderTable(table, columns, rows, state.sort, (s) => { state.sort = s; draw(); }, (r) => pick(r.pick));
+  const draw = () =>
+    renderTable(
+      table,
+      columns,
+      rows,
+      state.sort,
+      (s) => {
+        state.sort = s;
+        draw();
+      },
+      (r) => pick(r.pick),
+    );
   draw();
 }
 

@@ -11,7 +11,14 @@ import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
 import { el, fmt, pct, bytes } from '../ui/format';
 
-interface State { report?: Report; reportPath?: string; history: HistoryEntry[]; compare?: Report; comparePath?: string; sort: SortState }
+interface State {
+  report?: Report;
+  reportPath?: string;
+  history: HistoryEntry[];
+  compare?: Report;
+  comparePath?: string;
+  sort: SortState;
+}
 let state = loadState<State>({ history: [], sort: { key: 'rel_error', desc: true } });
 
 registerToolkit();
@@ -19,7 +26,8 @@ const root = document.getElementById('app') ?? document.body;
 
 /** One metrics row: label, FP value, compressed value, optional comparison value. */
 function metricRows(r: Report, cmp?: Report): [string, string, string, string?][] {
-  const m = r.metrics, c = cmp?.metrics;
+  const m = r.metrics,
+    c = cmp?.metrics;
   const rows: [string, string, string, string?][] = [
     ['Perplexity', fmt(m.fp.perplexity), fmt(m.quantized.perplexity), c && fmt(c.quantized.perplexity)],
     ['KL divergence (mean)', '0', fmt(m.kl_divergence?.mean, 4), c && fmt(c.kl_divergence?.mean, 4)],
@@ -30,10 +38,21 @@ function metricRows(r: Report, cmp?: Report): [string, string, string, string?][
     ['Latency (ms / batch)', fmt(m.fp.latency_ms, 2), fmt(m.quantized.latency_ms, 2), c && fmt(c.quantized.latency_ms, 2)],
   ];
   if (m.output_agreement) rows.push(['Output cosine', '1.000', fmt(m.output_agreement.cosine, 4), c && fmt(c.output_agreement?.cosine, 4)]);
-  const d = m.decode_latency, cd = c?.decode_latency;
+  const d = m.decode_latency,
+    cd = c?.decode_latency;
   if (d) {
-    rows.push([`Prefill (ms, ${d.prompt_tokens} tokens)`, fmt(d.fp.prefill_ms, 2), fmt(d.quantized.prefill_ms, 2), c && fmt(cd?.quantized.prefill_ms, 2)]);
-    rows.push([`Decode (ms / token, ${d.mode === 'kv_cache' ? 'KV cache' : 'full sequence'})`, fmt(d.fp.decode_ms_per_token, 3), fmt(d.quantized.decode_ms_per_token, 3), c && fmt(cd?.quantized.decode_ms_per_token, 3)]);
+    rows.push([
+      `Prefill (ms, ${d.prompt_tokens} tokens)`,
+      fmt(d.fp.prefill_ms, 2),
+      fmt(d.quantized.prefill_ms, 2),
+      c && fmt(cd?.quantized.prefill_ms, 2),
+    ]);
+    rows.push([
+      `Decode (ms / token, ${d.mode === 'kv_cache' ? 'KV cache' : 'full sequence'})`,
+      fmt(d.fp.decode_ms_per_token, 3),
+      fmt(d.quantized.decode_ms_per_token, 3),
+      c && fmt(cd?.quantized.decode_ms_per_token, 3),
+    ]);
   }
   return rows;
 }
@@ -45,12 +64,18 @@ function renderGeneration(r: Report): HTMLElement | undefined {
   const section = el('section', 'generation');
   section.id = 'generation';
   const at = g.first_divergence === null ? 'identical' : `first divergence at token ${g.first_divergence}`;
-  section.append(el('h2', undefined, 'Generation'), el('p', 'meta', `${g.tokens} tokens from “${g.prompt}” (${g.mode === 'kv_cache' ? 'through the KV cache' : 'full-sequence'}) · ${at}`));
+  section.append(
+    el('h2', undefined, 'Generation'),
+    el('p', 'meta', `${g.tokens} tokens from “${g.prompt}” (${g.mode === 'kv_cache' ? 'through the KV cache' : 'full-sequence'}) · ${at}`),
+  );
   const t = el('table', 'generation');
   const h = t.createTHead().insertRow();
   for (const s of ['FP32', 'Compressed']) h.appendChild(el('th', undefined, s));
   const row = t.createTBody().insertRow();
-  for (const [key, text] of [['fp', g.fp.text], ['quantized', g.quantized.text]] as const) {
+  for (const [key, text] of [
+    ['fp', g.fp.text],
+    ['quantized', g.quantized.text],
+  ] as const) {
     const td = row.insertCell();
     td.dataset.model = key;
     td.textContent = text;
@@ -81,15 +106,30 @@ const columns: Column<LayerReport>[] = [
   { key: 'name', title: 'Layer', value: (l) => l.name },
   { key: 'rel_error', title: 'Rel. error', value: (l) => l.rel_error, format: (l) => fmt(l.rel_error, 5), numeric: true },
   { key: 'bits', title: 'Bits', value: (l) => l.bits, numeric: true },
-  { key: 'bits_per_weight', title: 'Bits/weight', value: (l) => l.bits_per_weight, format: (l) => fmt(l.bits_per_weight, 2), numeric: true },
+  {
+    key: 'bits_per_weight',
+    title: 'Bits/weight',
+    value: (l) => l.bits_per_weight,
+    format: (l) => fmt(l.bits_per_weight, 2),
+    numeric: true,
+  },
   { key: 'method', title: 'Method', value: (l) => l.method },
-  { key: 'rank', title: 'Rank', value: (l) => l.low_rank?.rank ?? 0, format: (l) => (l.low_rank ? String(l.low_rank.rank) : '—'), numeric: true },
+  {
+    key: 'rank',
+    title: 'Rank',
+    value: (l) => l.low_rank?.rank ?? 0,
+    format: (l) => (l.low_rank ? String(l.low_rank.rank) : '—'),
+    numeric: true,
+  },
   { key: 'params', title: 'Params', value: (l) => l.params, numeric: true },
 ];
 
 function render(): void {
   const r = state.report;
-  if (!r) { root.replaceChildren(el('p', 'empty', 'No report yet: run “Lowbit: Compress and Evaluate”.')); return; }
+  if (!r) {
+    root.replaceChildren(el('p', 'empty', 'No report yet: run “Lowbit: Compress and Evaluate”.'));
+    return;
+  }
   const header = el('header');
   header.append(el('h1', undefined, 'Compression report'), badge(r.format), badge(`${r.layers.length} layers`));
   if (r.accuracy_level !== undefined) header.append(badge(`accuracy_level ${r.accuracy_level}`));
@@ -97,10 +137,26 @@ function render(): void {
   meta.id = 'meta';
   const compareBar = el('div', 'toolbar');
   if (state.history.length > 1) {
-    compareBar.append(el('label', undefined, 'Compare with: '), dropdown('compare', [{ value: '', label: '(none)' },
-      ...state.history.filter((h) => h.path !== state.reportPath).map((h) => ({ value: h.path, label: h.label }))], state.comparePath, (v) => {
-      if (v) post({ type: 'compare', path: v }); else { state.compare = undefined; state.comparePath = undefined; saveState(state); render(); }
-    }));
+    compareBar.append(
+      el('label', undefined, 'Compare with: '),
+      dropdown(
+        'compare',
+        [
+          { value: '', label: '(none)' },
+          ...state.history.filter((h) => h.path !== state.reportPath).map((h) => ({ value: h.path, label: h.label })),
+        ],
+        state.comparePath,
+        (v) => {
+          if (v) post({ type: 'compare', path: v });
+          else {
+            state.compare = undefined;
+            state.comparePath = undefined;
+            saveState(state);
+            render();
+          }
+        },
+      ),
+    );
   }
   const metrics = el('section');
   renderMetrics(metrics, r, state.compare);
@@ -113,22 +169,62 @@ function render(): void {
   const warnings = el('ul', 'warnings');
   for (const w of r.warnings) warnings.appendChild(el('li', undefined, w));
   const generation = renderGeneration(r);
-  root.replaceChildren(header, meta, compareBar, metrics, ...(generation ? [generation] : []), el('h2', undefined, 'Per-layer relative output error'), chartBox, table, warnings);
+  root.replaceChildren(
+    header,
+    meta,
+    compareBar,
+    metrics,
+    ...(generation ? [generation] : []),
+    el('h2', undefined, 'Per-layer relative output error'),
+    chartBox,
+    table,
+    warnings,
+  );
   const cmpByName = new Map(state.compare?.layers.map((l) => [l.name, l.rel_error]));
-  drawChart(canvas, r.layers.map((l) => l.name), [
-    { label: 'this run', values: r.layers.map((l) => l.rel_error) },
-    ...(state.compare ? [{ label: 'compared run', values: r.layers.map((l) => cmpByName.get(l.name) ?? null) }] : []),
-  ], { yTitle: 'tr(ΔHΔᵀ)/tr(WHWᵀ)', log: r.layers.every((l) => l.rel_error > 0), onClick: (i) => post({ type: 'revealLayer', layer: r.layers[i].name }) });
-  const drawTable = () => renderTable(table, columns, r.layers, state.sort, (s) => { state.sort = s; saveState(state); drawTable(); },
-    (l) => post({ type: 'revealLayer', layer: l.name }));
+  drawChart(
+    canvas,
+    r.layers.map((l) => l.name),
+    [
+      { label: 'this run', values: r.layers.map((l) => l.rel_error) },
+      ...(state.compare ? [{ label: 'compared run', values: r.layers.map((l) => cmpByName.get(l.name) ?? null) }] : []),
+    ],
+    {
+      yTitle: 'tr(ΔHΔᵀ)/tr(WHWᵀ)',
+      log: r.layers.every((l) => l.rel_error > 0),
+      onClick: (i) => post({ type: 'revealLayer', layer: r.layers[i].name }),
+    },
+  );
+  const drawTable = () =>
+    renderTable(
+      table,
+      columns,
+      r.layers,
+      state.sort,
+      (s) => {
+        state.sort = s;
+        saveState(state);
+        drawTable();
+      },
+      (l) => post({ type: 'revealLayer', layer: l.name }),
+    );
   drawTable();
 }
 
 startPanel({
   handle: (msg) => {
-    if (msg.type === 'report') state = { ...state, report: msg.report, reportPath: msg.reportPath, history: msg.history, compare: undefined, comparePath: undefined };
-    else if (msg.type === 'compare') { state.compare = msg.report; state.comparePath = msg.reportPath; }
-    else return false;
+    if (msg.type === 'report')
+      state = {
+        ...state,
+        report: msg.report,
+        reportPath: msg.reportPath,
+        history: msg.history,
+        compare: undefined,
+        comparePath: undefined,
+      };
+    else if (msg.type === 'compare') {
+      state.compare = msg.report;
+      state.comparePath = msg.reportPath;
+    } else return false;
     return true;
   },
   state: () => state,

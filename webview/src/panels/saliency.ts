@@ -8,22 +8,49 @@ import { renderHeatmap } from '../ui/heatmap';
 import { el, fmt } from '../ui/format';
 import { chartColors } from '../ui/theme';
 
-interface State { report?: Report; layer?: string }
+interface State {
+  report?: Report;
+  layer?: string;
+}
 let state = loadState<State>({});
 
 registerToolkit();
 const root = document.getElementById('app') ?? document.body;
 
 function render(): void {
-  const layers = (state.report?.layers ?? []).filter((l): l is LayerReport & Required<Pick<LayerReport, 'binarization'>> => !!l.binarization);
-  if (!layers.length) { root.replaceChildren(el('h1', undefined, 'Hessian saliency'), el('p', 'empty', 'No binarized layers in this report (methods billm, pbllm, dualbin produce saliency maps).')); return; }
+  const layers = (state.report?.layers ?? []).filter(
+    (l): l is LayerReport & Required<Pick<LayerReport, 'binarization'>> => !!l.binarization,
+  );
+  if (!layers.length) {
+    root.replaceChildren(
+      el('h1', undefined, 'Hessian saliency'),
+      el('p', 'empty', 'No binarized layers in this report (methods billm, pbllm, dualbin produce saliency maps).'),
+    );
+    return;
+  }
   const cur = layers.find((l) => l.name === state.layer) ?? layers[0];
   const b = cur.binarization;
   const header = el('header');
-  header.append(el('h1', undefined, 'Hessian saliency'), badge(cur.method), badge(`${fmt(b.bits_stored, 2)} bits stored / ${fmt(b.bits_claimed, 2)} claimed`));
+  header.append(
+    el('h1', undefined, 'Hessian saliency'),
+    badge(cur.method),
+    badge(`${fmt(b.bits_stored, 2)} bits stored / ${fmt(b.bits_claimed, 2)} claimed`),
+  );
   const bar = el('div', 'toolbar');
-  bar.append(el('label', undefined, 'Layer: '), dropdown('layer', layers.map((l) => ({ value: l.name, label: `${l.name} [${l.shape.join('×')}]` })), cur.name,
-    (v) => { state.layer = v; saveState(state); render(); }), button('reveal', 'Reveal rule', () => post({ type: 'revealLayer', layer: cur.name }), 'secondary'));
+  bar.append(
+    el('label', undefined, 'Layer: '),
+    dropdown(
+      'layer',
+      layers.map((l) => ({ value: l.name, label: `${l.name} [${l.shape.join('×')}]` })),
+      cur.name,
+      (v) => {
+        state.layer = v;
+        saveState(state);
+        render();
+      },
+    ),
+    button('reveal', 'Reveal rule', () => post({ type: 'revealLayer', layer: cur.name }), 'secondary'),
+  );
   const map = el('section');
   map.id = 'heatmap';
   const box = el('div', 'chart small');
@@ -33,13 +60,28 @@ function render(): void {
   const salient = el('p', 'salient', `Salient columns (${b.salient_columns.length}): ${b.salient_columns.join(', ')}`);
   salient.id = 'salient';
   const splits = el('p', 'meta', `Split points: ${b.split_points.map((x) => fmt(x, 4)).join(', ') || '—'}`);
-  root.replaceChildren(header, bar, el('h2', undefined, `Saliency map (${b.saliency.rows}×${b.saliency.cols}, downsampled)`), map,
-    el('h2', undefined, 'Column profile'), box, salient, splits);
+  root.replaceChildren(
+    header,
+    bar,
+    el('h2', undefined, `Saliency map (${b.saliency.rows}×${b.saliency.cols}, downsampled)`),
+    map,
+    el('h2', undefined, 'Column profile'),
+    box,
+    salient,
+    splits,
+  );
   renderHeatmap(map, b.saliency.rows, b.saliency.cols, b.saliency.values);
   const c = chartColors();
   const salientSet = new Set(b.salient_columns);
-  drawChart(canvas, b.column_profile.map((_, i) => String(i)), [{ label: 'column saliency', values: b.column_profile, color: c.primary },
-    { label: 'salient', values: b.column_profile.map((v, i) => (salientSet.has(i) ? v : null)), color: c.highlight }], { yTitle: 'saliency' });
+  drawChart(
+    canvas,
+    b.column_profile.map((_, i) => String(i)),
+    [
+      { label: 'column saliency', values: b.column_profile, color: c.primary },
+      { label: 'salient', values: b.column_profile.map((v, i) => (salientSet.has(i) ? v : null)), color: c.highlight },
+    ],
+    { yTitle: 'saliency' },
+  );
 }
 
 startPanel({

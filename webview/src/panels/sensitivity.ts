@@ -10,7 +10,12 @@ import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
 import { el, fmt } from '../ui/format';
 
-interface State { layers: LayerSensitivityView[]; done: boolean; chosen: string[]; sort: SortState }
+interface State {
+  layers: LayerSensitivityView[];
+  done: boolean;
+  chosen: string[];
+  sort: SortState;
+}
 let state = loadState<State>({ layers: [], done: false, chosen: [], sort: { key: 'score', desc: true } });
 
 registerToolkit();
@@ -33,12 +38,19 @@ function render(): void {
   status.id = 'status';
   header.append(el('h1', undefined, 'Layer sensitivity'), status);
   const bar = el('div', 'toolbar');
-  bar.append(button('run', 'Measure sensitivity', () => post({ type: 'runSensitivity' }), 'secondary'),
-    button('mixed', 'Give the most sensitive layers 8 bits', () => post({ type: 'applyMixedPrecision', highBits: 8, budgetFraction: 0.25 })),
-    button('suggest', 'Suggest rules for the budget', () => post({ type: 'suggestBudget' }), 'secondary'));
+  bar.append(
+    button('run', 'Measure sensitivity', () => post({ type: 'runSensitivity' }), 'secondary'),
+    button('mixed', 'Give the most sensitive layers 8 bits', () =>
+      post({ type: 'applyMixedPrecision', highBits: 8, budgetFraction: 0.25 }),
+    ),
+    button('suggest', 'Suggest rules for the budget', () => post({ type: 'suggestBudget' }), 'secondary'),
+  );
   const chosen = el('p', 'chosen', state.chosen.length ? `Edited the recipe: 8 bits for ${state.chosen.join(', ')}` : '');
   chosen.id = 'chosen';
-  if (!state.layers.length) { root.replaceChildren(header, bar, el('p', 'empty', 'No sensitivity yet: press “Measure sensitivity”.'), chosen); return; }
+  if (!state.layers.length) {
+    root.replaceChildren(header, bar, el('p', 'empty', 'No sensitivity yet: press “Measure sensitivity”.'), chosen);
+    return;
+  }
   const sorted = [...state.layers].sort((a, b) => score(b) - score(a) || a.name.localeCompare(b.name));
   const box = el('div', 'chart');
   const canvas = el('canvas');
@@ -47,19 +59,37 @@ function render(): void {
   const table = el('section');
   table.id = 'layer-table';
   root.replaceChildren(header, bar, chosen, box, table);
-  drawChart(canvas, sorted.map((l) => l.name), [
-    { label: 'proxy (Hessian-weighted error)', values: sorted.map((l) => l.proxy) },
-    { label: 'measured KL (only this layer quantized)', values: sorted.map((l) => l.kl ?? null) },
-  ], { yTitle: 'sensitivity', log: sorted.every((l) => l.proxy > 0), onClick: (i) => post({ type: 'revealLayer', layer: sorted[i].name }) });
-  const draw = () => renderTable(table, columns, state.layers, state.sort, (s) => { state.sort = s; saveState(state); draw(); },
-    (l) => post({ type: 'revealLayer', layer: l.name }));
+  drawChart(
+    canvas,
+    sorted.map((l) => l.name),
+    [
+      { label: 'proxy (Hessian-weighted error)', values: sorted.map((l) => l.proxy) },
+      { label: 'measured KL (only this layer quantized)', values: sorted.map((l) => l.kl ?? null) },
+    ],
+    { yTitle: 'sensitivity', log: sorted.every((l) => l.proxy > 0), onClick: (i) => post({ type: 'revealLayer', layer: sorted[i].name }) },
+  );
+  const draw = () =>
+    renderTable(
+      table,
+      columns,
+      state.layers,
+      state.sort,
+      (s) => {
+        state.sort = s;
+        saveState(state);
+        draw();
+      },
+      (l) => post({ type: 'revealLayer', layer: l.name }),
+    );
   draw();
 }
 
 startPanel({
   handle: (msg) => {
     if (msg.type === 'report') {
-      const layers = msg.report.layers.filter((l) => l.sensitivity).map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
+      const layers = msg.report.layers
+        .filter((l) => l.sensitivity)
+        .map((l) => ({ name: l.name, proxy: l.sensitivity!.proxy, kl: l.sensitivity!.kl }));
       if (layers.length && !state.layers.length) state.layers = layers;
     } else if (msg.type === 'sensitivity') {
       // Merge: an update may carry only some layers; measured values never disappear.

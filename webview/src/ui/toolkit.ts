@@ -3,9 +3,7 @@
  * (@vscode/webview-ui-toolkit today; moving to @vscode-elements/elements is a change here only).
  * Panels create controls through these helpers and never import the library themselves.
  */
-import {
-  provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption, vsCodeDivider,
-} from '@vscode/webview-ui-toolkit';
+import { provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption, vsCodeDivider } from '@vscode/webview-ui-toolkit';
 
 let registered = false;
 
@@ -27,7 +25,12 @@ export function button(id: string, label: string, onClick: () => void, appearanc
 }
 
 /** A themed dropdown; calls `onChange` with the chosen value. */
-export function dropdown(id: string, options: { value: string; label: string }[], selected: string | undefined, onChange: (value: string) => void): HTMLElement {
+export function dropdown(
+  id: string,
+  options: { value: string; label: string }[],
+  selected: string | undefined,
+  onChange: (value: string) => void,
+): HTMLElement {
   const d = document.createElement('vscode-dropdown') as HTMLElement & { value: string };
   d.id = id;
   for (const o of options) {

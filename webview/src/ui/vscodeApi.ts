@@ -4,7 +4,11 @@
  */
 import { parseToWebview, type FromWebview, type ToWebview } from '../protocol';
 
-interface VsCodeApi { postMessage(msg: unknown): void; getState(): unknown; setState(s: unknown): void }
+interface VsCodeApi {
+  postMessage(msg: unknown): void;
+  getState(): unknown;
+  setState(s: unknown): void;
+}
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const api: VsCodeApi = acquireVsCodeApi();
@@ -38,7 +42,10 @@ export function onMessage(handler: (msg: ToWebview) => void): void {
       return;
     }
     if (msg.type === 'error') showError(msg.message);
-    else { document.getElementById('error')?.remove(); handler(msg); }
+    else {
+      document.getElementById('error')?.remove();
+      handler(msg);
+    }
   });
 }
 

@@ -66,7 +66,10 @@ for (const format of ['matmulnbits', 'packed'] as const) {
         const progress: SuggestProgress[] = [];
         const r = await suggest(plan, readBudget(readRecipe(text))!, { onProgress: (p) => progress.push(p) });
         // Progress per layer, in plan order.
-        assert.deepEqual(progress.filter((p) => p.stage === 'measure').map((p) => p.layer), plan.layers.map((l) => l.name));
+        assert.deepEqual(
+          progress.filter((p) => p.stage === 'measure').map((p) => p.layer),
+          plan.layers.map((l) => l.name),
+        );
         assert.ok(r.knapsack.exact);
         // The chosen point was measured as one export (a fitting uniform may exceed the primed-cost capacity).
         assert.ok(r.chosen.measured && r.chosen.fileBytes <= r.fileTarget);
@@ -91,7 +94,14 @@ for (const format of ['matmulnbits', 'packed'] as const) {
         for (const [k, c] of r.candidates.entries()) {
           if (!r.uniform[k].fits) continue;
           const p = join(dir, `uniform-${k}.lowbit.yaml`);
-          writeFileSync(p, recipeText(format, join(dir, `uniform-${k}.onnx`), `  - match: "layers.*"\n    method: ${c.method}\n    bits: ${c.bits}\n    group_size: ${c.groupSize}\n`));
+          writeFileSync(
+            p,
+            recipeText(
+              format,
+              join(dir, `uniform-${k}.onnx`),
+              `  - match: "layers.*"\n    method: ${c.method}\n    bits: ${c.bits}\n    group_size: ${c.groupSize}\n`,
+            ),
+          );
           const u = await runRecipe(p);
           const bpw = storedBpw(u.fileBytes);
           // Uniform configurations are measured as one export each: the job writes exactly those bytes.
@@ -99,13 +109,28 @@ for (const format of ['matmulnbits', 'packed'] as const) {
           assert.equal(u.fileBytes, r.uniform[k].fileBytes, c.label);
           if (bpw <= BUDGET) uniform.push({ label: c.label, bpw, kl: u.report.metrics.kl_divergence!.mean, est: r.uniform[k].loss });
         }
-        if (format === 'matmulnbits') assert.ok(uniform.some((u) => u.label === 'gptq 2-bit g32'), 'GPTQ 2-bit g32 fits 3.5 bits/weight');
+        if (format === 'matmulnbits')
+          assert.ok(
+            uniform.some((u) => u.label === 'gptq 2-bit g32'),
+            'GPTQ 2-bit g32 fits 3.5 bits/weight',
+          );
         assert.ok(uniform.length, 'some uniform configuration fits');
         const best = uniform.reduce((a, b) => (b.kl < a.kl ? b : a));
         const kl = mixed.report.metrics.kl_divergence!.mean;
-        t.diagnostic(JSON.stringify({ format, suggested: { bpw: mixedBpw, kl, est: r.chosen.loss }, uniform, proxyKlSpearman: r.proxyKlSpearman, rules: r.rules.length }));
+        t.diagnostic(
+          JSON.stringify({
+            format,
+            suggested: { bpw: mixedBpw, kl, est: r.chosen.loss },
+            uniform,
+            proxyKlSpearman: r.proxyKlSpearman,
+            rules: r.rules.length,
+          }),
+        );
         assert.ok(kl < best.kl, `suggested KL ${kl} vs best uniform ${best.label} ${best.kl}`);
-        assert.ok(r.chosen.loss <= Math.min(...r.uniform.filter((u) => u.fits).map((u) => u.loss)) + 1e-12, 'the knapsack is at least as good as any fitting uniform choice on its own estimate');
+        assert.ok(
+          r.chosen.loss <= Math.min(...r.uniform.filter((u) => u.fits).map((u) => u.loss)) + 1e-12,
+          'the knapsack is at least as good as any fitting uniform choice on its own estimate',
+        );
         assert.match(readFileSync(recipePath, 'utf8'), /# lowbit suggest: begin/);
       } finally {
         rmSync(dir, { recursive: true, force: true });

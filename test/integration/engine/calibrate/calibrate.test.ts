@@ -29,7 +29,8 @@ describe('calibration on stories260K', { skip: skipNoShared }, () => {
     const session = await openSession(model.withExtraOutputs([w2.tensor]), 1, 'ref');
     const n = w2.n;
     const H = new Float64Array(n * n);
-    const absMax = new Float64Array(n), absSum = new Float64Array(n);
+    const absMax = new Float64Array(n),
+      absSum = new Float64Array(n);
     let T = 0;
     for (const f of feeds.batches) {
       const x = (await session.run(f, [w2.tensor]))[w2.tensor].data as Float32Array;
@@ -75,9 +76,16 @@ describe('calibration on stories260K', { skip: skipNoShared }, () => {
     const model = await loadModel(plan.modelPath);
     const feeds = await calibrationFeeds(plan.calibration, model.summary(), 0, 2);
     const ac = new AbortController();
-    await assert.rejects(calibrate({
-      model, layers: planLayers(plan, model), batches: feeds.batches, threads: 1, signal: ac.signal,
-      onBatch: () => ac.abort(),
-    }), { name: 'AbortError' });
+    await assert.rejects(
+      calibrate({
+        model,
+        layers: planLayers(plan, model),
+        batches: feeds.batches,
+        threads: 1,
+        signal: ac.signal,
+        onBatch: () => ac.abort(),
+      }),
+      { name: 'AbortError' },
+    );
   });
 });

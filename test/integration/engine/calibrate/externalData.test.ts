@@ -29,11 +29,14 @@ describe('stories260K with external data: same results as inline', { skip: skipN
     const m = await loadModel(stories.model);
     await writeModelStreaming(m.proto, external, { inputPath: stories.model, src: m.src, label: m.path, externalData: 'always' });
   });
-  after(() => { for (const o of outputs) rmSync(o, { recursive: true, force: true }); });
+  after(() => {
+    for (const o of outputs) rmSync(o, { recursive: true, force: true });
+  });
 
   /** The same plan on the inline model and on the external copy. */
   const pair = (make: () => JobPlan): [JobPlan, JobPlan] => {
-    const a = make(), b = make();
+    const a = make(),
+      b = make();
     b.modelPath = external;
     outputs.push(join(a.outputPath, '..'), join(b.outputPath, '..'));
     return [a, b];
@@ -48,7 +51,8 @@ describe('stories260K with external data: same results as inline', { skip: skipN
   test('calibration: every Hessian and statistic is identical', async () => {
     const plan = storiesPlan({ layers: layerPlans('gptq', 4) });
     outputs.push(join(plan.outputPath, '..'));
-    const inline = await loadModel(stories.model), ext = await loadModel(external);
+    const inline = await loadModel(stories.model),
+      ext = await loadModel(external);
     const layers = planLayers(plan, inline);
     const feeds = await calibrationFeeds({ ...plan.calibration, samples: 4 }, inline.summary(), 0, 2);
     const a = await calibrate({ model: inline, layers, batches: feeds.batches, threads: 1 });
@@ -71,7 +75,8 @@ describe('stories260K with external data: same results as inline', { skip: skipN
       p.evaluation = { ...p.evaluation, samples: 4 } as typeof p.evaluation;
       return p;
     });
-    const ea = await runSensitivity(a), eb = await runSensitivity(b);
+    const ea = await runSensitivity(a),
+      eb = await runSensitivity(b);
     assert.ok(ea.every((e) => e.kl! > 0));
     assert.deepEqual(eb, ea);
   });
@@ -85,10 +90,17 @@ describe('stories260K with external data: same results as inline', { skip: skipN
       p.evaluation = { ...p.evaluation, samples: 4 } as typeof p.evaluation;
       return p;
     });
-    const ra: Report = await runJob(a), rb: Report = await runJob(b);
+    const ra: Report = await runJob(a),
+      rb: Report = await runJob(b);
     assert.equal(rb.calibration.mode, 'sequential');
-    assert.deepEqual(rb.layers.map((l) => l.name), STORIES_LAYERS);
-    assert.deepEqual(rb.layers.map((l) => [l.rel_error, l.gptq?.loss]), ra.layers.map((l) => [l.rel_error, l.gptq?.loss]));
+    assert.deepEqual(
+      rb.layers.map((l) => l.name),
+      STORIES_LAYERS,
+    );
+    assert.deepEqual(
+      rb.layers.map((l) => [l.rel_error, l.gptq?.loss]),
+      ra.layers.map((l) => [l.rel_error, l.gptq?.loss]),
+    );
     assert.equal(rb.metrics.fp.perplexity, ra.metrics.fp.perplexity);
     assert.equal(rb.metrics.quantized.perplexity, ra.metrics.quantized.perplexity);
     assert.ok(rb.metrics.quantized.perplexity! > rb.metrics.fp.perplexity!);

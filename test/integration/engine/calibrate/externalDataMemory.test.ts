@@ -19,8 +19,11 @@ import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type Ten
 import { DT } from '../../../../engine/onnx/tensor';
 import { externalFloatTensor } from '../../../unit/engine/onnx/tinyModels';
 
-const IN = 256, OUT = 131072, LAYERS = 3; // 3 × 256 × 131072 float32 = 384 MiB
-const LAYER_BYTES = IN * OUT * 4, MODEL_BYTES = LAYERS * LAYER_BYTES;
+const IN = 256,
+  OUT = 131072,
+  LAYERS = 3; // 3 × 256 × 131072 float32 = 384 MiB
+const LAYER_BYTES = IN * OUT * 4,
+  MODEL_BYTES = LAYERS * LAYER_BYTES;
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-bigcal-'));
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -41,13 +44,41 @@ function writeModel(): string {
   } finally {
     closeSync(fd);
   }
-  const vi = (name: string, n: number) => ({ name, typeRaw: tensorTypeBytes(DT.FLOAT, ['b', n]), type: { elemType: DT.FLOAT, dims: ['b', n] }, unknown: [] });
-  const node = (opType: string, input: string[], output: string[]): NodeProto => ({ opType, input, output, name: output[0], attribute: [], unknown: [] });
+  const vi = (name: string, n: number) => ({
+    name,
+    typeRaw: tensorTypeBytes(DT.FLOAT, ['b', n]),
+    type: { elemType: DT.FLOAT, dims: ['b', n] },
+    unknown: [],
+  });
+  const node = (opType: string, input: string[], output: string[]): NodeProto => ({
+    opType,
+    input,
+    output,
+    name: output[0],
+    attribute: [],
+    unknown: [],
+  });
   const proto: ModelProto = {
-    irVersion: 8, opsetImport: [{ domain: '', version: 17, unknown: [] }], producerName: 'lowbit-test', unknown: [],
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17, unknown: [] }],
+    producerName: 'lowbit-test',
+    unknown: [],
     graph: {
-      name: 'bigcal', initializer: inits, input: [vi('X', IN)], output: [vi('Y', OUT)], valueInfo: [], unknown: [],
-      node: [node('Relu', ['X'], ['R']), ...inits.map((t, i) => node('MatMul', ['R', t.name], [`P${i}`])), node('Sum', inits.map((_, i) => `P${i}`), ['Y'])],
+      name: 'bigcal',
+      initializer: inits,
+      input: [vi('X', IN)],
+      output: [vi('Y', OUT)],
+      valueInfo: [],
+      unknown: [],
+      node: [
+        node('Relu', ['X'], ['R']),
+        ...inits.map((t, i) => node('MatMul', ['R', t.name], [`P${i}`])),
+        node(
+          'Sum',
+          inits.map((_, i) => `P${i}`),
+          ['Y'],
+        ),
+      ],
     },
   };
   const path = join(dir, 'model.onnx');
@@ -66,8 +97,13 @@ describe('calibration: a model with hundreds of MB of external data, weights loa
     gc();
 
     const base = process.memoryUsage();
-    let peakRss = base.rss, peakAb = base.arrayBuffers;
-    const sample = () => { const m = process.memoryUsage(); peakRss = Math.max(peakRss, m.rss); peakAb = Math.max(peakAb, m.arrayBuffers); };
+    let peakRss = base.rss,
+      peakAb = base.arrayBuffers;
+    const sample = () => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakAb = Math.max(peakAb, m.arrayBuffers);
+    };
     const timer = setInterval(sample, 2);
     let stats;
     try {
@@ -77,7 +113,9 @@ describe('calibration: a model with hundreds of MB of external data, weights loa
       clearInterval(timer);
     }
     const growth = { rss: peakRss - base.rss, arrayBuffers: peakAb - base.arrayBuffers };
-    console.log(`calibration on ${MODEL_BYTES / 2 ** 20} MiB of external weights: peak growth rss ${(growth.rss / 2 ** 20).toFixed(1)} MiB, arrayBuffers ${(growth.arrayBuffers / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `calibration on ${MODEL_BYTES / 2 ** 20} MiB of external weights: peak growth rss ${(growth.rss / 2 ** 20).toFixed(1)} MiB, arrayBuffers ${(growth.arrayBuffers / 2 ** 20).toFixed(1)} MiB`,
+    );
     // The skeleton is a few hundred bytes and the fetched activations a few KiB; inlining would add
     // ≥ the whole model to arrayBuffers. onnxruntime's own copy is native memory (RSS, not buffers).
     assert.ok(growth.arrayBuffers < 0.05 * MODEL_BYTES, `arrayBuffers grew ${growth.arrayBuffers} bytes`);

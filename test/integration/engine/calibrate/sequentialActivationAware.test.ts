@@ -21,11 +21,19 @@ import { skipNoShared } from '../sharedFixtures';
 /** max |a − b| / max |b| over a Hessian and the channel |x| statistics. */
 function statsDistance(a: InputStatistics, b: InputStatistics): number {
   const rel = (x: ArrayLike<number>, y: ArrayLike<number>) => {
-    let num = 0, den = 0;
-    for (let i = 0; i < y.length; i++) { num = Math.max(num, Math.abs(x[i] - y[i])); den = Math.max(den, Math.abs(y[i])); }
+    let num = 0,
+      den = 0;
+    for (let i = 0; i < y.length; i++) {
+      num = Math.max(num, Math.abs(x[i] - y[i]));
+      den = Math.max(den, Math.abs(y[i]));
+    }
     return den > 0 ? num / den : num;
   };
-  return Math.max(rel(a.hessian.matrix(), b.hessian.matrix()), rel(a.stats.absMax, b.stats.absMax), rel(a.stats.absMean(), b.stats.absMean()));
+  return Math.max(
+    rel(a.hessian.matrix(), b.hessian.matrix()),
+    rel(a.stats.absMax, b.stats.absMax),
+    rel(a.stats.absMean(), b.stats.absMean()),
+  );
 }
 
 describe('sequential calibration with AWQ / SmoothQuant / OS+ on stories260K', { skip: skipNoShared }, () => {
@@ -55,9 +63,15 @@ describe('sequential calibration with AWQ / SmoothQuant / OS+ on stories260K', {
       seen.push({ index: ctx.index, stats: ctx.stats, frozen: [...ctx.frozen] });
       return inner(ctx);
     });
-    assert.deepEqual(r.layers.map((l) => l.layer), layers.map((l) => l.name));
+    assert.deepEqual(
+      r.layers.map((l) => l.layer),
+      layers.map((l) => l.name),
+    );
     // Blocks are cut at the residual stream: attention (4 layers) and MLP (3 layers) of layers.0 … layers.4, then output.
-    assert.deepEqual(seen.map((s) => s.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      seen.map((s) => s.index),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     const distances: string[] = [];
     for (const { index, stats, frozen } of seen) {
       assert.equal(frozen.length, 7 * Math.floor(index / 2) + (index % 2 ? 4 : 0), `block ${index}: frozen ${frozen}`);
@@ -83,7 +97,11 @@ describe('sequential calibration with AWQ / SmoothQuant / OS+ on stories260K', {
     for (const l of r.layers) assert.ok(l.report.awq && l.report.awq.alpha >= 0 && l.report.awq.alpha < 1, l.layer);
   });
 
-  for (const [method, settings] of [['awq', {}], ['smoothquant', { alpha: 0.5 }], ['osplus', { shift: true }]] as const) {
+  for (const [method, settings] of [
+    ['awq', {}],
+    ['smoothquant', { alpha: 0.5 }],
+    ['osplus', { shift: true }],
+  ] as const) {
     test(`${method}: the transforms of all blocks fold exactly (FP logits kept); the quantized weights are the folded model's`, async () => {
       const layers = plansOf(method, 3, settings);
       const r = await run(layers);
@@ -116,6 +134,9 @@ describe('sequential calibration with AWQ / SmoothQuant / OS+ on stories260K', {
     const feeds = { input_ids: tokens(2, 24) };
     const fp = await runModel(model.serialize(), feeds, 'logits');
     assert.ok(relErr(await runModel(r.model.serialize(), feeds, 'logits'), fp) < 1e-5);
-    assert.throws(() => foldInputTransforms(model, [{ layers: g.layers, scale }], { frozen: new Set(['layers.0.w2']) }), /layers \[layers\.0\.w2\] .*already quantized/);
+    assert.throws(
+      () => foldInputTransforms(model, [{ layers: g.layers, scale }], { frozen: new Set(['layers.0.w2']) }),
+      /layers \[layers\.0\.w2\] .*already quantized/,
+    );
   });
 });

@@ -15,7 +15,9 @@ const IDS = [1, 403, 407, 261, 378, 395, 259, 281, 300, 412, 290, 377];
 
 describe('Decoder: token-by-token decoding through the KV cache', { skip: skipNoShared }, () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'lowbit-decoder-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lowbit-decoder-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('the bare stories260K graph decodes full-sequence; its greedy text is the reference for the cached decoders', async () => {
@@ -23,7 +25,8 @@ describe('Decoder: token-by-token decoding through the KV cache', { skip: skipNo
     const d = new Decoder(s, stories.model);
     assert.equal(d.mode, 'full_sequence');
     // Every step's logits are the last row of a plain full-sequence run over the same tokens.
-    const full = (await s.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(IDS.map(BigInt)), [1, IDS.length]) })).logits.data as Float32Array;
+    const full = (await s.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(IDS.map(BigInt)), [1, IDS.length]) })).logits
+      .data as Float32Array;
     const vocab = full.length / IDS.length;
     let row = await d.prefill(IDS.slice(0, 6));
     for (let t = 6; t <= IDS.length; t++) {
@@ -33,7 +36,10 @@ describe('Decoder: token-by-token decoding through the KV cache', { skip: skipNo
     await s.release();
   });
 
-  for (const [style, build] of [['optimum', buildOptimumDecoder], ['model-builder', buildModelBuilderDecoder]] as const)
+  for (const [style, build] of [
+    ['optimum', buildOptimumDecoder],
+    ['model-builder', buildModelBuilderDecoder],
+  ] as const)
     for (const dtype of ['float32', 'float16'] as const)
       test(`${style} ${dtype}: per-step logits through the cache equal full-sequence logits; greedy text equals model.onnx's`, async () => {
         const f = build(dir, { storiesModel: stories.model, dtype, fileName: `${style}-${dtype}.onnx` });
@@ -67,7 +73,10 @@ describe('Decoder: token-by-token decoding through the KV cache', { skip: skipNo
     const p1 = join(dir, 'unbindable.onnx');
     writeModel(b.model(), p1);
     const s1 = await ort.InferenceSession.create(p1);
-    assert.throws(() => new Decoder(s1, p1), (e: Error) => e.message.includes(p1) && /cannot bind model input 'pixel_mask'.*set it in the recipe/.test(e.message));
+    assert.throws(
+      () => new Decoder(s1, p1),
+      (e: Error) => e.message.includes(p1) && /cannot bind model input 'pixel_mask'.*set it in the recipe/.test(e.message),
+    );
     await s1.release();
 
     const c = new GraphBuilder(DT.FLOAT);
@@ -80,7 +89,10 @@ describe('Decoder: token-by-token decoding through the KV cache', { skip: skipNo
     const p2 = join(dir, 'nocache.onnx');
     writeModel(c.model(), p2);
     const s2 = await ort.InferenceSession.create(p2);
-    assert.throws(() => new Decoder(s2, p2), /cache input 'past_key_values\.0\.key' has no matching output \(looked for 'present\.0\.key', 'present_key_values\.0\.key'\); the cache cannot be carried/);
+    assert.throws(
+      () => new Decoder(s2, p2),
+      /cache input 'past_key_values\.0\.key' has no matching output \(looked for 'present\.0\.key', 'present_key_values\.0\.key'\); the cache cannot be carried/,
+    );
     await s2.release();
   });
 });

@@ -25,8 +25,10 @@ import { DT } from '../../../../engine/onnx/tensor';
 import { externalFloatTensor } from '../../../unit/engine/onnx/tinyModels';
 import { lcg } from '../../../fixtures/lcg';
 
-const D = 4096, LAYERS = 6; // 6 × 4096² float32 = 384 MiB
-const LAYER_BYTES = D * D * 4, MODEL_BYTES = LAYERS * LAYER_BYTES;
+const D = 4096,
+  LAYERS = 6; // 6 × 4096² float32 = 384 MiB
+const LAYER_BYTES = D * D * 4,
+  MODEL_BYTES = LAYERS * LAYER_BYTES;
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-big-'));
 // A collection before the baseline, so that garbage of the set-up phase cannot hide export's growth.
 setFlagsFromString('--expose-gc');
@@ -45,25 +47,40 @@ function weight(i: number): Float32Array {
 /** x[D] · w[D, D] in float64. */
 function matvec(x: Float64Array, w: Float32Array): Float64Array {
   const y = new Float64Array(D);
-  for (let i = 0; i < D; i++) { const xi = x[i], row = i * D; for (let o = 0; o < D; o++) y[o] += xi * w[row + o]; }
+  for (let i = 0; i < D; i++) {
+    const xi = x[i],
+      row = i * D;
+    for (let o = 0; o < D; o++) y[o] += xi * w[row + o];
+  }
   return y;
 }
 
 /** 4-bit asymmetric RTN in groups of 32 along the input, of W [out, in]: codes, scales, zeros and ŵ. */
 function rtn4(w: Float32Array, rows: number, cols: number): { q: QuantizedWeightLike; dequant: Float32Array } {
-  const g = 32, nG = cols / g;
-  const codes = new Uint8Array(rows * cols), scales = new Float32Array(rows * nG), zeros = new Uint8Array(rows * nG), dequant = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let k = 0; k < nG; k++) {
-    let lo = 0, hi = 0;
-    for (let c = k * g; c < (k + 1) * g; c++) { lo = Math.min(lo, w[r * cols + c]); hi = Math.max(hi, w[r * cols + c]); }
-    const s = Math.fround((hi - lo) / 15 || 1), z = Math.min(15, Math.max(0, Math.round(-lo / s)));
-    scales[r * nG + k] = s; zeros[r * nG + k] = z;
-    for (let c = k * g; c < (k + 1) * g; c++) {
-      const q = Math.min(15, Math.max(0, Math.round(w[r * cols + c] / s) + z));
-      codes[r * cols + c] = q;
-      dequant[r * cols + c] = (q - z) * s;
+  const g = 32,
+    nG = cols / g;
+  const codes = new Uint8Array(rows * cols),
+    scales = new Float32Array(rows * nG),
+    zeros = new Uint8Array(rows * nG),
+    dequant = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++)
+    for (let k = 0; k < nG; k++) {
+      let lo = 0,
+        hi = 0;
+      for (let c = k * g; c < (k + 1) * g; c++) {
+        lo = Math.min(lo, w[r * cols + c]);
+        hi = Math.max(hi, w[r * cols + c]);
+      }
+      const s = Math.fround((hi - lo) / 15 || 1),
+        z = Math.min(15, Math.max(0, Math.round(-lo / s)));
+      scales[r * nG + k] = s;
+      zeros[r * nG + k] = z;
+      for (let c = k * g; c < (k + 1) * g; c++) {
+        const q = Math.min(15, Math.max(0, Math.round(w[r * cols + c] / s) + z));
+        codes[r * cols + c] = q;
+        dequant[r * cols + c] = (q - z) * s;
+      }
     }
-  }
   return { q: { bits: 4, groupSize: g, rows, cols, codes, scales, zeros }, dequant };
 }
 
@@ -83,12 +100,32 @@ function writeInput(x: Float64Array): { path: string; fp: Float64Array } {
   } finally {
     closeSync(fd);
   }
-  const vi = (name: string) => ({ name, typeRaw: tensorTypeBytes(DT.FLOAT, [1, D]), type: { elemType: DT.FLOAT, dims: [1, D] }, unknown: [] });
+  const vi = (name: string) => ({
+    name,
+    typeRaw: tensorTypeBytes(DT.FLOAT, [1, D]),
+    type: { elemType: DT.FLOAT, dims: [1, D] },
+    unknown: [],
+  });
   const proto: ModelProto = {
-    irVersion: 8, opsetImport: [{ domain: '', version: 17, unknown: [] }], producerName: 'lowbit-test', unknown: [],
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17, unknown: [] }],
+    producerName: 'lowbit-test',
+    unknown: [],
     graph: {
-      name: 'big', initializer: inits, input: [vi('X')], output: [vi(`H${LAYERS}`)], valueInfo: [], unknown: [],
-      node: inits.map((t, i) => ({ opType: 'MatMul', input: [i ? `H${i}` : 'X', t.name], output: [`H${i + 1}`], name: `mm${i}`, attribute: [], unknown: [] })),
+      name: 'big',
+      initializer: inits,
+      input: [vi('X')],
+      output: [vi(`H${LAYERS}`)],
+      valueInfo: [],
+      unknown: [],
+      node: inits.map((t, i) => ({
+        opType: 'MatMul',
+        input: [i ? `H${i}` : 'X', t.name],
+        output: [`H${i + 1}`],
+        name: `mm${i}`,
+        attribute: [],
+        unknown: [],
+      })),
     },
   };
   const path = join(dir, 'model.onnx');
@@ -123,22 +160,37 @@ describe('export: a model with hundreds of MB of external data, bounded memory',
     // Export, sampling memory at every tensor and on a timer.
     const out = join(dir, 'out', 'model-w4.onnx');
     const base = process.memoryUsage();
-    let peakRss = base.rss, peakAb = base.arrayBuffers;
-    const sample = () => { const m = process.memoryUsage(); peakRss = Math.max(peakRss, m.rss); peakAb = Math.max(peakAb, m.arrayBuffers); };
+    let peakRss = base.rss,
+      peakAb = base.arrayBuffers;
+    const sample = () => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakAb = Math.max(peakAb, m.arrayBuffers);
+    };
     const timer = setInterval(sample, 2);
     let r;
     try {
       const e = exportModelProto(model, [{ layer: 'W0', dequant, q }], { format: 'matmulnbits' });
       // Stored: 4-bit codes + fp32 scales + 4-bit zero points of the D×D weight (D/32 groups per row).
-      assert.deepEqual(e.layers, [{ layer: 'W0', written: 'matmulnbits', storedBytes: (D * D) / 2 + D * (D / 32) * 4 + (D * (D / 32)) / 2 }]);
+      assert.deepEqual(e.layers, [
+        { layer: 'W0', written: 'matmulnbits', storedBytes: (D * D) / 2 + D * (D / 32) * 4 + (D * (D / 32)) / 2 },
+      ]);
       sample();
-      r = await writeModelStreaming(e.proto, out, { inputPath: input, src: model.src, label: model.path, externalData: 'always', onTensor: sample });
+      r = await writeModelStreaming(e.proto, out, {
+        inputPath: input,
+        src: model.src,
+        label: model.path,
+        externalData: 'always',
+        onTensor: sample,
+      });
       sample();
     } finally {
       clearInterval(timer);
     }
     const growth = { rss: peakRss - base.rss, arrayBuffers: peakAb - base.arrayBuffers };
-    console.log(`export of ${MODEL_BYTES / 2 ** 20} MiB: peak growth rss ${(growth.rss / 2 ** 20).toFixed(1)} MiB, arrayBuffers ${(growth.arrayBuffers / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `export of ${MODEL_BYTES / 2 ** 20} MiB: peak growth rss ${(growth.rss / 2 ** 20).toFixed(1)} MiB, arrayBuffers ${(growth.arrayBuffers / 2 ** 20).toFixed(1)} MiB`,
+    );
     // The output is 5 float layers copied from the input's file plus one 4-bit layer (~1/7 the size).
     // Streaming holds one 16 MiB copy buffer plus the skeleton: allow 1/4 of the model in buffers and
     // 1/2 in RSS (V8 heap noise). Encoding to one buffer would need ≥ 2× the model.
@@ -162,8 +214,14 @@ describe('export: a model with hundreds of MB of external data, bounded memory',
     const s = await openSession(out, 2, out);
     try {
       const y = (await s.run({ X: new ort.Tensor('float32', Float32Array.from(x), [1, D]) }))[`H${LAYERS}`].data as Float32Array;
-      let err = 0, norm = 0, errFp = 0;
-      for (let i = 0; i < D; i++) { err = Math.max(err, Math.abs(y[i] - ref[i])); norm = Math.max(norm, Math.abs(ref[i])); errFp = Math.max(errFp, Math.abs(ref[i] - fp[i])); }
+      let err = 0,
+        norm = 0,
+        errFp = 0;
+      for (let i = 0; i < D; i++) {
+        err = Math.max(err, Math.abs(y[i] - ref[i]));
+        norm = Math.max(norm, Math.abs(ref[i]));
+        errFp = Math.max(errFp, Math.abs(ref[i] - fp[i]));
+      }
       assert.ok(err < 1e-4 * norm, `max |y − ref| ${err} vs max |ref| ${norm}`);
       assert.ok(errFp > 100 * err, 'the quantized layer really is in the output');
     } finally {

@@ -8,7 +8,8 @@ import { halfToFloat, floatToHalf } from '../../../../engine/onnx/tensor';
 import { DT, GraphBuilder } from '../../../fixtures/llm/graphBuilder';
 import { lcg } from '../../../fixtures/lcg';
 
-const V = 40, D = 64;
+const V = 40,
+  D = 64;
 const IDS = [3, 0, 39, 17, 3];
 
 /** ids → Gather(table) → out, with the table as an fp32 or fp16 initializer. */
@@ -23,13 +24,26 @@ function gatherModel(dtype: number): Uint8Array {
 
 /** Random codes, scales and zero points; dequant (q − z)·s in float64, rounded to float32 as the kernels give it. */
 function quant(bits: number, group: number, symmetric: boolean, seed: number, halfScales: boolean) {
-  const r = lcg(seed), G = D / group, max = 2 ** bits - 1;
+  const r = lcg(seed),
+    G = D / group,
+    max = 2 ** bits - 1;
   const codes = Uint8Array.from({ length: V * D }, () => Math.floor(r() * (max + 1)));
-  const scales = Float32Array.from({ length: V * G }, () => { const s = 0.001 + 0.05 * r(); return halfScales ? halfToFloat(floatToHalf(s)) : s; });
+  const scales = Float32Array.from({ length: V * G }, () => {
+    const s = 0.001 + 0.05 * r();
+    return halfScales ? halfToFloat(floatToHalf(s)) : s;
+  });
   const zeros = Uint8Array.from({ length: V * G }, () => (symmetric ? 2 ** (bits - 1) : Math.floor(r() * (max + 1))));
   const exact = new Float64Array(V * D);
-  for (let v = 0; v < V; v++) for (let c = 0; c < D; c++) { const g = v * G + Math.floor(c / group); exact[v * D + c] = (codes[v * D + c] - zeros[g]) * scales[g]; }
-  return { q: { bits, groupSize: group, rows: V, cols: D, codes, scales, ...(symmetric ? {} : { zeros }) }, dequant: Float32Array.from(exact), exact };
+  for (let v = 0; v < V; v++)
+    for (let c = 0; c < D; c++) {
+      const g = v * G + Math.floor(c / group);
+      exact[v * D + c] = (codes[v * D + c] - zeros[g]) * scales[g];
+    }
+  return {
+    q: { bits, groupSize: group, rows: V, cols: D, codes, scales, ...(symmetric ? {} : { zeros }) },
+    dequant: Float32Array.from(exact),
+    exact,
+  };
 }
 
 async function run(bytes: Uint8Array): Promise<Float32Array> {
@@ -40,7 +54,12 @@ async function run(bytes: Uint8Array): Promise<Float32Array> {
 }
 
 for (const format of ['matmulnbits', 'qdq'] as const)
-  for (const [bits, group, symmetric] of [[4, 32, false], [4, 16, true], [8, 64, false], [8, 32, true]] as const)
+  for (const [bits, group, symmetric] of [
+    [4, 32, false],
+    [4, 16, true],
+    [8, 64, false],
+    [8, 32, true],
+  ] as const)
     for (const dtype of [DT.FLOAT, DT.FLOAT16])
       test(`${format} ${bits}-bit g${group}${symmetric ? ' symmetric' : ''} ${dtype === DT.FLOAT ? 'fp32' : 'fp16'} table: onnxruntime's lookups equal the float64 dequantized rows`, async () => {
         const m = parseModel(gatherModel(dtype), 'gather.onnx');
@@ -61,7 +80,8 @@ for (const format of ['matmulnbits', 'qdq'] as const)
         const tol = (v: number) => (fp16 ? 1e-3 * Math.abs(v) + 1e-6 : 1e-6 * Math.abs(v) + 1e-9);
         IDS.forEach((id, t) => {
           for (let c = 0; c < D; c++) {
-            const want = exact[id * D + c], have = got[t * D + c];
+            const want = exact[id * D + c],
+              have = got[t * D + c];
             assert.ok(Math.abs(have - want) <= tol(want), `row ${id} col ${c}: ${have} vs ${want}`);
           }
         });
@@ -75,5 +95,7 @@ test('a group size GatherBlockQuantized cannot store (not a power of 2, or 2 bit
   assert.equal(bad.layers[0].written, 'fake');
   assert.match(bad.layers[0].note!, /GatherBlockQuantized stores 4 or 8 bits, not 2/);
   const ok = await run(exportModel(m, [{ layer: 'embed_tokens.weight', dequant, q }], { format: 'fake' }).bytes);
-  IDS.forEach((id, t) => { for (let c = 0; c < D; c++) assert.equal(ok[t * D + c], dequant[id * D + c]); });
+  IDS.forEach((id, t) => {
+    for (let c = 0; c < D; c++) assert.equal(ok[t * D + c], dequant[id * D + c]);
+  });
 });

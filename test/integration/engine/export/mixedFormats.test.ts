@@ -13,8 +13,27 @@ import { resolvePlan } from '../../../../recipe/resolvePlan';
 import { encode, node, randn, vi } from '../../../unit/engine/onnx/tinyModels';
 import { rtn, relErr } from '../exportFixtures';
 
-const ints = (name: string, v: number[]): AttributeProto => ({ name, type: 7, ints: v, floats: [], strings: [], tensors: [], graphs: [], unknown: [] });
-const int = (name: string, v: number): AttributeProto => ({ name, type: 2, i: v, ints: [], floats: [], strings: [], tensors: [], graphs: [], unknown: [] });
+const ints = (name: string, v: number[]): AttributeProto => ({
+  name,
+  type: 7,
+  ints: v,
+  floats: [],
+  strings: [],
+  tensors: [],
+  graphs: [],
+  unknown: [],
+});
+const int = (name: string, v: number): AttributeProto => ({
+  name,
+  type: 2,
+  i: v,
+  ints: [],
+  floats: [],
+  strings: [],
+  tensors: [],
+  graphs: [],
+  unknown: [],
+});
 
 /** x [n,8,6,6] → Conv 3×3 (16) → ConvTranspose 2×2 stride 2 (4) → Flatten → Gemm (64, transB) → MatMul (32); every layer's output is a graph output. */
 function mixedModel(opset: number): ModelProto {
@@ -26,15 +45,34 @@ function mixedModel(opset: number): ModelProto {
   const gemm = node('Gemm', ['f', 'fc.w', 'fc.b'], ['g'], 'fc');
   gemm.attribute.push(int('transB', 1));
   const mm = node('MatMul', ['g', 'proj.w'], ['y'], 'proj');
-  const t = (name: string, dims: number[], seed: number) => makeFloatTensor(name, dims, randn(dims.reduce((a, b) => a * b, 1), seed));
+  const t = (name: string, dims: number[], seed: number) =>
+    makeFloatTensor(
+      name,
+      dims,
+      randn(
+        dims.reduce((a, b) => a * b, 1),
+        seed,
+      ),
+    );
   return {
-    irVersion: 10, opsetImport: [{ domain: '', version: opset, unknown: [] }], producerName: 'lowbit-test',
+    irVersion: 10,
+    opsetImport: [{ domain: '', version: opset, unknown: [] }],
+    producerName: 'lowbit-test',
     graph: {
-      name: 'mixed', node: [conv, up, flat, gemm, mm],
-      initializer: [t('conv.w', [16, 8, 3, 3], 1), t('conv.b', [16], 2), t('up.w', [16, 4, 2, 2], 3), t('fc.w', [64, 576], 4), t('fc.b', [64], 5), t('proj.w', [64, 32], 6)],
+      name: 'mixed',
+      node: [conv, up, flat, gemm, mm],
+      initializer: [
+        t('conv.w', [16, 8, 3, 3], 1),
+        t('conv.b', [16], 2),
+        t('up.w', [16, 4, 2, 2], 3),
+        t('fc.w', [64, 576], 4),
+        t('fc.b', [64], 5),
+        t('proj.w', [64, 32], 6),
+      ],
       input: [vi('x', DT.FLOAT, ['n', 8, 6, 6])],
       output: [vi('c1', DT.FLOAT), vi('u', DT.FLOAT), vi('g', DT.FLOAT), vi('y', DT.FLOAT)],
-      valueInfo: [], unknown: [],
+      valueInfo: [],
+      unknown: [],
     },
     unknown: [],
   };
@@ -89,7 +127,10 @@ describe('format: auto writes mixed formats that match fake-quant layer by layer
       // Stored bytes per layer: a quarter (int8) or less of the fp32 weight.
       for (const l of real.layers) {
         const p = model.layer(l.layer).params;
-        assert.ok(l.storedBytes! > 0 && l.storedBytes! < p * (int8(l.layer) ? 1.2 : 0.8), `${l.layer}: ${l.storedBytes} bytes for ${p} weights`);
+        assert.ok(
+          l.storedBytes! > 0 && l.storedBytes! < p * (int8(l.layer) ? 1.2 : 0.8),
+          `${l.layer}: ${l.storedBytes} bytes for ${p} weights`,
+        );
       }
     });
   }

@@ -41,7 +41,8 @@ async function stream(bytes: Uint8Array, audio: Float32Array): Promise<number[]>
   for (let i = 0; i + 512 <= audio.length; i += 512) {
     const r = await s.run({ input: new ort.Tensor('float32', audio.slice(i, i + 512), [1, 512]), sr, h, c });
     out.push((r.output.data as Float32Array)[0]);
-    h = r.hn as ort.Tensor; c = r.cn as ort.Tensor;
+    h = r.hn as ort.Tensor;
+    c = r.cn as ort.Tensor;
   }
   await s.release();
   return out;
@@ -54,7 +55,10 @@ describe('Silero VAD (If subgraphs, LSTM in nested Ifs) from npm', () => {
     writeFileSync(recipe, `version: 1\nmodel: ${VAD}\noutput: ./vad-w8.onnx\ndefaults: { method: gptq, bits: 8, group_size: -1 }\n`);
     const check = await runCli(['check', recipe]);
     assert.equal(check.code, 0, check.stdout + check.stderr);
-    assert.match(check.stdout, /warning: gptq needs calibration, but calibration cannot observe the inputs of If_25\/.*quantized with rtn, data-free/);
+    assert.match(
+      check.stdout,
+      /warning: gptq needs calibration, but calibration cannot observe the inputs of If_25\/.*quantized with rtn, data-free/,
+    );
     const run = await runCli(['run', recipe]);
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(readFileSync(join(dir, 'vad-w8.report.json'), 'utf8')) as Report;
@@ -68,15 +72,21 @@ describe('Silero VAD (If subgraphs, LSTM in nested Ifs) from npm', () => {
     const audio = signal(48);
     const [fp, q] = await Promise.all([stream(readFileSync(VAD), audio), stream(readFileSync(join(dir, 'vad-w8.onnx')), audio)]);
     const diffs = fp.map((p, i) => Math.abs(p - q[i]));
-    const agree = fp.filter((p, i) => (p > 0.5) === (q[i] > 0.5)).length / fp.length;
-    console.log(`# silero VAD int8: ${(report.size.fp_bytes / 1024).toFixed(0)} KiB → ${(report.size.quantized_bytes / 1024).toFixed(0)} KiB; speech prob. over ${fp.length} chunks: max |Δ| ${Math.max(...diffs).toFixed(4)}, mean |Δ| ${(diffs.reduce((a, b) => a + b, 0) / diffs.length).toFixed(4)}, decisions agree ${(100 * agree).toFixed(1)}% (FP speech chunks ${fp.filter((p) => p > 0.5).length})`);
+    const agree = fp.filter((p, i) => p > 0.5 === q[i] > 0.5).length / fp.length;
+    console.log(
+      `# silero VAD int8: ${(report.size.fp_bytes / 1024).toFixed(0)} KiB → ${(report.size.quantized_bytes / 1024).toFixed(0)} KiB; speech prob. over ${fp.length} chunks: max |Δ| ${Math.max(...diffs).toFixed(4)}, mean |Δ| ${(diffs.reduce((a, b) => a + b, 0) / diffs.length).toFixed(4)}, decisions agree ${(100 * agree).toFixed(1)}% (FP speech chunks ${fp.filter((p) => p > 0.5).length})`,
+    );
     assert.ok(Math.max(...diffs) < 0.1, `max |Δp| ${Math.max(...diffs)}`);
     assert.ok(agree >= 0.95, `decision agreement ${agree}`);
   });
 
   test('blocked int4 QDQ written inside the subgraphs (opset 16 raised to 21 once) equals the fake-quant model', async () => {
     const model = await loadModel(VAD);
-    const { plan } = resolvePlan(readRecipe(`version: 1\nmodel: ${VAD}\noutput: /tmp/x.onnx\nformat: qdq\ndefaults: { method: rtn, bits: 4, group_size: 16 }\n`), model.summary().layers, '/tmp/r.lowbit.yaml');
+    const { plan } = resolvePlan(
+      readRecipe(`version: 1\nmodel: ${VAD}\noutput: /tmp/x.onnx\nformat: qdq\ndefaults: { method: rtn, bits: 4, group_size: 16 }\n`),
+      model.summary().layers,
+      '/tmp/r.lowbit.yaml',
+    );
     assert.ok(plan);
     const results = plan.layers.map((p) => {
       const w = model.getWeight(p.name);
@@ -84,12 +94,18 @@ describe('Silero VAD (If subgraphs, LSTM in nested Ifs) from npm', () => {
       return { layer: p.name, dequant: r.dequant, q: r.q };
     });
     const real = exportModel(model, results, { format: 'auto', layerFormats: new Map(plan.layers.map((l) => [l.name, l.format!])) });
-    assert.ok(real.layers.every((l) => l.written === 'qdq'), JSON.stringify(real.layers.filter((l) => l.written !== 'qdq')));
+    assert.ok(
+      real.layers.every((l) => l.written === 'qdq'),
+      JSON.stringify(real.layers.filter((l) => l.written !== 'qdq')),
+    );
     assert.equal(real.opset, 21);
     const fake = exportModel(model, results, { format: 'fake' });
     const audio = signal(12);
     const [a, b] = await Promise.all([stream(real.bytes, audio), stream(fake.bytes, audio)]);
-    assert.ok(relErr(Float32Array.from(a), Float32Array.from(b)) < 1e-4, `QDQ vs fake-quant ${relErr(Float32Array.from(a), Float32Array.from(b))}`);
+    assert.ok(
+      relErr(Float32Array.from(a), Float32Array.from(b)) < 1e-4,
+      `QDQ vs fake-quant ${relErr(Float32Array.from(a), Float32Array.from(b))}`,
+    );
     // The source model is untouched by the subgraph edits.
     assert.equal((await loadModel(VAD)).summary().layers.length, model.summary().layers.length);
   });

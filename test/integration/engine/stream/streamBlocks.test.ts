@@ -22,10 +22,14 @@ import { skipNoShared } from '../sharedFixtures';
 
 /** Layers whose codes differ, and the first differing code. */
 function codeDiff(a: QuantizedLayer[], b: QuantizedLayer[]): string[] {
-  assert.deepEqual(a.map((l) => l.layer), b.map((l) => l.layer));
+  assert.deepEqual(
+    a.map((l) => l.layer),
+    b.map((l) => l.layer),
+  );
   const out: string[] = [];
   a.forEach((l, i) => {
-    const qa = l.q as QuantizedWeightLike, qb = b[i].q as QuantizedWeightLike;
+    const qa = l.q as QuantizedWeightLike,
+      qb = b[i].q as QuantizedWeightLike;
     let diff = 0;
     for (let k = 0; k < qa.codes.length; k++) if (qa.codes[k] !== qb.codes[k]) diff++;
     const scales = qa.scales.every((s, k) => s === qb.scales[k]);
@@ -46,8 +50,15 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
   const streamed = (p: JobPlan, extra: Partial<Parameters<typeof streamCompress>[0]> = {}) => {
     const calibrated = planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
     return streamCompress({
-      plan: p, model, ops: new Map(calibrated.map((l) => [l.name, l.op])), calibrated, batches, mode: p.calibration.mode,
-      cacheFolder: cacheRoot, cacheRamBytes: 96 * 1024, ...extra,
+      plan: p,
+      model,
+      ops: new Map(calibrated.map((l) => [l.name, l.op])),
+      calibrated,
+      batches,
+      mode: p.calibration.mode,
+      cacheFolder: cacheRoot,
+      cacheRamBytes: 96 * 1024,
+      ...extra,
     });
   };
   before(async () => {
@@ -61,9 +72,20 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
     const p = plan('parallel');
     const calibrated = planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
     const stats = await calibrate({ model, layers: calibrated, batches, threads: 1 });
-    const whole = await quantizeLayers({ plan: p, model: statisticsView(model, calibrated), ops: new Map(calibrated.map((l) => [l.name, l.op])), stats });
-    const events: string[] = [], layerEvents: string[] = [];
-    const s = await streamed(p, { onProgress: (e) => { if (e.stage === 'quantize' && e.fraction === 0 && /^block \d+ of \d+:/.test(e.message)) events.push(e.message); else if (e.stage === 'quantize' && e.fraction === 1) layerEvents.push(e.message); } });
+    const whole = await quantizeLayers({
+      plan: p,
+      model: statisticsView(model, calibrated),
+      ops: new Map(calibrated.map((l) => [l.name, l.op])),
+      stats,
+    });
+    const events: string[] = [],
+      layerEvents: string[] = [];
+    const s = await streamed(p, {
+      onProgress: (e) => {
+        if (e.stage === 'quantize' && e.fraction === 0 && /^block \d+ of \d+:/.test(e.message)) events.push(e.message);
+        else if (e.stage === 'quantize' && e.fraction === 1) layerEvents.push(e.message);
+      },
+    });
     assert.deepEqual(codeDiff(s.layers, whole), []);
     assert.equal(s.blocks, 11, 'attention and MLP of 5 layers, then the output head');
     assert.ok(s.cache.diskBytesWritten > 0, 'a 96 KiB RAM share makes the cache spill to disk');
@@ -92,10 +114,16 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
   test('cancel mid-block leaves no cached activations', async () => {
     const ac = new AbortController();
     let blocks = 0;
-    await assert.rejects(streamed(plan('sequential'), {
-      signal: ac.signal, cacheRamBytes: 0,
-      onProgress: (e) => { if (e.stage === 'quantize' && e.fraction === 0 && /^block \d+ of \d+:/.test(e.message) && ++blocks === 3) ac.abort(); },
-    }), (e: Error) => e.name === 'AbortError');
+    await assert.rejects(
+      streamed(plan('sequential'), {
+        signal: ac.signal,
+        cacheRamBytes: 0,
+        onProgress: (e) => {
+          if (e.stage === 'quantize' && e.fraction === 0 && /^block \d+ of \d+:/.test(e.message) && ++blocks === 3) ac.abort();
+        },
+      }),
+      (e: Error) => e.name === 'AbortError',
+    );
     assert.equal(blocks, 3);
     assert.deepEqual(readdirSync(cacheRoot), []);
   });
@@ -103,8 +131,14 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
   test('an unwritable cache folder is a clear error naming it', async () => {
     const file = join(cacheRoot, 'not-a-folder');
     writeFileSync(file, 'x');
-    await assert.rejects(streamed(plan('parallel'), { cacheFolder: file }), new RegExp(`activation cache: cannot create a folder in ${file}`));
+    await assert.rejects(
+      streamed(plan('parallel'), { cacheFolder: file }),
+      new RegExp(`activation cache: cannot create a folder in ${file}`),
+    );
     rmSync(file);
-    await assert.rejects(streamed(plan('parallel'), { cacheFolder: join(cacheRoot, 'missing', 'deeper') }), /activation cache: cannot create a folder in .*missing.*ENOENT/);
+    await assert.rejects(
+      streamed(plan('parallel'), { cacheFolder: join(cacheRoot, 'missing', 'deeper') }),
+      /activation cache: cannot create a folder in .*missing.*ENOENT/,
+    );
   });
 });

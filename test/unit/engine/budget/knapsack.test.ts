@@ -8,7 +8,10 @@ function bruteForce(items: KnapsackItem[], cap: number): number {
   let best = Infinity;
   const walk = (i: number, cost: number, loss: number) => {
     if (cost > cap) return;
-    if (i === items.length) { best = Math.min(best, loss); return; }
+    if (i === items.length) {
+      best = Math.min(best, loss);
+      return;
+    }
     items[i].cost.forEach((c, k) => walk(i + 1, cost + c, loss + items[i].loss[k]));
   };
   walk(0, 0, 0);
@@ -31,7 +34,10 @@ test('exact at byte granularity: equals the brute-force optimum on random instan
     const cap = Math.floor(total * (0.3 + (seed % 5) / 10));
     const r = solveKnapsack(items, cap);
     const want = bruteForce(items, cap);
-    if (!Number.isFinite(want)) { assert.equal(r.choice, undefined); continue; }
+    if (!Number.isFinite(want)) {
+      assert.equal(r.choice, undefined);
+      continue;
+    }
     assert.ok(r.exact);
     assert.ok(Math.abs(r.loss - want) < 1e-9, `seed ${seed}: ${r.loss} vs ${want}`);
     const cost = r.choice!.reduce((s, k, i) => s + items[i].cost[k], 0);
@@ -72,7 +78,10 @@ test('the frontier is the optimum at every capacity and never rises', () => {
   for (let j = 1; j < r.frontier.length; j++) assert.ok(r.frontier[j] <= r.frontier[j - 1]);
   for (const j of [10, 25, 40, 80]) {
     const want = bruteForce(items, j);
-    if (!Number.isFinite(want)) { assert.equal(r.choiceAt(j), undefined); continue; }
+    if (!Number.isFinite(want)) {
+      assert.equal(r.choiceAt(j), undefined);
+      continue;
+    }
     assert.ok(Math.abs(r.frontier[j] - want) < 1e-9, `capacity ${j}`);
     const choice = r.choiceAt(j)!;
     assert.ok(choice.reduce((s, k, i) => s + items[i].cost[k], 0) <= j);
@@ -82,6 +91,16 @@ test('the frontier is the optimum at every capacity and never rises', () => {
 
 test('nothing fits: no choice; bad input: a clear error naming the item', () => {
   assert.equal(solveKnapsack([{ cost: [5], loss: [1] }], 4).choice, undefined);
-  assert.throws(() => solveKnapsack([{ cost: [1], loss: [1] }, { cost: [-1], loss: [0] }], 4), /item 1: cost -1/);
+  assert.throws(
+    () =>
+      solveKnapsack(
+        [
+          { cost: [1], loss: [1] },
+          { cost: [-1], loss: [0] },
+        ],
+        4,
+      ),
+    /item 1: cost -1/,
+  );
   assert.throws(() => solveKnapsack([{ cost: [1, 2], loss: [1] }], 4), /item 0: 2 costs for 1 losses/);
 });

@@ -12,7 +12,10 @@ const names = [0, 1, 2].flatMap((i) => ['wq', 'w1', 'w2'].map((w) => `layers.${i
 /** The candidate the rules give `name` (last matching rule wins). */
 function applied(rules: ReturnType<typeof choiceRules>, name: string): string {
   let out = 'none';
-  for (const r of rules) { const c = compilePattern(r.match); if (c.ok && c.regex.test(name)) out = `${r.bits}/${r.groupSize}`; }
+  for (const r of rules) {
+    const c = compilePattern(r.match);
+    if (c.ok && c.regex.test(name)) out = `${r.bits}/${r.groupSize}`;
+  }
   return out;
 }
 
@@ -25,10 +28,13 @@ test('familyOf replaces whole numeric segments only', () => {
 test('one rule per family plus narrow exceptions, and they give every layer its choice', () => {
   const chosen = names.map((n) => (n === 'layers.1.w2' || n.endsWith('w1') ? c4 : c2));
   const rules = choiceRules({ layers: names, chosen, comment: (c, l) => `${c.bits}-bit for ${l.length}` });
-  assert.deepEqual(rules.map((r) => r.match), ['layers.*.wq', 'layers.*.w1', 'layers.*.w2', 'layers.1.w2']);
+  assert.deepEqual(
+    rules.map((r) => r.match),
+    ['layers.*.wq', 'layers.*.w1', 'layers.*.w2', 'layers.1.w2'],
+  );
   names.forEach((n, i) => assert.equal(applied(rules, n), `${chosen[i].bits}/${chosen[i].groupSize}`, n));
   const yaml = rulesYaml(rules);
-  assert.match(yaml, /  # 4-bit for 1\n  - match: "layers\.1\.w2"\n    method: gptq\n    bits: 4\n    group_size: -1\n/);
+  assert.match(yaml, / {2}# 4-bit for 1\n {2}- match: "layers\.1\.w2"\n {4}method: gptq\n {4}bits: 4\n {4}group_size: -1\n/);
 });
 
 test('names with glob characters get exact re: patterns', () => {

@@ -29,7 +29,10 @@ async function both(): Promise<{ inline: OnnxModel; external: OnnxModel }> {
   return { inline: await loadModel(inlinePath), external: await writeExternalInput(join(dir, 'ext', 'in.onnx')) };
 }
 
-const layers: CalibratedLayer[] = [{ name: 'W1', input: 'X', cols: 64 }, { name: 'W2', input: 'H', cols: 32 }];
+const layers: CalibratedLayer[] = [
+  { name: 'W1', input: 'X', cols: 64 },
+  { name: 'W2', input: 'H', cols: 32 },
+];
 const batches = [0, 1, 2].map((s) => ({ X: new ort.Tensor('float32', randn(3 * 64, 20 + s), [3, 64]) }));
 
 describe('calibration on a model with external data', () => {
@@ -43,7 +46,13 @@ describe('calibration on a model with external data', () => {
     assert.ok(bytes.length < 1024, `skeleton is ${bytes.length} bytes (W1 alone is 8192)`);
     const g = decodeModel(bytes, 'calibration').graph!;
     const ext = g.initializer.filter((t) => t.dataLocation === 1);
-    assert.deepEqual(ext.map((t) => [t.name, externalInfo(t).location]), [['W1', 'in.onnx.data'], ['W2', 'in.onnx.data']]);
+    assert.deepEqual(
+      ext.map((t) => [t.name, externalInfo(t).location]),
+      [
+        ['W1', 'in.onnx.data'],
+        ['W2', 'in.onnx.data'],
+      ],
+    );
     assert.ok(g.output.some((o) => o.name === 'H'));
     // A model without external data: its session bytes are its serialized bytes.
     assert.deepEqual(inline.sessionBytes(), inline.serialize());
@@ -61,7 +70,12 @@ describe('calibration on a model with external data', () => {
       assert.deepEqual(t.stats.absMax, s.stats.absMax);
       assert.deepEqual(t.stats.absSum, s.stats.absSum);
     }
-    assert.ok(b.get('H')!.hessian.matrix().some((v) => v !== 0));
+    assert.ok(
+      b
+        .get('H')!
+        .hessian.matrix()
+        .some((v) => v !== 0),
+    );
   });
 
   test('fake-quant bytes keep unchanged weights external, inline the replaced layer, and run like the inline model', async () => {
@@ -70,11 +84,18 @@ describe('calibration on a model with external data', () => {
     const dequant = Float32Array.from({ length: 16 * 32 }, (_, k) => Math.round(W2[(k % 32) * 16 + Math.floor(k / 32)] * 4) / 4);
     const fq = fakeQuantBytes(external, [{ layer: 'W2', dequant }]);
     const g = decodeModel(fq, 'fq').graph!;
-    assert.deepEqual(g.initializer.filter((t) => t.dataLocation === 1).map((t) => t.name), ['W1']);
+    assert.deepEqual(
+      g.initializer.filter((t) => t.dataLocation === 1).map((t) => t.name),
+      ['W1'],
+    );
     assert.ok(fq.length < 4096, `${fq.length} bytes: W2 (2 KiB) inline, W1 (8 KiB) a reference`);
     const run = async (bytes: Uint8Array, folder?: string) => {
       const s = await openSession(bytes, 1, 'fq', folder);
-      try { return (await s.run({ X: batches[0].X })).Y.data as Float32Array; } finally { await s.release(); }
+      try {
+        return (await s.run({ X: batches[0].X })).Y.data as Float32Array;
+      } finally {
+        await s.release();
+      }
     };
     const want = await run(fakeQuantBytes(inline, [{ layer: 'W2', dequant }]));
     assert.deepEqual(await run(fq, external.externalDataDir), want);

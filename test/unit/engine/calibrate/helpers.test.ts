@@ -16,7 +16,9 @@ describe('calibration helpers', () => {
     assert.throws(() => s.add(new Float32Array(3), 2), /3 values for 2×2/);
   });
   test('seeded random is deterministic and in [0, 1)', () => {
-    const a = seededRandom(7), b = seededRandom(7), c = seededRandom(8);
+    const a = seededRandom(7),
+      b = seededRandom(7),
+      c = seededRandom(8);
     const xs = Array.from({ length: 1000 }, a);
     assert.deepEqual(xs.slice(0, 5), Array.from({ length: 5 }, b));
     assert.notEqual(xs[0], c());

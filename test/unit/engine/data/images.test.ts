@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadImage, preprocessImage, targetSize, listImages, PADDLE_REC_INPUT, resizeImage, type RgbaImage } from '../../../../engine/data/images';
+import {
+  loadImage,
+  preprocessImage,
+  targetSize,
+  listImages,
+  PADDLE_REC_INPUT,
+  resizeImage,
+  type RgbaImage,
+} from '../../../../engine/data/images';
 import { renderTextLine, renderTextPage, encodePng } from '../../../../engine/data/imagesRender';
 
 function solid(w: number, h: number, rgb: [number, number, number]): RgbaImage {
@@ -28,7 +36,7 @@ describe('images', () => {
     assert.ok(a.width > 200);
     let dark = 0;
     for (let i = 0; i < a.data.length; i += 4) if (a.data[i] < 64) dark++;
-    assert.ok(dark > 300 && dark < a.width * a.height / 2, `dark pixels ${dark}`);
+    assert.ok(dark > 300 && dark < (a.width * a.height) / 2, `dark pixels ${dark}`);
     assert.deepEqual(Array.from(a.data.subarray(0, 4)), [255, 255, 255, 255]); // margin stays white
     const page = renderTextPage(['one line', 'another line']);
     assert.equal(page.height % 32, 0);
@@ -44,7 +52,14 @@ describe('images', () => {
     assert.deepEqual(targetSize({ width: 1000, height: 48 }, PADDLE_REC_INPUT, 320), { width: 320, height: 48 });
   });
   test('fixed size, NHWC, RGB, ImageNet mean/std', () => {
-    const t = preprocessImage(solid(10, 10, [255, 128, 0]), { height: 4, width: 6, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], layout: 'nhwc', channels: 'rgb' });
+    const t = preprocessImage(solid(10, 10, [255, 128, 0]), {
+      height: 4,
+      width: 6,
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+      layout: 'nhwc',
+      channels: 'rgb',
+    });
     assert.deepEqual(t.dims, [1, 4, 6, 3]);
     assert.ok(Math.abs(t.data[0] - (1 - 0.485) / 0.229) < 1e-5);
     assert.ok(Math.abs(t.data[1] - (128 / 255 - 0.456) / 0.224) < 1e-5);
@@ -61,8 +76,14 @@ describe('images', () => {
     writeFileSync(join(dir, 'b.png'), encodePng(renderTextLine('bee')));
     writeFileSync(join(dir, 'a.png'), encodePng(renderTextLine('ay')));
     writeFileSync(join(dir, 'labels.tsv'), 'a.png\tay\nb.png\tbee\n');
-    assert.deepEqual(listImages(dir, join(dir, 'labels.tsv')).map((l) => l.label), ['ay', 'bee']);
-    assert.deepEqual(listImages(join(dir, 'labels.tsv')).map((l) => l.label), ['ay', 'bee']);
+    assert.deepEqual(
+      listImages(dir, join(dir, 'labels.tsv')).map((l) => l.label),
+      ['ay', 'bee'],
+    );
+    assert.deepEqual(
+      listImages(join(dir, 'labels.tsv')).map((l) => l.label),
+      ['ay', 'bee'],
+    );
     writeFileSync(join(dir, 'bad.tsv'), 'a.png ay\n');
     assert.throws(() => listImages(join(dir, 'bad.tsv')), /bad\.tsv:1: expected/);
     writeFileSync(join(dir, 'broken.png'), 'nope');

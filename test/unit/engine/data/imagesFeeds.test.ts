@@ -16,7 +16,9 @@ describe('feeds', () => {
   test('image feeds run in the real PP-OCRv4 recognizer', async () => {
     const imgs = join(dir, 'imgs');
     mkdirSync(imgs);
-    ['short', 'a much longer line of text that gets capped'].forEach((t, i) => writeFileSync(join(imgs, `${i}.png`), encodePng(renderTextLine(t))));
+    ['short', 'a much longer line of text that gets capped'].forEach((t, i) =>
+      writeFileSync(join(imgs, `${i}.png`), encodePng(renderTextLine(t))),
+    );
     const summary = { path: 'rec.onnx', inputs: [{ name: 'x', dtype: 'float32', dims: ['N', 3, 48, 'W'] as (number | string)[] }] };
     const f = await imageCalibrationFeeds({ path: imgs, samples: 5, image: PADDLE_REC_INPUT }, summary);
     assert.equal(f.samples, 2);
@@ -27,8 +29,13 @@ describe('feeds', () => {
     try {
       const out = await session.run(f.batches[0]);
       assert.equal(out[session.outputNames[0]].dims[2], 6625);
-    } finally { await session.release(); }
-    await assert.rejects(imageCalibrationFeeds({ path: imgs, samples: 1, image: { ...PADDLE_REC_INPUT, height: 32 } }, summary), /does not fit input dims/);
+    } finally {
+      await session.release();
+    }
+    await assert.rejects(
+      imageCalibrationFeeds({ path: imgs, samples: 1, image: { ...PADDLE_REC_INPUT, height: 32 } }, summary),
+      /does not fit input dims/,
+    );
   });
   test('tensor feeds: by name from .npz, lone array for a single input, batching, dtype conversion', async () => {
     const ids = encodeNpy({ dtype: 'i4', shape: [10, 3], data: Int32Array.from({ length: 30 }, (_, i) => i) });
@@ -38,10 +45,19 @@ describe('feeds', () => {
     const f = tensorCalibrationFeeds({ path: p, samples: 9 }, summary, 4);
     assert.equal((await visionCalibrationFeeds({ kind: 'tensors', path: p, samples: 9, mode: 'parallel' }, summary))!.batches.length, 2);
     assert.equal(await visionCalibrationFeeds({ kind: 'random', samples: 1, seed: 0, mode: 'parallel' }, summary), undefined);
-    assert.deepEqual(f.batches.map((b) => b.input_ids.dims[0]), [4, 4, 1]);
+    assert.deepEqual(
+      f.batches.map((b) => b.input_ids.dims[0]),
+      [4, 4, 1],
+    );
     assert.equal(f.batches[2].input_ids.type, 'int64');
     assert.equal((f.batches[2].input_ids.data as BigInt64Array)[0], 24n);
-    const two = { path: 'm.onnx', inputs: [{ name: 'a', dtype: 'float32', dims: [] }, { name: 'b', dtype: 'float32', dims: [] }] };
+    const two = {
+      path: 'm.onnx',
+      inputs: [
+        { name: 'a', dtype: 'float32', dims: [] },
+        { name: 'b', dtype: 'float32', dims: [] },
+      ],
+    };
     assert.throws(() => tensorCalibrationFeeds({ path: p, samples: 1 }, two), /no array named "a"/);
     const fl = join(dir, 'x.npy');
     writeFileSync(fl, encodeNpy({ dtype: 'f4', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }));

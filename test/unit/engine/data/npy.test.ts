@@ -14,7 +14,8 @@ function numpyStyle(descr: string, shape: string, payload: Buffer, version = 1):
   header += ' '.repeat((64 - ((pre + header.length + 1) % 64)) % 64) + '\n';
   const head = Buffer.alloc(pre);
   Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]).copy(head);
-  if (version === 1) head.writeUInt16LE(header.length, 8); else head.writeUInt32LE(header.length, 8);
+  if (version === 1) head.writeUInt16LE(header.length, 8);
+  else head.writeUInt32LE(header.length, 8);
   return Buffer.concat([head, Buffer.from(header, 'latin1'), payload]);
 }
 
@@ -49,7 +50,9 @@ describe('npy', () => {
     assert.throws(() => parseNpy(Buffer.from('hello world!'), 'bad.npy'), /bad\.npy: not a \.npy file/);
     assert.throws(() => parseNpy(numpyStyle('<c8', '(1,)', Buffer.alloc(8)), 'c.npy'), /c\.npy: unsupported dtype 'c8'/);
     assert.throws(() => parseNpy(numpyStyle('<f4', '(4,)', Buffer.alloc(8)), 't.npy'), /t\.npy: truncated data/);
-    const fortran = numpyStyle('<f4', '(1,)', Buffer.alloc(4)).toString('latin1').replace("'fortran_order': False", "'fortran_order': True ");
+    const fortran = numpyStyle('<f4', '(1,)', Buffer.alloc(4))
+      .toString('latin1')
+      .replace("'fortran_order': False", "'fortran_order': True ");
     assert.throws(() => parseNpy(Buffer.from(fortran, 'latin1'), 'f.npy'), /f\.npy: Fortran-order/);
   });
   test('encodeNpy round-trips', () => {
@@ -67,7 +70,16 @@ describe('npz', () => {
   test('stored (np.savez) and deflated (np.savez_compressed) entries', () => {
     for (const compress of [false, true]) {
       const p = join(dir, `a${compress}.npz`);
-      writeFileSync(p, writeZip(new Map([['x.npy', x], ['input_ids.npy', ids]]), compress));
+      writeFileSync(
+        p,
+        writeZip(
+          new Map([
+            ['x.npy', x],
+            ['input_ids.npy', ids],
+          ]),
+          compress,
+        ),
+      );
       const m = readNpz(p);
       assert.deepEqual([...m.keys()], ['x', 'input_ids']);
       assert.deepEqual(Array.from(m.get('x')!.data as Float32Array), [1, 2, 3, 4]);

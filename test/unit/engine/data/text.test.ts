@@ -10,7 +10,10 @@ import { skipNoShared, stories } from '../../../integration/engine/sharedFixture
 describe('text data', { skip: skipNoShared }, () => {
   test('tokenizer gives the llama2.c ids for a known sentence', async () => {
     const tok = await loadTokenizer(stories.tokenizer);
-    assert.deepEqual(tok.encode('Once upon a time, there was a little girl.'), [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 426]);
+    assert.deepEqual(
+      tok.encode('Once upon a time, there was a little girl.'),
+      [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 426],
+    );
     assert.deepEqual(tok.encode('Once upon a time', false), [403, 407, 261, 378]);
     assert.equal(tok.vocabSize, 512);
   });
@@ -30,8 +33,14 @@ describe('text data', { skip: skipNoShared }, () => {
     const b = await textWindows({ textPath: stories.text, tokenizerPath: stories.tokenizer, samples: 4, sequenceLength: 64 });
     assert.deepEqual(a.ids, b.ids);
     assert.equal(a.count, 4);
-    await assert.rejects(textWindows({ textPath: '/nonexistent/x.txt', tokenizerPath: stories.tokenizer, samples: 1, sequenceLength: 8 }), /\/nonexistent\/x\.txt/);
-    await assert.rejects(textWindows({ textPath: stories.text, tokenizerPath: stories.tokenizer, samples: 1, sequenceLength: 8, offset: 1e9 }), /no 8-token window fits/);
+    await assert.rejects(
+      textWindows({ textPath: '/nonexistent/x.txt', tokenizerPath: stories.tokenizer, samples: 1, sequenceLength: 8 }),
+      /\/nonexistent\/x\.txt/,
+    );
+    await assert.rejects(
+      textWindows({ textPath: stories.text, tokenizerPath: stories.tokenizer, samples: 1, sequenceLength: 8, offset: 1e9 }),
+      /no 8-token window fits/,
+    );
   });
   test('calibration defaults to the end of the file when it shares the evaluation text', async () => {
     const calib = { textPath: stories.text, tokenizerPath: stories.tokenizer, samples: 8, sequenceLength: 128 };

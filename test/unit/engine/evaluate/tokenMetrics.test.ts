@@ -4,7 +4,8 @@ import { AgreementMeter, PerplexityMeter, argmax, klDivergence, logSoftmax, perc
 
 describe('tokenMetrics', () => {
   test('logSoftmax normalizes and is shift invariant', () => {
-    const a = new Float64Array(3), b = new Float64Array(3);
+    const a = new Float64Array(3),
+      b = new Float64Array(3);
     logSoftmax([1, 2, 3], 0, 3, a);
     logSoftmax([0, 0, 101, 102, 103], 2, 3, b);
     assert.ok(Math.abs(a.reduce((s, v) => s + Math.exp(v), 0) - 1) < 1e-12);

@@ -23,8 +23,13 @@ test('fp16 model: fake, MatMulNBits (fp16 scales) and QDQ (opset 21) agree in on
     const e = exportModel(m, [{ layer: 'W', ...r }], { format });
     assert.equal(e.layers[0].written, format);
     const back = parseModel(e.bytes, 'b');
-    assert.ok(back.graph.initializer.every((t) => t.dataType !== DT.FLOAT), `${format}: no fp32 tensors in an fp16 model`);
-    const y = (await (await ort.InferenceSession.create(e.bytes, { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } })).run({ X: x })).Y;
+    assert.ok(
+      back.graph.initializer.every((t) => t.dataType !== DT.FLOAT),
+      `${format}: no fp32 tensors in an fp16 model`,
+    );
+    const y = (
+      await (await ort.InferenceSession.create(e.bytes, { extra: { session: { qdq_matmulnbits_accuracy_level: '0' } } })).run({ X: x })
+    ).Y;
     assert.equal(y.type, 'float16');
     outs.push(Float32Array.from(y.data as Uint16Array, halfToFloat));
   }

@@ -14,14 +14,23 @@ import { ExportUnsupported } from '../../../../engine/export/pack';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, parseModel } from '../../../../engine/onnx';
-import { encodeModel, tensorTypeBytes, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../engine/onnx/onnxProto';
+import {
+  encodeModel,
+  tensorTypeBytes,
+  type AttributeProto,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../../../../engine/onnx/onnxProto';
 import { makeFloatTensor, makeInt64Tensor } from '../../../../engine/onnx/tensor';
 import { relErr, rtn, runModel } from '../../../integration/engine/exportFixtures';
 import { ocrDir } from '../onnx/tinyModels';
 
 function rng(seed: number): () => number {
   let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 const r = rng(7);
 const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => scale * (2 * r() - 1));
@@ -34,13 +43,34 @@ const a = {
   str: (name: string, v: string): AttributeProto => ({ ...blank, name, type: 3, s: new TextEncoder().encode(v) }),
   graph: (name: string, g: GraphProto): AttributeProto => ({ ...blank, name, type: 5, g }),
 };
-const vi = (name: string, dims?: number[], elem = 1): ValueInfoProto => ({ name, typeRaw: tensorTypeBytes(elem, dims), type: { elemType: elem, dims }, unknown: [] });
+const vi = (name: string, dims?: number[], elem = 1): ValueInfoProto => ({
+  name,
+  typeRaw: tensorTypeBytes(elem, dims),
+  type: { elemType: elem, dims },
+  unknown: [],
+});
 
-interface Spec { nodes: NodeProto[]; inits: TensorProto[]; inputs: ValueInfoProto[]; outputs: ValueInfoProto[]; valueInfo?: ValueInfoProto[] }
+interface Spec {
+  nodes: NodeProto[];
+  inits: TensorProto[];
+  inputs: ValueInfoProto[];
+  outputs: ValueInfoProto[];
+  valueInfo?: ValueInfoProto[];
+}
 function model(opset: number, s: Spec, irVersion = 4): ModelProto {
   return {
-    irVersion, opsetImport: [{ domain: '', version: opset, unknown: [] }], unknown: [],
-    graph: { name: 'g', node: s.nodes, initializer: s.inits, input: s.inputs, output: s.outputs, valueInfo: s.valueInfo ?? [], unknown: [] },
+    irVersion,
+    opsetImport: [{ domain: '', version: opset, unknown: [] }],
+    unknown: [],
+    graph: {
+      name: 'g',
+      node: s.nodes,
+      initializer: s.inits,
+      input: s.inputs,
+      output: s.outputs,
+      valueInfo: s.valueInfo ?? [],
+      unknown: [],
+    },
   };
 }
 
@@ -60,11 +90,13 @@ async function assertSame(orig: ModelProto, up: ModelProto, feeds: Record<string
   const want = await runAll(orig, feeds);
   const got = await runAll(up, feeds);
   for (const o of orig.graph!.output) {
-    const w = want[o.name], g = got[o.name];
+    const w = want[o.name],
+      g = got[o.name];
     assert.deepEqual(g.dims, w.dims, `${o.name}: dims`);
     const wd = Array.from(w.data as ArrayLike<number | bigint>, Number);
     const gd = Array.from(g.data as ArrayLike<number | bigint>, Number);
-    for (let i = 0; i < wd.length; i++) assert.ok(Math.abs(gd[i] - wd[i]) <= 1e-6 * (1 + Math.abs(wd[i])), `${o.name}[${i}]: ${gd[i]} vs ${wd[i]}`);
+    for (let i = 0; i < wd.length; i++)
+      assert.ok(Math.abs(gd[i] - wd[i]) <= 1e-6 * (1 + Math.abs(wd[i])), `${o.name}[${i}]: ${gd[i]} vs ${wd[i]}`);
   }
 }
 
@@ -77,8 +109,18 @@ function opset9Spec(): Spec {
     makeFloatTensor('up_scales', [4], Float32Array.from([1, 1, 2, 2])),
     makeInt64Tensor('shape3', [2, 3, 64]),
     makeInt64Tensor('shape2', [6, 64]),
-    makeFloatTensor('bn_s', [3], randn(3).map((v) => 1 + 0.5 * v)), makeFloatTensor('bn_b', [3], randn(3)),
-    makeFloatTensor('bn_m', [3], randn(3)), makeFloatTensor('bn_v', [3], randn(3).map((v) => 1 + 0.5 * v)),
+    makeFloatTensor(
+      'bn_s',
+      [3],
+      randn(3).map((v) => 1 + 0.5 * v),
+    ),
+    makeFloatTensor('bn_b', [3], randn(3)),
+    makeFloatTensor('bn_m', [3], randn(3)),
+    makeFloatTensor(
+      'bn_v',
+      [3],
+      randn(3).map((v) => 1 + 0.5 * v),
+    ),
     { ...makeInt64Tensor('sc_idx', [1, 0, 2, 1, 2, 0]), dims: [2, 3] },
     makeFloatTensor('sc_upd', [2, 3], randn(6)),
     makeFloatTensor('sc_data', [2, 3], randn(6)),
@@ -108,13 +150,42 @@ function opset9Spec(): Spec {
     makeNode('BatchNormalization', ['x', 'bn_s', 'bn_b', 'bn_m', 'bn_v'], ['bn'], 'bn', [a.float('epsilon', 1e-3)]),
     makeNode('TopK', ['x'], ['topv', 'topi'], 'topk', [a.int('k', 3)]),
     makeNode('Scatter', ['sc_data', 'sc_idx', 'sc_upd'], ['scattered'], 'scatter', [a.int('axis', 1)]),
-    makeNode('MaxPool', ['x'], ['mpool'], 'maxpool', [a.ints('kernel_shape', [3, 3]), a.ints('pads', [1, 1, 1, 1]), a.ints('strides', [2, 2])]),
+    makeNode('MaxPool', ['x'], ['mpool'], 'maxpool', [
+      a.ints('kernel_shape', [3, 3]),
+      a.ints('pads', [1, 1, 1, 1]),
+      a.ints('strides', [2, 2]),
+    ]),
   ];
-  const outs = ['up_nearest', 'up_linear', 'sliced', 'sliced_noaxes', 'padded', 'padded_reflect', 'clipped', 'clipped_lo', 'dropped',
-    'softmax_ax1', 'hardmax_ax0', 'logsoftmax_default', 'split_a', 'split_b', 'half_a', 'half_b', 'sq', 'rmean', 'rsum', 'rmax',
-    'bn', 'topv', 'scattered', 'mpool'];
+  const outs = [
+    'up_nearest',
+    'up_linear',
+    'sliced',
+    'sliced_noaxes',
+    'padded',
+    'padded_reflect',
+    'clipped',
+    'clipped_lo',
+    'dropped',
+    'softmax_ax1',
+    'hardmax_ax0',
+    'logsoftmax_default',
+    'split_a',
+    'split_b',
+    'half_a',
+    'half_b',
+    'sq',
+    'rmean',
+    'rsum',
+    'rmax',
+    'bn',
+    'topv',
+    'scattered',
+    'mpool',
+  ];
   return {
-    nodes, inits, inputs: [vi('x', X)],
+    nodes,
+    inits,
+    inputs: [vi('x', X)],
     outputs: [...outs.map((o) => vi(o)), vi('topi', undefined, 7)],
     valueInfo: [vi('x2', [6, 64])],
   };
@@ -125,7 +196,9 @@ function opset10Spec(): Spec {
   const inits = [
     makeFloatTensor('s_up', [4], Float32Array.from([1, 1, 2, 1.5])),
     makeFloatTensor('s_down', [4], Float32Array.from([1, 1, 0.5, 0.75])),
-    makeInt64Tensor('st', [1]), makeInt64Tensor('en', [7]), makeInt64Tensor('ax', [3]),
+    makeInt64Tensor('st', [1]),
+    makeInt64Tensor('en', [7]),
+    makeInt64Tensor('ax', [3]),
     makeInt64Tensor('k', [2]),
   ];
   const nodes = [
@@ -139,7 +212,12 @@ function opset10Spec(): Spec {
     makeNode('Dropout', ['x'], ['dr', 'mask'], 'dropout', []),
     makeNode('Softmax', ['x'], ['sm'], 'softmax', [a.int('axis', 2)]),
   ];
-  return { nodes, inits, inputs: [vi('x', X)], outputs: ['rs_up', 'rs_down', 'rs_lin', 'sl', 'tv', 'pd', 'cl', 'dr', 'sm'].map((o) => vi(o)) };
+  return {
+    nodes,
+    inits,
+    inputs: [vi('x', X)],
+    outputs: ['rs_up', 'rs_down', 'rs_lin', 'sl', 'tv', 'pd', 'cl', 'dr', 'sm'].map((o) => vi(o)),
+  };
 }
 
 describe('opset upgrade from 9 and 10 (checked in onnxruntime)', () => {
@@ -157,8 +235,15 @@ describe('opset upgrade from 9 and 10 (checked in onnxruntime)', () => {
       assert.deepEqual(byName('slice2').input.length, 3);
       assert.equal(byName('clip_lo').input.length, 2);
       assert.equal(byName('pad_r').input.length, 2, 'reflect Pad needs no constant value');
-      assert.equal(byName('logsoftmax').attribute.find((x) => x.name === 'axis')!.i, -1, 'rank known from value_info: last axis, no Flatten');
-      assert.equal(byName('split_eq').attribute.some((x) => x.name === 'num_outputs'), to >= 18);
+      assert.equal(
+        byName('logsoftmax').attribute.find((x) => x.name === 'axis')!.i,
+        -1,
+        'rank known from value_info: last axis, no Flatten',
+      );
+      assert.equal(
+        byName('split_eq').attribute.some((x) => x.name === 'num_outputs'),
+        to >= 18,
+      );
       assert.equal(byName('rmean').input.length, to >= 18 ? 2 : 1);
       assert.equal(byName('rsum').input.length, 2);
       assert.equal(orig.opsetImport[0].version, 9, 'the source model is not modified');
@@ -179,20 +264,38 @@ describe('opset upgrade from 9 and 10 (checked in onnxruntime)', () => {
 
   test('subgraphs are upgraded too (If branches; constants become Constant nodes)', async () => {
     const thenG: GraphProto = {
-      name: 'then', node: [makeNode('Clip', ['x'], ['t_out'], 'clip_in_then', [a.float('min', 0), a.float('max', 0.5)])],
-      initializer: [], input: [], output: [vi('t_out')], valueInfo: [], unknown: [],
+      name: 'then',
+      node: [makeNode('Clip', ['x'], ['t_out'], 'clip_in_then', [a.float('min', 0), a.float('max', 0.5)])],
+      initializer: [],
+      input: [],
+      output: [vi('t_out')],
+      valueInfo: [],
+      unknown: [],
     };
     const elseG: GraphProto = {
-      name: 'else', node: [makeNode('ReduceMean', ['x'], ['e_mean'], 'rmean_in_else', [a.ints('axes', [1])]), makeNode('Add', ['x', 'e_mean'], ['e_out'], 'add_in_else')],
-      initializer: [], input: [], output: [vi('e_out')], valueInfo: [], unknown: [],
+      name: 'else',
+      node: [
+        makeNode('ReduceMean', ['x'], ['e_mean'], 'rmean_in_else', [a.ints('axes', [1])]),
+        makeNode('Add', ['x', 'e_mean'], ['e_out'], 'add_in_else'),
+      ],
+      initializer: [],
+      input: [],
+      output: [vi('e_out')],
+      valueInfo: [],
+      unknown: [],
     };
     const orig = model(9, {
       nodes: [makeNode('If', ['c'], ['y'], 'branch', [a.graph('then_branch', thenG), a.graph('else_branch', elseG)])],
-      inits: [], inputs: [vi('x', X), vi('c', [], 9)], outputs: [vi('y')],
+      inits: [],
+      inputs: [vi('x', X), vi('c', [], 9)],
+      outputs: [vi('y')],
     });
     const up = upgraded(orig, 21);
     const then = up.graph!.node[0].attribute.find((x) => x.name === 'then_branch')!.g!;
-    assert.deepEqual(then.node.map((n) => n.opType), ['Constant', 'Constant', 'Clip']);
+    assert.deepEqual(
+      then.node.map((n) => n.opType),
+      ['Constant', 'Constant', 'Clip'],
+    );
     assert.equal(orig.graph!.node[0].attribute[0].g!.node.length, 1, 'the source subgraph is not modified');
     for (const c of [true, false]) await assertSame(orig, up, { ...feeds(), c: new ort.Tensor('bool', [c], []) });
   });
@@ -200,7 +303,9 @@ describe('opset upgrade from 9 and 10 (checked in onnxruntime)', () => {
   test('Clip on a value of unknown type: CastLike at opset ≥ 15, refused below', async () => {
     const orig = model(9, {
       nodes: [makeNode('Erf', ['x'], ['e'], 'erf'), makeNode('Clip', ['e'], ['y'], 'clip', [a.float('min', -0.5), a.float('max', 0.25)])],
-      inits: [], inputs: [vi('x', X)], outputs: [vi('y')],
+      inits: [],
+      inputs: [vi('x', X)],
+      outputs: [vi('y')],
     });
     const up = upgraded(orig, 21);
     assert.deepEqual(ops(up), ['Erf', 'CastLike', 'CastLike', 'Clip']);
@@ -210,25 +315,50 @@ describe('opset upgrade from 9 and 10 (checked in onnxruntime)', () => {
 
   test('ops that cannot be carried over are refused, naming the node and op, and the model is left as it was', () => {
     const cases: [NodeProto, RegExp, number][] = [
-      [makeNode('ImageScaler', ['x'], ['y'], 'scaler', [a.float('scale', 2)]), /op ImageScaler \(node 'scaler'\) is not known to carry over from opset 9 to 13/, 13],
+      [
+        makeNode('ImageScaler', ['x'], ['y'], 'scaler', [a.float('scale', 2)]),
+        /op ImageScaler \(node 'scaler'\) is not known to carry over from opset 9 to 13/,
+        13,
+      ],
       [makeNode('OneHot', ['x', 'd', 'v'], ['y'], 'onehot'), /op OneHot \(node 'onehot'\): negative indices changed meaning/, 13],
-      [makeNode('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y', 'mean'], 'bn_train'), /op BatchNormalization \(node 'bn_train'\): training outputs \(mean\)/, 21],
+      [
+        makeNode('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y', 'mean'], 'bn_train'),
+        /op BatchNormalization \(node 'bn_train'\): training outputs \(mean\)/,
+        21,
+      ],
       [makeNode('Dropout', ['x'], ['y', 'mask'], 'drop_mask'), /op Dropout \(node 'drop_mask'\): its mask output is read/, 13],
     ];
     for (const [node, re, to] of cases) {
-      const m = model(9, { nodes: [node, makeNode('Identity', [node.output[1] || 'y'], ['out'], 'id')], inits: [], inputs: [vi('x', X)], outputs: [vi('out')] });
+      const m = model(9, {
+        nodes: [node, makeNode('Identity', [node.output[1] || 'y'], ['out'], 'id')],
+        inits: [],
+        inputs: [vi('x', X)],
+        outputs: [vi('out')],
+      });
       const ed = new GraphEditor(m);
-      assert.throws(() => upgradeOpset(ed, to), (e: Error) => e instanceof ExportUnsupported && re.test(e.message) && /model is opset 9/.test(e.message), node.opType);
+      assert.throws(
+        () => upgradeOpset(ed, to),
+        (e: Error) => e instanceof ExportUnsupported && re.test(e.message) && /model is opset 9/.test(e.message),
+        node.opType,
+      );
       assert.equal(currentOpset(ed), 9);
       assert.equal(ed.graph.node[0], node);
     }
     // Resize-10 nearest that both up- and downsamples has no single nearest_mode.
     const mixed = model(10, {
       nodes: [makeNode('Resize', ['x', 's'], ['y'], 'mixed', [a.str('mode', 'nearest')])],
-      inits: [makeFloatTensor('s', [4], Float32Array.from([1, 1, 2, 0.5]))], inputs: [vi('x', X)], outputs: [vi('y')],
+      inits: [makeFloatTensor('s', [4], Float32Array.from([1, 1, 2, 0.5]))],
+      inputs: [vi('x', X)],
+      outputs: [vi('y')],
     });
-    assert.throws(() => upgradeOpset(new GraphEditor(mixed), 13), /op Resize \(node 'mixed'\): nearest Resize-10 that both up- and downsamples/);
-    assert.throws(() => upgradeOpset(new GraphEditor(model(8, { nodes: [], inits: [], inputs: [], outputs: [] })), 13), /upgrading from below 9/);
+    assert.throws(
+      () => upgradeOpset(new GraphEditor(mixed), 13),
+      /op Resize \(node 'mixed'\): nearest Resize-10 that both up- and downsamples/,
+    );
+    assert.throws(
+      () => upgradeOpset(new GraphEditor(model(8, { nodes: [], inits: [], inputs: [], outputs: [] })), 13),
+      /upgrading from below 9/,
+    );
   });
 
   test('the op table lists each rewritten op with its opset and every other known op as compatible', () => {
@@ -263,19 +393,28 @@ function exportSpec(extra: NodeProto[] = []): Spec {
 
 describe('QDQ export of an opset-9 model', () => {
   const x = new ort.Tensor('float32', randn(2 * 3 * 64), X);
-  const quantize = (m: ReturnType<typeof parseModel>, bits: number, group: number) => m.layers.filter((l) => l.quantizable).map((l) => {
-    const w = m.getWeight(l.name);
-    return { layer: l.name, ...rtn(w.data, w.rows, w.cols, bits, l.op === 'Conv' ? -1 : group) };
-  });
+  const quantize = (m: ReturnType<typeof parseModel>, bits: number, group: number) =>
+    m.layers
+      .filter((l) => l.quantizable)
+      .map((l) => {
+        const w = m.getWeight(l.name);
+        return { layer: l.name, ...rtn(w.data, w.rows, w.cols, bits, l.op === 'Conv' ? -1 : group) };
+      });
 
-  for (const [bits, group, opset] of [[8, -1, 13], [4, 32, 21]] as const) {
+  for (const [bits, group, opset] of [
+    [8, -1, 13],
+    [4, 32, 21],
+  ] as const) {
     test(`${bits}-bit: layers written as QDQ, opset 9 → ${opset}, outputs equal the fake-quant export`, async () => {
       const src = parseModel(encodeModel(model(9, exportSpec())), 'opset9.onnx', '/tmp');
       const results = quantize(src, bits, group);
       assert.deepEqual(results.map((res) => res.layer).sort(), ['conv_w', 'fc_w']);
       const qdq = exportModel(src, results, { format: 'qdq' });
       const fake = exportModel(src, results, { format: 'fake' });
-      assert.deepEqual(qdq.layers.map((l) => [l.layer, l.written, l.note]), results.map((res) => [res.layer, 'qdq', undefined]));
+      assert.deepEqual(
+        qdq.layers.map((l) => [l.layer, l.written, l.note]),
+        results.map((res) => [res.layer, 'qdq', undefined]),
+      );
       assert.equal(qdq.opset, opset);
       assert.equal(fake.opset, 9, 'fake-quant keeps the opset');
       const back = parseModel(qdq.bytes, 'qdq.onnx', '/tmp');
@@ -292,21 +431,31 @@ describe('QDQ export of an opset-9 model', () => {
   }
 
   const rec = join(ocrDir, 'ch_PP-OCRv4_rec_infer.onnx');
-  test('a real opset-9 model (PP-OCRv4 rec: Slice, Clip, Softmax, ReduceMean, Squeeze): QDQ equals fake-quant', { skip: existsSync(rec) ? false : `${rec} not found` }, async () => {
-    const src = await loadModel(rec);
-    assert.equal(src.opset, 9);
-    const results = quantize(src, 8, -1);
-    const qdq = exportModel(src, results, { format: 'qdq' });
-    assert.ok(qdq.layers.every((l) => l.written === 'qdq' && !l.note), JSON.stringify(qdq.layers.find((l) => l.note)));
-    assert.equal(qdq.opset, 13);
-    const fake = exportModel(src, results, { format: 'fake' });
-    const xr = new ort.Tensor('float32', randn(3 * 48 * 320), [1, 3, 48, 320]);
-    const err = relErr(await runModel(qdq.bytes, { x: xr }), await runModel(fake.bytes, { x: xr }));
-    assert.ok(err < 1e-5, `QDQ vs fake: ${err}`);
-  });
+  test(
+    'a real opset-9 model (PP-OCRv4 rec: Slice, Clip, Softmax, ReduceMean, Squeeze): QDQ equals fake-quant',
+    { skip: existsSync(rec) ? false : `${rec} not found` },
+    async () => {
+      const src = await loadModel(rec);
+      assert.equal(src.opset, 9);
+      const results = quantize(src, 8, -1);
+      const qdq = exportModel(src, results, { format: 'qdq' });
+      assert.ok(
+        qdq.layers.every((l) => l.written === 'qdq' && !l.note),
+        JSON.stringify(qdq.layers.find((l) => l.note)),
+      );
+      assert.equal(qdq.opset, 13);
+      const fake = exportModel(src, results, { format: 'fake' });
+      const xr = new ort.Tensor('float32', randn(3 * 48 * 320), [1, 3, 48, 320]);
+      const err = relErr(await runModel(qdq.bytes, { x: xr }), await runModel(fake.bytes, { x: xr }));
+      assert.ok(err < 1e-5, `QDQ vs fake: ${err}`);
+    },
+  );
 
   test('an op that cannot be carried over: the layers fall back to fake-quant with a note naming it', async () => {
-    const extra = [makeNode('Dropout', ['f'], ['f_drop', 'f_mask'], 'drop'), makeNode('Mul', ['f_drop', 'f_mask'], ['f_masked'], 'use_mask')];
+    const extra = [
+      makeNode('Dropout', ['f'], ['f_drop', 'f_mask'], 'drop'),
+      makeNode('Mul', ['f_drop', 'f_mask'], ['f_masked'], 'use_mask'),
+    ];
     const spec = exportSpec(extra);
     spec.nodes.find((n) => n.name === 'fc')!.input[0] = 'f_masked';
     const src = parseModel(encodeModel(model(9, spec)), 'opset9.onnx', '/tmp');

@@ -13,11 +13,12 @@ const COLS = 150; // ragged against every group size used below
 function hessian(n: number): Float64Array {
   const x = randn(n * 2 * n, 3);
   const H = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    let s = i === j ? 0.5 : 0;
-    for (let k = 0; k < 2 * n; k++) s += x[i * 2 * n + k] * x[j * 2 * n + k];
-    H[i * n + j] = s / n;
-  }
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let s = i === j ? 0.5 : 0;
+      for (let k = 0; k < 2 * n; k++) s += x[i * 2 * n + k] * x[j * 2 * n + k];
+      H[i * n + j] = s / n;
+    }
   return H;
 }
 
@@ -38,16 +39,32 @@ describe('bit planes', () => {
   });
 });
 
-describe('decodePacked reproduces the kernels\' dequantized weights exactly', () => {
+describe("decodePacked reproduces the kernels' dequantized weights exactly", () => {
   const w = randn(ROWS * COLS, 9);
 
   test('BiLLM (8 fp16 scales per row-block, salient columns): equals dequant and decodeBillm', async () => {
     const r = await lowbit.billm(w, ROWS, COLS, hessian(COLS), { blockSize: 64 });
-    const p = packBinary({ kind: 'billm', group: 64, sign1: r.stored.sign1, sign2: r.stored.sign2, groupBits: r.stored.group, salientCols: r.stored.salientCols, scales: r.stored.scales }, ROWS, COLS, r.dequant);
+    const p = packBinary(
+      {
+        kind: 'billm',
+        group: 64,
+        sign1: r.stored.sign1,
+        sign2: r.stored.sign2,
+        groupBits: r.stored.group,
+        salientCols: r.stored.salientCols,
+        scales: r.stored.scales,
+      },
+      ROWS,
+      COLS,
+      r.dequant,
+    );
     assert.equal(p.kind, 'lut');
     assert.deepEqual(decodePacked(p), r.dequant);
     assert.deepEqual(decodePacked(p), lowbit.decodeBillm(r.stored, ROWS, COLS, 64));
-    assert.ok(r.stored.salientCols.some((b) => b !== 0), 'some salient columns (exercises the order-2 path)');
+    assert.ok(
+      r.stored.salientCols.some((b) => b !== 0),
+      'some salient columns (exercises the order-2 path)',
+    );
   });
 
   test('PB-LLM: 8-bit codes and signs recovered from dequant; one sign per binarized entry, one code per other', async () => {
@@ -64,7 +81,10 @@ describe('decodePacked reproduces the kernels\' dequantized weights exactly', ()
       // A weight off both the binary levels and the 8-bit grid is refused, not silently rounded.
       const bad = Float32Array.from(r.dequant);
       bad[r.mask.indexOf(1)] += 1e-3;
-      assert.throws(() => packBinary({ kind: 'pbllm', group, mask: r.mask, binParams: r.binParams, q8Params: r.q8Params }, ROWS, COLS, bad), ExportUnsupported);
+      assert.throws(
+        () => packBinary({ kind: 'pbllm', group, mask: r.mask, binParams: r.binParams, q8Params: r.q8Params }, ROWS, COLS, bad),
+        ExportUnsupported,
+      );
     }
   });
 
@@ -87,6 +107,15 @@ describe('decodePacked reproduces the kernels\' dequantized weights exactly', ()
   });
 
   test('a parameter table of the wrong size names what is wrong', () => {
-    assert.throws(() => packBinary({ kind: 'dualbin', group: 32, b1: new Uint8Array(ROWS * COLS), b2: new Uint8Array(ROWS * COLS), alphas: new Float32Array(3) }, ROWS, COLS, new Float32Array(ROWS * COLS)), /dualbin alphas: 3 parameters, expected 24×5×2/);
+    assert.throws(
+      () =>
+        packBinary(
+          { kind: 'dualbin', group: 32, b1: new Uint8Array(ROWS * COLS), b2: new Uint8Array(ROWS * COLS), alphas: new Float32Array(3) },
+          ROWS,
+          COLS,
+          new Float32Array(ROWS * COLS),
+        ),
+      /dualbin alphas: 3 parameters, expected 24×5×2/,
+    );
   });
 });

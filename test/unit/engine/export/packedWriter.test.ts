@@ -16,7 +16,16 @@ import * as lowbit from '../../../../native/ts/binaryLowRank';
 import { rtn } from '../../../integration/engine/exportFixtures';
 import { encode, matmulModel, node, randn, vi } from '../onnx/tinyModels';
 
-const ints = (name: string, v: number[]): AttributeProto => ({ name, type: 7, ints: v, floats: [], strings: [], tensors: [], graphs: [], unknown: [] });
+const ints = (name: string, v: number[]): AttributeProto => ({
+  name,
+  type: 7,
+  ints: v,
+  floats: [],
+  strings: [],
+  tensors: [],
+  graphs: [],
+  unknown: [],
+});
 
 async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(bytes);
@@ -52,11 +61,21 @@ function gemmConvModel(): ModelProto {
   const gemm = node('Gemm', ['f', 'gw', 'gb'], ['Y']);
   gemm.attribute = [attr.int('transB', 1)];
   return {
-    irVersion: 8, opsetImport: [{ domain: '', version: 13, unknown: [] }], producerName: 'lowbit-test',
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13, unknown: [] }],
+    producerName: 'lowbit-test',
     graph: {
-      name: 'g', node: [conv, node('Flatten', ['c'], ['f']), gemm],
-      initializer: [makeFloatTensor('cw', [8, 3, 3, 3], randn(216, 4)), makeFloatTensor('gw', [10, 8 * 4 * 4], randn(1280, 5)), makeFloatTensor('gb', [10], randn(10, 6))],
-      input: [vi('X', DT.FLOAT, [2, 3, 4, 4])], output: [vi('Y', DT.FLOAT, [2, 10])], valueInfo: [], unknown: [],
+      name: 'g',
+      node: [conv, node('Flatten', ['c'], ['f']), gemm],
+      initializer: [
+        makeFloatTensor('cw', [8, 3, 3, 3], randn(216, 4)),
+        makeFloatTensor('gw', [10, 8 * 4 * 4], randn(1280, 5)),
+        makeFloatTensor('gb', [10], randn(10, 6)),
+      ],
+      input: [vi('X', DT.FLOAT, [2, 3, 4, 4])],
+      output: [vi('Y', DT.FLOAT, [2, 10])],
+      valueInfo: [],
+      unknown: [],
     },
     unknown: [],
   };
@@ -70,18 +89,30 @@ describe('packed writer layouts', () => {
       proto.graph!.output = [vi('Y', dtype, ['b', 24])];
       const m = parseModel(encode(proto), 'mm.onnx');
       const x = randn(80, 3);
-      const feeds = { X: dtype === DT.FLOAT ? new ort.Tensor('float32', x, [2, 40]) : new ort.Tensor('float16', Uint16Array.from(x, floatToHalf), [2, 40]) };
+      const feeds = {
+        X:
+          dtype === DT.FLOAT ? new ort.Tensor('float32', x, [2, 40]) : new ort.Tensor('float16', Uint16Array.from(x, floatToHalf), [2, 40]),
+      };
       for (const how of ['dualbin', 'rtn3'] as const) {
         const p = await samePacked(m, await quantize(m, how), feeds);
         assert.equal(p.layers[0].written, 'packed');
-        assert.ok(!parseModel(p.bytes, 'p').graph.initializer.some((t) => t.name === 'W' || t.dims.join() === '40,24'), 'no float copy of W on disk');
+        assert.ok(
+          !parseModel(p.bytes, 'p').graph.initializer.some((t) => t.name === 'W' || t.dims.join() === '40,24'),
+          'no float copy of W on disk',
+        );
       }
     }
   });
 
   test('Conv (O×I×kh×kw) and Gemm with transB', async () => {
     const m = parseModel(encode(gemmConvModel()), 'gc.onnx');
-    assert.deepEqual(m.layers.filter((l) => l.quantizable).map((l) => l.op).sort(), ['Conv', 'Gemm']);
+    assert.deepEqual(
+      m.layers
+        .filter((l) => l.quantizable)
+        .map((l) => l.op)
+        .sort(),
+      ['Conv', 'Gemm'],
+    );
     const feeds = { X: new ort.Tensor('float32', randn(96, 7), [2, 3, 4, 4]) };
     for (const how of ['dualbin', 'rtn3'] as const) {
       const p = await samePacked(m, await quantize(m, how), feeds);

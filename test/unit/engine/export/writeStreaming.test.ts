@@ -5,7 +5,19 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportModelProto } from '../../../../engine/export/exportModel';
@@ -18,7 +30,11 @@ import { assertClose, model, reference, runFile, W1, W2, writeExternalInput } fr
 const dir = mkdtempSync(join(tmpdir(), 'lowbit-stream-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 let k = 0;
-const fresh = (name: string) => { const d = join(dir, `${k++}`); mkdirSync(d); return join(d, name); };
+const fresh = (name: string) => {
+  const d = join(dir, `${k++}`);
+  mkdirSync(d);
+  return join(d, name);
+};
 
 const ext = (t: TensorProto) => Object.fromEntries(t.externalData.map((e) => [e.key, e.value]));
 const leftovers = (d: string) => readdirSync(d).filter((f) => f.endsWith('.tmp') || f.endsWith('.old'));
@@ -50,7 +66,10 @@ describe('writeModelStreaming: external data policy', () => {
     assert.equal(Number(ext(w2).offset) % 64, 0);
     assert.equal(w1.rawData, undefined);
     const data = readFileSync(r.dataPath!);
-    assert.deepEqual(new Float32Array(data.buffer.slice(data.byteOffset + Number(ext(w2).offset), data.byteOffset + Number(ext(w2).offset) + 2048)), W2);
+    assert.deepEqual(
+      new Float32Array(data.buffer.slice(data.byteOffset + Number(ext(w2).offset), data.byteOffset + Number(ext(w2).offset) + 2048)),
+      W2,
+    );
     assertClose(await runFile(out), reference());
     // Our loader reads it back too.
     assert.deepEqual((await loadModel(out)).getWeight('W2').data.length, 512);
@@ -59,7 +78,13 @@ describe('writeModelStreaming: external data policy', () => {
   test("'always', 'never' and minTensorBytes", async () => {
     const a = fresh('a.onnx');
     assert.equal((await writeModelStreaming(model(), a, { externalData: 'always', minTensorBytes: 4096 })).externalTensors, 1);
-    assert.equal(decodeModel(readFileSync(a), a).graph!.initializer.filter((t) => t.dataLocation === 1).map((t) => t.name).join(), 'W1');
+    assert.equal(
+      decodeModel(readFileSync(a), a)
+        .graph!.initializer.filter((t) => t.dataLocation === 1)
+        .map((t) => t.name)
+        .join(),
+      'W1',
+    );
     assertClose(await runFile(a), reference());
     const n = fresh('n.onnx');
     const r = await writeModelStreaming(model(), n, { externalData: 'never', thresholdBytes: 1 });
@@ -72,7 +97,11 @@ describe('writeModelStreaming: external data policy', () => {
     const m = await writeExternalInput(input);
     const before = [readFileSync(input), readFileSync(join(input, '..', 'in.onnx.data'))];
     const newW1 = W1.map((v) => Math.round(v * 8) / 8);
-    const r = exportModelProto(m, [{ layer: 'W1', dequant: m.getWeight('W1').data.map((_, i) => newW1[(i % 64) * 32 + Math.floor(i / 64)]) }], { format: 'fake' });
+    const r = exportModelProto(
+      m,
+      [{ layer: 'W1', dequant: m.getWeight('W1').data.map((_, i) => newW1[(i % 64) * 32 + Math.floor(i / 64)]) }],
+      { format: 'fake' },
+    );
     const out = join(input, '..', 'out', 'q.onnx');
     const w = await writeModelStreaming(r.proto, out, { inputPath: input, src: m.src, label: m.path });
     assert.equal(w.dataPath, externalDataPath(out), 'auto goes external when the proto still refers to external data');
@@ -99,10 +128,19 @@ describe('writeModelStreaming: protecting the input, cancel and failure', () => 
     const p = exportModelProto(m, [], { format: 'fake' }).proto;
     const opts = { inputPath: input, src: m.src };
     await assert.rejects(writeModelStreaming(p, input, opts), /refusing to write .*in\.onnx: it is the input model/);
-    await assert.rejects(writeModelStreaming(p, join(d, 'q.onnx'), opts), /refusing to write .*q\.onnx\.data \(external data of .*q\.onnx\)/);
-    await assert.rejects(writeModelStreaming(p, join(d, 'q.onnx.data'), opts), /refusing to write .*q\.onnx\.data: it is the input model or its external data/);
+    await assert.rejects(
+      writeModelStreaming(p, join(d, 'q.onnx'), opts),
+      /refusing to write .*q\.onnx\.data \(external data of .*q\.onnx\)/,
+    );
+    await assert.rejects(
+      writeModelStreaming(p, join(d, 'q.onnx.data'), opts),
+      /refusing to write .*q\.onnx\.data: it is the input model or its external data/,
+    );
     linkSync(input, join(d, 'hard.onnx.data'));
-    await assert.rejects(writeModelStreaming(model(), join(d, 'hard.onnx'), { inputPath: input, externalData: 'always' }), /refusing to write .*hard\.onnx\.data/);
+    await assert.rejects(
+      writeModelStreaming(model(), join(d, 'hard.onnx'), { inputPath: input, externalData: 'always' }),
+      /refusing to write .*hard\.onnx\.data/,
+    );
     assert.deepEqual(readFileSync(join(d, 'q.onnx.data')), before);
     assert.deepEqual(readdirSync(d).sort(), ['hard.onnx.data', 'in.onnx', 'q.onnx.data']);
   });
@@ -113,10 +151,15 @@ describe('writeModelStreaming: protecting the input, cancel and failure', () => 
     await writeModelStreaming(model(), out, { externalData: 'always' });
     const old = [readFileSync(out), readFileSync(externalDataPath(out))];
     const ac = new AbortController();
-    const w1 = makeFloatTensor('W1', [64, 32], W1.map((v) => -v));
+    const w1 = makeFloatTensor(
+      'W1',
+      [64, 32],
+      W1.map((v) => -v),
+    );
     await assert.rejects(
       writeModelStreaming(model(w1), out, { externalData: 'always', signal: ac.signal, onTensor: () => ac.abort() }),
-      (e: Error) => e.name === 'AbortError');
+      (e: Error) => e.name === 'AbortError',
+    );
     assert.deepEqual([readFileSync(out), readFileSync(externalDataPath(out))], old);
     assert.deepEqual(leftovers(d), []);
     const out2 = join(d, 'new.onnx');
@@ -130,7 +173,10 @@ describe('writeModelStreaming: protecting the input, cancel and failure', () => 
     const d = join(out, '..');
     mkdirSync(join(out, 'child'), { recursive: true }); // renaming onto a non-empty folder fails
     writeFileSync(externalDataPath(out), 'old data');
-    await assert.rejects(writeModelStreaming(model(), out, { externalData: 'always' }), /cannot write .*adir \(with external data adir\.data\)/);
+    await assert.rejects(
+      writeModelStreaming(model(), out, { externalData: 'always' }),
+      /cannot write .*adir \(with external data adir\.data\)/,
+    );
     assert.equal(readFileSync(externalDataPath(out), 'utf8'), 'old data');
     assert.ok(existsSync(join(out, 'child')));
     assert.deepEqual(leftovers(d), []);
@@ -143,10 +189,16 @@ describe('encodeModel: the 2 GiB protobuf limit', () => {
     const mib = new Uint8Array(2 ** 20);
     const p = model();
     p.graph!.initializer = Array.from({ length: 2100 }, (_, i) => makeTensor(`T${i}`, DT.UINT8, [2 ** 20], mib));
-    assert.throws(() => encodeModel(p, '/models/big.onnx'), /\/models\/big\.onnx: serialized size \d+ bytes exceeds protobuf's 2 GiB limit; it must be written with external data/);
+    assert.throws(
+      () => encodeModel(p, '/models/big.onnx'),
+      /\/models\/big\.onnx: serialized size \d+ bytes exceeds protobuf's 2 GiB limit; it must be written with external data/,
+    );
     assert.throws(() => encodeModel(p), /model 'g': serialized size/);
     const out = fresh('big.onnx');
-    await assert.rejects(writeModelStreaming(p, out, { externalData: 'never', label: 'big' }), /cannot write .*big\.onnx: big: serialized size/);
+    await assert.rejects(
+      writeModelStreaming(p, out, { externalData: 'never', label: 'big' }),
+      /cannot write .*big\.onnx: big: serialized size/,
+    );
     assert.deepEqual(readdirSync(join(out, '..')), []);
   });
 });
@@ -170,7 +222,10 @@ describe('writeModelStreaming: single-file writes (what every job output goes th
     const link = join(dir, 'link-single.onnx');
     symlinkSync(input, link);
     for (const out of [input, link, join(dir, '.', 'x', '..', 'in-single.onnx')])
-      await assert.rejects(writeModelStreaming(proto, out, { inputPath: input, externalData: 'never' }), /refusing to write .*it is the input model/);
+      await assert.rejects(
+        writeModelStreaming(proto, out, { inputPath: input, externalData: 'never' }),
+        /refusing to write .*it is the input model/,
+      );
     assert.equal(readFileSync(input, 'utf8'), 'original');
   });
 

@@ -13,10 +13,13 @@ describe('ConvTranspose layers', () => {
   test('both layers are quantizable with shape [C_out·kh·kw, C_in/g]; biases are not listed', () => {
     const model = parseModel(encode(convTransposeModel()), 'ct.onnx');
     const info = model.summary().layers;
-    assert.deepEqual(info.map((l) => [l.name, l.op, l.shape, l.dims, l.params, l.quantizable]), [
-      ['up.weight', 'ConvTranspose', [8 * 3 * 3, 16], [16, 8, 3, 3], 16 * 8 * 9, true],
-      ['up2.weight', 'ConvTranspose', [6 * 2 * 3, 8], [16, 3, 2, 3], 16 * 3 * 6, true],
-    ]);
+    assert.deepEqual(
+      info.map((l) => [l.name, l.op, l.shape, l.dims, l.params, l.quantizable]),
+      [
+        ['up.weight', 'ConvTranspose', [8 * 3 * 3, 16], [16, 8, 3, 3], 16 * 8 * 9, true],
+        ['up2.weight', 'ConvTranspose', [6 * 2 * 3, 8], [16, 3, 2, 3], 16 * 3 * 6, true],
+      ],
+    );
     assert.equal(model.layerInput('up2.weight'), 'x');
   });
 

@@ -26,12 +26,51 @@ export interface ConvTransposeSpec {
 export const CIN = 16;
 
 export const SPECS: ConvTransposeSpec[] = [
-  { weight: 'up.weight', bias: 'up.bias', output: 'y1', dims: [CIN, 8, 3, 3], group: 1, strides: [2, 2], pads: [1, 0, 0, 1], outputPadding: [1, 0], dilations: [1, 2] },
-  { weight: 'up2.weight', bias: 'up2.bias', output: 'y2', dims: [CIN, 3, 2, 3], group: 2, strides: [1, 2], pads: [0, 1, 1, 0], outputPadding: [0, 1], dilations: [1, 1] },
+  {
+    weight: 'up.weight',
+    bias: 'up.bias',
+    output: 'y1',
+    dims: [CIN, 8, 3, 3],
+    group: 1,
+    strides: [2, 2],
+    pads: [1, 0, 0, 1],
+    outputPadding: [1, 0],
+    dilations: [1, 2],
+  },
+  {
+    weight: 'up2.weight',
+    bias: 'up2.bias',
+    output: 'y2',
+    dims: [CIN, 3, 2, 3],
+    group: 2,
+    strides: [1, 2],
+    pads: [0, 1, 1, 0],
+    outputPadding: [0, 1],
+    dilations: [1, 1],
+  },
 ];
 
-const ints = (name: string, v: number[]): AttributeProto => ({ name, type: 7, ints: v, floats: [], strings: [], tensors: [], graphs: [], unknown: [] });
-const int = (name: string, v: number): AttributeProto => ({ name, type: 2, i: v, ints: [], floats: [], strings: [], tensors: [], graphs: [], unknown: [] });
+const ints = (name: string, v: number[]): AttributeProto => ({
+  name,
+  type: 7,
+  ints: v,
+  floats: [],
+  strings: [],
+  tensors: [],
+  graphs: [],
+  unknown: [],
+});
+const int = (name: string, v: number): AttributeProto => ({
+  name,
+  type: 2,
+  i: v,
+  ints: [],
+  floats: [],
+  strings: [],
+  tensors: [],
+  graphs: [],
+  unknown: [],
+});
 
 /** Output spatial size (ONNX ConvTranspose, explicit pads). */
 export function outSize(s: ConvTransposeSpec, h: number, w: number): [number, number] {
@@ -57,20 +96,32 @@ export function weights(): Map<string, Float32Array> {
 export function convTransposeModel(w = weights()): ModelProto {
   const nodes = SPECS.map((s) => {
     const nd = node('ConvTranspose', ['x', s.weight, s.bias], [s.output], `${s.weight.split('.')[0]}_ConvTranspose`);
-    nd.attribute.push(ints('kernel_shape', s.dims.slice(2)), ints('strides', s.strides), ints('pads', s.pads),
-      ints('output_padding', s.outputPadding), ints('dilations', s.dilations), int('group', s.group));
+    nd.attribute.push(
+      ints('kernel_shape', s.dims.slice(2)),
+      ints('strides', s.strides),
+      ints('pads', s.pads),
+      ints('output_padding', s.outputPadding),
+      ints('dilations', s.dilations),
+      int('group', s.group),
+    );
     return nd;
   });
-  const initializer = SPECS.flatMap((s) => [makeFloatTensor(s.weight, s.dims, w.get(s.weight)!), makeFloatTensor(s.bias, [s.dims[1] * s.group], w.get(s.bias)!)]);
+  const initializer = SPECS.flatMap((s) => [
+    makeFloatTensor(s.weight, s.dims, w.get(s.weight)!),
+    makeFloatTensor(s.bias, [s.dims[1] * s.group], w.get(s.bias)!),
+  ]);
   return {
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17, unknown: [] }],
     producerName: 'lowbit-test',
     graph: {
-      name: 'convtranspose', node: nodes, initializer,
+      name: 'convtranspose',
+      node: nodes,
+      initializer,
       input: [vi('x', DT.FLOAT, ['n', CIN, 'h', 'w'])],
       output: SPECS.map((s) => vi(s.output, DT.FLOAT, ['n', s.dims[1] * s.group, 'oh', 'ow'])),
-      valueInfo: [], unknown: [],
+      valueInfo: [],
+      unknown: [],
     },
     unknown: [],
   };
@@ -81,25 +132,35 @@ export function convTransposeModel(w = weights()): ModelProto {
  * x·W[c, o, i, j] to output (G·O/g + o, iy·sh − pad_top + i·dh, ix·sw − pad_left + j·dw) when that lies
  * inside the output; then the bias.
  */
-export function referenceConvTranspose(s: ConvTransposeSpec, x: Float32Array, [n, c, h, w]: number[], weight: ArrayLike<number>, bias: ArrayLike<number>): { y: Float64Array; dims: number[] } {
+export function referenceConvTranspose(
+  s: ConvTransposeSpec,
+  x: Float32Array,
+  [n, c, h, w]: number[],
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number>,
+): { y: Float64Array; dims: number[] } {
   const [cin, og, kh, kw] = s.dims;
   if (c !== cin) throw new Error('channel mismatch');
   const cg = cin / s.group;
   const cout = og * s.group;
   const [oh, ow] = outSize(s, h, w);
   const y = new Float64Array(n * cout * oh * ow);
-  for (let b = 0; b < n; b++) for (let ch = 0; ch < cin; ch++) {
-    const g = Math.floor(ch / cg);
-    for (let iy = 0; iy < h; iy++) for (let ix = 0; ix < w; ix++) {
-      const v = x[((b * cin + ch) * h + iy) * w + ix];
-      for (let o = 0; o < og; o++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
-        const oy = iy * s.strides[0] - s.pads[0] + i * s.dilations[0];
-        const ox = ix * s.strides[1] - s.pads[1] + j * s.dilations[1];
-        if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
-        y[((b * cout + g * og + o) * oh + oy) * ow + ox] += v * weight[((ch * og + o) * kh + i) * kw + j];
-      }
+  for (let b = 0; b < n; b++)
+    for (let ch = 0; ch < cin; ch++) {
+      const g = Math.floor(ch / cg);
+      for (let iy = 0; iy < h; iy++)
+        for (let ix = 0; ix < w; ix++) {
+          const v = x[((b * cin + ch) * h + iy) * w + ix];
+          for (let o = 0; o < og; o++)
+            for (let i = 0; i < kh; i++)
+              for (let j = 0; j < kw; j++) {
+                const oy = iy * s.strides[0] - s.pads[0] + i * s.dilations[0];
+                const ox = ix * s.strides[1] - s.pads[1] + j * s.dilations[1];
+                if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                y[((b * cout + g * og + o) * oh + oy) * ow + ox] += v * weight[((ch * og + o) * kh + i) * kw + j];
+              }
+        }
     }
-  }
   for (let b = 0; b < n; b++) for (let o = 0; o < cout; o++) for (let p = 0; p < oh * ow; p++) y[(b * cout + o) * oh * ow + p] += bias[o];
   return { y, dims: [n, cout, oh, ow] };
 }
@@ -109,10 +170,14 @@ export function matrixToStored(s: ConvTransposeSpec, m: ArrayLike<number>): Floa
   const [cin, og, kh, kw] = s.dims;
   const cg = cin / s.group;
   const out = new Float32Array(cin * og * kh * kw);
-  for (let g = 0; g < s.group; g++) for (let ci = 0; ci < cg; ci++) for (let o = 0; o < og; o++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
-    const row = ((g * og + o) * kh + i) * kw + j;
-    out[(((g * cg + ci) * og + o) * kh + i) * kw + j] = m[row * cg + ci];
-  }
+  for (let g = 0; g < s.group; g++)
+    for (let ci = 0; ci < cg; ci++)
+      for (let o = 0; o < og; o++)
+        for (let i = 0; i < kh; i++)
+          for (let j = 0; j < kw; j++) {
+            const row = ((g * og + o) * kh + i) * kw + j;
+            out[(((g * cg + ci) * og + o) * kh + i) * kw + j] = m[row * cg + ci];
+          }
   return out;
 }
 
@@ -125,10 +190,12 @@ export function correlatedInput(n: number, h: number, w: number, seed: number): 
   const noise = randn(n * CIN * h * w, seed + 1);
   const A = randn(CIN * 4, 7);
   const x = new Float32Array(n * CIN * h * w);
-  for (let b = 0; b < n; b++) for (let c = 0; c < CIN; c++) for (let p = 0; p < h * w; p++) {
-    let v = 0.05 * noise[(b * CIN + c) * h * w + p];
-    for (let j = 0; j < 4; j++) v += A[c * 4 + j] * z[(b * 4 + j) * h * w + p];
-    x[(b * CIN + c) * h * w + p] = (1 + (c % 5)) * v;
-  }
+  for (let b = 0; b < n; b++)
+    for (let c = 0; c < CIN; c++)
+      for (let p = 0; p < h * w; p++) {
+        let v = 0.05 * noise[(b * CIN + c) * h * w + p];
+        for (let j = 0; j < 4; j++) v += A[c * 4 + j] * z[(b * 4 + j) * h * w + p];
+        x[(b * CIN + c) * h * w + p] = (1 + (c % 5)) * v;
+      }
   return x;
 }

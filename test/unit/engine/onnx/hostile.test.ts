@@ -111,7 +111,10 @@ describe('hostile and unusual ONNX input', () => {
     assert.ok(decodeModel(ok.serialize(), 's').graph!.initializer.every((t) => t.dataLocation !== 1));
     // Calibration bytes keep the reference; onnxruntime resolves it from the model's folder.
     const cal = ok.withExtraOutputs(['X']);
-    assert.deepEqual(decodeModel(cal, 'c').graph!.initializer.map((t) => t.dataLocation), [1]);
+    assert.deepEqual(
+      decodeModel(cal, 'c').graph!.initializer.map((t) => t.dataLocation),
+      [1],
+    );
     const withOut = await openSession(cal, 1, 'cal', ok.externalDataDir);
     assert.deepEqual(withOut.outputNames, ['Y', 'X']);
     assert.deepEqual((await withOut.run({ X: x })).Y.data, fromFile);

@@ -9,7 +9,11 @@ import { tensorToFloat32 } from '../../../../engine/onnx/tensor';
 import { ocrDir, randn, skipNoStories, storiesModel } from './tinyModels';
 
 function ids(b: number, s: number): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from({ length: b * s }, (_, i) => BigInt((i * 37 + 11) % 512)), [b, s]);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from({ length: b * s }, (_, i) => BigInt((i * 37 + 11) % 512)),
+    [b, s],
+  );
 }
 
 describe('stories260K model I/O', { skip: skipNoStories }, () => {
@@ -19,7 +23,8 @@ describe('stories260K model I/O', { skip: skipNoStories }, () => {
     const q = s.layers.filter((l) => l.quantizable && !l.embedding);
     assert.equal(q.length, 36);
     const names = new Set(q.map((l) => l.name));
-    for (let i = 0; i < 5; i++) for (const w of ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3']) assert.ok(names.has(`layers.${i}.${w}`), `layers.${i}.${w}`);
+    for (let i = 0; i < 5; i++)
+      for (const w of ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3']) assert.ok(names.has(`layers.${i}.${w}`), `layers.${i}.${w}`);
     assert.ok(names.has('output'));
     assert.ok(q.every((l) => l.op === 'MatMul' && l.dtype === 'float32'));
     assert.deepEqual(q.find((l) => l.name === 'layers.0.w1')!.shape, [172, 64]);
@@ -33,7 +38,10 @@ describe('stories260K model I/O', { skip: skipNoStories }, () => {
     assert.deepEqual(emb.shape, [512, 64]);
     assert.equal(emb.tiedWith, undefined, 'stories260K stores its head as a separate copy');
     assert.equal(s.opset, 14);
-    assert.deepEqual(s.inputs.map((i) => i.name), ['input_ids']);
+    assert.deepEqual(
+      s.inputs.map((i) => i.name),
+      ['input_ids'],
+    );
     assert.deepEqual(s.outputs[0].dims, ['batch', 'seq', 512]);
     // Layers of one attention block read the same normalized activation.
     assert.equal(m.layerInput('layers.0.wq'), m.layerInput('layers.0.wk'));
@@ -45,8 +53,17 @@ describe('stories260K model I/O', { skip: skipNoStories }, () => {
     const w = m.getWeight('layers.2.w1');
     assert.equal(w.rows, 172);
     assert.equal(w.cols, 64);
-    const b = tensorToFloat32(m.src, m.graph.initializer.find((t) => t.name === 'layers.2.w1')!);
-    for (const [o, i] of [[0, 0], [171, 63], [5, 17], [100, 2]]) assert.equal(w.data[o * 64 + i], b[i * 172 + o]);
+    const b = tensorToFloat32(
+      m.src,
+      m.graph.initializer.find((t) => t.name === 'layers.2.w1')!,
+    );
+    for (const [o, i] of [
+      [0, 0],
+      [171, 63],
+      [5, 17],
+      [100, 2],
+    ])
+      assert.equal(w.data[o * 64 + i], b[i * 172 + o]);
   });
 
   test('serialize round-trips: same bytes when re-encoded, identical logits in onnxruntime', async () => {
@@ -72,11 +89,12 @@ describe('stories260K model I/O', { skip: skipNoStories }, () => {
     const xs = r[x].data as Float32Array;
     const logits = r.logits.data as Float32Array;
     let maxErr = 0;
-    for (let t = 0; t < 5; t++) for (let o = 0; o < 512; o++) {
-      let acc = 0;
-      for (let i = 0; i < 64; i++) acc += xs[t * 64 + i] * w.data[o * 64 + i];
-      maxErr = Math.max(maxErr, Math.abs(acc - logits[t * 512 + o]));
-    }
+    for (let t = 0; t < 5; t++)
+      for (let o = 0; o < 512; o++) {
+        let acc = 0;
+        for (let i = 0; i < 64; i++) acc += xs[t * 64 + i] * w.data[o * 64 + i];
+        maxErr = Math.max(maxErr, Math.abs(acc - logits[t * 512 + o]));
+      }
     assert.ok(maxErr < 1e-4, `max error ${maxErr}`);
     assert.throws(() => m.withExtraOutputs(['no_such_tensor']), /no_such_tensor/);
   });
@@ -104,7 +122,14 @@ describe('OCR models (weights as Constant nodes, Conv + MatMul)', () => {
       const m = await loadModel(path);
       const [inp] = m.summary().inputs;
       const shape = f.includes('rec') ? [1, 3, 48, 64] : [1, 3, 48, 192];
-      const x = new ort.Tensor('float32', randn(shape.reduce((a, b) => a * b, 1), 3), shape);
+      const x = new ort.Tensor(
+        'float32',
+        randn(
+          shape.reduce((a, b) => a * b, 1),
+          3,
+        ),
+        shape,
+      );
       const a = await (await ort.InferenceSession.create(path)).run({ [inp.name]: x });
       const b = await (await ort.InferenceSession.create(m.serialize())).run({ [inp.name]: x });
       const k = Object.keys(a)[0];

@@ -1,7 +1,14 @@
 /** Small hand-built ONNX models for codec and hostile-input tests. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { encodeModel, tensorTypeBytes, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from '../../../../engine/onnx/onnxProto';
+import {
+  encodeModel,
+  tensorTypeBytes,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../../../../engine/onnx/onnxProto';
 import { DT, makeFloatTensor, makeTensor } from '../../../../engine/onnx/tensor';
 import { lcg } from '../../../fixtures/lcg';
 
@@ -25,7 +32,11 @@ export function externalFloatTensor(name: string, dims: number[], location: stri
   const t = makeTensor(name, DT.FLOAT, dims, new Uint8Array(0));
   delete t.rawData;
   t.dataLocation = 1;
-  t.externalData = [{ key: 'location', value: location }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(dims.reduce((a, b) => a * b, 4)) }];
+  t.externalData = [
+    { key: 'location', value: location },
+    { key: 'offset', value: String(offset) },
+    { key: 'length', value: String(dims.reduce((a, b) => a * b, 4)) },
+  ];
   return t;
 }
 
@@ -43,8 +54,13 @@ export function matmulModel(K = 4, N = 3, weight?: TensorProto): ModelProto {
     opsetImport: [{ domain: '', version: 17, unknown: [] }],
     producerName: 'lowbit-test',
     graph: {
-      name: 'g', node: [node('MatMul', ['X', w.name], ['Y'])], initializer: [w],
-      input: [vi('X', DT.FLOAT, ['b', K])], output: [vi('Y', DT.FLOAT, ['b', N])], valueInfo: [], unknown: [],
+      name: 'g',
+      node: [node('MatMul', ['X', w.name], ['Y'])],
+      initializer: [w],
+      input: [vi('X', DT.FLOAT, ['b', K])],
+      output: [vi('Y', DT.FLOAT, ['b', N])],
+      valueInfo: [],
+      unknown: [],
     },
     unknown: [],
   };

@@ -6,7 +6,6 @@ import { nativeKernelsAvailable } from '../../../../engine/quantize/native';
 import { rtn } from '../../../../native/ts/index';
 import { lcg } from '../../../fixtures/lcg';
 
-
 /** H = 2XXᵀ/N from random tokens (positive semi-definite), float64. */
 function hessian(n: number, tokens: number, r: () => number): Float64Array {
   const H = new Float64Array(n * n);
@@ -19,13 +18,16 @@ function hessian(n: number, tokens: number, r: () => number): Float64Array {
 
 describe('groupLoss', { skip: nativeKernelsAvailable() ? false : 'native addon not built' }, () => {
   const r = lcg(3);
-  const rows = 6, cols = 40;
+  const rows = 6,
+    cols = 40;
   const H = hessian(cols, 64, r);
   const weight = { rows, cols, data: Float32Array.from({ length: rows * cols }, () => r() - 0.5) };
 
   test('quadraticForm is tr(WHWᵀ)', () => {
     let ref = 0;
-    for (let i = 0; i < rows; i++) for (let a = 0; a < cols; a++) for (let b = 0; b < cols; b++) ref += weight.data[i * cols + a] * H[a * cols + b] * weight.data[i * cols + b];
+    for (let i = 0; i < rows; i++)
+      for (let a = 0; a < cols; a++)
+        for (let b = 0; b < cols; b++) ref += weight.data[i * cols + a] * H[a * cols + b] * weight.data[i * cols + b];
     assert.ok(Math.abs(quadraticForm(weight, H) - ref) <= 1e-9 * Math.abs(ref));
   });
 

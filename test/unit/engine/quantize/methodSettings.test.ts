@@ -21,15 +21,23 @@ import { METHODS, type LayerPlan, type Method } from '../../../../protocol/plan'
 import { centeredLcg } from '../../../fixtures/lcg';
 import { PREPARE_STEP } from '../../../fixtures/prepareStepSettings';
 
-
 /** The changed value of a numeric setting (the default elsewhere is taken from the schema). */
 const NUMBER_CHANGES: Record<string, number> = {
-  'gptq.damp': 0.5, 'gptq.block_size': 8,
-  'billm.damp': 0.5, 'billm.block_size': 32, 'billm.max_salient': 2,
-  'pbllm.damp': 0.5, 'pbllm.low_frac': 0.5, 'pbllm.high_bits': 3,
+  'gptq.damp': 0.5,
+  'gptq.block_size': 8,
+  'billm.damp': 0.5,
+  'billm.block_size': 32,
+  'billm.max_salient': 2,
+  'pbllm.damp': 0.5,
+  'pbllm.low_frac': 0.5,
+  'pbllm.high_bits': 3,
   'dualbin.iterations': 0,
-  'flrq.max_extra_storage': 2, 'flrq.blc_epochs': 4, 'flrq.sketch_iterations': 0, 'flrq.slope_threshold': 0.9,
-  'lorc.rank': 2, 'lqer.rank': 2,
+  'flrq.max_extra_storage': 2,
+  'flrq.blc_epochs': 4,
+  'flrq.sketch_iterations': 0,
+  'flrq.slope_threshold': 0.9,
+  'lorc.rank': 2,
+  'lqer.rank': 2,
 };
 
 /** A value of `f` other than its default, or undefined when the test has none (a new setting). */
@@ -41,7 +49,9 @@ function changed(method: Method, key: string, f: MethodSettingSchema): unknown {
   return undefined;
 }
 
-const ROWS = 64, COLS = 128, TOKENS = 256;
+const ROWS = 64,
+  COLS = 128,
+  TOKENS = 256;
 let weight: Float32Array;
 let input: InputStatistics;
 
@@ -49,7 +59,8 @@ let input: InputStatistics;
 async function synthetic(): Promise<void> {
   const r = centeredLcg(12);
   weight = new Float32Array(ROWS * COLS);
-  const u = Array.from({ length: 2 * ROWS }, r), v = Array.from({ length: 2 * COLS }, r);
+  const u = Array.from({ length: 2 * ROWS }, r),
+    v = Array.from({ length: 2 * COLS }, r);
   for (let i = 0; i < ROWS; i++)
     for (let j = 0; j < COLS; j++)
       weight[i * COLS + j] = 0.1 * r() + 4 * (u[i] * v[j] + 0.7 * u[ROWS + i] * v[COLS + j]) + (j % 16 === 3 ? 0.5 * r() : 0);
@@ -64,7 +75,15 @@ async function synthetic(): Promise<void> {
 
 async function runKernel(method: Method, settings: Record<string, unknown>): Promise<KernelOutput> {
   const info = METHOD_INFO[method];
-  const layer: LayerPlan = { name: 'w', method, bits: info.fixedBits ?? 3, groupSize: info.fixedBits ? -1 : 32, symmetric: false, settings, rules: [] };
+  const layer: LayerPlan = {
+    name: 'w',
+    method,
+    bits: info.fixedBits ?? 3,
+    groupSize: info.fixedBits ? -1 : 32,
+    symmetric: false,
+    settings,
+    rules: [],
+  };
   const ctx: KernelContext = { layer, weight: { data: Float32Array.from(weight), rows: ROWS, cols: COLS }, input, threads: 1 };
   if (method === 'awq') ctx.prepared = { awq: { alpha: 0 } };
   if (method === 'smoothquant' || method === 'osplus') ctx.prepared = { smoothing: { alpha: 0.5, scale_range: [1, 1] } };
@@ -76,14 +95,23 @@ function fingerprint(o: KernelOutput): string {
   const h = createHash('sha256');
   h.update(new Uint8Array(o.dequant.buffer, o.dequant.byteOffset, o.dequant.byteLength));
   const lr = o.lowRank as { L: Float32Array; R: Float32Array } | undefined;
-  if (lr) { h.update(new Uint8Array(lr.L.buffer, lr.L.byteOffset, lr.L.byteLength)); h.update(new Uint8Array(lr.R.buffer, lr.R.byteOffset, lr.R.byteLength)); }
-  h.update(JSON.stringify({ details: o.details, bits: o.bitsPerWeight, binary: o.binary && { kind: o.binary.kind, group: o.binary.group } }));
+  if (lr) {
+    h.update(new Uint8Array(lr.L.buffer, lr.L.byteOffset, lr.L.byteLength));
+    h.update(new Uint8Array(lr.R.buffer, lr.R.byteOffset, lr.R.byteLength));
+  }
+  h.update(
+    JSON.stringify({ details: o.details, bits: o.bitsPerWeight, binary: o.binary && { kind: o.binary.kind, group: o.binary.group } }),
+  );
   return h.digest('hex');
 }
 
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0, n = 0;
-  for (let i = 0; i < a.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); n = Math.max(n, Math.abs(a[i])); }
+  let d = 0,
+    n = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    n = Math.max(n, Math.abs(a[i]));
+  }
   return d / n;
 }
 
@@ -94,8 +122,14 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
     const layer = (method: Method, settings: Record<string, unknown>) => ({ name: 'blk.0.w', method, settings });
     assert.deepEqual(settingsOf(layer('gptq', { damp: 0.1 }), 'gptq'), { ...methodDefaults('gptq'), damp: 0.1 });
     assert.deepEqual(settingsOf(layer('pbllm', {}), 'pbllm'), methodDefaults('pbllm'));
-    assert.throws(() => settingsOf(layer('gptq', { dampp: 0.1 }), 'gptq'), /layer blk\.0\.w: method gptq has no setting 'dampp' \(it takes: damp, block_size, act_order, static_groups\)/);
-    assert.throws(() => settingsOf(layer('pbllm', { high_bits: 9 }), 'pbllm'), /layer blk\.0\.w: setting 'high_bits' of method pbllm must be an integer ≥ 2 and ≤ 8, got 9/);
+    assert.throws(
+      () => settingsOf(layer('gptq', { dampp: 0.1 }), 'gptq'),
+      /layer blk\.0\.w: method gptq has no setting 'dampp' \(it takes: damp, block_size, act_order, static_groups\)/,
+    );
+    assert.throws(
+      () => settingsOf(layer('pbllm', { high_bits: 9 }), 'pbllm'),
+      /layer blk\.0\.w: setting 'high_bits' of method pbllm must be an integer ≥ 2 and ≤ 8, got 9/,
+    );
     assert.throws(() => settingsOf(layer('billm', { salient_metric: 'l2' }), 'billm'), /must be one of hessian, magnitude, got "l2"/);
     assert.throws(() => settingsOf(layer('rtn', {}), 'gptq'), /settings of method gptq requested, but the layer is planned with rtn/);
   });
@@ -119,9 +153,16 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
         const value = changed(method, key, f);
         const out = await runKernel(method, { [key]: value });
         if (f.inert) {
-          assert.ok(maxRelDiff(out.dequant, base.dequant) < 1e-5, `${method}.${key} is marked inert but ${JSON.stringify(value)} changed the weights`);
+          assert.ok(
+            maxRelDiff(out.dequant, base.dequant) < 1e-5,
+            `${method}.${key} is marked inert but ${JSON.stringify(value)} changed the weights`,
+          );
         } else {
-          assert.notEqual(fingerprint(out), fingerprint(base), `${method}.${key}: ${JSON.stringify(methodDefaults(method)[key])} → ${JSON.stringify(value)} did not change the result`);
+          assert.notEqual(
+            fingerprint(out),
+            fingerprint(base),
+            `${method}.${key}: ${JSON.stringify(methodDefaults(method)[key])} → ${JSON.stringify(value)} did not change the result`,
+          );
         }
       }
     });

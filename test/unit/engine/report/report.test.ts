@@ -11,13 +11,33 @@ import { layerTable, summaryTable } from '../../../../engine/report/formatTables
 import { groupsPerRow, storedBitsPerWeight } from '../../../../engine/quantize/storageBits';
 
 function layer(name: string, params: number, bpw: number): LayerReport {
-  return { name, op: 'MatMul', shape: [params / 4, 4], params, method: 'rtn', bits: 4, group_size: 32, symmetric: false, rel_error: 0.01, bits_per_weight: bpw, rules: [0] };
+  return {
+    name,
+    op: 'MatMul',
+    shape: [params / 4, 4],
+    params,
+    method: 'rtn',
+    bits: 4,
+    group_size: 32,
+    symmetric: false,
+    rel_error: 0.01,
+    bits_per_weight: bpw,
+    rules: [0],
+  };
 }
 
 const plan: JobPlan = {
-  recipePath: '/r/recipe.lowbit.yaml', modelPath: '/m/model.onnx', outputPath: '/o/out.onnx', reportPath: '/o/out.onnx.report.json',
-  format: 'matmulnbits', calibration: { kind: 'random', samples: 4, seed: 0, mode: 'parallel' }, evaluation: { kind: 'none', metrics: [] },
-  layers: [], skipped: [], threads: 1, seed: 0,
+  recipePath: '/r/recipe.lowbit.yaml',
+  modelPath: '/m/model.onnx',
+  outputPath: '/o/out.onnx',
+  reportPath: '/o/out.onnx.report.json',
+  format: 'matmulnbits',
+  calibration: { kind: 'random', samples: 4, seed: 0, mode: 'parallel' },
+  evaluation: { kind: 'none', metrics: [] },
+  layers: [],
+  skipped: [],
+  threads: 1,
+  seed: 0,
 };
 
 describe('report', () => {
@@ -31,9 +51,19 @@ describe('report', () => {
   test('buildReport weights bits per weight by parameters and copies metrics', () => {
     assert.equal(modelBitsPerWeight([layer('a', 100, 4), layer('b', 300, 8)]), 7);
     const r = buildReport({
-      plan, layers: [layer('a', 100, 4)], totalParams: 1000, fpBytes: 4000, quantizedBytes: 1000, calibrationSamples: 4, calibrationTokens: 512,
-      fp: { perplexity: 6 }, quantized: { perplexity: 6.5 }, klDivergence: { mean: 0.1, p50: 0.05, p99: 0.9, max: 2 }, top1Agreement: 0.9,
-      timings: { load: 1, calibrate: 1, quantize: 1, export: 1, evaluate: 1, total: 5 }, warnings: ['w'],
+      plan,
+      layers: [layer('a', 100, 4)],
+      totalParams: 1000,
+      fpBytes: 4000,
+      quantizedBytes: 1000,
+      calibrationSamples: 4,
+      calibrationTokens: 512,
+      fp: { perplexity: 6 },
+      quantized: { perplexity: 6.5 },
+      klDivergence: { mean: 0.1, p50: 0.05, p99: 0.9, max: 2 },
+      top1Agreement: 0.9,
+      timings: { load: 1, calibrate: 1, quantize: 1, export: 1, evaluate: 1, total: 5 },
+      warnings: ['w'],
     });
     assert.equal(r.version, REPORT_VERSION);
     assert.equal(r.size.quantized_params, 100);
@@ -47,8 +77,16 @@ describe('report', () => {
   test('writeReport writes the report and a history copy; an unwritable folder is a clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lowbit-report-'));
     const r = buildReport({
-      plan, layers: [], totalParams: 0, fpBytes: 1, quantizedBytes: 1, calibrationSamples: 0, fp: {}, quantized: {},
-      timings: { load: 0, calibrate: 0, quantize: 0, export: 0, evaluate: 0, total: 0 }, warnings: [],
+      plan,
+      layers: [],
+      totalParams: 0,
+      fpBytes: 1,
+      quantizedBytes: 1,
+      calibrationSamples: 0,
+      fp: {},
+      quantized: {},
+      timings: { load: 0, calibrate: 0, quantize: 0, export: 0, evaluate: 0, total: 0 },
+      warnings: [],
     });
     const path = join(dir, 'out.onnx.report.json');
     const hist = await writeReport(r, path);

@@ -22,7 +22,15 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const plan = (budgetBytes: number | undefined, streaming?: 'auto' | 'always' | 'never', ls = layers) =>
-  planMemory({ model, plan: { layers: ls, modelPath: 'm.onnx' }, calibrated, tokensPerBatch: 128, budgetBytes, streaming, processBytes: 100e6 });
+  planMemory({
+    model,
+    plan: { layers: ls, modelPath: 'm.onnx' },
+    calibrated,
+    tokensPerBatch: 128,
+    budgetBytes,
+    streaming,
+    processBytes: 100e6,
+  });
 
 test('whole model when it fits, streamed when only that fits, refused when nothing does', () => {
   const roomy = plan(1e12);
@@ -35,8 +43,14 @@ test('whole model when it fits, streamed when only that fits, refused when nothi
   const s = plan(mid);
   assert.equal(s.mode, 'streamed');
   assert.equal(s.cacheRamBytes, mid - s.streamedBytes);
-  assert.match(s.message, /streaming 5 blocks, ~\d+ MB at most \(largest block \d: layers\.\d\.w1 … layers\.\d\.w2\), activation cache \d+ (KB|B) in RAM, the rest on disk$/);
-  assert.throws(() => plan(roomy.streamedBytes - 1), /m\.onnx: does not fit the memory budget of .*: the whole model needs ~.* and streaming ~.* \(largest block \d: .*\); raise memory\.budget_mb or --memory/);
+  assert.match(
+    s.message,
+    /streaming 5 blocks, ~\d+ MB at most \(largest block \d: layers\.\d\.w1 … layers\.\d\.w2\), activation cache \d+ (KB|B) in RAM, the rest on disk$/,
+  );
+  assert.throws(
+    () => plan(roomy.streamedBytes - 1),
+    /m\.onnx: does not fit the memory budget of .*: the whole model needs ~.* and streaming ~.* \(largest block \d: .*\); raise memory\.budget_mb or --memory/,
+  );
 });
 
 test('streaming always / never override the choice; folding methods stay whole-model or are refused', () => {

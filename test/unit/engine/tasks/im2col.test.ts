@@ -1,30 +1,49 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { im2colChunks, convOutputSize, addConvActivation, convGeometryFromAttributes, type ConvGeometry } from '../../../../engine/tasks/im2col';
+import {
+  im2colChunks,
+  convOutputSize,
+  addConvActivation,
+  convGeometryFromAttributes,
+  type ConvGeometry,
+} from '../../../../engine/tasks/im2col';
 
 /** Direct float64 grouped 2-D convolution (ONNX Conv semantics, no bias). */
 function convRef(x: Float32Array, [n, c, h, w]: number[], wt: Float64Array, o: number, g: ConvGeometry): Float64Array {
-  const [kh, kw] = g.kernel; const [sh, sw] = g.stride ?? [1, 1]; const [pt, pl] = g.pads ?? [0, 0, 0, 0];
-  const [dh, dw] = g.dilation ?? [1, 1]; const groups = g.group ?? 1;
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.stride ?? [1, 1];
+  const [pt, pl] = g.pads ?? [0, 0, 0, 0];
+  const [dh, dw] = g.dilation ?? [1, 1];
+  const groups = g.group ?? 1;
   const [oh, ow] = convOutputSize(h, w, g);
-  const cg = c / groups; const og = o / groups;
+  const cg = c / groups;
+  const og = o / groups;
   const y = new Float64Array(n * o * oh * ow);
-  for (let b = 0; b < n; b++) for (let oc = 0; oc < o; oc++) for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
-    let s = 0;
-    const grp = Math.floor(oc / og);
-    for (let ci = 0; ci < cg; ci++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
-      const yy = oy * sh - pt + i * dh; const xx = ox * sw - pl + j * dw;
-      if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-      s += x[((b * c + grp * cg + ci) * h + yy) * w + xx] * wt[((oc * cg + ci) * kh + i) * kw + j];
-    }
-    y[((b * o + oc) * oh + oy) * ow + ox] = s;
-  }
+  for (let b = 0; b < n; b++)
+    for (let oc = 0; oc < o; oc++)
+      for (let oy = 0; oy < oh; oy++)
+        for (let ox = 0; ox < ow; ox++) {
+          let s = 0;
+          const grp = Math.floor(oc / og);
+          for (let ci = 0; ci < cg; ci++)
+            for (let i = 0; i < kh; i++)
+              for (let j = 0; j < kw; j++) {
+                const yy = oy * sh - pt + i * dh;
+                const xx = ox * sw - pl + j * dw;
+                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                s += x[((b * c + grp * cg + ci) * h + yy) * w + xx] * wt[((oc * cg + ci) * kh + i) * kw + j];
+              }
+          y[((b * o + oc) * oh + oy) * ow + ox] = s;
+        }
   return y;
 }
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed;
-  return Float32Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 - 0.5; });
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  });
 }
 
 describe('im2col', () => {
@@ -50,7 +69,8 @@ describe('im2col', () => {
           assert.equal(chunk.cols, cols);
           assert.ok(chunk.rows <= 7);
           for (let r = 0; r < chunk.rows; r++, row++) {
-            const b = Math.floor(row / (oh * ow)); const pos = row % (oh * ow);
+            const b = Math.floor(row / (oh * ow));
+            const pos = row % (oh * ow);
             for (let k = 0; k < og; k++) {
               const oc = grp * og + k;
               let s = 0;
@@ -78,24 +98,49 @@ describe('addConvActivation', () => {
     const cols = 4;
     const h = new Float64Array(cols * cols);
     let added = 0;
-    const acc = { add(d: Float32Array, rows: number) { added += rows; for (let r = 0; r < rows; r++) for (let a = 0; a < cols; a++) for (let b = 0; b < cols; b++) h[a * cols + b] += d[r * cols + a] * d[r * cols + b]; } };
+    const acc = {
+      add(d: Float32Array, rows: number) {
+        added += rows;
+        for (let r = 0; r < rows; r++)
+          for (let a = 0; a < cols; a++) for (let b = 0; b < cols; b++) h[a * cols + b] += d[r * cols + a] * d[r * cols + b];
+      },
+    };
     assert.equal(addConvActivation([acc], x, dims, g, 3), 8);
     assert.equal(added, 8);
     // direct: for each channel (group) and each 2x2 non-overlapping patch
     const ref = new Float64Array(cols * cols);
-    for (let c = 0; c < 2; c++) for (let py = 0; py < 2; py++) for (let px = 0; px < 2; px++) {
-      const v = [0, 1, 2, 3].map((k) => x[c * 16 + (py * 2 + (k >> 1)) * 4 + px * 2 + (k & 1)]);
-      for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) ref[a * 4 + b] += v[a] * v[b];
-    }
+    for (let c = 0; c < 2; c++)
+      for (let py = 0; py < 2; py++)
+        for (let px = 0; px < 2; px++) {
+          const v = [0, 1, 2, 3].map((k) => x[c * 16 + (py * 2 + (k >> 1)) * 4 + px * 2 + (k & 1)]);
+          for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) ref[a * 4 + b] += v[a] * v[b];
+        }
     for (let i = 0; i < 16; i++) assert.ok(Math.abs(h[i] - ref[i]) < 1e-9);
   });
 });
 
 describe('convGeometryFromAttributes', () => {
   test('explicit attributes, defaults from the weight, SAME_UPPER, and rank errors', () => {
-    const g = convGeometryFromAttributes('c1', [{ name: 'strides', ints: [2, 2] }, { name: 'pads', ints: [1, 1, 1, 1] }, { name: 'group', i: 4 }], [8, 1, 3, 3]);
+    const g = convGeometryFromAttributes(
+      'c1',
+      [
+        { name: 'strides', ints: [2, 2] },
+        { name: 'pads', ints: [1, 1, 1, 1] },
+        { name: 'group', i: 4 },
+      ],
+      [8, 1, 3, 3],
+    );
     assert.deepEqual(g, { kernel: [3, 3], stride: [2, 2], pads: [1, 1, 1, 1], dilation: [1, 1], group: 4 });
-    const s = convGeometryFromAttributes('c2', [{ name: 'auto_pad', s: 'SAME_UPPER' }, { name: 'kernel_shape', ints: [3, 3] }, { name: 'strides', ints: [2, 2] }], [1, 1, 3, 3], { h: 6, w: 6 });
+    const s = convGeometryFromAttributes(
+      'c2',
+      [
+        { name: 'auto_pad', s: 'SAME_UPPER' },
+        { name: 'kernel_shape', ints: [3, 3] },
+        { name: 'strides', ints: [2, 2] },
+      ],
+      [1, 1, 3, 3],
+      { h: 6, w: 6 },
+    );
     assert.deepEqual(s.pads, [0, 0, 1, 1]);
     assert.deepEqual(convOutputSize(6, 6, s), [3, 3]);
     assert.throws(() => convGeometryFromAttributes('c3', [], [4, 4, 3]), /Conv c3: only 2-D/);

@@ -51,9 +51,24 @@ describe('output agreement', () => {
 describe('classification', () => {
   test('top-1/top-5 accuracy', () => {
     const logits = new Float32Array([
-      0.1, 0.9, 0.0, 0.2, 0.3, 0.4, // label 1 → top1 hit
-      0.9, 0.1, 0.0, 0.2, 0.3, 0.4, // label 5 → top5 hit only
-      0.9, 0.8, 0.7, 0.6, 0.5, 0.0, // label 5 → miss (rank 6)
+      0.1,
+      0.9,
+      0.0,
+      0.2,
+      0.3,
+      0.4, // label 1 → top1 hit
+      0.9,
+      0.1,
+      0.0,
+      0.2,
+      0.3,
+      0.4, // label 5 → top5 hit only
+      0.9,
+      0.8,
+      0.7,
+      0.6,
+      0.5,
+      0.0, // label 5 → miss (rank 6)
     ]);
     const acc = topKAccuracy(logits, 6, [1, 5, 5]);
     assert.equal(acc[1], 1 / 3);
@@ -67,7 +82,9 @@ describe('CTC greedy decoding', () => {
   const charset = { chars: ['a', 'b', ' '] }; // classes: 0 blank, 1 a, 2 b, 3 space
   const oneHot = (seq: number[]) => {
     const p = new Float32Array(seq.length * 4);
-    seq.forEach((c, t) => { p[t * 4 + c] = 0.9; });
+    seq.forEach((c, t) => {
+      p[t * 4 + c] = 0.9;
+    });
     return p;
   };
   test('merges repeats, drops blanks, keeps repeats split by a blank', () => {

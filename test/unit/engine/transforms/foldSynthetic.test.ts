@@ -15,16 +15,27 @@ import { lcg } from '../../../fixtures/lcg';
 
 const r = lcg(42);
 const randn = (n: number) => Float32Array.from({ length: n }, () => 2 * r() - 1);
-const vi = (name: string, dims: number[]): ValueInfoProto => ({ name, typeRaw: tensorTypeBytes(1, dims), type: { elemType: 1, dims }, unknown: [] });
+const vi = (name: string, dims: number[]): ValueInfoProto => ({
+  name,
+  typeRaw: tensorTypeBytes(1, dims),
+  type: { elemType: 1, dims },
+  unknown: [],
+});
 
 function buildModel(): OnnxModel {
   const init = [
-    makeFloatTensor('g1', [8], randn(8)), makeFloatTensor('b1', [8], randn(8)),
-    makeFloatTensor('Wa', [8, 6], randn(48)), makeFloatTensor('Wb', [8, 6], randn(48)),
-    makeFloatTensor('g2', [6], randn(6)), makeFloatTensor('b2', [6], randn(6)),
-    makeFloatTensor('Wc', [6, 4], randn(24)), makeInt64Tensor('shape2d', [10, 4]),
-    makeFloatTensor('Wd', [3, 4], randn(12)), makeFloatTensor('bd', [3], randn(3)),
-    makeFloatTensor('We', [3, 5], randn(15)), makeFloatTensor('Wf', [5, 2], randn(10)),
+    makeFloatTensor('g1', [8], randn(8)),
+    makeFloatTensor('b1', [8], randn(8)),
+    makeFloatTensor('Wa', [8, 6], randn(48)),
+    makeFloatTensor('Wb', [8, 6], randn(48)),
+    makeFloatTensor('g2', [6], randn(6)),
+    makeFloatTensor('b2', [6], randn(6)),
+    makeFloatTensor('Wc', [6, 4], randn(24)),
+    makeInt64Tensor('shape2d', [10, 4]),
+    makeFloatTensor('Wd', [3, 4], randn(12)),
+    makeFloatTensor('bd', [3], randn(3)),
+    makeFloatTensor('We', [3, 5], randn(15)),
+    makeFloatTensor('Wf', [5, 2], randn(10)),
   ];
   const node = [
     makeNode('LayerNormalization', ['x', 'g1', 'b1'], ['n1'], 'ln', [attr.int('axis', -1)]),
@@ -40,8 +51,18 @@ function buildModel(): OnnxModel {
     makeNode('MatMul', ['ye', 'Wf'], ['y'], 'F'),
   ];
   const proto: ModelProto = {
-    irVersion: 8, opsetImport: [{ domain: '', version: 17, unknown: [] }], unknown: [],
-    graph: { name: 'synthetic', node, initializer: init, input: [vi('x', [2, 5, 8])], output: [vi('y', [10, 2])], valueInfo: [], unknown: [] },
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17, unknown: [] }],
+    unknown: [],
+    graph: {
+      name: 'synthetic',
+      node,
+      initializer: init,
+      input: [vi('x', [2, 5, 8])],
+      output: [vi('y', [10, 2])],
+      valueInfo: [],
+      unknown: [],
+    },
   };
   return parseModel(encodeModel(proto), 'synthetic.onnx', '/tmp');
 }
@@ -56,7 +77,9 @@ describe('transforms: fold on a synthetic graph', () => {
   const x = randn(80).map((v) => 3 * v);
 
   test('producers: LayerNormalization, decomposed LN, Gemm (transB=0) linear, Mul fallback after Reshape / biased Gemm', () => {
-    const kinds = Object.fromEntries(scaleGroups(model).map((g) => [g.layers.join('+'), g.producer.kind === 'linear' ? `linear:${g.producer.layer}` : g.producer.kind]));
+    const kinds = Object.fromEntries(
+      scaleGroups(model).map((g) => [g.layers.join('+'), g.producer.kind === 'linear' ? `linear:${g.producer.layer}` : g.producer.kind]),
+    );
     assert.deepEqual(kinds, { 'Wa+Wb': 'norm', Wc: 'norm', Wd: 'none', We: 'none', Wf: 'linear:We' });
   });
 

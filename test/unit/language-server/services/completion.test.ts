@@ -14,7 +14,10 @@ const labels = (textWithMarker: string, layers = storiesLayers(), uri?: string) 
 
 test('cursor context finds key and value positions in half-typed documents', () => {
   const c1 = cursor('version: 1\ncalibration:\n  sam|\n');
-  assert.deepEqual({ ...cursorContext(c1.text, c1.offset), siblings: undefined }, { kind: 'key', path: ['calibration'], partial: 'sam', replace: { start: c1.offset - 3, end: c1.offset }, siblings: undefined });
+  assert.deepEqual(
+    { ...cursorContext(c1.text, c1.offset), siblings: undefined },
+    { kind: 'key', path: ['calibration'], partial: 'sam', replace: { start: c1.offset - 3, end: c1.offset }, siblings: undefined },
+  );
   const c2 = cursor('layers:\n  - match: x\n    bits: 8\n  - match: y\n    meth|');
   assert.deepEqual(cursorContext(c2.text, c2.offset)?.path, ['layers', '1']);
   const c3 = cursor('defaults: { method: gp| }');
@@ -46,7 +49,11 @@ test('rule keys inside a rule and enum values for method', () => {
 test('method settings follow the chosen method', () => {
   assert.deepEqual(labels(`${BASE}methods:\n  gptq:\n    |`).sort(), ['act_order', 'block_size', 'damp', 'static_groups']);
   assert.deepEqual(labels(`${BASE}methods:\n  smoothquant: { | }`).sort(), ['activation_bits', 'alpha']);
-  assert.deepEqual(labels(`${BASE}layers:\n  - match: output\n    method: lorc\n    settings:\n      |`).sort(), ['factor_bits', 'quantizer', 'rank']);
+  assert.deepEqual(labels(`${BASE}layers:\n  - match: output\n    method: lorc\n    settings:\n      |`).sort(), [
+    'factor_bits',
+    'quantizer',
+    'rank',
+  ]);
   // defaults.method is gptq in BASE
   assert.ok(labels(`${BASE}layers:\n  - match: output\n    settings:\n      |`).includes('damp'));
 });

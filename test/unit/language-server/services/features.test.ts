@@ -35,8 +35,22 @@ test('hover shows key docs, method docs with the paper, and what a pattern match
 });
 
 test('hover on a layer name shows shape, effective settings, size and the last run', () => {
-  const report = { layers: [{ name: 'output', rel_error: 0.0123, bits_per_weight: 8.5, method: 'gptq', bits: 8, sensitivity: { proxy: 0.002 }, low_rank: { rank: 3 } }] } as unknown as Report;
-  const h = hoverText(`${BASE}layers:\n  - match: out|put\n    bits: 8\n`, (a) => { a.report = report; })!;
+  const report = {
+    layers: [
+      {
+        name: 'output',
+        rel_error: 0.0123,
+        bits_per_weight: 8.5,
+        method: 'gptq',
+        bits: 8,
+        sensitivity: { proxy: 0.002 },
+        low_rank: { rank: 3 },
+      },
+    ],
+  } as unknown as Report;
+  const h = hoverText(`${BASE}layers:\n  - match: out|put\n    bits: 8\n`, (a) => {
+    a.report = report;
+  })!;
   assert.match(h, /\*\*output\*\* — MatMul `\[512 × 64\]`/);
   assert.match(h, /32,768 params/);
   assert.match(h, /\*\*gptq\*\*, 8 bit, group 32, asymmetric \(rules 1\)/);
@@ -47,17 +61,29 @@ test('hover on a layer name shows shape, effective settings, size and the last r
 
 test('layerBytes counts codes, fp16 scales and packed zero points', () => {
   const l = storiesLayers().find((x) => x.name === 'output')!; // [512, 64]
-  assert.equal(layerBytes(l, 4, 32, true), 512 * 64 / 2 + 512 * 2 * 2);
-  assert.equal(layerBytes(l, 4, 32, false), 512 * 64 / 2 + 512 * 2 * 2 + 512);
+  assert.equal(layerBytes(l, 4, 32, true), (512 * 64) / 2 + 512 * 2 * 2);
+  assert.equal(layerBytes(l, 4, 32, false), (512 * 64) / 2 + 512 * 2 * 2 + 512);
   assert.equal(layerBytes(l, 8, -1, true), 512 * 64 + 512 * 2);
 });
 
 test('code lens above each rule counts matched layers', () => {
   const text = `${BASE}layers:\n  - match: "layers.*.w2"\n    bits: 8\n  - match: layers.0.w2\n    bits: 2\n`;
   const lenses = codeLenses(analysisOf(text));
-  assert.deepEqual(lenses.map((l) => l.command!.title), ['matches 5 layers (last rule for 4)', 'matches 1 layer']);
-  assert.deepEqual(lenses.map((l) => l.range.start), [{ line: 6, character: 4 }, { line: 8, character: 4 }]);
-  assert.deepEqual(codeLenses(analysisOf(text, undefined as never).constructor ? { ...analysisOf(text), layers: undefined } : analysisOf(text)), []);
+  assert.deepEqual(
+    lenses.map((l) => l.command!.title),
+    ['matches 5 layers (last rule for 4)', 'matches 1 layer'],
+  );
+  assert.deepEqual(
+    lenses.map((l) => l.range.start),
+    [
+      { line: 6, character: 4 },
+      { line: 8, character: 4 },
+    ],
+  );
+  assert.deepEqual(
+    codeLenses(analysisOf(text, undefined as never).constructor ? { ...analysisOf(text), layers: undefined } : analysisOf(text)),
+    [],
+  );
 });
 
 test('quick fixes: did-you-mean, remove dead rule, switch bits and format', () => {
@@ -88,9 +114,18 @@ test('quick fixes: did-you-mean, remove dead rule, switch bits and format', () =
 
 test('document symbols list sections and rules by pattern', () => {
   const syms = documentSymbols(analysisOf(`${BASE}layers:\n  - match: "layers.*.w2"\n    bits: 8\n`));
-  assert.deepEqual(syms.map((s) => s.name), ['version', 'model', 'output', 'format', 'defaults', 'layers']);
-  assert.deepEqual(syms[5].children!.map((s) => s.name), ['rule 1: layers.*.w2']);
-  assert.deepEqual(syms[4].children!.map((s) => s.name), ['method', 'bits', 'group_size']);
+  assert.deepEqual(
+    syms.map((s) => s.name),
+    ['version', 'model', 'output', 'format', 'defaults', 'layers'],
+  );
+  assert.deepEqual(
+    syms[5].children!.map((s) => s.name),
+    ['rule 1: layers.*.w2'],
+  );
+  assert.deepEqual(
+    syms[4].children!.map((s) => s.name),
+    ['method', 'bits', 'group_size'],
+  );
 });
 
 test('formatting keeps comments and normalizes indentation', () => {
@@ -108,7 +143,10 @@ test('formatting keeps comments and normalizes indentation', () => {
 test('ruleForLayer and a mixed-precision edit that resolves', () => {
   const text = `${BASE}layers:\n  - match: "layers.*.w2"\n    bits: 8\n  - match: output\n    skip: true\n`;
   const a = analysisOf(text);
-  assert.deepEqual(ruleForLayer(a, 'layers.2.w2'), { range: { start: { line: 6, character: 4 }, end: { line: 7, character: 11 } }, rule: 0 });
+  assert.deepEqual(ruleForLayer(a, 'layers.2.w2'), {
+    range: { start: { line: 6, character: 4 }, end: { line: 7, character: 11 } },
+    rule: 0,
+  });
   assert.equal(ruleForLayer(a, 'layers.2.wq')?.rule, null);
   assert.equal(ruleForLayer(a, 'nope'), null);
   const sens = storiesLayers().map((l, i) => ({ name: l.name, proxy: i }));

@@ -16,13 +16,22 @@ const INPUTS: ModelSummary['inputs'] = [
 ];
 const at = (textWithMarker: string) => {
   const { text, offset } = cursor(textWithMarker);
-  return { a: analyze(TextDocument.create('file:///tmp/lowbit-test/r.lowbit.yaml', 'lowbit-recipe', 1, text), { layers: storiesLayers(), inputs: INPUTS }), offset };
+  return {
+    a: analyze(TextDocument.create('file:///tmp/lowbit-test/r.lowbit.yaml', 'lowbit-recipe', 1, text), {
+      layers: storiesLayers(),
+      inputs: INPUTS,
+    }),
+    offset,
+  };
 };
 
-test('inputs: completes the model\'s real input names (minus those present) with the rule each would get', () => {
+test("inputs: completes the model's real input names (minus those present) with the rule each would get", () => {
   const { a, offset } = at(`${BASE}inputs:\n  attention_mask: attention_mask\n  |`);
   const items = complete(a, offset);
-  assert.deepEqual(items.map((i) => i.label), ['input_ids', 'past_key_values.0.key', 'temperature']);
+  assert.deepEqual(
+    items.map((i) => i.label),
+    ['input_ids', 'past_key_values.0.key', 'temperature'],
+  );
   assert.equal(items.find((i) => i.label === 'past_key_values.0.key')!.textEdit!.newText, 'past_key_values.0.key: empty_past');
   assert.match(String((items.find((i) => i.label === 'temperature')!.documentation as { value: string }).value), /No rule binds it/);
 });
@@ -37,11 +46,20 @@ test('inputs values complete the binding rules; hover on a key shows the input a
 });
 
 test('diagnostics: unbindable input, unknown input name, bad rule', () => {
-  const msgs = (text: string) => { const { a } = at(`${text}|`); return diagnose(a, () => true).map((d) => String(d.message)); };
-  assert.ok(msgs(BASE).some((m) => /cannot bind model input 'temperature' \(float32 \[1\]\).*inputs: \{ temperature: 0 \}/.test(m)), msgs(BASE).join('\n'));
+  const msgs = (text: string) => {
+    const { a } = at(`${text}|`);
+    return diagnose(a, () => true).map((d) => String(d.message));
+  };
+  assert.ok(
+    msgs(BASE).some((m) => /cannot bind model input 'temperature' \(float32 \[1\]\).*inputs: \{ temperature: 0 \}/.test(m)),
+    msgs(BASE).join('\n'),
+  );
   const fixed = msgs(`${BASE}inputs:\n  temperature: 0.5\n`);
   assert.ok(!fixed.some((m) => /temperature/.test(m)), fixed.join('\n'));
   const bad = msgs(`${BASE}inputs:\n  temperatur: 0.5\n  attention_mask: ones\n`);
-  assert.ok(bad.some((m) => /`temperatur` is not an input of the model.*Did you mean `temperature`\?/.test(m)), bad.join('\n'));
+  assert.ok(
+    bad.some((m) => /`temperatur` is not an input of the model.*Did you mean `temperature`\?/.test(m)),
+    bad.join('\n'),
+  );
   assert.ok(bad.some((m) => /`inputs\.attention_mask` must be a number or one of token_ids/.test(m)));
 });
