@@ -3,7 +3,7 @@
 // when that build loads here it is used as is, so an install needs no compiler, no Node headers and no network.
 // Otherwise (a checkout, whose C++ may have changed, or another platform) node-gyp builds it from native/src.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -24,6 +24,23 @@ function loads(file) {
 if (existsSync(prebuilt) && loads(prebuilt)) {
   mkdirSync(join(root, 'native/build/Release'), { recursive: true });
   copyFileSync(prebuilt, target);
+  process.exit(0);
+}
+// A checkout whose addon is newer than every native source is up to date: rebuilding it would only
+// delete a working build while something may be using it (npm re-runs `install` on e.g. `npx lowbit`
+// when its hidden lock file is stale, which a running test suite must survive).
+function newestSource(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+const sources = ['src', 'include'].map((d) => join(root, 'native', d)).filter(existsSync);
+const newest = Math.max(statSync(join(root, 'native/binding.gyp')).mtimeMs, ...sources.map(newestSource));
+if (existsSync(target) && statSync(target).mtimeMs >= newest && loads(target)) {
+  console.log('lowbit: native addon is up to date (native/build/Release/lowbit_native.node)');
   process.exit(0);
 }
 // npm puts node-gyp on PATH for lifecycle scripts (the checkout's devDependency, or npm's own copy).
