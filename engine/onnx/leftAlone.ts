@@ -76,7 +76,8 @@ export function leftAloneTensors(
     if (skipped) reason = `rule ${opts.skippedBy!.get(skipped.name)! + 1} said skip`;
     else if (mine.some((l) => opts.notes?.has(l.name)))
       reason = `written as float weights: ${opts.notes!.get(mine.find((l) => opts.notes?.has(l.name))!.name)}`;
-    else if (mine.some((l) => l.quantizable && l.embedding)) reason = 'embedding lookup (Gather) table, opt-in: a layers: rule that matches it quantizes it';
+    else if (mine.some((l) => l.quantizable && l.embedding))
+      reason = 'embedding lookup (Gather) table, opt-in: a layers: rule that matches it quantizes it';
     else if (mine.some((l) => l.quantizable)) reason = 'not in the plan';
     else if (mine.length) reason = mine[0].reason ?? 'not quantizable';
     else if (!f.consumers.length)

@@ -60,7 +60,9 @@ export function buildReport(r: ReportInputs): Report {
     model: plan.modelPath,
     output: plan.outputPath,
     format: plan.format,
-    ...(plan.layers.some((l) => ['matmulnbits', 'qdq'].includes(l.format ?? plan.format)) ? { accuracy_level: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL } : {}),
+    ...(plan.layers.some((l) => ['matmulnbits', 'qdq'].includes(l.format ?? plan.format))
+      ? { accuracy_level: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL }
+      : {}),
     calibration: {
       kind: plan.calibration.kind,
       samples: r.calibrationSamples,
