@@ -26,6 +26,11 @@ test('auto picks per op, bits and opset; fixed formats are kept (binarized → p
   assert.deepEqual(storedFormatFor('auto', at('Conv', 21), 'gptq', 4, 32), { format: 'qdq', bits: 4, groupSize: 32 });
   assert.deepEqual(storedFormatFor('auto', at('ConvTranspose', 21), 'gptq', 4, 16), { format: 'qdq', bits: 4, groupSize: 16 });
   assert.equal(storedFormatFor('auto', at('Gemm', 21), 'rtn', 2, 32).format, 'packed');
+  // Embedding tables: GatherBlockQuantized (written under matmulnbits) holds 4/8 bits in power-of-2 groups ≥ 16.
+  assert.deepEqual(storedFormatFor('auto', at('Gather', 13), 'rtn', 4, 32), { format: 'matmulnbits', bits: 4, groupSize: 32 });
+  assert.equal(storedFormatFor('auto', at('Gather', 13), 'rtn', 8, 128).format, 'matmulnbits');
+  assert.equal(storedFormatFor('auto', at('Gather', 21), 'rtn', 3, 32).format, 'fake');
+  assert.match(storedFormatFor('auto', at('Gather', 21), 'rtn', 4, 24).note!, /GatherBlockQuantized/);
   assert.equal(storedFormatFor('auto', at('MatMul', 21), 'billm', 1, 128).format, 'packed');
   // Fixed formats: what was asked, except binarized methods under an integer-grid format.
   assert.deepEqual(storedFormatFor('qdq', at('Conv', 9), 'gptq', 4, 32), { format: 'qdq', bits: 4, groupSize: 32 });
