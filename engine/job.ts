@@ -147,7 +147,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       quantized = streamed.layers;
     } else if (plan.calibration.mode === 'sequential') {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
-      const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+      const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op) && !model.layer(l.name).dataFree);
       const feeds =
         planned ??
         (calibrated.length
@@ -252,7 +252,7 @@ async function streamIfPlanned(
   streamed?: { layers: QuantizedLayer[]; samples: number; tokens?: number; warnings: string[] };
   feeds?: CalibrationFeeds;
 }> {
-  const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+  const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op) && !model.layer(l.name).dataFree);
   if (!calibrated.length) return {};
   const memory = plan.memory ?? { streaming: 'auto' };
   const feeds = await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs);

@@ -563,7 +563,12 @@ function image(recipe: Recipe, prefix: string): ImageInputPlan {
  * token windows (text or random calibration, text evaluation, or an `inputs:` section) every input
  * must be bindable (recipe/inputBinding.ts).
  */
-export function inputDiagnostics(recipe: Recipe, inputs: ModelSummary['inputs']): RecipeDiagnostic[] {
+/**
+ * `inputs:` keys that are no model input, and graph inputs the rule table cannot bind when token
+ * windows will be fed. With `layers`, random calibration feeds only when a planned layer needs it
+ * (layers inside subgraphs and recurrent weights are data-free and never do).
+ */
+export function inputDiagnostics(recipe: Recipe, inputs: ModelSummary['inputs'], layers?: readonly LayerInfo[]): RecipeDiagnostic[] {
   const out: RecipeDiagnostic[] = [];
   const names = inputs.map((i) => i.name);
   for (const [k, f] of Object.entries(recipe.inputs)) {
@@ -582,7 +587,10 @@ export function inputDiagnostics(recipe: Recipe, inputs: ModelSummary['inputs'])
     v['calibration.text'] ||
     v['evaluate.text'] ||
     Object.keys(recipe.inputs).length ||
-    (!v['calibration.tensors'] && !v['calibration.images'] && inputs.some((i) => i.dtype === 'int64')),
+    (!v['calibration.tensors'] &&
+      !v['calibration.images'] &&
+      inputs.some((i) => i.dtype === 'int64') &&
+      (!layers || effectiveLayers(recipe, layers).some((e) => !e.skip && METHOD_INFO[e.method].needsCalibration))),
   );
   if (out.length || !tokens) return out;
   try {
@@ -617,7 +625,7 @@ export function resolvePlan(
     ...recipe.diagnostics,
     ...recipeDiagnostics(recipe, recipePath),
     ...modelDiagnostics(recipe, layers),
-    ...(inputs ? inputDiagnostics(recipe, inputs) : []),
+    ...(inputs ? inputDiagnostics(recipe, inputs, layers) : []),
   ];
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
   const v = recipe.values;

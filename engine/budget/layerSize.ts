@@ -28,8 +28,8 @@ function asResult(q: QuantizedLayer): LayerResult {
 }
 
 /** Serialized bytes of the model with `layers` written as `format` (exactly what exportAndWrite writes, as one protobuf). */
-export function exportedBytes(model: OnnxModel, layers: QuantizedLayer[], format: ExportFormat): number {
-  return encodeModelPieces(exportModelProto(model, layers.map(asResult), { format }).proto, model.path).length;
+export function exportedBytes(model: OnnxModel, layers: QuantizedLayer[], format: ExportFormat, accuracyLevel = 0): number {
+  return encodeModelPieces(exportModelProto(model, layers.map(asResult), { format, accuracyLevel }).proto, model.path).length;
 }
 
 /** Bytes of a layer's float weight as the input file stores it (0 when it lives in external data, outside the protobuf). */
@@ -44,12 +44,12 @@ export interface Primer {
   bytes: number;
 }
 
-export function primer(model: OnnxModel, q: QuantizedLayer, format: ExportFormat): Primer {
-  return { q, bytes: exportedBytes(model, [q], format) };
+export function primer(model: OnnxModel, q: QuantizedLayer, format: ExportFormat, accuracyLevel = 0): Primer {
+  return { q, bytes: exportedBytes(model, [q], format, accuracyLevel) };
 }
 
 /** Stored bytes `q` adds to a file that already holds `primer` (whose layer must be another one). */
-export function layerCost(model: OnnxModel, q: QuantizedLayer, format: ExportFormat, p: Primer): number {
+export function layerCost(model: OnnxModel, q: QuantizedLayer, format: ExportFormat, p: Primer, accuracyLevel = 0): number {
   if (p.q?.layer === q.layer) throw new Error(`layer ${q.layer}: the size primer must be another layer`);
-  return Math.max(0, exportedBytes(model, p.q ? [p.q, q] : [q], format) - p.bytes + floatWeightBytes(model, q.layer));
+  return Math.max(0, exportedBytes(model, p.q ? [p.q, q] : [q], format, accuracyLevel) - p.bytes + floatWeightBytes(model, q.layer));
 }

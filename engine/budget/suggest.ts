@@ -21,6 +21,7 @@ import { fakeQuantBytes } from '../exportStep';
 import { loadModel } from '../onnx/model';
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
 import type { InputStatistics } from '../calibrate/calibrate';
+import { DEFAULT_ACCURACY_LEVEL } from '../../protocol/plan';
 import { budgetCandidates, budgetFormat, candidateLabel, type Candidate } from '../../recipe/budgetCandidates';
 import { KlProbe } from './klProbe';
 import { exportedBytes, floatWeightBytes, layerCost, primer, type Primer } from './layerSize';
@@ -43,6 +44,8 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   const model = await loadModel(plan.modelPath);
   const hasCalibration = plan.calibration.kind !== 'random';
   const format = budgetFormat(plan.format);
+  // The accuracy_level attribute the job writes on every MatMulNBits node counts against the budget too.
+  const level = plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
   const candidates = budgetCandidates(plan.format, hasCalibration, budget);
   if (!candidates.length)
     throw new Error(
@@ -106,11 +109,11 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     const row: Primer[] = [];
     for (const c of candidates) {
       signal?.throwIfAborted();
-      row.push(primer(model, await quantize(plan.layers[i], c), format));
+      row.push(primer(model, await quantize(plan.layers[i], c), format, level));
     }
     primers.set(i, row);
   }
-  const empty: Primer = { q: undefined, bytes: exportedBytes(model, [], format) };
+  const empty: Primer = { q: undefined, bytes: exportedBytes(model, [], format, level) };
   const layers: SuggestLayer[] = [];
   // Small models keep every candidate's result, so each uniform configuration is measured as one export
   // (shape-shared packed constants make primed costs over-count a little); large ones use the model.
@@ -137,7 +140,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
       const q = primers.get(index)?.[k].q ?? (await quantize(lp, c));
       if (keep) kept[k].push(q);
       const p = primerOf(index);
-      entry.bytes.push(layerCost(model, q, format, p !== undefined ? primers.get(p)![k] : empty));
+      entry.bytes.push(layerCost(model, q, format, p !== undefined ? primers.get(p)![k] : empty, level));
       const proxy = q.report.rel_error * energy;
       entry.proxy.push(proxy);
       if (probe) {
@@ -172,7 +175,9 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
       : 0,
   );
   const uniform: SuggestPoint[] = candidates.map((c, k) => {
-    const fileBytes = keep ? exportedBytes(model, kept[k], format) : encodedFixed + oneTime[k] + layers.reduce((s, l) => s + l.bytes[k], 0);
+    const fileBytes = keep
+      ? exportedBytes(model, kept[k], format, level)
+      : encodedFixed + oneTime[k] + layers.reduce((s, l) => s + l.bytes[k], 0);
     return {
       label: candidateLabel(c),
       bytes: fileBytes - encodedFixed,
@@ -197,7 +202,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     signal?.throwIfAborted();
     const mix = [];
     for (const [i, k] of ks.choice.entries()) mix.push(primers.get(i)?.[k].q ?? (await quantize(plan.layers[i], candidates[k])));
-    fileBytes = exportedBytes(model, mix, format);
+    fileBytes = exportedBytes(model, mix, format, level);
     if (fileBytes <= fileTarget) break;
     if (attempt === 4)
       throw new Error(

@@ -22,7 +22,7 @@ export interface ValidationHost {
 export function validateRecipe(recipe: Recipe, recipePath: string, host: ValidationHost): RecipeDiagnostic[] {
   const out = [...recipe.diagnostics, ...recipeDiagnostics(recipe, recipePath), ...fileDiagnostics(recipe, recipePath, host.exists)];
   if (host.layers) out.push(...modelDiagnostics(recipe, host.layers));
-  if (host.inputs) out.push(...inputDiagnostics(recipe, host.inputs));
+  if (host.inputs) out.push(...inputDiagnostics(recipe, host.inputs, host.layers));
   else if (
     host.modelError &&
     recipe.values.model &&

@@ -29,8 +29,10 @@ describe('lowbit/suggest over stdio on stories260K', { skip }, () => {
       '  sequence_length: 32',
       'defaults: { method: rtn, bits: 4, group_size: 32 }',
       'layers:',
-      '  - match: "re:(?!layers\\\\.1\\\\.w[123]).*"',
+      '  - match: "*"',
       '    skip: true',
+      '  - match: "re:layers\\\\.1\\\\.w[123]"',
+      '    skip: false',
       'budget: { bits_per_weight: 5, estimate: proxy, methods: [rtn] }',
     ]);
     fs.writeFileSync(path.join(dir, 'r.lowbit.yaml'), recipe);
