@@ -186,7 +186,7 @@ export class OnnxModel {
       leftAlone: leftAloneTensors(
         this.graph,
         this.layers,
-        new Set(this.layers.filter((l) => l.quantizable).map((l) => l.name)),
+        new Set(this.layers.filter((l) => l.quantizable && !l.embedding).map((l) => l.name)), // opt-in embedding tables stay float by default
         this.fileBytes,
       ),
     };
