@@ -11,7 +11,7 @@ import type { JobPlan, JobProgress, Metric } from '../protocol/plan';
 import type { QualityMetrics, Report } from '../protocol/report';
 import { calibrate, statisticsView, type CalibratedLayer, type InputStatistics } from './calibrate/calibrate';
 import { calibrationFeeds, type CalibrationFeeds } from './calibrate/calibrationData';
-import { resolveTextOffsets, textWindows } from './data/text';
+import { resolveTextOffsets, textWindows, vocabOf } from './data/text';
 import { evaluateText } from './evaluate/evaluateText';
 import { evaluateDecoding } from './evaluate/decoding';
 import { loadTokenizer } from './data/tokenizer';
@@ -308,15 +308,7 @@ async function evaluate(
     warnings.push(...r.warnings);
     return { fp: r.fp, quantized: r.quantized, agreement: r.outputAgreement };
   }
-  const size = model
-    .summary()
-    .outputs.find((o) => o.name === 'logits')
-    ?.dims.at(-1);
-  const windows = await textWindows({
-    ...e,
-    offset,
-    vocab: typeof size === 'number' && size > 0 ? { size, model: plan.modelPath } : undefined,
-  });
+  const windows = await textWindows({ ...e, offset, vocab: vocabOf(model.summary(), plan.modelPath) });
   if (windows.count < e.samples)
     warnings.push(`evaluation: ${e.textPath} holds only ${windows.count} windows of ${e.sequenceLength} tokens (asked for ${e.samples})`);
   const want = new Set(e.metrics);

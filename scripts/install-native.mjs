@@ -16,7 +16,7 @@ function loads(file) {
   try {
     return typeof createRequire(import.meta.url)(file) === 'object';
   } catch (e) {
-    console.log(`lowbit: the shipped native addon does not load here (${e.message.split('\n')[0]}); building it from source`);
+    console.log(`lowbit: ${file} does not load here (${e.message.split('\n')[0]}); building the addon from source`);
     return false;
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { CalibrationPlan } from '../../protocol/plan';
 import type { ModelSummary } from '../../protocol/model';
-import { textWindows } from '../data/text';
+import { textWindows, vocabOf } from '../data/text';
 import { visionCalibrationFeeds } from '../data/imagesFeeds';
 import { bindInputs, tokenInputName, type InputBinding, type InputOverride } from '../../recipe/inputBinding';
 import { tokenFeeds } from '../data/inputFeeds';
@@ -47,13 +47,7 @@ export async function calibrationFeeds(
     case 'text': {
       if (input.dtype !== 'int64' && input.dtype !== 'int32')
         throw new Error(`${summary.path}: text calibration needs an int64 or int32 token input, but ${input.name} is ${input.dtype}`);
-      // vocabulary bound from the logits output (by name; a model without one, e.g. an encoder, is not checked)
-      const size = summary.outputs.find((o) => o.name === 'logits')?.dims.at(-1);
-      const w = await textWindows({
-        ...plan,
-        offset,
-        vocab: typeof size === 'number' && size > 0 ? { size, model: summary.path } : undefined,
-      });
+      const w = await textWindows({ ...plan, offset, vocab: vocabOf(summary, summary.path) });
       const warnings =
         w.count < plan.samples
           ? [

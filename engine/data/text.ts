@@ -15,6 +15,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { loadTokenizer } from './tokenizer';
+import type { ModelSummary } from '../../protocol/model';
 
 /** Token windows ready for a model whose input is int64 [batch, seq]. */
 export interface TextWindows {
@@ -93,6 +94,15 @@ function firstInvalidUtf8(b: Uint8Array): number {
     i += n + 1;
   }
   return b.length;
+}
+
+/**
+ * The vocabulary bound `textWindows` checks token ids against: the last dimension of the `logits`
+ * output, found by name. A model without one (an encoder, say) is not checked.
+ */
+export function vocabOf(summary: Pick<ModelSummary, 'outputs'>, model: string): { size: number; model: string } | undefined {
+  const size = summary.outputs.find((o) => o.name === 'logits')?.dims.at(-1);
+  return typeof size === 'number' && size > 0 ? { size, model } : undefined;
 }
 
 /**

@@ -16,6 +16,14 @@ import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../on
 import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
 
+/** The format a layer is written in: the plan's per-layer choice, else the asked one (`auto` without a plan: MatMul and Gather tables → matmulnbits, the rest → qdq). */
+function layerFormat(opts: ExportOptions, l: { name: string; op: string }): Exclude<ExportOptions['format'], 'auto'> {
+  return (
+    opts.layerFormats?.get(l.name) ??
+    (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq')
+  );
+}
+
 function writeFake(ctx: LayerCtx, w: Float32Array): void {
   const { l, node, ed } = ctx;
   const [rows, cols] = l.shape;
@@ -157,9 +165,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
       insertInputScale(ctx, res.inputScale);
     }
     const branchOk = l.op === 'MatMul' || l.op === 'Gemm';
-    const format =
-      opts.layerFormats?.get(l.name) ??
-      (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
+    const format = layerFormat(opts, l);
     const initializersBefore = ed.graph.initializer.length;
     let note: string | undefined;
     let written: LayerExport['written'] = 'fake';
@@ -214,9 +220,7 @@ function upgradeForSubgraphs(root: GraphEditor, model: OnnxModel, scoped: LayerR
   let need = 0;
   for (const r of scoped) {
     const l = model.layer(r.layer);
-    const format =
-      opts.layerFormats?.get(l.name) ??
-      (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq');
+    const format = layerFormat(opts, l);
     if (format !== 'qdq' || !r.q) continue;
     const perRow = r.q.groupSize <= 0 || r.q.groupSize >= r.q.cols;
     const oneAxis = l.op !== 'ConvTranspose' && !(RECURRENT_OPS.has(l.op) && l.ref.dims[0] > 1);

@@ -21,6 +21,7 @@ import type { JobPlan, JobProgress } from '../../../protocol/plan';
 import { loadRecipePlan } from '../../../recipe/load';
 import { reportPathFor } from '../../../recipe/resolvePlan';
 import { uriToPath } from '../services/analysis';
+import { modelHostOf } from '../services/modelSource';
 import { ruleForLayer, mixedPrecisionEdit } from '../services/ruleEdits';
 import { runJob } from '../../../engine/job';
 import { runSensitivity } from '../../../engine/sensitivity';
@@ -40,11 +41,7 @@ export function registerJobRequests(connection: Connection, ws: Workspace, isTru
     if (!isTrusted())
       throw new ResponseError(JOB_REFUSED, 'Lowbit jobs do not run in an untrusted workspace (trust the workspace to compress).');
     if (running) throw new ResponseError(JOB_REFUSED, `A job is already running (${running}).`);
-    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), {
-      layers: (p) => ws.models.get(p).then((s) => s.layers),
-      inputs: (p) => ws.models.get(p).then((s) => s.inputs),
-      externalFiles: (p) => ws.models.get(p).then((s) => ({ files: s.externalFiles ?? [], error: s.externalDataError })),
-    });
+    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), modelHostOf(ws.models));
     if (!plan) {
       const errs = diagnostics
         .filter((d) => d.severity === 'error')

@@ -3,28 +3,28 @@
  * engine and cached by path + mtime + size (the engine's ModelCache), so an edited model is re-read
  * on the next request.
  */
-import type { LayerInfo, ModelSummary } from '../../../protocol/model';
+import type { ModelSummary } from '../../../protocol/model';
+import type { ModelHost } from '../../../recipe/load';
 import { ModelCache } from '../../../engine/onnx/inspect';
 
 export { ModelCache as LayerCache };
 
 const shared = new ModelCache();
 
-/** The external data files of the model at `absPath` (and why one is refused), through the same cache. */
-export async function loadExternalFiles(absPath: string): Promise<{ files: string[]; error?: string }> {
-  const s = await shared.get(absPath);
-  return { files: s.externalFiles ?? [], error: s.externalDataError };
+/**
+ * What the recipe checks load of a model (recipe/load.ts's ModelHost), read through `cache`: the
+ * process-wide one below for the CLI, the workspace's own for the server's jobs.
+ */
+export function modelHostOf(cache: { get(absPath: string): Promise<ModelSummary> }): ModelHost {
+  return {
+    layers: async (p) => (await cache.get(p)).layers,
+    inputs: async (p) => (await cache.get(p)).inputs,
+    externalFiles: async (p) => {
+      const s = await cache.get(p);
+      return { files: s.externalFiles ?? [], error: s.externalDataError };
+    },
+  };
 }
 
-/** The layers of the model at `absPath`, through a process-wide cache. */
-export async function loadLayers(absPath: string): Promise<LayerInfo[]> {
-  return (await shared.get(absPath)).layers;
-}
-
-/** The graph inputs of the model at `absPath` (same cache). */
-export async function loadInputs(absPath: string): Promise<ModelSummary['inputs']> {
-  return (await shared.get(absPath)).inputs;
-}
-
-/** Everything the recipe checks load of a model, through the same cache (recipe/load.ts's ModelHost). */
-export const modelHost = { layers: loadLayers, inputs: loadInputs, externalFiles: loadExternalFiles };
+/** The model host over a process-wide cache. */
+export const modelHost = modelHostOf(shared);
