@@ -10,7 +10,8 @@
  * (its own process, like the job, so each peak RSS is its own). solve_s sums the per-layer quantize
  * step (weight read, GPTQ solve, error measure). LOWBIT_BENCH_SCALE=small runs a 4-layer d-512 variant
  * (16×128 tokens) in well under a minute; LOWBIT_BENCH_SCALE=medium TinyLlama's width with 4 layers
- * (8×256 tokens, ≈ 1.2 GB).
+ * (8×256 tokens, ≈ 1.2 GB); LOWBIT_BENCH_SCALE=480m the issue's 480M model (8 layers, 1.93 GB,
+ * 16×128 tokens).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,8 @@ const SHAPES: Record<string, { shape: LlamaShape; samples: number }> = {
   full: { shape: { ...TINYLLAMA, seq: 256, dtype: 'float32' }, samples: 32 },
   // TinyLlama's width (the same layers, head and embedding) with 4 layers and 8×256 tokens.
   medium: { shape: { ...TINYLLAMA, layers: 4, seq: 256, dtype: 'float32' }, samples: 8 },
+  // The issue's 480M model (TinyLlama's width, 8 layers: 1.93 GB fp32) with its 16×128 tokens.
+  '480m': { shape: { ...TINYLLAMA, layers: 8, seq: 128, dtype: 'float32' }, samples: 16 },
   small: { shape: { layers: 4, hidden: 512, ffn: 1408, heads: 8, kvHeads: 2, vocab: 4000, seq: 128, dtype: 'float32' }, samples: 16 },
 };
 if (!SHAPES[VARIANT]) throw new Error(`LOWBIT_BENCH_SCALE must be one of ${Object.keys(SHAPES).join(', ')}`);

@@ -25,12 +25,18 @@ async function job(planPath: string): Promise<void> {
       }
       if (p.stage !== 'quantize') return;
       if (p.fraction === 0 && !/^block \d+ of \d+:/.test(p.message)) started = performance.now();
-      if (p.fraction === 0 && /^block \d+ of \d+:/.test(p.message)) process.stderr.write(`  ${p.message}\n`);
+      if (p.fraction === 0 && /^block \d+ of \d+:/.test(p.message)) process.stderr.write(`  ${p.message} · ${memoryNow()}\n`);
       if (p.fraction === 1) solve += (performance.now() - started) / 1000;
     },
   });
   const total = (performance.now() - t0) / 1000;
   console.log(JSON.stringify({ total_s: total, solve_s: solve, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, plan: memory }));
+}
+
+/** RSS now and the peak so far, for the per-block log lines. */
+function memoryNow(): string {
+  const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+  return `rss ${gb(process.memoryUsage.rss())}, peak so far ${gb(process.resourceUsage().maxRSS * 1024)}`;
 }
 
 async function forward(modelPath: string, samples: number, seed: number, threads: number): Promise<void> {

@@ -5,6 +5,7 @@
 import type { Method } from '../../protocol/plan';
 import * as native from '../../native/ts/index';
 import { binaryLowRankKernels } from './binaryLowRankKernels';
+import { gptqSliced } from './gptqRows';
 import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
@@ -45,7 +46,7 @@ const gptq: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const input = requireHessian(ctx, 'gptq');
   const s = settingsOf(layer, 'gptq');
-  const r = await native.gptq(
+  const r = await gptqSliced(
     weight.data,
     weight.rows,
     weight.cols,
