@@ -258,7 +258,15 @@ async function streamIfPlanned(
   const feeds = await calibrationFeeds(plan.calibration, model.summary(), calibrationOffset, undefined, plan.inputs);
   const first = feeds.batches[0];
   const tokensPerBatch = first ? Math.max(...Object.values(first).map((t) => t.size)) : 0;
-  const mem = planMemory({ model, plan, calibrated, tokensPerBatch, budgetBytes: memory.budgetBytes, streaming: memory.streaming });
+  const mem = planMemory({
+    model,
+    plan,
+    calibrated,
+    tokensPerBatch,
+    budgetBytes: memory.budgetBytes,
+    streaming: memory.streaming,
+    sequential: plan.calibration.mode === 'sequential',
+  });
   opts.onProgress?.({ stage: 'calibrate', message: mem.message, fraction: 0 });
   if (mem.mode === 'whole') return { feeds };
   const s = await streamCompress({

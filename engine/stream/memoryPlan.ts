@@ -6,6 +6,7 @@
  * - whole model: the process now + all weights (the onnxruntime session) + every quantized layer's
  *   fp32 weight and dequantized copy (held until export) + every distinct input's Hessian (fp64, ×2
  *   for the solve's working copy) + one batch of every layer input;
+ * Sequential calibration streams whenever it can (even when the whole model fits): that is its linear path.
  * - streamed: the process now + the codes kept for export (one byte a weight plus fp32 scales per
  *   group) + the largest block's weights, fp32 copies, Hessians and one batch of its layer inputs.
  *   What is left of the budget is the activation cache's RAM share; beyond it the cache spills to disk.
@@ -57,6 +58,10 @@ export function planMemory(opts: {
   budgetBytes?: number;
   streaming?: StreamingMode;
   processBytes?: number;
+  /** Sequential calibration: streamed even when the whole model fits (one pass per block: linear, where
+   *  the whole-model sequential path re-serializes the model for every block), unless a folding method
+   *  needs the whole-model path. */
+  sequential?: boolean;
 }): MemoryPlan {
   const { model, calibrated } = opts;
   const streaming = opts.streaming ?? 'auto';
@@ -96,6 +101,7 @@ export function planMemory(opts: {
   let mode: MemoryPlan['mode'];
   if (streaming === 'never') mode = 'whole';
   else if (streaming === 'always') mode = 'streamed';
+  else if (opts.sequential && blocks.length && !foldingLayer && fits(streamedBytes)) mode = 'streamed';
   else mode = fits(wholeBytes) || !blocks.length || foldingLayer ? 'whole' : 'streamed';
   if (mode === 'streamed' && foldingLayer)
     throw new Error(
@@ -113,8 +119,9 @@ export function planMemory(opts: {
       `${opts.plan.modelPath}: does not fit the memory budget of ${formatBytes(budget)}: the whole model needs ~${formatBytes(wholeBytes)} and streaming ~${formatBytes(streamedBytes)} (largest block ${largest.index + 1}: ${largest.span}, ~${formatBytes(largest.bytes)}); raise memory.budget_mb or --memory`,
     );
   }
+  const why = fits(wholeBytes) && streaming === 'auto' ? ' (sequential calibration: one pass per block)' : '';
   const message =
-    `${head}: streaming ${blocks.length} blocks, ~${formatBytes(streamedBytes)} at most (largest block ${largest.index + 1}: ${largest.span}), ` +
+    `${head}: streaming ${blocks.length} blocks${why}, ~${formatBytes(streamedBytes)} at most (largest block ${largest.index + 1}: ${largest.span}), ` +
     `activation cache ${formatBytes(cacheRamBytes)} in RAM, the rest on disk${fits(streamedBytes) ? '' : ' (over budget: streaming was asked for)'}`;
   return { budgetBytes: budget, mode, wholeBytes, streamedBytes, cacheRamBytes, blocks: blocks.length, message };
 }

@@ -21,8 +21,9 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const plan = (budgetBytes: number | undefined, streaming?: 'auto' | 'always' | 'never', ls = layers) =>
+const plan = (budgetBytes: number | undefined, streaming?: 'auto' | 'always' | 'never', ls = layers, sequential = false) =>
   planMemory({
+    sequential,
     model,
     plan: { layers: ls, modelPath: 'm.onnx' },
     calibrated,
@@ -62,4 +63,15 @@ test('streaming always / never override the choice; folding methods stay whole-m
   assert.equal(plan(mid, 'auto', awq).mode, 'whole');
   assert.match(plan(mid, 'auto', awq).message, /over budget, one whole-model pass \(awq does not stream\)/);
   assert.throws(() => plan(mid, 'always', awq), /layer layers\.0\.wo uses awq, which does not stream yet/);
+});
+
+test('sequential calibration streams even when the whole model fits (its linear path), unless a folding method or streaming: never', () => {
+  const seq = plan(1e12, 'auto', layers, true);
+  assert.equal(seq.mode, 'streamed');
+  assert.match(seq.message, /: streaming 5 blocks \(sequential calibration: one pass per block\), ~\d+ MB at most/);
+  assert.equal(plan(1e12, 'never', layers, true).mode, 'whole');
+  const awq = layers.map((l, i) => (i === 3 ? { ...l, method: 'awq' as const } : l));
+  assert.equal(plan(1e12, 'auto', awq, true).mode, 'whole');
+  // Parallel calibration keeps the whole-model pass when it fits.
+  assert.equal(plan(1e12, 'auto', layers, false).mode, 'whole');
 });
