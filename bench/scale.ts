@@ -11,7 +11,8 @@
  * step (weight read, GPTQ solve, error measure). LOWBIT_BENCH_SCALE=small runs a 4-layer d-512 variant
  * (16×128 tokens) in well under a minute; LOWBIT_BENCH_SCALE=medium TinyLlama's width with 4 layers
  * (8×256 tokens, ≈ 1.2 GB); LOWBIT_BENCH_SCALE=480m the issue's 480M model (8 layers, 1.93 GB,
- * 16×128 tokens).
+ * 16×128 tokens). LOWBIT_BENCH_SAMPLES=n overrides the number of calibration samples (development only:
+ * the default is the issue's).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,11 @@ const SHAPES: Record<string, { shape: LlamaShape; samples: number }> = {
   small: { shape: { layers: 4, hidden: 512, ffn: 1408, heads: 8, kvHeads: 2, vocab: 4000, seq: 128, dtype: 'float32' }, samples: 16 },
 };
 if (!SHAPES[VARIANT]) throw new Error(`LOWBIT_BENCH_SCALE must be one of ${Object.keys(SHAPES).join(', ')}`);
-const { shape: SHAPE, samples: SAMPLES } = SHAPES[VARIANT];
+const { shape: SHAPE } = SHAPES[VARIANT];
+// For development only: fewer calibration samples (the default is the issue's).
+const SAMPLES = Number(process.env.LOWBIT_BENCH_SAMPLES ?? SHAPES[VARIANT].samples);
+if (!(Number.isInteger(SAMPLES) && SAMPLES > 0))
+  throw new Error(`LOWBIT_BENCH_SAMPLES must be a positive integer (got ${process.env.LOWBIT_BENCH_SAMPLES})`);
 const THREADS = Number(process.env.LOWBIT_BENCH_THREADS ?? 0);
 
 function child(args: string[]): Record<string, number | string> {
@@ -83,6 +88,8 @@ export async function main(): Promise<void> {
       s = Number(job.solve_s),
       total = Number(job.total_s),
       rss = Number(job.peak_rss_bytes);
+    if (SAMPLES !== SHAPES[VARIANT].samples)
+      console.log(`  LOWBIT_BENCH_SAMPLES=${SAMPLES}: not the default ${SHAPES[VARIANT].samples} samples`);
     console.log(
       `scale params=${w.params} model_bytes=${modelBytes} peak_rss_bytes=${rss} total_s=${total.toFixed(1)} forward_s=${f.toFixed(1)} solve_s=${s.toFixed(1)}`,
     );

@@ -33,6 +33,7 @@ import { commitStaged, createStaging, removeStaging } from './outputCommit';
 import { shareTiedTables } from './quantize/tiedTables';
 import { planMemory } from './stream/memoryPlan';
 import { streamCompress } from './stream/streamBlocks';
+import { CodeSpill } from './stream/codeSpill';
 
 export interface JobOptions {
   signal?: AbortSignal;
@@ -109,6 +110,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
   };
   let staging: string | undefined;
   let release: (() => Promise<void>) | undefined;
+  let codeSpill: CodeSpill | undefined;
   try {
     onProgress?.({ stage: 'load', message: `loading ${plan.modelPath}` });
     await preflight(plan);
@@ -138,7 +140,8 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     let cal: { samples: number; tokens?: number };
     let quantized: QuantizedLayer[];
     let outModel = model;
-    const { streamed, feeds: planned } = await streamIfPlanned(plan, model, ops, calibrationOffset, opts);
+    codeSpill = new CodeSpill(plan.memory?.cacheFolder ?? tmpdir());
+    const { streamed, feeds: planned } = await streamIfPlanned(plan, model, ops, calibrationOffset, opts, codeSpill);
     if (streamed) {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
       warnings.push(...streamed.warnings);
@@ -188,6 +191,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     staging = await createStaging(plan.outputPath);
     const stagedOutput = join(staging, basename(plan.outputPath));
     const exported = await exportAndWrite(outModel, quantized, { ...plan, outputPath: stagedOutput }, signal);
+    codeSpill.close();
     warnings.push(...exported.warnings);
     t = lap('export', t);
 
@@ -232,6 +236,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     onProgress?.({ stage: 'done', message: `wrote ${plan.outputPath} and ${plan.reportPath}`, fraction: 1 });
     return report;
   } finally {
+    codeSpill?.close();
     await removeStaging(staging);
     await release?.();
   }
@@ -248,6 +253,7 @@ async function streamIfPlanned(
   ops: Map<string, string>,
   calibrationOffset: number | undefined,
   opts: JobOptions,
+  codeSpill?: CodeSpill,
 ): Promise<{
   streamed?: { layers: QuantizedLayer[]; samples: number; tokens?: number; warnings: string[] };
   feeds?: CalibrationFeeds;
@@ -280,6 +286,7 @@ async function streamIfPlanned(
     onProgress: opts.onProgress,
     cacheFolder: memory.cacheFolder ?? tmpdir(),
     cacheRamBytes: mem.cacheRamBytes,
+    codeSpill,
   });
   return { streamed: { layers: s.layers, samples: feeds.samples, tokens: feeds.tokens, warnings: feeds.warnings } };
 }

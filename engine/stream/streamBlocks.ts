@@ -28,6 +28,7 @@ import type { OnnxModel } from '../onnx/model';
 import { encodeModel, type ModelProto } from '../onnx/onnxProto';
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
 import { ActivationCache } from './activationCache';
+import type { CodeSpill } from './codeSpill';
 import { blockModel, elemTypeOf } from './blockModel';
 import { partitionGraph, type StreamBlock } from './partition';
 import { releaseDequant } from './releaseDequant';
@@ -46,6 +47,8 @@ export interface StreamOptions {
   /** Where the activation cache makes its private folder, and how much of it may stay in RAM. */
   cacheFolder: string;
   cacheRamBytes: number;
+  /** Where finished blocks' codes wait for the export (the caller closes it after the export). */
+  codeSpill?: CodeSpill;
   signal?: AbortSignal;
   onProgress?: (p: JobProgress) => void;
 }
@@ -84,6 +87,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   });
   const cache = new ActivationCache(opts.cacheFolder, opts.cacheRamBytes);
   cache.open();
+  opts.codeSpill?.open();
   const done: QuantizedLayer[] = [];
   const t0 = performance.now();
   const params = (b: StreamBlock) => b.layers.reduce((a, n) => a + model.layer(n).params, 0);
@@ -141,7 +145,8 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
           for (const c of block.carried) await cache.put(c, j, out[c]);
         });
       }
-      for (const r of q) releaseDequant(r);
+      // The block's dequantized weights become recomputing getters; their codes go to disk until the export.
+      for (const r of q) if (releaseDequant(r)) opts.codeSpill?.spill(r);
       done.push(...q);
       doneParams += params(block);
       for (const x of block.inputs) if (lastReader.get(x) === block.index) await cache.drop(x);

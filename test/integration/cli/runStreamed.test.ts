@@ -55,6 +55,7 @@ describe('lowbit run, streamed', () => {
     test(`${label}: the streamed output equals the whole-model output`, async () => {
       const s = await runCli(['run', recipe(dir, `${label}-stream`, model, 'memory:\n  streaming: always\n  cache: ./cache')]);
       assert.equal(s.code, 0, s.stderr);
+      assert.deepEqual(readdirSync(join(dir, 'cache')), [], 'the activation cache and the spilled codes are removed');
       const w = await runCli(['run', recipe(dir, `${label}-whole`, model, 'memory:\n  streaming: never')]);
       assert.equal(w.code, 0, w.stderr);
       assert.match(
@@ -96,7 +97,7 @@ describe('lowbit run, streamed', () => {
     assert.ok(Math.abs(f16 / f32 - 0.5) < 0.05, `${f16} vs ${f32}`);
   });
 
-  test('Ctrl-C mid-block: exit 1, no output, no cached activations', async () => {
+  test('Ctrl-C mid-block: exit 1, no output, no cached activations or spilled codes', async () => {
     const r = await runCli(
       ['run', recipe(dir, 'cancel', 'llama.onnx', 'memory:\n  streaming: always\n  cache: ./cache')],
       (chunk, child) => {
