@@ -170,8 +170,7 @@ export class CrossStatistic {
   /** Adds `tokens` rows of the float inputs x and the quantized-prefix inputs xq (both tokens × n). */
   add(x: Float32Array, xq: Float32Array, tokens: number, threads = 0): void {
     if (!(x instanceof Float32Array) || !(xq instanceof Float32Array)) fail('CrossStatistic.add: x and xq must be Float32Arrays');
-    if (!Number.isInteger(tokens) || tokens <= 0)
-      fail(`CrossStatistic.add: tokens must be a positive integer (got ${tokens})`, 'E_SHAPE');
+    if (!Number.isInteger(tokens) || tokens <= 0) fail(`CrossStatistic.add: tokens must be a positive integer (got ${tokens})`, 'E_SHAPE');
     checkLen(x, tokens * this.n, `CrossStatistic.add: x (${tokens}×${this.n})`);
     checkLen(xq, tokens * this.n, `CrossStatistic.add: xq (${tokens}×${this.n})`);
     try {

@@ -133,7 +133,10 @@ describe('native gptaq', () => {
     await assert.rejects(gptaq(w, 4, 8, H, new Float64Array(63), opts({})), /D \(8×8\)/);
     const bad = new Float64Array(64);
     bad[9] = NaN;
-    await assert.rejects(gptaq(w, 4, 8, H, bad, opts({})), (e: Error) => e instanceof LowbitKernelError && /not finite at \(1, 1\)/.test(e.message));
+    await assert.rejects(
+      gptaq(w, 4, 8, H, bad, opts({})),
+      (e: Error) => e instanceof LowbitKernelError && /not finite at \(1, 1\)/.test(e.message),
+    );
     const c = new CrossStatistic(8);
     const nan = Float32Array.from(xq);
     nan[8 * 3 + 2] = Infinity;

@@ -64,7 +64,7 @@ export function gptaqRef(
     const wr = Array.from(w.subarray(r * n, r * n + n), Number);
     const rowP = findParams(wr, o.bits, o.sym);
     let p: RefParams = rowP;
-    for (let i1 = 0; i1 < n; ) {
+    for (let i1 = 0; i1 < n;) {
       let i2 = Math.min(n, i1 + o.blockSize);
       if (grouped) i2 = Math.min(i2, (Math.floor(i1 / g) + 1) * g);
       const err: number[] = [],

@@ -85,13 +85,25 @@ describe('native gptq', () => {
       f32.codes.forEach((c, i) => (flips += c === f64.codes[i] ? 0 : 1));
       assert.ok(flips <= 0.005 * rr * nn, `${flips} of ${rr * nn} codes flip`);
       const hd = dampedHessian(H, nn, 0.01);
-      const t64 = traceForm(w.map((v, i) => v - f64.dequant[i]!), rr, nn, hd),
-        t32 = traceForm(w.map((v, i) => v - f32.dequant[i]!), rr, nn, hd);
+      const t64 = traceForm(
+          w.map((v, i) => v - f64.dequant[i]!),
+          rr,
+          nn,
+          hd,
+        ),
+        t32 = traceForm(
+          w.map((v, i) => v - f32.dequant[i]!),
+          rr,
+          nn,
+          hd,
+        );
       assert.ok(Math.abs(t32 - t64) <= 1e-3 * t64, `tr(ΔHΔᵀ) fp32 ${t32} vs fp64 ${t64}`);
       // The fp64 solve is the float64 reference's rule: exact codes.
       const ref = gptqRef(w, rr, nn, H, { bits: o.bits!, groupSize: o.groupSize!, sym: false, damp: 0.01, actOrder: o.actOrder });
       assert.deepEqual(f64.codes, ref.codes);
-      console.log(`# fp32 vs fp64 updates ${JSON.stringify(o)}: ${flips} flips of ${rr * nn}, tr rel diff ${((t32 - t64) / t64).toExponential(2)}`);
+      console.log(
+        `# fp32 vs fp64 updates ${JSON.stringify(o)}: ${flips} flips of ${rr * nn}, tr rel diff ${((t32 - t64) / t64).toExponential(2)}`,
+      );
     });
   }
 
