@@ -1,7 +1,9 @@
 """Times the IST-DASLab GPTQ reference (gptq.py / quant.py from github.com/IST-DASLab/gptq) on CPU.
 
-usage: python3 gptqReference.py <folder with gptq.py and quant.py> <n> <tokens> <threads> <reps>
-Prints one JSON line: {"solve_s": [...], "torch": version, "threads": n}. The same problem as
+usage: python3 gptqReference.py <folder with gptq.py and quant.py> <n> <tokens> <threads,...> <reps>
+The first repetition runs once per listed thread count (on a loaded machine torch's threads can make
+the reference many times slower than on one thread); the other repetitions use the fastest. Prints
+one JSON line: {"solve_s": [...], "torch": version, "threads": best, "probe": {threads: s}}. The same problem as
 bench/gptq.ts: W n×n, 4-bit, group 128, asymmetric, blocksize 128, percdamp 0.01, act-order off.
 `transformers` is only used by the reference for an isinstance check against Conv1D, and
 torch.cuda.synchronize() fails without CUDA: both are stubbed, nothing else is changed.
@@ -11,11 +13,10 @@ import sys
 import time
 import types
 
-folder, n, tokens, threads, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+folder, n, tokens, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[5])
+thread_list = [int(t) for t in sys.argv[4].split(',')]
 import torch  # noqa: E402
 
-if threads > 0:
-    torch.set_num_threads(threads)
 stub = types.ModuleType('transformers')
 stub.Conv1D = type('Conv1D', (), {})
 sys.modules['transformers'] = stub
@@ -28,8 +29,9 @@ import io, contextlib  # noqa: E402,E401
 torch.manual_seed(0)
 x = torch.randn(tokens, n)
 x[:, 1:] += 0.5 * x[:, :-1].clone()
-times = []
-for r in range(reps):
+
+
+def run_once():
     layer = torch.nn.Linear(n, n, bias=False)
     with torch.no_grad():
         layer.weight.copy_(torch.randn(n, n) * 0.02)
@@ -40,5 +42,14 @@ for r in range(reps):
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         g.fasterquant(blocksize=128, percdamp=0.01, groupsize=128)
-    times.append(time.perf_counter() - t)
-print(json.dumps({'solve_s': times, 'torch': torch.__version__, 'threads': torch.get_num_threads()}))
+    return time.perf_counter() - t
+
+
+probe = {}
+for t in thread_list:
+    torch.set_num_threads(t)
+    probe[t] = run_once()
+best = min(probe, key=probe.get)
+torch.set_num_threads(best)
+times = [probe[best]] + [run_once() for _ in range(reps - 1)]
+print(json.dumps({'solve_s': times, 'torch': torch.__version__, 'threads': best, 'probe': probe}))

@@ -13,7 +13,8 @@ import { join, resolve } from 'node:path';
 const PYTHON = '/usr/bin/python3';
 const MIRROR = '/work/.mirror/IST-DASLab+gptq/repo';
 
-export type ReferenceTiming = { solveS: number[]; torch: string; threads: number; source: string } | { why: string };
+export type ReferenceTiming =
+  { solveS: number[]; torch: string; threads: number; probe: Record<string, number>; source: string } | { why: string };
 
 function findReference(): { dir: string; source: string; cleanup?: () => void } | undefined {
   const env = process.env.LOWBIT_GPTQ_REFERENCE;
@@ -34,12 +35,16 @@ function findReference(): { dir: string; source: string; cleanup?: () => void } 
   return undefined;
 }
 
-/** Times the reference's fasterquant (4-bit, g128, asymmetric, blocksize 128, damp 0.01) `reps` times. */
-export function timeReference(n: number, tokens: number, threads: number, reps: number): ReferenceTiming {
+/**
+ * Times the reference's fasterquant (4-bit, g128, asymmetric, blocksize 128, damp 0.01): the first
+ * repetition once per thread count in `threads`, the remaining `reps − 1` with the fastest of them
+ * (torch's threads can make it several times slower on a loaded machine; we compare with its best).
+ */
+export function timeReference(n: number, tokens: number, threads: number[], reps: number): ReferenceTiming {
   const ref = findReference();
   if (!ref)
     return {
-      why: 'the IST-DASLab gptq repository is not present (set LOWBIT_GPTQ_REFERENCE to a checkout, or fetch github:IST-DASLab/gptq)',
+      why: `the IST-DASLab gptq repository is not present (looked in LOWBIT_GPTQ_REFERENCE, ${resolve(__dirname, '..', '..', 'gptq')}, ../shared/reference/gptq and the mirror ${MIRROR}); get it with: git clone https://github.com/IST-DASLab/gptq ${resolve(__dirname, '..', '..', 'gptq')}`,
     };
   try {
     if (!existsSync(PYTHON)) return { why: `${PYTHON} is not installed` };
@@ -50,11 +55,16 @@ export function timeReference(n: number, tokens: number, threads: number, reps: 
     }
     const out = execFileSync(
       PYTHON,
-      [resolve(__dirname, 'gptqReference.py'), ref.dir, String(n), String(tokens), String(threads), String(reps)],
+      [resolve(__dirname, 'gptqReference.py'), ref.dir, String(n), String(tokens), threads.join(','), String(reps)],
       { encoding: 'utf8', maxBuffer: 1 << 20 },
     );
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { solve_s: number[]; torch: string; threads: number };
-    return { solveS: r.solve_s, torch: r.torch, threads: r.threads, source: ref.source };
+    const r = JSON.parse(out.trim().split('\n').pop()!) as {
+      solve_s: number[];
+      torch: string;
+      threads: number;
+      probe: Record<string, number>;
+    };
+    return { solveS: r.solve_s, torch: r.torch, threads: r.threads, probe: r.probe, source: ref.source };
   } catch (e) {
     return { why: `the reference failed to run: ${(e as Error).message.split('\n')[0]}` };
   } finally {

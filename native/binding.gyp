@@ -18,6 +18,7 @@
         "src/core/hessian.cc",
         "src/core/cholesky.cc",
         "src/core/gptq.cc",
+        "src/core/gptaq_cross.cc",
         "src/core/binarize_primitives.cc",
         "src/core/billm.cc",
         "src/core/billm_search.cc",

@@ -123,6 +123,8 @@ export interface LayerReport {
   tied_with?: string;
   /** Method internals for the panels; each present only for the methods that produce it. */
   gptq?: { loss: number; damp: number; damp_retries: number };
+  /** GPTAQ (gptq with asymmetric: true): α, and how far the quantized-prefix inputs drifted, ‖D‖_F/‖H‖_F (D = 2/N·Σ (x − x̃)x̃ᵀ). */
+  gptaq?: { alpha: number; cross_ratio: number };
   awq?: { alpha: number; clip_ratio?: number };
   /** SmoothQuant: α; OS+: the chosen threshold t (in `alpha`). activation_bits: static activation QDQ bits, when quantized. */
   smoothing?: { alpha: number; scale_range: [number, number]; activation_bits?: number };

@@ -520,8 +520,24 @@ export function recipeDiagnostics(recipe: Recipe, recipePath: string): RecipeDia
       message: `Give one calibration source, not ${sources.join(' and ')}.`,
       code: 'conflict',
     });
+  out.push(...gptaqDiagnostics(recipe));
   out.push(...budgetDiagnostics(recipe));
   return out;
+}
+
+/** GPTAQ (`asymmetric: true`) compares float and quantized-prefix inputs: only sequential calibration has both. */
+function gptaqDiagnostics(recipe: Recipe): RecipeDiagnostic[] {
+  if (recipe.values['calibration.mode']?.value === 'sequential') return [];
+  const fields = [recipe.methods.gptq?.asymmetric, recipe.defaultSettings.asymmetric, ...recipe.rules.map((r) => r.settings.asymmetric)];
+  return fields
+    .filter((f): f is Field<unknown> => f?.value === true)
+    .map((f) => ({
+      span: f.span,
+      severity: 'error' as const,
+      message:
+        '`asymmetric: true` (GPTAQ) needs `calibration.mode: sequential`: with parallel calibration every layer sees the float inputs, so there is no quantized-prefix input to match and it would be plain GPTQ.',
+      code: 'gptaq-needs-sequential',
+    }));
 }
 
 /** Resolve every path-valued key against the recipe's folder. */

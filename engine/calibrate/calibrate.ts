@@ -15,7 +15,7 @@ import { halfToFloat } from '../onnx/tensor';
 import type { OnnxModel } from '../onnx/model';
 import type { QuantizeModel } from '../quantize/kernelTypes';
 import { ChannelStats } from './channelStats';
-import { Hessian } from '../../native/ts/index';
+import { CrossStatistic, Hessian } from '../../native/ts/index';
 import type { InputStatistics } from './inputStatistics';
 
 export type { InputStatistics } from './inputStatistics';
@@ -100,12 +100,28 @@ export async function calibrate(opts: {
   threads: number;
   signal?: AbortSignal;
   onBatch?: (done: number, total: number | undefined) => void;
+  /**
+   * The float model (GPTAQ, sequential mode): run on the same batches, its layer inputs x give the
+   * cross statistic D = 2/N·Σ (x − x̃)x̃ᵀ against `model`'s x̃ (MatMul/Gemm inputs only).
+   */
+  reference?: CalibrationModel;
 }): Promise<Map<string, InputStatistics>> {
   const byInput = new Map<string, InputStatistics>();
   const keys = statisticsKeys(opts.layers);
   const names = [...new Set([...keys.values()].map((k) => k.input))];
   if (!names.length) return byInput;
   const session = await openSession(opts.model.withExtraOutputs(names), opts.threads, 'calibration model', opts.model.externalDataDir);
+  const reference = opts.reference
+    ? await openSession(
+        opts.reference.withExtraOutputs(names),
+        opts.threads,
+        'float reference model',
+        opts.reference.externalDataDir,
+      ).catch(async (e: unknown) => {
+        await session.release();
+        throw e;
+      })
+    : undefined;
   try {
     const batches = Array.isArray(opts.batches) ? opts.batches : undefined;
     const iterable: AsyncIterable<Feeds> | Feeds[] = batches ?? (opts.batches as () => AsyncIterable<Feeds>)();
@@ -114,12 +130,14 @@ export async function calibrate(opts: {
       opts.signal?.throwIfAborted();
       const out = await session.run(feeds, names);
       await accumulateBatch(byInput, keys, out, opts.threads, done + 1);
+      if (reference) accumulateCross(byInput, keys, await reference.run(feeds, names), out, opts.threads, done + 1);
       done++;
       opts.onBatch?.(done, batches?.length);
     }
     if (!done) throw new Error('calibration: no batches');
   } finally {
     await session.release();
+    await reference?.release();
   }
   for (const l of opts.layers) byInput.get(statisticsKey(l))?.layers.push(l.name);
   return byInput;
@@ -187,6 +205,39 @@ export async function accumulateBatch(
       await s.hessian.add(data, tokens, threads);
       s.stats.add(data, tokens);
     }
+  }
+}
+
+/**
+ * Adds one batch to the cross statistics of `keys`' MatMul/Gemm inputs (Conv inputs have none): `fp`
+ * from the float model, `out` from the quantized-prefix one (its Hessian already added this batch).
+ */
+export function accumulateCross(
+  byInput: Map<string, InputStatistics>,
+  keys: Map<string, CalibratedLayer>,
+  fp: Record<string, ort.Tensor>,
+  out: Record<string, ort.Tensor>,
+  threads: number,
+  batch: number,
+): void {
+  const f32 = (t: ort.Tensor) => (t.type === 'float16' ? Float32Array.from(t.data as Uint16Array, halfToFloat) : (t.data as Float32Array));
+  for (const [key, { cols: n, name: layer, input, conv, convTranspose }] of keys) {
+    if (conv || convTranspose) continue;
+    const s = byInput.get(key)!;
+    const a = fp[input],
+      b = out[input];
+    if (!a || a.data.length !== b.data.length)
+      throw new Error(
+        `calibration: input ${input} of layer ${layer} has shape [${a?.dims}] in the float model but [${b.dims}] with the quantized prefix (batch ${batch})`,
+      );
+    const x = f32(a);
+    const bad = firstNonFinite(x);
+    if (bad >= 0)
+      throw new Error(
+        `calibration: input ${input} of layer ${layer} holds ${x[bad]} at element ${bad} of batch ${batch} in the float model`,
+      );
+    s.cross ??= new CrossStatistic(n);
+    s.cross.add(x, f32(b), x.length / n, threads);
   }
 }
 

@@ -102,8 +102,17 @@ export async function quantizeSequential(opts: {
       .map((l) => calibratedBy.get(l.name))
       .filter((l): l is CalibratedLayer => !!l)
       .map((l) => inModel(base, l));
+    // GPTAQ layers also need the float model's inputs of the same tokens (base: earlier blocks in FP).
+    const asymmetric = block.some((l) => l.method === 'gptq' && l.settings.asymmetric === true);
     const stats: Map<string, InputStatistics> = layers.length
-      ? await calibrate({ model: current, layers, batches: opts.batches, threads, signal })
+      ? await calibrate({
+          model: current,
+          layers,
+          batches: opts.batches,
+          threads,
+          signal,
+          reference: asymmetric ? base : undefined,
+        })
       : new Map();
     const prep = await prepare({ block, index: b, model: base, stats, frozen, threads, signal });
     warnings.push(...(prep.warnings ?? []));

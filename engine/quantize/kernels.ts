@@ -46,24 +46,37 @@ const gptq: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const input = requireHessian(ctx, 'gptq');
   const s = settingsOf(layer, 'gptq');
-  const r = await gptqSliced(
-    weight.data,
-    weight.rows,
-    weight.cols,
-    input.hessian,
-    {
-      bits: layer.bits,
-      groupSize: layer.groupSize,
-      symmetric: layer.symmetric,
-      damp: s.damp,
-      blockSize: s.block_size,
-      actOrder: s.act_order,
-      staticGroups: s.static_groups,
-    },
-    { signal: ctx.signal, threads: ctx.threads, onProgress: (done, total) => ctx.onProgress?.(total ? done / total : 0) },
-  );
-  return { dequant: r.dequant, q: r, details: { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } } };
+  const o = {
+    bits: layer.bits,
+    groupSize: layer.groupSize,
+    symmetric: layer.symmetric,
+    damp: s.damp,
+    blockSize: s.block_size,
+    actOrder: s.act_order,
+    staticGroups: s.static_groups,
+  };
+  const ctl = {
+    signal: ctx.signal,
+    threads: ctx.threads,
+    onProgress: (done: number, total: number) => ctx.onProgress?.(total ? done / total : 0),
+  };
+  if (s.asymmetric && !input.cross)
+    throw new Error(
+      `layer ${layer.name}: gptq asymmetric (GPTAQ) needs the float model's inputs next to the quantized-prefix ones, which only sequential calibration (calibration.mode: sequential) collects, for MatMul/Gemm layers (not Conv yet)`,
+    );
+  const r = s.asymmetric
+    ? await native.gptaq(weight.data, weight.rows, weight.cols, input.hessian, input.cross!, { ...o, alpha: s.alpha }, ctl)
+    : await gptqSliced(weight.data, weight.rows, weight.cols, input.hessian, o, ctl);
+  const details: PreparedDetails = { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } };
+  if (s.asymmetric) details.gptaq = { alpha: s.alpha, cross_ratio: frobenius(input.cross!.matrix()) / frobenius(input.hessian.matrix()) };
+  return { dequant: r.dequant, q: r, details };
 };
+
+function frobenius(m: Float64Array): number {
+  let s = 0;
+  for (const v of m) s += v * v;
+  return Math.sqrt(s);
+}
 
 function requirePrepared(ctx: KernelContext, method: string): PreparedDetails {
   if (!ctx.prepared)

@@ -97,7 +97,9 @@ export function planMemory(opts: {
   const streamedBytes = base + codes(all) + largest.bytes;
   const fits = (n: number) => n <= budget;
   const head = `memory: budget ${formatBytes(budget)}${opts.budgetBytes === undefined ? ' (free now)' : ''}; whole model ~${formatBytes(wholeBytes)}`;
-  const foldingLayer = opts.plan.layers.find((l) => WHOLE_ONLY.has(l.method));
+  const foldingLayer = opts.plan.layers.find((l) => WHOLE_ONLY.has(l.method) || (l.method === 'gptq' && l.settings.asymmetric === true));
+  // GPTAQ needs float inputs next to the quantized-prefix ones, which the block stream does not cache.
+  const foldingName = foldingLayer && (WHOLE_ONLY.has(foldingLayer.method) ? foldingLayer.method : 'gptq asymmetric (GPTAQ)');
   let mode: MemoryPlan['mode'];
   if (streaming === 'never') mode = 'whole';
   else if (streaming === 'always') mode = 'streamed';
@@ -105,12 +107,11 @@ export function planMemory(opts: {
   else mode = fits(wholeBytes) || !blocks.length || foldingLayer ? 'whole' : 'streamed';
   if (mode === 'streamed' && foldingLayer)
     throw new Error(
-      `${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingLayer.method}, which does not stream yet (its scales fold across blocks); set memory.streaming: never`,
+      `${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingName}, which does not stream yet (${WHOLE_ONLY.has(foldingLayer.method) ? 'its scales fold across blocks' : 'it needs the float inputs too'}); set memory.streaming: never`,
     );
   const cacheRamBytes = Math.max(0, budget - streamedBytes);
   if (mode === 'whole') {
-    const why =
-      streaming === 'never' ? 'streaming is off' : foldingLayer && !fits(wholeBytes) ? `${foldingLayer.method} does not stream` : 'fits';
+    const why = streaming === 'never' ? 'streaming is off' : foldingLayer && !fits(wholeBytes) ? `${foldingName} does not stream` : 'fits';
     const message = `${head}: ${fits(wholeBytes) ? 'fits' : 'over budget'}, one whole-model pass (${why})`;
     return { budgetBytes: budget, mode, wholeBytes, streamedBytes, cacheRamBytes: 0, blocks: blocks.length, message };
   }

@@ -41,6 +41,14 @@ export interface GptqOptions extends RtnOptions {
   /** Group parameters from the unpermuted W before the solve. Forced on with actOrder and groups, so
    *  that the per-group parameters stay contiguous (MatMulNBits needs no g_idx). */
   staticGroups?: boolean;
+  /** Lazy block updates in exact fp64 (the float64 reference tests) instead of the default fp32 products
+   *  summed into the fp64 weights (see docs/decisions.md, issue 11: bounded code flips, tested). */
+  fp64Updates?: boolean;
+}
+
+/** GPTAQ options: GPTQ's plus the authors' α (default 0.25) scaling the asymmetric term P. */
+export interface GptaqOptions extends GptqOptions {
+  alpha?: number;
 }
 
 /** Cooperative cancellation, progress (columns done of total) and thread count (0 = all cores). */
@@ -59,6 +67,16 @@ export interface GptqResult extends QuantizedWeight {
 interface Addon {
   rtn(w: Float32Array, rows: number, cols: number, o: object, ctl: NativeJobControl): Promise<QuantizedWeight>;
   gptq(w: Float32Array, rows: number, cols: number, H: Float64Array, o: object, ctl: NativeJobControl): Promise<GptqResult>;
+  gptaq(
+    w: Float32Array,
+    rows: number,
+    cols: number,
+    H: Float64Array,
+    D: Float64Array,
+    o: object,
+    ctl: NativeJobControl,
+  ): Promise<GptqResult>;
+  crossAdd(D: Float64Array, n: number, samples: number, x: Float32Array, xq: Float32Array, tokens: number, threads: number): number;
   hessianAdd(H: Float64Array, n: number, samples: number, x: Float32Array, tokens: number, threads: number): number;
   relativeError(w: Float32Array, what: Float32Array, rows: number, cols: number, H: Float64Array, threads: number): number;
 }
@@ -132,6 +150,42 @@ export class Hessian {
   }
 }
 
+/**
+ * GPTAQ's cross statistic D = 2/N·Σ (x − x̃)x̃ᵀ in float64 (D[a][b] = Σ_t Δx_a·x̃_b), scaled like
+ * {@link Hessian} (N counts tokens): x are a layer's inputs in the float model, x̃ the same tokens'
+ * inputs with the quantized prefix. Synchronous on the native side, like Hessian.add.
+ */
+export class CrossStatistic {
+  readonly n: number;
+  private d: Float64Array;
+  private count = 0;
+  constructor(n: number) {
+    if (!Number.isInteger(n) || n <= 0) fail(`CrossStatistic: n must be a positive integer (got ${n})`, 'E_SHAPE');
+    this.n = n;
+    this.d = new Float64Array(n * n);
+  }
+  get samples(): number {
+    return this.count;
+  }
+  /** Adds `tokens` rows of the float inputs x and the quantized-prefix inputs xq (both tokens × n). */
+  add(x: Float32Array, xq: Float32Array, tokens: number, threads = 0): void {
+    if (!(x instanceof Float32Array) || !(xq instanceof Float32Array)) fail('CrossStatistic.add: x and xq must be Float32Arrays');
+    if (!Number.isInteger(tokens) || tokens <= 0) fail(`CrossStatistic.add: tokens must be a positive integer (got ${tokens})`, 'E_SHAPE');
+    checkLen(x, tokens * this.n, `CrossStatistic.add: x (${tokens}×${this.n})`);
+    checkLen(xq, tokens * this.n, `CrossStatistic.add: xq (${tokens}×${this.n})`);
+    try {
+      this.count = native().crossAdd(this.d, this.n, this.count, x, xq, tokens, threads);
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      throw new LowbitKernelError(err.message, err.code ?? 'E_NUMERIC');
+    }
+  }
+  /** The n × n matrix (live view, not a copy: do not mutate). */
+  matrix(): Float64Array {
+    return this.d;
+  }
+}
+
 function hessianOf(H: Float64Array | Hessian, cols: number, what: string): Float64Array {
   const m = H instanceof Hessian ? H.matrix() : H;
   if (!(m instanceof Float64Array)) fail(`${what}: H must be a Float64Array or a Hessian`);
@@ -155,6 +209,33 @@ export async function gptq(
   if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
     fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
   return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
+}
+
+/**
+ * GPTAQ (Li et al. 2025; asymmetric calibration): GPTQ on the quantized-prefix Hessian H plus the
+ * cross term from D = 2/N·Σ (x − x̃)x̃ᵀ (a {@link CrossStatistic} over the same tokens as H). D = 0
+ * gives exactly {@link gptq}.
+ */
+export async function gptaq(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | Hessian,
+  D: Float64Array | CrossStatistic,
+  opts: GptaqOptions,
+  ctl?: JobControl,
+): Promise<GptqResult> {
+  checkQuant(w, rows, cols, opts, 'gptaq');
+  const h = hessianOf(H, cols, 'gptaq');
+  const d = D instanceof CrossStatistic ? D.matrix() : D;
+  if (!(d instanceof Float64Array)) fail('gptaq: D must be a Float64Array or a CrossStatistic');
+  checkLen(d, cols * cols, `gptaq: D (${cols}×${cols})`);
+  if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp)))
+    fail(`gptaq: damp must be a finite number >= 0 (got ${opts.damp})`);
+  if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
+    fail(`gptaq: blockSize must be a positive integer (got ${opts.blockSize})`);
+  if (opts.alpha !== undefined && !Number.isFinite(opts.alpha)) fail(`gptaq: alpha must be a finite number (got ${opts.alpha})`);
+  return runNativeJob('gptaq', ctl, (c) => native().gptaq(w, rows, cols, h, d, opts, c));
 }
 
 /** Benchmark baseline only: the same GPTQ solve with the lazy block update as a naive triple loop. */

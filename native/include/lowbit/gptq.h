@@ -20,6 +20,13 @@ struct GptqSpec {
   bool act_order = false;
   bool static_groups = false;
   int max_damp_retries = 6;
+  /** Lazy block updates W[:, i2:] -= Err·U[i1:i2, i2:] in fp64 (exact, for the float64 reference
+   *  tests) instead of fp32 products of fp32-rounded Err and U tiles summed into the fp64 W (≤ 256
+   *  products per fp32 chain; the default, twice the FMA throughput). Everything else stays fp64. */
+  bool fp64_updates = false;
+  /** GPTAQ's α (Li et al. 2025; authors' fasterquant default 0.25): P = α·triu₁(D·Uᵀ)·U. Only read
+   *  when a cross statistic D is given (QuantizeGptaq). */
+  double gptaq_alpha = 0.25;
 };
 
 /** Extra outputs: internal loss Σ (w−q)²/(2 U_jj²) = ½ tr(ΔHΔᵀ) with the damped H, the final
@@ -33,6 +40,17 @@ struct GptqStats {
 /** Quantizes W (rows×cols, out×in, row-major fp32) against H (cols×cols fp64). */
 Status QuantizeGptq(const float* w, int rows, int cols, const double* h, const GptqSpec& spec,
                     const JobControl& ctl, QuantizedWeight* out, GptqStats* stats);
+
+/** GPTAQ (Li et al. 2025, "GPTAQ: Efficient Finetuning-Free Quantization for Asymmetric
+ *  Calibration"; authors' gptaq_utils.py fasterquant): GPTQ on H = (2/N)·Σ x̃x̃ᵀ of the
+ *  quantized-prefix inputs, plus the asymmetric term from D = (2/N)·Σ (x − x̃)x̃ᵀ (cols×cols fp64,
+ *  D[a][b] = Σ_t Δx_a x̃_b; see AccumulateCross): with U the upper Cholesky factor of H⁻¹ and
+ *  P = α·triu₁(D·Uᵀ)·U (strictly upper), quantizing column j updates the later columns k by
+ *  W[:, k] -= e_j·U[j,k] − w_j·P[j,k] inside the block (w_j: column j before rounding) and by
+ *  W[:, i2:] -= Err·U[i1:i2, i2:] − Q_blk·P[i1:i2, i2:] across blocks (Q_blk: the block's rounded
+ *  values), as the authors' code does. D = 0 (x̃ = x) gives GPTQ bit for bit. */
+Status QuantizeGptaq(const float* w, int rows, int cols, const double* h, const double* d, const GptqSpec& spec,
+                     const JobControl& ctl, QuantizedWeight* out, GptqStats* stats);
 
 /** Same solve with the lazy update done by a naive triple loop (benchmark baseline only). */
 Status QuantizeGptqNaive(const float* w, int rows, int cols, const double* h, const GptqSpec& spec,

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "kernel_worker.h"
+#include "lowbit/gptaq.h"
 #include "lowbit/gptq.h"
 #include "lowbit/hessian.h"
 #include "lowbit/layer_error.h"
@@ -26,14 +27,7 @@ Napi::Value RtnJs(const Napi::CallbackInfo& info) {
       [out](Napi::Env env) -> Napi::Value { return QuantizedWeightToJs(env, std::move(*out)); });
 }
 
-// gptq(w.data, w.rows, w.cols, H: Float64Array, {bits, groupSize, symmetric, mseClip, damp, blockSize, actOrder,
-// staticGroups, naiveBaseline}, ctl) → Promise<QuantizedWeight & {loss, damp, dampRetries}>.
-// The core only reads w and H (damping and dead columns live in its own diagonal copy).
-Napi::Value GptqJs(const Napi::CallbackInfo& info) {
-  PinnedInputs in;
-  const Matrix<float> w = in.PinMatrix<float>(info, "w");
-  const double* h = in.Pin<double>(info[3], size_t(w.cols) * w.cols, "H");
-  Napi::Object o = OptionsArg(info, 4);
+GptqSpec GptqOptions(Napi::Object o) {
   GptqSpec spec;
   spec.grid = GridOptions(o);
   spec.group_size = IntOption(o, "groupSize", -1);
@@ -41,6 +35,28 @@ Napi::Value GptqJs(const Napi::CallbackInfo& info) {
   spec.block_size = IntOption(o, "blockSize", 128);
   spec.act_order = BoolOption(o, "actOrder", false);
   spec.static_groups = BoolOption(o, "staticGroups", false);
+  spec.fp64_updates = BoolOption(o, "fp64Updates", false);
+  spec.gptaq_alpha = NumberOption(o, "alpha", 0.25);
+  return spec;
+}
+
+Napi::Value GptqResultToJs(Napi::Env env, QuantizedWeight&& out, const GptqStats& stats) {
+  Napi::Object r = QuantizedWeightToJs(env, std::move(out));
+  r.Set("loss", stats.loss);
+  r.Set("damp", stats.percdamp);
+  r.Set("dampRetries", stats.damp_retries);
+  return r;
+}
+
+// gptq(w.data, w.rows, w.cols, H: Float64Array, {bits, groupSize, symmetric, mseClip, damp, blockSize, actOrder,
+// staticGroups, fp64Updates, naiveBaseline}, ctl) → Promise<QuantizedWeight & {loss, damp, dampRetries}>.
+// The core only reads w and H (damping and dead columns live in its own diagonal copy).
+Napi::Value GptqJs(const Napi::CallbackInfo& info) {
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  const double* h = in.Pin<double>(info[3], size_t(w.cols) * w.cols, "H");
+  Napi::Object o = OptionsArg(info, 4);
+  const GptqSpec spec = GptqOptions(o);
   const bool naive = BoolOption(o, "naiveBaseline", false);  // benchmark only: naive triple-loop lazy update
   auto out = std::make_shared<QuantizedWeight>();
   auto stats = std::make_shared<GptqStats>();
@@ -49,13 +65,21 @@ Napi::Value GptqJs(const Napi::CallbackInfo& info) {
         return naive ? QuantizeGptqNaive(w.data, w.rows, w.cols, h, spec, ctl, out.get(), stats.get())
                      : QuantizeGptq(w.data, w.rows, w.cols, h, spec, ctl, out.get(), stats.get());
       },
-      [out, stats](Napi::Env env) -> Napi::Value {
-        Napi::Object r = QuantizedWeightToJs(env, std::move(*out));
-        r.Set("loss", stats->loss);
-        r.Set("damp", stats->percdamp);
-        r.Set("dampRetries", stats->damp_retries);
-        return r;
-      });
+      [out, stats](Napi::Env env) -> Napi::Value { return GptqResultToJs(env, std::move(*out), *stats); });
+}
+
+// gptaq(w.data, w.rows, w.cols, H, D: Float64Array cols×cols, {…gptq options, alpha}, ctl) → as gptq.
+Napi::Value GptaqJs(const Napi::CallbackInfo& info) {
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  const double* h = in.Pin<double>(info[3], size_t(w.cols) * w.cols, "H");
+  const double* d = in.Pin<double>(info[4], size_t(w.cols) * w.cols, "D");
+  const GptqSpec spec = GptqOptions(OptionsArg(info, 5));
+  auto out = std::make_shared<QuantizedWeight>();
+  auto stats = std::make_shared<GptqStats>();
+  return KernelWorker::Start(info.Env(), info[6], std::move(in),
+      [=](const JobControl& ctl) { return QuantizeGptaq(w.data, w.rows, w.cols, h, d, spec, ctl, out.get(), stats.get()); },
+      [out, stats](Napi::Env env) -> Napi::Value { return GptqResultToJs(env, std::move(*out), *stats); });
 }
 
 int ThreadsArg(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0; }
@@ -68,6 +92,20 @@ Napi::Value HessianAddJs(const Napi::CallbackInfo& info) {
   Napi::Float32Array x = TypedArg<float>(info[3], size_t(tokens) * n, "x");
   double samples = info[2].As<Napi::Number>().DoubleValue();
   Status st = AccumulateHessian(h.Data(), n, &samples, x.Data(), tokens, ThreadsArg(info[5]));
+  if (!st.ok()) throw StatusError(env, st);
+  return Napi::Number::New(env, samples);
+}
+
+// crossAdd(D: Float64Array n×n (updated in place), n, samples, x: Float32Array, xq: Float32Array, tokens,
+// threads) → samples (GPTAQ's D = (2/N)·Σ (x − x̃)x̃ᵀ)
+Napi::Value CrossAddJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int n = DimArg(info, 1, "n"), tokens = DimArg(info, 5, "tokens");
+  Napi::Float64Array d = TypedArg<double>(info[0], size_t(n) * n, "D");
+  Napi::Float32Array x = TypedArg<float>(info[3], size_t(tokens) * n, "x");
+  Napi::Float32Array xq = TypedArg<float>(info[4], size_t(tokens) * n, "xq");
+  double samples = info[2].As<Napi::Number>().DoubleValue();
+  Status st = AccumulateCross(d.Data(), n, &samples, x.Data(), xq.Data(), tokens, ThreadsArg(info[6]));
   if (!st.ok()) throw StatusError(env, st);
   return Napi::Number::New(env, samples);
 }
@@ -92,6 +130,8 @@ void RegisterQuant(Napi::Env env, Napi::Object exports) {
   SetExports(env, exports, {
       {"rtn", RtnJs},
       {"gptq", GptqJs},
+      {"gptaq", GptaqJs},
+      {"crossAdd", CrossAddJs},
       {"hessianAdd", HessianAddJs},
       {"relativeError", RelErrJs},
   });

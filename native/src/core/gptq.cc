@@ -1,8 +1,11 @@
-// GPTQ solve (see gptq.h). Layout: W is rows×cols row-major in fp64; inside a block every row runs
-// its own column loop (rows are independent there), so rows are threaded, 8 rows interleaved per
-// thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GemmKMajor call with Err stored
-// k-major (block×rows). H is never copied (the damped diagonal is passed to the factorization);
-// everything stays fp64, like the float64 references the tests compare against.
+// GPTQ / GPTAQ solve (see gptq.h). Layout: W is rows×cols row-major in fp64; inside a block every row
+// runs its own column loop (rows are independent there), so rows are threaded, 8 rows interleaved per
+// thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GEMM call with Err stored k-major
+// (block×rows). H is never copied (the damped diagonal is passed to the factorization). The
+// factorization, the block loop and W stay fp64; the lazy update (most of the flops) multiplies
+// fp32-rounded Err and U tiles in fp32 FMA chains (≤ 256 long) and adds them to W in fp64
+// (GemmKMajorF32), unless spec.fp64_updates asks for the exact fp64 update the float64 reference
+// tests compare against. GPTAQ adds −Q_blk·P[i1:i2, i2:] to the same GEMM (k doubled).
 #include "lowbit/gptq.h"
 
 #include <algorithm>
@@ -78,6 +81,8 @@ struct BlockArgs {
   QuantizedWeight* out;
   double* row_loss;
   double* err;  // k-major: err[(j-i1)*m + r]
+  const double* p;  // GPTAQ's P (n×n, strictly upper) or null for GPTQ
+  double* qblk;     // GPTAQ: k-major rounded values qblk[(j-i1)*m + r]
 };
 
 // Columns [i1, i2) of rows [r0, r1) (at most 8): quantize column j of each row, then spread its error
@@ -120,12 +125,39 @@ void QuantizeBlockRows(const BlockArgs& a, size_t r0, size_t r1) {
       a.row_loss[r] += (x - qv) * (x - qv) / (2.0 * d * d);
       const double e = (x - qv) / d;
       a.err[jl * a.m + r] = e;
-      for (size_t k = k0; k < kend; ++k) wb[k] -= e * uj[k];
+      if (a.p) {  // GPTAQ: W1[r, k] -= e·U[j,k] − w·P[j,k], w the column's value before rounding
+        // (GPTQ's update first, then the P term: with P = 0 the result is GPTQ's bit for bit, FMA
+        // contraction or not, since fma(x, 0, t) = t.)
+        const double* __restrict pj = a.p + j * n + a.i1;
+        a.qblk[jl * a.m + r] = qv;
+        for (size_t k = k0; k < kend; ++k) {
+          const double t = wb[k] - e * uj[k];
+          wb[k] = t + x * pj[k];
+        }
+      } else {
+        for (size_t k = k0; k < kend; ++k) wb[k] -= e * uj[k];
+      }
     }
   }
 }
 
-Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec& spec_in,
+// GPTAQ's P = α·triu₁(D·Uᵀ)·U (n×n, strictly upper) in fp64, D already permuted and with dead
+// columns zeroed. Two GemmKMajor calls (k-major operands are the transposes Dᵀ and Tᵀ).
+std::vector<double> GptaqP(const std::vector<double>& dm, const double* u, size_t n, double alpha, int threads) {
+  std::vector<double> at(n * n), bt(n * n), c(n * n);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < n; ++k) {
+      at[k * n + i] = dm[i * n + k];  // Dᵀ
+      bt[k * n + i] = u[i * n + k];   // Uᵀ: B(k, j) = U[j][k]
+    }
+  GemmKMajor(n, n, n, 1.0, at.data(), n, bt.data(), n, c.data(), n, threads, /*upper_only=*/true, 0.0);  // C = D·Uᵀ
+  for (size_t k = 0; k < n; ++k)
+    for (size_t i = 0; i < n; ++i) at[k * n + i] = k > i ? c[i * n + k] : 0.0;  // (triu₁ C)ᵀ
+  GemmKMajor(n, n, n, alpha, at.data(), n, u, n, c.data(), n, threads, false, 0.0);
+  return c;
+}
+
+Status Solve(const float* w, int rows, int cols, const double* h, const double* dx, const GptqSpec& spec_in,
              const JobControl& ctl, QuantizedWeight* out, GptqStats* stats, bool naive) {
   GptqSpec spec = spec_in;
   Status st = CheckWeight(w, rows, cols, spec.grid.bits, spec.group_size);
@@ -134,6 +166,14 @@ Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec
   if (!(spec.percdamp >= 0) || !std::isfinite(spec.percdamp)) return Status::Error(Code::kArg, "damp must be a finite number ≥ 0");
   st = CheckHessian(h, cols, ctl.threads);
   if (!st.ok()) return st;
+  if (dx) {
+    if (!std::isfinite(spec.gptaq_alpha)) return Status::Error(Code::kArg, "GPTAQ alpha must be finite");
+    const size_t nn = static_cast<size_t>(cols) * cols;
+    for (size_t i = 0; i < nn; ++i)
+      if (!std::isfinite(dx[i]))
+        return Status::Error(Code::kNumeric, "GPTAQ cross statistic is not finite at (" + std::to_string(i / cols) + ", " +
+                                                 std::to_string(i % cols) + ")");
+  }
   const size_t m = rows, n = cols;
   const int g = EffectiveGroup(spec.group_size, cols);
   const bool grouped = g < cols;
@@ -185,24 +225,59 @@ Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec
   std::unique_ptr<double[]> u(new double[n * n]);  // uninitialized: the factorization writes all of it
   st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats);
   if (!st.ok()) return st;
+  std::vector<double> pmat;  // GPTAQ's P (permuted order), empty for GPTQ
+  if (dx) {
+    std::vector<double> dm(n * n);  // D[:, dead] = 0, both axes permuted (authors: dXXT[perm][:, perm])
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j)
+        dm[i * n + j] = h[perm[j] * n + perm[j]] == 0.0 ? 0.0 : dx[perm[i] * n + perm[j]];
+    pmat = GptaqP(dm, u.get(), n, spec.gptaq_alpha, ctl.threads);
+  }
+  const bool gptaq = !pmat.empty();
+  const size_t kmul = gptaq ? 2 : 1;  // GEMM depth per block: [Err; −Q_blk] against [U; P]
 
   std::vector<double> row_loss(m, 0.0);
-  std::vector<double> err;  // k-major: err[(j-i1)*m + r]
+  std::vector<double> err;  // k-major: err[(j-i1)*m + r], then (GPTAQ) the block's rounded values
+  std::vector<float> a32, b32;  // fp32 lazy update operands: [Err; −Q_blk] (k-major) and [U; P] rows
   size_t i1 = 0;
   while (i1 < n) {
     if (ctl.cancelled()) return Status::Error(Code::kCancelled, "GPTQ cancelled at column " + std::to_string(i1));
     size_t i2 = std::min(n, i1 + static_cast<size_t>(spec.block_size));
     if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
     const size_t bs = i2 - i1;
-    if (err.size() < bs * m) err.resize(bs * m);  // every entry of the block is written below
+    if (err.size() < kmul * bs * m) err.resize(kmul * bs * m);  // every entry of the block is written below
     BlockArgs ba{wd, n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), u.get(),
-                 params.data(), &spec.grid, out, row_loss.data(), err.data()};
+                 params.data(), &spec.grid, out, row_loss.data(), err.data(),
+                 gptaq ? pmat.data() : nullptr, gptaq ? err.data() + bs * m : nullptr};
     ParallelFor(m, ctl.threads, 8, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += 8) QuantizeBlockRows(ba, r, std::min(r1, r + 8));
     });
     if (i2 < n) {
-      if (naive) GemmKMajorNaive(m, n - i2, bs, -1.0, err.data(), m, u.get() + i1 * n + i2, n, wd + i2, n);
-      else GemmKMajor(m, n - i2, bs, -1.0, err.data(), m, u.get() + i1 * n + i2, n, wd + i2, n, ctl.threads);
+      const size_t w2 = n - i2;
+      if (naive) {
+        GemmKMajorNaive(m, w2, bs, -1.0, err.data(), m, u.get() + i1 * n + i2, n, wd + i2, n);
+        if (gptaq) GemmKMajorNaive(m, w2, bs, 1.0, err.data() + bs * m, m, pmat.data() + i1 * n + i2, n, wd + i2, n);
+      } else if (spec.fp64_updates) {
+        GemmKMajor(m, w2, bs, -1.0, err.data(), m, u.get() + i1 * n + i2, n, wd + i2, n, ctl.threads);
+        if (gptaq) GemmKMajor(m, w2, bs, 1.0, err.data() + bs * m, m, pmat.data() + i1 * n + i2, n, wd + i2, n, ctl.threads);
+      } else {
+        // W[:, i2:] += [−Err, Q_blk]·[U; P] rows i1..i2: one fp32 GEMM of depth kmul·bs into fp64 W.
+        const size_t kd = kmul * bs;
+        if (a32.size() < kd * m) a32.resize(kd * m);
+        if (b32.size() < kd * w2) b32.resize(kd * w2);
+        float* const ap = a32.data();
+        float* const bp = b32.data();
+        const double* const src = err.data();
+        ParallelFor(kd, ctl.threads, 8, [&](size_t k0, size_t k1) {
+          for (size_t k = k0; k < k1; ++k) {
+            const double sign = k < bs ? -1.0 : 1.0;
+            for (size_t r = 0; r < m; ++r) ap[k * m + r] = static_cast<float>(sign * src[k * m + r]);
+            const double* row = (k < bs ? u.get() + (i1 + k) * n : pmat.data() + (i1 + k - bs) * n) + i2;
+            for (size_t c = 0; c < w2; ++c) bp[k * w2 + c] = static_cast<float>(row[c]);
+          }
+        });
+        GemmKMajorF32(m, w2, kd, 1.0, ap, m, bp, w2, wd + i2, n, ctl.threads);
+      }
     }
     i1 = i2;
     ctl.report(i1, n);
@@ -221,12 +296,17 @@ Status Solve(const float* w, int rows, int cols, const double* h, const GptqSpec
 
 Status QuantizeGptq(const float* w, int rows, int cols, const double* h, const GptqSpec& spec,
                     const JobControl& ctl, QuantizedWeight* out, GptqStats* stats) {
-  return Solve(w, rows, cols, h, spec, ctl, out, stats, false);
+  return Solve(w, rows, cols, h, nullptr, spec, ctl, out, stats, false);
+}
+
+Status QuantizeGptaq(const float* w, int rows, int cols, const double* h, const double* d, const GptqSpec& spec,
+                     const JobControl& ctl, QuantizedWeight* out, GptqStats* stats) {
+  return Solve(w, rows, cols, h, d, spec, ctl, out, stats, false);
 }
 
 Status QuantizeGptqNaive(const float* w, int rows, int cols, const double* h, const GptqSpec& spec,
                          const JobControl& ctl, QuantizedWeight* out, GptqStats* stats) {
-  return Solve(w, rows, cols, h, spec, ctl, out, stats, true);
+  return Solve(w, rows, cols, h, nullptr, spec, ctl, out, stats, true);
 }
 
 }  // namespace lowbit
