@@ -36,7 +36,10 @@ export interface ModelHost {
 /** Convert offset diagnostics of `text` to 1-based file positions. */
 export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagnostic[]): FileDiagnostic[] {
   const at = lineColumnOf(text);
-  return diags.map((d) => ({ file, ...at(d.span.start), severity: d.severity, message: d.message }));
+  return diags.map((d) => {
+    const { line, column } = at(d.span.start);
+    return { file, line, column, severity: d.severity, message: d.message };
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { parseDocument, isMap, isSeq, isScalar, isAlias, isPair } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
+import { parseRecipeSubset } from './fastYaml';
 
 /** A half-open [start, end) character range in the document text. */
 export interface Span {
@@ -58,8 +59,11 @@ function flowDepthExceeded(text: string, limit: number): number {
   return -1;
 }
 
-/** Parse recipe text into a span tree plus syntax diagnostics. Never throws. */
-export function parseYaml(text: string): ParsedYaml {
+/**
+ * Parse recipe text into a span tree plus syntax diagnostics. Never throws. Text in the recipe subset
+ * of YAML takes fastYaml's linear path (the same tree); `fast: false` forces the `yaml` package.
+ */
+export function parseYaml(text: string, opts: { fast?: boolean } = {}): ParsedYaml {
   const diagnostics: RecipeDiagnostic[] = [];
   if (text.length > PARSE_LIMITS.maxBytes) {
     return {
@@ -89,6 +93,10 @@ export function parseYaml(text: string): ParsedYaml {
         },
       ],
     };
+  }
+  if (opts.fast !== false) {
+    const root = parseRecipeSubset(text, PARSE_LIMITS);
+    if (root) return { text, root, diagnostics: [] };
   }
   let doc: Document.Parsed;
   try {
