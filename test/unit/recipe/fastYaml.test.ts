@@ -86,7 +86,26 @@ test('random recipe-like documents: whenever the fast path accepts, it agrees wi
     return seed % n;
   };
   const pick = <T>(a: readonly T[]): T => a[rnd(a.length)];
-  const scalars = ['1', '-2', '0.5', '1e3', 'x', 'a.b', 'layers.*.wq', '"q s"', "'q'", 'null', '~', 'true', 'False', '', '0x10', 're:.*Z', '1.', 'a#b'];
+  const scalars = [
+    '1',
+    '-2',
+    '0.5',
+    '1e3',
+    'x',
+    'a.b',
+    'layers.*.wq',
+    '"q s"',
+    "'q'",
+    'null',
+    '~',
+    'true',
+    'False',
+    '',
+    '0x10',
+    're:.*Z',
+    '1.',
+    'a#b',
+  ];
   const keys = ['a', 'bits', 'match', 'group_size', 'x.y', 'k-1', 'm/n'];
   const spaces = ['', ' ', '  '];
   const comment = () => (rnd(4) === 0 ? `${pick([' ', '  '])}# ${pick(['c', 'x: y', '#'])}` : '');
@@ -100,7 +119,9 @@ test('random recipe-like documents: whenever the fast path accepts, it agrees wi
     const pad = ' '.repeat(indent);
     if (d > 0 && rnd(3) === 0) {
       return Array.from({ length: 1 + rnd(3) }, () => {
-        const inner = rnd(2) ? [`${pad}- ${flow(0)}${comment()}`] : block(indent + 2, d + 1).map((l, i) => (i === 0 ? `${pad}- ${l.trimStart()}` : l));
+        const inner = rnd(2)
+          ? [`${pad}- ${flow(0)}${comment()}`]
+          : block(indent + 2, d + 1).map((l, i) => (i === 0 ? `${pad}- ${l.trimStart()}` : l));
         return inner;
       }).flat();
     }
