@@ -6,7 +6,7 @@
  * scalars, escapes, duplicate keys, tabs, CR, directives — which then goes through `yaml`, errors and all.
  * Issue 17: a 2 MB recipe of 54k rules took seconds in `yaml`'s general parser.
  */
-import type { RNode, REntry } from './parse';
+import type { RNode, REntry } from './yamlTree';
 
 /** Thrown inside the fast path when the text leaves the supported subset. */
 class Unsupported extends Error {}

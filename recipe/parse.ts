@@ -6,25 +6,8 @@ import { parseDocument, isMap, isSeq, isScalar, isAlias, isPair } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { parseRecipeSubset } from './fastYaml';
 
-/** A half-open [start, end) character range in the document text. */
-export interface Span {
-  start: number;
-  end: number;
-}
-
-export type RNode =
-  | { kind: 'map'; span: Span; entries: REntry[] }
-  | { kind: 'seq'; span: Span; items: RNode[] }
-  | { kind: 'scalar'; span: Span; value: string | number | boolean | null; source: string; quoted: boolean };
-
-export interface REntry {
-  key: string;
-  keySpan: Span;
-  /** Null when the key has no value yet (`model:`). */
-  value: RNode | null;
-  /** Key start to value end. */
-  span: Span;
-}
+export type { Span, RNode, REntry } from './yamlTree';
+import type { Span, RNode, REntry } from './yamlTree';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
