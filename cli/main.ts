@@ -1,5 +1,6 @@
 /** The `lowbit` command line: dispatch to run / inspect / check / lsp. Exit codes: 0 ok, 1 errors, 2 usage. */
 import pkg from '../package.json';
+import { isMainThread } from 'node:worker_threads';
 
 const HELP = `lowbit ${(pkg as { version: string }).version} — low-bit compression for ONNX models
 
@@ -58,4 +59,5 @@ export function runMain(argv: string[] = process.argv.slice(2)): Promise<void> {
 }
 
 // Run directly (`node dist/cli.js`, or this file through tsx); a `require` from bin/lowbit.js does not.
-if (require.main === module) void runMain();
+// Not in a worker thread: the language server's recipe check worker loads this bundle too.
+if (require.main === module && isMainThread) void runMain();

@@ -337,6 +337,9 @@ export function checkSettings(recipe: Recipe, e: REntry, method: Method): Record
   return out;
 }
 
+/** The Rule fields read from a rule's checked values. */
+const RULE_VALUE_KEYS = new Set(['match', 'method', 'bits', 'group_size', 'symmetric', 'skip', 'format']);
+
 function readRule(recipe: Recipe, item: RNode, index: number, defaultMethod: Method): Rule {
   const rule: Rule = { index, span: item.span, settings: {} };
   if (item.kind !== 'map') {
@@ -344,15 +347,15 @@ function readRule(recipe: Recipe, item: RNode, index: number, defaultMethod: Met
     return rule;
   }
   const sub: Recipe = { ...recipe, values: {} };
-  checkMap(sub, item, RULE_FIELDS, `layers[${index}]`, `rule ${index + 1}`);
-  const get = <T>(k: string): Field<T> | undefined => sub.values[`layers[${index}].${k}`] as Field<T> | undefined;
-  rule.match = get<string>('match');
-  rule.method = get<Method>('method');
-  rule.bits = get<number>('bits');
-  rule.group_size = get<number>('group_size');
-  rule.symmetric = get<boolean>('symmetric');
-  rule.skip = get<boolean>('skip');
-  rule.format = get<ExportFormat>('format');
+  const prefix = `layers[${index}]`;
+  checkMap(sub, item, RULE_FIELDS, prefix, `rule ${index + 1}`);
+  // One pass over the (few) checked values, not a keyed lookup per rule field (54k rules: issue 17).
+  const fields = rule as unknown as Record<string, Field<unknown> | undefined>;
+  for (const k of RULE_VALUE_KEYS) fields[k] = undefined;
+  for (const path in sub.values) {
+    const k = path.slice(prefix.length + 1);
+    if (RULE_VALUE_KEYS.has(k)) fields[k] = sub.values[path];
+  }
   if (!item.entries.some((e) => e.key === 'match')) {
     const s = item.entries[0]?.keySpan ?? item.span;
     push(recipe, {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { JobPlan } from '../protocol/plan';
 import type { LayerInfo, ModelSummary } from '../protocol/model';
 import { readRecipe } from './checkRecipe';
+import type { Recipe } from './checkRecipe';
 import { resolvePlan } from './resolvePlan';
 import type { RecipeDiagnostic, Severity } from './parse';
 import { fileDiagnostics } from './validators/files';
@@ -36,7 +37,10 @@ export interface ModelHost {
 /** Convert offset diagnostics of `text` to 1-based file positions. */
 export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagnostic[]): FileDiagnostic[] {
   const at = lineColumnOf(text);
-  return diags.map((d) => ({ file, ...at(d.span.start), severity: d.severity, message: d.message }));
+  return diags.map((d) => {
+    const { line, column } = at(d.span.start);
+    return { file, line, column, severity: d.severity, message: d.message };
+  });
 }
 
 /**
@@ -74,25 +78,31 @@ export async function loadRecipePlan(recipePath: string, host: ModelHost): Promi
   const { plan, diagnostics } = layers
     ? resolvePlan(recipe, layers, abs, inputs)
     : { plan: undefined, diagnostics: [...recipe.diagnostics, ...recipeDiagnostics(recipe, abs)] };
-  if (plan && modelField) {
-    // What `run` would refuse before writing: outputs that are inputs or not regular files, unsafe external data.
-    let external: string[] = [];
-    if (host.externalFiles) {
-      const ext = await host.externalFiles(plan.modelPath).catch((e: Error) => ({ files: [] as string[], error: e.message }));
-      if (ext.error)
-        extra.push({
-          span: modelField.span,
-          severity: 'error',
-          message: `Model external data is refused: ${ext.error}`,
-          code: 'model-error',
-        });
-      external = ext.files;
-    }
-    const outSpan = recipe.values.output?.span ?? modelField.span;
-    for (const message of jobPathProblems(plan, external))
-      extra.push({ span: outSpan, severity: 'error', message: `\`output\`: ${message}.`, code: 'output-path' });
-  }
+  if (plan) extra.push(...(await outputPathDiagnostics(recipe, plan, host)));
   const all = [...diagnostics, ...fileDiags, ...extra].sort((a, b) => a.span.start - b.span.start);
   const hasError = all.some((d) => d.severity === 'error');
   return { plan: hasError ? undefined : plan, diagnostics: toFileDiagnostics(abs, text, all) };
+}
+
+/**
+ * What `run` would refuse before writing, as diagnostics on the `output` line (the model's external
+ * data on the `model` line): an output that is an input (model, its external data, tokenizer,
+ * calibration/evaluation files, the recipe), a folder, a FIFO or other non-regular file, a path in
+ * /proc; unsafe external data. The one source for `lowbit check` and the language server (issue 17).
+ */
+export async function outputPathDiagnostics(recipe: Recipe, plan: JobPlan, host: ModelHost): Promise<RecipeDiagnostic[]> {
+  const modelField = recipe.values.model;
+  if (!modelField) return [];
+  const out: RecipeDiagnostic[] = [];
+  let external: string[] = [];
+  if (host.externalFiles) {
+    const ext = await host.externalFiles(plan.modelPath).catch((e: Error) => ({ files: [] as string[], error: e.message }));
+    if (ext.error)
+      out.push({ span: modelField.span, severity: 'error', message: `Model external data is refused: ${ext.error}`, code: 'model-error' });
+    external = ext.files;
+  }
+  const outSpan = recipe.values.output?.span ?? modelField.span;
+  for (const message of jobPathProblems(plan, external))
+    out.push({ span: outSpan, severity: 'error', message: `\`output\`: ${message}.`, code: 'output-path' });
+  return out;
 }

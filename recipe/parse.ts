@@ -4,26 +4,10 @@
  */
 import { parseDocument, isMap, isSeq, isScalar, isAlias, isPair } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
+import { parseRecipeSubset } from './fastYaml';
 
-/** A half-open [start, end) character range in the document text. */
-export interface Span {
-  start: number;
-  end: number;
-}
-
-export type RNode =
-  | { kind: 'map'; span: Span; entries: REntry[] }
-  | { kind: 'seq'; span: Span; items: RNode[] }
-  | { kind: 'scalar'; span: Span; value: string | number | boolean | null; source: string; quoted: boolean };
-
-export interface REntry {
-  key: string;
-  keySpan: Span;
-  /** Null when the key has no value yet (`model:`). */
-  value: RNode | null;
-  /** Key start to value end. */
-  span: Span;
-}
+export type { Span, RNode, REntry } from './yamlTree';
+import type { Span, RNode, REntry } from './yamlTree';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
@@ -58,8 +42,11 @@ function flowDepthExceeded(text: string, limit: number): number {
   return -1;
 }
 
-/** Parse recipe text into a span tree plus syntax diagnostics. Never throws. */
-export function parseYaml(text: string): ParsedYaml {
+/**
+ * Parse recipe text into a span tree plus syntax diagnostics. Never throws. Text in the recipe subset
+ * of YAML takes fastYaml's linear path (the same tree); `fast: false` forces the `yaml` package.
+ */
+export function parseYaml(text: string, opts: { fast?: boolean } = {}): ParsedYaml {
   const diagnostics: RecipeDiagnostic[] = [];
   if (text.length > PARSE_LIMITS.maxBytes) {
     return {
@@ -89,6 +76,10 @@ export function parseYaml(text: string): ParsedYaml {
         },
       ],
     };
+  }
+  if (opts.fast !== false) {
+    const root = parseRecipeSubset(text, PARSE_LIMITS);
+    if (root) return { text, root, diagnostics: [] };
   }
   let doc: Document.Parsed;
   try {

@@ -9,8 +9,11 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { upgradeReport, type Report } from '../../../protocol/report';
 import { analyze } from '../services/analysis';
 import type { RecipeAnalysis } from '../services/analysis';
-import { LayerCache } from '../services/modelSource';
-import { diagnose } from '../services/diagnostics';
+import { LayerCache, modelHostOf } from '../services/modelSource';
+import { toLspDiagnostic } from '../services/diagnostics';
+import { checkDocument } from '../services/checkDocument';
+import { RecipeChecker } from './checkWorker';
+import { uriToPath } from '../services/analysis';
 import { reportPathFor } from '../../../recipe/resolvePlan';
 
 /** Milliseconds of quiet before a changed document is re-validated. */
@@ -21,6 +24,8 @@ export class Workspace {
   private readonly analyses = new Map<string, { version: number; modelKey: string; paths?: string[]; analysis: Promise<RecipeAnalysis> }>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly reports = new Map<string, { key: string; report?: Report }>();
+  /** Diagnostics are computed off the main thread (issue 17); hovers etc. stay on it. */
+  readonly checker = new RecipeChecker();
 
   constructor(
     private readonly connection: Connection,
@@ -119,15 +124,22 @@ export class Workspace {
     );
   }
 
-  /** Validate now and publish. */
+  /**
+   * Check now (in the check worker; in this thread if the worker fails) and publish. A check that a
+   * newer edit superseded publishes nothing: the newer one will.
+   */
   async publish(uri: string): Promise<void> {
     const doc = this.documents.get(uri);
-    const pending = this.analysis(uri);
-    if (!doc || !pending) return;
+    if (!doc) return;
+    const text = doc.getText();
+    const recipePath = uriToPath(uri);
     try {
-      const a = await pending;
-      if (this.documents.get(uri)?.version !== doc.version) return; // a newer edit will publish
-      await this.connection.sendDiagnostics({ uri, version: doc.version, diagnostics: diagnose(a, (p) => fs.existsSync(p)) });
+      const found = await this.checker.check(uri, text, recipePath).catch((e: Error) => {
+        this.connection.console.error(`lowbit: the recipe check worker failed (${e.message}); checking ${uri} in the server thread`);
+        return checkDocument(text, recipePath, modelHostOf(this.models), (p) => fs.existsSync(p));
+      });
+      if (!found || this.documents.get(uri)?.version !== doc.version) return; // a newer edit will publish
+      await this.connection.sendDiagnostics({ uri, version: doc.version, diagnostics: found.map((d) => toLspDiagnostic(doc, d)) });
     } catch (e) {
       this.connection.console.error(`lowbit: diagnostics failed for ${uri}: ${(e as Error).stack ?? e}`);
     }
@@ -138,6 +150,7 @@ export class Workspace {
     this.models.invalidate();
     this.reports.clear();
     this.analyses.clear();
+    this.checker.reset();
     for (const d of this.documents.all()) this.scheduleDiagnostics(d.uri, 0);
   }
 
@@ -146,6 +159,7 @@ export class Workspace {
     clearTimeout(this.timers.get(uri));
     this.timers.delete(uri);
     this.analyses.delete(uri);
+    this.checker.forget(uri);
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
   }
 }
