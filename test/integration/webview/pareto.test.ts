@@ -29,8 +29,8 @@ function suggestion(): SuggestResult {
     fixedBytes: 10000,
     candidates: cands,
     layers: [
-      { name: 'a', params: 1200, bytes: [450, 700], loss: [0.5, 0.01], proxy: [2, 0.1], kl: [0.5, 0.01], chosen: 1 },
-      { name: 'b', params: 1200, bytes: [450, 700], loss: [0.2, 0.05], proxy: [1, 0.3], kl: [0.2, 0.05], chosen: 0 },
+      { name: 'a', params: 1200, bytes: [450, 700], stored: ['matmulnbits', 'matmulnbits'], loss: [0.5, 0.01], proxy: [2, 0.1], kl: [0.5, 0.01], chosen: 1 },
+      { name: 'b', params: 1200, bytes: [450, 700], stored: ['matmulnbits', 'matmulnbits'], loss: [0.2, 0.05], proxy: [1, 0.3], kl: [0.2, 0.05], chosen: 0 },
     ],
     chosen: { label: 'suggested', bytes: 1150, fileBytes: 11150, bitsPerWeight: 3.83, loss: 0.21, fits: true },
     uniform: [
