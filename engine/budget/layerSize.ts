@@ -40,7 +40,11 @@ export interface StoredLayer {
 /** Serialized bytes of the model with `layers` written as planned under `format` (exactly what exportAndWrite writes, as one protobuf). */
 export function exportedBytes(model: OnnxModel, layers: StoredLayer[], format: ExportFormat, accuracyLevel = 0): number {
   const layerFormats = layerFormatsOf(layers.map((l) => ({ name: l.q.layer, format: l.format })));
-  const proto = exportModelProto(model, layers.map((l) => asResult(l.q)), { format, layerFormats, accuracyLevel }).proto;
+  const proto = exportModelProto(
+    model,
+    layers.map((l) => asResult(l.q)),
+    { format, layerFormats, accuracyLevel },
+  ).proto;
   return encodeModelPieces(proto, model.path).length;
 }
 
