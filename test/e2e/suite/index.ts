@@ -14,6 +14,7 @@ export async function run(): Promise<void> {
   require('./activation.test');
   require('./compress.test');
   require('./panels.test');
+  require('./budget.test');
   const results = { passed: 0, failed: 0, skipped: 0, tests: [] as { title: string; state: string; error?: string; ms?: number }[] };
   await new Promise<void>((resolve) => {
     const runner = mocha.run(() => resolve());
