@@ -14,23 +14,32 @@ import type { ParetoView } from '../../../webview/src/protocol';
 
 const BEGIN = '# lowbit suggest: begin';
 
+const previewOpen = () => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.label === 'Refactor Preview'));
+
 /**
  * Runs `start` (something that ends in a workspace edit needing confirmation) and accepts the edit the
- * way a user does: once the Refactor Preview shows it, its Apply command. Returns what `start` returned.
+ * way a user does in the Refactor Preview: such changes start unchecked, so select the file there (its
+ * diff opens as the "Refactor Preview" editor), check it, and press Apply. Returns what `start` returned.
  */
-async function acceptingPreview<T>(start: () => Thenable<T>, shown: () => boolean, ms = 300_000): Promise<T> {
+async function acceptingPreview<T>(start: () => Thenable<T>, ms = 300_000): Promise<T> {
   const state = { settled: false };
   const run = Promise.resolve(start()).finally(() => {
     state.settled = true;
   });
-  await waitFor('the edit to open in the Refactor Preview', () => state.settled || shown(), ms);
-  // The preview opens asynchronously after the request returns: press Apply until the edit resolves.
-  while (!state.settled) {
-    await vscode.commands.executeCommand('refactorPreview.apply').then(
-      () => undefined,
-      () => undefined,
-    );
-    await new Promise((r) => setTimeout(r, 300));
+  // The preview's tree takes the focus when the edit arrives: select its first entry (the recipe) until its diff opens.
+  await waitFor(
+    'the edit to open in the Refactor Preview',
+    async () => {
+      if (state.settled || previewOpen()) return true;
+      await vscode.commands.executeCommand('list.focusFirst');
+      await vscode.commands.executeCommand('list.select');
+      return false;
+    },
+    ms,
+  );
+  if (!state.settled) {
+    await vscode.commands.executeCommand('refactorPreview.toggleCheckedState');
+    await vscode.commands.executeCommand('refactorPreview.apply');
   }
   return run;
 }
@@ -66,10 +75,7 @@ suite('budget', () => {
       return l?.find((x) => x.command?.command === 'lowbit.suggestBudget');
     });
     const lens = lenses.command!;
-    const outcome = await acceptingPreview(
-      () => vscode.commands.executeCommand<SuggestOutcome>(lens.command, ...(lens.arguments ?? [])),
-      () => a.ctx.panels.isOpen('pareto'),
-    );
+    const outcome = await acceptingPreview(() => vscode.commands.executeCommand<SuggestOutcome>(lens.command, ...(lens.arguments ?? [])));
     assert.ok(outcome, 'the suggestion finished');
     assert.equal(outcome.applied, true, 'the accepted edit was applied');
     const s = outcome.result;
@@ -83,6 +89,10 @@ suite('budget', () => {
     const pareto = await vscode.commands.executeCommand<vscode.WebviewPanel>('lowbit.showPareto', uri);
     assert.equal(pareto.viewType, 'lowbit.pareto');
     const posted = recordPosts(pareto);
+    await vscode.commands.executeCommand('lowbit.showPareto', uri);
+    const suggested = await waitFor('the panel to be sent the suggestion', () => paretoViews(posted).at(-1));
+    assert.equal(suggested.chosen.bitsPerWeight, s.chosen.bitsPerWeight);
+    assert.equal(suggested.measured, undefined, 'no run yet');
     const run = await vscode.commands.executeCommand<CompressOutcome>('lowbit.compressAndEvaluate', uri);
     assert.ok(run, 'the run finished');
     const fileBytes = statSync(run.report.output).size;
@@ -105,10 +115,7 @@ suite('budget', () => {
 
     // A clicked point (the uniform 2-bit per-row candidate) previews its rules; applied, they replace the suggestion's.
     const k = s.candidates.findIndex((c) => c.bits === 2 && c.groupSize === -1);
-    const applied = await acceptingPreview(
-      () => a.ctx.panels.previewPoint(uri, { set: 'uniform', index: k }),
-      () => true,
-    );
+    const applied = await acceptingPreview(() => a.ctx.panels.previewPoint(uri, { set: 'uniform', index: k }));
     assert.equal(applied, true);
     const after = editor.document.getText();
     assert.equal(after.split(BEGIN).length, 2, 'one suggestion block');
