@@ -5,7 +5,7 @@
 import { DEFAULT_ACCURACY_LEVEL, type JobPlan } from '../protocol/plan';
 import type { OnnxModel } from './onnx/model';
 import type { QuantizedLayer } from './quantize/quantizeLayers';
-import { exportModelProto } from './export/exportModel';
+import { exportModelProto, layerFormatsOf } from './export/exportModel';
 import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
 import { encodeModel } from './onnx/onnxProto';
 import { checkInterfaceKept } from './export/interfaceCheck';
@@ -39,7 +39,7 @@ export async function exportAndWrite(
   signal?: AbortSignal,
   write: Pick<StreamingWriteOptions, 'externalData' | 'thresholdBytes'> = {},
 ): Promise<{ bytes: number; dataPath?: string; warnings: string[]; leftAlone: LeftAloneTensor[] }> {
-  const layerFormats = new Map(plan.layers?.flatMap((l) => (l.format ? [[l.name, l.format] as const] : [])));
+  const layerFormats = layerFormatsOf(plan.layers ?? []);
   const r = exportModelProto(model, layers.map(toResult), {
     format: plan.format,
     layerFormats,

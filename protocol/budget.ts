@@ -2,7 +2,7 @@
  * Budgeted mixed precision (`budget:` in the recipe, `lowbit suggest`): the resolved budget the
  * engine receives, and the suggestion it returns (CLI --json, the LSP and the Pareto panel share it).
  */
-import type { Method } from './plan';
+import type { Method, StoredFormat } from './plan';
 
 export type BudgetTarget = { kind: 'bits_per_weight'; value: number } | { kind: 'bytes'; value: number } | { kind: 'ratio'; value: number };
 
@@ -29,6 +29,8 @@ export interface SuggestLayer {
   params: number;
   /** Stored bytes per candidate (the size model). */
   bytes: number[];
+  /** The format each candidate is stored in for this layer (recipe/storedFormat.ts; per layer under `auto`). */
+  stored: StoredFormat[];
   /** Estimated loss per candidate (what the knapsack minimizes). */
   loss: number[];
   /** Hessian-weighted output error tr(ΔW H ΔWᵀ) per candidate (absolute). */

@@ -29,14 +29,6 @@ export const DEFAULT_BUDGET_BITS: Record<ExportFormat, number[]> = {
   auto: [2, 4, 8],
 };
 
-/**
- * The format a budget prices layers in. `auto` stores MatMul layers (what a budget plans: LLM
- * projections) as MatMulNBits when the grid fits it, so the budget prices them as MatMulNBits and
- * offers only candidates MatMulNBits holds: the suggested rules then store exactly as priced.
- */
-export function budgetFormat(format: ExportFormat): Exclude<ExportFormat, 'auto'> {
-  return format === 'auto' ? 'matmulnbits' : format;
-}
 /** Default group sizes tried (the 172-wide stories260K MLP rows make -1 and 32 differ). */
 export const DEFAULT_BUDGET_GROUPS = [32, -1];
 
@@ -47,11 +39,15 @@ export function candidateLabel(c: Candidate): string {
 
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
-/** Why `c` cannot be stored exactly in `format` (undefined when it can). */
-export function unstorable(c: Candidate, asked: ExportFormat): string | undefined {
-  const format = budgetFormat(asked);
+/**
+ * Why `c` cannot be stored exactly in `format` (undefined when it can). Under `auto` every layer is
+ * stored in the form recipe/storedFormat.ts picks for its op (binarized weights packed), and the
+ * budget prices exactly that form per layer, so only the grid itself must exist.
+ */
+export function unstorable(c: Candidate, format: ExportFormat): string | undefined {
   const info = METHOD_INFO[c.method];
-  if (!info.formats.includes(format)) return `${c.method} cannot be stored as ${format} (only ${info.formats.join(', ')})`;
+  const stores = format === 'auto' ? info.formats.includes('auto') || info.formats.includes('packed') : info.formats.includes(format);
+  if (!stores) return `${c.method} cannot be stored as ${format} (only ${info.formats.join(', ')})`;
   if (info.fixedBits === undefined && !FORMAT_BITS[format].includes(c.bits))
     return `${format} stores ${FORMAT_BITS[format].join('/')} bits, not ${c.bits}`;
   if (format === 'matmulnbits' && c.groupSize !== -1 && (!isPow2(c.groupSize) || c.groupSize < 16))

@@ -8,9 +8,13 @@
  * adds once the constants a format's layers share (packed decode constants, the com.microsoft opset
  * import) are in the file — they are paid once, not per layer. The one-time part is not in any cost;
  * suggest.ts measures the chosen mix as one export and tightens the budget until it fits.
+ *
+ * Each layer is written in the format its plan says (`LayerPlan.format`: recipe/storedFormat.ts's
+ * choice for the layer's op, bits and group size, which under `auto` differs per layer), passed to
+ * the exporter exactly as the job passes it (layerFormatsOf).
  */
-import type { ExportFormat } from '../../protocol/plan';
-import { exportModelProto } from '../export/exportModel';
+import type { ExportFormat, StoredFormat } from '../../protocol/plan';
+import { exportModelProto, layerFormatsOf } from '../export/exportModel';
 import type { LayerResult, LowRankFactors, QuantizedWeightLike } from '../export/types';
 import { elemBytes, type OnnxModel } from '../onnx/model';
 import { encodeModelPieces } from '../onnx/onnxProto';
@@ -27,9 +31,21 @@ function asResult(q: QuantizedLayer): LayerResult {
   };
 }
 
-/** Serialized bytes of the model with `layers` written as `format` (exactly what exportAndWrite writes, as one protobuf). */
-export function exportedBytes(model: OnnxModel, layers: QuantizedLayer[], format: ExportFormat, accuracyLevel = 0): number {
-  return encodeModelPieces(exportModelProto(model, layers.map(asResult), { format, accuracyLevel }).proto, model.path).length;
+/** One quantized layer and the format its plan stores it in. */
+export interface StoredLayer {
+  q: QuantizedLayer;
+  format: StoredFormat;
+}
+
+/** Serialized bytes of the model with `layers` written as planned under `format` (exactly what exportAndWrite writes, as one protobuf). */
+export function exportedBytes(model: OnnxModel, layers: StoredLayer[], format: ExportFormat, accuracyLevel = 0): number {
+  const layerFormats = layerFormatsOf(layers.map((l) => ({ name: l.q.layer, format: l.format })));
+  const proto = exportModelProto(
+    model,
+    layers.map((l) => asResult(l.q)),
+    { format, layerFormats, accuracyLevel },
+  ).proto;
+  return encodeModelPieces(proto, model.path).length;
 }
 
 /** Bytes of a layer's float weight as the input file stores it (0 when it lives in external data, outside the protobuf). */
@@ -40,16 +56,16 @@ export function floatWeightBytes(model: OnnxModel, layer: string): number {
 
 /** A model with one layer already written (see the file comment). */
 export interface Primer {
-  q?: QuantizedLayer;
+  q?: StoredLayer;
   bytes: number;
 }
 
-export function primer(model: OnnxModel, q: QuantizedLayer, format: ExportFormat, accuracyLevel = 0): Primer {
+export function primer(model: OnnxModel, q: StoredLayer, format: ExportFormat, accuracyLevel = 0): Primer {
   return { q, bytes: exportedBytes(model, [q], format, accuracyLevel) };
 }
 
 /** Stored bytes `q` adds to a file that already holds `primer` (whose layer must be another one). */
-export function layerCost(model: OnnxModel, q: QuantizedLayer, format: ExportFormat, p: Primer, accuracyLevel = 0): number {
-  if (p.q?.layer === q.layer) throw new Error(`layer ${q.layer}: the size primer must be another layer`);
-  return Math.max(0, exportedBytes(model, p.q ? [p.q, q] : [q], format, accuracyLevel) - p.bytes + floatWeightBytes(model, q.layer));
+export function layerCost(model: OnnxModel, q: StoredLayer, format: ExportFormat, p: Primer, accuracyLevel = 0): number {
+  if (p.q?.q.layer === q.q.layer) throw new Error(`layer ${q.q.layer}: the size primer must be another layer`);
+  return Math.max(0, exportedBytes(model, p.q ? [p.q, q] : [q], format, accuracyLevel) - p.bytes + floatWeightBytes(model, q.q.layer));
 }

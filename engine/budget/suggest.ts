@@ -3,7 +3,8 @@
  *
  * 1. Calibrate once (parallel: every layer sees the FP activations).
  * 2. Per layer (progress per layer), per candidate: quantize the layer with the real kernel, price it
- *    with the size model (the exporter's real bytes, layerSize.ts), and estimate its loss — measured
+ *    with the size model (the exporter's real bytes, layerSize.ts, in the format the recipe would store
+ *    that layer with that candidate: recipe/storedFormat.ts, per layer under `auto`), and estimate its loss — measured
  *    KL(FP‖Q) with only that layer quantized on calibration-text windows (`kl`), or the Hessian-weighted
  *    output error tr(ΔW H ΔWᵀ) (`proxy`).
  * 3. An exact multiple-choice knapsack (knapsack.ts) minimizes the summed loss under the byte budget;
@@ -13,18 +14,20 @@
  * between candidates.
  */
 import type { BudgetPlan, SuggestCandidate, SuggestLayer, SuggestPoint, SuggestProgress, SuggestResult } from '../../protocol/budget';
-import type { JobPlan, LayerPlan } from '../../protocol/plan';
+import type { ExportFormat, JobPlan, LayerPlan } from '../../protocol/plan';
 import { methodDefaults } from '../../recipe/schema';
 import { calibrateForPlan, planLayers, statisticsView } from '../job';
 import { resolveTextOffsets, textWindows } from '../data/text';
 import { fakeQuantBytes } from '../exportStep';
 import { loadModel } from '../onnx/model';
-import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
+import { quantizeLayers } from '../quantize/quantizeLayers';
 import type { InputStatistics } from '../calibrate/calibrate';
 import { DEFAULT_ACCURACY_LEVEL } from '../../protocol/plan';
-import { budgetCandidates, budgetFormat, candidateLabel, type Candidate } from '../../recipe/budgetCandidates';
+import { budgetCandidates, candidateLabel, type Candidate } from '../../recipe/budgetCandidates';
+import { storedFormatFor } from '../../recipe/storedFormat';
+import type { OnnxModel } from '../onnx/model';
 import { KlProbe } from './klProbe';
-import { exportedBytes, floatWeightBytes, layerCost, primer, type Primer } from './layerSize';
+import { exportedBytes, floatWeightBytes, layerCost, primer, type Primer, type StoredLayer } from './layerSize';
 import { solveKnapsack, type KnapsackItem, type KnapsackResult } from './knapsack';
 import { choiceRules, rulesYaml } from './rules';
 import { spearman } from './rankCorrelation';
@@ -43,7 +46,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   if (!plan.layers.length) throw new Error(`${plan.recipePath}: no layer is quantized (every layer is skipped); nothing to plan`);
   const model = await loadModel(plan.modelPath);
   const hasCalibration = plan.calibration.kind !== 'random';
-  const format = budgetFormat(plan.format);
+  const format = plan.format;
   // The accuracy_level attribute the job writes on every MatMulNBits node counts against the budget too.
   const level = plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL;
   const candidates = budgetCandidates(plan.format, hasCalibration, budget);
@@ -75,16 +78,11 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
     probe = await KlProbe.create(model.sessionBytes(), windows, plan.threads, model.externalDataDir);
   } else estimate = 'proxy';
 
-  const quantize = async (lp: LayerPlan, c: Candidate) =>
-    (
-      await quantizeLayers({
-        plan: { layers: [candidatePlan(lp, c)], format: format, threads: plan.threads },
-        model: view,
-        ops,
-        stats: cal.stats,
-        signal,
-      })
-    )[0];
+  const quantize = async (lp: LayerPlan, c: Candidate): Promise<StoredLayer> => {
+    const cp = candidatePlan(lp, c, format, model);
+    const [q] = await quantizeLayers({ plan: { layers: [cp], format, threads: plan.threads }, model: view, ops, stats: cal.stats, signal });
+    return { q, format: cp.format! };
+  };
   const total = plan.layers.length;
   // Size primers (layerSize.ts): each layer's cost is counted on top of another layer of the same shape
   // (so per-shape packed constants are paid once too) written with the same candidate; layer 0 or 1 when
@@ -118,7 +116,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
   // Small models keep every candidate's result, so each uniform configuration is measured as one export
   // (shape-shared packed constants make primed costs over-count a little); large ones use the model.
   const keep = plan.layers.reduce((s, l) => s + model.layer(l.name).params, 0) * candidates.length <= KEEP_RESULTS_PARAMS;
-  const kept: QuantizedLayer[][] = candidates.map(() => []);
+  const kept: StoredLayer[][] = candidates.map(() => []);
   for (let index = 0; index < total; index++) {
     const lp = plan.layers[index];
     signal?.throwIfAborted();
@@ -130,6 +128,7 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
       name: lp.name,
       params: weight.rows * weight.cols,
       bytes: [],
+      stored: [],
       loss: [],
       proxy: [],
       ...(probe ? { kl: [] } : {}),
@@ -140,11 +139,12 @@ export async function suggest(plan: JobPlan, budget: BudgetPlan, opts: SuggestOp
       const q = primers.get(index)?.[k].q ?? (await quantize(lp, c));
       if (keep) kept[k].push(q);
       const p = primerOf(index);
+      entry.stored.push(q.format);
       entry.bytes.push(layerCost(model, q, format, p !== undefined ? primers.get(p)![k] : empty, level));
-      const proxy = q.report.rel_error * energy;
+      const proxy = q.q.report.rel_error * energy;
       entry.proxy.push(proxy);
       if (probe) {
-        const kl = await probe.measure(fakeQuantBytes(model, [q]), `${lp.name} as ${candidateLabel(c)}`);
+        const kl = await probe.measure(fakeQuantBytes(model, [q.q]), `${lp.name} as ${candidateLabel(c)}`);
         entry.kl!.push(kl);
         entry.loss.push(kl);
       } else entry.loss.push(proxy);
@@ -313,10 +313,17 @@ export function describeTarget(budget: Pick<BudgetPlan, 'target'>): string {
   return t.kind === 'bits_per_weight' ? `${t.value} bits/weight` : t.kind === 'bytes' ? `${t.value} bytes` : `ratio ${t.value}`;
 }
 
-/** The layer plan for one candidate: the planned layer's symmetry, the method's settings (the layer's own when the method is unchanged). */
-function candidatePlan(lp: LayerPlan, c: Candidate): LayerPlan {
+/**
+ * The layer plan for one candidate, as the recipe's plan would resolve a rule setting it: the planned
+ * layer's symmetry, the method's settings (the layer's own when the method is unchanged), and the stored
+ * format, bits and group size recipe/storedFormat.ts gives the layer's op (resolvePlan calls the same
+ * function, and the job hands its `format` to the exporter), so the size model prices what the job writes.
+ */
+export function candidatePlan(lp: LayerPlan, c: Candidate, format: ExportFormat, model: OnnxModel): LayerPlan {
   const settings = c.method === lp.method ? lp.settings : methodDefaults(c.method);
-  return { ...lp, method: c.method, bits: c.bits, groupSize: c.groupSize, settings };
+  const rec = model.layer(lp.name);
+  const stored = storedFormatFor(format, { op: rec.op, opset: model.opset, dims: rec.dims }, c.method, c.bits, c.groupSize);
+  return { ...lp, method: c.method, bits: stored.bits, groupSize: stored.groupSize, format: stored.format, settings };
 }
 
 /** tr(W H Wᵀ) (the output energy under the calibration Hessian; ‖W‖² without statistics), so rel_error × it = tr(ΔW H ΔWᵀ). */

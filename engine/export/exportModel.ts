@@ -14,6 +14,7 @@ import { writePackedResult } from './packedWriter';
 import { storedTransposed, transpose2d, type LayerCtx } from './layout';
 import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../onnx/layers';
 import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
+import type { StoredFormat } from '../../protocol/plan';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
 
 /** The format a layer is written in: the plan's per-layer choice, else the asked one (`auto` without a plan: MatMul and Gather tables → matmulnbits, the rest → qdq). */
@@ -22,6 +23,11 @@ function layerFormat(opts: ExportOptions, l: { name: string; op: string }): Excl
     opts.layerFormats?.get(l.name) ??
     (opts.format !== 'auto' ? opts.format : l.op === 'MatMul' || l.op === 'Gather' ? 'matmulnbits' : 'qdq')
   );
+}
+
+/** The exporter's per-layer formats from a plan's layers (`LayerPlan.format`; absent = the model's format): the job and the budget's size model both pass this. */
+export function layerFormatsOf(layers: readonly { name: string; format?: StoredFormat }[]): Map<string, StoredFormat> {
+  return new Map(layers.flatMap((l) => (l.format ? [[l.name, l.format] as const] : [])));
 }
 
 function writeFake(ctx: LayerCtx, w: Float32Array): void {

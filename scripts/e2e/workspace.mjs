@@ -48,6 +48,13 @@ ${extraRules}evaluate:
       extraRules: '  - match: "layers.*.nonexistent"\n    bits: 3\n',
     }),
   );
+  // A budget (issue 18): suggest from the recipe, accept, run; small settings keep it quick.
+  writeFileSync(
+    join(ws, 'budget.lowbit.yaml'),
+    recipe({ output: './out/budget-mix.onnx', samples: 8, seq: 64, evalSamples: 4 })
+      .replace(/layers:\n( {2}.*\n)*/, 'layers:\n  - match: output\n    skip: true\n')
+      .replace('evaluate:', 'budget: { bits_per_weight: 3.5, bits: [2, 4], group_sizes: [32, -1], samples: 2 }\nevaluate:'),
+  );
   // Recorded reports (test/fixtures/reports) as the last run of three recipes, so the UI phase can
   // check what the panels render inside VS Code independently of a live run.
   for (const [name, fixture] of [

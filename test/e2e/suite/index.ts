@@ -8,12 +8,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export async function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'tdd', timeout: 120_000, color: false, reporter: 'spec' });
+  // LOWBIT_E2E_GREP runs only the tests whose title matches (a quicker loop while working on one suite).
+  const mocha = new Mocha({ ui: 'tdd', timeout: 120_000, color: false, reporter: 'spec', grep: process.env.LOWBIT_E2E_GREP });
   // The suites are bundled into this file: register mocha's globals, then load them in order.
   mocha.suite.emit('pre-require', globalThis, 'lowbit-e2e', mocha);
   require('./activation.test');
   require('./compress.test');
   require('./panels.test');
+  require('./budget.test');
   const results = { passed: 0, failed: 0, skipped: 0, tests: [] as { title: string; state: string; error?: string; ms?: number }[] };
   await new Promise<void>((resolve) => {
     const runner = mocha.run(() => resolve());

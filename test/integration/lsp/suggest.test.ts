@@ -105,4 +105,29 @@ describe('lowbit/suggest over stdio on stories260K', { skip }, () => {
       /# lowbit suggest: begin \(again\)/,
     );
   });
+
+  test('suggest is cancellable: cancelling while layers are measured rejects, and the recipe is untouched', async () => {
+    // Every layer, KL estimate: long enough to cancel in the middle.
+    const whole = storiesRecipe(['  samples: 2', '  sequence_length: 32', 'budget: { bits_per_weight: 3.5, samples: 2 }']);
+    const file = path.join(dir, 'whole.lowbit.yaml');
+    fs.writeFileSync(file, whole);
+    const wholeUri = `file://${file}`;
+    s.open(wholeUri, whole);
+    const reports: string[] = [];
+    const source = new rpc.CancellationTokenSource();
+    s.conn.onProgress(rpc.WorkDoneProgress.type, 'suggest-cancel', (v) => {
+      if (v.kind !== 'report') return;
+      reports.push(v.message ?? '');
+      // Cancel once the second layer is being measured.
+      if (/^layers\.0\.wk/.test(v.message ?? '')) source.cancel();
+    });
+    const pending = s.conn.sendRequest('lowbit/suggest', { uri: wholeUri, workDoneToken: 'suggest-cancel' }, source.token);
+    await assert.rejects(pending, (e: rpc.ResponseError<unknown>) => e.code === rpc.LSPErrorCodes.RequestCancelled);
+    assert.ok(
+      reports.some((m) => m.startsWith('layers.0.wk')),
+      reports.join(' | '),
+    );
+    assert.ok(!reports.some((m) => m.startsWith('layers.4.')), `stopped early: ${reports.join(' | ')}`);
+    assert.equal(fs.readFileSync(file, 'utf8'), whole);
+  });
 });

@@ -29,8 +29,26 @@ function suggestion(): SuggestResult {
     fixedBytes: 10000,
     candidates: cands,
     layers: [
-      { name: 'a', params: 1200, bytes: [450, 700], loss: [0.5, 0.01], proxy: [2, 0.1], kl: [0.5, 0.01], chosen: 1 },
-      { name: 'b', params: 1200, bytes: [450, 700], loss: [0.2, 0.05], proxy: [1, 0.3], kl: [0.2, 0.05], chosen: 0 },
+      {
+        name: 'a',
+        params: 1200,
+        bytes: [450, 700],
+        stored: ['matmulnbits', 'matmulnbits'],
+        loss: [0.5, 0.01],
+        proxy: [2, 0.1],
+        kl: [0.5, 0.01],
+        chosen: 1,
+      },
+      {
+        name: 'b',
+        params: 1200,
+        bytes: [450, 700],
+        stored: ['matmulnbits', 'matmulnbits'],
+        loss: [0.2, 0.05],
+        proxy: [1, 0.3],
+        kl: [0.2, 0.05],
+        chosen: 0,
+      },
     ],
     chosen: { label: 'suggested', bytes: 1150, fileBytes: 11150, bitsPerWeight: 3.83, loss: 0.21, fits: true },
     uniform: [
@@ -106,5 +124,57 @@ test('pareto panel: the measured point after a run; bad views are rejected and n
   assert.match((await p.page.locator('#error').textContent()) ?? '', /frontier\[0\] must be \{label, bitsPerWeight, loss, fits\}/);
   assert.equal(await p.page.locator('#status').textContent(), 'measured');
   await p.screenshot('pareto-light');
+  await p.close();
+});
+
+/** Where point `index` of set `set` is drawn, in page coordinates (from the canvas's data-points after the chart rendered). */
+async function pointAt(page: import('playwright-core').Page, set: number, index: number): Promise<{ x: number; y: number }> {
+  const canvas = page.locator('#pareto-chart');
+  await page.waitForFunction(() => (document.getElementById('pareto-chart') as HTMLCanvasElement | null)?.dataset.points);
+  const drawn = JSON.parse((await canvas.getAttribute('data-points'))!) as { set: number; index: number; x: number; y: number }[];
+  const p = drawn.find((d) => d.set === set && d.index === index);
+  assert.ok(p, `point ${set}/${index} drawn (${JSON.stringify(drawn)})`);
+  const box = (await canvas.boundingBox())!;
+  return { x: box.x + p.x, y: box.y + p.y };
+}
+
+test("pareto panel: a click on a chart point previews that point's rules (the topmost where points overlap)", async () => {
+  const p = await h.open('pareto');
+  const s = suggestion();
+  // A frontier whose middle point stands alone; its ends sit under the uniform candidates and the suggested star.
+  s.frontier = [
+    { bytes: 900, bitsPerWeight: 3.0, loss: 0.7, choice: [0, 0], yaml: 'frontier-0' },
+    { bytes: 1150, bitsPerWeight: 3.4, loss: 0.3, choice: [0, 1], yaml: 'frontier-1' },
+    { bytes: 1150, bitsPerWeight: 3.83, loss: 0.21, choice: [1, 0], yaml: 'frontier-2' },
+  ];
+  await p.send({ type: 'pareto', view: paretoView(s) });
+  assert.match((await p.page.locator('#picked').textContent()) ?? '', /Click a point/);
+  const clicks: [number, number, { set: string; index: number }, string, RegExp][] = [
+    // [dataset, index] clicked → the pick posted → the rules the host previews → what the panel says.
+    [0, 1, { set: 'uniform', index: 1 }, s.uniform[1].yaml!, /gptq 4-bit per-row \(4\.67 bits\/weight\)/],
+    [1, 1, { set: 'frontier', index: 1 }, 'frontier-1', /frontier point 2 \(3\.40 bits\/weight\)/],
+    [2, 0, { set: 'chosen', index: 0 }, 'chosen-yaml', /suggested \(3\.83 bits\/weight\)/],
+    // The uniform 2-bit square and the first frontier point coincide: the frontier point is drawn on top.
+    [0, 0, { set: 'frontier', index: 0 }, 'frontier-0', /frontier point 1 \(3\.00 bits\/weight\)/],
+  ];
+  for (const [set, index, want, yaml, says] of clicks) {
+    const at = await pointAt(p.page, set, index);
+    const before = (await p.posted()).length;
+    await p.page.mouse.click(at.x, at.y);
+    // Chart.js handles canvas events on the next animation frame.
+    await p.page.waitForFunction((n) => (window as any).__posted.length > n, before, { timeout: 5000 }).catch(() => {});
+    const posted = await p.posted();
+    assert.equal(posted.length, before + 1, `one message for the click on ${set}/${index}`);
+    assert.deepEqual(posted.at(-1), { type: 'previewPoint', ...want });
+    assert.equal(pointRules(s, want as never).yaml, yaml);
+    assert.match((await p.page.locator('#picked').textContent()) ?? '', says);
+  }
+  // Empty canvas: nothing is previewed.
+  const box = (await p.page.locator('#pareto-chart').boundingBox())!;
+  const before = (await p.posted()).length;
+  await p.page.mouse.click(box.x + 3, box.y + 3);
+  await p.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.equal((await p.posted()).length, before);
+  assert.deepEqual(p.problems, []);
   await p.close();
 });

@@ -69,6 +69,13 @@ test('default candidates per format; binarizers once per group; unstorable ones 
     'gptq 3-bit g128',
   ]);
   assert.deepEqual(budgetCandidates('matmulnbits', true, { groupSizes: [48] }), []);
+  // auto stores each layer in the form its op takes (3 bits and binarizers packed, odd groups too): all priced as that form.
+  assert.deepEqual(budgetCandidates('auto', true, { methods: ['billm', 'gptq'], bits: [3, 4], groupSizes: [48] }).map(candidateLabel), [
+    'billm 1-bit g48',
+    'gptq 3-bit g48',
+    'gptq 4-bit g48',
+  ]);
+  assert.deepEqual(budgetCandidates('auto', false, { groupSizes: [0] }), []);
 });
 
 const rules = '  # gptq 4-bit g32: 1 layer\n  - match: "a"\n    method: gptq\n    bits: 4\n    group_size: 32\n';

@@ -36,8 +36,26 @@ const columns: Column<Row>[] = [
   { key: 'fits', title: 'Fits', value: (r) => (r.fits ? 1 : 0), format: (r) => (r.fits ? 'yes' : 'no') },
 ];
 
+/** The point a pick names, as the chart and the table label it. */
+function pickedPoint(v: ParetoView, p: ParetoPick): { label: string; bitsPerWeight: number } | undefined {
+  if (p.set === 'chosen') return { label: 'suggested', bitsPerWeight: v.chosen.bitsPerWeight };
+  const point = (p.set === 'uniform' ? v.uniform : v.frontier)[p.index];
+  return point && { label: p.set === 'frontier' ? `frontier point ${p.index + 1}` : point.label, bitsPerWeight: point.bitsPerWeight };
+}
+
+/** Says which point's rules are being previewed (the host opens them as an edit to accept). */
+function showPicked(): void {
+  const line = document.getElementById('picked');
+  const point = state.view && state.picked && pickedPoint(state.view, state.picked);
+  if (line)
+    line.textContent = point
+      ? `Previewing the rules of ${point.label} (${point.bitsPerWeight.toFixed(2)} bits/weight) as an edit to the recipe.`
+      : 'Click a point or a row to preview its rules as an edit to the recipe.';
+}
+
 const pick = (p: ParetoPick) => {
   state.picked = p;
+  showPicked();
   post({ type: 'previewPoint', ...p });
 };
 
@@ -70,7 +88,10 @@ function render(): void {
   box.appendChild(canvas);
   const table = el('section');
   table.id = 'point-table';
-  root.replaceChildren(header, summary, box, table);
+  const picked = el('p', 'meta');
+  picked.id = 'picked';
+  root.replaceChildren(header, summary, box, picked, table);
+  showPicked();
   const xy = (p: { bitsPerWeight: number; loss: number }) => ({ x: p.bitsPerWeight, y: p.loss });
   const sets: PointSet[] = [
     { label: 'uniform candidates', points: v.uniform.map(xy), style: 'rect' },
@@ -101,8 +122,10 @@ function render(): void {
     xTitle: 'bits per weight (stored)',
     yTitle: `estimated loss: ${what}`,
     log: [...v.uniform, ...v.frontier, v.chosen].every((p) => p.loss > 0),
-    onClick: (set, index) => {
-      if (set < 3) pick({ set: setNames[set], index });
+    // The topmost point that stands for a configuration (not the budget line or the measured point).
+    onClick: (hits) => {
+      const hit = hits.find((h) => h.set < setNames.length);
+      if (hit) pick({ set: setNames[hit.set], index: hit.index });
     },
   });
   const rows: Row[] = [
@@ -133,6 +156,9 @@ function render(): void {
 startPanel({
   handle: (msg) => {
     if (msg.type !== 'pareto') return false;
+    // A new suggestion (not the same one with a run's measured point added) has other points.
+    const prev = state.view?.chosen;
+    if (!prev || prev.bitsPerWeight !== msg.view.chosen.bitsPerWeight || prev.loss !== msg.view.chosen.loss) state.picked = undefined;
     state.view = msg.view;
     return true;
   },

@@ -23,11 +23,23 @@ export interface PointSet {
   style?: 'circle' | 'rect' | 'triangle' | 'star' | 'crossRot';
 }
 
-/** Draws (or redraws) the scatter; `onClick(set, index)` gets the clicked point. */
+/** A drawn point: its set and index, and where its centre is on the canvas (CSS pixels). */
+export interface DrawnPoint {
+  set: number;
+  index: number;
+  x: number;
+  y: number;
+}
+
+/**
+ * Draws (or redraws) the scatter. `onClick(hits)` gets the points under a click, the one drawn on top
+ * first (later sets are drawn over earlier ones). After every render the canvas's `data-points`
+ * attribute lists where each point is drawn (JSON DrawnPoint[]), so a test can click a point.
+ */
 export function drawScatter(
   canvas: HTMLCanvasElement,
   sets: PointSet[],
-  opts: { xTitle: string; yTitle: string; log?: boolean; xLine?: number; onClick?: (set: number, index: number) => void },
+  opts: { xTitle: string; yTitle: string; log?: boolean; xLine?: number; onClick?: (hits: { set: number; index: number }[]) => void },
 ): Chart {
   Chart.getChart(canvas)?.destroy();
   const c = chartColors();
@@ -53,7 +65,8 @@ export function drawScatter(
       maintainAspectRatio: false,
       color: c.fg,
       onClick: (_e, els) => {
-        if (els.length && opts.onClick) opts.onClick(els[0].datasetIndex, els[0].index);
+        const hits = els.map((e) => ({ set: e.datasetIndex, index: e.index })).sort((a, b) => b.set - a.set || a.index - b.index);
+        if (hits.length && opts.onClick) opts.onClick(hits);
       },
       scales: {
         x: { type: 'linear', title: { display: true, text: opts.xTitle, color: c.fg }, ticks: { color: c.fg }, grid: { color: c.grid } },
@@ -66,5 +79,18 @@ export function drawScatter(
       },
       plugins: { legend: { labels: { color: c.fg } } },
     },
+    plugins: [
+      {
+        id: 'drawnPoints',
+        afterRender: (chart) => {
+          const drawn: DrawnPoint[] = [];
+          chart.data.datasets.forEach((_, set) => {
+            if (!chart.isDatasetVisible(set)) return;
+            chart.getDatasetMeta(set).data.forEach((p, index) => drawn.push({ set, index, x: p.x, y: p.y }));
+          });
+          canvas.dataset.points = JSON.stringify(drawn);
+        },
+      },
+    ],
   });
 }
