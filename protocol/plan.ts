@@ -116,8 +116,16 @@ export interface JobPlan {
   accuracyLevel?: number;
   /** The recipe's `inputs:` overrides of the input-binding rules, by graph input name. */
   inputs?: Record<string, InputOverride>;
+  /** The residual-stream rotation applied before calibration (engine/transforms/rotation.ts); absent = none. */
+  rotation?: RotationPlanInput;
   /** The memory budget (absent: what the machine has free) and block streaming (engine/stream). */
   memory?: MemoryPlanInput;
+}
+
+/** `rotation:` in the recipe. */
+export interface RotationPlanInput {
+  method: 'hadamard';
+  seed: number;
 }
 
 /** `memory:` in the recipe (and `lowbit run --memory`). */

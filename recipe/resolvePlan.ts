@@ -720,6 +720,7 @@ export function resolvePlan(
       ...(p('memory.cache') ? { cacheFolder: p('memory.cache') } : {}),
     },
   };
+  if (v['rotation.method']?.value === 'hadamard') plan.rotation = { method: 'hadamard', seed: num('rotation.seed', 0) };
   if (Object.keys(recipe.inputs).length)
     plan.inputs = Object.fromEntries(Object.entries(recipe.inputs).map(([k, f]) => [k, f.value as InputOverride]));
   return { plan, diagnostics };

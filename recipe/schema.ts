@@ -404,6 +404,24 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
     integer: true,
     allowed: [0, 1, 2, 3, 4],
   },
+  rotation: {
+    kind: 'object',
+    doc: "QuaRot-style offline rotation (Ashkboos et al. 2024) applied before calibration: the RMSNorm scales are folded into the linears after them, then the residual stream is rotated by a seeded randomized Hadamard matrix R (embedding E·R, stream readers Rᵀ·W, stream writers W·R, the LM head too). The full-precision model computes the same outputs; outliers are spread over all channels, so every method then quantizes the rotated weights with less error. Needs a decoder whose residual stream starts at one token embedding and is read only by RMSNorms and linear layers (a diagnostic names the node that prevents it).",
+    fields: {
+      method: {
+        kind: 'enum',
+        doc: 'Which rotation.',
+        values: ['none', 'hadamard'],
+        default: 'none',
+        valueDocs: {
+          none: 'No rotation.',
+          hadamard:
+            'R = diag(s)·H/√d with s a seeded ±1 vector and H a Hadamard matrix of the stream width d (Sylvester 2^k, or 2^k ⊗ Paley; a seeded random orthogonal matrix for widths with neither).',
+        },
+      },
+      seed: { kind: 'number', doc: 'Seed of the random signs (and of the random orthogonal fallback).', default: 0, integer: true, min: 0, max: 2147483647 },
+    },
+  },
   memory: {
     kind: 'object',
     doc: 'How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk).',

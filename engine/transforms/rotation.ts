@@ -23,6 +23,7 @@ import type { LayerRecord } from '../onnx/layers';
 import { EditState } from './editState';
 import { GraphIndex } from './producer';
 import { randomizedHadamard, rotateMatrix, type Rotation } from './rotationHadamard';
+import type { RotationReport } from '../../protocol/report';
 
 /** Why a model cannot be rotated: the node (or tensor) and the reason. */
 export class RotationUnsupported extends Error {
@@ -63,19 +64,34 @@ export interface RotationPlan {
   streamTensors: string[];
 }
 
-/** What was done, for the report. */
-export interface RotationRecord {
-  method: 'hadamard';
-  seed: number;
-  size: number;
-  construction: string;
-  embedding: string;
+/** What was done (the report's `rotation`, plus the reader/writer lists). */
+export interface RotationRecord extends RotationReport {
   /** Layers whose weight became Rᵀ·diag(γ)·W (they read the stream). */
   readers: string[];
   /** Layers whose weight became W·R (they write the stream). */
   writers: string[];
-  /** Norm nodes whose γ was folded into their readers and set to 1. */
-  norms: string[];
+}
+
+/** Kurtosis E[(w−μ)⁴]/σ⁴ and max|w|/rms of a weight (3 and ≈3–4 for a Gaussian; large with outliers). */
+export function outlierStats(w: Float32Array): { kurtosis: number; peak: number } {
+  let mean = 0;
+  for (const x of w) mean += x;
+  mean /= w.length || 1;
+  let m2 = 0,
+    m4 = 0,
+    sq = 0,
+    peak = 0;
+  for (const x of w) {
+    const c = x - mean;
+    m2 += c * c;
+    m4 += c * c * c * c;
+    sq += x * x;
+    peak = Math.max(peak, Math.abs(x));
+  }
+  m2 /= w.length || 1;
+  m4 /= w.length || 1;
+  const rms = Math.sqrt(sq / (w.length || 1));
+  return { kurtosis: m2 > 0 ? m4 / (m2 * m2) : 0, peak: rms > 0 ? peak / rms : 0 };
 }
 
 const MS_NORMS: Record<string, { gamma: number; inputs: number[]; normed: number; sum?: number; bias?: number }> = {
@@ -347,18 +363,20 @@ export function rotateModel(model: OnnxModel, opts: { seed: number; rotation?: R
     st.write(n.node, n.gammaInput, g);
   }
   // 2. Rotate: readers Rᵀ·W ([in, out]: each column; Gemm transB [out, in]: each row).
-  for (const rd of plan.readers) {
-    const l = model.layer(rd.layer);
+  const stats: RotationReport['layers'] = [];
+  const rotate = (name: string, side: 'reads' | 'writes') => {
+    const l = model.layer(name);
     const w = st.read(l.nodeRef, l.weightInput);
-    rotateMatrix(w.data, w.dims[0], w.dims[1], inMajor(l) ? 0 : 1, r);
+    const before = outlierStats(w.data);
+    rotateMatrix(w.data, w.dims[0], w.dims[1], inMajor(l) === (side === 'reads') ? 0 : 1, r);
+    const after = outlierStats(w.data);
     st.write(l.nodeRef, l.weightInput, w, true);
-  }
+    stats.push({ name, side, kurtosis_before: before.kurtosis, kurtosis_after: after.kurtosis, peak_before: before.peak, peak_after: after.peak });
+  };
+  for (const rd of plan.readers) rotate(rd.layer, 'reads');
   // Writers W·R ([in, out]: each row; transB: each column), their biases b·R.
   for (const wr of plan.writers) {
-    const l = model.layer(wr.layer);
-    const w = st.read(l.nodeRef, l.weightInput);
-    rotateMatrix(w.data, w.dims[0], w.dims[1], inMajor(l) ? 1 : 0, r);
-    st.write(l.nodeRef, l.weightInput, w, true);
+    rotate(wr.layer, 'writes');
     if (wr.bias) {
       const b = st.read(wr.bias.node, wr.bias.input);
       rotateMatrix(b.data, 1, d, 1, r);
@@ -380,7 +398,8 @@ export function rotateModel(model: OnnxModel, opts: { seed: number; rotation?: R
       embedding: plan.embedding.layer,
       readers: plan.readers.map((x) => x.layer),
       writers: plan.writers.map((x) => x.layer),
-      norms: plan.norms.map((n) => n.node.name),
+      norms: plan.norms.map((n) => n.node.name || n.node.opType),
+      layers: stats,
     },
   };
 }
