@@ -126,6 +126,8 @@ export interface JobPlan {
 export interface RotationPlanInput {
   method: 'hadamard';
   seed: number;
+  /** Online rotations before stream writers (an inserted MatMul by a constant orthogonal matrix); default none. */
+  online?: 'none' | 'down' | 'all';
 }
 
 /** `memory:` in the recipe (and `lowbit run --memory`). */

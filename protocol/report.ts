@@ -82,7 +82,16 @@ export interface RotationReport {
    * Every rotated layer: `reads` the stream (W ← Rᵀ·diag(γ)·W) or `writes` it (W ← W·R), with its
    * weight's kurtosis and max|w|/rms before (γ folded, not rotated) and after: outliers spread.
    */
-  layers: { name: string; side: 'reads' | 'writes'; kurtosis_before: number; kurtosis_after: number; peak_before: number; peak_after: number }[];
+  layers: {
+    name: string;
+    side: 'reads' | 'writes';
+    kurtosis_before: number;
+    kurtosis_after: number;
+    peak_before: number;
+    peak_after: number;
+  }[];
+  /** Online rotations: an inserted MatMul by a constant orthogonal matrix before these layers (their weight became Qᵀ·W). */
+  online?: { layer: string; size: number; construction: string }[];
 }
 
 /**

@@ -190,6 +190,8 @@ export interface RecipeDocument {
     method?: "none" | "hadamard";
     /** Seed of the random signs (and of the random orthogonal fallback). */
     seed?: number;
+    /** QuaRot's online Hadamard: also rotate the inputs of stream writers at run time, with an inserted standard `MatMul` by a constant orthogonal matrix Q (the writer's weight becomes Qᵀ·W). Spreads the outliers of those activations for activation quantization (W4A8) and of those weights' input side; costs one k×k product per token and layer. */
+    online?: "none" | "down" | "all";
   };
   /** How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk). */
   memory?: {

@@ -20,6 +20,7 @@
 import type { NodeProto } from '../onnx/onnxProto';
 import type { OnnxModel } from '../onnx/model';
 import type { LayerRecord } from '../onnx/layers';
+import { makeNode } from '../export/graphEdit';
 import { EditState } from './editState';
 import { GraphIndex } from './producer';
 import { randomizedHadamard, rotateMatrix, type Rotation } from './rotationHadamard';
@@ -333,13 +334,26 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
   };
 }
 
+/**
+ * Online rotations (QuaRot's online Hadamard): before the chosen stream writers, the activation is
+ * multiplied by a constant orthogonal Q (an inserted standard MatMul) and the writer's weight becomes
+ * Qᵀ·W, so its input (and the weight's input side) is rotated too. `down`: the MLP down projections
+ * (writers fed by an elementwise gate or activation); `all`: every writer (the attention output too).
+ */
+export type OnlineRotation = 'none' | 'down' | 'all';
+
+const MLP_PRODUCERS = new Set(['Mul', 'Gelu', 'Relu', 'Sigmoid', 'Silu', 'FastGelu', 'QuickGelu', 'Tanh', 'Erf']);
+
 /** Is a layer's stored weight [in, out] (MatMul, Gemm without transB)? */
 function inMajor(l: LayerRecord): boolean {
   return l.op === 'MatMul' || !l.nodeRef.attribute.find((a) => a.name === 'transB')?.i;
 }
 
 /** Rotates a copy of `model` (see the file comment); the source model is not modified. */
-export function rotateModel(model: OnnxModel, opts: { seed: number; rotation?: Rotation }): { model: OnnxModel; record: RotationRecord } {
+export function rotateModel(
+  model: OnnxModel,
+  opts: { seed: number; rotation?: Rotation; online?: OnlineRotation },
+): { model: OnnxModel; record: RotationRecord } {
   const plan = findRotationPlan(model);
   const r = opts.rotation ?? randomizedHadamard(plan.size, opts.seed);
   if (r.n !== plan.size) throw new Error(`${model.path}: rotation of size ${r.n} for a stream of width ${plan.size}`);
@@ -371,7 +385,14 @@ export function rotateModel(model: OnnxModel, opts: { seed: number; rotation?: R
     rotateMatrix(w.data, w.dims[0], w.dims[1], inMajor(l) === (side === 'reads') ? 0 : 1, r);
     const after = outlierStats(w.data);
     st.write(l.nodeRef, l.weightInput, w, true);
-    stats.push({ name, side, kurtosis_before: before.kurtosis, kurtosis_after: after.kurtosis, peak_before: before.peak, peak_after: after.peak });
+    stats.push({
+      name,
+      side,
+      kurtosis_before: before.kurtosis,
+      kurtosis_after: after.kurtosis,
+      peak_before: before.peak,
+      peak_after: after.peak,
+    });
   };
   for (const rd of plan.readers) rotate(rd.layer, 'reads');
   // Writers W·R ([in, out]: each row; transB: each column), their biases b·R.
@@ -381,6 +402,28 @@ export function rotateModel(model: OnnxModel, opts: { seed: number; rotation?: R
       const b = st.read(wr.bias.node, wr.bias.input);
       rotateMatrix(b.data, 1, d, 1, r);
       st.write(wr.bias.node, wr.bias.input, b);
+    }
+  }
+  // Online: x ← x·Q before the writer (an inserted MatMul by a constant), W ← Qᵀ·W.
+  const online: RotationReport['online'] = [];
+  if (opts.online && opts.online !== 'none') {
+    const idx = new GraphIndex(model);
+    for (const [i, wr] of plan.writers.entries()) {
+      const l = model.layer(wr.layer);
+      const producer = idx.producer.get(l.input);
+      if (opts.online === 'down' && !(producer && MLP_PRODUCERS.has(producer.opType))) continue;
+      const k = l.shape[1];
+      const q = randomizedHadamard(k, (opts.seed + 1 + i) >>> 0);
+      const w = st.read(l.nodeRef, l.weightInput);
+      rotateMatrix(w.data, w.dims[0], w.dims[1], inMajor(l) ? 0 : 1, q);
+      st.write(l.nodeRef, l.weightInput, w, true);
+      const dtype = st.layerDtype(wr.layer);
+      const qName = st.constant(`${wr.layer}_online_rotation`, Float32Array.from(q.dense()), [k, k], dtype);
+      const out = st.ed.unique(`${l.input}_rotated`);
+      const node = st.node(l.nodeRef);
+      st.ed.insertBefore(node, makeNode('MatMul', [l.input, qName], [out], st.ed.unique(`${wr.layer}_online_rotation_MatMul`)));
+      node.input[0] = out;
+      online.push({ layer: wr.layer, size: k, construction: q.construction });
     }
   }
   // The embedding rows E·R.
@@ -400,6 +443,7 @@ export function rotateModel(model: OnnxModel, opts: { seed: number; rotation?: R
       writers: plan.writers.map((x) => x.layer),
       norms: plan.norms.map((n) => n.node.name || n.node.opType),
       layers: stats,
+      ...(online.length ? { online } : {}),
     },
   };
 }

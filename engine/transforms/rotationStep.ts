@@ -12,10 +12,10 @@ export function rotateForPlan(
 ): { model: OnnxModel; record: RotationRecord } | undefined {
   if (!plan.rotation) return undefined;
   onProgress?.({ stage: 'load', message: `rotating the residual stream (${plan.rotation.method}, seed ${plan.rotation.seed})` });
-  const r = rotateModel(model, { seed: plan.rotation.seed });
+  const r = rotateModel(model, { seed: plan.rotation.seed, online: plan.rotation.online ?? 'none' });
   onProgress?.({
     stage: 'load',
-    message: `rotated: d = ${r.record.size} (${r.record.construction}), ${r.record.readers.length} readers, ${r.record.writers.length} writers, ${r.record.norms.length} norms folded`,
+    message: `rotated: d = ${r.record.size} (${r.record.construction}), ${r.record.readers.length} readers, ${r.record.writers.length} writers, ${r.record.norms.length} norms folded${r.record.online?.length ? `, ${r.record.online.length} online rotations inserted` : ''}`,
   });
   return r;
 }
@@ -30,5 +30,6 @@ export function rotationReport(r: RotationRecord): RotationReport {
     embedding: r.embedding,
     norms: r.norms,
     layers: r.layers,
+    ...(r.online ? { online: r.online } : {}),
   };
 }

@@ -63,6 +63,26 @@ describe('rotation: stories260K', { skip: skipNoShared }, () => {
     assert.deepEqual(await runModel(model.serialize(), feeds, 'logits'), fp);
   });
 
+  test('online rotations (down: 5 MLP down projections; all: + 5 attention outputs) keep the logits to 1e-4', async () => {
+    for (const [online, n] of [
+      ['down', 5],
+      ['all', 10],
+    ] as const) {
+      const { model: rot, record } = rotateModel(model, { seed: 4, online });
+      assert.equal(record.online?.length, n, online);
+      if (online === 'down')
+        assert.deepEqual(
+          record.online!.map((o) => o.layer),
+          [...Array(5).keys()].map((i) => `layers.${i}.w2`),
+        );
+      assert.equal(record.online![0].size, online === 'down' ? 172 : 64);
+      const mm = rot.graph.node.filter((x) => x.opType === 'MatMul' && x.name.endsWith('_online_rotation_MatMul'));
+      assert.equal(mm.length, n);
+      const diff = maxAbsDiff(await runModel(rot.serialize(), feeds, 'logits'), fp);
+      assert.ok(diff < 1e-4, `${online}: max |Δlogit| = ${diff}`);
+    }
+  });
+
   test('a non-orthogonal R breaks the logits (the test can fail)', async () => {
     const good = randomizedHadamard(64, 0);
     const bad = { ...good, apply: (v: Float64Array) => (good.apply(v), v.forEach((x, i) => (v[i] = x * 1.01))) };
