@@ -76,7 +76,7 @@ describe('rotation: stories260K', { skip: skipNoShared }, () => {
           [...Array(5).keys()].map((i) => `layers.${i}.w2`),
         );
       assert.equal(record.online![0].size, online === 'down' ? 172 : 64);
-      const mm = rot.graph.node.filter((x) => x.opType === 'MatMul' && x.name.endsWith('_online_rotation_MatMul'));
+      const mm = rot.graph.node.filter((x) => x.opType === 'MatMul' && x.name?.endsWith('_online_rotation_MatMul'));
       assert.equal(mm.length, n);
       const diff = maxAbsDiff(await runModel(rot.serialize(), feeds, 'logits'), fp);
       assert.ok(diff < 1e-4, `${online}: max |Δlogit| = ${diff}`);
