@@ -34,6 +34,8 @@ export interface QualityConfig {
   rotation?: RotationPlanInput;
   /** The recipe's `accuracy_level` (MatMulNBits rows); absent = the default. */
   accuracyLevel?: number;
+  /** Another model with stories260K's layer names (a rotated copy); absent = stories260K. */
+  modelPath?: string;
 }
 
 /** Sample counts and offsets (tokens) of a measurement. */
@@ -138,7 +140,7 @@ function plan(c: QualityConfig, s: QualitySetup, dir: string, layerSettings?: (n
   }));
   return {
     recipePath: join(dir, `${c.id}.lowbit.yaml`),
-    modelPath: stories.model,
+    modelPath: c.modelPath ?? stories.model,
     outputPath,
     reportPath: `${outputPath}.report.json`,
     format: c.format,

@@ -16,11 +16,9 @@ export const ROTATION_SEEDS = [0, 1, 2];
 export const ROTATION_BASES: QualityConfig[] = [
   { id: 'rtn-w4-pc', method: 'rtn', bits: 4, groupSize: -1, format: 'fake' },
   { id: 'rtn-w3-pc', method: 'rtn', bits: 3, groupSize: -1, format: 'fake' },
-  { id: 'rtn-w4-g32', method: 'rtn', bits: 4, groupSize: 32, format: 'fake' },
   { id: 'rtn-w3-g32', method: 'rtn', bits: 3, groupSize: 32, format: 'fake' },
   { id: 'gptq-w4-pc', method: 'gptq', bits: 4, groupSize: -1, format: 'fake' },
   { id: 'gptq-w3-pc', method: 'gptq', bits: 3, groupSize: -1, format: 'fake' },
-  { id: 'gptq-w3-g32', method: 'gptq', bits: 3, groupSize: 32, format: 'fake' },
   { id: 'sq-w4a8-pc', method: 'smoothquant', bits: 4, groupSize: -1, format: 'fake', settings: { alpha: 0.5, activation_bits: 8 } },
 ];
 
