@@ -220,7 +220,8 @@ export async function compareWithQuarot(storiesModel: string, seed: number, outD
     };
     // B = I₈ ⊗ hᵀ (per-head V rotation on the 64-wide context), online before wo: M = Bᵀ·H_o.
     const B = new Float32Array(64 * 64);
-    for (let hd = 0; hd < 8; hd++) for (let a = 0; a < 8; a++) for (let b = 0; b < 8; b++) B[(hd * 8 + a) * 64 + hd * 8 + b] = Hv[b * 32 + a];
+    for (let hd = 0; hd < 8; hd++)
+      for (let a = 0; a < 8; a++) for (let b = 0; b < 8; b++) B[(hd * 8 + a) * 64 + hd * 8 + b] = Hv[b * 32 + a];
     const Mo = matmul(transpose(B, 64, 64), Ho, 64, 64, 64);
     for (let i = 0; i < nLayers; i++) {
       for (const [o, hf] of LINEARS) {

@@ -34,7 +34,9 @@ export async function main(): Promise<void> {
     else {
       console.log(`QuaRot reference (torch ${q.torch}), seed ${ROTATION_SEEDS[0]}: max |ours − QuaRot| given QuaRot's Q:`);
       for (const [k, v] of Object.entries(q.weightDiff!)) console.log(`  ${k}: ${v.toExponential(2)}`);
-      console.log(`  QuaRot centres the embedding rows (max |row mean| ${q.embeddingMeanShift!.toFixed(4)}), which changes an RMSNorm model's outputs`);
+      console.log(
+        `  QuaRot centres the embedding rows (max |row mean| ${q.embeddingMeanShift!.toFixed(4)}), which changes an RMSNorm model's outputs`,
+      );
     }
     console.log(
       `stories260K, 35 body layers (LM head fp32); calibration ${setup.calibSamples}×${setup.sequenceLength} from ${setup.calibOffset}, evaluation ${setup.evalSamples}×${setup.sequenceLength} from ${setup.evalOffset}`,

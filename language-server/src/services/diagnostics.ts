@@ -14,7 +14,13 @@ const SEVERITY = {
 
 /** All diagnostics for the document; `exists` answers for absolute paths. */
 export function diagnose(a: RecipeAnalysis, exists: (p: string) => boolean): Diagnostic[] {
-  const ds = validateRecipe(a.recipe, a.recipePath, { exists, layers: a.layers, inputs: a.inputs, modelError: a.modelError });
+  const ds = validateRecipe(a.recipe, a.recipePath, {
+    exists,
+    layers: a.layers,
+    inputs: a.inputs,
+    modelError: a.modelError,
+    rotation: a.rotation,
+  });
   return ds.slice(0, 500).map((d) => ({
     range: toRange(a.doc, d.span),
     severity: SEVERITY[d.severity],

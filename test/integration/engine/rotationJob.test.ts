@@ -59,7 +59,13 @@ describe('rotation in a job (stories260K)', { skip: skipNoShared }, () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const f = buildBertEncoder(mkdtempSync(join(tmpdir(), 'lowbit-rot-')), {});
-    const p = plan({ layers: [], modelPath: f.path, format: 'fake', rotation: { method: 'hadamard', seed: 0 }, evaluation: { kind: 'none', metrics: [] } });
+    const p = plan({
+      layers: [],
+      modelPath: f.path,
+      format: 'fake',
+      rotation: { method: 'hadamard', seed: 0 },
+      evaluation: { kind: 'none', metrics: [] },
+    });
     await assert.rejects(runJob(p), (e: Error) => e.message.includes(f.path) && /rotation: 2 token embeddings/.test(e.message));
     assert.ok(!existsSync(p.outputPath) && !existsSync(p.reportPath));
   });
