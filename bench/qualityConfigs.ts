@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runJob } from '../engine/job';
-import type { ExportFormat, JobPlan, LayerPlan, Method } from '../protocol/plan';
+import type { ExportFormat, JobPlan, LayerPlan, Method, RotationPlanInput } from '../protocol/plan';
 import type { Report } from '../protocol/report';
 import { stories } from '../test/integration/engine/sharedFixtures';
 
@@ -30,6 +30,12 @@ export interface QualityConfig {
   /** Default false (asymmetric, as the 2-bit MatMulNBits rows). FLRQ / LoRC quantize symmetrically regardless. */
   symmetric?: boolean;
   settings?: Record<string, unknown>;
+  /** The recipe's `rotation:` (issue 14); absent = none. */
+  rotation?: RotationPlanInput;
+  /** The recipe's `accuracy_level` (MatMulNBits rows); absent = the default. */
+  accuracyLevel?: number;
+  /** Another model with stories260K's layer names (a rotated copy); absent = stories260K. */
+  modelPath?: string;
 }
 
 /** Sample counts and offsets (tokens) of a measurement. */
@@ -134,7 +140,7 @@ function plan(c: QualityConfig, s: QualitySetup, dir: string, layerSettings?: (n
   }));
   return {
     recipePath: join(dir, `${c.id}.lowbit.yaml`),
-    modelPath: stories.model,
+    modelPath: c.modelPath ?? stories.model,
     outputPath,
     reportPath: `${outputPath}.report.json`,
     format: c.format,
@@ -160,6 +166,8 @@ function plan(c: QualityConfig, s: QualitySetup, dir: string, layerSettings?: (n
     skipped: [{ name: 'output', rule: 0 }],
     threads: 2,
     seed: 0,
+    ...(c.rotation ? { rotation: c.rotation } : {}),
+    ...(c.accuracyLevel !== undefined ? { accuracyLevel: c.accuracyLevel } : {}),
   };
 }
 

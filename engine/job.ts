@@ -34,6 +34,7 @@ import { shareTiedTables } from './quantize/tiedTables';
 import { planMemory } from './stream/memoryPlan';
 import { streamCompress } from './stream/streamBlocks';
 import { CodeSpill } from './stream/codeSpill';
+import { rotateForPlan, rotationReport } from './transforms/rotationStep';
 
 export interface JobOptions {
   signal?: AbortSignal;
@@ -116,9 +117,12 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     await preflight(plan);
     release = await lockOutput(plan.outputPath);
     signal?.throwIfAborted();
-    const model = await loadModel(plan.modelPath);
+    const loaded = await loadModel(plan.modelPath);
     // The external data files are known once the model is parsed: none may be an output either.
-    await preflight(plan, model.externalDataFiles());
+    await preflight(plan, loaded.externalDataFiles());
+    // Rotation (recipe `rotation:`) rewrites the weights before anything is calibrated; every later step sees the rotated model.
+    const rotated = plan.rotation ? rotateForPlan(plan, loaded, onProgress) : undefined;
+    const model = rotated?.model ?? loaded;
     const ops = new Map(planLayers(plan, model).map((l) => [l.name, l.op]));
     let t = lap('load', t0);
 
@@ -219,6 +223,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       decodeLatency: ev.decodeLatency,
       generation: ev.generation,
       leftAlone: exported.leftAlone,
+      rotation: rotated && rotationReport(rotated.record),
     });
     const stagedReport = join(staging, 'report.json');
     await writeFile(stagedReport, reportText(report), { flag: 'wx' });

@@ -58,4 +58,9 @@ export interface ModelSummary {
   externalDataError?: string;
   /** Float tensors of at least 16 KiB that compressing every quantizable layer would leave alone. */
   leftAlone?: LeftAloneTensor[];
+  /**
+   * Whether the recipe's `rotation: hadamard` can rotate this model's residual stream
+   * (engine/transforms/rotation.ts): its width, or the node that prevents it and why.
+   */
+  rotation?: { size: number } | { problem: string };
 }

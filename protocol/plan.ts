@@ -116,8 +116,18 @@ export interface JobPlan {
   accuracyLevel?: number;
   /** The recipe's `inputs:` overrides of the input-binding rules, by graph input name. */
   inputs?: Record<string, InputOverride>;
+  /** The residual-stream rotation applied before calibration (engine/transforms/rotation.ts); absent = none. */
+  rotation?: RotationPlanInput;
   /** The memory budget (absent: what the machine has free) and block streaming (engine/stream). */
   memory?: MemoryPlanInput;
+}
+
+/** `rotation:` in the recipe. */
+export interface RotationPlanInput {
+  method: 'hadamard';
+  seed: number;
+  /** Online rotations before stream writers (an inserted MatMul by a constant orthogonal matrix); default none. */
+  online?: 'none' | 'down' | 'all';
 }
 
 /** `memory:` in the recipe (and `lowbit run --memory`). */

@@ -60,8 +60,38 @@ export interface Report {
   layers: LayerReport[];
   /** Float tensors of at least 16 KiB the output still stores in full precision, why, and their share of the output file. */
   left_alone?: { name: string; bytes: number; share: number; reason: string }[];
+  /** The residual-stream rotation applied before calibration (recipe `rotation:`), absent when none. */
+  rotation?: RotationReport;
   timings_s: { load: number; calibrate: number; quantize: number; export: number; evaluate: number; total: number };
   warnings: string[];
+}
+
+/** What the offline rotation did (engine/transforms/rotation.ts): panels can show it per layer. */
+export interface RotationReport {
+  method: 'hadamard';
+  seed: number;
+  /** Order of R = width of the residual stream. */
+  size: number;
+  /** How R was built: `hadamard 2^k`, `hadamard 2^k ⊗ paley m`, or `random orthogonal`. */
+  construction: string;
+  /** The embedding table whose rows became E·R. */
+  embedding: string;
+  /** Norm nodes whose γ was folded into the linears after them (and set to 1). */
+  norms: string[];
+  /**
+   * Every rotated layer: `reads` the stream (W ← Rᵀ·diag(γ)·W) or `writes` it (W ← W·R), with its
+   * weight's kurtosis and max|w|/rms before (γ folded, not rotated) and after: outliers spread.
+   */
+  layers: {
+    name: string;
+    side: 'reads' | 'writes';
+    kurtosis_before: number;
+    kurtosis_after: number;
+    peak_before: number;
+    peak_after: number;
+  }[];
+  /** Online rotations: an inserted MatMul by a constant orthogonal matrix before these layers (their weight became Qᵀ·W). */
+  online?: { layer: string; size: number; construction: string }[];
 }
 
 /**

@@ -13,6 +13,7 @@ import { fileDiagnostics } from './validators/files';
 import { lineColumnOf } from './positions';
 import { recipeDiagnostics } from './resolvePlan';
 import { jobPathProblems } from './jobPaths';
+import { rotationDiagnostics } from './validators/validate';
 
 /** A diagnostic as the CLI prints it. */
 export interface FileDiagnostic {
@@ -32,6 +33,8 @@ export interface ModelHost {
   layers(modelPath: string): Promise<LayerInfo[]>;
   inputs?(modelPath: string): Promise<ModelSummary['inputs']>;
   externalFiles?(modelPath: string): Promise<{ files: string[]; error?: string }>;
+  /** Whether `rotation: hadamard` can rotate the model (ModelSummary.rotation). */
+  rotation?(modelPath: string): Promise<ModelSummary['rotation']>;
 }
 
 /** Convert offset diagnostics of `text` to 1-based file positions. */
@@ -66,6 +69,7 @@ export async function loadRecipePlan(recipePath: string, host: ModelHost): Promi
     try {
       layers = await host.layers(modelPath);
       if (host.inputs) inputs = await host.inputs(modelPath);
+      if (host.rotation) extra.push(...rotationDiagnostics(recipe, await host.rotation(modelPath)));
     } catch (e) {
       extra.push({
         span: modelField.span,

@@ -188,6 +188,15 @@ export interface RecipeDocument {
   threads?: number;
   /** The `accuracy_level` written on every `MatMulNBits` node (and the level onnxruntime uses when it fuses `qdq` weights into MatMulNBits): the type its activations are computed in. `4` (int8 activations, what onnxruntime-genai writes for CPU) is the fast CPU level; `0` leaves it unset (fp32 activations, exact). Evaluation runs the model at this level, so the reported quality and latency are what you get. */
   accuracy_level?: 0 | 1 | 2 | 3 | 4;
+  /** QuaRot-style offline rotation (Ashkboos et al. 2024) applied before calibration: the RMSNorm scales are folded into the linears after them, then the residual stream is rotated by a seeded randomized Hadamard matrix R (embedding E·R, stream readers Rᵀ·W, stream writers W·R, the LM head too). The full-precision model computes the same outputs; outliers are spread over all channels, so every method then quantizes the rotated weights with less error. Needs a decoder whose residual stream starts at one token embedding and is read only by RMSNorms and linear layers (a diagnostic names the node that prevents it). */
+  rotation?: {
+    /** Which rotation. */
+    method?: "none" | "hadamard";
+    /** Seed of the random signs (and of the random orthogonal fallback). */
+    seed?: number;
+    /** QuaRot's online Hadamard: also rotate the inputs of stream writers at run time, with an inserted standard `MatMul` by a constant orthogonal matrix Q (the writer's weight becomes Qᵀ·W). Spreads the outliers of those activations for activation quantization (W4A8) and of those weights' input side; costs one k×k product per token and layer. */
+    online?: "none" | "down" | "all";
+  };
   /** How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk). */
   memory?: {
     /** Memory budget in MB (10⁶ bytes); unset = what the machine has free when the job starts. `lowbit run --memory` overrides it. */

@@ -736,6 +736,12 @@ export function resolvePlan(
       ...(p('memory.cache') ? { cacheFolder: p('memory.cache') } : {}),
     },
   };
+  if (v['rotation.method']?.value === 'hadamard')
+    plan.rotation = {
+      method: 'hadamard',
+      seed: num('rotation.seed', 0),
+      online: (v['rotation.online']?.value as 'none' | 'down' | 'all' | undefined) ?? 'none',
+    };
   if (Object.keys(recipe.inputs).length)
     plan.inputs = Object.fromEntries(Object.entries(recipe.inputs).map(([k, f]) => [k, f.value as InputOverride]));
   return { plan, diagnostics };

@@ -416,6 +416,42 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
     integer: true,
     allowed: [0, 1, 2, 3, 4],
   },
+  rotation: {
+    kind: 'object',
+    doc: 'QuaRot-style offline rotation (Ashkboos et al. 2024) applied before calibration: the RMSNorm scales are folded into the linears after them, then the residual stream is rotated by a seeded randomized Hadamard matrix R (embedding E·R, stream readers Rᵀ·W, stream writers W·R, the LM head too). The full-precision model computes the same outputs; outliers are spread over all channels, so every method then quantizes the rotated weights with less error. Needs a decoder whose residual stream starts at one token embedding and is read only by RMSNorms and linear layers (a diagnostic names the node that prevents it).',
+    fields: {
+      method: {
+        kind: 'enum',
+        doc: 'Which rotation.',
+        values: ['none', 'hadamard'],
+        default: 'none',
+        valueDocs: {
+          none: 'No rotation.',
+          hadamard:
+            'R = diag(s)·H/√d with s a seeded ±1 vector and H a Hadamard matrix of the stream width d (Sylvester 2^k, or 2^k ⊗ Paley; a seeded random orthogonal matrix for widths with neither).',
+        },
+      },
+      seed: {
+        kind: 'number',
+        doc: 'Seed of the random signs (and of the random orthogonal fallback).',
+        default: 0,
+        integer: true,
+        min: 0,
+        max: 2147483647,
+      },
+      online: {
+        kind: 'enum',
+        doc: "QuaRot's online Hadamard: also rotate the inputs of stream writers at run time, with an inserted standard `MatMul` by a constant orthogonal matrix Q (the writer's weight becomes Qᵀ·W). Spreads the outliers of those activations for activation quantization (W4A8) and of those weights' input side; costs one k×k product per token and layer.",
+        values: ['none', 'down', 'all'],
+        default: 'none',
+        valueDocs: {
+          none: 'Offline only: nothing is added to the graph.',
+          down: 'Before the MLP down projections (writers fed by a gate or an activation).',
+          all: 'Before every stream writer (the attention output projections too).',
+        },
+      },
+    },
+  },
   memory: {
     kind: 'object',
     doc: 'How much memory the job may use. When the whole model does not fit, calibration and quantization stream block by block (one onnxruntime session per block, weights loaded in place, activations cached in RAM and beyond that on disk).',

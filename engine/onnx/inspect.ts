@@ -2,10 +2,21 @@
 import { stat } from 'node:fs/promises';
 import type { ModelSummary } from '../../protocol/model';
 import { loadModel } from './model';
+import { findRotationPlan, RotationUnsupported } from '../transforms/rotation';
 
-/** Loads a model and returns its summary (weights are not kept). */
+/** Loads a model and returns its summary (weights are not kept), with whether rotation applies. */
 export async function inspectModel(path: string): Promise<ModelSummary> {
-  return (await loadModel(path)).summary();
+  const m = await loadModel(path);
+  let rotation: ModelSummary['rotation'];
+  try {
+    rotation = { size: findRotationPlan(m).size };
+  } catch (e) {
+    // A graph the walk cannot read is only a reason not to rotate, never a failed inspect.
+    rotation = {
+      problem: e instanceof RotationUnsupported ? (e.node === e.modelPath ? e.reason : `${e.node}: ${e.reason}`) : (e as Error).message,
+    };
+  }
+  return { ...m.summary(), rotation };
 }
 
 /**

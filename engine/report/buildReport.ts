@@ -23,6 +23,7 @@ export interface ReportInputs {
   timings: Report['timings_s'];
   warnings: string[];
   leftAlone?: NonNullable<Report['left_alone']>;
+  rotation?: Report['rotation'];
 }
 
 /** The layers whose weights are distinct tensors: the head of a tied table shared with a listed Gather is left out. */
@@ -80,6 +81,7 @@ export function buildReport(r: ReportInputs): Report {
     },
     layers: r.layers,
     ...(r.leftAlone ? { left_alone: r.leftAlone } : {}),
+    ...(r.rotation ? { rotation: r.rotation } : {}),
     timings_s: r.timings,
     warnings: r.warnings,
   };

@@ -81,6 +81,7 @@ export class Workspace {
           const m = await this.models.get(abs);
           a.layers = m.layers;
           a.inputs = m.inputs;
+          a.rotation = m.rotation;
         } catch (e) {
           a.modelError = (e as Error).message;
         }

@@ -21,6 +21,8 @@ export interface RecipeAnalysis {
   /** The model's graph inputs, when the model is loaded (completion and checks of `inputs:`). */
   inputs?: ModelSummary['inputs'];
   modelError?: string;
+  /** Whether the model can be rotated (`rotation: hadamard`), when the model is loaded. */
+  rotation?: ModelSummary['rotation'];
   /** The report next to the output, if one exists. */
   report?: Report;
 }

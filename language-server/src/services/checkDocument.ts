@@ -27,6 +27,7 @@ export async function checkDocument(
   let layers: LayerInfo[] | undefined;
   let inputs: ModelSummary['inputs'] | undefined;
   let modelError: string | undefined;
+  let rotation: ModelSummary['rotation'] | undefined;
   const model = recipe.values.model;
   if (model) {
     const abs = path.resolve(path.dirname(recipePath), String(model.value));
@@ -34,12 +35,13 @@ export async function checkDocument(
       try {
         layers = await host.layers(abs);
         inputs = await host.inputs?.(abs);
+        rotation = await host.rotation?.(abs);
       } catch (e) {
         modelError = (e as Error).message;
       }
     }
   }
-  const out = validateRecipe(recipe, recipePath, { exists, layers, inputs, modelError });
+  const out = validateRecipe(recipe, recipePath, { exists, layers, inputs, modelError, rotation });
   if (layers && !out.some((d) => d.severity === 'error')) {
     const { plan } = resolvePlan(recipe, layers, recipePath, inputs);
     if (plan) {

@@ -19,6 +19,7 @@ export function modelHostOf(cache: { get(absPath: string): Promise<ModelSummary>
   return {
     layers: async (p) => (await cache.get(p)).layers,
     inputs: async (p) => (await cache.get(p)).inputs,
+    rotation: async (p) => (await cache.get(p)).rotation,
     externalFiles: async (p) => {
       const s = await cache.get(p);
       return { files: s.externalFiles ?? [], error: s.externalDataError };

@@ -1,0 +1,175 @@
+/** QuaRot-style offline rotation on stories260K and the KV-cache decoder fixtures, run in onnxruntime-node. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadModel, type OnnxModel } from '../../../engine/onnx';
+import { findRotationPlan, rotateModel, RotationUnsupported } from '../../../engine/transforms/rotation';
+import { randomizedHadamard } from '../../../engine/transforms/rotationHadamard';
+import { runModel, tokens } from './exportFixtures';
+import { skipNoShared, stories } from './sharedFixtures';
+import { buildBertEncoder, buildModelBuilderDecoder, buildOptimumDecoder, fullLogits, maxAbsDiff, openDecoder } from '../../fixtures/llm';
+import { buildTiedStories } from '../../fixtures/llm/tiedStories';
+
+const IDS = [1, 403, 407, 261, 378, 395, 259, 281, 300, 412, 290, 377];
+
+describe('rotation: stories260K', { skip: skipNoShared }, () => {
+  let model: OnnxModel;
+  let fp: Float32Array;
+  const feeds = { input_ids: tokens(2, 32) };
+  before(async () => {
+    model = await loadModel(stories.model);
+    fp = await runModel(model.serialize(), feeds, 'logits');
+  });
+
+  test('the plan finds the embedding, 5·4+1 readers, 5·2 writers and 11 RMSNorms from the graph', () => {
+    const p = findRotationPlan(model);
+    assert.equal(p.size, 64);
+    assert.equal(p.embedding.layer, 'tok_embeddings');
+    const readers = p.readers.map((r) => r.layer).sort();
+    const want = [...Array(5).keys()].flatMap((i) => ['wq', 'wk', 'wv', 'w1', 'w3'].map((w) => `layers.${i}.${w}`)).concat('output');
+    assert.deepEqual(readers, want.sort());
+    assert.deepEqual(
+      p.writers.map((w) => w.layer).sort(),
+      [...Array(5).keys()].flatMap((i) => [`layers.${i}.wo`, `layers.${i}.w2`]).sort(),
+    );
+    assert.equal(p.norms.length, 11);
+    assert.ok(p.readers.every((r) => r.gamma));
+  });
+
+  test('logits unchanged to 1e-4 for several seeds; weights really rotated; the source model untouched', async () => {
+    for (const seed of [0, 1, 12345]) {
+      const { model: rot, record } = rotateModel(model, { seed });
+      assert.equal(record.size, 64);
+      assert.equal(record.construction, 'hadamard 2^6');
+      assert.equal(record.readers.length, 26);
+      const out = await runModel(rot.serialize(), feeds, 'logits');
+      const diff = maxAbsDiff(out, fp);
+      assert.ok(diff < 1e-4, `seed ${seed}: max |Δlogit| = ${diff}`);
+      // The weights changed (not an identity transform): E·R differs from E.
+      const e0 = model.getWeight('tok_embeddings').data,
+        e1 = rot.getWeight('tok_embeddings').data;
+      assert.ok(maxAbsDiff(e0, e1) > 0.01);
+      // Row norms of the embedding are kept (R orthogonal).
+      let n0 = 0,
+        n1 = 0;
+      for (let j = 0; j < 64; j++) {
+        n0 += e0[j] ** 2;
+        n1 += e1[j] ** 2;
+      }
+      assert.ok(Math.abs(n0 - n1) < 1e-4 * n0);
+    }
+    assert.deepEqual(await runModel(model.serialize(), feeds, 'logits'), fp);
+  });
+
+  test('online rotations (down: 5 MLP down projections; all: + 5 attention outputs) keep the logits to 1e-4', async () => {
+    for (const [online, n] of [
+      ['down', 5],
+      ['all', 10],
+    ] as const) {
+      const { model: rot, record } = rotateModel(model, { seed: 4, online });
+      assert.equal(record.online?.length, n, online);
+      if (online === 'down')
+        assert.deepEqual(
+          record.online!.map((o) => o.layer),
+          [...Array(5).keys()].map((i) => `layers.${i}.w2`),
+        );
+      assert.equal(record.online![0].size, online === 'down' ? 172 : 64);
+      const mm = rot.graph.node.filter((x) => x.opType === 'MatMul' && x.name?.endsWith('_online_rotation_MatMul'));
+      assert.equal(mm.length, n);
+      const diff = maxAbsDiff(await runModel(rot.serialize(), feeds, 'logits'), fp);
+      assert.ok(diff < 1e-4, `${online}: max |Δlogit| = ${diff}`);
+    }
+  });
+
+  test('a non-orthogonal R breaks the logits (the test can fail)', async () => {
+    const good = randomizedHadamard(64, 0);
+    const bad = { ...good, apply: (v: Float64Array) => (good.apply(v), v.forEach((x, i) => (v[i] = x * 1.01))) };
+    const { model: rot } = rotateModel(model, { seed: 0, rotation: bad });
+    const out = await runModel(rot.serialize(), feeds, 'logits');
+    assert.ok(maxAbsDiff(out, fp) > 1e-3);
+  });
+
+  test('norm γ folded: every γ is 1 after rotation', () => {
+    const { model: rot } = rotateModel(model, { seed: 0 });
+    for (const name of ['norm', ...[...Array(5).keys()].flatMap((i) => [`layers.${i}.attention_norm`, `layers.${i}.ffn_norm`])]) {
+      const ref = rot.consts.resolve(name)!;
+      assert.ok(
+        rot.consts.value(ref).data.every((x) => x === 1),
+        name,
+      );
+    }
+  });
+});
+
+describe('rotation: KV-cache decoder fixtures and unrotatable graphs', { skip: skipNoShared }, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lowbit-rotation-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [style, build] of [
+    ['optimum', buildOptimumDecoder],
+    ['model-builder', buildModelBuilderDecoder],
+  ] as const)
+    test(`${style} decoder: full-sequence logits through the cache unchanged to 1e-4`, async () => {
+      const f = build(dir, { storiesModel: stories.model, fileName: `${style}.onnx` });
+      const m = await loadModel(f.path);
+      const { model: rot, record } = rotateModel(m, { seed: 3 });
+      assert.ok(record.writers.length === 10, `${record.writers.length} writers`);
+      const rotPath = join(dir, `${style}-rotated.onnx`);
+      writeFileSync(rotPath, rot.serialize());
+      const s0 = await openDecoder(f.path),
+        s1 = await openDecoder(rotPath);
+      const a = await fullLogits(s0, f, IDS),
+        b = await fullLogits(s1, f, IDS);
+      const diff = maxAbsDiff(a, b);
+      assert.ok(diff < 1e-4, `max |Δlogit| = ${diff}`);
+      await s0.release();
+      await s1.release();
+    });
+
+  test('a BERT encoder (two embeddings, LayerNorm) is refused, naming the embeddings; the model is left as it was', async () => {
+    const f = buildBertEncoder(dir, {});
+    const m = await loadModel(f.path);
+    const before = m.serialize();
+    assert.throws(
+      () => rotateModel(m, { seed: 0 }),
+      (e: Error) =>
+        e instanceof RotationUnsupported &&
+        e.message.startsWith(
+          `${f.path}: rotation: 2 token embeddings (bert.embeddings.word_embeddings, bert.embeddings.token_type_embeddings)`,
+        ),
+    );
+    assert.deepEqual(m.serialize(), before);
+  });
+
+  test('a LayerNormalization on the stream is refused, naming the node', async () => {
+    // stories260K with its final RMSNorm's normalize step replaced by a LayerNormalization of the stream.
+    const m = await loadModel(stories.model);
+    const g = m.proto.graph!;
+    const pow = g.node.find((n) => n.name === '/Pow')!;
+    const mul = g.node.find((n) => n.name === '/Mul')!;
+    g.node.splice(g.node.indexOf(pow), 1);
+    g.node.splice(g.node.indexOf(mul), 1, { ...mul, opType: 'LayerNormalization', name: '/final_ln', input: [pow.input[0], 'norm'] });
+    const p = join(dir, 'layernorm.onnx');
+    writeFileSync(p, m.serialize());
+    const ln = await loadModel(p);
+    assert.throws(
+      () => findRotationPlan(ln),
+      (e: Error) =>
+        e instanceof RotationUnsupported && e.message.includes(p) && /LayerNormalization '\/final_ln'.*subtracts the mean/.test(e.message),
+    );
+  });
+
+  test('a tied embedding is refused, naming the table', async () => {
+    const p = buildTiedStories(dir, stories.model);
+    const m = await loadModel(p);
+    assert.throws(
+      () => findRotationPlan(m),
+      (e: Error) => e instanceof RotationUnsupported && e.message.includes(p) && /tok_embeddings/.test(e.message),
+    );
+  });
+});
