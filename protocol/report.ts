@@ -124,6 +124,12 @@ export interface LayerReport {
   /** Method internals for the panels; each present only for the methods that produce it. */
   gptq?: { loss: number; damp: number; damp_retries: number };
   awq?: { alpha: number; clip_ratio?: number };
+  /** HQQ: accepted iterations and the objective mean|W − Ŵ| at the start and after each of them
+   *  (never increasing), the returned weight's objective (`final`) and whether zero points are integers. */
+  hqq?: { iterations: number; objective: number[]; final: number; zero_point: 'integer' | 'float' };
+  /** AdaRound: weights rounded the other way than to nearest (count and fraction), tr(ΔHΔᵀ) of nearest
+   *  and of the learned rounding on the same grid (`base`'s scales), and the optimizer steps. */
+  adaround?: { flips: number; flip_fraction: number; loss_nearest: number; loss: number; iterations: number; base: 'rtn' | 'gptq' };
   /** SmoothQuant: α; OS+: the chosen threshold t (in `alpha`). activation_bits: static activation QDQ bits, when quantized. */
   smoothing?: { alpha: number; scale_range: [number, number]; activation_bits?: number };
   binarization?: BinarizationDetails;

@@ -17,8 +17,8 @@ struct HqqSpec {
   double lp_norm = 0.7;
   double beta = 10.0;
   double kappa = 1.01;
-  /** true: zero points stay integers in [0, maxq] (storable by MatMulNBits/QDQ/packed); false: the
-   *  authors' real-valued zero points. */
+  /** true: start from RTN's asymmetric grid and keep zero points integers in [0, maxq] (storable by
+   *  MatMulNBits/QDQ/packed); false: the authors' group min-max start and real-valued zero points. */
   bool integer_zero = true;
 };
 

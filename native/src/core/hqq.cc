@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lowbit/parallel.h"
+#include "lowbit/quant_grid.h"
 
 namespace lowbit {
 
@@ -81,14 +82,19 @@ Status QuantizeHqq(const float* w, int rows, int cols, const HqqSpec& spec, cons
         const float* src = w + r * cols + c0;
         double lo = src[0], hi = src[0];
         for (int k = 1; k < len; ++k) lo = std::min(lo, double(src[k])), hi = std::max(hi, double(src[k]));
+        const size_t i = r * ng + gi;
+        if (spec.integer_zero) {
+          // Storable start: RTN's asymmetric grid (range containing 0, integer zero in [0, maxq]).
+          const GridParams p = FindParams(src, len, 1, GridSpec{spec.bits, false, false});
+          s[i] = p.scale;
+          z[i] = z_init[i] = p.zero;
+          continue;
+        }
         const double denom = hi - lo;
         double inv = std::fabs(denom) <= 1e-4 ? 1.0 : maxq / denom;
         inv = std::min(inv, 2e4);
-        const size_t i = r * ng + gi;
         s[i] = static_cast<float>(1.0 / inv);
-        double z0 = -lo / s[i];
-        if (spec.integer_zero) z0 = std::clamp(std::nearbyint(z0), 0.0, double(maxq));
-        z[i] = z_init[i] = z0;
+        z[i] = z_init[i] = -lo / s[i];
       }
   });
   std::vector<double> row_err(rows), z_best = z;

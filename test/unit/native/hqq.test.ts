@@ -99,6 +99,25 @@ describe('native hqq', () => {
     assert.ok(Math.abs(r.final - r.initial) <= 1e-6 * r.initial, 'the fp32 dequantized start');
   });
 
+  test('integer zero points start from RTN exactly and never end worse than RTN', async () => {
+    for (const [bits, groupSize] of [
+      [4, 32],
+      [3, -1],
+      [2, 16],
+    ] as const) {
+      const q = await rtn(w, rows, cols, { bits, groupSize, symmetric: false });
+      const start = await hqq(w, rows, cols, { bits, groupSize, ...defaults, iterations: 0 });
+      assert.deepEqual(start.codes, q.codes);
+      assert.deepEqual(start.zeros, q.zeros);
+      assert.deepEqual(start.scales, q.scales);
+      const r = await hqq(w, rows, cols, { bits, groupSize, ...defaults });
+      assert.ok(
+        r.final <= meanAbsError(w, q.dequant) * (1 + 1e-9),
+        `${bits}-bit g${groupSize}: ${r.final} vs RTN ${meanAbsError(w, q.dequant)}`,
+      );
+    }
+  });
+
   test('bad inputs are rejected with the position named', async () => {
     const bad = Float32Array.from(w);
     bad[3 * cols + 5] = NaN;

@@ -4,6 +4,8 @@
  * Q = clamp(round(W/s + z)), W_e = shrink_lp(W − s(Q − z), β, p), z = mean(Q − (W − W_e)/s), β ← κβ;
  * stop when the global mean|W − Ŵ| stops falling and keep the best zero points.
  */
+import { findParams } from './linearReference';
+
 export interface HqqRefOptions {
   bits: number;
   groupSize: number;
@@ -37,13 +39,20 @@ export function hqqRef(w: Float32Array, rows: number, cols: number, o: HqqRefOpt
     for (let r = 0; r < rows; r++) for (let gi = 0; gi < ng; gi++) fn(r, gi, r * ng + gi, gi * g, Math.min(g, cols - gi * g));
   };
   each((r, _gi, i, c0, len) => {
+    if (o.integerZero) {
+      // RTN's asymmetric grid: the range containing 0 (rtnRef's findParams).
+      const p = findParams(w.subarray(r * cols + c0, r * cols + c0 + len), o.bits, false);
+      s[i] = p.scale;
+      z[i] = p.zero;
+      return;
+    }
     let lo = Infinity,
       hi = -Infinity;
     for (let k = 0; k < len; k++) ((lo = Math.min(lo, w[r * cols + c0 + k]!)), (hi = Math.max(hi, w[r * cols + c0 + k]!)));
     let inv = Math.abs(hi - lo) <= 1e-4 ? 1 : maxq / (hi - lo);
     inv = Math.min(inv, 2e4);
     s[i] = Math.fround(1 / inv);
-    z[i] = o.integerZero ? clamp(roundHalfEven(-lo / s[i]!), 0, maxq) : -lo / s[i]!;
+    z[i] = -lo / s[i]!;
   });
   const zInit = Float64Array.from(z);
   const groupErr = (r: number, c0: number, len: number, si: number, zi: number) => {
