@@ -9,6 +9,8 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   sketch: () => import('./sketch'),
   hostile: () => import('./hostile'),
   scale: () => import('./scale'),
+  hqq: () => import('./hqqFaithfulness'),
+  rounding: () => import('./roundingQuality'),
 };
 
 async function run(): Promise<void> {

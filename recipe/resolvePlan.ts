@@ -168,6 +168,9 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       const fromMethods = Object.fromEntries(Object.entries(recipe.methods[e.method] ?? {}).map(([k, f]) => [k, f.value]));
       const own = Object.fromEntries(Object.entries(ruleSettings).filter(([k]) => k in info.settings));
       e.settings = { ...methodDefaults(e.method), ...fromMethods, ...own };
+      // The data-free fallback keeps the layer storable: real-valued HQQ zero points only where the layer is written fake-quant.
+      if (e.asked && e.method === 'hqq' && !('zero_point' in fromMethods) && !('zero_point' in own))
+        e.settings.zero_point = e.format === 'fake' ? 'float' : 'integer';
       return e;
     });
 }

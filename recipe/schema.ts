@@ -309,9 +309,10 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
         kind: 'enum',
         doc: "Whether zero points stay integers (every format stores them) or take real values as in the authors' code (only `fake` stores them exactly; other formats write such layers fake-quant, with a note).",
         values: ['integer', 'float'],
-        default: 'integer',
+        default: 'float',
         valueDocs: {
-          integer: 'Per group the best of the min-max start and the optimized zero point rounded down or up: never worse than the start.',
+          integer:
+            "Starts from RTN's grid; per group the best of that start and the optimized zero point rounded down or up: never worse than RTN (on stories260K it equals RTN: the gain is in the fractional zero points).",
           float: "The authors' real-valued zero points (best error; stored exactly only by `fake`).",
         },
       },

@@ -19,7 +19,7 @@ import { layerPlans, storiesPlan } from './planFixture';
 import { llama } from './sharedFixtures';
 
 const CASES: { method: Method; settings: Record<string, unknown> }[] = [
-  { method: 'hqq', settings: {} },
+  { method: 'hqq', settings: { zero_point: 'integer' } },
   { method: 'adaround', settings: { iterations: 150, base: 'gptq' } },
 ];
 
@@ -75,7 +75,7 @@ describe('hqq and adaround: every format, logits = fake-quant, internals in the 
   }
 
   test('hqq with real-valued zero points: fake stores it exactly, matmulnbits writes it fake-quant with a note', async () => {
-    const layers = layerPlans('hqq', 4, 32, llama.layers.slice(0, 3), { zero_point: 'float' });
+    const layers = layerPlans('hqq', 4, 32, llama.layers.slice(0, 3)); // default: real-valued zero points
     const plan = storiesPlan({ layers, format: 'matmulnbits', evaluation: { kind: 'none', metrics: [] }, accuracyLevel: 0 });
     await runJob(plan);
     const report = JSON.parse(readFileSync(plan.reportPath, 'utf8')) as Report;
