@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   scale: () => import('./scale'),
   hqq: () => import('./hqqFaithfulness'),
   rounding: () => import('./roundingQuality'),
+  adaround: () => import('./adaroundFaithfulness'),
 };
 
 async function run(): Promise<void> {
