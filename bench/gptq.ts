@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { CrossStatistic, Hessian, gptaq, gptq, gptqNaiveBaseline } from '../native/ts/index';
 import { gaussian } from '../test/unit/native/linearReference';
 import { timeReference } from './gptqReference';
+import { roundingLines } from './rounding';
 
 const REF_SOLVE_S = 16.8; // IST-DASLab gptq.py, 4096², g128, 2 threads (measured on the PyTorch reference, not in this repo)
 
@@ -225,5 +226,6 @@ export async function main(): Promise<void> {
       `  bound     solve arithmetic bound at sgemm rate / 2 (fp64): ${fmt(bounds)} → solve/bound = ${best(sb).toFixed(2)}x best, ${median(sb).toFixed(2)}x median (target ≤ 2x)`,
     );
   }
+  for (const line of await roundingLines(n, tokens, best(ss), env('LOWBIT_BENCH_ADAROUND_STEPS', 3))) console.log(line);
   console.log(`  peak_rss_mb=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`);
 }

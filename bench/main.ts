@@ -10,6 +10,9 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   sketch: () => import('./sketch'),
   hostile: () => import('./hostile'),
   scale: () => import('./scale'),
+  hqq: () => import('./hqqFaithfulness'),
+  rounding: () => import('./roundingQuality'),
+  adaround: () => import('./adaroundFaithfulness'),
 };
 
 async function run(): Promise<void> {

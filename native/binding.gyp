@@ -7,6 +7,7 @@
         "src/binding/binarize_binding.cc",
         "src/binding/lowrank_binding.cc",
         "src/binding/quant_binding.cc",
+        "src/binding/rounding_binding.cc",
         "src/binding/scaling_binding.cc",
         "src/core/parallel.cc",
         "src/core/status.cc",
@@ -29,7 +30,9 @@
         "src/core/lowrank_common.cc",
         "src/core/flrq.cc",
         "src/core/lorc.cc",
-        "src/core/lqer.cc"
+        "src/core/lqer.cc",
+        "src/core/hqq.cc",
+        "src/core/adaround.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

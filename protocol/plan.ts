@@ -5,7 +5,21 @@
  */
 
 /** Quantization methods. The recipe schema's method enum must list exactly these. */
-export const METHODS = ['rtn', 'gptq', 'awq', 'smoothquant', 'osplus', 'billm', 'pbllm', 'dualbin', 'flrq', 'lorc', 'lqer'] as const;
+export const METHODS = [
+  'rtn',
+  'gptq',
+  'awq',
+  'smoothquant',
+  'osplus',
+  'billm',
+  'pbllm',
+  'dualbin',
+  'flrq',
+  'lorc',
+  'lqer',
+  'hqq',
+  'adaround',
+] as const;
 export type Method = (typeof METHODS)[number];
 
 /** How the compressed weights are stored in the output model (`auto`: per layer, see recipe/storedFormat.ts). */

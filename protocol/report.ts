@@ -156,6 +156,12 @@ export interface LayerReport {
   /** GPTAQ (gptq with asymmetric: true): α, and how far the quantized-prefix inputs drifted, ‖D‖_F/‖H‖_F (D = 2/N·Σ (x − x̃)x̃ᵀ). */
   gptaq?: { alpha: number; cross_ratio: number };
   awq?: { alpha: number; clip_ratio?: number };
+  /** HQQ: accepted iterations and the objective mean|W − Ŵ| at the start and after each of them
+   *  (never increasing), the returned weight's objective (`final`) and whether zero points are integers. */
+  hqq?: { iterations: number; objective: number[]; final: number; zero_point: 'integer' | 'float' };
+  /** AdaRound: weights rounded the other way than to nearest (count and fraction), tr(ΔHΔᵀ) of nearest
+   *  and of the learned rounding on the same grid (`base`'s scales), and the optimizer steps. */
+  adaround?: { flips: number; flip_fraction: number; loss_nearest: number; loss: number; iterations: number; base: 'rtn' | 'gptq' };
   /** SmoothQuant: α; OS+: the chosen threshold t (in `alpha`). activation_bits: static activation QDQ bits, when quantized. */
   smoothing?: { alpha: number; scale_range: [number, number]; activation_bits?: number };
   binarization?: BinarizationDetails;

@@ -119,6 +119,38 @@ export interface LqerSettings {
   quantizer?: "rtn" | "gptq";
 }
 
+/** Settings of method `hqq`. */
+export interface HqqSettings {
+  /** Most zero-point updates (the run stops earlier when the mean absolute weight error stops falling). */
+  iterations?: number;
+  /** p of the lp error norm the shrinkage targets (p < 1 favours a sparse error; 1 = soft thresholding). */
+  lp_norm?: number;
+  /** Initial half-quadratic penalty β (the shrinkage threshold is `abs(x)^(p−1)/β`). */
+  beta?: number;
+  /** Factor by which β grows each iteration. */
+  kappa?: number;
+  /** Whether zero points stay integers (every format stores them) or take real values as in the authors' code (only `fake` stores them exactly; other formats write such layers fake-quant, with a note). */
+  zero_point?: "integer" | "float";
+}
+
+/** Settings of method `adaround`. */
+export interface AdaroundSettings {
+  /** Adam steps (each costs one rows×cols×cols product). */
+  iterations?: number;
+  /** Weight λ of the rounding regularizer `Σ(1 − abs(2h − 1)^β)`. */
+  lambda?: number;
+  /** Regularizer exponent β after the warm-up (annealed linearly to `beta_end`). */
+  beta_start?: number;
+  /** Regularizer exponent β at the last step (must not exceed `beta_start`). */
+  beta_end?: number;
+  /** Fraction of the steps before the regularizer starts (reconstruction only). */
+  warmup?: number;
+  /** Adam learning rate on the rounding variables. */
+  lr?: number;
+  /** Where the grid (per-group scales and integer zero points) comes from; AdaRound then only chooses up or down on it. */
+  base?: "rtn" | "gptq";
+}
+
 /** Each method's settings as its kernel receives them: every key present (the schema's defaults filled in; engine/quantize/methodSettings.ts `settingsOf`). */
 export interface ResolvedMethodSettings {
   rtn: Required<RtnSettings>;
@@ -132,6 +164,8 @@ export interface ResolvedMethodSettings {
   flrq: Required<FlrqSettings>;
   lorc: Required<LorcSettings>;
   lqer: Required<LqerSettings>;
+  hqq: Required<HqqSettings>;
+  adaround: Required<AdaroundSettings>;
 }
 
 /** `methods:`: per-method settings. */
@@ -147,17 +181,19 @@ export interface MethodSettings {
   flrq?: FlrqSettings;
   lorc?: LorcSettings;
   lqer?: LqerSettings;
+  hqq?: HqqSettings;
+  adaround?: AdaroundSettings;
 }
 
 /** Any method's settings (a rule's `settings:` is checked against the method in effect). */
-export type AnyMethodSettings = RtnSettings | GptqSettings | AwqSettings | SmoothquantSettings | OsplusSettings | BillmSettings | PbllmSettings | DualbinSettings | FlrqSettings | LorcSettings | LqerSettings;
+export type AnyMethodSettings = RtnSettings | GptqSettings | AwqSettings | SmoothquantSettings | OsplusSettings | BillmSettings | PbllmSettings | DualbinSettings | FlrqSettings | LorcSettings | LqerSettings | HqqSettings | AdaroundSettings;
 
 /** One `layers:` rule. */
 export interface RecipeRule {
   /** Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors' names. */
   match: string;
   /** Quantization method. */
-  method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer";
+  method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround";
   /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
   bits?: number;
   /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
@@ -243,7 +279,7 @@ export interface RecipeDocument {
   /** Settings for every quantizable layer before the `layers:` rules apply. */
   defaults?: {
     /** Quantization method. */
-    method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer";
+    method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround";
     /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
     bits?: number;
     /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
@@ -268,7 +304,7 @@ export interface RecipeDocument {
     /** Size of the output `.onnx` as a fraction of the full-precision file. */
     ratio?: number;
     /** Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without. */
-    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer">;
+    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround">;
     /** Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets). */
     bits?: number[];
     /** Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128. */

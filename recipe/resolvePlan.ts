@@ -159,14 +159,18 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
         for (const [k, f] of Object.entries(r.settings)) ruleSettings = { ...ruleSettings, [k]: f.value };
       }
       if (layer.dataFree && METHOD_INFO[e.method].needsCalibration) {
+        // Data-free fallback: HQQ (zero points optimized without data); rtn when symmetric (HQQ has no zero point to fit then).
         e.asked = e.method;
-        e.method = 'rtn';
+        e.method = e.symmetric ? 'rtn' : 'hqq';
       }
       const info = METHOD_INFO[e.method];
       if (info.fixedBits !== undefined) e.bits = info.fixedBits;
       const fromMethods = Object.fromEntries(Object.entries(recipe.methods[e.method] ?? {}).map(([k, f]) => [k, f.value]));
       const own = Object.fromEntries(Object.entries(ruleSettings).filter(([k]) => k in info.settings));
       e.settings = { ...methodDefaults(e.method), ...fromMethods, ...own };
+      // The data-free fallback keeps the layer storable: real-valued HQQ zero points only where the layer is written fake-quant.
+      if (e.asked && e.method === 'hqq' && !('zero_point' in fromMethods) && !('zero_point' in own))
+        e.settings.zero_point = e.format === 'fake' ? 'float' : 'integer';
       return e;
     });
 }
@@ -365,13 +369,13 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
     if (e.asked) {
       const sp = e.from.method?.span ?? fallback;
       add(
-        `datafree:${sp.start}:${e.asked}`,
+        `datafree:${sp.start}:${e.asked}:${e.method}`,
         sp,
         'warning',
         'data-free',
-        { method: 'rtn' },
+        { method: e.method },
         (n) =>
-          `${e.asked} needs calibration, but calibration cannot observe the inputs of ${list(n)} (${e.layer.dataFree}): they are quantized with rtn, data-free.`,
+          `${e.asked} needs calibration, but calibration cannot observe the inputs of ${list(n)} (${e.layer.dataFree}): they are quantized with ${e.method}, data-free.`,
         name,
       );
     }

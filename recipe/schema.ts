@@ -291,6 +291,95 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     formats: allFormats,
     needsCalibration: true,
   },
+  hqq: {
+    doc: "**HQQ** — Badri & Shaji, *Half-Quadratic Quantization of Large Machine Learning Models* (2023, mobiusml/hqq). Data-free: each group's min-max scale is kept, and its zero point is optimized by half-quadratic splitting — the error is shrunk toward a sparse lp (p < 1) residual and the zero point updated in closed form, β growing by κ, until the error stops falling. The fallback for layers whose inputs calibration cannot observe.",
+    settings: {
+      iterations: {
+        kind: 'number',
+        doc: 'Most zero-point updates (the run stops earlier when the mean absolute weight error stops falling).',
+        default: 20,
+        integer: true,
+        min: 0,
+        max: 10000,
+      },
+      lp_norm: {
+        kind: 'number',
+        doc: 'p of the lp error norm the shrinkage targets (p < 1 favours a sparse error; 1 = soft thresholding).',
+        default: 0.7,
+        min: 0.05,
+        max: 1,
+      },
+      beta: {
+        kind: 'number',
+        doc: 'Initial half-quadratic penalty β (the shrinkage threshold is `abs(x)^(p−1)/β`).',
+        default: 10,
+        min: 0.001,
+        max: 1000000,
+      },
+      kappa: { kind: 'number', doc: 'Factor by which β grows each iteration.', default: 1.01, min: 1, max: 10 },
+      zero_point: {
+        kind: 'enum',
+        doc: "Whether zero points stay integers (every format stores them) or take real values as in the authors' code (only `fake` stores them exactly; other formats write such layers fake-quant, with a note).",
+        values: ['integer', 'float'],
+        default: 'float',
+        valueDocs: {
+          integer:
+            "Starts from RTN's grid; per group the best of that start and the optimized zero point rounded down or up: never worse than RTN (on stories260K it equals RTN: the gain is in the fractional zero points).",
+          float: "The authors' real-valued zero points (best error; stored exactly only by `fake`).",
+        },
+      },
+    },
+    formats: allFormats,
+    needsCalibration: false,
+  },
+  adaround: {
+    doc: '**AdaRound** (layer-wise) — Nagel et al., *Up or Down? Adaptive Rounding for Post-Training Quantization* (ICML 2020, arXiv 2004.10568). Learns, for each weight, whether to round up or down on a fixed grid: Adam on soft rounding variables against ½·tr(ΔHΔᵀ) plus an annealed regularizer that drives them to 0 or 1 (BRECQ/QDrop defaults), with hand-derived gradients in native code.',
+    settings: {
+      iterations: {
+        kind: 'number',
+        doc: 'Adam steps (each costs one rows×cols×cols product).',
+        default: 1000,
+        integer: true,
+        min: 0,
+        max: 1000000,
+      },
+      lambda: { kind: 'number', doc: 'Weight λ of the rounding regularizer `Σ(1 − abs(2h − 1)^β)`.', default: 0.01, min: 0, max: 1000 },
+      beta_start: {
+        kind: 'number',
+        doc: 'Regularizer exponent β after the warm-up (annealed linearly to `beta_end`).',
+        default: 20,
+        min: 1,
+        max: 1000,
+      },
+      beta_end: {
+        kind: 'number',
+        doc: 'Regularizer exponent β at the last step (must not exceed `beta_start`).',
+        default: 2,
+        min: 1,
+        max: 1000,
+      },
+      warmup: {
+        kind: 'number',
+        doc: 'Fraction of the steps before the regularizer starts (reconstruction only).',
+        default: 0.2,
+        min: 0,
+        max: 1,
+      },
+      lr: { kind: 'number', doc: 'Adam learning rate on the rounding variables.', default: 0.01, min: 0, max: 10 },
+      base: {
+        kind: 'enum',
+        doc: 'Where the grid (per-group scales and integer zero points) comes from; AdaRound then only chooses up or down on it.',
+        values: ['rtn', 'gptq'],
+        default: 'rtn',
+        valueDocs: {
+          rtn: "RTN's min-max grid (the layer's `symmetric` and group size).",
+          gptq: 'The grid GPTQ chose while solving under the calibration Hessian (damp 0.01, block 128); AdaRound re-rounds the original weights on it.',
+        },
+      },
+    },
+    formats: allFormats,
+    needsCalibration: true,
+  },
 };
 
 const METRICS: readonly Metric[] = [

@@ -6,6 +6,7 @@ import type { Method } from '../../protocol/plan';
 import * as native from '../../native/ts/index';
 import { binaryLowRankKernels } from './binaryLowRankKernels';
 import { gptqSliced } from './gptqRows';
+import { adaroundKernel, hqqKernel } from './roundingKernels';
 import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
@@ -137,6 +138,8 @@ const KERNELS: Partial<Record<Method, Kernel>> = {
   smoothquant: smoothed('smoothquant'),
   osplus: smoothed('osplus'),
   ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null),
+  hqq: hqqKernel,
+  adaround: adaroundKernel,
 };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
@@ -148,7 +151,7 @@ export function kernelFor(method: Method, layer: string): Kernel {
 
 /** Whether the method reads the layer's calibration statistics. */
 export function needsCalibration(method: Method): boolean {
-  return method !== 'rtn';
+  return method !== 'rtn' && method !== 'hqq';
 }
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) under the layer input's Hessian (native). */

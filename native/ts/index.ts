@@ -296,3 +296,6 @@ export function listKernels(): string[] {
 
 // AWQ / SmoothQuant / OS+ scale searches (layer-local tr(ΔHΔᵀ) loss), C++-backed.
 export * from './scaling';
+
+// HQQ and layer-wise AdaRound (rounding optimization), C++-backed.
+export * from './rounding';

@@ -8,6 +8,7 @@ namespace lowbit::binding {
 void RegisterBinarize(Napi::Env env, Napi::Object exports);
 void RegisterLowRank(Napi::Env env, Napi::Object exports);
 void RegisterQuant(Napi::Env env, Napi::Object exports);
+void RegisterRounding(Napi::Env env, Napi::Object exports);
 void RegisterScaling(Napi::Env env, Napi::Object exports);
 }  // namespace lowbit::binding
 
@@ -22,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterBinarize(env, exports);
   RegisterLowRank(env, exports);
   RegisterQuant(env, exports);
+  RegisterRounding(env, exports);
   RegisterScaling(env, exports);
   return exports;
 }

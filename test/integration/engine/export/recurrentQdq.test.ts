@@ -1,4 +1,4 @@
-// LSTM/GRU/RNN W and R are layers: data-free (rtn, with a warning when a calibrated method was asked),
+// LSTM/GRU/RNN W and R are layers: data-free (hqq, with a warning when a calibrated method was asked),
 // stored as QDQ by format auto (per-channel int8 for one direction below opset 21, blocked for two),
 // and the model runs in onnxruntime-node with outputs equal to the fake-quant model's.
 import { describe, test } from 'node:test';
@@ -109,15 +109,15 @@ describe('recurrent W/R as QDQ layers', () => {
     assert.ok(plan, JSON.stringify(diagnostics));
     const warn = diagnostics.find((d) => d.code === 'data-free')!;
     assert.equal(warn.severity, 'warning');
-    assert.match(warn.message, /gptq needs calibration, .*lstm\.W, lstm\.R, gru\.W and 1 more.*quantized with rtn, data-free/);
+    assert.match(warn.message, /gptq needs calibration, .*lstm\.W, lstm\.R, gru\.W and 1 more.*quantized with hqq, data-free/);
     assert.equal(text.slice(warn.span.start, warn.span.end), 'gptq');
     assert.deepEqual(
       plan.layers.map((l) => [l.name, l.method, l.format, l.bits, l.groupSize]),
       [
-        ['lstm.W', 'rtn', 'qdq', 8, -1],
-        ['lstm.R', 'rtn', 'qdq', 8, -1],
-        ['gru.W', 'rtn', 'qdq', 4, 8],
-        ['gru.R', 'rtn', 'qdq', 4, 8],
+        ['lstm.W', 'hqq', 'qdq', 8, -1],
+        ['lstm.R', 'hqq', 'qdq', 8, -1],
+        ['gru.W', 'hqq', 'qdq', 4, 8],
+        ['gru.R', 'hqq', 'qdq', 4, 8],
       ],
     );
     const results = plan.layers.map((p) => {

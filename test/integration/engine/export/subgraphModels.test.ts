@@ -57,14 +57,14 @@ describe('Silero VAD (If subgraphs, LSTM in nested Ifs) from npm', () => {
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.match(
       check.stdout,
-      /warning: gptq needs calibration, but calibration cannot observe the inputs of If_25\/.*quantized with rtn, data-free/,
+      /warning: gptq needs calibration, but calibration cannot observe the inputs of If_25\/.*quantized with hqq, data-free/,
     );
     const run = await runCli(['run', recipe]);
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(readFileSync(join(dir, 'vad-w8.report.json'), 'utf8')) as Report;
     const ops = new Set(report.layers.map((l) => l.op));
     assert.ok(ops.has('Conv') && ops.has('LSTM'), [...ops].join());
-    assert.ok(report.layers.every((l) => l.name.startsWith('If_25/') && l.format === 'qdq' && l.method === 'rtn'));
+    assert.ok(report.layers.every((l) => l.name.startsWith('If_25/') && l.format === 'qdq' && l.method === 'hqq'));
     assert.equal(report.layers.filter((l) => l.op === 'LSTM').length, 16);
     assert.ok(report.size.quantized_bytes < 0.35 * report.size.fp_bytes, `${report.size.quantized_bytes} of ${report.size.fp_bytes}`);
     assert.deepEqual(report.left_alone, []);

@@ -38,6 +38,16 @@ const NUMBER_CHANGES: Record<string, number> = {
   'flrq.slope_threshold': 0.9,
   'lorc.rank': 2,
   'lqer.rank': 2,
+  'hqq.iterations': 0,
+  'hqq.lp_norm': 1,
+  'hqq.beta': 1,
+  'hqq.kappa': 1.5,
+  'adaround.iterations': 0,
+  'adaround.lambda': 1,
+  'adaround.beta_start': 60,
+  'adaround.beta_end': 1,
+  'adaround.warmup': 0.9,
+  'adaround.lr': 0.1,
 };
 
 /** A value of `f` other than its default, or undefined when the test has none (a new setting). */
