@@ -19,6 +19,9 @@ import { evaluateText } from '../engine/evaluate/evaluateText';
 import { stories, skipNoShared } from '../test/integration/engine/sharedFixtures';
 import { BODY_LAYERS, FULL_SETUP, measure, type QualityConfig } from './qualityConfigs';
 
+/** A file's bytes as float32 (a copy: small Buffers share Node's pool). */
+const f32 = (b: Buffer): Float32Array => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+
 const PYTHON = '/usr/bin/python3';
 const MIRROR = '/work/.mirror/grysgreat+Sketch_lopro/repo';
 
@@ -62,8 +65,8 @@ async function reference(dir: string, work: string, variant: string, ratio: numb
   });
   const res = JSON.parse(readFileSync(join(work, 'result.json'), 'utf8')) as { ranks: number[]; ppl: number; fp_ppl: number };
   const model = await loadModel(stories.model);
-  const fp = new Float32Array(readFileSync(join(work, 'fp.f32')).buffer.slice(0));
-  const q = new Float32Array(readFileSync(join(work, 'quant.f32')).buffer.slice(0));
+  const fp = f32(readFileSync(join(work, 'fp.f32')));
+  const q = f32(readFileSync(join(work, 'quant.f32')));
   let off = 0,
     maxDiff = 0;
   const results = BODY_LAYERS.map((layer) => {

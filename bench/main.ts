@@ -5,6 +5,7 @@
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   gptq: () => import('./gptq'),
   quality: () => import('./quality'),
+  flrq: () => import('./flrqReference'),
   lsp: () => import('./lsp'),
   sketch: () => import('./sketch'),
   hostile: () => import('./hostile'),
