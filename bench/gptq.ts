@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Hessian, gptq, gptqNaiveBaseline } from '../native/ts/index';
 import { gaussian } from '../test/unit/native/linearReference';
 import { timeReference } from './gptqReference';
+import { printFlrqCost } from './flrqCost';
 
 const REF_SOLVE_S = 16.8; // IST-DASLab gptq.py, 4096², g128, 2 threads (measured on the PyTorch reference, not in this repo)
 
@@ -182,5 +183,6 @@ export async function main(): Promise<void> {
       `  bound     solve arithmetic bound at sgemm rate / 2 (fp64): ${fmt(bounds)} → solve/bound = ${best(sb).toFixed(2)}x best, ${median(sb).toFixed(2)}x median (target ≤ 2x)`,
     );
   }
+  await printFlrqCost(n, tokens, best(ss));
   console.log(`  peak_rss_mb=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`);
 }

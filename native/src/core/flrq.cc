@@ -142,8 +142,12 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
     cur = std::move(next);
   }
   SymQuant plain;  // Q(W) with the same quantizer: rel_error_before measures what L·R + BLC add
-  st = QuantizeResidual(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &plain);
-  if (!st.ok()) return Status::Error(st.code, "flrq: " + st.message);
+  if (best.rank == 0) {
+    plain = best.q;  // rank 0 quantized W itself: the same deterministic call, no second solve
+  } else {
+    st = QuantizeResidual(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &plain);
+    if (!st.ok()) return Status::Error(st.code, "flrq: " + st.message);
+  }
   best.blc_best = std::move(best_curve);
   FinishErrors(W, H, plain, ctl.threads, &best);
   *out = std::move(best);
