@@ -19,6 +19,7 @@ import { CrossStatistic, Hessian, gptaq, gptq, gptqNaiveBaseline } from '../nati
 import { gaussian } from '../test/unit/native/linearReference';
 import { timeReference } from './gptqReference';
 import { roundingLines } from './rounding';
+import { printFlrqCost } from './flrqCost';
 
 const REF_SOLVE_S = 16.8; // IST-DASLab gptq.py, 4096², g128, 2 threads (measured on the PyTorch reference, not in this repo)
 
@@ -227,5 +228,6 @@ export async function main(): Promise<void> {
     );
   }
   for (const line of await roundingLines(n, tokens, best(ss), env('LOWBIT_BENCH_ADAROUND_STEPS', 3))) console.log(line);
+  await printFlrqCost(n, tokens, best(ss));
   console.log(`  peak_rss_mb=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`);
 }

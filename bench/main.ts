@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   gptq: () => import('./gptq'),
   quality: () => import('./quality'),
   rotation: () => import('./rotation'),
+  flrq: () => import('./flrqReference'),
   lsp: () => import('./lsp'),
   sketch: () => import('./sketch'),
   hostile: () => import('./hostile'),

@@ -29,6 +29,7 @@
         "src/core/sketch.cc",
         "src/core/lowrank_common.cc",
         "src/core/flrq.cc",
+        "src/core/flrq_rank_authors.cc",
         "src/core/lorc.cc",
         "src/core/lqer.cc",
         "src/core/hqq.cc",

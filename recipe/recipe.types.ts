@@ -85,16 +85,20 @@ export interface DualbinSettings {
 export interface FlrqSettings {
   /** Largest low-rank storage overhead as a fraction of the layer (`x`). */
   max_extra_storage?: number;
-  /** BLC epochs (~1 at 3–4 bits, ~20 at 2 bits). */
+  /** BLC epochs: refits of the low rank to `W − W_q` and requantizations, keeping the best by `tr(ΔHΔᵀ)` (the paper: ~1 at 3–4 bits, ~20 at 2 bits; the authors' default GPTQ path: 0). */
   blc_epochs?: number;
-  /** Power iterations of R1-Sketch. */
+  /** Power iterations of R1-Sketch (the authors' code: 8; the spec: 2). */
   sketch_iterations?: number;
-  /** Stop adding ranks when the amax curve's relative slope is below this. */
+  /** Stop adding ranks when the amax curve's relative slope is below this (`rank_rule: spec` only). */
   slope_threshold?: number;
   /** Scale columns by activation magnitude before rank selection. */
   activation_scaling?: boolean;
-  /** How the residual `W − W_r` (at initialization and in every BLC epoch) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored). */
-  quantizer?: "rtn" | "gptq";
+  /** Exponent e of the activation scaling `s = mean|x|^e / sqrt(max·min)` (the authors' code: 2.4; the spec: 2.5). */
+  activation_exponent?: number;
+  /** How R1-FLR picks the rank. */
+  rank_rule?: "authors" | "spec";
+  /** How the residual `W − W_r` (at initialization and in every BLC epoch) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (damp 0.01, block 128, act-order; no zero points stored), `gptq_asym` = the FLRQ authors' GPTQ on the asymmetric min-max grid with an MSE range search (zero points stored). */
+  quantizer?: "rtn" | "gptq" | "gptq_asym";
 }
 
 /** Settings of method `lorc`. */
@@ -103,8 +107,8 @@ export interface LorcSettings {
   rank?: number;
   /** Bits of the low-rank factors. */
   factor_bits?: 8 | 16 | 32;
-  /** How the weight (before the SVD of its quantization error) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored). */
-  quantizer?: "rtn" | "gptq";
+  /** How the weight (before the SVD of its quantization error) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (damp 0.01, block 128, act-order; no zero points stored), `gptq_asym` = the FLRQ authors' GPTQ on the asymmetric min-max grid with an MSE range search (zero points stored). */
+  quantizer?: "rtn" | "gptq" | "gptq_asym";
 }
 
 /** Settings of method `lqer`. */
@@ -115,8 +119,8 @@ export interface LqerSettings {
   factor_bits?: 8 | 16 | 32;
   /** Use L²QER's `S = diag(mean|x|)` (false = plain SVD). */
   activation_scaled?: boolean;
-  /** How the weight (before the SVD of its quantization error) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored). */
-  quantizer?: "rtn" | "gptq";
+  /** How the weight (before the SVD of its quantization error) is quantized: `rtn` = symmetric absmax round-to-nearest (FLRQ Eq. 8), `gptq` = GPTQ against the calibration Hessian on its symmetric grid (damp 0.01, block 128, act-order; no zero points stored), `gptq_asym` = the FLRQ authors' GPTQ on the asymmetric min-max grid with an MSE range search (zero points stored). */
+  quantizer?: "rtn" | "gptq" | "gptq_asym";
 }
 
 /** Settings of method `hqq`. */

@@ -77,14 +77,16 @@ const damp: FieldSchema = {
 };
 const allFormats = EXPORT_FORMATS;
 /** The low-rank methods' `quantizer` setting; `what` names what it quantizes. */
-const residualQuantizer = (what: string): FieldSchema => ({
+const residualQuantizer = (what: string, dflt: 'rtn' | 'gptq_asym' = 'rtn'): FieldSchema => ({
   kind: 'enum',
-  doc: `How ${what} is quantized: \`rtn\` = symmetric absmax round-to-nearest (FLRQ Eq. 8), \`gptq\` = GPTQ against the calibration Hessian on its symmetric grid (an extension; damp 0.01, block 128, act-order). Codes stay symmetric (zero point 2^(b−1), none stored).`,
-  values: ['rtn', 'gptq'],
-  default: 'rtn',
+  doc: `How ${what} is quantized: \`rtn\` = symmetric absmax round-to-nearest (FLRQ Eq. 8), \`gptq\` = GPTQ against the calibration Hessian on its symmetric grid (damp 0.01, block 128, act-order; no zero points stored), \`gptq_asym\` = the FLRQ authors' GPTQ on the asymmetric min-max grid with an MSE range search (zero points stored).`,
+  values: ['rtn', 'gptq', 'gptq_asym'],
+  default: dflt,
   valueDocs: {
     rtn: 'Symmetric absmax round-to-nearest per group (FLRQ Eq. 8; with FLRQ a per-group clip search).',
     gptq: 'GPTQ against the calibration Hessian on its symmetric grid (damp 0.01, block 128, act-order with static groups): minimizes the layer output error given the low-rank part. An extension, not in the papers.',
+    gptq_asym:
+      "GPTQ against the calibration Hessian on the asymmetric min-max grid with the MSE range search (norm 2.4, shrink ≤ 90%), act-order off, damp 0.01, block 128: the base quantizer of the FLRQ authors' code (Sketch_lopro gptq_utils_lora). Stores a zero point per group.",
   },
 });
 
@@ -255,17 +257,49 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
         min: 0,
         max: 4,
       },
-      blc_epochs: { kind: 'number', doc: 'BLC epochs (~1 at 3–4 bits, ~20 at 2 bits).', default: 1, integer: true, min: 0, max: 1000 },
-      sketch_iterations: { kind: 'number', doc: 'Power iterations of R1-Sketch.', default: 2, integer: true, min: 0, max: 100 },
+      blc_epochs: {
+        kind: 'number',
+        doc: "BLC epochs: refits of the low rank to `W − W_q` and requantizations, keeping the best by `tr(ΔHΔᵀ)` (the paper: ~1 at 3–4 bits, ~20 at 2 bits; the authors' default GPTQ path: 0).",
+        default: 0,
+        integer: true,
+        min: 0,
+        max: 1000,
+      },
+      sketch_iterations: {
+        kind: 'number',
+        doc: "Power iterations of R1-Sketch (the authors' code: 8; the spec: 2).",
+        default: 8,
+        integer: true,
+        min: 0,
+        max: 100,
+      },
       slope_threshold: {
         kind: 'number',
-        doc: "Stop adding ranks when the amax curve's relative slope is below this.",
+        doc: "Stop adding ranks when the amax curve's relative slope is below this (`rank_rule: spec` only).",
         default: 0.001,
         min: 0,
         max: 1,
       },
       activation_scaling: { kind: 'boolean', doc: 'Scale columns by activation magnitude before rank selection.', default: true },
-      quantizer: residualQuantizer('the residual `W − W_r` (at initialization and in every BLC epoch)'),
+      activation_exponent: {
+        kind: 'number',
+        doc: "Exponent e of the activation scaling `s = mean|x|^e / sqrt(max·min)` (the authors' code: 2.4; the spec: 2.5).",
+        default: 2.4,
+        min: 0,
+        max: 8,
+      },
+      rank_rule: {
+        kind: 'enum',
+        doc: 'How R1-FLR picks the rank.',
+        values: ['authors', 'spec'],
+        default: 'authors',
+        valueDocs: {
+          authors:
+            "The FLRQ authors' rule (r1_sketch.py): factors rounded to fp8 e5m2, cost 12 bits per factor entry in `k`, stop when a 16-rank window lowers amax by under 10% (back off 8 ranks), `k ≥ q` only after `sketch_iterations` ranks; rank 0 when the kept ranks lower amax by under 10%.",
+          spec: 'The rule of the method brief: fp64 factors, 16 bits per factor entry in `k`, stop on `k > q`, `k > 1 + x` or the amax slope over the last 4 ranks below `slope_threshold`.',
+        },
+      },
+      quantizer: residualQuantizer('the residual `W − W_r` (at initialization and in every BLC epoch)', 'gptq_asym'),
     },
     formats: allFormats,
     needsCalibration: true,

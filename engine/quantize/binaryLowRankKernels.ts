@@ -29,12 +29,15 @@ function lowRankOutput(r: native.LowRankResult, ctx: KernelContext): KernelOutpu
   const { rows, cols } = ctx.weight;
   return {
     dequant: r.dequant,
-    q: { bits: r.bits, groupSize: r.groupSize, rows, cols, codes: r.codes, scales: r.scales },
+    q: { bits: r.bits, groupSize: r.groupSize, rows, cols, codes: r.codes, scales: r.scales, ...(r.zeros ? { zeros: r.zeros } : {}) },
     // Factors are stored in fp16 (FLRQ's d_fp = 16 storage budget); rounding them here keeps the
     // reported error, the bits and the exported model (fp16 initializers + Cast) in agreement.
     lowRank: r.rank > 0 ? { L: roundToHalf(r.L), R: roundToHalf(r.R), rank: r.rank } : undefined,
-    // Codes + fp32 scales (default zero point, none stored) + fp16 L·R factors as extra MatMul weights.
-    bitsPerWeight: r.bits + (32 * Math.ceil(cols / r.groupSize)) / cols + (16 * r.rank * (rows + cols)) / (rows * cols),
+    // Codes + fp32 scales (+ a zero point per group with 'gptq_asym') + fp16 L·R factors as extra MatMul weights.
+    bitsPerWeight:
+      r.bits +
+      ((32 + (r.zeros ? r.bits : 0)) * Math.ceil(cols / r.groupSize)) / cols +
+      (16 * r.rank * (rows + cols)) / (rows * cols),
     details: { low_rank: r.details },
   };
 }
@@ -114,6 +117,8 @@ export function binaryLowRankKernels(hessian: (ctx: KernelContext) => Float64Arr
         sketchIters: s.sketch_iterations,
         slope: s.slope_threshold,
         actScaling: s.activation_scaling,
+        actExponent: s.activation_exponent,
+        rankRule: s.rank_rule,
         quantizer: s.quantizer,
       });
       return lowRankOutput(r, ctx);

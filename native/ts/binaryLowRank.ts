@@ -395,6 +395,8 @@ export interface LowRankResult {
   codes: Uint8Array;
   /** rows × ceil(cols/groupSize). */
   scales: Float32Array;
+  /** rows × ceil(cols/groupSize) zero points (quantizer 'gptq_asym'); absent = 2^(b−1). dequant = (code − zero)·scale. */
+  zeros?: Uint8Array;
   dequant: Float32Array;
   bits: number;
   groupSize: number;
@@ -421,20 +423,28 @@ export interface FlrqOptions extends KernelJobOptions {
   /** Activation scaling (Eq. 10–11) when actMean is given (default true). */
   actScaling?: boolean;
   actExponent?: number;
+  /** Rank rule: 'spec' (docs/algorithms.md §5a, default) or 'authors' (the FLRQ authors' r1_sketch.py
+   *  get_best_sketch_fp8_ret: d_fp 12, 16-rank window, fp8 e5m2 factors; see native lowrank.h). */
+  rankRule?: 'spec' | 'authors';
   /** Per-group clip-ratio search for the residual quantizer (default true; quantizer 'rtn' only). */
   clipSearch?: boolean;
   /** Residual quantizer, used at initialization and in every BLC epoch: 'rtn' = symmetric absmax RTN
    *  with clip search (the paper's Eq. 8, default); 'gptq' = GPTQ against H on its symmetric grid
-   *  (zero 2^(b−1); damp 0.01, block 128, act-order with static groups). 'gptq' needs H. */
+   *  (zero 2^(b−1); damp 0.01, block 128, act-order with static groups); 'gptq_asym' = the FLRQ
+   *  authors' GPTQ (asymmetric min-max grid, MSE range search, act-order off; zero points returned).
+   *  'gptq' and 'gptq_asym' need H. */
   quantizer?: ResidualQuantizer;
 }
 
 /** How the low-rank methods quantize the main weight (see FlrqOptions.quantizer). */
-export type ResidualQuantizer = 'rtn' | 'gptq';
+export type ResidualQuantizer = 'rtn' | 'gptq' | 'gptq_asym';
 
 function checkQuantizer(q: unknown, H: Float64Array | null, what: string): void {
-  check(q === undefined || q === 'rtn' || q === 'gptq', `${what}: quantizer must be 'rtn' or 'gptq' (got ${String(q)})`);
-  check(q !== 'gptq' || H !== null, `${what}: quantizer 'gptq' needs the Hessian H`);
+  check(
+    q === undefined || q === 'rtn' || q === 'gptq' || q === 'gptq_asym',
+    `${what}: quantizer must be 'rtn', 'gptq' or 'gptq_asym' (got ${String(q)})`,
+  );
+  check(q === undefined || q === 'rtn' || H !== null, `${what}: quantizer '${String(q)}' needs the Hessian H`);
 }
 
 /** FLRQ: R1-FLR low rank + clipped symmetric quantization + BLC. */

@@ -13,7 +13,8 @@ struct SymQuant {
   int rows = 0, cols = 0, bits = 4, group_size = 128;
   std::vector<uint8_t> codes;   // rows×cols: [1, 2^b − 1] (absmax RTN), [0, 2^b − 1] (GPTQ grid)
   std::vector<float> scales;    // rows × ceil(cols/group)
-  std::vector<double> dequant;  // rows×cols
+  std::vector<uint8_t> zeros;   // rows × ceil(cols/group) zero points (kGptqAsym); empty = 2^(b−1)
+  std::vector<double> dequant;  // rows×cols: (code − zero)·scale
 };
 
 /** Per-group symmetric absmax quantization, s = c·max|w|/(2^(b−1)−1), values clamped to the grid.
@@ -25,8 +26,21 @@ void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_
 /** How the low-rank methods quantize the main weight / residual. kRtn: QuantizeSymAbsmax (FLRQ
  *  Eq. 8, docs/algorithms.md §5a). kGptq (extension, docs/decisions.md): GPTQ (docs/algorithms.md §2) on its
  *  symmetric grid (s = 2·amax/(2^b − 1), zero 2^(b−1), codes [0, 2^b − 1], no clip search) against
- *  the layer Hessian, damp 0.01, block 128, act-order with static groups. */
-enum class ResidualQuantizer { kRtn, kGptq };
+ *  the layer Hessian, damp 0.01, block 128, act-order with static groups. kGptqAsym: the FLRQ
+ *  authors' base quantizer (Sketch_lopro gptq_utils_lora with QuaRot's WeightQuantizer): GPTQ on the
+ *  asymmetric min-max grid with the MSE range search (norm 2.4, grid 100, shrink ≤ 90%), act-order
+ *  off, damp 0.01, block 128; zero points are stored. */
+enum class ResidualQuantizer { kRtn, kGptq, kGptqAsym };
+
+/** How R1-FLR picks the rank. kSpec: docs/algorithms.md §5a (d_fp 16, slope over the last 4 ranks,
+ *  fp64 factors). kAuthors: the authors' get_best_sketch_fp8_ret (r1_sketch.py), run on Wᵀ·diag(s)
+ *  like their code: d_fp 12; a relative amax drop under 10% over 16 ranks backs off 8; k ≥ q only
+ *  counts after `sketch_iters` ranks; at least rank 1, but rank 0 when the kept ranks lower amax by
+ *  under 10%; the unit factors are rounded to fp8 e5m2 and the left one times σ to fp16. */
+enum class FlrqRankRule { kSpec, kAuthors };
+
+/** Nearest fp8 e5m2 value (2 mantissa bits, fp16's exponent range, half-to-even, saturating). */
+double RoundE5m2(double x);
 
 /** Quantizes w (rows×cols, fp64) with `quantizer`. clip_search applies to kRtn only; kGptq needs H
  *  (cols×cols) and fails without it. out->dequant == (code − 2^(b−1))·scale exactly (in double). */
@@ -58,7 +72,8 @@ struct FlrqOptions {
   uint64_t seed = 0;
   int blc_epochs = 1;
   bool act_scaling = true;     // needs act_mean
-  double act_exponent = 2.5;   // Eq. 10 exponent
+  double act_exponent = 2.5;   // Eq. 10 exponent (the authors' code: 2.4)
+  FlrqRankRule rank_rule = FlrqRankRule::kSpec;
   bool clip_search = true;
   ResidualQuantizer quantizer = ResidualQuantizer::kRtn;  // every residual quantization (init + BLC)
 };
@@ -67,6 +82,10 @@ struct FlrqOptions {
  *  accepted factors and the amax curve (w_0 … w_last tried). */
 Status R1Flr(const double* a, int rows, int cols, const FlrqOptions& opt, const JobControl& ctl,
              std::vector<double>* L, std::vector<double>* R, int* rank, std::vector<double>* curve);
+
+/** R1-FLR with the authors' rank rule (FlrqRankRule::kAuthors); same outputs as R1Flr. */
+Status R1FlrAuthors(const double* a, int rows, int cols, const FlrqOptions& opt, const JobControl& ctl,
+                    std::vector<double>* L, std::vector<double>* R, int* rank, std::vector<double>* curve);
 
 /** Full FLRQ: scaling + R1-FLR + clipped quantization + BLC. H (cols×cols) and act_mean (cols)
  *  may be null. */

@@ -13,20 +13,22 @@
 namespace lowbit::binding {
 namespace {
 
-/** `quantizer`: "rtn" (default) or "gptq". */
+/** `quantizer`: "rtn" (default), "gptq" or "gptq_asym". */
 ResidualQuantizer QuantizerOption(const Napi::Object& o) {
   Napi::Value v = o.Get("quantizer");
   if (v.IsUndefined()) return ResidualQuantizer::kRtn;
   const std::string q = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
   if (q == "rtn") return ResidualQuantizer::kRtn;
   if (q == "gptq") return ResidualQuantizer::kGptq;
-  ThrowArg(o.Env(), "quantizer must be 'rtn' or 'gptq'");
+  if (q == "gptq_asym") return ResidualQuantizer::kGptqAsym;
+  ThrowArg(o.Env(), "quantizer must be 'rtn', 'gptq' or 'gptq_asym'");
 }
 
 Napi::Object LowRankToJs(Napi::Env env, LowRankResult&& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("codes", AdoptTyped(env, std::move(r.q.codes)));
   o.Set("scales", AdoptTyped(env, std::move(r.q.scales)));
+  if (!r.q.zeros.empty()) o.Set("zeros", AdoptTyped(env, std::move(r.q.zeros)));
   o.Set("dequant", ToFloat32(env, r.q.dequant));
   o.Set("bits", r.q.bits);
   o.Set("groupSize", r.q.group_size);
@@ -109,6 +111,12 @@ Napi::Value FlrqJs(const Napi::CallbackInfo& info) {
   opt.act_exponent = NumberOption(o, "actExponent", opt.act_exponent);
   opt.clip_search = BoolOption(o, "clipSearch", true);
   opt.quantizer = QuantizerOption(o);
+  {
+    Napi::Value rule = o.Get("rankRule");
+    const std::string r = rule.IsString() ? rule.As<Napi::String>().Utf8Value() : std::string("spec");
+    if (r == "authors") opt.rank_rule = FlrqRankRule::kAuthors;
+    else if (r != "spec" || !(rule.IsUndefined() || rule.IsString())) ThrowArg(o.Env(), "rankRule must be 'spec' or 'authors'");
+  }
   return StartLowRank(info, info[6], std::move(in), [=](const JobControl& ctl, LowRankResult* out) {
     return Flrq(w.data, w.rows, w.cols, H, act, opt, ctl, out);
   });

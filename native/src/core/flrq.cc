@@ -70,14 +70,24 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
             const FlrqOptions& opt, const JobControl& ctl, LowRankResult* out) {
   if (rows <= 0 || cols <= 0) return Status::Error(Code::kShape, "flrq: empty weight");
   if (opt.bits < 2 || opt.bits > 8) return Status::Error(Code::kArg, "flrq: bits must be in 2..8");
-  if (opt.quantizer == ResidualQuantizer::kGptq && !H) return Status::Error(Code::kArg, "flrq: quantizer gptq needs the layer Hessian H");
+  if (opt.quantizer != ResidualQuantizer::kRtn && !H) return Status::Error(Code::kArg, "flrq: quantizer gptq needs the layer Hessian H");
   const size_t mn = (size_t)rows * cols;
   std::vector<double> W(w, w + mn);
   for (size_t i = 0; i < mn; ++i)
     if (!std::isfinite(W[i])) return Status::Error(Code::kNumeric, "flrq: non-finite weight at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols));
   // Activation scaling α (ones when disabled or no statistics).
   std::vector<double> alpha(cols, 1.0);
-  if (opt.act_scaling && act_mean) {
+  if (opt.act_scaling && act_mean && opt.rank_rule == FlrqRankRule::kAuthors) {
+    // The authors' scales: x̄^e floored at 1e-15, over sqrt(max·min) of the same (quant_sketch_*).
+    double mx = 0, mn_ = INFINITY;
+    for (int c = 0; c < cols; ++c) {
+      alpha[c] = std::max(std::pow((double)std::fabs(act_mean[c]), opt.act_exponent), 1e-15);
+      mx = std::max(mx, alpha[c]);
+      mn_ = std::min(mn_, alpha[c]);
+    }
+    const double norm = std::sqrt(mx * mn_);
+    for (int c = 0; c < cols; ++c) alpha[c] = std::isfinite(alpha[c] / norm) && norm > 0 ? alpha[c] / norm : 1.0;
+  } else if (opt.act_scaling && act_mean) {
     double mx = 0;
     for (int c = 0; c < cols; ++c) mx = std::max(mx, (double)std::fabs(act_mean[c]));
     if (mx > 0) {
@@ -93,7 +103,8 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
                  int* rank, std::vector<double>* curve) -> Status {
     std::vector<double> scaled(mn);
     for (size_t i = 0; i < mn; ++i) scaled[i] = target[i] * alpha[i % cols];
-    Status st = R1Flr(scaled.data(), rows, cols, opt, ctl, L, R, rank, curve);
+    Status st = opt.rank_rule == FlrqRankRule::kAuthors ? R1FlrAuthors(scaled.data(), rows, cols, opt, ctl, L, R, rank, curve)
+                                                        : R1Flr(scaled.data(), rows, cols, opt, ctl, L, R, rank, curve);
     for (int k = 0; k < *rank; ++k)
       for (int c = 0; c < cols; ++c) (*R)[(size_t)k * cols + c] /= alpha[c];
     return st;
@@ -131,8 +142,12 @@ Status Flrq(const float* w, int rows, int cols, const double* H, const float* ac
     cur = std::move(next);
   }
   SymQuant plain;  // Q(W) with the same quantizer: rel_error_before measures what L·R + BLC add
-  st = QuantizeResidual(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &plain);
-  if (!st.ok()) return Status::Error(st.code, "flrq: " + st.message);
+  if (best.rank == 0) {
+    plain = best.q;  // rank 0 quantized W itself: the same deterministic call, no second solve
+  } else {
+    st = QuantizeResidual(W.data(), rows, cols, opt.bits, opt.group_size, opt.clip_search, opt.quantizer, H, ctl, &plain);
+    if (!st.ok()) return Status::Error(st.code, "flrq: " + st.message);
+  }
   best.blc_best = std::move(best_curve);
   FinishErrors(W, H, plain, ctl.threads, &best);
   *out = std::move(best);

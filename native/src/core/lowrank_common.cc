@@ -53,17 +53,26 @@ Status QuantizeResidual(const double* w, int rows, int cols, int bits, int group
                         ResidualQuantizer quantizer, const double* H, const JobControl& ctl, SymQuant* out) {
   if (quantizer == ResidualQuantizer::kRtn) {
     QuantizeSymAbsmax(w, rows, cols, bits, group_size, clip_search, ctl.threads, out);
+    out->zeros.clear();
     return Status::Ok();
   }
   if (!H) return Status::Error(Code::kArg, "quantizer gptq needs the layer Hessian H");
   const size_t mn = (size_t)rows * cols;
   std::vector<float> wf(w, w + mn);  // GPTQ's input is fp32 (the weights it replaces are fp32)
   GptqSpec spec;
+  const bool asym = quantizer == ResidualQuantizer::kGptqAsym;
   spec.grid.bits = bits;
-  spec.grid.symmetric = true;  // zero point 2^(b−1): MatMulNBits' default, nothing stored
+  spec.grid.symmetric = !asym;  // kGptq: zero point 2^(b−1), MatMulNBits' default, nothing stored
   spec.group_size = group_size;
-  spec.act_order = true;       // with groups this forces static groups (contiguous, no g_idx)
-  spec.static_groups = true;
+  if (asym) {                   // the authors' WeightQuantizer(perchannel, sym=False, mse=True), act-order off
+    spec.grid.mse_clip = true;
+    spec.grid.norm = 2.4;
+    spec.grid.grid = 100;
+    spec.grid.maxshrink = 0.9;
+  } else {
+    spec.act_order = true;      // with groups this forces static groups (contiguous, no g_idx)
+    spec.static_groups = true;
+  }
   JobControl sub;              // cancellation and threads pass through; progress stays the caller's
   sub.cancel = ctl.cancel;
   sub.threads = ctl.threads;
@@ -72,14 +81,19 @@ Status QuantizeResidual(const double* w, int rows, int cols, int bits, int group
   Status st = QuantizeGptq(wf.data(), rows, cols, H, spec, sub, &qw, &stats);
   if (!st.ok()) return st;
   const int off = 1 << (bits - 1), ng = qw.num_groups();
-  for (uint8_t z : qw.zeros)
-    if (z != off) return Status::Error(Code::kNumeric, "gptq residual: symmetric zero point " + std::to_string(z) + " != 2^(b-1)");
+  if (!asym)
+    for (uint8_t z : qw.zeros)
+      if (z != off) return Status::Error(Code::kNumeric, "gptq residual: symmetric zero point " + std::to_string(z) + " != 2^(b-1)");
   out->rows = rows; out->cols = cols; out->bits = bits; out->group_size = qw.group_size;
   out->codes = std::move(qw.codes);
   out->scales = std::move(qw.scales);
+  out->zeros.clear();
+  if (asym) out->zeros = std::move(qw.zeros);
   out->dequant.assign(mn, 0.0);
-  for (size_t i = 0; i < mn; ++i)
-    out->dequant[i] = (double)out->scales[(i / cols) * ng + (i % cols) / qw.group_size] * ((int)out->codes[i] - off);
+  for (size_t i = 0; i < mn; ++i) {
+    const size_t g = (i / cols) * ng + (i % cols) / qw.group_size;
+    out->dequant[i] = (double)out->scales[g] * ((int)out->codes[i] - (asym ? (int)out->zeros[g] : off));
+  }
   return Status::Ok();
 }
 
