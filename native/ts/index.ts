@@ -15,8 +15,10 @@
 import { LowbitKernelError, loadAddon } from './addon';
 import { type JobControl, type NativeJobControl, runNativeJob } from './job';
 import type { QuantizedWeight } from './quantizedWeight';
+import { pruneOptions, type SparsitySpec } from './sparse';
 
 export * from './binaryLowRank';
+export * from './sparse';
 
 export type { QuantizedWeight } from './quantizedWeight';
 
@@ -41,6 +43,10 @@ export interface GptqOptions extends RtnOptions {
   /** Group parameters from the unpermuted W before the solve. Forced on with actOrder and groups, so
    *  that the per-group parameters stay contiguous (MatMulNBits needs no g_idx). */
   staticGroups?: boolean;
+  /** SparseGPT: prune while quantizing (needs actOrder off; N:M needs cols, blockSize and the group size to be multiples of M). */
+  sparsity?: SparsitySpec;
+  /** With sparsity: keep the survivors in float (pure pruning, no quantization). */
+  pruneOnly?: boolean;
 }
 
 /** Cooperative cancellation, progress (columns done of total) and thread count (0 = all cores). */
@@ -54,6 +60,8 @@ export interface GptqResult extends QuantizedWeight {
   damp: number;
   /** How many times damp was multiplied by 10. */
   dampRetries: number;
+  /** With a sparsity: the rows×cols mask, 1 = kept. */
+  keep?: Uint8Array;
 }
 
 interface Addon {
@@ -154,7 +162,8 @@ export async function gptq(
     fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
   if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
     fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
-  return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
+  const o = opts.sparsity ? { ...opts, sparsity: undefined, ...pruneOptions(opts.sparsity, opts.pruneOnly) } : opts;
+  return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, o, c));
 }
 
 /** Benchmark baseline only: the same GPTQ solve with the lazy block update as a naive triple loop. */
@@ -200,6 +209,7 @@ export function listKernels(): string[] {
     'hessian',
     'rtn',
     'gptq',
+    'pruneRtn',
     'relativeError',
     'packMatMulNBits',
     'billm',

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lowbit/rtn.h"
+#include "lowbit/sparse.h"
 #include "lowbit/status.h"
 
 namespace lowbit {
@@ -20,6 +21,11 @@ struct GptqSpec {
   bool act_order = false;
   bool static_groups = false;
   int max_damp_retries = 6;
+  /** SparseGPT (Frantar & Alistarh 2023): prune while quantizing, with the same error feedback.
+   *  Unstructured masks are chosen per block of columns by w²/U_jj² (U = chol(H⁻¹) upper) over all
+   *  rows; N:M masks per row every M columns. Needs act_order off; N:M also needs cols, the block
+   *  size and the group size to be multiples of M. Inactive (the default) = plain GPTQ. */
+  PruneSpec prune;
 };
 
 /** Extra outputs: internal loss Σ (w−q)²/(2 U_jj²) = ½ tr(ΔHΔᵀ) with the damped H, the final
@@ -28,6 +34,8 @@ struct GptqStats {
   double loss = 0.0;
   double percdamp = 0.0;
   int damp_retries = 0;
+  /** With spec.prune active: rows×cols, 1 = kept (original column order). */
+  std::vector<uint8_t> keep;
 };
 
 /** Quantizes W (rows×cols, out×in, row-major fp32) against H (cols×cols fp64). */

@@ -9,6 +9,7 @@ void RegisterBinarize(Napi::Env env, Napi::Object exports);
 void RegisterLowRank(Napi::Env env, Napi::Object exports);
 void RegisterQuant(Napi::Env env, Napi::Object exports);
 void RegisterScaling(Napi::Env env, Napi::Object exports);
+void RegisterSparse(Napi::Env env, Napi::Object exports);
 }  // namespace lowbit::binding
 
 static Napi::Value Version(const Napi::CallbackInfo& info) {
@@ -23,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterLowRank(env, exports);
   RegisterQuant(env, exports);
   RegisterScaling(env, exports);
+  RegisterSparse(env, exports);
   return exports;
 }
 

@@ -27,7 +27,8 @@ Napi::Value RtnJs(const Napi::CallbackInfo& info) {
 }
 
 // gptq(w.data, w.rows, w.cols, H: Float64Array, {bits, groupSize, symmetric, mseClip, damp, blockSize, actOrder,
-// staticGroups, naiveBaseline}, ctl) → Promise<QuantizedWeight & {loss, damp, dampRetries}>.
+// staticGroups, naiveBaseline, sparsity, pruneN, pruneM, pruneOnly}, ctl) → Promise<QuantizedWeight & {loss, damp,
+// dampRetries, keep?}>; with a sparsity (SparseGPT) `keep` is the rows×cols mask, 1 = kept.
 // The core only reads w and H (damping and dead columns live in its own diagonal copy).
 Napi::Value GptqJs(const Napi::CallbackInfo& info) {
   PinnedInputs in;
@@ -41,6 +42,7 @@ Napi::Value GptqJs(const Napi::CallbackInfo& info) {
   spec.block_size = IntOption(o, "blockSize", 128);
   spec.act_order = BoolOption(o, "actOrder", false);
   spec.static_groups = BoolOption(o, "staticGroups", false);
+  spec.prune = PruneOptions(o);
   const bool naive = BoolOption(o, "naiveBaseline", false);  // benchmark only: naive triple-loop lazy update
   auto out = std::make_shared<QuantizedWeight>();
   auto stats = std::make_shared<GptqStats>();
@@ -54,6 +56,7 @@ Napi::Value GptqJs(const Napi::CallbackInfo& info) {
         r.Set("loss", stats->loss);
         r.Set("damp", stats->percdamp);
         r.Set("dampRetries", stats->damp_retries);
+        if (!stats->keep.empty()) r.Set("keep", AdoptTyped(env, std::move(stats->keep)));
         return r;
       });
 }
