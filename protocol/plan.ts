@@ -5,7 +5,22 @@
  */
 
 /** Quantization methods. The recipe schema's method enum must list exactly these. */
-export const METHODS = ['rtn', 'gptq', 'awq', 'smoothquant', 'osplus', 'billm', 'pbllm', 'dualbin', 'flrq', 'lorc', 'lqer'] as const;
+export const METHODS = [
+  'rtn',
+  'gptq',
+  'awq',
+  'smoothquant',
+  'osplus',
+  'billm',
+  'pbllm',
+  'dualbin',
+  'flrq',
+  'lorc',
+  'lqer',
+  'sparsegpt',
+  'wanda',
+  'magnitude',
+] as const;
 export type Method = (typeof METHODS)[number];
 
 /** How the compressed weights are stored in the output model (`auto`: per layer, see recipe/storedFormat.ts). */
@@ -16,6 +31,12 @@ export type StoredFormat = Exclude<ExportFormat, 'auto'>;
 
 /** MatMulNBits accuracy_level when the recipe gives none: 4 = int8 activations, the fast CPU level. */
 export const DEFAULT_ACCURACY_LEVEL = 4;
+
+/** A layer's pruning: `ratio` of its weights (unstructured) or `n` of every `m` consecutive input columns of each row. */
+export type SparsityPlan = { ratio: number } | { n: number; m: number };
+
+/** N:M patterns the recipe's `sparsity` accepts (besides a fraction). */
+export const NM_PATTERNS = ['2:4', '4:8'] as const;
 
 /** One layer's resolved configuration (after all recipe rules). */
 export interface LayerPlan {
@@ -30,6 +51,8 @@ export interface LayerPlan {
   format?: StoredFormat;
   /** Method-specific settings, validated against the schema, defaults filled in. */
   settings: Record<string, unknown>;
+  /** Pruning (sparsegpt, wanda, magnitude): a fraction of the weights, or N of every M input columns per row. Absent = dense. */
+  sparsity?: SparsityPlan;
   /** Indices of the recipe rules that touched this layer (for "reveal rule"), in order. */
   rules: number[];
 }

@@ -25,6 +25,7 @@ export interface Rule {
   match?: Field<string>;
   method?: Field<Method>;
   bits?: Field<number>;
+  sparsity?: Field<number | string>;
   group_size?: Field<number>;
   symmetric?: Field<boolean>;
   skip?: Field<boolean>;
@@ -246,6 +247,16 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
         return bad();
       return v.items.map((it) => (it as { value: number }).value);
     }
+    case 'sparsity': {
+      if (v.kind !== 'scalar') return bad();
+      if (typeof v.value === 'number') {
+        if (!Number.isFinite(v.value) || v.value < f.min || v.value >= f.max) return bad(` (got ${v.value})`);
+        return v.value;
+      }
+      const s = String(v.value).trim();
+      if (f.patterns.includes(s)) return s;
+      return bad(` (got \`${s.slice(0, 40)}\`)`);
+    }
     default:
       return bad();
   }
@@ -349,6 +360,7 @@ function readRule(recipe: Recipe, item: RNode, index: number, defaultMethod: Met
   rule.match = get<string>('match');
   rule.method = get<Method>('method');
   rule.bits = get<number>('bits');
+  rule.sparsity = get<number | string>('sparsity');
   rule.group_size = get<number>('group_size');
   rule.symmetric = get<boolean>('symmetric');
   rule.skip = get<boolean>('skip');

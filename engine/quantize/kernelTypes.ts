@@ -27,7 +27,7 @@ export interface KernelOutput {
   /** Stored bits per weight when the kernel knows better than bits + scales + zeros (e.g. low-rank factors). */
   bitsPerWeight?: number;
   /** Method internals for the report. */
-  details?: Partial<Pick<LayerReport, 'gptq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank'>>;
+  details?: Partial<Pick<LayerReport, 'gptq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank' | 'sparsity'>>;
 }
 
 export interface KernelContext {

@@ -5,6 +5,7 @@
 import type { Method } from '../../protocol/plan';
 import * as native from '../../native/ts/index';
 import { binaryLowRankKernels } from './binaryLowRankKernels';
+import { sparseKernels } from './sparseKernels';
 import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
@@ -123,6 +124,7 @@ const KERNELS: Partial<Record<Method, Kernel>> = {
   smoothquant: smoothed('smoothquant'),
   osplus: smoothed('osplus'),
   ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null),
+  ...sparseKernels,
 };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
@@ -134,7 +136,7 @@ export function kernelFor(method: Method, layer: string): Kernel {
 
 /** Whether the method reads the layer's calibration statistics. */
 export function needsCalibration(method: Method): boolean {
-  return method !== 'rtn';
+  return method !== 'rtn' && method !== 'magnitude';
 }
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) under the layer input's Hessian (native). */

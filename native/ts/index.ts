@@ -162,7 +162,7 @@ export async function gptq(
     fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
   if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
     fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
-  const o = opts.sparsity ? { ...opts, sparsity: undefined, ...pruneOptions(opts.sparsity, opts.pruneOnly) } : opts;
+  const o = opts.sparsity ? { ...opts, ...pruneOptions(opts.sparsity, opts.pruneOnly) } : opts;
   return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, o, c));
 }
 

@@ -38,6 +38,8 @@ const NUMBER_CHANGES: Record<string, number> = {
   'flrq.slope_threshold': 0.9,
   'lorc.rank': 2,
   'lqer.rank': 2,
+  'sparsegpt.damp': 0.5,
+  'sparsegpt.block_size': 8,
 };
 
 /** A value of `f` other than its default, or undefined when the test has none (a new setting). */
@@ -83,6 +85,7 @@ async function runKernel(method: Method, settings: Record<string, unknown>): Pro
     symmetric: false,
     settings,
     rules: [],
+    ...(info.prunes ? { sparsity: { ratio: 0.5 } } : {}),
   };
   const ctx: KernelContext = { layer, weight: { data: Float32Array.from(weight), rows: ROWS, cols: COLS }, input, threads: 1 };
   if (method === 'awq') ctx.prepared = { awq: { alpha: 0 } };
