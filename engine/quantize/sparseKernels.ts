@@ -1,5 +1,5 @@
 /**
- * The pruning methods' kernels (docs/algorithms.md §9): SparseGPT (the GPTQ solve with a mask, joint
+ * The pruning methods' kernels (docs/algorithms.md §8): SparseGPT (the GPTQ solve with a mask, joint
  * pruning + quantization), Wanda (|W|·‖X_j‖₂ per output row) and magnitude (|W|), the last two with RTN
  * of the survivors. Each reports the measured sparsity and a downsampled kept/pruned map.
  */

@@ -1,5 +1,5 @@
 /**
- * Pruning kernels (docs/algorithms.md §9): SparseGPT (Frantar & Alistarh 2023) runs inside the GPTQ
+ * Pruning kernels (docs/algorithms.md §8): SparseGPT (Frantar & Alistarh 2023) runs inside the GPTQ
  * solve (`sparseGpt`: the mask chosen per block by w²/[H⁻¹]²_jj, one error feedback for pruning and
  * quantization); Wanda (Sun et al. 2024, |W_ij|·‖X_j‖₂ per output row) and magnitude pruning (|W| per
  * layer) choose a one-shot mask and quantize the survivors with RTN (`pruneRtn`). Pruned weights get

@@ -1,4 +1,4 @@
-// Pruning (docs/algorithms.md §Sparsity): the mask spec shared by SparseGPT (inside the GPTQ solve,
+// Pruning (docs/algorithms.md §8): the mask spec shared by SparseGPT (inside the GPTQ solve,
 // gptq.h) and the one-shot masks of Wanda and magnitude pruning, followed by RTN of the survivors.
 #pragma once
 #include <cstdint>
