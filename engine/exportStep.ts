@@ -14,7 +14,10 @@ import { leftAloneTensors } from './onnx/leftAlone';
 import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 
-function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> & { q?: unknown }): LayerResult {
+function toResult(
+  l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> &
+    Partial<Pick<QuantizedLayer, 'details'>> & { q?: unknown },
+): LayerResult {
   return {
     layer: l.layer,
     dequant: l.dequant,
@@ -22,6 +25,7 @@ function toResult(l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inp
     lowRank: l.lowRank as LowRankFactors | undefined,
     inputScale: l.inputScale,
     binary: l.binary,
+    sparse: Boolean(l.details?.sparsity),
   };
 }
 

@@ -19,6 +19,9 @@ export const METHODS = [
   'lqer',
   'hqq',
   'adaround',
+  'sparsegpt',
+  'wanda',
+  'magnitude',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -30,6 +33,12 @@ export type StoredFormat = Exclude<ExportFormat, 'auto'>;
 
 /** MatMulNBits accuracy_level when the recipe gives none: 4 = int8 activations, the fast CPU level. */
 export const DEFAULT_ACCURACY_LEVEL = 4;
+
+/** A layer's pruning: `ratio` of its weights (unstructured) or `n` of every `m` consecutive input columns of each row. */
+export type SparsityPlan = { ratio: number } | { n: number; m: number };
+
+/** N:M patterns the recipe's `sparsity` accepts (besides a fraction). */
+export const NM_PATTERNS = ['2:4', '4:8'] as const;
 
 /** One layer's resolved configuration (after all recipe rules). */
 export interface LayerPlan {
@@ -44,6 +53,8 @@ export interface LayerPlan {
   format?: StoredFormat;
   /** Method-specific settings, validated against the schema, defaults filled in. */
   settings: Record<string, unknown>;
+  /** Pruning (sparsegpt, wanda, magnitude): a fraction of the weights, or N of every M input columns per row. Absent = dense. */
+  sparsity?: SparsityPlan;
   /** Indices of the recipe rules that touched this layer (for "reveal rule"), in order. */
   rules: number[];
 }

@@ -166,7 +166,18 @@ export interface LayerReport {
   smoothing?: { alpha: number; scale_range: [number, number]; activation_bits?: number };
   binarization?: BinarizationDetails;
   low_rank?: LowRankDetails;
+  /** Pruned layers (sparsegpt, wanda, magnitude). */
+  sparsity?: SparsityDetails;
   sensitivity?: { proxy: number; kl?: number };
+}
+
+export interface SparsityDetails {
+  /** What the recipe asked: a fraction (`"0.5"`) or an N:M pattern (`"2:4"`). */
+  pattern: string;
+  /** Fraction of the layer's weights pruned (stored as exact zeros). */
+  pruned: number;
+  /** Kept fraction per cell of the mask downsampled to at most 64×64 (row-major, 1 = all kept), with its shape. */
+  mask: { rows: number; cols: number; values: number[] };
 }
 
 export interface BinarizationDetails {

@@ -25,6 +25,7 @@ export interface Rule {
   match?: Field<string>;
   method?: Field<Method>;
   bits?: Field<number>;
+  sparsity?: Field<number | string>;
   group_size?: Field<number>;
   symmetric?: Field<boolean>;
   skip?: Field<boolean>;
@@ -246,6 +247,16 @@ export function checkValue(recipe: Recipe, e: REntry, f: FieldSchema, path: stri
         return bad();
       return v.items.map((it) => (it as { value: number }).value);
     }
+    case 'sparsity': {
+      if (v.kind !== 'scalar') return bad();
+      if (typeof v.value === 'number') {
+        if (!Number.isFinite(v.value) || v.value < f.min || v.value >= f.max) return bad(` (got ${v.value})`);
+        return v.value;
+      }
+      const s = String(v.value).trim();
+      if (f.patterns.includes(s)) return s;
+      return bad(` (got \`${s.slice(0, 40)}\`)`);
+    }
     default:
       return bad();
   }
@@ -338,7 +349,7 @@ export function checkSettings(recipe: Recipe, e: REntry, method: Method): Record
 }
 
 /** The Rule fields read from a rule's checked values. */
-const RULE_VALUE_KEYS = new Set(['match', 'method', 'bits', 'group_size', 'symmetric', 'skip', 'format']);
+const RULE_VALUE_KEYS = new Set(['match', 'method', 'bits', 'sparsity', 'group_size', 'symmetric', 'skip', 'format']);
 
 function readRule(recipe: Recipe, item: RNode, index: number, defaultMethod: Method): Rule {
   const rule: Rule = { index, span: item.span, settings: {} };

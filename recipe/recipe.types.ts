@@ -155,6 +155,23 @@ export interface AdaroundSettings {
   base?: "rtn" | "gptq";
 }
 
+/** Settings of method `sparsegpt`. */
+export interface SparsegptSettings {
+  /** Hessian dampening as a fraction of mean(diag H) (`percdamp`). Retried ×10 if H is not positive definite. */
+  damp?: number;
+  /** Columns per block `B`: unstructured masks are chosen per block of columns (adaptive mask selection), so unlike GPTQ it changes the result. N:M needs a multiple of M. */
+  block_size?: number;
+}
+
+/** Settings of method `wanda`. */
+export interface WandaSettings {}
+
+/** Settings of method `magnitude`. */
+export interface MagnitudeSettings {
+  /** Where the smallest weights are ranked (unstructured sparsity). */
+  scope?: "layer" | "row";
+}
+
 /** Each method's settings as its kernel receives them: every key present (the schema's defaults filled in; engine/quantize/methodSettings.ts `settingsOf`). */
 export interface ResolvedMethodSettings {
   rtn: Required<RtnSettings>;
@@ -170,6 +187,9 @@ export interface ResolvedMethodSettings {
   lqer: Required<LqerSettings>;
   hqq: Required<HqqSettings>;
   adaround: Required<AdaroundSettings>;
+  sparsegpt: Required<SparsegptSettings>;
+  wanda: Required<WandaSettings>;
+  magnitude: Required<MagnitudeSettings>;
 }
 
 /** `methods:`: per-method settings. */
@@ -187,19 +207,24 @@ export interface MethodSettings {
   lqer?: LqerSettings;
   hqq?: HqqSettings;
   adaround?: AdaroundSettings;
+  sparsegpt?: SparsegptSettings;
+  wanda?: WandaSettings;
+  magnitude?: MagnitudeSettings;
 }
 
 /** Any method's settings (a rule's `settings:` is checked against the method in effect). */
-export type AnyMethodSettings = RtnSettings | GptqSettings | AwqSettings | SmoothquantSettings | OsplusSettings | BillmSettings | PbllmSettings | DualbinSettings | FlrqSettings | LorcSettings | LqerSettings | HqqSettings | AdaroundSettings;
+export type AnyMethodSettings = RtnSettings | GptqSettings | AwqSettings | SmoothquantSettings | OsplusSettings | BillmSettings | PbllmSettings | DualbinSettings | FlrqSettings | LorcSettings | LqerSettings | HqqSettings | AdaroundSettings | SparsegptSettings | WandaSettings | MagnitudeSettings;
 
 /** One `layers:` rule. */
 export interface RecipeRule {
   /** Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors' names. */
   match: string;
   /** Quantization method. */
-  method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround";
+  method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude";
   /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
   bits?: number;
+  /** Pruning, with `sparsegpt`, `wanda` or `magnitude`: a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
+  sparsity?: number | "2:4" | "4:8";
   /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
   group_size?: number;
   /** Symmetric grid (no zero point) instead of asymmetric min-max. */
@@ -283,9 +308,11 @@ export interface RecipeDocument {
   /** Settings for every quantizable layer before the `layers:` rules apply. */
   defaults?: {
     /** Quantization method. */
-    method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround";
+    method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude";
     /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
     bits?: number;
+    /** Pruning, with `sparsegpt`, `wanda` or `magnitude`: a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
+    sparsity?: number | "2:4" | "4:8";
     /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
     group_size?: number;
     /** Symmetric grid (no zero point) instead of asymmetric min-max. */
@@ -293,7 +320,7 @@ export interface RecipeDocument {
     /** Method settings for these layers (keys of `methods.<method>`), overriding `methods:`. */
     settings?: AnyMethodSettings;
   };
-  /** Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `format`, `settings`. */
+  /** Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `sparsity`, `group_size`, `symmetric`, `skip`, `format`, `settings`. */
   layers?: RecipeRule[];
   /** Per-method settings, e.g. `gptq: { damp: 0.01, block_size: 128 }`. Only the keys the method takes are allowed. */
   methods?: MethodSettings;
@@ -308,7 +335,7 @@ export interface RecipeDocument {
     /** Size of the output `.onnx` as a fraction of the full-precision file. */
     ratio?: number;
     /** Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without. */
-    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround">;
+    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude">;
     /** Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets). */
     bits?: number[];
     /** Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128. */

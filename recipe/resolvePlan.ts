@@ -17,6 +17,7 @@ import {
   type Metric,
   type ImageInputPlan,
   type InputOverride,
+  type SparsityPlan,
 } from '../protocol/plan';
 import { METHOD_INFO, FORMAT_BITS, DEFAULT_LAYER_CONFIG, methodDefaults, RECIPE_SCHEMA, didYouMean } from './schema';
 import { compilePattern, DOCUMENT_MATCH_STEPS, matchBudget, MatchBudgetExceeded, nameTrie } from './match';
@@ -25,7 +26,7 @@ import { budgetDiagnostics } from './budget';
 import type { Recipe, Field, Rule } from './checkRecipe';
 import type { RecipeDiagnostic, Span } from './parse';
 
-const RULE_KEYS = ['method', 'bits', 'group_size', 'symmetric', 'skip', 'format'] as const;
+const RULE_KEYS = ['method', 'bits', 'sparsity', 'group_size', 'symmetric', 'skip', 'format'] as const;
 type RuleKey = (typeof RULE_KEYS)[number];
 
 /** One layer's effective configuration with where each value came from. */
@@ -33,6 +34,8 @@ export interface EffectiveLayer {
   layer: LayerInfo;
   method: Method;
   bits: number;
+  /** The recipe's `sparsity` value (0 = dense). */
+  sparsity: number | string;
   groupSize: number;
   symmetric: boolean;
   skip: boolean;
@@ -113,13 +116,21 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
         layer,
         method: (def('method')?.value as Method) ?? DEFAULT_LAYER_CONFIG.method,
         bits: (def('bits')?.value as number) ?? DEFAULT_LAYER_CONFIG.bits,
+        sparsity: (def('sparsity')?.value as number | string) ?? 0,
         groupSize: (def('group_size')?.value as number) ?? DEFAULT_LAYER_CONFIG.groupSize,
         symmetric: (def('symmetric')?.value as boolean) ?? DEFAULT_LAYER_CONFIG.symmetric,
         skip: false,
         format: (v.format?.value as ExportFormat) ?? 'auto',
         settings: {},
         rules: [],
-        from: { method: def('method'), bits: def('bits'), group_size: def('group_size'), symmetric: def('symmetric'), format: v.format },
+        from: {
+          method: def('method'),
+          bits: def('bits'),
+          sparsity: def('sparsity'),
+          group_size: def('group_size'),
+          symmetric: def('symmetric'),
+          format: v.format,
+        },
       };
       // Embedding tables are opt-in: skipped unless a rule matches them, rtn unless a rule names a method.
       if (layer.embedding) {
@@ -139,6 +150,10 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
         if (r.bits) {
           e.bits = r.bits.value;
           e.from.bits = r.bits;
+        }
+        if (r.sparsity) {
+          e.sparsity = r.sparsity.value;
+          e.from.sparsity = r.sparsity;
         }
         if (r.group_size) {
           e.groupSize = r.group_size.value;
@@ -161,7 +176,7 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       if (layer.dataFree && METHOD_INFO[e.method].needsCalibration) {
         // Data-free fallback: HQQ (zero points optimized without data); rtn when symmetric (HQQ has no zero point to fit then).
         e.asked = e.method;
-        e.method = e.symmetric ? 'rtn' : 'hqq';
+        e.method = METHOD_INFO[e.method].prunes ? 'magnitude' : e.symmetric ? 'rtn' : 'hqq';
       }
       const info = METHOD_INFO[e.method];
       if (info.fixedBits !== undefined) e.bits = info.fixedBits;
@@ -204,6 +219,114 @@ export function deadRules(recipe: Recipe, matches: string[][]): number[] {
     }
   }
   return dead.reverse();
+}
+
+/** Whether the layer is pruned: a pruning method with a non-zero sparsity. */
+export function isSparse(e: Pick<EffectiveLayer, 'method' | 'sparsity'>): boolean {
+  return Boolean(METHOD_INFO[e.method].prunes) && e.sparsity !== 0;
+}
+
+/** The recipe's `sparsity` value as the plan's: a fraction or N:M. */
+export function sparsityPlan(v: number | string): SparsityPlan {
+  if (typeof v === 'number') return { ratio: v };
+  const [n, m] = v.split(':').map(Number);
+  return { n: n!, m: m! };
+}
+
+/** Diagnostics of a layer's sparsity: a method that cannot prune, N:M the layer's width or group size cannot hold, dense storage. */
+function sparsityDiagnostics(
+  e: EffectiveLayer,
+  stored: string,
+  groupSize: number,
+  fallback: Span,
+  add: (
+    key: string,
+    span: Span,
+    severity: RecipeDiagnostic['severity'],
+    code: string,
+    data: Record<string, unknown>,
+    message: (names: string[]) => string,
+    name: string,
+  ) => void,
+  list: (names: string[]) => string,
+): void {
+  const name = e.layer.name;
+  const info = METHOD_INFO[e.method];
+  const sp = e.from.sparsity?.span ?? fallback;
+  if (e.sparsity === 0) {
+    if (info.prunes && e.from.method)
+      add(
+        `sp0:${e.from.method.span.start}`,
+        e.from.method.span,
+        'information',
+        'no-sparsity',
+        {},
+        (n) => `${e.method} without a \`sparsity\` prunes nothing (it is ${e.method === 'sparsegpt' ? 'gptq' : 'rtn'}) — ${list(n)}.`,
+        name,
+      );
+    return;
+  }
+  if (!info.prunes) {
+    add(
+      `spm:${sp.start}:${e.method}`,
+      sp,
+      'error',
+      'sparsity-method',
+      { method: 'sparsegpt' },
+      (n) => `${e.method} cannot prune; \`sparsity\` needs method sparsegpt, wanda or magnitude — ${list(n)}.`,
+      name,
+    );
+    return;
+  }
+  const plan = sparsityPlan(e.sparsity);
+  if ('m' in plan) {
+    const inDim = e.layer.shape[1] ?? 0;
+    if (inDim % plan.m !== 0)
+      add(
+        `spw:${sp.start}:${plan.m}`,
+        sp,
+        'error',
+        'sparsity-width',
+        {},
+        (n) =>
+          `${e.sparsity} sparsity needs an input width that is a multiple of ${plan.m}; ${list(n)} ${n.length === 1 ? 'has' : 'have'} ${inDim}.`,
+        name,
+      );
+    else if (groupSize !== -1 && groupSize < inDim && groupSize % plan.m !== 0 && e.method === 'sparsegpt') {
+      const gs = e.from.group_size?.span ?? sp;
+      add(
+        `spg:${gs.start}:${plan.m}`,
+        gs,
+        'error',
+        'sparsity-group',
+        {},
+        (n) => `sparsegpt with ${e.sparsity} sparsity needs a group size that is a multiple of ${plan.m} (got ${groupSize}) — ${list(n)}.`,
+        name,
+      );
+    }
+    const bs = e.settings.block_size;
+    if (e.method === 'sparsegpt' && typeof bs === 'number' && bs % plan.m !== 0)
+      add(
+        `spb:${sp.start}:${plan.m}`,
+        sp,
+        'error',
+        'sparsity-block',
+        {},
+        (n) => `sparsegpt with ${e.sparsity} sparsity needs block_size to be a multiple of ${plan.m} (got ${bs}) — ${list(n)}.`,
+        name,
+      );
+  }
+  if (stored === 'matmulnbits' || stored === 'qdq')
+    add(
+      `spd:${sp.start}:${stored}`,
+      e.from.format?.span ?? sp,
+      'information',
+      'sparsity-dense',
+      { format: 'packed' },
+      (n) =>
+        `${stored} has no sparse form: the pruned weights of ${list(n)} are stored as dense zeros (no size gain; format packed or auto keeps only the survivors).`,
+      name,
+    );
 }
 
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
@@ -325,8 +448,9 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
     // A rule's own `format` is checked at the rule: the error sits on that line, not at export.
     const ruleFormat = e.from.format && e.from.format !== formatField ? e.from.format : undefined;
     const fmtSpan = e.from.format?.span ?? fallback;
-    const choice = storedFormatFor(format, e.layer, e.method, e.bits, e.groupSize);
+    const choice = storedFormatFor(format, e.layer, e.method, e.bits, e.groupSize, isSparse(e));
     const stored = choice.format;
+    sparsityDiagnostics(e, stored, choice.groupSize, fallback, add, list);
     if (format !== 'auto' && format !== 'fake' && !info.formats.includes(format)) {
       const sp = ruleFormat?.span ?? e.from.method?.span ?? fallback;
       if (stored === 'packed') {
@@ -375,7 +499,7 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
         'data-free',
         { method: e.method },
         (n) =>
-          `${e.asked} needs calibration, but calibration cannot observe the inputs of ${list(n)} (${e.layer.dataFree}): they are quantized with ${e.method}, data-free.`,
+          `${e.asked} needs calibration, but calibration cannot observe the inputs of ${list(n)} (${e.layer.dataFree}): they are ${e.method === 'magnitude' ? 'pruned by magnitude' : `quantized with ${e.method}`}, data-free.`,
         name,
       );
     }
@@ -705,7 +829,7 @@ export function resolvePlan(
   const planLayers: LayerPlan[] = eff
     .filter((e) => !e.skip)
     .map((e) => {
-      const c = storedFormatFor(e.format, e.layer, e.method, e.bits, e.groupSize);
+      const c = storedFormatFor(e.format, e.layer, e.method, e.bits, e.groupSize, isSparse(e));
       return {
         name: e.layer.name,
         method: sharesHead(e) ? 'rtn' : e.method,
@@ -714,6 +838,7 @@ export function resolvePlan(
         symmetric: e.symmetric,
         format: c.format,
         settings: sharesHead(e) ? {} : e.settings,
+        ...(isSparse(e) && !sharesHead(e) ? { sparsity: sparsityPlan(e.sparsity) } : {}),
         rules: e.rules,
       };
     });

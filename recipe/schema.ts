@@ -3,7 +3,7 @@
  * Keys, types, enums, defaults, ranges and markdown docs live here; the parser's checks, completion,
  * hover, `lowbit check`, the plan resolver and docs/recipe.md (scripts/gen-recipe-docs) all read it.
  */
-import { METHODS, EXPORT_FORMATS, INPUT_RULES, DEFAULT_ACCURACY_LEVEL } from '../protocol/plan';
+import { METHODS, EXPORT_FORMATS, INPUT_RULES, DEFAULT_ACCURACY_LEVEL, NM_PATTERNS } from '../protocol/plan';
 import type { Method, ExportFormat, Metric } from '../protocol/plan';
 
 /** One value's schema. `doc` is markdown shown on hover and in docs/recipe.md. */
@@ -15,6 +15,8 @@ export type FieldSchema =
   | { kind: 'object'; doc: string; fields: Record<string, FieldSchema>; required?: boolean }
   | { kind: 'enumList'; doc: string; values: readonly string[]; default?: string[]; required?: boolean }
   | { kind: 'numberList'; doc: string; default?: number[]; required?: boolean }
+  /** A fraction in [min, max) or one of the `patterns` ("N:M"): a layer's sparsity. */
+  | { kind: 'sparsity'; doc: string; default?: number; min: number; max: number; patterns: readonly string[]; required?: boolean }
   /** A map whose keys are method names and whose values are that method's settings. */
   | { kind: 'methodSettings'; doc: string; required?: boolean }
   /** The ordered `layers:` rules. */
@@ -66,6 +68,8 @@ export interface MethodInfo {
   fixedBits?: number;
   /** Whether the method needs calibration data (activations / Hessians). */
   needsCalibration: boolean;
+  /** Whether the method prunes (takes a rule's `sparsity`). */
+  prunes?: boolean;
 }
 
 const damp: FieldSchema = {
@@ -414,6 +418,48 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     formats: allFormats,
     needsCalibration: true,
   },
+  sparsegpt: {
+    doc: "**SparseGPT** — Frantar & Alistarh, *SparseGPT: Massive Language Models Can Be Accurately Pruned in One-Shot* (ICML 2023, arXiv 2301.00774). Prunes to the rule's `sparsity` (a fraction, `2:4` or `4:8`) with the OBS update under the calibration Hessian — the GPTQ solve with a mask chosen per block of columns by w²/[H⁻¹]²_jj — and quantizes the survivors to `bits` in the same pass (joint mode: one error feedback). Sparsity 0 is GPTQ.",
+    settings: {
+      damp,
+      block_size: {
+        kind: 'number',
+        doc: 'Columns per block `B`: unstructured masks are chosen per block of columns (adaptive mask selection), so unlike GPTQ it changes the result. N:M needs a multiple of M.',
+        default: 128,
+        integer: true,
+        min: 1,
+        max: 65536,
+      },
+    },
+    formats: allFormats,
+    needsCalibration: true,
+    prunes: true,
+  },
+  wanda: {
+    doc: '**Wanda** — Sun et al., *A Simple and Effective Pruning Approach for Large Language Models* (ICLR 2024, arXiv 2306.11695). Prunes the weights with the smallest |W_ij|·‖X_j‖₂ per output row (N:M: per row within each M input columns), no weight update; the survivors are quantized with RTN to `bits`. Sparsity 0 is RTN.',
+    settings: {},
+    formats: allFormats,
+    needsCalibration: true,
+    prunes: true,
+  },
+  magnitude: {
+    doc: "**Magnitude pruning** — the baseline of the SparseGPT and Wanda papers: prunes the smallest |W_ij| (ranked over the whole layer, as the Wanda repository's `magnitude` baseline; N:M per row within each M input columns), no weight update; the survivors are quantized with RTN to `bits`. No calibration needed. Sparsity 0 is RTN.",
+    settings: {
+      scope: {
+        kind: 'enum',
+        doc: 'Where the smallest weights are ranked (unstructured sparsity).',
+        values: ['layer', 'row'],
+        default: 'layer',
+        valueDocs: {
+          layer: 'One ranking over the whole layer (the Wanda repository baseline).',
+          row: 'Each output row keeps its own share.',
+        },
+      },
+    },
+    formats: allFormats,
+    needsCalibration: false,
+    prunes: true,
+  },
 };
 
 const METRICS: readonly Metric[] = [
@@ -449,6 +495,14 @@ const groupField: FieldSchema = {
   integer: true,
   min: -1,
   max: 1048576,
+};
+const sparsityField: FieldSchema = {
+  kind: 'sparsity',
+  doc: 'Pruning, with `sparsegpt`, `wanda` or `magnitude`: a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`.',
+  default: 0,
+  min: 0,
+  max: 1,
+  patterns: NM_PATTERNS,
 };
 const symField: FieldSchema = { kind: 'boolean', doc: 'Symmetric grid (no zero point) instead of asymmetric min-max.', default: false };
 const settingsField: FieldSchema = {
@@ -494,6 +548,7 @@ export const RULE_FIELDS: Record<string, FieldSchema> = {
   },
   method: methodField,
   bits: bitsField,
+  sparsity: sparsityField,
   group_size: groupField,
   symmetric: symField,
   skip: { kind: 'boolean', doc: 'Leave the matched layers in full precision.', default: false },
@@ -638,11 +693,18 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
   defaults: {
     kind: 'object',
     doc: 'Settings for every quantizable layer before the `layers:` rules apply.',
-    fields: { method: methodField, bits: bitsField, group_size: groupField, symmetric: symField, settings: settingsField },
+    fields: {
+      method: methodField,
+      bits: bitsField,
+      sparsity: sparsityField,
+      group_size: groupField,
+      symmetric: symField,
+      settings: settingsField,
+    },
   },
   layers: {
     kind: 'rules',
-    doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `group_size`, `symmetric`, `skip`, `format`, `settings`.',
+    doc: 'Ordered rules; later rules override earlier ones field by field. Each has a `match` and any of `method`, `bits`, `sparsity`, `group_size`, `symmetric`, `skip`, `format`, `settings`.',
     item: RULE_FIELDS,
   },
   methods: {
@@ -833,6 +895,8 @@ export function describeType(f: FieldSchema): string {
       return `a list of ${f.values.join(', ')}`;
     case 'numberList':
       return 'a list of numbers';
+    case 'sparsity':
+      return `a number ≥ ${f.min} and < ${f.max}, or ${f.patterns.map((p) => `"${p}"`).join(' or ')}`;
     case 'rules':
       return 'a list of rules';
   }

@@ -35,8 +35,12 @@ export function storedFormatFor(
   method: Method,
   bits: number,
   groupSize: number,
+  /** A pruned layer: `auto` stores it `packed` (a bitmap + the surviving codes), the only form where sparsity saves space. */
+  sparse = false,
 ): StoredChoice {
   const info = METHOD_INFO[method];
+  if (asked === 'auto' && sparse)
+    return { format: 'packed', bits, groupSize, note: 'sparse layers are stored as a bitmap plus the surviving codes' };
   const integerGrid = info.formats.includes('matmulnbits');
   if (asked !== 'auto') {
     const format: StoredFormat = !info.formats.includes(asked) && asked !== 'fake' && info.formats.includes('packed') ? 'packed' : asked;

@@ -26,6 +26,8 @@ function typeOf(f: FieldSchema, indent: string): string {
       return `Array<${f.values.map(lit).join(' | ')}>`;
     case 'numberList':
       return 'number[]';
+    case 'sparsity':
+      return ['number', ...f.patterns.map(lit)].join(' | ');
     case 'object':
       return objectType(f.fields, indent);
     case 'rules':

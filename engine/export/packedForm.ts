@@ -62,7 +62,22 @@ export interface PbllmPacked {
   zeros: ParamTable;
 }
 
-export type PackedLayer = GridPacked | LutPacked | PbllmPacked;
+/**
+ * A pruned grid layer: `keep` 1 → ŵ = (q − z)·s with q the next entry of `codes` (one per kept
+ * weight, row-major, followed by one pad value), 0 → ŵ = 0. The file holds one bit a weight plus the
+ * surviving codes: at 50% sparsity and b bits, 1 + b/2 bits a weight instead of b.
+ */
+export interface SparseGridPacked {
+  kind: 'sparse';
+  rows: number;
+  cols: number;
+  keep: Field;
+  codes: Field;
+  scales: ParamTable;
+  zeros: ParamTable | number;
+}
+
+export type PackedLayer = GridPacked | LutPacked | PbllmPacked | SparseGridPacked;
 
 /** Effective group size of a kernel option (≤ 0 or ≥ cols = whole row). */
 export function effectiveGroup(group: number, cols: number): number {
@@ -93,6 +108,24 @@ export function packGrid(nq: NormalizedQuant): GridPacked {
     scales: table(nq.scales, nq.group, 1, rows, cols, 'scales'),
     zeros,
   };
+}
+
+/**
+ * A pruned layer's grid codes as a bitmap of the nonzero weights plus their codes. A kept weight that
+ * quantized to exactly 0 is stored as pruned: it decodes to the same 0.
+ */
+export function packSparseGrid(nq: NormalizedQuant, dequant: Float32Array): SparseGridPacked {
+  const g = packGrid(nq);
+  const n = nq.rows * nq.cols;
+  const keep = new Uint8Array(n);
+  const codes: number[] = [];
+  for (let i = 0; i < n; i++)
+    if (dequant[i] !== 0) {
+      keep[i] = 1;
+      codes.push(nq.codes[i]);
+    }
+  codes.push(0);
+  return { ...g, kind: 'sparse', keep: { bits: 1, values: keep }, codes: { bits: nq.bits, values: Uint8Array.from(codes) } };
 }
 
 /** BiLLM: sign1 + (sign2 on salient columns, dense/sparse group bit elsewhere) = 2 bits a weight. */
@@ -232,7 +265,8 @@ export function decodePacked(p: PackedLayer): Float32Array {
   const { rows, cols } = p;
   const out = new Float32Array(rows * cols);
   let bin = 0,
-    q8 = 0;
+    q8 = 0,
+    kept = 0;
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
@@ -240,6 +274,9 @@ export function decodePacked(p: PackedLayer): Float32Array {
       if (p.kind === 'grid') {
         const z = typeof p.zeros === 'number' ? p.zeros : param(p.zeros, rows, cols, r, c, 0);
         v = (p.codes.values[i] - z) * param(p.scales, rows, cols, r, c, 0);
+      } else if (p.kind === 'sparse') {
+        const z = typeof p.zeros === 'number' ? p.zeros : param(p.zeros, rows, cols, r, c, 0);
+        v = p.keep.values[i] ? (p.codes.values[kept++] - z) * param(p.scales, rows, cols, r, c, 0) : 0;
       } else if (p.kind === 'lut') {
         const idx = p.codes.values[i] + (p.colCodes ? p.colCodes.values[c] << p.codes.bits : 0);
         v = 0;

@@ -14,7 +14,16 @@ import { attr, type GraphEditor } from './graphEdit';
 import { storedTransposed, type LayerCtx } from './layout';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
 import { ExportUnsupported, normalizeQuant } from './pack';
-import { decodePacked, packBinary, packGrid, packPlanes, type Field, type PackedLayer, type ParamTable } from './packedForm';
+import {
+  decodePacked,
+  packBinary,
+  packGrid,
+  packPlanes,
+  packSparseGrid,
+  type Field,
+  type PackedLayer,
+  type ParamTable,
+} from './packedForm';
 import type { LayerResult } from './types';
 
 const OPSET = 11;
@@ -167,9 +176,9 @@ class Decoder {
   }
 }
 
-/** (q − z)·s. */
-function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' }>, gidx: string): string {
-  const q = d.cast(d.field(p.codes, [p.rows, p.cols]), DT.DOUBLE);
+/** (q − z)·s; `q` defaults to the dense codes. */
+function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' | 'sparse' }>, gidx: string, codes?: string): string {
+  const q = codes ?? d.cast(d.field(p.codes, [p.rows, p.cols]), DT.DOUBLE);
   const z =
     typeof p.zeros === 'number'
       ? d.shared(`d${p.zeros}`, (n) => makeScalarTensor(n, DT.DOUBLE, p.zeros as number))
@@ -180,6 +189,17 @@ function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' }>, gidx: 
 function decodeGraph(d: Decoder, p: PackedLayer): string {
   const { rows, cols } = p;
   if (p.kind === 'grid') return gridValue(d, p, d.groupIndex(rows, cols, p.scales.group));
+  if (p.kind === 'sparse') {
+    // Codes are stored for the kept weights only: an exclusive int64 CumSum over the bitmap gives each
+    // kept weight its slot (a pruned one points at the next kept code or the pad, and is masked to 0).
+    const n = rows * cols;
+    const m = d.cast(d.field(p.keep, [n]), DT.INT64);
+    const slot = d.op('Reshape', [d.op('CumSum', [m, d.i64(0)], [attr.int('exclusive', 1)]), d.shape([rows, cols])]);
+    const q = d.cast(d.op('Gather', [d.field(p.codes, [p.codes.values.length]), slot]), DT.DOUBLE);
+    const v = gridValue(d, p, d.groupIndex(rows, cols, p.scales.group), q);
+    const kept = d.cast(d.op('Reshape', [m, d.shape([rows, cols])]), 9 /* BOOL */);
+    return d.op('Where', [kept, v, d.shared('d0', (nm) => makeScalarTensor(nm, DT.DOUBLE, 0))]);
+  }
   if (p.kind === 'lut') {
     const gidx = d.groupIndex(rows, cols, p.params.group);
     let idx = d.field(p.codes, [rows, cols]);
@@ -275,5 +295,6 @@ export function writePackedResult(ctx: LayerCtx, res: LayerResult): number {
   const [rows, cols] = ctx.l.shape;
   if (res.binary) return writePacked(ctx, packBinary(res.binary, rows, cols, res.dequant), res.dequant);
   if (!res.q) throw new ExportUnsupported('no stored form (neither integer codes nor binary planes); written as fake-quant');
-  return writePacked(ctx, packGrid(normalizeQuant(ctx.l.name, res.q, res.dequant)), res.dequant);
+  const nq = normalizeQuant(ctx.l.name, res.q, res.dequant);
+  return writePacked(ctx, res.sparse ? packSparseGrid(nq, res.dequant) : packGrid(nq), res.dequant);
 }

@@ -41,6 +41,8 @@ export interface LayerResult {
   inputScale?: Float32Array;
   /** Compact form of a binarized layer (no integer grid), for the `packed` format. */
   binary?: BinaryForm;
+  /** A pruned layer (sparsegpt, wanda, magnitude): `packed` keeps a bitmap and only the nonzero codes. */
+  sparse?: boolean;
 }
 
 /**

@@ -7,6 +7,7 @@ import * as native from '../../native/ts/index';
 import { binaryLowRankKernels } from './binaryLowRankKernels';
 import { gptqSliced } from './gptqRows';
 import { adaroundKernel, hqqKernel } from './roundingKernels';
+import { sparseKernels } from './sparseKernels';
 import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
@@ -140,6 +141,7 @@ const KERNELS: Partial<Record<Method, Kernel>> = {
   ...binaryLowRankKernels((ctx) => ctx.input?.hessian.matrix() ?? null),
   hqq: hqqKernel,
   adaround: adaroundKernel,
+  ...sparseKernels,
 };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */
@@ -151,7 +153,7 @@ export function kernelFor(method: Method, layer: string): Kernel {
 
 /** Whether the method reads the layer's calibration statistics. */
 export function needsCalibration(method: Method): boolean {
-  return method !== 'rtn' && method !== 'hqq';
+  return method !== 'rtn' && method !== 'hqq' && method !== 'magnitude';
 }
 
 /** tr(ΔHΔᵀ)/tr(WHWᵀ) under the layer input's Hessian (native). */

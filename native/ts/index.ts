@@ -15,8 +15,10 @@
 import { LowbitKernelError, loadAddon } from './addon';
 import { type JobControl, type NativeJobControl, runNativeJob } from './job';
 import type { QuantizedWeight } from './quantizedWeight';
+import { pruneOptions, type SparsitySpec } from './sparse';
 
 export * from './binaryLowRank';
+export * from './sparse';
 
 export type { QuantizedWeight } from './quantizedWeight';
 
@@ -44,6 +46,10 @@ export interface GptqOptions extends RtnOptions {
   /** Lazy block updates in exact fp64 (the float64 reference tests) instead of the default fp32 products
    *  summed into the fp64 weights (see docs/decisions.md, issue 11: bounded code flips, tested). */
   fp64Updates?: boolean;
+  /** SparseGPT: prune while quantizing (needs actOrder off; N:M needs cols, blockSize and the group size to be multiples of M). */
+  sparsity?: SparsitySpec;
+  /** With sparsity: keep the survivors in float (pure pruning, no quantization). */
+  pruneOnly?: boolean;
 }
 
 /** GPTAQ options: GPTQ's plus the authors' α (default 0.25) scaling the asymmetric term P. */
@@ -62,6 +68,8 @@ export interface GptqResult extends QuantizedWeight {
   damp: number;
   /** How many times damp was multiplied by 10. */
   dampRetries: number;
+  /** With a sparsity: the rows×cols mask, 1 = kept. */
+  keep?: Uint8Array;
 }
 
 interface Addon {
@@ -208,7 +216,8 @@ export async function gptq(
     fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
   if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
     fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
-  return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, opts, c));
+  const o = opts.sparsity ? { ...opts, ...pruneOptions(opts.sparsity, opts.pruneOnly) } : opts;
+  return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, o, c));
 }
 
 /**
@@ -281,6 +290,7 @@ export function listKernels(): string[] {
     'hessian',
     'rtn',
     'gptq',
+    'pruneRtn',
     'relativeError',
     'packMatMulNBits',
     'billm',

@@ -97,6 +97,12 @@ function valueItems(a: RecipeAnalysis, f: FieldSchema, partial: string, range: R
         textEdit: { range, newText: v },
         documentation: f.kind === 'enum' && f.valueDocs?.[v] ? { kind: MarkupKind.Markdown, value: f.valueDocs[v] } : undefined,
       }));
+    case 'sparsity':
+      return ['0.5', ...f.patterns.map((p) => `"${p}"`)].map((v) => ({
+        label: v,
+        kind: CompletionItemKind.Value,
+        textEdit: { range, newText: v },
+      }));
     case 'boolean':
       return ['true', 'false'].map((v) => ({ label: v, kind: CompletionItemKind.Value, textEdit: { range, newText: v } }));
     case 'number': {

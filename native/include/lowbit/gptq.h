@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lowbit/rtn.h"
+#include "lowbit/sparse.h"
 #include "lowbit/status.h"
 
 namespace lowbit {
@@ -27,6 +28,11 @@ struct GptqSpec {
   /** GPTAQ's α (Li et al. 2025; authors' fasterquant default 0.25): P = α·triu₁(D·Uᵀ)·U. Only read
    *  when a cross statistic D is given (QuantizeGptaq). */
   double gptaq_alpha = 0.25;
+  /** SparseGPT (Frantar & Alistarh 2023): prune while quantizing, with the same error feedback.
+   *  Unstructured masks are chosen per block of columns by w²/U_jj² (U = chol(H⁻¹) upper) over all
+   *  rows; N:M masks per row every M columns. Needs act_order off; N:M also needs cols, the block
+   *  size and the group size to be multiples of M. Inactive (the default) = plain GPTQ. */
+  PruneSpec prune;
 };
 
 /** Extra outputs: internal loss Σ (w−q)²/(2 U_jj²) = ½ tr(ΔHΔᵀ) with the damped H, the final
@@ -35,6 +41,8 @@ struct GptqStats {
   double loss = 0.0;
   double percdamp = 0.0;
   int damp_retries = 0;
+  /** With spec.prune active: rows×cols, 1 = kept (original column order). */
+  std::vector<uint8_t> keep;
 };
 
 /** Quantizes W (rows×cols, out×in, row-major fp32) against H (cols×cols fp64). */

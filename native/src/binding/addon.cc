@@ -10,6 +10,7 @@ void RegisterLowRank(Napi::Env env, Napi::Object exports);
 void RegisterQuant(Napi::Env env, Napi::Object exports);
 void RegisterRounding(Napi::Env env, Napi::Object exports);
 void RegisterScaling(Napi::Env env, Napi::Object exports);
+void RegisterSparse(Napi::Env env, Napi::Object exports);
 }  // namespace lowbit::binding
 
 static Napi::Value Version(const Napi::CallbackInfo& info) {
@@ -25,6 +26,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterQuant(env, exports);
   RegisterRounding(env, exports);
   RegisterScaling(env, exports);
+  RegisterSparse(env, exports);
   return exports;
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "lowbit/rtn.h"
+#include "lowbit/sparse.h"
 #include "lowbit/status.h"
 
 namespace lowbit::binding {
@@ -124,6 +125,16 @@ inline GridSpec GridOptions(const Napi::Object& o) {
   g.symmetric = BoolOption(o, "symmetric", false);
   g.mse_clip = BoolOption(o, "mseClip", false);
   return g;
+}
+
+/** The pruning options {sparsity, pruneN, pruneM, pruneOnly} (SparseGPT, Wanda, magnitude). */
+inline PruneSpec PruneOptions(const Napi::Object& o) {
+  PruneSpec p;
+  p.ratio = NumberOption(o, "sparsity", 0.0);
+  p.n = IntOption(o, "pruneN", 0);
+  p.m = IntOption(o, "pruneM", 0);
+  p.quantize = !BoolOption(o, "pruneOnly", false);
+  return p;
 }
 
 /** A row-major rows×cols matrix read in place. */

@@ -37,19 +37,22 @@ GptqSpec GptqOptions(Napi::Object o) {
   spec.static_groups = BoolOption(o, "staticGroups", false);
   spec.fp64_updates = BoolOption(o, "fp64Updates", false);
   spec.gptaq_alpha = NumberOption(o, "alpha", 0.25);
+  spec.prune = PruneOptions(o);
   return spec;
 }
 
-Napi::Value GptqResultToJs(Napi::Env env, QuantizedWeight&& out, const GptqStats& stats) {
+Napi::Value GptqResultToJs(Napi::Env env, QuantizedWeight&& out, GptqStats&& stats) {
   Napi::Object r = QuantizedWeightToJs(env, std::move(out));
   r.Set("loss", stats.loss);
   r.Set("damp", stats.percdamp);
   r.Set("dampRetries", stats.damp_retries);
+  if (!stats.keep.empty()) r.Set("keep", AdoptTyped(env, std::move(stats.keep)));
   return r;
 }
 
 // gptq(w.data, w.rows, w.cols, H: Float64Array, {bits, groupSize, symmetric, mseClip, damp, blockSize, actOrder,
-// staticGroups, fp64Updates, naiveBaseline}, ctl) → Promise<QuantizedWeight & {loss, damp, dampRetries}>.
+// staticGroups, fp64Updates, naiveBaseline, sparsity, pruneN, pruneM, pruneOnly}, ctl) → Promise<QuantizedWeight &
+// {loss, damp, dampRetries, keep?}>; with a sparsity (SparseGPT) `keep` is the rows×cols mask, 1 = kept.
 // The core only reads w and H (damping and dead columns live in its own diagonal copy).
 Napi::Value GptqJs(const Napi::CallbackInfo& info) {
   PinnedInputs in;
@@ -65,7 +68,7 @@ Napi::Value GptqJs(const Napi::CallbackInfo& info) {
         return naive ? QuantizeGptqNaive(w.data, w.rows, w.cols, h, spec, ctl, out.get(), stats.get())
                      : QuantizeGptq(w.data, w.rows, w.cols, h, spec, ctl, out.get(), stats.get());
       },
-      [out, stats](Napi::Env env) -> Napi::Value { return GptqResultToJs(env, std::move(*out), *stats); });
+      [out, stats](Napi::Env env) -> Napi::Value { return GptqResultToJs(env, std::move(*out), std::move(*stats)); });
 }
 
 // gptaq(w.data, w.rows, w.cols, H, D: Float64Array cols×cols, {…gptq options, alpha}, ctl) → as gptq.
@@ -79,7 +82,7 @@ Napi::Value GptaqJs(const Napi::CallbackInfo& info) {
   auto stats = std::make_shared<GptqStats>();
   return KernelWorker::Start(info.Env(), info[6], std::move(in),
       [=](const JobControl& ctl) { return QuantizeGptaq(w.data, w.rows, w.cols, h, d, spec, ctl, out.get(), stats.get()); },
-      [out, stats](Napi::Env env) -> Napi::Value { return GptqResultToJs(env, std::move(*out), *stats); });
+      [out, stats](Napi::Env env) -> Napi::Value { return GptqResultToJs(env, std::move(*out), std::move(*stats)); });
 }
 
 int ThreadsArg(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0; }

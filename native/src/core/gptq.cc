@@ -83,7 +83,24 @@ struct BlockArgs {
   double* err;  // k-major: err[(j-i1)*m + r]
   const double* p;  // GPTAQ's P (n×n, strictly upper) or null for GPTQ
   double* qblk;     // GPTAQ: k-major rounded values qblk[(j-i1)*m + r]
+  const PruneSpec* prune;
+  uint8_t* keep;  // rows×n, 1 = kept; null = no pruning
 };
+
+// SparseGPT's unstructured mask of block [i1, i2): the round(ratio·rows·bs) smallest w²/U_jj² over
+// all rows of the block (sparsegpt.py: per block, from the weights as updated so far).
+void BlockMask(const double* wd, size_t m, size_t n, size_t i1, size_t i2, const double* u, double ratio, uint8_t* keep) {
+  const size_t bs = i2 - i1;
+  std::vector<double> score(m * bs);
+  std::vector<uint8_t> k(m * bs);
+  for (size_t r = 0; r < m; ++r)
+    for (size_t j = i1; j < i2; ++j) {
+      const double d = u[j * n + j], x = wd[r * n + j];
+      score[r * bs + (j - i1)] = x * x / (d * d);
+    }
+  MarkSmallest(score.data(), m * bs, static_cast<size_t>(std::floor(ratio * static_cast<double>(m * bs))), k.data());
+  for (size_t r = 0; r < m; ++r) std::copy(&k[r * bs], &k[r * bs] + bs, keep + r * n + i1);
+}
 
 // Columns [i1, i2) of rows [r0, r1) (at most 8): quantize column j of each row, then spread its error
 // over the rest of the block (W1[r, j+1:i2] -= e·U[j, j+1:i2]). Rows are independent; j runs outside
@@ -113,13 +130,33 @@ void QuantizeBlockRows(const BlockArgs& a, size_t r0, size_t r1) {
     const size_t gi = !a.grouped ? 0 : a.static_groups ? col / a.g : j / a.g;
     const size_t stride = a.grouped ? a.ng : 1;
     const bool fresh = a.grouped && !a.static_groups && j % a.g == 0;
+    const bool nm_start = a.keep && a.prune->structured() && j % static_cast<size_t>(a.prune->m) == 0;
     for (size_t r = r0; r < r1; ++r) {
       double* __restrict wb = base + (r - r0) * ld;  // 64-byte aligned: the vector stores never split
       if (fresh) a.params[r * stride + gi] = FindParams(a.wd + r * n + j, std::min<size_t>(a.g, n - j), 1, *a.grid);
       const GridParams p = a.params[r * stride + gi];
       const double x = wb[jl];
-      const int q = QuantizeValue(x, p.scale, p.zero, a.maxq);
-      const double qv = static_cast<double>(p.scale) * (q - p.zero);
+      if (nm_start) {  // N:M: the n smallest w²/U_kk² of this row's next m columns, as updated so far
+        const size_t mm = static_cast<size_t>(a.prune->m);
+        double score[64];
+        for (size_t t = 0; t < mm; ++t) {
+          const double dk = a.u[(j + t) * n + j + t], xk = wb[jl + t];
+          score[t] = xk * xk / (dk * dk);
+        }
+        MarkSmallest(score, mm, static_cast<size_t>(a.prune->n), a.keep + r * n + col);
+      }
+      int q;
+      double qv;
+      if (a.keep && !a.keep[r * n + col]) {
+        q = p.zero;  // pruned: exactly 0 on any grid (the grid always contains 0)
+        qv = 0.0;
+      } else if (a.keep && !a.prune->quantize) {
+        q = p.zero;
+        qv = x;
+      } else {
+        q = QuantizeValue(x, p.scale, p.zero, a.maxq);
+        qv = static_cast<double>(p.scale) * (q - p.zero);
+      }
       a.out->codes[r * n + col] = static_cast<uint8_t>(q);
       a.out->dequant[r * n + col] = static_cast<float>(qv);
       a.row_loss[r] += (x - qv) * (x - qv) / (2.0 * d * d);
@@ -177,6 +214,17 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   const size_t m = rows, n = cols;
   const int g = EffectiveGroup(spec.group_size, cols);
   const bool grouped = g < cols;
+  const bool pruning = spec.prune.active();
+  if (pruning) {
+    st = CheckPrune(spec.prune, cols);
+    if (!st.ok()) return st;
+    if (spec.act_order) return Status::Error(Code::kArg, "SparseGPT runs without act-order");
+    if (spec.prune.structured() && spec.prune.m > 64) return Status::Error(Code::kArg, "N:M sparsity supports M ≤ 64");
+    if (spec.prune.structured() && (spec.block_size % spec.prune.m != 0 || (EffectiveGroup(spec.group_size, cols) % spec.prune.m != 0)))
+      return Status::Error(Code::kArg, "N:M sparsity needs the block size and the group size to be multiples of M (" +
+                                           std::to_string(spec.prune.m) + ")");
+    stats->keep.assign(static_cast<size_t>(rows) * cols, 1);
+  }
   if (grouped && spec.act_order) spec.static_groups = true;  // exportable without g_idx
   const int maxq = (1 << spec.grid.bits) - 1;
   out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric);
@@ -246,9 +294,11 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
     if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
     const size_t bs = i2 - i1;
     if (err.size() < kmul * bs * m) err.resize(kmul * bs * m);  // every entry of the block is written below
+    uint8_t* keep = pruning ? stats->keep.data() : nullptr;
+    if (pruning && !spec.prune.structured()) BlockMask(wd, m, n, i1, i2, u.get(), spec.prune.ratio, keep);
     BlockArgs ba{wd, n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), u.get(),
                  params.data(), &spec.grid, out, row_loss.data(), err.data(),
-                 gptaq ? pmat.data() : nullptr, gptaq ? err.data() + bs * m : nullptr};
+                 gptaq ? pmat.data() : nullptr, gptaq ? err.data() + bs * m : nullptr, &spec.prune, keep};
     ParallelFor(m, ctl.threads, 8, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += 8) QuantizeBlockRows(ba, r, std::min(r1, r + 8));
     });

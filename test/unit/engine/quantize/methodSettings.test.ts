@@ -49,6 +49,8 @@ const NUMBER_CHANGES: Record<string, number> = {
   'adaround.beta_end': 1,
   'adaround.warmup': 0.9,
   'adaround.lr': 0.1,
+  'sparsegpt.damp': 0.5,
+  'sparsegpt.block_size': 8,
 };
 
 /** Settings that only act together with others: both runs of such a key get these too. */
@@ -99,6 +101,7 @@ async function runKernel(method: Method, settings: Record<string, unknown>): Pro
     symmetric: false,
     settings,
     rules: [],
+    ...(info.prunes ? { sparsity: { ratio: 0.5 } } : {}),
   };
   const ctx: KernelContext = { layer, weight: { data: Float32Array.from(weight), rows: ROWS, cols: COLS }, input, threads: 1 };
   if (method === 'awq') ctx.prepared = { awq: { alpha: 0 } };

@@ -35,15 +35,19 @@ test('top-level keys, minus the ones already present', () => {
 
 test('rule keys inside a rule and enum values for method', () => {
   const rule = labels(`${BASE}layers:\n  - match: output\n    |`);
-  assert.deepEqual(rule.sort(), ['bits', 'format', 'group_size', 'method', 'settings', 'skip', 'symmetric']);
+  assert.deepEqual(rule.sort(), ['bits', 'format', 'group_size', 'method', 'settings', 'skip', 'sparsity', 'symmetric']);
   const methods = labels(`${BASE}layers:\n  - match: output\n    method: |`);
-  assert.ok(methods.includes('gptq') && methods.includes('flrq') && methods.length === 11);
+  assert.ok(methods.includes('gptq') && methods.includes('flrq') && methods.includes('sparsegpt') && methods.length === 14);
   assert.deepEqual(labels('format: |'), ['auto', 'matmulnbits', 'qdq', 'packed', 'fake']);
   assert.deepEqual(labels('evaluate:\n  metrics: [perplexity, |]').includes('kl_divergence'), true);
   // Block-list items of a list of enum values complete as values; a rule item still completes keys.
   assert.ok(labels('evaluate:\n  metrics:\n    - perplexity\n    - kl|').includes('kl_divergence'));
   assert.ok(labels('evaluate:\n  metrics:\n    - |').includes('top1_agreement'));
   assert.ok(labels('layers:\n  - mat|').includes('match'));
+});
+
+test('sparsity completes a fraction and the N:M patterns', () => {
+  assert.deepEqual(labels(`${BASE}layers:\n  - match: output\n    method: sparsegpt\n    sparsity: |`), ['0.5', '"2:4"', '"4:8"']);
 });
 
 test('method settings follow the chosen method', () => {
@@ -80,6 +84,6 @@ test('file paths relative to the recipe', () => {
 
 test('a fresh rule item and an empty flow map complete their keys', () => {
   assert.ok(labels(`${BASE}layers:\n  - |`).includes('match'));
-  assert.deepEqual(labels('defaults: { | }').sort(), ['bits', 'group_size', 'method', 'settings', 'symmetric']);
+  assert.deepEqual(labels('defaults: { | }').sort(), ['bits', 'group_size', 'method', 'settings', 'sparsity', 'symmetric']);
   assert.ok(labels('|').includes('model'));
 });

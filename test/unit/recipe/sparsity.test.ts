@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readRecipe } from '../../../recipe/checkRecipe';
+import { resolvePlan } from '../../../recipe/resolvePlan';
+import { storiesLayers } from '../language-server/fixtures';
+
+const RECIPE = '/tmp/lowbit-test/recipe.lowbit.yaml';
+const HEAD = `version: 1
+model: ./model.onnx
+output: ./out/model.onnx
+format: auto
+defaults: { method: sparsegpt, bits: 4, group_size: 32 }
+`;
+
+/** The diagnostics of `text` with the 1-based line each sits on. */
+function diagnose(text: string) {
+  const { plan, diagnostics } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
+  const line = (offset: number) => text.slice(0, offset).split('\n').length;
+  return { plan, diags: diagnostics.map((d) => ({ ...d, line: line(d.span.start) })) };
+}
+
+test('sparsity: a fraction or 2:4 / 4:8 per rule reaches the plan; auto stores sparse layers packed', () => {
+  const { plan, diags } = diagnose(`${HEAD}layers:
+  - match: "layers.*.wq"
+    sparsity: 0.5
+  - match: "layers.*.wk"
+    sparsity: "2:4"
+  - match: "layers.*.w1"
+    method: wanda
+    sparsity: "4:8"
+  - match: output
+    skip: true
+`);
+  assert.deepEqual(
+    diags.filter((d) => d.severity === 'error'),
+    [],
+  );
+  const by = new Map(plan!.layers.map((l) => [l.name, l]));
+  assert.deepEqual(by.get('layers.0.wq')!.sparsity, { ratio: 0.5 });
+  assert.equal(by.get('layers.0.wq')!.format, 'packed');
+  assert.deepEqual(by.get('layers.2.wk')!.sparsity, { n: 2, m: 4 });
+  assert.deepEqual(by.get('layers.1.w1')!.sparsity, { n: 4, m: 8 });
+  assert.equal(by.get('layers.1.w1')!.method, 'wanda');
+  assert.equal(by.get('layers.0.wv')!.sparsity, undefined, 'sparsity 0 = dense, no sparsity in the plan');
+  assert.equal(by.get('layers.0.wv')!.format, 'matmulnbits');
+});
+
+test('sparsity with a method that cannot prune is an error on the rule line', () => {
+  const { diags } = diagnose(`${HEAD}layers:
+  - match: "layers.*.wq"
+    method: gptq
+    sparsity: 0.5
+`);
+  const e = diags.find((d) => d.code === 'sparsity-method');
+  assert.ok(e, JSON.stringify(diags));
+  assert.equal(e.severity, 'error');
+  assert.equal(e.line, 9);
+  assert.match(e.message, /gptq cannot prune.*sparsegpt, wanda or magnitude.*layers\.0\.wq/);
+});
+
+test('N:M with an input width not divisible by M is an error naming the layers (w2 is 172 wide)', () => {
+  const { diags } = diagnose(`${HEAD}layers:
+  - match: "layers.*.w2"
+    sparsity: "4:8"
+`);
+  const e = diags.find((d) => d.code === 'sparsity-width');
+  assert.ok(e, JSON.stringify(diags));
+  assert.equal(e.line, 8);
+  assert.match(e.message, /multiple of 8.*layers\.0\.w2.*172/);
+  assert.equal(
+    diagnose(`${HEAD}layers:
+  - match: "layers.*.w2"
+    sparsity: "2:4"
+`).diags.some((d) => d.code === 'sparsity-width'),
+    false,
+    '172 is a multiple of 4',
+  );
+});
+
+test('sparsegpt N:M needs group sizes and block sizes that are multiples of M', () => {
+  const { diags } = diagnose(`${HEAD}layers:
+  - match: "layers.*.wq"
+    sparsity: "4:8"
+    group_size: 20
+    format: packed
+methods:
+  sparsegpt: { block_size: 100 }
+`);
+  const g = diags.find((d) => d.code === 'sparsity-group');
+  assert.ok(g, JSON.stringify(diags));
+  assert.equal(g.line, 9);
+  assert.ok(diags.some((d) => d.code === 'sparsity-block' && d.severity === 'error'));
+});
+
+test('matmulnbits / qdq keep dense zeros: said on the format line', () => {
+  const { diags } = diagnose(`${HEAD}layers:
+  - match: "layers.*.wq"
+    sparsity: 0.5
+    format: matmulnbits
+`);
+  const i = diags.find((d) => d.code === 'sparsity-dense');
+  assert.ok(i, JSON.stringify(diags));
+  assert.equal(i.severity, 'information');
+  assert.equal(i.line, 9);
+  assert.match(i.message, /dense zeros/);
+});
+
+test('bad sparsity values are type errors; a pruning method without sparsity is noted', () => {
+  for (const v of ['1', '-0.1', '"3:4"', '"half"', '[0.5]']) {
+    const r = readRecipe(`${HEAD}layers:\n  - match: "*"\n    sparsity: ${v}\n`);
+    const d = r.diagnostics.find((x) => x.code === 'type');
+    assert.ok(d, `${v}: ${JSON.stringify(r.diagnostics)}`);
+    assert.match(d.message, /`layers\[0\]\.sparsity` must be a number ≥ 0 and < 1, or "2:4" or "4:8"/);
+  }
+  const { diags } = diagnose(HEAD);
+  assert.ok(diags.some((d) => d.code === 'no-sparsity' && /prunes nothing \(it is gptq\)/.test(d.message)));
+});
