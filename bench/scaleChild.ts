@@ -36,7 +36,8 @@ async function job(planPath: string): Promise<void> {
 /** RSS now and the peak so far, for the per-block log lines. */
 function memoryNow(): string {
   const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
-  return `rss ${gb(process.memoryUsage.rss())}, peak so far ${gb(process.resourceUsage().maxRSS * 1024)}`;
+  const m = process.memoryUsage();
+  return `rss ${gb(m.rss)} (JS heap ${gb(m.heapUsed)}, array buffers ${gb(m.arrayBuffers)}), peak so far ${gb(process.resourceUsage().maxRSS * 1024)}`;
 }
 
 async function forward(modelPath: string, samples: number, seed: number, threads: number): Promise<void> {
