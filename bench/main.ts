@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   gptq: () => import('./gptq'),
+  gptaq: () => import('./gptaq'),
   quality: () => import('./quality'),
   lsp: () => import('./lsp'),
   sketch: () => import('./sketch'),
