@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { Hessian } from '../../../../native/ts/index';
+import { CrossStatistic, Hessian } from '../../../../native/ts/index';
 import { ChannelStats } from '../../../../engine/calibrate/channelStats';
 import type { InputStatistics } from '../../../../engine/calibrate/inputStatistics';
 import { kernelFor } from '../../../../engine/quantize/kernels';
@@ -38,7 +38,11 @@ const NUMBER_CHANGES: Record<string, number> = {
   'flrq.slope_threshold': 0.9,
   'lorc.rank': 2,
   'lqer.rank': 2,
+  'gptq.asymmetric_alpha': 1,
 };
+
+/** Settings that only act together with another one: changed on top of it. */
+const COMPANIONS: Record<string, Record<string, unknown>> = { 'gptq.asymmetric_alpha': { asymmetric: true } };
 
 /** A value of `f` other than its default, or undefined when the test has none (a new setting). */
 function changed(method: Method, key: string, f: MethodSettingSchema): unknown {
@@ -70,7 +74,15 @@ async function synthetic(): Promise<void> {
   await hessian.add(x, TOKENS, 1);
   const stats = new ChannelStats(COLS);
   stats.add(x, TOKENS);
-  input = { tensor: 'x', n: COLS, hessian, stats, layers: ['w'] };
+  // GPTAQ's cross statistic: the "quantized-prefix" inputs drift from x (1.05·x + noise).
+  const cross = new CrossStatistic(COLS);
+  cross.add(
+    x,
+    x.map((v) => 1.05 * v + 0.05 * r()),
+    TOKENS,
+    1,
+  );
+  input = { tensor: 'x', n: COLS, hessian, stats, layers: ['w'], cross };
 }
 
 async function runKernel(method: Method, settings: Record<string, unknown>): Promise<KernelOutput> {
@@ -124,7 +136,7 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
     assert.deepEqual(settingsOf(layer('pbllm', {}), 'pbllm'), methodDefaults('pbllm'));
     assert.throws(
       () => settingsOf(layer('gptq', { dampp: 0.1 }), 'gptq'),
-      /layer blk\.0\.w: method gptq has no setting 'dampp' \(it takes: damp, block_size, act_order, static_groups\)/,
+      /layer blk\.0\.w: method gptq has no setting 'dampp' \(it takes: damp, block_size, act_order, static_groups, asymmetric, asymmetric_alpha\)/,
     );
     assert.throws(
       () => settingsOf(layer('pbllm', { high_bits: 9 }), 'pbllm'),
@@ -147,11 +159,13 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
     const settings = Object.entries(METHOD_INFO[method].settings).filter(([k]) => !PREPARE_STEP[method]?.includes(k));
     if (!settings.length) continue;
     test(`${method}: ${settings.map(([k]) => k).join(', ')}`, async () => {
-      const base = await runKernel(method, {});
-      assert.equal(fingerprint(await runKernel(method, {})), fingerprint(base), `${method} is not deterministic`);
+      const baseDefault = await runKernel(method, {});
+      assert.equal(fingerprint(await runKernel(method, {})), fingerprint(baseDefault), `${method} is not deterministic`);
       for (const [key, f] of settings) {
         const value = changed(method, key, f);
-        const out = await runKernel(method, { [key]: value });
+        const companion = COMPANIONS[`${method}.${key}`];
+        const base = companion ? await runKernel(method, companion) : baseDefault;
+        const out = await runKernel(method, { ...companion, [key]: value });
         if (f.inert) {
           assert.ok(
             maxRelDiff(out.dequant, base.dequant) < 1e-5,
