@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   gptq: () => import('./gptq'),
+  gptaq: () => import('./gptaq'),
   quality: () => import('./quality'),
   rotation: () => import('./rotation'),
   flrq: () => import('./flrqReference'),

@@ -67,10 +67,11 @@ const gptq: Kernel = async (ctx) => {
       `layer ${layer.name}: gptq asymmetric (GPTAQ) needs the float model's inputs next to the quantized-prefix ones, which only sequential calibration (calibration.mode: sequential) collects, for MatMul/Gemm layers (not Conv yet)`,
     );
   const r = s.asymmetric
-    ? await native.gptaq(weight.data, weight.rows, weight.cols, input.hessian, input.cross!, { ...o, alpha: s.alpha }, ctl)
+    ? await native.gptaq(weight.data, weight.rows, weight.cols, input.hessian, input.cross!, { ...o, alpha: s.asymmetric_alpha }, ctl)
     : await gptqSliced(weight.data, weight.rows, weight.cols, input.hessian, o, ctl);
   const details: PreparedDetails = { gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries } };
-  if (s.asymmetric) details.gptaq = { alpha: s.alpha, cross_ratio: frobenius(input.cross!.matrix()) / frobenius(input.hessian.matrix()) };
+  if (s.asymmetric)
+    details.gptaq = { alpha: s.asymmetric_alpha, cross_ratio: frobenius(input.cross!.matrix()) / frobenius(input.hessian.matrix()) };
   return { dequant: r.dequant, q: r, details };
 };
 

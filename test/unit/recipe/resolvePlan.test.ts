@@ -168,3 +168,27 @@ test('methods that need activations warn without calibration data; evaluate.text
   const tok = diagnostics.find((d) => d.code === 'missing-key' && d.data?.key === 'tokenizer')!;
   assert.equal(slice(text, tok.span), 'text');
 });
+
+test('gptq asymmetric (GPTAQ) without sequential calibration is an error on each setting that asks for it', () => {
+  const body =
+    'methods:\n  gptq:\n    asymmetric: true\nlayers:\n  - match: "layers.0.*"\n    settings: { asymmetric: true, asymmetric_alpha: 0.5 }\n  - match: output\n    settings: { asymmetric: false }\n';
+  for (const mode of ['', 'calibration:\n  mode: parallel\n']) {
+    const text = `${BASE}${mode}${body}`;
+    const { diagnostics } = resolvePlan(readRecipe(text), storiesLayers(), RECIPE);
+    const errs = diagnostics.filter((d) => d.code === 'gptaq-needs-sequential');
+    assert.deepEqual(
+      errs.map((d) => [d.severity, slice(text, d.span)]),
+      [
+        ['error', 'true'],
+        ['error', 'true'],
+      ],
+    );
+    assert.match(errs[0]!.message, /calibration\.mode: sequential/);
+  }
+  const seq = `${BASE}calibration:\n  mode: sequential\n${body}`;
+  const { diagnostics, plan } = resolvePlan(readRecipe(seq), storiesLayers(), RECIPE);
+  assert.equal(diagnostics.filter((d) => d.code === 'gptaq-needs-sequential').length, 0);
+  const l0 = plan!.layers.find((l) => l.name.startsWith('layers.0.'))!;
+  assert.deepEqual([l0.settings.asymmetric, l0.settings.asymmetric_alpha], [true, 0.5]);
+  assert.equal(plan!.layers.find((l) => l.name === 'output')?.settings.asymmetric ?? false, false);
+});

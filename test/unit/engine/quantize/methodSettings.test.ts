@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { Hessian } from '../../../../native/ts/index';
+import { CrossStatistic, Hessian } from '../../../../native/ts/index';
 import { ChannelStats } from '../../../../engine/calibrate/channelStats';
 import type { InputStatistics } from '../../../../engine/calibrate/inputStatistics';
 import { kernelFor } from '../../../../engine/quantize/kernels';
@@ -51,11 +51,13 @@ const NUMBER_CHANGES: Record<string, number> = {
   'adaround.lr': 0.1,
   'sparsegpt.damp': 0.5,
   'sparsegpt.block_size': 8,
+  'gptq.asymmetric_alpha': 1,
 };
 
 /** Settings that only act together with others: both runs of such a key get these too. */
 const TOGETHER_WITH: Record<string, Record<string, unknown>> = {
   'flrq.slope_threshold': { rank_rule: 'spec' }, // the authors' rank rule has no slope threshold
+  'gptq.asymmetric_alpha': { asymmetric: true },
 };
 
 /** A value of `f` other than its default, or undefined when the test has none (a new setting). */
@@ -88,7 +90,15 @@ async function synthetic(): Promise<void> {
   await hessian.add(x, TOKENS, 1);
   const stats = new ChannelStats(COLS);
   stats.add(x, TOKENS);
-  input = { tensor: 'x', n: COLS, hessian, stats, layers: ['w'] };
+  // GPTAQ's cross statistic: the "quantized-prefix" inputs drift from x (1.05·x + noise).
+  const cross = new CrossStatistic(COLS);
+  cross.add(
+    x,
+    x.map((v) => 1.05 * v + 0.05 * r()),
+    TOKENS,
+    1,
+  );
+  input = { tensor: 'x', n: COLS, hessian, stats, layers: ['w'], cross };
 }
 
 async function runKernel(method: Method, settings: Record<string, unknown>): Promise<KernelOutput> {
@@ -143,7 +153,7 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
     assert.deepEqual(settingsOf(layer('pbllm', {}), 'pbllm'), methodDefaults('pbllm'));
     assert.throws(
       () => settingsOf(layer('gptq', { dampp: 0.1 }), 'gptq'),
-      /layer blk\.0\.w: method gptq has no setting 'dampp' \(it takes: damp, block_size, act_order, static_groups\)/,
+      /layer blk\.0\.w: method gptq has no setting 'dampp' \(it takes: damp, block_size, act_order, static_groups, asymmetric, asymmetric_alpha\)/,
     );
     assert.throws(
       () => settingsOf(layer('pbllm', { high_bits: 9 }), 'pbllm'),
@@ -166,12 +176,12 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
     const settings = Object.entries(METHOD_INFO[method].settings).filter(([k]) => !PREPARE_STEP[method]?.includes(k));
     if (!settings.length) continue;
     test(`${method}: ${settings.map(([k]) => k).join(', ')}`, async () => {
-      const base = await runKernel(method, {});
-      assert.equal(fingerprint(await runKernel(method, {})), fingerprint(base), `${method} is not deterministic`);
+      const baseDefault = await runKernel(method, {});
+      assert.equal(fingerprint(await runKernel(method, {})), fingerprint(baseDefault), `${method} is not deterministic`);
       for (const [key, f] of settings) {
         const value = changed(method, key, f),
           extra = TOGETHER_WITH[`${method}.${key}`];
-        const ref = extra ? await runKernel(method, extra) : base;
+        const ref = extra ? await runKernel(method, extra) : baseDefault;
         const out = await runKernel(method, { ...extra, [key]: value });
         if (f.inert) {
           assert.ok(
