@@ -35,11 +35,13 @@ export async function runSuite({ base, ext, tests, ws, out, timeoutMs = 540_000 
     const exited = new Promise((r) => (done = r));
     await page.exposeFunction('codeAutomationLog', () => {});
     await page.exposeFunction('codeAutomationExit', (code) => done(code));
+    // A loaded machine can take longer than playwright's default 30 s to serve the workbench.
     await page.goto(
       workbenchUrl(base, ws, [
         ['extensionDevelopmentPath', remote(ext)],
         ['extensionTestsPath', remote(tests)],
       ]),
+      { timeout: 180_000 },
     );
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), timeoutMs))]);
     await page.screenshot({ path: join(out, 'suite-end.png') }).catch(() => {});

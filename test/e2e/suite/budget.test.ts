@@ -14,12 +14,12 @@ import type { ParetoView } from '../../../webview/src/protocol';
 
 const BEGIN = '# lowbit suggest: begin';
 
-const previewOpen = () => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.label === 'Refactor Preview'));
+const previewOpen = () => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.label.startsWith('Refactor Preview')));
 
 /**
  * Runs `start` (something that ends in a workspace edit needing confirmation) and accepts the edit the
  * way a user does in the Refactor Preview: such changes start unchecked, so select the file there (its
- * diff opens as the "Refactor Preview" editor), check it, and press Apply. Returns what `start` returned.
+ * diff opens as the "Refactor Preview (1 file)" editor), check it, and press Apply. Returns what `start` returned.
  */
 async function acceptingPreview<T>(start: () => Thenable<T>, ms = 300_000): Promise<T> {
   const state = { settled: false };
