@@ -42,15 +42,21 @@ describe('rotation in a job (stories260K)', { skip: skipNoShared }, () => {
     assert.deepEqual(JSON.parse(readFileSync(p.reportPath, 'utf8')).rotation, r);
   });
 
-  test('RTN 3-bit on the rotated weights: exported through MatMul-free packed codes, better than without rotation', async () => {
-    const run = async (rotation?: { method: 'hadamard'; seed: number }) =>
-      runJob(plan({ layers: layerPlans('rtn', 3, 32, STORIES_LAYERS), format: 'fake', ...(rotation ? { rotation } : {}) }));
-    const plain = await run();
-    const rot = await run({ method: 'hadamard', seed: 0 });
-    assert.ok(
-      rot.metrics.kl_divergence!.mean < plain.metrics.kl_divergence!.mean,
-      `KL ${rot.metrics.kl_divergence!.mean} (rotated) vs ${plain.metrics.kl_divergence!.mean}`,
-    );
+  test('RTN 8-bit on the rotated weights, stored as MatMulNBits (rotation + online down projections): within 1% of FP perplexity', async () => {
+    const p = plan({
+      layers: layerPlans('rtn', 8, 32, STORIES_LAYERS),
+      format: 'matmulnbits',
+      accuracyLevel: 0,
+      rotation: { method: 'hadamard', seed: 2, online: 'down' },
+    });
+    const r = await runJob(p);
+    const fp = r.metrics.fp.perplexity!,
+      q = r.metrics.quantized.perplexity!;
+    assert.ok(Math.abs(q - fp) < 0.01 * fp, `ppl ${q} vs fp ${fp}`);
+    assert.ok(r.layers.every((l) => l.format === 'matmulnbits'));
+    assert.equal(r.rotation?.online?.length, 5);
+    // The inserted online MatMuls are not quantized layers: they stay float.
+    assert.equal(r.layers.length, STORIES_LAYERS.length);
   });
 
   test('a model that cannot be rotated fails the job before anything is written, naming the node', async () => {
