@@ -27,7 +27,7 @@ function findReference(): { root: string; source: string; cleanup?: () => void }
   if (!existsSync(PYTHON)) return { why: `${PYTHON} not found` };
   if (!existsSync(MIRROR)) return { why: `no BRECQ reference: set LOWBIT_BRECQ_REFERENCE or fetch github:yhhhli/BRECQ to ${MIRROR}` };
   const root = mkdtempSync(join(tmpdir(), 'lowbit-brecq-ref-'));
-  execFileSync('sh', ['-c', `git --git-dir '${MIRROR}' archive HEAD quant | tar -x -C '${root}'`]);
+  execFileSync('sh', ['-c', `git --git-dir '${MIRROR}' archive HEAD quant models | tar -x -C '${root}'`]);
   const commit = execFileSync('git', ['--git-dir', MIRROR, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   return { root, source: `yhhhli/BRECQ @ ${commit}`, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }

@@ -48,7 +48,10 @@ export function hqqRef(w: Float32Array, rows: number, cols: number, o: HqqRefOpt
     }
     let lo = Infinity,
       hi = -Infinity;
-    for (let k = 0; k < len; k++) ((lo = Math.min(lo, w[r * cols + c0 + k]!)), (hi = Math.max(hi, w[r * cols + c0 + k]!)));
+    for (let k = 0; k < len; k++) {
+      lo = Math.min(lo, w[r * cols + c0 + k]!);
+      hi = Math.max(hi, w[r * cols + c0 + k]!);
+    }
     let inv = Math.abs(hi - lo) <= 1e-4 ? 1 : maxq / (hi - lo);
     inv = Math.min(inv, 2e4);
     s[i] = Math.fround(1 / inv);
@@ -99,7 +102,10 @@ export function hqqRef(w: Float32Array, rows: number, cols: number, o: HqqRefOpt
       for (const c of [Math.floor(z[i]!), Math.ceil(z[i]!)]) {
         const cc = clamp(c, 0, maxq),
           e = groupErr(r, c0, len, s[i]!, cc);
-        if (e < pe) ((pick = cc), (pe = e));
+        if (e < pe) {
+          pick = cc;
+          pe = e;
+        }
       }
       z[i] = pick;
     });
