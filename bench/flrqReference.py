@@ -286,7 +286,7 @@ with torch.no_grad():
     inps = model.model.embed_tokens(calib)
     quant_infos = dict(lora_rank=0.0, lora_size=0.0, total_size=0.0, quant_size=0.0, layer_cnt=0.0, origin_size=0.0)
     WR = []
-    np.random.seed(0)  # the sketch draws from numpy's global generator
+    np.random.seed(int(os.environ.get('FLRQ_REF_SEED', '0')))  # the sketch draws from numpy's global generator
     for i, layer in enumerate(model.model.layers):
         feats = {}
         hooks = [m.register_forward_hook(lambda mod, x, y, name=name: feats.setdefault(name, []).append(x[0].detach()))

@@ -29,7 +29,9 @@ function findReference(): { dir: string; source: string; cleanup?: () => void } 
   const env = process.env.LOWBIT_FLRQ_REFERENCE;
   if (env && existsSync(join(env, 'r1_sketch.py'))) return { dir: env, source: env };
   if (!existsSync(MIRROR))
-    return { why: 'the FLRQ authors\' repository is not present (set LOWBIT_FLRQ_REFERENCE to a checkout, or fetch github:grysgreat/Sketch_lopro)' };
+    return {
+      why: "the FLRQ authors' repository is not present (set LOWBIT_FLRQ_REFERENCE to a checkout, or fetch github:grysgreat/Sketch_lopro)",
+    };
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-flrq-ref-'));
   try {
     execFileSync('sh', ['-c', `git --git-dir "${MIRROR}" archive HEAD | tar -x -C "${dir}"`]);
@@ -80,9 +82,16 @@ async function reference(dir: string, work: string, variant: string, ratio: numb
   if (off !== q.length) throw new Error(`reference wrote ${q.length} weights, the 35 layers have ${off}`);
   if (maxDiff !== 0) throw new Error(`the reference's stories260K weights differ from the ONNX initializers (max |Δ| ${maxDiff})`);
   const bytes = exportModel(model, results, { format: 'fake' }).bytes;
-  const windows = await textWindows({ textPath: stories.text, tokenizerPath: stories.tokenizer, samples: evalSamples, sequenceLength: 128 });
+  const windows = await textWindows({
+    textPath: stories.text,
+    tokenizerPath: stories.tokenizer,
+    samples: evalSamples,
+    sequenceLength: 128,
+  });
   const ev = await evaluateText({ fpModel: stories.model, quantizedModel: bytes, windows, threads: 2 });
-  console.error(`  reference ${variant} x=${ratio}: ${((performance.now() - t0) / 1000).toFixed(1)} s, its own ppl ${res.ppl.toFixed(3)} (fp ${res.fp_ppl.toFixed(3)})`);
+  console.error(
+    `  reference ${variant} x=${ratio}: ${((performance.now() - t0) / 1000).toFixed(1)} s, its own ppl ${res.ppl.toFixed(3)} (fp ${res.fp_ppl.toFixed(3)})`,
+  );
   return {
     id: `reference ${variant}, x=${ratio}`,
     ranks: res.ranks,
@@ -134,7 +143,12 @@ export async function main(): Promise<void> {
       sequenceLength: 128,
       offset: setup.calibOffset,
     });
-    const ev = await textWindows({ textPath: stories.text, tokenizerPath: stories.tokenizer, samples: setup.evalSamples, sequenceLength: 128 });
+    const ev = await textWindows({
+      textPath: stories.text,
+      tokenizerPath: stories.tokenizer,
+      samples: setup.evalSamples,
+      sequenceLength: 128,
+    });
     writeFileSync(join(work, 'calib.i32'), Int32Array.from(calib.ids, Number));
     writeFileSync(join(work, 'eval.i32'), Int32Array.from(ev.ids, Number));
     writeFileSync(join(work, 'meta.json'), JSON.stringify({ calib: calib.count, eval: ev.count, seq: 128, layers: BODY_LAYERS }));

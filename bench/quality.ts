@@ -4,7 +4,18 @@
  * prints the table of docs/results.md. LOWBIT_BENCH_EVAL_SAMPLES overrides the evaluation windows (64),
  * LOWBIT_BENCH_CALIB_OFFSET the calibration's first token (8192).
  */
-import { CLAIM1, CLAIM2, EXTRA, FLRQ_AUTHORS, FLRQ_GPTQ, FULL_SETUP, formatTable, lorcMatching, measure, type QualityRow } from './qualityConfigs';
+import {
+  CLAIM1,
+  CLAIM2,
+  EXTRA,
+  FLRQ_AUTHORS,
+  FLRQ_GPTQ,
+  FULL_SETUP,
+  formatTable,
+  lorcMatching,
+  measure,
+  type QualityRow,
+} from './qualityConfigs';
 import { skipNoShared } from '../test/integration/engine/sharedFixtures';
 
 export async function main(): Promise<void> {

@@ -118,8 +118,22 @@ export const FLRQ_GPTQ: QualityConfig[] = [
  * (same quantizer) is added at run time.
  */
 export const FLRQ_AUTHORS: QualityConfig[] = [
-  { id: 'flrq-w3-g32-authors', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 0.2, quantizer: 'gptq_asym' } },
-  { id: 'flrq-w3-g32-x1-authors', method: 'flrq', bits: 3, groupSize: 32, format: 'packed', settings: { max_extra_storage: 1, quantizer: 'gptq_asym' } },
+  {
+    id: 'flrq-w3-g32-authors',
+    method: 'flrq',
+    bits: 3,
+    groupSize: 32,
+    format: 'packed',
+    settings: { max_extra_storage: 0.2, quantizer: 'gptq_asym' },
+  },
+  {
+    id: 'flrq-w3-g32-x1-authors',
+    method: 'flrq',
+    bits: 3,
+    groupSize: 32,
+    format: 'packed',
+    settings: { max_extra_storage: 1, quantizer: 'gptq_asym' },
+  },
 ];
 
 /** For completeness: PB-LLM and dual binarization. */

@@ -35,9 +35,7 @@ function lowRankOutput(r: native.LowRankResult, ctx: KernelContext): KernelOutpu
     lowRank: r.rank > 0 ? { L: roundToHalf(r.L), R: roundToHalf(r.R), rank: r.rank } : undefined,
     // Codes + fp32 scales (+ a zero point per group with 'gptq_asym') + fp16 L·R factors as extra MatMul weights.
     bitsPerWeight:
-      r.bits +
-      ((32 + (r.zeros ? r.bits : 0)) * Math.ceil(cols / r.groupSize)) / cols +
-      (16 * r.rank * (rows + cols)) / (rows * cols),
+      r.bits + ((32 + (r.zeros ? r.bits : 0)) * Math.ceil(cols / r.groupSize)) / cols + (16 * r.rank * (rows + cols)) / (rows * cols),
     details: { low_rank: r.details },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Issue 4's quality claims on the real stories260K model, the parts that HOLD in docs/results.md.
- * The parts that do not hold (BiLLM vs GPTQ 2-bit group 32; FLRQ 3-bit vs GPTQ 3-bit) are documented
- * there with numbers, not tested. Same calibration (16×128 tokens from token 8192) as docs/results.md;
+ * The parts that do not hold (BiLLM vs GPTQ 2-bit group 32; FLRQ 3-bit as the brief specified it vs
+ * GPTQ 3-bit) are documented there with numbers, not tested. FLRQ as its authors' code does it (the
+ * defaults since issue 14) beats GPTQ 3-bit, by less than "clearly". Same calibration (16×128 tokens from token 8192) as docs/results.md;
  * evaluation on 4 windows (tokens [0, 512)) to keep each test to a few seconds. "Clearly" = at least
  * 15% lower perplexity and a lower mean KL. FLRQ with the GPTQ residual quantizer (an extension) beats
  * GPTQ 3-bit symmetric by less than that, so only its per-layer error is tested here.
@@ -11,6 +12,7 @@ import assert from 'node:assert/strict';
 import {
   CLAIM1,
   CLAIM2,
+  FLRQ_AUTHORS,
   FLRQ_GPTQ,
   FULL_SETUP,
   lorcMatching,
@@ -53,6 +55,22 @@ describe('issue 4 quality claims on stories260K (those that hold)', { skip: skip
     assert.deepEqual(lorc.ranks, flrq.ranks, "LoRC must get exactly FLRQ's ranks");
     assert.ok(Math.abs(lorc.bitsNominal - flrq.bitsNominal) < 1e-9, `storage ${lorc.bitsNominal} vs ${flrq.bitsNominal}`);
     assertClearlyBetter(flrq, lorc);
+  });
+
+  test("FLRQ with its defaults (the authors' code) beats GPTQ 3-bit g32 and LoRC at its ranks with the same quantizer", async () => {
+    // Not by the 15% of "clearly": docs/results.md measures 8.69 vs 9.51 (GPTQ) and 9.09 (LoRC) on 64
+    // windows, at 5.41 vs 4.12 nominal bits for GPTQ (the low-rank budget is the claim's "+").
+    const flrqConfig = config(FLRQ_AUTHORS, 'flrq-w3-g32-authors');
+    const flrq = await measure(flrqConfig, SETUP);
+    const gptq = await measure(config(CLAIM2, 'gptq-w3-g32'), SETUP);
+    const m = lorcMatching(flrq, flrqConfig);
+    const lorc = await measure(m.config, SETUP, m.layerSettings);
+    assert.deepEqual(lorc.ranks, flrq.ranks, "LoRC must get exactly FLRQ's ranks");
+    assert.ok(flrq.ranks!.filter((r) => r > 0).length > 20, `FLRQ's ranks ${flrq.ranks}`);
+    for (const other of [gptq, lorc]) {
+      const msg = `${flrq.id}: ppl ${flrq.ppl.toFixed(3)}, KL ${flrq.kl.toFixed(4)} vs ${other.id}: ppl ${other.ppl.toFixed(3)}, KL ${other.kl.toFixed(4)}`;
+      assert.ok(flrq.ppl < other.ppl && flrq.kl < other.kl, msg);
+    }
   });
 
   test("FLRQ's GPTQ residual quantizer has a lower layer error tr(ΔHΔᵀ) than its RTN one where both runs share H", async () => {

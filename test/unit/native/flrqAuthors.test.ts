@@ -29,7 +29,15 @@ function e5m2(x: number): number {
 
 /** The authors' rank rule (get_best_sketch_fp8_ret) replayed on an amax curve w_0 … w_tried. */
 const reasonsSeen = new Set<string>();
-function authorsRank(curve: number[], rows: number, cols: number, bits: number, x: number, iters: number, maxRank: number): { keep: number; stopAt: number } {
+function authorsRank(
+  curve: number[],
+  rows: number,
+  cols: number,
+  bits: number,
+  x: number,
+  iters: number,
+  maxRank: number,
+): { keep: number; stopAt: number } {
   const w0 = curve[0]!,
     tried = curve.length - 1;
   let keep = 0,
@@ -93,10 +101,38 @@ describe("FLRQ with the authors' rank rule (rankRule 'authors')", () => {
   const cases = [
     { name: 'planted strong directions, budget 1', rows: 48, cols: 64, bits: 3, x: 1, strong: 3, decay: 0.05, seed: 11 },
     { name: 'tight budget 0.2 (a 64×64 layer affords one rank)', rows: 64, cols: 64, bits: 3, x: 0.2, strong: 2, decay: 0.1, seed: 12 },
-    { name: 'no budget (x = 0): still rank 1 unless amax drops under 10%', rows: 32, cols: 40, bits: 4, x: 0, strong: 1, decay: 0.02, seed: 13 },
-    { name: 'flat spectrum at 8 bits, large budget: the 16-rank window or k ≥ q stops it', rows: 40, cols: 48, bits: 8, x: 4, strong: 0, decay: 0.0, seed: 14 },
+    {
+      name: 'no budget (x = 0): still rank 1 unless amax drops under 10%',
+      rows: 32,
+      cols: 40,
+      bits: 4,
+      x: 0,
+      strong: 1,
+      decay: 0.02,
+      seed: 13,
+    },
+    {
+      name: 'flat spectrum at 8 bits, large budget: the 16-rank window or k ≥ q stops it',
+      rows: 40,
+      cols: 48,
+      bits: 8,
+      x: 4,
+      strong: 0,
+      decay: 0.0,
+      seed: 14,
+    },
     { name: 'fast decay at 2 bits, large budget', rows: 56, cols: 36, bits: 2, x: 4, strong: 4, decay: 0.4, seed: 15 },
-    { name: 'one huge direction, then a flat spectrum: the 16-rank window stops it', rows: 200, cols: 300, bits: 2, x: 4, strong: 1, decay: 0, seed: 16, boost: 2000 },
+    {
+      name: 'one huge direction, then a flat spectrum: the 16-rank window stops it',
+      rows: 200,
+      cols: 300,
+      bits: 2,
+      x: 4,
+      strong: 1,
+      decay: 0,
+      seed: 16,
+      boost: 2000,
+    },
   ];
   for (const c of cases) {
     test(`rank = the rule replayed on the returned amax curve: ${c.name}`, async () => {
@@ -125,7 +161,8 @@ describe("FLRQ with the authors' rank rule (rankRule 'authors')", () => {
   }
 
   test('the cases above reach every stop condition of the rule', () => {
-    for (const reason of ['window', 'budget', 'k ≥ q']) assert.ok(reasonsSeen.has(reason), `no case stopped by '${reason}' (saw ${[...reasonsSeen].join(', ')})`);
+    for (const reason of ['window', 'budget', 'k ≥ q'])
+      assert.ok(reasonsSeen.has(reason), `no case stopped by '${reason}' (saw ${[...reasonsSeen].join(', ')})`);
   });
 
   test('the amax after the kept ranks is what the factors leave (W − L·R), and rank 1 is forced at x = 0', async () => {
@@ -136,13 +173,12 @@ describe("FLRQ with the authors' rank rule (rankRule 'authors')", () => {
     const res = await flrq(w, rows, cols, null, null, { bits: 3, groupSize: 16, budget: 0, rankRule: 'authors', blcEpochs: 0 });
     assert.equal(res.rank, 1, 'x = 0 still keeps one rank when it lowers amax by 10% or more');
     let amax = 0;
-    for (let i = 0; i < rows; i++)
-      for (let j = 0; j < cols; j++) amax = Math.max(amax, Math.abs(w[i * cols + j]! - res.L[i]! * res.R[j]!));
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) amax = Math.max(amax, Math.abs(w[i * cols + j]! - res.L[i]! * res.R[j]!));
     // The kernel subtracts the fp16-rounded product in double; L·R here is float32 of the same values.
     assert.ok(Math.abs(amax - res.details.curve[1]!) < 1e-5 * res.details.curve[0]!, `${amax} vs ${res.details.curve[1]}`);
   });
 
-  test("activation scaling uses x̄^e / sqrt(max·min): a global factor on x̄ changes nothing", async () => {
+  test('activation scaling uses x̄^e / sqrt(max·min): a global factor on x̄ changes nothing', async () => {
     const rows = 32,
       cols = 48,
       r = centeredLcg(22),
@@ -150,7 +186,14 @@ describe("FLRQ with the authors' rank rule (rankRule 'authors')", () => {
     const act = Float32Array.from({ length: cols }, () => 0.2 + Math.abs(r()));
     const opts = { bits: 3, groupSize: 16, budget: 1, rankRule: 'authors' as const, blcEpochs: 0, actExponent: 2.4 };
     const a = await flrq(w, rows, cols, null, act, opts);
-    const b = await flrq(w, rows, cols, null, act.map((v) => v * 4), opts);
+    const b = await flrq(
+      w,
+      rows,
+      cols,
+      null,
+      act.map((v) => v * 4),
+      opts,
+    );
     assert.equal(a.rank, b.rank);
     assert.ok(a.rank > 0);
     // The curve is on the scaled matrix: amax_0 = max |w_ij · s_j| with the authors' normalization.
@@ -185,7 +228,14 @@ describe("the asymmetric GPTQ residual quantizer ('gptq_asym')", () => {
       w = spectrumWeight(rows, cols, r, 2, 0.2),
       H = hessian(cols, r);
     const res = await lorc(w, rows, cols, H, { bits: 3, groupSize: 32, rank: 0, quantizer: 'gptq_asym', threads: 2 });
-    const ref = await gptq(w, rows, cols, H, { bits: 3, groupSize: 32, symmetric: false, mseClip: true, damp: 0.01, blockSize: 128 }, { threads: 2 });
+    const ref = await gptq(
+      w,
+      rows,
+      cols,
+      H,
+      { bits: 3, groupSize: 32, symmetric: false, mseClip: true, damp: 0.01, blockSize: 128 },
+      { threads: 2 },
+    );
     assert.deepEqual(res.codes, ref.codes);
     assert.deepEqual(res.scales, ref.scales);
     assert.deepEqual(res.zeros, ref.zeros);
@@ -205,7 +255,10 @@ describe("the asymmetric GPTQ residual quantizer ('gptq_asym')", () => {
       H = hessian(cols, r);
     const res = await flrq(w, rows, cols, H, null, { bits: 3, groupSize: 32, budget: 1, rankRule: 'authors', quantizer: 'gptq_asym' });
     assert.ok(res.rank >= 1 && res.zeros);
-    assert.ok(res.details.rel_error_after < res.details.rel_error_before, `${res.details.rel_error_after} vs ${res.details.rel_error_before}`);
+    assert.ok(
+      res.details.rel_error_after < res.details.rel_error_before,
+      `${res.details.rel_error_after} vs ${res.details.rel_error_before}`,
+    );
     await assert.rejects(flrq(w, rows, cols, null, null, { quantizer: 'gptq_asym' }), /needs the Hessian/);
     await assert.rejects(flrq(w, rows, cols, H, null, { rankRule: 'paper' as never }), /rankRule must be/);
   });
