@@ -25,7 +25,7 @@ function toResult(
     lowRank: l.lowRank as LowRankFactors | undefined,
     inputScale: l.inputScale,
     binary: l.binary,
-    sparse: Boolean(l.details?.sparsity),
+    sparse: (l.details?.sparsity?.pruned ?? 0) > 0,
   };
 }
 

@@ -176,8 +176,10 @@ export interface SparsityDetails {
   pattern: string;
   /** Fraction of the layer's weights pruned (stored as exact zeros). */
   pruned: number;
-  /** Kept fraction per cell of the mask downsampled to at most 64×64 (row-major, 1 = all kept), with its shape. */
+  /** Kept fraction per cell of the mask downsampled to at most 32×32 (row-major, 1 = all kept), with its shape. */
   mask: { rows: number; cols: number; values: number[] };
+  /** Hessian saliency w²·H_jj of the FP weight (OBD's diagonal term), cell means on the same grid as `mask`. */
+  saliency: { rows: number; cols: number; values: number[] };
 }
 
 export interface BinarizationDetails {

@@ -28,7 +28,7 @@ function asResult(q: QuantizedLayer): LayerResult {
     lowRank: q.lowRank as LowRankFactors | undefined,
     inputScale: q.inputScale,
     binary: q.binary,
-    sparse: Boolean(q.details?.sparsity),
+    sparse: (q.details?.sparsity?.pruned ?? 0) > 0,
   };
 }
 

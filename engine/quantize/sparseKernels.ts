@@ -16,8 +16,8 @@ export function sparsityPattern(s: SparsityPlan): string {
   return 'ratio' in s ? String(s.ratio) : `${s.n}:${s.m}`;
 }
 
-/** Kept fraction per cell of `keep` (rows×cols) on a grid of at most `max`×`max` cells. */
-export function maskMap(keep: Uint8Array, rows: number, cols: number, max = 64): SparsityDetails['mask'] {
+/** Cell means of `v` (rows×cols) on a grid of at most `max`×`max` cells (the kept fraction for a 0/1 mask). */
+export function maskMap(v: ArrayLike<number>, rows: number, cols: number, max = 32, digits = 3): SparsityDetails['mask'] {
   const gr = Math.min(rows, max),
     gc = Math.min(cols, max);
   const sum = new Float64Array(gr * gc),
@@ -26,17 +26,27 @@ export function maskMap(keep: Uint8Array, rows: number, cols: number, max = 64):
     const cr = Math.floor((r * gr) / rows);
     for (let c = 0; c < cols; c++) {
       const i = cr * gc + Math.floor((c * gc) / cols);
-      sum[i] += keep[r * cols + c]!;
+      sum[i] += v[r * cols + c]!;
       count[i]++;
     }
   }
-  return { rows: gr, cols: gc, values: Array.from(sum, (v, i) => Math.round((v / count[i]!) * 1000) / 1000) };
+  return { rows: gr, cols: gc, values: Array.from(sum, (x, i) => Number((x / count[i]!).toPrecision(digits))) };
 }
 
-function details(layer: LayerPlan, keep: Uint8Array, rows: number, cols: number): SparsityDetails {
+function details(ctx: KernelContext, keep: Uint8Array): SparsityDetails {
+  const { layer, weight } = ctx;
+  const { rows, cols, data } = weight;
   let kept = 0;
   for (const k of keep) kept += k;
-  return { pattern: sparsityPattern(layer.sparsity ?? DENSE), pruned: 1 - kept / keep.length, mask: maskMap(keep, rows, cols) };
+  const h = ctx.input?.hessian.matrix();
+  const sal = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) sal[r * cols + c] = data[r * cols + c]! ** 2 * (h ? h[c * cols + c]! : 1);
+  return {
+    pattern: sparsityPattern(layer.sparsity ?? DENSE),
+    pruned: 1 - kept / keep.length,
+    mask: maskMap(keep, rows, cols),
+    saliency: maskMap(sal, rows, cols, 32, 4),
+  };
 }
 
 function hessianOf(ctx: KernelContext, method: string): native.Hessian {
@@ -64,7 +74,7 @@ const sparsegpt: Kernel = async (ctx) => {
     q: r,
     details: {
       gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries },
-      sparsity: details(layer, keep, weight.rows, weight.cols),
+      ...(sparse ? { sparsity: details(ctx, keep) } : {}),
     },
   };
 };
@@ -89,7 +99,7 @@ const oneShot =
       { bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric, sparsity: layer.sparsity ?? DENSE, scope },
       { signal: ctx.signal, threads: ctx.threads },
     );
-    return { dequant: r.dequant, q: r, details: { sparsity: details(layer, r.keep, weight.rows, weight.cols) } };
+    return { dequant: r.dequant, q: r, details: layer.sparsity ? { sparsity: details(ctx, r.keep) } : {} };
   };
 
 /** The pruning kernels, for the kernel table. */

@@ -90,8 +90,10 @@ export function generationTable(r: Report): string {
 
 /** One row per quantized layer. */
 export function layerTable(r: Report): string {
+  // A `pruned` column (the measured pruned fraction and the pattern asked) only when a layer was pruned.
+  const pruned = r.layers.some((l) => l.sparsity);
   return table(
-    ['layer', 'shape', 'method', 'bits', 'group', 'format', 'rel_error', 'bits/w'],
+    ['layer', 'shape', 'method', 'bits', 'group', 'format', 'rel_error', 'bits/w', ...(pruned ? ['pruned'] : [])],
     r.layers.map((l) => [
       l.name,
       `${l.shape[0]}x${l.shape[1]}`,
@@ -101,6 +103,7 @@ export function layerTable(r: Report): string {
       l.format ?? r.format,
       l.rel_error.toExponential(3),
       num(l.bits_per_weight),
+      ...(pruned ? [l.sparsity ? `${(100 * l.sparsity.pruned).toFixed(1)}% (${l.sparsity.pattern})` : '-'] : []),
     ]),
   );
 }

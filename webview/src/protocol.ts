@@ -107,6 +107,22 @@ export function checkLayerReport(l: unknown, i: number): string | null {
     if (!Array.isArray(b.salient_columns) || !b.salient_columns.every(isNum))
       return `${where}.binarization.salient_columns must be numbers`;
   }
+  if (l.sparsity !== undefined) {
+    const sp = l.sparsity as Obj;
+    if (!isObj(sp) || !isStr(sp.pattern) || !isNum(sp.pruned)) return `${where}.sparsity must have a pattern string and a numeric pruned`;
+    for (const k of ['mask', 'saliency'] as const) {
+      const m = sp[k] as Obj;
+      if (
+        !isObj(m) ||
+        !isNum(m.rows) ||
+        !isNum(m.cols) ||
+        !Array.isArray(m.values) ||
+        m.values.length !== m.rows * m.cols ||
+        !m.values.every(isNum)
+      )
+        return `${where}.sparsity.${k} must be {rows, cols, values[rows*cols]}`;
+    }
+  }
   if (l.low_rank !== undefined) {
     const r = l.low_rank as Obj;
     if (!isObj(r) || !isNum(r.rank) || !isNum(r.storage_overhead) || !isNum(r.rel_error_before) || !isNum(r.rel_error_after)) {

@@ -56,6 +56,44 @@ test('saliency panel draws the heatmap with a colour scale, hover values and sal
 test('saliency panel says so when no layer is binarized', async () => {
   const p = await h.open('saliency', { theme: 'light' });
   await p.send({ type: 'report', report: fixture('stories260K-gptq-w4'), reportPath: '/g.json', history: [] });
-  assert.match((await p.page.locator('.empty').textContent()) ?? '', /No binarized layers/);
+  assert.match((await p.page.locator('.empty').textContent()) ?? '', /No binarized or pruned layers/);
+  await p.close();
+});
+
+test('saliency panel shows a pruned layer’s Hessian saliency next to its kept/pruned mask', async () => {
+  const report = fixture('stories260K-sparsegpt');
+  const p = await h.open('saliency');
+  await p.send({ type: 'report', report, reportPath: '/s.json', history: [] });
+  const l0 = report.layers[0];
+  const s = l0.sparsity;
+  assert.match((await p.page.locator('header').textContent()) ?? '', new RegExp(`sparsegpt.*sparsity ${s.pattern}: 50\\.0% pruned`));
+  // The panels' number format (webview/src/ui/format.ts): exponential below 1e-3.
+  const f = (x: number, d = 3) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(2) : x.toFixed(d));
+  const range = (v: number[]) => `range ${f(Math.min(...v))} to ${f(Math.max(...v))}`;
+  assert.equal(
+    await p.page.locator('#heatmap canvas.heatmap').getAttribute('aria-label'),
+    `saliency heatmap ${s.saliency.rows}×${s.saliency.cols}, ${range(s.saliency.values)}`,
+  );
+  assert.equal(
+    await p.page.locator('#mask canvas.heatmap').getAttribute('aria-label'),
+    `kept-fraction map ${s.mask.rows}×${s.mask.cols}, ${range(s.mask.values)}`,
+  );
+  // Side by side, and each hover reads its own map.
+  const a = (await p.page.locator('#heatmap canvas.heatmap').boundingBox())!;
+  const b = (await p.page.locator('#mask canvas.heatmap').boundingBox())!;
+  assert.ok(b.x > a.x + a.width - 1 && Math.abs(b.y - a.y) < 2, `mask beside saliency: ${JSON.stringify([a, b])}`);
+  await p.page.mouse.move(b.x + (5.5 / s.mask.cols) * b.width, b.y + (1.5 / s.mask.rows) * b.height);
+  assert.equal(await p.page.locator('#mask-hover').textContent(), `row 1, col 5: ${f(s.mask.values[1 * s.mask.cols + 5], 4)}`);
+  await p.page.mouse.move(a.x + (2.5 / s.saliency.cols) * a.width, a.y + (3.5 / s.saliency.rows) * a.height);
+  assert.equal(await p.page.locator('#heatmap-hover').textContent(), `row 3, col 2: ${f(s.saliency.values[3 * s.saliency.cols + 2], 4)}`);
+  // Pruning keeps the salient weights: cells with more saliency keep more (positive correlation).
+  const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+  const ms = mean(s.saliency.values),
+    mm = mean(s.mask.values);
+  let cov = 0;
+  s.saliency.values.forEach((v: number, i: number) => (cov += (v - ms) * (s.mask.values[i] - mm)));
+  assert.ok(cov > 0, 'kept fraction follows saliency');
+  await p.screenshot('saliency-sparse');
+  assert.deepEqual(p.problems, []);
   await p.close();
 });

@@ -1,4 +1,7 @@
-/** Hessian saliency panel: heatmap of `binarization.saliency`, column profile, salient columns. */
+/**
+ * Hessian saliency panel: for binarized layers the heatmap of `binarization.saliency`, column profile and
+ * salient columns; for pruned layers the Hessian saliency w²·H_jj next to the kept/pruned mask.
+ */
 import type { Report, LayerReport } from '../../../protocol/report';
 import { registerToolkit, dropdown, badge, button } from '../ui/toolkit';
 import { post, loadState, saveState } from '../ui/vscodeApi';
@@ -17,25 +20,8 @@ let state = loadState<State>({});
 registerToolkit();
 const root = document.getElementById('app') ?? document.body;
 
-function render(): void {
-  const layers = (state.report?.layers ?? []).filter(
-    (l): l is LayerReport & Required<Pick<LayerReport, 'binarization'>> => !!l.binarization,
-  );
-  if (!layers.length) {
-    root.replaceChildren(
-      el('h1', undefined, 'Hessian saliency'),
-      el('p', 'empty', 'No binarized layers in this report (methods billm, pbllm, dualbin produce saliency maps).'),
-    );
-    return;
-  }
-  const cur = layers.find((l) => l.name === state.layer) ?? layers[0];
-  const b = cur.binarization;
-  const header = el('header');
-  header.append(
-    el('h1', undefined, 'Hessian saliency'),
-    badge(cur.method),
-    badge(`${fmt(b.bits_stored, 2)} bits stored / ${fmt(b.bits_claimed, 2)} claimed`),
-  );
+/** The layer picker and the reveal button. */
+function toolbar(layers: LayerReport[], cur: LayerReport): HTMLElement {
   const bar = el('div', 'toolbar');
   bar.append(
     el('label', undefined, 'Layer: '),
@@ -51,6 +37,56 @@ function render(): void {
     ),
     button('reveal', 'Reveal rule', () => post({ type: 'revealLayer', layer: cur.name }), 'secondary'),
   );
+  return bar;
+}
+
+/** A pruned layer: the Hessian saliency and the kept/pruned mask, side by side on the same grid. */
+function renderSparse(layers: LayerReport[], cur: LayerReport & Required<Pick<LayerReport, 'sparsity'>>): void {
+  const s = cur.sparsity;
+  const header = el('header');
+  header.append(
+    el('h1', undefined, 'Hessian saliency'),
+    badge(cur.method),
+    badge(`sparsity ${s.pattern}: ${fmt(100 * s.pruned, 1)}% pruned`),
+  );
+  const sal = el('section');
+  sal.id = 'heatmap';
+  const mask = el('section');
+  mask.id = 'mask';
+  const pair = el('div', 'pair');
+  const left = el('div'),
+    right = el('div');
+  left.append(el('h2', undefined, `Saliency w²·H_jj (${s.saliency.rows}×${s.saliency.cols}, downsampled)`), sal);
+  right.append(el('h2', undefined, 'Kept fraction (1 = kept, 0 = pruned)'), mask);
+  pair.append(left, right);
+  root.replaceChildren(header, toolbar(layers, cur), pair);
+  renderHeatmap(sal, s.saliency.rows, s.saliency.cols, s.saliency.values);
+  renderHeatmap(mask, s.mask.rows, s.mask.cols, s.mask.values, { id: 'mask', label: 'kept-fraction map' });
+}
+
+function render(): void {
+  const layers = (state.report?.layers ?? []).filter((l) => !!l.binarization || !!l.sparsity);
+  if (!layers.length) {
+    root.replaceChildren(
+      el('h1', undefined, 'Hessian saliency'),
+      el(
+        'p',
+        'empty',
+        'No binarized or pruned layers in this report (methods billm, pbllm, dualbin, sparsegpt, wanda, magnitude produce saliency maps).',
+      ),
+    );
+    return;
+  }
+  const cur = layers.find((l) => l.name === state.layer) ?? layers[0];
+  if (!cur.binarization) return renderSparse(layers, cur as LayerReport & Required<Pick<LayerReport, 'sparsity'>>);
+  const b = cur.binarization;
+  const header = el('header');
+  header.append(
+    el('h1', undefined, 'Hessian saliency'),
+    badge(cur.method),
+    badge(`${fmt(b.bits_stored, 2)} bits stored / ${fmt(b.bits_claimed, 2)} claimed`),
+  );
+  const bar = toolbar(layers, cur);
   const map = el('section');
   map.id = 'heatmap';
   const box = el('div', 'chart small');

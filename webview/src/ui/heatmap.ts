@@ -18,7 +18,15 @@ export function ramp(t: number): string {
 }
 
 /** Draws a rows×cols map (row-major values) into `host`; hovering shows "row r, col c: value". */
-export function renderHeatmap(host: HTMLElement, rows: number, cols: number, values: number[]): void {
+export function renderHeatmap(
+  host: HTMLElement,
+  rows: number,
+  cols: number,
+  values: number[],
+  opts: { id?: string; label?: string } = {},
+): void {
+  const id = opts.id ?? 'heatmap',
+    label = opts.label ?? 'saliency heatmap';
   let lo = Infinity,
     hi = -Infinity;
   for (const v of values) {
@@ -31,7 +39,7 @@ export function renderHeatmap(host: HTMLElement, rows: number, cols: number, val
   canvas.width = cols * cell;
   canvas.height = rows * cell;
   canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', `saliency heatmap ${rows}×${cols}, range ${fmt(lo)} to ${fmt(hi)}`);
+  canvas.setAttribute('aria-label', `${label} ${rows}×${cols}, range ${fmt(lo)} to ${fmt(hi)}`);
   const g = canvas.getContext('2d');
   if (g)
     for (let r = 0; r < rows; r++)
@@ -40,7 +48,7 @@ export function renderHeatmap(host: HTMLElement, rows: number, cols: number, val
         g.fillRect(c * cell, r * cell, cell, cell);
       }
   const hover = el('div', 'hover', 'Hover over the map to read values');
-  hover.id = 'heatmap-hover';
+  hover.id = `${id}-hover`;
   canvas.addEventListener('mousemove', (e) => {
     const rect = canvas.getBoundingClientRect();
     const c = Math.floor(((e.clientX - rect.left) / rect.width) * cols),
@@ -58,6 +66,6 @@ export function renderHeatmap(host: HTMLElement, rows: number, cols: number, val
       lg.fillRect(x, 0, 1, 10);
     }
   legend.append(el('span', 'lo', fmt(lo, 4)), bar, el('span', 'hi', fmt(hi, 4)));
-  legend.id = 'heatmap-legend';
+  legend.id = `${id}-legend`;
   host.replaceChildren(canvas, legend, hover);
 }
