@@ -6,7 +6,8 @@
  * weights are written into the ONNX model (`fake`) and evaluated by the same onnxruntime evaluator as
  * ours, so both rows are measured the same way. The reference is found in LOWBIT_FLRQ_REFERENCE (a
  * checkout) or the fetched mirror /work/.mirror/grysgreat+Sketch_lopro/repo; when it or the Python
- * is missing the bench says so plainly and prints only our rows.
+ * (with torch) is missing the bench says so plainly and prints only our rows. Each reference variant
+ * takes minutes on CPU; LOWBIT_BENCH_FLRQ_REFERENCE=0 skips them.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,6 +132,18 @@ export async function main(): Promise<void> {
   }
   if (!existsSync(PYTHON)) {
     console.log(`reference not run: ${PYTHON} is not installed`);
+    ref.cleanup?.();
+    return;
+  }
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore' });
+  } catch {
+    console.log(`reference not run: torch / numpy are not installed for ${PYTHON} (apt-get install python3-torch)`);
+    ref.cleanup?.();
+    return;
+  }
+  if (process.env.LOWBIT_BENCH_FLRQ_REFERENCE === '0') {
+    console.log('reference not run: LOWBIT_BENCH_FLRQ_REFERENCE=0 (each variant takes minutes on CPU)');
     ref.cleanup?.();
     return;
   }

@@ -62,7 +62,9 @@ struct LowRankResult {
   double rel_error_after = 0;      // same for Q + L·R
 };
 
-/** FLRQ options. */
+/** FLRQ options. These defaults are the spec's variant (docs/algorithms.md §5a); the recipe's defaults
+ *  (recipe/schema.ts) follow the authors' code: kAuthors, exponent 2.4, 8 sketch iterations, no BLC,
+ *  kGptqAsym. */
 struct FlrqOptions {
   int bits = 4, group_size = 128;
   double budget_x = 0.2;       // storage budget: stop when k > 1 + x
