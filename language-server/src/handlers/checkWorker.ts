@@ -77,11 +77,12 @@ export class RecipeChecker {
     }
   }
 
-  /** Stop the worker (and forget its model cache); queued checks restart in a fresh one. */
+  /**
+   * Stop the worker (and forget its model cache): the running check is cancelled (the caller
+   * re-schedules every document); queued checks run in a fresh worker.
+   */
   reset(): void {
-    const running = this.running;
     this.cancelRunning();
-    if (running) this.queue.set(running.key, running);
     this.worker?.terminate().catch(() => undefined);
     this.worker = undefined;
     this.pump();
