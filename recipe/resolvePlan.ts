@@ -503,6 +503,19 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
         name,
       );
     }
+    if (e.method === 'hqq' && e.settings.zero_point === 'float' && stored !== 'fake') {
+      const sp = e.from.method?.span ?? fmtSpan;
+      add(
+        `hqqfloat:${sp.start}:${stored}`,
+        sp,
+        'information',
+        'format-fallback',
+        { format: 'fake', method: 'hqq' },
+        (n) =>
+          `hqq's real-valued zero points (zero_point: float) cannot be stored as ${stored}: ${list(n)} will be written fake-quant (float weights); zero_point: integer stores them as ${stored}.`,
+        name,
+      );
+    }
     if (format === 'auto' && choice.note) {
       const sp = e.from.format?.span ?? e.from.bits?.span ?? fallback;
       add(

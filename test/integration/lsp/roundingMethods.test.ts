@@ -48,6 +48,11 @@ describe('hqq / adaround settings over the LSP', { skip }, () => {
     const kapa = on(hqqLine, 'kapa');
     assert.ok(kapa, JSON.stringify(diagnostics));
     assert.match(String(kapa.message), /kappa/);
+    // The w2 rule's hqq (zero_point float by default) under matmulnbits: told it is written fake-quant.
+    const fake = diagnostics.find((d) => d.code === 'format-fallback' && /zero_point: float/.test(String(d.message)));
+    assert.ok(fake, JSON.stringify(diagnostics));
+    assert.equal(fake.range.start.line, lines.length - 2);
+    assert.match(String(fake.message), /layers\.0\.w2.*fake-quant/);
     const base = on(adaLine, 'awq');
     assert.ok(base, JSON.stringify(diagnostics));
     assert.match(String(base.message), /rtn.*gptq|gptq.*rtn/);
