@@ -215,3 +215,6 @@ export function listKernels(): string[] {
 
 // AWQ / SmoothQuant / OS+ scale searches (layer-local tr(ΔHΔᵀ) loss), C++-backed.
 export * from './scaling';
+
+// Allocator settings for long streamed jobs (glibc).
+export { returnLargeFrees, trimHeaps } from './processMemory';
