@@ -52,14 +52,19 @@ export class CodeSpill {
     return true;
   }
 
+  /** The layer read last, kept: the exporter reads `q.codes[i]` element by element (one disk read per layer, not per element). */
+  private last?: { at: number; codes: Uint8Array };
+
   private read(name: string, at: number, length: number): Uint8Array {
     if (this.fd === undefined) throw new Error(`code spill: layer ${name}'s codes were read after the spill was closed`);
+    if (this.last?.at === at && this.last.codes.length === length) return this.last.codes;
     const out = new Uint8Array(length);
     for (let o = 0; o < length;) {
       const n = readSync(this.fd, out, o, length - o, at + o);
       if (n <= 0) throw new Error(`code spill: ${this.dir} ends before layer ${name}'s codes`);
       o += n;
     }
+    this.last = { at, codes: out };
     return out;
   }
 
@@ -67,6 +72,7 @@ export class CodeSpill {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.last = undefined;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
   }

@@ -23,6 +23,7 @@ import {
   type InputStatistics,
 } from '../calibrate/calibrate';
 import { openSession } from '../evaluate/ortSession';
+import { returnLargeFrees, trimHeaps } from '../../native/ts/index';
 import { exportModelProto } from '../export/exportModel';
 import type { OnnxModel } from '../onnx/model';
 import { encodeModel, type ModelProto } from '../onnx/onnxProto';
@@ -87,6 +88,8 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   });
   const cache = new ActivationCache(opts.cacheFolder, opts.cacheRamBytes);
   cache.open();
+  // Freed blocks go back to the OS, not into glibc's heaps (native/ts/processMemory.ts): else RSS creeps up block by block.
+  returnLargeFrees();
   opts.codeSpill?.open();
   const done: QuantizedLayer[] = [];
   const t0 = performance.now();
@@ -150,6 +153,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       done.push(...q);
       doneParams += params(block);
       for (const x of block.inputs) if (lastReader.get(x) === block.index) await cache.drop(x);
+      trimHeaps();
     }
   } finally {
     cache.close();

@@ -309,3 +309,5 @@ export * from './scaling';
 
 // HQQ and layer-wise AdaRound (rounding optimization), C++-backed.
 export * from './rounding';
+// Allocator settings for long streamed jobs (glibc).
+export { returnLargeFrees, trimHeaps } from './processMemory';

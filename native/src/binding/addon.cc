@@ -2,6 +2,10 @@
 // async-job contract (and the lbCreateToken / lbCancel pair) in kernel_worker.h.
 #include <napi.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "kernel_worker.h"
 
 namespace lowbit::binding {
@@ -17,9 +21,33 @@ static Napi::Value Version(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), "0.1.0");
 }
 
+// lbMallocPolicy(mmapThresholdBytes) → bool (glibc only; false elsewhere). Allocations of at least that
+// size get their own mapping, returned to the OS when freed. It also stops glibc from raising the
+// threshold (up to 32 MB) after each large free, which leaves later 1–32 MB blocks (onnxruntime's
+// activations, solver buffers) in per-thread heaps: RSS then creeps up block after block.
+static Napi::Value MallocPolicy(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  const int bytes = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : (1 << 20);
+  return Napi::Boolean::New(info.Env(), mallopt(M_MMAP_THRESHOLD, bytes) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
+// lbMallocTrim() → bool: hands the free memory of every heap back to the OS (glibc only).
+static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace lowbit::binding;
   exports.Set("version", Napi::Function::New(env, Version));
+  exports.Set("lbMallocPolicy", Napi::Function::New(env, MallocPolicy));
+  exports.Set("lbMallocTrim", Napi::Function::New(env, MallocTrim));
   RegisterCancelTokens(env, exports);
   RegisterBinarize(env, exports);
   RegisterLowRank(env, exports);

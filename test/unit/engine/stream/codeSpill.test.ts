@@ -38,6 +38,10 @@ test('spilled codes read back byte for byte, through the dequant getter too; clo
   assert.deepEqual((a.q as { codes: Uint8Array }).codes, codesA);
   assert.deepEqual((b.q as { codes: Uint8Array }).codes, codesB);
   assert.deepEqual(a.dequant, dequantA);
+  // Element-by-element reads (as the exporter's packer does) hit the layer read last, not the disk.
+  const qa = a.q as { codes: Uint8Array };
+  assert.equal(qa.codes, qa.codes, 'the same array while the layer is the last one read');
+  assert.notEqual((b.q as { codes: Uint8Array }).codes, qa.codes);
   assert.equal(readdirSync(dir).filter((f) => f.startsWith('lowbit-codes-')).length, 1);
   assert.equal(spill.spill({ ...a, layer: 'no codes', q: undefined }), false);
   spill.close();
