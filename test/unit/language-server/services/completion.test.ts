@@ -47,7 +47,14 @@ test('rule keys inside a rule and enum values for method', () => {
 });
 
 test('method settings follow the chosen method', () => {
-  assert.deepEqual(labels(`${BASE}methods:\n  gptq:\n    |`).sort(), ['act_order', 'block_size', 'damp', 'static_groups']);
+  assert.deepEqual(labels(`${BASE}methods:\n  gptq:\n    |`).sort(), [
+    'act_order',
+    'asymmetric',
+    'asymmetric_alpha',
+    'block_size',
+    'damp',
+    'static_groups',
+  ]);
   assert.deepEqual(labels(`${BASE}methods:\n  smoothquant: { | }`).sort(), ['activation_bits', 'alpha']);
   assert.deepEqual(labels(`${BASE}layers:\n  - match: output\n    method: lorc\n    settings:\n      |`).sort(), [
     'factor_bits',
