@@ -16,7 +16,8 @@ import { parseModel, type OnnxModel } from '../onnx/model';
 import { prepareActivationAware, viaMulWarnings, type Prepared } from '../quantize/activationAware';
 import { quantizeLayers, type QuantizedLayer } from '../quantize/quantizeLayers';
 import type { FoldedGroup } from '../transforms';
-import { calibrate, statisticsView, type CalibratedLayer, type Feeds, type InputStatistics } from './calibrate';
+import { calibrate, statisticsKey, statisticsView, type CalibratedLayer, type Feeds, type InputStatistics } from './calibrate';
+import { CrossStatistic } from '../../native/ts/index';
 import { graphBlocks } from './blocks';
 
 /** What the prepare hook sees for one block. */
@@ -111,9 +112,15 @@ export async function quantizeSequential(opts: {
           batches: opts.batches,
           threads,
           signal,
-          reference: asymmetric ? base : undefined,
+          reference: asymmetric && current !== base ? base : undefined,
         })
       : new Map();
+    // Nothing quantized before this block: x̃ = x, so D = 0 exactly (no second pass needed).
+    if (asymmetric && current === base)
+      for (const l of layers) {
+        const s = l.conv || l.convTranspose ? undefined : stats.get(statisticsKey(l));
+        if (s) s.cross ??= new CrossStatistic(s.n);
+      }
     const prep = await prepare({ block, index: b, model: base, stats, frozen, threads, signal });
     warnings.push(...(prep.warnings ?? []));
     const model = prep.model;

@@ -63,6 +63,16 @@ test('streaming always / never override the choice; folding methods stay whole-m
   assert.equal(plan(mid, 'auto', awq).mode, 'whole');
   assert.match(plan(mid, 'auto', awq).message, /over budget, one whole-model pass \(awq does not stream\)/);
   assert.throws(() => plan(mid, 'always', awq), /layer layers\.0\.wo uses awq, which does not stream yet/);
+  // GPTAQ needs the float inputs beside the quantized-prefix ones, which the stream does not cache.
+  const gptaq = layers.map((l, i) => (i === 3 ? { ...l, method: 'gptq' as const, settings: { asymmetric: true } } : l));
+  assert.equal(plan(mid, 'auto', gptaq).mode, 'whole');
+  assert.match(plan(mid, 'auto', gptaq).message, /\(gptq asymmetric \(GPTAQ\) does not stream\)/);
+  assert.throws(
+    () => plan(mid, 'always', gptaq),
+    /layers\.0\.wo uses gptq asymmetric \(GPTAQ\), which does not stream yet \(it needs the float inputs too\)/,
+  );
+  const plainGptq = layers.map((l, i) => (i === 3 ? { ...l, method: 'gptq' as const, settings: { asymmetric: false } } : l));
+  assert.equal(plan(1e12, 'always', plainGptq).mode, 'streamed');
 });
 
 test('sequential calibration streams even when the whole model fits (its linear path), unless a folding method or streaming: never', () => {

@@ -52,7 +52,14 @@ test('sparsity completes a fraction and the N:M patterns', () => {
 });
 
 test('method settings follow the chosen method', () => {
-  assert.deepEqual(labels(`${BASE}methods:\n  gptq:\n    |`).sort(), ['act_order', 'block_size', 'damp', 'static_groups']);
+  assert.deepEqual(labels(`${BASE}methods:\n  gptq:\n    |`).sort(), [
+    'act_order',
+    'asymmetric',
+    'asymmetric_alpha',
+    'block_size',
+    'damp',
+    'static_groups',
+  ]);
   assert.deepEqual(labels(`${BASE}methods:\n  smoothquant: { | }`).sort(), ['activation_bits', 'alpha']);
   assert.deepEqual(labels(`${BASE}layers:\n  - match: output\n    method: lorc\n    settings:\n      |`).sort(), [
     'factor_bits',
