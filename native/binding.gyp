@@ -28,7 +28,8 @@
         "src/core/lowrank_common.cc",
         "src/core/flrq.cc",
         "src/core/lorc.cc",
-        "src/core/lqer.cc"
+        "src/core/lqer.cc",
+        "src/core/hadamard.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
