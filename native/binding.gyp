@@ -35,7 +35,8 @@
         "src/core/lorc.cc",
         "src/core/lqer.cc",
         "src/core/hqq.cc",
-        "src/core/adaround.cc"
+        "src/core/adaround.cc",
+        "src/core/hadamard.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

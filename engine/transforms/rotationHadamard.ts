@@ -6,9 +6,11 @@
  * (Gaussian + Gram–Schmidt, done twice) instead; `construction` says which.
  *
  * Rows are rotated as v ← v·R in O(n log n) (fast Walsh–Hadamard over the 2^k factor, a dense m×m
- * product over the Paley factor), in float64.
+ * product over the Paley factor), in float64: `apply` in TypeScript (one row, the reference),
+ * `applyRows` through the native kernel (native/src/core/hadamard.cc) for whole matrices.
  */
 import { seededRandom } from '../calibrate/calibrationData';
+import { fwhtRows } from '../../native/ts/hadamard';
 
 export interface Rotation {
   n: number;
@@ -17,6 +19,8 @@ export interface Rotation {
   construction: string;
   /** v ← v·R for one row of length n (in place). */
   apply(v: Float64Array): void;
+  /** v ← v·R for `count` rows of length n packed in `v` (in place; the Walsh–Hadamard part runs natively). */
+  applyRows?(v: Float64Array, count: number): void;
   /** The dense matrix R, row-major [n, n] (tests, small sizes). */
   dense(): Float64Array;
 }
@@ -136,6 +140,7 @@ export function randomizedHadamard(n: number, seed: number): Rotation {
   for (let i = 0; i < n; i++) signs[i] = rnd() < 0.5 ? -1 : 1;
   const f = hadamardFactors(n);
   let apply: (v: Float64Array) => void;
+  let applyRows: ((v: Float64Array, count: number) => void) | undefined;
   let construction: string;
   if (f) {
     const { pow2: p, m } = f;
@@ -161,6 +166,25 @@ export function randomizedHadamard(n: number, seed: number): Rotation {
       }
       for (let i = 0; i < n; i++) v[i] *= scale;
     };
+    applyRows = (v, count) => {
+      for (let r = 0; r < count; r++) for (let i = 0; i < n; i++) v[r * n + i] *= signs[i];
+      fwhtRows(v, count, p, m);
+      for (let r = 0; r < count; r++) {
+        for (let a = 0; a < p; a++) {
+          const row = v.subarray(r * n + a * m, r * n + (a + 1) * m);
+          if (pm) {
+            tmp.fill(0);
+            for (let b = 0; b < m; b++) {
+              const x = row[b];
+              if (x === 0) continue;
+              for (let d = 0; d < m; d++) tmp[d] += x * pm[b * m + d];
+            }
+            row.set(tmp);
+          }
+          for (let b = 0; b < m; b++) row[b] *= scale;
+        }
+      }
+    };
   } else {
     const q = randomOrthogonal(n, rnd);
     const tmp = new Float64Array(n);
@@ -180,6 +204,7 @@ export function randomizedHadamard(n: number, seed: number): Rotation {
     seed,
     construction,
     apply,
+    ...(applyRows ? { applyRows } : {}),
     dense() {
       const r = new Float64Array(n * n);
       for (let i = 0; i < n; i++) {
@@ -199,8 +224,19 @@ export function randomizedHadamard(n: number, seed: number): Rotation {
 export function rotateMatrix(data: Float32Array, rows: number, cols: number, axis: 0 | 1, r: Rotation): void {
   const n = axis === 1 ? cols : rows;
   if (n !== r.n) throw new Error(`cannot rotate a [${rows}, ${cols}] matrix along axis ${axis} with a rotation of size ${r.n}`);
-  const v = new Float64Array(n);
   const count = axis === 1 ? rows : cols;
+  if (r.applyRows) {
+    const buf = new Float64Array(count * n);
+    for (let k = 0; k < count; k++) for (let j = 0; j < n; j++) buf[k * n + j] = axis === 1 ? data[k * cols + j] : data[j * cols + k];
+    r.applyRows(buf, count);
+    for (let k = 0; k < count; k++)
+      for (let j = 0; j < n; j++) {
+        if (axis === 1) data[k * cols + j] = buf[k * n + j];
+        else data[j * cols + k] = buf[k * n + j];
+      }
+    return;
+  }
+  const v = new Float64Array(n);
   for (let k = 0; k < count; k++) {
     if (axis === 1) for (let j = 0; j < n; j++) v[j] = data[k * cols + j];
     else for (let i = 0; i < n; i++) v[i] = data[i * cols + k];

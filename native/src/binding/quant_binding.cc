@@ -7,6 +7,7 @@
 #include "kernel_worker.h"
 #include "lowbit/gptaq.h"
 #include "lowbit/gptq.h"
+#include "lowbit/hadamard.h"
 #include "lowbit/hessian.h"
 #include "lowbit/layer_error.h"
 #include "lowbit/rtn.h"
@@ -126,6 +127,16 @@ Napi::Value RelErrJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, result);
 }
 
+// fwhtRows(v: Float64Array rows×p·m (in place), rows, p, m, threads): Sylvester H_p along each row's p axis.
+Napi::Value FwhtRowsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int rows = DimArg(info, 1, "rows"), p = DimArg(info, 2, "p"), m = DimArg(info, 3, "m");
+  Napi::Float64Array v = TypedArg<double>(info[0], size_t(rows) * p * m, "v");
+  Status st = FwhtRows(v.Data(), size_t(rows), size_t(p), size_t(m), ThreadsArg(info[4]));
+  if (!st.ok()) throw StatusError(env, st);
+  return env.Undefined();
+}
+
 }  // namespace
 
 /** Adds the linear-method kernels to the addon's exports. */
@@ -137,6 +148,7 @@ void RegisterQuant(Napi::Env env, Napi::Object exports) {
       {"crossAdd", CrossAddJs},
       {"hessianAdd", HessianAddJs},
       {"relativeError", RelErrJs},
+      {"fwhtRows", FwhtRowsJs},
   });
 }
 

@@ -98,29 +98,42 @@ describe('randomizedHadamard', () => {
     assert.deepEqual(randomizedHadamard(43, 3).dense(), r.dense());
   });
 
-  test('rotateMatrix: axis 1 is W·R, axis 0 is Rᵀ·W (float64 reference)', () => {
-    const n = 12,
-      k = 5;
-    const r = randomizedHadamard(n, 9);
-    const R = r.dense();
-    const w = Float32Array.from({ length: k * n }, (_, i) => Math.sin(i * 1.3));
-    const wr = w.slice();
-    rotateMatrix(wr, k, n, 1, r);
-    for (let i = 0; i < k; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let t = 0; t < n; t++) s += w[i * n + t] * R[t * n + j];
-        assert.ok(Math.abs(wr[i * n + j] - s) < 1e-6);
-      }
-    const v = Float32Array.from({ length: n * k }, (_, i) => Math.cos(i * 0.7));
-    const rv = v.slice();
-    rotateMatrix(rv, n, k, 0, r);
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < k; j++) {
-        let s = 0;
-        for (let t = 0; t < n; t++) s += R[t * n + i] * v[t * k + j];
-        assert.ok(Math.abs(rv[i * k + j] - s) < 1e-6);
-      }
-    assert.throws(() => rotateMatrix(rv, n, k, 1, r), /rotation of size 12/);
+  test('the native batch path (applyRows) equals the TypeScript reference (apply) row by row', () => {
+    for (const n of [64, 96, 12, 40]) {
+      const r = randomizedHadamard(n, 11);
+      assert.ok(r.applyRows, `n=${n}`);
+      const count = 7;
+      const v = Float64Array.from({ length: count * n }, (_, i) => Math.cos(i * 0.31) * (i % 7));
+      const want = v.slice();
+      for (let k = 0; k < count; k++) r.apply(want.subarray(k * n, (k + 1) * n));
+      r.applyRows!(v, count);
+      for (let i = 0; i < v.length; i++) assert.ok(Math.abs(v[i] - want[i]) < 1e-12, `n=${n} i=${i}`);
+    }
   });
+
+  for (const n of [12, 96])
+    test(`rotateMatrix (n = ${n}): axis 1 is W·R, axis 0 is Rᵀ·W (float64 reference)`, () => {
+      const k = 5;
+      const r = randomizedHadamard(n, 9);
+      const R = r.dense();
+      const w = Float32Array.from({ length: k * n }, (_, i) => Math.sin(i * 1.3));
+      const wr = w.slice();
+      rotateMatrix(wr, k, n, 1, r);
+      for (let i = 0; i < k; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let t = 0; t < n; t++) s += w[i * n + t] * R[t * n + j];
+          assert.ok(Math.abs(wr[i * n + j] - s) < 1e-6);
+        }
+      const v = Float32Array.from({ length: n * k }, (_, i) => Math.cos(i * 0.7));
+      const rv = v.slice();
+      rotateMatrix(rv, n, k, 0, r);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < k; j++) {
+          let s = 0;
+          for (let t = 0; t < n; t++) s += R[t * n + i] * v[t * k + j];
+          assert.ok(Math.abs(rv[i * k + j] - s) < 1e-6);
+        }
+      assert.throws(() => rotateMatrix(rv, n, k, 1, r), new RegExp(`rotation of size ${n}`));
+    });
 });
