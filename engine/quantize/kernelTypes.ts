@@ -27,7 +27,9 @@ export interface KernelOutput {
   /** Stored bits per weight when the kernel knows better than bits + scales + zeros (e.g. low-rank factors). */
   bitsPerWeight?: number;
   /** Method internals for the report. */
-  details?: Partial<Pick<LayerReport, 'gptq' | 'gptaq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank' | 'hqq' | 'adaround' | 'sparsity'>>;
+  details?: Partial<
+    Pick<LayerReport, 'gptq' | 'gptaq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank' | 'hqq' | 'adaround' | 'sparsity'>
+  >;
 }
 
 export interface KernelContext {

@@ -3,7 +3,7 @@
  * pruning + quantization), Wanda (|W|·‖X_j‖₂ per output row) and magnitude (|W|), the last two with RTN
  * of the survivors. Each reports the measured sparsity and a downsampled kept/pruned map.
  */
-import type { LayerPlan, SparsityPlan } from '../../protocol/plan';
+import type { SparsityPlan } from '../../protocol/plan';
 import type { SparsityDetails } from '../../protocol/report';
 import * as native from '../../native/ts/index';
 import { settingsOf } from './methodSettings';

@@ -25,6 +25,12 @@ export function toLspDiagnostic(doc: TextDocument, d: RecipeDiagnostic): Diagnos
  * services/checkDocument's, which add them); `exists` answers for absolute paths.
  */
 export function diagnose(a: RecipeAnalysis, exists: (p: string) => boolean): Diagnostic[] {
-  const ds = validateRecipe(a.recipe, a.recipePath, { exists, layers: a.layers, inputs: a.inputs, modelError: a.modelError, rotation: a.rotation });
+  const ds = validateRecipe(a.recipe, a.recipePath, {
+    exists,
+    layers: a.layers,
+    inputs: a.inputs,
+    modelError: a.modelError,
+    rotation: a.rotation,
+  });
   return ds.slice(0, MAX_DIAGNOSTICS).map((d) => toLspDiagnostic(a.doc, d));
 }

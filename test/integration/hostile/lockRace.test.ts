@@ -27,7 +27,11 @@ function lines(child: ChildProcess): { next: (pred: (l: string) => boolean) => P
       const l = buf.slice(0, i);
       buf = buf.slice(i + 1);
       all.push(l);
-      for (const w of [...waiters]) if (w.pred(l)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+      for (const w of [...waiters])
+        if (w.pred(l)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     }
   });
   return { all, next: (pred) => (all.some(pred) ? Promise.resolve() : new Promise((r) => waiters.push({ pred, resolve: r }))) };

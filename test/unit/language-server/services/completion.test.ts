@@ -38,7 +38,13 @@ test('rule keys inside a rule and enum values for method', () => {
   const rule = labels(`${BASE}layers:\n  - match: output\n    |`);
   assert.deepEqual(rule.sort(), ['bits', 'format', 'group_size', 'method', 'settings', 'skip', 'sparsity', 'symmetric']);
   const methods = labels(`${BASE}layers:\n  - match: output\n    method: |`);
-  assert.ok(methods.includes('gptq') && methods.includes('flrq') && methods.includes('hqq') && methods.includes('sparsegpt') && methods.length === METHODS.length);
+  assert.ok(
+    methods.includes('gptq') &&
+      methods.includes('flrq') &&
+      methods.includes('hqq') &&
+      methods.includes('sparsegpt') &&
+      methods.length === METHODS.length,
+  );
   assert.deepEqual(labels('format: |'), ['auto', 'matmulnbits', 'qdq', 'packed', 'fake']);
   assert.deepEqual(labels('evaluate:\n  metrics: [perplexity, |]').includes('kl_divergence'), true);
   // Block-list items of a list of enum values complete as values; a rule item still completes keys.
