@@ -103,7 +103,10 @@ export async function runUi({ base, ext, ws, out }) {
       await page.keyboard.press('Control+P');
       await page.waitForSelector('.quick-input-widget input', { timeout: 10_000 });
       await page.keyboard.type('stories.lowbit.yaml');
-      await page.waitForTimeout(800);
+      // Enter only once the file search has listed the recipe (it may still be indexing the workspace).
+      const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'stories.lowbit.yaml' }).first();
+      await row.waitFor({ timeout: 30_000 });
+      await page.waitForTimeout(300);
       await page.keyboard.press('Enter');
       await page.locator('.tab', { hasText: 'stories.lowbit.yaml' }).first().waitFor({ timeout: 20_000 });
       await page.waitForTimeout(1500);

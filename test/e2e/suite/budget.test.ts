@@ -31,8 +31,13 @@ async function acceptingPreview<T>(start: () => Thenable<T>, ms = 300_000): Prom
     'the edit to open in the Refactor Preview',
     async () => {
       if (state.settled || previewOpen()) return true;
-      await vscode.commands.executeCommand('list.focusFirst');
-      await vscode.commands.executeCommand('list.select');
+      // The tree may still be empty while the edit arrives ("Invalid index 0"): try again on the next poll.
+      try {
+        await vscode.commands.executeCommand('list.focusFirst');
+        await vscode.commands.executeCommand('list.select');
+      } catch {
+        /* not filled yet */
+      }
       return false;
     },
     ms,
