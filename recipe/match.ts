@@ -7,7 +7,7 @@
  * against a model with many layers stays bounded too.
  */
 import { Automaton, MatchBudgetExceeded, nameTrie, type MatchBudget, type NameTrie } from './patternAutomaton';
-import { parseGlob, parseRegex, PatternSyntaxError } from './patternSyntax';
+import { parseGlob, parseRegex, PatternSyntaxError, type PatternNode } from './patternSyntax';
 
 export { MatchBudgetExceeded, nameTrie, type MatchBudget, type NameTrie };
 
@@ -37,7 +37,7 @@ export function compilePattern(pattern: string): CompiledPattern {
   const hit = cache.get(pattern);
   if (hit) return hit;
   const out = compileUncached(pattern);
-  if (cache.size > 5000) cache.clear();
+  if (cache.size > 200_000) cache.clear();
   cache.set(pattern, out);
   return out;
 }
@@ -61,9 +61,10 @@ function compileUncached(pattern: string): CompiledPattern {
     };
     return { ok: true, test, filter, regex: { test } };
   }
-  let auto: Automaton;
+  let auto: Automaton, tree: PatternNode;
   try {
-    auto = new Automaton(isRe ? parseRegex(pattern.slice(3)) : parseGlob(pattern));
+    tree = isRe ? parseRegex(pattern.slice(3)) : parseGlob(pattern);
+    auto = new Automaton(tree);
   } catch (e) {
     if (e instanceof PatternSyntaxError)
       return {
@@ -76,7 +77,48 @@ function compileUncached(pattern: string): CompiledPattern {
   const test = (name: string, budget?: MatchBudget) =>
     // Without a shared budget one call is still linear: at most one NFA pass per character, plus the start.
     auto.test(name, budget ?? { used: 0, limit: (name.length + 2) * (auto.size + 1) * 2 + 64 });
-  return { ok: true, test, filter: (trie, budget) => auto.filter(trie, budget), regex: { test: (name: string) => test(name) } };
+  // A literal every match contains: names without it are ruled out before the automaton runs (its lazy
+  // DFA states are what thousands of distinct patterns cost: issue 17's 40k regexes).
+  const literal = requiredLiteral(tree);
+  const filter = (trie: NameTrie, budget: MatchBudget) =>
+    literal && !namesOf(trie).some((n) => n.includes(literal)) ? new Set<string>() : auto.filter(trie, budget);
+  return { ok: true, test, filter, regex: { test: (name: string) => test(name) } };
+}
+
+/**
+ * The longest run of single characters in the pattern's top-level sequence (groups without a
+ * quantifier flattened): a full match always contains it. '' when there is none.
+ */
+export function requiredLiteral(tree: PatternNode): string {
+  let best = '',
+    run = '';
+  const visit = (node: PatternNode): void => {
+    if (node.t === 'seq') return node.items.forEach(visit);
+    const r = node.t === 'char' && !node.set.negate && node.set.ranges.length === 2 && node.set.ranges[0] === node.set.ranges[1];
+    if (r) {
+      run += String.fromCodePoint(node.set.ranges[0]);
+      if (run.length > best.length) best = run;
+    } else if (node.t !== 'empty') run = '';
+  };
+  visit(tree);
+  return best;
+}
+
+const trieNames = new WeakMap<NameTrie, string[]>();
+
+/** Every name listed in `trie` (computed once per trie). */
+function namesOf(trie: NameTrie): string[] {
+  let out = trieNames.get(trie);
+  if (!out) {
+    const acc: string[] = [];
+    const walk = (n: NameTrie): void => {
+      acc.push(...n.names);
+      for (const c of n.children.values()) walk(c);
+    };
+    walk(trie);
+    trieNames.set(trie, (out = acc));
+  }
+  return out;
 }
 
 /**

@@ -152,3 +152,42 @@ test('patterns that are not regular, too large or malformed are errors that say 
   assert.match(err('x'.repeat(501)), /longer than 500/);
   assert.match(err('re:((a{100}){100}){3}'), /more than 20000 automaton states/);
 });
+
+test('a literal every match needs rules names out before the automaton runs, without changing what matches', () => {
+  // Same answers as RegExp through matchLayers (the trie filter), on patterns with and without literals.
+  const patterns = [
+    're:(.*)*1',
+    're:layers\\.\\d+\\.w(q|2)',
+    're:.*w1.*',
+    'layers.*.wq',
+    '*.w1?',
+    're:(?:ab)+',
+    're:a(b)c',
+    're:x[.-]y',
+    'o*t',
+  ];
+  for (const p of patterns) {
+    const re = p.startsWith('re:') ? new RegExp(`^(?:${p.slice(3)})$`, 'u') : null;
+    const got = matchLayers(p, names);
+    if (re)
+      assert.deepEqual(
+        got,
+        names.filter((n) => re.test(n)),
+        p,
+      );
+    else
+      assert.ok(
+        got.every((n) => compilePattern(p).ok && (compilePattern(p) as { test: (n: string) => boolean }).test(n)),
+        p,
+      );
+  }
+  // A required literal no name contains costs no automaton step at all (issue 17: 40k distinct regexes).
+  const b = matchBudget(1e9);
+  const c = compilePattern('re:(.*)*39999');
+  assert.ok(c.ok);
+  assert.equal(c.filter(nameTrie(names), b).size, 0);
+  assert.equal(b.used, 0);
+  const b2 = matchBudget(1e9);
+  assert.deepEqual([...c.filter(nameTrie([...names, 'x39999']), b2)], ['x39999']);
+  assert.ok(b2.used > 0);
+});
