@@ -233,21 +233,24 @@ export function sparsityPlan(v: number | string): SparsityPlan {
   return { n: n!, m: m! };
 }
 
+/** Adds `name` to the diagnostic grouped under `key` (one diagnostic per key lists every layer it concerns). */
+type AddGroupedDiagnostic = (
+  key: string,
+  span: Span,
+  severity: RecipeDiagnostic['severity'],
+  code: string,
+  data: Record<string, unknown>,
+  message: (names: string[]) => string,
+  name: string,
+) => void;
+
 /** Diagnostics of a layer's sparsity: a method that cannot prune, N:M the layer's width or group size cannot hold, dense storage. */
 function sparsityDiagnostics(
   e: EffectiveLayer,
   stored: string,
   groupSize: number,
   fallback: Span,
-  add: (
-    key: string,
-    span: Span,
-    severity: RecipeDiagnostic['severity'],
-    code: string,
-    data: Record<string, unknown>,
-    message: (names: string[]) => string,
-    name: string,
-  ) => void,
+  add: AddGroupedDiagnostic,
   list: (names: string[]) => string,
 ): void {
   const name = e.layer.name;
@@ -423,15 +426,7 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
       names: string[];
     }
   >();
-  const add = (
-    key: string,
-    span: Span,
-    severity: RecipeDiagnostic['severity'],
-    code: string,
-    data: Record<string, unknown>,
-    message: (names: string[]) => string,
-    name: string,
-  ) => {
+  const add: AddGroupedDiagnostic = (key, span, severity, code, data, message, name) => {
     const g = grouped.get(key) ?? { span, severity, message, code, data, names: [] };
     g.names.push(name);
     grouped.set(key, g);
