@@ -4,7 +4,7 @@
  * folder is an error naming it; codes read after close are a clear error, never garbage.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -50,7 +50,15 @@ test('spilled codes read back byte for byte, through the dequant getter too; clo
   spill.close(); // idempotent
 });
 
-test('an unwritable folder is an error naming it', { skip: process.getuid?.() === 0 ? 'root can write anywhere' : false }, () => {
+test('an unwritable folder is an error naming it', () => {
+  // A regular file where the folder should be: no one can create files in it, root included (CI runs as root).
+  const notDir = join(dir, 'not-a-folder');
+  writeFileSync(notDir, 'x');
+  assert.throws(() => new CodeSpill(notDir).open(), new RegExp(`code spill: cannot create a file in ${notDir}: ENOTDIR`));
+  assert.equal(readFileSync(notDir, 'utf8'), 'x');
+  rmSync(notDir);
+  // A read-only folder (only meaningful for a user without root's override).
+  if (process.getuid?.() === 0) return;
   const ro = join(dir, 'ro');
   mkdirSync(ro);
   chmodSync(ro, 0o500);
@@ -58,6 +66,7 @@ test('an unwritable folder is an error naming it', { skip: process.getuid?.() ==
     assert.throws(() => new CodeSpill(ro).open(), new RegExp(`code spill: cannot create a file in ${ro}: `));
   } finally {
     chmodSync(ro, 0o700);
+    rmSync(ro, { recursive: true });
   }
 });
 
