@@ -48,13 +48,18 @@ export function toFileDiagnostics(file: string, text: string, diags: RecipeDiagn
 
 /**
  * Read, check and resolve a recipe. The plan is present only when there is no error.
- * `host` loads what the checks need of the model (see ModelHost).
+ * `host` loads what the checks need of the model (see ModelHost). `openText` is the recipe's text as
+ * an editor holds it (the language server's copy of an open document); without it the file is read.
  */
-export async function loadRecipePlan(recipePath: string, host: ModelHost): Promise<{ plan?: JobPlan; diagnostics: FileDiagnostic[] }> {
+export async function loadRecipePlan(
+  recipePath: string,
+  host: ModelHost,
+  openText?: string,
+): Promise<{ plan?: JobPlan; diagnostics: FileDiagnostic[] }> {
   const abs = path.resolve(recipePath);
   let text: string;
   try {
-    text = await fs.promises.readFile(abs, 'utf8');
+    text = openText ?? (await fs.promises.readFile(abs, 'utf8'));
   } catch (e) {
     return { diagnostics: [{ file: abs, line: 1, column: 1, severity: 'error', message: `Cannot read recipe: ${(e as Error).message}` }] };
   }

@@ -41,7 +41,10 @@ export function registerJobRequests(connection: Connection, ws: Workspace, isTru
     if (!isTrusted())
       throw new ResponseError(JOB_REFUSED, 'Lowbit jobs do not run in an untrusted workspace (trust the workspace to compress).');
     if (running) throw new ResponseError(JOB_REFUSED, `A job is already running (${running}).`);
-    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), modelHostOf(ws.models));
+    // An open recipe runs as the editor shows it: the client saves before it asks, but a save that is
+    // still in flight (or failed) must not run the previous text from disk.
+    const open = ws.documents.get(uri)?.getText();
+    const { plan, diagnostics } = await loadRecipePlan(uriToPath(uri), modelHostOf(ws.models), open);
     if (!plan) {
       const errs = diagnostics
         .filter((d) => d.severity === 'error')

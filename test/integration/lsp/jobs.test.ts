@@ -108,6 +108,21 @@ describe('lowbit/compress over stdio on stories260K', { skip }, () => {
     assert.equal(mp.edit.changes[smallUri].length, 1);
   });
 
+  test('an open recipe runs as the editor holds it, not as the (older) file on disk', async () => {
+    // A save still in flight when the job starts: the disk has 8-bit output, the editor 2-bit.
+    const disk = fs.readFileSync(path.join(dir, 'r.lowbit.yaml'), 'utf8').replace('w4.onnx', 'edited.onnx');
+    const edited = disk.replace('  - match: output\n    bits: 8', '  - match: output\n    bits: 2');
+    assert.notEqual(edited, disk);
+    fs.writeFileSync(path.join(dir, 'edited.lowbit.yaml'), disk);
+    const editedUri = `file://${dir}/edited.lowbit.yaml`;
+    s.open(editedUri, edited);
+    const res = (await s.conn.sendRequest('lowbit/compress', { uri: editedUri })) as {
+      report: { output: string; layers: { name: string; bits: number }[] };
+    };
+    assert.equal(res.report.output, path.join(dir, 'out', 'edited.onnx'));
+    assert.equal(res.report.layers.find((l) => l.name === 'output')!.bits, 2);
+  });
+
   test('a cancelled compress rejects and leaves no output', async () => {
     fs.rmSync(path.join(dir, 'out'), { recursive: true, force: true });
     const source = new rpc.CancellationTokenSource();
