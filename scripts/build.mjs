@@ -1,5 +1,7 @@
 // Bundles the extension client, the language server, the CLI and the webview panels with esbuild.
-// Native code (our addon, onnxruntime-node) stays external and is loaded from the package at run time.
+// Native code (our addon, onnxruntime-node) stays external and is loaded from the package at run time;
+// onnxruntime-node through engine/onnx/onnxruntimeNode.cjs, which falls back to the copy a packed
+// lowbit carries when npm dropped the optional dependency.
 // `--watch` (npm run watch) keeps rebuilding on every change; it prints `[watch] build started` and
 // `[watch] build finished` around each rebuild (the background problem matcher in .vscode/tasks.json).
 import { build, context } from 'esbuild';
@@ -8,6 +10,16 @@ import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const watch = process.argv.includes('--watch');
+const ortLoader = join(root, 'engine/onnx/onnxruntimeNode.cjs');
+/** Every import of onnxruntime-node goes through ortLoader; the loader's own stays a run-time require. */
+const onnxruntimeNode = {
+  name: 'onnxruntime-node',
+  setup(b) {
+    b.onResolve({ filter: /^onnxruntime-node$/ }, (args) =>
+      args.importer === ortLoader ? { path: 'onnxruntime-node', external: true } : { path: ortLoader },
+    );
+  },
+};
 const common = {
   bundle: true,
   platform: 'node',
@@ -15,7 +27,8 @@ const common = {
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
-  external: ['vscode', 'onnxruntime-node', '@napi-rs/canvas'],
+  external: ['vscode', '@napi-rs/canvas'],
+  plugins: [onnxruntimeNode],
   // native/ts resolves its folder with __dirname when bundled as CJS; import.meta is only its ESM fallback.
   logOverride: { 'empty-import-meta': 'silent' },
 };
@@ -83,7 +96,7 @@ if (!watch) {
       });
     },
   };
-  const contexts = await Promise.all(options.map((o) => context({ ...o, logLevel: 'silent', plugins: [announce] })));
+  const contexts = await Promise.all(options.map((o) => context({ ...o, logLevel: 'silent', plugins: [...(o.plugins ?? []), announce] })));
   await Promise.all(contexts.map((c) => c.watch()));
   const stop = () => Promise.all(contexts.map((c) => c.dispose())).then(() => process.exit(0));
   process.on('SIGINT', stop);
