@@ -4,9 +4,27 @@
 // lowbit carries when npm dropped the optional dependency.
 // `--watch` (npm run watch) keeps rebuilding on every change; it prints `[watch] build started` and
 // `[watch] build finished` around each rebuild (the background problem matcher in .vscode/tasks.json).
-import { build, context } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
+// `npx lowbit` in a checkout links it into npx's cache and runs this as its `prepare` (npm_command is
+// `exec`). A failure there leaves npx a cache entry without package.json, and every later `npx lowbit`
+// in this checkout fails with ENOENT, printing nothing: there, a build that cannot run only warns
+// (bin/lowbit.js says what is missing when dist/ is).
+const bestEffort = process.env.npm_command === 'exec';
+function giveUp(why) {
+  const hasDist = existsSync(new URL('../dist/cli.js', import.meta.url));
+  console.error(`lowbit: ${why}; ${hasDist ? 'keeping the existing dist/' : 'dist/ is not built (run `npm install` in the checkout)'}`);
+  process.exit(0);
+}
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch (e) {
+  if (!bestEffort) throw e;
+  giveUp(`esbuild could not be loaded (${e?.code ?? e})`);
+}
+const { build, context } = esbuild;
 
 const root = new URL('..', import.meta.url).pathname;
 const watch = process.argv.includes('--watch');
@@ -78,8 +96,13 @@ function writeChanged(files) {
 }
 
 if (!watch) {
-  const results = await Promise.all(options.map((o) => build({ ...o, write: false })));
-  for (const r of results) writeChanged(r.outputFiles);
+  try {
+    const results = await Promise.all(options.map((o) => build({ ...o, write: false })));
+    for (const r of results) writeChanged(r.outputFiles);
+  } catch (e) {
+    if (!bestEffort) throw e;
+    giveUp(`the build failed (${e?.message?.split('\n')[0] ?? e})`);
+  }
 } else {
   // One "started"/"finished" pair per round of rebuilds, however many bundles a change touches.
   let running = 0;

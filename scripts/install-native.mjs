@@ -43,7 +43,19 @@ if (existsSync(target) && statSync(target).mtimeMs >= newest && loads(target)) {
   console.log('lowbit: native addon is up to date (native/build/Release/lowbit_native.node)');
   process.exit(0);
 }
+// `npx lowbit` in a checkout runs this from npx's cache (npm_command is `exec`). A failure there leaves
+// npx a cache entry without package.json, and every later `npx lowbit` in this checkout fails with
+// ENOENT, printing nothing: there, an addon that cannot be built only warns (a job then says it is missing).
+const bestEffort = process.env.npm_command === 'exec';
+if (bestEffort && !existsSync(join(root, 'node_modules/node-addon-api'))) {
+  console.error('lowbit: dependencies are not installed; not building the native addon (run `npm install` in the checkout)');
+  process.exit(0);
+}
 // npm puts node-gyp on PATH for lifecycle scripts (the checkout's devDependency, or npm's own copy).
 const r = spawnSync('node-gyp', ['rebuild', '--directory=native'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
 if (r.error) console.error(`lowbit: could not run node-gyp to build the native addon: ${r.error.message}`);
+if (r.status !== 0 && bestEffort) {
+  console.error('lowbit: the native addon did not build; `npm run install` in the checkout builds it');
+  process.exit(0);
+}
 process.exit(r.status ?? 1);
