@@ -9,25 +9,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SuggestResult } from '../../../protocol/budget';
-import { skipNoShared, stories } from '../engine/sharedFixtures';
+import { skipNoShared, storiesRecipeHead } from '../engine/sharedFixtures';
 import { runCli } from './cliHarness';
 
 function recipe(dir: string, budget = 'budget: { bits_per_weight: 4.5, estimate: kl, samples: 2 }\n'): string {
   const path = join(dir, 'mix.lowbit.yaml');
   writeFileSync(
     path,
-    `version: 1
-model: ${stories.model}
-output: ./out/mix.onnx
-format: matmulnbits
-calibration:
-  text: ${stories.text}
-  tokenizer: ${stories.tokenizer}
-  samples: 4
-  sequence_length: 64
-  offset: 8192
-defaults: { method: gptq, bits: 4, group_size: 32 }
-layers:
+    `${storiesRecipeHead({ output: './out/mix.onnx', format: 'matmulnbits', samples: 4, sequenceLength: 64, defaults: '{ method: gptq, bits: 4, group_size: 32 }' })}layers:
   - match: "*"                               # only four layers: a quick plan
     skip: true
   - match: "re:layers\\\\.0\\\\.w[q123]"

@@ -22,6 +22,28 @@ export const skipNoShared: string | false = [stories.model, stories.tokenizer, s
   ? false
   : `shared data not found at ${sharedDir} (stories260K model, tokenizer, tinystories text)`;
 
+/** The head of a stories260K recipe (through `defaults:`, calibration from token 8192) that the budget tests share. */
+export function storiesRecipeHead(o: {
+  output: string;
+  format: string;
+  samples: number;
+  sequenceLength: number;
+  defaults: string;
+}): string {
+  return `version: 1
+model: ${stories.model}
+output: ${o.output}
+format: ${o.format}
+calibration:
+  text: ${stories.text}
+  tokenizer: ${stories.tokenizer}
+  samples: ${o.samples}
+  sequence_length: ${o.sequenceLength}
+  offset: 8192
+defaults: ${o.defaults}
+`;
+}
+
 /** The 36 quantizable stories260K layers, in model order. */
 export const STORIES_LAYERS = [
   ...Array.from({ length: 5 }, (_, i) => ['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'].map((w) => `layers.${i}.${w}`)).flat(),

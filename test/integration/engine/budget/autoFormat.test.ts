@@ -17,23 +17,12 @@ import { loadRecipePlan } from '../../../../recipe/load';
 import { readRecipe } from '../../../../recipe/checkRecipe';
 import { applyEdit, suggestionEdit } from '../../../../recipe/suggestionEdit';
 import { modelHost } from '../../../../language-server/src/services/modelSource';
-import { skipNoShared, stories } from '../sharedFixtures';
+import { skipNoShared, stories, storiesRecipeHead } from '../sharedFixtures';
 
 const BUDGET = 4.5;
 
 function recipeText(out: string): string {
-  return `version: 1
-model: ${stories.model}
-output: ${out}
-format: auto
-calibration:
-  text: ${stories.text}
-  tokenizer: ${stories.tokenizer}
-  samples: 4
-  sequence_length: 64
-  offset: 8192
-defaults: { method: rtn, bits: 4, group_size: 32 }
-layers:
+  return `${storiesRecipeHead({ output: out, format: 'auto', samples: 4, sequenceLength: 64, defaults: '{ method: rtn, bits: 4, group_size: 32 }' })}layers:
   - match: "*"
     skip: true
   - match: "layers.0.*"

@@ -17,21 +17,10 @@ import { loadRecipePlan } from '../../../../recipe/load';
 import { readRecipe } from '../../../../recipe/checkRecipe';
 import { applyEdit, suggestionEdit } from '../../../../recipe/suggestionEdit';
 import { modelHost } from '../../../../language-server/src/services/modelSource';
-import { skipNoShared, stories } from '../sharedFixtures';
+import { skipNoShared, stories, storiesRecipeHead } from '../sharedFixtures';
 
 function recipeText(out: string): string {
-  return `version: 1
-model: ${stories.model}
-output: ${out}
-format: matmulnbits
-calibration:
-  text: ${stories.text}
-  tokenizer: ${stories.tokenizer}
-  samples: 16
-  sequence_length: 128
-  offset: 8192
-defaults: { method: gptq, bits: 2, group_size: 32 }
-layers:
+  return `${storiesRecipeHead({ output: out, format: 'matmulnbits', samples: 16, sequenceLength: 128, defaults: '{ method: gptq, bits: 2, group_size: 32 }' })}layers:
   - match: output
     skip: true
 budget: { bits_per_weight: 3.5 }

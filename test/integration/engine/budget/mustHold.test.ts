@@ -17,23 +17,12 @@ import { readRecipe } from '../../../../recipe/checkRecipe';
 import { applyEdit, suggestionEdit } from '../../../../recipe/suggestionEdit';
 import type { SuggestProgress } from '../../../../protocol/budget';
 import { modelHost } from '../../../../language-server/src/services/modelSource';
-import { skipNoShared, stories } from '../sharedFixtures';
+import { skipNoShared, stories, storiesRecipeHead } from '../sharedFixtures';
 
 const BUDGET = 3.5;
 
 function recipeText(format: string, out: string, rules = ''): string {
-  return `version: 1
-model: ${stories.model}
-output: ${out}
-format: ${format}
-calibration:
-  text: ${stories.text}
-  tokenizer: ${stories.tokenizer}
-  samples: 16
-  sequence_length: 128
-  offset: 8192
-defaults: { method: gptq, bits: 2, group_size: 32 }
-layers:
+  return `${storiesRecipeHead({ output: out, format: format, samples: 16, sequenceLength: 128, defaults: '{ method: gptq, bits: 2, group_size: 32 }' })}layers:
   - match: output          # the LM head stays in full precision, as in docs/results.md
     skip: true
 ${rules}budget: { bits_per_weight: ${BUDGET} }
