@@ -65,7 +65,7 @@ describe('lowbit run with sparsity (real process)', { skip: skipNoShared }, () =
     );
     const again = await runCli(['run', recipe(dir, 'sparse', '  - match: "layers.*"\n    sparsity: 0.5\n')]);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^layers\.0\.wq\s+64x64\s+sparsegpt\s+4\s+32\s+packed\s+\S+\s+\S+\s+50\.0% \(0\.5\)$/m);
+    assert.match(again.stdout, /^layers\.0\.wq\s+64x64\s+sparsegpt\s+4\s+32\s+packed\s+\S+\s+\S+\s+50\.0% \(0\.5, bitmap\)$/m);
   });
 
   test('lowbit check: 4:8 on the 172-wide w2 and sparsity with gptq are errors on their lines', async () => {
