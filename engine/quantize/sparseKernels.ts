@@ -61,7 +61,8 @@ const sparsegpt: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const H = hessianOf(ctx, 'sparsegpt');
   // SmoothQuant/AWQ with `sparsity_method: sparsegpt` run this on the scaled layer with SparseGPT's defaults.
-  const s = layer.method === 'sparsegpt' ? settingsOf(layer, 'sparsegpt') : (methodDefaults('sparsegpt') as ResolvedMethodSettings['sparsegpt']);
+  const s =
+    layer.method === 'sparsegpt' ? settingsOf(layer, 'sparsegpt') : (methodDefaults('sparsegpt') as ResolvedMethodSettings['sparsegpt']);
   const sparse = layer.sparsity && !('ratio' in layer.sparsity && layer.sparsity.ratio === 0) ? layer.sparsity : undefined;
   const r = await native.gptq(
     weight.data,
