@@ -6,7 +6,7 @@ import { DEFAULT_ACCURACY_LEVEL, type JobPlan } from '../protocol/plan';
 import type { OnnxModel } from './onnx/model';
 import type { QuantizedLayer } from './quantize/quantizeLayers';
 import { exportModelProto, layerFormatsOf } from './export/exportModel';
-import type { LayerResult, QuantizedWeightLike, LowRankFactors } from './export/types';
+import { sparseFields, type LayerResult, type QuantizedWeightLike, type LowRankFactors } from './export/types';
 import { encodeModel } from './onnx/onnxProto';
 import { checkInterfaceKept } from './export/interfaceCheck';
 import { DT, isHalfExact } from './onnx/tensor';
@@ -25,7 +25,7 @@ function toResult(
     lowRank: l.lowRank as LowRankFactors | undefined,
     inputScale: l.inputScale,
     binary: l.binary,
-    sparse: (l.details?.sparsity?.pruned ?? 0) > 0,
+    ...sparseFields(l.details?.sparsity),
   };
 }
 
@@ -75,6 +75,7 @@ export async function exportAndWrite(
     q.report.format = w.written;
     if (w.storedBytes !== undefined) q.report.stored_bytes = w.storedBytes;
     if (w.written === 'fake') q.report.bits_per_weight = 32;
+    if (w.sparseForm && q.report.sparsity) q.report.sparsity.storage = w.sparseForm;
   }
   // A packed layer stores what the exporter measured (bit planes, parameters and decode nodes), plus its L·R
   // branch; in memory onnxruntime holds its decoded float weight.

@@ -176,6 +176,12 @@ export interface SparsityDetails {
   pattern: string;
   /** Fraction of the layer's weights pruned (stored as exact zeros). */
   pruned: number;
+  /**
+   * How the written file stores the pruned weights: `bitmap` (packed: one bit a weight + the surviving
+   * codes), `index` (packed: N:M pattern codes + the surviving codes) or `dense` (zeros stored like any
+   * other weight: MatMulNBits, QDQ, fake-quant). Absent until the model is written.
+   */
+  storage?: 'bitmap' | 'index' | 'dense';
   /** Kept fraction per cell of the mask downsampled to at most 32×32 (row-major, 1 = all kept), with its shape. */
   mask: { rows: number; cols: number; values: number[] };
   /** Hessian saliency w²·H_jj of the FP weight (OBD's diagonal term), cell means on the same grid as `mask`. */

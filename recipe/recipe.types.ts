@@ -27,8 +27,10 @@ export interface GptqSettings {
 export interface AwqSettings {
   /** Number of α values tried in [0, 1). */
   n_grid?: number;
-  /** Search a per-group clipping threshold after scaling (skipped for q/k projections). */
+  /** Search a per-group clipping threshold after scaling (skipped for q/k projections, and for pruned layers). */
   clip?: boolean;
+  /** With a rule's `sparsity`: how the scaled layer is pruned after the scales are chosen — `wanda` (|W̃|·‖X̃_j‖₂ per output row, then RTN of the survivors) or `sparsegpt` (the OBS solve with the mask, joint with quantization; `damp` and `block_size` are SparseGPT's defaults). Unused without `sparsity`. */
+  sparsity_method?: "wanda" | "sparsegpt";
 }
 
 /** Settings of method `smoothquant`. */
@@ -37,6 +39,8 @@ export interface SmoothquantSettings {
   alpha?: number;
   /** Also quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed activations at this many bits (8 = W8A8; 4 and 6 are simulated on int8). 0 (the default) keeps activations in floating point: weight-only. */
   activation_bits?: 0 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+  /** With a rule's `sparsity`: how the scaled layer is pruned after the scales are chosen — `wanda` (|W̃|·‖X̃_j‖₂ per output row, then RTN of the survivors) or `sparsegpt` (the OBS solve with the mask, joint with quantization; `damp` and `block_size` are SparseGPT's defaults). Unused without `sparsity`. */
+  sparsity_method?: "wanda" | "sparsegpt";
 }
 
 /** Settings of method `osplus`. */
@@ -223,7 +227,7 @@ export interface RecipeRule {
   method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude";
   /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
   bits?: number;
-  /** Pruning, with `sparsegpt`, `wanda` or `magnitude`: a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
+  /** Pruning, with `sparsegpt`, `wanda` or `magnitude` (or after `smoothquant` / `awq` scaling, by their `sparsity_method`): a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
   sparsity?: number | "2:4" | "4:8";
   /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
   group_size?: number;
@@ -311,7 +315,7 @@ export interface RecipeDocument {
     method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude";
     /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
     bits?: number;
-    /** Pruning, with `sparsegpt`, `wanda` or `magnitude`: a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
+    /** Pruning, with `sparsegpt`, `wanda` or `magnitude` (or after `smoothquant` / `awq` scaling, by their `sparsity_method`): a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
     sparsity?: number | "2:4" | "4:8";
     /** Input columns per quantization group; `-1` = one group per output row. matmulnbits needs a power of 2 ≥ 16. */
     group_size?: number;

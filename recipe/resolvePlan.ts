@@ -176,7 +176,7 @@ export function effectiveLayers(recipe: Recipe, layers: readonly LayerInfo[]): E
       if (layer.dataFree && METHOD_INFO[e.method].needsCalibration) {
         // Data-free fallback: HQQ (zero points optimized without data); rtn when symmetric (HQQ has no zero point to fit then).
         e.asked = e.method;
-        e.method = METHOD_INFO[e.method].prunes ? 'magnitude' : e.symmetric ? 'rtn' : 'hqq';
+        e.method = METHOD_INFO[e.method].prunes || isSparse(e) ? 'magnitude' : e.symmetric ? 'rtn' : 'hqq';
       }
       const info = METHOD_INFO[e.method];
       if (info.fixedBits !== undefined) e.bits = info.fixedBits;
@@ -221,9 +221,15 @@ export function deadRules(recipe: Recipe, matches: string[][]): number[] {
   return dead.reverse();
 }
 
-/** Whether the layer is pruned: a pruning method with a non-zero sparsity. */
+/** Whether the layer is pruned: a pruning method (or one that prunes after its scaling) with a non-zero sparsity. */
 export function isSparse(e: Pick<EffectiveLayer, 'method' | 'sparsity'>): boolean {
-  return Boolean(METHOD_INFO[e.method].prunes) && e.sparsity !== 0;
+  const info = METHOD_INFO[e.method];
+  return Boolean(info.prunes || info.prunesAfterScaling) && e.sparsity !== 0;
+}
+
+/** The pruning algorithm a sparse layer runs: its method, or for SmoothQuant/AWQ their `sparsity_method`. */
+export function pruningMethod(e: Pick<EffectiveLayer, 'method' | 'settings'>): string {
+  return METHOD_INFO[e.method].prunesAfterScaling ? String(e.settings.sparsity_method ?? 'wanda') : e.method;
 }
 
 /** The recipe's `sparsity` value as the plan's: a fraction or N:M. */
@@ -269,19 +275,22 @@ function sparsityDiagnostics(
       );
     return;
   }
-  if (!info.prunes) {
+  if (!info.prunes && !info.prunesAfterScaling) {
     add(
       `spm:${sp.start}:${e.method}`,
       sp,
       'error',
       'sparsity-method',
       { method: 'sparsegpt' },
-      (n) => `${e.method} cannot prune; \`sparsity\` needs method sparsegpt, wanda or magnitude — ${list(n)}.`,
+      (n) =>
+        `${e.method} cannot prune; \`sparsity\` needs method sparsegpt, wanda or magnitude (or smoothquant / awq, which prune after scaling) — ${list(n)}.`,
       name,
     );
     return;
   }
   const plan = sparsityPlan(e.sparsity);
+  const pruner = pruningMethod(e);
+  const what = pruner === e.method ? pruner : `${e.method} with sparsity_method ${pruner}`;
   if ('m' in plan) {
     const inDim = e.layer.shape[1] ?? 0;
     if (inDim % plan.m !== 0)
@@ -295,7 +304,7 @@ function sparsityDiagnostics(
           `${e.sparsity} sparsity needs an input width that is a multiple of ${plan.m}; ${list(n)} ${n.length === 1 ? 'has' : 'have'} ${inDim}.`,
         name,
       );
-    else if (groupSize !== -1 && groupSize < inDim && groupSize % plan.m !== 0 && e.method === 'sparsegpt') {
+    else if (groupSize !== -1 && groupSize < inDim && groupSize % plan.m !== 0 && pruner === 'sparsegpt') {
       const gs = e.from.group_size?.span ?? sp;
       add(
         `spg:${gs.start}:${plan.m}`,
@@ -303,19 +312,19 @@ function sparsityDiagnostics(
         'error',
         'sparsity-group',
         {},
-        (n) => `sparsegpt with ${e.sparsity} sparsity needs a group size that is a multiple of ${plan.m} (got ${groupSize}) — ${list(n)}.`,
+        (n) => `${what} with ${e.sparsity} sparsity needs a group size that is a multiple of ${plan.m} (got ${groupSize}) — ${list(n)}.`,
         name,
       );
     }
-    const bs = e.settings.block_size;
-    if (e.method === 'sparsegpt' && typeof bs === 'number' && bs % plan.m !== 0)
+    const bs = e.method === 'sparsegpt' ? e.settings.block_size : methodDefaults('sparsegpt').block_size;
+    if (pruner === 'sparsegpt' && typeof bs === 'number' && bs % plan.m !== 0)
       add(
         `spb:${sp.start}:${plan.m}`,
         sp,
         'error',
         'sparsity-block',
         {},
-        (n) => `sparsegpt with ${e.sparsity} sparsity needs block_size to be a multiple of ${plan.m} (got ${bs}) — ${list(n)}.`,
+        (n) => `${what} with ${e.sparsity} sparsity needs block_size to be a multiple of ${plan.m} (got ${bs}) — ${list(n)}.`,
         name,
       );
   }

@@ -70,7 +70,23 @@ export interface MethodInfo {
   needsCalibration: boolean;
   /** Whether the method prunes (takes a rule's `sparsity`). */
   prunes?: boolean;
+  /**
+   * Whether the method also takes a rule's `sparsity`, pruning after its own scaling (SmoothQuant, AWQ:
+   * the setting `sparsity_method` picks Wanda or SparseGPT on the scaled weights and activations).
+   */
+  prunesAfterScaling?: boolean;
 }
+
+const sparsityMethod: MethodSettingSchema = {
+  kind: 'enum',
+  doc: "With a rule's `sparsity`: how the scaled layer is pruned after the scales are chosen — `wanda` (|W̃|·‖X̃_j‖₂ per output row, then RTN of the survivors) or `sparsegpt` (the OBS solve with the mask, joint with quantization; `damp` and `block_size` are SparseGPT's defaults). Unused without `sparsity`.",
+  values: ['wanda', 'sparsegpt'],
+  default: 'wanda',
+  valueDocs: {
+    wanda: 'Wanda on the smoothed weights and activations (Wanda+SmoothQuant / Wanda+AWQ).',
+    sparsegpt: 'SparseGPT on the smoothed weights and Hessian (SparseGPT+SmoothQuant / SparseGPT+AWQ).',
+  },
+};
 
 const damp: FieldSchema = {
   kind: 'number',
@@ -148,10 +164,16 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     doc: '**AWQ** — Lin et al., *AWQ: Activation-aware Weight Quantization for LLM Compression and Acceleration* (MLSys 2024, arXiv 2306.00978). Per-channel scales `s = x̄^α` searched on a grid, then an optional clip search.',
     settings: {
       n_grid: { kind: 'number', doc: 'Number of α values tried in [0, 1).', default: 20, integer: true, min: 1, max: 1000 },
-      clip: { kind: 'boolean', doc: 'Search a per-group clipping threshold after scaling (skipped for q/k projections).', default: true },
+      clip: {
+        kind: 'boolean',
+        doc: 'Search a per-group clipping threshold after scaling (skipped for q/k projections, and for pruned layers).',
+        default: true,
+      },
+      sparsity_method: sparsityMethod,
     },
     formats: allFormats,
     needsCalibration: true,
+    prunesAfterScaling: true,
   },
   smoothquant: {
     doc: '**SmoothQuant** — Xiao et al., *SmoothQuant: Accurate and Efficient Post-Training Quantization for LLMs* (ICML 2023, arXiv 2211.10438). Migrates activation outliers into the weights with `s_j = max|X_j|^α / max|W_j|^(1−α)`.',
@@ -166,9 +188,11 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
         max: 8,
         allowed: [0, 2, 3, 4, 5, 6, 7, 8],
       },
+      sparsity_method: sparsityMethod,
     },
     formats: allFormats,
     needsCalibration: true,
+    prunesAfterScaling: true,
   },
   osplus: {
     doc: '**OS+** — Wei et al., *Outlier Suppression+: Accurate quantization of LLMs by equivalent and optimal shifting and scaling* (EMNLP 2023, arXiv 2304.09145). Channel-wise shift and a searched scaling threshold.',
@@ -498,7 +522,7 @@ const groupField: FieldSchema = {
 };
 const sparsityField: FieldSchema = {
   kind: 'sparsity',
-  doc: 'Pruning, with `sparsegpt`, `wanda` or `magnitude`: a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`.',
+  doc: 'Pruning, with `sparsegpt`, `wanda` or `magnitude` (or after `smoothquant` / `awq` scaling, by their `sparsity_method`): a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`.',
   default: 0,
   min: 0,
   max: 1,

@@ -15,7 +15,7 @@
  */
 import type { ExportFormat, StoredFormat } from '../../protocol/plan';
 import { exportModelProto, layerFormatsOf } from '../export/exportModel';
-import type { LayerResult, LowRankFactors, QuantizedWeightLike } from '../export/types';
+import { sparseFields, type LayerResult, type LowRankFactors, type QuantizedWeightLike } from '../export/types';
 import { elemBytes, type OnnxModel } from '../onnx/model';
 import { encodeModelPieces } from '../onnx/onnxProto';
 import type { QuantizedLayer } from '../quantize/quantizeLayers';
@@ -28,7 +28,7 @@ function asResult(q: QuantizedLayer): LayerResult {
     lowRank: q.lowRank as LowRankFactors | undefined,
     inputScale: q.inputScale,
     binary: q.binary,
-    sparse: (q.details?.sparsity?.pruned ?? 0) > 0,
+    ...sparseFields(q.details?.sparsity),
   };
 }
 

@@ -176,12 +176,15 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     let note: string | undefined;
     let written: LayerExport['written'] = 'fake';
     let storedBytes: number | undefined;
+    let sparseForm: LayerExport['sparseForm'];
     // A low-rank correction without a branch must be folded into a float weight: fake-quant only.
     if (l.scope && upgradeNote && format === 'qdq') note = upgradeNote;
     else if (format !== 'fake' && !(res.lowRank && !branchOk)) {
       try {
         if (format === 'packed' || (!res.q && res.binary)) {
-          storedBytes = writePackedResult(ctx, res);
+          const out = writePackedResult(ctx, res, opts.sparseForm);
+          storedBytes = out.bytes;
+          sparseForm = out.sparseForm;
           written = 'packed';
           if (format !== 'packed') note = `binarized weights fit no ${format} grid; stored packed`;
         } else {
@@ -211,7 +214,14 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
     if (storedBytes === undefined)
       storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
-    layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
+    if (res.sparse && !sparseForm) sparseForm = 'dense';
+    layers.push({
+      layer: l.name,
+      written,
+      ...(note ? { note } : {}),
+      ...(storedBytes !== undefined ? { storedBytes } : {}),
+      ...(sparseForm ? { sparseForm } : {}),
+    });
   }
   for (const sub of root.subEditors()) sub.prune();
   root.prune();

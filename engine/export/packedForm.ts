@@ -77,7 +77,27 @@ export interface SparseGridPacked {
   zeros: ParamTable | number;
 }
 
-export type PackedLayer = GridPacked | LutPacked | PbllmPacked | SparseGridPacked;
+/**
+ * An N:M-pruned grid layer with index codes: each group of `m` consecutive weights of a row keeps
+ * exactly `keep` of them; `patterns` holds, per group, the rank of its kept set among the C(m, keep)
+ * subsets (colex order = ascending order of the group's keep bitmask, bit j = column j of the group),
+ * in ⌈log₂ C(m, keep)⌉ bits: 3 bits per 4 weights at 2:4, 7 bits per 8 at 4:8 (a bitmap takes m).
+ * `codes` holds exactly `keep` codes per group (a kept weight that rounded to 0 keeps its code),
+ * row-major, followed by one pad value.
+ */
+export interface NmSparseGridPacked {
+  kind: 'nm';
+  rows: number;
+  cols: number;
+  m: number;
+  keep: number;
+  patterns: Field;
+  codes: Field;
+  scales: ParamTable;
+  zeros: ParamTable | number;
+}
+
+export type PackedLayer = GridPacked | LutPacked | PbllmPacked | SparseGridPacked | NmSparseGridPacked;
 
 /** Effective group size of a kernel option (≤ 0 or ≥ cols = whole row). */
 export function effectiveGroup(group: number, cols: number): number {
@@ -126,6 +146,99 @@ export function packSparseGrid(nq: NormalizedQuant, dequant: Float32Array): Spar
     }
   codes.push(0);
   return { ...g, kind: 'sparse', keep: { bits: 1, values: keep }, codes: { bits: nq.bits, values: Uint8Array.from(codes) } };
+}
+
+function binomial(n: number, k: number): number {
+  if (k < 0 || k > n) return 0;
+  let r = 1;
+  for (let i = 0; i < k; i++) r = (r * (n - i)) / (i + 1);
+  return Math.round(r);
+}
+
+/** Bits of one N:M pattern code: ⌈log₂ C(m, keep)⌉. */
+export function patternBits(m: number, keep: number): number {
+  return Math.max(1, Math.ceil(Math.log2(binomial(m, keep))));
+}
+
+/** Rank of a keep bitmask (bit j = position j) among the masks with the same popcount: Σᵢ C(cᵢ, i+1) over its set bits c₀ < c₁ < … */
+export function patternRank(mask: number, m: number): number {
+  let rank = 0,
+    i = 0;
+  for (let c = 0; c < m; c++) if ((mask >> c) & 1) rank += binomial(c, ++i);
+  return rank;
+}
+
+/** The keep bitmasks of C(m, keep) patterns by rank (the inverse of patternRank). */
+export function patternTable(m: number, keep: number): number[] {
+  const out: number[] = [];
+  for (let mask = 0; mask < 1 << m; mask++) {
+    let pop = 0;
+    for (let c = 0; c < m; c++) pop += (mask >> c) & 1;
+    if (pop === keep) out[patternRank(mask, m)] = mask;
+  }
+  return out;
+}
+
+/** Payload bits (codes, bitmap or pattern codes, pads) of the two sparse forms, to pick the smaller. */
+export function sparsePayloadBits(p: SparseGridPacked | NmSparseGridPacked): number {
+  return p.kind === 'nm'
+    ? p.patterns.values.length * p.patterns.bits + p.codes.values.length * p.codes.bits
+    : p.keep.values.length + p.codes.values.length * p.codes.bits;
+}
+
+/**
+ * A layer pruned `n:m` (n of every m consecutive input columns of each row pruned) as pattern codes
+ * plus exactly m − n codes per group. The kept set of a group is its nonzero weights, filled up to
+ * m − n with its first zero positions (their codes decode to 0, checked by the writer).
+ * @throws Error naming the layer, row and columns when a group has more than m − n nonzero weights
+ * (the mask is not n:m) or the width is not a multiple of m
+ */
+export function packNmSparseGrid(layer: string, nq: NormalizedQuant, dequant: Float32Array, n: number, m: number): NmSparseGridPacked {
+  const { rows, cols } = nq;
+  const keep = m - n;
+  if (!(Number.isInteger(n) && Number.isInteger(m) && n >= 0 && keep >= 1 && m <= 8))
+    throw new Error(`layer '${layer}': ${n}:${m} is not an N:M pattern the packed format stores (m ≤ 8, n < m)`);
+  if (cols % m !== 0) throw new Error(`layer '${layer}': ${n}:${m} sparsity needs an input width that is a multiple of ${m}, not ${cols}`);
+  const groups = (rows * cols) / m;
+  const patterns = new Uint8Array(groups);
+  const codes = new Uint8Array(groups * keep + 1);
+  let k = 0;
+  for (let g = 0; g < groups; g++) {
+    const base = g * m;
+    let mask = 0,
+      nz = 0;
+    for (let j = 0; j < m; j++)
+      if (dequant[base + j] !== 0) {
+        mask |= 1 << j;
+        nz++;
+      }
+    if (nz > keep) {
+      const r = Math.floor(base / cols),
+        c = base % cols;
+      throw new Error(
+        `layer '${layer}': the mask is not ${n}:${m}: row ${r}, columns ${c}–${c + m - 1} keep ${nz} nonzero weights, at most ${keep} allowed`,
+      );
+    }
+    for (let j = 0; j < m && nz < keep; j++)
+      if (!((mask >> j) & 1)) {
+        mask |= 1 << j;
+        nz++;
+      }
+    patterns[g] = patternRank(mask, m);
+    for (let j = 0; j < m; j++) if ((mask >> j) & 1) codes[k++] = nq.codes[base + j];
+  }
+  const g = packGrid(nq);
+  return {
+    kind: 'nm',
+    rows,
+    cols,
+    m,
+    keep,
+    patterns: { bits: patternBits(m, keep), values: patterns },
+    codes: { bits: nq.bits, values: codes },
+    scales: g.scales,
+    zeros: g.zeros,
+  };
 }
 
 /** BiLLM: sign1 + (sign2 on salient columns, dense/sparse group bit elsewhere) = 2 bits a weight. */
@@ -267,6 +380,7 @@ export function decodePacked(p: PackedLayer): Float32Array {
   let bin = 0,
     q8 = 0,
     kept = 0;
+  const masks = p.kind === 'nm' ? patternTable(p.m, p.keep) : [];
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < cols; c++) {
       const i = r * cols + c;
@@ -277,6 +391,10 @@ export function decodePacked(p: PackedLayer): Float32Array {
       } else if (p.kind === 'sparse') {
         const z = typeof p.zeros === 'number' ? p.zeros : param(p.zeros, rows, cols, r, c, 0);
         v = p.keep.values[i] ? (p.codes.values[kept++] - z) * param(p.scales, rows, cols, r, c, 0) : 0;
+      } else if (p.kind === 'nm') {
+        const z = typeof p.zeros === 'number' ? p.zeros : param(p.zeros, rows, cols, r, c, 0);
+        const on = (masks[p.patterns.values[Math.floor(i / p.m)]] >> (i % p.m)) & 1;
+        v = on ? (p.codes.values[kept++] - z) * param(p.scales, rows, cols, r, c, 0) : 0;
       } else if (p.kind === 'lut') {
         const idx = p.codes.values[i] + (p.colCodes ? p.colCodes.values[c] << p.codes.bits : 0);
         v = 0;

@@ -19,12 +19,16 @@ import {
   packBinary,
   packGrid,
   packPlanes,
+  packNmSparseGrid,
   packSparseGrid,
+  patternTable,
+  sparsePayloadBits,
   type Field,
+  type NmSparseGridPacked,
   type PackedLayer,
   type ParamTable,
 } from './packedForm';
-import type { LayerResult } from './types';
+import type { ExportOptions, LayerResult } from './types';
 
 const OPSET = 11;
 
@@ -177,7 +181,7 @@ class Decoder {
 }
 
 /** (q − z)·s; `q` defaults to the dense codes. */
-function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' | 'sparse' }>, gidx: string, codes?: string): string {
+function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' | 'sparse' | 'nm' }>, gidx: string, codes?: string): string {
   const q = codes ?? d.cast(d.field(p.codes, [p.rows, p.cols]), DT.DOUBLE);
   const z =
     typeof p.zeros === 'number'
@@ -186,14 +190,32 @@ function gridValue(d: Decoder, p: Extract<PackedLayer, { kind: 'grid' | 'sparse'
   return d.op('Mul', [d.op('Sub', [q, z]), d.lookup(p.scales, 'scales', gidx)]);
 }
 
+/**
+ * What the index-code decode (pattern planes' MatMul, Cast, Gather, Reshape, Cast) typically stores
+ * beyond the bitmap's, per layer: 47–200 B measured on stories260K's layers (the spread is shape
+ * constants that whichever layer needs first creates; test/integration/engine/sparsePacked.test.ts). The
+ * shared pattern table (C(m, keep)·m bytes, once a model) is not counted.
+ */
+export const INDEX_DECODE_EXTRA_BYTES = 120;
+
+/** int64 [rows·cols] keep flags of an N:M layer: each group's pattern code looked up in the C(m, keep) × m table. */
+function nmKeep(d: Decoder, p: NmSparseGridPacked): string {
+  const masks = patternTable(p.m, p.keep);
+  const flags = Uint8Array.from(masks.flatMap((mask) => Array.from({ length: p.m }, (_, j) => (mask >> j) & 1)));
+  const table = d.shared(`nm${p.keep}:${p.m}`, (n) => makeTensor(n, DT.UINT8, [masks.length, p.m], flags), 'nm');
+  const idx = d.cast(d.field(p.patterns, [p.patterns.values.length]), DT.INT64);
+  return d.cast(d.op('Reshape', [d.op('Gather', [table, idx]), d.shape([p.rows * p.cols])]), DT.INT64);
+}
+
 function decodeGraph(d: Decoder, p: PackedLayer): string {
   const { rows, cols } = p;
   if (p.kind === 'grid') return gridValue(d, p, d.groupIndex(rows, cols, p.scales.group));
-  if (p.kind === 'sparse') {
-    // Codes are stored for the kept weights only: an exclusive int64 CumSum over the bitmap gives each
-    // kept weight its slot (a pruned one points at the next kept code or the pad, and is masked to 0).
+  if (p.kind === 'sparse' || p.kind === 'nm') {
+    // Codes are stored for the kept weights only: an exclusive int64 CumSum over the keep flags (the
+    // bitmap, or the N:M pattern codes expanded through their table) gives each kept weight its slot
+    // (a pruned one points at the next kept code or the pad, and is masked to 0).
     const n = rows * cols;
-    const m = d.cast(d.field(p.keep, [n]), DT.INT64);
+    const m = p.kind === 'nm' ? nmKeep(d, p) : d.cast(d.field(p.keep, [n]), DT.INT64);
     const slot = d.op('Reshape', [d.op('CumSum', [m, d.i64(0)], [attr.int('exclusive', 1)]), d.shape([rows, cols])]);
     const q = d.cast(d.op('Gather', [d.field(p.codes, [p.codes.values.length]), slot]), DT.DOUBLE);
     const v = gridValue(d, p, d.groupIndex(rows, cols, p.scales.group), q);
@@ -291,10 +313,21 @@ export function writePacked(ctx: LayerCtx, p: PackedLayer, dequant: Float32Array
  * width. Throws ExportUnsupported when it has neither. A low-rank correction on a consumer without a
  * branch never gets here: exportModel folds it into a fake-quant weight.
  */
-export function writePackedResult(ctx: LayerCtx, res: LayerResult): number {
+export function writePackedResult(
+  ctx: LayerCtx,
+  res: LayerResult,
+  choose: ExportOptions['sparseForm'] = 'smaller',
+): { bytes: number; sparseForm?: 'bitmap' | 'index' } {
   const [rows, cols] = ctx.l.shape;
-  if (res.binary) return writePacked(ctx, packBinary(res.binary, rows, cols, res.dequant), res.dequant);
+  if (res.binary) return { bytes: writePacked(ctx, packBinary(res.binary, rows, cols, res.dequant), res.dequant) };
   if (!res.q) throw new ExportUnsupported('no stored form (neither integer codes nor binary planes); written as fake-quant');
   const nq = normalizeQuant(ctx.l.name, res.q, res.dequant);
-  return writePacked(ctx, res.sparse ? packSparseGrid(nq, res.dequant) : packGrid(nq), res.dequant);
+  if (!res.sparse) return { bytes: writePacked(ctx, packGrid(nq), res.dequant) };
+  // N:M layers: index (pattern) codes or the bitmap, whichever is smaller with its decode nodes (the
+  // bitmap drops the codes of kept weights that rounded to 0; index codes decode with a few more nodes).
+  const bitmap = packSparseGrid(nq, res.dequant);
+  const index = res.nm ? packNmSparseGrid(ctx.l.name, nq, res.dequant, res.nm.n, res.nm.m) : undefined;
+  const smaller = (i: NmSparseGridPacked) => sparsePayloadBits(i) + 8 * INDEX_DECODE_EXTRA_BYTES < sparsePayloadBits(bitmap);
+  const p = index && (choose === 'index' || (choose === 'smaller' && smaller(index))) ? index : bitmap;
+  return { bytes: writePacked(ctx, p, res.dequant), sparseForm: p === index ? 'index' : 'bitmap' };
 }

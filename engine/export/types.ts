@@ -43,6 +43,15 @@ export interface LayerResult {
   binary?: BinaryForm;
   /** A pruned layer (sparsegpt, wanda, magnitude): `packed` keeps a bitmap and only the nonzero codes. */
   sparse?: boolean;
+  /** Its N:M pattern (n of every m consecutive input columns pruned): `packed` may store index codes instead of the bitmap. */
+  nm?: { n: number; m: number };
+}
+
+/** The `sparse` / `nm` fields of a layer result, from the kernel's sparsity report. */
+export function sparseFields(s: { pattern: string; pruned: number } | undefined): Pick<LayerResult, 'sparse' | 'nm'> {
+  if (!s || !(s.pruned > 0)) return { sparse: false };
+  const nm = /^(\d+):(\d+)$/.exec(s.pattern);
+  return nm ? { sparse: true, nm: { n: Number(nm[1]), m: Number(nm[2]) } } : { sparse: true };
 }
 
 /**
@@ -75,12 +84,19 @@ export interface ExportOptions {
   layerFormats?: ReadonlyMap<string, StoredFormat>;
   /** MatMulNBits accuracy_level (0 = unset, exact). */
   accuracyLevel?: number;
+  /**
+   * `packed` N:M layers: `smaller` (default) stores index codes where they take fewer bytes than the
+   * bitmap, decode nodes included; `index` / `bitmap` force one form (tests, comparisons).
+   */
+  sparseForm?: 'smaller' | 'index' | 'bitmap';
 }
 
 /** How each layer was written. */
 export interface LayerExport {
   layer: string;
   written: 'matmulnbits' | 'qdq' | 'packed' | 'fake';
+  /** A pruned layer's storage: `packed` bitmap or N:M index codes; other formats keep dense zeros. */
+  sparseForm?: 'bitmap' | 'index' | 'dense';
   /** Why a layer was written in another format than asked for. */
   note?: string;
   /**

@@ -7,7 +7,7 @@ import * as native from '../../native/ts/index';
 import { binaryLowRankKernels } from './binaryLowRankKernels';
 import { gptqSliced } from './gptqRows';
 import { adaroundKernel, hqqKernel } from './roundingKernels';
-import { sparseKernels } from './sparseKernels';
+import { pruneScaled, prunesLayer, sparseKernels } from './sparseKernels';
 import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
 import type { Kernel, KernelContext, LayerWeight, PreparedDetails } from './kernelTypes';
@@ -98,7 +98,13 @@ const awq: Kernel = async (ctx) => {
   const prep = requirePrepared(ctx, 'awq');
   const input = requireHessian(ctx, 'awq');
   const alpha = prep.awq?.alpha ?? 0;
-  if (!settingsOf(layer, 'awq').clip || QK.test(layer.name)) {
+  const settings = settingsOf(layer, 'awq');
+  if (prunesLayer(layer)) {
+    // Pruned after the scale search; the clip search (a dense-grid search) is skipped.
+    const r = await pruneScaled(ctx, settings.sparsity_method);
+    return { ...r, details: { ...r.details, awq: { alpha } } };
+  }
+  if (!settings.clip || QK.test(layer.name)) {
     const r = await rtn(ctx);
     return { ...r, details: { awq: { alpha } } };
   }
@@ -128,6 +134,11 @@ const smoothed =
   (method: 'smoothquant' | 'osplus'): Kernel =>
   async (ctx) => {
     const prep = requirePrepared(ctx, method);
+    if (method === 'smoothquant' && prunesLayer(ctx.layer)) {
+      requireHessian(ctx, 'smoothquant with sparsity');
+      const r = await pruneScaled(ctx, settingsOf(ctx.layer, 'smoothquant').sparsity_method);
+      return { ...r, details: { ...r.details, smoothing: prep.smoothing } };
+    }
     const r = await rtn(ctx);
     return { ...r, details: { smoothing: prep.smoothing } };
   };

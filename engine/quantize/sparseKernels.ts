@@ -6,6 +6,8 @@
 import type { SparsityPlan } from '../../protocol/plan';
 import type { SparsityDetails } from '../../protocol/report';
 import * as native from '../../native/ts/index';
+import { methodDefaults } from '../../recipe/schema';
+import type { ResolvedMethodSettings } from '../../recipe/recipe.types';
 import { settingsOf } from './methodSettings';
 import type { Kernel, KernelContext } from './kernelTypes';
 
@@ -58,7 +60,9 @@ function hessianOf(ctx: KernelContext, method: string): native.Hessian {
 const sparsegpt: Kernel = async (ctx) => {
   const { layer, weight } = ctx;
   const H = hessianOf(ctx, 'sparsegpt');
-  const s = settingsOf(layer, 'sparsegpt');
+  // SmoothQuant/AWQ with `sparsity_method: sparsegpt` run this on the scaled layer with SparseGPT's defaults.
+  const s =
+    layer.method === 'sparsegpt' ? settingsOf(layer, 'sparsegpt') : (methodDefaults('sparsegpt') as ResolvedMethodSettings['sparsegpt']);
   const sparse = layer.sparsity && !('ratio' in layer.sparsity && layer.sparsity.ratio === 0) ? layer.sparsity : undefined;
   const r = await native.gptq(
     weight.data,
@@ -104,3 +108,17 @@ const oneShot =
 
 /** The pruning kernels, for the kernel table. */
 export const sparseKernels = { sparsegpt, wanda: oneShot('wanda'), magnitude: oneShot('magnitude') };
+
+/** Whether the plan prunes the layer (a non-zero sparsity). */
+export function prunesLayer(layer: KernelContext['layer']): boolean {
+  const s = layer.sparsity;
+  return Boolean(s) && !(s && 'ratio' in s && s.ratio === 0);
+}
+
+/**
+ * Pruning after SmoothQuant/AWQ scaling: the context holds the folded weight W·diag(s) and the
+ * statistics of the scaled input x/s, so Wanda ranks |W̃_ij|·‖X̃_j‖₂ and SparseGPT solves under H̃.
+ */
+export function pruneScaled(ctx: KernelContext, how: 'wanda' | 'sparsegpt'): ReturnType<Kernel> {
+  return sparseKernels[how](ctx);
+}

@@ -90,7 +90,7 @@ export function generationTable(r: Report): string {
 
 /** One row per quantized layer. */
 export function layerTable(r: Report): string {
-  // A `pruned` column (the measured pruned fraction and the pattern asked) only when a layer was pruned.
+  // A `pruned` column (the measured pruned fraction, the pattern asked and how the file stores it) only when a layer was pruned.
   const pruned = r.layers.some((l) => l.sparsity);
   return table(
     ['layer', 'shape', 'method', 'bits', 'group', 'format', 'rel_error', 'bits/w', ...(pruned ? ['pruned'] : [])],
@@ -103,7 +103,13 @@ export function layerTable(r: Report): string {
       l.format ?? r.format,
       l.rel_error.toExponential(3),
       num(l.bits_per_weight),
-      ...(pruned ? [l.sparsity ? `${(100 * l.sparsity.pruned).toFixed(1)}% (${l.sparsity.pattern})` : '-'] : []),
+      ...(pruned
+        ? [
+            l.sparsity
+              ? `${(100 * l.sparsity.pruned).toFixed(1)}% (${[l.sparsity.pattern, l.sparsity.storage].filter(Boolean).join(', ')})`
+              : '-',
+          ]
+        : []),
     ]),
   );
 }

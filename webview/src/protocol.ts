@@ -110,6 +110,8 @@ export function checkLayerReport(l: unknown, i: number): string | null {
   if (l.sparsity !== undefined) {
     const sp = l.sparsity as Obj;
     if (!isObj(sp) || !isStr(sp.pattern) || !isNum(sp.pruned)) return `${where}.sparsity must have a pattern string and a numeric pruned`;
+    if (sp.storage !== undefined && !['bitmap', 'index', 'dense'].includes(sp.storage as string))
+      return `${where}.sparsity.storage must be bitmap, index or dense`;
     for (const k of ['mask', 'saliency'] as const) {
       const m = sp[k] as Obj;
       if (

@@ -1,11 +1,12 @@
 /**
  * A pruning job end to end as a real `lowbit` process on stories260K: SparseGPT 50% (4-bit survivors)
  * stored packed as bitmap + surviving codes, the same recipe dense, the report's per-layer sparsity
- * and the `pruned` column; `lowbit check` puts a sparsity error on the rule's line.
+ * and the `pruned` column; `lowbit check` puts a sparsity error on the rule's line; pruning joined with
+ * SmoothQuant W8A8 (Wanda and SparseGPT after the scales), and 2:4 layers stored as index codes.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report } from '../../../protocol/report';
@@ -65,7 +66,7 @@ describe('lowbit run with sparsity (real process)', { skip: skipNoShared }, () =
     );
     const again = await runCli(['run', recipe(dir, 'sparse', '  - match: "layers.*"\n    sparsity: 0.5\n')]);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^layers\.0\.wq\s+64x64\s+sparsegpt\s+4\s+32\s+packed\s+\S+\s+\S+\s+50\.0% \(0\.5\)$/m);
+    assert.match(again.stdout, /^layers\.0\.wq\s+64x64\s+sparsegpt\s+4\s+32\s+packed\s+\S+\s+\S+\s+50\.0% \(0\.5, bitmap\)$/m);
   });
 
   test('lowbit check: 4:8 on the 172-wide w2 and sparsity with gptq are errors on their lines', async () => {
@@ -80,5 +81,39 @@ describe('lowbit run with sparsity (real process)', { skip: skipNoShared }, () =
     const out = r.stdout + r.stderr;
     assert.match(out, /bad\.lowbit\.yaml:16:15: error: 4:8 sparsity needs an input width that is a multiple of 8; layers\.0\.w2/);
     assert.match(out, /bad\.lowbit\.yaml:19:15: error: gptq cannot prune/);
+  });
+
+  test('Wanda+SmoothQuant and SparseGPT+SmoothQuant W8A8 at 50% (the JSQ baselines), and 2:4 stored as index codes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lowbit-sparse-sq-'));
+    const rule = (how: string, sparsity: string) =>
+      `  - match: "layers.*"\n    method: smoothquant\n    bits: 8\n    sparsity: ${sparsity}\n    settings: { activation_bits: 8, sparsity_method: ${how} }\n`;
+    const reports: Record<string, Report> = {};
+    for (const how of ['wanda', 'sparsegpt']) {
+      const r = await runCli(['run', recipe(dir, `sq-${how}`, rule(how, '0.5')), '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const rep = (reports[how] = JSON.parse(r.stdout) as Report);
+      assert.equal(rep.layers.length, 35);
+      for (const l of rep.layers) {
+        assert.equal(l.method, 'smoothquant');
+        assert.equal(l.format, 'packed');
+        assert.equal(l.sparsity?.storage, 'bitmap');
+        assert.ok(Math.abs(l.sparsity!.pruned - 0.5) < 0.01, `${how} ${l.name}: pruned ${l.sparsity!.pruned}`);
+        assert.equal(l.smoothing?.activation_bits, 8, `${l.name}: smoothed with 8-bit activations`);
+      }
+      // The activations are quantized in the written model (static QDQ before the smoothed layers).
+      const onnx = readFileSync(join(dir, `out/sq-${how}.onnx`));
+      assert.ok(onnx.includes(Buffer.from('QuantizeLinear')), `${how}: no activation QDQ in the output`);
+      assert.ok(Number.isFinite(rep.metrics!.quantized.perplexity!));
+    }
+    // SparseGPT's OBS update lowers each layer's output error below Wanda's mask-and-round, on the same scales.
+    const sum = (r: Report) => r.layers.reduce((s, l) => s + l.rel_error, 0);
+    assert.ok(
+      sum(reports.sparsegpt!) < sum(reports.wanda!),
+      `Σ rel_error sparsegpt ${sum(reports.sparsegpt!)} vs wanda ${sum(reports.wanda!)}`,
+    );
+    // 2:4: the 64×172 / 172×64 layers keep index codes (their payload saving outweighs the decode nodes).
+    const nm = await runCli(['run', recipe(dir, 'sq-24', rule('sparsegpt', '"2:4"'))]);
+    assert.equal(nm.code, 0, nm.stderr);
+    assert.match(nm.stdout, /^layers\.0\.w1\s+172x64\s+smoothquant\s+8\s+32\s+packed\s+\S+\s+\S+\s+50\.0% \(2:4, index\)$/m);
   });
 });

@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { exportModel } from '../../../engine/export/exportModel';
+import { INDEX_DECODE_EXTRA_BYTES } from '../../../engine/export/packedWriter';
 import type { LayerResult } from '../../../engine/export/types';
 import { loadModel, parseModel, type OnnxModel } from '../../../engine/onnx/model';
 import { sparseKernels } from '../../../engine/quantize/sparseKernels';
@@ -22,9 +23,10 @@ async function prune(
   method: 'sparsegpt' | 'wanda' | 'magnitude',
   sparsity: SparsityPlan,
   bits: number,
+  names = BODY,
 ): Promise<LayerResult[]> {
   const out: LayerResult[] = [];
-  for (const [i, name] of BODY.entries()) {
+  for (const [i, name] of names.entries()) {
     const w = m.getWeight(name);
     const hessian = new Hessian(w.cols);
     await hessian.add(randn(4 * w.cols * w.cols, i + 1), 4 * w.cols);
@@ -86,6 +88,75 @@ describe('packed export of pruned stories260K layers', { skip: skipNoStories }, 
       assert.ok(sparse.bytes.length < dense.bytes.length, `file ${sparse.bytes.length} vs ${dense.bytes.length}`);
       console.log(
         `# ${method} ${JSON.stringify(sparsity)} ${bits}-bit: packed sparse ${sparse.bytes.length} B (layers ${sStored} B), dense ${dense.bytes.length} B (layers ${dStored} B), fake ${fake.bytes.length} B`,
+      );
+    });
+});
+
+describe('packed export of N:M-pruned stories260K layers: index codes', { skip: skipNoStories }, () => {
+  const feeds = { input_ids: tokens(2, 9) };
+  const cases: ['sparsegpt' | 'wanda', { n: number; m: number }, number][] = [
+    ['sparsegpt', { n: 2, m: 4 }, 4],
+    ['wanda', { n: 4, m: 8 }, 3],
+  ];
+  const C = (n: number, k: number): number => (k === 0 ? 1 : (C(n - 1, k - 1) * n) / k);
+  for (const [method, nm, bits] of cases)
+    test(`${method} ${nm.n}:${nm.m} ${bits}-bit: pattern codes compute the fake-quant outputs; smaller than the bitmap form by the payload`, async () => {
+      const m = await loadModel(storiesModel);
+      // 4:8 needs widths that are multiples of 8: w2 (172 wide) is left out there.
+      const names = BODY.filter((n) => m.getWeight(n).cols % nm.m === 0);
+      const results = (await prune(m, method, nm, bits, names)).map((r) => ({ ...r, nm }));
+      const index = exportModel(m, results, { format: 'packed', sparseForm: 'index' });
+      const bitmap = exportModel(m, results, { format: 'packed', sparseForm: 'bitmap' });
+      const smaller = exportModel(m, results, { format: 'packed' });
+      const fake = exportModel(m, results, { format: 'fake' });
+      assert.ok(
+        index.layers.every((l) => l.written === 'packed' && l.sparseForm === 'index'),
+        JSON.stringify(index.layers.find((l) => l.sparseForm !== 'index')),
+      );
+      assert.ok(bitmap.layers.every((l) => l.sparseForm === 'bitmap'));
+      assert.ok(fake.layers.every((l) => l.sparseForm === 'dense'));
+      const g = parseModel(index.bytes, 'index.onnx').graph;
+      assert.ok(
+        g.node.every((n) => !n.domain || n.domain === 'ai.onnx'),
+        'standard ops only',
+      );
+      const b = await runModel(fake.bytes, feeds);
+      for (const [what, bytes] of [
+        ['index', index.bytes],
+        ['smaller', smaller.bytes],
+      ] as const) {
+        const a = await runModel(bytes, feeds);
+        assert.ok(relErr(a, b) < 1e-6, `${what} packed vs fake: ${relErr(a, b)}`);
+      }
+      // Payload from the layer shape: bitmap ⌈n/8⌉ B + b planes of ⌈(nonzeros+1)/8⌉ B; index codes
+      // ⌈log₂ C(m, keep)⌉ planes of ⌈groups/8⌉ B + b planes of ⌈(groups·keep+1)/8⌉ B. The index decode
+      // adds a few nodes a layer (47–200 B measured; INDEX_DECODE_EXTRA_BYTES is the typical cost the writer
+      // weighs), the first layer also the shared pattern table.
+      const keep = nm.m - nm.n,
+        patterns = C(nm.m, keep),
+        pb = Math.ceil(Math.log2(patterns));
+      let payload = 0;
+      for (const [i, r] of results.entries()) {
+        const w = m.getWeight(r.layer);
+        const n = w.rows * w.cols,
+          groups = n / nm.m;
+        let nz = 0;
+        for (const v of r.dequant) nz += v !== 0 ? 1 : 0;
+        const want =
+          Math.ceil(n / 8) + bits * Math.ceil((nz + 1) / 8) - (pb * Math.ceil(groups / 8) + bits * Math.ceil((groups * keep + 1) / 8));
+        payload += want;
+        const got = bitmap.layers[i]!.storedBytes! - index.layers[i]!.storedBytes!;
+        const table = i === 0 ? patterns * nm.m + 40 : 0;
+        assert.ok(got <= want + 8 && got >= want - 220 - table, `${r.layer}: ${got} B less stored, payload ${want} B less`);
+        // `smaller` picks index codes exactly where the payload saving outweighs the extra decode nodes.
+        const picked = smaller.layers[i]!.sparseForm;
+        if (Math.abs(want - INDEX_DECODE_EXTRA_BYTES) > 8)
+          assert.equal(picked, want > INDEX_DECODE_EXTRA_BYTES ? 'index' : 'bitmap', `${r.layer}: payload saving ${want} B`);
+      }
+      if (smaller.layers.some((l) => l.sparseForm === 'index'))
+        assert.ok(smaller.bytes.length < bitmap.bytes.length, `file ${smaller.bytes.length} vs bitmap ${bitmap.bytes.length} B`);
+      console.log(
+        `# ${method} ${nm.n}:${nm.m} ${bits}-bit: all index codes ${index.bytes.length} B, all bitmap ${bitmap.bytes.length} B, smaller of the two ${smaller.bytes.length} B (${smaller.layers.filter((l) => l.sparseForm === 'index').length} index layers), payload saving ${payload} B`,
       );
     });
 });

@@ -165,3 +165,33 @@ test('report panel shows prefill/decode latency and the two generated texts side
   assert.deepEqual(p.problems, []);
   await p.close();
 });
+
+test('report panel: a Pruned column with each layer’s sparsity and storage form, only when a layer was pruned', async () => {
+  // Recorded from a real `lowbit run --json` (SparseGPT+SmoothQuant W8A8 at 2:4, block 0's seven layers).
+  const sparse = fixture('stories260K-smoothquant-sparsegpt-24');
+  const p = await h.open('report');
+  await p.send({ type: 'report', report: sparse, reportPath: '/runs/sq.report.json', history: [] });
+  const heads = await p.page.locator('#layer-table th').evaluateAll((hs) => hs.map((x) => (x as HTMLElement).dataset.key));
+  assert.ok(heads.includes('sparsity'), `columns ${heads}`);
+  const col = heads.indexOf('sparsity');
+  for (const l of sparse.layers) {
+    const cell = await p.page.locator(`#layer-table tbody tr[data-layer="${l.name}"] td`).nth(col).textContent();
+    const form = { bitmap: 'bitmap', index: 'index codes', dense: 'dense zeros' }[l.sparsity.storage as string]!;
+    assert.equal(cell, `${(100 * l.sparsity.pruned).toFixed(1)}% (2:4, ${form})`, l.name);
+  }
+  const forms = new Set(sparse.layers.map((l: any) => l.sparsity.storage));
+  assert.deepEqual([...forms].sort(), ['bitmap', 'index'], 'the fixture holds both packed forms');
+  // A dense report has no such column; a bad storage value is refused.
+  await p.send({ type: 'report', report: gptq, reportPath: '/runs/gptq.report.json', history: [] });
+  const dense = await p.page.locator('#layer-table th').evaluateAll((hs) => hs.map((x) => (x as HTMLElement).dataset.key));
+  assert.ok(!dense.includes('sparsity'));
+  const bad = structuredClone(sparse);
+  bad.layers[1].sparsity.storage = 'zip';
+  await p.send({ type: 'report', report: bad, reportPath: 'x', history: [] });
+  assert.match(
+    (await p.page.locator('#error').textContent()) ?? '',
+    /layers\[1\] \(layers\.0\.wk\)\.sparsity\.storage must be bitmap, index or dense/,
+  );
+  assert.deepEqual(p.problems, []);
+  await p.close();
+});

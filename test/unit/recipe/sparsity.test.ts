@@ -115,3 +115,74 @@ test('bad sparsity values are type errors; a pruning method without sparsity is 
   const { diags } = diagnose(HEAD);
   assert.ok(diags.some((d) => d.code === 'no-sparsity' && /prunes nothing \(it is gptq\)/.test(d.message)));
 });
+
+test('smoothquant / awq take sparsity: pruned after scaling, by sparsity_method (wanda by default); auto stores them packed', () => {
+  const { plan, diags } = diagnose(`${HEAD}layers:
+  - match: "layers.*.wq"
+    method: smoothquant
+    bits: 8
+    sparsity: 0.5
+    settings: { activation_bits: 8 }
+  - match: "layers.*.wk"
+    method: smoothquant
+    sparsity: "2:4"
+    settings: { sparsity_method: sparsegpt }
+  - match: "layers.*.w1"
+    method: awq
+    sparsity: 0.5
+  - match: "layers.*.wv"
+    method: awq
+`);
+  assert.deepEqual(
+    diags.filter((d) => d.severity === 'error'),
+    [],
+  );
+  const by = new Map(plan!.layers.map((l) => [l.name, l]));
+  assert.deepEqual(by.get('layers.0.wq')!.sparsity, { ratio: 0.5 });
+  assert.equal(by.get('layers.0.wq')!.format, 'packed');
+  assert.equal(by.get('layers.0.wq')!.settings.sparsity_method, 'wanda');
+  assert.deepEqual(by.get('layers.3.wk')!.sparsity, { n: 2, m: 4 });
+  assert.equal(by.get('layers.3.wk')!.settings.sparsity_method, 'sparsegpt');
+  assert.equal(by.get('layers.1.w1')!.method, 'awq');
+  assert.deepEqual(by.get('layers.1.w1')!.sparsity, { ratio: 0.5 });
+  assert.equal(by.get('layers.0.wv')!.sparsity, undefined, 'awq without sparsity stays dense');
+  assert.ok(!diags.some((d) => d.code === 'no-sparsity' && /awq|smoothquant/.test(d.message)));
+});
+
+test('pruning after scaling: SparseGPT N:M needs group sizes that are multiples of M; osplus cannot prune; dense formats say so', () => {
+  const { diags } = diagnose(`${HEAD}layers:
+  - match: "layers.*.wq"
+    method: smoothquant
+    sparsity: "4:8"
+    group_size: 20
+    settings: { sparsity_method: sparsegpt }
+  - match: "layers.*.wk"
+    method: osplus
+    sparsity: 0.5
+  - match: "layers.*.w1"
+    method: awq
+    sparsity: 0.5
+    format: qdq
+`);
+  const g = diags.find((d) => d.code === 'sparsity-group');
+  assert.ok(g, JSON.stringify(diags));
+  assert.equal(g.line, 10);
+  assert.match(
+    g.message,
+    /smoothquant with sparsity_method sparsegpt with 4:8 sparsity needs a group size that is a multiple of 8 \(got 20\)/,
+  );
+  const m = diags.find((d) => d.code === 'sparsity-method');
+  assert.ok(m && m.severity === 'error' && m.line === 14, JSON.stringify(diags));
+  assert.match(m.message, /osplus cannot prune.*or smoothquant \/ awq, which prune after scaling.*layers\.0\.wk/);
+  const d = diags.find((x) => x.code === 'sparsity-dense');
+  assert.ok(d && d.line === 18 && /qdq has no sparse form.*layers\.0\.w1/.test(d.message), JSON.stringify(diags));
+  // The same N:M with Wanda (no group constraint) is fine.
+  assert.ok(
+    !diagnose(`${HEAD}layers:
+  - match: "layers.*.wq"
+    method: smoothquant
+    sparsity: "4:8"
+    group_size: 20
+`).diags.some((x) => x.code === 'sparsity-group'),
+  );
+});

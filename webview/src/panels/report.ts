@@ -124,6 +124,20 @@ const columns: Column<LayerReport>[] = [
   { key: 'params', title: 'Params', value: (l) => l.params, numeric: true },
 ];
 
+const STORAGE: Record<string, string> = { bitmap: 'bitmap', index: 'index codes', dense: 'dense zeros' };
+
+/** Shown when a layer was pruned: the pruned fraction, the pattern asked and how the file stores the zeros. */
+const sparsityColumn: Column<LayerReport> = {
+  key: 'sparsity',
+  title: 'Pruned',
+  value: (l) => l.sparsity?.pruned ?? -1,
+  format: (l) =>
+    l.sparsity
+      ? `${pct(l.sparsity.pruned)} (${l.sparsity.pattern}${l.sparsity.storage ? `, ${STORAGE[l.sparsity.storage] ?? l.sparsity.storage}` : ''})`
+      : '—',
+  numeric: true,
+};
+
 function render(): void {
   const r = state.report;
   if (!r) {
@@ -197,7 +211,7 @@ function render(): void {
   const drawTable = () =>
     renderTable(
       table,
-      columns,
+      r.layers.some((l) => l.sparsity) ? [...columns.slice(0, -1), sparsityColumn, ...columns.slice(-1)] : columns,
       r.layers,
       state.sort,
       (s) => {

@@ -101,7 +101,7 @@ async function synthetic(): Promise<void> {
   input = { tensor: 'x', n: COLS, hessian, stats, layers: ['w'], cross };
 }
 
-async function runKernel(method: Method, settings: Record<string, unknown>): Promise<KernelOutput> {
+async function runKernel(method: Method, settings: Record<string, unknown>, sparse = false): Promise<KernelOutput> {
   const info = METHOD_INFO[method];
   const layer: LayerPlan = {
     name: 'w',
@@ -111,7 +111,7 @@ async function runKernel(method: Method, settings: Record<string, unknown>): Pro
     symmetric: false,
     settings,
     rules: [],
-    ...(info.prunes ? { sparsity: { ratio: 0.5 } } : {}),
+    ...(info.prunes || sparse ? { sparsity: { ratio: 0.5 } } : {}),
   };
   const ctx: KernelContext = { layer, weight: { data: Float32Array.from(weight), rows: ROWS, cols: COLS }, input, threads: 1 };
   if (method === 'awq') ctx.prepared = { awq: { alpha: 0 } };
@@ -181,8 +181,10 @@ describe('method settings reach their kernels', { skip: !nativeKernelsAvailable(
       for (const [key, f] of settings) {
         const value = changed(method, key, f),
           extra = TOGETHER_WITH[`${method}.${key}`];
-        const ref = extra ? await runKernel(method, extra) : baseDefault;
-        const out = await runKernel(method, { ...extra, [key]: value });
+        // SmoothQuant/AWQ's sparsity_method acts only on a pruned layer: both runs prune.
+        const sparse = key === 'sparsity_method';
+        const ref = extra || sparse ? await runKernel(method, extra ?? {}, sparse) : baseDefault;
+        const out = await runKernel(method, { ...extra, [key]: value }, sparse);
         if (f.inert) {
           assert.ok(
             maxRelDiff(out.dequant, ref.dequant) < 1e-5,

@@ -66,7 +66,7 @@ test('method settings follow the chosen method', () => {
     'damp',
     'static_groups',
   ]);
-  assert.deepEqual(labels(`${BASE}methods:\n  smoothquant: { | }`).sort(), ['activation_bits', 'alpha']);
+  assert.deepEqual(labels(`${BASE}methods:\n  smoothquant: { | }`).sort(), ['activation_bits', 'alpha', 'sparsity_method']);
   assert.deepEqual(labels(`${BASE}layers:\n  - match: output\n    method: lorc\n    settings:\n      |`).sort(), [
     'factor_bits',
     'quantizer',
