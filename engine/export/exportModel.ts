@@ -186,7 +186,8 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
           if (format !== 'packed') note = `binarized weights fit no ${format} grid; stored packed`;
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
-          const nq = normalizeQuant(l.name, res.q, res.dequant);
+          // MatMulNBits holds real-valued zero points (HQQ) as the scales' type; the other writers refuse them.
+          const nq = normalizeQuant(l.name, res.q, res.dequant, { floatZeros: format === 'matmulnbits' && l.op !== 'Gather' });
           if (format === 'matmulnbits' && l.op === 'Gather') {
             writeGatherBlockQuantized(ctx, nq, sharedTables);
             written = 'matmulnbits';
