@@ -7,7 +7,7 @@
 import type { Report, LayerReport, RotationReport } from '../../protocol/report';
 import { drawChart } from './ui/chart';
 import { renderTable, type Column, type SortState } from './ui/table';
-import { el, fmt, pct } from './ui/format';
+import { el, fmt, pct, bytes } from './ui/format';
 
 type RotationLayer = RotationReport['layers'][number];
 type WithName<T> = T & { name: string };
@@ -70,10 +70,11 @@ function rotationBlock(rot: RotationReport, reveal: (layer: string) => void): { 
     { key: 'peak_before', title: 'max|w|/rms before', value: (l) => l.peak_before, format: (l) => fmt(l.peak_before, 2), numeric: true },
     { key: 'peak_after', title: 'max|w|/rms after', value: (l) => l.peak_after, format: (l) => fmt(l.peak_after, 2), numeric: true },
   ];
+  const untied = rot.untied ? ` · tied head ${rot.untied.head} untied from ${rot.untied.embedding} (+${bytes(rot.untied.bytes)})` : '';
   const online = rot.online?.length ? ` · online rotation before ${rot.online.map((o) => o.layer).join(', ')}` : '';
   const meta =
     `${rot.construction}, d = ${rot.size}, seed ${rot.seed} · embedding ${rot.embedding} · ` +
-    `${rot.norms.length} norm scale${rot.norms.length === 1 ? '' : 's'} folded${online}`;
+    `${rot.norms.length} norm scale${rot.norms.length === 1 ? '' : 's'} folded${online}${untied}`;
   const b = block('rotation', 'Rotation: weight outliers before and after', meta, cols, rot.layers, { key: 'name', desc: false }, (l) =>
     reveal(l.name),
   );

@@ -183,6 +183,11 @@ function checkRotation(x: unknown): string | null {
     if (!Array.isArray(x.online) || !x.online.every((o: unknown) => isObj(o) && isStr(o.layer) && isNum(o.size) && isStr(o.construction)))
       return 'report.rotation.online must be [{layer, size, construction}]';
   }
+  if (x.untied !== undefined) {
+    const u = x.untied as Obj;
+    if (!isObj(u) || !isStr(u.embedding) || !isStr(u.head) || !isNum(u.bytes))
+      return 'report.rotation.untied must be {embedding, head, bytes}';
+  }
   return null;
 }
 

@@ -228,6 +228,14 @@ test('report panel shows method internals recorded from a real run: rotation kur
   // A report without these internals has no section; malformed internals are refused, naming the field.
   await p.send({ type: 'report', report: gptq, reportPath: 'x', history: [] });
   assert.equal(await p.page.locator('#internals').count(), 0);
+  // A tied head untied for the rotation: its copy's size is shown.
+  const tied = structuredClone(real);
+  tied.rotation.untied = { embedding: 'tok_embeddings', head: 'tok_embeddings@/lm_head/MatMul', bytes: 131072 };
+  await p.send({ type: 'report', report: tied, reportPath: 'x', history: [] });
+  assert.match(
+    (await p.page.locator('#rotation p.meta').first().textContent()) ?? '',
+    /tied head tok_embeddings@\/lm_head\/MatMul untied from tok_embeddings \(\+128\.0 KiB\)/,
+  );
   const badHqq = structuredClone(real);
   badHqq.layers[0].hqq.objective = ['x'];
   await p.send({ type: 'report', report: badHqq, reportPath: 'x', history: [] });
