@@ -115,6 +115,26 @@ const MEAN_NORMS = new Set([
   'InstanceNormalization',
 ]);
 
+/**
+ * Why a mean-subtracting norm on the stream stops the rotation: LayerNorm's x − mean(x) does not
+ * commute with R. QuaRot handles it by centring every stream writer and the embedding (so the mean is
+ * 0), folding γ and β into the next linears and rewriting the LayerNorm as an RMSNorm; that path is
+ * not implemented here.
+ */
+function meanNormReason(op: string, t: string): string {
+  const ln = op === 'LayerNormalization' || op === 'SkipLayerNormalization';
+  const what = ln
+    ? `is a LayerNorm on the residual stream '${t}'`
+    : op === 'ReduceMean' || op === 'Sub'
+      ? `subtracts the mean of the residual stream '${t}' (a decomposed LayerNorm)`
+      : `normalizes the residual stream '${t}' per batch, group or instance`;
+  const tail =
+    ln || op === 'ReduceMean' || op === 'Sub'
+      ? "; its mean subtraction does not commute with a rotation. QuaRot's LayerNorm path (centre the embedding and every stream writer, fold γ and β into the next linears, rewrite the LayerNorm as an RMSNorm) is not implemented: only RMSNorm models can be rotated (use rotation: none)"
+      : '; that does not commute with a rotation: only RMSNorm models can be rotated (use rotation: none)';
+  return `${what}${tail}`;
+}
+
 function scalarOf(model: OnnxModel, name: string): number | undefined {
   const ref = model.consts.resolve(name);
   if (!ref) return undefined;
@@ -265,11 +285,12 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     for (const r of idx.readers.get(t) ?? []) {
       if (handled.has(r)) continue;
       if (r.opType === 'Shape') continue;
-      if (MEAN_NORMS.has(r.opType))
-        fail(
-          r,
-          `reads the residual stream '${t}' and subtracts the mean (or normalizes per batch/group), which does not commute with a rotation; only RMSNorm models can be rotated`,
-        );
+      if (
+        MEAN_NORMS.has(r.opType) ||
+        (r.opType === 'ReduceMean' && !(idx.readers.get(t) ?? []).some((x) => x.opType === 'Pow')) ||
+        r.opType === 'Sub'
+      )
+        fail(r, meanNormReason(r.opType, t));
       if (r.opType === 'Add') {
         handled.add(r);
         const other = r.input[0] === t ? r.input[1] : r.input[0];

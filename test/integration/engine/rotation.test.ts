@@ -11,6 +11,7 @@ import { runModel, tokens } from './exportFixtures';
 import { skipNoShared, stories } from './sharedFixtures';
 import { buildBertEncoder, buildModelBuilderDecoder, buildOptimumDecoder, fullLogits, maxAbsDiff, openDecoder } from '../../fixtures/llm';
 import { buildTiedStories } from '../../fixtures/llm/tiedStories';
+import { attr, makeNode } from '../../../engine/export/graphEdit';
 
 const IDS = [1, 403, 407, 261, 378, 395, 259, 281, 300, 412, 290, 377];
 
@@ -160,7 +161,36 @@ describe('rotation: KV-cache decoder fixtures and unrotatable graphs', { skip: s
     assert.throws(
       () => findRotationPlan(ln),
       (e: Error) =>
-        e instanceof RotationUnsupported && e.message.includes(p) && /LayerNormalization '\/final_ln'.*subtracts the mean/.test(e.message),
+        e instanceof RotationUnsupported &&
+        e.message.includes(p) &&
+        /LayerNormalization '\/final_ln': is a LayerNorm on the residual stream '[^']+'; its mean subtraction does not commute with a rotation\. QuaRot's LayerNorm path .* is not implemented: only RMSNorm models can be rotated \(use rotation: none\)/.test(
+          e.message,
+        ),
+    );
+  });
+
+  test('a decomposed LayerNorm (ReduceMean and Sub of the stream) is refused, naming the node', async () => {
+    // stories260K's final RMSNorm made a LayerNorm by centring its input: c = x − ReduceMean(x).
+    const m = await loadModel(stories.model);
+    const g = m.proto.graph!;
+    const pow = g.node.find((n) => n.name === '/Pow')!;
+    const mul = g.node.find((n) => n.name === '/Mul')!;
+    const x = pow.input[0];
+    g.node.splice(
+      g.node.indexOf(pow),
+      0,
+      makeNode('ReduceMean', [x], ['ln_mean'], '/ln_mean', [attr.ints('axes', [-1])]),
+      makeNode('Sub', [x, 'ln_mean'], ['ln_centred'], '/ln_sub'),
+    );
+    pow.input[0] = 'ln_centred';
+    mul.input = mul.input.map((i) => (i === x ? 'ln_centred' : i));
+    assert.throws(
+      () => findRotationPlan(m),
+      (e: Error) =>
+        e instanceof RotationUnsupported &&
+        /ReduceMean '\/ln_mean': subtracts the mean of the residual stream '[^']+' \(a decomposed LayerNorm\).*not implemented/.test(
+          e.message,
+        ),
     );
   });
 
