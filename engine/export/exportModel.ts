@@ -176,6 +176,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     let note: string | undefined;
     let written: LayerExport['written'] = 'fake';
     let storedBytes: number | undefined;
+    let floatZeros = false;
     // A low-rank correction without a branch must be folded into a float weight: fake-quant only.
     if (l.scope && upgradeNote && format === 'qdq') note = upgradeNote;
     else if (format !== 'fake' && !(res.lowRank && !branchOk)) {
@@ -194,6 +195,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
           } else if (format === 'matmulnbits') {
             writeMatMulNBits(ctx, nq, sharedTables);
             written = 'matmulnbits';
+            if (nq.floatZeros) floatZeros = true;
           } else {
             writeQdq(ctx, nq);
             written = 'qdq';
@@ -212,7 +214,13 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
     if (storedBytes === undefined)
       storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
-    layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
+    layers.push({
+      layer: l.name,
+      written,
+      ...(note ? { note } : {}),
+      ...(storedBytes !== undefined ? { storedBytes } : {}),
+      ...(floatZeros ? { floatZeros } : {}),
+    });
   }
   for (const sub of root.subEditors()) sub.prune();
   root.prune();

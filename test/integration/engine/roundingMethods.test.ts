@@ -108,6 +108,12 @@ describe('hqq and adaround: every format, logits = fake-quant, internals in the 
         report.warnings.join('\n'),
       );
       assert.ok(!report.warnings.some((w) => /is not an integer/.test(w)), report.warnings.join('\n'));
+      // Float zero points cost 32 bits a group (not `bits`): the report's bits per weight says so.
+      for (const l of report.layers) {
+        const groups = Math.ceil(l.shape[1] / 32);
+        const want = stored === 'matmulnbits' ? bits + (groups * 64) / l.shape[1] : 32;
+        assert.ok(Math.abs(l.bits_per_weight - want) < 1e-9, `${l.name}: ${l.bits_per_weight} bits/weight, want ${want}`);
+      }
       const written = await loadModel(plan.outputPath);
       const mm = written.graph.node.filter((n) => n.opType === 'MatMulNBits');
       assert.equal(mm.length, stored === 'matmulnbits' ? 3 : 0);
