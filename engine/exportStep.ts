@@ -10,6 +10,7 @@ import { sparseFields, type LayerResult, type QuantizedWeightLike, type LowRankF
 import { encodeModel } from './onnx/onnxProto';
 import { checkInterfaceKept } from './export/interfaceCheck';
 import { DT, isHalfExact } from './onnx/tensor';
+import { groupsPerRow } from './quantize/storageBits';
 import { leftAloneTensors } from './onnx/leftAlone';
 import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
@@ -76,6 +77,9 @@ export async function exportAndWrite(
     if (w.storedBytes !== undefined) q.report.stored_bytes = w.storedBytes;
     if (w.written === 'fake') q.report.bits_per_weight = 32;
     if (w.sparseForm && q.report.sparsity) q.report.sparsity.storage = w.sparseForm;
+    // Real-valued zero points (HQQ) are stored as 32-bit floats per group, not as `bits`-bit integers.
+    if (w.floatZeros)
+      q.report.bits_per_weight = q.report.bits + (groupsPerRow(q.report.shape[1], q.report.group_size) * (32 + 32)) / q.report.shape[1];
   }
   // A packed layer stores what the exporter measured (bit planes, parameters and decode nodes), plus its L·R
   // branch; in memory onnxruntime holds its decoded float weight.

@@ -92,6 +92,11 @@ export interface RotationReport {
   }[];
   /** Online rotations: an inserted MatMul by a constant orthogonal matrix before these layers (their weight became Qᵀ·W). */
   online?: { layer: string; size: number; construction: string }[];
+  /**
+   * A tied LM head (it read the embedding table) was given its own copy of the table before rotating,
+   * since the two sides rotate differently: the copy's float bytes (before any quantization).
+   */
+  untied?: { embedding: string; head: string; bytes: number };
 }
 
 /**

@@ -137,7 +137,7 @@ export interface HqqSettings {
   beta?: number;
   /** Factor by which β grows each iteration. */
   kappa?: number;
-  /** Whether zero points stay integers (every format stores them) or take real values as in the authors' code (only `fake` stores them exactly; other formats write such layers fake-quant, with a note). */
+  /** Whether zero points stay integers (every format stores them) or take real values as in the authors' code (stored exactly by `fake`, and by `matmulnbits` for MatMul/Gemm layers at 2 or 4 bits as float zero points; other formats and bit widths write such layers fake-quant, with a note). */
   zero_point?: "integer" | "float";
 }
 
@@ -257,7 +257,7 @@ export interface RecipeDocument {
   threads?: number;
   /** The `accuracy_level` written on every `MatMulNBits` node (and the level onnxruntime uses when it fuses `qdq` weights into MatMulNBits): the type its activations are computed in. `4` (int8 activations, what onnxruntime-genai writes for CPU) is the fast CPU level; `0` leaves it unset (fp32 activations, exact). Evaluation runs the model at this level, so the reported quality and latency are what you get. */
   accuracy_level?: 0 | 1 | 2 | 3 | 4;
-  /** QuaRot-style offline rotation (Ashkboos et al. 2024) applied before calibration: the RMSNorm scales are folded into the linears after them, then the residual stream is rotated by a seeded randomized Hadamard matrix R (embedding E·R, stream readers Rᵀ·W, stream writers W·R, the LM head too). The full-precision model computes the same outputs; outliers are spread over all channels, so every method then quantizes the rotated weights with less error. Needs a decoder whose residual stream starts at one token embedding and is read only by RMSNorms and linear layers (a diagnostic names the node that prevents it). */
+  /** QuaRot-style offline rotation (Ashkboos et al. 2024) applied before calibration: the RMSNorm scales are folded into the linears after them, then the residual stream is rotated by a seeded randomized Hadamard matrix R (embedding E·R, stream readers Rᵀ·W, stream writers W·R, the LM head too). The full-precision model computes the same outputs; outliers are spread over all channels, so every method then quantizes the rotated weights with less error. Needs a decoder whose residual stream starts at one token embedding and is read only by RMSNorms and linear layers (a diagnostic names the node that prevents it; LayerNorm models are not supported). A tied LM head is untied first: it gets its own copy of the embedding table (the report says how many bytes). */
   rotation?: {
     /** Which rotation. */
     method?: "none" | "hadamard";

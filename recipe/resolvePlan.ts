@@ -507,7 +507,9 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
         name,
       );
     }
-    if (e.method === 'hqq' && e.settings.zero_point === 'float' && stored !== 'fake') {
+    // MatMulNBits stores real-valued zero points (the scales' type) for MatMul/Gemm at 2 and 4 bits (onnxruntime's limit).
+    const floatZerosFit = stored === 'matmulnbits' && (e.layer.op === 'MatMul' || e.layer.op === 'Gemm') && (e.bits === 2 || e.bits === 4);
+    if (e.method === 'hqq' && e.settings.zero_point === 'float' && stored !== 'fake' && !floatZerosFit) {
       const sp = e.from.method?.span ?? fmtSpan;
       add(
         `hqqfloat:${sp.start}:${stored}`,
@@ -516,7 +518,7 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
         'format-fallback',
         { format: 'fake', method: 'hqq' },
         (n) =>
-          `hqq's real-valued zero points (zero_point: float) cannot be stored as ${stored}: ${list(n)} will be written fake-quant (float weights); zero_point: integer stores them as ${stored}.`,
+          `hqq's real-valued zero points (zero_point: float) cannot be stored as ${stored}${stored === 'matmulnbits' ? ` for ${e.layer.op} layers at ${e.bits} bits (MatMulNBits takes them for MatMul/Gemm at 2 or 4 bits)` : ''}: ${list(n)} will be written fake-quant (float weights); zero_point: integer stores them as ${stored}.`,
         name,
       );
     }

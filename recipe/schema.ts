@@ -381,13 +381,14 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
       kappa: { kind: 'number', doc: 'Factor by which β grows each iteration.', default: 1.01, min: 1, max: 10 },
       zero_point: {
         kind: 'enum',
-        doc: "Whether zero points stay integers (every format stores them) or take real values as in the authors' code (only `fake` stores them exactly; other formats write such layers fake-quant, with a note).",
+        doc: "Whether zero points stay integers (every format stores them) or take real values as in the authors' code (stored exactly by `fake`, and by `matmulnbits` for MatMul/Gemm layers at 2 or 4 bits as float zero points; other formats and bit widths write such layers fake-quant, with a note).",
         values: ['integer', 'float'],
         default: 'float',
         valueDocs: {
           integer:
             "Starts from RTN's grid; per group the best of that start and the optimized zero point rounded down or up: never worse than RTN (on stories260K it equals RTN: the gain is in the fractional zero points).",
-          float: "The authors' real-valued zero points (best error; stored exactly only by `fake`).",
+          float:
+            "The authors' real-valued zero points (best error; stored exactly by `fake`, and by `matmulnbits` at 2 or 4 bits as 32-bit float zero points per group).",
         },
       },
     },
@@ -620,7 +621,7 @@ export const RECIPE_SCHEMA: Record<string, FieldSchema> = {
   },
   rotation: {
     kind: 'object',
-    doc: 'QuaRot-style offline rotation (Ashkboos et al. 2024) applied before calibration: the RMSNorm scales are folded into the linears after them, then the residual stream is rotated by a seeded randomized Hadamard matrix R (embedding E·R, stream readers Rᵀ·W, stream writers W·R, the LM head too). The full-precision model computes the same outputs; outliers are spread over all channels, so every method then quantizes the rotated weights with less error. Needs a decoder whose residual stream starts at one token embedding and is read only by RMSNorms and linear layers (a diagnostic names the node that prevents it).',
+    doc: 'QuaRot-style offline rotation (Ashkboos et al. 2024) applied before calibration: the RMSNorm scales are folded into the linears after them, then the residual stream is rotated by a seeded randomized Hadamard matrix R (embedding E·R, stream readers Rᵀ·W, stream writers W·R, the LM head too). The full-precision model computes the same outputs; outliers are spread over all channels, so every method then quantizes the rotated weights with less error. Needs a decoder whose residual stream starts at one token embedding and is read only by RMSNorms and linear layers (a diagnostic names the node that prevents it; LayerNorm models are not supported). A tied LM head is untied first: it gets its own copy of the embedding table (the report says how many bytes).',
     fields: {
       method: {
         kind: 'enum',

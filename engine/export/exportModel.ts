@@ -177,6 +177,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     let written: LayerExport['written'] = 'fake';
     let storedBytes: number | undefined;
     let sparseForm: LayerExport['sparseForm'];
+    let floatZeros = false;
     // A low-rank correction without a branch must be folded into a float weight: fake-quant only.
     if (l.scope && upgradeNote && format === 'qdq') note = upgradeNote;
     else if (format !== 'fake' && !(res.lowRank && !branchOk)) {
@@ -189,13 +190,15 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
           if (format !== 'packed') note = `binarized weights fit no ${format} grid; stored packed`;
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
-          const nq = normalizeQuant(l.name, res.q, res.dequant);
+          // MatMulNBits holds real-valued zero points (HQQ) as the scales' type; the other writers refuse them.
+          const nq = normalizeQuant(l.name, res.q, res.dequant, { floatZeros: format === 'matmulnbits' && l.op !== 'Gather' });
           if (format === 'matmulnbits' && l.op === 'Gather') {
             writeGatherBlockQuantized(ctx, nq, sharedTables);
             written = 'matmulnbits';
           } else if (format === 'matmulnbits') {
             writeMatMulNBits(ctx, nq, sharedTables);
             written = 'matmulnbits';
+            if (nq.floatZeros) floatZeros = true;
           } else {
             writeQdq(ctx, nq);
             written = 'qdq';
@@ -221,6 +224,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
       ...(note ? { note } : {}),
       ...(storedBytes !== undefined ? { storedBytes } : {}),
       ...(sparseForm ? { sparseForm } : {}),
+      ...(floatZeros ? { floatZeros } : {}),
     });
   }
   for (const sub of root.subEditors()) sub.prune();

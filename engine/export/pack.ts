@@ -16,6 +16,16 @@ export interface NormalizedQuant {
   zeros: Uint8Array;
   /** Every zero point equals 2^(bits−1). */
   defaultZeros: boolean;
+  /**
+   * Real-valued zero points (HQQ's `zero_point: float`), when the caller allowed them and some are not
+   * integers: ŵ = (q − z)·s with these; `zeros` then holds them rounded into [0, 2^bits), used only to pad.
+   */
+  floatZeros?: Float32Array;
+}
+
+export interface NormalizeOptions {
+  /** Accept non-integer zero points (returned in `floatZeros`) instead of throwing ExportUnsupported: MatMulNBits stores them as the scales' type. */
+  floatZeros?: boolean;
 }
 
 /** Thrown when a layer cannot be written the way it was asked (the exporter falls back). */
@@ -24,9 +34,10 @@ export class ExportUnsupported extends Error {}
 /**
  * Converts a kernel result to unsigned codes + uint8 zero points and verifies that (q − z)·s
  * reproduces `dequant`. Throws an Error naming the layer when the data is inconsistent, and
- * ExportUnsupported when zero points are not integers.
+ * ExportUnsupported when zero points are not integers (unless `opts.floatZeros`: then they come back
+ * in `floatZeros`).
  */
-export function normalizeQuant(layer: string, q: QuantizedWeightLike, dequant: Float32Array): NormalizedQuant {
+export function normalizeQuant(layer: string, q: QuantizedWeightLike, dequant: Float32Array, opts: NormalizeOptions = {}): NormalizedQuant {
   const { bits, rows, cols } = q;
   if (!Number.isInteger(bits) || bits < 1 || bits > 8) throw new Error(`layer '${layer}': ${bits} bits cannot be exported (1–8 supported)`);
   const group = q.groupSize <= 0 || q.groupSize >= cols ? cols : q.groupSize;
@@ -57,27 +68,39 @@ export function normalizeQuant(layer: string, q: QuantizedWeightLike, dequant: F
   }
   const zeros = new Uint8Array(rows * nGroups);
   let defaultZeros = true;
-  for (let i = 0; i < zeros.length; i++) {
-    const z = q.zeros ? q.zeros[i] + shift : mid;
-    if (!Number.isInteger(z) || z < 0 || z > max)
-      throw new ExportUnsupported(`layer '${layer}': zero point ${q.zeros![i]} is not an integer in [0, ${max}]`);
-    zeros[i] = z;
-    if (z !== mid) defaultZeros = false;
-  }
+  let floatZeros: Float32Array | undefined;
+  if (opts.floatZeros && q.zeros && Array.from(q.zeros as ArrayLike<number>).some((z) => !Number.isInteger(z + shift))) {
+    floatZeros = new Float32Array(zeros.length);
+    for (let i = 0; i < zeros.length; i++) {
+      const z = q.zeros[i] + shift;
+      if (!Number.isFinite(z)) throw new Error(`layer '${layer}': zero point ${q.zeros[i]} of group ${i} is not a finite number`);
+      floatZeros[i] = z;
+      zeros[i] = Math.min(max, Math.max(0, Math.round(z)));
+    }
+    defaultZeros = false;
+  } else
+    for (let i = 0; i < zeros.length; i++) {
+      const z = q.zeros ? q.zeros[i] + shift : mid;
+      if (!Number.isInteger(z) || z < 0 || z > max)
+        throw new ExportUnsupported(`layer '${layer}': zero point ${q.zeros![i]} is not an integer in [0, ${max}]`);
+      zeros[i] = z;
+      if (z !== mid) defaultZeros = false;
+    }
+  const zeroOf = floatZeros ?? zeros;
   let amax = 0;
   for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(dequant[i]));
   const tol = 1e-5 * amax + 1e-7;
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const g = r * nGroups + Math.floor(c / group);
-      const w = (codes[r * cols + c] - zeros[g]) * q.scales[g];
+      const w = (codes[r * cols + c] - zeroOf[g]) * q.scales[g];
       if (Math.abs(w - dequant[r * cols + c]) > tol)
         throw new Error(
           `layer '${layer}': codes/scales/zeros give ${w} at [${r}, ${c}] but the dequantized weight is ${dequant[r * cols + c]}`,
         );
     }
   }
-  return { bits, rows, cols, group, nGroups, codes, scales: q.scales, zeros, defaultZeros };
+  return { bits, rows, cols, group, nGroups, codes, scales: q.scales, zeros, defaultZeros, ...(floatZeros ? { floatZeros } : {}) };
 }
 
 /** Writes `bits`-bit values little-endian into `out` starting at bit `bitOffset`. */

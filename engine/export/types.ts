@@ -104,6 +104,8 @@ export interface LayerExport {
    * bytes of the initializers the layer added (codes, scales, zero points, low-rank factors, weights).
    */
   storedBytes?: number;
+  /** Written as MatMulNBits with real-valued zero points (float, one per group) instead of packed integers. */
+  floatZeros?: boolean;
 }
 
 export interface ExportResult {

@@ -24,11 +24,16 @@ export function matMulNBitsBlockSize(nq: NormalizedQuant): number {
   return nq.group;
 }
 
-/** Replaces a MatMul by com.microsoft.MatMulNBits (B packed, fp32/fp16 scales, uint8 zero points unless all default). */
+/** Replaces a MatMul by com.microsoft.MatMulNBits (B packed, fp32/fp16 scales, uint8 zero points unless all default, or float ones of the scales' type). */
 export function writeMatMulNBits(ctx: LayerCtx, nq: NormalizedQuant, shared: Map<string, SharedTable> = new Map()): void {
   const { l, node, ed } = ctx;
   const bias = gemmBias(ctx);
   if (![2, 4, 8].includes(nq.bits)) throw new ExportUnsupported(`MatMulNBits stores 2, 4 or 8 bits, not ${nq.bits}; written as fake-quant`);
+  // onnxruntime (1.30, CPU) dequantizes float zero points only at 2 and 4 bits ("Only 2b and 4b ... unpacked compute").
+  if (nq.floatZeros && nq.bits === 8)
+    throw new ExportUnsupported(
+      `onnxruntime's MatMulNBits takes real-valued zero points at 2 and 4 bits only, not 8; written as fake-quant`,
+    );
   const bs = matMulNBitsBlockSize(nq);
   // A tied head shares its table's initializers with the embedding's GatherBlockQuantized (see sharedTable).
   const t = sharedTable(ctx, nq, bs, shared);
@@ -58,6 +63,7 @@ export function writeGatherBlockQuantized(ctx: LayerCtx, nq: NormalizedQuant, sh
   if (nq.bits !== 4 && nq.bits !== 8)
     throw new ExportUnsupported(`GatherBlockQuantized stores 4 or 8 bits, not ${nq.bits}; written as fake-quant`);
   const bs = nq.group;
+  if (nq.floatZeros) throw new ExportUnsupported('GatherBlockQuantized stores integer zero points only; written as fake-quant');
   if (!isPow2(bs) || bs < 16 || nq.cols % bs !== 0)
     throw new ExportUnsupported(
       `GatherBlockQuantized needs a power-of-2 group size ≥ 16 that divides the hidden size ${nq.cols}, not ${bs}; written as fake-quant`,
@@ -102,6 +108,8 @@ const sameQuant = (a: NormalizedQuant, b: NormalizedQuant): boolean =>
   a.group === b.group &&
   a.codes.every((v, i) => v === b.codes[i]) &&
   a.zeros.every((v, i) => v === b.zeros[i]) &&
+  !a.floatZeros === !b.floatZeros &&
+  (!a.floatZeros || a.floatZeros.every((v, i) => v === b.floatZeros![i])) &&
   a.scales.every((v, i) => v === b.scales[i]);
 
 /** The table's stored initializers: reused when its tied partner already wrote the same codes, else added (under `ctx.weightName`). */
@@ -115,7 +123,11 @@ function sharedTable(ctx: LayerCtx, nq: NormalizedQuant, bs: number, shared: Map
   const scales = ed.unique(`${l.name}_scales`);
   ed.addInitializer(makeFloatTensor(scales, [nq.rows, kb], nq.scales, ctx.dtype));
   let zeros: string | undefined;
-  if (!nq.defaultZeros) {
+  if (nq.floatZeros) {
+    // Real-valued zero points (HQQ): MatMulNBits takes them unpacked, of the scales' type, [N, blocks].
+    zeros = ed.unique(`${l.name}_zero_points`);
+    ed.addInitializer(makeFloatTensor(zeros, [nq.rows, kb], nq.floatZeros, ctx.dtype));
+  } else if (!nq.defaultZeros) {
     zeros = ed.unique(`${l.name}_zero_points`);
     const zb = packMatMulNBitsZeros(nq);
     ed.addInitializer(makeTensor(zeros, DT.UINT8, [nq.rows, zb.length / nq.rows], zb));

@@ -66,6 +66,18 @@ export class EditState {
     this.values.set(target, { ...v, name: target });
   }
 
+  /**
+   * Points `node.input[k]` at a new initializer named `base` (made unique) holding `v`, and records it
+   * as that input's current value: unties an input from a tensor it shares (e.g. a tied LM head).
+   */
+  rewire(node: NodeProto, k: number, base: string, v: Omit<ConstValue, 'name'>): string {
+    const name = this.ed.unique(base);
+    this.ed.addInitializer(makeFloatTensor(name, v.dims, v.data, v.dtype));
+    this.values.set(name, { ...v, name });
+    this.node(node).input[k] = name;
+    return name;
+  }
+
   /** Stored element type (FLOAT or FLOAT16) of a layer's activations, taken from its weight. */
   layerDtype(layer: string): number {
     return this.model.layer(layer).dtype === 'float16' ? DT.FLOAT16 : DT.FLOAT;

@@ -21,6 +21,7 @@ import type { NodeProto } from '../onnx/onnxProto';
 import type { OnnxModel } from '../onnx/model';
 import type { LayerRecord } from '../onnx/layers';
 import { makeNode } from '../export/graphEdit';
+import { DT } from '../onnx/tensor';
 import { EditState } from './editState';
 import { GraphIndex } from './producer';
 import { randomizedHadamard, rotateMatrix, type Rotation } from './rotationHadamard';
@@ -63,6 +64,12 @@ export interface RotationPlan {
   norms: FoldedNorm[];
   /** The stream tensors, first (embedding output) to last. */
   streamTensors: string[];
+  /**
+   * A reader whose weight is the embedding table itself (a tied LM head, directly or through a
+   * Transpose): rotateModel gives it its own copy first, since its rotation (Rᵀ·diag(γ)·Eᵀ) differs
+   * from the embedding's (E·R).
+   */
+  tiedHead?: string;
 }
 
 /** What was done (the report's `rotation`, plus the reader/writer lists). */
@@ -107,6 +114,26 @@ const MEAN_NORMS = new Set([
   'BatchNormalization',
   'InstanceNormalization',
 ]);
+
+/**
+ * Why a mean-subtracting norm on the stream stops the rotation: LayerNorm's x − mean(x) does not
+ * commute with R. QuaRot handles it by centring every stream writer and the embedding (so the mean is
+ * 0), folding γ and β into the next linears and rewriting the LayerNorm as an RMSNorm; that path is
+ * not implemented here.
+ */
+function meanNormReason(op: string, t: string): string {
+  const ln = op === 'LayerNormalization' || op === 'SkipLayerNormalization';
+  const what = ln
+    ? `is a LayerNorm on the residual stream '${t}'`
+    : op === 'ReduceMean' || op === 'Sub'
+      ? `subtracts the mean of the residual stream '${t}' (a decomposed LayerNorm)`
+      : `normalizes the residual stream '${t}' per batch, group or instance`;
+  const tail =
+    ln || op === 'ReduceMean' || op === 'Sub'
+      ? "; its mean subtraction does not commute with a rotation. QuaRot's LayerNorm path (centre the embedding and every stream writer, fold γ and β into the next linears, rewrite the LayerNorm as an RMSNorm) is not implemented: only RMSNorm models can be rotated (use rotation: none)"
+      : '; that does not commute with a rotation: only RMSNorm models can be rotated (use rotation: none)';
+  return `${what}${tail}`;
+}
 
 function scalarOf(model: OnnxModel, name: string): number | undefined {
   const ref = model.consts.resolve(name);
@@ -163,7 +190,16 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     queue.push(t);
   };
 
+  let tiedHead: string | undefined;
   const checkLinear = (l: LayerRecord, role: string): void => {
+    if (role !== 'writer' && l.ref.source === emb.ref.source) {
+      // A tied head: untied by rotateModel; it must read the table as [d, vocab] (MatMul of Eᵀ, or Gemm transB of E).
+      if (tiedHead)
+        fail(l.nodeRef, `a second layer ('${l.name}') reads the embedding table '${emb.name}' (tied head '${tiedHead}' already)`);
+      if (l.shape[1] !== d) fail(l.nodeRef, `tied head '${l.name}' takes ${l.shape[1]} input channels, the stream has ${d}`);
+      tiedHead = l.name;
+      return;
+    }
     if (l.ref.chain.length)
       fail(
         l.nodeRef,
@@ -249,11 +285,12 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     for (const r of idx.readers.get(t) ?? []) {
       if (handled.has(r)) continue;
       if (r.opType === 'Shape') continue;
-      if (MEAN_NORMS.has(r.opType))
-        fail(
-          r,
-          `reads the residual stream '${t}' and subtracts the mean (or normalizes per batch/group), which does not commute with a rotation; only RMSNorm models can be rotated`,
-        );
+      if (
+        MEAN_NORMS.has(r.opType) ||
+        (r.opType === 'ReduceMean' && !(idx.readers.get(t) ?? []).some((x) => x.opType === 'Pow')) ||
+        r.opType === 'Sub'
+      )
+        fail(r, meanNormReason(r.opType, t));
       if (r.opType === 'Add') {
         handled.add(r);
         const other = r.input[0] === t ? r.input[1] : r.input[0];
@@ -317,13 +354,14 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     if (seen.has(l.layer)) fail(model.layer(l.layer).nodeRef, `layer '${l.layer}' both reads and writes the stream`);
     seen.add(l.layer);
   }
-  const weightNames = new Set([...readers, ...writers].map((l) => model.layer(l.layer).ref.source));
+  const own = [...readers, ...writers].filter((l) => l.layer !== tiedHead);
+  const weightNames = new Set(own.map((l) => model.layer(l.layer).ref.source));
   if (weightNames.has(emb.ref.source))
     fail(
       emb.nodeRef,
-      `the embedding table '${emb.name}' is tied to a linear layer; untie it first (its rotations differ once the final norm's γ is folded)`,
+      `the embedding table '${emb.name}' is shared with a layer writing the stream; only a tied head (a reader) can be untied`,
     );
-  if (weightNames.size !== readers.length + writers.length) fail(model.path, 'two stream layers share one weight tensor; untie them first');
+  if (weightNames.size !== own.length) fail(model.path, 'two stream layers share one weight tensor; untie them first');
   return {
     size: d,
     embedding: { layer: emb.name, node: emb.nodeRef, input: emb.weightInput },
@@ -331,6 +369,7 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     writers,
     norms,
     streamTensors: stream,
+    ...(tiedHead ? { tiedHead } : {}),
   };
 }
 
@@ -359,6 +398,17 @@ export function rotateModel(
   if (r.n !== plan.size) throw new Error(`${model.path}: rotation of size ${r.n} for a stream of width ${plan.size}`);
   const st = new EditState(model);
   const d = plan.size;
+
+  // 0. A tied head gets its own copy of the table (as it reads it: [d, vocab], or [vocab, d] under Gemm
+  //    transB), named as its layer so the plan's layer names still hold; the Transpose it read through is pruned.
+  let untied: RotationReport['untied'];
+  if (plan.tiedHead) {
+    const l = model.layer(plan.tiedHead);
+    const v = model.consts.value(l.ref);
+    const dtype = l.ref.stored.dataType === DT.FLOAT16 ? DT.FLOAT16 : DT.FLOAT;
+    st.rewire(l.nodeRef, l.weightInput, l.name, { data: Float32Array.from(v.data), dims: v.dims.slice(), dtype });
+    untied = { embedding: plan.embedding.layer, head: l.name, bytes: v.data.length * (dtype === DT.FLOAT16 ? 2 : 4) };
+  }
 
   // 1. Fold each norm's γ into its readers (W_in ← diag(γ)·W_in), then set γ to 1.
   for (const rd of plan.readers) {
@@ -444,6 +494,7 @@ export function rotateModel(
       norms: plan.norms.map((n) => n.node.name || n.node.opType),
       layers: stats,
       ...(online.length ? { online } : {}),
+      ...(untied ? { untied } : {}),
     },
   };
 }

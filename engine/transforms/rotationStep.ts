@@ -15,7 +15,7 @@ export function rotateForPlan(
   const r = rotateModel(model, { seed: plan.rotation.seed, online: plan.rotation.online ?? 'none' });
   onProgress?.({
     stage: 'load',
-    message: `rotated: d = ${r.record.size} (${r.record.construction}), ${r.record.readers.length} readers, ${r.record.writers.length} writers, ${r.record.norms.length} norms folded${r.record.online?.length ? `, ${r.record.online.length} online rotations inserted` : ''}`,
+    message: `rotated: d = ${r.record.size} (${r.record.construction}), ${r.record.readers.length} readers, ${r.record.writers.length} writers, ${r.record.norms.length} norms folded${r.record.online?.length ? `, ${r.record.online.length} online rotations inserted` : ''}${r.record.untied ? `, tied head '${r.record.untied.head}' untied (+${r.record.untied.bytes} bytes)` : ''}`,
   });
   return r;
 }
@@ -31,5 +31,6 @@ export function rotationReport(r: RotationRecord): RotationReport {
     norms: r.norms,
     layers: r.layers,
     ...(r.online ? { online: r.online } : {}),
+    ...(r.untied ? { untied: r.untied } : {}),
   };
 }

@@ -131,9 +131,64 @@ export function checkLayerReport(l: unknown, i: number): string | null {
       return `${where}.low_rank must have numeric rank, storage_overhead, rel_error_before, rel_error_after`;
     }
   }
+  if (l.hqq !== undefined) {
+    const h = l.hqq as Obj;
+    if (
+      !isObj(h) ||
+      !isNum(h.iterations) ||
+      !isNum(h.final) ||
+      !Array.isArray(h.objective) ||
+      !h.objective.length ||
+      !h.objective.every(isNum) ||
+      (h.zero_point !== 'integer' && h.zero_point !== 'float')
+    )
+      return `${where}.hqq must have numeric iterations and final, a non-empty numeric objective and zero_point integer|float`;
+  }
+  if (l.adaround !== undefined) {
+    const a = l.adaround as Obj;
+    if (
+      !isObj(a) ||
+      !['flips', 'flip_fraction', 'loss_nearest', 'loss', 'iterations'].every((k) => isNum(a[k])) ||
+      (a.base !== 'rtn' && a.base !== 'gptq')
+    )
+      return `${where}.adaround must have numeric flips, flip_fraction, loss_nearest, loss, iterations and base rtn|gptq`;
+  }
+  if (l.gptaq !== undefined) {
+    const g = l.gptaq as Obj;
+    if (!isObj(g) || !isNum(g.alpha) || !isNum(g.cross_ratio)) return `${where}.gptaq must have numeric alpha and cross_ratio`;
+  }
   if (l.sensitivity !== undefined) {
     const s = l.sensitivity as Obj;
     if (!isObj(s) || !isNum(s.proxy) || !optNum(s.kl)) return `${where}.sensitivity must be {proxy, kl?}`;
+  }
+  return null;
+}
+
+/** Validates `report.rotation`; returns an error naming the field, or null. */
+function checkRotation(x: unknown): string | null {
+  if (!isObj(x)) return 'report.rotation must be an object';
+  if (!isNum(x.size) || !isNum(x.seed) || !isStr(x.construction) || !isStr(x.embedding))
+    return 'report.rotation must have numeric size and seed, and construction and embedding strings';
+  if (!Array.isArray(x.norms) || !x.norms.every(isStr)) return 'report.rotation.norms must be strings';
+  if (!Array.isArray(x.layers)) return 'report.rotation.layers must be an array';
+  for (let i = 0; i < x.layers.length; i++) {
+    const l = x.layers[i] as Obj;
+    if (
+      !isObj(l) ||
+      !isStr(l.name) ||
+      (l.side !== 'reads' && l.side !== 'writes') ||
+      !['kurtosis_before', 'kurtosis_after', 'peak_before', 'peak_after'].every((k) => isNum(l[k]))
+    )
+      return `report.rotation.layers[${i}] must have a name, side reads|writes and numeric kurtosis_before/after, peak_before/after`;
+  }
+  if (x.online !== undefined) {
+    if (!Array.isArray(x.online) || !x.online.every((o: unknown) => isObj(o) && isStr(o.layer) && isNum(o.size) && isStr(o.construction)))
+      return 'report.rotation.online must be [{layer, size, construction}]';
+  }
+  if (x.untied !== undefined) {
+    const u = x.untied as Obj;
+    if (!isObj(u) || !isStr(u.embedding) || !isStr(u.head) || !isNum(u.bytes))
+      return 'report.rotation.untied must be {embedding, head, bytes}';
   }
   return null;
 }
@@ -169,6 +224,10 @@ export function checkReport(r: unknown): string | null {
       !(g.first_divergence === null || isNum(g.first_divergence))
     )
       return 'report.metrics.generation must have prompt, tokens, mode, fp/quantized {text, ids} and first_divergence (a number or null)';
+  }
+  if (r.rotation !== undefined) {
+    const e = checkRotation(r.rotation);
+    if (e) return e;
   }
   if (!Array.isArray(r.layers)) return 'report.layers must be an array';
   for (let i = 0; i < r.layers.length; i++) {

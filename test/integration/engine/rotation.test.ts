@@ -11,6 +11,7 @@ import { runModel, tokens } from './exportFixtures';
 import { skipNoShared, stories } from './sharedFixtures';
 import { buildBertEncoder, buildModelBuilderDecoder, buildOptimumDecoder, fullLogits, maxAbsDiff, openDecoder } from '../../fixtures/llm';
 import { buildTiedStories } from '../../fixtures/llm/tiedStories';
+import { attr, makeNode } from '../../../engine/export/graphEdit';
 
 const IDS = [1, 403, 407, 261, 378, 395, 259, 281, 300, 412, 290, 377];
 
@@ -160,16 +161,67 @@ describe('rotation: KV-cache decoder fixtures and unrotatable graphs', { skip: s
     assert.throws(
       () => findRotationPlan(ln),
       (e: Error) =>
-        e instanceof RotationUnsupported && e.message.includes(p) && /LayerNormalization '\/final_ln'.*subtracts the mean/.test(e.message),
+        e instanceof RotationUnsupported &&
+        e.message.includes(p) &&
+        /LayerNormalization '\/final_ln': is a LayerNorm on the residual stream '[^']+'; its mean subtraction does not commute with a rotation\. QuaRot's LayerNorm path .* is not implemented: only RMSNorm models can be rotated \(use rotation: none\)/.test(
+          e.message,
+        ),
     );
   });
 
-  test('a tied embedding is refused, naming the table', async () => {
-    const p = buildTiedStories(dir, stories.model);
-    const m = await loadModel(p);
+  test('a decomposed LayerNorm (ReduceMean and Sub of the stream) is refused, naming the node', async () => {
+    // stories260K's final RMSNorm made a LayerNorm by centring its input: c = x − ReduceMean(x).
+    const m = await loadModel(stories.model);
+    const g = m.proto.graph!;
+    const pow = g.node.find((n) => n.name === '/Pow')!;
+    const mul = g.node.find((n) => n.name === '/Mul')!;
+    const x = pow.input[0];
+    g.node.splice(
+      g.node.indexOf(pow),
+      0,
+      makeNode('ReduceMean', [x], ['ln_mean'], '/ln_mean', [attr.ints('axes', [-1])]),
+      makeNode('Sub', [x, 'ln_mean'], ['ln_centred'], '/ln_sub'),
+    );
+    pow.input[0] = 'ln_centred';
+    mul.input = mul.input.map((i) => (i === x ? 'ln_centred' : i));
     assert.throws(
       () => findRotationPlan(m),
-      (e: Error) => e instanceof RotationUnsupported && e.message.includes(p) && /tok_embeddings/.test(e.message),
+      (e: Error) =>
+        e instanceof RotationUnsupported &&
+        /ReduceMean '\/ln_mean': subtracts the mean of the residual stream '[^']+' \(a decomposed LayerNorm\).*not implemented/.test(
+          e.message,
+        ),
     );
+  });
+
+  test('a tied embedding is untied: the head gets its own copy (size cost recorded), logits unchanged to 1e-4', async () => {
+    const p = buildTiedStories(dir, stories.model);
+    const m = await loadModel(p);
+    const head = m.layers.find((l) => l.tiedWith === 'tok_embeddings')!;
+    assert.ok(head, 'the fixture has a tied head');
+    assert.equal(findRotationPlan(m).tiedHead, head.name);
+    const before = m.serialize();
+    const feeds = { input_ids: tokens(2, 32) };
+    const fp = await runModel(before, feeds, 'logits');
+    for (const seed of [0, 7]) {
+      const { model: rot, record } = rotateModel(m, { seed });
+      assert.deepEqual(record.untied, { embedding: 'tok_embeddings', head: head.name, bytes: 512 * 64 * 4 });
+      assert.ok(record.readers.includes(head.name));
+      const diff = maxAbsDiff(await runModel(rot.serialize(), feeds, 'logits'), fp);
+      assert.ok(diff < 1e-4, `seed ${seed}: max |Δlogit| = ${diff}`);
+      // The two sides are separate tensors now, both rotated, and no longer equal (up to the transpose).
+      const rh = rot.layers.find((l) => l.name === head.name)!;
+      assert.ok(rh, `layer '${head.name}' keeps its name: ${rot.layers.map((l) => l.name).join(', ')}`);
+      assert.equal(rh.tiedWith, undefined);
+      assert.notEqual(rh.ref.source, 'tok_embeddings');
+      assert.equal(rot.graph.node.filter((n) => n.opType === 'Transpose' && n.input[0] === 'tok_embeddings').length, 0);
+      const e = rot.getWeight('tok_embeddings').data,
+        h = rot.consts.value(rh.ref).data; // [64, 512]
+      let maxD = 0;
+      for (let v = 0; v < 512; v++) for (let j = 0; j < 64; j++) maxD = Math.max(maxD, Math.abs(e[v * 64 + j] - h[j * 512 + v]));
+      assert.ok(maxD > 1e-3, 'the head is not the embedding any more (the final γ is folded into it)');
+      assert.ok(rot.serialize().length - before.length > 512 * 64 * 4 * 0.99, 'the copy costs one table');
+    }
+    assert.deepEqual(m.serialize(), before, 'the source model is untouched');
   });
 });

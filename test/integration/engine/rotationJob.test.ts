@@ -1,7 +1,10 @@
 /** `rotation: hadamard` through a whole job on stories260K: rotated weights exported, measured against the unrotated FP model. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildTiedStories } from '../../fixtures/llm/tiedStories';
 import { runJob } from '../../../engine/job';
 import { loadModel } from '../../../engine/onnx';
 import { layerPlans, storiesPlan } from './planFixture';
@@ -40,6 +43,32 @@ describe('rotation in a job (stories260K)', { skip: skipNoShared }, () => {
     assert.equal(r.norms.length, 11);
     assert.ok(Math.abs(report.metrics.fp.perplexity! - report.metrics.quantized.perplexity!) < 1e-3 * report.metrics.fp.perplexity!);
     assert.deepEqual(JSON.parse(readFileSync(p.reportPath, 'utf8')).rotation, r);
+  });
+
+  test('a tied head is untied and both sides rotated in a job: RTN 8-bit within 1% of FP perplexity, the copy size in the report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lowbit-rot-tied-'));
+    try {
+      const model = buildTiedStories(dir, stories.model);
+      const head = (await loadModel(model)).layers.find((l) => l.tiedWith === 'tok_embeddings')!.name;
+      const p = plan({
+        modelPath: model,
+        layers: layerPlans('rtn', 8, 32, [...STORIES_LAYERS.filter((l) => l !== 'output'), head]),
+        format: 'matmulnbits',
+        accuracyLevel: 0,
+        rotation: { method: 'hadamard', seed: 3 },
+      });
+      const r = await runJob(p);
+      assert.deepEqual(r.rotation?.untied, { embedding: 'tok_embeddings', head, bytes: 512 * 64 * 4 });
+      assert.ok(r.rotation!.layers.some((l) => l.name === head && l.side === 'reads'));
+      const h = r.layers.find((l) => l.name === head)!;
+      assert.equal(h.format, 'matmulnbits');
+      assert.equal(h.tied_with, undefined, 'no longer tied after the rotation');
+      const fp = r.metrics.fp.perplexity!,
+        q = r.metrics.quantized.perplexity!;
+      assert.ok(Math.abs(q - fp) < 0.01 * fp, `ppl ${q} vs fp ${fp}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('RTN 8-bit on the rotated weights, stored as MatMulNBits (rotation + online down projections): within 1% of FP perplexity', async () => {

@@ -23,7 +23,11 @@ describe('hqq / adaround settings over the LSP', { skip }, () => {
     'layers:',
     '  - match: "layers.*.w2"',
     '    method: hqq',
+    '  - match: "layers.*.w1"',
+    '    method: hqq',
+    '    bits: 8',
   ]);
+  const w2Hqq = text.split('\n').findIndex((l) => l.includes('"layers.*.w2"')) + 1;
   const lines = text.split('\n');
   const at = (line: number, word: string) => ({ line, character: lines[line]!.indexOf(word) });
   before(async () => {
@@ -48,11 +52,14 @@ describe('hqq / adaround settings over the LSP', { skip }, () => {
     const kapa = on(hqqLine, 'kapa');
     assert.ok(kapa, JSON.stringify(diagnostics));
     assert.match(String(kapa.message), /kappa/);
-    // The w2 rule's hqq (zero_point float by default) under matmulnbits: told it is written fake-quant.
-    const fake = diagnostics.find((d) => d.code === 'format-fallback' && /zero_point: float/.test(String(d.message)));
-    assert.ok(fake, JSON.stringify(diagnostics));
-    assert.equal(fake.range.start.line, lines.length - 2);
-    assert.match(String(fake.message), /layers\.0\.w2.*fake-quant/);
+    // hqq (zero_point float by default) under matmulnbits: MatMulNBits stores float zero points at 4
+    // bits (the w2 rule: no fallback), not at 8 (the w1 rule: told it is written fake-quant).
+    const fakes = diagnostics.filter((d) => d.code === 'format-fallback' && /zero_point: float/.test(String(d.message)));
+    assert.equal(fakes.length, 1, JSON.stringify(diagnostics));
+    assert.equal(fakes[0]!.range.start.line, lines.length - 3);
+    assert.notEqual(fakes[0]!.range.start.line, w2Hqq);
+    assert.match(String(fakes[0]!.message), /layers\.0\.w1.*fake-quant/);
+    assert.match(String(fakes[0]!.message), /at 8 bits/);
     const base = on(adaLine, 'awq');
     assert.ok(base, JSON.stringify(diagnostics));
     assert.match(String(base.message), /rtn.*gptq|gptq.*rtn/);
@@ -73,7 +80,7 @@ describe('hqq / adaround settings over the LSP', { skip }, () => {
     assert.match(JSON.stringify(hover.contents), /lp error norm/);
     const method = (await s.conn.sendRequest(rpc.HoverRequest.type, {
       textDocument: { uri },
-      position: { ...at(lines.length - 2, 'hqq'), character: at(lines.length - 2, 'hqq').character + 1 },
+      position: { ...at(lines.length - 3, 'hqq'), character: at(lines.length - 3, 'hqq').character + 1 },
     })) as rpc.Hover;
     assert.match(JSON.stringify(method.contents), /Half-Quadratic/);
   });

@@ -195,3 +195,84 @@ test('report panel: a Pruned column with each layer’s sparsity and storage for
   assert.deepEqual(p.problems, []);
   await p.close();
 });
+
+test('report panel shows method internals recorded from a real run: rotation kurtosis, HQQ trace, AdaRound flips, GPTAQ drift', async () => {
+  // test/fixtures/recipes/stories260K-internals.lowbit.yaml: rotation + hqq (float zero points) + adaround + GPTAQ.
+  const real = fixture('stories260K-real-internals');
+  const p = await h.open('report');
+  await p.send({ type: 'report', report: real, reportPath: '/internals.report.json', history: [] });
+  const painted = (id: string) =>
+    p.page.$eval(id, (c) => {
+      const cv = c as HTMLCanvasElement;
+      const d = cv.getContext('2d')!.getImageData(0, 0, cv.width, cv.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+      return n;
+    });
+  const cell = (block: string, layer: string, key: string) =>
+    p.page.locator(`#${block}-table tr[data-layer="${layer}"] td[data-key="${key}"]`).textContent();
+  // Rotation: its construction, and per rotated layer the kurtosis before and after.
+  const rot = real.rotation;
+  assert.match(
+    (await p.page.locator('#rotation p.meta').first().textContent()) ?? '',
+    /hadamard 2\^6, d = 64, seed 0 · embedding tok_embeddings · 11 norm scales folded/,
+  );
+  assert.equal(await p.page.locator('#rotation-table tbody tr').count(), rot.layers.length);
+  const r0 = rot.layers.find((l: any) => l.name === 'layers.3.w2');
+  assert.equal(await cell('rotation', 'layers.3.w2', 'side'), r0.side);
+  assert.equal(await cell('rotation', 'layers.3.w2', 'kurtosis_before'), r0.kurtosis_before.toFixed(2));
+  assert.equal(await cell('rotation', 'layers.3.w2', 'kurtosis_after'), r0.kurtosis_after.toFixed(2));
+  assert.ok((await painted('#rotation-chart')) > 500);
+  // HQQ: iterations, objective at the start and the end, and the trace of the selected layer.
+  const hqq = real.layers.filter((l: any) => l.hqq);
+  assert.equal(await p.page.locator('#hqq-table tbody tr').count(), hqq.length);
+  const wq1 = real.layers.find((l: any) => l.name === 'layers.1.wq').hqq;
+  assert.equal(await cell('hqq', 'layers.1.wq', 'iterations'), String(wq1.iterations));
+  assert.equal(await cell('hqq', 'layers.1.wq', 'final'), wq1.final.toFixed(5));
+  assert.equal(await cell('hqq', 'layers.1.wq', 'zero_point'), 'float');
+  assert.equal(await p.page.locator('#hqq-chart').getAttribute('data-layer'), hqq[0].name);
+  assert.ok((await painted('#hqq-chart')) > 200);
+  await p.page.locator('#hqq-table tr[data-layer="layers.1.wq"]').click();
+  assert.equal(await p.page.locator('#hqq-chart').getAttribute('data-layer'), 'layers.1.wq');
+  assert.match(
+    (await p.page.locator('#hqq .chart-caption').textContent()) ?? '',
+    new RegExp(`layers\\.1\\.wq \\(${wq1.iterations} iterations`),
+  );
+  assert.deepEqual((await p.posted()).at(-1), { type: 'revealLayer', layer: 'layers.1.wq' });
+  // AdaRound: flips per layer and the two losses.
+  const ada = real.layers.filter((l: any) => l.adaround);
+  assert.equal(await p.page.locator('#adaround-table tbody tr').count(), ada.length);
+  const w1 = real.layers.find((l: any) => l.name === 'layers.2.w1').adaround;
+  assert.equal(await cell('adaround', 'layers.2.w1', 'flips'), String(w1.flips));
+  assert.equal(await cell('adaround', 'layers.2.w1', 'flip_fraction'), `${(w1.flip_fraction * 100).toFixed(2)}%`);
+  assert.equal(await cell('adaround', 'layers.2.w1', 'loss'), w1.loss.toFixed(4));
+  assert.ok((await painted('#adaround-chart')) > 200);
+  // GPTAQ: α and the cross term's size per layer.
+  const gq = real.layers.filter((l: any) => l.gptaq);
+  assert.equal(await p.page.locator('#gptaq-table tbody tr').count(), gq.length);
+  const w2 = real.layers.find((l: any) => l.name === 'layers.4.w2').gptaq;
+  assert.equal(await cell('gptaq', 'layers.4.w2', 'alpha'), w2.alpha.toFixed(2));
+  assert.equal(await cell('gptaq', 'layers.4.w2', 'cross_ratio'), w2.cross_ratio.toFixed(4));
+  await p.screenshot('report-internals');
+  assert.deepEqual(p.problems, []);
+  // A report without these internals has no section; malformed internals are refused, naming the field.
+  await p.send({ type: 'report', report: gptq, reportPath: 'x', history: [] });
+  assert.equal(await p.page.locator('#internals').count(), 0);
+  // A tied head untied for the rotation: its copy's size is shown.
+  const tied = structuredClone(real);
+  tied.rotation.untied = { embedding: 'tok_embeddings', head: 'tok_embeddings@/lm_head/MatMul', bytes: 131072 };
+  await p.send({ type: 'report', report: tied, reportPath: 'x', history: [] });
+  assert.match(
+    (await p.page.locator('#rotation p.meta').first().textContent()) ?? '',
+    /tied head tok_embeddings@\/lm_head\/MatMul untied from tok_embeddings \(\+128\.0 KiB\)/,
+  );
+  const badHqq = structuredClone(real);
+  badHqq.layers[0].hqq.objective = ['x'];
+  await p.send({ type: 'report', report: badHqq, reportPath: 'x', history: [] });
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /layers\[0\] \(layers\.0\.wq\)\.hqq must have/);
+  const badRot = structuredClone(real);
+  badRot.rotation.layers[2].side = 'sideways';
+  await p.send({ type: 'report', report: badRot, reportPath: 'x', history: [] });
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /report\.rotation\.layers\[2\] must have/);
+  await p.close();
+});

@@ -10,6 +10,7 @@ import { startPanel } from '../ui/panel';
 import { drawChart } from '../ui/chart';
 import { renderTable, type Column, type SortState } from '../ui/table';
 import { el, fmt, pct, bytes } from '../ui/format';
+import { renderInternals } from '../methodInternals';
 
 interface State {
   report?: Report;
@@ -183,6 +184,7 @@ function render(): void {
   const warnings = el('ul', 'warnings');
   for (const w of r.warnings) warnings.appendChild(el('li', undefined, w));
   const generation = renderGeneration(r);
+  const internals = renderInternals(r, (layer) => post({ type: 'revealLayer', layer }));
   root.replaceChildren(
     header,
     meta,
@@ -192,8 +194,10 @@ function render(): void {
     el('h2', undefined, 'Per-layer relative output error'),
     chartBox,
     table,
+    ...(internals ? [internals.section] : []),
     warnings,
   );
+  internals?.draw();
   const cmpByName = new Map(state.compare?.layers.map((l) => [l.name, l.rel_error]));
   drawChart(
     canvas,

@@ -39,7 +39,12 @@ export function drawChart(
   canvas: HTMLCanvasElement,
   labels: string[],
   series: Series[],
-  opts: { yTitle: string; log?: boolean; onClick?: (index: number) => void },
+  opts: {
+    yTitle: string;
+    log?: boolean;
+    onClick?: (index: number) => void;
+    /** Fit the y axis to the data instead of starting at 0 (traces). */ fitY?: boolean;
+  },
 ): Chart {
   Chart.getChart(canvas)?.destroy();
   const c = chartColors();
@@ -73,6 +78,7 @@ export function drawChart(
         },
         y: {
           type: opts.log ? 'logarithmic' : 'linear',
+          ...(opts.fitY ? { beginAtZero: false, grace: '5%' } : {}),
           title: { display: true, text: opts.yTitle, color: c.fg },
           ticks: { color: c.fg },
           grid: { color: c.grid },

@@ -91,6 +91,31 @@ describe('MatMulNBits packing (docs/algorithms.md §7)', () => {
     );
   });
 
+  test('real-valued zero points: kept exactly when the caller allows them (MatMulNBits), checked against the weight', () => {
+    const q = {
+      bits: 4,
+      groupSize: 2,
+      rows: 1,
+      cols: 4,
+      codes: Uint8Array.from([0, 3, 15, 7]),
+      scales: Float32Array.from([0.5, 0.25]),
+      zeros: Float32Array.from([1.25, 7.5]),
+    };
+    const w = Float32Array.from([(0 - 1.25) * 0.5, (3 - 1.25) * 0.5, (15 - 7.5) * 0.25, (7 - 7.5) * 0.25]);
+    assert.throws(() => normalizeQuant('f', q, w), ExportUnsupported);
+    const nq = normalizeQuant('f', q, w, { floatZeros: true });
+    assert.deepEqual(Array.from(nq.floatZeros!), [1.25, 7.5]);
+    assert.deepEqual(Array.from(nq.zeros), [1, 8], 'rounded copies for the padding');
+    assert.equal(nq.defaultZeros, false);
+    // A dequantized weight that the float zero points do not give is an error naming the layer.
+    const off = Float32Array.from(w);
+    off[2] += 0.1;
+    assert.throws(() => normalizeQuant('f', q, off, { floatZeros: true }), /layer 'f': codes\/scales\/zeros give/);
+    // Integer zero points stay integer (uint8, packed) even when float ones are allowed.
+    const ints = normalizeQuant('i', { ...q, zeros: Float32Array.from([1, 7]) }, Float32Array.from([-0.5, 1, 2, 0]), { floatZeros: true });
+    assert.equal(ints.floatZeros, undefined);
+  });
+
   test('block size: per-row groups use the next power of 2 ≥ 16; other groups must be powers of 2 ≥ 16', () => {
     const mk = (cols: number, group: number) =>
       normalizeQuant(
