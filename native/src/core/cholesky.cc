@@ -14,6 +14,7 @@
 #include "lowbit/clones.h"
 #include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
+#include "lowbit/phase_timer.h"
 
 namespace lowbit {
 namespace {
@@ -140,6 +141,7 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
   // Everything happens in u: reversed copy JHJ (with the diagonal override), chol, inverse, then the
   // anti-transpose U[i][j] = A[n-1-j][n-1-i], an involution on the upper triangle swapped in place.
   if (n == 0) return true;
+  PhaseTimer prof("inverse-cholesky");
   double* a = u;
   ParallelFor(n, threads, 16, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
@@ -150,8 +152,11 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
       if (diag) dst[i] = diag[n - 1 - i];
     }
   });
+  prof.Mark("copy");
   if (!CholeskyUpper(a, n, threads)) return false;
+  prof.Mark("cholesky");
   InvertUpper(a, n, threads);
+  prof.Mark("inverse");
   // Swap in 8×8 tile pairs: the partner of tile (rows i0.., cols j0..) is (rows n-j0-8.., cols
   // n-i0-8..), 8 cache lines each. Each element pair is swapped by the row with i + j < n - 1 (its
   // partner has i + j > n - 1), so threads never touch the same element; the pairs plus the
@@ -191,6 +196,7 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
     }
     if (bad) finite.store(false);
   });
+  prof.Mark("anti-transpose");
   return finite.load();
 }
 

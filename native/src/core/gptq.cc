@@ -21,6 +21,8 @@
 #include "lowbit/cholesky.h"
 #include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
+#include "lowbit/phase_timer.h"
+#include "lowbit/scratch.h"
 
 namespace lowbit {
 namespace {
@@ -197,6 +199,7 @@ std::vector<double> GptaqP(const std::vector<double>& dm, const double* u, size_
 Status Solve(const float* w, int rows, int cols, const double* h, const double* dx, const GptqSpec& spec_in,
              const JobControl& ctl, QuantizedWeight* out, GptqStats* stats, bool naive) {
   GptqSpec spec = spec_in;
+  PhaseTimer prof("gptq");
   Status st = CheckWeight(w, rows, cols, spec.grid.bits, spec.group_size);
   if (!st.ok()) return st;
   if (spec.block_size <= 0) return Status::Error(Code::kArg, "blockSize must be positive");
@@ -230,7 +233,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric);
   const int ng = out->num_groups();
 
-  std::unique_ptr<double[]> wd_buf(new double[m * n]);  // fp64 working copy, converted in parallel
+  ScratchDoubles wd_buf(m * n);  // fp64 working copy, converted in parallel (pooled: see scratch.h)
   double* const wd = wd_buf.get();
   ParallelFor(m, ctl.threads, 16, [&](size_t r0, size_t r1) { std::copy(w + r0 * n, w + r1 * n, wd + r0 * n); });
   // H is only read (its diagonal, with dead columns set to 1, lives in diag); act-order works on a
@@ -270,7 +273,8 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
       std::copy(row.begin(), row.end(), wd + r * n);
     }
   }
-  std::unique_ptr<double[]> u(new double[n * n]);  // uninitialized: the factorization writes all of it
+  prof.Mark("prepare");
+  ScratchDoubles u(n * n);  // uninitialized: the factorization writes all of it
   st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats);
   if (!st.ok()) return st;
   std::vector<double> pmat;  // GPTAQ's P (permuted order), empty for GPTQ
@@ -281,7 +285,9 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
         dm[i * n + j] = h[perm[j] * n + perm[j]] == 0.0 ? 0.0 : dx[perm[i] * n + perm[j]];
     pmat = GptaqP(dm, u.get(), n, spec.gptaq_alpha, ctl.threads);
   }
+  prof.Mark("factor");
   const bool gptaq = !pmat.empty();
+  double t_block = 0.0, t_lazy = 0.0;
   const size_t kmul = gptaq ? 2 : 1;  // GEMM depth per block: [Err; −Q_blk] against [U; P]
 
   std::vector<double> row_loss(m, 0.0);
@@ -302,6 +308,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
     ParallelFor(m, ctl.threads, 8, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += 8) QuantizeBlockRows(ba, r, std::min(r1, r + 8));
     });
+    prof.Add(&t_block);
     if (i2 < n) {
       const size_t w2 = n - i2;
       if (naive) {
@@ -329,9 +336,12 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
         GemmKMajorF32(m, w2, kd, 1.0, ap, m, bp, w2, wd + i2, n, ctl.threads);
       }
     }
+    prof.Add(&t_lazy);
     i1 = i2;
     ctl.report(i1, n);
   }
+  prof.Report("in-block", t_block);
+  prof.Report("lazy", t_lazy);
   for (size_t r = 0; r < m; ++r) {
     stats->loss += row_loss[r];
     for (int gi = 0; gi < ng; ++gi) {
