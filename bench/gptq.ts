@@ -8,7 +8,7 @@
  * Debian, as scripts/test.mjs does for its packages; otherwise the line says how). The IST-DASLab
  * reference (gptq.py fasterquant under /usr/bin/python3 + python3-torch, bench/gptqReference.ts) is
  * timed on the same problem in the same run when present (on one thread and on every core, then its
- * faster setting); otherwise the bench says why and prints the old 16.8 s constant, labelled as measured
+ * faster setting; LOWBIT_BENCH_REF_THREADS=t times it on t threads only); otherwise the bench says why and prints the old 16.8 s constant, labelled as measured
  * on another CPU. Each repetition also times the exact-fp64-update solve and GPTAQ on the same layer.
  */
 import { execFileSync } from 'node:child_process';
@@ -192,7 +192,9 @@ export async function main(): Promise<void> {
     `  baseline  naive triple-loop lazy update, 1 thread, at ${nb}: ${base.solveS.toFixed(3)} s vs blocked ${fast.solveS.toFixed(3)} s → ${(base.solveS / fast.solveS).toFixed(1)}x; scaled to ${n}: ~${(base.solveS * (n / nb) ** 3).toFixed(1)} s → ${((base.solveS * (n / nb) ** 3) / best(ss)).toFixed(1)}x`,
   );
   // The reference on one thread and on every core (its first repetition), then its faster setting.
-  const ref = timeReference(n, tokens, [...new Set([1, cpus().length])], reps);
+  // LOWBIT_BENCH_REF_THREADS=1 skips the every-core probe (567 s at 4096² on the loaded 2-core machine).
+  const refThreads = process.env.LOWBIT_BENCH_REF_THREADS ? [env('LOWBIT_BENCH_REF_THREADS', 1)] : [...new Set([1, cpus().length])];
+  const ref = timeReference(n, tokens, refThreads, reps);
   if ('why' in ref) {
     console.log(`  reference not timed in this run: ${ref.why}`);
     if (n === 4096)

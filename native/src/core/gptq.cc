@@ -60,7 +60,9 @@ Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, 
   std::vector<double> dd(n);
   for (int attempt = 0; attempt <= spec.max_damp_retries; ++attempt, damp *= 10.0) {
     for (size_t j = 0; j < n; ++j) dd[j] = diag[j] + damp * mean;
-    if (InverseCholeskyUpper(h, n, dd.data(), u, threads)) {
+    // The default solve runs the factorization's rank-128 updates as fp32 products summed in fp64;
+    // fp64_updates keeps every product fp64 (the float64 reference tests).
+    if (InverseCholeskyUpper(h, n, dd.data(), u, threads, !spec.fp64_updates)) {
       stats->percdamp = damp;
       stats->damp_retries = attempt;
       return Status::Ok();
@@ -230,7 +232,9 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   if (grouped && spec.act_order) spec.static_groups = true;  // exportable without g_idx
   const int maxq = (1 << spec.grid.bits) - 1;
+  prof.Mark("checks");
   out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric);
+  prof.Mark("outputs");
   const int ng = out->num_groups();
 
   ScratchDoubles wd_buf(m * n);  // fp64 working copy, converted in parallel (pooled: see scratch.h)
@@ -287,7 +291,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   prof.Mark("factor");
   const bool gptaq = !pmat.empty();
-  double t_block = 0.0, t_lazy = 0.0;
+  double t_block[2] = {0.0, 0.0}, t_lazy[2] = {0.0, 0.0};  // wall, cpu
   const size_t kmul = gptaq ? 2 : 1;  // GEMM depth per block: [Err; −Q_blk] against [U; P]
 
   std::vector<double> row_loss(m, 0.0);
@@ -308,7 +312,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
     ParallelFor(m, ctl.threads, 8, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += 8) QuantizeBlockRows(ba, r, std::min(r1, r + 8));
     });
-    prof.Add(&t_block);
+    prof.Add(t_block);
     if (i2 < n) {
       const size_t w2 = n - i2;
       if (naive) {
@@ -336,7 +340,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
         GemmKMajorF32(m, w2, kd, 1.0, ap, m, bp, w2, wd + i2, n, ctl.threads);
       }
     }
-    prof.Add(&t_lazy);
+    prof.Add(t_lazy);
     i1 = i2;
     ctl.report(i1, n);
   }

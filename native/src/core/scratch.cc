@@ -3,6 +3,7 @@
 // buffer is allocated, so that pooled memory never adds to the peak of a call that cannot use it.
 #include "lowbit/scratch.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -116,6 +117,18 @@ ScratchDoubles::ScratchDoubles(size_t count) {
 }
 
 ScratchDoubles::~ScratchDoubles() { Give(data_, bytes_); }
+
+void AdviseHugePages(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (bytes < kMinPooled) return;
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(uintptr_t{kHuge} - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(uintptr_t{kHuge} - 1);
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
 
 size_t ReleaseScratch() {
   Pool& pool = ThePool();
