@@ -1,4 +1,5 @@
-// Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64). Only the kNb×kNb
+// Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64; with fp32_products
+// the rank-kNb updates multiply fp32-rounded panels, summed in fp64). Only the kNb×kNb
 // diagonal blocks are factored / inverted serially; the panel solve R12 = R11⁻ᵀA12 (through the
 // explicit R11⁻¹), the trailing update and the inverse's block products all go through GemmKMajor,
 // so results do not depend on the thread count. InvertUpper is right-looking too (rank-nb updates of
