@@ -19,6 +19,7 @@
         "src/core/rtn.cc",
         "src/core/hessian.cc",
         "src/core/cholesky.cc",
+        "src/core/scratch.cc",
         "src/core/gptq.cc",
         "src/core/gptaq_cross.cc",
         "src/core/sparse_mask.cc",

@@ -43,8 +43,9 @@ export interface GptqOptions extends RtnOptions {
   /** Group parameters from the unpermuted W before the solve. Forced on with actOrder and groups, so
    *  that the per-group parameters stay contiguous (MatMulNBits needs no g_idx). */
   staticGroups?: boolean;
-  /** Lazy block updates in exact fp64 (the float64 reference tests) instead of the default fp32 products
-   *  summed into the fp64 weights (see docs/decisions.md, issue 11: bounded code flips, tested). */
+  /** The whole solve in exact fp64 (the float64 reference tests) instead of the default fp32 products
+   *  summed into fp64 in the lazy updates and the factorization's rank-128 updates (see
+   *  docs/decisions.md, issue 11: bounded code flips, tested). */
   fp64Updates?: boolean;
   /** SparseGPT: prune while quantizing (needs actOrder off; N:M needs cols, blockSize and the group size to be multiples of M). */
   sparsity?: SparsitySpec;
@@ -122,39 +123,61 @@ export async function rtn(w: Float32Array, rows: number, cols: number, opts: Rtn
 }
 
 /**
- * Streamed layer Hessian H = 2/N·Σ x xᵀ in float64. N counts TOKENS (rows of x over all add() calls),
- * so H is the mean 2xxᵀ per token; its scale does not change GPTQ. add() runs synchronously on the
- * native side (multithreaded, fixed summation order) and returns an already-settled promise, so calling
- * it without awaiting is safe too.
+ * The shape Hessian and CrossStatistic share: an n × n float64 matrix accumulated natively over
+ * tokens (N counts the rows of every add() so far), read as a live view.
  */
-export class Hessian {
+abstract class TokenStatistic {
   readonly n: number;
-  private h: Float64Array;
+  private readonly m: Float64Array;
   private count = 0;
-  constructor(n: number) {
-    if (!Number.isInteger(n) || n <= 0) fail(`Hessian: n must be a positive integer (got ${n})`, 'E_SHAPE');
+  protected constructor(n: number, what: string) {
+    if (!Number.isInteger(n) || n <= 0) fail(`${what}: n must be a positive integer (got ${n})`, 'E_SHAPE');
     this.n = n;
-    this.h = new Float64Array(n * n);
+    this.m = new Float64Array(n * n);
   }
   /** Tokens accumulated so far (N). */
   get samples(): number {
     return this.count;
   }
-  /** Adds `tokens` rows of x (tokens × n, row-major). */
-  async add(x: Float32Array, tokens: number, threads = 0): Promise<void> {
-    if (!(x instanceof Float32Array)) fail('Hessian.add: x must be a Float32Array');
-    if (!Number.isInteger(tokens) || tokens <= 0) fail(`Hessian.add: tokens must be a positive integer (got ${tokens})`, 'E_SHAPE');
-    checkLen(x, tokens * this.n, `Hessian.add: x (${tokens}×${this.n})`);
+  /** The n × n matrix (live view, not a copy: do not mutate). */
+  matrix(): Float64Array {
+    return this.m;
+  }
+  /**
+   * Checks `tokens` and each named input (tokens × n), then runs the native accumulation
+   * step(matrix, samples so far) → new sample count; a native error becomes a LowbitKernelError.
+   */
+  protected accumulate(
+    what: string,
+    tokens: number,
+    inputs: Record<string, Float32Array>,
+    step: (m: Float64Array, count: number) => number,
+  ): void {
+    if (!Number.isInteger(tokens) || tokens <= 0) fail(`${what}: tokens must be a positive integer (got ${tokens})`, 'E_SHAPE');
+    for (const [name, x] of Object.entries(inputs)) checkLen(x, tokens * this.n, `${what}: ${name} (${tokens}×${this.n})`);
     try {
-      this.count = native().hessianAdd(this.h, this.n, this.count, x, tokens, threads);
+      this.count = step(this.m, this.count);
     } catch (e) {
       const err = e as Error & { code?: string };
       throw new LowbitKernelError(err.message, err.code ?? 'E_NUMERIC');
     }
   }
-  /** The n × n matrix (live view, not a copy: do not mutate). */
-  matrix(): Float64Array {
-    return this.h;
+}
+
+/**
+ * Streamed layer Hessian H = 2/N·Σ x xᵀ in float64. N counts TOKENS (rows of x over all add() calls),
+ * so H is the mean 2xxᵀ per token; its scale does not change GPTQ. add() runs synchronously on the
+ * native side (multithreaded, fixed summation order) and returns an already-settled promise, so calling
+ * it without awaiting is safe too.
+ */
+export class Hessian extends TokenStatistic {
+  constructor(n: number) {
+    super(n, 'Hessian');
+  }
+  /** Adds `tokens` rows of x (tokens × n, row-major). */
+  async add(x: Float32Array, tokens: number, threads = 0): Promise<void> {
+    if (!(x instanceof Float32Array)) fail('Hessian.add: x must be a Float32Array');
+    this.accumulate('Hessian.add', tokens, { x }, (h, count) => native().hessianAdd(h, this.n, count, x, tokens, threads));
   }
 }
 
@@ -163,34 +186,14 @@ export class Hessian {
  * {@link Hessian} (N counts tokens): x are a layer's inputs in the float model, x̃ the same tokens'
  * inputs with the quantized prefix. Synchronous on the native side, like Hessian.add.
  */
-export class CrossStatistic {
-  readonly n: number;
-  private d: Float64Array;
-  private count = 0;
+export class CrossStatistic extends TokenStatistic {
   constructor(n: number) {
-    if (!Number.isInteger(n) || n <= 0) fail(`CrossStatistic: n must be a positive integer (got ${n})`, 'E_SHAPE');
-    this.n = n;
-    this.d = new Float64Array(n * n);
-  }
-  get samples(): number {
-    return this.count;
+    super(n, 'CrossStatistic');
   }
   /** Adds `tokens` rows of the float inputs x and the quantized-prefix inputs xq (both tokens × n). */
   add(x: Float32Array, xq: Float32Array, tokens: number, threads = 0): void {
     if (!(x instanceof Float32Array) || !(xq instanceof Float32Array)) fail('CrossStatistic.add: x and xq must be Float32Arrays');
-    if (!Number.isInteger(tokens) || tokens <= 0) fail(`CrossStatistic.add: tokens must be a positive integer (got ${tokens})`, 'E_SHAPE');
-    checkLen(x, tokens * this.n, `CrossStatistic.add: x (${tokens}×${this.n})`);
-    checkLen(xq, tokens * this.n, `CrossStatistic.add: xq (${tokens}×${this.n})`);
-    try {
-      this.count = native().crossAdd(this.d, this.n, this.count, x, xq, tokens, threads);
-    } catch (e) {
-      const err = e as Error & { code?: string };
-      throw new LowbitKernelError(err.message, err.code ?? 'E_NUMERIC');
-    }
-  }
-  /** The n × n matrix (live view, not a copy: do not mutate). */
-  matrix(): Float64Array {
-    return this.d;
+    this.accumulate('CrossStatistic.add', tokens, { x, xq }, (d, count) => native().crossAdd(d, this.n, count, x, xq, tokens, threads));
   }
 }
 
@@ -199,6 +202,27 @@ function hessianOf(H: Float64Array | Hessian, cols: number, what: string): Float
   if (!(m instanceof Float64Array)) fail(`${what}: H must be a Float64Array or a Hessian`);
   checkLen(m, cols * cols, `${what}: H (${cols}×${cols})`);
   return m;
+}
+
+/**
+ * The argument checks GPTQ, SparseGPT (GPTQ with a sparsity), GPTAQ and the naive baseline share:
+ * W and its options, H (cols × cols), damp and blockSize. Returns H's matrix.
+ */
+function checkGptqArgs(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  H: Float64Array | Hessian,
+  opts: GptqOptions,
+  what: string,
+): Float64Array {
+  checkQuant(w, rows, cols, opts, what);
+  const h = hessianOf(H, cols, what);
+  if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp)))
+    fail(`${what}: damp must be a finite number >= 0 (got ${opts.damp})`);
+  if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
+    fail(`${what}: blockSize must be a positive integer (got ${opts.blockSize})`);
+  return h;
 }
 
 /** GPTQ (docs/algorithms.md §2) of W with the layer Hessian H (cols × cols; a {@link Hessian} is accepted too). */
@@ -210,12 +234,7 @@ export async function gptq(
   opts: GptqOptions,
   ctl?: JobControl,
 ): Promise<GptqResult> {
-  checkQuant(w, rows, cols, opts, 'gptq');
-  const h = hessianOf(H, cols, 'gptq');
-  if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp)))
-    fail(`gptq: damp must be a finite number >= 0 (got ${opts.damp})`);
-  if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
-    fail(`gptq: blockSize must be a positive integer (got ${opts.blockSize})`);
+  const h = checkGptqArgs(w, rows, cols, H, opts, 'gptq');
   const o = opts.sparsity ? { ...opts, ...pruneOptions(opts.sparsity, opts.pruneOnly) } : opts;
   return runNativeJob('gptq', ctl, (c) => native().gptq(w, rows, cols, h, o, c));
 }
@@ -234,15 +253,10 @@ export async function gptaq(
   opts: GptaqOptions,
   ctl?: JobControl,
 ): Promise<GptqResult> {
-  checkQuant(w, rows, cols, opts, 'gptaq');
-  const h = hessianOf(H, cols, 'gptaq');
+  const h = checkGptqArgs(w, rows, cols, H, opts, 'gptaq');
   const d = D instanceof CrossStatistic ? D.matrix() : D;
   if (!(d instanceof Float64Array)) fail('gptaq: D must be a Float64Array or a CrossStatistic');
   checkLen(d, cols * cols, `gptaq: D (${cols}×${cols})`);
-  if (opts.damp !== undefined && !(opts.damp >= 0 && Number.isFinite(opts.damp)))
-    fail(`gptaq: damp must be a finite number >= 0 (got ${opts.damp})`);
-  if (opts.blockSize !== undefined && !(Number.isInteger(opts.blockSize) && opts.blockSize > 0))
-    fail(`gptaq: blockSize must be a positive integer (got ${opts.blockSize})`);
   if (opts.alpha !== undefined && !Number.isFinite(opts.alpha)) fail(`gptaq: alpha must be a finite number (got ${opts.alpha})`);
   return runNativeJob('gptaq', ctl, (c) => native().gptaq(w, rows, cols, h, d, opts, c));
 }
@@ -256,8 +270,7 @@ export async function gptqNaiveBaseline(
   opts: GptqOptions,
   ctl?: JobControl,
 ): Promise<GptqResult> {
-  checkQuant(w, rows, cols, opts, 'gptqNaiveBaseline');
-  const h = hessianOf(H, cols, 'gptqNaiveBaseline');
+  const h = checkGptqArgs(w, rows, cols, H, opts, 'gptqNaiveBaseline');
   return runNativeJob('gptqNaiveBaseline', ctl, (c) => native().gptq(w, rows, cols, h, { ...opts, naiveBaseline: true }, c));
 }
 
@@ -310,4 +323,4 @@ export * from './scaling';
 // HQQ and layer-wise AdaRound (rounding optimization), C++-backed.
 export * from './rounding';
 // Allocator settings for long streamed jobs (glibc).
-export { returnLargeFrees, trimHeaps } from './processMemory';
+export { releaseScratch, returnLargeFrees, trimHeaps } from './processMemory';

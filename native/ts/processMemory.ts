@@ -10,6 +10,7 @@ import { loadAddon } from './addon';
 interface Addon {
   lbMallocPolicy(bytes: number): boolean;
   lbMallocTrim(): boolean;
+  lbReleaseScratch(): number;
 }
 
 /** Allocations of at least `bytes` (default 1 MiB) get their own mapping, returned to the OS when freed. */
@@ -17,7 +18,15 @@ export function returnLargeFrees(bytes = 1 << 20): boolean {
   return loadAddon<Addon>('lbMallocPolicy').lbMallocPolicy(bytes);
 }
 
-/** Hands the free memory of every heap back to the OS now (between blocks). */
+/** Frees the solvers' pooled scratch buffers, then hands the free memory of every heap back to the OS now (between blocks). */
 export function trimHeaps(): boolean {
   return loadAddon<Addon>('lbMallocTrim').lbMallocTrim();
+}
+
+/**
+ * Frees the solvers' pooled scratch buffers now (GPTQ keeps its large fp64 work buffers for the next
+ * call, up to LOWBIT_SCRATCH_MB, default 512); returns the bytes freed. trimHeaps() does this too.
+ */
+export function releaseScratch(): number {
+  return loadAddon<Addon>('lbReleaseScratch').lbReleaseScratch();
 }

@@ -1,10 +1,13 @@
-// Internal helpers shared by flrq.cc, lorc.cc and lqer.cc.
+// Internal helpers shared by flrq.cc, flrq_rank_authors.cc, lorc.cc and lqer.cc.
 #pragma once
 #include <vector>
 
 #include "lowbit/lowrank.h"
 
 namespace lowbit {
+
+/** max |a_i| (0 for an empty vector): FLRQ's rank rules track the residual's absmax. */
+double Amax(const std::vector<double>& a);
 
 /** out = base + sign·L·R (rows×cols). */
 void ApplyLowRank(const double* base, const std::vector<double>& L, const std::vector<double>& R,

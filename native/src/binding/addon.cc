@@ -7,6 +7,7 @@
 #endif
 
 #include "kernel_worker.h"
+#include "lowbit/scratch.h"
 
 namespace lowbit::binding {
 void RegisterBinarize(Napi::Env env, Napi::Object exports);
@@ -34,8 +35,10 @@ static Napi::Value MallocPolicy(const Napi::CallbackInfo& info) {
 #endif
 }
 
-// lbMallocTrim() → bool: hands the free memory of every heap back to the OS (glibc only).
+// lbMallocTrim() → bool: frees the solvers' pooled scratch buffers (lowbit/scratch.h), then hands the
+// free memory of every heap back to the OS (glibc only; the pool is freed everywhere).
 static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+  lowbit::ReleaseScratch();
 #if defined(__GLIBC__)
   return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
 #else
@@ -43,11 +46,17 @@ static Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// lbReleaseScratch() → bytes: frees the solvers' pooled scratch buffers now.
+static Napi::Value ReleaseScratch(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(lowbit::ReleaseScratch()));
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace lowbit::binding;
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("lbMallocPolicy", Napi::Function::New(env, MallocPolicy));
   exports.Set("lbMallocTrim", Napi::Function::New(env, MallocTrim));
+  exports.Set("lbReleaseScratch", Napi::Function::New(env, ReleaseScratch));
   RegisterCancelTokens(env, exports);
   RegisterBinarize(env, exports);
   RegisterLowRank(env, exports);

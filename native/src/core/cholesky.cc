@@ -1,4 +1,5 @@
-// Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64). Only the kNb×kNb
+// Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64; with fp32_products
+// the rank-kNb updates multiply fp32-rounded panels, summed in fp64). Only the kNb×kNb
 // diagonal blocks are factored / inverted serially; the panel solve R12 = R11⁻ᵀA12 (through the
 // explicit R11⁻¹), the trailing update and the inverse's block products all go through GemmKMajor,
 // so results do not depend on the thread count. InvertUpper is right-looking too (rank-nb updates of
@@ -14,6 +15,7 @@
 #include "lowbit/clones.h"
 #include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
+#include "lowbit/phase_timer.h"
 
 namespace lowbit {
 namespace {
@@ -80,10 +82,21 @@ void TransposeBlock(const double* src, size_t ld, size_t rows, size_t cols, doub
   });
 }
 
+// out[i*cols + j] = float(src[i*ld + j]): an fp32 operand for GemmKMajorF32.
+void ToFloat(const double* src, size_t ld, size_t rows, size_t cols, std::vector<float>& out, int threads) {
+  if (out.size() < rows * cols) out.resize(rows * cols);
+  float* const o = out.data();
+  ParallelFor(rows, threads, 8, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i)
+      for (size_t j = 0; j < cols; ++j) o[i * cols + j] = static_cast<float>(src[i * ld + j]);
+  });
+}
+
 }  // namespace
 
-bool CholeskyUpper(double* a, size_t n, int threads) {
+bool CholeskyUpper(double* a, size_t n, int threads, bool fp32_products) {
   std::vector<double> row(kNb), rinv(kNb * kNb);
+  std::vector<float> r32;
   for (size_t k0 = 0; k0 < n; k0 += kNb) {
     const size_t k1 = std::min(n, k0 + kNb), nb = k1 - k0, rem = n - k1;
     // Diagonal block R11 (unblocked, serial; O(nb³) per block).
@@ -93,8 +106,14 @@ bool CholeskyUpper(double* a, size_t n, int threads) {
     InvertDiagonalBlock(a + k0 * n + k0, nb, n, rinv, row);
     // In place (B = C = A12, beta = 0): the GEMM packs its operands before writing C.
     GemmKMajor(nb, rem, nb, 1.0, rinv.data(), nb, a + k0 * n + k1, n, a + k0 * n + k1, n, threads, false, 0.0);
-    // Trailing update A22 -= R12ᵀ R12 (upper part only).
-    GemmKMajor(rem, rem, nb, -1.0, a + k0 * n + k1, n, a + k0 * n + k1, n, a + k1 * n + k1, n, threads, true);
+    // Trailing update A22 -= R12ᵀ R12 (upper part only); with fp32_products, R12 rounded to fp32 and
+    // each element's nb ≤ 128 products summed in one fp32 FMA chain, then subtracted in fp64.
+    if (fp32_products) {
+      ToFloat(a + k0 * n + k1, n, nb, rem, r32, threads);
+      GemmKMajorF32(rem, rem, nb, -1.0, r32.data(), rem, r32.data(), rem, a + k1 * n + k1, n, threads, true);
+    } else {
+      GemmKMajor(rem, rem, nb, -1.0, a + k0 * n + k1, n, a + k0 * n + k1, n, a + k1 * n + k1, n, threads, true);
+    }
   }
   ParallelFor(n, threads, 64, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) std::fill(a + i * n, a + i * n + i, 0.0);
@@ -102,7 +121,7 @@ bool CholeskyUpper(double* a, size_t n, int threads) {
   return true;
 }
 
-void InvertUpper(double* r, size_t n, int threads) {
+void InvertUpper(double* r, size_t n, int threads, bool fp32_products) {
   // Right-looking sweep over block columns L (X = R⁻¹ row by row satisfies Σ_{I≤L≤J} X_IL R_LJ = 0):
   //   finalize  X_·L = −Acc_·L · R_LL⁻¹ (rows above L), X_LL = R_LL⁻¹;
   //   update    Acc_{·, J>L} += X_·L · R_{L, J>L}  (a rank-nb GEMM over rows ≤ L, columns > L).
@@ -110,6 +129,7 @@ void InvertUpper(double* r, size_t n, int threads) {
   // starts, and is then overwritten by the accumulators. Needs the strict lower triangle of r zero.
   if (n == 0) return;
   std::vector<double> row(kNb), rinv(kNb * kNb), tmp, at;
+  std::vector<float> a32, b32;
   for (size_t k0 = 0; k0 < n; k0 += kNb) {
     const size_t k1 = std::min(n, k0 + kNb), nb = k1 - k0, rem = n - k1;
     InvertDiagonalBlock(r + k0 * n + k0, nb, n, rinv, row);
@@ -132,14 +152,21 @@ void InvertUpper(double* r, size_t n, int threads) {
         std::fill(src, src + rem, 0.0);
       }
     });
-    GemmKMajor(k1, rem, nb, 1.0, at.data(), k1, tmp.data(), rem, r + k1, n, threads);
+    if (fp32_products) {  // the rank-nb update (n³/6 of the inverse's flops) as fp32 products summed in fp64
+      ToFloat(at.data(), k1, nb, k1, a32, threads);
+      ToFloat(tmp.data(), rem, nb, rem, b32, threads);
+      GemmKMajorF32(k1, rem, nb, 1.0, a32.data(), k1, b32.data(), rem, r + k1, n, threads);
+    } else {
+      GemmKMajor(k1, rem, nb, 1.0, at.data(), k1, tmp.data(), rem, r + k1, n, threads);
+    }
   }
 }
 
-bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads) {
+bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products) {
   // Everything happens in u: reversed copy JHJ (with the diagonal override), chol, inverse, then the
   // anti-transpose U[i][j] = A[n-1-j][n-1-i], an involution on the upper triangle swapped in place.
   if (n == 0) return true;
+  PhaseTimer prof("inverse-cholesky");
   double* a = u;
   ParallelFor(n, threads, 16, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
@@ -150,8 +177,11 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
       if (diag) dst[i] = diag[n - 1 - i];
     }
   });
-  if (!CholeskyUpper(a, n, threads)) return false;
-  InvertUpper(a, n, threads);
+  prof.Mark("copy");
+  if (!CholeskyUpper(a, n, threads, fp32_products)) return false;
+  prof.Mark("cholesky");
+  InvertUpper(a, n, threads, fp32_products);
+  prof.Mark("inverse");
   // Swap in 8×8 tile pairs: the partner of tile (rows i0.., cols j0..) is (rows n-j0-8.., cols
   // n-i0-8..), 8 cache lines each. Each element pair is swapped by the row with i + j < n - 1 (its
   // partner has i + j > n - 1), so threads never touch the same element; the pairs plus the
@@ -191,6 +221,7 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
     }
     if (bad) finite.store(false);
   });
+  prof.Mark("anti-transpose");
   return finite.load();
 }
 

@@ -13,14 +13,6 @@
 
 namespace lowbit {
 
-namespace {
-double Amax(const std::vector<double>& a) {
-  double m = 0;
-  for (double v : a) m = std::max(m, std::fabs(v));
-  return m;
-}
-}  // namespace
-
 Status R1Flr(const double* a, int rows, int cols, const FlrqOptions& opt, const JobControl& ctl,
              std::vector<double>* L, std::vector<double>* R, int* rank, std::vector<double>* curve) {
   const size_t mn = (size_t)rows * cols;

@@ -18,6 +18,7 @@
 
 #include "lowbit/binarize.h"
 #include "lowbit/lowrank.h"
+#include "lowbit/lowrank_internal.h"
 #include "lowbit/lowrank_parallel.h"
 #include "lowbit/sketch.h"
 
@@ -31,14 +32,6 @@ double RoundE5m2(double x) {
   const double r = std::ldexp(std::nearbyint(m * 8) / 8, e);
   return std::min(57344.0, std::max(-57344.0, r));
 }
-
-namespace {
-double Amax(const std::vector<double>& a) {
-  double m = 0;
-  for (double v : a) m = std::max(m, std::fabs(v));
-  return m;
-}
-}  // namespace
 
 Status R1FlrAuthors(const double* a, int rows, int cols, const FlrqOptions& opt, const JobControl& ctl,
                     std::vector<double>* L, std::vector<double>* R, int* rank, std::vector<double>* curve) {

@@ -1,11 +1,12 @@
 // GPTQ / GPTAQ solve (see gptq.h). Layout: W is rows×cols row-major in fp64; inside a block every row
 // runs its own column loop (rows are independent there), so rows are threaded, 8 rows interleaved per
 // thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GEMM call with Err stored k-major
-// (block×rows). H is never copied (the damped diagonal is passed to the factorization). The
-// factorization, the block loop and W stay fp64; the lazy update (most of the flops) multiplies
-// fp32-rounded Err and U tiles in fp32 FMA chains (≤ 256 long) and adds them to W in fp64
-// (GemmKMajorF32), unless spec.fp64_updates asks for the exact fp64 update the float64 reference
-// tests compare against. GPTAQ adds −Q_blk·P[i1:i2, i2:] to the same GEMM (k doubled).
+// (block×rows). H is never copied (the damped diagonal is passed to the factorization). The block
+// loop and W stay fp64; the lazy update (most of the flops) multiplies fp32-rounded Err and U tiles
+// in fp32 FMA chains (≤ 256 long) and adds them to W in fp64 (GemmKMajorF32), and so do the
+// factorization's rank-128 updates (cholesky.cc), unless spec.fp64_updates asks for the exact fp64
+// solve the float64 reference tests compare against. GPTAQ adds −Q_blk·P[i1:i2, i2:] to the same
+// GEMM (k doubled). The fp64 W copy and the n×n factor come from the scratch pool (scratch.h).
 #include "lowbit/gptq.h"
 
 #include <algorithm>
@@ -21,6 +22,8 @@
 #include "lowbit/cholesky.h"
 #include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
+#include "lowbit/phase_timer.h"
+#include "lowbit/scratch.h"
 
 namespace lowbit {
 namespace {
@@ -58,7 +61,9 @@ Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, 
   std::vector<double> dd(n);
   for (int attempt = 0; attempt <= spec.max_damp_retries; ++attempt, damp *= 10.0) {
     for (size_t j = 0; j < n; ++j) dd[j] = diag[j] + damp * mean;
-    if (InverseCholeskyUpper(h, n, dd.data(), u, threads)) {
+    // The default solve runs the factorization's rank-128 updates as fp32 products summed in fp64;
+    // fp64_updates keeps every product fp64 (the float64 reference tests).
+    if (InverseCholeskyUpper(h, n, dd.data(), u, threads, !spec.fp64_updates)) {
       stats->percdamp = damp;
       stats->damp_retries = attempt;
       return Status::Ok();
@@ -197,6 +202,7 @@ std::vector<double> GptaqP(const std::vector<double>& dm, const double* u, size_
 Status Solve(const float* w, int rows, int cols, const double* h, const double* dx, const GptqSpec& spec_in,
              const JobControl& ctl, QuantizedWeight* out, GptqStats* stats, bool naive) {
   GptqSpec spec = spec_in;
+  PhaseTimer prof("gptq");
   Status st = CheckWeight(w, rows, cols, spec.grid.bits, spec.group_size);
   if (!st.ok()) return st;
   if (spec.block_size <= 0) return Status::Error(Code::kArg, "blockSize must be positive");
@@ -227,10 +233,12 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   if (grouped && spec.act_order) spec.static_groups = true;  // exportable without g_idx
   const int maxq = (1 << spec.grid.bits) - 1;
+  prof.Mark("checks");
   out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric);
+  prof.Mark("outputs");
   const int ng = out->num_groups();
 
-  std::unique_ptr<double[]> wd_buf(new double[m * n]);  // fp64 working copy, converted in parallel
+  ScratchDoubles wd_buf(m * n);  // fp64 working copy, converted in parallel (pooled: see scratch.h)
   double* const wd = wd_buf.get();
   ParallelFor(m, ctl.threads, 16, [&](size_t r0, size_t r1) { std::copy(w + r0 * n, w + r1 * n, wd + r0 * n); });
   // H is only read (its diagonal, with dead columns set to 1, lives in diag); act-order works on a
@@ -270,7 +278,8 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
       std::copy(row.begin(), row.end(), wd + r * n);
     }
   }
-  std::unique_ptr<double[]> u(new double[n * n]);  // uninitialized: the factorization writes all of it
+  prof.Mark("prepare");
+  ScratchDoubles u(n * n);  // uninitialized: the factorization writes all of it
   st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats);
   if (!st.ok()) return st;
   std::vector<double> pmat;  // GPTAQ's P (permuted order), empty for GPTQ
@@ -281,7 +290,9 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
         dm[i * n + j] = h[perm[j] * n + perm[j]] == 0.0 ? 0.0 : dx[perm[i] * n + perm[j]];
     pmat = GptaqP(dm, u.get(), n, spec.gptaq_alpha, ctl.threads);
   }
+  prof.Mark("factor");
   const bool gptaq = !pmat.empty();
+  double t_block[2] = {0.0, 0.0}, t_lazy[2] = {0.0, 0.0};  // wall, cpu
   const size_t kmul = gptaq ? 2 : 1;  // GEMM depth per block: [Err; −Q_blk] against [U; P]
 
   std::vector<double> row_loss(m, 0.0);
@@ -302,6 +313,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
     ParallelFor(m, ctl.threads, 8, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += 8) QuantizeBlockRows(ba, r, std::min(r1, r + 8));
     });
+    prof.Add(t_block);
     if (i2 < n) {
       const size_t w2 = n - i2;
       if (naive) {
@@ -329,9 +341,12 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
         GemmKMajorF32(m, w2, kd, 1.0, ap, m, bp, w2, wd + i2, n, ctl.threads);
       }
     }
+    prof.Add(t_lazy);
     i1 = i2;
     ctl.report(i1, n);
   }
+  prof.Report("in-block", t_block);
+  prof.Report("lazy", t_lazy);
   for (size_t r = 0; r < m; ++r) {
     stats->loss += row_loss[r];
     for (int gi = 0; gi < ng; ++gi) {

@@ -11,6 +11,12 @@
 
 namespace lowbit {
 
+double Amax(const std::vector<double>& a) {
+  double m = 0;
+  for (double v : a) m = std::max(m, std::fabs(v));
+  return m;
+}
+
 void QuantizeSymAbsmax(const double* w, int rows, int cols, int bits, int group_size,
                        bool clip_search, int threads, SymQuant* out) {
   const int g = group_size <= 0 || group_size > cols ? cols : group_size;

@@ -5,12 +5,18 @@
 #include <string>
 
 #include "lowbit/parallel.h"
+#include "lowbit/scratch.h"
 
 namespace lowbit {
 
 void QuantizedWeight::Allocate(int r, int c, int b, int g, bool sym) {
   rows = r; cols = c; bits = b; group_size = g; symmetric = sym;
   const size_t n = static_cast<size_t>(r) * c, gs = static_cast<size_t>(r) * num_groups();
+  // Reserved first so that the large arrays can be advised onto huge pages before assign() touches them.
+  codes.clear(); dequant.clear();
+  codes.reserve(n); dequant.reserve(n);
+  AdviseHugePages(codes.data(), n);
+  AdviseHugePages(dequant.data(), n * sizeof(float));
   codes.assign(n, 0); dequant.assign(n, 0.0f); scales.assign(gs, 0.0f); zeros.assign(gs, 0);
 }
 

@@ -1,0 +1,49 @@
+/**
+ * GPTQ's large fp64 work buffers (the W copy and the n×n factor) come from a process-wide pool
+ * (native/src/core/scratch.cc): reused buffers hold the previous call's data, and the results must
+ * not depend on it; releaseScratch() / trimHeaps() free what the pool holds.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Hessian, gptq, releaseScratch, trimHeaps } from '../../../native/ts/index';
+import { correlatedX, gaussian } from './linearReference';
+
+const MiB = 1 << 20;
+
+test('pooled scratch: a reused (dirty) buffer gives the fresh-buffer result; release frees the pool', async () => {
+  const n = 1024; // W copy and factor are 8 MiB each: the smallest pooled size
+  const h = new Hessian(n);
+  await h.add(correlatedX(512, n, 3), 512);
+  const w = gaussian(n * n, 4, 0.1);
+  const other = gaussian(n * n, 5, 1);
+  const o = { bits: 3, groupSize: 128, symmetric: false };
+  releaseScratch();
+  const fresh = await gptq(w, n, n, h, o);
+  assert.equal(releaseScratch(), 2 * 8 * MiB, 'the W copy and the factor were pooled');
+  assert.equal(releaseScratch(), 0, 'the pool is empty after a release');
+  await gptq(other, n, n, h, { ...o, bits: 2 }); // leaves other data in the pooled buffers
+  const reused = await gptq(w, n, n, h, o);
+  assert.deepEqual(reused.codes, fresh.codes);
+  assert.deepEqual(reused.dequant, fresh.dequant);
+  assert.deepEqual(reused.scales, fresh.scales);
+  assert.equal(reused.loss, fresh.loss);
+  trimHeaps();
+  assert.equal(releaseScratch(), 0, 'trimHeaps frees the pool too');
+});
+
+test('pooled scratch: LOWBIT_SCRATCH_MB=0 keeps nothing (checked in a child process)', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+    const { Hessian, gptq, releaseScratch } = require(${JSON.stringify(require.resolve('../../../native/ts/index'))});
+    (async () => {
+      const n = 1024, h = new Hessian(n);
+      await h.add(new Float32Array(64 * n).map((_, i) => Math.sin(i)), 64);
+      await gptq(new Float32Array(n * n).map((_, i) => Math.cos(i)), n, n, h, { bits: 4, groupSize: 128, symmetric: false });
+      console.log(releaseScratch());
+    })();`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, LOWBIT_SCRATCH_MB: '0' },
+  });
+  assert.equal(out.trim(), '0');
+});
