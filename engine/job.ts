@@ -296,7 +296,13 @@ async function streamIfPlanned(
     codeSpill,
   });
   return {
-    streamed: { layers: s.layers, model: s.model, samples: feeds.samples, tokens: feeds.tokens, warnings: [...feeds.warnings, ...s.warnings] },
+    streamed: {
+      layers: s.layers,
+      model: s.model,
+      samples: feeds.samples,
+      tokens: feeds.tokens,
+      warnings: [...feeds.warnings, ...s.warnings],
+    },
   };
 }
 

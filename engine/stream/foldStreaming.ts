@@ -18,7 +18,11 @@ import { blockNodes } from './blockModel';
 import type { StreamBlock } from './partition';
 
 /** The first reason the plan's folding methods cannot stream over `blocks` (naming the layers), or undefined. */
-export function foldStreamingObstacle(model: OnnxModel, blocks: StreamBlock[], layers: Pick<LayerPlan, 'name' | 'method'>[]): string | undefined {
+export function foldStreamingObstacle(
+  model: OnnxModel,
+  blocks: StreamBlock[],
+  layers: Pick<LayerPlan, 'name' | 'method'>[],
+): string | undefined {
   const folding = new Set(layers.filter((l) => ACTIVATION_AWARE.has(l.method)).map((l) => l.name));
   if (!folding.size) return undefined;
   const planned = new Set(layers.map((l) => l.name));

@@ -89,7 +89,8 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   const blocks = planBlocks(model, opts.calibrated);
   const folding = plan.layers.some((l) => ACTIVATION_AWARE.has(l.method));
   const obstacle = folding ? foldStreamingObstacle(model, blocks, plan.layers) : undefined;
-  if (obstacle) throw new Error(`${model.path}: ${obstacle}; AWQ / SmoothQuant / OS+ cannot stream this model (set memory.streaming: never)`);
+  if (obstacle)
+    throw new Error(`${model.path}: ${obstacle}; AWQ / SmoothQuant / OS+ cannot stream this model (set memory.streaming: never)`);
   const byName = new Map(opts.calibrated.map((l) => [l.name, l]));
   const planned = new Map(plan.layers.map((l, i) => [l.name, { l, i }]));
   const lastReader = new Map<string, number>();

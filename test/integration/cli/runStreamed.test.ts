@@ -110,14 +110,27 @@ describe('lowbit run, streamed', () => {
     assert.ok(out('awq-stream', 'model.onnx.data').equals(out('awq-whole', 'model.onnx.data')), 'the external data differs');
     // Not vacuous: the folds are in the output (the norms were rescaled), as in the whole-model one.
     const report = JSON.parse(out('awq-stream', 'model.report.json').toString()) as { layers: { name: string; awq?: { alpha: number } }[] };
-    assert.ok(report.layers.some((l) => (l.awq?.alpha ?? 0) > 0), 'some group chose a scale');
+    assert.ok(
+      report.layers.some((l) => (l.awq?.alpha ?? 0) > 0),
+      'some group chose a scale',
+    );
     assert.deepEqual(readdirSync(join(dir, 'cache')), []);
   });
 
   for (const method of ['gptq', 'awq'])
     test(`Ctrl-C mid-block (${method}): exit 1, no output, no cached activations or spilled codes`, async () => {
       const r = await runCli(
-        ['run', recipe(dir, `cancel-${method}`, 'llama.onnx', 'memory:\n  streaming: always\n  cache: ./cache', method, method === 'awq' ? 'sequential' : 'parallel')],
+        [
+          'run',
+          recipe(
+            dir,
+            `cancel-${method}`,
+            'llama.onnx',
+            'memory:\n  streaming: always\n  cache: ./cache',
+            method,
+            method === 'awq' ? 'sequential' : 'parallel',
+          ),
+        ],
         (chunk, child) => {
           if (/block 3 of 5:/.test(chunk)) child.kill('SIGINT');
         },
@@ -125,7 +138,8 @@ describe('lowbit run, streamed', () => {
       assert.equal(r.code, 130, r.stderr);
       assert.match(r.stderr, /cancelled; the output and its report are as they were before/);
       assert.ok(
-        !existsSync(join(dir, 'out', `cancel-${method}`, 'model.onnx')) && !existsSync(join(dir, 'out', `cancel-${method}`, 'model.onnx.data')),
+        !existsSync(join(dir, 'out', `cancel-${method}`, 'model.onnx')) &&
+          !existsSync(join(dir, 'out', `cancel-${method}`, 'model.onnx.data')),
       );
       assert.deepEqual(readdirSync(join(dir, 'cache')), []);
     });

@@ -54,7 +54,9 @@ function modelDiff(a: OnnxModel, b: OnnxModel): string[] {
   if (JSON.stringify(ops(a)) !== JSON.stringify(ops(b))) out.push('the graphs differ');
   // The tensor as stored (typed arrays as base64; external ones stay references).
   const json = (t: unknown) =>
-    JSON.stringify(t, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : v));
+    JSON.stringify(t, (_k, v: unknown) =>
+      ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : v,
+    );
   const bytes = (m: OnnxModel) => new Map(m.graph.initializer.map((t) => [t.name, json(t)]));
   const ba = bytes(a),
     bb = bytes(b);
@@ -128,7 +130,8 @@ describe('AWQ / SmoothQuant / OS+ streamed on stories260K', { skip: skipNoShared
         assert.deepEqual(readdirSync(cacheRoot), [], 'the cache folder is removed');
         // Not vacuous: the step changed weights and (sequential) the quantized prefix changed the statistics.
         assert.ok(modelDiff(s.model, model).length > 0, 'the folds changed the model');
-        if (mode === 'sequential' && c.method === 'awq') assert.ok(layerDiff(s.layers, (await streamed(plan(c, 'parallel'))).layers).length > 20);
+        if (mode === 'sequential' && c.method === 'awq')
+          assert.ok(layerDiff(s.layers, (await streamed(plan(c, 'parallel'))).layers).length > 20);
       });
 
   test('cancel mid-block (AWQ, sequential) leaves no cached activations', async () => {

@@ -82,7 +82,16 @@ test('a group split over two blocks is an obstacle: auto keeps the whole-model p
   assert.equal(foldStreamingObstacle(m, blocks, plans(['A', 'B'], 'gptq')), undefined);
   const calibrated = ['A', 'B'].map((name) => ({ name, input: 'X', cols: D }));
   const memory = (streaming: 'auto' | 'always', layers: LayerPlan[]) =>
-    planMemory({ model: m, plan: { layers, modelPath: 'g.onnx' }, calibrated, tokensPerBatch: 8, budgetBytes: 1e12, streaming, processBytes: 1e6, sequential: true });
+    planMemory({
+      model: m,
+      plan: { layers, modelPath: 'g.onnx' },
+      calibrated,
+      tokensPerBatch: 8,
+      budgetBytes: 1e12,
+      streaming,
+      processBytes: 1e6,
+      sequential: true,
+    });
   assert.equal(memory('auto', plans(['A', 'B'], 'gptq')).mode, 'streamed');
   assert.equal(memory('auto', awq).mode, 'whole');
   assert.throws(
