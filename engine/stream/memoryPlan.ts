@@ -62,7 +62,7 @@ export function planMemory(opts: {
   streaming?: StreamingMode;
   processBytes?: number;
   /** Sequential calibration: streamed even when the whole model fits (one pass per block: linear, where
-   *  the whole-model sequential path re-serializes the model for every block), unless GPTAQ or a folding method that cannot stream this model
+   *  the whole-model sequential path re-serializes the model for every block), unless a folding method that cannot stream this model (or GPTAQ, in parallel mode)
    *  needs the whole-model path. */
   sequential?: boolean;
 }): MemoryPlan {
@@ -99,6 +99,13 @@ export function planMemory(opts: {
       if (g.producer.kind === 'linear') foldedLayers.add(g.producer.layer);
     }
   const foldedBytes = [...foldedLayers].reduce((a, n) => a + params(n) * (elemBytes(model.layer(n).ref.dataType) ?? 4), 0);
+  // GPTAQ: the cross statistic D (n×n fp64) next to each of its inputs' Hessians.
+  const asymmetric = opts.plan.layers.filter((l) => l.method === 'gptq' && l.settings.asymmetric === true).map((l) => l.name);
+  const crossBytes = (ls: CalibratedLayer[]) =>
+    [...new Map(ls.filter((l) => asymmetric.includes(l.name)).map((l) => [`${l.input}#${l.cols}`, l.cols])).values()].reduce(
+      (a, n) => a + 8 * n * n,
+      0,
+    );
   const foldedHessians = (ls: CalibratedLayer[]) =>
     [...new Map(ls.filter((l) => folding.includes(l.name)).map((l) => [`${l.input}#${l.cols}`, l.cols])).values()].reduce(
       (a, n) => a + 8 * n * n,
@@ -111,6 +118,7 @@ export function planMemory(opts: {
       b.layers.reduce((a, n) => a + params(n) * ((elemBytes(model.layer(n).ref.dataType) ?? 4) + 8), 0) +
       hessian(ls) +
       foldedHessians(ls) +
+      crossBytes(ls) +
       inputs(ls);
     if (bytes > largest.bytes)
       largest = { bytes, index: b.index, span: b.layers.length > 1 ? `${b.layers[0]} … ${b.layers[b.layers.length - 1]}` : b.layers[0] };
@@ -118,9 +126,9 @@ export function planMemory(opts: {
   const streamedBytes = base + codes(all) + foldedBytes + largest.bytes;
   const fits = (n: number) => n <= budget;
   const head = `memory: budget ${formatBytes(budget)}${opts.budgetBytes === undefined ? ' (free now)' : ''}; whole model ~${formatBytes(wholeBytes)}`;
-  // GPTAQ needs float inputs next to the quantized-prefix ones, which the block stream does not cache.
+  // GPTAQ streams in sequential mode (a second cache carries the FP stream); it has no parallel mode.
   // AWQ / SmoothQuant / OS+ stream when each input group and what its scale folds into lie in one block.
-  const gptaq = opts.plan.layers.find((l) => l.method === 'gptq' && l.settings.asymmetric === true);
+  const gptaq = opts.sequential ? undefined : opts.plan.layers.find((l) => l.method === 'gptq' && l.settings.asymmetric === true);
   const obstacle = !gptaq && folding.length && blocks.length ? foldStreamingObstacle(model, blocks, opts.plan.layers) : undefined;
   const foldingLayer = gptaq ?? (obstacle ? opts.plan.layers.find((l) => ACTIVATION_AWARE.has(l.method)) : undefined);
   const foldingName = foldingLayer && (gptaq ? 'gptq asymmetric (GPTAQ)' : foldingLayer.method);
@@ -131,7 +139,7 @@ export function planMemory(opts: {
   else mode = fits(wholeBytes) || !blocks.length || foldingLayer ? 'whole' : 'streamed';
   if (mode === 'streamed' && foldingLayer)
     throw new Error(
-      `${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingName}, which does not stream ${gptaq ? 'yet (it needs the float inputs too)' : `here (${obstacle})`}; set memory.streaming: never`,
+      `${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingName}, which does not stream ${gptaq ? 'in parallel mode (it needs the float inputs too, which only sequential calibration collects)' : `here (${obstacle})`}; set memory.streaming: never`,
     );
   const cacheRamBytes = Math.max(0, budget - streamedBytes);
   if (mode === 'whole') {

@@ -20,11 +20,17 @@
  * path does; in parallel mode the statistics and the carried activations come from the FP model, as
  * one whole-model calibration pass does. The running model (every fold, activation QDQ) is the one
  * the job exports.
+ *
+ * GPTAQ (gptq asymmetric, sequential only) also needs the FP model's inputs of its layers: a second
+ * activation cache carries the FP stream (each block run with FP weights on FP inputs, one more pass
+ * per block), and a GPTAQ block's statistics pass runs its session on both streams, batch by batch,
+ * for the cross statistic D. Before anything is quantized (the first block) D = 0, as in sequential.ts.
  */
 import type * as ort from 'onnxruntime-node';
 import type { JobPlan, JobProgress } from '../../protocol/plan';
 import {
   accumulateBatch,
+  accumulateCross,
   statisticsKey,
   statisticsKeys,
   statisticsView,
@@ -46,6 +52,7 @@ import { releaseDequant } from './releaseDequant';
 import { ACTIVATION_AWARE, prepareActivationAware, viaMulWarnings, type PreparedDetails } from '../quantize/activationAware';
 import type { FoldedGroup } from '../transforms';
 import { foldStreamingObstacle } from './foldStreaming';
+import { CrossStatistic } from '../../native/ts/index';
 
 export interface StreamOptions {
   plan: Pick<JobPlan, 'layers' | 'format' | 'threads'>;
@@ -97,8 +104,21 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   blocks.forEach((b) => {
     for (const x of b.inputs) lastReader.set(x, b.index);
   });
-  const cache = new ActivationCache(opts.cacheFolder, opts.cacheRamBytes);
+  // GPTAQ: the FP stream in a cache of its own (half of the RAM share each).
+  const isGptaq = (n: string) => {
+    const l = planned.get(n)?.l;
+    return !!l && l.method === 'gptq' && l.settings.asymmetric === true;
+  };
+  const gptaq = opts.mode === 'sequential' && plan.layers.some((l) => isGptaq(l.name));
+  const cache = new ActivationCache(opts.cacheFolder, gptaq ? Math.floor(opts.cacheRamBytes / 2) : opts.cacheRamBytes);
+  const fpCache = gptaq ? new ActivationCache(opts.cacheFolder, Math.floor(opts.cacheRamBytes / 2)) : undefined;
   cache.open();
+  try {
+    fpCache?.open();
+  } catch (e) {
+    cache.close();
+    throw e;
+  }
   // Freed blocks go back to the OS, not into glibc's heaps (native/ts/processMemory.ts): else RSS creeps up block by block.
   returnLargeFrees();
   opts.codeSpill?.open();
@@ -136,11 +156,29 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       // blocks are folded); in parallel mode it also produces what later blocks read.
       const carriedNow = opts.mode === 'parallel' ? block.carried : [];
       const statsProto = opts.mode === 'parallel' ? model.proto : current.proto;
-      await runBlock(statsProto, block, [...new Set([...layerInputs, ...carriedNow])], opts, cache, async (j, out) => {
-        await accumulateBatch(stats, keys, out, threads);
-        for (const c of carriedNow) await cache.put(c, j, out[c]);
-      });
+      // GPTAQ after the first block: the same session also runs the FP stream, for D.
+      const blockGptaq = fpCache && block.layers.some(isGptaq);
+      const cross = blockGptaq && done.length ? fpCache : undefined;
+      await runBlock(
+        statsProto,
+        block,
+        [...new Set([...layerInputs, ...carriedNow])],
+        opts,
+        cache,
+        async (j, out, fp) => {
+          await accumulateBatch(stats, keys, out, threads, j + 1);
+          if (fp) accumulateCross(stats, keys, fp, out, threads, j + 1);
+          for (const c of carriedNow) await cache.put(c, j, out[c]);
+        },
+        cross,
+      );
       for (const l of layers) stats.get(statisticsKey(l))?.layers.push(l.name);
+      // Nothing quantized before this block: x̃ = x, so D = 0 exactly.
+      if (blockGptaq && !done.length)
+        for (const l of layers) {
+          const st = l.conv || l.convTranspose ? undefined : stats.get(statisticsKey(l));
+          if (st) st.cross ??= new CrossStatistic(st.n);
+        }
       const blockPlans = block.layers.map((n) => planned.get(n)!.l);
       let prepared: Map<string, PreparedDetails> | undefined;
       let quantLayers = layers;
@@ -178,17 +216,27 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
         await runBlock(fake, block, block.carried, opts, cache, async (j, out) => {
           for (const c of block.carried) await cache.put(c, j, out[c]);
         });
+        // The FP stream: the block with FP weights (and its folds) on the FP inputs.
+        if (fpCache)
+          await runBlock(current.proto, block, block.carried, opts, fpCache, async (j, out) => {
+            for (const c of block.carried) await fpCache.put(c, j, out[c]);
+          });
       }
       // The block's dequantized weights become recomputing getters; their codes go to disk until the export.
       for (const r of q) if (releaseDequant(r)) opts.codeSpill?.spill(r);
       done.push(...q);
       for (const n of block.layers) frozen.add(n);
       doneParams += params(block);
-      for (const x of block.inputs) if (lastReader.get(x) === block.index) await cache.drop(x);
+      for (const x of block.inputs)
+        if (lastReader.get(x) === block.index) {
+          await cache.drop(x);
+          await fpCache?.drop(x);
+        }
       trimHeaps();
     }
   } finally {
     cache.close();
+    fpCache?.close();
   }
   // Layers of ops without calibration statistics (none today: every quantizable op is calibrated).
   const rest = plan.layers.filter((l) => !done.some((d) => d.layer === l.name));
@@ -222,7 +270,9 @@ async function runBlock(
   outputs: string[],
   opts: StreamOptions,
   cache: ActivationCache,
-  use: (batch: number, out: Record<string, ort.Tensor>) => Promise<void>,
+  use: (batch: number, out: Record<string, ort.Tensor>, fp?: Record<string, ort.Tensor>) => Promise<void>,
+  /** Also run each batch on the inputs this cache holds (GPTAQ's FP stream), handed to `use` as `fp`. */
+  fpCache?: ActivationCache,
 ): Promise<void> {
   const types = new Map<string, number>();
   for (const x of block.inputs) {
@@ -240,14 +290,11 @@ async function runBlock(
   try {
     for (let j = 0; j < opts.batches.length; j++) {
       opts.signal?.throwIfAborted();
-      const feeds = await blockFeeds(
-        block,
-        sub.graph!.input.map((i) => i.name),
-        opts.batches[j],
-        cache,
-        j,
-      );
-      await use(j, await session.run(feeds, outputs));
+      const names = sub.graph!.input.map((i) => i.name);
+      const feeds = await blockFeeds(block, names, opts.batches[j], cache, j);
+      const out = await session.run(feeds, outputs);
+      const fp = fpCache ? await session.run(await blockFeeds(block, names, opts.batches[j], fpCache, j), outputs) : undefined;
+      await use(j, out, fp);
     }
   } finally {
     await session.release();

@@ -54,7 +54,7 @@ test('whole model when it fits, streamed when only that fits, refused when nothi
   );
 });
 
-test('streaming always / never override the choice; AWQ streams with its folded weights counted; GPTAQ stays whole-model or is refused', () => {
+test('streaming always / never override the choice; AWQ streams with its folded weights counted; GPTAQ streams in sequential mode only', () => {
   assert.equal(plan(1e12, 'always').mode, 'streamed');
   assert.equal(plan(1, 'never').mode, 'whole');
   assert.match(plan(1, 'never').message, /over budget, one whole-model pass \(streaming is off\)/);
@@ -74,14 +74,22 @@ test('streaming always / never override the choice; AWQ streams with its folded 
     plan(mid, 'auto', awqW2).streamedBytes - plan(mid).streamedBytes,
     4 * (model.layer('layers.0.w2').params + model.layer('layers.0.w3').params) + 8 * w2Cols * w2Cols,
   );
-  // GPTAQ needs the float inputs beside the quantized-prefix ones, which the stream does not cache.
+  // Parallel GPTAQ: no FP stream beside the quantized one (only sequential calibration collects it).
   const gptaq = layers.map((l, i) => (i === 3 ? { ...l, method: 'gptq' as const, settings: { asymmetric: true } } : l));
   assert.equal(plan(mid, 'auto', gptaq).mode, 'whole');
   assert.match(plan(mid, 'auto', gptaq).message, /\(gptq asymmetric \(GPTAQ\) does not stream\)/);
   assert.throws(
     () => plan(mid, 'always', gptaq),
-    /layers\.0\.wo uses gptq asymmetric \(GPTAQ\), which does not stream yet \(it needs the float inputs too\)/,
+    /layers\.0\.wo uses gptq asymmetric \(GPTAQ\), which does not stream in parallel mode \(it needs the float inputs too/,
   );
+  // Sequential (GPTAQ's only mode): it streams, with its cross statistic D counted in its block.
+  const seqGptaq = plan(mid, 'auto', gptaq, true);
+  assert.equal(seqGptaq.mode, 'streamed');
+  const seqPlain = plan(mid, 'auto', layers, true);
+  // All GPTAQ: the largest (MLP) block adds D of its two inputs (ffn_norm's output, the SwiGLU product).
+  const allGptaq = layers.map((l) => ({ ...l, settings: { asymmetric: true } }));
+  const [d, f] = [model.layer('layers.0.w1').shape[1], model.layer('layers.0.w2').shape[1]];
+  assert.equal(plan(mid, 'auto', allGptaq, true).streamedBytes - seqPlain.streamedBytes, 8 * (d * d + f * f));
   const plainGptq = layers.map((l, i) => (i === 3 ? { ...l, method: 'gptq' as const, settings: { asymmetric: false } } : l));
   assert.equal(plan(1e12, 'always', plainGptq).mode, 'streamed');
 });
