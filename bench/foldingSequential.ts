@@ -9,7 +9,8 @@
  * where quantize_s is the job's calibrate + quantize time (they interleave), per_block_s that over
  * the blocks, and first/last_blocks_s the mean time of the first and the last three transformer
  * blocks (attention or MLP; the head is left out). Linear: per_block_s stays flat from 8 to 16
- * layers and last ≈ first. Then the 16/8 ratios of quantize_s. LOWBIT_BENCH_FOLDSEQ_LAYERS=a,b
+ * layers and last ≈ first. cpu_* are the same per-block means in this process's CPU time (less
+ * disturbed by a loaded machine). Then the 16/8 ratios. LOWBIT_BENCH_FOLDSEQ_LAYERS=a,b
  * changes the layer counts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,17 +43,28 @@ export async function one(dir: string, layers: number, streaming: 'always' | 'ne
     memory: { streaming, cacheFolder: dir },
   };
   // A block ends with its last layer: wo (attention), w2 (MLP), output (head).
-  const ends: number[] = [];
-  let start = 0;
+  // Wall time and this process's CPU time (all threads: onnxruntime runs with 1), which a loaded machine disturbs less.
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const ends: number[] = [],
+    cpuEnds: number[] = [];
+  let start = 0,
+    cpuStart = 0;
   const report = await runJob(plan, {
     onProgress: (p) => {
-      if (p.stage === 'quantize' && !start) start = performance.now();
-      if (p.stage === 'quantize' && p.fraction === 1 && p.layer && /(\.wo|\.w2|^output)$/.test(p.layer)) ends.push(performance.now());
+      if (p.stage === 'quantize' && !start) [start, cpuStart] = [performance.now(), cpu()];
+      if (p.stage === 'quantize' && p.fraction === 1 && p.layer && /(\.wo|\.w2|^output)$/.test(p.layer)) {
+        ends.push(performance.now());
+        cpuEnds.push(cpu());
+      }
     },
   });
   const quantize = report.timings_s.calibrate + report.timings_s.quantize;
   const times = ends.map((t, i) => (t - (i ? ends[i - 1] : start)) / 1000);
   const body = times.slice(1, -1); // the first includes the job's set-up, the last is the head
+  const cpuBody = cpuEnds.map((t, i) => (t - (i ? cpuEnds[i - 1] : cpuStart)) / 1000).slice(1, -1);
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const r = {
     layers,
@@ -62,9 +74,12 @@ export async function one(dir: string, layers: number, streaming: 'always' | 'ne
     per_block_s: quantize / ends.length,
     first_blocks_s: mean(body.slice(0, 3)),
     last_blocks_s: mean(body.slice(-3)),
+    cpu_per_block_s: mean(cpuBody),
+    cpu_first_s: mean(cpuBody.slice(0, 3)),
+    cpu_last_s: mean(cpuBody.slice(-3)),
   };
   console.log(
-    `foldseq layers=${r.layers} path=${r.path} blocks=${r.blocks} quantize_s=${r.quantize_s.toFixed(1)} per_block_s=${r.per_block_s.toFixed(2)} first_blocks_s=${r.first_blocks_s.toFixed(2)} last_blocks_s=${r.last_blocks_s.toFixed(2)}`,
+    `foldseq layers=${r.layers} path=${r.path} blocks=${r.blocks} quantize_s=${r.quantize_s.toFixed(1)} per_block_s=${r.per_block_s.toFixed(2)} first_blocks_s=${r.first_blocks_s.toFixed(2)} last_blocks_s=${r.last_blocks_s.toFixed(2)} cpu_per_block_s=${r.cpu_per_block_s.toFixed(2)} cpu_first_s=${r.cpu_first_s.toFixed(2)} cpu_last_s=${r.cpu_last_s.toFixed(2)}`,
   );
   return r;
 }
@@ -80,7 +95,7 @@ export async function main(): Promise<void> {
       const x = res.find((r) => r.layers === a && r.path === path)!,
         y = res.find((r) => r.layers === b && r.path === path)!;
       console.log(
-        `  ${path}: quantize_s ${b}/${a} layers = ${(y.quantize_s / x.quantize_s).toFixed(2)} (linear: ${(b / a).toFixed(2)}); per block ${(y.per_block_s / x.per_block_s).toFixed(2)}×; last/first blocks at ${b} layers ${(y.last_blocks_s / y.first_blocks_s).toFixed(2)}×`,
+        `  ${path}: quantize_s ${b}/${a} layers = ${(y.quantize_s / x.quantize_s).toFixed(2)} (linear: ${(b / a).toFixed(2)}); per block ${(y.per_block_s / x.per_block_s).toFixed(2)}×; last/first blocks at ${b} layers ${(y.last_blocks_s / y.first_blocks_s).toFixed(2)}×; CPU per block ${(y.cpu_per_block_s / x.cpu_per_block_s).toFixed(2)}×, CPU last/first ${(y.cpu_last_s / y.cpu_first_s).toFixed(2)}×`,
       );
     }
   } finally {
