@@ -7,11 +7,11 @@
  * ratios are comparable on a loaded machine. For each it prints one line:
  *   foldseq layers=… path=… blocks=… quantize_s=… per_block_s=… first_blocks_s=… last_blocks_s=…
  * where quantize_s is the job's calibrate + quantize time (they interleave), per_block_s that over
- * the blocks, and first/last_blocks_s the mean time of the first and the last three transformer
- * blocks (attention or MLP; the head is left out). Linear: per_block_s stays flat from 8 to 16
+ * the blocks, and first/last_blocks_s the mean time of the first and the last six transformer
+ * blocks (three attention, three MLP, each from its MLP on; the first block and the head are left out). Linear: per_block_s stays flat from 8 to 16
  * layers and last ≈ first. cpu_* are the same per-block means in this process's CPU time (less
  * disturbed by a loaded machine). Then the 16/8 ratios. LOWBIT_BENCH_FOLDSEQ_LAYERS=a,b
- * changes the layer counts.
+ * changes the layer counts, LOWBIT_BENCH_FOLDSEQ_SAMPLES the calibration windows (default 16 × 64 tokens).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,8 @@ import type { JobPlan } from '../protocol/plan';
 import { writeLlama, type LlamaShape } from './llamaModel';
 
 const COUNTS = (process.env.LOWBIT_BENCH_FOLDSEQ_LAYERS ?? '8,16').split(',').map(Number);
+// Calibration windows of 64 tokens: enough that a forward pass is not negligible next to the AWQ search.
+const SAMPLES = Number(process.env.LOWBIT_BENCH_FOLDSEQ_SAMPLES ?? 16);
 const SHAPE: Omit<LlamaShape, 'layers'> = { hidden: 128, ffn: 344, heads: 4, kvHeads: 2, vocab: 1000, seq: 64, dtype: 'float32' };
 
 export async function one(dir: string, layers: number, streaming: 'always' | 'never') {
@@ -34,7 +36,7 @@ export async function one(dir: string, layers: number, streaming: 'always' | 'ne
     outputPath: join(out, 'model.onnx'),
     reportPath: join(out, 'model.report.json'),
     format: 'matmulnbits',
-    calibration: { kind: 'random', samples: 16, seed: 0, mode: 'sequential' },
+    calibration: { kind: 'random', samples: SAMPLES, seed: 0, mode: 'sequential' },
     evaluation: { kind: 'none', metrics: ['size'] },
     layers: names.map((name) => ({ name, method: 'awq', bits: 4, groupSize: 32, symmetric: false, settings: {}, rules: [0] })),
     skipped: [],
@@ -72,11 +74,11 @@ export async function one(dir: string, layers: number, streaming: 'always' | 'ne
     blocks: ends.length,
     quantize_s: quantize,
     per_block_s: quantize / ends.length,
-    first_blocks_s: mean(body.slice(0, 3)),
-    last_blocks_s: mean(body.slice(-3)),
+    first_blocks_s: mean(body.slice(0, 6)),
+    last_blocks_s: mean(body.slice(-6)),
     cpu_per_block_s: mean(cpuBody),
-    cpu_first_s: mean(cpuBody.slice(0, 3)),
-    cpu_last_s: mean(cpuBody.slice(-3)),
+    cpu_first_s: mean(cpuBody.slice(0, 6)),
+    cpu_last_s: mean(cpuBody.slice(-6)),
   };
   console.log(
     `foldseq layers=${r.layers} path=${r.path} blocks=${r.blocks} quantize_s=${r.quantize_s.toFixed(1)} per_block_s=${r.per_block_s.toFixed(2)} first_blocks_s=${r.first_blocks_s.toFixed(2)} last_blocks_s=${r.last_blocks_s.toFixed(2)} cpu_per_block_s=${r.cpu_per_block_s.toFixed(2)} cpu_first_s=${r.cpu_first_s.toFixed(2)} cpu_last_s=${r.cpu_last_s.toFixed(2)}`,
