@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   sketch: () => import('./sketch'),
   hostile: () => import('./hostile'),
   scale: () => import('./scale'),
+  foldseq: () => import('./foldingSequential'),
   hqq: () => import('./hqqFaithfulness'),
   rounding: () => import('./roundingQuality'),
   adaround: () => import('./adaroundFaithfulness'),

@@ -151,6 +151,8 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
       warnings.push(...streamed.warnings);
       cal = streamed;
       t = lap('calibrate', t);
+      // AWQ / SmoothQuant / OS+ folded each block's scales into this model (the input model when none did).
+      outModel = streamed.model;
       quantized = streamed.layers;
     } else if (plan.calibration.mode === 'sequential') {
       // Calibration and quantization interleave block by block; their time is counted as quantize.
@@ -260,7 +262,7 @@ async function streamIfPlanned(
   opts: JobOptions,
   codeSpill?: CodeSpill,
 ): Promise<{
-  streamed?: { layers: QuantizedLayer[]; samples: number; tokens?: number; warnings: string[] };
+  streamed?: { layers: QuantizedLayer[]; model: OnnxModel; samples: number; tokens?: number; warnings: string[] };
   feeds?: CalibrationFeeds;
 }> {
   const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op) && !model.layer(l.name).dataFree);
@@ -293,7 +295,15 @@ async function streamIfPlanned(
     cacheRamBytes: mem.cacheRamBytes,
     codeSpill,
   });
-  return { streamed: { layers: s.layers, samples: feeds.samples, tokens: feeds.tokens, warnings: feeds.warnings } };
+  return {
+    streamed: {
+      layers: s.layers,
+      model: s.model,
+      samples: feeds.samples,
+      tokens: feeds.tokens,
+      warnings: [...feeds.warnings, ...s.warnings],
+    },
+  };
 }
 
 async function evaluate(

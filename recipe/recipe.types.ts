@@ -17,7 +17,7 @@ export interface GptqSettings {
   act_order?: boolean;
   /** Compute every group's grid up front from the unmodified weights. */
   static_groups?: boolean;
-  /** **GPTAQ** — Li et al., *GPTAQ: Efficient Finetuning-Free Quantization for Asymmetric Calibration* (ICML 2025, arXiv 2504.02692). Match the quantized layer on the quantized-prefix inputs X̃ to the float layer on the float inputs X (minimize ‖WX − QX̃‖²): the cross term (X − X̃)X̃ᵀ enters every column update. Needs `calibration.mode: sequential` (with parallel calibration X̃ = X and it is plain GPTQ); not for Conv layers or streamed jobs yet. */
+  /** **GPTAQ** — Li et al., *GPTAQ: Efficient Finetuning-Free Quantization for Asymmetric Calibration* (ICML 2025, arXiv 2504.02692). Match the quantized layer on the quantized-prefix inputs X̃ to the float layer on the float inputs X (minimize ‖WX − QX̃‖²): the cross term (X − X̃)X̃ᵀ enters every column update. Needs `calibration.mode: sequential` (with parallel calibration X̃ = X and it is plain GPTQ); not for Conv layers yet. */
   asymmetric?: boolean;
   /** GPTAQ's weight α of the asymmetric term (the authors' 0.25); only read with `asymmetric: true`. 0 gives GPTQ on the quantized-prefix inputs. */
   asymmetric_alpha?: number;

@@ -146,7 +146,7 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
       static_groups: { kind: 'boolean', doc: "Compute every group's grid up front from the unmodified weights.", default: false },
       asymmetric: {
         kind: 'boolean',
-        doc: '**GPTAQ** — Li et al., *GPTAQ: Efficient Finetuning-Free Quantization for Asymmetric Calibration* (ICML 2025, arXiv 2504.02692). Match the quantized layer on the quantized-prefix inputs X̃ to the float layer on the float inputs X (minimize ‖WX − QX̃‖²): the cross term (X − X̃)X̃ᵀ enters every column update. Needs `calibration.mode: sequential` (with parallel calibration X̃ = X and it is plain GPTQ); not for Conv layers or streamed jobs yet.',
+        doc: '**GPTAQ** — Li et al., *GPTAQ: Efficient Finetuning-Free Quantization for Asymmetric Calibration* (ICML 2025, arXiv 2504.02692). Match the quantized layer on the quantized-prefix inputs X̃ to the float layer on the float inputs X (minimize ‖WX − QX̃‖²): the cross term (X − X̃)X̃ᵀ enters every column update. Needs `calibration.mode: sequential` (with parallel calibration X̃ = X and it is plain GPTQ); not for Conv layers yet.',
         default: false,
       },
       asymmetric_alpha: {

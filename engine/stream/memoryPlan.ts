@@ -10,6 +10,9 @@
  * - streamed: the process now + the codes kept for export (one byte a weight plus fp32 scales per
  *   group) + the largest block's weights, fp32 copies, Hessians and one batch of its layer inputs.
  *   What is left of the budget is the activation cache's RAM share; beyond it the cache spills to disk.
+ *   AWQ / SmoothQuant / OS+ add their folded weights (the running model holds every folded layer's
+ *   weight, and a linear that absorbs a scale, in memory until the export) and, in the largest
+ *   block, the rescaled copy of each folded group's Hessian.
  */
 import { freemem } from 'node:os';
 import type { JobPlan, LayerPlan } from '../../protocol/plan';
@@ -18,6 +21,9 @@ import type { OnnxModel } from '../onnx/model';
 import { elemBytes } from '../onnx/model';
 import { numel } from '../onnx/tensor';
 import { planBlocks } from './streamBlocks';
+import { foldStreamingObstacle } from './foldStreaming';
+import { ACTIVATION_AWARE } from '../quantize/activationAware';
+import { scaleGroups } from '../transforms';
 
 export type StreamingMode = 'auto' | 'always' | 'never';
 
@@ -32,9 +38,6 @@ export interface MemoryPlan {
   /** One line for the user: the budget, what fits and how. */
   message: string;
 }
-
-/** Folding methods run only whole-model (streamCompress refuses them). */
-const WHOLE_ONLY = new Set(['awq', 'smoothquant', 'osplus']);
 
 export function formatBytes(b: number): string {
   const u = ['B', 'KB', 'MB', 'GB', 'TB'];
@@ -59,7 +62,7 @@ export function planMemory(opts: {
   streaming?: StreamingMode;
   processBytes?: number;
   /** Sequential calibration: streamed even when the whole model fits (one pass per block: linear, where
-   *  the whole-model sequential path re-serializes the model for every block), unless a folding method
+   *  the whole-model sequential path re-serializes the model for every block), unless a folding method that cannot stream this model (or GPTAQ, in parallel mode)
    *  needs the whole-model path. */
   sequential?: boolean;
 }): MemoryPlan {
@@ -86,20 +89,49 @@ export function planMemory(opts: {
 
   const blocks = calibrated.length ? planBlocks(model, calibrated) : [];
   const byName = new Map(calibrated.map((l) => [l.name, l]));
+  // AWQ / SmoothQuant / OS+: the weights their folds rewrite stay in memory (in the running model) until the export.
+  const folding = opts.plan.layers.filter((l) => ACTIVATION_AWARE.has(l.method)).map((l) => l.name);
+  const foldedLayers = new Set<string>();
+  if (folding.length)
+    for (const g of scaleGroups(model)) {
+      if (!g.layers.some((n) => folding.includes(n))) continue;
+      for (const n of g.layers) foldedLayers.add(n);
+      if (g.producer.kind === 'linear') foldedLayers.add(g.producer.layer);
+    }
+  const foldedBytes = [...foldedLayers].reduce((a, n) => a + params(n) * (elemBytes(model.layer(n).ref.dataType) ?? 4), 0);
+  // GPTAQ: the cross statistic D (n×n fp64) next to each of its inputs' Hessians.
+  const asymmetric = opts.plan.layers.filter((l) => l.method === 'gptq' && l.settings.asymmetric === true).map((l) => l.name);
+  const crossBytes = (ls: CalibratedLayer[]) =>
+    [...new Map(ls.filter((l) => asymmetric.includes(l.name)).map((l) => [`${l.input}#${l.cols}`, l.cols])).values()].reduce(
+      (a, n) => a + 8 * n * n,
+      0,
+    );
+  const foldedHessians = (ls: CalibratedLayer[]) =>
+    [...new Map(ls.filter((l) => folding.includes(l.name)).map((l) => [`${l.input}#${l.cols}`, l.cols])).values()].reduce(
+      (a, n) => a + 8 * n * n,
+      0,
+    );
   let largest = { bytes: 0, index: 0, span: '' };
   for (const b of blocks) {
     const ls = b.layers.map((n) => byName.get(n)!);
     const bytes =
-      b.layers.reduce((a, n) => a + params(n) * ((elemBytes(model.layer(n).ref.dataType) ?? 4) + 8), 0) + hessian(ls) + inputs(ls);
+      b.layers.reduce((a, n) => a + params(n) * ((elemBytes(model.layer(n).ref.dataType) ?? 4) + 8), 0) +
+      hessian(ls) +
+      foldedHessians(ls) +
+      crossBytes(ls) +
+      inputs(ls);
     if (bytes > largest.bytes)
       largest = { bytes, index: b.index, span: b.layers.length > 1 ? `${b.layers[0]} … ${b.layers[b.layers.length - 1]}` : b.layers[0] };
   }
-  const streamedBytes = base + codes(all) + largest.bytes;
+  const streamedBytes = base + codes(all) + foldedBytes + largest.bytes;
   const fits = (n: number) => n <= budget;
   const head = `memory: budget ${formatBytes(budget)}${opts.budgetBytes === undefined ? ' (free now)' : ''}; whole model ~${formatBytes(wholeBytes)}`;
-  const foldingLayer = opts.plan.layers.find((l) => WHOLE_ONLY.has(l.method) || (l.method === 'gptq' && l.settings.asymmetric === true));
-  // GPTAQ needs float inputs next to the quantized-prefix ones, which the block stream does not cache.
-  const foldingName = foldingLayer && (WHOLE_ONLY.has(foldingLayer.method) ? foldingLayer.method : 'gptq asymmetric (GPTAQ)');
+  // GPTAQ streams in sequential mode (a second cache carries the FP stream); it has no parallel mode.
+  // AWQ / SmoothQuant / OS+ stream when each input group and what its scale folds into lie in one block.
+  const gptaq = opts.sequential ? undefined : opts.plan.layers.find((l) => l.method === 'gptq' && l.settings.asymmetric === true);
+  const obstacle = !gptaq && folding.length && blocks.length ? foldStreamingObstacle(model, blocks, opts.plan.layers) : undefined;
+  const foldingLayer = gptaq ?? (obstacle ? opts.plan.layers.find((l) => ACTIVATION_AWARE.has(l.method)) : undefined);
+  const foldingName = foldingLayer && (gptaq ? 'gptq asymmetric (GPTAQ)' : foldingLayer.method);
   let mode: MemoryPlan['mode'];
   if (streaming === 'never') mode = 'whole';
   else if (streaming === 'always') mode = 'streamed';
@@ -107,7 +139,7 @@ export function planMemory(opts: {
   else mode = fits(wholeBytes) || !blocks.length || foldingLayer ? 'whole' : 'streamed';
   if (mode === 'streamed' && foldingLayer)
     throw new Error(
-      `${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingName}, which does not stream yet (${WHOLE_ONLY.has(foldingLayer.method) ? 'its scales fold across blocks' : 'it needs the float inputs too'}); set memory.streaming: never`,
+      `${opts.plan.modelPath}: layer ${foldingLayer.name} uses ${foldingName}, which does not stream ${gptaq ? 'in parallel mode (it needs the float inputs too, which only sequential calibration collects)' : `here (${obstacle})`}; set memory.streaming: never`,
     );
   const cacheRamBytes = Math.max(0, budget - streamedBytes);
   if (mode === 'whole') {

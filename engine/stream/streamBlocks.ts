@@ -10,11 +10,27 @@
  *   fake-quantized weights gives the next blocks' inputs (one pass more per block: linear, where the
  *   whole-model path re-serializes and re-runs the model for every block).
  * Both give the statistics, and so the codes, of the whole-model path (tested on stories260K).
+ *
+ * AWQ / SmoothQuant / OS+ (quantize/activationAware.ts) run per block between its statistics and its
+ * quantization: the block's scales are searched on its statistics and folded into a running copy of
+ * the model (into a norm or linear of the same block, or an inserted Mul; foldStreaming.ts says when
+ * that is possible), whose weights the block's layers are then quantized from. Earlier blocks'
+ * layers are frozen (a fold never changes a quantized weight). In sequential mode the block's
+ * statistics pass and its fake-quant pass run on that running model, as the whole-model sequential
+ * path does; in parallel mode the statistics and the carried activations come from the FP model, as
+ * one whole-model calibration pass does. The running model (every fold, activation QDQ) is the one
+ * the job exports.
+ *
+ * GPTAQ (gptq asymmetric, sequential only) also needs the FP model's inputs of its layers: a second
+ * activation cache carries the FP stream (each block run with FP weights on FP inputs, one more pass
+ * per block), and a GPTAQ block's statistics pass runs its session on both streams, batch by batch,
+ * for the cross statistic D. Before anything is quantized (the first block) D = 0, as in sequential.ts.
  */
 import type * as ort from 'onnxruntime-node';
 import type { JobPlan, JobProgress } from '../../protocol/plan';
 import {
   accumulateBatch,
+  accumulateCross,
   statisticsKey,
   statisticsKeys,
   statisticsView,
@@ -33,9 +49,10 @@ import type { CodeSpill } from './codeSpill';
 import { blockModel, elemTypeOf } from './blockModel';
 import { partitionGraph, type StreamBlock } from './partition';
 import { releaseDequant } from './releaseDequant';
-
-/** Methods whose scales fold into neighbouring layers across the whole model: not streamed yet. */
-const FOLDING_METHODS = new Set(['awq', 'smoothquant', 'osplus']);
+import { ACTIVATION_AWARE, prepareActivationAware, viaMulWarnings, type PreparedDetails } from '../quantize/activationAware';
+import type { FoldedGroup } from '../transforms';
+import { foldStreamingObstacle } from './foldStreaming';
+import { CrossStatistic } from '../../native/ts/index';
 
 export interface StreamOptions {
   plan: Pick<JobPlan, 'layers' | 'format' | 'threads'>;
@@ -57,6 +74,9 @@ export interface StreamOptions {
 export interface StreamResult {
   /** Quantized layers in plan order. */
   layers: QuantizedLayer[];
+  /** The model the layers belong to: the input model with every block's AWQ / SmoothQuant / OS+ folds (the input model itself when there are none). */
+  model: OnnxModel;
+  warnings: string[];
   blocks: number;
   cache: { peakRamBytes: number; diskBytesWritten: number; peakDiskBytes: number };
 }
@@ -73,25 +93,42 @@ export function planBlocks(model: OnnxModel, calibrated: CalibratedLayer[]): Str
 export async function streamCompress(opts: StreamOptions): Promise<StreamResult> {
   const { plan, model, signal } = opts;
   const threads = plan.threads ?? 0;
-  for (const l of plan.layers) {
-    if (FOLDING_METHODS.has(l.method))
-      throw new Error(
-        `layer ${l.name}: ${l.method} folds scales across blocks and is not available in streamed mode yet (set memory.streaming: never, or a larger memory.budget_mb)`,
-      );
-  }
   const blocks = planBlocks(model, opts.calibrated);
+  const folding = plan.layers.some((l) => ACTIVATION_AWARE.has(l.method));
+  const obstacle = folding ? foldStreamingObstacle(model, blocks, plan.layers) : undefined;
+  if (obstacle)
+    throw new Error(`${model.path}: ${obstacle}; AWQ / SmoothQuant / OS+ cannot stream this model (set memory.streaming: never)`);
   const byName = new Map(opts.calibrated.map((l) => [l.name, l]));
   const planned = new Map(plan.layers.map((l, i) => [l.name, { l, i }]));
   const lastReader = new Map<string, number>();
   blocks.forEach((b) => {
     for (const x of b.inputs) lastReader.set(x, b.index);
   });
-  const cache = new ActivationCache(opts.cacheFolder, opts.cacheRamBytes);
+  // GPTAQ: the FP stream in a cache of its own (half of the RAM share each).
+  const isGptaq = (n: string) => {
+    const l = planned.get(n)?.l;
+    return !!l && l.method === 'gptq' && l.settings.asymmetric === true;
+  };
+  const gptaq = opts.mode === 'sequential' && plan.layers.some((l) => isGptaq(l.name));
+  const cache = new ActivationCache(opts.cacheFolder, gptaq ? Math.floor(opts.cacheRamBytes / 2) : opts.cacheRamBytes);
+  const fpCache = gptaq ? new ActivationCache(opts.cacheFolder, Math.floor(opts.cacheRamBytes / 2)) : undefined;
   cache.open();
+  try {
+    fpCache?.open();
+  } catch (e) {
+    cache.close();
+    throw e;
+  }
   // Freed blocks go back to the OS, not into glibc's heaps (native/ts/processMemory.ts): else RSS creeps up block by block.
   returnLargeFrees();
   opts.codeSpill?.open();
   const done: QuantizedLayer[] = [];
+  // The running model: the input model with the folds of every block so far (folding methods only).
+  let current = model;
+  const frozen = new Set<string>();
+  const viaMul: FoldedGroup[] = [];
+  // A fold may rename a layer's input (inserted Mul / activation QDQ): always ask the running model.
+  const inCurrent = (l: CalibratedLayer): CalibratedLayer => (folding ? { ...l, input: current.layerInput(l.name) } : l);
   const t0 = performance.now();
   const params = (b: StreamBlock) => b.layers.reduce((a, n) => a + model.layer(n).params, 0);
   const totalParams = blocks.reduce((a, b) => a + params(b), 0);
@@ -101,7 +138,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       signal?.throwIfAborted();
       const elapsed = (performance.now() - t0) / 1000;
       const eta = doneParams ? ` · ETA ${formatSeconds((elapsed * (totalParams - doneParams)) / doneParams)}` : '';
-      const layers = block.layers.map((n) => byName.get(n)!);
+      const layers = block.layers.map((n) => inCurrent(byName.get(n)!));
       // Reported as the quantize stage, so the job's progress only moves forward (block by block).
       const tag = `block ${block.index + 1} of ${blocks.length}`;
       opts.onProgress?.({
@@ -113,21 +150,53 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
         message: `${tag}: ${layerSpan(block.layers)}${eta}`,
       });
       const keys = statisticsKeys(layers);
-      const stats = new Map<string, InputStatistics>();
+      let stats = new Map<string, InputStatistics>();
       const layerInputs = [...new Set(layers.map((l) => l.input))];
-      // Statistics pass (FP weights); in parallel mode it also produces what later blocks read.
+      // Statistics pass (this block's FP weights; sequential: on the running model, whose earlier
+      // blocks are folded); in parallel mode it also produces what later blocks read.
       const carriedNow = opts.mode === 'parallel' ? block.carried : [];
-      await runBlock(model.proto, block, [...new Set([...layerInputs, ...carriedNow])], opts, cache, async (j, out) => {
-        await accumulateBatch(stats, keys, out, threads);
-        for (const c of carriedNow) await cache.put(c, j, out[c]);
-      });
+      const statsProto = opts.mode === 'parallel' ? model.proto : current.proto;
+      // GPTAQ after the first block: the same session also runs the FP stream, for D.
+      const blockGptaq = fpCache && block.layers.some(isGptaq);
+      const cross = blockGptaq && done.length ? fpCache : undefined;
+      await runBlock(
+        statsProto,
+        block,
+        [...new Set([...layerInputs, ...carriedNow])],
+        opts,
+        cache,
+        async (j, out, fp) => {
+          await accumulateBatch(stats, keys, out, threads, j + 1);
+          if (fp) accumulateCross(stats, keys, fp, out, threads, j + 1);
+          for (const c of carriedNow) await cache.put(c, j, out[c]);
+        },
+        cross,
+      );
       for (const l of layers) stats.get(statisticsKey(l))?.layers.push(l.name);
+      // Nothing quantized before this block: x̃ = x, so D = 0 exactly.
+      if (blockGptaq && !done.length)
+        for (const l of layers) {
+          const st = l.conv || l.convTranspose ? undefined : stats.get(statisticsKey(l));
+          if (st) st.cross ??= new CrossStatistic(st.n);
+        }
       const blockPlans = block.layers.map((n) => planned.get(n)!.l);
+      let prepared: Map<string, PreparedDetails> | undefined;
+      let quantLayers = layers;
+      if (folding) {
+        // AWQ / SmoothQuant / OS+: this block's scales, folded into the running model before its layers are quantized.
+        const p = await prepareActivationAware({ layers: blockPlans, model: current, stats, threads, signal, frozen });
+        viaMul.push(...p.viaMul);
+        current = p.model;
+        stats = p.stats;
+        prepared = p.details;
+        quantLayers = layers.map((l) => inCurrent(l));
+      }
       const q = await quantizeLayers({
         plan: { layers: blockPlans, format: plan.format, threads: plan.threads },
-        model: statisticsView(model, layers),
+        model: statisticsView(current, quantLayers),
         ops: opts.ops,
         stats,
+        prepared,
         signal,
         onProgress: (p) =>
           opts.onProgress?.(
@@ -140,23 +209,34 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       if (opts.mode === 'sequential' && block.carried.length) {
         // The next blocks read this block's output with its weights fake-quantized.
         const fake = exportModelProto(
-          model,
+          current,
           q.map((r) => ({ layer: r.layer, dequant: r.dequant, lowRank: r.lowRank as never, inputScale: r.inputScale })),
           { format: 'fake' },
         ).proto;
         await runBlock(fake, block, block.carried, opts, cache, async (j, out) => {
           for (const c of block.carried) await cache.put(c, j, out[c]);
         });
+        // The FP stream: the block with FP weights (and its folds) on the FP inputs.
+        if (fpCache)
+          await runBlock(current.proto, block, block.carried, opts, fpCache, async (j, out) => {
+            for (const c of block.carried) await fpCache.put(c, j, out[c]);
+          });
       }
       // The block's dequantized weights become recomputing getters; their codes go to disk until the export.
       for (const r of q) if (releaseDequant(r)) opts.codeSpill?.spill(r);
       done.push(...q);
+      for (const n of block.layers) frozen.add(n);
       doneParams += params(block);
-      for (const x of block.inputs) if (lastReader.get(x) === block.index) await cache.drop(x);
+      for (const x of block.inputs)
+        if (lastReader.get(x) === block.index) {
+          await cache.drop(x);
+          await fpCache?.drop(x);
+        }
       trimHeaps();
     }
   } finally {
     cache.close();
+    fpCache?.close();
   }
   // Layers of ops without calibration statistics (none today: every quantizable op is calibrated).
   const rest = plan.layers.filter((l) => !done.some((d) => d.layer === l.name));
@@ -164,7 +244,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
     done.push(
       ...(await quantizeLayers({
         plan: { layers: rest, format: plan.format, threads: plan.threads },
-        model,
+        model: current,
         ops: opts.ops,
         stats: new Map(),
         signal,
@@ -173,6 +253,8 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
   done.sort((a, b) => planned.get(a.layer)!.i - planned.get(b.layer)!.i);
   return {
     layers: done,
+    model: current,
+    warnings: viaMulWarnings(viaMul),
     blocks: blocks.length,
     cache: { peakRamBytes: cache.peakRamBytes, diskBytesWritten: cache.diskBytesWritten, peakDiskBytes: cache.peakDiskBytes },
   };
@@ -188,7 +270,9 @@ async function runBlock(
   outputs: string[],
   opts: StreamOptions,
   cache: ActivationCache,
-  use: (batch: number, out: Record<string, ort.Tensor>) => Promise<void>,
+  use: (batch: number, out: Record<string, ort.Tensor>, fp?: Record<string, ort.Tensor>) => Promise<void>,
+  /** Also run each batch on the inputs this cache holds (GPTAQ's FP stream), handed to `use` as `fp`. */
+  fpCache?: ActivationCache,
 ): Promise<void> {
   const types = new Map<string, number>();
   for (const x of block.inputs) {
@@ -206,14 +290,11 @@ async function runBlock(
   try {
     for (let j = 0; j < opts.batches.length; j++) {
       opts.signal?.throwIfAborted();
-      const feeds = await blockFeeds(
-        block,
-        sub.graph!.input.map((i) => i.name),
-        opts.batches[j],
-        cache,
-        j,
-      );
-      await use(j, await session.run(feeds, outputs));
+      const names = sub.graph!.input.map((i) => i.name);
+      const feeds = await blockFeeds(block, names, opts.batches[j], cache, j);
+      const out = await session.run(feeds, outputs);
+      const fp = fpCache ? await session.run(await blockFeeds(block, names, opts.batches[j], fpCache, j), outputs) : undefined;
+      await use(j, out, fp);
     }
   } finally {
     await session.release();

@@ -15,7 +15,7 @@ import { runCli } from './cliHarness';
 
 const SHAPE: LlamaShape = { layers: 2, hidden: 64, ffn: 128, heads: 4, kvHeads: 2, vocab: 96, seq: 16, dtype: 'float32' };
 
-function recipe(dir: string, name: string, model: string, memory: string): string {
+function recipe(dir: string, name: string, model: string, memory: string, method = 'gptq', mode = 'parallel'): string {
   const path = join(dir, `${name}.lowbit.yaml`);
   writeFileSync(
     path,
@@ -27,8 +27,9 @@ function recipe(dir: string, name: string, model: string, memory: string): strin
       'threads: 1',
       'calibration:',
       '  samples: 16',
+      `  mode: ${mode}`,
       'defaults:',
-      '  method: gptq',
+      `  method: ${method}`,
       '  bits: 4',
       '  group_size: 32',
       memory,
@@ -97,18 +98,51 @@ describe('lowbit run, streamed', () => {
     assert.ok(Math.abs(f16 / f32 - 0.5) < 0.05, `${f16} vs ${f32}`);
   });
 
-  test('Ctrl-C mid-block: exit 1, no output, no cached activations or spilled codes', async () => {
-    const r = await runCli(
-      ['run', recipe(dir, 'cancel', 'llama.onnx', 'memory:\n  streaming: always\n  cache: ./cache')],
-      (chunk, child) => {
-        if (/block 3 of 5:/.test(chunk)) child.kill('SIGINT');
-      },
+  test('AWQ, sequential: the plan streams it (linear) and the output equals the whole-model one byte for byte', async () => {
+    const s = await runCli(['run', recipe(dir, 'awq-stream', 'llama.onnx', 'memory:\n  cache: ./cache', 'awq', 'sequential')]);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stderr, /calibrate: memory: .*: streaming 5 blocks \(sequential calibration: one pass per block\)/);
+    assert.match(s.stderr, /\[15\/15\] block 5 of 5 · output \(awq 4-bit\) · ETA \d+ s\n/);
+    const w = await runCli(['run', recipe(dir, 'awq-whole', 'llama.onnx', 'memory:\n  streaming: never', 'awq', 'sequential')]);
+    assert.equal(w.code, 0, w.stderr);
+    const out = (n: string, f: string) => readFileSync(join(dir, 'out', n, f));
+    assert.ok(out('awq-stream', 'model.onnx').equals(out('awq-whole', 'model.onnx')), 'the model files differ');
+    assert.ok(out('awq-stream', 'model.onnx.data').equals(out('awq-whole', 'model.onnx.data')), 'the external data differs');
+    // Not vacuous: the folds are in the output (the norms were rescaled), as in the whole-model one.
+    const report = JSON.parse(out('awq-stream', 'model.report.json').toString()) as { layers: { name: string; awq?: { alpha: number } }[] };
+    assert.ok(
+      report.layers.some((l) => (l.awq?.alpha ?? 0) > 0),
+      'some group chose a scale',
     );
-    assert.equal(r.code, 130, r.stderr);
-    assert.match(r.stderr, /cancelled; the output and its report are as they were before/);
-    assert.ok(!existsSync(join(dir, 'out', 'cancel', 'model.onnx')) && !existsSync(join(dir, 'out', 'cancel', 'model.onnx.data')));
     assert.deepEqual(readdirSync(join(dir, 'cache')), []);
   });
+
+  for (const method of ['gptq', 'awq'])
+    test(`Ctrl-C mid-block (${method}): exit 1, no output, no cached activations or spilled codes`, async () => {
+      const r = await runCli(
+        [
+          'run',
+          recipe(
+            dir,
+            `cancel-${method}`,
+            'llama.onnx',
+            'memory:\n  streaming: always\n  cache: ./cache',
+            method,
+            method === 'awq' ? 'sequential' : 'parallel',
+          ),
+        ],
+        (chunk, child) => {
+          if (/block 3 of 5:/.test(chunk)) child.kill('SIGINT');
+        },
+      );
+      assert.equal(r.code, 130, r.stderr);
+      assert.match(r.stderr, /cancelled; the output and its report are as they were before/);
+      assert.ok(
+        !existsSync(join(dir, 'out', `cancel-${method}`, 'model.onnx')) &&
+          !existsSync(join(dir, 'out', `cancel-${method}`, 'model.onnx.data')),
+      );
+      assert.deepEqual(readdirSync(join(dir, 'cache')), []);
+    });
 
   test('a cache folder that cannot be written is a clear error; a budget nothing fits is refused up front', async () => {
     writeFileSync(join(dir, 'a-file'), 'x');

@@ -54,34 +54,54 @@ test('whole model when it fits, streamed when only that fits, refused when nothi
   );
 });
 
-test('streaming always / never override the choice; folding methods stay whole-model or are refused', () => {
+test('streaming always / never override the choice; AWQ streams with its folded weights counted; GPTAQ streams in sequential mode only', () => {
   assert.equal(plan(1e12, 'always').mode, 'streamed');
   assert.equal(plan(1, 'never').mode, 'whole');
   assert.match(plan(1, 'never').message, /over budget, one whole-model pass \(streaming is off\)/);
   const awq = layers.map((l, i) => (i === 3 ? { ...l, method: 'awq' as const } : l));
   const mid = Math.round((plan(1e12).streamedBytes + plan(1e12).wholeBytes) / 2);
-  assert.equal(plan(mid, 'auto', awq).mode, 'whole');
-  assert.match(plan(mid, 'auto', awq).message, /over budget, one whole-model pass \(awq does not stream\)/);
-  assert.throws(() => plan(mid, 'always', awq), /layer layers\.0\.wo uses awq, which does not stream yet/);
-  // GPTAQ needs the float inputs beside the quantized-prefix ones, which the stream does not cache.
+  // AWQ on wo (its scale goes into an inserted Mul in the same block) streams; the running model
+  // keeps wo's folded weight until the export. (Its rescaled Hessian is in the attention block, which
+  // stays smaller than the MLP block.)
+  const awqPlan = plan(mid, 'auto', awq);
+  assert.equal(awqPlan.mode, 'streamed');
+  assert.equal(awqPlan.streamedBytes - plan(mid).streamedBytes, 4 * model.layer('layers.0.wo').params);
+  assert.equal(plan(mid, 'always', awq).mode, 'streamed');
+  // w2's scale folds into w3: both weights are counted, and the largest (MLP) block holds w2's rescaled Hessian.
+  const awqW2 = layers.map((l) => (l.name === 'layers.0.w2' ? { ...l, method: 'awq' as const } : l));
+  const w2Cols = model.layer('layers.0.w2').shape[1];
+  assert.equal(
+    plan(mid, 'auto', awqW2).streamedBytes - plan(mid).streamedBytes,
+    4 * (model.layer('layers.0.w2').params + model.layer('layers.0.w3').params) + 8 * w2Cols * w2Cols,
+  );
+  // Parallel GPTAQ: no FP stream beside the quantized one (only sequential calibration collects it).
   const gptaq = layers.map((l, i) => (i === 3 ? { ...l, method: 'gptq' as const, settings: { asymmetric: true } } : l));
   assert.equal(plan(mid, 'auto', gptaq).mode, 'whole');
   assert.match(plan(mid, 'auto', gptaq).message, /\(gptq asymmetric \(GPTAQ\) does not stream\)/);
   assert.throws(
     () => plan(mid, 'always', gptaq),
-    /layers\.0\.wo uses gptq asymmetric \(GPTAQ\), which does not stream yet \(it needs the float inputs too\)/,
+    /layers\.0\.wo uses gptq asymmetric \(GPTAQ\), which does not stream in parallel mode \(it needs the float inputs too/,
   );
+  // Sequential (GPTAQ's only mode): it streams, with its cross statistic D counted in its block.
+  const seqGptaq = plan(mid, 'auto', gptaq, true);
+  assert.equal(seqGptaq.mode, 'streamed');
+  const seqPlain = plan(mid, 'auto', layers, true);
+  // All GPTAQ: the largest (MLP) block adds D of its two inputs (ffn_norm's output, the SwiGLU product).
+  const allGptaq = layers.map((l) => ({ ...l, settings: { asymmetric: true } }));
+  const [d, f] = [model.layer('layers.0.w1').shape[1], model.layer('layers.0.w2').shape[1]];
+  assert.equal(plan(mid, 'auto', allGptaq, true).streamedBytes - seqPlain.streamedBytes, 8 * (d * d + f * f));
   const plainGptq = layers.map((l, i) => (i === 3 ? { ...l, method: 'gptq' as const, settings: { asymmetric: false } } : l));
   assert.equal(plan(1e12, 'always', plainGptq).mode, 'streamed');
 });
 
-test('sequential calibration streams even when the whole model fits (its linear path), unless a folding method or streaming: never', () => {
+test('sequential calibration streams even when the whole model fits (its linear path), AWQ too, unless streaming: never', () => {
   const seq = plan(1e12, 'auto', layers, true);
   assert.equal(seq.mode, 'streamed');
   assert.match(seq.message, /: streaming 5 blocks \(sequential calibration: one pass per block\), ~\d+ MB at most/);
   assert.equal(plan(1e12, 'never', layers, true).mode, 'whole');
   const awq = layers.map((l, i) => (i === 3 ? { ...l, method: 'awq' as const } : l));
-  assert.equal(plan(1e12, 'auto', awq, true).mode, 'whole');
+  assert.equal(plan(1e12, 'auto', awq, true).mode, 'streamed');
+  assert.equal(plan(1e12, 'never', awq, true).mode, 'whole');
   // Parallel calibration keeps the whole-model pass when it fits.
   assert.equal(plan(1e12, 'auto', layers, false).mode, 'whole');
 });
