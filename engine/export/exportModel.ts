@@ -16,6 +16,7 @@ import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../on
 import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
 import type { StoredFormat } from '../../protocol/plan';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
+import { memTrace } from '../stream/memTrace';
 
 /** The format a layer is written in: the plan's per-layer choice, else the asked one (`auto` without a plan: MatMul and Gather tables → matmulnbits, the rest → qdq). */
 function layerFormat(opts: ExportOptions, l: { name: string; op: string }): Exclude<ExportOptions['format'], 'auto'> {
@@ -211,6 +212,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     else if (res.lowRank) note = [note, `${l.op} takes no low-rank branch; L·R folded into the weight`].filter(Boolean).join('; ');
     if (storedBytes === undefined)
       storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
+    memTrace(`export: layer ${l.name} ${written}`);
     layers.push({ layer: l.name, written, ...(note ? { note } : {}), ...(storedBytes !== undefined ? { storedBytes } : {}) });
   }
   for (const sub of root.subEditors()) sub.prune();

@@ -33,6 +33,7 @@ import type { CodeSpill } from './codeSpill';
 import { blockModel, elemTypeOf } from './blockModel';
 import { partitionGraph, type StreamBlock } from './partition';
 import { releaseDequant } from './releaseDequant';
+import { memTrace } from './memTrace';
 
 /** Methods whose scales fold into neighbouring layers across the whole model: not streamed yet. */
 const FOLDING_METHODS = new Set(['awq', 'smoothquant', 'osplus']);
@@ -112,6 +113,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
         fraction: 0,
         message: `${tag}: ${layerSpan(block.layers)}${eta}`,
       });
+      memTrace(`${tag} start`);
       const keys = statisticsKeys(layers);
       const stats = new Map<string, InputStatistics>();
       const layerInputs = [...new Set(layers.map((l) => l.input))];
@@ -122,6 +124,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
         for (const c of carriedNow) await cache.put(c, j, out[c]);
       });
       for (const l of layers) stats.get(statisticsKey(l))?.layers.push(l.name);
+      memTrace(`${tag} statistics done`);
       const blockPlans = block.layers.map((n) => planned.get(n)!.l);
       const q = await quantizeLayers({
         plan: { layers: blockPlans, format: plan.format, threads: plan.threads },
@@ -137,6 +140,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
           ),
       });
       stats.clear();
+      memTrace(`${tag} quantized`);
       if (opts.mode === 'sequential' && block.carried.length) {
         // The next blocks read this block's output with its weights fake-quantized.
         const fake = exportModelProto(
@@ -154,6 +158,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       doneParams += params(block);
       for (const x of block.inputs) if (lastReader.get(x) === block.index) await cache.drop(x);
       trimHeaps();
+      memTrace(`${tag} end`);
     }
   } finally {
     cache.close();
