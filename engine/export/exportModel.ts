@@ -140,8 +140,10 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     const ed = l.scope ? root.scope(l.scope) : root;
     if (!l.quantizable) throw new Error(`${model.path}: layer '${l.name}' is not quantizable (${l.reason})`);
     const [rows, cols] = l.shape;
-    if (res.dequant.length !== rows * cols)
-      throw new Error(`layer '${l.name}': dequantized weight has ${res.dequant.length} values, expected ${rows}×${cols}`);
+    // Read once: a streamed job's `dequant` is a getter that recomputes the whole fp32 weight (releaseDequant.ts).
+    const dequant = res.dequant;
+    if (dequant.length !== rows * cols)
+      throw new Error(`layer '${l.name}': dequantized weight has ${dequant.length} values, expected ${rows}×${cols}`);
     const cur = ed.graph.node.find(
       (n) => n === l.nodeRef || (n.name === l.nodeRef.name && n.opType === l.nodeRef.opType && n.output[0] === l.nodeRef.output[0]),
     );
@@ -187,7 +189,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
           if (format !== 'packed') note = `binarized weights fit no ${format} grid; stored packed`;
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
-          const nq = normalizeQuant(l.name, res.q, res.dequant);
+          const nq = normalizeQuant(l.name, res.q, dequant);
           if (format === 'matmulnbits' && l.op === 'Gather') {
             writeGatherBlockQuantized(ctx, nq, sharedTables);
             written = 'matmulnbits';
@@ -205,7 +207,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
       }
     }
     if (written === 'fake') {
-      const w = res.lowRank && !branchOk ? foldLowRank(res.dequant, res.lowRank, rows, cols) : res.dequant;
+      const w = res.lowRank && !branchOk ? foldLowRank(dequant, res.lowRank, rows, cols) : dequant;
       writeFake(ctx, w);
     }
     if (res.lowRank && branchOk) addLowRank(ctx, res.lowRank);

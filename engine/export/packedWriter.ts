@@ -293,8 +293,10 @@ export function writePacked(ctx: LayerCtx, p: PackedLayer, dequant: Float32Array
  */
 export function writePackedResult(ctx: LayerCtx, res: LayerResult): number {
   const [rows, cols] = ctx.l.shape;
-  if (res.binary) return writePacked(ctx, packBinary(res.binary, rows, cols, res.dequant), res.dequant);
+  // Read once: in a streamed job `dequant` is a getter that recomputes the fp32 weight (stream/releaseDequant.ts).
+  const dequant = res.dequant;
+  if (res.binary) return writePacked(ctx, packBinary(res.binary, rows, cols, dequant), dequant);
   if (!res.q) throw new ExportUnsupported('no stored form (neither integer codes nor binary planes); written as fake-quant');
-  const nq = normalizeQuant(ctx.l.name, res.q, res.dequant);
-  return writePacked(ctx, res.sparse ? packSparseGrid(nq, res.dequant) : packGrid(nq), res.dequant);
+  const nq = normalizeQuant(ctx.l.name, res.q, dequant);
+  return writePacked(ctx, res.sparse ? packSparseGrid(nq, dequant) : packGrid(nq), dequant);
 }

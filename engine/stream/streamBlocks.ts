@@ -153,7 +153,13 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
         });
       }
       // The block's dequantized weights become recomputing getters; their codes go to disk until the export.
-      for (const r of q) if (releaseDequant(r)) opts.codeSpill?.spill(r);
+      let released = 0;
+      for (const r of q) {
+        if (!releaseDequant(r)) continue;
+        released++;
+        opts.codeSpill?.spill(r);
+      }
+      memTrace(`${tag} released ${released} of ${q.length} dequantized weights`);
       done.push(...q);
       doneParams += params(block);
       for (const x of block.inputs) if (lastReader.get(x) === block.index) await cache.drop(x);
