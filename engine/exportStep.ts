@@ -14,6 +14,7 @@ import { groupsPerRow } from './quantize/storageBits';
 import { leftAloneTensors } from './onnx/leftAlone';
 import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
+import { memTrace } from './stream/memTrace';
 
 function toResult(
   l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> &
@@ -50,6 +51,7 @@ export async function exportAndWrite(
     layerFormats,
     accuracyLevel: plan.accuracyLevel ?? DEFAULT_ACCURACY_LEVEL,
   });
+  memTrace('export: model built');
   checkInterfaceKept(model.graph, r.proto.graph!, model.path);
   signal?.throwIfAborted();
   const inputExternal = model.graph.initializer.some((t) => t.dataLocation === 1);
@@ -61,6 +63,7 @@ export async function exportAndWrite(
     externalData: write.externalData ?? (inputExternal ? 'always' : 'auto'),
     thresholdBytes: write.thresholdBytes,
   });
+  memTrace('export: written');
   // One warning per distinct reason, naming the layers (a 3-bit MatMulNBits plan would otherwise give 36).
   const byNote = new Map<string, string[]>();
   for (const l of r.layers) if (l.note) byNote.set(`${l.written}: ${l.note}`, [...(byNote.get(`${l.written}: ${l.note}`) ?? []), l.layer]);

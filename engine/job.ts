@@ -34,6 +34,7 @@ import { shareTiedTables } from './quantize/tiedTables';
 import { planMemory } from './stream/memoryPlan';
 import { streamCompress } from './stream/streamBlocks';
 import { CodeSpill } from './stream/codeSpill';
+import { memTrace } from './stream/memTrace';
 import { rotateForPlan, rotationReport } from './transforms/rotationStep';
 
 export interface JobOptions {
@@ -191,6 +192,7 @@ export async function runJob(plan: JobPlan, opts: JobOptions = {}): Promise<Repo
     }
     shareTiedTables(quantized, outModel);
     t = lap('quantize', t);
+    memTrace('quantized, before export');
 
     signal?.throwIfAborted();
     onProgress?.({ stage: 'export', message: `writing ${plan.outputPath} (${plan.format})` });

@@ -16,6 +16,7 @@ import { RECURRENT_OPS, convTransposeLayout, matrixToConvTranspose } from '../on
 import type { ExportOptions, ExportProtoResult, ExportResult, LayerExport, LayerResult } from './types';
 import type { StoredFormat } from '../../protocol/plan';
 import { currentOpset, upgradeOpset } from './opsetUpgrade';
+import { memTrace } from '../stream/memTrace';
 
 /** The format a layer is written in: the plan's per-layer choice, else the asked one (`auto` without a plan: MatMul and Gather tables → matmulnbits, the rest → qdq). */
 function layerFormat(opts: ExportOptions, l: { name: string; op: string }): Exclude<ExportOptions['format'], 'auto'> {
@@ -139,8 +140,10 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     const ed = l.scope ? root.scope(l.scope) : root;
     if (!l.quantizable) throw new Error(`${model.path}: layer '${l.name}' is not quantizable (${l.reason})`);
     const [rows, cols] = l.shape;
-    if (res.dequant.length !== rows * cols)
-      throw new Error(`layer '${l.name}': dequantized weight has ${res.dequant.length} values, expected ${rows}×${cols}`);
+    // Read once: a streamed job's `dequant` is a getter that recomputes the whole fp32 weight (releaseDequant.ts).
+    const dequant = res.dequant;
+    if (dequant.length !== rows * cols)
+      throw new Error(`layer '${l.name}': dequantized weight has ${dequant.length} values, expected ${rows}×${cols}`);
     const cur = ed.graph.node.find(
       (n) => n === l.nodeRef || (n.name === l.nodeRef.name && n.opType === l.nodeRef.opType && n.output[0] === l.nodeRef.output[0]),
     );
@@ -191,7 +194,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
         } else {
           if (!res.q) throw new ExportUnsupported('no integer codes (e.g. binarized or mixed); written as fake-quant');
           // MatMulNBits holds real-valued zero points (HQQ) as the scales' type; the other writers refuse them.
-          const nq = normalizeQuant(l.name, res.q, res.dequant, { floatZeros: format === 'matmulnbits' && l.op !== 'Gather' });
+          const nq = normalizeQuant(l.name, res.q, dequant, { floatZeros: format === 'matmulnbits' && l.op !== 'Gather' });
           if (format === 'matmulnbits' && l.op === 'Gather') {
             writeGatherBlockQuantized(ctx, nq, sharedTables);
             written = 'matmulnbits';
@@ -210,7 +213,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
       }
     }
     if (written === 'fake') {
-      const w = res.lowRank && !branchOk ? foldLowRank(res.dequant, res.lowRank, rows, cols) : res.dequant;
+      const w = res.lowRank && !branchOk ? foldLowRank(dequant, res.lowRank, rows, cols) : dequant;
       writeFake(ctx, w);
     }
     if (res.lowRank && branchOk) addLowRank(ctx, res.lowRank);
@@ -218,6 +221,7 @@ export function exportModelProto(model: OnnxModel, results: LayerResult[], opts:
     if (storedBytes === undefined)
       storedBytes = ed.graph.initializer.slice(initializersBefore).reduce((a, t) => a + (t.rawData?.length ?? 0), 0);
     if (res.sparse && !sparseForm) sparseForm = 'dense';
+    memTrace(`export: layer ${l.name} ${written}`);
     layers.push({
       layer: l.name,
       written,

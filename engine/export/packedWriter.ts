@@ -319,15 +319,17 @@ export function writePackedResult(
   choose: ExportOptions['sparseForm'] = 'smaller',
 ): { bytes: number; sparseForm?: 'bitmap' | 'index' } {
   const [rows, cols] = ctx.l.shape;
-  if (res.binary) return { bytes: writePacked(ctx, packBinary(res.binary, rows, cols, res.dequant), res.dequant) };
+  // Read once: in a streamed job `dequant` is a getter that recomputes the fp32 weight (stream/releaseDequant.ts).
+  const dequant = res.dequant;
+  if (res.binary) return { bytes: writePacked(ctx, packBinary(res.binary, rows, cols, dequant), dequant) };
   if (!res.q) throw new ExportUnsupported('no stored form (neither integer codes nor binary planes); written as fake-quant');
-  const nq = normalizeQuant(ctx.l.name, res.q, res.dequant);
-  if (!res.sparse) return { bytes: writePacked(ctx, packGrid(nq), res.dequant) };
+  const nq = normalizeQuant(ctx.l.name, res.q, dequant);
+  if (!res.sparse) return { bytes: writePacked(ctx, packGrid(nq), dequant) };
   // N:M layers: index (pattern) codes or the bitmap, whichever is smaller with its decode nodes (the
   // bitmap drops the codes of kept weights that rounded to 0; index codes decode with a few more nodes).
-  const bitmap = packSparseGrid(nq, res.dequant);
-  const index = res.nm ? packNmSparseGrid(ctx.l.name, nq, res.dequant, res.nm.n, res.nm.m) : undefined;
+  const bitmap = packSparseGrid(nq, dequant);
+  const index = res.nm ? packNmSparseGrid(ctx.l.name, nq, dequant, res.nm.n, res.nm.m) : undefined;
   const smaller = (i: NmSparseGridPacked) => sparsePayloadBits(i) + 8 * INDEX_DECODE_EXTRA_BYTES < sparsePayloadBits(bitmap);
   const p = index && (choose === 'index' || (choose === 'smaller' && smaller(index))) ? index : bitmap;
-  return { bytes: writePacked(ctx, p, res.dequant), sparseForm: p === index ? 'index' : 'bitmap' };
+  return { bytes: writePacked(ctx, p, dequant), sparseForm: p === index ? 'index' : 'bitmap' };
 }

@@ -28,11 +28,17 @@ import {
   readBudget,
   resolveExternalPath,
   tensorBytes,
+  readExternalRows,
+  checkExternalBudget,
+  halfToFloat,
   type TensorSource,
 } from './tensor';
 
 /** Bytes per element of fixed-size types (for inlining external data). */
 const ELEM_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+
+/** Chunk in which a transposed external weight is read (transposedFromFile). */
+const WEIGHT_CHUNK_BYTES = 16 * 2 ** 20;
 
 /** Largest model file read into memory (protobuf itself is limited to 2 GiB). */
 const MAX_FILE_BYTES = 2 ** 31 - 1;
@@ -204,8 +210,10 @@ export class OnnxModel {
   /** W [out, in] row-major, float32 (a view when the stored layout already matches). */
   getWeight(name: string): LayerWeight {
     const l = this.layer(name);
-    const { data, dims } = this.consts.value(l.ref);
     const [rows, cols] = l.shape;
+    const direct = this.transposedFromFile(l, rows, cols);
+    if (direct) return { data: direct, rows, cols };
+    const { data, dims } = this.consts.value(l.ref);
     if (l.op === 'ConvTranspose') return { data: convTransposeToMatrix(data, convTransposeLayout(l)), rows, cols };
     const transposed = l.op === 'MatMul' || (l.op === 'Gemm' && !l.nodeRef.attribute.find((a) => a.name === 'transB')?.i);
     if (!transposed) return { data, rows, cols };
@@ -217,6 +225,40 @@ export class OnnxModel {
       for (let o = 0; o < rows; o++) out[o * cols + i] = data[row + o];
     }
     return { data: out, rows, cols };
+  }
+
+  /**
+   * W [out, in] of a MatMul (or Gemm without transB) whose [in, out] weight lies in external data,
+   * fp32 or fp16 with nothing between it and the node: read in chunks straight into W's layout, so the
+   * stored copy is never in memory whole (issue 11: the LM head's is 262 MB at 32000×2048). Undefined
+   * for every other weight.
+   */
+  private transposedFromFile(l: LayerRecord, rows: number, cols: number): Float32Array | undefined {
+    const t = l.ref.stored;
+    const transposed = l.op === 'MatMul' || (l.op === 'Gemm' && !l.nodeRef.attribute.find((a) => a.name === 'transB')?.i);
+    if (!transposed || l.ref.chain.length || t.dataLocation !== 1 || t.dims.length !== 2) return undefined;
+    if (t.dataType !== DT.FLOAT && t.dataType !== DT.FLOAT16) return undefined;
+    if (t.dims[0] !== cols || t.dims[1] !== rows) return undefined;
+    const size = t.dataType === DT.FLOAT ? 4 : 2;
+    checkExternalBudget(this.src, t, rows * cols * size);
+    const out = new Float32Array(rows * cols);
+    readExternalRows(this.src, t, rows * cols * size, rows * size, WEIGHT_CHUNK_BYTES, (chunk, first) => {
+      const n = chunk.length / (rows * size);
+      if (size === 4) {
+        const v = new Float32Array(chunk.buffer, chunk.byteOffset, n * rows);
+        for (let k = 0; k < n; k++) {
+          const i = first + k;
+          for (let o = 0; o < rows; o++) out[o * cols + i] = v[k * rows + o];
+        }
+      } else {
+        const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+        for (let k = 0; k < n; k++) {
+          const i = first + k;
+          for (let o = 0; o < rows; o++) out[o * cols + i] = halfToFloat(dv.getUint16((k * rows + o) * 2, true));
+        }
+      }
+    });
+    return out;
   }
 
   /** The activation tensor feeding a layer. */

@@ -151,6 +151,69 @@ export function resolveExternalPath(src: TensorSource, location: string, tensor:
   return real;
 }
 
+/** Opens a tensor's external data after checking its offset and length against `bytes` and the file; the caller closes `fd`. */
+function openExternal(src: TensorSource, t: TensorProto, bytes: number): { fd: number; offset: number; length: number; location: string } {
+  const e = externalInfo(t);
+  const { location, offset } = e;
+  const length = e.length ?? bytes;
+  const path = resolveExternalPath(src, location, t.name);
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
+    throw new OnnxFormatError(`${src.file}: tensor '${t.name}': invalid external data offset/length`);
+  if (length !== bytes)
+    throw new OnnxFormatError(`${src.file}: tensor '${t.name}': external data length ${length} != ${bytes} bytes for dims [${t.dims}]`);
+  const fd = openSync(path, 'r');
+  const size = fstatSync(fd).size;
+  if (offset + length > size) {
+    closeSync(fd);
+    throw new OnnxFormatError(
+      `${src.file}: tensor '${t.name}': external data [${offset}, ${offset + length}) is past the end of ${location} (${size} bytes)`,
+    );
+  }
+  return { fd, offset, length, location };
+}
+
+/** Refuses, before anything is allocated, an external tensor of `bytes` that passes the memory available (the error names file, tensor and data file). */
+export function checkExternalBudget(src: TensorSource, t: TensorProto, bytes: number): void {
+  const avail = readBudget(src);
+  if (bytes > avail)
+    throw new OnnxFormatError(
+      `${src.file}: tensor '${t.name}' needs ${bytes} bytes of external data from ${externalInfo(t).location}, more than the ${avail} bytes of memory available`,
+    );
+}
+
+/**
+ * Reads an external tensor's bytes in chunks of whole rows (`rowBytes` each, at most about `chunkBytes`
+ * a chunk) and hands each to `use` with the index of its first row: the tensor is never in memory
+ * whole (issue 11: the LM head's weight is read straight into its transposed layout).
+ */
+export function readExternalRows(
+  src: TensorSource,
+  t: TensorProto,
+  bytes: number,
+  rowBytes: number,
+  chunkBytes: number,
+  use: (chunk: Uint8Array, firstRow: number) => void,
+): void {
+  if (!(rowBytes > 0 && bytes % rowBytes === 0))
+    throw new OnnxFormatError(`${src.file}: tensor '${t.name}': ${bytes} bytes are not whole rows of ${rowBytes} bytes`);
+  const { fd, offset, location } = openExternal(src, t, bytes);
+  try {
+    const rowsPer = Math.max(1, Math.floor(chunkBytes / rowBytes));
+    const buf = new Uint8Array(Math.min(bytes, rowsPer * rowBytes));
+    for (let at = 0; at < bytes; at += buf.length) {
+      const chunk = buf.subarray(0, Math.min(buf.length, bytes - at));
+      for (let got = 0; got < chunk.length;) {
+        const n = readSync(fd, chunk, got, chunk.length - got, offset + at + got);
+        if (n <= 0) throw new OnnxFormatError(`${src.file}: tensor '${t.name}': ${location} ended while reading it`);
+        got += n;
+      }
+      use(chunk, at / rowBytes);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readExternal(src: TensorSource, t: TensorProto, bytes: number): Uint8Array {
   const e = externalInfo(t);
   const { location, offset } = e;

@@ -11,6 +11,7 @@ import type { KernelOutput, LayerWeight, PreparedDetails, QuantizeModel } from '
 
 export type { QuantizeModel } from './kernelTypes';
 import { storedBitsPerWeight } from './storageBits';
+import { memTrace } from '../stream/memTrace';
 
 /** One quantized layer, as the exporter and the report consume it. */
 export interface QuantizedLayer extends KernelOutput {
@@ -83,6 +84,7 @@ async function quantizeOne(
   prepared?: PreparedDetails,
 ): Promise<QuantizedLayer> {
   const weight = model.getWeight(layer.name);
+  memTrace(`layer ${layer.name} weight read`);
   const input = stats.get(model.layerInput(layer.name));
   const kernel = kernelFor(layer.method, layer.name);
   let result: KernelOutput;
@@ -97,8 +99,10 @@ async function quantizeOne(
   if (result.dequant.length !== weight.rows * weight.cols) {
     throw new Error(`layer ${layer.name}: kernel returned ${result.dequant.length} values for a ${weight.rows}×${weight.cols} weight`);
   }
+  memTrace(`layer ${layer.name} kernel done`);
   const effective = effectiveWeight(result, weight.rows, weight.cols);
   const relErr = input ? relativeError(weight, effective, input, threads) : weightRelativeError(weight, effective);
+  memTrace(`layer ${layer.name} error measured`);
   const report: LayerReport = {
     name: layer.name,
     op,

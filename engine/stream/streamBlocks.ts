@@ -53,6 +53,7 @@ import { ACTIVATION_AWARE, prepareActivationAware, viaMulWarnings, type Prepared
 import type { FoldedGroup } from '../transforms';
 import { foldStreamingObstacle } from './foldStreaming';
 import { CrossStatistic } from '../../native/ts/index';
+import { memTrace } from './memTrace';
 
 export interface StreamOptions {
   plan: Pick<JobPlan, 'layers' | 'format' | 'threads'>;
@@ -149,6 +150,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
         fraction: 0,
         message: `${tag}: ${layerSpan(block.layers)}${eta}`,
       });
+      memTrace(`${tag} start`);
       const keys = statisticsKeys(layers);
       let stats = new Map<string, InputStatistics>();
       const layerInputs = [...new Set(layers.map((l) => l.input))];
@@ -179,6 +181,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
           const st = l.conv || l.convTranspose ? undefined : stats.get(statisticsKey(l));
           if (st) st.cross ??= new CrossStatistic(st.n);
         }
+      memTrace(`${tag} statistics done`);
       const blockPlans = block.layers.map((n) => planned.get(n)!.l);
       let prepared: Map<string, PreparedDetails> | undefined;
       let quantLayers = layers;
@@ -206,6 +209,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
           ),
       });
       stats.clear();
+      memTrace(`${tag} quantized`);
       if (opts.mode === 'sequential' && block.carried.length) {
         // The next blocks read this block's output with its weights fake-quantized.
         const fake = exportModelProto(
@@ -223,7 +227,13 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
           });
       }
       // The block's dequantized weights become recomputing getters; their codes go to disk until the export.
-      for (const r of q) if (releaseDequant(r)) opts.codeSpill?.spill(r);
+      let released = 0;
+      for (const r of q) {
+        if (!releaseDequant(r)) continue;
+        released++;
+        opts.codeSpill?.spill(r);
+      }
+      memTrace(`${tag} released ${released} of ${q.length} dequantized weights`);
       done.push(...q);
       for (const n of block.layers) frozen.add(n);
       doneParams += params(block);
@@ -233,6 +243,7 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
           await fpCache?.drop(x);
         }
       trimHeaps();
+      memTrace(`${tag} end`);
     }
   } finally {
     cache.close();
