@@ -34,7 +34,7 @@ export interface MemoryPlan {
 }
 
 /** Folding methods run only whole-model (streamCompress refuses them). */
-const WHOLE_ONLY = new Set(['awq', 'smoothquant', 'osplus']);
+const WHOLE_ONLY = new Set(['awq', 'smoothquant', 'osplus', 'jsq']);
 
 export function formatBytes(b: number): string {
   const u = ['B', 'KB', 'MB', 'GB', 'TB'];

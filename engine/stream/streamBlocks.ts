@@ -35,7 +35,7 @@ import { partitionGraph, type StreamBlock } from './partition';
 import { releaseDequant } from './releaseDequant';
 
 /** Methods whose scales fold into neighbouring layers across the whole model: not streamed yet. */
-const FOLDING_METHODS = new Set(['awq', 'smoothquant', 'osplus']);
+const FOLDING_METHODS = new Set(['awq', 'smoothquant', 'osplus', 'jsq']);
 
 export interface StreamOptions {
   plan: Pick<JobPlan, 'layers' | 'format' | 'threads'>;

@@ -1,0 +1,249 @@
+/**
+ * JSQ — Guo et al., "Compressing Large Language Models by Joint Sparsification and Quantization"
+ * (ICML 2024; authors' code github.com/uanu2002/JSQ). Per group of layers sharing an input:
+ *  1. saliency S_ij = |W_ij|·‖X_j‖₂ + ρ·R_ij, R_ij = max_t(y_ti − x̄_tj·W_ij) − min_t(…) with
+ *     y = X̄Wᵀ on the positional-mean window X̄ (the authors' `generate_ss`); prune the lowest per row
+ *     (N:M within each M columns);
+ *  2. activation editor: clip |x| at the threshold τ of a fraction c of the sample's largest |x|,
+ *     c searched over a grid (≤ clip_max) by the output error of the whole pipeline on the token sample;
+ *  3. SmoothQuant scales from the clipped activation maxima and the pruned weights' column maxima;
+ *  4. RTN of the survivors (the kernel below) and static per-tensor activation QDQ over the clipped range.
+ * docs/decisions.md "JSQ (issue 15)" lists where this departs from the authors' code.
+ */
+import type { LayerPlan, SparsityPlan } from '../../protocol/plan';
+import type { JsqDetails } from '../../protocol/report';
+import * as native from '../../native/ts/index';
+import type { InputStatistics } from '../calibrate/inputStatistics';
+import type { Kernel, LayerWeight, PreparedDetails } from './kernelTypes';
+import { settingsOf } from './methodSettings';
+import { sparsityDetails } from './sparseKernels';
+
+/** The clip fractions the editor may try (those ≤ clip_max, plus 0 = no clip). */
+export const CLIP_GRID = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05] as const;
+
+/** The masks chosen in the prepare step, by the layer's prepared details (not part of the report). */
+export const jsqMasks = new WeakMap<PreparedDetails, Uint8Array>();
+
+/**
+ * R_ij: the output range of channel i over the T positions of `xbar` (T×cols) with input column j
+ * removed, in float64. O(T·rows·cols).
+ */
+export function outputRangeTerm(w: ArrayLike<number>, rows: number, cols: number, xbar: ArrayLike<number>, T: number): Float64Array {
+  const R = new Float64Array(rows * cols);
+  const y = new Float64Array(T);
+  for (let i = 0; i < rows; i++) {
+    for (let t = 0; t < T; t++) {
+      let acc = 0;
+      for (let j = 0; j < cols; j++) acc += xbar[t * cols + j] * w[i * cols + j];
+      y[t] = acc;
+    }
+    for (let j = 0; j < cols; j++) {
+      const wij = w[i * cols + j];
+      let hi = -Infinity,
+        lo = Infinity;
+      for (let t = 0; t < T; t++) {
+        const v = y[t] - xbar[t * cols + j] * wij;
+        if (v > hi) hi = v;
+        if (v < lo) lo = v;
+      }
+      R[i * cols + j] = T ? hi - lo : 0;
+    }
+  }
+  return R;
+}
+
+/** JSQ's saliency |W_ij|·colNorm_j + ρ·R_ij (colNorm = ‖X_j‖₂ over one window). */
+export function jsqSaliency(
+  w: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  colNorm: ArrayLike<number>,
+  xbar: ArrayLike<number>,
+  T: number,
+  rho: number,
+): Float64Array {
+  const S = rho ? outputRangeTerm(w, rows, cols, xbar, T) : new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) S[i * cols + j] = Math.abs(w[i * cols + j]) * colNorm[j] + rho * S[i * cols + j];
+  return S;
+}
+
+/**
+ * Keep-mask (1 = kept) pruning the lowest saliencies: exactly ⌊p·cols⌋ per row for a ratio, N of
+ * every M consecutive columns per row for N:M; ties go to the lower column index (pruned first).
+ */
+export function rowMask(score: ArrayLike<number>, rows: number, cols: number, sparsity: SparsityPlan | undefined): Uint8Array {
+  const keep = new Uint8Array(rows * cols).fill(1);
+  if (!sparsity || ('ratio' in sparsity && sparsity.ratio === 0)) return keep;
+  const lowest = (start: number, len: number, k: number) => {
+    const idx = Array.from({ length: len }, (_, c) => start + c);
+    idx.sort((a, b) => score[a] - score[b] || a - b);
+    for (let q = 0; q < k; q++) keep[idx[q]] = 0;
+  };
+  for (let i = 0; i < rows; i++) {
+    if ('ratio' in sparsity) lowest(i * cols, cols, Math.floor(sparsity.ratio * cols));
+    else {
+      if (cols % sparsity.m !== 0)
+        throw new Error(`${sparsity.n}:${sparsity.m} sparsity needs an input width that is a multiple of ${sparsity.m} (got ${cols})`);
+      for (let c = 0; c < cols; c += sparsity.m) lowest(i * cols + c, sparsity.m, sparsity.n);
+    }
+  }
+  return keep;
+}
+
+/** τ for clip fraction c: the k-th largest |x| of the sample, k = ⌊c·numel⌋ (the authors' `clip_matrix`); null = no clip. */
+export function clipThreshold(sortedAbsDesc: Float32Array, fraction: number): number | null {
+  const k = Math.floor(fraction * sortedAbsDesc.length);
+  return k >= 1 ? sortedAbsDesc[k - 1] : null;
+}
+
+/** Symmetric per-tensor fake quantization of v at `bits` over [−range, range] (codes ±(2^(b−1)−1)). */
+export function fakeQuantSym(v: number, range: number, bits: number): number {
+  const qmax = 2 ** (bits - 1) - 1;
+  const step = range / qmax;
+  return Math.max(-qmax, Math.min(qmax, Math.round(v / step))) * step;
+}
+
+/** One member layer of an input group. */
+export interface JsqMember {
+  layer: LayerPlan;
+  weight: LayerWeight;
+}
+
+/** What the prepare step decides for one input group. */
+export interface JsqGroupResult {
+  /** SmoothQuant scales (x̃ = x/s, W̃ = W·diag s). */
+  scale: Float32Array;
+  /** Per-channel max |x| after the clip (what scales and the activation range use). */
+  clippedAbsMax: Float64Array;
+  /** One keep-mask per member (W's index space; folding does not move it). */
+  keeps: Uint8Array[];
+  details: JsqDetails;
+}
+
+/** Relative output error of (X̂, Ŵ) against (X, W) over the sample rows: Σ‖XWᵀ − X̂Ŵᵀ‖² / Σ‖XWᵀ‖². */
+function outputError(
+  x: Float32Array,
+  xq: Float64Array,
+  R: number,
+  n: number,
+  w: ArrayLike<number>,
+  wq: ArrayLike<number>,
+  rows: number,
+): [number, number] {
+  let err = 0,
+    ref = 0;
+  for (let t = 0; t < R; t++)
+    for (let i = 0; i < rows; i++) {
+      let a = 0,
+        b = 0;
+      for (let j = 0; j < n; j++) {
+        a += x[t * n + j] * w[i * n + j];
+        b += xq[t * n + j] * wq[i * n + j];
+      }
+      err += (a - b) ** 2;
+      ref += a * a;
+    }
+  return [err, ref];
+}
+
+/**
+ * The prepare step of one input group: the mask, the activation editor's search and the scales.
+ * @throws Error naming the layer when the input has no token sample (calibration did not collect it)
+ */
+export async function jsqGroup(members: JsqMember[], input: InputStatistics, threads = 0, signal?: AbortSignal): Promise<JsqGroupResult> {
+  const first = members[0].layer;
+  const { rho, alpha, activation_bits: actBits, clip_max: clipMax } = settingsOf(first, 'jsq');
+  const sample = input.stats.sample;
+  if (!sample || !sample.rowCount)
+    throw new Error(
+      `layer ${first.name} (jsq): no activation sample was collected for its input '${input.tensor}' (JSQ needs MatMul/Gemm calibration)`,
+    );
+  const n = input.n;
+  const mean = sample.mean();
+  const tokens = sample.tokens();
+  const H = input.hessian.matrix();
+  // ‖X_j‖₂ over one window of T tokens: H_jj = 2·mean(x_j²).
+  const colNorm = Float64Array.from({ length: n }, (_, j) => Math.sqrt(Math.max(0, (mean.rows * H[j * n + j]) / 2)));
+  const sorted = Float32Array.from(tokens.data, Math.abs).sort().reverse();
+  const fractions = [0, ...CLIP_GRID.filter((c) => c <= clipMax + 1e-12)];
+  let best: (JsqGroupResult & { error: number }) | undefined;
+  const search: JsqDetails['search'] = [];
+  for (const fraction of fractions) {
+    signal?.throwIfAborted();
+    const tau = clipThreshold(sorted, fraction);
+    const clip = (v: number) => (tau === null ? v : Math.max(-tau, Math.min(tau, v)));
+    const xbar = tau === null ? mean.data : mean.data.map(clip);
+    const clippedAbsMax = Float64Array.from(input.stats.absMax, (a) => (tau === null ? a : Math.min(a, tau)));
+    const keeps = members.map(({ layer, weight }) =>
+      rowMask(jsqSaliency(weight.data, weight.rows, weight.cols, colNorm, xbar, mean.rows, rho), weight.rows, weight.cols, layer.sparsity),
+    );
+    const pruned = members.map(({ weight }, m) => ({ w: weight.data.map((v, i) => (keeps[m][i] ? v : 0)), rows: weight.rows, cols: n }));
+    const scale = native.smoothQuantScales(clippedAbsMax, native.columnAbsMax(pruned), alpha);
+    let range = 0;
+    for (let j = 0; j < n; j++) range = Math.max(range, clippedAbsMax[j] / scale[j]);
+    const xq = new Float64Array(tokens.rows * n);
+    for (let t = 0; t < tokens.rows; t++)
+      for (let j = 0; j < n; j++) {
+        const v = clip(tokens.data[t * n + j]) / scale[j];
+        xq[t * n + j] = actBits > 0 && range > 0 ? fakeQuantSym(v, range, actBits) : v;
+      }
+    let err = 0,
+      ref = 0;
+    for (let m = 0; m < members.length; m++) {
+      const { layer, weight } = members[m];
+      const folded = pruned[m].w.map((v, i) => v * scale[i % n]);
+      const q = await native.rtn(
+        folded,
+        weight.rows,
+        n,
+        { bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric },
+        { signal, threads },
+      );
+      const [e, r] = outputError(tokens.data, xq, tokens.rows, n, weight.data, q.dequant, weight.rows);
+      err += e;
+      ref += r;
+    }
+    const error = ref > 0 ? err / ref : 0;
+    search.push({ fraction, error: Number(error.toPrecision(6)) });
+    if (!best || error < best.error)
+      best = {
+        scale,
+        clippedAbsMax,
+        keeps,
+        error,
+        details: { rho, alpha, clip_fraction: fraction, clip_threshold: tau, search, sample_tokens: tokens.rows },
+      };
+  }
+  const { error: _unused, ...result } = best!;
+  void _unused;
+  return result;
+}
+
+/** The JSQ kernel: RTN of the folded weight's survivors under the mask the prepare step chose. */
+export const jsqKernel: Kernel = async (ctx) => {
+  const { layer, weight, prepared } = ctx;
+  const keep = prepared && jsqMasks.get(prepared);
+  if (!prepared?.jsq || !keep || keep.length !== weight.rows * weight.cols)
+    throw new Error(
+      `layer ${layer.name}: method jsq runs after its prepare step (mask, activation editor, smoothing), which did not run for it`,
+    );
+  const masked = weight.data.map((v, i) => (keep[i] ? v : 0));
+  const q = await native.rtn(
+    masked,
+    weight.rows,
+    weight.cols,
+    { bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric },
+    { signal: ctx.signal, threads: ctx.threads },
+  );
+  const sparse = layer.sparsity && !('ratio' in layer.sparsity && layer.sparsity.ratio === 0);
+  return {
+    dequant: q.dequant,
+    q,
+    details: {
+      jsq: prepared.jsq,
+      ...(prepared.smoothing ? { smoothing: prepared.smoothing } : {}),
+      ...(sparse ? { sparsity: sparsityDetails(ctx, keep) } : {}),
+    },
+  };
+};
