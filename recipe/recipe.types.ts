@@ -180,6 +180,8 @@ export interface JsqSettings {
   alpha?: number;
   /** Quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed, clipped activations at this many bits (8 = W8A8, the JSQ setting). 0 keeps activations in floating point (the clip then only shapes the statistics). */
   activation_bits?: 0 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+  /** Which mask the pipeline uses. `jsq`: the saliency above (ρ = 0 is Wanda, so `rho: 0, clip_max: 0` is Wanda+SmoothQuant); `sparsegpt`: SparseGPT's OBS pruning with float survivors (damp 0.01, block 128) before the smoothing — SparseGPT+SmoothQuant, the paper's other baseline. */
+  pruner?: "jsq" | "sparsegpt";
   /** Largest fraction of the sample's |x| the activation editor may clip: it searches 0 and the fractions 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05 up to this one (the authors' code fixes 0.01). 0 turns the editor off. */
   clip_max?: number;
 }

@@ -480,6 +480,16 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
         max: 8,
         allowed: [0, 2, 3, 4, 5, 6, 7, 8],
       },
+      pruner: {
+        kind: 'enum',
+        doc: "Which mask the pipeline uses. `jsq`: the saliency above (ρ = 0 is Wanda, so `rho: 0, clip_max: 0` is Wanda+SmoothQuant); `sparsegpt`: SparseGPT's OBS pruning with float survivors (damp 0.01, block 128) before the smoothing — SparseGPT+SmoothQuant, the paper's other baseline.",
+        values: ['jsq', 'sparsegpt'],
+        default: 'jsq',
+        valueDocs: {
+          jsq: 'JSQ saliency |W|·‖X‖ + ρ·R, no weight update.',
+          sparsegpt: 'SparseGPT (OBS update of the survivors under the calibration Hessian), then SmoothQuant and RTN.',
+        },
+      },
       clip_max: {
         kind: 'number',
         doc: "Largest fraction of the sample's |x| the activation editor may clip: it searches 0 and the fractions 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05 up to this one (the authors' code fixes 0.01). 0 turns the editor off.",

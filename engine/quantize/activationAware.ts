@@ -160,7 +160,7 @@ export async function prepareActivationAware(opts: {
       mine.forEach((l, i) => {
         const d: PreparedDetails = { jsq: r.details, smoothing: { alpha: r.details.alpha, scale_range: rangeOf(scale) } };
         details.set(l.name, d);
-        jsqMasks.set(d, r.keeps[i]);
+        jsqMasks.set(d, { keep: r.keeps[i], ...(r.updated ? { updated: { weight: r.updated[i], scale } } : {}) });
       });
     } else if (method === 'smoothquant') {
       const { alpha } = settingsOf(first, 'smoothquant');

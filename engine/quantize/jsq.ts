@@ -21,8 +21,16 @@ import { sparsityDetails } from './sparseKernels';
 /** The clip fractions the editor may try (those ≤ clip_max, plus 0 = no clip). */
 export const CLIP_GRID = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05] as const;
 
-/** The masks chosen in the prepare step, by the layer's prepared details (not part of the report). */
-export const jsqMasks = new WeakMap<PreparedDetails, Uint8Array>();
+/**
+ * What the prepare step hands each layer's kernel, by the layer's prepared details (not part of the
+ * report): the keep-mask (W's index space; folding does not move it) and, for `pruner: sparsegpt`, the
+ * OBS-updated pruned weight in the unfolded space with the group's scale.
+ */
+export interface JsqPrepared {
+  keep: Uint8Array;
+  updated?: { weight: Float32Array; scale: Float32Array };
+}
+export const jsqMasks = new WeakMap<PreparedDetails, JsqPrepared>();
 
 /**
  * R_ij: the output range of channel i over the T positions of `xbar` (T×cols) with input column j
@@ -118,33 +126,33 @@ export interface JsqGroupResult {
   clippedAbsMax: Float64Array;
   /** One keep-mask per member (W's index space; folding does not move it). */
   keeps: Uint8Array[];
+  /** `pruner: sparsegpt`: each member's OBS-updated pruned weight (unfolded). */
+  updated?: Float32Array[];
   details: JsqDetails;
 }
 
-/** Relative output error of (X̂, Ŵ) against (X, W) over the sample rows: Σ‖XWᵀ − X̂Ŵᵀ‖² / Σ‖XWᵀ‖². */
-function outputError(
-  x: Float32Array,
-  xq: Float64Array,
-  R: number,
-  n: number,
-  w: ArrayLike<number>,
-  wq: ArrayLike<number>,
-  rows: number,
-): [number, number] {
-  let err = 0,
-    ref = 0;
+/** X·Wᵀ (R×rows, float64) for row-major X (R×n) and W (rows×n). */
+function outputs(x: ArrayLike<number>, R: number, n: number, w: ArrayLike<number>, rows: number): Float64Array {
+  const y = new Float64Array(R * rows);
   for (let t = 0; t < R; t++)
     for (let i = 0; i < rows; i++) {
-      let a = 0,
-        b = 0;
-      for (let j = 0; j < n; j++) {
-        a += x[t * n + j] * w[i * n + j];
-        b += xq[t * n + j] * wq[i * n + j];
-      }
-      err += (a - b) ** 2;
-      ref += a * a;
+      let a = 0;
+      for (let j = 0; j < n; j++) a += x[t * n + j] * w[i * n + j];
+      y[t * rows + i] = a;
     }
-  return [err, ref];
+  return y;
+}
+
+/** Σ (y − X̂Ŵᵀ)² over the sample rows. */
+function outputError(y: Float64Array, xq: Float64Array, R: number, n: number, wq: ArrayLike<number>, rows: number): number {
+  let err = 0;
+  for (let t = 0; t < R; t++)
+    for (let i = 0; i < rows; i++) {
+      let b = 0;
+      for (let j = 0; j < n; j++) b += xq[t * n + j] * wq[i * n + j];
+      err += (y[t * rows + i] - b) ** 2;
+    }
+  return err;
 }
 
 /**
@@ -153,7 +161,7 @@ function outputError(
  */
 export async function jsqGroup(members: JsqMember[], input: InputStatistics, threads = 0, signal?: AbortSignal): Promise<JsqGroupResult> {
   const first = members[0].layer;
-  const { rho, alpha, activation_bits: actBits, clip_max: clipMax } = settingsOf(first, 'jsq');
+  const { rho, alpha, activation_bits: actBits, clip_max: clipMax, pruner } = settingsOf(first, 'jsq');
   const sample = input.stats.sample;
   if (!sample || !sample.rowCount)
     throw new Error(
@@ -167,6 +175,37 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
   const colNorm = Float64Array.from({ length: n }, (_, j) => Math.sqrt(Math.max(0, (mean.rows * H[j * n + j]) / 2)));
   const sorted = Float32Array.from(tokens.data, Math.abs).sort().reverse();
   const fractions = [0, ...CLIP_GRID.filter((c) => c <= clipMax + 1e-12)];
+  // SparseGPT's mask and update do not depend on the clip: computed once.
+  const obs =
+    pruner === 'sparsegpt'
+      ? await Promise.all(
+          members.map(({ layer, weight }) =>
+            native.gptq(
+              weight.data,
+              weight.rows,
+              n,
+              input.hessian,
+              {
+                bits: layer.bits,
+                groupSize: layer.groupSize,
+                symmetric: layer.symmetric,
+                damp: 0.01,
+                blockSize: 128,
+                sparsity: layer.sparsity ?? { ratio: 0 },
+                pruneOnly: true,
+              },
+              { signal, threads },
+            ),
+          ),
+        )
+      : undefined;
+  // The reference outputs X·Wᵀ of the dense float layers on the sample.
+  const ys = members.map(({ weight }) => outputs(tokens.data, tokens.rows, n, weight.data, weight.rows));
+  let ref = 0;
+  for (const y of ys) for (const v of y) ref += v * v;
+  let meanAbsMax = 0;
+  for (const v of mean.data) meanAbsMax = Math.max(meanAbsMax, Math.abs(v));
+  let lastKeeps: Uint8Array[] | undefined;
   let best: (JsqGroupResult & { error: number }) | undefined;
   const search: JsqDetails['search'] = [];
   for (const fraction of fractions) {
@@ -175,10 +214,26 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
     const clip = (v: number) => (tau === null ? v : Math.max(-tau, Math.min(tau, v)));
     const xbar = tau === null ? mean.data : mean.data.map(clip);
     const clippedAbsMax = Float64Array.from(input.stats.absMax, (a) => (tau === null ? a : Math.min(a, tau)));
-    const keeps = members.map(({ layer, weight }) =>
-      rowMask(jsqSaliency(weight.data, weight.rows, weight.cols, colNorm, xbar, mean.rows, rho), weight.rows, weight.cols, layer.sparsity),
-    );
-    const pruned = members.map(({ weight }, m) => ({ w: weight.data.map((v, i) => (keeps[m][i] ? v : 0)), rows: weight.rows, cols: n }));
+    // The saliency sees X̄ clipped at τ: unchanged (and the masks with it) while τ clips nothing of X̄.
+    const keeps =
+      lastKeeps && (tau === null || tau >= meanAbsMax)
+        ? lastKeeps
+        : members.map(({ layer, weight }, m) =>
+            obs
+              ? (obs[m].keep ?? new Uint8Array(weight.rows * n).fill(1))
+              : rowMask(
+                  jsqSaliency(weight.data, weight.rows, weight.cols, colNorm, xbar, mean.rows, rho),
+                  weight.rows,
+                  weight.cols,
+                  layer.sparsity,
+                ),
+          );
+    lastKeeps = keeps;
+    const pruned = members.map(({ weight }, m) => ({
+      w: obs ? Float32Array.from(obs[m].dequant, (v, i) => (keeps[m][i] ? v : 0)) : weight.data.map((v, i) => (keeps[m][i] ? v : 0)),
+      rows: weight.rows,
+      cols: n,
+    }));
     const scale = native.smoothQuantScales(clippedAbsMax, native.columnAbsMax(pruned), alpha);
     let range = 0;
     for (let j = 0; j < n; j++) range = Math.max(range, clippedAbsMax[j] / scale[j]);
@@ -188,8 +243,7 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
         const v = clip(tokens.data[t * n + j]) / scale[j];
         xq[t * n + j] = actBits > 0 && range > 0 ? fakeQuantSym(v, range, actBits) : v;
       }
-    let err = 0,
-      ref = 0;
+    let err = 0;
     for (let m = 0; m < members.length; m++) {
       const { layer, weight } = members[m];
       const folded = pruned[m].w.map((v, i) => v * scale[i % n]);
@@ -200,9 +254,7 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
         { bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric },
         { signal, threads },
       );
-      const [e, r] = outputError(tokens.data, xq, tokens.rows, n, weight.data, q.dequant, weight.rows);
-      err += e;
-      ref += r;
+      err += outputError(ys[m], xq, tokens.rows, n, q.dequant, weight.rows);
     }
     const error = ref > 0 ? err / ref : 0;
     search.push({ fraction, error: Number(error.toPrecision(6)) });
@@ -211,6 +263,7 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
         scale,
         clippedAbsMax,
         keeps,
+        ...(obs ? { updated: pruned.map((p) => p.w) } : {}),
         error,
         details: { rho, alpha, clip_fraction: fraction, clip_threshold: tau, search, sample_tokens: tokens.rows },
       };
@@ -223,12 +276,16 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
 /** The JSQ kernel: RTN of the folded weight's survivors under the mask the prepare step chose. */
 export const jsqKernel: Kernel = async (ctx) => {
   const { layer, weight, prepared } = ctx;
-  const keep = prepared && jsqMasks.get(prepared);
-  if (!prepared?.jsq || !keep || keep.length !== weight.rows * weight.cols)
+  const prep = prepared && jsqMasks.get(prepared);
+  if (!prepared?.jsq || !prep || prep.keep.length !== weight.rows * weight.cols)
     throw new Error(
       `layer ${layer.name}: method jsq runs after its prepare step (mask, activation editor, smoothing), which did not run for it`,
     );
-  const masked = weight.data.map((v, i) => (keep[i] ? v : 0));
+  const { keep, updated } = prep;
+  // The folded weight is W·diag(s); SparseGPT's updated survivors are folded the same way.
+  const masked = updated
+    ? Float32Array.from(updated.weight, (v, i) => v * updated.scale[i % weight.cols])
+    : weight.data.map((v, i) => (keep[i] ? v : 0));
   const q = await native.rtn(
     masked,
     weight.rows,

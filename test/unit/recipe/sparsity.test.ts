@@ -55,7 +55,7 @@ test('sparsity with a method that cannot prune is an error on the rule line', ()
   assert.ok(e, JSON.stringify(diags));
   assert.equal(e.severity, 'error');
   assert.equal(e.line, 9);
-  assert.match(e.message, /gptq cannot prune.*sparsegpt, wanda or magnitude.*layers\.0\.wq/);
+  assert.match(e.message, /gptq cannot prune.*sparsegpt, wanda, magnitude or jsq.*layers\.0\.wq/);
 });
 
 test('N:M with an input width not divisible by M is an error naming the layers (w2 is 172 wide)', () => {
