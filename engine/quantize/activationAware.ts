@@ -160,7 +160,10 @@ export async function prepareActivationAware(opts: {
       mine.forEach((l, i) => {
         const d: PreparedDetails = { jsq: r.details, smoothing: { alpha: r.details.alpha, scale_range: rangeOf(scale) } };
         details.set(l.name, d);
-        jsqMasks.set(d, { keep: r.keeps[i], ...(r.updated ? { updated: { weight: r.updated[i], scale } } : {}) });
+        jsqMasks.set(d, {
+          keep: r.keeps[i],
+          ...(r.updated ? { updated: { weight: r.updated[i], scale, original: members[i].weight.data } } : {}),
+        });
       });
     } else if (method === 'smoothquant') {
       const { alpha } = settingsOf(first, 'smoothquant');

@@ -28,7 +28,7 @@ export const CLIP_GRID = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05] as cons
  */
 export interface JsqPrepared {
   keep: Uint8Array;
-  updated?: { weight: Float32Array; scale: Float32Array };
+  updated?: { weight: Float32Array; scale: Float32Array; original: Float32Array };
 }
 export const jsqMasks = new WeakMap<PreparedDetails, JsqPrepared>();
 
@@ -273,6 +273,25 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
   return result;
 }
 
+/**
+ * SparseGPT's updated survivors U folded as the kernel's weight is: diag(d)·U·diag(s), where s is
+ * this group's input scale and d the output-channel factor a later group's fold put on the rows (e.g.
+ * w3 absorbing w2's 1/s), read per row from the entry of largest |W_ij·s_j|.
+ */
+function foldLike(weight: LayerWeight, u: NonNullable<JsqPrepared['updated']>): Float32Array {
+  const { rows, cols, data } = weight;
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    let jm = 0;
+    for (let j = 1; j < cols; j++)
+      if (Math.abs(u.original[i * cols + j] * u.scale[j]) > Math.abs(u.original[i * cols + jm] * u.scale[jm])) jm = j;
+    const base = u.original[i * cols + jm] * u.scale[jm];
+    const d = base !== 0 ? data[i * cols + jm] / base : 1;
+    for (let j = 0; j < cols; j++) out[i * cols + j] = d * u.weight[i * cols + j] * u.scale[j];
+  }
+  return out;
+}
+
 /** The JSQ kernel: RTN of the folded weight's survivors under the mask the prepare step chose. */
 export const jsqKernel: Kernel = async (ctx) => {
   const { layer, weight, prepared } = ctx;
@@ -282,10 +301,7 @@ export const jsqKernel: Kernel = async (ctx) => {
       `layer ${layer.name}: method jsq runs after its prepare step (mask, activation editor, smoothing), which did not run for it`,
     );
   const { keep, updated } = prep;
-  // The folded weight is W·diag(s); SparseGPT's updated survivors are folded the same way.
-  const masked = updated
-    ? Float32Array.from(updated.weight, (v, i) => v * updated.scale[i % weight.cols])
-    : weight.data.map((v, i) => (keep[i] ? v : 0));
+  const masked = updated ? foldLike(weight, updated) : weight.data.map((v, i) => (keep[i] ? v : 0));
   const q = await native.rtn(
     masked,
     weight.rows,
