@@ -115,3 +115,22 @@ test('bad sparsity values are type errors; a pruning method without sparsity is 
   const { diags } = diagnose(HEAD);
   assert.ok(diags.some((d) => d.code === 'no-sparsity' && /prunes nothing \(it is gptq\)/.test(d.message)));
 });
+
+test('jsq on a Conv layer is an error on the method line naming the layer; on MatMul it is fine', () => {
+  const layers = storiesLayers();
+  layers.push({ ...layers[0], name: 'conv.0', op: 'Conv', node: 'Conv_0', dims: [64, 16, 2, 2] });
+  const text = `${HEAD}layers:
+  - match: "conv.*"
+    method: jsq
+    sparsity: 0.5
+  - match: "layers.0.wq"
+    method: jsq
+    sparsity: 0.5
+`;
+  const { diagnostics } = resolvePlan(readRecipe(text), layers, RECIPE);
+  const e = diagnostics.filter((d) => d.code === 'jsq-op');
+  assert.equal(e.length, 1, JSON.stringify(diagnostics));
+  assert.equal(e[0].severity, 'error');
+  assert.equal(text.slice(0, e[0].span.start).split('\n').length, 8);
+  assert.match(e[0].message, /jsq needs MatMul or Gemm layers.*conv\.0 is Conv/);
+});
