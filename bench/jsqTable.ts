@@ -26,6 +26,11 @@ for (const bits of [8, 4]) {
     [`W${bits}A8`, '**jsq** (saliency + editor)', d('')],
     [`W${bits}A8`, 'sparsegpt + smoothquant + editor', d('pruner: sparsegpt')],
   );
+  if (bits === 8)
+    CONFIGS.push(
+      [`W${bits}A8`, 'jsq, ρ 0.5 (no editor)', d('rho: 0.5, clip_max: 0')],
+      [`W${bits}A8`, 'jsq, ρ 0.1 (no editor)', d('rho: 0.1, clip_max: 0')],
+    );
 }
 
 const filter = process.argv[2];
