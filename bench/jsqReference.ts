@@ -79,13 +79,13 @@ async function main(): Promise<void> {
         const H = l.input.hessian.matrix();
         const colNorm = Float64Array.from({ length: cols }, (_, j) => Math.sqrt((mean.rows * H[j * cols + j]) / 2));
         const ss = f64(path.join(dir, `${i}.ss`));
-        const R = outputRangeTerm(l.w.data, rows, cols, mean.data, mean.rows);
+        const R = await outputRangeTerm(l.w.data, rows, cols, mean.data, mean.rows);
         let scale = 0;
         for (const v of ss) scale = Math.max(scale, Math.abs(v));
         for (let k = 0; k < R.length; k++) ssDiff = Math.max(ssDiff, Math.abs(R[k] - ss[k]) / scale);
         const pruned = fs.readFileSync(path.join(dir, `${i}.mask`));
         if (clipH === 0) {
-          const keep = rowMask(jsqSaliency(l.w.data, rows, cols, colNorm, mean.data, mean.rows, rho), rows, cols, { ratio: 0.5 });
+          const keep = rowMask(await jsqSaliency(l.w.data, rows, cols, colNorm, mean.data, mean.rows, rho), rows, cols, { ratio: 0.5 });
           for (let k = 0; k < keep.length; k++) agree += keep[k] === 1 - pruned[k] ? 1 : 0;
           total += keep.length;
         } else {

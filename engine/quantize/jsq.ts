@@ -32,45 +32,32 @@ export interface JsqPrepared {
 }
 export const jsqMasks = new WeakMap<PreparedDetails, JsqPrepared>();
 
-/**
- * R_ij: the output range of channel i over the T positions of `xbar` (T×cols) with input column j
- * removed, in float64. O(T·rows·cols).
- */
-export function outputRangeTerm(w: ArrayLike<number>, rows: number, cols: number, xbar: ArrayLike<number>, T: number): Float64Array {
-  const R = new Float64Array(rows * cols);
-  const y = new Float64Array(T);
-  for (let i = 0; i < rows; i++) {
-    for (let t = 0; t < T; t++) {
-      let acc = 0;
-      for (let j = 0; j < cols; j++) acc += xbar[t * cols + j] * w[i * cols + j];
-      y[t] = acc;
-    }
-    for (let j = 0; j < cols; j++) {
-      const wij = w[i * cols + j];
-      let hi = -Infinity,
-        lo = Infinity;
-      for (let t = 0; t < T; t++) {
-        const v = y[t] - xbar[t * cols + j] * wij;
-        if (v > hi) hi = v;
-        if (v < lo) lo = v;
-      }
-      R[i * cols + j] = T ? hi - lo : 0;
-    }
-  }
-  return R;
+/** R_ij (native, float64): the output range of channel i over the T positions of `xbar` (T×cols) with input column j removed. */
+export function outputRangeTerm(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  xbar: Float64Array,
+  T: number,
+  threads = 0,
+  signal?: AbortSignal,
+): Promise<Float64Array> {
+  return native.jsqRangeTerm(w, rows, cols, xbar, T, { threads, signal });
 }
 
 /** JSQ's saliency |W_ij|·colNorm_j + ρ·R_ij (colNorm = ‖X_j‖₂ over one window). */
-export function jsqSaliency(
-  w: ArrayLike<number>,
+export async function jsqSaliency(
+  w: Float32Array,
   rows: number,
   cols: number,
   colNorm: ArrayLike<number>,
-  xbar: ArrayLike<number>,
+  xbar: Float64Array,
   T: number,
   rho: number,
-): Float64Array {
-  const S = rho ? outputRangeTerm(w, rows, cols, xbar, T) : new Float64Array(rows * cols);
+  threads = 0,
+  signal?: AbortSignal,
+): Promise<Float64Array> {
+  const S = rho ? await outputRangeTerm(w, rows, cols, xbar, T, threads, signal) : new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++)
     for (let j = 0; j < cols; j++) S[i * cols + j] = Math.abs(w[i * cols + j]) * colNorm[j] + rho * S[i * cols + j];
   return S;
@@ -143,18 +130,6 @@ function outputs(x: ArrayLike<number>, R: number, n: number, w: ArrayLike<number
   return y;
 }
 
-/** Σ (y − X̂Ŵᵀ)² over the sample rows. */
-function outputError(y: Float64Array, xq: Float64Array, R: number, n: number, wq: ArrayLike<number>, rows: number): number {
-  let err = 0;
-  for (let t = 0; t < R; t++)
-    for (let i = 0; i < rows; i++) {
-      let b = 0;
-      for (let j = 0; j < n; j++) b += xq[t * n + j] * wq[i * n + j];
-      err += (y[t * rows + i] - b) ** 2;
-    }
-  return err;
-}
-
 /**
  * The prepare step of one input group: the mask, the activation editor's search and the scales.
  * @throws Error naming the layer when the input has no token sample (calibration did not collect it)
@@ -218,15 +193,17 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
     const keeps =
       lastKeeps && (tau === null || tau >= meanAbsMax)
         ? lastKeeps
-        : members.map(({ layer, weight }, m) =>
-            obs
-              ? (obs[m].keep ?? new Uint8Array(weight.rows * n).fill(1))
-              : rowMask(
-                  jsqSaliency(weight.data, weight.rows, weight.cols, colNorm, xbar, mean.rows, rho),
-                  weight.rows,
-                  weight.cols,
-                  layer.sparsity,
-                ),
+        : await Promise.all(
+            members.map(async ({ layer, weight }, m) =>
+              obs
+                ? (obs[m].keep ?? new Uint8Array(weight.rows * n).fill(1))
+                : rowMask(
+                    await jsqSaliency(weight.data, weight.rows, weight.cols, colNorm, xbar, mean.rows, rho, threads, signal),
+                    weight.rows,
+                    weight.cols,
+                    layer.sparsity,
+                  ),
+            ),
           );
     lastKeeps = keeps;
     const pruned = members.map(({ weight }, m) => ({
@@ -254,7 +231,7 @@ export async function jsqGroup(members: JsqMember[], input: InputStatistics, thr
         { bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric },
         { signal, threads },
       );
-      err += outputError(ys[m], xq, tokens.rows, n, q.dequant, weight.rows);
+      err += await native.jsqOutputError(q.dequant, weight.rows, n, ys[m], xq, tokens.rows, { threads, signal });
     }
     const error = ref > 0 ? err / ref : 0;
     search.push({ fraction, error: Number(error.toPrecision(6)) });

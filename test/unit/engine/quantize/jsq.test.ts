@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Hessian, pruneRtn, gptq, smoothQuantScales, columnAbsMax } from '../../../../native/ts/index';
+import { Hessian, pruneRtn, gptq, smoothQuantScales, columnAbsMax, jsqOutputError } from '../../../../native/ts/index';
 import { ChannelStats } from '../../../../engine/calibrate/channelStats';
 import { TokenSample } from '../../../../engine/calibrate/tokenSample';
 import type { InputStatistics } from '../../../../engine/calibrate/inputStatistics';
@@ -94,22 +94,6 @@ describe('JSQ saliency and masks (float64 references)', () => {
     assert.deepEqual(Array.from(s.tokens().data.subarray(0, 5)), Array.from(x.subarray(0, 5)));
   });
 
-  test('R_ij equals the authors’ column-zeroing generate_ss', async () => {
-    const w = weights(2);
-    const xbar = (await statistics(activations(3))).stats.sample!.mean();
-    const got = outputRangeTerm(w, ROWS, COLS, xbar.data, xbar.rows);
-    const ref = generateSsRef(w, ROWS, xbar.data, xbar.rows);
-    for (let i = 0; i < got.length; i++)
-      assert.ok(Math.abs(got[i] - ref[i]) <= 1e-9 * (1 + Math.abs(ref[i])), `entry ${i}: ${got[i]} vs ${ref[i]}`);
-    const colNorm = Float64Array.from({ length: COLS }, (_, j) => 1 + j / 10);
-    const s = jsqSaliency(w, ROWS, COLS, colNorm, xbar.data, xbar.rows, 2.1);
-    for (let i = 0; i < ROWS; i++)
-      for (let j = 0; j < COLS; j++) {
-        const want = Math.abs(w[i * COLS + j]) * colNorm[j] + 2.1 * ref[i * COLS + j];
-        assert.ok(Math.abs(s[i * COLS + j] - want) <= 1e-9 * (1 + want));
-      }
-  });
-
   test('masks prune exactly ⌊p·cols⌋ per row, or N of every M', () => {
     const r = centeredLcg(4);
     const score = Float64Array.from({ length: ROWS * COLS }, () => r());
@@ -151,6 +135,44 @@ describe('JSQ saliency and masks (float64 references)', () => {
 });
 
 describe('JSQ prepare step (native RTN inside)', { skip: !nativeKernelsAvailable() && 'native addon not built' }, () => {
+  test('native R_ij equals the authors’ column-zeroing generate_ss (float64), for any thread count', async () => {
+    const w = weights(2);
+    const xbar = (await statistics(activations(3))).stats.sample!.mean();
+    const got = await outputRangeTerm(w, ROWS, COLS, xbar.data, xbar.rows);
+    assert.deepEqual(
+      Array.from(await outputRangeTerm(w, ROWS, COLS, xbar.data, xbar.rows, 1)),
+      Array.from(got),
+      'depends on the thread count',
+    );
+    const ref = generateSsRef(w, ROWS, xbar.data, xbar.rows);
+    for (let i = 0; i < got.length; i++)
+      assert.ok(Math.abs(got[i] - ref[i]) <= 1e-9 * (1 + Math.abs(ref[i])), `entry ${i}: ${got[i]} vs ${ref[i]}`);
+    const colNorm = Float64Array.from({ length: COLS }, (_, j) => 1 + j / 10);
+    const s = await jsqSaliency(w, ROWS, COLS, colNorm, xbar.data, xbar.rows, 2.1);
+    for (let i = 0; i < ROWS; i++)
+      for (let j = 0; j < COLS; j++) {
+        const want = Math.abs(w[i * COLS + j]) * colNorm[j] + 2.1 * ref[i * COLS + j];
+        assert.ok(Math.abs(s[i * COLS + j] - want) <= 1e-9 * (1 + want));
+      }
+  });
+
+  test('native output error equals Σ (y − X̂Ŵᵀ)² in float64', async () => {
+    const r = centeredLcg(21);
+    const T = 7;
+    const y = Float64Array.from({ length: T * ROWS }, () => r());
+    const xq = Float64Array.from({ length: T * COLS }, () => r());
+    const wq = weights(22);
+    let ref = 0;
+    for (let t = 0; t < T; t++)
+      for (let i = 0; i < ROWS; i++) {
+        let b = 0;
+        for (let j = 0; j < COLS; j++) b += xq[t * COLS + j] * wq[i * COLS + j];
+        ref += (y[t * ROWS + i] - b) ** 2;
+      }
+    const got = await jsqOutputError(wq, ROWS, COLS, y, xq, T);
+    assert.ok(Math.abs(got - ref) <= 1e-12 * ref, `${got} vs ${ref}`);
+  });
+
   test('ρ = 0 gives Wanda’s mask exactly (|W|·‖X_j‖ per row), unstructured and 2:4', async () => {
     const input = await statistics(activations(5));
     const w = weights(6);
@@ -171,7 +193,7 @@ describe('JSQ prepare step (native RTN inside)', { skip: !nativeKernelsAvailable
     const b = await jsqGroup(member(2.1), input, 1);
     assert.notDeepEqual(Array.from(a.keeps[0]), Array.from(b.keeps[0]));
     const xbar = input.stats.sample!.mean();
-    const R = outputRangeTerm(w, ROWS, COLS, xbar.data, xbar.rows);
+    const R = await outputRangeTerm(w, ROWS, COLS, xbar.data, xbar.rows);
     // Summed over the mask, the range term of what is kept is larger with ρ > 0.
     const keptR = (k: Uint8Array) => k.reduce((acc, v, i) => acc + v * R[i], 0);
     assert.ok(keptR(b.keeps[0]) > keptR(a.keeps[0]));
