@@ -79,10 +79,10 @@ describe('lowbit run with method jsq (real process)', { skip: skipNoShared }, ()
     const out = r.stdout + r.stderr;
     assert.match(
       out,
-      /bad\.lowbit\.yaml:12:61: error: smoothquant cannot prune; `sparsity` needs method sparsegpt, wanda, magnitude or jsq/,
+      /bad\.lowbit\.yaml:11:45: error: smoothquant cannot prune; `sparsity` needs method sparsegpt, wanda, magnitude or jsq/,
     );
-    assert.match(out, /bad\.lowbit\.yaml:15:15: error: 4:8 sparsity needs an input width that is a multiple of 8; layers\.0\.w2/);
-    assert.match(out, /bad\.lowbit\.yaml:19:27: error: `jsq\.clip_max` must be a number ≥ 0 and ≤ 0\.05 \(got 0\.2\)/);
-    assert.match(out, /bad\.lowbit\.yaml:19:40: error: `jsq\.pruner` must be one of jsq, sparsegpt \(got `obs`\)/);
+    assert.match(out, /bad\.lowbit\.yaml:16:15: error: 4:8 sparsity needs an input width that is a multiple of 8; layers\.0\.w2/);
+    assert.match(out, /bad\.lowbit\.yaml:20:27: error: `jsq\.clip_max` must be a number ≥ 0 and ≤ 0\.05 \(got 0\.2\)/);
+    assert.match(out, /bad\.lowbit\.yaml:20:40: error: `jsq\.pruner` must be one of jsq, sparsegpt \(got `obs`\)/);
   });
 });
