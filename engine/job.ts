@@ -58,6 +58,7 @@ export function planLayers(plan: JobPlan, model: OnnxModel): (CalibratedLayer & 
       input: rec.input,
       cols: rec.shape[1],
       op: rec.op,
+      ...(l.method === 'jsq' ? { tokenSample: true } : {}),
       ...(conv ? { conv } : {}),
       ...(convTranspose ? { convTranspose } : {}),
     };

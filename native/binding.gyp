@@ -23,6 +23,7 @@
         "src/core/gptq.cc",
         "src/core/gptaq_cross.cc",
         "src/core/sparse_mask.cc",
+        "src/core/jsq.cc",
         "src/core/binarize_primitives.cc",
         "src/core/billm.cc",
         "src/core/billm_search.cc",

@@ -22,6 +22,7 @@ export const METHODS = [
   'sparsegpt',
   'wanda',
   'magnitude',
+  'jsq',
 ] as const;
 export type Method = (typeof METHODS)[number];
 

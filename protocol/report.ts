@@ -173,6 +173,9 @@ export interface LayerReport {
   low_rank?: LowRankDetails;
   /** Pruned layers (sparsegpt, wanda, magnitude). */
   sparsity?: SparsityDetails;
+  /** JSQ: ρ of the saliency, the activation-editing search (clip fractions tried with their relative
+   *  output error on the sample, the chosen one and its threshold |x| ≤ τ), SmoothQuant's α. */
+  jsq?: JsqDetails;
   sensitivity?: { proxy: number; kl?: number };
 }
 
@@ -191,6 +194,18 @@ export interface SparsityDetails {
   mask: { rows: number; cols: number; values: number[] };
   /** Hessian saliency w²·H_jj of the FP weight (OBD's diagonal term), cell means on the same grid as `mask`. */
   saliency: { rows: number; cols: number; values: number[] };
+}
+
+export interface JsqDetails {
+  rho: number;
+  alpha: number;
+  /** The chosen clip fraction (the top fraction of |x| in the sample clipped) and its threshold τ (Infinity-free: null = no clip). */
+  clip_fraction: number;
+  clip_threshold: number | null;
+  /** Every candidate fraction with its relative output error ‖XWᵀ − X̂Ŵᵀ‖²/‖XWᵀ‖² on the token sample. */
+  search: { fraction: number; error: number }[];
+  /** Tokens of the sample the search ran on. */
+  sample_tokens: number;
 }
 
 export interface BinarizationDetails {

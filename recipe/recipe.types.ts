@@ -176,6 +176,20 @@ export interface MagnitudeSettings {
   scope?: "layer" | "row";
 }
 
+/** Settings of method `jsq`. */
+export interface JsqSettings {
+  /** Weight ρ of the output-range term R_ij in the saliency (the authors' 2.1); 0 gives the Wanda ranking. */
+  rho?: number;
+  /** SmoothQuant migration strength α after pruning (the authors' 0.5). */
+  alpha?: number;
+  /** Quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed, clipped activations at this many bits (8 = W8A8, the JSQ setting). 0 keeps activations in floating point (the clip then only shapes the statistics). */
+  activation_bits?: 0 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+  /** Which mask the pipeline uses. `jsq`: the saliency above (ρ = 0 is Wanda, so `rho: 0, clip_max: 0` is Wanda+SmoothQuant); `sparsegpt`: SparseGPT's OBS pruning with float survivors (damp 0.01, block 128) before the smoothing — SparseGPT+SmoothQuant, the paper's other baseline. */
+  pruner?: "jsq" | "sparsegpt";
+  /** Largest fraction of the sample's |x| the activation editor may clip: it searches 0 and the fractions 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05 up to this one (the authors' code fixes 0.01). 0 turns the editor off. */
+  clip_max?: number;
+}
+
 /** Each method's settings as its kernel receives them: every key present (the schema's defaults filled in; engine/quantize/methodSettings.ts `settingsOf`). */
 export interface ResolvedMethodSettings {
   rtn: Required<RtnSettings>;
@@ -194,6 +208,7 @@ export interface ResolvedMethodSettings {
   sparsegpt: Required<SparsegptSettings>;
   wanda: Required<WandaSettings>;
   magnitude: Required<MagnitudeSettings>;
+  jsq: Required<JsqSettings>;
 }
 
 /** `methods:`: per-method settings. */
@@ -214,17 +229,18 @@ export interface MethodSettings {
   sparsegpt?: SparsegptSettings;
   wanda?: WandaSettings;
   magnitude?: MagnitudeSettings;
+  jsq?: JsqSettings;
 }
 
 /** Any method's settings (a rule's `settings:` is checked against the method in effect). */
-export type AnyMethodSettings = RtnSettings | GptqSettings | AwqSettings | SmoothquantSettings | OsplusSettings | BillmSettings | PbllmSettings | DualbinSettings | FlrqSettings | LorcSettings | LqerSettings | HqqSettings | AdaroundSettings | SparsegptSettings | WandaSettings | MagnitudeSettings;
+export type AnyMethodSettings = RtnSettings | GptqSettings | AwqSettings | SmoothquantSettings | OsplusSettings | BillmSettings | PbllmSettings | DualbinSettings | FlrqSettings | LorcSettings | LqerSettings | HqqSettings | AdaroundSettings | SparsegptSettings | WandaSettings | MagnitudeSettings | JsqSettings;
 
 /** One `layers:` rule. */
 export interface RecipeRule {
   /** Which layers this rule applies to: a glob over layer names (`*` any run of characters, `?` one, `[abc]`, `{a,b}`) or `re:<regex>` (a full match). Layer names are the weight tensors' names. */
   match: string;
   /** Quantization method. */
-  method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude";
+  method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude" | "jsq";
   /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
   bits?: number;
   /** Pruning, with `sparsegpt`, `wanda` or `magnitude` (or after `smoothquant` / `awq` scaling, by their `sparsity_method`): a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
@@ -312,7 +328,7 @@ export interface RecipeDocument {
   /** Settings for every quantizable layer before the `layers:` rules apply. */
   defaults?: {
     /** Quantization method. */
-    method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude";
+    method?: "rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude" | "jsq";
     /** Bits per weight (1–8). The format limits which are storable: matmulnbits 2/4/8, qdq 4/8, packed and fake any. */
     bits?: number;
     /** Pruning, with `sparsegpt`, `wanda` or `magnitude` (or after `smoothquant` / `awq` scaling, by their `sparsity_method`): a fraction of the weights in [0, 1) (unstructured), or `"2:4"` / `"4:8"` (N of every M consecutive input columns of each row are pruned; the input width must be a multiple of M). Pruned weights are stored as exact zeros: `packed` keeps a bitmap and only the surviving codes (the file shrinks); `matmulnbits`/`qdq` keep dense zeros (no size gain); `auto` stores sparse layers `packed`. */
@@ -339,7 +355,7 @@ export interface RecipeDocument {
     /** Size of the output `.onnx` as a fraction of the full-precision file. */
     ratio?: number;
     /** Methods tried per layer (each must suit `format`). Default: gptq with calibration data, rtn without. */
-    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude">;
+    methods?: Array<"rtn" | "gptq" | "awq" | "smoothquant" | "osplus" | "billm" | "pbllm" | "dualbin" | "flrq" | "lorc" | "lqer" | "hqq" | "adaround" | "sparsegpt" | "wanda" | "magnitude" | "jsq">;
     /** Bit widths tried per layer (those `format` can store). Default: matmulnbits 2, 4, 8; qdq 4, 8; packed and fake 1, 2, 3, 4, 8 (packed layers pay for their decode graph, so 1 bit is what fits tight budgets). */
     bits?: number[];
     /** Group sizes tried per layer (`-1` = per row; matmulnbits needs powers of 2 ≥ 16). Default: 32, 128. */

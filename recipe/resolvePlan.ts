@@ -250,6 +250,22 @@ type AddGroupedDiagnostic = (
   name: string,
 ) => void;
 
+/** JSQ on a layer other than MatMul/Gemm: its saliency and activation editor read token rows of a [..., in] input. */
+function jsqDiagnostics(e: EffectiveLayer, fallback: Span, add: AddGroupedDiagnostic, list: (names: string[]) => string): void {
+  if (e.method !== 'jsq' || e.layer.op === 'MatMul' || e.layer.op === 'Gemm') return;
+  const sp = e.from.method?.span ?? fallback;
+  add(
+    `jsqop:${sp.start}:${e.layer.op}`,
+    sp,
+    'error',
+    'jsq-op',
+    {},
+    (n) =>
+      `jsq needs MatMul or Gemm layers (its saliency and activation editor read token rows of the input); ${list(n)} ${n.length === 1 ? 'is' : 'are'} ${e.layer.op} — use sparsegpt or wanda there.`,
+    e.layer.name,
+  );
+}
+
 /** Diagnostics of a layer's sparsity: a method that cannot prune, N:M the layer's width or group size cannot hold, dense storage. */
 function sparsityDiagnostics(
   e: EffectiveLayer,
@@ -270,7 +286,8 @@ function sparsityDiagnostics(
         'information',
         'no-sparsity',
         {},
-        (n) => `${e.method} without a \`sparsity\` prunes nothing (it is ${e.method === 'sparsegpt' ? 'gptq' : 'rtn'}) — ${list(n)}.`,
+        (n) =>
+          `${e.method} without a \`sparsity\` prunes nothing (it is ${e.method === 'sparsegpt' ? 'gptq' : e.method === 'jsq' ? 'smoothquant with the activation editor' : 'rtn'}) — ${list(n)}.`,
         name,
       );
     return;
@@ -283,7 +300,7 @@ function sparsityDiagnostics(
       'sparsity-method',
       { method: 'sparsegpt' },
       (n) =>
-        `${e.method} cannot prune; \`sparsity\` needs method sparsegpt, wanda or magnitude (or smoothquant / awq, which prune after scaling) — ${list(n)}.`,
+        `${e.method} cannot prune; \`sparsity\` needs method sparsegpt, wanda, magnitude or jsq (or smoothquant / awq, which prune after scaling) — ${list(n)}.`,
       name,
     );
     return;
@@ -455,6 +472,7 @@ export function modelDiagnostics(recipe: Recipe, layers: readonly LayerInfo[]): 
     const choice = storedFormatFor(format, e.layer, e.method, e.bits, e.groupSize, isSparse(e));
     const stored = choice.format;
     sparsityDiagnostics(e, stored, choice.groupSize, fallback, add, list);
+    jsqDiagnostics(e, fallback, add, list);
     if (format !== 'auto' && format !== 'fake' && !info.formats.includes(format)) {
       const sp = ruleFormat?.span ?? e.from.method?.span ?? fallback;
       if (stored === 'packed') {

@@ -485,6 +485,48 @@ export const METHOD_INFO: Record<Method, MethodInfo> = {
     needsCalibration: false,
     prunes: true,
   },
+  jsq: {
+    doc: "**JSQ** — Guo et al., *Compressing Large Language Models by Joint Sparsification and Quantization* (ICML 2024). Prunes to the rule's `sparsity` by the saliency |W_ij|·‖X_j‖₂ + ρ·R_ij per output row, where R_ij is the range (max − min over the token positions of the mean calibration window) of output channel i with input column j removed — weights whose removal leaves a wide output range, which activation quantization handles badly, are kept. Then the activation editor clips input outliers: a search over clip fractions up to `clip_max` (the top fraction of |x| in a token sample clipped) keeps the threshold with the least output error of the pruned, smoothed, quantized layer. Then SmoothQuant (α) with the clipped activation maxima and the pruned weights, RTN of the survivors to `bits`, and static per-tensor activation QDQ at `activation_bits` over the clipped range. With sparsity 0 and `clip_max: 0` it is SmoothQuant.",
+    settings: {
+      rho: {
+        kind: 'number',
+        doc: "Weight ρ of the output-range term R_ij in the saliency (the authors' 2.1); 0 gives the Wanda ranking.",
+        default: 2.1,
+        min: 0,
+        max: 1000,
+      },
+      alpha: { kind: 'number', doc: "SmoothQuant migration strength α after pruning (the authors' 0.5).", default: 0.5, min: 0, max: 1 },
+      activation_bits: {
+        kind: 'number',
+        doc: 'Quantize the layer inputs: static per-tensor symmetric fake quantization (QDQ) of the smoothed, clipped activations at this many bits (8 = W8A8, the JSQ setting). 0 keeps activations in floating point (the clip then only shapes the statistics).',
+        default: 8,
+        integer: true,
+        min: 0,
+        max: 8,
+        allowed: [0, 2, 3, 4, 5, 6, 7, 8],
+      },
+      pruner: {
+        kind: 'enum',
+        doc: "Which mask the pipeline uses. `jsq`: the saliency above (ρ = 0 is Wanda, so `rho: 0, clip_max: 0` is Wanda+SmoothQuant); `sparsegpt`: SparseGPT's OBS pruning with float survivors (damp 0.01, block 128) before the smoothing — SparseGPT+SmoothQuant, the paper's other baseline.",
+        values: ['jsq', 'sparsegpt'],
+        default: 'jsq',
+        valueDocs: {
+          jsq: 'JSQ saliency |W|·‖X‖ + ρ·R, no weight update.',
+          sparsegpt: 'SparseGPT (OBS update of the survivors under the calibration Hessian), then SmoothQuant and RTN.',
+        },
+      },
+      clip_max: {
+        kind: 'number',
+        doc: "Largest fraction of the sample's |x| the activation editor may clip: it searches 0 and the fractions 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05 up to this one (the authors' code fixes 0.01). 0 turns the editor off.",
+        default: 0.05,
+        min: 0,
+        max: 0.05,
+      },
+    },
+    formats: allFormats,
+    needsCalibration: true,
+    prunes: true,
+  },
 };
 
 const METRICS: readonly Metric[] = [

@@ -41,6 +41,8 @@ export interface CalibratedLayer {
   cols: number;
   conv?: ConvSpec;
   convTranspose?: ConvTransposeSpec;
+  /** Also collect JSQ's activation samples (engine/calibrate/tokenSample.ts) for this input. */
+  tokenSample?: boolean;
 }
 
 /**
@@ -161,7 +163,7 @@ export function statisticsKeys(layers: CalibratedLayer[]): Map<string, Calibrate
     if (prev && prev.cols !== l.cols) {
       throw new Error(`layers ${prev.name} and ${l.name} read ${l.input} but expect ${prev.cols} and ${l.cols} input channels`);
     }
-    keys.set(key, l);
+    keys.set(key, prev?.tokenSample && !l.tokenSample ? { ...l, tokenSample: true } : l);
   }
   return keys;
 }
@@ -177,7 +179,7 @@ export async function accumulateBatch(
   threads: number,
   batch?: number,
 ): Promise<void> {
-  for (const [key, { cols: n, name: layer, input, conv, convTranspose }] of keys) {
+  for (const [key, { cols: n, name: layer, input, conv, convTranspose, tokenSample }] of keys) {
     const t = out[input];
     if (!t) throw new Error(`calibration: input ${input} of layer ${layer} was not computed`);
     if (t.type !== 'float32' && t.type !== 'float16')
@@ -191,7 +193,13 @@ export async function accumulateBatch(
     }
     let s = byInput.get(key);
     if (!s) {
-      s = { tensor: input, n, hessian: new Hessian(n), stats: new ChannelStats(n), layers: [] };
+      s = {
+        tensor: input,
+        n,
+        hessian: new Hessian(n),
+        stats: new ChannelStats(n, Boolean(tokenSample) && !conv && !convTranspose),
+        layers: [],
+      };
       byInput.set(key, s);
     }
     if (conv) await addConv(s, data, t.dims, conv, layer, threads);
@@ -203,7 +211,7 @@ export async function accumulateBatch(
       }
       const tokens = data.length / n;
       await s.hessian.add(data, tokens, threads);
-      s.stats.add(data, tokens);
+      s.stats.add(data, tokens, t.dims.length >= 3 ? t.dims[t.dims.length - 2] : tokens);
     }
   }
 }

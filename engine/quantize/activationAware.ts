@@ -25,9 +25,10 @@ import type { PreparedDetails } from './kernelTypes';
 import { osplusGroupSearch } from './osplus';
 import { smoothQuantGroupScales } from './smoothquant';
 import { settingsOf } from './methodSettings';
+import { jsqGroup, jsqMasks } from './jsq';
 
 /** Methods that need this step. */
-export const ACTIVATION_AWARE: ReadonlySet<Method> = new Set<Method>(['awq', 'smoothquant', 'osplus']);
+export const ACTIVATION_AWARE: ReadonlySet<Method> = new Set<Method>(['awq', 'smoothquant', 'osplus', 'jsq']);
 
 /** Per-layer outcome of the step (merged into the layer report). */
 export type { PreparedDetails } from './kernelTypes';
@@ -59,7 +60,12 @@ export function viaMulWarnings(viaMul: FoldedGroup[]): string[] {
 }
 
 /** Statistics of x̃ = (x − z)/s from those of x (H is rescaled only; see osplus.ts for the shift). */
-function transformedStats(src: InputStatistics, s: Float32Array, z: Float32Array | undefined): InputStatistics {
+function transformedStats(
+  src: InputStatistics,
+  s: Float32Array,
+  z: Float32Array | undefined,
+  clippedAbsMax?: Float64Array,
+): InputStatistics {
   const n = src.n;
   const hessian = new Hessian(n);
   const H = src.hessian.matrix(),
@@ -71,7 +77,7 @@ function transformedStats(src: InputStatistics, s: Float32Array, z: Float32Array
     const zj = z ? z[j] : 0;
     stats.min[j] = (src.stats.min[j] - zj) / s[j];
     stats.max[j] = (src.stats.max[j] - zj) / s[j];
-    stats.absMax[j] = z ? Math.max(Math.abs(stats.min[j]), Math.abs(stats.max[j])) : src.stats.absMax[j] / s[j];
+    stats.absMax[j] = z ? Math.max(Math.abs(stats.min[j]), Math.abs(stats.max[j])) : (clippedAbsMax ?? src.stats.absMax)[j] / s[j];
     stats.absSum[j] = src.stats.absSum[j] / s[j]; // exact without a shift; an estimate with one
   }
   return { tensor: src.tensor, n, hessian, stats, layers: src.layers.slice() };
@@ -134,13 +140,31 @@ export async function prepareActivationAware(opts: {
         norm: quadraticForm(weight, H),
       };
     });
-    let scale: Float32Array, shift: Float32Array | undefined;
-    const requested = method === 'smoothquant' || method === 'osplus' ? settingsOf(first, method).activation_bits : 0;
+    let scale: Float32Array, shift: Float32Array | undefined, clippedAbsMax: Float64Array | undefined;
+    const requested = method === 'smoothquant' || method === 'osplus' || method === 'jsq' ? settingsOf(first, method).activation_bits : 0;
     const actBits = requested > 0 ? requested : undefined; // 0 = weight-only
     if (method === 'awq') {
       const r = await awqGroupSearch(members, input.stats.absMean(), H, settingsOf(first, 'awq').n_grid, threads, signal);
       scale = r.scale;
       for (const l of mine) details.set(l.name, { awq: { alpha: r.alpha } });
+    } else if (method === 'jsq') {
+      // JSQ (jsq.ts): mask, activation editor and SmoothQuant on the pruned weights; the clipped maxima set the activation range.
+      const r = await jsqGroup(
+        mine.map((l, i) => ({ layer: l, weight: members[i].weight })),
+        input,
+        threads,
+        signal,
+      );
+      scale = r.scale;
+      clippedAbsMax = r.clippedAbsMax;
+      mine.forEach((l, i) => {
+        const d: PreparedDetails = { jsq: r.details, smoothing: { alpha: r.details.alpha, scale_range: rangeOf(scale) } };
+        details.set(l.name, d);
+        jsqMasks.set(d, {
+          keep: r.keeps[i],
+          ...(r.updated ? { updated: { weight: r.updated[i], scale, original: members[i].weight.data } } : {}),
+        });
+      });
     } else if (method === 'smoothquant') {
       const { alpha } = settingsOf(first, 'smoothquant');
       scale = smoothQuantGroupScales(
@@ -158,7 +182,7 @@ export async function prepareActivationAware(opts: {
     }
     if (actBits !== undefined) for (const l of mine) details.get(l.name)!.smoothing!.activation_bits = actBits;
     transforms.push({ layers: g.layers, scale, shift });
-    newStats.set(g.tensor, { stats: transformedStats(input, scale, shift), actBits, members: mine.map((l) => l.name) });
+    newStats.set(g.tensor, { stats: transformedStats(input, scale, shift, clippedAbsMax), actBits, members: mine.map((l) => l.name) });
     opts.onProgress?.(++done, groups.length);
   }
   const folded = foldInputTransforms(model, transforms, { frozen: opts.frozen });

@@ -28,7 +28,7 @@ export interface KernelOutput {
   bitsPerWeight?: number;
   /** Method internals for the report. */
   details?: Partial<
-    Pick<LayerReport, 'gptq' | 'gptaq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank' | 'hqq' | 'adaround' | 'sparsity'>
+    Pick<LayerReport, 'gptq' | 'gptaq' | 'awq' | 'smoothing' | 'binarization' | 'low_rank' | 'hqq' | 'adaround' | 'sparsity' | 'jsq'>
   >;
 }
 

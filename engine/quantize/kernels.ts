@@ -7,6 +7,7 @@ import * as native from '../../native/ts/index';
 import { binaryLowRankKernels } from './binaryLowRankKernels';
 import { gptqSliced } from './gptqRows';
 import { adaroundKernel, hqqKernel } from './roundingKernels';
+import { jsqKernel } from './jsq';
 import { pruneScaled, prunesLayer, sparseKernels } from './sparseKernels';
 import { settingsOf } from './methodSettings';
 import type { InputStatistics } from '../calibrate/inputStatistics';
@@ -154,6 +155,7 @@ const KERNELS: Partial<Record<Method, Kernel>> = {
   hqq: hqqKernel,
   adaround: adaroundKernel,
   ...sparseKernels,
+  jsq: jsqKernel,
 };
 
 /** The kernel for `method`, or a NotImplementedError naming the layer. */

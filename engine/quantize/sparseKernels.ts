@@ -35,7 +35,8 @@ export function maskMap(v: ArrayLike<number>, rows: number, cols: number, max = 
   return { rows: gr, cols: gc, values: Array.from(sum, (x, i) => Number((x / count[i]!).toPrecision(digits))) };
 }
 
-function details(ctx: KernelContext, keep: Uint8Array): SparsityDetails {
+/** A pruned layer's report: pattern, measured pruned fraction, the mask map and the Hessian saliency map. */
+export function sparsityDetails(ctx: KernelContext, keep: Uint8Array): SparsityDetails {
   const { layer, weight } = ctx;
   const { rows, cols, data } = weight;
   let kept = 0;
@@ -78,7 +79,7 @@ const sparsegpt: Kernel = async (ctx) => {
     q: r,
     details: {
       gptq: { loss: r.loss, damp: r.damp, damp_retries: r.dampRetries },
-      ...(sparse ? { sparsity: details(ctx, keep) } : {}),
+      ...(sparse ? { sparsity: sparsityDetails(ctx, keep) } : {}),
     },
   };
 };
@@ -103,7 +104,7 @@ const oneShot =
       { bits: layer.bits, groupSize: layer.groupSize, symmetric: layer.symmetric, sparsity: layer.sparsity ?? DENSE, scope },
       { signal: ctx.signal, threads: ctx.threads },
     );
-    return { dequant: r.dequant, q: r, details: layer.sparsity ? { sparsity: details(ctx, r.keep) } : {} };
+    return { dequant: r.dequant, q: r, details: layer.sparsity ? { sparsity: sparsityDetails(ctx, r.keep) } : {} };
   };
 
 /** The pruning kernels, for the kernel table. */

@@ -304,6 +304,8 @@ export function listKernels(): string[] {
     'rtn',
     'gptq',
     'pruneRtn',
+    'jsqRangeTerm',
+    'jsqOutputError',
     'relativeError',
     'packMatMulNBits',
     'billm',

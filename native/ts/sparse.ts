@@ -75,3 +75,45 @@ export async function pruneRtn(
   };
   return runNativeJob('pruneRtn', ctl, (c) => loadAddon<SparseAddon>('pruneRtn').pruneRtn(w, rows, cols, colScale, o, c));
 }
+
+interface JsqAddon {
+  jsqRangeTerm(w: Float32Array, rows: number, cols: number, xbar: Float64Array, T: number, ctl: NativeJobControl): Promise<Float64Array>;
+  jsqOutputError(
+    wq: Float32Array,
+    rows: number,
+    cols: number,
+    y: Float64Array,
+    xq: Float64Array,
+    T: number,
+    ctl: NativeJobControl,
+  ): Promise<number>;
+}
+
+/**
+ * JSQ's output-range term (Guo et al. 2024; the authors' `generate_ss`): R_ij = max_t(y_ti − x̄_tj·W_ij) −
+ * min_t(…) with y = X̄Wᵀ over the T rows of `xbar` (T×cols), float64, rows×cols.
+ */
+export async function jsqRangeTerm(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  xbar: Float64Array,
+  T: number,
+  ctl?: JobControl,
+): Promise<Float64Array> {
+  if (w.length !== rows * cols) throw new LowbitKernelError(`jsqRangeTerm: w has ${w.length} values, expected ${rows}×${cols}`, 'E_SHAPE');
+  return runNativeJob('jsqRangeTerm', ctl, (c) => loadAddon<JsqAddon>('jsqRangeTerm').jsqRangeTerm(w, rows, cols, xbar, T, c));
+}
+
+/** Σ (y − X̂Ŵᵀ)² for y (T×rows), X̂ (T×cols) and Ŵ (rows×cols): the error JSQ's activation editor scores. */
+export async function jsqOutputError(
+  wq: Float32Array,
+  rows: number,
+  cols: number,
+  y: Float64Array,
+  xq: Float64Array,
+  T: number,
+  ctl?: JobControl,
+): Promise<number> {
+  return runNativeJob('jsqOutputError', ctl, (c) => loadAddon<JsqAddon>('jsqOutputError').jsqOutputError(wq, rows, cols, y, xq, T, c));
+}

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernel_worker.h"
+#include "lowbit/jsq.h"
 #include "lowbit/sparse.h"
 
 namespace lowbit::binding {
@@ -44,12 +45,39 @@ Napi::Value PruneRtnJs(const Napi::CallbackInfo& info) {
       });
 }
 
+// jsqRangeTerm(w, rows, cols, xbar: Float64Array(T·cols), T, ctl) → Promise<Float64Array(rows·cols)>.
+Napi::Value JsqRangeTermJs(const Napi::CallbackInfo& info) {
+  PinnedInputs in;
+  const Matrix<float> w = in.PinMatrix<float>(info, "w");
+  const int T = DimArg(info, 4, "T");
+  const double* xbar = in.Pin<double>(info[3], size_t(T) * w.cols, "xbar");
+  auto out = std::make_shared<std::vector<double>>(size_t(w.rows) * w.cols);
+  return KernelWorker::Start(info.Env(), info[5], std::move(in),
+      [=](const JobControl& ctl) { return JsqRangeTerm(w.data, w.rows, w.cols, xbar, T, ctl, out->data()); },
+      [out](Napi::Env env) -> Napi::Value { return AdoptTyped(env, std::move(*out)); });
+}
+
+// jsqOutputError(wq, rows, cols, y: Float64Array(T·rows), xq: Float64Array(T·cols), T, ctl) → Promise<number>.
+Napi::Value JsqOutputErrorJs(const Napi::CallbackInfo& info) {
+  PinnedInputs in;
+  const Matrix<float> wq = in.PinMatrix<float>(info, "wq");
+  const int T = DimArg(info, 5, "T");
+  const double* y = in.Pin<double>(info[3], size_t(T) * wq.rows, "y");
+  const double* xq = in.Pin<double>(info[4], size_t(T) * wq.cols, "xq");
+  auto err = std::make_shared<double>(0.0);
+  return KernelWorker::Start(info.Env(), info[6], std::move(in),
+      [=](const JobControl& ctl) { return JsqOutputError(y, xq, wq.data, T, wq.rows, wq.cols, ctl, err.get()); },
+      [err](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *err); });
+}
+
 }  // namespace
 
 /** Adds the pruning kernels to the addon's exports. */
 void RegisterSparse(Napi::Env env, Napi::Object exports) {
   SetExports(env, exports, {
       {"pruneRtn", PruneRtnJs},
+      {"jsqRangeTerm", JsqRangeTermJs},
+      {"jsqOutputError", JsqOutputErrorJs},
   });
 }
 

@@ -8,7 +8,8 @@ import { layerPlans, storiesPlan } from './planFixture';
 /** The model and its calibration statistics (keyed by layer input tensor). */
 export async function calibratedStories(): Promise<{ model: OnnxModel; stats: Map<string, InputStatistics> }> {
   const model = await loadModel(storiesPlan({ layers: [] }).modelPath);
-  const plan = storiesPlan({ layers: layerPlans('gptq', 4) });
+  // jsq layers: calibration also collects JSQ's activation samples (the Hessians and channel stats are the same).
+  const plan = storiesPlan({ layers: layerPlans('jsq', 4) });
   const c = await calibrateForPlan(plan, model, {});
   return { model, stats: c.stats };
 }

@@ -24,6 +24,11 @@ const CHANGES: Record<string, unknown> = {
   'osplus.shift': true,
   'osplus.steps': 1,
   'osplus.activation_bits': 8,
+  'jsq.rho': 0,
+  'jsq.alpha': 0.85,
+  'jsq.activation_bits': 0,
+  'jsq.clip_max': 0,
+  'jsq.pruner': 'sparsegpt',
 };
 const LAYERS = ['layers.0.wq', 'layers.0.wk', 'layers.0.wv', 'layers.0.w1', 'layers.0.w3'];
 
@@ -33,7 +38,9 @@ describe('activation-aware settings change the folded model', { skip: skipNoShar
   before(async () => ({ model, stats } = await calibratedStories()));
 
   const folded = async (method: Method, settings: Record<string, unknown>): Promise<string> => {
-    const layers = layerPlans(method, 4, 32, LAYERS, settings);
+    const layers = layerPlans(method, 4, 32, LAYERS, settings).map((l) =>
+      METHOD_INFO[method].prunes ? { ...l, sparsity: { ratio: 0.5 } } : l,
+    );
     const prep = await prepareActivationAware({ layers, model, stats, threads: 1 });
     return createHash('sha256')
       .update(prep.model.serialize())

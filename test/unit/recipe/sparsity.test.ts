@@ -55,7 +55,7 @@ test('sparsity with a method that cannot prune is an error on the rule line', ()
   assert.ok(e, JSON.stringify(diags));
   assert.equal(e.severity, 'error');
   assert.equal(e.line, 9);
-  assert.match(e.message, /gptq cannot prune.*sparsegpt, wanda or magnitude.*layers\.0\.wq/);
+  assert.match(e.message, /gptq cannot prune.*sparsegpt, wanda, magnitude or jsq.*layers\.0\.wq/);
 });
 
 test('N:M with an input width not divisible by M is an error naming the layers (w2 is 172 wide)', () => {
@@ -185,4 +185,23 @@ test('pruning after scaling: SparseGPT N:M needs group sizes that are multiples 
     group_size: 20
 `).diags.some((x) => x.code === 'sparsity-group'),
   );
+});
+
+test('jsq on a Conv layer is an error on the method line naming the layer; on MatMul it is fine', () => {
+  const layers = storiesLayers();
+  layers.push({ ...layers[0], name: 'conv.0', op: 'Conv', node: 'Conv_0', dims: [64, 16, 2, 2] });
+  const text = `${HEAD}layers:
+  - match: "conv.*"
+    method: jsq
+    sparsity: 0.5
+  - match: "layers.0.wq"
+    method: jsq
+    sparsity: 0.5
+`;
+  const { diagnostics } = resolvePlan(readRecipe(text), layers, RECIPE);
+  const e = diagnostics.filter((d) => d.code === 'jsq-op');
+  assert.equal(e.length, 1, JSON.stringify(diagnostics));
+  assert.equal(e[0].severity, 'error');
+  assert.equal(text.slice(0, e[0].span.start).split('\n').length, 8);
+  assert.match(e[0].message, /jsq needs MatMul or Gemm layers.*conv\.0 is Conv/);
 });
