@@ -11,7 +11,7 @@
  * blocks (three attention, three MLP, each from its MLP on; the first block and the head are left out). Linear: per_block_s stays flat from 8 to 16
  * layers and last ≈ first. cpu_* are the same per-block means in this process's CPU time (less
  * disturbed by a loaded machine). Then the 16/8 ratios. LOWBIT_BENCH_FOLDSEQ_LAYERS=a,b
- * changes the layer counts, LOWBIT_BENCH_FOLDSEQ_SAMPLES the calibration windows (default 16 × 64 tokens).
+ * changes the layer counts, LOWBIT_BENCH_FOLDSEQ_SAMPLES the calibration windows (default 64 of 64 tokens; with 16 the AWQ search hides the forward passes).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ import { writeLlama, type LlamaShape } from './llamaModel';
 
 const COUNTS = (process.env.LOWBIT_BENCH_FOLDSEQ_LAYERS ?? '8,16').split(',').map(Number);
 // Calibration windows of 64 tokens: enough that a forward pass is not negligible next to the AWQ search.
-const SAMPLES = Number(process.env.LOWBIT_BENCH_FOLDSEQ_SAMPLES ?? 16);
+const SAMPLES = Number(process.env.LOWBIT_BENCH_FOLDSEQ_SAMPLES ?? 64);
 const SHAPE: Omit<LlamaShape, 'layers'> = { hidden: 128, ffn: 344, heads: 4, kvHeads: 2, vocab: 1000, seq: 64, dtype: 'float32' };
 
 export async function one(dir: string, layers: number, streaming: 'always' | 'never') {

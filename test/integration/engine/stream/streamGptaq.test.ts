@@ -2,7 +2,7 @@
  * GPTAQ (gptq asymmetric) streamed on the real stories260K, sequential mode: the FP stream runs in a
  * second activation cache and each block's session also runs it for the cross statistic D; the codes,
  * scales, dequantized weights and the report's D/H ratio equal the whole-model sequential path's bit
- * for bit, and both caches are removed.
+ * for bit, and both caches are removed (also when cancelled mid-block).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -92,5 +92,30 @@ describe('GPTAQ streamed on stories260K (sequential)', { skip: skipNoShared }, (
       cacheRamBytes: 96 * 1024,
     });
     assert.ok(diff(s.layers, g.layers).length > 10);
+  });
+
+  test('cancel mid-block leaves neither cache behind', async () => {
+    const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+    const ac = new AbortController();
+    let blocks = 0;
+    await assert.rejects(
+      streamCompress({
+        plan,
+        model,
+        ops: new Map(calibrated.map((l) => [l.name, l.op])),
+        calibrated,
+        batches,
+        mode: 'sequential',
+        cacheFolder: cacheRoot,
+        cacheRamBytes: 0,
+        signal: ac.signal,
+        onProgress: (e) => {
+          if (e.stage === 'quantize' && e.fraction === 0 && /^block \d+ of \d+:/.test(e.message) && ++blocks === 3) ac.abort();
+        },
+      }),
+      (e: Error) => e.name === 'AbortError',
+    );
+    assert.equal(blocks, 3);
+    assert.deepEqual(readdirSync(cacheRoot), []);
   });
 });
