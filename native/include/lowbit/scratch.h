@@ -19,7 +19,7 @@ class ScratchDoubles {
 
  private:
   double* data_;
-  size_t bytes_;
+  size_t bytes_, align_;
 };
 
 /** Asks the kernel to back [p, p + bytes) with transparent huge pages where it can (Linux; a hint,

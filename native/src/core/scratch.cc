@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
+#include <cstddef>
 #include <new>
 #include <string>
 #include <vector>
@@ -22,8 +23,11 @@ constexpr size_t kHuge = size_t{2} << 20;
 
 struct Block {
   void* p;
-  size_t bytes;
+  size_t bytes;  // capacity
+  size_t align;  // the alignment it was allocated with (aligned operator new: portable, MSVC included)
 };
+
+void FreeBlock(const Block& b) { ::operator delete(b.p, std::align_val_t(b.align)); }
 
 struct Pool {
   std::mutex mu;
@@ -50,17 +54,14 @@ size_t CapBytes() {
 Block AllocateBlock(size_t bytes) {
   if (bytes < kMinPooled) {
     const size_t size = (bytes + 64) / 64 * 64;  // never 0
-    void* p = std::aligned_alloc(64, size);
-    if (!p) throw std::bad_alloc();
-    return {p, size};
+    return {::operator new(size, std::align_val_t(64)), size, 64};  // throws std::bad_alloc
   }
   const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;
-  void* p = std::aligned_alloc(kHuge, size);
-  if (!p) throw std::bad_alloc();
+  void* p = ::operator new(size, std::align_val_t(kHuge));
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   madvise(p, size, MADV_HUGEPAGE);  // fewer first-touch faults; a hint only
 #endif
-  return {p, size};
+  return {p, size, kHuge};
 }
 
 Block Take(size_t bytes) {
@@ -83,29 +84,29 @@ Block Take(size_t bytes) {
       drop.swap(pool.free);
       pool.held = 0;
     }
-    for (const Block& b : drop) std::free(b.p);
+    for (const Block& b : drop) FreeBlock(b);
   }
   return AllocateBlock(bytes);
 }
 
-void Give(void* p, size_t bytes) {
-  if (bytes < kMinPooled || bytes > CapBytes()) {
-    std::free(p);
+void Give(const Block& b) {
+  if (b.align != kHuge || b.bytes > CapBytes()) {
+    FreeBlock(b);
     return;
   }
   Pool& pool = ThePool();
   std::vector<Block> drop;
   {
     std::lock_guard<std::mutex> lock(pool.mu);
-    pool.free.push_back({p, bytes});
-    pool.held += bytes;
+    pool.free.push_back(b);
+    pool.held += b.bytes;
     while (pool.held > CapBytes()) {  // evict the oldest
       drop.push_back(pool.free.front());
       pool.held -= pool.free.front().bytes;
       pool.free.erase(pool.free.begin());
     }
   }
-  for (const Block& b : drop) std::free(b.p);
+  for (const Block& d : drop) FreeBlock(d);
 }
 
 }  // namespace
@@ -114,9 +115,10 @@ ScratchDoubles::ScratchDoubles(size_t count) {
   const Block b = Take(count * sizeof(double));
   data_ = static_cast<double*>(b.p);
   bytes_ = b.bytes;
+  align_ = b.align;
 }
 
-ScratchDoubles::~ScratchDoubles() { Give(data_, bytes_); }
+ScratchDoubles::~ScratchDoubles() { Give({data_, bytes_, align_}); }
 
 void AdviseHugePages(void* p, size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
@@ -141,7 +143,7 @@ size_t ReleaseScratch() {
   size_t freed = 0;
   for (const Block& b : drop) {
     freed += b.bytes;
-    std::free(b.p);
+    FreeBlock(b);
   }
   return freed;
 }
