@@ -72,7 +72,7 @@ function render(): void {
       el(
         'p',
         'empty',
-        'No binarized or pruned layers in this report (methods billm, pbllm, dualbin, sparsegpt, wanda, magnitude produce saliency maps).',
+        'No binarized or pruned layers in this report (methods billm, pbllm, dualbin, sparsegpt, wanda, magnitude, jsq produce saliency maps).',
       ),
     );
     return;
