@@ -28,6 +28,16 @@ describe(`JSQ on ${llama.name}`, () => {
     }
   });
 
+  test('pruner sparsegpt (SparseGPT+SmoothQuant): OBS survivors folded like every weight, w3 included', async () => {
+    const plan = storiesPlan({ layers: sparse(plansOf('jsq', 8, { pruner: 'sparsegpt', clip_max: 0 }), { ratio: 0.5 }), format: 'packed' });
+    const r = await runJob(plan);
+    for (const l of r.layers) {
+      assert.ok(Math.abs(l.sparsity!.pruned - 0.5) < 1e-9, l.name);
+      // A lost output-channel fold (w3 absorbs w2's 1/s) showed as rel_error ≈ 0.9 on every w3.
+      assert.ok(l.rel_error < 0.15, `${l.name}: rel_error ${l.rel_error}`);
+    }
+  });
+
   for (const [name, sparsity] of [
     ['50%', { ratio: 0.5 }],
     ['2:4', { n: 2, m: 4 }],

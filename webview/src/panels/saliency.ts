@@ -72,7 +72,7 @@ function render(): void {
       el(
         'p',
         'empty',
-        'No binarized or pruned layers in this report (methods billm, pbllm, dualbin, sparsegpt, wanda, magnitude, and smoothquant / awq with a sparsity, produce saliency maps).',
+        'No binarized or pruned layers in this report (methods billm, pbllm, dualbin, sparsegpt, wanda, magnitude, jsq, and smoothquant / awq with a sparsity, produce saliency maps).',
       ),
     );
     return;
