@@ -12,6 +12,27 @@ function assertRel(a: Float32Array, b: Float32Array, rel: number, what: string):
   assert.equal(a.length, b.length);
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= rel * Math.abs(b[i]!), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
 }
+/** Code flips of `b` against the all-fp64 solve `f64`, and both ½-less tr(ΔH_dΔᵀ) (damp 0.01). */
+function compareSolves(
+  w: Float32Array,
+  rows: number,
+  n: number,
+  H: Float64Array,
+  f64: { codes: Uint8Array; dequant: Float32Array },
+  b: { codes: Uint8Array; dequant: Float32Array },
+): { flips: number; t64: number; t: number } {
+  let flips = 0;
+  b.codes.forEach((c, i) => (flips += c === f64.codes[i] ? 0 : 1));
+  const hd = dampedHessian(H, n, 0.01);
+  const tr = (dq: Float32Array) =>
+    traceForm(
+      w.map((v, i) => v - dq[i]!),
+      rows,
+      n,
+      hd,
+    );
+  return { flips, t64: tr(f64.dequant), t: tr(b.dequant) };
+}
 const opts = (o: Partial<GptqOptions>): GptqOptions => ({ bits: 4, groupSize: -1, symmetric: false, ...o });
 
 describe('native gptq', () => {
@@ -81,22 +102,8 @@ describe('native gptq', () => {
       const { w, H } = await layer(rr, nn, 600, 8);
       const f64 = await gptq(w, rr, nn, H, opts({ ...o, blockSize: 32, fp64Updates: true }));
       const f32 = await gptq(w, rr, nn, H, opts({ ...o, blockSize: 32 }));
-      let flips = 0;
-      f32.codes.forEach((c, i) => (flips += c === f64.codes[i] ? 0 : 1));
+      const { flips, t64, t: t32 } = compareSolves(w, rr, nn, H, f64, f32);
       assert.ok(flips <= 0.005 * rr * nn, `${flips} of ${rr * nn} codes flip`);
-      const hd = dampedHessian(H, nn, 0.01);
-      const t64 = traceForm(
-          w.map((v, i) => v - f64.dequant[i]!),
-          rr,
-          nn,
-          hd,
-        ),
-        t32 = traceForm(
-          w.map((v, i) => v - f32.dequant[i]!),
-          rr,
-          nn,
-          hd,
-        );
       assert.ok(Math.abs(t32 - t64) <= 1e-3 * t64, `tr(ΔHΔᵀ) fp32 ${t32} vs fp64 ${t64}`);
       // The fp64 solve is the float64 reference's rule: exact codes.
       const ref = gptqRef(w, rr, nn, H, { bits: o.bits!, groupSize: o.groupSize!, sym: false, damp: 0.01, actOrder: o.actOrder });
@@ -118,22 +125,8 @@ describe('native gptq', () => {
     const o = opts({ groupSize: 128, bits: 4 });
     const f64 = await gptq(w, rr, nn, H, { ...o, fp64Updates: true });
     const mixed = await gptq(w, rr, nn, H, o);
-    let flips = 0;
-    mixed.codes.forEach((c, i) => (flips += c === f64.codes[i] ? 0 : 1));
+    const { flips, t64, t: tmx } = compareSolves(w, rr, nn, H, f64, mixed);
     assert.ok(flips <= 0.005 * rr * nn, `${flips} of ${rr * nn} codes flip`);
-    const hd = dampedHessian(H, nn, 0.01);
-    const t64 = traceForm(
-      w.map((v, i) => v - f64.dequant[i]!),
-      rr,
-      nn,
-      hd,
-    );
-    const tmx = traceForm(
-      w.map((v, i) => v - mixed.dequant[i]!),
-      rr,
-      nn,
-      hd,
-    );
     assert.ok(Math.abs(tmx - t64) <= 1e-6 * t64, `tr(ΔHΔᵀ) mixed ${tmx} vs fp64 ${t64}`);
     assert.ok(Math.abs(mixed.loss - f64.loss) <= 1e-5 * f64.loss, `loss mixed ${mixed.loss} vs fp64 ${f64.loss}`);
     console.log(`# mixed vs fp64 solve at n=${nn}: ${flips} flips of ${rr * nn}, tr rel diff ${((tmx - t64) / t64).toExponential(2)}`);
