@@ -72,14 +72,14 @@ describe('lowbit run with method jsq (real process)', { skip: skipNoShared }, ()
       dir,
       'bad',
       '{ method: jsq, bits: 8, sparsity: 0.5, group_size: 32 }',
-      '  - match: "layers.*.w2"\n    sparsity: "4:8"\n  - match: "layers.*.wq"\n    method: smoothquant\n  - match: "layers.*.wk"\n    settings: { clip_max: 0.2, pruner: obs }\n',
+      '  - match: "layers.*.w2"\n    sparsity: "4:8"\n  - match: "layers.*.wq"\n    method: osplus\n  - match: "layers.*.wk"\n    settings: { clip_max: 0.2, pruner: obs }\n',
     );
     const r = await runCli(['check', path]);
     assert.equal(r.code, 1);
     const out = r.stdout + r.stderr;
     assert.match(
       out,
-      /bad\.lowbit\.yaml:11:45: error: smoothquant cannot prune; `sparsity` needs method sparsegpt, wanda, magnitude or jsq/,
+      /bad\.lowbit\.yaml:11:45: error: osplus cannot prune; `sparsity` needs method sparsegpt, wanda, magnitude or jsq \(or smoothquant \/ awq, which prune after scaling\)/,
     );
     assert.match(out, /bad\.lowbit\.yaml:16:15: error: 4:8 sparsity needs an input width that is a multiple of 8; layers\.0\.w2/);
     assert.match(out, /bad\.lowbit\.yaml:20:27: error: `jsq\.clip_max` must be a number ≥ 0 and ≤ 0\.05 \(got 0\.2\)/);

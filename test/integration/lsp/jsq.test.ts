@@ -30,7 +30,7 @@ describe('language server over stdio: bad JSQ combinations against the real mode
       '  - match: "layers.*.w2"',
       '    sparsity: "4:8"',
       '  - match: "layers.*.wq"',
-      '    method: smoothquant',
+      '    method: osplus',
       '  - match: "layers.*.wk"',
       '    settings: { clip_max: 0.2, pruner: obs, rho: -1 }',
       '  - match: "layers.*.wv"',
@@ -50,9 +50,12 @@ describe('language server over stdio: bad JSQ combinations against the real mode
     assert.equal(at(15, /`jsq\.clip_max` must be a number ≥ 0 and ≤ 0\.05 \(got 0\.2\)/).severity, rpc.DiagnosticSeverity.Error);
     assert.equal(at(15, /`jsq\.pruner` must be one of jsq, sparsegpt \(got `obs`\)/).severity, rpc.DiagnosticSeverity.Error);
     assert.equal(at(15, /`jsq\.rho` must be a number ≥ 0/).severity, rpc.DiagnosticSeverity.Error);
-    // smoothquant inherits the defaults' sparsity: the error sits on the defaults' value and names jsq as a pruner.
+    // osplus inherits the defaults' sparsity: the error sits on the defaults' value and names jsq as a pruner.
     assert.equal(
-      at(8, /smoothquant cannot prune; `sparsity` needs method sparsegpt, wanda, magnitude or jsq — layers\.0\.wq/).severity,
+      at(
+        8,
+        /osplus cannot prune; `sparsity` needs method sparsegpt, wanda, magnitude or jsq \(or smoothquant \/ awq, which prune after scaling\) — layers\.0\.wq/,
+      ).severity,
       rpc.DiagnosticSeverity.Error,
     );
     assert.equal(at(11, /4:8 sparsity needs an input width that is a multiple of 8; layers\.0\.w2/).severity, rpc.DiagnosticSeverity.Error);
