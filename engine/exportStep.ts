@@ -21,7 +21,11 @@ function toResult(
 ): LayerResult {
   return {
     layer: l.layer,
-    dequant: l.dequant,
+    // Lazy: a streamed job's `dequant` is a getter that rebuilds the layer's fp32 weight from its codes
+    // (stream/releaseDequant.ts). Read here, every layer's weight was in memory at once (1.9 GB at 480M).
+    get dequant() {
+      return l.dequant;
+    },
     q: l.q as QuantizedWeightLike | undefined,
     lowRank: l.lowRank as LowRankFactors | undefined,
     inputScale: l.inputScale,
