@@ -15,7 +15,8 @@ import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 import { memTrace } from './stream/memTrace';
 
-function toResult(
+/** A quantized layer as the exporter takes it; `dequant` stays lazy (a streamed layer rebuilds it on each read). */
+export function toResult(
   l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> &
     Partial<Pick<QuantizedLayer, 'details'>> & { q?: unknown },
 ): LayerResult {
