@@ -16,13 +16,18 @@ import type { LeftAloneTensor } from '../protocol/model';
 import { writeModelStreaming, type StreamingWriteOptions } from './export/writeStreaming';
 import { memTrace } from './stream/memTrace';
 
-function toResult(
+/** A quantized layer as the exporter takes it; `dequant` stays lazy (a streamed layer rebuilds it on each read). */
+export function toResult(
   l: Pick<QuantizedLayer, 'layer' | 'dequant' | 'lowRank' | 'inputScale' | 'binary'> &
     Partial<Pick<QuantizedLayer, 'details'>> & { q?: unknown },
 ): LayerResult {
   return {
     layer: l.layer,
-    dequant: l.dequant,
+    // Lazy: a streamed job's `dequant` is a getter that rebuilds the layer's fp32 weight from its codes
+    // (stream/releaseDequant.ts). Read here, every layer's weight was in memory at once (1.9 GB at 480M).
+    get dequant() {
+      return l.dequant;
+    },
     q: l.q as QuantizedWeightLike | undefined,
     lowRank: l.lowRank as LowRankFactors | undefined,
     inputScale: l.inputScale,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportAndWrite } from '../../../engine/exportStep';
+import { exportAndWrite, toResult } from '../../../engine/exportStep';
 import { loadModel } from '../../../engine/onnx/model';
 import { encodeModel } from '../../../engine/onnx/onnxProto';
 import type { QuantizedLayer } from '../../../engine/quantize/quantizeLayers';
@@ -34,6 +34,30 @@ describe('exportAndWrite', () => {
     const r = await exportAndWrite(m, [layer], { format: 'fake', outputPath, modelPath: input });
     assert.equal(r.dataPath, `${outputPath}.data`);
     assert.equal(r.bytes, statSync(outputPath).size + statSync(r.dataPath!).size);
+    assertClose(await runFile(outputPath), reference(newW1));
+  });
+
+  test("a streamed layer's recomputing dequant getter is read once, by the exporter, not up front (issue 11)", async () => {
+    mkdirSync(join(dir, 'lazy'));
+    const input = join(dir, 'lazy', 'in.onnx');
+    const m = await writeExternalInput(input);
+    let reads = 0;
+    const lazy = { ...layer } as QuantizedLayer;
+    Object.defineProperty(lazy, 'dequant', {
+      get: () => {
+        reads++;
+        return Float32Array.from(layer.dequant);
+      },
+    });
+    // Building the exporter's results reads nothing (else every layer's weight is in memory at once).
+    const results = [toResult(lazy), toResult(lazy)];
+    assert.equal(reads, 0);
+    assert.equal(results[0].dequant.length, 64 * 32);
+    assert.equal(reads, 1);
+    reads = 0;
+    const outputPath = join(dir, 'lazy', 'q.onnx');
+    await exportAndWrite(m, [lazy], { format: 'fake', outputPath, modelPath: input });
+    assert.equal(reads, 1);
     assertClose(await runFile(outputPath), reference(newW1));
   });
 

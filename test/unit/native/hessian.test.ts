@@ -94,4 +94,18 @@ describe('native relativeError', () => {
       (e: LowbitKernelError) => e.code === 'E_SHAPE',
     );
   });
+  test('a tall layer, traced in row blocks (4 MiB of float64 each: 8192 rows at 64 columns), equals the reference', async () => {
+    // Issue 11: the traces are formed block by block, never as whole-layer float64 copies (1 GB for a 32000×2048 head).
+    const rows = 8192 * 2 + 77,
+      n = 64,
+      x = correlatedX(200, n, 9);
+    const h = new Hessian(n);
+    await h.add(x, 200);
+    const w = gaussian(rows * n, 10);
+    const q = await rtn(w, rows, n, { bits: 4, groupSize: 32, symmetric: false });
+    const d = w.map((v, i) => v - q.dequant[i]!);
+    const expected = traceForm(d, rows, n, h.matrix()) / traceForm(w, rows, n, h.matrix());
+    const got = relativeError(w, q.dequant, rows, n, h);
+    assert.ok(Math.abs(got - expected) <= 1e-12 * expected, `${got} vs ${expected}`);
+  });
 });
