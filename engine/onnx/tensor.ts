@@ -215,21 +215,8 @@ export function readExternalRows(
 }
 
 function readExternal(src: TensorSource, t: TensorProto, bytes: number): Uint8Array {
-  const e = externalInfo(t);
-  const { location, offset } = e;
-  const length = e.length ?? bytes;
-  const path = resolveExternalPath(src, location, t.name);
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0)
-    throw new OnnxFormatError(`${src.file}: tensor '${t.name}': invalid external data offset/length`);
-  if (length !== bytes)
-    throw new OnnxFormatError(`${src.file}: tensor '${t.name}': external data length ${length} != ${bytes} bytes for dims [${t.dims}]`);
-  const fd = openSync(path, 'r');
+  const { fd, offset, length, location } = openExternal(src, t, bytes);
   try {
-    const size = fstatSync(fd).size;
-    if (offset + length > size)
-      throw new OnnxFormatError(
-        `${src.file}: tensor '${t.name}': external data [${offset}, ${offset + length}) is past the end of ${location} (${size} bytes)`,
-      );
     const avail = readBudget(src);
     const tooBig = () =>
       new OnnxFormatError(
