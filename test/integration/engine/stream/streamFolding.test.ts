@@ -1,5 +1,5 @@
 /**
- * AWQ, SmoothQuant and OS+ streamed block by block on the real stories260K: each block's scales are
+ * AWQ, SmoothQuant, OS+ and JSQ streamed block by block on the real stories260K: each block's scales are
  * searched on its own statistics and folded into the running model before its layers are quantized.
  * In both modes the streamed path gives the whole-model path's codes, scales, dequantized weights,
  * report details and folded model (every initializer, and so the export) bit for bit; cancelling
@@ -19,7 +19,7 @@ import { prepareActivationAware } from '../../../../engine/quantize/activationAw
 import { quantizeLayers, type QuantizedLayer } from '../../../../engine/quantize/quantizeLayers';
 import { streamCompress } from '../../../../engine/stream/streamBlocks';
 import type { QuantizedWeightLike } from '../../../../engine/export/types';
-import type { JobPlan, Method } from '../../../../protocol/plan';
+import type { JobPlan, LayerPlan, Method } from '../../../../protocol/plan';
 import { layerPlans, storiesPlan } from '../planFixture';
 import { skipNoShared } from '../sharedFixtures';
 
@@ -41,7 +41,8 @@ function layerDiff(a: QuantizedLayer[], b: QuantizedLayer[]): string[] {
     if (!same(qa.scales, qb.scales)) out.push(`${l.layer}: scales differ`);
     if (!same(qa.zeros, qb.zeros)) out.push(`${l.layer}: zeros differ`);
     if (!same(l.dequant, b[i].dequant)) out.push(`${l.layer}: dequant differs`);
-    const details = (r: QuantizedLayer) => JSON.stringify({ awq: r.report.awq, smoothing: r.report.smoothing });
+    const details = (r: QuantizedLayer) =>
+      JSON.stringify({ awq: r.report.awq, smoothing: r.report.smoothing, jsq: r.report.jsq, sparsity: r.report.sparsity });
     if (details(l) !== details(b[i])) out.push(`${l.layer}: report details ${details(l)} vs ${details(b[i])}`);
   });
   return out;
@@ -65,18 +66,21 @@ function modelDiff(a: OnnxModel, b: OnnxModel): string[] {
   return out;
 }
 
-const CASES: { method: Method; bits: number; settings: Record<string, unknown> }[] = [
+const CASES: { method: Method; bits: number; settings: Record<string, unknown>; sparsity?: LayerPlan['sparsity'] }[] = [
   { method: 'awq', bits: 4, settings: {} },
   { method: 'smoothquant', bits: 4, settings: { activation_bits: 8 } },
   { method: 'osplus', bits: 4, settings: { shift: true, activation_bits: 6 } },
+  // JSQ folds like SmoothQuant; its token sample comes from the same per-block statistics pass.
+  { method: 'jsq', bits: 8, settings: { activation_bits: 8 }, sparsity: { ratio: 0.5 } },
 ];
 
-describe('AWQ / SmoothQuant / OS+ streamed on stories260K', { skip: skipNoShared }, () => {
+describe('AWQ / SmoothQuant / OS+ / JSQ streamed on stories260K', { skip: skipNoShared }, () => {
   let model: OnnxModel;
   let batches: Feeds[];
   let cacheRoot: string;
   const plan = (c: (typeof CASES)[number], mode: 'parallel' | 'sequential'): JobPlan => {
-    const p = storiesPlan({ layers: layerPlans(c.method, c.bits, 32, undefined, c.settings), format: 'matmulnbits' });
+    const layers = layerPlans(c.method, c.bits, 32, undefined, c.settings).map((l) => (c.sparsity ? { ...l, sparsity: c.sparsity } : l));
+    const p = storiesPlan({ layers, format: 'matmulnbits' });
     p.calibration = { ...p.calibration, mode } as typeof p.calibration;
     return p;
   };
