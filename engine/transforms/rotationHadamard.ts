@@ -148,22 +148,21 @@ export function randomizedHadamard(n: number, seed: number): Rotation {
     const scale = 1 / Math.sqrt(n);
     const tmp = new Float64Array(m);
     construction = m > 1 ? `hadamard 2^${Math.log2(p)} ⊗ paley ${m}` : `hadamard 2^${Math.log2(p)}`;
+    /** row ← row·P_m for one length-m slice, in place (through tmp). */
+    const timesPaley = (row: Float64Array, pm: Float64Array) => {
+      tmp.fill(0);
+      for (let b = 0; b < m; b++) {
+        const x = row[b];
+        if (x === 0) continue;
+        for (let d = 0; d < m; d++) tmp[d] += x * pm[b * m + d];
+      }
+      row.set(tmp);
+    };
     apply = (v) => {
       for (let i = 0; i < n; i++) v[i] *= signs[i];
       // v viewed as [p, m] (index a·m + b): v·(H_p ⊗ P_m) = H_pᵀ·V·P_m; H_p is symmetric.
       fwht(v, p, m);
-      if (pm) {
-        for (let a = 0; a < p; a++) {
-          const row = v.subarray(a * m, (a + 1) * m);
-          tmp.fill(0);
-          for (let b = 0; b < m; b++) {
-            const x = row[b];
-            if (x === 0) continue;
-            for (let d = 0; d < m; d++) tmp[d] += x * pm[b * m + d];
-          }
-          row.set(tmp);
-        }
-      }
+      if (pm) for (let a = 0; a < p; a++) timesPaley(v.subarray(a * m, (a + 1) * m), pm);
       for (let i = 0; i < n; i++) v[i] *= scale;
     };
     applyRows = (v, count) => {
@@ -172,15 +171,7 @@ export function randomizedHadamard(n: number, seed: number): Rotation {
       for (let r = 0; r < count; r++) {
         for (let a = 0; a < p; a++) {
           const row = v.subarray(r * n + a * m, r * n + (a + 1) * m);
-          if (pm) {
-            tmp.fill(0);
-            for (let b = 0; b < m; b++) {
-              const x = row[b];
-              if (x === 0) continue;
-              for (let d = 0; d < m; d++) tmp[d] += x * pm[b * m + d];
-            }
-            row.set(tmp);
-          }
+          if (pm) timesPaley(row, pm);
           for (let b = 0; b < m; b++) row[b] *= scale;
         }
       }
