@@ -18,7 +18,7 @@ import { textWindows } from '../engine/data/text';
 import { exportModel } from '../engine/export';
 import { evaluateText } from '../engine/evaluate/evaluateText';
 import { stories, skipNoShared } from '../test/integration/engine/sharedFixtures';
-import { BODY_LAYERS, FULL_SETUP, measure, type QualityConfig } from './qualityConfigs';
+import { BODY_LAYERS, envEvalSetup, measure, type QualityConfig } from './qualityConfigs';
 
 /** A file's bytes as float32 (a copy: small Buffers share Node's pool). */
 const f32 = (b: Buffer): Float32Array => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -115,8 +115,7 @@ export async function main(): Promise<void> {
     console.log(`skipped: ${skipNoShared}`);
     return;
   }
-  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES);
-  const setup = { ...FULL_SETUP, evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples };
+  const setup = envEvalSetup();
   console.log(
     `FLRQ w3 g32 on stories260K vs the authors' code; calibration ${setup.calibSamples}×128 from ${setup.calibOffset}, evaluation ${setup.evalSamples}×128 from 0`,
   );

@@ -10,7 +10,7 @@ import {
   EXTRA,
   FLRQ_AUTHORS,
   FLRQ_GPTQ,
-  FULL_SETUP,
+  envEvalSetup,
   formatTable,
   lorcMatching,
   measure,
@@ -23,13 +23,8 @@ export async function main(): Promise<void> {
     console.log(`skipped: ${skipNoShared}`);
     return;
   }
-  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES),
-    off = Number(process.env.LOWBIT_BENCH_CALIB_OFFSET);
-  const setup = {
-    ...FULL_SETUP,
-    evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples,
-    calibOffset: Number.isInteger(off) && off >= 0 ? off : FULL_SETUP.calibOffset,
-  };
+  const off = Number(process.env.LOWBIT_BENCH_CALIB_OFFSET);
+  const setup = { ...envEvalSetup(), ...(Number.isInteger(off) && off >= 0 ? { calibOffset: off } : {}) };
   console.log(
     `stories260K, 35 body layers (LM head fp32); calibration ${setup.calibSamples}×${setup.sequenceLength} tokens from ${setup.calibOffset}, evaluation ${setup.evalSamples}×${setup.sequenceLength} from ${setup.evalOffset}`,
   );

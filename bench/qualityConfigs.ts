@@ -50,6 +50,12 @@ export interface QualitySetup {
 /** The setup of docs/results.md. Tests use the same offsets with fewer evaluation samples. */
 export const FULL_SETUP: QualitySetup = { calibSamples: 16, evalSamples: 64, sequenceLength: 128, calibOffset: 8192, evalOffset: 0 };
 
+/** FULL_SETUP with LOWBIT_BENCH_EVAL_SAMPLES (a positive integer) as its evaluation windows when it is set. */
+export function envEvalSetup(): QualitySetup {
+  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES);
+  return { ...FULL_SETUP, evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples };
+}
+
 /** Claim 1: BiLLM (~1.1 bits) vs RTN / GPTQ at 2 bits, group 32 and per-channel. */
 export const CLAIM1: QualityConfig[] = [
   { id: 'billm', method: 'billm', bits: 1, groupSize: 128, format: 'packed' },

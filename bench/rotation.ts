@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FULL_SETUP, measure, type QualityConfig, type QualityRow } from './qualityConfigs';
+import { envEvalSetup, measure, type QualityConfig, type QualityRow } from './qualityConfigs';
 import { ROTATION_BASES, ROTATION_SEEDS, ROTATIONS } from './rotationConfigs';
 import { compareWithQuarot } from './quarotReference';
 import { skipNoShared, stories } from '../test/integration/engine/sharedFixtures';
@@ -23,8 +23,7 @@ export async function main(): Promise<void> {
     console.log(`skipped: ${skipNoShared}`);
     return;
   }
-  const n = Number(process.env.LOWBIT_BENCH_EVAL_SAMPLES);
-  const setup = { ...FULL_SETUP, evalSamples: Number.isInteger(n) && n > 0 ? n : FULL_SETUP.evalSamples };
+  const setup = envEvalSetup();
   const only = process.env.LOWBIT_BENCH_ROTATION_BASES?.split(',');
   const bases = ROTATION_BASES.filter((b) => !only || only.includes(b.id));
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-rotation-bench-'));
