@@ -121,11 +121,11 @@ function writeHfWeights(model: OnnxModel, dir: string, nLayers: number): void {
 }
 
 /** A fixed dense rotation (x ← x·Q). */
-function denseRotation(q: Float32Array, n: number): Rotation {
+export function denseRotation(q: Float32Array, n: number, construction = 'QuaRot random_hadamard_matrix'): Rotation {
   return {
     n,
     seed: -1,
-    construction: 'QuaRot random_hadamard_matrix',
+    construction,
     apply(v) {
       const out = new Float64Array(n);
       for (let i = 0; i < n; i++) if (v[i]) for (let j = 0; j < n; j++) out[j] += v[i] * q[i * n + j];

@@ -5,13 +5,18 @@
  * (bench/quarotReference.ts; skipped, saying why, when its checkout or torch is missing). Prints the
  * weight comparison with QuaRot and the table of docs/results.md. LOWBIT_BENCH_EVAL_SAMPLES overrides
  * the evaluation windows (64); LOWBIT_BENCH_ROTATION_BASES a comma list of base ids.
+ * Each base is also measured on stories260K with the norms' γ folded into their readers and the identity
+ * as R ("γ folded, R = I"): the model every rotation starts from, so the rotation's own effect is the step
+ * from that row to the rotated ones, and the fold's cost is the step from "none" to it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envEvalSetup, measure, type QualityConfig, type QualityRow } from './qualityConfigs';
 import { ROTATION_BASES, ROTATION_SEEDS, ROTATIONS } from './rotationConfigs';
-import { compareWithQuarot } from './quarotReference';
+import { compareWithQuarot, denseRotation } from './quarotReference';
+import { loadModel } from '../engine/onnx/model';
+import { findRotationPlan, rotateModel } from '../engine/transforms/rotation';
 import { skipNoShared, stories } from '../test/integration/engine/sharedFixtures';
 
 function mean(xs: number[]): number {
@@ -50,8 +55,16 @@ export async function main(): Promise<void> {
         `| ${id} | ${tag} | ${mean(ppl).toFixed(3)}${spread} (${rows[0].fpPpl.toFixed(3)}) | ${mean(kl).toFixed(4)} | ${(100 * mean(top1)).toFixed(1)}% |`,
       );
     };
+    // The rotation's starting point: γ folded into the readers, R = I (same FP outputs).
+    const source = await loadModel(stories.model);
+    const d = findRotationPlan(source).size,
+      eye = new Float32Array(d * d);
+    for (let i = 0; i < d; i++) eye[i * d + i] = 1;
+    const foldedPath = join(dir, 'gamma-folded.onnx');
+    writeFileSync(foldedPath, rotateModel(source, { seed: 0, rotation: denseRotation(eye, d, 'identity') }).model.serialize());
     for (const base of bases) {
       line(base.id, 'none', [await measure(base, setup)]);
+      line(base.id, 'γ folded, R = I', [await measure({ ...base, modelPath: foldedPath }, setup)]);
       for (const r of ROTATIONS) {
         const rows: QualityRow[] = [];
         for (const seed of ROTATION_SEEDS) rows.push(await measure({ ...base, rotation: r.rotation(seed) } as QualityConfig, setup));

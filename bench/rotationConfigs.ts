@@ -17,6 +17,9 @@ export const ROTATION_BASES: QualityConfig[] = [
   { id: 'rtn-w4-pc', method: 'rtn', bits: 4, groupSize: -1, format: 'fake' },
   { id: 'rtn-w3-pc', method: 'rtn', bits: 3, groupSize: -1, format: 'fake' },
   { id: 'rtn-w3-g32', method: 'rtn', bits: 3, groupSize: 32, format: 'fake' },
+  // QuaRot's own RTN setting (fake_quant/main.py with --w_rtn --w_clip): per-channel symmetric, MSE clip.
+  { id: 'rtn-w4-pc-sym-clip', method: 'rtn', bits: 4, groupSize: -1, symmetric: true, format: 'fake', settings: { mse_clip: true } },
+  { id: 'rtn-w3-pc-sym-clip', method: 'rtn', bits: 3, groupSize: -1, symmetric: true, format: 'fake', settings: { mse_clip: true } },
   { id: 'gptq-w4-pc', method: 'gptq', bits: 4, groupSize: -1, format: 'fake' },
   { id: 'gptq-w3-pc', method: 'gptq', bits: 3, groupSize: -1, format: 'fake' },
   { id: 'sq-w4a8-pc', method: 'smoothquant', bits: 4, groupSize: -1, format: 'fake', settings: { alpha: 0.5, activation_bits: 8 } },
