@@ -436,7 +436,6 @@ export type OnlineRotation = 'none' | 'down' | 'all';
 
 const MLP_PRODUCERS = new Set(['Mul', 'Gelu', 'Relu', 'Sigmoid', 'Silu', 'FastGelu', 'QuickGelu', 'Tanh', 'Erf']);
 
-
 /** Rotates a copy of `model` (see the file comment); the source model is not modified. */
 export function rotateModel(
   model: OnnxModel,

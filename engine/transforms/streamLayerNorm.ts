@@ -105,7 +105,10 @@ export function fusedLayerNorm(ctx: LayerNormContext, n: NodeProto, t: string): 
 export function decomposedLayerNorm(ctx: LayerNormContext, first: NodeProto, t: string): StreamLayerNorm {
   const fromT = ctx.readers(t);
   const bad = (n: NodeProto, why: string): never =>
-    ctx.fail(n, `subtracts the mean of the residual stream '${t}' but is not a LayerNorm (${why}); a rotation would change what it computes`);
+    ctx.fail(
+      n,
+      `subtracts the mean of the residual stream '${t}' but is not a LayerNorm (${why}); a rotation would change what it computes`,
+    );
   const only = (tensor: string): NodeProto | undefined => {
     const r = ctx.readers(tensor);
     return r.length === 1 && !ctx.isGraphOutput(tensor) ? r[0] : undefined;
@@ -121,7 +124,8 @@ export function decomposedLayerNorm(ctx: LayerNormContext, first: NodeProto, t: 
   if (!mean) return bad(first, 'no ReduceMean of the stream feeds it');
   if (!lastAxis(mean)) bad(mean, 'the mean is not over the last axis alone (axes [-1])');
   const sub = only(mean.output[0]);
-  if (sub?.opType !== 'Sub' || sub.input[0] !== t || sub.input[1] !== mean.output[0]) return bad(mean, 'its mean is not subtracted from the stream by one Sub');
+  if (sub?.opType !== 'Sub' || sub.input[0] !== t || sub.input[1] !== mean.output[0])
+    return bad(mean, 'its mean is not subtracted from the stream by one Sub');
   const c = sub.output[0];
   const cr = ctx.isGraphOutput(c) ? [] : ctx.readers(c);
   const pow = cr.find((r) => r.opType === 'Pow');
@@ -178,5 +182,8 @@ export function normReaderProblem(r: NodeProto, tensor: string, owner: NodeProto
       owner,
       `is a post-LN norm (BERT, the original Transformer): its output '${tensor}' is itself the residual stream (${label(r)} reads it). Its γ and β travel along the skip path to the next norm, so they cannot be folded into the linears after it, and the stream cannot be made mean-free; only pre-LN models (each norm read only by linear layers) can be rotated`,
     ];
-  return [r, `reads the normalized stream '${tensor}' of ${label(owner)}; only linear layers (MatMul/Gemm with a constant weight) can take its γ, β and rotation`];
+  return [
+    r,
+    `reads the normalized stream '${tensor}' of ${label(owner)}; only linear layers (MatMul/Gemm with a constant weight) can take its γ, β and rotation`,
+  ];
 }
