@@ -17,8 +17,18 @@ import type { OnnxModel } from '../onnx/model';
 import { attr, makeNode } from '../export/graphEdit';
 import type { EditState } from './editState';
 import { GraphIndex } from './producer';
-import type { RotationPlan } from './rotation';
-import type { ConstInput } from './streamLayerNorm';
+import type { ConstInput, StreamLayerNorm } from './streamLayerNorm';
+
+/** The parts of the rotation plan (rotation.ts) the rewrite uses. */
+export interface LayerNormRewritePlan {
+  size: number;
+  embedding: { layer: string; node: ConstInput['node']; input: number };
+  readers: { layer: string; beta?: ConstInput }[];
+  writers: { layer: string; bias?: ConstInput }[];
+  tables: ConstInput[];
+  streamBiases: ConstInput[];
+  layerNorms: StreamLayerNorm[];
+}
 
 /** Is a layer's stored weight [in, out] (MatMul, Gemm without transB)? */
 export function inMajor(l: LayerRecord): boolean {
@@ -42,7 +52,7 @@ function centreConst(st: EditState, c: ConstInput, d: number, keepName = false):
 }
 
 /** Step 2: every writer, table and stream bias of the stream x ← x·C (rows of tables: E·C). */
-export function centreStream(st: EditState, model: OnnxModel, plan: RotationPlan): string[] {
+export function centreStream(st: EditState, model: OnnxModel, plan: LayerNormRewritePlan): string[] {
   const d = plan.size;
   const done: string[] = [];
   for (const wr of plan.writers) {
@@ -87,7 +97,7 @@ function readerBias(model: OnnxModel, idx: GraphIndex, l: LayerRecord, out: numb
  * Step 1: for every reader of a LayerNorm with β, b ← b + β·W (W as stored now: before the γ fold and
  * the rotation). Returns the layers that got a new bias.
  */
-export function foldLayerNormBetas(st: EditState, model: OnnxModel, plan: RotationPlan): string[] {
+export function foldLayerNormBetas(st: EditState, model: OnnxModel, plan: LayerNormRewritePlan): string[] {
   const idx = new GraphIndex(model);
   const added: string[] = [];
   for (const rd of plan.readers) {
@@ -129,7 +139,7 @@ export function foldLayerNormBetas(st: EditState, model: OnnxModel, plan: Rotati
 }
 
 /** Step 3: each LayerNorm becomes an RMSNorm with γ = 1 (γ and β are folded into its readers by now). */
-export function rewriteLayerNorms(st: EditState, plan: RotationPlan): string[] {
+export function rewriteLayerNorms(st: EditState, plan: LayerNormRewritePlan): string[] {
   const d = plan.size;
   const names: string[] = [];
   for (const ln of plan.layerNorms) {
