@@ -217,11 +217,25 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     if (idx.outputs.has(tensor)) fail(owner, `its normalized output '${tensor}' is a graph output`);
     const rs = idx.readers.get(tensor) ?? [];
     if (!rs.length) return;
-    for (const r of rs) {
-      const l = layerOf(r, tensor);
-      if (!l || r.input[0] !== tensor) fail(...normReaderProblem(r, tensor, owner));
+    const take = (r: NodeProto, t: string) => {
+      const l = layerOf(r, t);
+      if (!l || r.input[0] !== t) fail(...normReaderProblem(r, t, owner));
       checkLinear(l!, 'reader');
       readers.push({ layer: l!.name, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) });
+    };
+    for (const r of rs) {
+      if (r.opType === 'Shape') continue; // its shape does not change
+      if (r.opType === 'Reshape' && r.input[0] === tensor) {
+        // GPT-2's Conv1D: x.view(-1, d) before a Gemm. Row-major, so each row of the [tokens, d] result is
+        // still one token's vector (the linears after it take d inputs); γ, β and R act on it the same way.
+        const out = r.output[0];
+        const rr = (idx.readers.get(out) ?? []).filter((x) => x.opType !== 'Shape');
+        if (idx.outputs.has(out) || !rr.length)
+          fail(r, `reshapes the normalized stream '${tensor}' of ${nodeLabel(owner)} into a graph output or for no linear layer`);
+        for (const x of rr) take(x, out);
+        continue;
+      }
+      take(r, tensor);
     }
   };
   const lnContext = {
@@ -253,6 +267,12 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
       }
     }
     let p = g;
+    if (p?.opType === 'Reshape') {
+      // GPT-2's Conv1D: Gemm on [tokens, d], then a Reshape back to [batch, sequence, d] (rows are tokens).
+      if (!idx.onlyReader(p.input[0], p))
+        fail(p, `reshapes '${p.input[0]}' into the residual stream, but that tensor is also read elsewhere`);
+      p = idx.producer.get(p.input[0]);
+    }
     let bias: { node: NodeProto; input: number } | undefined;
     if (p?.opType === 'Add') {
       const k = [0, 1].find((i) => constLength(model, p!.input[i]) === d);
@@ -514,7 +534,8 @@ export function rotateModel(
     const idx = new GraphIndex(model);
     for (const [i, wr] of plan.writers.entries()) {
       const l = model.layer(wr.layer);
-      const producer = idx.producer.get(l.input);
+      const before = idx.producer.get(l.input);
+      const producer = before?.opType === 'Reshape' ? idx.producer.get(before.input[0]) : before;
       if (opts.online === 'down' && !(producer && MLP_PRODUCERS.has(producer.opType))) continue;
       const k = l.shape[1];
       const q = randomizedHadamard(k, (opts.seed + 1 + i) >>> 0);

@@ -51,19 +51,24 @@ describe('rotation of torch.onnx-exported GPT-2-style decoders', { skip }, () =>
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const opset of [14, 17])
-    test(`opset ${opset} (${opset < 17 ? 'decomposed LayerNorm' : 'LayerNormalization'}): logits unchanged to 1e-4, offline and online down`, async () => {
-      const path = join(dir, `gpt-torch-${opset}.onnx`);
-      const m = await loadModel(path);
-      const ops = m.graph.node.map((n) => n.opType);
-      assert.equal(ops.includes('LayerNormalization'), opset >= 17, 'the exporter wrote the form this test is about');
-      const fp = await logits(path);
-      for (const online of ['none', 'down'] as const) {
-        const { model: rot, record } = rotateModel(m, { seed: 1, online });
-        assert.equal(record.layer_norm?.rewritten.length, 5);
-        assert.deepEqual(record.tables, ['wpe.weight']);
-        const diff = maxAbsDiff(await logits(rot.serialize()), fp);
-        assert.ok(diff < 1e-4, `${online}: max |Δlogit| = ${diff}`);
-      }
-    });
+  for (const kind of ['linear', 'conv1d'] as const)
+    for (const opset of [14, 17])
+      test(`${kind === 'linear' ? 'nn.Linear (MatMul + Add)' : "GPT-2's Conv1D (Reshape, Gemm, Reshape)"}, opset ${opset} (${opset < 17 ? 'decomposed LayerNorm' : 'LayerNormalization'}): logits unchanged to 1e-4, offline and online down`, async () => {
+        const path = join(dir, `gpt-${kind}-${opset}.onnx`);
+        const m = await loadModel(path);
+        const ops = m.graph.node.map((n) => n.opType);
+        assert.equal(ops.includes('LayerNormalization'), opset >= 17, 'the exporter wrote the form this test is about');
+        assert.equal(ops.filter((o) => o === 'Gemm').length, kind === 'conv1d' ? 12 : 0);
+        const fp = await logits(path);
+        for (const online of ['none', 'down'] as const) {
+          const { model: rot, record } = rotateModel(m, { seed: 1, online });
+          assert.equal(record.layer_norm?.rewritten.length, 5);
+          assert.deepEqual(record.tables, ['wpe.weight']);
+          assert.equal(record.readers.length, 9);
+          assert.equal(record.writers.length, 4);
+          assert.equal(record.online?.length ?? 0, online === 'down' ? 2 : 0);
+          const diff = maxAbsDiff(await logits(rot.serialize()), fp);
+          assert.ok(diff < 1e-4, `${online}: max |Δlogit| = ${diff}`);
+        }
+      });
 });
