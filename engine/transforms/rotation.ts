@@ -288,6 +288,18 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
         `adds '${u}' (${p ? `from ${nodeLabel(p)}` : 'a graph input or constant'}) to the residual stream; only a linear layer's output can be rotated`,
       );
     checkLinear(l!, 'writer');
+    // Centring and rotation change the writer's output: nothing but the stream may read it on its way there.
+    const chain = [p!, ...(bias ? [bias.node] : []), ...(g?.opType === 'Reshape' ? [g] : [])];
+    for (const [i, n] of chain.entries()) {
+      const t = n.output[0],
+        next = chain[i + 1] ?? at;
+      const other = (idx.readers.get(t) ?? []).find((x) => x !== next && x.opType !== 'Shape');
+      if (other || idx.outputs.has(t))
+        fail(
+          l!.nodeRef,
+          `the output '${t}' of writer '${l!.name}' is also ${other ? `read by ${nodeLabel(other)}` : 'a graph output'}; rotating the stream would change what it sees`,
+        );
+    }
     if (l!.op === 'Gemm' && p!.input[2]) bias = { node: p!, input: 2 };
     if (bias && constLength(model, bias.node.input[bias.input]) !== d)
       fail(bias.node, `the bias of writer '${l!.name}' is not a [${d}] constant`);

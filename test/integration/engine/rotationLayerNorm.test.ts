@@ -166,6 +166,21 @@ describe('rotation: LayerNorm decoders (GPT-2 style, three export forms)', () =>
     );
   });
 
+  test('a writer whose output is also read elsewhere (here a graph output) is refused, naming the writer: rotating would change it', async () => {
+    const f = buildLayerNormDecoder(dir, { norm: 'layernorm', fileName: 'writer-out.onnx' });
+    const m = await loadModel(f.path);
+    const g = m.proto.graph!;
+    const add = g.node.find((n) => n.name === '/transformer/h.0/attn/out_proj/Add')!;
+    g.output.push({ ...g.output[0], name: add.output[0] });
+    assert.throws(
+      () => findRotationPlan(m),
+      (e: Error) =>
+        e instanceof RotationUnsupported &&
+        e.message ===
+          `${f.path}: rotation: MatMul '/transformer/h.0/attn/out_proj/MatMul': the output '${add.output[0]}' of writer 'transformer.h.0.attn.out_proj' is also a graph output; rotating the stream would change what it sees`,
+    );
+  });
+
   test('a LayerNormalization over another axis is refused, naming it', async () => {
     const f = buildLayerNormDecoder(dir, { norm: 'layernorm', fileName: 'ln-axis.onnx' });
     const m = await loadModel(f.path);
