@@ -4,7 +4,9 @@
  * and Debian's torch), on the GPT-2-style LayerNorm fixture with its own (untied) head. Ours runs with
  * the identity as R, so what is compared is exactly the LayerNorm step: centring (embeddings,
  * out_proj / fc2 and their biases) and the γ / β fusion into q/k/v, fc1 and the head. Also prints
- * max |Δlogit| of the full rotation in onnxruntime. Skipped, saying why, without QuaRot or torch.
+ * max |Δlogit| of the full rotation in onnxruntime, and RTN W4 / GPTQ W3 (per channel) with and without
+ * rotation on the fixture with synthetic γ outlier channels. The QuaRot part is skipped, saying why,
+ * without QuaRot or torch.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,8 @@ import { rotateModel } from '../engine/transforms/rotation';
 import type { Rotation } from '../engine/transforms/rotationHadamard';
 import { buildLayerNormDecoder, type LayerNormDecoder } from '../test/fixtures/llm/layerNormDecoder';
 import { quarotFolder } from './quarotReference';
+import { runJob } from '../engine/job';
+import { layerPlans, storiesPlan } from '../test/integration/engine/planFixture';
 
 const PYTHON = '/usr/bin/python3';
 /** Fixture names (per block) → OPT module names. */
@@ -106,6 +110,39 @@ async function logitDelta(path: string, rotated: Uint8Array): Promise<number> {
   return d;
 }
 
+/** RTN W4 / GPTQ W3 per channel on the fixture with 3 γ outlier channels (×20), without and with rotation (seeds 0–2). */
+async function quality(dir: string): Promise<void> {
+  const f = buildLayerNormDecoder(dir, {
+    norm: 'layernorm',
+    tied: false,
+    gammaOutliers: { count: 3, factor: 20 },
+    fileName: 'outliers.onnx',
+  });
+  const layers = (await loadModel(f.path)).layers.filter((l) => l.quantizable && l.op !== 'Gather').map((l) => l.name);
+  console.log('| config | rotation | KL mean | top-1 agree |');
+  console.log('|---|---|---|---|');
+  for (const [method, bits] of [
+    ['rtn', 4],
+    ['gptq', 3],
+  ] as const)
+    for (const seed of [undefined, 0, 1, 2]) {
+      const p = storiesPlan({
+        modelPath: f.path,
+        layers: layerPlans(method, bits, -1, layers),
+        format: 'fake',
+        ...(seed === undefined ? {} : { rotation: { method: 'hadamard', seed } }),
+      });
+      if (p.calibration.kind === 'text') p.calibration = { ...p.calibration, samples: 16, sequenceLength: 128 };
+      if (p.evaluation.kind === 'text')
+        p.evaluation = { ...p.evaluation, samples: 16, sequenceLength: 128, metrics: ['kl_divergence', 'top1_agreement'] };
+      const r = await runJob(p);
+      const top1 = r.metrics.top1_agreement;
+      console.log(
+        `| ${method} w${bits} pc | ${seed === undefined ? 'none' : `seed ${seed}`} | ${r.metrics.kl_divergence?.mean.toFixed(4)} | ${top1 === undefined ? '—' : `${(100 * top1).toFixed(1)}%`} |`,
+      );
+    }
+}
+
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lowbit-bench-rot-ln-'));
   try {
@@ -116,6 +153,7 @@ export async function main(): Promise<void> {
         `full rotation, seed ${seed}: max |Δlogit| ${(await logitDelta(f.path, rotateModel(m, { seed }).model.serialize())).toExponential(2)}`,
       );
 
+    await quality(dir);
     const q = quarotFolder();
     const py = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
     if (!q.folder || py.status !== 0) {
