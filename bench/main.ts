@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   gptaq: () => import('./gptaq'),
   quality: () => import('./quality'),
   rotation: () => import('./rotation'),
+  'rotation-ln': () => import('./quarotLayerNormReference'),
   flrq: () => import('./flrqReference'),
   lsp: () => import('./lsp'),
   sketch: () => import('./sketch'),

@@ -97,6 +97,22 @@ export interface RotationReport {
    * since the two sides rotate differently: the copy's float bytes (before any quantization).
    */
   untied?: { embedding: string; head: string; bytes: number };
+  /** Other embedding tables added into the stream (learned positions, token types): their rows became E·R too. */
+  tables?: string[];
+  /**
+   * A LayerNorm model made rotatable (QuaRot/SliceGPT): the stream was centred (every writer W·C and
+   * b·C, embedding and table rows minus their mean, C = I − 11ᵀ/d), so each LayerNorm equals an RMSNorm;
+   * each was rewritten as one with γ = 1, its γ folded into the linears after it and its β into their
+   * biases (β·W added, or a new bias).
+   */
+  layer_norm?: {
+    /** The LayerNorms rewritten as RMSNorms (node names; the decomposed form's last node). */
+    rewritten: string[];
+    /** What was centred: writer layers, the embedding, tables and stream biases. */
+    centred: string[];
+    /** Readers that got a new bias (β·W) because they had none. */
+    new_biases: string[];
+  };
 }
 
 /**

@@ -7,14 +7,16 @@
  * 2. Every RMSNorm reading it (decomposed Pow/ReduceMean/Add/Sqrt/Reciprocal|Div/Mul/Mul γ, or
  *    SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization) has its γ folded into the
  *    linears it feeds (W_in ← diag(γ)·W_in) and set to 1. RMSNorm without γ commutes with an
- *    orthogonal R (‖x·R‖ = ‖x‖).
+ *    orthogonal R (‖x·R‖ = ‖x‖). LayerNorm models (LayerNormalization, SkipLayerNormalization, torch's
+ *    decomposed form) are made so first (streamLayerNorm.ts, layerNormRewrite.ts): the stream is
+ *    centred, β folds into the readers' biases, and each LayerNorm becomes an RMSNorm.
  * 3. With R the seeded randomized Hadamard (rotationHadamard.ts), x ← x·R on the whole stream:
  *    E ← E·R (embedding rows), W_out ← W_out·R and b ← b·R for every linear writing the stream,
  *    W_in ← Rᵀ·W_in for every linear reading it (the LM head too). ONNX MatMul weights are [in, out]
  *    (y = x·W); Gemm with transB stores Wᵀ, so the sides swap.
  *
  * The rotated model computes the same function in exact arithmetic. Anything else reading the stream
- * (LayerNorm's mean subtraction, a graph output, an op we do not know) makes the model not rotatable:
+ * (a post-LN norm, a graph output, an op we do not know) makes the model not rotatable:
  * `findRotationPlan` says which node and why, and nothing is changed.
  */
 import type { NodeProto } from '../onnx/onnxProto';
@@ -25,6 +27,8 @@ import { DT } from '../onnx/tensor';
 import { EditState } from './editState';
 import { GraphIndex } from './producer';
 import { randomizedHadamard, rotateMatrix, type Rotation } from './rotationHadamard';
+import { decomposedLayerNorm, fusedLayerNorm, normReaderProblem, type ConstInput, type StreamLayerNorm } from './streamLayerNorm';
+import { centreStream, foldLayerNormBetas, inMajor, rewriteLayerNorms } from './layerNormRewrite';
 import type { RotationReport } from '../../protocol/report';
 
 /** Why a model cannot be rotated: the node (or tensor) and the reason. */
@@ -44,6 +48,8 @@ interface StreamLinear {
   layer: string;
   /** Per-input-channel γ folded into it before rotation (norm readers). */
   gamma?: { node: NodeProto; input: number };
+  /** A LayerNorm's β, folded into its bias (β·W added, or a new bias) before rotation. */
+  beta?: ConstInput;
   /** Writers: an Add after the MatMul holding its bias ([d]). */
   bias?: { node: NodeProto; input: number };
 }
@@ -62,6 +68,15 @@ export interface RotationPlan {
   readers: StreamLinear[];
   writers: StreamLinear[];
   norms: FoldedNorm[];
+  /**
+   * LayerNorms on the stream (LayerNorm models): the stream is centred first (every writer, table and
+   * stream bias x·C), then each becomes an RMSNorm with γ and β folded into its readers.
+   */
+  layerNorms: StreamLayerNorm[];
+  /** Other embedding tables added into the stream (learned positions, token types): rows E·R. */
+  tables: ConstInput[];
+  /** Constants added to the stream inside a Skip(Simplified)LayerNormalization (its bias input): b·R. */
+  streamBiases: ConstInput[];
   /** The stream tensors, first (embedding output) to last. */
   streamTensors: string[];
   /**
@@ -107,32 +122,11 @@ const MS_NORMS: Record<string, { gamma: number; inputs: number[]; normed: number
   SkipSimplifiedLayerNormalization: { gamma: 2, inputs: [0, 1], normed: 0, sum: 3, bias: 3 },
 };
 
-const MEAN_NORMS = new Set([
-  'LayerNormalization',
-  'SkipLayerNormalization',
-  'GroupNormalization',
-  'BatchNormalization',
-  'InstanceNormalization',
-]);
+/** Norms over batch, group or instance: they do not commute with a rotation of the channels. */
+const MEAN_NORMS = new Set(['GroupNormalization', 'BatchNormalization', 'InstanceNormalization']);
 
-/**
- * Why a mean-subtracting norm on the stream stops the rotation: LayerNorm's x − mean(x) does not
- * commute with R. QuaRot handles it by centring every stream writer and the embedding (so the mean is
- * 0), folding γ and β into the next linears and rewriting the LayerNorm as an RMSNorm; that path is
- * not implemented here.
- */
-function meanNormReason(op: string, t: string): string {
-  const ln = op === 'LayerNormalization' || op === 'SkipLayerNormalization';
-  const what = ln
-    ? `is a LayerNorm on the residual stream '${t}'`
-    : op === 'ReduceMean' || op === 'Sub'
-      ? `subtracts the mean of the residual stream '${t}' (a decomposed LayerNorm)`
-      : `normalizes the residual stream '${t}' per batch, group or instance`;
-  const tail =
-    ln || op === 'ReduceMean' || op === 'Sub'
-      ? "; its mean subtraction does not commute with a rotation. QuaRot's LayerNorm path (centre the embedding and every stream writer, fold γ and β into the next linears, rewrite the LayerNorm as an RMSNorm) is not implemented: only RMSNorm models can be rotated (use rotation: none)"
-      : '; that does not commute with a rotation: only RMSNorm models can be rotated (use rotation: none)';
-  return `${what}${tail}`;
+function meanNormReason(t: string): string {
+  return `normalizes the residual stream '${t}' per batch, group or instance; that does not commute with a rotation (use rotation: none)`;
 }
 
 function scalarOf(model: OnnxModel, name: string): number | undefined {
@@ -162,7 +156,11 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
 
   // 1. The embedding.
   const graphInputs = new Set(model.graph.input.map((i) => i.name));
-  const embeds = model.layers.filter((l) => l.op === 'Gather' && l.embedding && graphInputs.has(l.nodeRef.input[1]) && !l.scope?.length);
+  const allEmbeds = model.layers.filter((l) => l.op === 'Gather' && l.embedding && graphInputs.has(l.nodeRef.input[1]) && !l.scope?.length);
+  // Several (token, learned positions by position_ids, token types): the stream starts at the one
+  // gathered by input_ids; the others must be found added into it (plan.tables).
+  const byIds = allEmbeds.filter((l) => l.nodeRef.input[1] === 'input_ids');
+  const embeds = allEmbeds.length > 1 && byIds.length === 1 ? byIds : allEmbeds;
   if (embeds.length !== 1)
     fail(
       model.path,
@@ -179,6 +177,10 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
   const readers: StreamLinear[] = [];
   const writers: StreamLinear[] = [];
   const norms: FoldedNorm[] = [];
+  const layerNorms: StreamLayerNorm[] = [];
+  let rmsNorm: NodeProto | undefined;
+  const tables: ConstInput[] = [];
+  const streamBiases: ConstInput[] = [];
   const stream: string[] = [];
   const isStream = new Set<string>();
   const handled = new Set<NodeProto>();
@@ -210,27 +212,67 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     if (role === 'writer' && l.shape[0] !== d) fail(l.nodeRef, `writer '${l.name}' writes ${l.shape[0]} channels, the stream has ${d}`);
   };
 
-  /** Every reader of a normalized tensor must be a linear layer (its γ then folds into them). */
-  const normReaders = (tensor: string, owner: NodeProto, gamma?: { node: NodeProto; input: number }) => {
+  /** Every reader of a normalized tensor must be a linear layer (its γ, and a LayerNorm's β, then fold into them). */
+  const normReaders = (tensor: string, owner: NodeProto, gamma?: ConstInput, beta?: ConstInput) => {
     if (idx.outputs.has(tensor)) fail(owner, `its normalized output '${tensor}' is a graph output`);
     const rs = idx.readers.get(tensor) ?? [];
     if (!rs.length) return;
-    for (const r of rs) {
-      const l = layerOf(r, tensor);
-      if (!l || r.input[0] !== tensor)
-        fail(
-          r,
-          `reads the normalized stream '${tensor}' of ${nodeLabel(owner)}; only linear layers (MatMul/Gemm with a constant weight) can take its γ and rotation`,
-        );
+    const take = (r: NodeProto, t: string) => {
+      const l = layerOf(r, t);
+      if (!l || r.input[0] !== t) fail(...normReaderProblem(r, t, owner));
       checkLinear(l!, 'reader');
-      readers.push({ layer: l!.name, ...(gamma ? { gamma } : {}) });
+      readers.push({ layer: l!.name, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) });
+    };
+    for (const r of rs) {
+      if (r.opType === 'Shape') continue; // its shape does not change
+      if (r.opType === 'Reshape' && r.input[0] === tensor) {
+        // GPT-2's Conv1D: x.view(-1, d) before a Gemm. Row-major, so each row of the [tokens, d] result is
+        // still one token's vector (the linears after it take d inputs); γ, β and R act on it the same way.
+        const out = r.output[0];
+        const rr = (idx.readers.get(out) ?? []).filter((x) => x.opType !== 'Shape');
+        if (idx.outputs.has(out) || !rr.length)
+          fail(r, `reshapes the normalized stream '${tensor}' of ${nodeLabel(owner)} into a graph output or for no linear layer`);
+        for (const x of rr) take(x, out);
+        continue;
+      }
+      take(r, tensor);
     }
+  };
+  const lnContext = {
+    d,
+    readers: (t: string) => idx.readers.get(t) ?? [],
+    isGraphOutput: (t: string) => idx.outputs.has(t),
+    constLength: (name: string) => constLength(model, name),
+    scalar: (name: string) => scalarOf(model, name),
+    fail: (n: NodeProto, reason: string): never => fail(n, reason),
+  };
+  /** A constant [d] added to the stream (a Skip…LayerNormalization's bias input). */
+  const streamBias = (n: NodeProto, k: number) => {
+    if (constLength(model, n.input[k]) !== d) fail(n, `its bias input '${n.input[k]}' is not a [${d}] constant`);
+    if (!idx.onlyReader(n.input[k], n)) fail(n, `its bias input '${n.input[k]}' is shared with other nodes`);
+    streamBiases.push({ node: n, input: k });
   };
 
   /** The tensor `u` added to the stream must come from a linear layer (possibly + a bias). */
   const writerOf = (u: string, at: NodeProto) => {
     if (isStream.has(u)) return;
-    let p = idx.producer.get(u);
+    const g = idx.producer.get(u);
+    if (g?.opType === 'Gather' && !g.attribute.find((a) => a.name === 'axis')?.i) {
+      // Another embedding table added into the stream (learned positions, token types).
+      const ref = model.consts.resolve(g.input[0]);
+      if (ref && !ref.chain.length && ref.dims.length === 2 && ref.dims[1] === d) {
+        if (!idx.onlyReader(g.input[0], g)) fail(g, `its table '${g.input[0]}' is shared with other nodes; untie it first`);
+        tables.push({ node: g, input: 0 });
+        return;
+      }
+    }
+    let p = g;
+    if (p?.opType === 'Reshape') {
+      // GPT-2's Conv1D: Gemm on [tokens, d], then a Reshape back to [batch, sequence, d] (rows are tokens).
+      if (!idx.onlyReader(p.input[0], p))
+        fail(p, `reshapes '${p.input[0]}' into the residual stream, but that tensor is also read elsewhere`);
+      p = idx.producer.get(p.input[0]);
+    }
     let bias: { node: NodeProto; input: number } | undefined;
     if (p?.opType === 'Add') {
       const k = [0, 1].find((i) => constLength(model, p!.input[i]) === d);
@@ -246,6 +288,18 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
         `adds '${u}' (${p ? `from ${nodeLabel(p)}` : 'a graph input or constant'}) to the residual stream; only a linear layer's output can be rotated`,
       );
     checkLinear(l!, 'writer');
+    // Centring and rotation change the writer's output: nothing but the stream may read it on its way there.
+    const chain = [p!, ...(bias ? [bias.node] : []), ...(g?.opType === 'Reshape' ? [g] : [])];
+    for (const [i, n] of chain.entries()) {
+      const t = n.output[0],
+        next = chain[i + 1] ?? at;
+      const other = (idx.readers.get(t) ?? []).find((x) => x !== next && x.opType !== 'Shape');
+      if (other || idx.outputs.has(t))
+        fail(
+          l!.nodeRef,
+          `the output '${t}' of writer '${l!.name}' is also ${other ? `read by ${nodeLabel(other)}` : 'a graph output'}; rotating the stream would change what it sees`,
+        );
+    }
     if (l!.op === 'Gemm' && p!.input[2]) bias = { node: p!, input: 2 };
     if (bias && constLength(model, bias.node.input[bias.input]) !== d)
       fail(bias.node, `the bias of writer '${l!.name}' is not a [${d}] constant`);
@@ -285,12 +339,26 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     for (const r of idx.readers.get(t) ?? []) {
       if (handled.has(r)) continue;
       if (r.opType === 'Shape') continue;
-      if (
-        MEAN_NORMS.has(r.opType) ||
-        (r.opType === 'ReduceMean' && !(idx.readers.get(t) ?? []).some((x) => x.opType === 'Pow')) ||
-        r.opType === 'Sub'
-      )
-        fail(r, meanNormReason(r.opType, t));
+      if (r.opType === 'LayerNormalization' || r.opType === 'SkipLayerNormalization') {
+        handled.add(r);
+        const ln = fusedLayerNorm(lnContext, r, t);
+        if (ln.form === 'SkipLayerNormalization') {
+          for (const k of [0, 1]) if (r.input[k] !== t && !isStream.has(r.input[k])) writerOf(r.input[k], r);
+          if (r.input[4]) streamBias(r, 4);
+        }
+        layerNorms.push(ln);
+        normReaders(ln.output, r, ln.gamma, ln.beta);
+        if (ln.form === 'SkipLayerNormalization' && r.output[3]) addStream(r.output[3]);
+        continue;
+      }
+      if ((r.opType === 'ReduceMean' && !(idx.readers.get(t) ?? []).some((x) => x.opType === 'Pow')) || r.opType === 'Sub') {
+        const ln = decomposedLayerNorm(lnContext, r, t);
+        for (const n of [...ln.removed, ...ln.rereads]) handled.add(n);
+        layerNorms.push(ln);
+        normReaders(ln.output, ln.removed.length > 2 ? ln.removed[ln.removed.length - 1] : ln.node, ln.gamma, ln.beta);
+        continue;
+      }
+      if (MEAN_NORMS.has(r.opType)) fail(r, meanNormReason(t));
       if (r.opType === 'Add') {
         handled.add(r);
         const other = r.input[0] === t ? r.input[1] : r.input[0];
@@ -303,11 +371,12 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
         handled.add(r);
         if (constLength(model, r.input[ms.gamma]) !== d) fail(r, `has no [${d}] γ input`);
         for (const k of ms.inputs) if (r.input[k] && r.input[k] !== t && !isStream.has(r.input[k])) writerOf(r.input[k], r);
-        if (ms.bias !== undefined && r.input[ms.bias]) fail(r, 'has a bias input (not supported)');
+        if (ms.bias !== undefined && r.input[ms.bias]) streamBias(r, ms.bias);
         for (const [k, o] of r.output.entries()) {
           if (!o || k === ms.normed || k === ms.sum) continue;
           if ((idx.readers.get(o) ?? []).length || idx.outputs.has(o)) fail(r, `its output ${k} ('${o}', the mean or 1/RMS) is used`);
         }
+        rmsNorm ??= r;
         const gamma = { node: r, input: ms.gamma };
         norms.push({ node: r, gammaInput: ms.gamma });
         normReaders(r.output[ms.normed], r, gamma);
@@ -317,6 +386,7 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
       if (r.opType === 'Pow') {
         handled.add(r);
         const nrm = rmsFromPow(t, r);
+        rmsNorm ??= nrm;
         handled.add(nrm);
         const out = nrm.output[0];
         const rs = idx.readers.get(out) ?? [];
@@ -349,6 +419,18 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
       if ((r.opType === 'Mul' || r.opType === 'Div') && !handled.has(r))
         fail(r, `reads the residual stream '${t}' outside an RMSNorm; a rotation would change what it computes`);
   if (!readers.length) fail(model.path, 'no linear layer reads the residual stream');
+  // Centring the stream for its LayerNorms would change what an RMSNorm on it computes.
+  if (layerNorms.length && rmsNorm)
+    fail(
+      rmsNorm,
+      `is an RMSNorm on a residual stream that also has LayerNorms (${layerNorms[0].name}); centring the stream for the LayerNorms would change its output`,
+    );
+  for (const e of allEmbeds)
+    if (e !== emb && !tables.some((x) => x.node === e.nodeRef))
+      fail(
+        model.path,
+        `${allEmbeds.length} token embeddings (${allEmbeds.map((x) => x.name).join(', ')}); '${e.name}' is not added into the residual stream that starts at '${emb.name}'`,
+      );
   const seen = new Set<string>();
   for (const l of [...readers, ...writers]) {
     if (seen.has(l.layer)) fail(model.layer(l.layer).nodeRef, `layer '${l.layer}' both reads and writes the stream`);
@@ -368,6 +450,9 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
     readers,
     writers,
     norms,
+    layerNorms,
+    tables,
+    streamBiases,
     streamTensors: stream,
     ...(tiedHead ? { tiedHead } : {}),
   };
@@ -382,11 +467,6 @@ export function findRotationPlan(model: OnnxModel): RotationPlan {
 export type OnlineRotation = 'none' | 'down' | 'all';
 
 const MLP_PRODUCERS = new Set(['Mul', 'Gelu', 'Relu', 'Sigmoid', 'Silu', 'FastGelu', 'QuickGelu', 'Tanh', 'Erf']);
-
-/** Is a layer's stored weight [in, out] (MatMul, Gemm without transB)? */
-function inMajor(l: LayerRecord): boolean {
-  return l.op === 'MatMul' || !l.nodeRef.attribute.find((a) => a.name === 'transB')?.i;
-}
 
 /** Rotates a copy of `model` (see the file comment); the source model is not modified. */
 export function rotateModel(
@@ -410,6 +490,11 @@ export function rotateModel(
     untied = { embedding: plan.embedding.layer, head: l.name, bytes: v.data.length * (dtype === DT.FLOAT16 ? 2 : 4) };
   }
 
+  // 0b. LayerNorm models: β into the readers' biases, then the stream centred (layerNormRewrite.ts).
+  const layerNorm: RotationReport['layer_norm'] = plan.layerNorms.length
+    ? { rewritten: [], new_biases: foldLayerNormBetas(st, model, plan), centred: centreStream(st, model, plan) }
+    : undefined;
+
   // 1. Fold each norm's γ into its readers (W_in ← diag(γ)·W_in), then set γ to 1.
   for (const rd of plan.readers) {
     if (!rd.gamma) continue;
@@ -426,6 +511,7 @@ export function rotateModel(
     g.data.fill(1);
     st.write(n.node, n.gammaInput, g);
   }
+
   // 2. Rotate: readers Rᵀ·W ([in, out]: each column; Gemm transB [out, in]: each row).
   const stats: RotationReport['layers'] = [];
   const rotate = (name: string, side: 'reads' | 'writes') => {
@@ -460,7 +546,8 @@ export function rotateModel(
     const idx = new GraphIndex(model);
     for (const [i, wr] of plan.writers.entries()) {
       const l = model.layer(wr.layer);
-      const producer = idx.producer.get(l.input);
+      const before = idx.producer.get(l.input);
+      const producer = before?.opType === 'Reshape' ? idx.producer.get(before.input[0]) : before;
       if (opts.online === 'down' && !(producer && MLP_PRODUCERS.has(producer.opType))) continue;
       const k = l.shape[1];
       const q = randomizedHadamard(k, (opts.seed + 1 + i) >>> 0);
@@ -480,6 +567,14 @@ export function rotateModel(
   const e = st.read(plan.embedding.node, plan.embedding.input);
   rotateMatrix(e.data, e.dims[0], e.dims[1], 1, r);
   st.write(plan.embedding.node, plan.embedding.input, e, true);
+  // Other tables added into the stream (rows E·R) and stream biases (b·R).
+  for (const c of [...plan.tables, ...plan.streamBiases]) {
+    const t = st.read(c.node, c.input);
+    rotateMatrix(t.data, t.data.length / d, d, 1, r);
+    st.write(c.node, c.input, t, plan.tables.includes(c));
+  }
+  // LayerNorms become RMSNorms with γ = 1 (γ and β are in their readers now; last, since it moves inputs).
+  if (layerNorm) layerNorm.rewritten = rewriteLayerNorms(st, plan);
 
   return {
     model: st.result(),
@@ -491,8 +586,10 @@ export function rotateModel(
       embedding: plan.embedding.layer,
       readers: plan.readers.map((x) => x.layer),
       writers: plan.writers.map((x) => x.layer),
-      norms: plan.norms.map((n) => n.node.name || n.node.opType),
+      norms: [...plan.norms.map((n) => n.node.name || n.node.opType), ...plan.layerNorms.map((n) => n.name)],
       layers: stats,
+      ...(plan.tables.length ? { tables: plan.tables.map((t) => t.node.input[t.input]) } : {}),
+      ...(layerNorm ? { layer_norm: layerNorm } : {}),
       ...(online.length ? { online } : {}),
       ...(untied ? { untied } : {}),
     },

@@ -15,7 +15,7 @@ export function rotateForPlan(
   const r = rotateModel(model, { seed: plan.rotation.seed, online: plan.rotation.online ?? 'none' });
   onProgress?.({
     stage: 'load',
-    message: `rotated: d = ${r.record.size} (${r.record.construction}), ${r.record.readers.length} readers, ${r.record.writers.length} writers, ${r.record.norms.length} norms folded${r.record.online?.length ? `, ${r.record.online.length} online rotations inserted` : ''}${r.record.untied ? `, tied head '${r.record.untied.head}' untied (+${r.record.untied.bytes} bytes)` : ''}`,
+    message: `rotated: d = ${r.record.size} (${r.record.construction}), ${r.record.readers.length} readers, ${r.record.writers.length} writers, ${r.record.norms.length} norms folded${r.record.layer_norm ? ` (${r.record.layer_norm.rewritten.length} LayerNorms rewritten as RMSNorms after centring the stream: ${r.record.layer_norm.centred.length} writers and tables centred)` : ''}${r.record.online?.length ? `, ${r.record.online.length} online rotations inserted` : ''}${r.record.untied ? `, tied head '${r.record.untied.head}' untied (+${r.record.untied.bytes} bytes)` : ''}`,
   });
   return r;
 }
@@ -32,5 +32,7 @@ export function rotationReport(r: RotationRecord): RotationReport {
     layers: r.layers,
     ...(r.online ? { online: r.online } : {}),
     ...(r.untied ? { untied: r.untied } : {}),
+    ...(r.tables ? { tables: r.tables } : {}),
+    ...(r.layer_norm ? { layer_norm: r.layer_norm } : {}),
   };
 }

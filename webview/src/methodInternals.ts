@@ -72,9 +72,13 @@ function rotationBlock(rot: RotationReport, reveal: (layer: string) => void): { 
   ];
   const untied = rot.untied ? ` · tied head ${rot.untied.head} untied from ${rot.untied.embedding} (+${bytes(rot.untied.bytes)})` : '';
   const online = rot.online?.length ? ` · online rotation before ${rot.online.map((o) => o.layer).join(', ')}` : '';
+  const ln = rot.layer_norm
+    ? ` · ${rot.layer_norm.rewritten.length} LayerNorm${rot.layer_norm.rewritten.length === 1 ? '' : 's'} rewritten as RMSNorm after centring the stream (${rot.layer_norm.centred.length} writers and tables centred${rot.layer_norm.new_biases.length ? `; new bias β·W on ${rot.layer_norm.new_biases.join(', ')}` : ''})`
+    : '';
+  const tables = rot.tables?.length ? ` · also ${rot.tables.join(', ')}` : '';
   const meta =
-    `${rot.construction}, d = ${rot.size}, seed ${rot.seed} · embedding ${rot.embedding} · ` +
-    `${rot.norms.length} norm scale${rot.norms.length === 1 ? '' : 's'} folded${online}${untied}`;
+    `${rot.construction}, d = ${rot.size}, seed ${rot.seed} · embedding ${rot.embedding}${tables} · ` +
+    `${rot.norms.length} norm scale${rot.norms.length === 1 ? '' : 's'} folded${ln}${online}${untied}`;
   const b = block('rotation', 'Rotation: weight outliers before and after', meta, cols, rot.layers, { key: 'name', desc: false }, (l) =>
     reveal(l.name),
   );

@@ -190,6 +190,12 @@ function checkRotation(x: unknown): string | null {
     if (!isObj(u) || !isStr(u.embedding) || !isStr(u.head) || !isNum(u.bytes))
       return 'report.rotation.untied must be {embedding, head, bytes}';
   }
+  if (x.tables !== undefined && !(Array.isArray(x.tables) && x.tables.every(isStr))) return 'report.rotation.tables must be strings';
+  if (x.layer_norm !== undefined) {
+    const n = x.layer_norm as Obj;
+    if (!isObj(n) || !['rewritten', 'centred', 'new_biases'].every((k) => Array.isArray(n[k]) && (n[k] as unknown[]).every(isStr)))
+      return 'report.rotation.layer_norm must be {rewritten, centred, new_biases} (lists of names)';
+  }
   return null;
 }
 

@@ -132,7 +132,7 @@ describe('rotation: KV-cache decoder fixtures and unrotatable graphs', { skip: s
       await s1.release();
     });
 
-  test('a BERT encoder (two embeddings, LayerNorm) is refused, naming the embeddings; the model is left as it was', async () => {
+  test('a BERT encoder (post-LN) is refused, naming its first LayerNorm; the model is left as it was', async () => {
     const f = buildBertEncoder(dir, {});
     const m = await loadModel(f.path);
     const before = m.serialize();
@@ -141,20 +141,22 @@ describe('rotation: KV-cache decoder fixtures and unrotatable graphs', { skip: s
       (e: Error) =>
         e instanceof RotationUnsupported &&
         e.message.startsWith(
-          `${f.path}: rotation: 2 token embeddings (bert.embeddings.word_embeddings, bert.embeddings.token_type_embeddings)`,
+          `${f.path}: rotation: LayerNormalization '/bert/embeddings/LayerNorm/LayerNormalization': is a post-LN norm (BERT, the original Transformer): its output '/bert/embeddings/LayerNorm/LayerNormalization_output_0' is itself the residual stream (Add '/bert/encoder/layer.0/attention/output/Add_1' reads it)`,
         ),
     );
     assert.deepEqual(m.serialize(), before);
   });
 
-  test('a LayerNormalization on the stream is refused, naming the node', async () => {
+  test('a LayerNormalization on a stream that also has RMSNorms is refused, naming an RMSNorm (centring would change it)', async () => {
     // stories260K with its final RMSNorm's normalize step replaced by a LayerNormalization of the stream.
     const m = await loadModel(stories.model);
     const g = m.proto.graph!;
     const pow = g.node.find((n) => n.name === '/Pow')!;
     const mul = g.node.find((n) => n.name === '/Mul')!;
+    const mul1 = g.node.find((n) => n.name === '/Mul_1')!;
     g.node.splice(g.node.indexOf(pow), 1);
-    g.node.splice(g.node.indexOf(mul), 1, { ...mul, opType: 'LayerNormalization', name: '/final_ln', input: [pow.input[0], 'norm'] });
+    g.node.splice(g.node.indexOf(mul), 1);
+    g.node.splice(g.node.indexOf(mul1), 1, { ...mul1, opType: 'LayerNormalization', name: '/final_ln', input: [pow.input[0], 'norm'] });
     const p = join(dir, 'layernorm.onnx');
     writeFileSync(p, m.serialize());
     const ln = await loadModel(p);
@@ -163,13 +165,13 @@ describe('rotation: KV-cache decoder fixtures and unrotatable graphs', { skip: s
       (e: Error) =>
         e instanceof RotationUnsupported &&
         e.message.includes(p) &&
-        /LayerNormalization '\/final_ln': is a LayerNorm on the residual stream '[^']+'; its mean subtraction does not commute with a rotation\. QuaRot's LayerNorm path .* is not implemented: only RMSNorm models can be rotated \(use rotation: none\)/.test(
+        / '[^']+': is an RMSNorm on a residual stream that also has LayerNorms \(\/final_ln\); centring the stream for the LayerNorms would change its output$/.test(
           e.message,
         ),
     );
   });
 
-  test('a decomposed LayerNorm (ReduceMean and Sub of the stream) is refused, naming the node', async () => {
+  test('a mean subtraction that is not a whole decomposed LayerNorm is refused, naming the Sub', async () => {
     // stories260K's final RMSNorm made a LayerNorm by centring its input: c = x − ReduceMean(x).
     const m = await loadModel(stories.model);
     const g = m.proto.graph!;
@@ -188,7 +190,7 @@ describe('rotation: KV-cache decoder fixtures and unrotatable graphs', { skip: s
       () => findRotationPlan(m),
       (e: Error) =>
         e instanceof RotationUnsupported &&
-        /ReduceMean '\/ln_mean': subtracts the mean of the residual stream '[^']+' \(a decomposed LayerNorm\).*not implemented/.test(
+        /Sub '\/ln_sub': subtracts the mean of the residual stream '[^']+' but is not a LayerNorm \(the centred 'ln_centred' is not read by exactly one Pow and one Div\)/.test(
           e.message,
         ),
     );

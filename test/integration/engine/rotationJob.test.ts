@@ -101,7 +101,10 @@ describe('rotation in a job (stories260K)', { skip: skipNoShared }, () => {
       rotation: { method: 'hadamard', seed: 0 },
       evaluation: { kind: 'none', metrics: [] },
     });
-    await assert.rejects(runJob(p), (e: Error) => e.message.includes(f.path) && /rotation: 2 token embeddings/.test(e.message));
+    await assert.rejects(
+      runJob(p),
+      (e: Error) => e.message.includes(f.path) && /rotation: LayerNormalization '[^']+': is a post-LN norm/.test(e.message),
+    );
     assert.ok(!existsSync(p.outputPath) && !existsSync(p.reportPath));
   });
 });

@@ -8,6 +8,7 @@ import { loadRecipePlan } from '../../../recipe/load';
 import { modelHost } from '../../../language-server/src/services/modelSource';
 import { inspectModel } from '../../../engine/onnx/inspect';
 import { buildBertEncoder } from '../../fixtures/llm';
+import { buildLayerNormDecoder } from '../../fixtures/llm/layerNormDecoder';
 import { skipNoShared, stories } from './sharedFixtures';
 
 describe('rotation in recipes', { skip: skipNoShared }, () => {
@@ -47,10 +48,24 @@ describe('rotation in recipes', { skip: skipNoShared }, () => {
     assert.ok(d, JSON.stringify(r.diagnostics));
     assert.equal(d!.severity, 'error');
     assert.equal(d!.line, 5);
-    assert.match(d!.message, /cannot rotate this model: 2 token embeddings \(bert\.embeddings\.word_embeddings/);
+    assert.match(
+      d!.message,
+      /cannot rotate this model: LayerNormalization '\/bert\/embeddings\/LayerNorm\/LayerNormalization': is a post-LN norm/,
+    );
     // Without rotation the same model plans fine.
     const ok = await loadRecipePlan(recipe(f.path, ''), modelHost);
     assert.ok(!ok.diagnostics.some((x) => x.severity === 'error'), JSON.stringify(ok.diagnostics));
+  });
+
+  test('a pre-LN LayerNorm decoder (GPT-2 style) is rotatable: no diagnostic, the plan carries the rotation', async () => {
+    const f = buildLayerNormDecoder(dir, { norm: 'decomposed' });
+    assert.deepEqual((await inspectModel(f.path)).rotation, { size: 64 });
+    const r = await loadRecipePlan(recipe(f.path, 'rotation:\n  method: hadamard\n  seed: 2'), modelHost);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
+    assert.deepEqual(r.plan?.rotation, { method: 'hadamard', seed: 2, online: 'none' });
   });
 
   test('a bad value is a schema error', async () => {

@@ -266,6 +266,24 @@ test('report panel shows method internals recorded from a real run: rotation kur
     (await p.page.locator('#rotation p.meta').first().textContent()) ?? '',
     /tied head tok_embeddings@\/lm_head\/MatMul untied from tok_embeddings \(\+128\.0 KiB\)/,
   );
+  // A LayerNorm model: the rewrite is said (count, what was centred, the new bias).
+  const ln = structuredClone(real);
+  ln.rotation.tables = ['transformer.wpe.weight'];
+  ln.rotation.layer_norm = {
+    rewritten: ['/h.0/ln_1', '/h.0/ln_2', '/ln_f'],
+    centred: ['a', 'b', 'c', 'd'],
+    new_biases: ['lm_head.weight'],
+  };
+  await p.send({ type: 'report', report: ln, reportPath: 'x', history: [] });
+  const lnMeta = (await p.page.locator('#rotation p.meta').first().textContent()) ?? '';
+  assert.match(
+    lnMeta,
+    /3 LayerNorms rewritten as RMSNorm after centring the stream \(4 writers and tables centred; new bias β·W on lm_head\.weight\)/,
+  );
+  assert.match(lnMeta, /embedding tok_embeddings · also transformer\.wpe\.weight/);
+  ln.rotation.layer_norm.rewritten = 3;
+  await p.send({ type: 'report', report: ln, reportPath: 'x', history: [] });
+  assert.match((await p.page.locator('#error').textContent()) ?? '', /report\.rotation\.layer_norm must be/);
   const badHqq = structuredClone(real);
   badHqq.layers[0].hqq.objective = ['x'];
   await p.send({ type: 'report', report: badHqq, reportPath: 'x', history: [] });
