@@ -134,13 +134,15 @@ export async function prepareActivationAware(opts: {
     if (!input) throw new Error(`layer ${first.name} (${method}): no calibration statistics for its input '${g.tensor}'`);
     if (!input.stats.tokens) throw new Error(`layer ${first.name} (${method}): its input '${g.tensor}' saw no calibration tokens`);
     const H = input.hessian.matrix();
+    // tr(WHWᵀ) (rows·cols² in float64) only for the searches that weigh their loss by it (groupLoss.ts).
+    const searched = method === 'awq' || method === 'osplus';
     const members: GroupMember[] = mine.map((l) => {
       const weight = model.getWeight(l.name);
       return {
         name: l.name,
         weight,
         quant: { bits: l.bits, groupSize: l.groupSize, symmetric: l.symmetric },
-        norm: quadraticForm(weight, H),
+        norm: searched ? quadraticForm(weight, H) : NaN,
       };
     });
     let scale: Float32Array, shift: Float32Array | undefined, clippedAbsMax: Float64Array | undefined;
