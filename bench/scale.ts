@@ -12,7 +12,9 @@
  * (16×128 tokens) in well under a minute; LOWBIT_BENCH_SCALE=medium TinyLlama's width with 4 layers
  * (8×256 tokens, ≈ 1.2 GB); LOWBIT_BENCH_SCALE=480m the issue's 480M model (8 layers, 1.93 GB,
  * 16×128 tokens). LOWBIT_BENCH_SAMPLES=n overrides the number of calibration samples (development only:
- * the default is the issue's).
+ * the default is the issue's). LOWBIT_BENCH_METHOD=awq | smoothquant (default gptq) compresses with that
+ * method instead, at the same 4 bits g128 (SmoothQuant weight-only: activation_bits 0), to measure the
+ * folding methods' streamed memory; the time target is stated for GPTQ.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,14 @@ const SAMPLES = Number(process.env.LOWBIT_BENCH_SAMPLES ?? SHAPES[VARIANT].sampl
 if (!(Number.isInteger(SAMPLES) && SAMPLES > 0))
   throw new Error(`LOWBIT_BENCH_SAMPLES must be a positive integer (got ${process.env.LOWBIT_BENCH_SAMPLES})`);
 const THREADS = Number(process.env.LOWBIT_BENCH_THREADS ?? 0);
+// The method every layer gets (4-bit g128 in each case); settings are the recipe defaults, SmoothQuant weight-only.
+const METHODS: Record<string, { method: 'gptq' | 'awq' | 'smoothquant'; settings: Record<string, unknown> }> = {
+  gptq: { method: 'gptq', settings: {} },
+  awq: { method: 'awq', settings: {} },
+  smoothquant: { method: 'smoothquant', settings: { activation_bits: 0 } },
+};
+const METHOD = process.env.LOWBIT_BENCH_METHOD ?? 'gptq';
+if (!METHODS[METHOD]) throw new Error(`LOWBIT_BENCH_METHOD must be one of ${Object.keys(METHODS).join(', ')} (got ${METHOD})`);
 
 function child(args: string[]): Record<string, number | string> {
   const out = execFileSync(process.execPath, ['--import', 'tsx', resolve(__dirname, 'scaleChild.ts'), ...args], {
@@ -73,7 +83,7 @@ export async function main(): Promise<void> {
       format: 'matmulnbits',
       calibration: { kind: 'random', samples: SAMPLES, seed: 0, mode: 'parallel' },
       evaluation: { kind: 'none', metrics: ['size'] },
-      layers: layers.map((name) => ({ name, method: 'gptq', bits: 4, groupSize: 128, symmetric: false, settings: {}, rules: [0] })),
+      layers: layers.map((name) => ({ name, ...METHODS[METHOD], bits: 4, groupSize: 128, symmetric: false, rules: [0] })),
       skipped: [],
       threads: THREADS,
       seed: 0,
@@ -90,8 +100,10 @@ export async function main(): Promise<void> {
       rss = Number(job.peak_rss_bytes);
     if (SAMPLES !== SHAPES[VARIANT].samples)
       console.log(`  LOWBIT_BENCH_SAMPLES=${SAMPLES}: not the default ${SHAPES[VARIANT].samples} samples`);
+    if (METHOD !== 'gptq')
+      console.log(`  LOWBIT_BENCH_METHOD=${METHOD}: every layer ${METHOD} 4-bit g128 (the targets are stated for GPTQ)`);
     console.log(
-      `scale params=${w.params} model_bytes=${modelBytes} peak_rss_bytes=${rss} total_s=${total.toFixed(1)} forward_s=${f.toFixed(1)} solve_s=${s.toFixed(1)}`,
+      `scale method=${METHOD} params=${w.params} model_bytes=${modelBytes} peak_rss_bytes=${rss} total_s=${total.toFixed(1)} forward_s=${f.toFixed(1)} solve_s=${s.toFixed(1)}`,
     );
     const rssOk = rss <= budget,
       timeOk = total <= 3 * (f + s);

@@ -18,6 +18,7 @@ import {
   symmetricActivationQuant,
   type ActivationQuant,
   type FoldedGroup,
+  type InputTransform,
 } from '../transforms';
 import { awqGroupSearch } from './awq';
 import { quadraticForm, type GroupMember } from './groupLoss';
@@ -44,6 +45,8 @@ export interface Prepared {
   /** Groups whose non-trivial scale went into an inserted Mul (no producer to absorb it). */
   viaMul: FoldedGroup[];
   warnings: string[];
+  /** The transforms folded (with the step's `frozen` set, they rebuild the folded weights exactly: stream/releaseFolded.ts). */
+  transforms: InputTransform[];
 }
 
 /** The warning for groups folded through an inserted Mul (none when the list is empty). */
@@ -111,9 +114,9 @@ export async function prepareActivationAware(opts: {
   const { model, stats, signal } = opts;
   const threads = opts.threads ?? 0;
   const planned = new Map(opts.layers.filter((l) => ACTIVATION_AWARE.has(l.method)).map((l) => [l.name, l]));
-  if (!planned.size) return { model, stats, details: new Map(), groups: [], viaMul: [], warnings: [] };
+  if (!planned.size) return { model, stats, details: new Map(), groups: [], viaMul: [], warnings: [], transforms: [] };
   const groups = scaleGroups(model).filter((g) => g.layers.some((n) => planned.has(n)));
-  const transforms: { layers: string[]; scale: Float32Array; shift?: Float32Array }[] = [];
+  const transforms: (InputTransform & { scale: Float32Array })[] = [];
   const details = new Map<string, PreparedDetails>();
   const newStats = new Map<string, { stats: InputStatistics; actBits?: number; members: string[] }>();
   let done = 0;
@@ -131,13 +134,15 @@ export async function prepareActivationAware(opts: {
     if (!input) throw new Error(`layer ${first.name} (${method}): no calibration statistics for its input '${g.tensor}'`);
     if (!input.stats.tokens) throw new Error(`layer ${first.name} (${method}): its input '${g.tensor}' saw no calibration tokens`);
     const H = input.hessian.matrix();
+    // tr(WHWᵀ) (rows·cols² in float64) only for the searches that weigh their loss by it (groupLoss.ts).
+    const searched = method === 'awq' || method === 'osplus';
     const members: GroupMember[] = mine.map((l) => {
       const weight = model.getWeight(l.name);
       return {
         name: l.name,
         weight,
         quant: { bits: l.bits, groupSize: l.groupSize, symmetric: l.symmetric },
-        norm: quadraticForm(weight, H),
+        norm: searched ? quadraticForm(weight, H) : NaN,
       };
     });
     let scale: Float32Array, shift: Float32Array | undefined, clippedAbsMax: Float64Array | undefined;
@@ -207,5 +212,5 @@ export async function prepareActivationAware(opts: {
       for (const n of t.layers) rekeyed.set(out.layerInput(n), g.stats);
     }
   }
-  return { model: out, stats: rekeyed, details, groups: folded.groups, viaMul, warnings };
+  return { model: out, stats: rekeyed, details, groups: folded.groups, viaMul, warnings, transforms };
 }

@@ -10,9 +10,11 @@
  * - streamed: the process now + the codes kept for export (one byte a weight plus fp32 scales per
  *   group) + the largest block's weights, fp32 copies, Hessians and one batch of its layer inputs.
  *   What is left of the budget is the activation cache's RAM share; beyond it the cache spills to disk.
- *   AWQ / SmoothQuant / OS+ add their folded weights (the running model holds every folded layer's
- *   weight, and a linear that absorbs a scale, in memory until the export) and, in the largest
- *   block, the rescaled copy of each folded group's Hessian.
+ *   AWQ / SmoothQuant / OS+ / JSQ add, in each block, its layers' folded weights (the running model
+ *   holds them while the block is quantized; then they are released, stream/releaseFolded.ts) and
+ *   the rescaled copy of each folded group's Hessian; and, to the end, the folded weights of layers
+ *   that are not quantized (a skipped reader of a scaled input, an unplanned linear that absorbs a
+ *   scale), which the export writes in float.
  */
 import { freemem } from 'node:os';
 import type { JobPlan, LayerPlan } from '../../protocol/plan';
@@ -89,7 +91,8 @@ export function planMemory(opts: {
 
   const blocks = calibrated.length ? planBlocks(model, calibrated) : [];
   const byName = new Map(calibrated.map((l) => [l.name, l]));
-  // AWQ / SmoothQuant / OS+: the weights their folds rewrite stay in memory (in the running model) until the export.
+  // AWQ / SmoothQuant / OS+ / JSQ: the weights their folds rewrite. The running model holds a block's
+  // until the block is quantized; those of layers that are not quantized stay until the export.
   const folding = opts.plan.layers.filter((l) => ACTIVATION_AWARE.has(l.method)).map((l) => l.name);
   const foldedLayers = new Set<string>();
   if (folding.length)
@@ -98,7 +101,9 @@ export function planMemory(opts: {
       for (const n of g.layers) foldedLayers.add(n);
       if (g.producer.kind === 'linear') foldedLayers.add(g.producer.layer);
     }
-  const foldedBytes = [...foldedLayers].reduce((a, n) => a + params(n) * (elemBytes(model.layer(n).ref.dataType) ?? 4), 0);
+  const foldedBytesOf = (names: Iterable<string>) =>
+    [...names].reduce((a, n) => a + (foldedLayers.has(n) ? params(n) * (elemBytes(model.layer(n).ref.dataType) ?? 4) : 0), 0);
+  const keptFoldedBytes = foldedBytesOf([...foldedLayers].filter((n) => !plans.has(n)));
   // GPTAQ: the cross statistic D (n×n fp64) next to each of its inputs' Hessians.
   const asymmetric = opts.plan.layers.filter((l) => l.method === 'gptq' && l.settings.asymmetric === true).map((l) => l.name);
   const crossBytes = (ls: CalibratedLayer[]) =>
@@ -117,13 +122,14 @@ export function planMemory(opts: {
     const bytes =
       b.layers.reduce((a, n) => a + params(n) * ((elemBytes(model.layer(n).ref.dataType) ?? 4) + 8), 0) +
       hessian(ls) +
+      foldedBytesOf(b.layers) +
       foldedHessians(ls) +
       crossBytes(ls) +
       inputs(ls);
     if (bytes > largest.bytes)
       largest = { bytes, index: b.index, span: b.layers.length > 1 ? `${b.layers[0]} … ${b.layers[b.layers.length - 1]}` : b.layers[0] };
   }
-  const streamedBytes = base + codes(all) + foldedBytes + largest.bytes;
+  const streamedBytes = base + codes(all) + keptFoldedBytes + largest.bytes;
   const fits = (n: number) => n <= budget;
   const head = `memory: budget ${formatBytes(budget)}${opts.budgetBytes === undefined ? ' (free now)' : ''}; whole model ~${formatBytes(wholeBytes)}`;
   // GPTAQ streams in sequential mode (a second cache carries the FP stream); it has no parallel mode.
@@ -153,8 +159,11 @@ export function planMemory(opts: {
     );
   }
   const why = fits(wholeBytes) && streaming === 'auto' ? ' (sequential calibration: one pass per block)' : '';
+  const folds = foldedLayers.size
+    ? `; folded weights: one block's at a time${keptFoldedBytes ? `, plus ${formatBytes(keptFoldedBytes)} of unquantized layers kept for the export` : ''}`
+    : '';
   const message =
     `${head}: streaming ${blocks.length} blocks${why}, ~${formatBytes(streamedBytes)} at most (largest block ${largest.index + 1}: ${largest.span}), ` +
-    `activation cache ${formatBytes(cacheRamBytes)} in RAM, the rest on disk${fits(streamedBytes) ? '' : ' (over budget: streaming was asked for)'}`;
+    `activation cache ${formatBytes(cacheRamBytes)} in RAM, the rest on disk${folds}${fits(streamedBytes) ? '' : ' (over budget: streaming was asked for)'}`;
   return { budgetBytes: budget, mode, wholeBytes, streamedBytes, cacheRamBytes, blocks: blocks.length, message };
 }

@@ -19,7 +19,8 @@
  * statistics pass and its fake-quant pass run on that running model, as the whole-model sequential
  * path does; in parallel mode the statistics and the carried activations come from the FP model, as
  * one whole-model calibration pass does. The running model (every fold, activation QDQ) is the one
- * the job exports.
+ * the job exports. Once a block is quantized, its layers' folded weights are released from the running
+ * model (rebuilt if read: releaseFolded.ts), so it holds one block's folded weights at a time.
  *
  * GPTAQ (gptq asymmetric, sequential only) also needs the FP model's inputs of its layers: a second
  * activation cache carries the FP stream (each block run with FP weights on FP inputs, one more pass
@@ -49,6 +50,7 @@ import type { CodeSpill } from './codeSpill';
 import { blockModel, elemTypeOf } from './blockModel';
 import { partitionGraph, type StreamBlock } from './partition';
 import { releaseDequant } from './releaseDequant';
+import { FoldReplay, releaseFoldedWeights } from './releaseFolded';
 import { ACTIVATION_AWARE, prepareActivationAware, viaMulWarnings, type PreparedDetails } from '../quantize/activationAware';
 import type { FoldedGroup } from '../transforms';
 import { foldStreamingObstacle } from './foldStreaming';
@@ -185,10 +187,12 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
       const blockPlans = block.layers.map((n) => planned.get(n)!.l);
       let prepared: Map<string, PreparedDetails> | undefined;
       let quantLayers = layers;
+      let replay: FoldReplay | undefined;
       if (folding) {
         // AWQ / SmoothQuant / OS+: this block's scales, folded into the running model before its layers are quantized.
         const p = await prepareActivationAware({ layers: blockPlans, model: current, stats, threads, signal, frozen });
         viaMul.push(...p.viaMul);
+        if (p.transforms.length) replay = new FoldReplay(current, p.transforms, frozen, `${model.path} ${tag}`);
         current = p.model;
         stats = p.stats;
         prepared = p.details;
@@ -234,6 +238,16 @@ export async function streamCompress(opts: StreamOptions): Promise<StreamResult>
         opts.codeSpill?.spill(r);
       }
       memTrace(`${tag} released ${released} of ${q.length} dequantized weights`);
+      // The block's folded weights: the export writes its layers from their codes (releaseFolded.ts).
+      if (replay) {
+        const bytes = releaseFoldedWeights(
+          current,
+          model,
+          q.map((r) => r.layer),
+          replay,
+        );
+        memTrace(`${tag} released ${bytes} bytes of folded weights`);
+      }
       done.push(...q);
       for (const n of block.layers) frozen.add(n);
       doneParams += params(block);

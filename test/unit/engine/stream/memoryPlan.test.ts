@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { writeLlama } from '../../../../bench/llamaModel';
 import type { CalibratedLayer } from '../../../../engine/calibrate/calibrate';
 import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
-import { planMemory } from '../../../../engine/stream/memoryPlan';
+import { formatBytes, planMemory } from '../../../../engine/stream/memoryPlan';
 import type { LayerPlan } from '../../../../protocol/plan';
 
 let dir: string, model: OnnxModel, calibrated: CalibratedLayer[], layers: LayerPlan[];
@@ -60,14 +60,14 @@ test('streaming always / never override the choice; AWQ streams with its folded 
   assert.match(plan(1, 'never').message, /over budget, one whole-model pass \(streaming is off\)/);
   const awq = layers.map((l, i) => (i === 3 ? { ...l, method: 'awq' as const } : l));
   const mid = Math.round((plan(1e12).streamedBytes + plan(1e12).wholeBytes) / 2);
-  // AWQ on wo (its scale goes into an inserted Mul in the same block) streams; the running model
-  // keeps wo's folded weight until the export. (Its rescaled Hessian is in the attention block, which
-  // stays smaller than the MLP block.)
+  // AWQ on wo (its scale goes into an inserted Mul in the same block) streams. wo's folded weight is
+  // held only while its (attention) block is quantized, then released: with its rescaled Hessian that
+  // block stays smaller than the MLP block, so the estimate does not move.
   const awqPlan = plan(mid, 'auto', awq);
   assert.equal(awqPlan.mode, 'streamed');
-  assert.equal(awqPlan.streamedBytes - plan(mid).streamedBytes, 4 * model.layer('layers.0.wo').params);
+  assert.equal(awqPlan.streamedBytes, plan(mid).streamedBytes);
   assert.equal(plan(mid, 'always', awq).mode, 'streamed');
-  // w2's scale folds into w3: both weights are counted, and the largest (MLP) block holds w2's rescaled Hessian.
+  // w2's scale folds into w3: the largest (MLP) block holds both folded weights and w2's rescaled Hessian.
   const awqW2 = layers.map((l) => (l.name === 'layers.0.w2' ? { ...l, method: 'awq' as const } : l));
   const w2Cols = model.layer('layers.0.w2').shape[1];
   assert.equal(
@@ -104,4 +104,47 @@ test('sequential calibration streams even when the whole model fits (its linear 
   assert.equal(plan(1e12, 'never', awq, true).mode, 'whole');
   // Parallel calibration keeps the whole-model pass when it fits.
   assert.equal(plan(1e12, 'auto', layers, false).mode, 'whole');
+});
+
+test('AWQ streamed: one block’s folded weights at a time, plus those of unquantized layers until the export', () => {
+  const mid = Math.round((plan(1e12).streamedBytes + plan(1e12).wholeBytes) / 2);
+  const params = (n: string) => model.layer(n).params;
+  const [d, f] = [model.layer('layers.0.w1').shape[1], model.layer('layers.0.w2').shape[1]];
+  // Every layer AWQ: the largest (MLP) block adds its three folded weights and the rescaled Hessians of
+  // its two inputs; the other blocks' folded weights (the whole model's, before) are not counted.
+  const awq = layers.map((l) => ({ ...l, method: 'awq' as const }));
+  const all = plan(mid, 'auto', awq);
+  assert.equal(all.mode, 'streamed');
+  assert.equal(
+    all.streamedBytes - plan(mid).streamedBytes,
+    4 * (params('layers.0.w1') + params('layers.0.w2') + params('layers.0.w3')) + 8 * (d * d + f * f),
+  );
+  assert.match(all.message, /the rest on disk; folded weights: one block's at a time$/);
+  // w1 and w3 of layer 1 not quantized: w3 still absorbs w2's scale, and its folded weight is kept for the export.
+  const skipped = awq.filter((l) => l.name !== 'layers.1.w1' && l.name !== 'layers.1.w3');
+  const kept = planMemory({
+    model,
+    plan: { layers: skipped, modelPath: 'm.onnx' },
+    calibrated: calibrated.filter((l) => skipped.some((s) => s.name === l.name)),
+    tokensPerBatch: 128,
+    budgetBytes: 1e12,
+    streaming: 'always',
+    processBytes: 100e6,
+  });
+  assert.match(
+    kept.message,
+    new RegExp(
+      `; folded weights: one block's at a time, plus ${formatBytes(4 * params('layers.1.w3'))} of unquantized layers kept for the export$`,
+    ),
+  );
+  const noW3 = planMemory({
+    model,
+    plan: { layers: skipped.filter((l) => l.name !== 'layers.1.w2'), modelPath: 'm.onnx' },
+    calibrated: calibrated.filter((l) => skipped.some((s) => s.name === l.name) && l.name !== 'layers.1.w2'),
+    tokensPerBatch: 128,
+    budgetBytes: 1e12,
+    streaming: 'always',
+    processBytes: 100e6,
+  });
+  assert.doesNotMatch(noW3.message, /kept for the export/);
 });
