@@ -2,12 +2,13 @@
 // factorization's flops. H = V·Vᵀ with V = U⁻¹ upper (one Cholesky of the reversed H; GPTQ's U =
 // chol(H⁻¹) needs a triangular inverse more). Since W − Q = E·U (E the scaled errors), the value GPTQ
 // quantizes in column j is W̃_j = W_j + U_jj·S_j with S_j = Σ_{i<j} Δ_i·V_ij, Δ = W − Q: the solve keeps
-// the fp32 accumulator S (m×n), updated in-block (S[r, k] += Δ_rj·V_jk, 8 rows per thread, 16-wide
+// the fp32 accumulator S (m×n), updated in-block (S[r, k] += Δ_rj·V_jk, 16 rows at a time as vector lanes)
 // fp32 vectors) and lazily (S[:, i2:] += Δ_blk·V[i1:i2, i2:]: one fp32 GEMM with fp32 C per block).
 // W itself is only read (the caller's array, or a permuted copy with dead columns zeroed). Rows are
 // independent inside a block and the GEMM's sums do not depend on the partition, so results do not
 // depend on the thread count.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <string>
@@ -43,65 +44,115 @@ struct Fp32Block {
   float* delta;  // k-major Δ of the block: delta[(j-i1)*m + r] (the lazy GEMM's A operand)
 };
 
-// Columns [i1, i2) of rows [r0, r1) (at most 8), j outside the rows so that the rows' scalar chains
-// overlap (as gptq.cc's QuantizeBlockRows). The rows' block of S is worked on in a private, aligned
-// copy whose row stride is not a multiple of 4 KiB; it is dropped at the end (block columns are never
-// read again).
+constexpr size_t kLanes = 16;  // rows per in-block step: one 16-lane fp32 vector (8-lane fp64 pairs)
+typedef float F16 __attribute__((vector_size(64)));
+typedef double D8 __attribute__((vector_size(64)));
+
+// A fresh group's parameters for the kLanes rows from GPTQ's W^(j)_c = W_c − Σ_{i<j} E_i·U_ic (c in
+// the group): with C = V[j:, j:] that is W_c + (S·C⁻¹)_c (S over columns ≥ j holds Σ_{i<j} Δ_i·V_ic),
+// and C⁻¹ on the group is U's diagonal block there (ugg, len × len, zero below the diagonal).
+// xt[c*kLanes + l] holds row r0 + l's value of column j + c.
 LOWBIT_CLONES
-void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
-  const size_t n = a.n, bs = a.i2 - a.i1, ld = ((bs + 15) & ~size_t{15}) + 16;
-  thread_local std::vector<float> store;
-  thread_local std::vector<double> xs;
-  if (store.size() < 8 * ld + 16) store.resize(8 * ld + 16);
-  float* const base = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
-  const bool first = a.i1 == 0;
-  for (size_t r = r0; r < r1; ++r) {
-    float* sb = base + (r - r0) * ld;
-    if (first)
-      std::fill(sb, sb + bs, 0.0f);
-    else
-      std::copy(a.s + r * n + a.i1, a.s + r * n + a.i2, sb);
-  }
-  for (size_t j = a.i1; j < a.i2; ++j) {
-    const size_t col = a.perm[j], jl = j - a.i1;
-    const double vd = a.vjj[j], ud = a.ujj[j];
-    const float* __restrict vj = a.vb + jl * a.ldv;  // V[j, i1 + k]; zero for k < jl
-    // From the 16-aligned column at or below j+1 (stable vector chunks, as in gptq.cc); the extra
-    // columns ≤ j are already quantized and never read again.
-    const size_t k0 = (jl + 1) & ~size_t{15};
-    const size_t gi = !a.grouped ? 0 : a.static_groups ? col / a.g : j / a.g;
-    const size_t stride = a.grouped ? a.ng : 1;
-    // A fresh group starts a block (blocks are cut at group boundaries). Its parameters see GPTQ's
-    // W^(j)_c = W_c − Σ_{i<j} E_i·U_ic (c in the group): with C = V[j:, j:] that is W_c + (S·C⁻¹)_c
-    // (S over columns ≥ j holds Σ_{i<j} Δ_i·V_ic), and C⁻¹ on the group is U's diagonal block there.
-    const bool fresh = a.grouped && !a.static_groups && j % a.g == 0;
-    for (size_t r = r0; r < r1; ++r) {
-      float* __restrict sb = base + (r - r0) * ld;
-      const float* wr = a.w + r * n;
-      if (fresh) {
-        const size_t len = std::min<size_t>(a.g, n - j);
-        if (xs.size() < len) xs.resize(len);
-        for (size_t c = 0; c < len; ++c) xs[c] = wr[j + c];
-        if (!first)
-          for (size_t c0 = 0; c0 < len; ++c0) {
-            const double sv = a.s[r * n + j + c0];
-            const double* __restrict u = a.ugg + c0 * len;
-            for (size_t c = c0; c < len; ++c) xs[c] += sv * u[c];
-          }
-        a.params[r * stride + gi] = FindParams(xs.data(), len, 1, *a.grid);
+void FreshGroupParams(const Fp32Block& a, size_t r0, size_t nr, size_t j, size_t gi, std::vector<double>& xs) {
+  const size_t n = a.n, len = std::min<size_t>(a.g, n - j);
+  if (xs.size() < len * kLanes) xs.resize(len * kLanes);
+  double* __restrict xt = xs.data();
+  for (size_t c = 0; c < len; ++c)
+    for (size_t l = 0; l < kLanes; ++l) xt[c * kLanes + l] = l < nr ? a.w[(r0 + l) * n + j + c] : 0.0;
+  if (a.i1 > 0) {  // block 0: S = 0
+    for (size_t c0 = 0; c0 < len; ++c0) {
+      double sv[kLanes];
+      for (size_t l = 0; l < kLanes; ++l) sv[l] = l < nr ? a.s[(r0 + l) * n + j + c0] : 0.0;
+      D8 s0, s1;
+      __builtin_memcpy(&s0, sv, sizeof s0);
+      __builtin_memcpy(&s1, sv + 8, sizeof s1);
+      const double* __restrict u = a.ugg + c0 * len;
+      for (size_t c = c0; c < len; ++c) {
+        D8 x0, x1;
+        __builtin_memcpy(&x0, xt + c * kLanes, sizeof x0);
+        __builtin_memcpy(&x1, xt + c * kLanes + 8, sizeof x1);
+        x0 += s0 * u[c];
+        x1 += s1 * u[c];
+        __builtin_memcpy(xt + c * kLanes, &x0, sizeof x0);
+        __builtin_memcpy(xt + c * kLanes + 8, &x1, sizeof x1);
       }
-      const GridParams p = a.params[r * stride + gi];
-      const double x = static_cast<double>(wr[j]) + static_cast<double>(sb[jl]) * ud;
-      const int q = QuantizeValue(x, p.scale, p.zero, a.maxq);
-      const double qv = static_cast<double>(p.scale) * (q - p.zero);
-      a.out->codes[r * n + col] = static_cast<uint8_t>(q);
-      a.out->dequant[r * n + col] = static_cast<float>(qv);
-      a.row_loss[r] += (x - qv) * (x - qv) * (vd * vd) / 2.0;  // (x − q)²/(2·U_jj²)
-      const float d = static_cast<float>(static_cast<double>(wr[j]) - qv);
-      a.delta[jl * a.m + r] = d;
-      for (size_t k = k0; k < bs; ++k) sb[k] += d * vj[k];
     }
   }
+  for (size_t l = 0; l < nr; ++l) a.params[(r0 + l) * a.ng + gi] = FindParams(xt + l, len, kLanes, *a.grid);
+}
+
+// Columns [i1, i2) of rows [r0, r1) (at most kLanes), the rows as vector lanes: the block's S and W
+// are transposed into private k-major tiles (st[k*kLanes + l], column i1 + k of row r0 + l), so
+// column j's values of all rows are one vector, quantized lane-wise (QuantizeValue's arithmetic),
+// and the update S[·, k] += Δ_j·V_jk (k > j in the block) is one broadcast FMA per column k. Lanes
+// are independent, so a row's result does not depend on which rows share its step.
+LOWBIT_CLONES
+void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
+  const size_t n = a.n, m = a.m, i1 = a.i1, bs = a.i2 - a.i1, nr = r1 - r0;
+  thread_local std::vector<float> store;
+  thread_local std::vector<double> xs;
+  if (store.size() < 2 * bs * kLanes + 16) store.resize(2 * bs * kLanes + 16);
+  float* const st = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
+  float* const wt = st + bs * kLanes;
+  for (size_t l = 0; l < kLanes; ++l) {
+    const float* sr = a.s + (r0 + l) * n + i1;
+    const float* wr = a.w + (r0 + l) * n + i1;
+    const bool live = l < nr;
+    for (size_t k = 0; k < bs; ++k) {
+      st[k * kLanes + l] = live && i1 > 0 ? sr[k] : 0.0f;  // block 0: S = 0
+      wt[k * kLanes + l] = live ? wr[k] : 0.0f;
+    }
+  }
+  uint8_t* __restrict codes = a.out->codes.data();
+  float* __restrict dequant = a.out->dequant.data();
+  const size_t stride = a.grouped ? a.ng : 1;
+  const double maxq = a.maxq;
+  double loss[kLanes];
+  for (size_t l = 0; l < kLanes; ++l) loss[l] = l < nr ? a.row_loss[r0 + l] : 0.0;
+  for (size_t j = a.i1; j < a.i2; ++j) {
+    const size_t col = a.perm[j], jl = j - i1;
+    const double vd2 = a.vjj[j] * a.vjj[j] / 2.0, ud = a.ujj[j];
+    const size_t gi = !a.grouped ? 0 : a.static_groups ? col / a.g : j / a.g;
+    // A fresh group starts a block (blocks are cut at group boundaries), where S is the global one.
+    if (a.grouped && !a.static_groups && j % a.g == 0) FreshGroupParams(a, r0, nr, j, gi, xs);
+    double sc[kLanes], zr[kLanes];
+    for (size_t l = 0; l < kLanes; ++l) {
+      const GridParams p = l < nr ? a.params[(r0 + l) * stride + gi] : GridParams{};
+      sc[l] = p.scale;
+      zr[l] = p.zero;
+    }
+    const float* __restrict sj = st + jl * kLanes;
+    const float* __restrict wj = wt + jl * kLanes;
+    alignas(64) double qa[kLanes], qva[kLanes];
+    alignas(64) float d[kLanes];
+    for (size_t l = 0; l < kLanes; ++l) {
+      const double w0 = wj[l];
+      const double x = w0 + static_cast<double>(sj[l]) * ud;
+      double q = std::nearbyint(x / sc[l]) + zr[l];  // QuantizeValue, lane-wise
+      q = q >= 0.0 ? q : 0.0;
+      q = q > maxq ? maxq : q;
+      const double qv = sc[l] * (q - zr[l]);
+      qa[l] = q;
+      qva[l] = qv;
+      loss[l] += (x - qv) * (x - qv) * vd2;  // (x − q)²/(2·U_jj²)
+      d[l] = static_cast<float>(w0 - qv);
+    }
+    for (size_t l = 0; l < nr; ++l) {
+      codes[(r0 + l) * n + col] = static_cast<uint8_t>(qa[l]);
+      dequant[(r0 + l) * n + col] = static_cast<float>(qva[l]);
+    }
+    std::copy(d, d + nr, a.delta + jl * m + r0);
+    F16 dv;
+    __builtin_memcpy(&dv, d, sizeof dv);
+    const float* __restrict vj = a.vb + jl * a.ldv;  // V[j, i1 + k]
+    for (size_t k = jl + 1; k < bs; ++k) {
+      F16 sv;
+      __builtin_memcpy(&sv, st + k * kLanes, sizeof sv);
+      sv += dv * vj[k];
+      __builtin_memcpy(st + k * kLanes, &sv, sizeof sv);
+    }
+  }
+  for (size_t l = 0; l < nr; ++l) a.row_loss[r0 + l] = loss[l];
 }
 
 }  // namespace
@@ -200,8 +251,8 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     }
     const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), vbp, ldv,
                        vjj.data(), ujj.data(), ugg.data(), params.data(), &spec.grid, out, row_loss.data(), delta.data()};
-    ParallelFor(m, ctl.threads, 8, [&](size_t r0, size_t r1) {
-      for (size_t r = r0; r < r1; r += 8) QuantizeBlockRowsFp32(ba, r, std::min(r1, r + 8));
+    ParallelFor(m, ctl.threads, kLanes, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; r += kLanes) QuantizeBlockRowsFp32(ba, r, std::min(r1, r + kLanes));
     });
     prof.Add(t_block);
     if (i2 < n)
