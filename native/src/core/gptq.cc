@@ -299,7 +299,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   prof.Mark("factor");
   const bool gptaq = !pmat.empty();
-  double t_block[2] = {0.0, 0.0}, t_lazy[2] = {0.0, 0.0};  // wall, cpu
+  double t_block[3] = {0.0, 0.0, 0.0}, t_lazy[3] = {0.0, 0.0, 0.0};  // wall, cpu, page faults
   const size_t kmul = gptaq ? 2 : 1;  // GEMM depth per block: [Err; −Q_blk] against [U; P]
 
   std::vector<double> row_loss(m, 0.0);

@@ -2,8 +2,8 @@
 // factorization's flops. H = V·Vᵀ with V = U⁻¹ upper (one Cholesky of the reversed H; GPTQ's U =
 // chol(H⁻¹) needs a triangular inverse more). Since W − Q = E·U (E the scaled errors), the value GPTQ
 // quantizes in column j is W̃_j = W_j + U_jj·S_j with S_j = Σ_{i<j} Δ_i·V_ij, Δ = W − Q: the solve keeps
-// the fp32 accumulator S (m×n), updated in-block (S[r, k] += Δ_rj·V_jk, 16 rows at a time as vector lanes)
-// fp32 vectors) and lazily (S[:, i2:] += Δ_blk·V[i1:i2, i2:]: one fp32 GEMM with fp32 C per block).
+// the fp32 accumulator S (m×n), summed in-block (S_j += Σ_{i<j in the block} Δ_i·V_ij, 16 rows at a
+// time as vector lanes) and lazily (S[:, i2:] += Δ_blk·V[i1:i2, i2:]: one fp32 GEMM with fp32 C per block).
 // W itself is only read (the caller's array, or a permuted copy with dead columns zeroed). Rows are
 // independent inside a block and the GEMM's sums do not depend on the partition, so results do not
 // depend on the thread count.
@@ -36,7 +36,8 @@ struct Fp32Block {
   size_t ldv;
   const double* vjj;  // V_jj
   const double* ujj;  // U_jj = 1 / V_jj
-  const double* ugg;  // at a fresh group (non-static groups, not block 0): U's diagonal block of the group
+  const double* ugt;  // at a fresh group (non-static groups, not block 0): U's diagonal block of the group, transposed
+  const float* vt;    // V[i1:i2, i1:i2] transposed: vt[jl*bs + i] = V[i1 + i][i1 + jl]
   GridParams* params;
   const GridSpec* grid;
   QuantizedWeight* out;
@@ -50,50 +51,69 @@ typedef double D8 __attribute__((vector_size(64)));
 
 // A fresh group's parameters for the kLanes rows from GPTQ's W^(j)_c = W_c − Σ_{i<j} E_i·U_ic (c in
 // the group): with C = V[j:, j:] that is W_c + (S·C⁻¹)_c (S over columns ≥ j holds Σ_{i<j} Δ_i·V_ic),
-// and C⁻¹ on the group is U's diagonal block there (ugg, len × len, zero below the diagonal).
+// and C⁻¹ on the group is U's diagonal block there (ugt: its transpose, len × len, row c holding
+// U[j + c0][j + c] for c0 ≤ c). Left-looking: each column's dot product over c0 runs in four
+// register accumulators (fp64, two 8-lane halves), nothing is stored until the column is done.
 // xt[c*kLanes + l] holds row r0 + l's value of column j + c.
 LOWBIT_CLONES
 void FreshGroupParams(const Fp32Block& a, size_t r0, size_t nr, size_t j, size_t gi, std::vector<double>& xs) {
   const size_t n = a.n, len = std::min<size_t>(a.g, n - j);
-  if (xs.size() < len * kLanes) xs.resize(len * kLanes);
+  if (xs.size() < 2 * len * kLanes) xs.resize(2 * len * kLanes);
   double* __restrict xt = xs.data();
-  for (size_t c = 0; c < len; ++c)
-    for (size_t l = 0; l < kLanes; ++l) xt[c * kLanes + l] = l < nr ? a.w[(r0 + l) * n + j + c] : 0.0;
-  if (a.i1 > 0) {  // block 0: S = 0
-    for (size_t c0 = 0; c0 < len; ++c0) {
-      double sv[kLanes];
-      for (size_t l = 0; l < kLanes; ++l) sv[l] = l < nr ? a.s[(r0 + l) * n + j + c0] : 0.0;
-      D8 s0, s1;
-      __builtin_memcpy(&s0, sv, sizeof s0);
-      __builtin_memcpy(&s1, sv + 8, sizeof s1);
-      const double* __restrict u = a.ugg + c0 * len;
-      for (size_t c = c0; c < len; ++c) {
-        D8 x0, x1;
-        __builtin_memcpy(&x0, xt + c * kLanes, sizeof x0);
-        __builtin_memcpy(&x1, xt + c * kLanes + 8, sizeof x1);
-        x0 += s0 * u[c];
-        x1 += s1 * u[c];
-        __builtin_memcpy(xt + c * kLanes, &x0, sizeof x0);
-        __builtin_memcpy(xt + c * kLanes + 8, &x1, sizeof x1);
-      }
+  double* __restrict sg = xt + len * kLanes;  // S of the group's columns, k-major like xt
+  for (size_t l = 0; l < kLanes; ++l) {
+    const bool live = l < nr;
+    for (size_t c = 0; c < len; ++c) {
+      xt[c * kLanes + l] = live ? a.w[(r0 + l) * n + j + c] : 0.0;
+      sg[c * kLanes + l] = live && a.i1 > 0 ? a.s[(r0 + l) * n + j + c] : 0.0;  // block 0: S = 0
     }
   }
+  if (a.i1 > 0)
+    for (size_t c = 0; c < len; ++c) {
+      const double* __restrict u = a.ugt + c * len;
+      D8 acc[4][2] = {};
+      size_t c0 = 0;
+      for (; c0 + 4 <= c + 1; c0 += 4)
+        for (size_t t = 0; t < 4; ++t) {
+          D8 s0, s1;
+          __builtin_memcpy(&s0, sg + (c0 + t) * kLanes, sizeof s0);
+          __builtin_memcpy(&s1, sg + (c0 + t) * kLanes + 8, sizeof s1);
+          acc[t][0] += s0 * u[c0 + t];
+          acc[t][1] += s1 * u[c0 + t];
+        }
+      for (size_t t = 0; c0 <= c; ++c0, ++t) {
+        D8 s0, s1;
+        __builtin_memcpy(&s0, sg + c0 * kLanes, sizeof s0);
+        __builtin_memcpy(&s1, sg + c0 * kLanes + 8, sizeof s1);
+        acc[t][0] += s0 * u[c0];
+        acc[t][1] += s1 * u[c0];
+      }
+      for (size_t h = 0; h < 2; ++h) {
+        D8 x;
+        __builtin_memcpy(&x, xt + c * kLanes + 8 * h, sizeof x);
+        x += (acc[0][h] + acc[1][h]) + (acc[2][h] + acc[3][h]);
+        __builtin_memcpy(xt + c * kLanes + 8 * h, &x, sizeof x);
+      }
+    }
   for (size_t l = 0; l < nr; ++l) a.params[(r0 + l) * a.ng + gi] = FindParams(xt + l, len, kLanes, *a.grid);
 }
 
 // Columns [i1, i2) of rows [r0, r1) (at most kLanes), the rows as vector lanes: the block's S and W
 // are transposed into private k-major tiles (st[k*kLanes + l], column i1 + k of row r0 + l), so
-// column j's values of all rows are one vector, quantized lane-wise (QuantizeValue's arithmetic),
-// and the update S[·, k] += Δ_j·V_jk (k > j in the block) is one broadcast FMA per column k. Lanes
-// are independent, so a row's result does not depend on which rows share its step.
+// column j's values of all rows are one vector, quantized lane-wise (QuantizeValue's arithmetic).
+// Left-looking: column j's S is its block-start value plus Σ_{i<j in the block} Δ_i·V_ij, a dot
+// product over the block's earlier Δ vectors in four register accumulators (vt: the block's V
+// transposed, row jl holding V[i1 + i][j]), so nothing is stored per later column. Lanes are
+// independent, so a row's result does not depend on which rows share its step.
 LOWBIT_CLONES
 void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
   const size_t n = a.n, m = a.m, i1 = a.i1, bs = a.i2 - a.i1, nr = r1 - r0;
   thread_local std::vector<float> store;
   thread_local std::vector<double> xs;
-  if (store.size() < 2 * bs * kLanes + 16) store.resize(2 * bs * kLanes + 16);
+  if (store.size() < 3 * bs * kLanes + 16) store.resize(3 * bs * kLanes + 16);
   float* const st = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
   float* const wt = st + bs * kLanes;
+  float* const dt = wt + bs * kLanes;  // the block's Δ vectors, dt[i*kLanes + l]
   for (size_t l = 0; l < kLanes; ++l) {
     const float* sr = a.s + (r0 + l) * n + i1;
     const float* wr = a.w + (r0 + l) * n + i1;
@@ -121,10 +141,29 @@ void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
       sc[l] = p.scale;
       zr[l] = p.zero;
     }
-    const float* __restrict sj = st + jl * kLanes;
+    // S of column j: block-start value + the block's earlier columns.
+    const float* __restrict v = a.vt + jl * bs;
+    F16 acc[4] = {};
+    size_t i = 0;
+    for (; i + 4 <= jl; i += 4)
+      for (size_t t = 0; t < 4; ++t) {
+        F16 dv;
+        __builtin_memcpy(&dv, dt + (i + t) * kLanes, sizeof dv);
+        acc[t] += dv * v[i + t];
+      }
+    for (size_t t = 0; i < jl; ++i, ++t) {
+      F16 dv;
+      __builtin_memcpy(&dv, dt + i * kLanes, sizeof dv);
+      acc[t] += dv * v[i];
+    }
+    F16 sv;
+    __builtin_memcpy(&sv, st + jl * kLanes, sizeof sv);
+    sv += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    alignas(64) float sj[kLanes];
+    __builtin_memcpy(sj, &sv, sizeof sv);
     const float* __restrict wj = wt + jl * kLanes;
     alignas(64) double qa[kLanes], qva[kLanes];
-    alignas(64) float d[kLanes];
+    float* __restrict d = dt + jl * kLanes;
     for (size_t l = 0; l < kLanes; ++l) {
       const double w0 = wj[l];
       const double x = w0 + static_cast<double>(sj[l]) * ud;
@@ -142,15 +181,6 @@ void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
       dequant[(r0 + l) * n + col] = static_cast<float>(qva[l]);
     }
     std::copy(d, d + nr, a.delta + jl * m + r0);
-    F16 dv;
-    __builtin_memcpy(&dv, d, sizeof dv);
-    const float* __restrict vj = a.vb + jl * a.ldv;  // V[j, i1 + k]
-    for (size_t k = jl + 1; k < bs; ++k) {
-      F16 sv;
-      __builtin_memcpy(&sv, st + k * kLanes, sizeof sv);
-      sv += dv * vj[k];
-      __builtin_memcpy(st + k * kLanes, &sv, sizeof sv);
-    }
   }
   for (size_t l = 0; l < nr; ++l) a.row_loss[r0 + l] = loss[l];
 }
@@ -222,11 +252,12 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     ujj[j] = 1.0 / vjj[j];
   }
   prof.Mark("factor");
-  double t_block[2] = {0.0, 0.0}, t_lazy[2] = {0.0, 0.0};  // wall, cpu
+  double t_block[3] = {0.0, 0.0, 0.0}, t_lazy[3] = {0.0, 0.0, 0.0};  // wall, cpu, page faults
   ScratchFloats s(m * n);  // S; block 0 writes its columns ≥ i2 (beta = 0), so it needs no clearing
   std::vector<double> row_loss(m, 0.0);
   std::vector<float> delta, vb;
-  std::vector<double> ugg;
+  std::vector<double> ugt;
+  std::vector<float> vt;
   size_t i1 = 0;
   while (i1 < n) {
     if (ctl.cancelled()) return Status::Error(Code::kCancelled, "GPTQ cancelled at column " + std::to_string(i1));
@@ -245,12 +276,18 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     });
     if (grouped && !spec.static_groups && i1 % g == 0 && i1 > 0) {  // U's diagonal block of the fresh group
       const size_t len = std::min<size_t>(g, n - i1);
-      ugg.assign(len * len, 0.0);
-      for (size_t i = 0; i < len; ++i) std::copy(vp + (i1 + i) * n + i1 + i, vp + (i1 + i) * n + i1 + len, ugg.begin() + i * len + i);
-      InvertUpper(ugg.data(), len, ctl.threads);
+      std::vector<double> t(len * len, 0.0);
+      for (size_t i = 0; i < len; ++i) std::copy(vp + (i1 + i) * n + i1 + i, vp + (i1 + i) * n + i1 + len, t.begin() + i * len + i);
+      InvertUpper(t.data(), len, ctl.threads);
+      ugt.resize(len * len);
+      for (size_t i = 0; i < len; ++i)
+        for (size_t c = 0; c < len; ++c) ugt[c * len + i] = t[i * len + c];
     }
+    vt.resize(bs * bs);
+    for (size_t i = 0; i < bs; ++i)
+      for (size_t c = 0; c < bs; ++c) vt[c * bs + i] = vbp[i * ldv + c];
     const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), vbp, ldv,
-                       vjj.data(), ujj.data(), ugg.data(), params.data(), &spec.grid, out, row_loss.data(), delta.data()};
+                       vjj.data(), ujj.data(), ugt.data(), vt.data(), params.data(), &spec.grid, out, row_loss.data(), delta.data()};
     ParallelFor(m, ctl.threads, kLanes, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += kLanes) QuantizeBlockRowsFp32(ba, r, std::min(r1, r + kLanes));
     });
