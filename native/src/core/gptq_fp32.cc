@@ -268,12 +268,11 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     if (vb.size() < bs * ldv) vb.resize(bs * ldv);
     float* const vbp = vb.data();
     const double* const vp = v.get();
-    ParallelFor(bs, ctl.threads, 8, [&](size_t k0, size_t k1) {
-      for (size_t k = k0; k < k1; ++k) {
-        const double* row = vp + (i1 + k) * n + i1;
-        for (size_t c = 0; c < ldv; ++c) vbp[k * ldv + c] = static_cast<float>(row[c]);
-      }
-    });
+    // Serial: n²/2 conversions over the whole solve, less than a fork-join per block costs on a busy machine.
+    for (size_t k = 0; k < bs; ++k) {
+      const double* row = vp + (i1 + k) * n + i1;
+      for (size_t c = 0; c < ldv; ++c) vbp[k * ldv + c] = static_cast<float>(row[c]);
+    }
     if (grouped && !spec.static_groups && i1 % g == 0 && i1 > 0) {  // U's diagonal block of the fresh group
       const size_t len = std::min<size_t>(g, n - i1);
       std::vector<double> t(len * len, 0.0);
