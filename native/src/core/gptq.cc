@@ -1,11 +1,12 @@
-// GPTQ / GPTAQ solve (see gptq.h). Layout: W is rows×cols row-major in fp64; inside a block every row
-// runs its own column loop (rows are independent there), so rows are threaded, 8 rows interleaved per
-// thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GEMM call with Err stored k-major
-// (block×rows). H is never copied (the damped diagonal is passed to the factorization). The block
-// loop and W stay fp64; the lazy update (most of the flops) multiplies fp32-rounded Err and U tiles
-// in fp32 FMA chains (≤ 256 long) and adds them to W in fp64 (GemmKMajorF32), and so do the
-// factorization's rank-128 updates (cholesky.cc), unless spec.fp64_updates asks for the exact fp64
-// solve the float64 reference tests compare against. GPTAQ adds −Q_blk·P[i1:i2, i2:] to the same
+// GPTQ / GPTAQ / SparseGPT solve in fp64 working precision (see gptq.h); the default GPTQ solve
+// (no pruning, no GPTAQ, not fp64_updates) is gptq_fp32.cc's. Layout: W is rows×cols row-major in
+// fp64; inside a block every row runs its own column loop (rows are independent there), so rows are
+// threaded, 8 rows interleaved per thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GEMM
+// call with Err stored k-major (block×rows). H is never copied (the damped diagonal is passed to the
+// factorization). For SparseGPT and GPTAQ the lazy update (most of the flops) multiplies fp32-rounded
+// Err and U tiles in fp32 FMA chains (≤ 256 long) and adds them to W in fp64 (GemmKMajorF32), and so
+// do the factorization's rank-128 updates (cholesky.cc), unless spec.fp64_updates asks for the exact
+// fp64 solve the float64 reference tests compare against. GPTAQ adds −Q_blk·P[i1:i2, i2:] to the same
 // GEMM (k doubled). The fp64 W copy and the n×n factor come from the scratch pool (scratch.h).
 #include "lowbit/gptq.h"
 #include "lowbit/gptq_fp32.h"

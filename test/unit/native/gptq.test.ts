@@ -179,7 +179,9 @@ describe('native gptq', () => {
       assert.ok(flips <= 0.005 * rr * nn, `${flips} of ${rr * nn} codes flip`);
       assert.ok(Math.abs(t - t64) <= 1e-3 * t64, `tr(ΔHΔᵀ) fp32 ${t} vs fp64 ${t64}`);
       assert.ok(Math.abs(f32.loss - f64.loss) <= 1e-5 * f64.loss, `loss fp32 ${f32.loss} vs fp64 ${f64.loss}`);
-      console.log(`# fp32 solve vs fp64 at n=${nn} ${JSON.stringify(o)}: ${flips} flips of ${rr * nn}, tr rel diff ${((t - t64) / t64).toExponential(2)}, loss rel diff ${((f32.loss - f64.loss) / f64.loss).toExponential(2)}`);
+      console.log(
+        `# fp32 solve vs fp64 at n=${nn} ${JSON.stringify(o)}: ${flips} flips of ${rr * nn}, tr rel diff ${((t - t64) / t64).toExponential(2)}, loss rel diff ${((f32.loss - f64.loss) / f64.loss).toExponential(2)}`,
+      );
     });
   }
 
