@@ -217,10 +217,15 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   if (dx) {
     if (!std::isfinite(spec.gptaq_alpha)) return Status::Error(Code::kArg, "GPTAQ alpha must be finite");
     const size_t nn = static_cast<size_t>(cols) * cols;
-    for (size_t i = 0; i < nn; ++i)
+    bool zero = true;
+    for (size_t i = 0; i < nn; ++i) {
       if (!std::isfinite(dx[i]))
         return Status::Error(Code::kNumeric, "GPTAQ cross statistic is not finite at (" + std::to_string(i / cols) + ", " +
                                                  std::to_string(i % cols) + ")");
+      zero &= dx[i] == 0.0;
+    }
+    // D = 0 (x̃ = x, e.g. the first block): P = 0 and GPTAQ is GPTQ; the same solve, so bit for bit.
+    if (zero) dx = nullptr;
   }
   const size_t m = rows, n = cols;
   const int g = EffectiveGroup(spec.group_size, cols);
