@@ -21,6 +21,7 @@
         "src/core/cholesky.cc",
         "src/core/scratch.cc",
         "src/core/gptq.cc",
+        "src/core/gptq_fp32.cc",
         "src/core/gptaq_cross.cc",
         "src/core/sparse_mask.cc",
         "src/core/jsq.cc",

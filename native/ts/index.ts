@@ -43,9 +43,9 @@ export interface GptqOptions extends RtnOptions {
   /** Group parameters from the unpermuted W before the solve. Forced on with actOrder and groups, so
    *  that the per-group parameters stay contiguous (MatMulNBits needs no g_idx). */
   staticGroups?: boolean;
-  /** The whole solve in exact fp64 (the float64 reference tests) instead of the default fp32 products
-   *  summed into fp64 in the lazy updates and the factorization's rank-128 updates (see
-   *  docs/decisions.md, issue 11: bounded code flips, tested). */
+  /** The whole solve in exact fp64 (the float64 reference tests) instead of the default: GPTQ in the
+   *  authors' fp32 working precision, SparseGPT / GPTAQ with fp32 products summed into fp64 weights
+   *  (see docs/decisions.md, issue 11: bounded code flips, tested). */
   fp64Updates?: boolean;
   /** SparseGPT: prune while quantizing (needs actOrder off; N:M needs cols, blockSize and the group size to be multiples of M). */
   sparsity?: SparsitySpec;

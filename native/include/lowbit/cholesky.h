@@ -25,4 +25,9 @@ void InvertUpper(double* r, size_t n, int threads, bool fp32_products = false);
 bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads,
                           bool fp32_products = false);
 
+/** V = U⁻¹, upper with H = V·Vᵀ (V = JRᵀJ for JHJ = RᵀR): InverseCholeskyUpper without the triangular
+ *  inverse (half the factorization's flops). Same arguments and failure rule. */
+bool ReversedCholeskyUpper(const double* h, size_t n, const double* diag, double* v, int threads,
+                           bool fp32_products = false);
+
 }  // namespace lowbit

@@ -21,10 +21,10 @@ struct GptqSpec {
   bool act_order = false;
   bool static_groups = false;
   int max_damp_retries = 6;
-  /** The whole solve in fp64 (exact, for the float64 reference tests). The default runs the lazy
-   *  block updates W[:, i2:] -= Err·U[i1:i2, i2:] and the factorization's rank-128 updates as fp32
-   *  products of fp32-rounded tiles summed into fp64 (≤ 256 products per fp32 chain; twice the FMA
-   *  throughput); W, the in-block loop, diagonal blocks and panel solves stay fp64 either way. */
+  /** The whole solve in fp64 (exact, for the float64 reference tests). The default GPTQ solve runs in
+   *  fp32 working precision like the authors' (gptq_fp32.h: fp32 weights, in-block and lazy updates,
+   *  one Cholesky with fp32 products summed in fp64); SparseGPT and GPTAQ by default keep fp64 weights
+   *  with the lazy and factorization updates as fp32 products summed into fp64. */
   bool fp64_updates = false;
   /** GPTAQ's α (Li et al. 2025; authors' fasterquant default 0.25): P = α·triu₁(D·Uᵀ)·U. Only read
    *  when a cross statistic D is given (QuantizeGptaq). */

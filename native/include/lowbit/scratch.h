@@ -22,6 +22,16 @@ class ScratchDoubles {
   size_t bytes_, align_;
 };
 
+/** The same pool for `count` floats (GPTQ's fp32 working buffers). */
+class ScratchFloats {
+ public:
+  explicit ScratchFloats(size_t count) : d_((count + 1) / 2) {}
+  float* get() const { return reinterpret_cast<float*>(d_.get()); }
+
+ private:
+  ScratchDoubles d_;
+};
+
 /** Asks the kernel to back [p, p + bytes) with transparent huge pages where it can (Linux; a hint,
  *  a no-op elsewhere and below 8 MiB): call it before the first write of a large fresh buffer. On the
  *  bench VM this halves the first-touch cost of an output array. */

@@ -5,7 +5,8 @@
 // so results do not depend on the thread count. InvertUpper is right-looking too (rank-nb updates of
 // the accumulators above the diagonal), so no step streams the whole finished inverse. InverseCholeskyUpper uses the reversal J
 // (J_ij = δ_{i,n-1-j}): if JHJ = RᵀR then U = J (Rᵀ)⁻¹ J is upper with H⁻¹ = UᵀU, so one Cholesky plus
-// one triangular inverse replace GPTQ's chol → cholesky_inverse → chol (Cholesky factors are unique).
+// one triangular inverse replace GPTQ's chol → cholesky_inverse → chol (Cholesky factors are unique);
+// without the inverse the same steps give V = JRᵀJ = U⁻¹ (ReversedCholeskyUpper).
 #include "lowbit/cholesky.h"
 
 #include <algorithm>
@@ -162,9 +163,13 @@ void InvertUpper(double* r, size_t n, int threads, bool fp32_products) {
   }
 }
 
-bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products) {
-  // Everything happens in u: reversed copy JHJ (with the diagonal override), chol, inverse, then the
-  // anti-transpose U[i][j] = A[n-1-j][n-1-i], an involution on the upper triangle swapped in place.
+namespace {
+
+// JHJ = RᵀR (reversed copy of H with the diagonal override, then chol), optionally R ← R⁻¹, then the
+// anti-transpose X[i][j] = A[n-1-j][n-1-i] (an involution on the upper triangle, swapped in place):
+// with the inverse X = J(Rᵀ)⁻¹J = U (H⁻¹ = UᵀU), without it X = JRᵀJ = V = U⁻¹ (H = VVᵀ).
+bool ReversedFactor(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products,
+                    bool invert) {
   if (n == 0) return true;
   PhaseTimer prof("inverse-cholesky");
   double* a = u;
@@ -180,8 +185,10 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
   prof.Mark("copy");
   if (!CholeskyUpper(a, n, threads, fp32_products)) return false;
   prof.Mark("cholesky");
-  InvertUpper(a, n, threads, fp32_products);
-  prof.Mark("inverse");
+  if (invert) {
+    InvertUpper(a, n, threads, fp32_products);
+    prof.Mark("inverse");
+  }
   // Swap in 8×8 tile pairs: the partner of tile (rows i0.., cols j0..) is (rows n-j0-8.., cols
   // n-i0-8..), 8 cache lines each. Each element pair is swapped by the row with i + j < n - 1 (its
   // partner has i + j > n - 1), so threads never touch the same element; the pairs plus the
@@ -223,6 +230,16 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
   });
   prof.Mark("anti-transpose");
   return finite.load();
+}
+
+}  // namespace
+
+bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products) {
+  return ReversedFactor(h, n, diag, u, threads, fp32_products, true);
+}
+
+bool ReversedCholeskyUpper(const double* h, size_t n, const double* diag, double* v, int threads, bool fp32_products) {
+  return ReversedFactor(h, n, diag, v, threads, fp32_products, false);
 }
 
 }  // namespace lowbit

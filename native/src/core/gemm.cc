@@ -5,7 +5,8 @@
 //
 // Micro-kernels, chosen once at run time (LOWBIT_GEMM_ISA=avx2|generic forces a lower one, for tests):
 //   fp64 — avx512: 12×16 (24 zmm accumulators), avx2: 6×8 (12 ymm), generic: 4×8 plain C++;
-//   fp32 inputs (Hessian) — avx512: 12×32, avx2: 6×16, generic: 4×16, each tile sum added in fp64.
+//   fp32 inputs (Hessian) — avx512: 12×32, avx2: 6×16, generic: 4×16, each tile sum added in fp64;
+//   fp32 inputs and fp32 C (GPTQ's lazy update) — the same tiles, each tile sum added in fp32.
 // Every C element is acc = Σ_k a·b (one FMA chain in k order, restarted per KC block) followed by
 // c = fma(alpha, acc, beta·c); the avx512 and avx2 kernels therefore give bit-identical results, and
 // since KC blocking does not depend on the partition, no result depends on the thread count or
@@ -38,8 +39,8 @@ constexpr size_t kKC = 256, kMC = 96, kNC = 480;  // kMC, kMC/2: multiples of 12
 
 // C tile update: c = fma(alpha, acc, beta·c) for the mr×nr valid part (beta = 1: c itself; beta = 0: C is
 // not read, so NaN garbage or fresh zero pages never get loaded).
-template <typename P>
-using Kernel = void (*)(size_t kc, const P* ap, const P* bp, double* c, size_t ldc, size_t mr, size_t nr,
+template <typename P, typename CT = double>
+using Kernel = void (*)(size_t kc, const P* ap, const P* bp, CT* c, size_t ldc, size_t mr, size_t nr,
                         double alpha, double beta);
 
 #ifdef LOWBIT_X86
@@ -52,6 +53,16 @@ __attribute__((target("avx2,fma"))) inline __m256d LoadC(__m256i m, const double
   if (beta == 0.0) return _mm256_setzero_pd();
   const __m256d v = _mm256_maskload_pd(p, m);
   return beta == 1.0 ? v : _mm256_mul_pd(_mm256_set1_pd(beta), v);
+}
+__attribute__((target("avx512f"))) inline __m512 LoadC(__mmask16 m, const float* p, float beta) {
+  if (beta == 0.0f) return _mm512_setzero_ps();
+  const __m512 v = _mm512_maskz_loadu_ps(m, p);
+  return beta == 1.0f ? v : _mm512_mul_ps(_mm512_set1_ps(beta), v);
+}
+__attribute__((target("avx2,fma"))) inline __m256 LoadC(__m256i m, const float* p, float beta) {
+  if (beta == 0.0f) return _mm256_setzero_ps();
+  const __m256 v = _mm256_maskload_ps(p, m);
+  return beta == 1.0f ? v : _mm256_mul_ps(_mm256_set1_ps(beta), v);
 }
 #endif
 
@@ -194,25 +205,89 @@ __attribute__((target("avx2,fma"))) void KernelAvx2F32(size_t kc, const float* _
     }
   }
 }
+// fp32 kernels with fp32 C (GPTQ's fp32 working weights): the same fp32 FMA chains, then
+// c = fma(alpha, acc, beta·c) in fp32. avx512: 12×32, avx2: 6×16; bit-identical to each other.
+__attribute__((target("avx512f"))) void KernelAvx512F32C32(size_t kc, const float* __restrict ap,
+                                                           const float* __restrict bp, float* __restrict c,
+                                                           size_t ldc, size_t mr, size_t nr, double alpha, double beta) {
+  constexpr int MR = 12;
+  __m512 acc[MR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (size_t k = 0; k < kc; ++k) {
+    _mm_prefetch(reinterpret_cast<const char*>(bp + 256), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(bp + 272), _MM_HINT_T0);
+    const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      const __m512 av = _mm512_set1_ps(ap[r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+    ap += MR;
+    bp += 32;
+  }
+  const __m512 al = _mm512_set1_ps(static_cast<float>(alpha));
+  const float bt = static_cast<float>(beta);
+  const __mmask16 m0 = nr >= 16 ? 0xffff : static_cast<__mmask16>((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : static_cast<__mmask16>((1u << (nr - 16)) - 1);
+  for (size_t r = 0; r < mr; ++r) {
+    float* cr = c + r * ldc;
+    _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(al, acc[r][0], LoadC(m0, cr, bt)));
+    _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(al, acc[r][1], LoadC(m1, cr + 16, bt)));
+  }
+}
+
+__attribute__((target("avx2,fma"))) void KernelAvx2F32C32(size_t kc, const float* __restrict ap,
+                                                          const float* __restrict bp, float* __restrict c,
+                                                          size_t ldc, size_t mr, size_t nr, double alpha, double beta) {
+  constexpr int MR = 6;
+  __m256 acc[MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (size_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(ap + r);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+    ap += MR;
+    bp += 16;
+  }
+  const __m256 al = _mm256_set1_ps(static_cast<float>(alpha));
+  const float bt = static_cast<float>(beta);
+  const __m256i lim = _mm256_set1_epi32(static_cast<int>(nr));
+  const __m256i m0 = _mm256_cmpgt_epi32(lim, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i m1 = _mm256_cmpgt_epi32(lim, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
+  for (size_t r = 0; r < mr; ++r) {
+    float* cr = c + r * ldc;
+    _mm256_maskstore_ps(cr, m0, _mm256_fmadd_ps(al, acc[r][0], LoadC(m0, cr, bt)));
+    _mm256_maskstore_ps(cr + 8, m1, _mm256_fmadd_ps(al, acc[r][1], LoadC(m1, cr + 8, bt)));
+  }
+}
 #endif
 
-template <typename P, size_t MR, size_t NR>
-void KernelGeneric(size_t kc, const P* __restrict ap, const P* __restrict bp, double* __restrict c, size_t ldc,
+template <typename P, size_t MR, size_t NR, typename CT = double>
+void KernelGeneric(size_t kc, const P* __restrict ap, const P* __restrict bp, CT* __restrict c, size_t ldc,
                    size_t mr, size_t nr, double alpha, double beta) {
   P acc[MR][NR] = {};
   for (size_t k = 0; k < kc; ++k, ap += MR, bp += NR)
     for (size_t r = 0; r < MR; ++r)
       for (size_t j = 0; j < NR; ++j) acc[r][j] += ap[r] * bp[j];
+  const CT al = static_cast<CT>(alpha), bt = static_cast<CT>(beta);
   for (size_t r = 0; r < mr; ++r)
     for (size_t j = 0; j < nr; ++j) {
-      const double old = beta == 0.0 ? 0.0 : beta == 1.0 ? c[r * ldc + j] : beta * c[r * ldc + j];
-      c[r * ldc + j] = old + alpha * static_cast<double>(acc[r][j]);
+      const CT old = bt == CT(0) ? CT(0) : bt == CT(1) ? c[r * ldc + j] : bt * c[r * ldc + j];
+      c[r * ldc + j] = old + al * static_cast<CT>(acc[r][j]);
     }
 }
 
-template <typename P>
+template <typename P, typename CT = double>
 struct Isa {
-  Kernel<P> kernel;
+  Kernel<P, CT> kernel;
   size_t mr, nr;
   const char* name;
 };
@@ -249,9 +324,23 @@ Isa<float> PickIsa(float*) {
   return {KernelGeneric<float, 4, 16>, 4, 16, "generic"};
 }
 
-template <typename P>
-const Isa<P>& CurrentIsa() {
-  static const Isa<P> isa = PickIsa(static_cast<P*>(nullptr));
+Isa<float, float> PickIsaC32() {
+#ifdef LOWBIT_X86
+  const int level = IsaLevel();
+  if (level == 2) return {KernelAvx512F32C32, 12, 32, "avx512"};
+  if (level == 1) return {KernelAvx2F32C32, 6, 16, "avx2"};
+#endif
+  return {KernelGeneric<float, 4, 16, float>, 4, 16, "generic"};
+}
+
+template <typename P, typename CT = double>
+const Isa<P, CT>& CurrentIsa() {
+  static const Isa<P, CT> isa = PickIsa(static_cast<P*>(nullptr));
+  return isa;
+}
+template <>
+const Isa<float, float>& CurrentIsa<float, float>() {
+  static const Isa<float, float> isa = PickIsaC32();
   return isa;
 }
 
@@ -292,17 +381,18 @@ T* Align64(T* p) {
   return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
 }
 
-template <typename T>
-void Gemm(size_t m, size_t n, size_t k, double alpha, const T* a, size_t lda, const T* b, size_t ldb, double* c,
+template <typename T, typename CT = double>
+void Gemm(size_t m, size_t n, size_t k, double alpha, const T* a, size_t lda, const T* b, size_t ldb, CT* c,
           size_t ldc, int threads, bool upper_only, double beta) {
   if (m == 0 || n == 0) return;
   if (k == 0) {  // C = beta·C only
     if (beta != 1.0)
       for (size_t i = 0; i < m; ++i)
-        for (size_t j = upper_only ? std::min(i, n) : 0; j < n; ++j) c[i * ldc + j] = beta == 0.0 ? 0.0 : beta * c[i * ldc + j];
+        for (size_t j = upper_only ? std::min(i, n) : 0; j < n; ++j)
+          c[i * ldc + j] = beta == 0.0 ? CT(0) : static_cast<CT>(beta * c[i * ldc + j]);
     return;
   }
-  const Isa<T> isa = CurrentIsa<T>();
+  const Isa<T, CT> isa = CurrentIsa<T, CT>();
   const size_t MR = isa.mr, NR = isa.nr;
   const size_t npad = (n + NR - 1) / NR * NR, mpad = (m + MR - 1) / MR * MR;
   const size_t nkb = (k + kKC - 1) / kKC, njb = (n + kNC - 1) / kNC, nib = (m + kMC - 1) / kMC;
@@ -390,6 +480,11 @@ void GemmKMajor(size_t m, size_t n, size_t k, double alpha, const double* a, siz
 void GemmKMajorF32(size_t m, size_t n, size_t k, double alpha, const float* a, size_t lda,
                    const float* b, size_t ldb, double* c, size_t ldc, int threads, bool upper_only, double beta) {
   Gemm<float>(m, n, k, alpha, a, lda, b, ldb, c, ldc, threads, upper_only, beta);
+}
+
+void GemmKMajorF32C32(size_t m, size_t n, size_t k, double alpha, const float* a, size_t lda,
+                      const float* b, size_t ldb, float* c, size_t ldc, int threads, double beta) {
+  Gemm<float, float>(m, n, k, alpha, a, lda, b, ldb, c, ldc, threads, false, beta);
 }
 
 void GemmKMajorNaive(size_t m, size_t n, size_t k, double alpha, const double* a, size_t lda,

@@ -1,13 +1,15 @@
-// GPTQ / GPTAQ solve (see gptq.h). Layout: W is rows×cols row-major in fp64; inside a block every row
-// runs its own column loop (rows are independent there), so rows are threaded, 8 rows interleaved per
-// thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GEMM call with Err stored k-major
-// (block×rows). H is never copied (the damped diagonal is passed to the factorization). The block
-// loop and W stay fp64; the lazy update (most of the flops) multiplies fp32-rounded Err and U tiles
-// in fp32 FMA chains (≤ 256 long) and adds them to W in fp64 (GemmKMajorF32), and so do the
-// factorization's rank-128 updates (cholesky.cc), unless spec.fp64_updates asks for the exact fp64
-// solve the float64 reference tests compare against. GPTAQ adds −Q_blk·P[i1:i2, i2:] to the same
+// GPTQ / GPTAQ / SparseGPT solve in fp64 working precision (see gptq.h); the default GPTQ solve
+// (no pruning, no GPTAQ, not fp64_updates) is gptq_fp32.cc's. Layout: W is rows×cols row-major in
+// fp64; inside a block every row runs its own column loop (rows are independent there), so rows are
+// threaded, 8 rows interleaved per thread; the lazy update W[:, i2:] -= Err·U[i1:i2, i2:] is one GEMM
+// call with Err stored k-major (block×rows). H is never copied (the damped diagonal is passed to the
+// factorization). For SparseGPT and GPTAQ the lazy update (most of the flops) multiplies fp32-rounded
+// Err and U tiles in fp32 FMA chains (≤ 256 long) and adds them to W in fp64 (GemmKMajorF32), and so
+// do the factorization's rank-128 updates (cholesky.cc), unless spec.fp64_updates asks for the exact
+// fp64 solve the float64 reference tests compare against. GPTAQ adds −Q_blk·P[i1:i2, i2:] to the same
 // GEMM (k doubled). The fp64 W copy and the n×n factor come from the scratch pool (scratch.h).
 #include "lowbit/gptq.h"
+#include "lowbit/gptq_fp32.h"
 
 #include <algorithm>
 #include <atomic>
@@ -26,6 +28,32 @@
 #include "lowbit/scratch.h"
 
 namespace lowbit {
+
+// Factor H (n×n, diagonal taken from diag: dead columns already set to 1) with damping; on failure
+// retry with percdamp ×10 (see gptq_fp32.h). H itself is never copied: the damped diagonal is passed separately.
+Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
+                    double* u, GptqStats* stats, bool invert) {
+  double mean = 0.0;
+  for (size_t j = 0; j < n; ++j) mean += diag[j];
+  mean /= static_cast<double>(n);
+  double damp = spec.percdamp;
+  std::vector<double> dd(n);
+  for (int attempt = 0; attempt <= spec.max_damp_retries; ++attempt, damp *= 10.0) {
+    for (size_t j = 0; j < n; ++j) dd[j] = diag[j] + damp * mean;
+    // The default solve runs the factorization's rank-128 updates as fp32 products summed in fp64;
+    // fp64_updates keeps every product fp64 (the float64 reference tests).
+    const bool ok = invert ? InverseCholeskyUpper(h, n, dd.data(), u, threads, !spec.fp64_updates)
+                           : ReversedCholeskyUpper(h, n, dd.data(), u, threads, !spec.fp64_updates);
+    if (ok) {
+      stats->percdamp = damp;
+      stats->damp_retries = attempt;
+      return Status::Ok();
+    }
+  }
+  return Status::Error(Code::kNumeric, "Hessian is not positive definite even with percdamp " + std::to_string(damp / 10.0) +
+                                           " after " + std::to_string(spec.max_damp_retries) + " retries");
+}
+
 namespace {
 
 Status CheckHessian(const double* h, int cols, int threads) {
@@ -48,29 +76,6 @@ Status CheckHessian(const double* h, int cols, int threads) {
     if (h[j * n + j] < 0) return Status::Error(Code::kNumeric, "Hessian diagonal is negative at column " + std::to_string(j));
   }
   return Status::Ok();
-}
-
-// Factor H (n×n, diagonal taken from diag: dead columns already set to 1) with damping; on failure
-// retry with percdamp ×10. H itself is never copied: the damped diagonal is passed separately.
-Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
-                    double* u, GptqStats* stats) {
-  double mean = 0.0;
-  for (size_t j = 0; j < n; ++j) mean += diag[j];
-  mean /= static_cast<double>(n);
-  double damp = spec.percdamp;
-  std::vector<double> dd(n);
-  for (int attempt = 0; attempt <= spec.max_damp_retries; ++attempt, damp *= 10.0) {
-    for (size_t j = 0; j < n; ++j) dd[j] = diag[j] + damp * mean;
-    // The default solve runs the factorization's rank-128 updates as fp32 products summed in fp64;
-    // fp64_updates keeps every product fp64 (the float64 reference tests).
-    if (InverseCholeskyUpper(h, n, dd.data(), u, threads, !spec.fp64_updates)) {
-      stats->percdamp = damp;
-      stats->damp_retries = attempt;
-      return Status::Ok();
-    }
-  }
-  return Status::Error(Code::kNumeric, "Hessian is not positive definite even with percdamp " + std::to_string(damp / 10.0) +
-                                           " after " + std::to_string(spec.max_damp_retries) + " retries");
 }
 
 struct BlockArgs {
@@ -212,10 +217,15 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   if (dx) {
     if (!std::isfinite(spec.gptaq_alpha)) return Status::Error(Code::kArg, "GPTAQ alpha must be finite");
     const size_t nn = static_cast<size_t>(cols) * cols;
-    for (size_t i = 0; i < nn; ++i)
+    bool zero = true;
+    for (size_t i = 0; i < nn; ++i) {
       if (!std::isfinite(dx[i]))
         return Status::Error(Code::kNumeric, "GPTAQ cross statistic is not finite at (" + std::to_string(i / cols) + ", " +
                                                  std::to_string(i % cols) + ")");
+      zero &= dx[i] == 0.0;
+    }
+    // D = 0 (x̃ = x, e.g. the first block): P = 0 and GPTAQ is GPTQ; the same solve, so bit for bit.
+    if (zero) dx = nullptr;
   }
   const size_t m = rows, n = cols;
   const int g = EffectiveGroup(spec.group_size, cols);
@@ -236,6 +246,9 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   prof.Mark("checks");
   out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric);
   prof.Mark("outputs");
+  // The default GPTQ solve runs in fp32 working precision (gptq_fp32.cc); this file's fp64 solve
+  // serves fp64_updates (exact), SparseGPT, GPTAQ and the naive benchmark baseline.
+  if (!spec.fp64_updates && !pruning && !dx && !naive) return SolveGptqFp32(w, m, n, h, spec, g, ctl, out, stats, prof);
   const int ng = out->num_groups();
 
   ScratchDoubles wd_buf(m * n);  // fp64 working copy, converted in parallel (pooled: see scratch.h)
@@ -280,7 +293,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   prof.Mark("prepare");
   ScratchDoubles u(n * n);  // uninitialized: the factorization writes all of it
-  st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats);
+  st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats, /*invert=*/true);
   if (!st.ok()) return st;
   std::vector<double> pmat;  // GPTAQ's P (permuted order), empty for GPTQ
   if (dx) {
@@ -292,7 +305,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   prof.Mark("factor");
   const bool gptaq = !pmat.empty();
-  double t_block[2] = {0.0, 0.0}, t_lazy[2] = {0.0, 0.0};  // wall, cpu
+  double t_block[3] = {0.0, 0.0, 0.0}, t_lazy[3] = {0.0, 0.0, 0.0};  // wall, cpu, page faults
   const size_t kmul = gptaq ? 2 : 1;  // GEMM depth per block: [Err; −Q_blk] against [U; P]
 
   std::vector<double> row_loss(m, 0.0);

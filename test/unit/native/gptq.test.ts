@@ -87,10 +87,11 @@ describe('native gptq', () => {
     }
   });
 
-  // The default lazy update multiplies fp32-rounded Err and U tiles (fp32 FMA chains ≤ 256 long) and
-  // adds them to the fp64 weights; a code can flip where a weight lands within ~1e-7 relative of a
-  // rounding boundary. Bounds (docs/decisions.md, issue 11): ≤ 0.5% of codes flip against the
-  // fp64-update solve, and ½tr(ΔH_dΔᵀ) stays within 1e-3 relative (a flip moves the objective both ways).
+  // The default solve works in fp32 like the authors' (gptq_fp32.cc: fp32 weights and accumulator S,
+  // fp32 in-block and lazy updates, V = U⁻¹ from one Cholesky with fp32 products summed in fp64); a
+  // code can flip where a weight lands within ~1e-7 relative of a rounding boundary. Bounds
+  // (docs/decisions.md, issue 11): ≤ 0.5% of codes flip against the fp64 solve, and ½tr(ΔH_dΔᵀ)
+  // stays within 1e-3 relative (a flip moves the objective both ways).
   for (const o of [
     { groupSize: -1, bits: 4 },
     { groupSize: 32, bits: 3 },
@@ -114,10 +115,10 @@ describe('native gptq', () => {
     });
   }
 
-  // The default factorization also runs its rank-128 updates (Cholesky trailing update, inverse
-  // update) as fp32 products summed in fp64 (docs/decisions.md, issue 11). Over 6 diagonal blocks the
-  // stated bounds against the all-fp64 solve: ≤ 0.5% code flips, ½tr(ΔH_dΔᵀ) within 1e-6 relative, the
-  // solver's loss Σ(w−q)²/(2U_jj²) (which also sees U's rounding) within 1e-5.
+  // The default factorization runs its rank-128 Cholesky updates as fp32 products summed in fp64
+  // (docs/decisions.md, issue 11), and the solve in fp32. Over 6 diagonal blocks the stated bounds
+  // against the all-fp64 solve: ≤ 0.5% code flips, ½tr(ΔH_dΔᵀ) within 1e-6 relative, the solver's
+  // loss Σ(w−q)²/(2U_jj²) (which also sees U's rounding) within 1e-5.
   test('mixed-precision factorization + updates at n = 768 stay within the stated bounds of the fp64 solve', async () => {
     const rr = 32,
       nn = 768;
@@ -131,6 +132,58 @@ describe('native gptq', () => {
     assert.ok(Math.abs(mixed.loss - f64.loss) <= 1e-5 * f64.loss, `loss mixed ${mixed.loss} vs fp64 ${f64.loss}`);
     console.log(`# mixed vs fp64 solve at n=${nn}: ${flips} flips of ${rr * nn}, tr rel diff ${((tmx - t64) / t64).toExponential(2)}`);
   });
+
+  // The default fp32 solve takes 16 rows at a time as vector lanes (a ragged last step included) and
+  // its lazy GEMM cuts C by thread count: rows 45 (16 + 16 + 13), every group mode and dead columns,
+  // on 1, 2 and 3 threads, must give identical results; and the same bounds against the fp64 solve at
+  // n = 640 with groups of 128 (five fresh groups past block 0), act-order and dead columns.
+  test('default fp32 solve: identical for 1, 2 and 3 threads (ragged 16-row lanes, dead columns)', async () => {
+    const rr = 45,
+      nn = 200;
+    const { w, H } = await layer(rr, nn, 400, 13);
+    for (const j of [7, 150]) {
+      for (let i = 0; i < nn; i++) H[j * nn + i] = H[i * nn + j] = 0;
+    }
+    for (const o of [
+      { groupSize: -1 },
+      { groupSize: 32, blockSize: 16 },
+      { groupSize: 64 },
+      { groupSize: 24, blockSize: 8, symmetric: true, bits: 3 },
+      { groupSize: 32, actOrder: true },
+      { groupSize: -1, actOrder: true, bits: 2 },
+    ] as Partial<GptqOptions>[]) {
+      const [a, b, c] = await Promise.all([1, 2, 3].map((threads) => gptq(w, rr, nn, H, opts(o), { threads })));
+      for (const x of [b!, c!]) {
+        assert.deepEqual(x.codes, a!.codes, JSON.stringify(o));
+        assert.deepEqual(x.dequant, a!.dequant, JSON.stringify(o));
+        assert.deepEqual(x.scales, a!.scales, JSON.stringify(o));
+        assert.equal(x.loss, a!.loss, JSON.stringify(o));
+      }
+      for (let r = 0; r < rr; r++) assert.ok(a!.dequant[r * nn + 7] === 0 && a!.dequant[r * nn + 150] === 0, 'dead columns');
+    }
+  });
+
+  for (const o of [
+    { groupSize: 128, bits: 4 },
+    { groupSize: 128, bits: 3, actOrder: true },
+    { groupSize: -1, bits: 4 },
+  ] as Partial<GptqOptions>[]) {
+    test(`default fp32 solve within the stated bounds of the fp64 solve at n = 640, dead columns: ${JSON.stringify(o)}`, async () => {
+      const rr = 40,
+        nn = 640;
+      const { w, H } = await layer(rr, nn, 1280, 14);
+      for (let i = 0; i < nn; i++) H[300 * nn + i] = H[i * nn + 300] = 0;
+      const f64 = await gptq(w, rr, nn, H, opts({ ...o, fp64Updates: true }));
+      const f32 = await gptq(w, rr, nn, H, opts(o));
+      const { flips, t64, t } = compareSolves(w, rr, nn, H, f64, f32);
+      assert.ok(flips <= 0.005 * rr * nn, `${flips} of ${rr * nn} codes flip`);
+      assert.ok(Math.abs(t - t64) <= 1e-3 * t64, `tr(ΔHΔᵀ) fp32 ${t} vs fp64 ${t64}`);
+      assert.ok(Math.abs(f32.loss - f64.loss) <= 1e-5 * f64.loss, `loss fp32 ${f32.loss} vs fp64 ${f64.loss}`);
+      console.log(
+        `# fp32 solve vs fp64 at n=${nn} ${JSON.stringify(o)}: ${flips} flips of ${rr * nn}, tr rel diff ${((t - t64) / t64).toExponential(2)}, loss rel diff ${((f32.loss - f64.loss) / f64.loss).toExponential(2)}`,
+      );
+    });
+  }
 
   test('H = cI gives RTN exactly', async () => {
     const w = gaussian(rows * n, 3, 0.1);

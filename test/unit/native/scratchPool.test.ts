@@ -1,7 +1,8 @@
 /**
- * GPTQ's large fp64 work buffers (the W copy and the n×n factor) come from a process-wide pool
- * (native/src/core/scratch.cc): reused buffers hold the previous call's data, and the results must
- * not depend on it; releaseScratch() / trimHeaps() free what the pool holds.
+ * GPTQ's large work buffers (the default fp32 solve's accumulator S and factor V; the fp64 solve's W
+ * copy and factor U) come from a process-wide pool (native/src/core/scratch.cc): reused buffers hold
+ * the previous call's data, and the results must not depend on it; releaseScratch() / trimHeaps()
+ * free what the pool holds.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,22 +12,27 @@ import { correlatedX, gaussian } from './linearReference';
 const MiB = 1 << 20;
 
 test('pooled scratch: a reused (dirty) buffer gives the fresh-buffer result; release frees the pool', async () => {
-  const n = 1024; // W copy and factor are 8 MiB each: the smallest pooled size
+  const n = 1024; // factor 8 MiB, the smallest pooled size
   const h = new Hessian(n);
   await h.add(correlatedX(512, n, 3), 512);
-  const w = gaussian(n * n, 4, 0.1);
-  const other = gaussian(n * n, 5, 1);
-  const o = { bits: 3, groupSize: 128, symmetric: false };
-  releaseScratch();
-  const fresh = await gptq(w, n, n, h, o);
-  assert.equal(releaseScratch(), 2 * 8 * MiB, 'the W copy and the factor were pooled');
-  assert.equal(releaseScratch(), 0, 'the pool is empty after a release');
-  await gptq(other, n, n, h, { ...o, bits: 2 }); // leaves other data in the pooled buffers
-  const reused = await gptq(w, n, n, h, o);
-  assert.deepEqual(reused.codes, fresh.codes);
-  assert.deepEqual(reused.dequant, fresh.dequant);
-  assert.deepEqual(reused.scales, fresh.scales);
-  assert.equal(reused.loss, fresh.loss);
+  for (const [rows, fp64Updates, pooled] of [
+    [2 * n, false, 8 + 8], // fp32 S (2n×n floats) and the factor V
+    [n, true, 8 + 8], // fp64 W copy and the factor U
+  ] as const) {
+    const w = gaussian(rows * n, 4, 0.1);
+    const other = gaussian(rows * n, 5, 1);
+    const o = { bits: 3, groupSize: 128, symmetric: false, fp64Updates };
+    releaseScratch();
+    const fresh = await gptq(w, rows, n, h, o);
+    assert.equal(releaseScratch(), pooled * MiB, "the solve's work buffers were pooled");
+    assert.equal(releaseScratch(), 0, 'the pool is empty after a release');
+    await gptq(other, rows, n, h, { ...o, bits: 2 }); // leaves other data in the pooled buffers
+    const reused = await gptq(w, rows, n, h, o);
+    assert.deepEqual(reused.codes, fresh.codes);
+    assert.deepEqual(reused.dequant, fresh.dequant);
+    assert.deepEqual(reused.scales, fresh.scales);
+    assert.equal(reused.loss, fresh.loss);
+  }
   trimHeaps();
   assert.equal(releaseScratch(), 0, 'trimHeaps frees the pool too');
 });

@@ -1,0 +1,314 @@
+// GPTQ's default solve (see gptq_fp32.h): the authors' fp32 working precision with half the
+// factorization's flops. H = V·Vᵀ with V = U⁻¹ upper (one Cholesky of the reversed H; GPTQ's U =
+// chol(H⁻¹) needs a triangular inverse more). Since W − Q = E·U (E the scaled errors), the value GPTQ
+// quantizes in column j is W̃_j = W_j + U_jj·S_j with S_j = Σ_{i<j} Δ_i·V_ij, Δ = W − Q: the solve keeps
+// the fp32 accumulator S (m×n), summed in-block (S_j += Σ_{i<j in the block} Δ_i·V_ij, 16 rows at a
+// time as vector lanes) and lazily (S[:, i2:] += Δ_blk·V[i1:i2, i2:]: one fp32 GEMM with fp32 C per block).
+// W itself is only read (the caller's array, or a permuted copy with dead columns zeroed). Rows are
+// independent inside a block and the GEMM's sums do not depend on the partition, so results do not
+// depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "lowbit/clones.h"
+#include "lowbit/cholesky.h"
+#include "lowbit/gemm.h"
+#include "lowbit/gptq_fp32.h"
+#include "lowbit/parallel.h"
+#include "lowbit/scratch.h"
+
+namespace lowbit {
+namespace {
+
+struct Fp32Block {
+  const float* w;  // working W (m×n), read only
+  const float* s;  // S (m×n): columns ≥ i1 hold Σ over earlier blocks; unset in block 0 (read as 0)
+  size_t n, m, i1, i2;
+  int g;
+  bool grouped, static_groups;
+  int ng, maxq;
+  const size_t* perm;
+  const float* vb;  // V[i1:i2, i1:n] in fp32, row stride ldv
+  size_t ldv;
+  const double* vjj;  // V_jj
+  const double* ujj;  // U_jj = 1 / V_jj
+  const double* ugt;  // at a fresh group (non-static groups, not block 0): U's diagonal block of the group, transposed
+  const float* vt;    // V[i1:i2, i1:i2] transposed: vt[jl*bs + i] = V[i1 + i][i1 + jl]
+  GridParams* params;
+  const GridSpec* grid;
+  QuantizedWeight* out;
+  double* row_loss;
+  float* delta;  // k-major Δ of the block: delta[(j-i1)*m + r] (the lazy GEMM's A operand)
+};
+
+constexpr size_t kLanes = 16;  // rows per in-block step: one 16-lane fp32 vector (8-lane fp64 pairs)
+typedef float F16 __attribute__((vector_size(64)));
+typedef double D8 __attribute__((vector_size(64)));
+
+// A fresh group's parameters for the kLanes rows from GPTQ's W^(j)_c = W_c − Σ_{i<j} E_i·U_ic (c in
+// the group): with C = V[j:, j:] that is W_c + (S·C⁻¹)_c (S over columns ≥ j holds Σ_{i<j} Δ_i·V_ic),
+// and C⁻¹ on the group is U's diagonal block there (ugt: its transpose, len × len, row c holding
+// U[j + c0][j + c] for c0 ≤ c). Left-looking: each column's dot product over c0 runs in four
+// register accumulators (fp64, two 8-lane halves), nothing is stored until the column is done.
+// xt[c*kLanes + l] holds row r0 + l's value of column j + c.
+LOWBIT_CLONES
+void FreshGroupParams(const Fp32Block& a, size_t r0, size_t nr, size_t j, size_t gi, std::vector<double>& xs) {
+  const size_t n = a.n, len = std::min<size_t>(a.g, n - j);
+  if (xs.size() < 2 * len * kLanes) xs.resize(2 * len * kLanes);
+  double* __restrict xt = xs.data();
+  double* __restrict sg = xt + len * kLanes;  // S of the group's columns, k-major like xt
+  for (size_t l = 0; l < kLanes; ++l) {
+    const bool live = l < nr;
+    for (size_t c = 0; c < len; ++c) {
+      xt[c * kLanes + l] = live ? a.w[(r0 + l) * n + j + c] : 0.0;
+      sg[c * kLanes + l] = live && a.i1 > 0 ? a.s[(r0 + l) * n + j + c] : 0.0;  // block 0: S = 0
+    }
+  }
+  if (a.i1 > 0)
+    for (size_t c = 0; c < len; ++c) {
+      const double* __restrict u = a.ugt + c * len;
+      D8 acc[4][2] = {};
+      size_t c0 = 0;
+      for (; c0 + 4 <= c + 1; c0 += 4)
+        for (size_t t = 0; t < 4; ++t) {
+          D8 s0, s1;
+          __builtin_memcpy(&s0, sg + (c0 + t) * kLanes, sizeof s0);
+          __builtin_memcpy(&s1, sg + (c0 + t) * kLanes + 8, sizeof s1);
+          acc[t][0] += s0 * u[c0 + t];
+          acc[t][1] += s1 * u[c0 + t];
+        }
+      for (size_t t = 0; c0 <= c; ++c0, ++t) {
+        D8 s0, s1;
+        __builtin_memcpy(&s0, sg + c0 * kLanes, sizeof s0);
+        __builtin_memcpy(&s1, sg + c0 * kLanes + 8, sizeof s1);
+        acc[t][0] += s0 * u[c0];
+        acc[t][1] += s1 * u[c0];
+      }
+      for (size_t h = 0; h < 2; ++h) {
+        D8 x;
+        __builtin_memcpy(&x, xt + c * kLanes + 8 * h, sizeof x);
+        x += (acc[0][h] + acc[1][h]) + (acc[2][h] + acc[3][h]);
+        __builtin_memcpy(xt + c * kLanes + 8 * h, &x, sizeof x);
+      }
+    }
+  for (size_t l = 0; l < nr; ++l) a.params[(r0 + l) * a.ng + gi] = FindParams(xt + l, len, kLanes, *a.grid);
+}
+
+// Columns [i1, i2) of rows [r0, r1) (at most kLanes), the rows as vector lanes: the block's S and W
+// are transposed into private k-major tiles (st[k*kLanes + l], column i1 + k of row r0 + l), so
+// column j's values of all rows are one vector, quantized lane-wise (QuantizeValue's arithmetic).
+// Left-looking: column j's S is its block-start value plus Σ_{i<j in the block} Δ_i·V_ij, a dot
+// product over the block's earlier Δ vectors in four register accumulators (vt: the block's V
+// transposed, row jl holding V[i1 + i][j]), so nothing is stored per later column. Lanes are
+// independent, so a row's result does not depend on which rows share its step.
+LOWBIT_CLONES
+void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
+  const size_t n = a.n, m = a.m, i1 = a.i1, bs = a.i2 - a.i1, nr = r1 - r0;
+  thread_local std::vector<float> store;
+  thread_local std::vector<double> xs;
+  if (store.size() < 3 * bs * kLanes + 16) store.resize(3 * bs * kLanes + 16);
+  float* const st = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
+  float* const wt = st + bs * kLanes;
+  float* const dt = wt + bs * kLanes;  // the block's Δ vectors, dt[i*kLanes + l]
+  for (size_t l = 0; l < kLanes; ++l) {
+    const float* sr = a.s + (r0 + l) * n + i1;
+    const float* wr = a.w + (r0 + l) * n + i1;
+    const bool live = l < nr;
+    for (size_t k = 0; k < bs; ++k) {
+      st[k * kLanes + l] = live && i1 > 0 ? sr[k] : 0.0f;  // block 0: S = 0
+      wt[k * kLanes + l] = live ? wr[k] : 0.0f;
+    }
+  }
+  uint8_t* __restrict codes = a.out->codes.data();
+  float* __restrict dequant = a.out->dequant.data();
+  const size_t stride = a.grouped ? a.ng : 1;
+  const double maxq = a.maxq;
+  double loss[kLanes];
+  for (size_t l = 0; l < kLanes; ++l) loss[l] = l < nr ? a.row_loss[r0 + l] : 0.0;
+  for (size_t j = a.i1; j < a.i2; ++j) {
+    const size_t col = a.perm[j], jl = j - i1;
+    const double vd2 = a.vjj[j] * a.vjj[j] / 2.0, ud = a.ujj[j];
+    const size_t gi = !a.grouped ? 0 : a.static_groups ? col / a.g : j / a.g;
+    // A fresh group starts a block (blocks are cut at group boundaries), where S is the global one.
+    if (a.grouped && !a.static_groups && j % a.g == 0) FreshGroupParams(a, r0, nr, j, gi, xs);
+    double sc[kLanes], zr[kLanes];
+    for (size_t l = 0; l < kLanes; ++l) {
+      const GridParams p = l < nr ? a.params[(r0 + l) * stride + gi] : GridParams{};
+      sc[l] = p.scale;
+      zr[l] = p.zero;
+    }
+    // S of column j: block-start value + the block's earlier columns.
+    const float* __restrict v = a.vt + jl * bs;
+    F16 acc[4] = {};
+    size_t i = 0;
+    for (; i + 4 <= jl; i += 4)
+      for (size_t t = 0; t < 4; ++t) {
+        F16 dv;
+        __builtin_memcpy(&dv, dt + (i + t) * kLanes, sizeof dv);
+        acc[t] += dv * v[i + t];
+      }
+    for (size_t t = 0; i < jl; ++i, ++t) {
+      F16 dv;
+      __builtin_memcpy(&dv, dt + i * kLanes, sizeof dv);
+      acc[t] += dv * v[i];
+    }
+    F16 sv;
+    __builtin_memcpy(&sv, st + jl * kLanes, sizeof sv);
+    sv += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    alignas(64) float sj[kLanes];
+    __builtin_memcpy(sj, &sv, sizeof sv);
+    const float* __restrict wj = wt + jl * kLanes;
+    alignas(64) double qa[kLanes], qva[kLanes];
+    float* __restrict d = dt + jl * kLanes;
+    for (size_t l = 0; l < kLanes; ++l) {
+      const double w0 = wj[l];
+      const double x = w0 + static_cast<double>(sj[l]) * ud;
+      double q = std::nearbyint(x / sc[l]) + zr[l];  // QuantizeValue, lane-wise
+      q = q >= 0.0 ? q : 0.0;
+      q = q > maxq ? maxq : q;
+      const double qv = sc[l] * (q - zr[l]);
+      qa[l] = q;
+      qva[l] = qv;
+      loss[l] += (x - qv) * (x - qv) * vd2;  // (x − q)²/(2·U_jj²)
+      d[l] = static_cast<float>(w0 - qv);
+    }
+    for (size_t l = 0; l < nr; ++l) {
+      codes[(r0 + l) * n + col] = static_cast<uint8_t>(qa[l]);
+      dequant[(r0 + l) * n + col] = static_cast<float>(qva[l]);
+    }
+    std::copy(d, d + nr, a.delta + jl * m + r0);
+  }
+  for (size_t l = 0; l < nr; ++l) a.row_loss[r0 + l] = loss[l];
+}
+
+}  // namespace
+
+Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const GptqSpec& spec, int g,
+                     const JobControl& ctl, QuantizedWeight* out, GptqStats* stats, PhaseTimer& prof) {
+  const bool grouped = static_cast<size_t>(g) < n;
+  const int maxq = (1 << spec.grid.bits) - 1, ng = out->num_groups();
+  std::vector<double> diag(n);
+  for (size_t j = 0; j < n; ++j) diag[j] = h[j * n + j];
+  // Per-row parameters on the original W (before dead columns are zeroed), as the reference.
+  std::vector<GridParams> params(m * ng);
+  if (!grouped)
+    ParallelFor(m, ctl.threads, 16, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) params[r] = FindParams(w + r * n, n, 1, spec.grid);
+    });
+  std::vector<uint8_t> dead(n, 0);
+  bool any_dead = false;
+  for (size_t j = 0; j < n; ++j)
+    if (diag[j] == 0.0) {
+      diag[j] = 1.0;
+      dead[j] = 1;
+      any_dead = true;
+    }
+  if (grouped && spec.static_groups)
+    ParallelFor(m, ctl.threads, 16, [&](size_t r0, size_t r1) {
+      std::vector<float> row(n);
+      for (size_t r = r0; r < r1; ++r) {
+        for (size_t j = 0; j < n; ++j) row[j] = dead[j] ? 0.0f : w[r * n + j];
+        for (int gi = 0; gi < ng; ++gi)
+          params[r * ng + gi] = FindParams(row.data() + gi * g, std::min<size_t>(g, n - gi * g), 1, spec.grid);
+      }
+    });
+  // Act-order: stable sort by decreasing diag(H); permute W's columns and both axes of H.
+  std::vector<size_t> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::vector<double> hperm;
+  const double* hf = h;
+  if (spec.act_order) {
+    std::stable_sort(perm.begin(), perm.end(), [&](size_t a, size_t b) { return diag[a] > diag[b]; });
+    hperm.resize(n * n);
+    ParallelFor(n, ctl.threads, 16, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i)
+        for (size_t j = 0; j < n; ++j) hperm[i * n + j] = h[perm[i] * n + perm[j]];
+    });
+    std::vector<double> t(n);
+    for (size_t i = 0; i < n; ++i) t[i] = diag[perm[i]];
+    diag.swap(t);
+    hf = hperm.data();
+  }
+  // The working W: the caller's array itself unless columns move or die.
+  const bool copy = spec.act_order || any_dead;
+  ScratchFloats wbuf(copy ? m * n : 1);
+  if (copy)
+    ParallelFor(m, ctl.threads, 16, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r)
+        for (size_t j = 0; j < n; ++j) wbuf.get()[r * n + j] = dead[perm[j]] ? 0.0f : w[r * n + perm[j]];
+    });
+  const float* const wk = copy ? wbuf.get() : w;
+  prof.Mark("prepare");
+  ScratchDoubles v(n * n);  // uninitialized: the factorization writes all of it
+  Status st = FactorDamped(hf, diag, n, spec, ctl.threads, v.get(), stats, /*invert=*/false);
+  if (!st.ok()) return st;
+  std::vector<double> vjj(n), ujj(n);
+  for (size_t j = 0; j < n; ++j) {
+    vjj[j] = v.get()[j * n + j];
+    ujj[j] = 1.0 / vjj[j];
+  }
+  prof.Mark("factor");
+  double t_block[3] = {0.0, 0.0, 0.0}, t_lazy[3] = {0.0, 0.0, 0.0};  // wall, cpu, page faults
+  ScratchFloats s(m * n);  // S; block 0 writes its columns ≥ i2 (beta = 0), so it needs no clearing
+  std::vector<double> row_loss(m, 0.0);
+  std::vector<float> delta, vb;
+  std::vector<double> ugt;
+  std::vector<float> vt;
+  size_t i1 = 0;
+  while (i1 < n) {
+    if (ctl.cancelled()) return Status::Error(Code::kCancelled, "GPTQ cancelled at column " + std::to_string(i1));
+    size_t i2 = std::min(n, i1 + static_cast<size_t>(spec.block_size));
+    if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
+    const size_t bs = i2 - i1, ldv = n - i1;
+    if (delta.size() < bs * m) delta.resize(bs * m);  // every entry of the block is written below
+    if (vb.size() < bs * ldv) vb.resize(bs * ldv);
+    float* const vbp = vb.data();
+    const double* const vp = v.get();
+    // Serial: n²/2 conversions over the whole solve, less than a fork-join per block costs on a busy machine.
+    for (size_t k = 0; k < bs; ++k) {
+      const double* row = vp + (i1 + k) * n + i1;
+      for (size_t c = 0; c < ldv; ++c) vbp[k * ldv + c] = static_cast<float>(row[c]);
+    }
+    if (grouped && !spec.static_groups && i1 % g == 0 && i1 > 0) {  // U's diagonal block of the fresh group
+      const size_t len = std::min<size_t>(g, n - i1);
+      std::vector<double> t(len * len, 0.0);
+      for (size_t i = 0; i < len; ++i) std::copy(vp + (i1 + i) * n + i1 + i, vp + (i1 + i) * n + i1 + len, t.begin() + i * len + i);
+      InvertUpper(t.data(), len, ctl.threads);
+      ugt.resize(len * len);
+      for (size_t i = 0; i < len; ++i)
+        for (size_t c = 0; c < len; ++c) ugt[c * len + i] = t[i * len + c];
+    }
+    vt.resize(bs * bs);
+    for (size_t i = 0; i < bs; ++i)
+      for (size_t c = 0; c < bs; ++c) vt[c * bs + i] = vbp[i * ldv + c];
+    const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), vbp, ldv,
+                       vjj.data(), ujj.data(), ugt.data(), vt.data(), params.data(), &spec.grid, out, row_loss.data(), delta.data()};
+    ParallelFor(m, ctl.threads, kLanes, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; r += kLanes) QuantizeBlockRowsFp32(ba, r, std::min(r1, r + kLanes));
+    });
+    prof.Add(t_block);
+    if (i2 < n)
+      GemmKMajorF32C32(m, n - i2, bs, 1.0, delta.data(), m, vbp + bs, ldv, s.get() + i2, n, ctl.threads,
+                       i1 == 0 ? 0.0 : 1.0);
+    prof.Add(t_lazy);
+    i1 = i2;
+    ctl.report(i1, n);
+  }
+  prof.Report("in-block", t_block);
+  prof.Report("lazy", t_lazy);
+  for (size_t r = 0; r < m; ++r) {
+    stats->loss += row_loss[r];
+    for (int gi = 0; gi < ng; ++gi) {
+      const GridParams& p = params[r * (grouped ? ng : 1) + (grouped ? gi : 0)];
+      out->scales[r * ng + gi] = p.scale;
+      out->zeros[r * ng + gi] = static_cast<uint8_t>(p.zero);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace lowbit
