@@ -25,12 +25,8 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
-def stub(name, **attrs):
-    m = types.ModuleType(name)
-    for k, v in attrs.items():
-        setattr(m, k, v)
-    sys.modules[name] = m
-    return m
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quarotStubs  # noqa: E402
 
 
 class OPTForCausalLM(torch.nn.Module):
@@ -41,28 +37,7 @@ class OPTDecoderLayer(torch.nn.Module):
     pass
 
 
-class Other:
-    pass
-
-
-llama = stub('transformers.models.llama.modeling_llama', LlamaForCausalLM=Other, LlamaDecoderLayer=Other, LlamaRMSNorm=Other)
-opt = stub('transformers.models.opt.modeling_opt', OPTForCausalLM=OPTForCausalLM, OPTDecoderLayer=OPTDecoderLayer)
-falcon = stub('transformers.models.falcon.modeling_falcon', FalconLinear=Other)
-stub('transformers.models.llama', modeling_llama=llama)
-stub('transformers.models.opt', modeling_opt=opt)
-stub('transformers.models.falcon', modeling_falcon=falcon)
-stub(
-    'transformers.models',
-    llama=sys.modules['transformers.models.llama'],
-    opt=sys.modules['transformers.models.opt'],
-    falcon=sys.modules['transformers.models.falcon'],
-)
-stub('transformers', models=sys.modules['transformers.models'])
-stub('accelerate', dispatch_model=None, infer_auto_device_map=None)
-stub('accelerate.utils', get_balanced_memory=None)
-stub('tqdm', tqdm=lambda it, **k: it)
-stub('fast_hadamard_transform', hadamard_transform=None)
-sys.path.insert(0, folder)
+quarotStubs.install(folder, opt={'OPTForCausalLM': OPTForCausalLM, 'OPTDecoderLayer': OPTDecoderLayer})
 import rotation_utils  # noqa: E402
 import model_utils  # noqa: E402
 

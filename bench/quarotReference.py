@@ -38,12 +38,8 @@ def fwht(x, scale=1.0):
     return (y.reshape(x.shape) * scale).to(x.dtype)
 
 
-def stub(name, **attrs):
-    m = types.ModuleType(name)
-    for k, v in attrs.items():
-        setattr(m, k, v)
-    sys.modules[name] = m
-    return m
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quarotStubs  # noqa: E402
 
 
 class LlamaRMSNorm(torch.nn.Module):
@@ -61,29 +57,12 @@ class LlamaDecoderLayer(torch.nn.Module):
     pass
 
 
-class Opt:
-    pass
-
-
-llama = stub('transformers.models.llama.modeling_llama', LlamaForCausalLM=LlamaForCausalLM, LlamaDecoderLayer=LlamaDecoderLayer, LlamaRMSNorm=LlamaRMSNorm)
-opt = stub('transformers.models.opt.modeling_opt', OPTForCausalLM=Opt, OPTDecoderLayer=Opt)
-falcon = stub('transformers.models.falcon.modeling_falcon', FalconLinear=Opt)
-stub('transformers.models.llama', modeling_llama=llama)
-stub('transformers.models.opt', modeling_opt=opt)
-stub('transformers.models.falcon', modeling_falcon=falcon)
-stub(
-    'transformers.models',
-    llama=sys.modules['transformers.models.llama'],
-    opt=sys.modules['transformers.models.opt'],
-    falcon=sys.modules['transformers.models.falcon'],
+quarotStubs.install(
+    folder,
+    llama={'LlamaForCausalLM': LlamaForCausalLM, 'LlamaDecoderLayer': LlamaDecoderLayer, 'LlamaRMSNorm': LlamaRMSNorm},
+    hadamard_transform=fwht,
 )
-stub('transformers', models=sys.modules['transformers.models'])
-stub('accelerate', dispatch_model=None, infer_auto_device_map=None)
-stub('accelerate.utils', get_balanced_memory=None)
-stub('tqdm', tqdm=lambda it, **k: it)
-stub('fast_hadamard_transform', hadamard_transform=fwht)
 torch.Tensor.cuda = lambda self, *a, **k: self
-sys.path.insert(0, folder)
 import rotation_utils  # noqa: E402
 import hadamard_utils  # noqa: E402
 
