@@ -12,11 +12,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { loadModel, type OnnxModel } from '../engine/onnx';
 import { rotateModel } from '../engine/transforms/rotation';
 import type { Rotation } from '../engine/transforms/rotationHadamard';
 import { buildLayerNormDecoder, type LayerNormDecoder } from '../test/fixtures/llm/layerNormDecoder';
+import { maxAbsDiff, modelLogits } from '../test/fixtures/llm';
 import { quarotFolder } from './quarotReference';
 import { runJob } from '../engine/job';
 import { layerPlans, storiesPlan } from '../test/integration/engine/planFixture';
@@ -89,25 +89,8 @@ function oursAsOpt(m: OnnxModel, f: LayerNormDecoder): Map<string, Float32Array>
 }
 
 async function logitDelta(path: string, rotated: Uint8Array): Promise<number> {
-  const T = 32;
-  const feeds = {
-    input_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: T }, (_, i) => BigInt((i * 29 + 7) % 512)),
-      [1, T],
-    ),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-    position_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
-      [1, T],
-    ),
-  };
-  const a = (await (await ort.InferenceSession.create(path)).run(feeds)).logits.data as Float32Array;
-  const b = (await (await ort.InferenceSession.create(rotated)).run(feeds)).logits.data as Float32Array;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
+  const ids = Array.from({ length: 32 }, (_, i) => (i * 29 + 7) % 512);
+  return maxAbsDiff(await modelLogits(path, ids), await modelLogits(rotated, ids));
 }
 
 /** RTN W4 / GPTQ W3 per channel on the fixture with 3 γ outlier channels (×20), without and with rotation (seeds 0–2). */

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { modelLogits } from '../../fixtures/llm';
 import { runJob } from '../../../engine/job';
 import { loadModel } from '../../../engine/onnx';
 import { buildLayerNormDecoder, type LayerNormDecoder } from '../../fixtures/llm/layerNormDecoder';
@@ -12,27 +12,11 @@ import { layerPlans, storiesPlan } from './planFixture';
 import { skipNoShared } from './sharedFixtures';
 
 const T = 24;
-async function logits(path: string): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(path, { intraOpNumThreads: 1 });
-  try {
-    const out = await s.run({
-      input_ids: new ort.Tensor(
-        'int64',
-        BigInt64Array.from({ length: T }, (_, i) => BigInt((i * 53 + 3) % 512)),
-        [1, T],
-      ),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
-      position_ids: new ort.Tensor(
-        'int64',
-        BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
-        [1, T],
-      ),
-    });
-    return out.logits.data as Float32Array;
-  } finally {
-    await s.release();
-  }
-}
+const logits = (model: string) =>
+  modelLogits(
+    model,
+    Array.from({ length: T }, (_, i) => (i * 53 + 3) % 512),
+  );
 
 describe('rotation of a LayerNorm decoder in a job', { skip: skipNoShared }, () => {
   let dir: string;

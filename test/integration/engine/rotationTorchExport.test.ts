@@ -9,10 +9,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import { loadModel } from '../../../engine/onnx';
 import { rotateModel } from '../../../engine/transforms/rotation';
-import { maxAbsDiff } from '../../fixtures/llm';
+import { maxAbsDiff, modelLogits } from '../../fixtures/llm';
 
 const PYTHON = '/usr/bin/python3';
 const skip =
@@ -20,27 +19,11 @@ const skip =
     ? false
     : `torch is not installed for ${PYTHON} (apt-get install python3-torch)`;
 
-async function logits(model: string | Uint8Array): Promise<Float32Array> {
-  const T = 12;
-  const s = await ort.InferenceSession.create(model as string, { intraOpNumThreads: 1 });
-  try {
-    const out = await s.run({
-      input_ids: new ort.Tensor(
-        'int64',
-        BigInt64Array.from({ length: T }, (_, i) => BigInt((i * 37 + 5) % 512)),
-        [1, T],
-      ),
-      position_ids: new ort.Tensor(
-        'int64',
-        BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
-        [1, T],
-      ),
-    });
-    return out.logits.data as Float32Array;
-  } finally {
-    await s.release();
-  }
-}
+const logits = (model: string | Uint8Array) =>
+  modelLogits(
+    model,
+    Array.from({ length: 12 }, (_, i) => (i * 37 + 5) % 512),
+  );
 
 describe('rotation of torch.onnx-exported GPT-2-style decoders', { skip }, () => {
   let dir: string;
