@@ -14,6 +14,11 @@ namespace lowbit {
 Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
                     double* x, GptqStats* stats, bool invert);
 
+/** The end of both solves: adds the rows' losses to stats->loss and stores every row's group
+ *  parameters (params: ng per row when grouped, else one) as out's scales and zero points. */
+void StoreRowResults(const std::vector<GridParams>& params, const std::vector<double>& row_loss, int ng, bool grouped,
+                     QuantizedWeight* out, GptqStats* stats);
+
 /** GPTQ without pruning or GPTAQ, in the authors' working precision: fp32 weights, fp32 lazy and
  *  in-block updates, fp32 accumulation; the factor V = U⁻¹ (one Cholesky, fp32 products summed in
  *  fp64) replaces chol(H⁻¹), with W̃_j = W_j + U_jj·Σ_{i<j} (W_i − Q_i)·V_ij (the same columns as

@@ -54,6 +54,18 @@ Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, 
                                            " after " + std::to_string(spec.max_damp_retries) + " retries");
 }
 
+void StoreRowResults(const std::vector<GridParams>& params, const std::vector<double>& row_loss, int ng, bool grouped,
+                     QuantizedWeight* out, GptqStats* stats) {
+  for (size_t r = 0; r < row_loss.size(); ++r) {
+    stats->loss += row_loss[r];
+    for (int gi = 0; gi < ng; ++gi) {
+      const GridParams& p = params[r * (grouped ? ng : 1) + (grouped ? gi : 0)];
+      out->scales[r * ng + gi] = p.scale;
+      out->zeros[r * ng + gi] = static_cast<uint8_t>(p.zero);
+    }
+  }
+}
+
 namespace {
 
 Status CheckHessian(const double* h, int cols, int threads) {
@@ -360,13 +372,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   prof.Report("in-block", t_block);
   prof.Report("lazy", t_lazy);
-  for (size_t r = 0; r < m; ++r) {
-    stats->loss += row_loss[r];
-    for (int gi = 0; gi < ng; ++gi) {
-      out->scales[r * ng + gi] = params[r * (grouped ? ng : 1) + (grouped ? gi : 0)].scale;
-      out->zeros[r * ng + gi] = static_cast<uint8_t>(params[r * (grouped ? ng : 1) + (grouped ? gi : 0)].zero);
-    }
-  }
+  StoreRowResults(params, row_loss, ng, grouped, out, stats);
   return Status::Ok();
 }
 

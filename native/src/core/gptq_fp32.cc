@@ -300,14 +300,7 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
   }
   prof.Report("in-block", t_block);
   prof.Report("lazy", t_lazy);
-  for (size_t r = 0; r < m; ++r) {
-    stats->loss += row_loss[r];
-    for (int gi = 0; gi < ng; ++gi) {
-      const GridParams& p = params[r * (grouped ? ng : 1) + (grouped ? gi : 0)];
-      out->scales[r * ng + gi] = p.scale;
-      out->zeros[r * ng + gi] = static_cast<uint8_t>(p.zero);
-    }
-  }
+  StoreRowResults(params, row_loss, ng, grouped, out, stats);
   return Status::Ok();
 }
 
