@@ -3,7 +3,8 @@
 // chol(H⁻¹) needs a triangular inverse more). Since W − Q = E·U (E the scaled errors), the value GPTQ
 // quantizes in column j is W̃_j = W_j + U_jj·S_j with S_j = Σ_{i<j} Δ_i·V_ij, Δ = W − Q: the solve keeps
 // the fp32 accumulator S (m×n), summed in-block (S_j += Σ_{i<j in the block} Δ_i·V_ij, 16 rows at a
-// time as vector lanes) and lazily (S[:, i2:] += Δ_blk·V[i1:i2, i2:]: one fp32 GEMM with fp32 C per block).
+// time as vector lanes) and lazily in two levels (fp32 GEMMs with fp32 C): after each block only the
+// columns up to the end of its span of ≈ 256 columns, at the span's end all later columns at depth ≈ 256.
 // W itself is only read (the caller's array, or a permuted copy with dead columns zeroed). Rows are
 // independent inside a block and the GEMM's sums do not depend on the partition, so results do not
 // depend on the thread count.
@@ -45,6 +46,7 @@ struct Fp32Block {
   float* delta;  // k-major Δ of the block: delta[(j-i1)*m + r] (the lazy GEMM's A operand)
 };
 
+constexpr size_t kLazyDepth = 256;  // columns per lazy-update span (one KC block of the GEMM)
 constexpr size_t kLanes = 16;  // rows per in-block step: one 16-lane fp32 vector (8-lane fp64 pairs)
 typedef float F16 __attribute__((vector_size(64)));
 typedef double D8 __attribute__((vector_size(64)));
@@ -255,24 +257,41 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
   double t_block[3] = {0.0, 0.0, 0.0}, t_lazy[3] = {0.0, 0.0, 0.0};  // wall, cpu, page faults
   ScratchFloats s(m * n);  // S; block 0 writes its columns ≥ i2 (beta = 0), so it needs no clearing
   std::vector<double> row_loss(m, 0.0);
-  std::vector<float> delta, vb;
   std::vector<double> ugt;
   std::vector<float> vt;
-  size_t i1 = 0;
+  // Two-level lazy updates: blocks are grouped into spans of about kLazyDepth columns (whole blocks,
+  // whole groups when groups start fresh). After each block only the span's later columns are brought
+  // up to date (a GEMM of depth bs over < kLazyDepth columns); the columns past the span get the whole
+  // span's update at its end in one GEMM of depth ≈ kLazyDepth, which reads and writes the m×n
+  // accumulator S half as often as a GEMM per 128-column block (that traffic, not the FMAs, bounded it).
+  const size_t bs0 = static_cast<size_t>(spec.block_size);
+  const size_t span = grouped && !spec.static_groups ? std::max<size_t>(g, kLazyDepth / g * g)
+                                                     : std::max<size_t>(bs0, kLazyDepth / bs0 * bs0);
+  // One pooled buffer (8 MiB at 4096², so no first-touch faults after the first solve): the span's
+  // k-major Δ, then V[s1:s2, s1:n] in fp32.
+  const size_t span_cols = std::min(span, n);
+  ScratchFloats span_buf(span_cols * (m + n));
+  float* const delta = span_buf.get();
+  float* const vs = delta + span_cols * m;
+  size_t i1 = 0, s1 = 0, s2 = 0, ldv = n;  // the span [s1, s2); vs = V[s1:s2, s1:n] in fp32, row stride ldv
   while (i1 < n) {
     if (ctl.cancelled()) return Status::Error(Code::kCancelled, "GPTQ cancelled at column " + std::to_string(i1));
-    size_t i2 = std::min(n, i1 + static_cast<size_t>(spec.block_size));
-    if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
-    const size_t bs = i2 - i1, ldv = n - i1;
-    if (delta.size() < bs * m) delta.resize(bs * m);  // every entry of the block is written below
-    if (vb.size() < bs * ldv) vb.resize(bs * ldv);
-    float* const vbp = vb.data();
     const double* const vp = v.get();
-    // Serial: n²/2 conversions over the whole solve, less than a fork-join per block costs on a busy machine.
-    for (size_t k = 0; k < bs; ++k) {
-      const double* row = vp + (i1 + k) * n + i1;
-      for (size_t c = 0; c < ldv; ++c) vbp[k * ldv + c] = static_cast<float>(row[c]);
+    if (i1 == s2) {
+      s1 = i1;
+      s2 = std::min(n, s1 + span);
+      ldv = n - s1;
+      // Serial: n²/2 conversions over the whole solve, less than a fork-join per span costs on a busy machine.
+      for (size_t k = 0; k < s2 - s1; ++k) {
+        const double* row = vp + (s1 + k) * n + s1;
+        for (size_t c = 0; c < ldv; ++c) vs[k * ldv + c] = static_cast<float>(row[c]);
+      }
     }
+    size_t i2 = std::min(s2, i1 + bs0);
+    if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
+    const size_t bs = i2 - i1;
+    float* const vbp = vs + (i1 - s1) * ldv + (i1 - s1);  // V[i1:i2, i1:n]
+    float* const dblk = delta + (i1 - s1) * m;
     if (grouped && !spec.static_groups && i1 % g == 0 && i1 > 0) {  // U's diagonal block of the fresh group
       const size_t len = std::min<size_t>(g, n - i1);
       std::vector<double> t(len * len, 0.0);
@@ -286,14 +305,16 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     for (size_t i = 0; i < bs; ++i)
       for (size_t c = 0; c < bs; ++c) vt[c * bs + i] = vbp[i * ldv + c];
     const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), vbp, ldv,
-                       vjj.data(), ujj.data(), ugt.data(), vt.data(), params.data(), &spec.grid, out, row_loss.data(), delta.data()};
+                       vjj.data(), ujj.data(), ugt.data(), vt.data(), params.data(), &spec.grid, out, row_loss.data(), dblk};
     ParallelFor(m, ctl.threads, kLanes, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += kLanes) QuantizeBlockRowsFp32(ba, r, std::min(r1, r + kLanes));
     });
     prof.Add(t_block);
-    if (i2 < n)
-      GemmKMajorF32C32(m, n - i2, bs, 1.0, delta.data(), m, vbp + bs, ldv, s.get() + i2, n, ctl.threads,
-                       i1 == 0 ? 0.0 : 1.0);
+    if (i2 < s2)  // the span's later columns
+      GemmKMajorF32C32(m, s2 - i2, bs, 1.0, dblk, m, vbp + bs, ldv, s.get() + i2, n, ctl.threads, i1 == 0 ? 0.0 : 1.0);
+    if (i2 == s2 && s2 < n)  // the columns past the span, once per span
+      GemmKMajorF32C32(m, n - s2, s2 - s1, 1.0, delta, m, vs + (s2 - s1), ldv, s.get() + s2, n,
+                       ctl.threads, s1 == 0 ? 0.0 : 1.0);
     prof.Add(t_lazy);
     i1 = i2;
     ctl.report(i1, n);
