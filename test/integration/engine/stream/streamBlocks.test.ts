@@ -11,14 +11,13 @@ import { after, before, describe, test } from 'node:test';
 import { calibrate, statisticsView, type Feeds } from '../../../../engine/calibrate/calibrate';
 import { calibrationFeeds } from '../../../../engine/calibrate/calibrationData';
 import { quantizeSequential } from '../../../../engine/calibrate/sequential';
-import { CALIBRATED_OPS, planLayers } from '../../../../engine/job';
 import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
 import { quantizeLayers, type QuantizedLayer } from '../../../../engine/quantize/quantizeLayers';
-import { streamCompress } from '../../../../engine/stream/streamBlocks';
 import type { QuantizedWeightLike } from '../../../../engine/export/types';
 import type { JobPlan } from '../../../../protocol/plan';
 import { layerPlans, storiesPlan } from '../planFixture';
 import { skipNoShared } from '../sharedFixtures';
+import { calibratedOf, inMode, streamRun } from './streamRun';
 
 /** Layers whose codes differ, and the first differing code. */
 function codeDiff(a: QuantizedLayer[], b: QuantizedLayer[]): string[] {
@@ -42,25 +41,9 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
   let model: OnnxModel;
   let batches: Feeds[];
   let cacheRoot: string;
-  const plan = (mode: 'parallel' | 'sequential'): JobPlan => {
-    const p = storiesPlan({ layers: layerPlans('gptq', 4, 32), format: 'matmulnbits' });
-    p.calibration = { ...p.calibration, mode } as typeof p.calibration;
-    return p;
-  };
-  const streamed = (p: JobPlan, extra: Partial<Parameters<typeof streamCompress>[0]> = {}) => {
-    const calibrated = planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
-    return streamCompress({
-      plan: p,
-      model,
-      ops: new Map(calibrated.map((l) => [l.name, l.op])),
-      calibrated,
-      batches,
-      mode: p.calibration.mode,
-      cacheFolder: cacheRoot,
-      cacheRamBytes: 96 * 1024,
-      ...extra,
-    });
-  };
+  const plan = (mode: 'parallel' | 'sequential'): JobPlan =>
+    inMode(storiesPlan({ layers: layerPlans('gptq', 4, 32), format: 'matmulnbits' }), mode);
+  const streamed = (p: JobPlan, extra: Parameters<typeof streamRun>[4] = {}) => streamRun(p, model, batches, cacheRoot, extra);
   before(async () => {
     model = await loadModel(plan('parallel').modelPath);
     batches = (await calibrationFeeds(plan('parallel').calibration, model.summary(), undefined)).batches;
@@ -70,7 +53,7 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
 
   test('parallel: the same codes as one whole-model calibration pass; the cache spills to disk and is removed', async () => {
     const p = plan('parallel');
-    const calibrated = planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
+    const calibrated = calibratedOf(p, model);
     const stats = await calibrate({ model, layers: calibrated, batches, threads: 1 });
     const whole = await quantizeLayers({
       plan: p,
@@ -102,7 +85,7 @@ describe('block streaming on stories260K', { skip: skipNoShared }, () => {
 
   test('sequential: the same codes as the whole-model sequential path over the same blocks', async () => {
     const p = plan('sequential');
-    const calibrated = planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
+    const calibrated = calibratedOf(p, model);
     const whole = await quantizeSequential({ plan: p, model, ops: new Map(calibrated.map((l) => [l.name, l.op])), calibrated, batches });
     const s = await streamed(p);
     assert.deepEqual(codeDiff(s.layers, whole.layers), []);

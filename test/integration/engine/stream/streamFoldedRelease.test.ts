@@ -12,12 +12,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Feeds } from '../../../../engine/calibrate/calibrate';
 import { calibrationFeeds } from '../../../../engine/calibrate/calibrationData';
-import { CALIBRATED_OPS, planLayers } from '../../../../engine/job';
 import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
-import { streamCompress } from '../../../../engine/stream/streamBlocks';
-import type { JobPlan, LayerPlan } from '../../../../protocol/plan';
+import type { LayerPlan } from '../../../../protocol/plan';
 import { layerPlans, storiesPlan } from '../planFixture';
 import { skipNoShared } from '../sharedFixtures';
+import { inMode, streamRun } from './streamRun';
 
 /** Where each initializer of `m` that the input model does not have keeps its bytes: held (a plain value) or rebuilt on read. */
 function foldedTensors(m: OnnxModel, input: OnnxModel): { held: Map<string, number>; rebuilt: Set<string> } {
@@ -37,21 +36,8 @@ describe('streamed folding methods release each block’s folded weights (storie
   let model: OnnxModel;
   let batches: Feeds[];
   let cacheRoot: string;
-  const run = (layers: LayerPlan[], mode: 'parallel' | 'sequential') => {
-    const p: JobPlan = storiesPlan({ layers, format: 'matmulnbits' });
-    p.calibration = { ...p.calibration, mode } as typeof p.calibration;
-    const calibrated = planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
-    return streamCompress({
-      plan: p,
-      model,
-      ops: new Map(calibrated.map((l) => [l.name, l.op])),
-      calibrated,
-      batches,
-      mode,
-      cacheFolder: cacheRoot,
-      cacheRamBytes: 1 << 20,
-    });
-  };
+  const run = (layers: LayerPlan[], mode: 'parallel' | 'sequential') =>
+    streamRun(inMode(storiesPlan({ layers, format: 'matmulnbits' }), mode), model, batches, cacheRoot, { cacheRamBytes: 1 << 20 });
   before(async () => {
     const p = storiesPlan({ layers: layerPlans('awq', 4) });
     model = await loadModel(p.modelPath);

@@ -13,15 +13,15 @@ import { after, before, describe, test } from 'node:test';
 import { calibrate, statisticsView, type Feeds } from '../../../../engine/calibrate/calibrate';
 import { calibrationFeeds } from '../../../../engine/calibrate/calibrationData';
 import { quantizeSequential } from '../../../../engine/calibrate/sequential';
-import { CALIBRATED_OPS, planLayers } from '../../../../engine/job';
+import { planLayers } from '../../../../engine/job';
 import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
 import { prepareActivationAware } from '../../../../engine/quantize/activationAware';
 import { quantizeLayers, type QuantizedLayer } from '../../../../engine/quantize/quantizeLayers';
-import { streamCompress } from '../../../../engine/stream/streamBlocks';
 import type { QuantizedWeightLike } from '../../../../engine/export/types';
 import type { JobPlan, LayerPlan, Method } from '../../../../protocol/plan';
 import { layerPlans, storiesPlan } from '../planFixture';
 import { skipNoShared } from '../sharedFixtures';
+import { calibratedOf, inMode, streamRun } from './streamRun';
 
 /** Every difference between two runs' layers: codes, scales, zeros, dequantized weights, report details. */
 function layerDiff(a: QuantizedLayer[], b: QuantizedLayer[]): string[] {
@@ -80,28 +80,12 @@ describe('AWQ / SmoothQuant / OS+ / JSQ streamed on stories260K', { skip: skipNo
   let cacheRoot: string;
   const plan = (c: (typeof CASES)[number], mode: 'parallel' | 'sequential'): JobPlan => {
     const layers = layerPlans(c.method, c.bits, 32, undefined, c.settings).map((l) => (c.sparsity ? { ...l, sparsity: c.sparsity } : l));
-    const p = storiesPlan({ layers, format: 'matmulnbits' });
-    p.calibration = { ...p.calibration, mode } as typeof p.calibration;
-    return p;
+    return inMode(storiesPlan({ layers, format: 'matmulnbits' }), mode);
   };
-  const calibratedOf = (p: JobPlan) => planLayers(p, model).filter((l) => CALIBRATED_OPS.has(l.op));
-  const streamed = (p: JobPlan, extra: Partial<Parameters<typeof streamCompress>[0]> = {}) => {
-    const calibrated = calibratedOf(p);
-    return streamCompress({
-      plan: p,
-      model,
-      ops: new Map(calibrated.map((l) => [l.name, l.op])),
-      calibrated,
-      batches,
-      mode: p.calibration.mode,
-      cacheFolder: cacheRoot,
-      cacheRamBytes: 96 * 1024,
-      ...extra,
-    });
-  };
+  const streamed = (p: JobPlan, extra: Parameters<typeof streamRun>[4] = {}) => streamRun(p, model, batches, cacheRoot, extra);
   /** The job's whole-model paths (engine/job.ts): one calibration pass then the step, or sequential.ts. */
   const whole = async (p: JobPlan): Promise<{ layers: QuantizedLayer[]; model: OnnxModel }> => {
-    const calibrated = calibratedOf(p);
+    const calibrated = calibratedOf(p, model);
     const ops = new Map(calibrated.map((l) => [l.name, l.op]));
     if (p.calibration.mode === 'sequential') return quantizeSequential({ plan: p, model, ops, calibrated, batches });
     const stats = await calibrate({ model, layers: calibrated, batches, threads: 1 });
