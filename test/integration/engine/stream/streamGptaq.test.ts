@@ -12,14 +12,13 @@ import { after, before, describe, test } from 'node:test';
 import type { Feeds } from '../../../../engine/calibrate/calibrate';
 import { calibrationFeeds } from '../../../../engine/calibrate/calibrationData';
 import { quantizeSequential } from '../../../../engine/calibrate/sequential';
-import { CALIBRATED_OPS, planLayers } from '../../../../engine/job';
 import { loadModel, type OnnxModel } from '../../../../engine/onnx/model';
 import type { QuantizedLayer } from '../../../../engine/quantize/quantizeLayers';
-import { streamCompress } from '../../../../engine/stream/streamBlocks';
 import type { QuantizedWeightLike } from '../../../../engine/export/types';
 import type { JobPlan } from '../../../../protocol/plan';
 import { layerPlans, storiesPlan } from '../planFixture';
 import { skipNoShared } from '../sharedFixtures';
+import { calibratedOf, inMode, streamRun } from './streamRun';
 
 function diff(a: QuantizedLayer[], b: QuantizedLayer[]): string[] {
   const out: string[] = [];
@@ -45,7 +44,7 @@ describe('GPTAQ streamed on stories260K (sequential)', { skip: skipNoShared }, (
   let plan: JobPlan;
   before(async () => {
     plan = storiesPlan({ layers: layerPlans('gptq', 4, 32, undefined, { asymmetric: true }), format: 'matmulnbits' });
-    plan.calibration = { ...plan.calibration, mode: 'sequential' } as typeof plan.calibration;
+    inMode(plan, 'sequential');
     model = await loadModel(plan.modelPath);
     batches = (await calibrationFeeds(plan.calibration, model.summary(), undefined)).batches;
     cacheRoot = mkdtempSync(join(tmpdir(), 'lowbit-stream-gptaq-'));
@@ -53,19 +52,10 @@ describe('GPTAQ streamed on stories260K (sequential)', { skip: skipNoShared }, (
   after(() => rmSync(cacheRoot, { recursive: true, force: true }));
 
   test('the whole-model sequential codes, scales and D/H ratios; both caches spill and are removed', async () => {
-    const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
+    const calibrated = calibratedOf(plan, model);
     const ops = new Map(calibrated.map((l) => [l.name, l.op]));
     const whole = await quantizeSequential({ plan, model, ops, calibrated, batches });
-    const s = await streamCompress({
-      plan,
-      model,
-      ops,
-      calibrated,
-      batches,
-      mode: 'sequential',
-      cacheFolder: cacheRoot,
-      cacheRamBytes: 96 * 1024,
-    });
+    const s = await streamRun(plan, model, batches, cacheRoot);
     assert.deepEqual(diff(s.layers, whole.layers), []);
     assert.ok(s.cache.diskBytesWritten > 0);
     assert.deepEqual(readdirSync(cacheRoot), [], 'both cache folders are removed');
@@ -81,32 +71,16 @@ describe('GPTAQ streamed on stories260K (sequential)', { skip: skipNoShared }, (
     );
     const plain = structuredClone(plan);
     plain.layers = layerPlans('gptq', 4, 32);
-    const g = await streamCompress({
-      plan: plain,
-      model,
-      ops,
-      calibrated,
-      batches,
-      mode: 'sequential',
-      cacheFolder: cacheRoot,
-      cacheRamBytes: 96 * 1024,
-    });
+    // The same calibrated layers (and ops) as the GPTAQ run; only the plan's settings differ.
+    const g = await streamRun(plain, model, batches, cacheRoot, { ops, calibrated });
     assert.ok(diff(s.layers, g.layers).length > 10);
   });
 
   test('cancel mid-block leaves neither cache behind', async () => {
-    const calibrated = planLayers(plan, model).filter((l) => CALIBRATED_OPS.has(l.op));
     const ac = new AbortController();
     let blocks = 0;
     await assert.rejects(
-      streamCompress({
-        plan,
-        model,
-        ops: new Map(calibrated.map((l) => [l.name, l.op])),
-        calibrated,
-        batches,
-        mode: 'sequential',
-        cacheFolder: cacheRoot,
+      streamRun(plan, model, batches, cacheRoot, {
         cacheRamBytes: 0,
         signal: ac.signal,
         onProgress: (e) => {
