@@ -13,6 +13,12 @@ namespace lowbit {
  *  solves and the matrix itself stay fp64. */
 bool CholeskyUpper(double* a, size_t n, int threads, bool fp32_products = false);
 
+/** CholeskyUpper in fp32 storage (GPTQ's working precision, as the authors' torch.linalg.cholesky on
+ *  an fp32 H): each kNb×kNb diagonal block factored and inverted in fp64, rounded to fp32; the panel
+ *  solves and the trailing updates are fp32 GEMMs with fp32 C (chains of ≤ 128 products). Zeroes the
+ *  strict lower triangle; false on a bad pivot, as CholeskyUpper. */
+bool CholeskyUpperF32(float* a, size_t n, int threads);
+
 /** In-place inverse of an upper-triangular row-major matrix with non-zero diagonal; the strict lower
  *  triangle must be zero (as CholeskyUpper leaves it) and stays zero. */
 void InvertUpper(double* r, size_t n, int threads, bool fp32_products = false);
@@ -29,5 +35,9 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
  *  inverse (half the factorization's flops). Same arguments and failure rule. */
 bool ReversedCholeskyUpper(const double* h, size_t n, const double* diag, double* v, int threads,
                            bool fp32_products = false);
+
+/** ReversedCholeskyUpper into an fp32 V (GPTQ's default solve): the reversed copy of H is rounded to
+ *  fp32 and factored by CholeskyUpperF32. Same failure rule. */
+bool ReversedCholeskyUpperF32(const double* h, size_t n, const double* diag, float* v, int threads);
 
 }  // namespace lowbit

@@ -24,10 +24,12 @@ void GemmKMajorF32(size_t m, size_t n, size_t k, double alpha, const float* a, s
                    const float* b, size_t ldb, double* c, size_t ldc, int threads, bool upper_only = false,
                    double beta = 1.0);
 
-/** C = beta·C + alpha·A·B with C in fp32 too (GPTQ's fp32 working weights): the same fp32 FMA chains
- *  of ≤ 256 products per element, then c = fma(alpha, acc, beta·c) in fp32. */
+/** C = beta·C + alpha·A·B with C in fp32 too (GPTQ's fp32 working weights and factor): the same fp32
+ *  FMA chains of ≤ 256 products per element, then c = fma(alpha, acc, beta·c) in fp32; upper_only as
+ *  in GemmKMajor. */
 void GemmKMajorF32C32(size_t m, size_t n, size_t k, double alpha, const float* a, size_t lda,
-                      const float* b, size_t ldb, float* c, size_t ldc, int threads, double beta = 1.0);
+                      const float* b, size_t ldb, float* c, size_t ldc, int threads, double beta = 1.0,
+                      bool upper_only = false);
 
 /** The micro-kernel in use: "avx512", "avx2" or "generic" (LOWBIT_GEMM_ISA forces a lower one). */
 const char* GemmIsa();

@@ -14,6 +14,10 @@ namespace lowbit {
 Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
                     double* x, GptqStats* stats, bool invert);
 
+/** The same damping rule for the default solve's fp32 V = U⁻¹ (ReversedCholeskyUpperF32). */
+Status FactorDampedF32(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
+                       float* v, GptqStats* stats);
+
 /** The end of both solves: adds the rows' losses to stats->loss and stores every row's group
  *  parameters (params: ng per row when grouped, else one) as out's scales and zero points. */
 void StoreRowResults(const std::vector<GridParams>& params, const std::vector<double>& row_loss, int ng, bool grouped,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "lowbit/output_vector.h"
 #include "lowbit/quant_grid.h"
 #include "lowbit/status.h"
 
@@ -13,12 +14,14 @@ namespace lowbit {
 struct QuantizedWeight {
   int rows = 0, cols = 0, bits = 0, group_size = 0;  // group_size = cols when per-row
   bool symmetric = false;
-  std::vector<uint8_t> codes;
+  OutputVector<uint8_t> codes;
   std::vector<float> scales;
   std::vector<uint8_t> zeros;
-  std::vector<float> dequant;
+  OutputVector<float> dequant;
   int num_groups() const { return (cols + group_size - 1) / group_size; }
-  void Allocate(int r, int c, int b, int g, bool sym);
+  /** Sizes every array and zeroes it, the large codes and dequant pages first touched on `threads`
+   *  threads (0 = every core). */
+  void Allocate(int r, int c, int b, int g, bool sym, int threads = 0);
 };
 
 /** Effective group size: `group_size <= 0` (per row) or ≥ cols means one group of all cols. */

@@ -1,8 +1,8 @@
-// Reused scratch memory for the large per-call work buffers of the solvers (GPTQ's fp64 copy of W and
-// its n×n factor). A fresh multi-hundred-MB buffer costs its first-touch page faults on every call
+// Reused scratch memory for the large per-call work buffers of the solvers (GPTQ's accumulator and
+// n×n factor, the fp64 solve's copy of W, the GEMM's packed operands). A fresh multi-hundred-MB buffer costs its first-touch page faults on every call
 // (≈ 1.5 s per 128 MiB on the Firecracker VMs we bench on, where freed pages go back to the host);
 // released buffers are kept in a small process-wide pool instead, up to a cap of LOWBIT_SCRATCH_MB
-// (default 512; 0 = keep none). Buffers of under 8 MiB bypass the pool (malloc reuses those).
+// (default 512; 0 = keep none). Buffers of under 2 MiB bypass the pool.
 #pragma once
 #include <cstddef>
 
@@ -33,7 +33,7 @@ class ScratchFloats {
 };
 
 /** Asks the kernel to back [p, p + bytes) with transparent huge pages where it can (Linux; a hint,
- *  a no-op elsewhere and below 8 MiB): call it before the first write of a large fresh buffer. On the
+ *  a no-op elsewhere and below 2 MiB): call it before the first write of a large fresh buffer. On the
  *  bench VM this halves the first-touch cost of an output array. */
 void AdviseHugePages(void* p, size_t bytes);
 

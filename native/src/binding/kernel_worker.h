@@ -175,14 +175,14 @@ class PinnedInputs {
 // ---------------------------------------------------------------- results
 
 /** A typed array over `v`'s own memory (the ArrayBuffer frees the vector); copies where external buffers are forbidden. */
-template <typename T>
-Napi::TypedArrayOf<T> AdoptTyped(Napi::Env env, std::vector<T>&& v) {
+template <typename T, typename A>
+Napi::TypedArrayOf<T> AdoptTyped(Napi::Env env, std::vector<T, A>&& v) {
   const size_t n = v.size();
   if (n == 0) return Napi::TypedArrayOf<T>::New(env, 0);
-  auto* owned = new std::vector<T>(std::move(v));
+  auto* owned = new std::vector<T, A>(std::move(v));
   napi_value buffer = nullptr;
   const napi_status st = napi_create_external_arraybuffer(
-      env, owned->data(), n * sizeof(T), [](napi_env, void*, void* hint) { delete static_cast<std::vector<T>*>(hint); },
+      env, owned->data(), n * sizeof(T), [](napi_env, void*, void* hint) { delete static_cast<std::vector<T, A>*>(hint); },
       owned, &buffer);
   if (st != napi_ok) {  // e.g. napi_no_external_buffers_allowed under the V8 sandbox
     Napi::TypedArrayOf<T> copy = Napi::TypedArrayOf<T>::New(env, n);

@@ -68,7 +68,7 @@ double Quadratic(const std::vector<double>& dT, int rows, int cols, const double
 // Δ (transposed) of the hard rounding code(j) = clamp(fl + up + z, 0, maxq).
 template <typename Up>
 void HardDelta(const float* w, int rows, int cols, const AdaRoundGrid& grid, Up up, std::vector<double>* dT,
-               std::vector<uint8_t>* codes, std::vector<float>* dequant) {
+               OutputVector<uint8_t>* codes, OutputVector<float>* dequant) {
   const int ng = (cols + grid.group_size - 1) / grid.group_size, maxq = (1 << grid.bits) - 1;
   for (size_t j = 0; j < size_t(rows) * cols; ++j) {
     const Cell c = CellOf(w, cols, grid, ng, j);
@@ -172,14 +172,14 @@ Status QuantizeAdaRound(const float* w, int rows, int cols, const double* h, con
     });
     if ((t & 15) == 15) ctl.report(t + 1, spec.iterations);
   }
-  out->Allocate(rows, cols, grid.bits, grid.group_size, false);
+  out->Allocate(rows, cols, grid.bits, grid.group_size, false, ctl.threads);
   const int ng = out->num_groups(), maxq = (1 << grid.bits) - 1;
   std::copy(grid.scales, grid.scales + size_t(rows) * ng, out->scales.begin());
   std::copy(grid.zeros, grid.zeros + size_t(rows) * ng, out->zeros.begin());
   std::vector<double> dT(n), g(n);
   // Round-to-nearest on the same grid, for the loss it is compared with and the flip count.
-  std::vector<uint8_t> nearest(n);
-  std::vector<float> nearest_dq(n);
+  OutputVector<uint8_t> nearest(n);
+  OutputVector<float> nearest_dq(n);
   HardDelta(w, rows, cols, grid, [&](size_t j) {
     const Cell c = CellOf(w, cols, grid, ng, j);
     return double(QuantizeValue(w[j], c.s, int(c.z), maxq)) - c.z - c.fl;  // the nearest code, as an offset

@@ -122,6 +122,31 @@ bool CholeskyUpper(double* a, size_t n, int threads, bool fp32_products) {
   return true;
 }
 
+bool CholeskyUpperF32(float* a, size_t n, int threads) {
+  std::vector<double> blk(kNb * kNb), row(kNb), rinv(kNb * kNb);
+  std::vector<float> rinv32(kNb * kNb);
+  for (size_t k0 = 0; k0 < n; k0 += kNb) {
+    const size_t k1 = std::min(n, k0 + kNb), nb = k1 - k0, rem = n - k1;
+    // Diagonal block R11 in fp64 (serial, O(nb³) per block), stored back rounded to fp32.
+    for (size_t i = 0; i < nb; ++i)
+      for (size_t j = i; j < nb; ++j) blk[i * nb + j] = a[(k0 + i) * n + k0 + j];
+    if (!FactorSmall(blk.data(), nb, nb)) return false;
+    for (size_t i = 0; i < nb; ++i)
+      for (size_t j = i; j < nb; ++j) a[(k0 + i) * n + k0 + j] = static_cast<float>(blk[i * nb + j]);
+    if (rem == 0) break;
+    // R12 = R11⁻ᵀ·A12 (R11⁻¹ from the fp64 block, rounded), in place; then A22 −= R12ᵀR12, upper part.
+    InvertDiagonalBlock(blk.data(), nb, nb, rinv, row);
+    for (size_t i = 0; i < nb * nb; ++i) rinv32[i] = static_cast<float>(rinv[i]);
+    GemmKMajorF32C32(nb, rem, nb, 1.0, rinv32.data(), nb, a + k0 * n + k1, n, a + k0 * n + k1, n, threads, 0.0);
+    GemmKMajorF32C32(rem, rem, nb, -1.0, a + k0 * n + k1, n, a + k0 * n + k1, n, a + k1 * n + k1, n, threads, 1.0,
+                     /*upper_only=*/true);
+  }
+  ParallelFor(n, threads, 64, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) std::fill(a + i * n, a + i * n + i, 0.0f);
+  });
+  return true;
+}
+
 void InvertUpper(double* r, size_t n, int threads, bool fp32_products) {
   // Right-looking sweep over block columns L (X = R⁻¹ row by row satisfies Σ_{I≤L≤J} X_IL R_LJ = 0):
   //   finalize  X_·L = −Acc_·L · R_LL⁻¹ (rows above L), X_LL = R_LL⁻¹;
@@ -165,34 +190,28 @@ void InvertUpper(double* r, size_t n, int threads, bool fp32_products) {
 
 namespace {
 
-// JHJ = RᵀR (reversed copy of H with the diagonal override, then chol), optionally R ← R⁻¹, then the
-// anti-transpose X[i][j] = A[n-1-j][n-1-i] (an involution on the upper triangle, swapped in place):
-// with the inverse X = J(Rᵀ)⁻¹J = U (H⁻¹ = UᵀU), without it X = JRᵀJ = V = U⁻¹ (H = VVᵀ).
-bool ReversedFactor(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products,
-                    bool invert) {
-  if (n == 0) return true;
-  PhaseTimer prof("inverse-cholesky");
-  double* a = u;
+// a = JHJ's upper triangle (the reversed copy of H, diagonal from diag when given), in a's type; the
+// strict lower triangle is zeroed.
+template <typename T>
+void ReversedCopy(const double* h, size_t n, const double* diag, T* a, int threads) {
   ParallelFor(n, threads, 16, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
       const double* src = h + (n - 1 - i) * n;
-      double* dst = a + i * n;
-      std::fill(dst, dst + i, 0.0);
-      for (size_t j = i; j < n; ++j) dst[j] = src[n - 1 - j];
-      if (diag) dst[i] = diag[n - 1 - i];
+      T* dst = a + i * n;
+      std::fill(dst, dst + i, T(0));
+      for (size_t j = i; j < n; ++j) dst[j] = static_cast<T>(src[n - 1 - j]);
+      if (diag) dst[i] = static_cast<T>(diag[n - 1 - i]);
     }
   });
-  prof.Mark("copy");
-  if (!CholeskyUpper(a, n, threads, fp32_products)) return false;
-  prof.Mark("cholesky");
-  if (invert) {
-    InvertUpper(a, n, threads, fp32_products);
-    prof.Mark("inverse");
-  }
-  // Swap in 8×8 tile pairs: the partner of tile (rows i0.., cols j0..) is (rows n-j0-8.., cols
-  // n-i0-8..), 8 cache lines each. Each element pair is swapped by the row with i + j < n - 1 (its
-  // partner has i + j > n - 1), so threads never touch the same element; the pairs plus the
-  // anti-diagonal fixed points cover the upper triangle for the finiteness check.
+}
+
+// The anti-transpose X[i][j] = A[n-1-j][n-1-i] (an involution on the upper triangle), swapped in place;
+// false if an element of the upper triangle is not finite. Swaps in 8×8 tile pairs: the partner of
+// tile (rows i0.., cols j0..) is (rows n-j0-8.., cols n-i0-8..), 8 cache lines each. Each element pair
+// is swapped by the row with i + j < n - 1 (its partner has i + j > n - 1), so threads never touch the
+// same element; the pairs plus the anti-diagonal fixed points cover the upper triangle.
+template <typename T>
+bool AntiTranspose(T* a, size_t n, int threads) {
   constexpr size_t kT = 8;
   const size_t nt = (n + kT - 1) / kT;
   std::atomic<bool> finite{true};
@@ -204,9 +223,9 @@ bool ReversedFactor(const double* h, size_t n, const double* diag, double* u, in
         const size_t j1 = std::min(n, j0 + kT);
         if (j0 >= i1 && i1 + j1 - 2 < n - 1) {  // whole tile above the diagonal, every pair swapped here
           for (size_t i = i0; i < i1; ++i) {
-            double* x = a + i * n;
+            T* x = a + i * n;
             for (size_t j = j0; j < j1; ++j) {
-              double& y = a[(n - 1 - j) * n + (n - 1 - i)];
+              T& y = a[(n - 1 - j) * n + (n - 1 - i)];
               std::swap(x[j], y);
               bad |= !std::isfinite(x[j]) || !std::isfinite(y);
             }
@@ -216,8 +235,8 @@ bool ReversedFactor(const double* h, size_t n, const double* diag, double* u, in
         for (size_t i = i0; i < i1; ++i)
           for (size_t j = std::max(i, j0); j < j1; ++j) {
             if (i + j < n - 1) {
-              double& x = a[i * n + j];
-              double& y = a[(n - 1 - j) * n + (n - 1 - i)];
+              T& x = a[i * n + j];
+              T& y = a[(n - 1 - j) * n + (n - 1 - i)];
               std::swap(x, y);
               bad |= !std::isfinite(x) || !std::isfinite(y);
             } else if (i + j == n - 1) {
@@ -228,8 +247,26 @@ bool ReversedFactor(const double* h, size_t n, const double* diag, double* u, in
     }
     if (bad) finite.store(false);
   });
-  prof.Mark("anti-transpose");
   return finite.load();
+}
+
+// JHJ = RᵀR (reversed copy of H with the diagonal override, then chol), optionally R ← R⁻¹, then the
+// anti-transpose: with the inverse X = J(Rᵀ)⁻¹J = U (H⁻¹ = UᵀU), without it X = JRᵀJ = V = U⁻¹ (H = VVᵀ).
+bool ReversedFactor(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products,
+                    bool invert) {
+  if (n == 0) return true;
+  PhaseTimer prof("inverse-cholesky");
+  ReversedCopy(h, n, diag, u, threads);
+  prof.Mark("copy");
+  if (!CholeskyUpper(u, n, threads, fp32_products)) return false;
+  prof.Mark("cholesky");
+  if (invert) {
+    InvertUpper(u, n, threads, fp32_products);
+    prof.Mark("inverse");
+  }
+  const bool finite = AntiTranspose(u, n, threads);
+  prof.Mark("anti-transpose");
+  return finite;
 }
 
 }  // namespace
@@ -240,6 +277,18 @@ bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double*
 
 bool ReversedCholeskyUpper(const double* h, size_t n, const double* diag, double* v, int threads, bool fp32_products) {
   return ReversedFactor(h, n, diag, v, threads, fp32_products, false);
+}
+
+bool ReversedCholeskyUpperF32(const double* h, size_t n, const double* diag, float* v, int threads) {
+  if (n == 0) return true;
+  PhaseTimer prof("reversed-cholesky-fp32");
+  ReversedCopy(h, n, diag, v, threads);
+  prof.Mark("copy");
+  if (!CholeskyUpperF32(v, n, threads)) return false;
+  prof.Mark("cholesky");
+  const bool finite = AntiTranspose(v, n, threads);
+  prof.Mark("anti-transpose");
+  return finite;
 }
 
 }  // namespace lowbit

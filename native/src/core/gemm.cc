@@ -21,6 +21,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +33,7 @@
 #endif
 
 #include "lowbit/parallel.h"
+#include "lowbit/scratch.h"
 
 namespace lowbit {
 namespace {
@@ -393,10 +396,52 @@ void Pack(size_t kc, size_t w, const T* src, size_t ld, size_t r, T* out) {
   }
 }
 
-template <typename T>
-T* Align64(T* p) {
-  return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
-}
+// Packed operands: a solver calls the GEMM hundreds of times with operands of a few MB (GPTQ's lazy
+// updates, the Cholesky's rank-128 updates), and a fresh buffer per call paid its first-touch page
+// faults every time (≈ 10–20 µs per 4 KiB page on the bench VM). Operands of 2 MiB and more come from
+// the scratch pool (scratch.h); smaller ones from a process-wide list of 2 MiB buffers (at most
+// kKeepSmall kept, whichever thread calls). 64-byte aligned.
+class PackSpace {
+ public:
+  PackSpace(size_t bytes) {
+    if (bytes >= kSmall) {
+      big_.reset(new ScratchDoubles((bytes + 7) / 8));
+      p_ = big_->get();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        small_ = free_.back();
+        free_.pop_back();
+      }
+    }
+    if (!small_) small_ = static_cast<double*>(::operator new(kSmall, std::align_val_t(64)));
+    p_ = small_;
+  }
+  ~PackSpace() {
+    if (!small_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < kKeepSmall) free_.push_back(small_);
+    else ::operator delete(small_, std::align_val_t(64));
+  }
+  PackSpace(const PackSpace&) = delete;
+  PackSpace& operator=(const PackSpace&) = delete;
+  template <typename T>
+  T* get() const {
+    return static_cast<T*>(p_);
+  }
+
+ private:
+  static constexpr size_t kSmall = size_t{2} << 20, kKeepSmall = 4;
+  static std::mutex mu_;
+  static std::vector<double*> free_;
+  std::unique_ptr<ScratchDoubles> big_;
+  double* small_ = nullptr;
+  void* p_;
+};
+std::mutex PackSpace::mu_;
+std::vector<double*> PackSpace::free_;
 
 template <typename T, typename CT = double>
 void Gemm(size_t m, size_t n, size_t k, double alpha, const T* a, size_t lda, const T* b, size_t ldb, CT* c,
@@ -417,10 +462,9 @@ void Gemm(size_t m, size_t n, size_t k, double alpha, const T* a, size_t lda, co
   // neither). KC block p of B starts at p*kKC*npad, with the NR-wide panel of column j0 at j0*kc;
   // likewise A at p*kKC*mpad, with the MR-tall panel of row i0 at i0*kc.
   // 64-byte aligned, so that no vector load of a packed panel splits across cache lines.
-  constexpr size_t kAlign = 64 / sizeof(T);
-  std::unique_ptr<T[]> bstore(new T[npad * k + kAlign]), astore(new T[mpad * k + kAlign]);
-  T* const bpack = Align64(bstore.get());
-  T* const apack = Align64(astore.get());
+  const PackSpace bstore(npad * k * sizeof(T)), astore(mpad * k * sizeof(T));
+  T* const bpack = bstore.get<T>();
+  T* const apack = astore.get<T>();
   ParallelFor(nkb * (njb + nib), threads, 1, [&](size_t u0, size_t u1) {
     for (size_t u = u0; u < u1; ++u) {
       const size_t p = u / (njb + nib), q = u % (njb + nib), pc = p * kKC, kc = std::min(kKC, k - pc);
@@ -479,10 +523,7 @@ void Gemm(size_t m, size_t n, size_t k, double alpha, const T* a, size_t lda, co
     }
   };
   const size_t t = std::min(t_max, items.size());
-  std::vector<std::thread> pool;
-  for (size_t i = 1; i < t; ++i) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
+  RunChunks(t, [&](size_t) { worker(); });
 }
 
 }  // namespace
@@ -500,8 +541,9 @@ void GemmKMajorF32(size_t m, size_t n, size_t k, double alpha, const float* a, s
 }
 
 void GemmKMajorF32C32(size_t m, size_t n, size_t k, double alpha, const float* a, size_t lda,
-                      const float* b, size_t ldb, float* c, size_t ldc, int threads, double beta) {
-  Gemm<float, float>(m, n, k, alpha, a, lda, b, ldb, c, ldc, threads, false, beta);
+                      const float* b, size_t ldb, float* c, size_t ldc, int threads, double beta,
+                      bool upper_only) {
+  Gemm<float, float>(m, n, k, alpha, a, lda, b, ldb, c, ldc, threads, upper_only, beta);
 }
 
 void GemmKMajorNaive(size_t m, size_t n, size_t k, double alpha, const double* a, size_t lda,

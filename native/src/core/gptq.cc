@@ -31,8 +31,12 @@ namespace lowbit {
 
 // Factor H (n×n, diagonal taken from diag: dead columns already set to 1) with damping; on failure
 // retry with percdamp ×10 (see gptq_fp32.h). H itself is never copied: the damped diagonal is passed separately.
-Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
-                    double* u, GptqStats* stats, bool invert) {
+namespace {
+
+// Runs factor(dd) with dd = diag + damp·mean(diag), damp = percdamp ×10 per failed attempt.
+template <typename Factor>
+Status WithDampRetries(const std::vector<double>& diag, size_t n, const GptqSpec& spec, GptqStats* stats,
+                       Factor factor) {
   double mean = 0.0;
   for (size_t j = 0; j < n; ++j) mean += diag[j];
   mean /= static_cast<double>(n);
@@ -40,11 +44,7 @@ Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, 
   std::vector<double> dd(n);
   for (int attempt = 0; attempt <= spec.max_damp_retries; ++attempt, damp *= 10.0) {
     for (size_t j = 0; j < n; ++j) dd[j] = diag[j] + damp * mean;
-    // The default solve runs the factorization's rank-128 updates as fp32 products summed in fp64;
-    // fp64_updates keeps every product fp64 (the float64 reference tests).
-    const bool ok = invert ? InverseCholeskyUpper(h, n, dd.data(), u, threads, !spec.fp64_updates)
-                           : ReversedCholeskyUpper(h, n, dd.data(), u, threads, !spec.fp64_updates);
-    if (ok) {
+    if (factor(dd.data())) {
       stats->percdamp = damp;
       stats->damp_retries = attempt;
       return Status::Ok();
@@ -52,6 +52,24 @@ Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, 
   }
   return Status::Error(Code::kNumeric, "Hessian is not positive definite even with percdamp " + std::to_string(damp / 10.0) +
                                            " after " + std::to_string(spec.max_damp_retries) + " retries");
+}
+
+}  // namespace
+
+Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
+                    double* u, GptqStats* stats, bool invert) {
+  // fp64_updates keeps every product fp64 (the float64 reference tests); otherwise the rank-128
+  // updates are fp32 products summed in fp64.
+  return WithDampRetries(diag, n, spec, stats, [&](const double* dd) {
+    return invert ? InverseCholeskyUpper(h, n, dd, u, threads, !spec.fp64_updates)
+                  : ReversedCholeskyUpper(h, n, dd, u, threads, !spec.fp64_updates);
+  });
+}
+
+Status FactorDampedF32(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
+                       float* v, GptqStats* stats) {
+  return WithDampRetries(diag, n, spec, stats,
+                         [&](const double* dd) { return ReversedCholeskyUpperF32(h, n, dd, v, threads); });
 }
 
 void StoreRowResults(const std::vector<GridParams>& params, const std::vector<double>& row_loss, int ng, bool grouped,
@@ -256,7 +274,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   if (grouped && spec.act_order) spec.static_groups = true;  // exportable without g_idx
   const int maxq = (1 << spec.grid.bits) - 1;
   prof.Mark("checks");
-  out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric);
+  out->Allocate(rows, cols, spec.grid.bits, g, spec.grid.symmetric, ctl.threads);
   prof.Mark("outputs");
   // The default GPTQ solve runs in fp32 working precision (gptq_fp32.cc); this file's fp64 solve
   // serves fp64_updates (exact), SparseGPT, GPTAQ and the naive benchmark baseline.

@@ -245,8 +245,8 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     });
   const float* const wk = copy ? wbuf.get() : w;
   prof.Mark("prepare");
-  ScratchDoubles v(n * n);  // uninitialized: the factorization writes all of it
-  Status st = FactorDamped(hf, diag, n, spec, ctl.threads, v.get(), stats, /*invert=*/false);
+  ScratchFloats v(n * n);  // uninitialized: the factorization writes all of it
+  Status st = FactorDampedF32(hf, diag, n, spec, ctl.threads, v.get(), stats);
   if (!st.ok()) return st;
   std::vector<double> vjj(n), ujj(n);
   for (size_t j = 0; j < n; ++j) {
@@ -267,30 +267,25 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
   const size_t bs0 = static_cast<size_t>(spec.block_size);
   const size_t span = grouped && !spec.static_groups ? std::max<size_t>(g, kLazyDepth / g * g)
                                                      : std::max<size_t>(bs0, kLazyDepth / bs0 * bs0);
-  // One pooled buffer (8 MiB at 4096², so no first-touch faults after the first solve): the span's
-  // k-major Δ, then V[s1:s2, s1:n] in fp32.
+  // The span's k-major Δ: one pooled buffer (4 MiB at 4096², so no first-touch faults after the first solve).
   const size_t span_cols = std::min(span, n);
-  ScratchFloats span_buf(span_cols * (m + n));
+  ScratchFloats span_buf(span_cols * m);
   float* const delta = span_buf.get();
-  float* const vs = delta + span_cols * m;
-  size_t i1 = 0, s1 = 0, s2 = 0, ldv = n;  // the span [s1, s2); vs = V[s1:s2, s1:n] in fp32, row stride ldv
+  const float* const vp = v.get();
+  const size_t ldv = n;
+  size_t i1 = 0, s1 = 0, s2 = 0;  // the span [s1, s2); vs = V[s1:s2, s1:n]
+  const float* vs = vp;
   while (i1 < n) {
     if (ctl.cancelled()) return Status::Error(Code::kCancelled, "GPTQ cancelled at column " + std::to_string(i1));
-    const double* const vp = v.get();
     if (i1 == s2) {
       s1 = i1;
       s2 = std::min(n, s1 + span);
-      ldv = n - s1;
-      // Serial: n²/2 conversions over the whole solve, less than a fork-join per span costs on a busy machine.
-      for (size_t k = 0; k < s2 - s1; ++k) {
-        const double* row = vp + (s1 + k) * n + s1;
-        for (size_t c = 0; c < ldv; ++c) vs[k * ldv + c] = static_cast<float>(row[c]);
-      }
+      vs = vp + s1 * n + s1;
     }
     size_t i2 = std::min(s2, i1 + bs0);
     if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
     const size_t bs = i2 - i1;
-    float* const vbp = vs + (i1 - s1) * ldv + (i1 - s1);  // V[i1:i2, i1:n]
+    const float* const vbp = vp + i1 * n + i1;  // V[i1:i2, i1:n]
     float* const dblk = delta + (i1 - s1) * m;
     if (grouped && !spec.static_groups && i1 % g == 0 && i1 > 0) {  // U's diagonal block of the fresh group
       const size_t len = std::min<size_t>(g, n - i1);

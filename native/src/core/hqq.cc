@@ -68,7 +68,7 @@ Status QuantizeHqq(const float* w, int rows, int cols, const HqqSpec& spec, cons
   if (!(spec.kappa >= 1.0) || !std::isfinite(spec.kappa)) return Status::Error(Code::kArg, "kappa must be a finite number >= 1");
   const int g = EffectiveGroup(spec.group_size, cols);
   QuantizedWeight& q = out->q;
-  q.Allocate(rows, cols, spec.bits, g, false);
+  q.Allocate(rows, cols, spec.bits, g, false, ctl.threads);
   const int ng = q.num_groups(), maxq = (1 << spec.bits) - 1;
   const Layout L{w, rows, cols, g, ng, maxq};
   const size_t np = static_cast<size_t>(rows) * ng;

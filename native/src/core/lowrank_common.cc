@@ -91,7 +91,7 @@ Status QuantizeResidual(const double* w, int rows, int cols, int bits, int group
     for (uint8_t z : qw.zeros)
       if (z != off) return Status::Error(Code::kNumeric, "gptq residual: symmetric zero point " + std::to_string(z) + " != 2^(b-1)");
   out->rows = rows; out->cols = cols; out->bits = bits; out->group_size = qw.group_size;
-  out->codes = std::move(qw.codes);
+  out->codes.assign(qw.codes.begin(), qw.codes.end());
   out->scales = std::move(qw.scales);
   out->zeros.clear();
   if (asym) out->zeros = std::move(qw.zeros);

@@ -9,15 +9,12 @@
 
 namespace lowbit {
 
-void QuantizedWeight::Allocate(int r, int c, int b, int g, bool sym) {
+void QuantizedWeight::Allocate(int r, int c, int b, int g, bool sym, int threads) {
   rows = r; cols = c; bits = b; group_size = g; symmetric = sym;
   const size_t n = static_cast<size_t>(r) * c, gs = static_cast<size_t>(r) * num_groups();
-  // Reserved first so that the large arrays can be advised onto huge pages before assign() touches them.
-  codes.clear(); dequant.clear();
-  codes.reserve(n); dequant.reserve(n);
-  AdviseHugePages(codes.data(), n);
-  AdviseHugePages(dequant.data(), n * sizeof(float));
-  codes.assign(n, 0); dequant.assign(n, 0.0f); scales.assign(gs, 0.0f); zeros.assign(gs, 0);
+  FillParallel<uint8_t>(codes, n, 0, threads);
+  FillParallel<float>(dequant, n, 0.0f, threads);
+  scales.assign(gs, 0.0f); zeros.assign(gs, 0);
 }
 
 int EffectiveGroup(int group_size, int cols) {
@@ -45,7 +42,7 @@ Status QuantizeRtn(const float* w, int rows, int cols, int group_size, const Gri
   Status st = CheckWeight(w, rows, cols, spec.bits, group_size);
   if (!st.ok()) return st;
   const int g = EffectiveGroup(group_size, cols);
-  out->Allocate(rows, cols, spec.bits, g, spec.symmetric);
+  out->Allocate(rows, cols, spec.bits, g, spec.symmetric, ctl.threads);
   const int ng = out->num_groups(), maxq = (1 << spec.bits) - 1;
   ParallelFor(rows, ctl.threads, 16, [&](size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; ++r) {

@@ -15,10 +15,12 @@
 #include <sys/mman.h>
 #endif
 
+#include "lowbit/output_vector.h"
+
 namespace lowbit {
 namespace {
 
-constexpr size_t kMinPooled = size_t{8} << 20;
+constexpr size_t kMinPooled = size_t{2} << 20;
 constexpr size_t kHuge = size_t{2} << 20;
 
 struct Block {
@@ -131,6 +133,18 @@ void AdviseHugePages(void* p, size_t bytes) {
   (void)bytes;
 #endif
 }
+
+void* AllocateOutput(size_t bytes) {
+  if (bytes < kHuge) return ::operator new(bytes == 0 ? 64 : bytes, std::align_val_t(64));
+  const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;  // whole huge pages, the last one included
+  void* p = ::operator new(size, std::align_val_t(kHuge));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  madvise(p, size, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+void FreeOutput(void* p, size_t bytes) noexcept { ::operator delete(p, std::align_val_t(bytes < kHuge ? 64 : kHuge)); }
 
 size_t ReleaseScratch() {
   Pool& pool = ThePool();

@@ -12,11 +12,13 @@ import { correlatedX, gaussian } from './linearReference';
 const MiB = 1 << 20;
 
 test('pooled scratch: a reused (dirty) buffer gives the fresh-buffer result; release frees the pool', async () => {
-  const n = 1024; // factor 8 MiB, the smallest pooled size
+  const n = 1024;
   const h = new Hessian(n);
   await h.add(correlatedX(512, n, 3), 512);
+  // At least the solve's two large buffers; the span's Δ and the GEMM's packed operands of 2 MiB and
+  // more are pooled too.
   for (const [rows, fp64Updates, pooled] of [
-    [2 * n, false, 8 + 8], // fp32 S (2n×n floats) and the factor V
+    [2 * n, false, 8 + 4], // fp32 S (2n×n floats) and the fp32 factor V
     [n, true, 8 + 8], // fp64 W copy and the factor U
   ] as const) {
     const w = gaussian(rows * n, 4, 0.1);
@@ -24,7 +26,8 @@ test('pooled scratch: a reused (dirty) buffer gives the fresh-buffer result; rel
     const o = { bits: 3, groupSize: 128, symmetric: false, fp64Updates };
     releaseScratch();
     const fresh = await gptq(w, rows, n, h, o);
-    assert.equal(releaseScratch(), pooled * MiB, "the solve's work buffers were pooled");
+    const released = releaseScratch();
+    assert.ok(released >= pooled * MiB, `the solve's work buffers were pooled (${released} bytes released)`);
     assert.equal(releaseScratch(), 0, 'the pool is empty after a release');
     await gptq(other, rows, n, h, { ...o, bits: 2 }); // leaves other data in the pooled buffers
     const reused = await gptq(w, rows, n, h, o);
