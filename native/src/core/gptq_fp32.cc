@@ -2,15 +2,16 @@
 // factorization's flops. H = V·Vᵀ with V = U⁻¹ upper (one Cholesky of the reversed H; GPTQ's U =
 // chol(H⁻¹) needs a triangular inverse more). Since W − Q = E·U (E the scaled errors), the value GPTQ
 // quantizes in column j is W̃_j = W_j + U_jj·S_j with S_j = Σ_{i<j} Δ_i·V_ij, Δ = W − Q: the solve keeps
-// the fp32 accumulator S (m×n), summed in-block (S_j += Σ_{i<j in the block} Δ_i·V_ij, 16 rows at a
-// time as vector lanes) and lazily in two levels (fp32 GEMMs with fp32 C): after each block only the
-// columns up to the end of its span of ≈ 256 columns, at the span's end all later columns at depth ≈ 256.
-// W itself is only read (the caller's array, or a permuted copy with dead columns zeroed). Rows are
-// independent inside a block and the GEMM's sums do not depend on the partition, so results do not
-// depend on the thread count.
+// the fp32 accumulator S, stored transposed (Sᵀ, n×m: column j of S is m consecutive floats), summed
+// in-block (S_j += Σ_{i<j in the block} Δ_i·V_ij, kLanes rows at a time as vector lanes) and lazily in
+// two levels (fp32 GEMMs with fp32 C): after each block only the columns up to the end of its span of
+// ≈ 256 columns, at the span's end all later columns at depth ≈ 256. W itself is only read (the
+// caller's array, or a permuted copy with dead columns zeroed). Rows are independent inside a block
+// and the GEMM's sums do not depend on the partition, so results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -26,146 +27,127 @@ namespace lowbit {
 namespace {
 
 struct Fp32Block {
-  const float* w;  // working W (m×n), read only
-  const float* s;  // S (m×n): columns ≥ i1 hold Σ over earlier blocks; unset in block 0 (read as 0)
+  const float* w;   // working W (m×n), read only
+  const float* st;  // Sᵀ (n×m): rows ≥ i1 hold Σ over earlier blocks; unset in block 0 (read as 0)
   size_t n, m, i1, i2;
   int g;
   bool grouped, static_groups;
   int ng, maxq;
   const size_t* perm;
-  const float* vb;  // V[i1:i2, i1:n] in fp32, row stride ldv
-  size_t ldv;
   const double* vjj;  // V_jj
   const double* ujj;  // U_jj = 1 / V_jj
-  const double* ugt;  // at a fresh group (non-static groups, not block 0): U's diagonal block of the group, transposed
   const float* vt;    // V[i1:i2, i1:i2] transposed: vt[jl*bs + i] = V[i1 + i][i1 + jl]
   GridParams* params;
-  const GridSpec* grid;
   QuantizedWeight* out;
   double* row_loss;
-  float* delta;  // k-major Δ of the block: delta[(j-i1)*m + r] (the lazy GEMM's A operand)
+  float* delta;  // k-major Δ of the block: delta[(j-i1)*m + r] (the lazy GEMMs' B operand)
 };
 
 constexpr size_t kLazyDepth = 256;  // columns per lazy-update span (one KC block of the GEMM)
-constexpr size_t kLanes = 16;  // rows per in-block step: one 16-lane fp32 vector (8-lane fp64 pairs)
+// Rows per in-block step, as vector lanes: two 16-lane fp32 vectors (four 8-lane fp64 ones). Each
+// column's quantization is a chain of dependent steps (the division and rounding lead it); two
+// independent 16-row chains per step let the core overlap them.
+constexpr size_t kLanes = 32, kHalf = 16;
 typedef float F16 __attribute__((vector_size(64)));
-typedef double D8 __attribute__((vector_size(64)));
 
-// A fresh group's parameters for the kLanes rows from GPTQ's W^(j)_c = W_c − Σ_{i<j} E_i·U_ic (c in
-// the group): with C = V[j:, j:] that is W_c + (S·C⁻¹)_c (S over columns ≥ j holds Σ_{i<j} Δ_i·V_ic),
-// and C⁻¹ on the group is U's diagonal block there (ugt: its transpose, len × len, row c holding
-// U[j + c0][j + c] for c0 ≤ c). Left-looking: each column's dot product over c0 runs in four
-// register accumulators (fp64, two 8-lane halves), nothing is stored until the column is done.
-// xt[c*kLanes + l] holds row r0 + l's value of column j + c.
-LOWBIT_CLONES
-void FreshGroupParams(const Fp32Block& a, size_t r0, size_t nr, size_t j, size_t gi, std::vector<double>& xs) {
-  const size_t n = a.n, len = std::min<size_t>(a.g, n - j);
-  if (xs.size() < 2 * len * kLanes) xs.resize(2 * len * kLanes);
-  double* __restrict xt = xs.data();
-  double* __restrict sg = xt + len * kLanes;  // S of the group's columns, k-major like xt
-  for (size_t l = 0; l < kLanes; ++l) {
-    const bool live = l < nr;
-    for (size_t c = 0; c < len; ++c) {
-      xt[c * kLanes + l] = live ? a.w[(r0 + l) * n + j + c] : 0.0;
-      sg[c * kLanes + l] = live && a.i1 > 0 ? a.s[(r0 + l) * n + j + c] : 0.0;  // block 0: S = 0
+// A fresh group's parameters for every row, from GPTQ's W^(j)_c = W_c − Σ_{i<j} E_i·U_ic (c in the
+// group of len columns at j): with C = V[j:, j:] that is W_c + (S·C⁻¹)_c (S over columns ≥ j holds
+// Σ_{i<j} Δ_i·V_ic), and C⁻¹ on the group is U's diagonal block there (ug, len×len upper, fp32; null
+// in block 0, where S = 0). One GEMM X = S_group·ug over all rows (Sᵀ is its k-major A operand), then
+// W added and the row's parameters found on X (m×len scratch).
+void FreshGroupParams(const float* wk, const float* st, size_t m, size_t n, size_t j, size_t len, const float* ug,
+                      float* x, size_t gi, int ng, const GridSpec& grid, GridParams* params, int threads) {
+  if (ug) GemmKMajorF32C32(m, len, len, 1.0, st + j * m, m, ug, len, x, len, threads, 0.0);
+  ParallelFor(m, threads, 16, [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; ++r) {
+      float* xr = x + r * len;
+      const float* wr = wk + r * n + j;
+      if (ug)
+        for (size_t c = 0; c < len; ++c) xr[c] += wr[c];
+      else
+        std::copy(wr, wr + len, xr);
+      params[r * ng + gi] = FindParams(xr, len, 1, grid);
     }
-  }
-  if (a.i1 > 0)
-    for (size_t c = 0; c < len; ++c) {
-      const double* __restrict u = a.ugt + c * len;
-      D8 acc[4][2] = {};
-      size_t c0 = 0;
-      for (; c0 + 4 <= c + 1; c0 += 4)
-        for (size_t t = 0; t < 4; ++t) {
-          D8 s0, s1;
-          __builtin_memcpy(&s0, sg + (c0 + t) * kLanes, sizeof s0);
-          __builtin_memcpy(&s1, sg + (c0 + t) * kLanes + 8, sizeof s1);
-          acc[t][0] += s0 * u[c0 + t];
-          acc[t][1] += s1 * u[c0 + t];
-        }
-      for (size_t t = 0; c0 <= c; ++c0, ++t) {
-        D8 s0, s1;
-        __builtin_memcpy(&s0, sg + c0 * kLanes, sizeof s0);
-        __builtin_memcpy(&s1, sg + c0 * kLanes + 8, sizeof s1);
-        acc[t][0] += s0 * u[c0];
-        acc[t][1] += s1 * u[c0];
-      }
-      for (size_t h = 0; h < 2; ++h) {
-        D8 x;
-        __builtin_memcpy(&x, xt + c * kLanes + 8 * h, sizeof x);
-        x += (acc[0][h] + acc[1][h]) + (acc[2][h] + acc[3][h]);
-        __builtin_memcpy(xt + c * kLanes + 8 * h, &x, sizeof x);
-      }
-    }
-  for (size_t l = 0; l < nr; ++l) a.params[(r0 + l) * a.ng + gi] = FindParams(xt + l, len, kLanes, *a.grid);
+  });
 }
 
-// Columns [i1, i2) of rows [r0, r1) (at most kLanes), the rows as vector lanes: the block's S and W
-// are transposed into private k-major tiles (st[k*kLanes + l], column i1 + k of row r0 + l), so
-// column j's values of all rows are one vector, quantized lane-wise (QuantizeValue's arithmetic).
-// Left-looking: column j's S is its block-start value plus Σ_{i<j in the block} Δ_i·V_ij, a dot
-// product over the block's earlier Δ vectors in four register accumulators (vt: the block's V
-// transposed, row jl holding V[i1 + i][j]), so nothing is stored per later column. Lanes are
-// independent, so a row's result does not depend on which rows share its step.
+// Columns [i1, i2) of rows [r0, r1) (at most kLanes), the rows as vector lanes: the block's W is
+// transposed into a private k-major tile (wt[k*kLanes + l], column i1 + k of row r0 + l), and column
+// j's S of the kLanes rows is one run of Sᵀ, so column j's values of all rows are two vectors,
+// quantized lane-wise (QuantizeValue's arithmetic). Left-looking: column j's S is its block-start
+// value plus Σ_{i<j in the block} Δ_i·V_ij, a dot product over the block's earlier Δ vectors in four
+// register accumulators per half (vt: the block's V transposed), so nothing is stored per later
+// column. Codes and dequantized values go to k-major tiles, written out row by row at the end. Lanes
+// are independent, so a row's result does not depend on which rows share its step.
 LOWBIT_CLONES
 void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
   const size_t n = a.n, m = a.m, i1 = a.i1, bs = a.i2 - a.i1, nr = r1 - r0;
   thread_local std::vector<float> store;
-  thread_local std::vector<double> xs;
-  if (store.size() < 3 * bs * kLanes + 16) store.resize(3 * bs * kLanes + 16);
-  float* const st = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
-  float* const wt = st + bs * kLanes;
-  float* const dt = wt + bs * kLanes;  // the block's Δ vectors, dt[i*kLanes + l]
+  const size_t need = 3 * bs * kLanes + kLanes + 16;
+  if (store.size() < need) store.resize(need);
+  float* const wt = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
+  float* const dt = wt + bs * kLanes;    // the block's Δ vectors, dt[i*kLanes + l]
+  float* const dqt = dt + bs * kLanes;   // dequantized values, k-major
+  float* const pad = dqt + bs * kLanes;  // a ragged step's S column, zero-padded
+  thread_local std::vector<uint8_t> codes_tile;
+  if (codes_tile.size() < bs * kLanes) codes_tile.resize(bs * kLanes);
+  uint8_t* const ct = codes_tile.data();
   for (size_t l = 0; l < kLanes; ++l) {
-    const float* sr = a.s + (r0 + l) * n + i1;
     const float* wr = a.w + (r0 + l) * n + i1;
     const bool live = l < nr;
-    for (size_t k = 0; k < bs; ++k) {
-      st[k * kLanes + l] = live && i1 > 0 ? sr[k] : 0.0f;  // block 0: S = 0
-      wt[k * kLanes + l] = live ? wr[k] : 0.0f;
-    }
+    for (size_t k = 0; k < bs; ++k) wt[k * kLanes + l] = live ? wr[k] : 0.0f;
   }
-  uint8_t* __restrict codes = a.out->codes.data();
-  float* __restrict dequant = a.out->dequant.data();
   const size_t stride = a.grouped ? a.ng : 1;
   const double maxq = a.maxq;
-  double loss[kLanes];
+  alignas(64) double loss[kLanes];
   for (size_t l = 0; l < kLanes; ++l) loss[l] = l < nr ? a.row_loss[r0 + l] : 0.0;
+  alignas(64) double sc[kLanes], zr[kLanes];
+  size_t params_of = SIZE_MAX;  // the group whose parameters sc / zr hold
   for (size_t j = a.i1; j < a.i2; ++j) {
     const size_t col = a.perm[j], jl = j - i1;
     const double vd2 = a.vjj[j] * a.vjj[j] / 2.0, ud = a.ujj[j];
     const size_t gi = !a.grouped ? 0 : a.static_groups ? col / a.g : j / a.g;
-    // A fresh group starts a block (blocks are cut at group boundaries), where S is the global one.
-    if (a.grouped && !a.static_groups && j % a.g == 0) FreshGroupParams(a, r0, nr, j, gi, xs);
-    double sc[kLanes], zr[kLanes];
-    for (size_t l = 0; l < kLanes; ++l) {
-      const GridParams p = l < nr ? a.params[(r0 + l) * stride + gi] : GridParams{};
-      sc[l] = p.scale;
-      zr[l] = p.zero;
+    if (gi != params_of) {
+      for (size_t l = 0; l < kLanes; ++l) {
+        const GridParams p = l < nr ? a.params[(r0 + l) * stride + gi] : GridParams{};
+        sc[l] = p.scale;
+        zr[l] = p.zero;
+      }
+      params_of = gi;
     }
     // S of column j: block-start value + the block's earlier columns.
     const float* __restrict v = a.vt + jl * bs;
-    F16 acc[4] = {};
+    F16 acc[4][2] = {};  // [chain][half]
     size_t i = 0;
     for (; i + 4 <= jl; i += 4)
-      for (size_t t = 0; t < 4; ++t) {
+      for (size_t t = 0; t < 4; ++t)
+        for (size_t h = 0; h < 2; ++h) {
+          F16 dv;
+          __builtin_memcpy(&dv, dt + (i + t) * kLanes + h * kHalf, sizeof dv);
+          acc[t][h] += dv * v[i + t];
+        }
+    for (size_t t = 0; i < jl; ++i, ++t)
+      for (size_t h = 0; h < 2; ++h) {
         F16 dv;
-        __builtin_memcpy(&dv, dt + (i + t) * kLanes, sizeof dv);
-        acc[t] += dv * v[i + t];
+        __builtin_memcpy(&dv, dt + i * kLanes + h * kHalf, sizeof dv);
+        acc[t][h] += dv * v[i];
       }
-    for (size_t t = 0; i < jl; ++i, ++t) {
-      F16 dv;
-      __builtin_memcpy(&dv, dt + i * kLanes, sizeof dv);
-      acc[t] += dv * v[i];
+    const float* s0 = a.st + j * m + r0;  // block 0: S = 0
+    if (i1 == 0 || nr < kLanes) {
+      for (size_t l = 0; l < kLanes; ++l) pad[l] = i1 > 0 && l < nr ? s0[l] : 0.0f;
+      s0 = pad;
     }
-    F16 sv;
-    __builtin_memcpy(&sv, st + jl * kLanes, sizeof sv);
-    sv += (acc[0] + acc[1]) + (acc[2] + acc[3]);
     alignas(64) float sj[kLanes];
-    __builtin_memcpy(sj, &sv, sizeof sv);
+    for (size_t h = 0; h < 2; ++h) {
+      F16 sv;
+      __builtin_memcpy(&sv, s0 + h * kHalf, sizeof sv);
+      sv += (acc[0][h] + acc[1][h]) + (acc[2][h] + acc[3][h]);
+      __builtin_memcpy(sj + h * kHalf, &sv, sizeof sv);
+    }
     const float* __restrict wj = wt + jl * kLanes;
-    alignas(64) double qa[kLanes], qva[kLanes];
     float* __restrict d = dt + jl * kLanes;
+    float* __restrict dq = dqt + jl * kLanes;
+    uint8_t* __restrict cq = ct + jl * kLanes;
     for (size_t l = 0; l < kLanes; ++l) {
       const double w0 = wj[l];
       const double x = w0 + static_cast<double>(sj[l]) * ud;
@@ -173,18 +155,26 @@ void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
       q = q >= 0.0 ? q : 0.0;
       q = q > maxq ? maxq : q;
       const double qv = sc[l] * (q - zr[l]);
-      qa[l] = q;
-      qva[l] = qv;
+      cq[l] = static_cast<uint8_t>(q);
+      dq[l] = static_cast<float>(qv);
       loss[l] += (x - qv) * (x - qv) * vd2;  // (x − q)²/(2·U_jj²)
       d[l] = static_cast<float>(w0 - qv);
     }
-    for (size_t l = 0; l < nr; ++l) {
-      codes[(r0 + l) * n + col] = static_cast<uint8_t>(qa[l]);
-      dequant[(r0 + l) * n + col] = static_cast<float>(qva[l]);
-    }
-    std::copy(d, d + nr, a.delta + jl * m + r0);
+    if (nr == kLanes) __builtin_memcpy(a.delta + jl * m + r0, d, sizeof(float) * kLanes);
+    else std::copy(d, d + nr, a.delta + jl * m + r0);
   }
-  for (size_t l = 0; l < nr; ++l) a.row_loss[r0 + l] = loss[l];
+  uint8_t* __restrict codes = a.out->codes.data();
+  float* __restrict dequant = a.out->dequant.data();
+  for (size_t l = 0; l < nr; ++l) {
+    uint8_t* cr = codes + (r0 + l) * n;
+    float* dr = dequant + (r0 + l) * n;
+    for (size_t k = 0; k < bs; ++k) {
+      const size_t col = a.perm[i1 + k];
+      cr[col] = ct[k * kLanes + l];
+      dr[col] = dqt[k * kLanes + l];
+    }
+    a.row_loss[r0 + l] = loss[l];
+  }
 }
 
 }  // namespace
@@ -255,21 +245,20 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
   }
   prof.Mark("factor");
   double t_block[3] = {0.0, 0.0, 0.0}, t_lazy[3] = {0.0, 0.0, 0.0};  // wall, cpu, page faults
-  ScratchFloats s(m * n);  // S; block 0 writes its columns ≥ i2 (beta = 0), so it needs no clearing
+  ScratchFloats s(n * m);  // Sᵀ; block 0 writes its columns ≥ i2 (beta = 0), so it needs no clearing
   std::vector<double> row_loss(m, 0.0);
-  std::vector<double> ugt;
-  std::vector<float> vt;
+  std::vector<float> vt, ug;
   // Two-level lazy updates: blocks are grouped into spans of about kLazyDepth columns (whole blocks,
   // whole groups when groups start fresh). After each block only the span's later columns are brought
   // up to date (a GEMM of depth bs over < kLazyDepth columns); the columns past the span get the whole
   // span's update at its end in one GEMM of depth ≈ kLazyDepth, which reads and writes the m×n
-  // accumulator S half as often as a GEMM per 128-column block (that traffic, not the FMAs, bounded it).
+  // accumulator half as often as a GEMM per 128-column block (that traffic, not the FMAs, bounded it).
   const size_t bs0 = static_cast<size_t>(spec.block_size);
-  const size_t span = grouped && !spec.static_groups ? std::max<size_t>(g, kLazyDepth / g * g)
-                                                     : std::max<size_t>(bs0, kLazyDepth / bs0 * bs0);
-  // The span's k-major Δ: one pooled buffer (4 MiB at 4096², so no first-touch faults after the first solve).
+  const bool fresh_groups = grouped && !spec.static_groups;
+  const size_t span = fresh_groups ? std::max<size_t>(g, kLazyDepth / g * g) : std::max<size_t>(bs0, kLazyDepth / bs0 * bs0);
+  // The span's k-major Δ, and a fresh group's values X (m×g): pooled, so no first-touch faults after the first solve.
   const size_t span_cols = std::min(span, n);
-  ScratchFloats span_buf(span_cols * m);
+  ScratchFloats span_buf(span_cols * m), xbuf(fresh_groups ? m * static_cast<size_t>(g) : 1);
   float* const delta = span_buf.get();
   const float* const vp = v.get();
   const size_t ldv = n;
@@ -283,33 +272,36 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
       vs = vp + s1 * n + s1;
     }
     size_t i2 = std::min(s2, i1 + bs0);
-    if (grouped && !spec.static_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
+    if (fresh_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
     const size_t bs = i2 - i1;
     const float* const vbp = vp + i1 * n + i1;  // V[i1:i2, i1:n]
     float* const dblk = delta + (i1 - s1) * m;
-    if (grouped && !spec.static_groups && i1 % g == 0 && i1 > 0) {  // U's diagonal block of the fresh group
+    if (fresh_groups && i1 % g == 0) {  // a fresh group starts a block (blocks are cut at group boundaries)
       const size_t len = std::min<size_t>(g, n - i1);
-      std::vector<double> t(len * len, 0.0);
-      for (size_t i = 0; i < len; ++i) std::copy(vp + (i1 + i) * n + i1 + i, vp + (i1 + i) * n + i1 + len, t.begin() + i * len + i);
-      InvertUpper(t.data(), len, ctl.threads);
-      ugt.resize(len * len);
-      for (size_t i = 0; i < len; ++i)
-        for (size_t c = 0; c < len; ++c) ugt[c * len + i] = t[i * len + c];
+      if (i1 > 0) {  // U's diagonal block of the group: the inverse of V's
+        std::vector<double> t(len * len, 0.0);
+        for (size_t i = 0; i < len; ++i) std::copy(vp + (i1 + i) * n + i1 + i, vp + (i1 + i) * n + i1 + len, t.begin() + i * len + i);
+        InvertUpper(t.data(), len, ctl.threads);
+        ug.assign(t.begin(), t.end());
+      }
+      FreshGroupParams(wk, s.get(), m, n, i1, len, i1 > 0 ? ug.data() : nullptr, xbuf.get(), i1 / g, ng, spec.grid,
+                       params.data(), ctl.threads);
     }
     vt.resize(bs * bs);
     for (size_t i = 0; i < bs; ++i)
       for (size_t c = 0; c < bs; ++c) vt[c * bs + i] = vbp[i * ldv + c];
-    const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), vbp, ldv,
-                       vjj.data(), ujj.data(), ugt.data(), vt.data(), params.data(), &spec.grid, out, row_loss.data(), dblk};
+    const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(),
+                       vjj.data(), ujj.data(), vt.data(), params.data(), out, row_loss.data(), dblk};
     ParallelFor(m, ctl.threads, kLanes, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += kLanes) QuantizeBlockRowsFp32(ba, r, std::min(r1, r + kLanes));
     });
     prof.Add(t_block);
+    // Sᵀ[c][r] += Σ_k V[k][c]·Δ[k][r]: A = V's rows (k-major), B = the k-major Δ.
     if (i2 < s2)  // the span's later columns
-      GemmKMajorF32C32(m, s2 - i2, bs, 1.0, dblk, m, vbp + bs, ldv, s.get() + i2, n, ctl.threads, i1 == 0 ? 0.0 : 1.0);
+      GemmKMajorF32C32(s2 - i2, m, bs, 1.0, vbp + bs, ldv, dblk, m, s.get() + i2 * m, m, ctl.threads, i1 == 0 ? 0.0 : 1.0);
     if (i2 == s2 && s2 < n)  // the columns past the span, once per span
-      GemmKMajorF32C32(m, n - s2, s2 - s1, 1.0, delta, m, vs + (s2 - s1), ldv, s.get() + s2, n,
-                       ctl.threads, s1 == 0 ? 0.0 : 1.0);
+      GemmKMajorF32C32(n - s2, m, s2 - s1, 1.0, vs + (s2 - s1), ldv, delta, m, s.get() + s2 * m, m, ctl.threads,
+                       s1 == 0 ? 0.0 : 1.0);
     prof.Add(t_lazy);
     i1 = i2;
     ctl.report(i1, n);
