@@ -1,9 +1,10 @@
 // OutputVector<T>: the std::vector of the kernels' large results (codes, dequantized weights), which
-// JS adopts as external ArrayBuffers, so every call gets fresh memory. Its allocator differs from
-// std::allocator twice: blocks of 2 MiB and more are 2 MiB aligned and advised onto transparent huge
-// pages (an unaligned block pays ≈ 1000 4 KiB first-touch faults at its two ends, ≈ 10–20 µs each on
-// the bench VM), and resize() leaves trivially constructible elements uninitialized, so that the
-// caller can first-touch the pages on several threads (FillParallel) or write them in its solve.
+// JS adopts as external ArrayBuffers. Its allocator differs from std::allocator twice: blocks of 2 MiB
+// and more come from the scratch pool (2 MiB aligned, on transparent huge pages) and go back to it
+// when freed, so that a kernel called layer after layer reuses warm pages instead of first-touching
+// fresh ones (an unaligned fresh block also paid ≈ 1000 4 KiB faults at its two ends); and resize()
+// leaves trivially constructible elements uninitialized, so that the caller can touch the pages on
+// several threads (FillParallel).
 #pragma once
 #include <cstddef>
 #include <cstring>
@@ -16,8 +17,8 @@
 
 namespace lowbit {
 
-/** A block of `bytes` for OutputAllocator (2 MiB aligned and huge-page advised from 2 MiB up, else
- *  64-byte aligned); FreeOutput takes the same byte count back. */
+/** A block of `bytes` for OutputAllocator (from the scratch pool from 2 MiB up, else 64-byte
+ *  aligned); FreeOutput takes the same byte count back (pooled blocks return to the pool). */
 void* AllocateOutput(size_t bytes);
 void FreeOutput(void* p, size_t bytes) noexcept;
 

@@ -27,8 +27,9 @@ struct QuantizedWeight {
 /** Effective group size: `group_size <= 0` (per row) or ≥ cols means one group of all cols. */
 int EffectiveGroup(int group_size, int cols);
 
-/** Validates shape, bit width (1..8), group size and that every weight is finite. */
-Status CheckWeight(const float* w, int rows, int cols, int bits, int group_size);
+/** Validates shape, bit width (1..8), group size and that every weight is finite (scanned on
+ *  `threads` threads, 0 = every core). */
+Status CheckWeight(const float* w, int rows, int cols, int bits, int group_size, int threads = 0);
 
 /** RTN over all rows (threaded over rows; per-row work is independent). */
 Status QuantizeRtn(const float* w, int rows, int cols, int group_size, const GridSpec& spec,

@@ -32,11 +32,6 @@ class ScratchFloats {
   ScratchDoubles d_;
 };
 
-/** Asks the kernel to back [p, p + bytes) with transparent huge pages where it can (Linux; a hint,
- *  a no-op elsewhere and below 2 MiB): call it before the first write of a large fresh buffer. On the
- *  bench VM this halves the first-touch cost of an output array. */
-void AdviseHugePages(void* p, size_t bytes);
-
 /** Frees every pooled buffer now (memory goes back to the system); returns the bytes freed. */
 size_t ReleaseScratch();
 

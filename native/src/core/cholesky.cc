@@ -213,11 +213,15 @@ void ReversedCopy(const double* h, size_t n, const double* diag, T* a, int threa
 template <typename T>
 bool AntiTranspose(T* a, size_t n, int threads) {
   constexpr size_t kT = 8;
-  const size_t nt = (n + kT - 1) / kT;
+  // Only tile rows with i0 ≤ (n − 1)/2 hold pairs, the first ones the most: unit u takes tile rows u
+  // and nh − 1 − u, so that every unit has about the same work.
+  const size_t nh = (n - 1) / 2 / kT + 1, units = (nh + 1) / 2;
   std::atomic<bool> finite{true};
-  ParallelFor(nt, threads, 1, [&](size_t b0, size_t b1) {
+  ParallelFor(units, threads, 1, [&](size_t b0, size_t b1) {
     bool bad = false;
-    for (size_t ib = b0; ib < b1; ++ib) {
+    for (size_t t = 2 * b0; t < 2 * b1; ++t) {
+      const size_t ib = t % 2 == 0 ? t / 2 : nh - 1 - t / 2;
+      if (t % 2 == 1 && ib == t / 2) continue;  // the middle tile row of an odd count, done once
       const size_t i0 = ib * kT, i1 = std::min(n, i0 + kT);
       for (size_t j0 = i0; j0 < n && i0 + j0 <= n - 1; j0 += kT) {
         const size_t j1 = std::min(n, j0 + kT);

@@ -238,7 +238,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
              const JobControl& ctl, QuantizedWeight* out, GptqStats* stats, bool naive) {
   GptqSpec spec = spec_in;
   PhaseTimer prof("gptq");
-  Status st = CheckWeight(w, rows, cols, spec.grid.bits, spec.group_size);
+  Status st = CheckWeight(w, rows, cols, spec.grid.bits, spec.group_size, ctl.threads);
   if (!st.ok()) return st;
   if (spec.block_size <= 0) return Status::Error(Code::kArg, "blockSize must be positive");
   if (!(spec.percdamp >= 0) || !std::isfinite(spec.percdamp)) return Status::Error(Code::kArg, "damp must be a finite number ≥ 0");

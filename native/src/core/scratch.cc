@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #if defined(__linux__)
@@ -111,7 +112,43 @@ void Give(const Block& b) {
   for (const Block& d : drop) FreeBlock(d);
 }
 
+// Output blocks of 2 MiB and more come from the same pool and go back to it when JS frees the typed
+// array over them (its finalizer destroys the vector): a kernel's result arrays are otherwise fresh
+// memory on every call, and fresh pages cost ≈ 1 ms per MB to first touch on the bench VM. The
+// capacity of each lent block is remembered here.
+std::mutex& LentMutex() {
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+std::unordered_map<void*, Block>& Lent() {
+  static auto* lent = new std::unordered_map<void*, Block>();
+  return *lent;
+}
+
 }  // namespace
+
+void* AllocateOutput(size_t bytes) {
+  if (bytes < kHuge) return ::operator new(bytes == 0 ? 64 : bytes, std::align_val_t(64));
+  const Block b = Take(bytes);
+  std::lock_guard<std::mutex> lock(LentMutex());
+  Lent()[b.p] = b;
+  return b.p;
+}
+
+void FreeOutput(void* p, size_t bytes) noexcept {
+  if (bytes < kHuge) {
+    ::operator delete(p, std::align_val_t(64));
+    return;
+  }
+  Block b;
+  {
+    std::lock_guard<std::mutex> lock(LentMutex());
+    auto it = Lent().find(p);
+    b = it->second;
+    Lent().erase(it);
+  }
+  Give(b);
+}
 
 ScratchDoubles::ScratchDoubles(size_t count) {
   const Block b = Take(count * sizeof(double));
@@ -121,30 +158,6 @@ ScratchDoubles::ScratchDoubles(size_t count) {
 }
 
 ScratchDoubles::~ScratchDoubles() { Give({data_, bytes_, align_}); }
-
-void AdviseHugePages(void* p, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (bytes < kMinPooled) return;
-  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(uintptr_t{kHuge} - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(uintptr_t{kHuge} - 1);
-  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
-
-void* AllocateOutput(size_t bytes) {
-  if (bytes < kHuge) return ::operator new(bytes == 0 ? 64 : bytes, std::align_val_t(64));
-  const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;  // whole huge pages, the last one included
-  void* p = ::operator new(size, std::align_val_t(kHuge));
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  madvise(p, size, MADV_HUGEPAGE);
-#endif
-  return p;
-}
-
-void FreeOutput(void* p, size_t bytes) noexcept { ::operator delete(p, std::align_val_t(bytes < kHuge ? 64 : kHuge)); }
 
 size_t ReleaseScratch() {
   Pool& pool = ThePool();
