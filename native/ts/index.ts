@@ -111,9 +111,8 @@ function checkQuant(w: Float32Array, rows: number, cols: number, o: RtnOptions, 
   if (!Number.isInteger(o.bits) || o.bits < 1 || o.bits > 8) fail(`${what}: bits must be an integer in 1..8 (got ${o.bits})`);
   if (!Number.isInteger(o.groupSize) || (o.groupSize !== -1 && o.groupSize <= 0))
     fail(`${what}: groupSize must be -1 (per row) or a positive integer (got ${o.groupSize})`);
-  for (let i = 0; i < w.length; i++) {
-    if (!Number.isFinite(w[i]!)) fail(`${what}: non-finite weight ${w[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`, 'E_NUMERIC');
-  }
+  // Finiteness of every weight is checked natively (CheckWeight, on every core; E_NUMERIC naming the
+  // row and column), not in a loop on the JS thread.
 }
 
 /** Round-to-nearest quantization of W (rows × cols = out × in), docs/algorithms.md §1. */

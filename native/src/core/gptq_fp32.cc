@@ -34,6 +34,7 @@ struct Fp32Block {
   bool grouped, static_groups;
   int ng, maxq;
   const size_t* perm;
+  bool identity;  // perm is the identity (no act-order)
   const double* vjj;  // V_jj
   const double* ujj;  // U_jj = 1 / V_jj
   const float* vt;    // V[i1:i2, i1:i2] transposed: vt[jl*bs + i] = V[i1 + i][i1 + jl]
@@ -83,14 +84,14 @@ LOWBIT_CLONES
 void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
   const size_t n = a.n, m = a.m, i1 = a.i1, bs = a.i2 - a.i1, nr = r1 - r0;
   thread_local std::vector<float> store;
-  const size_t need = 3 * bs * kLanes + kLanes + 16;
+  const size_t need = 3 * bs * kLanes + kLanes + bs + 16;
   if (store.size() < need) store.resize(need);
   float* const wt = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t{63});
   float* const dt = wt + bs * kLanes;    // the block's Δ vectors, dt[i*kLanes + l]
   float* const dqt = dt + bs * kLanes;   // dequantized values, k-major
-  float* const pad = dqt + bs * kLanes;  // a ragged step's S column, zero-padded
+  float* const pad = dqt + bs * kLanes;  // a ragged step's S column, zero-padded; then a row buffer
   thread_local std::vector<uint8_t> codes_tile;
-  if (codes_tile.size() < bs * kLanes) codes_tile.resize(bs * kLanes);
+  if (codes_tile.size() < bs * (kLanes + 1)) codes_tile.resize(bs * (kLanes + 1));
   uint8_t* const ct = codes_tile.data();
   for (size_t l = 0; l < kLanes; ++l) {
     const float* wr = a.w + (r0 + l) * n + i1;
@@ -163,15 +164,28 @@ void QuantizeBlockRowsFp32(const Fp32Block& a, size_t r0, size_t r1) {
     if (nr == kLanes) __builtin_memcpy(a.delta + jl * m + r0, d, sizeof(float) * kLanes);
     else std::copy(d, d + nr, a.delta + jl * m + r0);
   }
+  // Write-out, row by row: gathered from the tiles into an L1 row buffer, then stored as whole runs
+  // (scattered through perm under act-order).
   uint8_t* __restrict codes = a.out->codes.data();
   float* __restrict dequant = a.out->dequant.data();
+  const size_t* __restrict perm = a.perm;
+  float* const drow = pad + kLanes;
+  uint8_t* const crow = ct + bs * kLanes;
   for (size_t l = 0; l < nr; ++l) {
     uint8_t* cr = codes + (r0 + l) * n;
     float* dr = dequant + (r0 + l) * n;
     for (size_t k = 0; k < bs; ++k) {
-      const size_t col = a.perm[i1 + k];
-      cr[col] = ct[k * kLanes + l];
-      dr[col] = dqt[k * kLanes + l];
+      crow[k] = ct[k * kLanes + l];
+      drow[k] = dqt[k * kLanes + l];
+    }
+    if (a.identity) {
+      std::memcpy(cr + i1, crow, bs);
+      std::memcpy(dr + i1, drow, bs * sizeof(float));
+    } else {
+      for (size_t k = 0; k < bs; ++k) {
+        cr[perm[i1 + k]] = crow[k];
+        dr[perm[i1 + k]] = drow[k];
+      }
     }
     a.row_loss[r0 + l] = loss[l];
   }
@@ -290,7 +304,7 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     vt.resize(bs * bs);
     for (size_t i = 0; i < bs; ++i)
       for (size_t c = 0; c < bs; ++c) vt[c * bs + i] = vbp[i * ldv + c];
-    const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(),
+    const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), !spec.act_order,
                        vjj.data(), ujj.data(), vt.data(), params.data(), out, row_loss.data(), dblk};
     ParallelFor(m, ctl.threads, kLanes, [&](size_t r0, size_t r1) {
       for (size_t r = r0; r < r1; r += kLanes) QuantizeBlockRowsFp32(ba, r, std::min(r1, r + kLanes));
