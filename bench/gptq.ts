@@ -169,10 +169,10 @@ export async function main(): Promise<void> {
     `  hessian   ${fmt(hs)}: ${(hessFlops / best(hs) / 1e9).toFixed(2)} GFLOP/s (fp32 tiles of 256 tokens summed in fp64, T·n² flops for the upper triangle)`,
   );
   console.log(
-    `  cholesky  ${fmt(cs)}: ${(cholFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s reference-equivalent 4/3·n³ (${(cholOwnFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s of the 1/3·n³ done: one Cholesky of the reversed H gives V = U⁻¹, no triangular inverse; rank-128 updates as fp32 products summed in fp64)`,
+    `  cholesky  ${fmt(cs)}: ${(cholFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s reference-equivalent 4/3·n³ (${(cholOwnFlops / best(cs) / 1e9).toFixed(2)} GFLOP/s of the 1/3·n³ done: one Cholesky of the reversed H gives V = U⁻¹, no triangular inverse; in fp32 storage, fp32 rank-128 updates, fp64 diagonal blocks)`,
   );
   console.log(
-    `  updates   ${fmt(us)}: ${(updFlops / best(us) / 1e9).toFixed(2)} GFLOP/s (fp32 working weights: in-block and lazy updates in fp32, 16 rows per vector; m·n² flops)`,
+    `  updates   ${fmt(us)}: ${(updFlops / best(us) / 1e9).toFixed(2)} GFLOP/s (fp32 working weights: in-block and lazy updates in fp32, 32 rows per in-block step; m·n² flops)`,
   );
   const s64 = runs.map((r) => r.solve64S!),
     r64 = runs.map((r) => r.solve64S! / r.solveS);

@@ -1,8 +1,10 @@
-// Reused scratch memory for the large per-call work buffers of the solvers (GPTQ's accumulator and
-// n×n factor, the fp64 solve's copy of W, the GEMM's packed operands). A fresh multi-hundred-MB buffer costs its first-touch page faults on every call
-// (≈ 1.5 s per 128 MiB on the Firecracker VMs we bench on, where freed pages go back to the host);
-// released buffers are kept in a small process-wide pool instead, up to a cap of LOWBIT_SCRATCH_MB
-// (default 512; 0 = keep none). Buffers of under 2 MiB bypass the pool.
+// Reused memory for the large per-call work buffers of the solvers (GPTQ's accumulator and n×n
+// factor, the fp64 solve's copy of W, the GEMM's packed operands) and for the kernels' result arrays
+// (OutputVector, output_vector.h). A fresh multi-hundred-MB buffer costs its first-touch page faults on
+// every call (≈ 1.5 s per 128 MiB on the Firecracker VMs we bench on, where freed pages go back to the
+// host); released buffers are kept in two small process-wide pools instead, up to LOWBIT_SCRATCH_MB
+// (work buffers, default 512) and LOWBIT_OUTPUT_POOL_MB (results, default 256; 0 = keep none).
+// Buffers of under 2 MiB bypass the pools.
 #pragma once
 #include <cstddef>
 
@@ -32,7 +34,7 @@ class ScratchFloats {
   ScratchDoubles d_;
 };
 
-/** Frees every pooled buffer now (memory goes back to the system); returns the bytes freed. */
+/** Frees every pooled buffer of both pools now (memory goes back to the system); returns the bytes freed. */
 size_t ReleaseScratch();
 
 }  // namespace lowbit

@@ -1,6 +1,7 @@
-// Process-wide pool of large scratch buffers (see scratch.h). Best fit among the pooled buffers that
-// are at least the request and at most twice it; when none fits, the pool is emptied before a new
-// buffer is allocated, so that pooled memory never adds to the peak of a call that cannot use it.
+// Process-wide pools of large buffers (see scratch.h): the solvers' work buffers, and the result
+// arrays JS adopts. Best fit among the pooled buffers that are at least the request and at most twice
+// it; when none fits, the work-buffer pool is emptied before a new buffer is allocated, so that pooled
+// memory never adds to the peak of a call that cannot use it.
 #include "lowbit/scratch.h"
 
 #include <cstdint>
@@ -33,25 +34,35 @@ struct Block {
 void FreeBlock(const Block& b) { ::operator delete(b.p, std::align_val_t(b.align)); }
 
 struct Pool {
+  Pool(size_t c, bool e) : cap(c), empty_on_miss(e) {}
+  const size_t cap;          // bytes kept at most
+  const bool empty_on_miss;  // free what is kept before allocating a block none of it fits
   std::mutex mu;
   std::vector<Block> free;  // oldest first
   size_t held = 0;
 };
 
-Pool& ThePool() {
-  static Pool* pool = new Pool();  // never destroyed: buffers may be returned during static teardown
+size_t EnvMegabytes(const char* name, size_t def_mb) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return def_mb << 20;
+  char* end = nullptr;
+  const unsigned long long mb = std::strtoull(v, &end, 10);
+  return end && *end == '\0' ? static_cast<size_t>(mb) << 20 : def_mb << 20;
+}
+
+// Work buffers: emptied on a miss, so that pooled memory never adds to the peak of a call that cannot use it.
+Pool& ScratchPool() {
+  // Never destroyed (either pool): buffers may be returned during static teardown.
+  static Pool* pool = new Pool(EnvMegabytes("LOWBIT_SCRATCH_MB", 512), true);
   return *pool;
 }
 
-size_t CapBytes() {
-  static const size_t cap = [] {
-    const char* v = std::getenv("LOWBIT_SCRATCH_MB");
-    if (!v || !*v) return size_t{512} << 20;
-    char* end = nullptr;
-    const unsigned long long mb = std::strtoull(v, &end, 10);
-    return end && *end == '\0' ? static_cast<size_t>(mb) << 20 : size_t{512} << 20;
-  }();
-  return cap;
+// Result arrays (OutputVector): JS frees them when it collects the typed arrays over them, later than
+// the call; they come back here and serve the next call's results of the same size. A miss allocates
+// without emptying: the arrays still held by JS are what a miss usually means, not a new shape.
+Pool& OutputPool() {
+  static Pool* pool = new Pool(EnvMegabytes("LOWBIT_OUTPUT_POOL_MB", 256), false);
+  return *pool;
 }
 
 Block AllocateBlock(size_t bytes) {
@@ -67,9 +78,9 @@ Block AllocateBlock(size_t bytes) {
   return {p, size, kHuge};
 }
 
-Block Take(size_t bytes) {
-  if (bytes >= kMinPooled && CapBytes() > 0) {
-    Pool& pool = ThePool();
+// Best fit among the kept blocks of at least `bytes` and at most twice that.
+Block Take(Pool& pool, size_t bytes) {
+  if (bytes >= kMinPooled && pool.cap > 0) {
     std::vector<Block> drop;
     {
       std::lock_guard<std::mutex> lock(pool.mu);
@@ -84,26 +95,27 @@ Block Take(size_t bytes) {
         pool.free.erase(pool.free.begin() + static_cast<std::ptrdiff_t>(best));
         return b;
       }
-      drop.swap(pool.free);
-      pool.held = 0;
+      if (pool.empty_on_miss) {
+        drop.swap(pool.free);
+        pool.held = 0;
+      }
     }
     for (const Block& b : drop) FreeBlock(b);
   }
   return AllocateBlock(bytes);
 }
 
-void Give(const Block& b) {
-  if (b.align != kHuge || b.bytes > CapBytes()) {
+void Give(Pool& pool, const Block& b) {
+  if (b.align != kHuge || b.bytes > pool.cap) {
     FreeBlock(b);
     return;
   }
-  Pool& pool = ThePool();
   std::vector<Block> drop;
   {
     std::lock_guard<std::mutex> lock(pool.mu);
     pool.free.push_back(b);
     pool.held += b.bytes;
-    while (pool.held > CapBytes()) {  // evict the oldest
+    while (pool.held > pool.cap) {  // evict the oldest
       drop.push_back(pool.free.front());
       pool.held -= pool.free.front().bytes;
       pool.free.erase(pool.free.begin());
@@ -112,10 +124,22 @@ void Give(const Block& b) {
   for (const Block& d : drop) FreeBlock(d);
 }
 
-// Output blocks of 2 MiB and more come from the same pool and go back to it when JS frees the typed
-// array over them (its finalizer destroys the vector): a kernel's result arrays are otherwise fresh
-// memory on every call, and fresh pages cost ≈ 1 ms per MB to first touch on the bench VM. The
-// capacity of each lent block is remembered here.
+size_t Release(Pool& pool) {
+  std::vector<Block> drop;
+  {
+    std::lock_guard<std::mutex> lock(pool.mu);
+    drop.swap(pool.free);
+    pool.held = 0;
+  }
+  size_t freed = 0;
+  for (const Block& b : drop) {
+    freed += b.bytes;
+    FreeBlock(b);
+  }
+  return freed;
+}
+
+// The capacity of each output block lent out, by address (the vector gives back only its byte count).
 std::mutex& LentMutex() {
   static std::mutex* mu = new std::mutex();
   return *mu;
@@ -129,7 +153,7 @@ std::unordered_map<void*, Block>& Lent() {
 
 void* AllocateOutput(size_t bytes) {
   if (bytes < kHuge) return ::operator new(bytes == 0 ? 64 : bytes, std::align_val_t(64));
-  const Block b = Take(bytes);
+  const Block b = Take(OutputPool(), bytes);
   std::lock_guard<std::mutex> lock(LentMutex());
   Lent()[b.p] = b;
   return b.p;
@@ -147,32 +171,18 @@ void FreeOutput(void* p, size_t bytes) noexcept {
     b = it->second;
     Lent().erase(it);
   }
-  Give(b);
+  Give(OutputPool(), b);
 }
 
 ScratchDoubles::ScratchDoubles(size_t count) {
-  const Block b = Take(count * sizeof(double));
+  const Block b = Take(ScratchPool(), count * sizeof(double));
   data_ = static_cast<double*>(b.p);
   bytes_ = b.bytes;
   align_ = b.align;
 }
 
-ScratchDoubles::~ScratchDoubles() { Give({data_, bytes_, align_}); }
+ScratchDoubles::~ScratchDoubles() { Give(ScratchPool(), {data_, bytes_, align_}); }
 
-size_t ReleaseScratch() {
-  Pool& pool = ThePool();
-  std::vector<Block> drop;
-  {
-    std::lock_guard<std::mutex> lock(pool.mu);
-    drop.swap(pool.free);
-    pool.held = 0;
-  }
-  size_t freed = 0;
-  for (const Block& b : drop) {
-    freed += b.bytes;
-    FreeBlock(b);
-  }
-  return freed;
-}
+size_t ReleaseScratch() { return Release(ScratchPool()) + Release(OutputPool()); }
 
 }  // namespace lowbit

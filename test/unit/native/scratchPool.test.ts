@@ -1,8 +1,8 @@
 /**
  * GPTQ's large work buffers (the default fp32 solve's accumulator S and factor V; the fp64 solve's W
- * copy and factor U) come from a process-wide pool (native/src/core/scratch.cc): reused buffers hold
- * the previous call's data, and the results must not depend on it; releaseScratch() / trimHeaps()
- * free what the pool holds.
+ * copy and factor U) and the kernels' result arrays come from process-wide pools
+ * (native/src/core/scratch.cc): reused buffers hold the previous call's data, and the results must not
+ * depend on it; releaseScratch() / trimHeaps() free what the pools hold.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -52,7 +52,42 @@ test('pooled scratch: LOWBIT_SCRATCH_MB=0 keeps nothing (checked in a child proc
     })();`;
   const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
     encoding: 'utf8',
-    env: { ...process.env, LOWBIT_SCRATCH_MB: '0' },
+    env: { ...process.env, LOWBIT_SCRATCH_MB: '0', LOWBIT_OUTPUT_POOL_MB: '0' },
   });
   assert.equal(out.trim(), '0');
+});
+
+test('result arrays go back to the output pool when JS frees them, and reused (dirty) ones give the fresh result', async () => {
+  // A child with --expose-gc: the typed arrays' finalizers run after a collection, on the JS thread.
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+    const { Hessian, gptq, releaseScratch } = require(${JSON.stringify(require.resolve('../../../native/ts/index'))});
+    const settle = () => new Promise((r) => setImmediate(r));
+    (async () => {
+      const n = 1024, rows = 1024, h = new Hessian(n);
+      await h.add(new Float32Array(64 * n).map((_, i) => Math.sin(i)), 64);
+      const w = new Float32Array(rows * n).map((_, i) => Math.cos(i));
+      const o = { bits: 4, groupSize: 128, symmetric: false };
+      const fresh = await gptq(w, rows, n, h, o);
+      releaseScratch();
+      let other = await gptq(w.map((v) => 3 * v + 1), rows, n, h, { ...o, bits: 3 });
+      other = null;
+      global.gc(); await settle(); global.gc(); await settle();
+      const pooled = releaseScratch(); // only results: LOWBIT_SCRATCH_MB=0
+      await gptq(w.map((v) => -v), rows, n, h, { ...o, bits: 2 }).then(() => null);
+      global.gc(); await settle(); global.gc(); await settle();
+      const reused = await gptq(w, rows, n, h, o);
+      const same = ['codes', 'dequant', 'scales', 'zeros'].every((k) => Buffer.compare(
+        Buffer.from(fresh[k].buffer, fresh[k].byteOffset, fresh[k].byteLength),
+        Buffer.from(reused[k].buffer, reused[k].byteOffset, reused[k].byteLength)) === 0);
+      console.log(JSON.stringify({ pooled, same }));
+    })();`;
+  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, LOWBIT_SCRATCH_MB: '0' },
+  });
+  const { pooled, same } = JSON.parse(out.trim()) as { pooled: number; same: boolean };
+  // codes (1 MiB, under the 2 MiB pooled size) stay with malloc; dequant (4 MiB) comes back.
+  assert.ok(pooled >= 4 * MiB, `the freed result arrays were pooled (${pooled} bytes)`);
+  assert.ok(same, 'a result written into reused pool memory equals the fresh one');
 });
