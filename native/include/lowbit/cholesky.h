@@ -1,5 +1,5 @@
-// fp64 dense factorizations for GPTQ: Cholesky, triangular inverse, and U = upper Cholesky factor
-// of H⁻¹ computed without forming H⁻¹ (reversal identity, see cholesky.cc).
+// Dense factorizations for GPTQ: Cholesky (fp64, and fp32 storage), triangular inverse, U = upper
+// Cholesky factor of H⁻¹ and V = U⁻¹, computed without forming H⁻¹ (reversal identity, see cholesky.cc).
 #pragma once
 #include <cstddef>
 #include <vector>
@@ -31,13 +31,9 @@ void InvertUpper(double* r, size_t n, int threads, bool fp32_products = false);
 bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads,
                           bool fp32_products = false);
 
-/** V = U⁻¹, upper with H = V·Vᵀ (V = JRᵀJ for JHJ = RᵀR): InverseCholeskyUpper without the triangular
- *  inverse (half the factorization's flops). Same arguments and failure rule. */
-bool ReversedCholeskyUpper(const double* h, size_t n, const double* diag, double* v, int threads,
-                           bool fp32_products = false);
-
-/** ReversedCholeskyUpper into an fp32 V (GPTQ's default solve): the reversed copy of H is rounded to
- *  fp32 and factored by CholeskyUpperF32. Same failure rule. */
+/** V = U⁻¹ in fp32, upper with H = V·Vᵀ (V = JRᵀJ for JHJ = RᵀR): InverseCholeskyUpper without the
+ *  triangular inverse (half the factorization's flops), for GPTQ's default solve. The reversed copy of
+ *  H is rounded to fp32 and factored by CholeskyUpperF32. Same arguments and failure rule. */
 bool ReversedCholeskyUpperF32(const double* h, size_t n, const double* diag, float* v, int threads);
 
 }  // namespace lowbit

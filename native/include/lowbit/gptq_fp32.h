@@ -10,11 +10,11 @@
 namespace lowbit {
 
 /** Factors H (n×n, diagonal from diag) with percdamp damping, ×10 per retry: U = chol(H⁻¹) upper
- *  (invert) or V = U⁻¹ (H = V·Vᵀ, no triangular inverse) into the n×n buffer x. */
+ *  into the n×n buffer u (the fp64 solve's factor). */
 Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
-                    double* x, GptqStats* stats, bool invert);
+                    double* u, GptqStats* stats);
 
-/** The same damping rule for the default solve's fp32 V = U⁻¹ (ReversedCholeskyUpperF32). */
+/** The same damping rule for the default solve's fp32 V = U⁻¹, H = V·Vᵀ (ReversedCholeskyUpperF32). */
 Status FactorDampedF32(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
                        float* v, GptqStats* stats);
 

@@ -1,12 +1,14 @@
 // Blocked right-looking Cholesky and blocked triangular inverse (row-major, fp64; with fp32_products
-// the rank-kNb updates multiply fp32-rounded panels, summed in fp64). Only the kNb×kNb
+// the rank-kNb updates multiply fp32-rounded panels, summed in fp64), and the fp32-storage Cholesky of
+// GPTQ's default solve (fp32 panels and trailing matrix, fp64 diagonal blocks). Only the kNb×kNb
 // diagonal blocks are factored / inverted serially; the panel solve R12 = R11⁻ᵀA12 (through the
-// explicit R11⁻¹), the trailing update and the inverse's block products all go through GemmKMajor,
+// explicit R11⁻¹), the trailing update and the inverse's block products all go through the GEMM,
 // so results do not depend on the thread count. InvertUpper is right-looking too (rank-nb updates of
-// the accumulators above the diagonal), so no step streams the whole finished inverse. InverseCholeskyUpper uses the reversal J
-// (J_ij = δ_{i,n-1-j}): if JHJ = RᵀR then U = J (Rᵀ)⁻¹ J is upper with H⁻¹ = UᵀU, so one Cholesky plus
-// one triangular inverse replace GPTQ's chol → cholesky_inverse → chol (Cholesky factors are unique);
-// without the inverse the same steps give V = JRᵀJ = U⁻¹ (ReversedCholeskyUpper).
+// the accumulators above the diagonal), so no step streams the whole finished inverse.
+// InverseCholeskyUpper uses the reversal J (J_ij = δ_{i,n-1-j}): if JHJ = RᵀR then U = J (Rᵀ)⁻¹ J is
+// upper with H⁻¹ = UᵀU, so one Cholesky plus one triangular inverse replace GPTQ's chol →
+// cholesky_inverse → chol (Cholesky factors are unique); without the inverse the same steps give
+// V = JRᵀJ = U⁻¹ (ReversedCholeskyUpperF32).
 #include "lowbit/cholesky.h"
 
 #include <algorithm>
@@ -254,33 +256,23 @@ bool AntiTranspose(T* a, size_t n, int threads) {
   return finite.load();
 }
 
-// JHJ = RᵀR (reversed copy of H with the diagonal override, then chol), optionally R ← R⁻¹, then the
-// anti-transpose: with the inverse X = J(Rᵀ)⁻¹J = U (H⁻¹ = UᵀU), without it X = JRᵀJ = V = U⁻¹ (H = VVᵀ).
-bool ReversedFactor(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products,
-                    bool invert) {
+}  // namespace
+
+// JHJ = RᵀR (reversed copy of H with the diagonal override, then chol), R ← R⁻¹, then the
+// anti-transpose X = J(Rᵀ)⁻¹J = U (H⁻¹ = UᵀU). Without the inverse the same steps give V = JRᵀJ = U⁻¹
+// (H = VVᵀ): ReversedCholeskyUpperF32.
+bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products) {
   if (n == 0) return true;
   PhaseTimer prof("inverse-cholesky");
   ReversedCopy(h, n, diag, u, threads);
   prof.Mark("copy");
   if (!CholeskyUpper(u, n, threads, fp32_products)) return false;
   prof.Mark("cholesky");
-  if (invert) {
-    InvertUpper(u, n, threads, fp32_products);
-    prof.Mark("inverse");
-  }
+  InvertUpper(u, n, threads, fp32_products);
+  prof.Mark("inverse");
   const bool finite = AntiTranspose(u, n, threads);
   prof.Mark("anti-transpose");
   return finite;
-}
-
-}  // namespace
-
-bool InverseCholeskyUpper(const double* h, size_t n, const double* diag, double* u, int threads, bool fp32_products) {
-  return ReversedFactor(h, n, diag, u, threads, fp32_products, true);
-}
-
-bool ReversedCholeskyUpper(const double* h, size_t n, const double* diag, double* v, int threads, bool fp32_products) {
-  return ReversedFactor(h, n, diag, v, threads, fp32_products, false);
 }
 
 bool ReversedCholeskyUpperF32(const double* h, size_t n, const double* diag, float* v, int threads) {

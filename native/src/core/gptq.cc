@@ -57,13 +57,11 @@ Status WithDampRetries(const std::vector<double>& diag, size_t n, const GptqSpec
 }  // namespace
 
 Status FactorDamped(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
-                    double* u, GptqStats* stats, bool invert) {
+                    double* u, GptqStats* stats) {
   // fp64_updates keeps every product fp64 (the float64 reference tests); otherwise the rank-128
   // updates are fp32 products summed in fp64.
-  return WithDampRetries(diag, n, spec, stats, [&](const double* dd) {
-    return invert ? InverseCholeskyUpper(h, n, dd, u, threads, !spec.fp64_updates)
-                  : ReversedCholeskyUpper(h, n, dd, u, threads, !spec.fp64_updates);
-  });
+  return WithDampRetries(diag, n, spec, stats,
+                         [&](const double* dd) { return InverseCholeskyUpper(h, n, dd, u, threads, !spec.fp64_updates); });
 }
 
 Status FactorDampedF32(const double* h, const std::vector<double>& diag, size_t n, const GptqSpec& spec, int threads,
@@ -323,7 +321,7 @@ Status Solve(const float* w, int rows, int cols, const double* h, const double* 
   }
   prof.Mark("prepare");
   ScratchDoubles u(n * n);  // uninitialized: the factorization writes all of it
-  st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats, /*invert=*/true);
+  st = FactorDamped(hf, diag, n, spec, ctl.threads, u.get(), stats);
   if (!st.ok()) return st;
   std::vector<double> pmat;  // GPTAQ's P (permuted order), empty for GPTQ
   if (dx) {

@@ -137,7 +137,7 @@ describe('native gptq', () => {
   // its lazy GEMM cuts C by thread count: rows 45 (16 + 16 + 13), every group mode and dead columns,
   // on 1, 2 and 3 threads, must give identical results; and the same bounds against the fp64 solve at
   // n = 640 with groups of 128 (five fresh groups past block 0), act-order and dead columns.
-  test('default fp32 solve: identical for 1, 2 and 3 threads (ragged 16-row lanes, dead columns)', async () => {
+  test('default fp32 solve: identical for 1, 2 and 3 threads (ragged 32-row steps, dead columns)', async () => {
     const rr = 45,
       nn = 200;
     const { w, H } = await layer(rr, nn, 400, 13);
@@ -184,6 +184,22 @@ describe('native gptq', () => {
       );
     });
   }
+
+  test('default fp32 solve at tiny and ragged widths (n = 1, 2, 3, 9, 17, 129) stays within the fp64 solve\'s bounds', async () => {
+    // The fp32 factor's ragged last diagonal block and its anti-transpose's pairing of tile rows.
+    const rr = 40;
+    for (const nn of [1, 2, 3, 9, 17, 129]) {
+      const { w, H } = await layer(rr, nn, 4 * nn + 8, 20 + nn);
+      for (const o of [{ groupSize: -1 }, { groupSize: 8, bits: 3 }] as Partial<GptqOptions>[]) {
+        const f64 = await gptq(w, rr, nn, H, opts({ ...o, fp64Updates: true }));
+        const f32 = await gptq(w, rr, nn, H, opts(o));
+        const { flips, t64, t } = compareSolves(w, rr, nn, H, f64, f32);
+        assert.ok(flips <= 0.005 * rr * nn, `n=${nn} ${JSON.stringify(o)}: ${flips} of ${rr * nn} codes flip`);
+        assert.ok(Math.abs(t - t64) <= 1e-3 * t64, `n=${nn}: tr(ΔHΔᵀ) fp32 ${t} vs fp64 ${t64}`);
+        assert.ok(Math.abs(f32.loss - f64.loss) <= 1e-5 * f64.loss, `n=${nn}: loss fp32 ${f32.loss} vs fp64 ${f64.loss}`);
+      }
+    }
+  });
 
   test('H = cI gives RTN exactly', async () => {
     const w = gaussian(rows * n, 3, 0.1);
