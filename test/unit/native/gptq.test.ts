@@ -185,7 +185,7 @@ describe('native gptq', () => {
     });
   }
 
-  test('default fp32 solve at tiny and ragged widths (n = 1, 2, 3, 9, 17, 129) stays within the fp64 solve\'s bounds', async () => {
+  test("default fp32 solve at tiny and ragged widths (n = 1, 2, 3, 9, 17, 129) stays within the fp64 solve's bounds", async () => {
     // The fp32 factor's ragged last diagonal block and its anti-transpose's pairing of tile rows.
     const rr = 40;
     for (const nn of [1, 2, 3, 9, 17, 129]) {

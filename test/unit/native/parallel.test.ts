@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Hessian, gptq, rtn } from '../../../native/ts/index';
+import { Hessian, gptq, rtn, type QuantizedWeight } from '../../../native/ts/index';
 import { correlatedX, gaussian } from './linearReference';
 
 test('kernels run concurrently give the results they give one at a time', async () => {
@@ -20,7 +20,7 @@ test('kernels run concurrently give the results they give one at a time', async 
     () => gptq(ws[2]!, rows, n, h, { bits: 4, groupSize: 64, symmetric: false, fp64Updates: true }),
     () => rtn(ws[3]!, rows, n, { bits: 4, groupSize: 32, symmetric: false }, { threads: 2 }),
   ];
-  const alone = [];
+  const alone: QuantizedWeight[] = [];
   for (const job of jobs) alone.push(await job());
   for (let round = 0; round < 3; round++) {
     const together = await Promise.all(jobs.map((job) => job()));
