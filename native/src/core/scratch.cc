@@ -164,10 +164,14 @@ void FreeOutput(void* p, size_t bytes) noexcept {
     ::operator delete(p, std::align_val_t(64));
     return;
   }
-  Block b;
+  Block b{p, 0, kHuge};
   {
     std::lock_guard<std::mutex> lock(LentMutex());
     auto it = Lent().find(p);
+    if (it == Lent().end()) {  // not lent by AllocateOutput: cannot happen through OutputAllocator
+      FreeBlock(b);
+      return;
+    }
     b = it->second;
     Lent().erase(it);
   }
