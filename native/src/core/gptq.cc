@@ -12,7 +12,6 @@
 #include "lowbit/gptq_fp32.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -22,6 +21,7 @@
 
 #include "lowbit/clones.h"
 #include "lowbit/cholesky.h"
+#include "lowbit/finite_scan.h"
 #include "lowbit/gemm.h"
 #include "lowbit/parallel.h"
 #include "lowbit/phase_timer.h"
@@ -86,20 +86,9 @@ namespace {
 
 Status CheckHessian(const double* h, int cols, int threads) {
   const size_t n = static_cast<size_t>(cols);
-  std::atomic<bool> bad{false};  // parallel flag scan; the first offending entry is then found serially
-  ParallelFor(n, threads, 64, [&](size_t r0, size_t r1) {
-    bool b = false;
-    for (size_t i = r0 * n; i < r1 * n; ++i) b |= !std::isfinite(h[i]);
-    if (b) bad.store(true);
-  });
-  if (bad.load()) {
-    for (size_t i = 0; i < n * n; ++i) {
-      if (!std::isfinite(h[i])) {
-        return Status::Error(Code::kNumeric, "Hessian is not finite at (" + std::to_string(i / n) + ", " +
-                                                 std::to_string(i % n) + ")");
-      }
-    }
-  }
+  const size_t i = FirstNonFinite(h, n * n, threads);
+  if (i < n * n)
+    return Status::Error(Code::kNumeric, "Hessian is not finite at (" + std::to_string(i / n) + ", " + std::to_string(i % n) + ")");
   for (size_t j = 0; j < n; ++j) {
     if (h[j * n + j] < 0) return Status::Error(Code::kNumeric, "Hessian diagonal is negative at column " + std::to_string(j));
   }

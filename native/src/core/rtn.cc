@@ -1,12 +1,11 @@
 // Round-to-nearest over rows × groups (docs/algorithms.md §1); rows are independent and threaded.
 #include "lowbit/rtn.h"
 
-#include <atomic>
 #include <cmath>
 #include <string>
 
+#include "lowbit/finite_scan.h"
 #include "lowbit/parallel.h"
-#include "lowbit/scratch.h"
 
 namespace lowbit {
 
@@ -29,20 +28,10 @@ Status CheckWeight(const float* w, int rows, int cols, int bits, int group_size,
   if (bits < 1 || bits > 8) return Status::Error(Code::kArg, "bits must be in 1..8, got " + std::to_string(bits));
   if (group_size == 0 || group_size < -1) return Status::Error(Code::kArg, "groupSize must be -1 or positive, got " + std::to_string(group_size));
   const size_t n = static_cast<size_t>(rows) * cols;
-  // A parallel flag scan (every weight of a large layer is read); the first bad entry is then found serially.
-  std::atomic<bool> bad{false};
-  ParallelFor(n, threads, size_t{1} << 16, [&](size_t b, size_t e) {
-    bool f = false;
-    for (size_t i = b; i < e; ++i) f |= !std::isfinite(w[i]);
-    if (f) bad.store(true);
-  });
-  if (!bad.load()) return Status::Ok();
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(w[i])) {
-      return Status::Error(Code::kNumeric, "weight is not finite at row " + std::to_string(i / cols) +
-                                               ", column " + std::to_string(i % cols));
-    }
-  }
+  const size_t i = FirstNonFinite(w, n, threads);
+  if (i < n)
+    return Status::Error(Code::kNumeric, "weight is not finite at row " + std::to_string(i / cols) + ", column " +
+                                             std::to_string(i % cols));
   return Status::Ok();
 }
 
