@@ -6,8 +6,8 @@
 // leaves trivially constructible elements uninitialized, so that the caller can touch the pages on
 // several threads (FillParallel).
 #pragma once
+#include <algorithm>
 #include <cstddef>
-#include <cstring>
 #include <new>
 #include <type_traits>
 #include <utility>

@@ -275,15 +275,12 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
   ScratchFloats span_buf(span_cols * m), xbuf(fresh_groups ? m * static_cast<size_t>(g) : 1);
   float* const delta = span_buf.get();
   const float* const vp = v.get();
-  const size_t ldv = n;
-  size_t i1 = 0, s1 = 0, s2 = 0;  // the span [s1, s2); vs = V[s1:s2, s1:n]
-  const float* vs = vp;
+  size_t i1 = 0, s1 = 0, s2 = 0;  // the span [s1, s2)
   while (i1 < n) {
     if (ctl.cancelled()) return Status::Error(Code::kCancelled, "GPTQ cancelled at column " + std::to_string(i1));
     if (i1 == s2) {
       s1 = i1;
       s2 = std::min(n, s1 + span);
-      vs = vp + s1 * n + s1;
     }
     size_t i2 = std::min(s2, i1 + bs0);
     if (fresh_groups) i2 = std::min(i2, (i1 / g + 1) * static_cast<size_t>(g));
@@ -303,7 +300,7 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     }
     vt.resize(bs * bs);
     for (size_t i = 0; i < bs; ++i)
-      for (size_t c = 0; c < bs; ++c) vt[c * bs + i] = vbp[i * ldv + c];
+      for (size_t c = 0; c < bs; ++c) vt[c * bs + i] = vbp[i * n + c];
     const Fp32Block ba{wk, s.get(), n, m, i1, i2, g, grouped, spec.static_groups, ng, maxq, perm.data(), !spec.act_order,
                        vjj.data(), ujj.data(), vt.data(), params.data(), out, row_loss.data(), dblk};
     ParallelFor(m, ctl.threads, kLanes, [&](size_t r0, size_t r1) {
@@ -312,9 +309,9 @@ Status SolveGptqFp32(const float* w, size_t m, size_t n, const double* h, const 
     prof.Add(t_block);
     // Sᵀ[c][r] += Σ_k V[k][c]·Δ[k][r]: A = V's rows (k-major), B = the k-major Δ.
     if (i2 < s2)  // the span's later columns
-      GemmKMajorF32C32(s2 - i2, m, bs, 1.0, vbp + bs, ldv, dblk, m, s.get() + i2 * m, m, ctl.threads, i1 == 0 ? 0.0 : 1.0);
+      GemmKMajorF32C32(s2 - i2, m, bs, 1.0, vbp + bs, n, dblk, m, s.get() + i2 * m, m, ctl.threads, i1 == 0 ? 0.0 : 1.0);
     if (i2 == s2 && s2 < n)  // the columns past the span, once per span
-      GemmKMajorF32C32(n - s2, m, s2 - s1, 1.0, vs + (s2 - s1), ldv, delta, m, s.get() + s2 * m, m, ctl.threads,
+      GemmKMajorF32C32(n - s2, m, s2 - s1, 1.0, vp + s1 * n + s2, n, delta, m, s.get() + s2 * m, m, ctl.threads,
                        s1 == 0 ? 0.0 : 1.0);
     prof.Add(t_lazy);
     i1 = i2;
